@@ -35,3 +35,12 @@ export class InvalidArgumentError extends WalError {
     super('invalid-argument', message, context);
   }
 }
+
+/**
+ * WAL that is not what it claims to be, where PostgreSQL would not simply stop: a file from another system,
+ * another segment size, an unsupported version, an image that does not decompress.
+ */
+export class WalFormatError extends WalError {}
+
+/** A source could not deliver WAL: a failing restore_command, an unreadable file. */
+export class WalSourceError extends WalError {}

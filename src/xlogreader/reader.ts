@@ -1,0 +1,589 @@
+// The sans-IO framing core: WAL pages in, validated and decoded records (or "need page X", or end of WAL) out.
+//
+//   step() ──▶ STEP_RECORD   reader.record holds the next record
+//          ├─▶ STEP_NEED     supply bytes for reader.needPagePtr (at least reader.needLength of them) and step again
+//          └─▶ STEP_END      reader.end says where WAL ends and why, worded like PostgreSQL
+//
+// It follows XLogDecodeNextRecord / XLogReaderValidatePageHeader / XLogFindNextRecord (xlogreader.c): every
+// check the server makes, in the same order, with the same messages for the reader's major. A record that
+// fits in one page is a view into that page; only records spanning pages are copied, into a buffer that grows
+// with what was actually read (a forged xl_tot_len cannot make it allocate).
+import { InvalidArgumentError, WalFormatError } from '../errors.js';
+import { assertWalSegmentSize, formatLsn, lsnFromParts, maxAlign, type Lsn } from '../lsn.js';
+import { walFileName } from '../walfile.js';
+import { recordCrc } from './crc32c.js';
+import { decodeRecordBody } from './decode-record.js';
+import { profileForMagic, type VersionProfile } from './profile.js';
+import { DecodedRecord, SIZE_OF_XLOG_RECORD } from './record.js';
+
+export const XLOG_BLCKSZ = 8192;
+export const SIZE_OF_SHORT_PHD = 24;
+export const SIZE_OF_LONG_PHD = 40;
+
+export const XLP_FIRST_IS_CONTRECORD = 0x0001;
+export const XLP_LONG_HEADER = 0x0002;
+export const XLP_BKP_REMOVABLE = 0x0004;
+export const XLP_FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
+const XLP_ALL_FLAGS = 0x000f;
+
+const RM_XLOG_ID = 0;
+const XLOG_SWITCH = 0x40;
+const RM_MAX_BUILTIN_ID = 21;
+const RM_MIN_CUSTOM_ID = 128;
+
+export const STEP_RECORD = 0;
+export const STEP_NEED = 1;
+export const STEP_END = 2;
+export type Step = typeof STEP_RECORD | typeof STEP_NEED | typeof STEP_END;
+
+/** Why reading stopped. Only `invalid-record` carries a message from PostgreSQL's reader. */
+export type EndReason =
+  /** The WAL is not valid here: what the server treats as the end of WAL (zeroed or recycled page, torn record…). */
+  | 'invalid-record'
+  /** The source has no more bytes (missing or short file, end of the input). */
+  | 'no-more-wal'
+  /** The requested end LSN was reached. */
+  | 'end-lsn';
+
+export interface EndOfWal {
+  reason: EndReason;
+  /** Where the record that could not be read starts (or the end LSN). */
+  lsn: Lsn;
+  /** The server's message for `invalid-record`, e.g. `invalid record length at 0/7023B0: expected at least 24, got 0`. */
+  message: string;
+  /** For `no-more-wal`: the page that could not be had, and what the source said. */
+  pagePtr?: Lsn;
+}
+
+export interface XLogReaderOptions {
+  /** wal_segment_size of the WAL (from a long page header or the file size). */
+  segmentSize: number;
+  /** Where to start: a record's LSN, a page or segment start, or (with `findFirst`) any position. */
+  startLsn: Lsn;
+  /** XLogFindNextRecord: start at the first record at or after `startLsn` (pg_waldump -s does this). */
+  findFirst?: boolean;
+  /** Stop before any record that does not end at or before this LSN (pg_waldump -e). */
+  endLsn?: Lsn;
+  /** Expected major; otherwise taken from the first page's magic. */
+  profile?: VersionProfile;
+  /** Timeline of the files, for messages (the source can change it per supply). */
+  timeline?: number;
+}
+
+interface Chunk {
+  start: Lsn;
+  bytes: Uint8Array;
+  tli: number;
+}
+
+/** A record being reassembled across pages; survives STEP_NEED so long records are not re-read. */
+interface Assembly {
+  recPtr: Lsn;
+  totalLength: number;
+  gotLength: number;
+  buffer: Uint8Array;
+  gotHeader: boolean;
+  /** The next continuation page to read. */
+  pagePtr: Lsn;
+}
+
+const FAIL = -1;
+const NEED = -2;
+const RESTART = -3;
+
+export class XLogReader {
+  readonly segmentSize: number;
+  profile: VersionProfile | undefined;
+  /** From the first long page header read. */
+  systemIdentifier: bigint | undefined;
+
+  // results
+  record: DecodedRecord | undefined;
+  needPagePtr: Lsn = 0;
+  needLength = 0;
+  end: EndOfWal | undefined;
+
+  // position (XLogReaderState)
+  private nextRecPtr: Lsn;
+  /** DecodeRecPtr: the last record returned; 0 before the first. */
+  private decodeRecPtr: Lsn = 0;
+  private randAccess = true;
+  private latestPagePtr: Lsn = 0;
+  private latestPageTli = 0;
+  private findTarget: Lsn | undefined;
+  private readonly endLsn: Lsn | undefined;
+  private asm: Assembly | undefined;
+  /** XLogReaderState.overwrittenRecPtr: the record abandoned for an OVERWRITE_CONTRECORD. */
+  overwrittenRecPtr: Lsn = 0;
+
+  // input
+  private chunks: Chunk[] = [];
+  private missing: { pagePtr: Lsn; message: string } | undefined;
+  private validatedSegno = -1;
+  private currentTli: number;
+
+  constructor(options: XLogReaderOptions) {
+    assertWalSegmentSize(options.segmentSize);
+    if (!Number.isSafeInteger(options.startLsn) || options.startLsn <= 0) {
+      throw new InvalidArgumentError(`invalid start LSN ${options.startLsn}: it must be a valid WAL position`);
+    }
+    this.segmentSize = options.segmentSize;
+    this.profile = options.profile;
+    this.endLsn = options.endLsn;
+    this.currentTli = options.timeline ?? 1;
+    if (options.findFirst) {
+      this.findTarget = options.startLsn;
+      this.nextRecPtr = this.findFirstRecordStart(options.startLsn);
+    } else {
+      this.nextRecPtr = options.startLsn;
+      // XLogBeginRead's contract: a record start or a page start.
+      const off = options.startLsn % XLOG_BLCKSZ;
+      if (off !== 0 && off < SIZE_OF_SHORT_PHD) {
+        throw new InvalidArgumentError(`${formatLsn(options.startLsn)} points into a page header, not at a record`);
+      }
+    }
+  }
+
+  /** Where the next record will be looked for. */
+  get nextLsn(): Lsn {
+    return this.nextRecPtr;
+  }
+
+  /**
+   * Makes WAL bytes available: `bytes` are the WAL starting at the page boundary `start` (a whole segment, part
+   * of one, or a single page; a page may be incomplete when the source has no more yet), read from timeline `tli`.
+   */
+  supply(start: Lsn, bytes: Uint8Array, tli = this.currentTli): void {
+    if (start % XLOG_BLCKSZ !== 0) throw new InvalidArgumentError(`supplied WAL must start on a page boundary, not at ${formatLsn(start)}`);
+    this.missing = undefined;
+    // Replace what covered the same start (a longer read of a page that was short).
+    this.chunks = this.chunks.filter((c) => c.start !== start);
+    this.chunks.push({ start, bytes, tli });
+  }
+
+  /** The source has nothing (more) at `pagePtr`: the next attempt to read it ends the WAL with `no-more-wal`. */
+  supplyMissing(pagePtr: Lsn, message: string): void {
+    this.missing = { pagePtr, message };
+  }
+
+  /** Drops supplied bytes that lie wholly before the page of the next record. */
+  private evict(): void {
+    const keep = this.nextRecPtr - (this.nextRecPtr % XLOG_BLCKSZ);
+    for (const c of this.chunks) {
+      if (c.start + c.bytes.length <= keep) {
+        this.chunks = this.chunks.filter((k) => k.start + k.bytes.length > keep);
+        return;
+      }
+    }
+  }
+
+  /** The bytes of page `pagePtr` (at least `minLen` of them), or NEED / FAIL. */
+  private pageBytes(pagePtr: Lsn, minLen: number): Uint8Array | typeof NEED | typeof FAIL {
+    if (this.endLsn !== undefined && pagePtr + minLen > this.endLsn) {
+      return this.fail('end-lsn', this.endLsn, '');
+    }
+    for (let i = this.chunks.length - 1; i >= 0; i--) {
+      const c = this.chunks[i]!;
+      if (pagePtr < c.start || pagePtr >= c.start + c.bytes.length) continue;
+      const off = pagePtr - c.start;
+      let avail = Math.min(c.bytes.length - off, XLOG_BLCKSZ);
+      if (this.endLsn !== undefined) avail = Math.min(avail, this.endLsn - pagePtr);
+      if (avail >= minLen) {
+        this.currentTli = c.tli;
+        return c.bytes.subarray(off, off + avail);
+      }
+      break;
+    }
+    if (this.missing !== undefined && this.missing.pagePtr <= pagePtr) {
+      return this.fail('no-more-wal', pagePtr, this.missing.message);
+    }
+    this.needPagePtr = pagePtr;
+    this.needLength = Math.max(minLen, SIZE_OF_SHORT_PHD);
+    return NEED;
+  }
+
+  private fail(reason: EndReason, lsn: Lsn, message: string, pagePtr?: Lsn): typeof FAIL {
+    this.end = { reason, lsn, message, pagePtr };
+    return FAIL;
+  }
+
+  private invalid(lsn: Lsn, message: string): typeof FAIL {
+    return this.fail('invalid-record', lsn, message);
+  }
+
+  private segmentName(pagePtr: Lsn): string {
+    return walFileName(this.currentTli, Math.floor(pagePtr / this.segmentSize), this.segmentSize);
+  }
+
+  // see ReadPageInternal (xlogreader.c): a segment's first page is validated before any other page of it.
+  private readPage(pagePtr: Lsn, reqLen: number): Uint8Array | typeof NEED | typeof FAIL {
+    const segno = Math.floor(pagePtr / this.segmentSize);
+    const segStart = segno * this.segmentSize;
+    if (segno !== this.validatedSegno && pagePtr !== segStart) {
+      const first = this.pageBytes(segStart, XLOG_BLCKSZ);
+      if (typeof first === 'number') return first;
+      if (!this.validatePageHeader(segStart, first)) return FAIL;
+    }
+    let page = this.pageBytes(pagePtr, Math.max(reqLen, SIZE_OF_SHORT_PHD));
+    if (typeof page === 'number') return page;
+    if (page.length <= SIZE_OF_SHORT_PHD) {
+      // ReadPageInternal treats a read of no more than a short header as a failed read.
+      return this.fail('no-more-wal', pagePtr, 'short read', pagePtr);
+    }
+    const hdrSize = page[2]! & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
+    if (page.length < hdrSize) {
+      page = this.pageBytes(pagePtr, hdrSize);
+      if (typeof page === 'number') return page;
+    }
+    if (!this.validatePageHeader(pagePtr, page)) return FAIL;
+    this.validatedSegno = segno;
+    return page;
+  }
+
+  // see XLogReaderValidatePageHeader (xlogreader.c)
+  private validatePageHeader(pagePtr: Lsn, page: Uint8Array): boolean {
+    const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    const magic = v.getUint16(0, true);
+    const info = v.getUint16(2, true);
+    const offset = pagePtr % this.segmentSize;
+    const where = (): string =>
+      this.major <= 15
+        ? `in log segment ${this.segmentName(pagePtr)}, offset ${offset}`
+        : `in WAL segment ${this.segmentName(pagePtr)}, LSN ${formatLsn(pagePtr)}, offset ${offset}`;
+    const hex4 = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0');
+    if (this.profile === undefined) {
+      const p = profileForMagic(magic);
+      if (p === undefined) {
+        if (magic === 0) {
+          this.invalid(pagePtr, `invalid magic number 0000 ${where()}`);
+          return false;
+        }
+        throw new WalFormatError(
+          'unsupported-version',
+          `WAL page magic ${hex4(magic)} at ${formatLsn(pagePtr)} is not that of PostgreSQL 15, 16, 17 or 18 ` +
+            `(D110, D113, D116, D118): unsupported version or not WAL`,
+          { lsn: pagePtr, file: this.segmentName(pagePtr) },
+        );
+      }
+      this.profile = p;
+    }
+    if (magic !== this.profile.pageMagic) {
+      this.invalid(pagePtr, `invalid magic number ${hex4(magic)} ${where()}`);
+      return false;
+    }
+    if ((info & ~XLP_ALL_FLAGS) !== 0) {
+      this.invalid(pagePtr, `invalid info bits ${hex4(info)} ${where()}`);
+      return false;
+    }
+    if (info & XLP_LONG_HEADER) {
+      if (page.length < SIZE_OF_LONG_PHD) {
+        this.fail('no-more-wal', pagePtr, 'short read', pagePtr);
+        return false;
+      }
+      const sysid = v.getBigUint64(24, true);
+      const segSize = v.getUint32(32, true);
+      const blcksz = v.getUint32(36, true);
+      // PostgreSQL only checks these against pg_control; a reader of files checks them against each other, and a
+      // foreign file is an error, not the end of WAL.
+      if (this.systemIdentifier === undefined) this.systemIdentifier = sysid;
+      else if (sysid !== this.systemIdentifier) {
+        throw new WalFormatError(
+          'foreign-segment',
+          `WAL file is from different database system: WAL file database system identifier is ${sysid}, ` +
+            `the first WAL file's is ${this.systemIdentifier}`,
+          { lsn: pagePtr, file: this.segmentName(pagePtr) },
+        );
+      }
+      if (segSize !== this.segmentSize) {
+        throw new WalFormatError(
+          'foreign-segment',
+          `WAL file is from different database system: incorrect segment size in page header (${segSize}, expected ${this.segmentSize})`,
+          { lsn: pagePtr, file: this.segmentName(pagePtr) },
+        );
+      }
+      if (blcksz !== XLOG_BLCKSZ) {
+        throw new WalFormatError(
+          'foreign-segment',
+          `WAL file is from different database system: incorrect XLOG_BLCKSZ in page header (${blcksz}, expected ${XLOG_BLCKSZ})`,
+          { lsn: pagePtr, file: this.segmentName(pagePtr) },
+        );
+      }
+    } else if (offset === 0) {
+      this.invalid(pagePtr, `invalid info bits ${hex4(info)} ${where()}`);
+      return false;
+    }
+    const pageaddr = lsnFromParts(v.getUint32(12, true), v.getUint32(8, true));
+    if (pageaddr !== pagePtr) {
+      const text = pageaddr < 0 ? `${v.getUint32(12, true).toString(16).toUpperCase()}/${v.getUint32(8, true).toString(16).toUpperCase()}` : formatLsn(pageaddr);
+      this.invalid(pagePtr, `unexpected pageaddr ${text} ${where()}`);
+      return false;
+    }
+    const tli = v.getUint32(4, true);
+    if (pagePtr > this.latestPagePtr) {
+      if (tli < this.latestPageTli) {
+        this.invalid(pagePtr, `out-of-sequence timeline ID ${tli} (after ${this.latestPageTli}) ${where()}`);
+        return false;
+      }
+    }
+    this.latestPagePtr = pagePtr;
+    this.latestPageTli = tli;
+    return true;
+  }
+
+  get major(): number {
+    return this.profile?.major ?? 18;
+  }
+
+  private lengthMessage(recPtr: Lsn, got: number): string {
+    return this.major <= 15
+      ? `invalid record length at ${formatLsn(recPtr)}: wanted ${SIZE_OF_XLOG_RECORD}, got ${got}`
+      : `invalid record length at ${formatLsn(recPtr)}: expected at least ${SIZE_OF_XLOG_RECORD}, got ${got}`;
+  }
+
+  // see ValidXLogRecordHeader (xlogreader.c)
+  private validRecordHeader(recPtr: Lsn, bytes: Uint8Array, off: number): boolean {
+    const v = new DataView(bytes.buffer, bytes.byteOffset + off, SIZE_OF_XLOG_RECORD);
+    const totLen = v.getUint32(0, true);
+    if (totLen < SIZE_OF_XLOG_RECORD) {
+      this.invalid(recPtr, this.lengthMessage(recPtr, totLen));
+      return false;
+    }
+    const rmid = v.getUint8(17);
+    if (!(rmid <= RM_MAX_BUILTIN_ID || rmid >= RM_MIN_CUSTOM_ID)) {
+      this.invalid(recPtr, `invalid resource manager ID ${rmid} at ${formatLsn(recPtr)}`);
+      return false;
+    }
+    const prevHi = v.getUint32(12, true);
+    const prevLo = v.getUint32(8, true);
+    const prev = lsnFromParts(prevHi, prevLo);
+    const prevText = (): string => `${prevHi.toString(16).toUpperCase()}/${prevLo.toString(16).toUpperCase()}`;
+    if (this.randAccess) {
+      if (!(prev >= 0 && prev < recPtr)) {
+        this.invalid(recPtr, `record with incorrect prev-link ${prevText()} at ${formatLsn(recPtr)}`);
+        return false;
+      }
+    } else if (prev !== this.decodeRecPtr) {
+      this.invalid(recPtr, `record with incorrect prev-link ${prevText()} at ${formatLsn(recPtr)}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Reads the next record. See the diagram at the top of the file. */
+  step(): Step {
+    if (this.end !== undefined) return STEP_END;
+    if (this.findPending !== undefined) {
+      const r = this.resolveFind();
+      if (r === NEED) return STEP_NEED;
+      if (r === FAIL) return STEP_END;
+    }
+    for (;;) {
+      const r = this.asm === undefined ? this.readStart() : this.readContinuation(this.asm);
+      if (r === NEED) return STEP_NEED;
+      if (r === FAIL) {
+        this.asm = undefined;
+        return STEP_END;
+      }
+      if (r === RESTART) continue;
+      // A record: in find mode, skip those before the target.
+      const rec = r;
+      if (this.findTarget !== undefined) {
+        if (rec.lsn < this.findTarget) continue;
+        this.findTarget = undefined;
+      }
+      this.record = rec;
+      this.evict();
+      return STEP_RECORD;
+    }
+  }
+
+  private readStart(): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
+    let recPtr = this.nextRecPtr;
+    const targetPagePtr = recPtr - (recPtr % XLOG_BLCKSZ);
+    let targetRecOff = recPtr % XLOG_BLCKSZ;
+    const page = this.readPage(targetPagePtr, Math.min(targetRecOff + SIZE_OF_XLOG_RECORD, XLOG_BLCKSZ));
+    if (typeof page === 'number') return page;
+    const info = page[2]! | (page[3]! << 8);
+    const hdrSize = info & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
+    if (targetRecOff === 0) {
+      recPtr += hdrSize;
+      targetRecOff = hdrSize;
+    } else if (targetRecOff < hdrSize) {
+      return this.invalid(
+        recPtr,
+        this.major <= 15
+          ? `invalid record offset at ${formatLsn(recPtr)}`
+          : `invalid record offset at ${formatLsn(recPtr)}: expected at least ${hdrSize}, got ${targetRecOff}`,
+      );
+    }
+    if (info & XLP_FIRST_IS_CONTRECORD && targetRecOff === hdrSize) {
+      return this.invalid(recPtr, `contrecord is requested by ${formatLsn(recPtr)}`);
+    }
+    // The page may have been supplied short; the header fields needed now are within the requested length.
+    let p = page;
+    if (p.length < Math.min(targetRecOff + SIZE_OF_XLOG_RECORD, XLOG_BLCKSZ)) {
+      const more = this.pageBytes(targetPagePtr, Math.min(targetRecOff + SIZE_OF_XLOG_RECORD, XLOG_BLCKSZ));
+      if (typeof more === 'number') return more;
+      p = more;
+    }
+    const totalLength = p[targetRecOff]! | (p[targetRecOff + 1]! << 8) | (p[targetRecOff + 2]! << 16) | (p[targetRecOff + 3]! * 0x1000000);
+    let gotHeader = false;
+    if (targetRecOff <= XLOG_BLCKSZ - SIZE_OF_XLOG_RECORD) {
+      if (!this.validRecordHeader(recPtr, p, targetRecOff)) return FAIL;
+      gotHeader = true;
+    } else if (totalLength < SIZE_OF_XLOG_RECORD) {
+      return this.invalid(recPtr, this.lengthMessage(recPtr, totalLength));
+    }
+    const len = XLOG_BLCKSZ - targetRecOff;
+    if (totalLength > len) {
+      // Needs reassembly: copy the first fragment now; the buffer grows with each validated continuation page.
+      const full = this.pageBytes(targetPagePtr, XLOG_BLCKSZ);
+      if (typeof full === 'number') return full;
+      const buffer = new Uint8Array(Math.min(totalLength, 4 * XLOG_BLCKSZ));
+      buffer.set(full.subarray(targetRecOff, XLOG_BLCKSZ));
+      this.asm = { recPtr, totalLength, gotLength: len, buffer, gotHeader, pagePtr: targetPagePtr + XLOG_BLCKSZ };
+      return this.readContinuation(this.asm);
+    }
+    const whole = p.length >= targetRecOff + totalLength ? p : this.pageBytes(targetPagePtr, targetRecOff + totalLength);
+    if (typeof whole === 'number') return whole;
+    const crc = whole[targetRecOff + 20]! | (whole[targetRecOff + 21]! << 8) | (whole[targetRecOff + 22]! << 16) | (whole[targetRecOff + 23]! << 24);
+    if (recordCrc(whole, targetRecOff, totalLength) !== crc >>> 0) {
+      return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
+    }
+    return this.finish(recPtr, whole.subarray(targetRecOff, targetRecOff + totalLength), recPtr + maxAlign(totalLength));
+  }
+
+  private readContinuation(a: Assembly): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
+    while (a.gotLength < a.totalLength) {
+      const hdr = this.readPage(a.pagePtr, SIZE_OF_SHORT_PHD);
+      if (typeof hdr === 'number') {
+        if (hdr === FAIL) this.noteAborted(a);
+        return hdr;
+      }
+      const info = hdr[2]! | (hdr[3]! << 8);
+      if (info & XLP_FIRST_IS_OVERWRITE_CONTRECORD) {
+        // The rest of this record was never written; a new record starts at this page.
+        this.overwrittenRecPtr = a.recPtr;
+        this.nextRecPtr = a.pagePtr;
+        this.asm = undefined;
+        return RESTART;
+      }
+      if (!(info & XLP_FIRST_IS_CONTRECORD)) {
+        this.noteAborted(a);
+        return this.invalid(a.recPtr, `there is no contrecord flag at ${formatLsn(a.recPtr)}`);
+      }
+      const remLen = hdr[16]! | (hdr[17]! << 8) | (hdr[18]! << 16) | (hdr[19]! * 0x1000000);
+      if (remLen === 0 || a.totalLength !== remLen + a.gotLength) {
+        this.noteAborted(a);
+        return this.invalid(a.recPtr, `invalid contrecord length ${remLen} (expected ${a.totalLength - a.gotLength}) at ${formatLsn(a.recPtr)}`);
+      }
+      const hdrSize = info & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
+      const len = Math.min(remLen, XLOG_BLCKSZ - hdrSize);
+      const page = this.pageBytes(a.pagePtr, hdrSize + len);
+      if (typeof page === 'number') {
+        if (page === FAIL) this.noteAborted(a);
+        return page;
+      }
+      if (a.buffer.length < a.gotLength + len) {
+        const grown = new Uint8Array(Math.min(a.totalLength, Math.max(a.buffer.length * 2, a.gotLength + len)));
+        grown.set(a.buffer.subarray(0, a.gotLength));
+        a.buffer = grown;
+      }
+      a.buffer.set(page.subarray(hdrSize, hdrSize + len), a.gotLength);
+      a.gotLength += len;
+      if (!a.gotHeader) {
+        if (!this.validRecordHeader(a.recPtr, a.buffer, 0)) {
+          this.noteAborted(a);
+          return FAIL;
+        }
+        a.gotHeader = true;
+      }
+      if (a.gotLength < a.totalLength) a.pagePtr += XLOG_BLCKSZ;
+      else {
+        const bytes = a.buffer;
+        const crc = (bytes[20]! | (bytes[21]! << 8) | (bytes[22]! << 16) | (bytes[23]! << 24)) >>> 0;
+        if (recordCrc(bytes, 0, a.totalLength) !== crc) {
+          this.noteAborted(a);
+          return this.invalid(a.recPtr, `incorrect resource manager data checksum in record at ${formatLsn(a.recPtr)}`);
+        }
+        this.asm = undefined;
+        return this.finish(a.recPtr, bytes, a.pagePtr + hdrSize + maxAlign(remLen));
+      }
+    }
+    return FAIL;
+  }
+
+  /** abortedRecPtr / missingContrecPtr: where a torn multi-page record started and where its rest is missing. */
+  abortedRecPtr: Lsn = 0;
+  missingContrecPtr: Lsn = 0;
+
+  private noteAborted(a: Assembly): void {
+    this.abortedRecPtr = a.recPtr;
+    this.missingContrecPtr = a.pagePtr;
+  }
+
+  private finish(recPtr: Lsn, bytes: Uint8Array, next: Lsn): DecodedRecord | typeof FAIL {
+    const rec = new DecodedRecord(bytes);
+    const v = rec.view;
+    rec.lsn = recPtr;
+    rec.totalLength = v.getUint32(0, true);
+    rec.xid = v.getUint32(4, true);
+    rec.prevLsn = lsnFromParts(v.getUint32(12, true), v.getUint32(8, true));
+    rec.info = bytes[16]!;
+    rec.rmid = bytes[17]!;
+    rec.crc = v.getUint32(20, true);
+    rec.timeline = this.currentTli;
+    if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
+      // Pretend it extends to the end of its segment.
+      next = next + this.segmentSize - 1;
+      next -= next % this.segmentSize;
+    }
+    rec.endLsn = next;
+    const error = decodeRecordBody(rec, formatLsn(this.decodeRecPtr));
+    if (error !== undefined) return this.invalid(recPtr, error);
+    this.decodeRecPtr = recPtr;
+    this.nextRecPtr = next;
+    this.randAccess = false;
+    return rec;
+  }
+
+  // see XLogFindNextRecord (xlogreader.c): the first record start at or after a position, from page headers.
+  private findFirstRecordStart(lsn: Lsn): Lsn {
+    // Resolved lazily: step() reads pages until the first record start is known.
+    this.findPending = lsn;
+    return lsn - (lsn % XLOG_BLCKSZ);
+  }
+
+  private findPending: Lsn | undefined;
+
+  /**
+   * In find mode, before the first step: skip continuation data from the page holding the start position.
+   * Returns NEED/FAIL, or 0 when the first record start is known.
+   */
+  private resolveFind(): number {
+    let tmp = this.findPending!;
+    for (;;) {
+      const pagePtr = tmp - (tmp % XLOG_BLCKSZ);
+      const page = this.readPage(pagePtr, Math.max(tmp % XLOG_BLCKSZ, SIZE_OF_SHORT_PHD));
+      if (typeof page === 'number') return page;
+      const info = page[2]! | (page[3]! << 8);
+      const hdrSize = info & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
+      if (info & XLP_FIRST_IS_CONTRECORD) {
+        const remLen = page[16]! | (page[17]! << 8) | (page[18]! << 16) | (page[19]! * 0x1000000);
+        if (maxAlign(remLen) >= XLOG_BLCKSZ - hdrSize) {
+          tmp = pagePtr + XLOG_BLCKSZ;
+          this.findPending = tmp;
+          continue;
+        }
+        tmp = pagePtr + hdrSize + maxAlign(remLen);
+      } else {
+        tmp = pagePtr + hdrSize;
+      }
+      this.findPending = undefined;
+      this.nextRecPtr = tmp;
+      this.randAccess = true;
+      return 0;
+    }
+  }
+
+}

@@ -1,0 +1,129 @@
+// A decoded WAL record: the fixed header, block references and main data, as views into the record bytes.
+// Mirrors DecodedXLogRecord (xlogreader.h); field names follow PostgreSQL's.
+import type { Lsn } from '../lsn.js';
+
+/** RelFileLocator (RelFileNode before 16): tablespace, database, relfilenumber. */
+export interface RelFileLocator {
+  spcOid: number;
+  dbOid: number;
+  relNumber: number;
+}
+
+/** ForkNumber. */
+export const MAIN_FORKNUM = 0;
+export const FSM_FORKNUM = 1;
+export const VISIBILITYMAP_FORKNUM = 2;
+export const INIT_FORKNUM = 3;
+/** forkNames[] in relpath.c. */
+export const FORK_NAMES = ['main', 'fsm', 'vm', 'init'] as const;
+
+// fork_flags bits (xlogrecord.h)
+export const BKPBLOCK_FORK_MASK = 0x0f;
+export const BKPBLOCK_HAS_IMAGE = 0x10;
+export const BKPBLOCK_HAS_DATA = 0x20;
+export const BKPBLOCK_WILL_INIT = 0x40;
+export const BKPBLOCK_SAME_REL = 0x80;
+
+// bimg_info bits, 15–18
+export const BKPIMAGE_HAS_HOLE = 0x01;
+export const BKPIMAGE_APPLY = 0x02;
+export const BKPIMAGE_COMPRESS_PGLZ = 0x04;
+export const BKPIMAGE_COMPRESS_LZ4 = 0x08;
+export const BKPIMAGE_COMPRESS_ZSTD = 0x10;
+export const BKPIMAGE_COMPRESSED = BKPIMAGE_COMPRESS_PGLZ | BKPIMAGE_COMPRESS_LZ4 | BKPIMAGE_COMPRESS_ZSTD;
+
+// xl_info generic bits
+export const XLR_INFO_MASK = 0x0f;
+export const XLR_RMGR_INFO_MASK = 0xf0;
+export const XLR_SPECIAL_REL_UPDATE = 0x01;
+export const XLR_CHECK_CONSISTENCY = 0x02;
+
+export const SIZE_OF_XLOG_RECORD = 24;
+
+/** One block reference (DecodedBkpBlock). Offsets are into the record's `bytes`. */
+export interface BlockRef {
+  id: number;
+  /** fork_flags as stored: fork number in the low nibble, BKPBLOCK_* above. */
+  flags: number;
+  forkNumber: number;
+  locator: RelFileLocator;
+  blockNumber: number;
+  hasImage: boolean;
+  /** BKPIMAGE_APPLY: the image is restored during redo. */
+  applyImage: boolean;
+  hasData: boolean;
+  /** bimg_info; 0 without an image. */
+  bimgInfo: number;
+  /** Stored image length (bimg_len), compressed or not. */
+  imageLength: number;
+  holeOffset: number;
+  holeLength: number;
+  imageOffset: number;
+  dataLength: number;
+  dataOffset: number;
+}
+
+export class DecodedRecord {
+  /** ReadRecPtr: where the record starts. */
+  lsn: Lsn = 0;
+  /** EndRecPtr: the first byte after it (before alignment). */
+  endLsn: Lsn = 0;
+  totalLength = 0;
+  xid = 0;
+  prevLsn: Lsn = 0;
+  info = 0;
+  rmid = 0;
+  crc = 0;
+  /** The whole record, header included: a view into a page when it fits in one, else a reassembled copy. */
+  bytes: Uint8Array;
+  view: DataView;
+  /** Replication origin (XLR_BLOCK_ID_ORIGIN), 0 = InvalidRepOriginId. */
+  origin = 0;
+  /** Top-level xid of a subtransaction (XLR_BLOCK_ID_TOPLEVEL_XID), 0 = none. */
+  toplevelXid = 0;
+  mainDataOffset = 0;
+  mainDataLength = 0;
+  /** Indexed by block id; undefined where the record has no reference with that id. */
+  blocks: (BlockRef | undefined)[] = [];
+  /** Highest block id in use, -1 when there are none. */
+  maxBlockId = -1;
+  /** The timeline the record was read from. */
+  timeline = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** XLogRecHasBlockRef. */
+  hasBlockRef(id: number): boolean {
+    return this.blocks[id] !== undefined;
+  }
+
+  /** XLogRecGetBlock: the reference with this id, or undefined. */
+  block(id: number): BlockRef | undefined {
+    return this.blocks[id];
+  }
+
+  /** XLogRecGetBlockData: the block's rmgr data, or undefined when it has none. */
+  blockData(id: number): Uint8Array | undefined {
+    const b = this.blocks[id];
+    if (b === undefined || !b.hasData) return undefined;
+    return this.bytes.subarray(b.dataOffset, b.dataOffset + b.dataLength);
+  }
+
+  /** XLogRecGetData. */
+  mainData(): Uint8Array {
+    return this.bytes.subarray(this.mainDataOffset, this.mainDataOffset + this.mainDataLength);
+  }
+
+  /** XLogRecGetInfo & ~XLR_INFO_MASK. */
+  get rmgrInfo(): number {
+    return this.info & XLR_RMGR_INFO_MASK;
+  }
+
+  /** XLogRecBlockImageApply. */
+  blockImageApply(id: number): boolean {
+    return this.blocks[id]?.applyImage === true;
+  }
+}
