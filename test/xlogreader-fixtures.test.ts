@@ -27,7 +27,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
     expect(ours).toEqual(rows);
   });
 
-  it.runIf(f.meta.major >= 16)('equals pg_get_wal_block_info, block data and restored page bytes included', () => {
+  if (f.meta.major >= 16) it('equals pg_get_wal_block_info, block data and restored page bytes included', () => {
     const rows = readTsv(f, 'blocks.tsv');
     const ours = read.records.flatMap((r) => walinspectBlockRows(r, ctx, (rec, id) => restoreBlockImage(rec, id)));
     expect(ours.length).toBe(rows.length);
@@ -59,7 +59,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
     if (f.meta.scenario.startsWith('fpi-')) expect(images).toBeGreaterThan(20);
   });
 
-  it.runIf(hasFixtureFile(f, 'waldump.txt'))('prints pg_waldump\'s text, block details and stats byte for byte', () => {
+  if (hasFixtureFile(f, 'waldump.txt')) it('prints pg_waldump\'s text, block details and stats byte for byte', () => {
     const dctx = waldumpContext(profile);
     const end = parseLsn(f.meta.endLsn);
     // pg_waldump -e stops before a record whose bytes reach past the end, as our end option does.
@@ -73,7 +73,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
     expect(waldumpStatsText(stats, true, profile)).toBe(readFixtureFile(f, 'waldump-stats.txt').toString());
   });
 
-  it.runIf(hasFixtureFile(f, 'waldump-end.txt'))('ends where pg_waldump ends, with its message', () => {
+  if (hasFixtureFile(f, 'waldump-end.txt')) it('ends where pg_waldump ends, with its message', () => {
     const tail = fixtureRead(f, { end: null });
     const expected = readFixtureFile(f, 'waldump-end.txt').toString();
     const last = tail.records[tail.records.length - 1]!;

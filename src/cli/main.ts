@@ -1,32 +1,53 @@
-// The `pgwal` command line: dispatches to one subcommand per job.
-import { parseArgs } from 'node:util';
+// The `pgwal` command line: one subcommand per job.
 import { createRequire } from 'node:module';
+import { dump, DUMP_HELP } from './dump.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
 
-const HELP = `pgwal ${VERSION} — read PostgreSQL WAL files and decode them outside the server
+const HELP = `pgwal ${VERSION} — read PostgreSQL WAL files (15, 16, 17, 18) and decode them outside the server
 
 Usage:
-  pgwal --version          print the version
-  pgwal --help             print this help
+  pgwal dump [OPTION]... [STARTSEG [ENDSEG]]   records as pg_waldump prints them (or --json)
+  pgwal --version                              print the version
+  pgwal --help                                 print this help
 
-Subcommands arrive as their issues land (dump, decode, timeline, slot).
+pgwal dump --help lists dump's options. decode, timeline and slot arrive as their layers land.
 `;
 
-export function main(argv: string[]): number {
-  const { values } = parseArgs({
-    args: argv,
-    options: { version: { type: 'boolean', short: 'V' }, help: { type: 'boolean', short: '?' } },
-    allowPositionals: true,
-    strict: false,
-  });
-  if (values.version) {
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V') {
     process.stdout.write(`pgwal ${VERSION}\n`);
     return 0;
   }
-  process.stdout.write(HELP);
-  return values.help ? 0 : 1;
+  if (command === '--help' || command === '-?' || command === 'help') {
+    process.stdout.write(command === 'help' && rest[0] === 'dump' ? DUMP_HELP : HELP);
+    return 0;
+  }
+  if (command === 'dump') {
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    return dump(rest, {
+      out: (t) => process.stdout.write(t),
+      err: (t) => process.stderr.write(t),
+      errIsTty: process.stderr.isTTY === true,
+      env: process.env,
+      cwd: process.cwd(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      signal: controller.signal,
+    });
+  }
+  process.stderr.write(command === undefined ? HELP : `pgwal: unknown command "${command}"\n\n${HELP}`);
+  return 1;
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`pgwal: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -28,6 +28,11 @@ export class DirectorySource implements SyncPageSource {
 
   constructor(readonly options: DirectorySourceOptions) {}
 
+  /** Forgets what was read, so the files are read again (they may have grown). */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
   /** The file holding segment `segno`: the plain name, then `.gz`, then `.partial` (and `.gz.partial`). */
   locate(segno: number): Found | undefined {
     const base = walFileName(this.options.timeline, segno, this.options.segmentSize);
@@ -50,7 +55,7 @@ export class DirectorySource implements SyncPageSource {
     }
     const found = this.locate(segno);
     if (found === undefined) {
-      return { missing: `could not find file "${walFileName(timeline, segno, segmentSize)}"` };
+      return { missing: `could not find file "${walFileName(timeline, segno, segmentSize)}": No such file or directory` };
     }
     let start: number;
     let bytes: Uint8Array;
@@ -84,7 +89,7 @@ export class DirectorySource implements SyncPageSource {
     const off = pagePtr - start;
     if (bytes.length < off + Math.min(minLength, 8192)) {
       return {
-        missing: `could not read from file "${path.basename(found.file)}", offset ${pagePtr - segStart}: read ${Math.max(0, bytes.length - off)} of ${minLength}`,
+        missing: `could not read from file "${path.basename(found.file)}", offset ${pagePtr - segStart}: read ${Math.max(0, bytes.length - off)} of 8192`,
       };
     }
     return { start, bytes, tli: timeline };

@@ -144,6 +144,23 @@ export class XLogReader {
     }
   }
 
+  /** ReadRecPtr: the LSN of the last record returned (0 before the first), as pg_waldump names it in errors. */
+  get lastRecordLsn(): Lsn {
+    return this.decodeRecPtr;
+  }
+
+  /**
+   * After an end other than `end-lsn`, forget it and the bytes at and after the failing page, so the next
+   * step reads them again (follow mode: WAL that was not there yet may have arrived).
+   */
+  retry(): void {
+    if (this.end === undefined || this.end.reason === 'end-lsn') return;
+    this.end = undefined;
+    this.missing = undefined;
+    this.asm = undefined;
+    this.chunks = [];
+  }
+
   /** Where the next record will be looked for. */
   get nextLsn(): Lsn {
     return this.nextRecPtr;

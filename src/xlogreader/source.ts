@@ -87,6 +87,11 @@ export class MemorySource implements SyncPageSource {
     return this;
   }
 
+  /** The lowest segment number held. */
+  firstSegment(): number {
+    return Math.min(...this.segments.keys());
+  }
+
   read(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
     const segno = Math.floor(pagePtr / this.segmentSize);
     const seg = this.segments.get(segno);

@@ -26,7 +26,7 @@ export class WalStats {
 
   // see XLogRecStoreStats (xlogstats.c)
   add(rec: DecodedRecord): void {
-    if (this.count === 0) this.startLsn = rec.lsn;
+    if (this.count === 0 && this.startLsn === 0) this.startLsn = rec.lsn;
     this.count++;
     this.endLsn = rec.endLsn;
     const fpi = fpiLength(rec);

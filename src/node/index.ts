@@ -1,0 +1,3 @@
+// Node-only edges: WAL from files and folders.
+export * from './wal.js';
+export * from './directory.js';
