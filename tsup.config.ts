@@ -5,6 +5,8 @@ export default defineConfig([
   {
     entry: {
       index: 'src/index.ts',
+      xlogreader: 'src/xlogreader/index.ts',
+      node: 'src/node/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
