@@ -443,7 +443,7 @@ export class XLogReader {
       if (typeof more === 'number') return more;
       p = more;
     }
-    const totalLength = p[targetRecOff]! | (p[targetRecOff + 1]! << 8) | (p[targetRecOff + 2]! << 16) | (p[targetRecOff + 3]! * 0x1000000);
+    const totalLength = (p[targetRecOff]! | (p[targetRecOff + 1]! << 8) | (p[targetRecOff + 2]! << 16)) + p[targetRecOff + 3]! * 0x1000000;
     let gotHeader = false;
     if (targetRecOff <= XLOG_BLCKSZ - SIZE_OF_XLOG_RECORD) {
       if (!this.validRecordHeader(recPtr, p, targetRecOff)) return FAIL;
@@ -489,7 +489,7 @@ export class XLogReader {
         this.noteAborted(a);
         return this.invalid(a.recPtr, `there is no contrecord flag at ${formatLsn(a.recPtr)}`);
       }
-      const remLen = hdr[16]! | (hdr[17]! << 8) | (hdr[18]! << 16) | (hdr[19]! * 0x1000000);
+      const remLen = (hdr[16]! | (hdr[17]! << 8) | (hdr[18]! << 16)) + hdr[19]! * 0x1000000;
       if (remLen === 0 || a.totalLength !== remLen + a.gotLength) {
         this.noteAborted(a);
         return this.invalid(a.recPtr, `invalid contrecord length ${remLen} (expected ${a.totalLength - a.gotLength}) at ${formatLsn(a.recPtr)}`);
@@ -586,7 +586,7 @@ export class XLogReader {
       const info = page[2]! | (page[3]! << 8);
       const hdrSize = info & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
       if (info & XLP_FIRST_IS_CONTRECORD) {
-        const remLen = page[16]! | (page[17]! << 8) | (page[18]! << 16) | (page[19]! * 0x1000000);
+        const remLen = (page[16]! | (page[17]! << 8) | (page[18]! << 16)) + page[19]! * 0x1000000;
         if (maxAlign(remLen) >= XLOG_BLCKSZ - hdrSize) {
           tmp = pagePtr + XLOG_BLCKSZ;
           this.findPending = tmp;

@@ -124,7 +124,8 @@ export class ChunkedSource implements SyncPageSource {
     const off = pagePtr - got.start;
     const available = Math.min(XLOG_BLCKSZ, got.bytes.length - off);
     const have = this.page.bytes.length;
-    const want = Math.min(available, Math.max(have + this.size, Math.ceil(minLength / this.size) * this.size));
+    // More than minLength: PostgreSQL's reader treats a read of no more than a short page header as failed.
+    const want = Math.min(available, Math.max(have + this.size, Math.ceil((minLength + 1) / this.size) * this.size));
     const next = got.bytes.slice(off, off + Math.min(want, available));
     this.page = { start: pagePtr, bytes: next, tli: got.tli };
     return { start: pagePtr, bytes: next, tli: got.tli };
