@@ -13,6 +13,8 @@ import { formatLsn, parseLsn, segmentOf, type Lsn } from '../src/lsn.js';
 import { walFileName } from '../src/walfile.js';
 import { debianAvailable, MAJORS, Server, type Flavor, type Major } from '../test/support/pg-server.js';
 import { scenarios, type Scenario } from './fixture-scenarios.js';
+import { writeFpiGroundTruth } from './fpi-ground-truth.js';
+import { listFixtures } from '../test/support/fixtures.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const FIXTURES = path.join(ROOT, 'fixtures');
@@ -254,6 +256,9 @@ async function runScenario(server: Server, s: Scenario, flavor: Flavor): Promise
     // A scenario that restarted the server hands back a fresh session.
     const c = after ?? sql;
     await capture(server, c, s, cap, dir, flavor);
+    // lz4/zstd images: the restored pages as liblz4/libzstd produce them (see fpi-ground-truth.ts).
+    const fixture = listFixtures().find((x) => x.dir === dir);
+    if (fixture !== undefined) writeFpiGroundTruth(fixture);
     if (after) await after.end();
     const size = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     console.log(`  ${path.relative(ROOT, dir)}: ${(size / 1024).toFixed(0)} KiB`);
@@ -316,6 +321,8 @@ function writeReadme(): void {
     '- PostgreSQL 15 only, from Debian\'s `pg_waldump` 15 over the shipped segments: `waldump.txt` (`-s start -e end`),',
     '  `waldump-bkp.txt` (`-b`), `waldump-stats.txt` (`--stats=record`), `waldump-end.txt` (exit code and stderr of',
     '  `-q` from the start to the end of the shipped files: where and why pg_waldump stops).',
+    '- `fpi-pages.tsv` (fixtures with lz4/zstd images) — `start_lsn, block_id, sha256` of each restored page as liblz4 and',
+    '  libzstd decompress it (Debian\'s python3-lz4 and python3-zstandard): pg_walinspect 15 cannot show these pages.',
     '',
     'Every `.tsv` is in COPY text format (header line, tabs, `\\N` for NULL, backslash escapes). An answer larger than',
     '64 KiB is stored gzipped with `.gz` appended; `meta.json` → `files` names each file as stored.',

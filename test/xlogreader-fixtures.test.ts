@@ -1,5 +1,6 @@
 // Every record of every fixture, read by pgwal, equals what the server said about it: pg_walinspect's record,
 // block and stats rows (all majors), and pg_waldump's text (PostgreSQL 15, from Debian's pg_waldump).
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { blockRefInfo, walinspectBlockRows, walinspectRow, waldumpLine } from '../src/xlogreader/describe.js';
@@ -57,6 +58,16 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
       }
     }
     if (f.meta.scenario.startsWith('fpi-')) expect(images).toBeGreaterThan(20);
+  });
+
+  if (hasFixtureFile(f, 'fpi-pages.tsv')) it('restores lz4/zstd images to the pages liblz4/libzstd produce', () => {
+    const expected = readTsv(f, 'fpi-pages.tsv');
+    const byLsn = new Map(read.records.map((r) => [formatLsn(r.lsn), r]));
+    expect(expected.length).toBeGreaterThan(20);
+    for (const e of expected) {
+      const page = restoreBlockImage(byLsn.get(e.start_lsn!)!, Number(e.block_id));
+      expect(createHash('sha256').update(page).digest('hex'), `${e.start_lsn} #${e.block_id}`).toBe(e.sha256);
+    }
   });
 
   if (hasFixtureFile(f, 'waldump.txt')) it('prints pg_waldump\'s text, block details and stats byte for byte', () => {
