@@ -260,3 +260,20 @@ describe('framing at every split point', () => {
     expect(got).toEqual(b.lsns);
   });
 });
+
+describe('payloads that do not parse', () => {
+  it('give a typed error naming the record, not a crash, when described', async () => {
+    const { walinspectRow } = await import('../src/xlogreader/describe.js');
+    const { walinspectContext } = await import('../src/xlogreader/timestamp.js');
+    const { profileForMajor } = await import('../src/xlogreader/profile.js');
+    const b = new WalBuilder();
+    // A LogicalMessage whose prefix/message sizes claim far more bytes than the record has.
+    const main = new Uint8Array(40).fill(0xff);
+    const lsn = b.add({ rmid: 21, info: 0, main });
+    const { records } = readAll(b);
+    expect(records[0]!.lsn).toBe(lsn);
+    const ctx = walinspectContext(profileForMajor(16)!);
+    expect(() => walinspectRow(records[0]!, ctx)).toThrow(WalFormatError);
+    expect(() => walinspectRow(records[0]!, ctx)).toThrow(new RegExp(`at ${formatLsn(lsn)}`));
+  });
+});

@@ -1,4 +1,5 @@
 // Record text as PostgreSQL's tools print it: pg_walinspect's columns and pg_waldump's lines.
+import { WalError, WalFormatError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
 import { imageCompression } from './fpi.js';
 import { toHex } from './hex.js';
@@ -7,6 +8,20 @@ import { rmgrById } from './rmgr.js';
 import type { DescribeContext } from './rmgrdesc/types.js';
 
 const BLCKSZ = 8192;
+
+/**
+ * rm_desc, made safe: a payload that does not parse (hostile or corrupt WAL whose CRC still matched) gives a
+ * typed error naming the record, never a RangeError from deep inside a parser.
+ */
+export function describeRecord(rec: DecodedRecord, ctx: DescribeContext): string {
+  const rmgr = rmgrById(rec.rmid);
+  try {
+    return rmgr.describe(rec, ctx);
+  } catch (e) {
+    if (e instanceof WalError) throw e;
+    throw new WalFormatError('invalid-payload', `could not describe ${rmgr.name} record at ${formatLsn(rec.lsn)}: ${(e as Error).message}`, { lsn: rec.lsn, cause: e });
+  }
+}
 
 /** rm_identify, or `UNKNOWN (%x)` of the rmgr bits as both tools print it. */
 export function recordType(rec: DecodedRecord, ctx: DescribeContext): string {
@@ -81,7 +96,7 @@ export interface WalRecordRow {
 // see GetWALRecordInfo (pg_walinspect.c): 15 prints empty strings where 16+ prints NULL.
 export function walinspectRow(rec: DecodedRecord, ctx: DescribeContext): WalRecordRow {
   const rmgr = rmgrById(rec.rmid);
-  const desc = rmgr.describe(rec, ctx);
+  const desc = describeRecord(rec, ctx);
   const legacy = ctx.profile.major <= 15;
   const refs = hasAnyBlockRefs(rec) ? blockRefInfo(rec, false, true) : legacy ? '' : null;
   return {
@@ -114,7 +129,7 @@ export function waldumpLine(rec: DecodedRecord, ctx: DescribeContext, bkpDetails
     `rmgr: ${rmgr.name.padEnd(11)} len (rec/tot): ${String(rec.totalLength - fpi).padStart(6)}/${String(rec.totalLength).padStart(6)}, ` +
     `tx: ${String(rec.xid).padStart(10)}, lsn: ${lsnPadded(rec.lsn)}, prev ${lsnPadded(rec.prevLsn)}, `;
   s += id === undefined ? `desc: UNKNOWN (${(rec.info & ~XLR_INFO_MASK).toString(16)}) ` : `desc: ${id} `;
-  s += rmgr.describe(rec, ctx);
+  s += describeRecord(rec, ctx);
   s += blockRefInfo(rec, true, bkpDetails);
   return s;
 }
@@ -123,7 +138,7 @@ export function waldumpLine(rec: DecodedRecord, ctx: DescribeContext, bkpDetails
 // see GetWALBlockInfo (pg_walinspect.c)
 export function walinspectBlockRows(rec: DecodedRecord, ctx: DescribeContext, restore: (rec: DecodedRecord, id: number) => Uint8Array): (string | null)[][] {
   const rmgr = rmgrById(rec.rmid);
-  const desc = rmgr.describe(rec, ctx);
+  const desc = describeRecord(rec, ctx);
   const type = recordType(rec, ctx);
   const hex = (b: Uint8Array): string => `\\x${toHex(b)}`;
   const rows: (string | null)[][] = [];

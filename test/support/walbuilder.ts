@@ -174,9 +174,9 @@ export class WalBuilder {
   }
 }
 
-/** A logical-message-like record of `size` main-data bytes (rmgr LogicalMessage, non-transactional). */
+/** A record of `size` main-data bytes for a custom rmgr (128), whose description is just its id. */
 export function filler(size: number, seed = 1): RecordSpec {
   const main = new Uint8Array(size);
   for (let i = 0; i < size; i++) main[i] = (i * 31 + seed) & 0xff;
-  return { rmid: 21, info: 0x00, main };
+  return { rmid: 128, info: 0x00, main };
 }

@@ -1,4 +1,6 @@
 // LogicalMessage rmgr (id 21): pg_logical_emit_message, transactional or not.
+import { WalFormatError } from '../../errors.js';
+import { formatLsn } from '../../lsn.js';
 import type { DecodedRecord } from '../record.js';
 import type { RmgrDescriptor } from './types.js';
 
@@ -24,6 +26,14 @@ export function parseLogicalMessage(rec: DecodedRecord): LogicalMessage {
   const prefixSize = Number(v.getBigUint64(b + 8, true));
   const messageSize = Number(v.getBigUint64(b + 16, true));
   const prefixStart = b + 24;
+  // The sizes come from the record: they must account for exactly its main data.
+  if (rec.mainDataLength < 24 || prefixSize + messageSize !== rec.mainDataLength - 24) {
+    throw new WalFormatError(
+      'short-record',
+      `logical message at ${formatLsn(rec.lsn)} declares ${prefixSize} + ${messageSize} bytes of prefix and payload, but its main data has ${Math.max(0, rec.mainDataLength - 24)}`,
+      { lsn: rec.lsn },
+    );
+  }
   let nul = prefixStart;
   while (nul < prefixStart + prefixSize && rec.bytes[nul] !== 0) nul++;
   return {
