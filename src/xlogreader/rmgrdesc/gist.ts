@@ -2,7 +2,7 @@
 import type { DecodedRecord, RelFileLocator } from '../record.js';
 import type { Major } from '../profile.js';
 import type { RmgrDescriptor } from './types.js';
-import type { ConflictHorizon } from './nbtree.js';
+import { parseBtreeReusePage, type ConflictHorizon } from './nbtree.js';
 import { readRelFileLocator, viewOf } from './utils.js';
 
 export const RM_GIST_ID = 14;
@@ -39,25 +39,8 @@ export function parseGistDelete(rec: DecodedRecord, major: Major): GistDelete {
   };
 }
 
-/** gistxlogPageReuse: the layout of xl_btree_reuse_page. */
-export interface GistPageReuse {
-  locator: RelFileLocator;
-  block: number;
-  horizonEpoch: number;
-  horizonXid: number;
-  isCatalogRel: boolean;
-}
-
-export function parseGistPageReuse(rec: DecodedRecord, major: Major): GistPageReuse {
-  const v = viewOf(rec.mainData());
-  return {
-    locator: readRelFileLocator(v, 0),
-    block: v.getUint32(12, true),
-    horizonXid: v.getUint32(16, true),
-    horizonEpoch: v.getUint32(20, true),
-    isCatalogRel: major >= 16 ? v.getUint8(24) !== 0 : false,
-  };
-}
+/** gistxlogPageReuse has the layout of xl_btree_reuse_page. */
+export const parseGistPageReuse = parseBtreeReusePage;
 
 /** The conflict horizon of a DELETE or PAGE_REUSE record; undefined for any other Gist record. */
 export function gistConflictHorizon(rec: DecodedRecord, major: Major): ConflictHorizon | undefined {

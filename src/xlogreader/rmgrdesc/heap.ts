@@ -2,6 +2,7 @@
 //
 // 15 prints the terse pre-16 style (`off 3 flags 0x08`); 16 switched to `key: value` pairs and array_desc
 // lists; 17 merged PRUNE/VACUUM/FREEZE_PAGE into three PRUNE_* records; 18 adds INPLACE invalidations.
+import { describeInvalidations } from './standby.js';
 import type { Major, VersionProfile } from '../profile.js';
 import type { DecodedRecord } from '../record.js';
 import type { DescribeContext, RmgrDescriptor } from './types.js';
@@ -108,41 +109,6 @@ function planList(rec: DecodedRecord, plansAt: number, nplans: number, offsetsAt
     cursor += 2 * p.ntuples;
   }
   return arrayDesc(items);
-}
-
-const SHAREDINVALCATALOG_ID = -1;
-const SHAREDINVALRELCACHE_ID = -2;
-const SHAREDINVALSMGR_ID = -3;
-const SHAREDINVALRELMAP_ID = -4;
-const SHAREDINVALSNAPSHOT_ID = -5;
-const SHAREDINVALRELSYNC_ID = -6;
-
-// see standby_desc_invalidations (standbydesc.c): 16-byte SharedInvalidationMessages, id (int8) first
-function invalidationsDesc(
-  rec: DecodedRecord,
-  msgsAt: number,
-  nmsgs: number,
-  dbId: number,
-  tsId: number,
-  relcacheInitFileInval: boolean,
-): string {
-  if (nmsgs <= 0) return '';
-  const v = rec.view;
-  let s = relcacheInitFileInval ? `; relcache init file inval dbid ${dbId} tsid ${tsId}` : '';
-  s += '; inval msgs:';
-  for (let i = 0; i < nmsgs; i++) {
-    const at = msgsAt + 16 * i;
-    const id = v.getInt8(at);
-    if (id >= 0) s += ` catcache ${id}`;
-    else if (id === SHAREDINVALCATALOG_ID) s += ` catalog ${v.getUint32(at + 8, true)}`;
-    else if (id === SHAREDINVALRELCACHE_ID) s += ` relcache ${v.getUint32(at + 8, true)}`;
-    else if (id === SHAREDINVALSMGR_ID) s += ' smgr';
-    else if (id === SHAREDINVALRELMAP_ID) s += ` relmap db ${v.getUint32(at + 4, true)}`;
-    else if (id === SHAREDINVALSNAPSHOT_ID) s += ` snapshot ${v.getUint32(at + 8, true)}`;
-    else if (id === SHAREDINVALRELSYNC_ID) s += ` relsync ${v.getUint32(at + 8, true)}`;
-    else s += ` unrecognized id ${id}`;
-  }
-  return s;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -256,7 +222,7 @@ function heapDescribe16(rec: DecodedRecord, op: number, major: Major): string {
     }
     case XLOG_HEAP_INPLACE: {
       const x = parseHeapInplace(rec, major);
-      return `off: ${x.offnum}` + invalidationsDesc(rec, x.msgsOffset, x.nmsgs, x.dbId, x.tsId, x.relcacheInitFileInval);
+      return `off: ${x.offnum}` + describeInvalidations(rec.view, x.msgsOffset, x.nmsgs, x.dbId, x.tsId, x.relcacheInitFileInval, 18);
     }
     default:
       return '';
