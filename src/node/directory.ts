@@ -8,8 +8,8 @@ import { formatLsn, isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 
-/** Bytes read from a plain segment file at a time; compressed files are read whole. */
-const WINDOW = 4 * 1024 * 1024;
+/** Bytes read from a plain segment file at a time (a whole 16 MB segment); compressed files are read whole. */
+const WINDOW = 16 * 1024 * 1024;
 
 interface Found {
   file: string;
@@ -73,7 +73,8 @@ export class DirectorySource implements SyncPageSource {
       start = segStart + winStart;
       const fd = fs.openSync(found.file, 'r');
       try {
-        const buf = new Uint8Array(Math.min(WINDOW, segmentSize - winStart));
+        // Not zero-filled: every byte handed on is read from the file first.
+        const buf = new Uint8Array(Buffer.allocUnsafeSlow(Math.min(WINDOW, segmentSize - winStart)).buffer);
         let got = 0;
         while (got < buf.length) {
           const n = fs.readSync(fd, buf, got, buf.length - got, winStart + got);

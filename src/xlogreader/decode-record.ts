@@ -1,4 +1,6 @@
 // DecodeXLogRecord: block references, origin, top-level xid and main data of an assembled, CRC-checked record.
+import { formatLsn } from '../lsn.js';
+import { u16, u32 } from './bytes.js';
 import {
   BKPBLOCK_FORK_MASK,
   BKPBLOCK_HAS_DATA,
@@ -26,9 +28,8 @@ const BLCKSZ = 8192;
  * previous record's LSN (DecodeXLogRecord runs before ReadRecPtr moves on).
  */
 // see DecodeXLogRecord (xlogreader.c)
-export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string | undefined {
+export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string | undefined {
   const bytes = rec.bytes;
-  const view = rec.view;
   const total = rec.totalLength;
   let ptr = SIZE_OF_XLOG_RECORD;
   let remaining = total - SIZE_OF_XLOG_RECORD;
@@ -36,7 +37,9 @@ export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string
   let lastLocator: RelFileLocator | undefined;
   const blocks: (BlockRef | undefined)[] = [];
   let maxBlockId = -1;
-  const short = (): string => `record with invalid length at ${readRecPtr}`;
+  // Formatted only on error: this runs for every record.
+  const at = (): string => formatLsn(readRecLsn);
+  const short = (): string => `record with invalid length at ${at()}`;
 
   while (remaining > datatotal) {
     if (remaining < 1) return short();
@@ -52,33 +55,33 @@ export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string
       break; // the main data header always comes last
     } else if (id === XLR_BLOCK_ID_DATA_LONG) {
       if (remaining < 4) return short();
-      rec.mainDataLength = view.getUint32(ptr, true);
+      rec.mainDataLength = u32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
       datatotal += rec.mainDataLength;
       break;
     } else if (id === XLR_BLOCK_ID_ORIGIN) {
       if (remaining < 2) return short();
-      rec.origin = view.getUint16(ptr, true);
+      rec.origin = u16(bytes, ptr);
       ptr += 2;
       remaining -= 2;
     } else if (id === XLR_BLOCK_ID_TOPLEVEL_XID) {
       if (remaining < 4) return short();
-      rec.toplevelXid = view.getUint32(ptr, true);
+      rec.toplevelXid = u32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
     } else if (id <= XLR_MAX_BLOCK_ID) {
-      if (id <= maxBlockId) return `out-of-order block_id ${id} at ${readRecPtr}`;
+      if (id <= maxBlockId) return `out-of-order block_id ${id} at ${at()}`;
       maxBlockId = id;
       if (remaining < 3) return short();
       const flags = bytes[ptr]!;
-      const dataLength = view.getUint16(ptr + 1, true);
+      const dataLength = u16(bytes, ptr + 1);
       ptr += 3;
       remaining -= 3;
       const hasData = (flags & BKPBLOCK_HAS_DATA) !== 0;
       const hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
-      if (hasData && dataLength === 0) return `BKPBLOCK_HAS_DATA set, but no data included at ${readRecPtr}`;
-      if (!hasData && dataLength !== 0) return `BKPBLOCK_HAS_DATA not set, but data length is ${dataLength} at ${readRecPtr}`;
+      if (hasData && dataLength === 0) return `BKPBLOCK_HAS_DATA set, but no data included at ${at()}`;
+      if (!hasData && dataLength !== 0) return `BKPBLOCK_HAS_DATA not set, but data length is ${dataLength} at ${at()}`;
       datatotal += dataLength;
       let imageLength = 0;
       let holeOffset = 0;
@@ -86,8 +89,8 @@ export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string
       let bimgInfo = 0;
       if (hasImage) {
         if (remaining < 5) return short();
-        imageLength = view.getUint16(ptr, true);
-        holeOffset = view.getUint16(ptr + 2, true);
+        imageLength = u16(bytes, ptr);
+        holeOffset = u16(bytes, ptr + 2);
         bimgInfo = bytes[ptr + 4]!;
         ptr += 5;
         remaining -= 5;
@@ -95,7 +98,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string
         if (compressed) {
           if (bimgInfo & BKPIMAGE_HAS_HOLE) {
             if (remaining < 2) return short();
-            holeLength = view.getUint16(ptr, true);
+            holeLength = u16(bytes, ptr);
             ptr += 2;
             remaining -= 2;
           }
@@ -105,32 +108,32 @@ export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string
         datatotal += imageLength;
         const hasHole = (bimgInfo & BKPIMAGE_HAS_HOLE) !== 0;
         if (hasHole && (holeOffset === 0 || holeLength === 0 || imageLength === BLCKSZ)) {
-          return `BKPIMAGE_HAS_HOLE set, but hole offset ${holeOffset} length ${holeLength} block image length ${imageLength} at ${readRecPtr}`;
+          return `BKPIMAGE_HAS_HOLE set, but hole offset ${holeOffset} length ${holeLength} block image length ${imageLength} at ${at()}`;
         }
         if (!hasHole && (holeOffset !== 0 || holeLength !== 0)) {
-          return `BKPIMAGE_HAS_HOLE not set, but hole offset ${holeOffset} length ${holeLength} at ${readRecPtr}`;
+          return `BKPIMAGE_HAS_HOLE not set, but hole offset ${holeOffset} length ${holeLength} at ${at()}`;
         }
         if (compressed && imageLength === BLCKSZ) {
-          return `BKPIMAGE_COMPRESSED set, but block image length ${imageLength} at ${readRecPtr}`;
+          return `BKPIMAGE_COMPRESSED set, but block image length ${imageLength} at ${at()}`;
         }
         if (!hasHole && !compressed && imageLength !== BLCKSZ) {
           // PostgreSQL prints data_len here, not the image length.
-          return `neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is ${dataLength} at ${readRecPtr}`;
+          return `neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is ${dataLength} at ${at()}`;
         }
       }
       let locator: RelFileLocator;
       if (!(flags & BKPBLOCK_SAME_REL)) {
         if (remaining < 12) return short();
-        locator = { spcOid: view.getUint32(ptr, true), dbOid: view.getUint32(ptr + 4, true), relNumber: view.getUint32(ptr + 8, true) };
+        locator = { spcOid: u32(bytes, ptr), dbOid: u32(bytes, ptr + 4), relNumber: u32(bytes, ptr + 8) };
         ptr += 12;
         remaining -= 12;
         lastLocator = locator;
       } else {
-        if (lastLocator === undefined) return `BKPBLOCK_SAME_REL set but no previous rel at ${readRecPtr}`;
+        if (lastLocator === undefined) return `BKPBLOCK_SAME_REL set but no previous rel at ${at()}`;
         locator = lastLocator;
       }
       if (remaining < 4) return short();
-      const blockNumber = view.getUint32(ptr, true);
+      const blockNumber = u32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
       blocks[id] = {
@@ -151,7 +154,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecPtr: string): string
         dataOffset: 0,
       };
     } else {
-      return `invalid block_id ${id} at ${readRecPtr}`;
+      return `invalid block_id ${id} at ${at()}`;
     }
   }
   if (remaining !== datatotal) return short();

@@ -11,6 +11,7 @@
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { assertWalSegmentSize, formatLsn, lsnFromParts, maxAlign, type Lsn } from '../lsn.js';
 import { walFileName } from '../walfile.js';
+import { u32 } from './bytes.js';
 import { recordCrc } from './crc32c.js';
 import { decodeRecordBody } from './decode-record.js';
 import { profileForMagic, type VersionProfile } from './profile.js';
@@ -87,6 +88,11 @@ interface Assembly {
   pagePtr: Lsn;
 }
 
+/** lsn % XLOG_BLCKSZ without fmod: LSNs past 2^30 are doubles in V8, and % on doubles is a slow call. */
+function offInPage(lsn: Lsn): number {
+  return lsn - Math.floor(lsn / XLOG_BLCKSZ) * XLOG_BLCKSZ;
+}
+
 const FAIL = -1;
 const NEED = -2;
 const RESTART = -3;
@@ -137,7 +143,7 @@ export class XLogReader {
     } else {
       this.nextRecPtr = options.startLsn;
       // XLogBeginRead's contract: a record start or a page start.
-      const off = options.startLsn % XLOG_BLCKSZ;
+      const off = offInPage(options.startLsn);
       if (off !== 0 && off < SIZE_OF_SHORT_PHD) {
         throw new InvalidArgumentError(`${formatLsn(options.startLsn)} points into a page header, not at a record`);
       }
@@ -159,6 +165,7 @@ export class XLogReader {
     this.missing = undefined;
     this.asm = undefined;
     this.chunks = [];
+    this.cachedPagePtr = -1;
   }
 
   /** Where the next record will be looked for. */
@@ -173,6 +180,7 @@ export class XLogReader {
   supply(start: Lsn, bytes: Uint8Array, tli = this.currentTli): void {
     if (start % XLOG_BLCKSZ !== 0) throw new InvalidArgumentError(`supplied WAL must start on a page boundary, not at ${formatLsn(start)}`);
     this.missing = undefined;
+    this.cachedPagePtr = -1;
     // Replace what covered the same start (a longer read of a page that was short).
     this.chunks = this.chunks.filter((c) => c.start !== start);
     this.chunks.push({ start, bytes, tli });
@@ -185,7 +193,7 @@ export class XLogReader {
 
   /** Drops supplied bytes that lie wholly before the page of the next record. */
   private evict(): void {
-    const keep = this.nextRecPtr - (this.nextRecPtr % XLOG_BLCKSZ);
+    const keep = this.nextRecPtr - offInPage(this.nextRecPtr);
     for (const c of this.chunks) {
       if (c.start + c.bytes.length <= keep) {
         this.chunks = this.chunks.filter((k) => k.start + k.bytes.length > keep);
@@ -232,8 +240,13 @@ export class XLogReader {
     return walFileName(this.currentTli, Math.floor(pagePtr / this.segmentSize), this.segmentSize);
   }
 
+  /** ReadPageInternal's cache: the last page read and validated (most records start on the page of the last). */
+  private cachedPagePtr = -1;
+  private cachedPage: Uint8Array | undefined;
+
   // see ReadPageInternal (xlogreader.c): a segment's first page is validated before any other page of it.
   private readPage(pagePtr: Lsn, reqLen: number): Uint8Array | typeof NEED | typeof FAIL {
+    if (pagePtr === this.cachedPagePtr && this.cachedPage!.length >= reqLen) return this.cachedPage!;
     const segno = Math.floor(pagePtr / this.segmentSize);
     const segStart = segno * this.segmentSize;
     if (segno !== this.validatedSegno && pagePtr !== segStart) {
@@ -254,6 +267,8 @@ export class XLogReader {
     }
     if (!this.validatePageHeader(pagePtr, page)) return FAIL;
     this.validatedSegno = segno;
+    this.cachedPagePtr = pagePtr;
+    this.cachedPage = page;
     return page;
   }
 
@@ -359,28 +374,22 @@ export class XLogReader {
 
   // see ValidXLogRecordHeader (xlogreader.c)
   private validRecordHeader(recPtr: Lsn, bytes: Uint8Array, off: number): boolean {
-    const v = new DataView(bytes.buffer, bytes.byteOffset + off, SIZE_OF_XLOG_RECORD);
-    const totLen = v.getUint32(0, true);
+    const totLen = (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16)) + bytes[off + 3]! * 0x1000000;
     if (totLen < SIZE_OF_XLOG_RECORD) {
       this.invalid(recPtr, this.lengthMessage(recPtr, totLen));
       return false;
     }
-    const rmid = v.getUint8(17);
+    const rmid = bytes[off + 17]!;
     if (!(rmid <= RM_MAX_BUILTIN_ID || rmid >= RM_MIN_CUSTOM_ID)) {
       this.invalid(recPtr, `invalid resource manager ID ${rmid} at ${formatLsn(recPtr)}`);
       return false;
     }
-    const prevHi = v.getUint32(12, true);
-    const prevLo = v.getUint32(8, true);
+    const prevLo = (bytes[off + 8]! | (bytes[off + 9]! << 8) | (bytes[off + 10]! << 16)) + bytes[off + 11]! * 0x1000000;
+    const prevHi = (bytes[off + 12]! | (bytes[off + 13]! << 8) | (bytes[off + 14]! << 16)) + bytes[off + 15]! * 0x1000000;
     const prev = lsnFromParts(prevHi, prevLo);
-    const prevText = (): string => `${prevHi.toString(16).toUpperCase()}/${prevLo.toString(16).toUpperCase()}`;
-    if (this.randAccess) {
-      if (!(prev >= 0 && prev < recPtr)) {
-        this.invalid(recPtr, `record with incorrect prev-link ${prevText()} at ${formatLsn(recPtr)}`);
-        return false;
-      }
-    } else if (prev !== this.decodeRecPtr) {
-      this.invalid(recPtr, `record with incorrect prev-link ${prevText()} at ${formatLsn(recPtr)}`);
+    const ok = this.randAccess ? prev >= 0 && prev < recPtr : prev === this.decodeRecPtr;
+    if (!ok) {
+      this.invalid(recPtr, `record with incorrect prev-link ${prevHi.toString(16).toUpperCase()}/${prevLo.toString(16).toUpperCase()} at ${formatLsn(recPtr)}`);
       return false;
     }
     return true;
@@ -416,8 +425,8 @@ export class XLogReader {
 
   private readStart(): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
     let recPtr = this.nextRecPtr;
-    const targetPagePtr = recPtr - (recPtr % XLOG_BLCKSZ);
-    let targetRecOff = recPtr % XLOG_BLCKSZ;
+    const targetPagePtr = recPtr - offInPage(recPtr);
+    let targetRecOff = offInPage(recPtr);
     const page = this.readPage(targetPagePtr, Math.min(targetRecOff + SIZE_OF_XLOG_RECORD, XLOG_BLCKSZ));
     if (typeof page === 'number') return page;
     const info = page[2]! | (page[3]! << 8);
@@ -541,14 +550,13 @@ export class XLogReader {
 
   private finish(recPtr: Lsn, bytes: Uint8Array, next: Lsn): DecodedRecord | typeof FAIL {
     const rec = new DecodedRecord(bytes);
-    const v = rec.view;
     rec.lsn = recPtr;
-    rec.totalLength = v.getUint32(0, true);
-    rec.xid = v.getUint32(4, true);
-    rec.prevLsn = lsnFromParts(v.getUint32(12, true), v.getUint32(8, true));
+    rec.totalLength = u32(bytes, 0);
+    rec.xid = u32(bytes, 4);
+    rec.prevLsn = lsnFromParts(u32(bytes, 12), u32(bytes, 8));
     rec.info = bytes[16]!;
     rec.rmid = bytes[17]!;
-    rec.crc = v.getUint32(20, true);
+    rec.crc = u32(bytes, 20);
     rec.timeline = this.currentTli;
     if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
       // Pretend it extends to the end of its segment.
@@ -556,7 +564,7 @@ export class XLogReader {
       next -= next % this.segmentSize;
     }
     rec.endLsn = next;
-    const error = decodeRecordBody(rec, formatLsn(this.decodeRecPtr));
+    const error = decodeRecordBody(rec, this.decodeRecPtr);
     if (error !== undefined) return this.invalid(recPtr, error);
     this.decodeRecPtr = recPtr;
     this.nextRecPtr = next;
@@ -568,7 +576,7 @@ export class XLogReader {
   private findFirstRecordStart(lsn: Lsn): Lsn {
     // Resolved lazily: step() reads pages until the first record start is known.
     this.findPending = lsn;
-    return lsn - (lsn % XLOG_BLCKSZ);
+    return lsn - offInPage(lsn);
   }
 
   private findPending: Lsn | undefined;
@@ -580,7 +588,7 @@ export class XLogReader {
   private resolveFind(): number {
     let tmp = this.findPending!;
     for (;;) {
-      const pagePtr = tmp - (tmp % XLOG_BLCKSZ);
+      const pagePtr = tmp - offInPage(tmp);
       const page = this.readPage(pagePtr, Math.max(tmp % XLOG_BLCKSZ, SIZE_OF_SHORT_PHD));
       if (typeof page === 'number') return page;
       const info = page[2]! | (page[3]! << 8);

@@ -76,7 +76,7 @@ export class DecodedRecord {
   crc = 0;
   /** The whole record, header included: a view into a page when it fits in one, else a reassembled copy. */
   bytes: Uint8Array;
-  view: DataView;
+  private dataView: DataView | undefined;
   /** Replication origin (XLR_BLOCK_ID_ORIGIN), 0 = InvalidRepOriginId. */
   origin = 0;
   /** Top-level xid of a subtransaction (XLR_BLOCK_ID_TOPLEVEL_XID), 0 = none. */
@@ -92,7 +92,11 @@ export class DecodedRecord {
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** A DataView over `bytes`, made on first use (most records are never looked at this closely). */
+  get view(): DataView {
+    return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   /** XLogRecHasBlockRef. */
