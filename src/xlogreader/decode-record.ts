@@ -22,6 +22,14 @@ const XLR_BLOCK_ID_ORIGIN = 253;
 const XLR_BLOCK_ID_TOPLEVEL_XID = 252;
 const BLCKSZ = 8192;
 
+// Most records touch the relation the previous one touched: share its (immutable) locator object.
+let lastLocator: RelFileLocator = { spcOid: 0, dbOid: 0, relNumber: 0 };
+function internLocator(spcOid: number, dbOid: number, relNumber: number): RelFileLocator {
+  const l = lastLocator;
+  if (l.relNumber === relNumber && l.dbOid === dbOid && l.spcOid === spcOid) return l;
+  return (lastLocator = { spcOid, dbOid, relNumber });
+}
+
 /**
  * Fills `rec` from its bytes (header fields already set). Returns undefined on success, or the server's
  * message for a malformed header section. `readRecPtr` is what PostgreSQL names in these messages: the
@@ -35,7 +43,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string
   let remaining = total - SIZE_OF_XLOG_RECORD;
   let datatotal = 0;
   let lastLocator: RelFileLocator | undefined;
-  const blocks: (BlockRef | undefined)[] = [];
+  let blocks: (BlockRef | undefined)[] | undefined;
   let maxBlockId = -1;
   // Formatted only on error: this runs for every record.
   const at = (): string => formatLsn(readRecLsn);
@@ -124,7 +132,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string
       let locator: RelFileLocator;
       if (!(flags & BKPBLOCK_SAME_REL)) {
         if (remaining < 12) return short();
-        locator = { spcOid: u32(bytes, ptr), dbOid: u32(bytes, ptr + 4), relNumber: u32(bytes, ptr + 8) };
+        locator = internLocator(u32(bytes, ptr), u32(bytes, ptr + 4), u32(bytes, ptr + 8));
         ptr += 12;
         remaining -= 12;
         lastLocator = locator;
@@ -136,6 +144,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string
       const blockNumber = u32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
+      blocks ??= [];
       blocks[id] = {
         id,
         flags,
@@ -161,7 +170,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string
 
   // Payloads follow the headers in block-id order: image, then data; main data last.
   for (let id = 0; id <= maxBlockId; id++) {
-    const b = blocks[id];
+    const b = blocks![id];
     if (b === undefined) continue;
     if (b.hasImage) {
       b.imageOffset = ptr;
@@ -173,7 +182,7 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string
     }
   }
   rec.mainDataOffset = ptr;
-  rec.blocks = blocks;
+  if (blocks !== undefined) rec.blocks = blocks;
   rec.maxBlockId = maxBlockId;
   return undefined;
 }

@@ -4,9 +4,9 @@ import type { Lsn } from '../lsn.js';
 
 /** RelFileLocator (RelFileNode before 16): tablespace, database, relfilenumber. */
 export interface RelFileLocator {
-  spcOid: number;
-  dbOid: number;
-  relNumber: number;
+  readonly spcOid: number;
+  readonly dbOid: number;
+  readonly relNumber: number;
 }
 
 /** ForkNumber. */
@@ -63,6 +63,9 @@ export interface BlockRef {
   dataOffset: number;
 }
 
+/** Shared by every record without block references, so they allocate no array. */
+const NO_BLOCKS: readonly (BlockRef | undefined)[] = Object.freeze([]);
+
 export class DecodedRecord {
   /** ReadRecPtr: where the record starts. */
   lsn: Lsn = 0;
@@ -84,7 +87,7 @@ export class DecodedRecord {
   mainDataOffset = 0;
   mainDataLength = 0;
   /** Indexed by block id; undefined where the record has no reference with that id. */
-  blocks: (BlockRef | undefined)[] = [];
+  blocks: readonly (BlockRef | undefined)[] = NO_BLOCKS;
   /** Highest block id in use, -1 when there are none. */
   maxBlockId = -1;
   /** The timeline the record was read from. */

@@ -35,14 +35,28 @@ export interface ReadResult {
   end: EndOfWal;
 }
 
-/** Drives a reader over a synchronous source. */
-export function* readRecordsSync(reader: XLogReader, source: SyncPageSource): Generator<DecodedRecord, EndOfWal> {
-  for (;;) {
-    const s = reader.step();
-    if (s === STEP_RECORD) yield reader.record!;
-    else if (s === STEP_NEED) feed(reader, source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
-    else return reader.end!;
-  }
+/** Drives a reader over a synchronous source. A hand-written iterator: generators cost a few % per record. */
+export function readRecordsSync(reader: XLogReader, source: SyncPageSource): Generator<DecodedRecord, EndOfWal> {
+  const it = {
+    next(): IteratorResult<DecodedRecord, EndOfWal> {
+      for (;;) {
+        const s = reader.step();
+        if (s === STEP_RECORD) return { done: false, value: reader.record! };
+        if (s === STEP_NEED) feed(reader, source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
+        else return { done: true, value: reader.end! };
+      }
+    },
+    return(value: EndOfWal): IteratorResult<DecodedRecord, EndOfWal> {
+      return { done: true, value };
+    },
+    throw(e: unknown): IteratorResult<DecodedRecord, EndOfWal> {
+      throw e;
+    },
+    [Symbol.iterator]() {
+      return it;
+    },
+  };
+  return it as unknown as Generator<DecodedRecord, EndOfWal>;
 }
 
 /** Drives a reader over any source; stops (with an AbortError) when `signal` aborts. */
