@@ -8,8 +8,8 @@ import { formatLsn, isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 
-/** Bytes read from a plain segment file at a time (a whole 16 MB segment); compressed files are read whole. */
-const WINDOW = 16 * 1024 * 1024;
+/** Bytes read from a plain segment file at a time; compressed files are read whole. */
+const WINDOW = 1024 * 1024;
 
 interface Found {
   file: string;
