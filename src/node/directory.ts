@@ -7,6 +7,7 @@ import { WalFormatError, WalSourceError } from '../errors.js';
 import { formatLsn, isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
+import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = 1024 * 1024;
@@ -14,17 +15,21 @@ const WINDOW = 1024 * 1024;
 interface Found {
   file: string;
   compressed: boolean;
+  tli: number;
 }
 
 export interface DirectorySourceOptions {
   /** Folders searched in order; the first holding a segment wins. */
   dirs: string[];
   segmentSize: number;
+  /** The timeline whose files to read, when there is no history to follow. */
   timeline: number;
+  /** A timeline history to follow: each segment is read from the timeline that owns it. */
+  history?: TimelineHistory;
 }
 
 export class DirectorySource implements SyncPageSource {
-  private cache: { segno: number; start: number; bytes: Uint8Array; file: string } | undefined;
+  private cache: { segno: number; start: number; bytes: Uint8Array; file: string; tli: number } | undefined;
 
   constructor(readonly options: DirectorySourceOptions) {}
 
@@ -33,13 +38,23 @@ export class DirectorySource implements SyncPageSource {
     this.cache = undefined;
   }
 
-  /** The file holding segment `segno`: the plain name, then `.gz`, then `.partial` (and `.gz.partial`). */
+  /** The timeline of the last file used: the server never goes back to an older one (XLogFileReadAnyTLI). */
+  private lastTli = 0;
+
+  /**
+   * The file holding segment `segno`: for each candidate timeline (just `timeline`, or the history's choice
+   * for that segment), the plain name, then `.gz`, then `.partial` (and `.gz.partial`).
+   */
   locate(segno: number): Found | undefined {
-    const base = walFileName(this.options.timeline, segno, this.options.segmentSize);
-    for (const suffix of ['', '.gz', '.partial', '.gz.partial', '.partial.gz']) {
-      for (const dir of this.options.dirs) {
-        const file = path.join(dir, base + suffix);
-        if (fs.existsSync(file)) return { file, compressed: suffix.includes('.gz') };
+    const { history, segmentSize, timeline } = this.options;
+    const tlis = history === undefined ? [timeline] : timelinesForSegment(segno, history, segmentSize).filter((t) => t >= this.lastTli);
+    for (const tli of tlis) {
+      const base = walFileName(tli, segno, segmentSize);
+      for (const suffix of ['', '.gz', '.partial', '.gz.partial', '.partial.gz']) {
+        for (const dir of this.options.dirs) {
+          const file = path.join(dir, base + suffix);
+          if (fs.existsSync(file)) return { file, compressed: suffix.includes('.gz'), tli };
+        }
       }
     }
     return undefined;
@@ -51,12 +66,14 @@ export class DirectorySource implements SyncPageSource {
     const segStart = segno * segmentSize;
     const c = this.cache;
     if (c !== undefined && c.segno === segno && pagePtr >= c.start && pagePtr + minLength <= c.start + c.bytes.length) {
-      return { start: c.start, bytes: c.bytes, tli: timeline };
+      return { start: c.start, bytes: c.bytes, tli: c.tli };
     }
     const found = this.locate(segno);
     if (found === undefined) {
-      return { missing: `could not find file "${walFileName(timeline, segno, segmentSize)}": No such file or directory` };
+      const tli = this.options.history === undefined ? timeline : (timelinesForSegment(segno, this.options.history, segmentSize)[0] ?? timeline);
+      return { missing: `could not find file "${walFileName(tli, segno, segmentSize)}": No such file or directory` };
     }
+    this.lastTli = found.tli;
     let start: number;
     let bytes: Uint8Array;
     if (found.compressed) {
@@ -86,14 +103,14 @@ export class DirectorySource implements SyncPageSource {
         fs.closeSync(fd);
       }
     }
-    this.cache = { segno, start, bytes, file: found.file };
+    this.cache = { segno, start, bytes, file: found.file, tli: found.tli };
     const off = pagePtr - start;
     if (bytes.length < off + Math.min(minLength, 8192)) {
       return {
         missing: `could not read from file "${path.basename(found.file)}", offset ${pagePtr - segStart}: read ${Math.max(0, bytes.length - off)} of 8192`,
       };
     }
-    return { start, bytes, tli: timeline };
+    return { start, bytes, tli: found.tli };
   }
 }
 

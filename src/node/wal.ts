@@ -7,12 +7,18 @@ import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
+import { historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
+import { historyFileName } from '../walfile.js';
 
 export interface OpenWalOptions {
   /** A pg_wal folder, a data directory (its pg_wal is used), or any folders holding segments, searched in order. */
   path: string | string[];
-  /** The timeline whose files to read; default: that of the lowest-named segment. */
-  timeline?: number;
+  /**
+   * The timeline to read: a number, or `latest` (the newest timeline with a history file in the folders). Its
+   * history is followed: each segment comes from the timeline that owns it, so reading crosses switches.
+   * Default: the timeline of the lowest-named segment, without history.
+   */
+  timeline?: number | 'latest';
 }
 
 export interface RecordsOptions {
@@ -40,15 +46,22 @@ export class WalFiles {
   constructor(options: OpenWalOptions) {
     const given = Array.isArray(options.path) ? options.path : [options.path];
     this.dirs = given.map(resolveWalDir);
-    this.info = inspectDirectory(this.dirs, options.timeline);
+    const target = options.timeline === 'latest' ? newestTimeline(this.dirs) : options.timeline;
+    this.history = target === undefined ? undefined : readHistory(this.dirs, target);
+    // Following a history, the first segment may belong to any of its timelines: look at all of them.
+    const found = inspectDirectory(this.dirs, this.history === undefined ? target : undefined);
+    this.info = this.history === undefined ? found : { ...found, timeline: target! };
   }
+
+  /** The followed history, newest first; undefined when reading one timeline's files only. */
+  readonly history: TimelineHistory | undefined;
 
   get segmentSize(): number {
     return this.info.segmentSize;
   }
 
   source(): DirectorySource {
-    return new DirectorySource({ dirs: this.dirs, segmentSize: this.info.segmentSize, timeline: this.info.timeline });
+    return new DirectorySource({ dirs: this.dirs, segmentSize: this.info.segmentSize, timeline: this.info.timeline, history: this.history });
   }
 
   reader(options: RecordsOptions): XLogReader {
@@ -100,6 +113,28 @@ function resolveWalDir(dir: string): string {
   };
   if (!hasSegments(dir) && hasSegments(pgWal)) return pgWal;
   return dir;
+}
+
+/** The highest timeline with a history file in the folders (1 when there is none). */
+export function newestTimeline(dirs: string[]): number {
+  let newest = 1;
+  for (const dir of dirs) {
+    for (const name of fs.readdirSync(dir)) {
+      const m = /^([0-9A-F]{8})\.history$/.exec(name);
+      if (m !== null) newest = Math.max(newest, parseInt(m[1]!, 16));
+    }
+  }
+  return newest;
+}
+
+/** The history of `tli` from the first folder holding its history file (timeline 1 has none). */
+export function readHistory(dirs: string[], tli: number): TimelineHistory {
+  const name = historyFileName(tli);
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file)) return parseTimelineHistory(fs.readFileSync(file, 'utf8'), tli, file);
+  }
+  return historyWithoutFile(tli);
 }
 
 export function openWal(options: OpenWalOptions): WalFiles {

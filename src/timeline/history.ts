@@ -1,0 +1,131 @@
+// Timeline history files: parsing as readTimeLineHistory does, and the lookups the server makes with them
+// (tliOfPointInHistory, tliSwitchPoint), plus which timeline's file holds a segment (XLogFileReadAnyTLI).
+import { WalFormatError } from '../errors.js';
+import { formatLsn, lsnFromParts, type Lsn } from '../lsn.js';
+import { historyFileName } from '../walfile.js';
+
+/** One timeline of a history: WAL in [begin, end) belongs to it; end is undefined for the newest. */
+export interface TimelineEntry {
+  tli: number;
+  /** 0 (InvalidXLogRecPtr) for the first timeline: from the beginning of WAL. */
+  begin: Lsn;
+  /** The switch point to the next timeline; undefined while this timeline is the newest. */
+  end: Lsn | undefined;
+  /** Why the timeline ended, as written in the child's history file (empty for the newest). */
+  reason: string;
+}
+
+/** A timeline's ancestry, newest first (the order readTimeLineHistory returns). */
+export type TimelineHistory = readonly TimelineEntry[];
+
+/** A history file that is not what the server writes. */
+export class TimelineHistoryError extends WalFormatError {
+  readonly line: number | undefined;
+
+  constructor(message: string, file: string, line?: number) {
+    super('invalid-history', line === undefined ? `${message} (${file})` : `${message} (${file}, line ${line})`, { file });
+    this.line = line;
+  }
+}
+
+const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+
+/** sscanf("%u\t%X/%X"): how many fields matched, the values, and where the match ended. */
+function scanEntry(line: string): { n: number; tli: number; hi: number; lo: number; end: number } {
+  let i = 0;
+  const skipSpace = (): void => {
+    while (i < line.length && isSpace(line[i]!)) i++;
+  };
+  const num = (re: RegExp): string | undefined => {
+    const m = re.exec(line.slice(i));
+    if (m === null) return undefined;
+    i += m[0].length;
+    return m[1];
+  };
+  skipSpace();
+  const tliText = num(/^\+?(\d+)/);
+  if (tliText === undefined) return { n: 0, tli: 0, hi: 0, lo: 0, end: i };
+  const tli = Number(tliText) % 0x1_0000_0000;
+  skipSpace(); // whitespace in a scanf format matches any run of whitespace, or none
+  const hiText = num(/^(?:0[xX])?([0-9A-Fa-f]+)/);
+  if (hiText === undefined || line[i] !== '/') return { n: 1, tli, hi: 0, lo: 0, end: i };
+  i++;
+  skipSpace();
+  const loText = num(/^(?:0[xX])?([0-9A-Fa-f]+)/);
+  if (loText === undefined) return { n: 2, tli, hi: 0, lo: 0, end: i };
+  return { n: 3, tli, hi: parseInt(hiText.slice(-8), 16), lo: parseInt(loText.slice(-8), 16), end: i };
+}
+
+/**
+ * readTimeLineHistory: the history of `targetTli` from the text of its `.history` file. Comments (#) and blank
+ * lines are skipped; each entry is `parentTLI<TAB>switchpoint<TAB>reason`. Errors name the file and line, with
+ * the server's wording.
+ */
+// see readTimeLineHistory (timeline.c)
+export function parseTimelineHistory(text: string, targetTli: number, file = historyFileName(targetTli)): TimelineHistory {
+  const entries: TimelineEntry[] = [];
+  let lastTli = 0;
+  let prevEnd: Lsn = 0;
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((raw, index) => {
+    const lineNo = index + 1;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const trimmed = line.replace(/^[ \t\n\r\f\v]+/, '');
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const s = scanEntry(line);
+    if (s.n < 1) throw new TimelineHistoryError(`syntax error in history file: ${line}; expected a numeric timeline ID`, file, lineNo);
+    if (s.n !== 3) throw new TimelineHistoryError(`syntax error in history file: ${line}; expected a write-ahead log switchpoint location`, file, lineNo);
+    if (entries.length > 0 && s.tli <= lastTli) {
+      throw new TimelineHistoryError(`invalid data in history file: ${line}; timeline IDs must be in increasing sequence`, file, lineNo);
+    }
+    lastTli = s.tli;
+    const end = lsnFromParts(s.hi, s.lo);
+    if (end < 0) throw new TimelineHistoryError(`switch point ${s.hi.toString(16).toUpperCase()}/${s.lo.toString(16).toUpperCase()} is beyond the LSNs pgwal represents`, file, lineNo);
+    entries.unshift({ tli: s.tli, begin: prevEnd, end, reason: line.slice(s.end).replace(/^\t/, '') });
+    prevEnd = end;
+  });
+  if (entries.length > 0 && targetTli <= lastTli) {
+    throw new TimelineHistoryError(`invalid data in history file "${file}": timeline IDs must be less than child timeline's ID (${targetTli})`, file);
+  }
+  return [{ tli: targetTli, begin: prevEnd, end: undefined, reason: '' }, ...entries];
+}
+
+/** The history of timeline 1, or of any timeline whose history file does not exist. */
+export function historyWithoutFile(tli: number): TimelineHistory {
+  return [{ tli, begin: 0, end: undefined, reason: '' }];
+}
+
+/** tliOfPointInHistory: the timeline that owns `lsn`. */
+export function timelineOfLsn(lsn: Lsn, history: TimelineHistory): number {
+  for (const e of history) {
+    if ((e.begin === 0 || e.begin <= lsn) && (e.end === undefined || lsn < e.end)) return e.tli;
+  }
+  throw new WalFormatError('invalid-history', `timeline history was not contiguous at ${formatLsn(lsn)}`, { lsn });
+}
+
+/** tliSwitchPoint: where `tli` ends on this history (undefined for the newest) and the timeline after it. */
+export function timelineSwitchPoint(tli: number, history: TimelineHistory): { end: Lsn | undefined; nextTli: number | undefined } {
+  for (let i = 0; i < history.length; i++) {
+    if (history[i]!.tli === tli) return { end: history[i]!.end, nextTli: i > 0 ? history[i - 1]!.tli : undefined };
+  }
+  throw new WalFormatError('timeline-not-in-history', `requested timeline ${tli} is not in this server's history`);
+}
+
+/**
+ * The timelines whose file may hold segment `segno`, best first (XLogFileReadAnyTLI): newest to oldest,
+ * skipping timelines that begin after the segment, so the segment holding a switch point comes from the newer
+ * timeline. Stricter than the server: an older timeline's file is never used past the segment where that
+ * timeline ended, even when the newer timeline's file is missing (a demoted primary's extra segments in an
+ * archive are the classic trap).
+ */
+export function timelinesForSegment(segno: number, history: TimelineHistory, segmentSize: number): number[] {
+  const out: number[] = [];
+  for (const e of history) {
+    if (e.begin !== 0 && segno < Math.floor(e.begin / segmentSize)) continue;
+    // The parent's copy of its last segment stops at the switch point; past it only the child's file is right.
+    if (e.end !== undefined && segno > Math.floor((e.end - 1) / segmentSize)) continue;
+    out.push(e.tli);
+  }
+  return out;
+}

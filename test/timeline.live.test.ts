@@ -1,0 +1,73 @@
+// Live, every major: a server promoted from standby mode starts timeline 2; pgwal, following the history
+// file the server wrote, reads from timeline 1 across the switch into timeline 2 and returns exactly the
+// records pg_get_wal_records_info returns on the promoted server, each with the timeline that holds it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { formatLsn, parseLsn } from '../src/index.js';
+import { openWal } from '../src/node/wal.js';
+import { walinspectRow } from '../src/xlogreader/describe.js';
+import { profileForMajor } from '../src/xlogreader/profile.js';
+import { timelineOfLsn } from '../src/timeline/index.js';
+import { MAJORS, withServer, type Server } from './support/pg-server.js';
+import { walinspectContext } from './support/wal.js';
+
+const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+async function promote(server: Server): Promise<void> {
+  await server.stop('fast');
+  const signal = path.join(server.dataDir, 'standby.signal');
+  fs.writeFileSync(signal, '');
+  if (server.owner) fs.chownSync(signal, server.owner.uid, server.owner.gid);
+  await server.start();
+  await server.query('select pg_promote(true, 60)');
+}
+
+describe.each(MAJORS)('PostgreSQL %i promoted to timeline 2', (major) => {
+  it('reads across the switch as the server does', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+      await server.query('create extension pg_walinspect');
+      await server.query('create table t (id int primary key, v text)');
+      const start = parseLsn((await server.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
+      await server.query(`insert into t select g, md5(g::text) from generate_series(1, 2000) g`);
+      await promote(server);
+      await server.query(`insert into t select g, 'tl2' from generate_series(2001, 3000) g`);
+      await server.query(`update t set v = 'both' where id % 100 = 0`);
+      const [row] = await server.query<{ l: string; tli: number }>(
+        `select pg_current_wal_insert_lsn()::text as l, ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int as tli`,
+      );
+      const end = parseLsn(row!.l);
+      expect(row!.tli).toBe(2);
+      const c = await server.connect();
+      let theirs: (string | null)[][];
+      try {
+        for (let i = 0; i < 200 && parseLsn((await c.query('select pg_current_wal_flush_lsn()::text as l')).rows[0].l) < end; i++) await new Promise((r) => setTimeout(r, 50));
+        theirs = (await c.query({ text: 'select * from pg_get_wal_records_info($1, $2)', values: [formatLsn(start), formatLsn(end)], rowMode: 'array', types: asText })).rows;
+      } finally {
+        await c.end();
+      }
+      const history = fs.readFileSync(path.join(server.pgWalDir, '00000002.history'), 'utf8');
+      const switchPoint = parseLsn(/^1\t(\S+)\t/.exec(history)![1]!);
+
+      const wal = openWal({ path: server.pgWalDir, timeline: 'latest' });
+      expect(wal.history?.map((e) => e.tli)).toEqual([2, 1]);
+      const ctx = walinspectContext(profileForMajor(major)!);
+      const ours = [];
+      for await (const rec of wal.records({ start, end })) ours.push(rec);
+      expect(ours.length).toBe(theirs.length);
+      ours.forEach((rec, i) => expect(Object.values(walinspectRow(rec, ctx)), formatLsn(rec.lsn)).toEqual(theirs[i]));
+      // Each record carries the timeline of the file it came from; the switch segment is read from timeline 2.
+      const segSize = wal.segmentSize;
+      for (const rec of ours) {
+        const expected = Math.floor(rec.lsn / segSize) >= Math.floor(switchPoint / segSize) ? 2 : 1;
+        expect(rec.timeline, formatLsn(rec.lsn)).toBe(expected);
+        expect(timelineOfLsn(rec.lsn, wal.history!)).toBe(rec.lsn < switchPoint ? 1 : 2);
+      }
+      expect(ours.some((r) => r.lsn < switchPoint)).toBe(true);
+      expect(ours.some((r) => r.lsn >= switchPoint)).toBe(true);
+      // The first record of timeline 2 is the server's END_OF_RECOVERY (or a checkpoint) at the switch point.
+      expect(ours.find((r) => r.lsn >= switchPoint)!.lsn).toBe(switchPoint);
+    });
+  });
+});
