@@ -1,3 +1,4 @@
 // Node-only edges: WAL from files and folders.
 export * from './wal.js';
 export * from './directory.js';
+export * from './restore.js';

@@ -45,11 +45,16 @@ export function pglzDecompress(source: Uint8Array, dest: Uint8Array, checkComple
  * malformed or would write past `dest`.
  */
 export function lz4DecompressBlock(source: Uint8Array, dest: Uint8Array): number {
-  let sp = 0;
-  let dp = 0;
-  const srcend = source.length;
+  return lz4Block(source, 0, source.length, dest, 0);
+}
+
+/**
+ * Decodes one LZ4 block from source[sp, srcend) into dest at `dp`; matches may reach back before `dp` (linked
+ * blocks of a frame). Returns the new output position, or -1.
+ */
+function lz4Block(source: Uint8Array, sp: number, srcend: number, dest: Uint8Array, dp: number): number {
   const destend = dest.length;
-  if (srcend === 0) return -1;
+  if (srcend <= sp) return -1;
   for (;;) {
     if (sp >= srcend) return -1;
     const token = source[sp++]!;
@@ -85,6 +90,47 @@ export function lz4DecompressBlock(source: Uint8Array, dest: Uint8Array): number
     for (let k = 0; k < matchLen; k++) dest[dp + k] = dest[dp - offset + k]!;
     dp += matchLen;
   }
+}
+
+const LZ4_FRAME_MAGIC = 0x184d2204;
+
+/**
+ * An LZ4 frame (lz4 --frame, pg_receivewal --compress=lz4, archivers) into at most `maxSize` bytes. Returns the
+ * content, or undefined when the input is not a well-formed frame or would exceed `maxSize`. Checksums are
+ * not verified: the WAL inside carries its own CRCs and page headers.
+ */
+export function lz4DecompressFrame(source: Uint8Array, maxSize: number): Uint8Array | undefined {
+  const u32 = (o: number): number => (source[o]! | (source[o + 1]! << 8) | (source[o + 2]! << 16)) + source[o + 3]! * 0x1000000;
+  if (source.length < 7 || u32(0) !== LZ4_FRAME_MAGIC) return undefined;
+  const flg = source[4]!;
+  if (flg >> 6 !== 1) return undefined;
+  const blockChecksum = (flg & 0x10) !== 0;
+  const contentSize = (flg & 0x08) !== 0;
+  const contentChecksum = (flg & 0x04) !== 0;
+  const dictId = (flg & 0x01) !== 0;
+  let sp = 6 + (contentSize ? 8 : 0) + (dictId ? 4 : 0) + 1; // FLG, BD, [size], [dict], HC
+  const out = new Uint8Array(maxSize);
+  let dp = 0;
+  for (;;) {
+    if (sp + 4 > source.length) return undefined;
+    const word = u32(sp);
+    sp += 4;
+    if (word === 0) break;
+    const size = word & 0x7fffffff;
+    if (sp + size > source.length) return undefined;
+    if (word & 0x80000000) {
+      if (dp + size > maxSize) return undefined;
+      out.set(source.subarray(sp, sp + size), dp);
+      dp += size;
+    } else {
+      const next = lz4Block(source, sp, sp + size, out, dp);
+      if (next < 0) return undefined;
+      dp = next;
+    }
+    sp += size + (blockChecksum ? 4 : 0);
+  }
+  if (contentChecksum) sp += 4;
+  return out.subarray(0, dp);
 }
 
 /** One zstd frame into `dest`; returns the bytes produced, or -1 when it is corrupt or larger than `dest`. */

@@ -1,0 +1,356 @@
+// Fetching WAL files from where they were archived: a restore_command with PostgreSQL's exact contract, a JS
+// function (object stores), or folders; compressed members read by their magic bytes; read-ahead of later
+// segments while the reader works on the current one.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { InvalidArgumentError, WalSourceError } from '../errors.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { historyFileName, parseWalFileName, walFileName } from '../walfile.js';
+import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
+import { readRecords, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
+import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import { historyWithoutFile, parseTimelineHistory, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+
+/** Fetches one file by name; null when it is not there (the normal answer at the end of an archive). */
+export interface WalFetcher {
+  fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null>;
+}
+
+const ZERO_SEGMENT = '000000000000000000000000';
+
+/** Only names PostgreSQL itself would ask for reach a command line: no shell syntax can ride along. */
+function checkName(name: string): void {
+  let ok = false;
+  try {
+    const p = parseWalFileName(name);
+    ok = p.compression === undefined && (p.kind === 'segment' || p.kind === 'history' || p.kind === 'backup' || p.kind === 'partial');
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new InvalidArgumentError(`refusing to fetch "${name}": not a WAL segment, history or backup file name`, { file: name });
+}
+
+export interface RestoreCommandOptions {
+  /** Kill the command and fail after this long (default: no limit, as the server). */
+  timeoutMs?: number;
+  /** The working directory of the command (the server uses the data directory). */
+  cwd?: string;
+  /** %r: the oldest segment still needed; default 000000000000000000000000 (no cleanup). */
+  lastRequired?: () => string;
+}
+
+/**
+ * restore_command: `%f` the file wanted, `%p` where to put it (a private temp file), `%r` the oldest file still
+ * needed, `%%` a percent sign (BuildRestoreCommand). Exit 0 and the file present: found. Any other exit: not
+ * there. Killed by a signal, or exit above 125 (not found / not executable): a fatal WalSourceError, as the
+ * server treats it. The fetched file is read and removed at once.
+ */
+export class RestoreCommand implements WalFetcher {
+  private readonly dir: string;
+
+  constructor(
+    readonly command: string,
+    private readonly options: RestoreCommandOptions = {},
+  ) {
+    // Validate the placeholders once, as 16+ do (an unknown one or a trailing % is an error).
+    for (let i = 0; i < command.length; i++) {
+      if (command[i] !== '%') continue;
+      const next = command[i + 1];
+      if (next === undefined || !'fpr%'.includes(next)) {
+        throw new InvalidArgumentError(`invalid value for parameter "restore_command": "${command}" (unknown placeholder "%${next ?? ''}")`);
+      }
+      i++;
+    }
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-restore-'));
+    fs.chmodSync(this.dir, 0o700);
+  }
+
+  /** The command line for one file (exposed for tests). */
+  build(name: string, destination: string): string {
+    checkName(name);
+    const r = this.options.lastRequired?.() ?? ZERO_SEGMENT;
+    return this.command.replace(/%([fpr%])/g, (_, c: string) => (c === 'f' ? name : c === 'p' ? destination : c === 'r' ? r : '%'));
+  }
+
+  async fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null> {
+    const destination = path.join(this.dir, `${name}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+    const cmd = this.build(name, destination);
+    const { code, sig, timedOut } = await new Promise<{ code: number | null; sig: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', cmd], { cwd: this.options.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+      let timedOut = false;
+      const timer =
+        this.options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              timedOut = true;
+              child.kill('SIGKILL');
+            }, this.options.timeoutMs);
+      const onAbort = (): void => {
+        child.kill('SIGKILL');
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.stderr.resume();
+      child.once('error', reject);
+      child.once('exit', (c, s) => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ code: c, sig: s, timedOut });
+      });
+    });
+    try {
+      signal?.throwIfAborted();
+      if (timedOut) {
+        throw new WalSourceError('restore-timeout', `could not restore file "${name}" from archive: restore_command did not finish within ${this.options.timeoutMs} ms`, { file: name });
+      }
+      if (sig !== null || (code !== null && code > 125)) {
+        const why = sig !== null ? `child process was terminated by signal ${sig}` : `child process exited with exit code ${code}`;
+        throw new WalSourceError('restore-failed', `could not restore file "${name}" from archive: ${why}`, { file: name });
+      }
+      if (code !== 0) return null;
+      try {
+        return fs.readFileSync(destination);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // exit 0 without a file: not there
+        throw new WalSourceError('restore-failed', `could not read restored file "${name}": ${(e as Error).message}`, { file: name, cause: e });
+      }
+    } finally {
+      fs.rmSync(destination, { force: true });
+    }
+  }
+
+  /** Removes the private temp folder. */
+  close(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A JS function as a fetcher (for object stores): `(name, signal) => bytes | null`. */
+export class FunctionFetcher implements WalFetcher {
+  constructor(private readonly fn: (name: string, signal?: AbortSignal) => Promise<Uint8Array | null>) {}
+
+  async fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null> {
+    checkName(name);
+    return this.fn(name, signal);
+  }
+}
+
+/** Folders as a fetcher: `name`, then `name.gz`, `.zst`, `.lz4` in each folder in turn. */
+export class DirectoryFetcher implements WalFetcher {
+  constructor(private readonly dirs: string[]) {}
+
+  async fetch(name: string): Promise<Uint8Array | null> {
+    checkName(name);
+    for (const dir of this.dirs) {
+      for (const suffix of ['', '.gz', '.zst', '.lz4']) {
+        const file = path.join(dir, name + suffix);
+        try {
+          return await fs.promises.readFile(file);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new WalSourceError('unreadable-file', `could not read file "${file}": ${(e as Error).message}`, { file, cause: e });
+        }
+      }
+    }
+    return null;
+  }
+}
+
+/** Decompresses by magic bytes (gzip, zstd, lz4 frame); plain bytes pass through. Bounded by `maxSize`. */
+export function decompressMember(bytes: Uint8Array, maxSize: number, name: string): Uint8Array {
+  const bad = (what: string): never => {
+    throw new WalSourceError('bad-archive-member', `archive file "${name}" is not a valid ${what} member of at most ${maxSize} bytes`, { file: name });
+  };
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return zlib.gunzipSync(bytes, { maxOutputLength: maxSize });
+    } catch {
+      return bad('gzip');
+    }
+  }
+  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) {
+    const out = new Uint8Array(maxSize);
+    const n = zstdDecompressInto(bytes, out);
+    return n < 0 ? bad('zstd') : out.subarray(0, n);
+  }
+  if (bytes[0] === 0x04 && bytes[1] === 0x22 && bytes[2] === 0x4d && bytes[3] === 0x18) {
+    return lz4DecompressFrame(bytes, maxSize) ?? bad('lz4');
+  }
+  return bytes;
+}
+
+export interface ArchiveSourceOptions {
+  fetchers: WalFetcher[];
+  segmentSize: number;
+  /** The timeline to read when no history is followed. */
+  timeline: number;
+  history?: TimelineHistory;
+  /** Later segments fetched while the current one is read (default 4). */
+  prefetch?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A page source over fetchers, tried in order for each file. A segment must have exactly the segment size (a
+ * half-written file is an error, as the server's "archive file has wrong size"). Up to `prefetch` following
+ * segments are fetched in parallel, bounded in number, and dropped on close.
+ */
+export class ArchiveSource implements PageSource {
+  private readonly inflight = new Map<number, Promise<{ bytes: Uint8Array; tli: number } | null>>();
+  private current: { segno: number; bytes: Uint8Array; tli: number } | undefined;
+  private lastTli = 0;
+  private readonly controller = new AbortController();
+
+  constructor(readonly options: ArchiveSourceOptions) {
+    options.signal?.addEventListener('abort', () => this.controller.abort(options.signal!.reason), { once: true });
+  }
+
+  private candidates(segno: number): number[] {
+    const { history, segmentSize, timeline } = this.options;
+    return history === undefined ? [timeline] : timelinesForSegment(segno, history, segmentSize).filter((t) => t >= this.lastTli);
+  }
+
+  private fetchSegment(segno: number): Promise<{ bytes: Uint8Array; tli: number } | null> {
+    let p = this.inflight.get(segno);
+    if (p === undefined) {
+      p = (async () => {
+        for (const tli of this.candidates(segno)) {
+          const name = walFileName(tli, segno, this.options.segmentSize);
+          for (const f of this.options.fetchers) {
+            const got = await f.fetch(name, this.controller.signal);
+            if (got === null) continue;
+            const bytes = decompressMember(got, this.options.segmentSize, name);
+            if (bytes.length !== this.options.segmentSize) {
+              throw new WalSourceError('wrong-size', `archive file "${name}" has wrong size: ${bytes.length} instead of ${this.options.segmentSize}`, { file: name });
+            }
+            return { bytes, tli };
+          }
+        }
+        return null;
+      })();
+      // A failed prefetch must not be an unhandled rejection; it is reported when the segment is needed.
+      p.catch(() => undefined);
+      this.inflight.set(segno, p);
+    }
+    return p;
+  }
+
+  async read(pagePtr: Lsn): Promise<SourceBytes | SourceMiss> {
+    const { segmentSize } = this.options;
+    const segno = Math.floor(pagePtr / segmentSize);
+    if (this.current?.segno !== segno) {
+      const got = await this.fetchSegment(segno);
+      this.inflight.delete(segno);
+      // Forget what lies behind; start fetching what lies ahead.
+      for (const k of this.inflight.keys()) if (k < segno) this.inflight.delete(k);
+      if (got === null) {
+        const tli = this.candidates(segno)[0] ?? this.options.timeline;
+        return { missing: `could not restore file "${walFileName(tli, segno, segmentSize)}" from archive: not found (needed for ${formatLsn(pagePtr)})` };
+      }
+      this.lastTli = got.tli;
+      this.current = { segno, ...got };
+      const ahead = this.options.prefetch ?? 4;
+      for (let i = 1; i <= ahead; i++) void this.fetchSegment(segno + i);
+    }
+    return { start: segno * segmentSize, bytes: this.current.bytes, tli: this.current.tli };
+  }
+
+  /** Stops every fetch under way. */
+  close(): void {
+    this.controller.abort();
+    this.inflight.clear();
+  }
+}
+
+/** Fetches a history file through fetchers (null when no fetcher has it). */
+export async function fetchHistory(fetchers: WalFetcher[], tli: number, signal?: AbortSignal): Promise<string | null> {
+  for (const f of fetchers) {
+    const got = await f.fetch(historyFileName(tli), signal);
+    if (got !== null) return new TextDecoder().decode(got);
+  }
+  return null;
+}
+
+/** findNewestTimeLine: probe `start+1.history`, `start+2.history`, … until one is missing. */
+export async function findNewestTimeline(fetchers: WalFetcher[], start: number, signal?: AbortSignal): Promise<number> {
+  let newest = start;
+  for (let probe = start + 1; ; probe++) {
+    if ((await fetchHistory(fetchers, probe, signal)) === null) return newest;
+    newest = probe;
+  }
+}
+
+export interface OpenArchiveOptions {
+  /** A restore_command (`cp /archive/%f %p`). */
+  restoreCommand?: string;
+  /** A JS fetcher, e.g. for an object store. */
+  fetch?: (name: string, signal?: AbortSignal) => Promise<Uint8Array | null>;
+  /** Folders (pg_wal, archive copies), tried after the archive, as the server does. */
+  dirs?: string[];
+  /** wal_segment_size of the cluster (default 16 MB). */
+  segmentSize?: number;
+  /** `latest` (default): the newest timeline whose history the sources hold; or a number. */
+  timeline?: number | 'latest';
+  prefetch?: number;
+  /** Kill a restore_command that runs longer than this. */
+  timeoutMs?: number;
+}
+
+/** WAL reached through restore_command / a fetcher / folders, following the timeline history. */
+export class ArchiveWal {
+  private constructor(
+    readonly fetchers: WalFetcher[],
+    readonly segmentSize: number,
+    readonly history: TimelineHistory,
+    private readonly options: OpenArchiveOptions,
+    private readonly restore: RestoreCommand | undefined,
+  ) {}
+
+  static async open(options: OpenArchiveOptions): Promise<ArchiveWal> {
+    const fetchers: WalFetcher[] = [];
+    let restore: RestoreCommand | undefined;
+    if (options.restoreCommand !== undefined) {
+      restore = new RestoreCommand(options.restoreCommand, { timeoutMs: options.timeoutMs });
+      fetchers.push(restore);
+    }
+    if (options.fetch !== undefined) fetchers.push(new FunctionFetcher(options.fetch));
+    if (options.dirs !== undefined) fetchers.push(new DirectoryFetcher(options.dirs));
+    if (fetchers.length === 0) throw new InvalidArgumentError('no WAL source: give restoreCommand, fetch or dirs');
+    const target = options.timeline === undefined || options.timeline === 'latest' ? await findNewestTimeline(fetchers, 1) : options.timeline;
+    const text = target === 1 ? null : await fetchHistory(fetchers, target);
+    const history = text === null ? historyWithoutFile(target) : parseTimelineHistory(text, target);
+    return new ArchiveWal(fetchers, options.segmentSize ?? 16 * 1024 * 1024, history, options, restore);
+  }
+
+  /** Records from `start` (the first at or after it) until `end` or the end of what the sources hold. */
+  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
+    const source = new ArchiveSource({
+      fetchers: this.fetchers,
+      segmentSize: this.segmentSize,
+      timeline: this.history[0]!.tli,
+      history: this.history,
+      prefetch: this.options.prefetch,
+      signal: options.signal,
+    });
+    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli });
+    let end: EndOfWal | undefined;
+    return {
+      get end() {
+        return end;
+      },
+      async *[Symbol.asyncIterator]() {
+        try {
+          end = yield* readRecords(reader, source, options.signal);
+        } finally {
+          source.close();
+        }
+      },
+    };
+  }
+
+  close(): void {
+    this.restore?.close();
+  }
+}

@@ -1,0 +1,108 @@
+// restore_command with the server's contract, compressed archive members (checked against the gzip, zstd and
+// lz4 tools), and reading a fixture's WAL back through an archive.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, parseLsn, WalSourceError } from '../src/index.js';
+import { ArchiveSource, ArchiveWal, decompressMember, RestoreCommand } from '../src/node/restore.js';
+import { listFixtures } from './support/fixtures.js';
+import { extractSegments } from './support/cli.js';
+import { fixtureRead } from './support/wal.js';
+
+const tmp: string[] = [];
+afterAll(() => tmp.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const f = listFixtures().find((x) => x.id === 'pg16/large-records')!;
+const archive = extractSegments(f);
+tmp.push(archive);
+const seg = f.meta.segments[0]!;
+
+describe('compressed archive members', () => {
+  const original = fs.readFileSync(path.join(archive, seg));
+  it.each([
+    ['gzip', ['gzip', '-c']],
+    ['zstd', ['zstd', '-q', '-c']],
+    ['lz4 frame', ['lz4', '-q', '-c']],
+    ['lz4 frame, independent blocks, 64 KB', ['lz4', '-q', '-c', '-B4', '--no-frame-crc']],
+    ['lz4 frame, block checksums', ['lz4', '-q', '-c', '-BX', '-BD']],
+  ])('reads %s as the tool wrote it', (_name, [cmd, ...args]) => {
+    const compressed = execFileSync(cmd!, [...args, path.join(archive, seg)], { maxBuffer: 1 << 26 });
+    expect(compressed.length).toBeLessThan(original.length);
+    expect(Buffer.from(decompressMember(compressed, f.meta.walSegmentSize, seg)).equals(original)).toBe(true);
+    // A member that would expand past the segment size is refused, not inflated.
+    expect(() => decompressMember(compressed, 4096, seg)).toThrow(WalSourceError);
+  });
+});
+
+describe('restore_command', () => {
+  it('substitutes %f, %p, %r and %%, and refuses what it should not run', () => {
+    const r = new RestoreCommand('cp /a/%f %p # %r 100%%', { lastRequired: () => '000000010000000000000003' });
+    expect(r.build(seg, '/tmp/x')).toBe(`cp /a/${seg} /tmp/x # 000000010000000000000003 100%`);
+    expect(() => r.build('$(rm -rf /)', '/tmp/x')).toThrow(InvalidArgumentError);
+    expect(() => r.build('../000000010000000000000003', '/tmp/x')).toThrow(InvalidArgumentError);
+    expect(() => new RestoreCommand('cp %x %p')).toThrow(/unknown placeholder "%x"/);
+    expect(() => new RestoreCommand('cp %f %p %')).toThrow(/unknown placeholder/);
+    r.close();
+  });
+
+  it('gives the server\'s outcomes: found, not there, and fatal', async () => {
+    const cases: [string, 'found' | 'missing' | RegExp][] = [
+      [`cp ${archive}/%f %p`, 'found'],
+      [`cp ${archive}/nothing-%f %p`, 'missing'],
+      ['exit 1', 'missing'],
+      ['true', 'missing'],
+      ['exit 127', /exited with exit code 127/],
+      ['no-such-command-pgwal %f', /exited with exit code 127/],
+      ['kill -9 $$', /terminated by signal SIGKILL/],
+    ];
+    for (const [cmd, want] of cases) {
+      const r = new RestoreCommand(cmd);
+      const got = r.fetch(seg);
+      if (want === 'found') expect((await got)?.length).toBe(f.meta.walSegmentSize);
+      else if (want === 'missing') expect(await got).toBeNull();
+      else await expect(got).rejects.toThrow(want);
+      r.close();
+    }
+    const hang = new RestoreCommand('sleep 5', { timeoutMs: 200 });
+    await expect(hang.fetch(seg)).rejects.toThrow(/did not finish within 200 ms/);
+    hang.close();
+  });
+
+  it('leaves no fetched file behind', async () => {
+    const r = new RestoreCommand(`cp ${archive}/%f %p`);
+    await r.fetch(seg);
+    const dir = (r as unknown as { dir: string }).dir;
+    expect(fs.readdirSync(dir)).toEqual([]);
+    r.close();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('refuses a half-written segment (exit 0, wrong size) with a typed error', async () => {
+    const r = new RestoreCommand(`head -c 1000 ${archive}/%f > %p`);
+    const src = new ArchiveSource({ fetchers: [r], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0 });
+    await expect(src.read(parseLsn(f.meta.startLsn))).rejects.toThrow(/has wrong size: 1000 instead of 1048576/);
+    r.close();
+  });
+});
+
+describe('reading through an archive', () => {
+  it('gives the same records as reading the files directly, with read-ahead', async () => {
+    const wal = await ArchiveWal.open({ restoreCommand: `cp ${archive}/%f %p`, segmentSize: f.meta.walSegmentSize, prefetch: 2 });
+    const got = [];
+    const stream = wal.records({ start: parseLsn(f.meta.startLsn), end: parseLsn(f.meta.endLsn) });
+    for await (const r of stream) got.push([r.lsn, r.endLsn, r.crc]);
+    wal.close();
+    expect(got).toEqual(fixtureRead(f).records.map((r) => [r.lsn, r.endLsn, r.crc]));
+    expect(stream.end?.reason).toBe('end-lsn');
+  });
+
+  it('ends cleanly where the archive ends, naming the missing file', async () => {
+    const wal = await ArchiveWal.open({ dirs: [archive], segmentSize: f.meta.walSegmentSize });
+    const stream = wal.records({ start: parseLsn(f.meta.startLsn) });
+    let n = 0;
+    for await (const _ of stream) n++;
+    expect(n).toBeGreaterThan(5);
+    expect(stream.end?.reason).toBe('invalid-record');
+  });
+});
