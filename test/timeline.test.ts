@@ -61,3 +61,50 @@ describe('lookups', () => {
     expect(timelinesForSegment(0x1a1, h, mb)).toEqual([3]);
   });
 });
+
+describe('positions on a history', () => {
+  const h = parseTimelineHistory(TL3, 3);
+  it('accepts positions on the history and refuses diverged ones, naming the fork point', async () => {
+    const { assertOnHistory } = await import('../src/timeline/index.js');
+    expect(() => assertOnHistory(1, parseLsn('0/D00788'), h)).not.toThrow();
+    expect(() => assertOnHistory(2, parseLsn('0/1000000'), h)).not.toThrow();
+    expect(() => assertOnHistory(3, parseLsn('5/0'), h)).not.toThrow();
+    expect(() => assertOnHistory(1, parseLsn('0/E00000'), h)).toThrow(/the histories diverge at 0\/D00788/);
+    expect(() => assertOnHistory(4, parseLsn('0/1'), h)).toThrow(/timeline 4 is not in the history of timeline 3/);
+  });
+});
+
+describe('pgwal timeline', () => {
+  const run = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    const { timeline } = await import('../src/cli/timeline.js');
+    let out = '';
+    let err = '';
+    const code = await timeline(argv, { out: (t) => (out += t), err: (t) => (err += t), errIsTty: false, env: {}, cwd: process.cwd(), sleep: async () => undefined });
+    return { code, out, err };
+  };
+  it('prints the newest history from a folder or through restore_command, and names a bad file and line', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-tl-'));
+    try {
+      fs.writeFileSync(path.join(dir, '00000002.history'), '1\t0/D00788\tno recovery target specified\n');
+      fs.writeFileSync(path.join(dir, '00000003.history'), TL3);
+      for (const argv of [['-p', dir, '--json'], ['--restore-command', `cp ${dir}/%f %p`, '--json']]) {
+        const r = await run(argv);
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.out).map((e: { timeline: number; switched_at: string | null }) => [e.timeline, e.switched_at])).toEqual([
+          [1, '0/D00788'],
+          [2, '0/1A0000A0'],
+          [3, null],
+        ]);
+      }
+      fs.writeFileSync(path.join(dir, '00000004.history'), '1\t0/D00788\tx\nnonsense\n');
+      const bad = await run(['-p', dir]);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/syntax error in history file: nonsense; expected a numeric timeline ID \(.*00000004\.history, line 2\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

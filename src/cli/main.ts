@@ -1,6 +1,7 @@
 // The `pgwal` command line: one subcommand per job.
 import { createRequire } from 'node:module';
-import { dump, DUMP_HELP } from './dump.js';
+import { dump, DUMP_HELP, type DumpIo } from './dump.js';
+import { timeline, TIMELINE_HELP } from './timeline.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -9,10 +10,12 @@ const HELP = `pgwal ${VERSION} — read PostgreSQL WAL files (15, 16, 17, 18) an
 
 Usage:
   pgwal dump [OPTION]... [STARTSEG [ENDSEG]]   records as pg_waldump prints them (or --json)
+  pgwal timeline [--path DIR] [--restore-command CMD] [--json]
+                                               the timeline history the WAL sources hold
   pgwal --version                              print the version
   pgwal --help                                 print this help
 
-pgwal dump --help lists dump's options. decode, timeline and slot arrive as their layers land.
+pgwal dump --help and pgwal timeline --help list their options. decode and slot arrive as their layers land.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -22,13 +25,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === '--help' || command === '-?' || command === 'help') {
-    process.stdout.write(command === 'help' && rest[0] === 'dump' ? DUMP_HELP : HELP);
+    process.stdout.write(command === 'help' && rest[0] === 'dump' ? DUMP_HELP : command === 'help' && rest[0] === 'timeline' ? TIMELINE_HELP : HELP);
     return 0;
   }
-  if (command === 'dump') {
+  if (command === 'dump' || command === 'timeline') {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
-    return dump(rest, {
+    const io: DumpIo = {
       out: (t) => process.stdout.write(t),
       err: (t) => process.stderr.write(t),
       errIsTty: process.stderr.isTTY === true,
@@ -36,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       cwd: process.cwd(),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       signal: controller.signal,
-    });
+    };
+    return command === 'dump' ? dump(rest, io) : timeline(rest, io);
   }
   process.stderr.write(command === undefined ? HELP : `pgwal: unknown command "${command}"\n\n${HELP}`);
   return 1;

@@ -13,7 +13,7 @@ import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compressio
 import { readRecords, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { historyWithoutFile, parseTimelineHistory, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, parseTimelineHistory, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 
 /** Fetches one file by name; null when it is not there (the normal answer at the end of an archive). */
 export interface WalFetcher {
@@ -325,7 +325,8 @@ export class ArchiveWal {
   }
 
   /** Records from `start` (the first at or after it) until `end` or the end of what the sources hold. */
-  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
+  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal; startTimeline?: number }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
+    if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, options.start, this.history);
     const source = new ArchiveSource({
       fetchers: this.fetchers,
       segmentSize: this.segmentSize,

@@ -7,7 +7,7 @@ import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
-import { historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
 import { historyFileName } from '../walfile.js';
 
 export interface OpenWalOptions {
@@ -24,6 +24,8 @@ export interface OpenWalOptions {
 export interface RecordsOptions {
   /** Start at the first record at or after this LSN; default: the first segment's first record. */
   start?: Lsn;
+  /** The timeline `start` was reached on: refused with a typed error when it is not on the followed history. */
+  startTimeline?: number;
   /** Stop before a record whose bytes reach past this LSN (pg_waldump -e). */
   end?: Lsn;
   signal?: AbortSignal;
@@ -66,6 +68,7 @@ export class WalFiles {
 
   reader(options: RecordsOptions): XLogReader {
     const start = options.start ?? this.info.segments[0]! * this.info.segmentSize;
+    if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, start, this.history ?? historyWithoutFile(this.info.timeline));
     return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline });
   }
 

@@ -129,3 +129,27 @@ export function timelinesForSegment(segno: number, history: TimelineHistory, seg
   }
   return out;
 }
+
+/**
+ * Checks that a position reached on timeline `tli` lies on this history: the timeline is an ancestor (or the
+ * newest) and the position is not past the point where the history left it. Otherwise throws a typed error
+ * saying where the histories diverge (a slot that consumed WAL the new primary never had, say).
+ */
+export function assertOnHistory(tli: number, lsn: Lsn, history: TimelineHistory): void {
+  const entry = history.find((e) => e.tli === tli);
+  const newest = history[0]!.tli;
+  if (entry === undefined) {
+    throw new WalFormatError(
+      'timeline-diverged',
+      `timeline ${tli} is not in the history of timeline ${newest} (${history.map((e) => e.tli).join(' <- ')}): position ${formatLsn(lsn)} on timeline ${tli} is not on this history`,
+      { lsn },
+    );
+  }
+  if (entry.end !== undefined && lsn > entry.end) {
+    throw new WalFormatError(
+      'timeline-diverged',
+      `position ${formatLsn(lsn)} on timeline ${tli} is past the point where timeline ${newest}'s history left timeline ${tli}: the histories diverge at ${formatLsn(entry.end)}`,
+      { lsn },
+    );
+  }
+}
