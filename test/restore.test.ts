@@ -106,3 +106,38 @@ describe('reading through an archive', () => {
     expect(stream.end?.reason).toBe('invalid-record');
   });
 });
+
+describe('follow mode', () => {
+  it('waits at the end of the archive and goes on when the next segment arrives', async () => {
+    const { WalBuilder, filler } = await import('./support/walbuilder.js');
+    const b = new WalBuilder();
+    b.add(filler(100));
+    while (b.pos < b.startLsn + b.segmentSize + 20000) b.add(filler(7000, b.lsns.length));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-follow-'));
+    tmp.push(dir);
+    const [[first, firstBytes], [second, secondBytes]] = [...b.segments()] as [string, Uint8Array][];
+    fs.writeFileSync(path.join(dir, first), firstBytes);
+    const wal = await ArchiveWal.open({ restoreCommand: `cp ${dir}/%f %p`, segmentSize: b.segmentSize, prefetch: 1 });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    let polls = 0;
+    const done = (async () => {
+      for await (const r of wal.records({ start: b.startLsn, signal: controller.signal, follow: { pollMs: 20 } })) {
+        seen.push(r.lsn);
+        if (seen.length === b.lsns.length) controller.abort();
+      }
+    })();
+    // Let it reach the end of the first segment and wait there, then archive the second one.
+    for (let stable = 0; stable < 10; ) {
+      const before = seen.length;
+      await new Promise((r) => setTimeout(r, 20));
+      stable = seen.length === before && before > 0 ? stable + 1 : 0;
+    }
+    polls = seen.length;
+    fs.writeFileSync(path.join(dir, second), secondBytes);
+    await expect(done).rejects.toThrow(/abort/i);
+    wal.close();
+    expect(polls).toBeLessThan(b.lsns.length);
+    expect(seen).toEqual(b.lsns);
+  });
+});

@@ -10,7 +10,7 @@ import { InvalidArgumentError, WalSourceError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyFileName, parseWalFileName, walFileName } from '../walfile.js';
 import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
-import { readRecords, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
+import { readRecords, type FollowOptions, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { assertOnHistory, historyWithoutFile, parseTimelineHistory, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
@@ -257,6 +257,12 @@ export class ArchiveSource implements PageSource {
     return { start: segno * segmentSize, bytes: this.current.bytes, tli: this.current.tli };
   }
 
+  /** Forgets the current segment and what was fetched ahead (follow mode: look again). */
+  invalidate(): void {
+    this.current = undefined;
+    this.inflight.clear();
+  }
+
   /** Stops every fetch under way. */
   close(): void {
     this.controller.abort();
@@ -325,7 +331,7 @@ export class ArchiveWal {
   }
 
   /** Records from `start` (the first at or after it) until `end` or the end of what the sources hold. */
-  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal; startTimeline?: number }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
+  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal; startTimeline?: number; follow?: FollowOptions }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
     if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, options.start, this.history);
     const source = new ArchiveSource({
       fetchers: this.fetchers,
@@ -343,7 +349,7 @@ export class ArchiveWal {
       },
       async *[Symbol.asyncIterator]() {
         try {
-          end = yield* readRecords(reader, source, options.signal);
+          end = yield* readRecords(reader, source, options.signal, options.follow);
         } finally {
           source.close();
         }

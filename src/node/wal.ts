@@ -5,7 +5,7 @@ import { WalSourceError } from '../errors.js';
 import type { Lsn } from '../lsn.js';
 import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { readRecords, readRecordsSync } from '../xlogreader/source.js';
+import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
 import { assertOnHistory, historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
 import { historyFileName } from '../walfile.js';
@@ -29,6 +29,8 @@ export interface RecordsOptions {
   /** Stop before a record whose bytes reach past this LSN (pg_waldump -e). */
   end?: Lsn;
   signal?: AbortSignal;
+  /** Follow mode (records() only): wait at the end of WAL for more instead of ending. */
+  follow?: FollowOptions;
 }
 
 /** A stream of records that, once finished, says how the WAL ended. */
@@ -82,7 +84,7 @@ export class WalFiles {
         return end;
       },
       async *[Symbol.asyncIterator]() {
-        end = yield* readRecords(reader, source, options.signal);
+        end = yield* readRecords(reader, source, options.signal, options.follow);
       },
     };
   }

@@ -23,6 +23,14 @@ export interface SourceMiss {
  */
 export interface PageSource {
   read(pagePtr: Lsn, minLength: number, recPtr: Lsn): SourceBytes | SourceMiss | Promise<SourceBytes | SourceMiss>;
+  /** Forget cached bytes (follow mode: files may have grown or appeared). */
+  invalidate?(): void;
+}
+
+/** Follow mode: at the end of the WAL there is, wait and look again instead of ending. */
+export interface FollowOptions {
+  /** Milliseconds between looks (default 1000, as pg_waldump -f). */
+  pollMs?: number;
 }
 
 export interface SyncPageSource {
@@ -59,15 +67,38 @@ export function readRecordsSync(reader: XLogReader, source: SyncPageSource): Gen
   return it as unknown as Generator<DecodedRecord, EndOfWal>;
 }
 
-/** Drives a reader over any source; stops (with an AbortError) when `signal` aborts. */
-export async function* readRecords(reader: XLogReader, source: PageSource, signal?: AbortSignal): AsyncGenerator<DecodedRecord, EndOfWal> {
+/**
+ * Drives a reader over any source; stops (with an AbortError) when `signal` aborts. With `follow`, the end of
+ * WAL (anything but the requested end LSN) is waited out: the source is looked at again every `pollMs`.
+ */
+export async function* readRecords(reader: XLogReader, source: PageSource, signal?: AbortSignal, follow?: FollowOptions): AsyncGenerator<DecodedRecord, EndOfWal> {
   for (;;) {
     signal?.throwIfAborted();
     const s = reader.step();
     if (s === STEP_RECORD) yield reader.record!;
     else if (s === STEP_NEED) feed(reader, await source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
-    else if (s === STEP_END) return reader.end!;
+    else if (s === STEP_END) {
+      if (follow === undefined || reader.end!.reason === 'end-lsn') return reader.end!;
+      await sleep(follow.pollMs ?? 1000, signal);
+      source.invalidate?.();
+      reader.retry();
+    }
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function feed(reader: XLogReader, got: SourceBytes | SourceMiss): void {
