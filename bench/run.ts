@@ -4,6 +4,7 @@
 //   npm run bench -- --large           also generate (once) ≥ 1 GB of WAL and measure `dump --stats` RSS on it
 //   npm run bench -- --runs 7          timed runs per measurement (default 5, after 1 warm-up)
 //   npm run bench -- --no-primitives   skip bench/primitives.ts
+//   npm run bench -- --no-prefetch     skip bench/prefetch.ts (read-ahead through a slow restore_command)
 //   npm run bench -- --regenerate      throw the cached corpus away and generate it again
 //
 // Every time is wall time, median of the timed runs after a warm-up, WAL in the page cache. MB = 10^6 bytes.
@@ -200,6 +201,13 @@ async function main(): Promise<void> {
 
   fs.writeFileSync(path.join(WORK, 'last-run.json'), JSON.stringify(results, null, 2) + '\n');
   log(`\n(raw figures: ${path.relative(ROOT, path.join(WORK, 'last-run.json'))})`);
+
+  if (!flag('--no-prefetch')) {
+    log('\n');
+    const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+    const r = spawnSync(tsx, [path.join(HERE, 'prefetch.ts')], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('bench/prefetch.ts failed');
+  }
 
   if (!flag('--no-primitives')) {
     log('\n# primitives (bench/primitives.ts)\n');
