@@ -71,3 +71,68 @@ describe.each(MAJORS)('PostgreSQL %i promoted to timeline 2', (major) => {
     });
   });
 });
+
+describe.each(MAJORS)('PostgreSQL %i: a streaming standby promoted while the old primary goes on', (major) => {
+  it('reads the old timeline as the primary wrote it and the new one as the standby did, never the primary\'s extra WAL', async () => {
+    const os = await import('node:os');
+    const { Server } = await import('./support/pg-server.js');
+    const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-standby-'));
+    fs.chmodSync(copy, 0o755);
+    let standby: InstanceType<typeof Server> | undefined;
+    try {
+      await primary.start();
+      await primary.query('create extension pg_walinspect');
+      await primary.query('create table t (id int primary key, who text)');
+      // A cold copy of the primary becomes a standby streaming from it over the unix socket.
+      await primary.stop('fast');
+      fs.cpSync(primary.dataDir, path.join(copy, 'data'), { recursive: true });
+      standby = await Server.create({ major, dataDir: path.join(copy, 'data'), gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'" } });
+      fs.writeFileSync(path.join(standby.dataDir, 'standby.signal'), '');
+      if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
+      await primary.start();
+      await standby.start();
+      const start = parseLsn((await primary.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
+      await primary.query(`insert into t select g, 'primary, streamed' from generate_series(1, 3000) g`);
+      const sent = parseLsn((await primary.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
+      for (let i = 0; i < 400; i++) {
+        const [r] = await standby.query<{ l: string | null }>('select pg_last_wal_replay_lsn()::text as l');
+        if (r!.l !== null && parseLsn(r!.l) >= sent) break;
+        await new Promise((res) => setTimeout(res, 25));
+      }
+      await standby.query('select pg_promote(true, 60)');
+      await standby.query(`insert into t select g, 'standby, timeline 2' from generate_series(3001, 6000) g`);
+      // The old primary does not know and writes on: timeline 1 WAL the new timeline never had.
+      await primary.query(`insert into t select g, 'old primary, lost' from generate_series(6001, 9000) g`);
+      const end = parseLsn((await standby.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
+      const historyText = fs.readFileSync(path.join(standby.pgWalDir, '00000002.history'), 'utf8');
+      const switchPoint = parseLsn(/^1\t(\S+)\t/.exec(historyText)![1]!);
+
+      const rowsOf = async (s: InstanceType<typeof Server>, from: number, to: number): Promise<(string | null)[][]> => {
+        const c = await s.connect();
+        try {
+          return (await c.query({ text: 'select * from pg_get_wal_records_info($1, $2)', values: [formatLsn(from), formatLsn(to)], rowMode: 'array', types: asText })).rows;
+        } finally {
+          await c.end();
+        }
+      };
+      const oldTimeline = await rowsOf(primary, start, switchPoint);
+      const newTimeline = await rowsOf(standby, switchPoint, end);
+
+      // Both nodes' pg_wal as sources: the primary's timeline-1 files past the switch point must stay unread.
+      const wal = openWal({ path: [standby.pgWalDir, primary.pgWalDir], timeline: 'latest' });
+      const ctx = walinspectContext(profileForMajor(major)!);
+      const ours = [];
+      for await (const rec of wal.records({ start, end })) ours.push(rec);
+      const rows = ours.map((r) => Object.values(walinspectRow(r, ctx)));
+      expect(rows.length).toBe(oldTimeline.length + newTimeline.length);
+      expect(rows.slice(0, oldTimeline.length)).toEqual(oldTimeline);
+      expect(rows.slice(oldTimeline.length)).toEqual(newTimeline);
+      expect(ours.filter((r) => r.lsn >= switchPoint).every((r) => r.timeline === 2)).toBe(true);
+    } finally {
+      await standby?.destroy();
+      await primary.destroy();
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
