@@ -10,7 +10,7 @@ import { openWal } from '../src/node/wal.js';
 import { walinspectRow } from '../src/xlogreader/describe.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { timelineOfLsn } from '../src/timeline/index.js';
-import { MAJORS, withServer, type Server } from './support/pg-server.js';
+import { MAJORS, Server, withServer } from './support/pg-server.js';
 import { walinspectContext } from './support/wal.js';
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -75,11 +75,10 @@ describe.each(MAJORS)('PostgreSQL %i promoted to timeline 2', (major) => {
 describe.each(MAJORS)('PostgreSQL %i: a streaming standby promoted while the old primary goes on', (major) => {
   it('reads the old timeline as the primary wrote it and the new one as the standby did, never the primary\'s extra WAL', async () => {
     const os = await import('node:os');
-    const { Server } = await import('./support/pg-server.js');
     const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-standby-'));
     fs.chmodSync(copy, 0o755);
-    let standby: InstanceType<typeof Server> | undefined;
+    let standby: Server | undefined;
     try {
       await primary.start();
       await primary.query('create extension pg_walinspect');
@@ -108,7 +107,7 @@ describe.each(MAJORS)('PostgreSQL %i: a streaming standby promoted while the old
       const historyText = fs.readFileSync(path.join(standby.pgWalDir, '00000002.history'), 'utf8');
       const switchPoint = parseLsn(/^1\t(\S+)\t/.exec(historyText)![1]!);
 
-      const rowsOf = async (s: InstanceType<typeof Server>, from: number, to: number): Promise<(string | null)[][]> => {
+      const rowsOf = async (s: Server, from: number, to: number): Promise<(string | null)[][]> => {
         const c = await s.connect();
         try {
           return (await c.query({ text: 'select * from pg_get_wal_records_info($1, $2)', values: [formatLsn(from), formatLsn(to)], rowMode: 'array', types: asText })).rows;
