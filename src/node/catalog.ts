@@ -1,0 +1,106 @@
+// Reading what decoding needs of the catalog from a live server (relations, attributes, types), e.g. inside
+// a transaction that imported a slot's exported snapshot.
+import type pg from 'pg';
+import type { Attribute } from '../reorderbuffer/tuple.js';
+import type { TypeInfo } from '../reorderbuffer/values.js';
+
+export interface CatalogRelation {
+  oid: number;
+  /** pg_relation_filenode: what WAL block references name. */
+  relfilenode: number;
+  namespace: string;
+  name: string;
+  kind: string;
+  replIdent: string;
+  toastRelid: number;
+  attributes: Attribute[];
+}
+
+export interface Catalog {
+  relations: CatalogRelation[];
+  types: TypeInfo[];
+}
+
+const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+/** The user relations (tables, partitions, TOAST tables), their attributes and every type they use. */
+export async function loadCatalog(c: pg.Client): Promise<Catalog> {
+  const rel = await c.query({
+    text: `select c.oid, pg_relation_filenode(c.oid) as filenode, n.nspname, c.relname, c.relkind, c.relreplident, c.reltoastrelid
+           from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where c.relkind in ('r', 'p', 't', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
+             and pg_relation_filenode(c.oid) is not null
+           order by c.oid`,
+    types: asText,
+  });
+  const att = await c.query({
+    text: `select a.attrelid, a.attnum, a.attname, a.atttypid, a.attlen, a.attalign, a.attbyval, a.attisdropped,
+                  a.atthasmissing, a.attmissingval::text as missing
+           from pg_attribute a where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
+    values: [rel.rows.map((r) => r.oid)],
+    types: asText,
+  });
+  const byRel = new Map<number, Attribute[]>();
+  for (const a of att.rows) {
+    const list = byRel.get(Number(a.attrelid)) ?? [];
+    // attmissingval is an array of one element (anyarray): its text form is {value}.
+    let missing: string | null | undefined;
+    if (a.atthasmissing === 't') missing = a.missing === null ? null : unwrapArray1(a.missing);
+    list.push({
+      attnum: Number(a.attnum),
+      name: a.attname,
+      typeOid: Number(a.atttypid),
+      len: Number(a.attlen),
+      align: a.attalign,
+      byval: a.attbyval === 't',
+      dropped: a.attisdropped === 't',
+      ...(missing !== undefined ? { missing } : {}),
+    });
+    byRel.set(Number(a.attrelid), list);
+  }
+  const typ = await c.query({
+    text: `with recursive used(oid) as (
+             select distinct atttypid from pg_attribute where attnum > 0 and attrelid = any($1::oid[])
+             union select x from pg_type t join used u on u.oid = t.oid cross join lateral (values (t.typelem), (t.typbasetype)) v(x) where x <> 0)
+           select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem
+           from pg_type t join used u on u.oid = t.oid`,
+    values: [rel.rows.map((r) => r.oid)],
+    types: asText,
+  });
+  const enums = await c.query({ text: 'select oid, enumtypid, enumlabel from pg_enum', types: asText });
+  const labels = new Map<number, Map<number, string>>();
+  for (const e of enums.rows) {
+    const m = labels.get(Number(e.enumtypid)) ?? new Map<number, string>();
+    m.set(Number(e.oid), e.enumlabel);
+    labels.set(Number(e.enumtypid), m);
+  }
+  return {
+    relations: rel.rows.map((r) => ({
+      oid: Number(r.oid),
+      relfilenode: Number(r.filenode),
+      namespace: r.nspname,
+      name: r.relname,
+      kind: r.relkind,
+      replIdent: r.relreplident,
+      toastRelid: Number(r.reltoastrelid),
+      attributes: byRel.get(Number(r.oid)) ?? [],
+    })),
+    types: typ.rows.map((t) => ({
+      oid: Number(t.oid),
+      name: t.name,
+      output: t.output,
+      len: Number(t.typlen),
+      align: t.typalign,
+      byval: t.typbyval === 't',
+      elem: Number(t.typelem),
+      ...(labels.has(Number(t.oid)) ? { enumLabels: labels.get(Number(t.oid))! } : {}),
+    })),
+  };
+}
+
+function unwrapArray1(text: string): string | null {
+  const inner = text.slice(1, -1);
+  if (inner === 'NULL') return null;
+  if (inner.startsWith('"')) return inner.slice(1, -1).replace(/\\(.)/g, '$1');
+  return inner;
+}
