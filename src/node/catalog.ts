@@ -61,9 +61,11 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
   const typ = await c.query({
     text: `with recursive used(oid) as (
              select distinct atttypid from pg_attribute where attnum > 0 and attrelid = any($1::oid[])
-             union select x from pg_type t join used u on u.oid = t.oid cross join lateral (values (t.typelem), (t.typbasetype)) v(x) where x <> 0)
-           select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem
-           from pg_type t join used u on u.oid = t.oid`,
+             union select x from pg_type t join used u on u.oid = t.oid
+               cross join lateral (values (t.typelem), (t.typbasetype), ((select rngsubtype from pg_range where rngtypid = t.oid))) v(x)
+               where x <> 0)
+           select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem, r.rngsubtype
+           from pg_type t join used u on u.oid = t.oid left join pg_range r on r.rngtypid = t.oid`,
     values: [rel.rows.map((r) => r.oid)],
     types: asText,
   });
@@ -93,7 +95,8 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       align: t.typalign,
       byval: t.typbyval === 't',
       elem: Number(t.typelem),
-      ...(labels.has(Number(t.oid)) ? { enumLabels: labels.get(Number(t.oid))! } : {}),
+      ...(labels.has(Number(t.oid)) ? { enumLabels: Object.fromEntries(labels.get(Number(t.oid))!) } : {}),
+      ...(t.rngsubtype !== null ? { rangeSubtype: Number(t.rngsubtype) } : {}),
     })),
   };
 }

@@ -312,8 +312,10 @@ function u32le(b: Uint8Array): number {
 }
 
 function messageLine(transactional: boolean, prefix: string, content: Uint8Array): string {
-  // test_decoding appends the raw bytes; as text they are the database encoding (UTF-8 here).
-  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${new TextDecoder().decode(content)}`;
+  // test_decoding appends the raw bytes. The SQL functions return them as text, which ends at the first NUL.
+  const nul = content.indexOf(0);
+  const shown = nul < 0 ? content : content.subarray(0, nul);
+  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${new TextDecoder().decode(shown)}`;
 }
 
 function decompressToast(data: Uint8Array): Uint8Array {

@@ -1,7 +1,6 @@
 // Column values to text as the server's output functions print them (DateStyle ISO, TimeZone UTC,
 // extra_float_digits 1, bytea_output hex, lc_monetary C), chosen by pg_type.typoutput.
 import { WalFormatError } from '../errors.js';
-import { formatLsn, lsnFromParts } from '../lsn.js';
 import { toHex } from '../xlogreader/hex.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
 
@@ -18,7 +17,9 @@ export interface TypeInfo {
   /** typelem for arrays. */
   elem: number;
   /** pg_enum labels by OID, for enums. */
-  enumLabels?: Map<number, string>;
+  enumLabels?: Map<number, string> | Record<string, string>;
+  /** pg_range.rngsubtype, for range types. */
+  rangeSubtype?: number;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
@@ -439,6 +440,39 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
   return lbs.some((l) => l !== 1) ? dims.map((n, d) => `[${lbs[d]}:${lbs[d]! + n - 1}]`).join('') + '=' + body : body;
 }
 
+/** range_out: `[lo,hi)`, `empty`, infinite bounds left blank, bounds quoted when they need it. */
+function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  const flags = b[b.length - 1]!;
+  if (flags & 0x01) return 'empty';
+  const sub = type.rangeSubtype === undefined ? undefined : types(type.rangeSubtype);
+  if (sub === undefined) throw new WalFormatError('unknown-type', `the subtype of range type ${type.name} is not in the catalog`);
+  const align = alignOf(sub.align);
+  // Offsets are relative to the payload; alignment is relative to the varlena start, 4 bytes earlier.
+  let off = 4;
+  const bound = (): string => {
+    if (sub.len === -1 && b[off] === 0) off = ((off + 4 + align - 1) & ~(align - 1)) - 4;
+    else if (sub.len !== -1) off = ((off + 4 + align - 1) & ~(align - 1)) - 4;
+    let datum: Uint8Array;
+    if (sub.len > 0) {
+      datum = b.subarray(off, off + sub.len);
+      off += sub.len;
+    } else if (b[off]! & 0x01) {
+      const size = b[off]! >> 1;
+      datum = b.subarray(off + 1, off + size);
+      off += size;
+    } else {
+      const size = u32(b, off) >>> 2;
+      datum = b.subarray(off + 4, off + size);
+      off += size;
+    }
+    const text = outputValue(datum, sub, types);
+    return text === '' || /["\\()[\],\s]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
+  };
+  const lower = flags & 0x08 ? '' : bound();
+  const upper = flags & 0x10 ? '' : bound();
+  return `${flags & 0x02 ? '[' : '('}${lower},${upper}${flags & 0x04 ? ']' : ')'}`;
+}
+
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
 
 /** The text the type's output function prints for a datum (varlena payload without its header). */
@@ -499,7 +533,8 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'jsonb_out':
       return jsonbText(b.subarray(0));
     case 'pg_lsn_out':
-      return formatLsn(lsnFromParts(u32(b, 4), u32(b, 0)));
+      // From the halves: a pg_lsn value may lie beyond the LSNs pgwal's own positions represent.
+      return `${u32(b, 4).toString(16).toUpperCase()}/${u32(b, 0).toString(16).toUpperCase()}`;
     case 'inet_out':
       return inetText(b, false);
     case 'cidr_out':
@@ -513,8 +548,11 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
       return bitText(b);
     case 'array_out':
       return arrayText(b, types);
+    case 'range_out':
+      return rangeText(b, type, types);
     case 'enum_out': {
-      const label = type.enumLabels?.get(u32(b, 0));
+      const labels = type.enumLabels;
+      const label = labels instanceof Map ? labels.get(u32(b, 0)) : labels?.[String(u32(b, 0))];
       if (label === undefined) throw new WalFormatError('unknown-type', `enum value ${u32(b, 0)} of type ${type.name} is not in the catalog`);
       return label;
     }

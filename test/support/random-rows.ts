@@ -17,6 +17,7 @@ export const COLUMNS: [string, string][] = [
   ['u', 'uuid'], ['j', 'json'], ['jb', 'jsonb'], ['l', 'pg_lsn'], ['ip', 'inet'], ['cd', 'cidr'], ['mac', 'macaddr'],
   ['m', 'money'], ['bt', 'bit(12)'], ['vb', 'varbit'], ['o', 'oid'], ['x', 'xid'], ['e', 'mood'],
   ['ia', 'int4[]'], ['ta', 'text[]'], ['na', 'numeric[]'], ['f8a', 'float8[]'], ['tsa', 'timestamptz[]'], ['i2d', 'int2[]'],
+  ['r4', 'int4range'], ['rn', 'numrange'], ['rts', 'tstzrange'], ['rd', 'daterange'], ['rt', 'textrange'],
 ];
 
 /** One random row as SQL literals; server-side expressions keep the text exact. */
@@ -66,6 +67,11 @@ export function randomRow(r: () => number, id: number): string {
     maybe(`ARRAY[${(r() - 0.5) * 1e10}, 0.1, 1e300, 'Infinity']::float8[]`),
     maybe(`ARRAY['2024-01-01 00:00:00+00', 'infinity', '1999-12-31 23:59:59.5-08']::timestamptz[]`),
     maybe(`'{{1,2,3},{4,NULL,6}}'::int2[]`),
+    maybe(pick([`int4range(${int(-100, 0)}, ${int(1, 100)}, '${pick(['[)', '[]', '(]', '()'])}')`, "'empty'", "'(,5]'", "'[3,)'", "'(,)'"])),
+    maybe(pick([`numrange(${int(-9, 0)}.${digits(3)}, ${int(1, 9)}.${digits(2)}, '[]')`, "'(,1.5)'"])),
+    maybe(pick(["'[2024-01-01 00:00:00+00,2024-06-30 12:00:00.5+00)'", "'(,infinity]'", "'empty'"])),
+    maybe(pick([`daterange(date '2000-01-01' + ${int(0, 9000)}, date '2030-01-01', '[]')`, "'[-infinity,2000-01-01)'"])),
+    maybe(pick(["'[a,z)'", `'["a space","q\\"x")'`, "'(\"\",b]'", "'[,)'"])),
   ];
   return `(${id}, ${values.join(', ')})`;
 }
