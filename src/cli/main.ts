@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { dump, DUMP_HELP, type DumpIo } from './dump.js';
 import { timeline, TIMELINE_HELP } from './timeline.js';
+import { decodeCommand, slotCommand } from './decode.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -12,10 +13,13 @@ Usage:
   pgwal dump [OPTION]... [STARTSEG [ENDSEG]]   records as pg_waldump prints them (or --json)
   pgwal timeline [--path DIR] [--restore-command CMD] [--json]
                                                the timeline history the WAL sources hold
+  pgwal slot create --dsn URL --slot NAME --state FILE
+                                               a logical slot on a live server, its catalog in a state file
+  pgwal decode --state FILE [--path DIR]       test_decoding's output, from WAL files alone (preview)
   pgwal --version                              print the version
   pgwal --help                                 print this help
 
-pgwal dump --help and pgwal timeline --help list their options. decode and slot arrive as their layers land.
+pgwal dump --help, pgwal timeline --help and pgwal decode --help list their options.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -28,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(command === 'help' && rest[0] === 'dump' ? DUMP_HELP : command === 'help' && rest[0] === 'timeline' ? TIMELINE_HELP : HELP);
     return 0;
   }
-  if (command === 'dump' || command === 'timeline') {
+  if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot') {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     const io: DumpIo = {
@@ -40,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       signal: controller.signal,
     };
+    if (command === 'decode') return decodeCommand(rest, io);
+    if (command === 'slot') return slotCommand(rest, io);
     return command === 'dump' ? dump(rest, io) : timeline(rest, io);
   }
   process.stderr.write(command === undefined ? HELP : `pgwal: unknown command "${command}"\n\n${HELP}`);

@@ -2,3 +2,5 @@
 export * from './wal.js';
 export * from './directory.js';
 export * from './restore.js';
+export * from './slot.js';
+export * from './catalog.js';

@@ -1,0 +1,99 @@
+// Creating a slot on a live server with its catalog as of the slot's consistent point, and keeping its state
+// in a file written crash-safely (temp file, fsync, rename, fsync of the folder).
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { WalSourceError } from '../errors.js';
+import { parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
+import { loadCatalog } from './catalog.js';
+
+export interface CreateSlotOptions {
+  /** node-postgres connection settings or a connection string. */
+  connection: pg.ClientConfig | string;
+  slotName: string;
+  plugin?: string;
+  temporary?: boolean;
+}
+
+const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+
+/**
+ * CREATE_REPLICATION_SLOT … LOGICAL … (SNAPSHOT 'export') on a replication connection, then, in a transaction
+ * that imports the exported snapshot, the catalog as of the slot's consistent point. A temporary slot lives
+ * only as long as the connection: it is dropped when this returns.
+ */
+export async function createSlot(options: CreateSlotOptions): Promise<SlotState> {
+  const base: pg.ClientConfig = typeof options.connection === 'string' ? { connectionString: options.connection } : options.connection;
+  const repl = new pg.Client({ ...base, replication: 'database' } as pg.ClientConfig);
+  const sql = new pg.Client(base);
+  await repl.connect();
+  try {
+    await sql.connect();
+    const plugin = options.plugin ?? 'test_decoding';
+    const created = await repl.query(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(options.slotName)} ${options.temporary ? 'TEMPORARY ' : ''}LOGICAL ${quoteIdent(plugin)} (SNAPSHOT 'export')`,
+    );
+    const snapshot = created.rows[0].snapshot_name as string;
+    await sql.query('begin isolation level repeatable read');
+    await sql.query(`set transaction snapshot '${snapshot.replace(/'/g, "''")}'`);
+    const catalog = await loadCatalog(sql);
+    const info = (
+      await sql.query(`select (select system_identifier::text from pg_control_system()) as sysid,
+                              current_setting('server_version_num')::int / 10000 as major,
+                              (select oid from pg_database where datname = current_database()) as dboid,
+                              ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as tli,
+                              current_setting('TimeZone') as tz`)
+    ).rows[0];
+    const slot = (
+      await sql.query(`select restart_lsn::text, confirmed_flush_lsn::text, catalog_xmin::text from pg_replication_slots where slot_name = $1`, [options.slotName])
+    ).rows[0];
+    await sql.query('commit');
+    return {
+      version: SLOT_STATE_VERSION,
+      slotName: options.slotName,
+      plugin,
+      systemIdentifier: info.sysid,
+      major: Number(info.major),
+      databaseOid: Number(info.dboid),
+      timeline: Number(info.tli),
+      restartLsn: slot.restart_lsn,
+      confirmedFlushLsn: slot.confirmed_flush_lsn,
+      catalogXmin: slot.catalog_xmin,
+      timezone: info.tz,
+      catalog: { databaseOid: Number(info.dboid), ...catalog },
+    };
+  } finally {
+    await sql.end().catch(() => undefined);
+    await repl.end().catch(() => undefined);
+  }
+}
+
+/** Writes the state so that a crash leaves either the old file or the new one, never a mix. */
+export function writeSlotStateFile(file: string, state: SlotState): void {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, serializeSlotState(state));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
+export function readSlotStateFile(file: string): SlotState {
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new WalSourceError('unreadable-file', `could not read slot state file "${file}": ${(e as Error).message}`, { file, cause: e });
+  }
+  return parseSlotState(bytes, file);
+}
