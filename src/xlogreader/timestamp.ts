@@ -60,6 +60,11 @@ export function formatTimestampFrontend(usecSince2000: bigint): string {
   const unixUs = usecSince2000 + EPOCH_OFFSET_US;
   const ms = Number(unixUs / 1000n);
   const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) {
+    // Beyond what Date (and localtime) can hold: print the UTC calendar fields, as the backend would.
+    const t = civil(usecSince2000);
+    return `${pad(t.y, 4)}-${pad(t.mo)}-${pad(t.d)} ${pad(t.h)}:${pad(t.mi)}:${pad(t.s)}.${pad(Number(usecSince2000 % 1_000_000n) < 0 ? -Number(usecSince2000 % 1_000_000n) : Number(usecSince2000 % 1_000_000n), 6)} UTC`;
+  }
   // C's `dt % USECS_PER_SEC` keeps the sign of dt.
   const frac = Number(usecSince2000 % 1_000_000n);
   const zone =
