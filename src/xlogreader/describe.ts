@@ -19,7 +19,12 @@ export function describeRecord(rec: DecodedRecord, ctx: DescribeContext): string
     return rmgr.describe(rec, ctx);
   } catch (e) {
     if (e instanceof WalError) throw e;
-    throw new WalFormatError('invalid-payload', `could not describe ${rmgr.name} record at ${formatLsn(rec.lsn)}: ${(e as Error).message}`, { lsn: rec.lsn, cause: e });
+    // A DataView read past the end: the payload is shorter than this record type needs.
+    const why =
+      e instanceof RangeError && /bounds|offset/i.test(e.message)
+        ? `its payload (main data ${rec.mainDataLength} bytes) is shorter than a ${recordType(rec, ctx)} record needs`
+        : (e as Error).message;
+    throw new WalFormatError('invalid-payload', `could not describe ${rmgr.name} record at ${formatLsn(rec.lsn)}: ${why}`, { lsn: rec.lsn, cause: e });
   }
 }
 
