@@ -10,19 +10,11 @@ import { formatLsn, parseLsn, parseWalFileName, segmentNumberOf, walFileName } f
 import { ArchiveWal, RestoreCommand } from '../src/node/restore.js';
 import { walinspectRow } from '../src/xlogreader/describe.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
-import { MAJORS, Server, withServer } from './support/pg-server.js';
+import { MAJORS, promoteInPlace, Server, withServer } from './support/pg-server.js';
 import { walinspectContext } from './support/wal.js';
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
-async function promote(server: Server): Promise<void> {
-  await server.stop('fast');
-  const signal = path.join(server.dataDir, 'standby.signal');
-  fs.writeFileSync(signal, '');
-  if (server.owner) fs.chownSync(signal, server.owner.uid, server.owner.gid);
-  await server.start();
-  await server.query('select pg_promote(true, 60)');
-}
 
 async function rowsOf(s: Server, from: number, to: number): Promise<(string | null)[][]> {
   const c = await s.connect();
@@ -56,7 +48,7 @@ describe.each(MAJORS)('PostgreSQL %i: archive with two promotions', (major) => {
       const start = parseLsn((await server.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
       for (const tl of [1, 2, 3]) {
         await server.query(`insert into t select g + ${tl * 10000}, ${tl}, repeat(md5(g::text), 10) from generate_series(1, 3000) g`);
-        if (tl < 3) await promote(server);
+        if (tl < 3) await promoteInPlace(server);
       }
       const [row] = await server.query<{ l: string; f: string }>(`select pg_current_wal_insert_lsn()::text as l, pg_walfile_name(pg_current_wal_insert_lsn()) as f`);
       const end = parseLsn(row!.l);
@@ -176,7 +168,7 @@ describe.each(MAJORS)('PostgreSQL %i: point-in-time recovery from the archive, t
       // The recovery target has been reached; the second promotion must not aim at it again.
       await restored.query('alter system reset recovery_target_lsn');
       await restored.query('alter system reset recovery_target_action');
-      await promote(restored);
+      await promoteInPlace(restored);
       await restored.query(`insert into t select g, repeat('d', 300) from generate_series(30001, 33000) g`);
       const [{ l: endText, f: lastFile }] = (await restored.query<{ l: string; f: string }>(`select pg_current_wal_insert_lsn()::text as l, pg_walfile_name(pg_current_wal_insert_lsn()) as f`)) as [{ l: string; f: string }];
       expect(lastFile.slice(0, 8)).toBe('00000003');

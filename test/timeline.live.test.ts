@@ -10,19 +10,11 @@ import { openWal } from '../src/node/wal.js';
 import { walinspectRow } from '../src/xlogreader/describe.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { timelineOfLsn } from '../src/timeline/index.js';
-import { MAJORS, Server, withServer } from './support/pg-server.js';
+import { MAJORS, promoteInPlace, Server, withServer } from './support/pg-server.js';
 import { walinspectContext } from './support/wal.js';
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
-async function promote(server: Server): Promise<void> {
-  await server.stop('fast');
-  const signal = path.join(server.dataDir, 'standby.signal');
-  fs.writeFileSync(signal, '');
-  if (server.owner) fs.chownSync(signal, server.owner.uid, server.owner.gid);
-  await server.start();
-  await server.query('select pg_promote(true, 60)');
-}
 
 describe.each(MAJORS)('PostgreSQL %i promoted to timeline 2', (major) => {
   it('reads across the switch as the server does', async () => {
@@ -31,7 +23,7 @@ describe.each(MAJORS)('PostgreSQL %i promoted to timeline 2', (major) => {
       await server.query('create table t (id int primary key, v text)');
       const start = parseLsn((await server.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l);
       await server.query(`insert into t select g, md5(g::text) from generate_series(1, 2000) g`);
-      await promote(server);
+      await promoteInPlace(server);
       await server.query(`insert into t select g, 'tl2' from generate_series(2001, 3000) g`);
       await server.query(`update t set v = 'both' where id % 100 = 0`);
       const [row] = await server.query<{ l: string; tli: number }>(

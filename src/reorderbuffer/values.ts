@@ -402,27 +402,8 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
     }
     // Alignment is relative to the varlena start (4 bytes before `b`).
     off = ((off + 4 + align - 1) & ~(align - 1)) - 4;
-    let datum: Uint8Array;
-    if (elem.len > 0) {
-      datum = b.subarray(off, off + elem.len);
-      off += elem.len;
-    } else if (elem.len === -1) {
-      const b0 = b[off]!;
-      if (b0 & 0x01) {
-        const size = b0 >> 1;
-        datum = b.subarray(off + 1, off + size);
-        off += size;
-      } else {
-        const size = u32(b, off) >>> 2;
-        datum = b.subarray(off + 4, off + size);
-        off += size;
-      }
-    } else {
-      let e = off;
-      while (b[e] !== 0) e++;
-      datum = b.subarray(off, e);
-      off = e + 1;
-    }
+    const [datum, next] = readDatum(b, off, elem.len);
+    off = next;
     values.push(outputValue(datum, elem, types));
   }
   const quote = (v: string | null): string => {
@@ -440,6 +421,22 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
   return lbs.some((l) => l !== 1) ? dims.map((n, d) => `[${lbs[d]}:${lbs[d]! + n - 1}]`).join('') + '=' + body : body;
 }
 
+/** One datum at `off` of a packed value (array element, range bound): its bytes and the offset after it. */
+function readDatum(b: Uint8Array, off: number, len: number): [Uint8Array, number] {
+  if (len > 0) return [b.subarray(off, off + len), off + len];
+  if (len === -1) {
+    if (b[off]! & 0x01) {
+      const size = b[off]! >> 1;
+      return [b.subarray(off + 1, off + size), off + size];
+    }
+    const size = u32(b, off) >>> 2;
+    return [b.subarray(off + 4, off + size), off + size];
+  }
+  let e = off;
+  while (e < b.length && b[e] !== 0) e++;
+  return [b.subarray(off, e), e + 1];
+}
+
 /** range_out: `[lo,hi)`, `empty`, infinite bounds left blank, bounds quoted when they need it. */
 function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
   const flags = b[b.length - 1]!;
@@ -452,19 +449,8 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
   const bound = (): string => {
     if (sub.len === -1 && b[off] === 0) off = ((off + 4 + align - 1) & ~(align - 1)) - 4;
     else if (sub.len !== -1) off = ((off + 4 + align - 1) & ~(align - 1)) - 4;
-    let datum: Uint8Array;
-    if (sub.len > 0) {
-      datum = b.subarray(off, off + sub.len);
-      off += sub.len;
-    } else if (b[off]! & 0x01) {
-      const size = b[off]! >> 1;
-      datum = b.subarray(off + 1, off + size);
-      off += size;
-    } else {
-      const size = u32(b, off) >>> 2;
-      datum = b.subarray(off + 4, off + size);
-      off += size;
-    }
+    const [datum, next] = readDatum(b, off, sub.len);
+    off = next;
     const text = outputValue(datum, sub, types);
     return text === '' || /["\\()[\],\s]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
   };

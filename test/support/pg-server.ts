@@ -349,3 +349,13 @@ export async function withServer<T>(opts: ServerOptions, fn: (server: Server) =>
     await server.destroy();
   }
 }
+
+/** Restarts a server in standby mode without a primary and promotes it: the next timeline begins. */
+export async function promoteInPlace(server: Server): Promise<void> {
+  await server.stop('fast');
+  const signal = path.join(server.dataDir, 'standby.signal');
+  fs.writeFileSync(signal, '');
+  if (server.owner) fs.chownSync(signal, server.owner.uid, server.owner.gid);
+  await server.start();
+  await server.query('select pg_promote(true, 60)');
+}
