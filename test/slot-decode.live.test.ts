@@ -51,6 +51,38 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       } finally {
         await c.end();
       }
+      // Consuming in two steps with --advance, a transaction open across the step included, prints each
+      // transaction exactly once: the concatenation equals the slot's output over the whole range.
+      const c2 = await server.connect();
+      const open = await server.connect();
+      try {
+        const before = fs.readFileSync(state);
+        await open.query('begin');
+        await open.query(`insert into acct values (200, 'open across the step', 1, null)`);
+        const mid = (await c2.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+        await c2.query(`insert into acct values (201, 'committed before the step ends', 2, null)`);
+        const step1End = (await c2.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+        const first = io();
+        expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '-o', 'skip-empty-xacts=1', '--end', step1End, '--advance'], first), first.stderr()).toBe(0);
+        expect(fs.readFileSync(state).equals(before)).toBe(false);
+        await open.query('commit');
+        await c2.query(`insert into acct values (202, 'after the step', 3, null)`);
+        const end2 = (await c2.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+        for (let i = 0; i < 200 && (await c2.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end2])).rows[0].ok !== true; i++) await new Promise((r) => setTimeout(r, 25));
+        const second = io();
+        expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '-o', 'skip-empty-xacts=1', '--end', end2, '--advance'], second), second.stderr()).toBe(0);
+        const whole = (
+          await c2.query({ text: `select data from pg_logical_slot_peek_changes('pgwal_s', $1, null, 'skip-empty-xacts', '1')`, values: [end2], rowMode: 'array', types: asText })
+        ).rows.map((r) => r[0]);
+        const ours = (first.stdout() + second.stdout()).trimEnd().split('\n');
+        expect(ours).toEqual(whole);
+        expect(second.stdout()).toContain('open across the step');
+        void mid;
+      } finally {
+        await open.end();
+        await c2.end();
+      }
+
       // A torn state file is an error naming it, not a fresh start.
       const bytes = fs.readFileSync(state);
       fs.writeFileSync(state, bytes.subarray(0, bytes.length - 40));

@@ -29,9 +29,12 @@ Options:
   -o NAME=VALUE       test_decoding options: include-xids (default 1), skip-empty-xacts (default 0)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
+  --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
+                      last commit printed and restart_lsn to where no open transaction is lost; the state file
+                      is rewritten crash-safely (confirmed_flush never moves back)
 
 Not yet: the snapshot builder (decoding starts at the slot's restart point, as created), DDL inside the
-range, spilling large transactions, two-phase and streaming output, --advance.
+range, spilling large transactions, two-phase and streaming output.
 `;
 
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
@@ -65,7 +68,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
   try {
     const p = getopt(
       argv,
-      [{ long: 'state', arg: 'required' }, { short: 'p', long: 'path', arg: 'required' }, { short: 'o', long: 'option', arg: 'required' }, { long: 'end', arg: 'required' }, { long: 'with-lsn', arg: 'none' }, { short: '?', long: 'help', arg: 'none' }],
+      [{ long: 'state', arg: 'required' }, { short: 'p', long: 'path', arg: 'required' }, { short: 'o', long: 'option', arg: 'required' }, { long: 'end', arg: 'required' }, { long: 'with-lsn', arg: 'none' }, { long: 'advance', arg: 'none' }, { short: '?', long: 'help', arg: 'none' }],
       (m) => {
         throw new WalError('invalid-argument', m);
       },
@@ -97,12 +100,18 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     let printed = 0;
     const stream = wal.records({ start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline });
+    let readTo = parseLsn(state.restartLsn);
     for await (const rec of stream) {
       decoder.process(rec);
+      readTo = rec.endLsn;
       for (; printed < decoder.output.length; printed++) {
         const o = decoder.output[printed]!;
         io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`);
       }
+    }
+    if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
+      const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));
+      writeSlotStateFile(path.resolve(io.cwd, stateFile), { ...state, confirmedFlushLsn: formatLsn(decoder.lastCommitEnd), restartLsn: formatLsn(restart) });
     }
     return 0;
   } catch (e) {

@@ -107,6 +107,19 @@ export class TestDecodingDecoder {
     return this.byFilenode.get(b.locator.relNumber);
   }
 
+  /** The end LSN of the last commit emitted: what a consumer confirms (confirmed_flush). */
+  lastCommitEnd: Lsn = 0;
+
+  /**
+   * Where decoding can restart without losing a change of a transaction still open: the first LSN of the oldest
+   * one, or `after` (the end of what was read) when none is open.
+   */
+  restartPoint(after: Lsn): Lsn {
+    let min = after;
+    for (const t of this.txns.values()) if (t.changes.length > 0 && t.changes[0]!.lsn < min) min = t.changes[0]!.lsn;
+    return min;
+  }
+
   /** Feeds one record, in WAL order. */
   process(rec: DecodedRecord): void {
     if (rec.toplevelXid !== 0 && rec.xid !== 0) this.parent.set(rec.xid, rec.toplevelXid);
@@ -276,6 +289,7 @@ export class TestDecodingDecoder {
       rows.push({ lsn: ch.lsn, xid, data: line });
     }
     if (!skipEmptyXacts || wrote) rows.push({ lsn: commit.endLsn, xid, data: includeXids ? `COMMIT ${xid}` : 'COMMIT' });
+    this.lastCommitEnd = commit.endLsn;
     void firstLsn;
     firstLsn = 0;
     this.output.push(...rows);
