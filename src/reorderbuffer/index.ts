@@ -3,3 +3,4 @@ export * from './tuple.js';
 export * from './values.js';
 export * from './testdecoding.js';
 export * from './decoder.js';
+export * from './snapbuild.js';
