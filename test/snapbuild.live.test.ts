@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { SnapshotBuilder, SNAPBUILD_CONSISTENT } from '../src/reorderbuffer/snapbuild.js';
 import { MAJORS, withServer } from './support/pg-server.js';
+import { loadCatalog } from '../src/node/catalog.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
 import { walDirRecords } from './support/wal.js';
 
 describe.each(MAJORS)('PostgreSQL %i', (major) => {
@@ -32,6 +34,25 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
           if (b.state === SNAPBUILD_CONSISTENT) break;
         }
         expect(b.consistentAt === undefined ? undefined : formatLsn(b.consistentAt)).toBe(formatLsn(consistent));
+
+        // Decoding with the snapshot builder from restart_lsn alone (no confirmed_flush given) prints what the
+        // slot prints: nothing of the transactions that ended before the consistent point.
+        const s2 = await server.connect();
+        await s2.query('begin');
+        await s2.query('insert into t values (3)');
+        await server.query('insert into t values (4)');
+        await s2.query('commit');
+        const end = (await server.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l'))[0]!.l;
+        await s2.end();
+        for (let i = 0; i < 200 && (await server.query<{ ok: boolean }>('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end]))[0]!.ok !== true; i++) await new Promise((r) => setTimeout(r, 25));
+        const catalog = await loadCatalog(c);
+        const databaseOid = Number((await c.query(`select oid from pg_database where datname = current_database()`)).rows[0].oid);
+        const decoder = new TestDecodingDecoder({ databaseOid, ...catalog }, major, { includeXids: true, skipEmptyXacts: true }, 'snapshot');
+        for (const rec of walDirRecords(server.pgWalDir, restart, parseLsn(end))) decoder.process(rec);
+        const theirs = (await c.query(`select lsn::text, xid::text, data from pg_logical_slot_peek_changes('busy', $1, null, 'skip-empty-xacts', '1')`, [end])).rows.map((r) => `${r.lsn}\t${r.xid}\t${r.data}`);
+        expect(decoder.output.map((o) => `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}`)).toEqual(theirs);
+        expect(theirs.length).toBeGreaterThanOrEqual(6);
+        expect(decoder.consistentAt).toBe(consistent);
 
         // Idle: consistent at the end of the slot's own running_xacts record.
         await server.query(`select pg_create_logical_replication_slot('idle', 'test_decoding')`);

@@ -17,6 +17,7 @@ import { WalFormatError } from '../errors.js';
 import { deformTuple, type Attribute, type RawValue } from './tuple.js';
 import { tupleText, quoteIdentifier } from './testdecoding.js';
 import type { TypeInfo } from './values.js';
+import { SnapshotBuilder } from './snapbuild.js';
 
 export interface DecoderRelation {
   oid: number;
@@ -56,6 +57,14 @@ interface Txn {
   changes: Change[];
 }
 
+/** Where changes of transactions the snapshot builder does not decode go: nowhere. */
+const DISCARD: Txn = {
+  xid: 0,
+  get changes(): Change[] {
+    return [];
+  },
+};
+
 const RM_XACT_ID = 1;
 const RM_HEAP2_ID = 9;
 const RM_HEAP_ID = 10;
@@ -72,15 +81,36 @@ export class TestDecodingDecoder {
   private readonly byFilenode = new Map<number, DecoderRelation>();
   private readonly byOid = new Map<number, DecoderRelation>();
   private readonly types = new Map<number, TypeInfo>();
+  private readonly snapbuild: SnapshotBuilder | undefined;
   readonly output: OutputRow[] = [];
+
+  /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
+  get consistentAt(): Lsn | undefined {
+    return this.snapbuild === undefined ? (this.startAt as Lsn) : this.snapbuild.consistentAt;
+  }
+
+  /** Whether changes of `xid` are queued (SnapBuildProcessChange). */
+  private decodes(xid: number): boolean {
+    return this.snapbuild === undefined || this.snapbuild.decodesChangesOf(xid);
+  }
+
+  /** Whether a commit at `lsn` is emitted (SnapBuildXactNeedsSkip). */
+  private emits(lsn: Lsn): boolean {
+    const at = this.consistentAt;
+    return at !== undefined && lsn >= at;
+  }
 
   constructor(
     private readonly catalog: DecoderCatalog,
     private readonly major: Major,
     private readonly options: TestDecodingOptions,
-    /** Transactions committing before this LSN are not emitted (the slot's confirmed_flush). */
-    private readonly startAt: Lsn,
+    /**
+     * Transactions committing before this LSN are not emitted (the slot's confirmed_flush); or `'snapshot'`:
+     * find the consistent point in the WAL with the snapshot builder, as a new slot does, and start there.
+     */
+    private startAt: Lsn | 'snapshot',
   ) {
+    if (startAt === 'snapshot') this.snapbuild = new SnapshotBuilder();
     for (const r of catalog.relations) {
       this.byFilenode.set(r.relfilenode, r);
       this.byOid.set(r.oid, r);
@@ -89,6 +119,7 @@ export class TestDecodingDecoder {
   }
 
   private txn(xid: number): Txn {
+    if (!this.decodes(this.parent.get(xid) ?? xid)) return DISCARD;
     let t = this.txns.get(xid);
     if (t === undefined) {
       t = { xid, changes: [] };
@@ -123,6 +154,7 @@ export class TestDecodingDecoder {
   /** Feeds one record, in WAL order. */
   process(rec: DecodedRecord): void {
     if (rec.toplevelXid !== 0 && rec.xid !== 0) this.parent.set(rec.xid, rec.toplevelXid);
+    this.snapbuild?.process(rec);
     switch (rec.rmid) {
       case RM_HEAP_ID:
         return this.heap(rec);
@@ -209,7 +241,7 @@ export class TestDecodingDecoder {
     const content = rec.bytes.subarray(m.messageOffset, m.messageOffset + m.messageSize);
     if (m.transactional) {
       this.txn(rec.xid).changes.push({ kind: 'message', lsn: rec.lsn, endLsn: rec.endLsn, prefix: m.prefix, content });
-    } else if (rec.lsn >= this.startAt) {
+    } else if (this.emits(rec.lsn)) {
       this.output.push({ lsn: rec.endLsn, xid: rec.xid, data: messageLine(false, m.prefix, content) });
     }
   }
@@ -236,7 +268,7 @@ export class TestDecodingDecoder {
       if (t !== undefined) changes.push(...t.changes);
       this.txns.delete(x);
     }
-    if (rec.lsn < this.startAt) return;
+    if (!this.emits(rec.lsn)) return;
     changes.sort((a, b) => a.lsn - b.lsn);
     this.emit(xid, changes, rec);
   }
