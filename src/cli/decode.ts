@@ -33,8 +33,8 @@ Options:
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
 
-Not yet: the snapshot builder (decoding starts at the slot's restart point, as created), DDL inside the
-range, spilling large transactions, two-phase and streaming output.
+Not yet: DDL inside the range (the catalog is the one of the slot's creation), spilling large
+transactions, two-phase and streaming output, JSON output.
 `;
 
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());

@@ -1,6 +1,6 @@
 // A first reorder buffer: heap, xact and logical-message records in WAL order → whole transactions in commit
-// order, printed as test_decoding prints them. What it does not do yet (the rest of the logical decoding
-// issue): the snapshot builder (it must start where no transaction was running), spilling to disk,
+// order, printed as test_decoding prints them; optionally starting where its snapshot builder becomes
+// consistent. What it does not do yet (the rest of the logical decoding issue): spilling to disk,
 // two-phase output, streaming, DDL during the range (a relation given a new relfilenode by TRUNCATE, VACUUM
 // FULL or a rewrite is not followed: the historic catalog does that).
 //
