@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { WalFormatError, WalSourceError } from '../errors.js';
-import { formatLsn, isValidWalSegmentSize, type Lsn } from '../lsn.js';
+import { isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
@@ -182,8 +182,4 @@ function readHead(file: string): Uint8Array {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-export function describeMissing(pagePtr: Lsn, why: string): string {
-  return `${why} (needed for ${formatLsn(pagePtr)})`;
 }

@@ -14,7 +14,7 @@ import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
 import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
-import { deformTuple, type Attribute, type RawValue } from './tuple.js';
+import { decompressDatum, deformTuple, type Attribute, type RawValue } from './tuple.js';
 import { tupleText, quoteIdentifier } from './testdecoding.js';
 import type { TypeInfo } from './values.js';
 import { SnapshotBuilder } from './snapbuild.js';
@@ -278,7 +278,8 @@ export class TestDecodingDecoder {
     const begin = includeXids ? `BEGIN ${xid}` : 'BEGIN';
     const rows: OutputRow[] = [];
     let wrote = false;
-    let firstLsn = changes[0]?.lsn ?? commit.lsn;
+    // Without skip-empty-xacts BEGIN carries the first change's LSN (the server uses the first record of the xid).
+    const firstLsn = changes[0]?.lsn ?? commit.lsn;
     const toast = new Map<number, Uint8Array[]>();
     const openBegin = (lsn: Lsn): void => {
       if (!wrote && skipEmptyXacts) rows.push({ lsn, xid, data: begin });
@@ -322,8 +323,6 @@ export class TestDecodingDecoder {
     }
     if (!skipEmptyXacts || wrote) rows.push({ lsn: commit.endLsn, xid, data: includeXids ? `COMMIT ${xid}` : 'COMMIT' });
     this.lastCommitEnd = commit.endLsn;
-    void firstLsn;
-    firstLsn = 0;
     this.output.push(...rows);
   }
 
@@ -340,7 +339,8 @@ export class TestDecodingDecoder {
         data.set(c, o);
         o += c.length;
       }
-      return { kind: 'bytes', bytes: v.compressed ? decompressToast(data) : data };
+      // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
+      return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data) : data };
     });
   }
 }
@@ -363,10 +363,3 @@ function messageLine(transactional: boolean, prefix: string, content: Uint8Array
   const shown = nul < 0 ? content : content.subarray(0, nul);
   return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${new TextDecoder().decode(shown)}`;
 }
-
-function decompressToast(data: Uint8Array): Uint8Array {
-  // The stored bytes of a compressed external value are va_tcinfo followed by the compressed stream.
-  return decompressDatumPayload(data);
-}
-
-import { decompressDatum as decompressDatumPayload } from './tuple.js';
