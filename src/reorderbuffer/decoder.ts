@@ -18,22 +18,9 @@ import { decompressDatum, deformTuple, type Attribute, type RawValue } from './t
 import { tupleText, quoteIdentifier } from './testdecoding.js';
 import type { TypeInfo } from './values.js';
 import { SnapshotBuilder } from './snapbuild.js';
+import type { DecoderCatalog, DecoderRelation } from './catalog.js';
 
-export interface DecoderRelation {
-  oid: number;
-  relfilenode: number;
-  namespace: string;
-  name: string;
-  kind: string;
-  toastRelid: number;
-  attributes: Attribute[];
-}
-
-export interface DecoderCatalog {
-  databaseOid: number;
-  relations: DecoderRelation[];
-  types: TypeInfo[];
-}
+export type { DecoderCatalog, DecoderRelation } from './catalog.js';
 
 export interface TestDecodingOptions {
   includeXids: boolean;

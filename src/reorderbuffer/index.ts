@@ -2,5 +2,6 @@
 export * from './tuple.js';
 export * from './values.js';
 export * from './testdecoding.js';
+export * from './catalog.js';
 export * from './decoder.js';
 export * from './snapbuild.js';
