@@ -4,18 +4,13 @@ import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
-import { createSlot, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
+import { openSlotFile } from '../node/slot.js';
+import { SlotDecodeHooks } from '../node/slot-decode.js';
+import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
 import type { DumpIo } from './dump.js';
-
-export const SLOT_HELP = `pgwal slot create makes a logical slot on a live server and writes a state file with the catalog as of the
-slot's consistent point, so that pgwal decode can decode the WAL with no server.
-
-Usage:
-  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding] [--temporary]
-`;
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding returns from
 pg_logical_slot_peek_changes for that slot (the data column, one row per line).
@@ -32,43 +27,18 @@ Options:
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
-
+${SLOT_DECODE_HELP}
 Not yet: DDL inside the range (the catalog is the one of the slot's creation), spilling large
 transactions, two-phase and streaming output, JSON output.
 `;
 
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
-export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'create') {
-    io.err(sub === undefined || sub === '--help' ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
-    return sub === '--help' ? 0 : 1;
-  }
-  try {
-    const p = getopt(rest, [{ long: 'dsn', arg: 'required' }, { long: 'slot', arg: 'required' }, { long: 'state', arg: 'required' }, { long: 'plugin', arg: 'required' }, { long: 'temporary', arg: 'none' }], (m) => {
-      throw new WalError('invalid-argument', m);
-    });
-    const get = (n: string): string | undefined => p.options.find((o) => o.name === n)?.value;
-    const dsn = get('dsn');
-    const slot = get('slot');
-    const state = get('state');
-    if (dsn === undefined || slot === undefined || state === undefined) throw new WalError('invalid-argument', '--dsn, --slot and --state are required');
-    const s = await createSlot({ connection: dsn, slotName: slot, plugin: get('plugin'), temporary: p.options.some((o) => o.name === 'temporary') });
-    writeSlotStateFile(path.resolve(io.cwd, state), s);
-    io.out(`slot "${s.slotName}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlushLsn}, catalog_xmin ${s.catalogXmin}\n`);
-    return 0;
-  } catch (e) {
-    io.err(`pgwal slot create: error: ${(e as Error).message}\n`);
-    return 1;
-  }
-}
-
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
   try {
     const p = getopt(
       argv,
-      [{ long: 'state', arg: 'required' }, { short: 'p', long: 'path', arg: 'required' }, { short: 'o', long: 'option', arg: 'required' }, { long: 'end', arg: 'required' }, { long: 'with-lsn', arg: 'none' }, { long: 'advance', arg: 'none' }, { short: '?', long: 'help', arg: 'none' }],
+      [{ long: 'state', arg: 'required' }, { short: 'p', long: 'path', arg: 'required' }, { short: 'o', long: 'option', arg: 'required' }, { long: 'end', arg: 'required' }, { long: 'with-lsn', arg: 'none' }, { long: 'advance', arg: 'none' }, { short: '?', long: 'help', arg: 'none' }, ...SLOT_DECODE_OPTIONS],
       (m) => {
         throw new WalError('invalid-argument', m);
       },
@@ -79,7 +49,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     }
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
-    const state = readSlotStateFile(path.resolve(io.cwd, stateFile));
+    // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
+    const slot = openSlotFile(path.resolve(io.cwd, stateFile));
+    const state = slot.state;
     const opts = new Map<string, string>();
     for (const o of p.options.filter((x) => x.name === 'option')) {
       const [k, ...v] = o.value!.split('=');
@@ -91,28 +63,29 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
+    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, wal.segmentSize), io.out);
+    await hooks.begin(wal, dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')]);
     const decoder = new TestDecodingDecoder(
       state.catalog,
       profile.major,
       { includeXids: bool(opts.get('include-xids') ?? '1'), skipEmptyXacts: bool(opts.get('skip-empty-xacts') ?? '0') },
-      parseLsn(state.confirmedFlushLsn),
+      slot.confirmedFlush,
     );
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     let printed = 0;
-    const stream = wal.records({ start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline });
-    let readTo = parseLsn(state.restartLsn);
+    const stream = wal.records({ start: slot.restartLsn, end: endText === undefined ? undefined : parseLsn(endText), startTimeline: hooks.startTimeline(wal) });
     for await (const rec of stream) {
+      hooks.checkRecord(rec);
       decoder.process(rec);
-      readTo = rec.endLsn;
+      let text = '';
       for (; printed < decoder.output.length; printed++) {
         const o = decoder.output[printed]!;
-        io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`);
+        text += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
       }
+      await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
     }
-    if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
-      const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));
-      writeSlotStateFile(path.resolve(io.cwd, stateFile), { ...state, confirmedFlushLsn: formatLsn(decoder.lastCommitEnd), restartLsn: formatLsn(restart) });
-    }
+    const { held } = await hooks.end();
+    if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;
   } catch (e) {
     if (e instanceof WalError) {

@@ -2,7 +2,8 @@
 import { createRequire } from 'node:module';
 import { dump, DUMP_HELP, type DumpIo } from './dump.js';
 import { timeline, TIMELINE_HELP } from './timeline.js';
-import { decodeCommand, slotCommand } from './decode.js';
+import { decodeCommand } from './decode.js';
+import { slotCommand } from './slot.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -15,6 +16,7 @@ Usage:
                                                the timeline history the WAL sources hold
   pgwal slot create --dsn URL --slot NAME --state FILE
                                                a logical slot on a live server, its catalog in a state file
+  pgwal slot show|advance|drop|export|import   inspect, move, remove, hand over a slot (pgwal slot --help)
   pgwal decode --state FILE [--path DIR]       test_decoding's output, from WAL files alone (preview)
   pgwal --version                              print the version
   pgwal --help                                 print this help

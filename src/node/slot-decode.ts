@@ -1,0 +1,168 @@
+// What a decode run asks of its slot, kept apart from the decoder: refuse an invalidated slot or one that
+// consumed transactions the followed timeline never had, check every record against catalog_xmin, hold
+// commits back until a durability source covers them, and confirm as output is written.
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { Major } from '../xlogreader/profile.js';
+import { timelineOfLsn, type TimelineHistory } from '../timeline/history.js';
+import { XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
+import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
+import type { Slot } from '../slot/slot.js';
+import type { WalFiles } from './wal.js';
+import { openWal } from './wal.js';
+
+/** Something that says how far WAL is durable where it matters (a standby, an archive, a user's check). */
+export interface DurabilitySource {
+  /** The LSN up to which commits may be emitted (exclusive of anything past it). */
+  covered(): Promise<Lsn>;
+  describe(): string;
+}
+
+export interface SlotDecodeOptions {
+  /** Confirm after every N commits written (0: only at the end, when `advance` is set). */
+  confirmEvery: number;
+  /** Confirm what was printed when the run ends (pg_logical_slot_get_changes). */
+  advance: boolean;
+  /** After a failover: move a slot that consumed orphaned transactions back to the switch point. */
+  rewind: boolean;
+  /** After a failover: go on from confirmed_flush, accepting that orphaned transactions were consumed. */
+  acceptOrphans: boolean;
+  holdBack?: DurabilitySource;
+}
+
+const RM_XACT_ID = 1;
+
+/**
+ * The transactions committed on timeline `tli` in [from, to] of database `dbOid` (from the old timeline's own
+ * files): what a slot that confirmed `to` consumed past the switch point `from`.
+ */
+export async function orphanedTransactions(dirs: string[], tli: number, from: Lsn, to: Lsn, major: Major, dbOid: number): Promise<OrphanedTransaction[]> {
+  const wal = openWal({ path: dirs, timeline: tli });
+  const out: OrphanedTransaction[] = [];
+  for await (const rec of wal.records({ start: from })) {
+    if (rec.lsn >= to) break;
+    if (rec.rmid !== RM_XACT_ID) continue;
+    const op = rec.info & 0x70;
+    if (op !== XLOG_XACT_COMMIT && op !== XLOG_XACT_COMMIT_PREPARED) continue;
+    const c = parseCommit(rec, major);
+    if (c.dbId !== 0 && c.dbId !== dbOid) continue;
+    if (rec.endLsn > to) continue;
+    out.push({ xid: op === XLOG_XACT_COMMIT_PREPARED ? c.twophaseXid : rec.xid, commitLsn: rec.lsn, commitEndLsn: rec.endLsn });
+  }
+  return out;
+}
+
+export class SlotDecodeHooks {
+  private commitsSinceConfirm = 0;
+  /** Output held back until the durability source covers it: one batch per record that produced rows. */
+  private readonly held: { upto: Lsn; text: string; commitEnd: Lsn; restart: Lsn; timeline: number }[] = [];
+  private covered = 0;
+
+  constructor(
+    readonly slot: Slot,
+    private readonly major: Major,
+    private readonly options: SlotDecodeOptions,
+    private readonly out: (text: string) => void,
+  ) {}
+
+  /**
+   * Before reading: the slot must be usable, and its position must lie on the followed history. A slot that
+   * confirmed past the point where the history left its timeline has consumed orphaned transactions: they are
+   * listed (from the old timeline's files when present) and decoding refuses, unless told to rewind or accept.
+   */
+  async begin(wal: WalFiles, dirs: string[]): Promise<void> {
+    this.slot.assertUsable();
+    const history: TimelineHistory | undefined = wal.history;
+    if (history === undefined) return;
+    const entry = history.find((e) => e.tli === this.slot.timeline);
+    if (entry === undefined || entry.end === undefined || this.slot.confirmedFlush <= entry.end) return;
+    if (this.options.rewind) {
+      this.slot.rewind(entry.end, timelineOfLsn(entry.end, history));
+      return;
+    }
+    let orphans: OrphanedTransaction[] | undefined;
+    try {
+      orphans = await orphanedTransactions(dirs, this.slot.timeline, entry.end, this.slot.confirmedFlush, this.major, this.slot.state.databaseOid);
+    } catch {
+      orphans = undefined;
+    }
+    const err = new OrphanedTransactionsError(this.slot.name, this.slot.timeline, entry.end, this.slot.confirmedFlush, orphans);
+    if (!this.options.acceptOrphans) throw err;
+  }
+
+  /** The timeline to hand the reader for the slot's restart_lsn. */
+  startTimeline(wal: WalFiles): number | undefined {
+    if (wal.history === undefined) return this.slot.timeline;
+    // With --accept-orphans the slot's own timeline is not an ancestor at restart_lsn: use the history's.
+    try {
+      return timelineOfLsn(this.slot.restartLsn, wal.history);
+    } catch {
+      return this.slot.timeline;
+    }
+  }
+
+  /** Every record, before the decoder: refuses (and invalidates the slot) when catalog rows it needs go. */
+  checkRecord(rec: DecodedRecord): void {
+    this.slot.checkRecord(rec, this.major);
+  }
+
+  /**
+   * The rows one record produced: printed (or held back), and confirmed every `confirmEvery` commits once
+   * written. `commitEnd` is the decoder's last commit end after the record, `restart` where decoding could
+   * restart having consumed it.
+   */
+  async emitted(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): Promise<void> {
+    if (text === '' && commitEnd <= this.lastWritten.commitEnd) return;
+    const restart = restartAt();
+    if (this.options.holdBack === undefined) {
+      this.out(text);
+      this.written(commitEnd, restart, rec.timeline);
+      return;
+    }
+    this.held.push({ upto: rec.endLsn, text, commitEnd, restart, timeline: rec.timeline });
+    await this.release(false);
+  }
+
+  /** Prints the held batches the durability source now covers. */
+  private async release(final: boolean): Promise<void> {
+    while (this.held.length > 0) {
+      const b = this.held[0]!;
+      if (b.upto > this.covered) {
+        this.covered = await this.options.holdBack!.covered();
+        if (b.upto > this.covered) {
+          if (final) return;
+          return;
+        }
+      }
+      this.held.shift();
+      this.out(b.text);
+      this.written(b.commitEnd, b.restart, b.timeline);
+    }
+  }
+
+  private lastWritten = { commitEnd: 0, restart: 0, timeline: 0 };
+
+  private written(commitEnd: Lsn, restart: Lsn, timeline: number): void {
+    if (commitEnd <= this.lastWritten.commitEnd) return;
+    this.lastWritten = { commitEnd, restart, timeline };
+    if (this.options.confirmEvery > 0 && ++this.commitsSinceConfirm >= this.options.confirmEvery) {
+      this.commitsSinceConfirm = 0;
+      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline });
+    }
+  }
+
+  /** The end of the run: what is still held stays unconfirmed; with --advance, confirm what was written. */
+  async end(): Promise<{ held: number }> {
+    if (this.options.holdBack !== undefined) await this.release(true);
+    const w = this.lastWritten;
+    if ((this.options.advance || this.options.confirmEvery > 0) && w.commitEnd > this.slot.confirmedFlush) {
+      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline });
+    }
+    return { held: this.held.length };
+  }
+
+  describeHeld(): string {
+    const first = this.held[0];
+    return first === undefined ? '' : `${this.held.length} batch(es) from ${formatLsn(first.upto)} held back: ${this.options.holdBack!.describe()} covers only ${formatLsn(this.covered)}`;
+  }
+}
