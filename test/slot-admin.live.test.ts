@@ -5,27 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import { decodeCommand } from '../src/cli/decode.js';
 import { slotCommand } from '../src/cli/slot.js';
-import type { DumpIo } from '../src/cli/dump.js';
-import { MAJORS, withServer, type Server } from './support/pg-server.js';
-
-const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
-
-export function io(): DumpIo & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return { out: (t) => (out += t), err: (t) => (err += t), errIsTty: false, env: {}, cwd: process.cwd(), sleep: async () => undefined, stdout: () => out, stderr: () => err };
-}
-
-export const dsnOf = (s: Server): string => `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(s.socketDir)}&port=${s.port}`;
-
-export async function flushedLsn(c: pg.Client): Promise<string> {
-  const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
-  for (let i = 0; i < 400 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((r) => setTimeout(r, 25));
-  return end;
-}
+import { MAJORS, withServer } from './support/pg-server.js';
+import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
 
 describe.each(MAJORS)('PostgreSQL %i', (major) => {
   it('slot advance moves like pg_replication_slot_advance; show; drop', async () => {
