@@ -7,6 +7,7 @@ import { openWal } from '../node/wal.js';
 import { openSlotFile } from '../node/slot.js';
 import { SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
+import { FileSpillStore } from '../node/spill.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
@@ -16,21 +17,36 @@ export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state
 pg_logical_slot_peek_changes for that slot (the data column, one row per line).
 
 Usage:
-  pgwal decode --state FILE [--path DIR]... [-o NAME=VALUE]... [--end LSN] [--with-lsn]
+  pgwal decode --state FILE [--path DIR]... [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
 
 Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
-  -o NAME=VALUE       test_decoding options: include-xids (default 1), skip-empty-xacts (default 0)
+  -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
+                      only-local (0), include-rewrites (0)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
-${SLOT_DECODE_HELP}
-Not yet: DDL inside the range (the catalog is the one of the slot's creation), spilling large
-transactions, two-phase and streaming output, JSON output.
+${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk
+                      (default 64MB; units kB, MB, GB)
+  --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
+
+A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
+
+Not yet: DDL inside the range (the catalog is the one of the slot's creation), stream-changes, JSON output.
 `;
+
+const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites'];
+
+/** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
+  if (m === null) throw new WalError('invalid-argument', `invalid memory limit "${text}": expected a number with a unit B, kB, MB, GB or TB`);
+  const unit = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[(m[2] ?? 'kB') as 'B'];
+  return Number(m[1]) * unit;
+}
 
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
@@ -38,7 +54,18 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
   try {
     const p = getopt(
       argv,
-      [{ long: 'state', arg: 'required' }, { short: 'p', long: 'path', arg: 'required' }, { short: 'o', long: 'option', arg: 'required' }, { long: 'end', arg: 'required' }, { long: 'with-lsn', arg: 'none' }, { long: 'advance', arg: 'none' }, { short: '?', long: 'help', arg: 'none' }, ...SLOT_DECODE_OPTIONS],
+      [
+        { long: 'state', arg: 'required' },
+        { short: 'p', long: 'path', arg: 'required' },
+        { short: 'o', long: 'option', arg: 'required' },
+        { long: 'end', arg: 'required' },
+        { long: 'with-lsn', arg: 'none' },
+        { long: 'advance', arg: 'none' },
+        { long: 'memory-limit', arg: 'required' },
+        { long: 'spill-dir', arg: 'required' },
+        { short: '?', long: 'help', arg: 'none' },
+        ...SLOT_DECODE_OPTIONS,
+      ],
       (m) => {
         throw new WalError('invalid-argument', m);
       },
@@ -51,38 +78,51 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     const slot = openSlotFile(path.resolve(io.cwd, stateFile));
-    const state = slot.state;
     const opts = new Map<string, string>();
     for (const o of p.options.filter((x) => x.name === 'option')) {
       const [k, ...v] = o.value!.split('=');
-      if (!['include-xids', 'skip-empty-xacts'].includes(k!)) throw new WalError('invalid-argument', `option "${k}" = "${v.join('=')}" is unknown`);
+      if (!TEST_DECODING_OPTIONS.includes(k!)) throw new WalError('invalid-argument', `option "${k}" = "${v.join('=')}" is unknown`);
       opts.set(k!, v.length === 0 ? '1' : v.join('='));
     }
     const dirs = p.options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
     const wal = openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' });
     const endText = p.options.find((o) => o.name === 'end')?.value;
-    const profile = profileForMajor(state.major);
-    if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
+    const profile = profileForMajor(slot.state.major);
+    if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${slot.state.major} in the state file`);
     const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, wal.segmentSize), io.out);
     await hooks.begin(wal, dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')]);
+    const state = slot.state;
+    let pending = '';
+    const withLsn = p.options.some((o) => o.name === 'with-lsn');
+    const statePath = path.resolve(io.cwd, stateFile);
+    const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
+    const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
+    const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
+    const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
     const decoder = new TestDecodingDecoder(
       state.catalog,
       profile.major,
-      { includeXids: bool(opts.get('include-xids') ?? '1'), skipEmptyXacts: bool(opts.get('skip-empty-xacts') ?? '0') },
+      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0') },
       slot.confirmedFlush,
+      {
+        spill,
+        includeRewrites: flag('include-rewrites', '0'),
+        ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
+        ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
+        sink: (o) => (pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+      },
     );
-    const withLsn = p.options.some((o) => o.name === 'with-lsn');
-    let printed = 0;
     const stream = wal.records({ start: slot.restartLsn, end: endText === undefined ? undefined : parseLsn(endText), startTimeline: hooks.startTimeline(wal) });
-    for await (const rec of stream) {
-      hooks.checkRecord(rec);
-      decoder.process(rec);
-      let text = '';
-      for (; printed < decoder.output.length; printed++) {
-        const o = decoder.output[printed]!;
-        text += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
+    try {
+      for await (const rec of stream) {
+        hooks.checkRecord(rec);
+        decoder.process(rec);
+        const text = pending;
+        pending = '';
+        await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
       }
-      await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+    } finally {
+      decoder.close();
     }
     const { held } = await hooks.end();
     if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);

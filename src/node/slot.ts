@@ -16,6 +16,7 @@ export interface CreateSlotOptions {
   slotName: string;
   plugin?: string;
   temporary?: boolean;
+  /** A two_phase slot: prepared transactions are decoded at PREPARE TRANSACTION. */
   twoPhase?: boolean;
 }
 
@@ -97,6 +98,8 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
       confirmedFlush: slot.confirmed_flush_lsn,
       catalogXmin: Number(slot.catalog_xmin),
       twoPhase: options.twoPhase === true,
+      // two_phase_at of a slot made with two_phase is its consistent point.
+      ...(options.twoPhase ? { twoPhaseAt: slot.confirmed_flush_lsn as string } : {}),
       invalidation: null,
       catalogRef: { kind: 'embedded', asOf: slot.confirmed_flush_lsn, crc32c: catalogChecksum(full) },
       catalogFilenodes,

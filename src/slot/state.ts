@@ -53,6 +53,8 @@ export interface SlotState {
   /** The oldest transaction whose catalog rows decoding may still need (catalog_xmin). */
   catalogXmin: number;
   twoPhase: boolean;
+  /** two_phase_at: prepared transactions from there on are decoded at PREPARE (a two_phase slot's consistent point). */
+  twoPhaseAt?: string;
   invalidation: SlotInvalidation | null;
   catalogRef: CatalogReference;
   /**
@@ -77,6 +79,8 @@ interface SlotStateV1 {
   restartLsn: string;
   confirmedFlushLsn: string;
   catalogXmin: string;
+  twoPhase?: boolean;
+  twoPhaseAt?: string;
   timezone: string;
   catalog: DecoderCatalog;
 }
@@ -160,7 +164,8 @@ function upgradeV1(s: SlotStateV1): SlotState {
     restartLsn: s.restartLsn,
     confirmedFlush: s.confirmedFlushLsn,
     catalogXmin: Number(s.catalogXmin),
-    twoPhase: false,
+    twoPhase: s.twoPhase === true,
+    ...(s.twoPhaseAt !== undefined ? { twoPhaseAt: s.twoPhaseAt } : {}),
     invalidation: null,
     catalogRef: { kind: 'embedded', asOf: s.confirmedFlushLsn, crc32c: catalogChecksum(s.catalog) },
     catalogFilenodes: [],
