@@ -246,14 +246,18 @@ async function drop(argv: string[], io: DumpIo): Promise<void> {
   io.out(`slot "${s.name}" dropped\n`);
 }
 
-/** The end of the WAL readable from `start` on the followed history. */
+/**
+ * The end of the WAL readable from `start` on the followed history: the end of the last record, or, when not
+ * even the first could be read, where the reader stopped (which may be before `start`: the WAL ends earlier).
+ */
 async function walEndFrom(wal: WalFiles, start: Lsn, startTimeline: number | undefined, check?: (rec: import('../xlogreader/record.js').DecodedRecord) => void): Promise<Lsn> {
-  let end = start;
-  for await (const rec of wal.records({ start, startTimeline })) {
+  let end: Lsn | undefined;
+  const stream = wal.records({ start, startTimeline });
+  for await (const rec of stream) {
     check?.(rec);
     end = rec.endLsn;
   }
-  return end;
+  return end ?? Math.min(start, stream.end?.lsn ?? 0);
 }
 
 async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
