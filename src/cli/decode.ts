@@ -90,7 +90,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const profile = profileForMajor(slot.state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${slot.state.major} in the state file`);
     const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, wal.segmentSize), io.out);
-    await hooks.begin(wal, dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')]);
+    await hooks.begin(wal, dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], io.err);
     const state = slot.state;
     let pending = '';
     const withLsn = p.options.some((o) => o.name === 'with-lsn');

@@ -49,8 +49,9 @@ export const SLOT_DECODE_OPTIONS: OptionSpec[] = [
 export const SLOT_DECODE_HELP = `  --confirm-every N   confirm after every N commits written to stdout (implies --advance): a killed
                       decode restarts after the last confirmed commit, repeating at most what followed it
   --rewind            after a failover, move a slot that consumed transactions the new timeline never had
-                      back to the switch point (default: refuse, listing them)
-  --accept-orphans    after a failover, go on from confirmed_flush, accepting that those were consumed
+                      back to the switch point, for a consumer that undoes them (default: refuse, listing
+                      them: xids and commit LSNs, read from the old timeline's WAL when present)
+  --accept-orphans    after a failover, go on from the switch point, keeping those as consumed (listed on stderr)
   --hold-back-standby URL   print a commit only once that server has flushed it (pg_last_wal_receive_lsn)
   --hold-back-archive DIR   print a commit only once its segment is complete in that archive
 `;

@@ -4,7 +4,7 @@
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
-import { timelineOfLsn, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, timelineOfLsn, type TimelineHistory } from '../timeline/history.js';
 import { XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { Slot } from '../slot/slot.js';
@@ -25,7 +25,7 @@ export interface SlotDecodeOptions {
   advance: boolean;
   /** After a failover: move a slot that consumed orphaned transactions back to the switch point. */
   rewind: boolean;
-  /** After a failover: go on from confirmed_flush, accepting that orphaned transactions were consumed. */
+  /** After a failover: go on from the switch point, keeping the orphaned transactions as consumed. */
   acceptOrphans: boolean;
   holdBack?: DurabilitySource;
 }
@@ -70,16 +70,14 @@ export class SlotDecodeHooks {
    * confirmed past the point where the history left its timeline has consumed orphaned transactions: they are
    * listed (from the old timeline's files when present) and decoding refuses, unless told to rewind or accept.
    */
-  async begin(wal: WalFiles, dirs: string[]): Promise<void> {
+  async begin(wal: WalFiles, dirs: string[], warn: (text: string) => void = () => undefined): Promise<void> {
     this.slot.assertUsable();
     const history: TimelineHistory | undefined = wal.history;
     if (history === undefined) return;
     const entry = history.find((e) => e.tli === this.slot.timeline);
+    // A timeline that is not an ancestor: nothing to say about what it consumed (assertOnHistory's error).
+    if (entry === undefined) assertOnHistory(this.slot.timeline, this.slot.confirmedFlush, history);
     if (entry === undefined || entry.end === undefined || this.slot.confirmedFlush <= entry.end) return;
-    if (this.options.rewind) {
-      this.slot.rewind(entry.end, timelineOfLsn(entry.end, history));
-      return;
-    }
     let orphans: OrphanedTransaction[] | undefined;
     try {
       orphans = await orphanedTransactions(dirs, this.slot.timeline, entry.end, this.slot.confirmedFlush, this.major, this.slot.state.databaseOid);
@@ -87,18 +85,22 @@ export class SlotDecodeHooks {
       orphans = undefined;
     }
     const err = new OrphanedTransactionsError(this.slot.name, this.slot.timeline, entry.end, this.slot.confirmedFlush, orphans);
-    if (!this.options.acceptOrphans) throw err;
+    if (!this.options.rewind && !this.options.acceptOrphans) throw err;
+    // Either way the new timeline's transactions after the switch point are all still to come: the slot moves
+    // to the switch point on the new timeline. Rewind is for a consumer that undoes the orphans, accept for
+    // one that keeps them; pgwal says which happened.
+    this.orphans = orphans;
+    warn(`pgwal decode: ${this.options.rewind ? 'rewound' : 'accepted'}: ${err.message.replace(/; rewind the slot.*$/, '')}\n`);
+    this.slot.rewind(entry.end, timelineOfLsn(entry.end, history));
   }
+
+  /** After begin(): the orphaned transactions the slot had consumed, when there were any. */
+  orphans: OrphanedTransaction[] | undefined;
 
   /** The timeline to hand the reader for the slot's restart_lsn. */
   startTimeline(wal: WalFiles): number | undefined {
-    if (wal.history === undefined) return this.slot.timeline;
-    // With --accept-orphans the slot's own timeline is not an ancestor at restart_lsn: use the history's.
-    try {
-      return timelineOfLsn(this.slot.restartLsn, wal.history);
-    } catch {
-      return this.slot.timeline;
-    }
+    // restart_lsn may lie on an older timeline than confirmed_flush: the one the history says owns it.
+    return wal.history === undefined ? this.slot.timeline : timelineOfLsn(this.slot.restartLsn, wal.history);
   }
 
   /** Every record, before the decoder: refuses (and invalidates the slot) when catalog rows it needs go. */
