@@ -28,22 +28,27 @@ Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
-                      only-local (0), include-rewrites (0)
+                      only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
+                      are streamed in blocks before they end instead of spilled)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
-  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk
-                      (default 64MB; units kB, MB, GB)
+  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
+                      streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
+                      as debug_logical_replication_streaming = immediate does
   --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
-Not yet: DDL inside the range (the catalog is the one of the slot's creation), stream-changes, JSON output.
+With stream-changes, where blocks begin and end follows pgwal's memory accounting, which is close to but not the
+server's; with --memory-limit 0 it equals the server's immediate mode.
+
+Not yet: DDL inside the range (the catalog is the one of the slot's creation), JSON output.
 `;
 
-const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites'];
+const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
 
 /** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
 export function parseSize(text: string): number {
@@ -126,7 +131,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const decoder = new TestDecodingDecoder(
       state.catalog,
       profile.major,
-      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0') },
+      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') },
       parseLsn(state.confirmedFlushLsn),
       {
         spill,
