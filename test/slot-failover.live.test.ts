@@ -140,6 +140,10 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         expect(listed![1]!.split(', ')).toEqual(commits);
         expect(refused.stderr()).toContain(`past its switch point ${switchPoint}`);
         expect(readSlotStateFile(orphaned).confirmedFlush).toBe(consumed); // refused: nothing moved
+        // The same through a restore_command: the old timeline's segments fetched from the archive.
+        const viaRestore = io();
+        expect(await decodeCommand(['--state', orphaned, '--restore-command', `cp ${archive}/%f %p`, '--wal-segsize', '1', '--end', end], viaRestore)).toBe(1);
+        expect(/consumed that the new timeline never had \((.*)\); rewind/.exec(viaRestore.stderr())?.[1]?.split(', '), viaRestore.stderr()).toEqual(commits);
 
         // 3. Told how: both go on from the switch point on timeline 2 — what the promoted server has after it.
         const afterSwitch = theirs.filter((_, i) => {

@@ -8,7 +8,6 @@ import { assertOnHistory, timelineOfLsn, type TimelineHistory } from '../timelin
 import { XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { Slot } from '../slot/slot.js';
-import type { WalFiles } from './wal.js';
 import { openWal } from './wal.js';
 
 /** Something that says how far WAL is durable where it matters (a standby, an archive, a user's check). */
@@ -32,14 +31,22 @@ export interface SlotDecodeOptions {
 
 const RM_XACT_ID = 1;
 
+/** Records of one timeline's own WAL from an LSN (the old timeline's files past the switch point). */
+export type TimelineReader = (tli: number, start: Lsn) => Promise<AsyncIterable<DecodedRecord>>;
+
+/** Folders: timeline `tli`'s own segment files. */
+export const folderTimelineReader =
+  (dirs: string[]): TimelineReader =>
+  async (tli, start) =>
+    openWal({ path: dirs, timeline: tli }).records({ start });
+
 /**
- * The transactions committed on timeline `tli` in [from, to] of database `dbOid` (from the old timeline's own
- * files): what a slot that confirmed `to` consumed past the switch point `from`.
+ * The transactions committed on the old timeline in [from, to] of database `dbOid`: what a slot that confirmed
+ * `to` consumed past the switch point `from`.
  */
-export async function orphanedTransactions(dirs: string[], tli: number, from: Lsn, to: Lsn, major: Major, dbOid: number): Promise<OrphanedTransaction[]> {
-  const wal = openWal({ path: dirs, timeline: tli });
+export async function orphanedTransactions(records: AsyncIterable<DecodedRecord>, to: Lsn, major: Major, dbOid: number): Promise<OrphanedTransaction[]> {
   const out: OrphanedTransaction[] = [];
-  for await (const rec of wal.records({ start: from })) {
+  for await (const rec of records) {
     if (rec.lsn >= to) break;
     if (rec.rmid !== RM_XACT_ID) continue;
     const op = rec.info & 0x70;
@@ -70,9 +77,8 @@ export class SlotDecodeHooks {
    * confirmed past the point where the history left its timeline has consumed orphaned transactions: they are
    * listed (from the old timeline's files when present) and decoding refuses, unless told to rewind or accept.
    */
-  async begin(wal: WalFiles, dirs: string[], warn: (text: string) => void = () => undefined): Promise<void> {
+  async begin(history: TimelineHistory | undefined, oldTimeline: TimelineReader, warn: (text: string) => void = () => undefined): Promise<void> {
     this.slot.assertUsable();
-    const history: TimelineHistory | undefined = wal.history;
     if (history === undefined) return;
     const entry = history.find((e) => e.tli === this.slot.timeline);
     // A timeline that is not an ancestor: nothing to say about what it consumed (assertOnHistory's error).
@@ -80,7 +86,7 @@ export class SlotDecodeHooks {
     if (entry === undefined || entry.end === undefined || this.slot.confirmedFlush <= entry.end) return;
     let orphans: OrphanedTransaction[] | undefined;
     try {
-      orphans = await orphanedTransactions(dirs, this.slot.timeline, entry.end, this.slot.confirmedFlush, this.major, this.slot.state.databaseOid);
+      orphans = await orphanedTransactions(await oldTimeline(this.slot.timeline, entry.end), this.slot.confirmedFlush, this.major, this.slot.state.databaseOid);
     } catch {
       orphans = undefined;
     }
@@ -98,9 +104,9 @@ export class SlotDecodeHooks {
   orphans: OrphanedTransaction[] | undefined;
 
   /** The timeline to hand the reader for the slot's restart_lsn. */
-  startTimeline(wal: WalFiles): number | undefined {
+  startTimeline(history: TimelineHistory | undefined): number | undefined {
     // restart_lsn may lie on an older timeline than confirmed_flush: the one the history says owns it.
-    return wal.history === undefined ? this.slot.timeline : timelineOfLsn(this.slot.restartLsn, wal.history);
+    return history === undefined ? this.slot.timeline : timelineOfLsn(this.slot.restartLsn, history);
   }
 
   /** Every record, before the decoder: refuses (and invalidates the slot) when catalog rows it needs go. */
