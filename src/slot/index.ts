@@ -3,3 +3,4 @@ export * from './state.js';
 export * from './errors.js';
 export * from './slot.js';
 export * from './guard.js';
+export * from './export.js';
