@@ -39,6 +39,9 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         const s = JSON.parse(shown.stdout());
         expect(s.confirmedFlush).toBe(theirs);
         expect(s.invalidation).toBe(null);
+        // catalog_xmin never claims more than the server's: ours precedes or equals its catalog_xmin.
+        const serverXmin = Number((await c.query(`select catalog_xmin::text as x from pg_replication_slots where slot_name = 'adv'`)).rows[0].x);
+        expect(s.catalogXmin <= serverXmin, `ours ${s.catalogXmin}, server ${serverXmin}`).toBe(true);
 
         // Going backwards: the server's error, word for word.
         let serverError = '';
