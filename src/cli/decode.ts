@@ -6,6 +6,7 @@ import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
 import { ArchiveWal } from '../node/restore.js';
 import { openSlotFile } from '../node/slot.js';
+import type { Slot } from '../slot/slot.js';
 import { folderTimelineReader, SlotDecodeHooks, type TimelineReader } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { FileSpillStore } from '../node/spill.js';
@@ -60,6 +61,7 @@ export function parseSize(text: string): number {
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
+  let slot: Slot | undefined;
   try {
     const p = getopt(
       argv,
@@ -88,7 +90,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
-    const slot = openSlotFile(path.resolve(io.cwd, stateFile));
+    slot = openSlotFile(path.resolve(io.cwd, stateFile));
     const state = slot.state;
     const opts = new Map<string, string>();
     for (const o of p.options.filter((x) => x.name === 'option')) {
@@ -170,5 +172,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       return 1;
     }
     throw e;
+  } finally {
+    slot?.release();
   }
 }

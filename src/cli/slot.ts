@@ -13,6 +13,7 @@ import { SlotImportError } from '../slot/errors.js';
 import { checkImportPosition, parseSlotExport, serializeSlotExport, SLOT_EXPORT_VERSION, unsafeCatalogXmin, type SlotExport } from '../slot/export.js';
 import { catalogFileTest, invalidates, rowRemovalOf } from '../slot/guard.js';
 import type { SlotState } from '../slot/state.js';
+import type { Slot } from '../slot/slot.js';
 import { timelineOfLsn } from '../timeline/history.js';
 import { getopt, type OptionSpec, type Parsed } from './getopt.js';
 import type { DumpIo } from './dump.js';
@@ -205,29 +206,45 @@ async function advance(argv: string[], io: DumpIo): Promise<void> {
     { short: 'p', long: 'path', arg: 'required' },
   ]);
   const slot = openSlotFile(path.resolve(io.cwd, need(o.get('state'), '--state')));
+  try {
+    await advanceSlot(slot, o.all('path'), need(o.get('to'), '--to'), io);
+  } finally {
+    slot.release();
+  }
+}
+
+async function advanceSlot(slot: Slot, paths: string[], to: string, io: DumpIo): Promise<void> {
   slot.assertUsable();
-  const target = parseLsn(need(o.get('to'), '--to'));
+  const target = parseLsn(to);
   if (target < slot.confirmedFlush) slot.advance(target); // throws the server's error
   if (target === slot.confirmedFlush) {
     io.out(`slot "${slot.name}" already at ${formatLsn(target)}\n`);
     return;
   }
-  const wal = walOf(o.all('path'), io);
+  const wal = walOf(paths, io);
   const profile = profileForMajor(slot.state.major) ?? bad(`unsupported major ${slot.state.major} in the state file`);
-  const decoder = new TestDecodingDecoder(slot.state.catalog, profile.major, { includeXids: true, skipEmptyXacts: true }, slot.confirmedFlush);
+  const st = slot.state;
+  // Decoded for the positions only: nothing is printed.
+  const decoder = new TestDecodingDecoder(st.catalog, profile.major, { includeXids: true, skipEmptyXacts: true }, slot.confirmedFlush, {
+    sink: () => undefined,
+    ...(st.twoPhase ? { twoPhaseAt: parseLsn(st.twoPhaseAt ?? st.confirmedFlush) } : {}),
+  });
   let readTo = slot.restartLsn;
   let tli = slot.timeline;
   const start = wal.history === undefined ? slot.timeline : timelineOfLsn(slot.restartLsn, wal.history);
-  for await (const rec of wal.records({ start: slot.restartLsn, end: target, startTimeline: start })) {
-    slot.checkRecord(rec, profile.major);
-    decoder.process(rec);
-    decoder.output.length = 0;
-    readTo = rec.endLsn;
-    tli = rec.timeline;
+  try {
+    for await (const rec of wal.records({ start: slot.restartLsn, end: target, startTimeline: start })) {
+      slot.checkRecord(rec, profile.major);
+      decoder.process(rec);
+      readTo = rec.endLsn;
+      tli = rec.timeline;
+    }
+  } finally {
+    decoder.close();
   }
   // Like the server, a target past the end of WAL is clamped to what could be read.
-  const to = Math.min(target, Math.max(readTo, slot.confirmedFlush));
-  slot.advance(to, { restartLsn: decoder.restartPoint(to), timeline: tli });
+  const moveTo = Math.min(target, Math.max(readTo, slot.confirmedFlush));
+  slot.advance(moveTo, { restartLsn: decoder.restartPoint(moveTo), timeline: tli });
   io.out(`slot "${slot.name}" advanced: restart_lsn ${slot.state.restartLsn}, confirmed_flush_lsn ${slot.state.confirmedFlush}, catalog_xmin ${slot.catalogXmin}\n`);
 }
 
@@ -237,14 +254,18 @@ async function drop(argv: string[], io: DumpIo): Promise<void> {
     { long: 'dsn', arg: 'required' },
   ]);
   const file = path.resolve(io.cwd, need(o.get('state'), '--state'));
-  const s = readSlotStateFile(file);
-  const dsn = o.get('dsn');
-  if (dsn !== undefined) {
-    const dropped = await dropServerSlot(dsn, s.name);
-    io.out(dropped ? `server slot "${s.name}" dropped\n` : `no server slot "${s.name}"\n`);
+  const slot = openSlotFile(file); // refused while another process uses it
+  try {
+    const dsn = o.get('dsn');
+    if (dsn !== undefined) {
+      const dropped = await dropServerSlot(dsn, slot.name);
+      io.out(dropped ? `server slot "${slot.name}" dropped\n` : `no server slot "${slot.name}"\n`);
+    }
+    removeSlotStateFile(file);
+  } finally {
+    slot.release();
   }
-  removeSlotStateFile(file);
-  io.out(`slot "${s.name}" dropped\n`);
+  io.out(`slot "${slot.name}" dropped\n`);
 }
 
 /**

@@ -211,9 +211,57 @@ export function readSlotStateFile(file: string): SlotState {
   return parseSlotState(bytes, file);
 }
 
-/** The slot kept in `file`: every move is written crash-safely before it is reported done. */
+/**
+ * The slot kept in `file`: every move is written crash-safely before it is reported done. While it is open,
+ * a lock file (`.NAME.lock`, holding the pid) keeps other pgwal processes off it, as an active server slot
+ * refuses a second consumer; a lock left by a process that no longer exists (killed) is taken over, and the
+ * temp files its interrupted writes left are removed. `slot.release()` (or the process's exit) lets it go.
+ */
 export function openSlotFile(file: string): Slot {
-  return new Slot(readSlotStateFile(file), (s) => writeSlotStateFile(file, s));
+  const state = readSlotStateFile(file);
+  const release = lockSlotFile(file, state.name);
+  return new Slot(state, (s) => writeSlotStateFile(file, s), release);
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+function lockSlotFile(file: string, name: string): () => void {
+  const dir = path.dirname(path.resolve(file));
+  const lock = path.join(dir, `.${path.basename(file)}.lock`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = fs.openSync(lock, 'wx', 0o600);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw e;
+      const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+      // see ReplicationSlotAcquire (slot.c): "replication slot \"%s\" is active for PID %d"
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new SlotStateError('slot-active', `replication slot "${name}" is active for PID ${pid}`, { file });
+      }
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  const tmp = new RegExp(`^\\.${path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
+  for (const n of fs.readdirSync(dir)) if (tmp.test(n)) fs.rmSync(path.join(dir, n), { force: true });
+  let held = true;
+  const release = (): void => {
+    if (!held) return;
+    held = false;
+    process.removeListener('exit', release);
+    fs.rmSync(lock, { force: true });
+  };
+  process.on('exit', release);
+  return release;
 }
 
 /** Removes the state file durably (the unlink is fsynced through the folder). */

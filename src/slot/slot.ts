@@ -36,6 +36,8 @@ export class Slot {
   constructor(
     state: SlotState,
     private readonly persist: PersistSlot,
+    /** Called by release(): lets the slot's owner go (a lock file, a lease). */
+    private readonly onRelease: () => void = () => undefined,
   ) {
     this.s = state;
     this.isCatalogFile = catalogFileTest(state.catalogFilenodes);
@@ -62,6 +64,11 @@ export class Slot {
   }
   get invalidated(): boolean {
     return this.s.invalidation !== null;
+  }
+
+  /** Gives the slot up (ReplicationSlotRelease): another process may use it from now on. */
+  release(): void {
+    this.onRelease();
   }
 
   /** Throws the error the server gives for an invalidated slot; call before decoding. */
