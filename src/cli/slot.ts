@@ -128,9 +128,13 @@ const need = (v: string | undefined, what: string): string => v ?? bad(`${what} 
 export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
   const [sub, ...rest] = argv;
   const subs: Record<string, (a: string[], io: DumpIo) => Promise<void>> = { create, show, advance, drop, export: exportCmd, import: importCmd };
-  if (sub === undefined || sub === '--help' || !(sub in subs)) {
-    io.err(sub === undefined || sub === '--help' ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
-    return sub === '--help' ? 0 : 1;
+  if (sub === '--help' || sub === '-?') {
+    io.out(SLOT_HELP);
+    return 0;
+  }
+  if (sub === undefined || !Object.hasOwn(subs, sub)) {
+    io.err(sub === undefined ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
+    return 1;
   }
   try {
     await subs[sub]!(rest, io);
