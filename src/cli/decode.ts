@@ -149,7 +149,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         sink: (o) => (pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
       },
     );
-    const range = { start: slot.restartLsn, end: endText === undefined ? undefined : parseLsn(endText), startTimeline: hooks.startTimeline(history) };
+    const range = {
+      start: slot.restartLsn,
+      end: endText === undefined ? undefined : parseLsn(endText),
+      startTimeline: hooks.startTimeline(history),
+      expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state "${stateFile}"` },
+    };
     const stream = archive === undefined ? files!.records(range) : archive.records(range);
     try {
       for await (const rec of stream) {

@@ -30,6 +30,10 @@ export interface SlotDecodeOptions {
 }
 
 const RM_XACT_ID = 1;
+/** How often a durability source is asked while output waits for it. */
+const ASK_EVERY_MS = 200;
+/** Held-back output beyond which decoding waits for the source instead of reading on. */
+const HOLD_LIMIT = 64 * 1024 * 1024;
 
 /** Records of one timeline's own WAL from an LSN (the old timeline's files past the switch point). */
 export type TimelineReader = (tli: number, start: Lsn) => Promise<AsyncIterable<DecodedRecord>>;
@@ -120,7 +124,8 @@ export class SlotDecodeHooks {
    * restart having consumed it.
    */
   async emitted(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): Promise<void> {
-    if (text === '' && commitEnd <= this.lastWritten.commitEnd) return;
+    if (text === '' && commitEnd <= this.lastQueued) return;
+    this.lastQueued = Math.max(this.lastQueued, commitEnd);
     const restart = restartAt();
     if (this.options.holdBack === undefined) {
       this.out(text);
@@ -128,21 +133,31 @@ export class SlotDecodeHooks {
       return;
     }
     this.held.push({ upto: rec.endLsn, text, commitEnd, restart, timeline: rec.timeline });
+    this.heldBytes += text.length;
     await this.release(false);
+    // Backpressure: past HOLD_LIMIT of held output, wait for the source rather than grow without bound.
+    while (this.heldBytes > HOLD_LIMIT) {
+      await new Promise((r) => setTimeout(r, ASK_EVERY_MS));
+      await this.release(true);
+    }
   }
 
-  /** Prints the held batches the durability source now covers. */
-  private async release(final: boolean): Promise<void> {
+  private lastQueued = 0;
+  private heldBytes = 0;
+  private askedAt = -Infinity;
+
+  /** Prints the held batches the durability source covers; asks it again at most every ASK_EVERY_MS (or when `now`). */
+  private async release(now: boolean): Promise<void> {
     while (this.held.length > 0) {
       const b = this.held[0]!;
       if (b.upto > this.covered) {
-        this.covered = await this.options.holdBack!.covered();
-        if (b.upto > this.covered) {
-          if (final) return;
-          return;
-        }
+        if (!now && Date.now() - this.askedAt < ASK_EVERY_MS) return;
+        this.askedAt = Date.now();
+        this.covered = Math.max(this.covered, await this.options.holdBack!.covered());
+        if (b.upto > this.covered) return;
       }
       this.held.shift();
+      this.heldBytes -= b.text.length;
       this.out(b.text);
       this.written(b.commitEnd, b.restart, b.timeline);
     }
