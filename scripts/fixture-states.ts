@@ -28,7 +28,7 @@ export function writeFixtureStates(dir: string): string[] {
       systemIdentifier: meta.systemIdentifier,
       databaseOid: catalog.databaseOid,
       database: undefined,
-      major: meta.major,
+      major: meta.major as SlotState['major'],
       timeline: meta.timeline,
       restartLsn: slot.restartLsn,
       confirmedFlush: slot.confirmedFlushLsn,

@@ -9,6 +9,7 @@ import { createSlot, dropServerSlot, openSlotFile, readServerSlot, readSlotState
 import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
 import { SlotImportError } from '../slot/errors.js';
 import { checkImportPosition, parseSlotExport, serializeSlotExport, SLOT_EXPORT_VERSION, unsafeCatalogXmin, type SlotExport } from '../slot/export.js';
 import { catalogFileTest, invalidates, rowRemovalOf } from '../slot/guard.js';
@@ -276,7 +277,7 @@ async function drop(argv: string[], io: DumpIo): Promise<void> {
  * The end of the WAL readable from `start` on the followed history: the end of the last record, or, when not
  * even the first could be read, where the reader stopped (which may be before `start`: the WAL ends earlier).
  */
-async function walEndFrom(wal: WalFiles, start: Lsn, startTimeline: number | undefined, check?: (rec: import('../xlogreader/record.js').DecodedRecord) => void): Promise<Lsn> {
+async function walEndFrom(wal: WalFiles, start: Lsn, startTimeline: number | undefined, check?: (rec: DecodedRecord) => void): Promise<Lsn> {
   let end: Lsn | undefined;
   const stream = wal.records({ start, startTimeline });
   for await (const rec of stream) {
@@ -354,7 +355,7 @@ export async function checkImport(slot: SlotState, wal: WalFiles, waitSeconds: n
   const profile = profileForMajor(slot.major) ?? bad(`unsupported major ${slot.major}`);
   const isCatalogFile = catalogFileTest(slot.catalogFilenodes);
   const confirmed = parseLsn(slot.confirmedFlush);
-  const check = (rec: import('../xlogreader/record.js').DecodedRecord): void => {
+  const check = (rec: DecodedRecord): void => {
     const r = rowRemovalOf(rec, profile.major, isCatalogFile);
     if (r !== undefined && invalidates(r, slot.catalogXmin, slot.databaseOid)) throw unsafeCatalogXmin(slot, r);
   };

@@ -9,6 +9,7 @@ import { catalogChecksum, parseSlotState, serializeSlotState, SLOT_STATE_VERSION
 import { Slot } from '../slot/slot.js';
 import { SlotImportError, SlotStateError } from '../slot/errors.js';
 import { loadCatalog } from './catalog.js';
+import type { Major } from '../xlogreader/profile.js';
 
 export interface CreateSlotOptions {
   /** node-postgres connection settings or a connection string. */
@@ -21,6 +22,11 @@ export interface CreateSlotOptions {
 }
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+
+function supportedMajor(m: number): Major {
+  if (m !== 15 && m !== 16 && m !== 17 && m !== 18) throw new SlotImportError('slot-unsupported-major', `server major version ${m} is not one pgwal decodes (15–18)`);
+  return m;
+}
 
 const clientConfig = (c: pg.ClientConfig | string): pg.ClientConfig => (typeof c === 'string' ? { connectionString: c } : c);
 
@@ -92,7 +98,7 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
       systemIdentifier: info.sysid,
       databaseOid: info.dboid,
       database: info.dbname,
-      major: info.major,
+      major: supportedMajor(info.major),
       timeline: info.tli,
       restartLsn: slot.restart_lsn,
       confirmedFlush: slot.confirmed_flush_lsn,
@@ -146,7 +152,7 @@ export async function readServerSlot(connection: pg.ClientConfig | string, slotN
       systemIdentifier: info.sysid,
       databaseOid: Number(db.oid),
       database: s.database,
-      major: info.major,
+      major: supportedMajor(info.major),
       timeline: info.tli,
       restartLsn: restart,
       confirmedFlush: confirmed,

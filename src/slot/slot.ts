@@ -8,7 +8,7 @@
 //   checkRecord(rec) ──▶ catalog rows removed under catalog_xmin? ──▶ invalidate(rows_removed) ──▶ persist ──▶ throw
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
-import type { DecodedRecord } from '../xlogreader/record.js';
+import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
 import { parseRunningXacts, XLOG_RUNNING_XACTS } from '../xlogreader/rmgrdesc/standby.js';
 import { SlotInvalidatedError } from './errors.js';
@@ -29,7 +29,7 @@ export interface ConfirmOptions {
 
 export class Slot {
   private s: SlotState;
-  private readonly isCatalogFile: (l: import('../xlogreader/record.js').RelFileLocator) => boolean;
+  private readonly isCatalogFile: (l: RelFileLocator) => boolean;
   /** running_xacts seen since restart_lsn: (LSN, oldestRunningXid), in WAL order. */
   private readonly running: { lsn: Lsn; oldestRunningXid: number }[] = [];
 

@@ -7,6 +7,7 @@
 import { parseLsn } from '../lsn.js';
 import { crc32c } from '../xlogreader/crc32c.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
+import type { Major } from '../xlogreader/profile.js';
 import { SlotStateError } from './errors.js';
 
 export const SLOT_STATE_VERSION = 2;
@@ -43,7 +44,8 @@ export interface SlotState {
   databaseOid: number;
   /** The database's name, when known. */
   database: string | undefined;
-  major: number;
+  /** The server's major version (15–18). */
+  major: Major;
   /** The timeline confirmedFlush was reached on. */
   timeline: number;
   /** Where decoding must start reading (restart_lsn). */
@@ -159,7 +161,7 @@ function upgradeV1(s: SlotStateV1): SlotState {
     systemIdentifier: s.systemIdentifier,
     databaseOid: s.databaseOid,
     database: undefined,
-    major: s.major,
+    major: s.major as Major,
     timeline: s.timeline,
     restartLsn: s.restartLsn,
     confirmedFlush: s.confirmedFlushLsn,
@@ -186,6 +188,7 @@ function validate(state: SlotState, fail: (code: 'corrupt', why: string) => neve
     }
   }
   if (!Number.isInteger(state.catalogXmin) || state.catalogXmin < 0 || state.catalogXmin > 0xffffffff) fail('corrupt', `catalogXmin ${String(state.catalogXmin)} is not a transaction id`);
+  if (![15, 16, 17, 18].includes(state.major)) fail('corrupt', `major version ${String(state.major)} is not one pgwal decodes (15–18)`);
   if (!Number.isInteger(state.timeline) || state.timeline < 1) fail('corrupt', `timeline ${String(state.timeline)} is not a timeline id`);
   if (!/^\d+$/.test(String(state.systemIdentifier))) fail('corrupt', `system identifier "${String(state.systemIdentifier)}" is not a number`);
   if (typeof state.catalog !== 'object' || state.catalog === null || !Array.isArray(state.catalog.relations)) fail('corrupt', 'no catalog');
