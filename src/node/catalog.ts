@@ -13,6 +13,8 @@ export interface CatalogRelation {
   kind: string;
   replIdent: string;
   toastRelid: number;
+  primaryKey?: number[];
+  identityKey?: number[];
   attributes: Attribute[];
 }
 
@@ -35,7 +37,7 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
   });
   const att = await c.query({
     text: `select a.attrelid, a.attnum, a.attname, a.atttypid, a.attlen, a.attalign, a.attbyval, a.attisdropped,
-                  a.atthasmissing, a.attmissingval::text as missing
+                  a.atthasmissing, a.attmissingval::text as missing, a.atttypmod, a.attnotnull
            from pg_attribute a where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
     values: [rel.rows.map((r) => r.oid)],
     types: asText,
@@ -54,10 +56,31 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       align: a.attalign,
       byval: a.attbyval === 't',
       dropped: a.attisdropped === 't',
+      typmod: Number(a.atttypmod),
+      notNull: a.attnotnull === 't',
       ...(missing !== undefined ? { missing } : {}),
     });
     byRel.set(Number(a.attrelid), list);
   }
+  // The primary key and replica identity index as RelationGetIndexList picks them: valid, unique, immediate,
+  // without a predicate; their key columns (not INCLUDE ones) as RelationGetIndexAttrBitmap gives them.
+  const idx = await c.query({
+    text: `select i.indrelid, i.indisprimary, i.indisreplident, array_to_string(i.indkey[0:i.indnkeyatts - 1], ',') as keys
+           from pg_index i where i.indrelid = any($1::oid[]) and i.indisvalid and i.indisunique and i.indimmediate
+             and i.indpred is null and (i.indisprimary or i.indisreplident)`,
+    values: [rel.rows.map((r) => r.oid)],
+    types: asText,
+  });
+  const primaryKey = new Map<number, number[]>();
+  const replIdentIndex = new Map<number, number[]>();
+  for (const i of idx.rows) {
+    // Expression columns (0) name no attribute.
+    const keys = (i.keys as string).split(',').map(Number).filter((n) => n > 0);
+    if (i.indisprimary === 't') primaryKey.set(Number(i.indrelid), keys);
+    if (i.indisreplident === 't') replIdentIndex.set(Number(i.indrelid), keys);
+  }
+  const identityKey = (oid: number, replident: string): number[] | undefined =>
+    replident === 'd' ? primaryKey.get(oid) : replident === 'i' ? replIdentIndex.get(oid) : undefined;
   const typ = await c.query({
     text: `with recursive used(oid) as (
              select distinct atttypid from pg_attribute where attnum > 0 and attrelid = any($1::oid[])
@@ -85,6 +108,8 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       kind: r.relkind,
       replIdent: r.relreplident,
       toastRelid: Number(r.reltoastrelid),
+      ...(primaryKey.has(Number(r.oid)) ? { primaryKey: primaryKey.get(Number(r.oid)) } : {}),
+      ...(identityKey(Number(r.oid), r.relreplident) !== undefined ? { identityKey: identityKey(Number(r.oid), r.relreplident) } : {}),
       attributes: byRel.get(Number(r.oid)) ?? [],
     })),
     types: typ.rows.map((t) => ({

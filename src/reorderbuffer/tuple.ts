@@ -17,6 +17,10 @@ export interface Attribute {
   dropped: boolean;
   /** attmissingval as text, for columns added later with a default (fast default); undefined when none. */
   missing?: string | null;
+  /** atttypmod (-1: none), e.g. for varchar(n), numeric(p,s): what format_type prints with the type's name. */
+  typmod?: number;
+  /** attnotnull. */
+  notNull?: boolean;
 }
 
 /** A column value as stored: bytes of the datum (varlena payload without its header), or null / a TOAST pointer. */
