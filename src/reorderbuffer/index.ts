@@ -6,3 +6,5 @@ export * from './catalog.js';
 export * from './plugin.js';
 export * from './decoder.js';
 export * from './snapbuild.js';
+export * from './wal2json.js';
+export * from './jsvalues.js';
