@@ -13,12 +13,13 @@ import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
 import type { DecoderCatalog, DecoderRelation } from '../src/reorderbuffer/catalog.js';
 import type { OutputContext, OutputPlugin, ReorderTxn } from '../src/reorderbuffer/plugin.js';
 import type { TypeInfo } from '../src/reorderbuffer/values.js';
-import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
+import { formatTypeWithTypmod, parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
 import { parseCommit } from '../src/xlogreader/rmgrdesc/xact.js';
 import { parseLogicalMessage } from '../src/xlogreader/rmgrdesc/logicalmsg.js';
 import type { DecodedRecord } from '../src/xlogreader/record.js';
 import type { Major } from '../src/xlogreader/profile.js';
 import type { DumpIo } from '../src/cli/dump.js';
+import { loadCatalog } from '../src/node/catalog.js';
 import { debianAvailable, withServer } from './support/pg-server.js';
 import { walDirRecords } from './support/wal.js';
 import { COLUMNS, randomRow, rng } from './support/random-rows.js';
@@ -105,6 +106,22 @@ export const OPTION_SETS: [string, string][][] = [
   [['include-xids', '1'], ['include-timestamp', '1'], ['include-lsn', '1'], ['include-pk', '1'], ['include-type-oids', '1'], ['include-not-null', '1'], ['include-column-positions', '1'], ['include-origin', '1']],
   [['include-types', '0'], ['include-schemas', '0'], ['include-transaction', '0'], ['actions', 'insert,delete'], ['filter-tables', 'public.nopk, *.full_t'], ['add-msg-prefixes', 'keep']],
   [['include-pk', 'true'], ['add-tables', 'public.idx_t,My\\ Schema.*, public.types'], ['filter-msg-prefixes', 'keep'], ['actions', 'update,truncate'], ['include-xids', 'on']],
+  [['include-xids', 'Y'], ['include-lsn', 'of'], ['include-pk', 'tRu'], ['add-tables', 'My\\ Schema.Odd\\ "Name", *.toasty,*.full_t'], ['filter-tables', 'public.*'], ['pretty-print', '1'], ['include-typmod', '0']],
+  [['add-tables', ''], ['include-timestamp', 'yes']],
+];
+
+/** Options wal2json refuses: pgwal refuses them with the same message. */
+const BAD_OPTIONS: [string, string][][] = [
+  [['include-xids', 'maybe']],
+  [['include-lsn', 'o']],
+  [['actions', 'insert,upsert']],
+  [['actions', 'insert,,delete']],
+  [['no-such-option', '1']],
+  [['format-version', '3']],
+  [['format-version', 'two']],
+  [['filter-tables', 'nodot']],
+  [['add-tables', 'public.a b']],
+  [['include-unchanged-toast', '1']],
 ];
 
 /** A workload touching what wal2json prints differently; DDL only before the slot exists (static catalog). */
@@ -216,7 +233,23 @@ describe.skipIf(!debianAvailable(15) || !fs.existsSync(WAL2JSON))('wal2json 2.5 
           const plugin = new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...opts]));
           const ours = decodeWithPlugin(s.catalog, 15, parseLsn(s.confirmedFlushLsn), plugin, records).map((row) => `${formatLsn(row.lsn)}\t${row.xid}\t${row.data}`);
           expect(ours, `seed ${SEED}, options ${JSON.stringify(opts)}`).toEqual(theirs);
-          expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(5);
+          expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(opts[0]?.[1] === '' ? 20 : 5);
+        }
+        for (const opts of BAD_OPTIONS) {
+          const args = opts.flatMap(([k, v]) => [k, v]);
+          const theirs = await c
+            .query({ text: `select data from pg_logical_slot_peek_changes('w2j', $1, null, 'format-version', '2'${args.map((_, i) => `, $${i + 2}`).join('')})`, values: [end, ...args] })
+            .then(
+              () => 'accepted',
+              (e: Error) => e.message,
+            );
+          let ours = 'accepted';
+          try {
+            parseWal2JsonOptions([['format-version', '2'], ...opts]);
+          } catch (e) {
+            ours = (e as Error).message;
+          }
+          expect(ours, JSON.stringify(opts)).toBe(theirs);
         }
       } finally {
         await other.end();
@@ -224,4 +257,33 @@ describe.skipIf(!debianAvailable(15) || !fs.existsSync(WAL2JSON))('wal2json 2.5 
       }
     });
   }, 180_000);
+});
+
+describe.each([15, 18] as const)('PostgreSQL %i: type names', (major) => {
+  it('formatTypeWithTypmod equals format_type(atttypid, atttypmod) for every column', async () => {
+    await withServer({ major }, async (server) => {
+      const c = await server.connect();
+      try {
+        await c.query(`create type "Quoted Type" as enum ('a')`);
+        await c.query(`create domain short as varchar(5)`);
+        const cols = [
+          'varchar(1)', 'varchar', 'char(10)', 'char', 'bpchar', 'numeric(5)', 'numeric(10,2)', 'numeric(3,-2)', 'numeric(1000,999)',
+          'bit(1)', 'bit(64)', 'varbit(3)', 'varbit', 'time(0)', 'time', 'timetz(3)', 'timestamp(0)', 'timestamptz(6)', 'timestamptz',
+          'interval', 'interval year', 'interval month', 'interval day', 'interval hour', 'interval minute', 'interval second',
+          'interval second(3)', 'interval year to month', 'interval day to hour', 'interval day to minute', 'interval day to second(0)',
+          'interval hour to minute', 'interval hour to second(6)', 'interval minute to second(2)', 'interval(4)', 'varchar(20)[]',
+          'numeric(4,1)[][]', '"char"', 'name', 'text', 'bit(3)[]', 'int4', 'short', '"Quoted Type"', '"Quoted Type"[]', 'char(3)[]',
+          'bpchar[]', 'timestamp(2)[]', 'interval day to second(1)[]', 'int4range', 'jsonb[]', 'float4', 'bool[]',
+        ];
+        await c.query(`create table t (${cols.map((t, i) => `c${i} ${t}`).join(', ')})`);
+        const catalog = await loadCatalog(c);
+        const types = new Map<number, TypeInfo>(catalog.types.map((t) => [t.oid, t]));
+        const rel = catalog.relations.find((r) => r.name === 't')!;
+        const theirs = (await c.query(`select attnum, format_type(atttypid, atttypmod) as f from pg_attribute where attrelid = 't'::regclass and attnum > 0 order by attnum`)).rows;
+        expect(rel.attributes.map((a) => formatTypeWithTypmod(types.get(a.typeOid)!, a.typmod ?? -1, (oid) => types.get(oid)))).toEqual(theirs.map((r) => r.f));
+      } finally {
+        await c.end();
+      }
+    });
+  });
 });
