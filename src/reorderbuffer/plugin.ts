@@ -80,6 +80,8 @@ export interface OutputPlugin {
   /** filter_by_origin_cb: true skips a transaction (e.g. only-local with a non-zero origin). */
   filterByOrigin?(originId: number): boolean;
 
+  /** filter_prepare_cb: true decodes this prepared transaction at COMMIT PREPARED instead of at PREPARE. */
+  filterPrepare?(gid: string): boolean;
   beginPrepare?(ctx: OutputContext, txn: ReorderTxn): void;
   prepare?(ctx: OutputContext, txn: ReorderTxn): void;
   commitPrepared?(ctx: OutputContext, txn: ReorderTxn): void;
