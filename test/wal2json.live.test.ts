@@ -1,98 +1,24 @@
 // Live, Debian's PostgreSQL 15 with Debian's wal2json 2.5: `pgwal slot create --plugin wal2json`, a seeded
 // workload (many types, NULLs, TOAST, replica identity default/full/index/nothing, deferrable keys, fast defaults,
 // subtransactions, aborts, messages, TRUNCATE), then pgwal's wal2json rows from the server's WAL files equal
-// pg_logical_slot_peek_changes(slot, …, 'format-version', '2', …) on that slot, for several option sets.
+// pg_logical_slot_peek_changes(slot, …, 'format-version', '2', …) on that slot, for several option sets —
+// through `pgwal decode --plugin json` (the default for a wal2json slot).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { formatLsn, parseLsn, type Lsn } from '../src/lsn.js';
-import { slotCommand } from '../src/cli/decode.js';
+import { decodeCommand, slotCommand } from '../src/cli/decode.js';
 import { readSlotStateFile } from '../src/node/slot.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
-import type { DecoderCatalog, DecoderRelation } from '../src/reorderbuffer/catalog.js';
-import type { OutputContext, OutputPlugin, ReorderTxn } from '../src/reorderbuffer/plugin.js';
 import type { TypeInfo } from '../src/reorderbuffer/values.js';
-import { formatTypeWithTypmod, parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
-import { parseCommit } from '../src/xlogreader/rmgrdesc/xact.js';
-import { parseLogicalMessage } from '../src/xlogreader/rmgrdesc/logicalmsg.js';
-import type { DecodedRecord } from '../src/xlogreader/record.js';
-import type { Major } from '../src/xlogreader/profile.js';
+import { formatTypeWithTypmod, parseWal2JsonOptions } from '../src/reorderbuffer/wal2json.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { loadCatalog } from '../src/node/catalog.js';
 import { debianAvailable, withServer } from './support/pg-server.js';
-import { walDirRecords } from './support/wal.js';
 import { COLUMNS, randomRow, rng } from './support/random-rows.js';
 
 const SEED = Number(process.env.PGWAL_SEED ?? Date.now() % 100000);
 const WAL2JSON = '/usr/lib/postgresql/15/lib/wal2json.so';
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
-
-export interface PluginRow {
-  lsn: Lsn;
-  xid: number;
-  data: string;
-}
-
-/**
- * Drives an output plugin with the transactions TestDecodingDecoder assembles from WAL (its queue, commit order,
- * TOAST reassembly and start point), until the decoder drives any OutputPlugin itself.
- */
-// TODO(json): drop this bridge for the decoder's own plugin support once main has it.
-function decodeWithPlugin(catalog: DecoderCatalog, major: Major, startAt: Lsn, plugin: OutputPlugin, records: Iterable<DecodedRecord>): PluginRow[] {
-  const rows: PluginRow[] = [];
-  const types = new Map<number, TypeInfo>(catalog.types.map((t) => [t.oid, t]));
-  let at = { lsn: 0, xid: 0 };
-  const ctx: OutputContext = { major, write: (data) => rows.push({ ...at, data }), type: (oid) => types.get(oid) };
-  const dec = new TestDecodingDecoder(catalog, major, { includeXids: true, skipEmptyXacts: false }, startAt);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const d = dec as any;
-  // txn->first_lsn: the first record carrying the xid (or one of its subxacts), decoded or not.
-  const first = new Map<number, Lsn>();
-  d.emit = (xid: number, changes: any[], commit: DecodedRecord): void => {
-    const c = parseCommit(commit, major);
-    const txn: ReorderTxn = { xid, firstLsn: first.get(xid) ?? changes[0]?.lsn ?? commit.lsn, finalLsn: commit.lsn, endLsn: commit.endLsn, commitTime: c.xactTime, originId: 0 };
-    at = { lsn: txn.firstLsn, xid };
-    plugin.begin(ctx, txn);
-    const toast = new Map<number, Uint8Array[]>();
-    for (const ch of changes) {
-      if (ch.kind === 'message') {
-        at = { lsn: ch.endLsn, xid };
-        plugin.message(ctx, txn, { kind: 'message', lsn: ch.endLsn, transactional: true, prefix: ch.prefix, content: ch.content });
-      } else if (ch.kind === 'truncate') {
-        at = { lsn: ch.lsn, xid };
-        plugin.truncate(ctx, txn, { kind: 'truncate', lsn: ch.lsn, relations: ch.rels as DecoderRelation[], cascade: (ch.flags & 1) !== 0, restartSeqs: (ch.flags & 2) !== 0 });
-      } else if (ch.toastChunk !== undefined) {
-        const list = toast.get(ch.toastChunk.id) ?? [];
-        list.push(ch.toastChunk.data);
-        toast.set(ch.toastChunk.id, list);
-      } else {
-        const newTuple = ch.newTuple && d.reassemble(ch.newTuple, toast);
-        toast.clear();
-        at = { lsn: ch.lsn, xid };
-        plugin.change(ctx, txn, { kind: 'row', lsn: ch.lsn, action: ch.action, relation: ch.rel, newTuple, oldTuple: ch.oldTuple });
-      }
-    }
-    at = { lsn: commit.endLsn, xid };
-    plugin.commit(ctx, txn);
-  };
-  d.message = (rec: DecodedRecord): void => {
-    const m = parseLogicalMessage(rec);
-    if (m.dbId !== catalog.databaseOid) return;
-    const content = rec.bytes.subarray(m.messageOffset, m.messageOffset + m.messageSize);
-    if (m.transactional) d.txn(rec.xid).changes.push({ kind: 'message', lsn: rec.lsn, endLsn: rec.endLsn, prefix: m.prefix, content });
-    else if (d.emits(rec.lsn)) {
-      at = { lsn: rec.endLsn, xid: rec.xid };
-      plugin.message(ctx, undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content });
-    }
-  };
-  for (const rec of records) {
-    const top = rec.toplevelXid !== 0 ? rec.toplevelXid : (d.parent.get(rec.xid) ?? rec.xid);
-    if (rec.xid !== 0 && !first.has(top)) first.set(top, rec.lsn);
-    dec.process(rec);
-  }
-  return rows;
-}
 
 function io(): DumpIo & { stdout: () => string; stderr: () => string } {
   let out = '';
@@ -218,8 +144,7 @@ describe.skipIf(!debianAvailable(15) || !fs.existsSync(WAL2JSON))('wal2json 2.5 
         await workload(c, other, SEED);
         const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
         for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
-        const s = readSlotStateFile(state);
-        const records = walDirRecords(server.pgWalDir, parseLsn(s.restartLsn), parseLsn(end));
+        expect(readSlotStateFile(state).plugin).toBe('wal2json');
         for (const opts of OPTION_SETS) {
           const args = opts.flatMap(([k, v]) => [k, v]);
           const theirs = (
@@ -230,8 +155,10 @@ describe.skipIf(!debianAvailable(15) || !fs.existsSync(WAL2JSON))('wal2json 2.5 
               types: asText,
             })
           ).rows.map((row) => `${row[0]}\t${row[1]}\t${row[2]}`);
-          const plugin = new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...opts]));
-          const ours = decodeWithPlugin(s.catalog, 15, parseLsn(s.confirmedFlushLsn), plugin, records).map((row) => `${formatLsn(row.lsn)}\t${row.xid}\t${row.data}`);
+          const run = io();
+          const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '--with-lsn', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])], run);
+          expect(code, run.stderr()).toBe(0);
+          const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
           expect(ours, `seed ${SEED}, options ${JSON.stringify(opts)}`).toEqual(theirs);
           expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(opts[0]?.[1] === '' ? 20 : 5);
         }
