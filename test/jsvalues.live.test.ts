@@ -10,61 +10,13 @@ import { deformTuple } from '../src/reorderbuffer/tuple.js';
 import { PgDate, PgInterval, PgRange, PgTime, PgTimeTz, PgTimestamp, rawToJs, UnchangedToast, type JsValue } from '../src/reorderbuffer/jsvalues.js';
 import type { TypeInfo } from '../src/reorderbuffer/values.js';
 import { parseHeapInsert, parseHeapUpdate } from '../src/xlogreader/rmgrdesc/heap-parse.js';
-import { toHex } from '../src/xlogreader/hex.js';
 import { withServer } from './support/pg-server.js';
+import { describeJs, matchesText } from './support/jsvalue-match.js';
 import { walDirRecords } from './support/wal.js';
 import { COLUMNS, randomRow, rng } from './support/random-rows.js';
 
 const SEED = Number(process.env.PGWAL_SEED ?? Date.now() % 100000);
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
-
-/** Whether a JS value is the one the server's text names, for the type's output function. */
-function matchesText(js: JsValue, text: string | null, type: TypeInfo): string | undefined {
-  const fail = (): string => `${describeJs(js)} is not ${text === null ? 'NULL' : JSON.stringify(text)} (${type.name})`;
-  if (text === null) return js === null ? undefined : fail();
-  if (js === null) return fail();
-  switch (type.output) {
-    case 'boolout':
-      return js === (text === 't') ? undefined : fail();
-    case 'int2out':
-    case 'int4out':
-    case 'oidout':
-    case 'xidout':
-      return typeof js === 'number' && String(js) === text ? undefined : fail();
-    case 'int8out':
-      return typeof js === 'bigint' && js.toString() === text ? undefined : fail();
-    case 'float4out':
-      return typeof js === 'number' && Object.is(js, Math.fround(Number(text))) ? undefined : fail();
-    case 'float8out':
-      return typeof js === 'number' && Object.is(js, Number(text)) ? undefined : fail();
-    case 'byteaout':
-      return js instanceof Uint8Array && `\\x${toHex(js)}` === text ? undefined : fail();
-    case 'date_out':
-      return js instanceof PgDate && js.toString() === text ? undefined : fail();
-    case 'time_out':
-      return js instanceof PgTime && js.toString() === text ? undefined : fail();
-    case 'timetz_out':
-      return js instanceof PgTimeTz && js.toString() === text ? undefined : fail();
-    case 'timestamp_out':
-    case 'timestamptz_out':
-      return js instanceof PgTimestamp && js.withTimeZone === (type.output === 'timestamptz_out') && js.toString() === text ? undefined : fail();
-    case 'interval_out':
-      return js instanceof PgInterval && js.toString() === text ? undefined : fail();
-    case 'range_out':
-      return js instanceof PgRange && js.toString() === text ? undefined : fail();
-    case 'array_out':
-      return Array.isArray(js) ? undefined : fail();
-    default:
-      return typeof js === 'string' && js === text ? undefined : fail();
-  }
-}
-
-function describeJs(js: JsValue): string {
-  if (typeof js === 'bigint') return `${js}n`;
-  if (js instanceof Uint8Array) return `bytes ${toHex(js)}`;
-  if (typeof js === 'object' && js !== null && !Array.isArray(js)) return `${js.constructor.name}(${JSON.stringify({ ...js }, (_, v) => (typeof v === 'bigint' ? `${v}n` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))})`;
-  return JSON.stringify(js, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(js);
-}
 
 const flatten = (a: JsValue[]): JsValue[] => a.flatMap((x) => (Array.isArray(x) ? flatten(x) : [x]));
 const dimsOf = (a: JsValue[]): number[] => (a.length === 0 ? [] : [a.length, ...(Array.isArray(a[0]) ? dimsOf(a[0]) : [])]);

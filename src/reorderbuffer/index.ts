@@ -8,3 +8,4 @@ export * from './decoder.js';
 export * from './snapbuild.js';
 export * from './wal2json.js';
 export * from './jsvalues.js';
+export * from './jschanges.js';
