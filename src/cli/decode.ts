@@ -34,7 +34,8 @@ Options:
   --plugin NAME       test_decoding (default), or json: wal2json 2.5's format-version 2, one JSON object per
                       change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json)
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
-                      only-local (0), include-rewrites (0);
+                      only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
+                      are streamed in blocks before they end instead of spilled);
                       json options (wal2json's names and defaults): include-xids (0), include-timestamp (0),
                       include-lsn (0), include-pk (0), include-types (1), include-schemas (1), include-transaction (1),
                       include-type-oids (0), include-not-null (0), include-column-positions (0), include-origin (0),
@@ -45,16 +46,23 @@ Options:
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
-  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk
-                      (default 64MB; units kB, MB, GB)
+  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
+                      streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
+                      as debug_logical_replication_streaming = immediate does
   --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
-Not yet: DDL inside the range (the catalog is the one of the slot's creation), stream-changes.
+With stream-changes, where blocks begin and end follows pgwal's memory accounting, which is close to but not the
+server's; with --memory-limit 0 it equals the server's immediate mode.
+
+wal2json has no streaming callbacks: with --plugin json, transactions over the memory limit spill, as they do in
+the server.
+
+Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
-const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites'];
+const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
 
 /** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
 export function parseSize(text: string): number {
@@ -145,7 +153,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const plugin: OutputPlugin =
       pluginName === 'json'
         ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))
-        : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0') });
+        : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
     const decoderOptions: DecoderOptions = {
       catalog: state.catalog,
       major: profile.major,
