@@ -41,6 +41,8 @@ export const OPTION_SETS: [string, string][][] = [
 /** Options wal2json refuses: pgwal refuses them with the same message. */
 const BAD_OPTIONS: [string, string][][] = [
   [['include-xids', 'maybe']],
+  [['include-xids', ' true']],
+  [['include-lsn', 'n']],
   [['include-lsn', 'o']],
   [['actions', 'insert,upsert']],
   [['actions', 'insert,,delete']],

@@ -6,6 +6,7 @@ export * from './catalog.js';
 export * from './plugin.js';
 export * from './decoder.js';
 export * from './snapbuild.js';
+export * from './spill.js';
 export * from './wal2json.js';
 export * from './jsvalues.js';
 export * from './jschanges.js';

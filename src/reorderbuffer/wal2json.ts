@@ -76,9 +76,10 @@ const BOOLEAN_OPTIONS: Record<string, keyof Wal2JsonOptions> = {
 /** Options that format-version 2 of wal2json 2.5 accepts and ignores. */
 const IGNORED_OPTIONS = new Set(['include-typmod', 'pretty-print', 'write-in-chunks']);
 
-/** parse_bool (bool.c): true/false, yes/no, on/off, 1/0 and their unique prefixes, any case. */
+/** parse_bool (bool.c): true/false, yes/no, on/off, 1/0 and their unique prefixes, any case, no blanks. */
+// see parse_bool_with_len (bool.c)
 export function parsePgBool(value: string): boolean | undefined {
-  const v = value.trim().toLowerCase();
+  const v = value.toLowerCase();
   if (v.length === 0) return undefined;
   const prefixOf = (word: string, min = 1): boolean => v.length >= min && word.startsWith(v);
   if (prefixOf('true') || prefixOf('yes') || prefixOf('on', 2) || v === '1') return true;
