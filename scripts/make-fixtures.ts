@@ -347,7 +347,7 @@ function writeReadme(): void {
     "  `skip-empty-xacts` 1 and `include-xids` 0 / 1; `decoded-twophase.tsv` from a slot created with two_phase.",
     "- `wal2json.tsv`, `wal2json-all.tsv` (scenarios made for it) — the same from a slot of Debian's wal2json 2.5",
     "  (`postgresql-15-wal2json`) with `format-version` 2, alone / with every option that adds a field (`meta.json` →",
-    "  `wal2jsonOptions` lists them).",
+    "  `wal2jsonOptions` lists them); `slot-wal2json.state` is that slot's state file.",
     '- PostgreSQL 15 only, from Debian\'s `pg_waldump` 15 over the shipped segments: `waldump.txt` (`-s start -e end`),',
     '  `waldump-bkp.txt` (`-b`), `waldump-stats.txt` (`--stats=record`), `waldump-end.txt` (exit code and stderr of',
     '  `-q` from the start to the end of the shipped files: where and why pg_waldump stops).',

@@ -9,6 +9,8 @@ import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2j
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/fixtures.js';
 import { fixtureRead } from './support/wal.js';
+import { runCli } from './support/cli.js';
+import path from 'node:path';
 
 const fixtures = listFixtures().filter((f) => f.meta.wal2jsonOptions !== undefined);
 
@@ -41,5 +43,13 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
         if (spilled) expect(spill.writes).toBeGreaterThan(0);
       });
     }
+    // The shipped state of the wal2json slot: `pgwal decode` picks the json plugin for it.
+    it(`pgwal decode --state slot-wal2json.state prints ${name}.tsv`, async () => {
+      const opts = pairs(options).filter(([k]) => k !== 'format-version');
+      const run = await runCli(['decode', '--state', path.join(f.dir, 'slot-wal2json.state'), '-p', f.dir, '--with-lsn', '--end', f.meta.endLsn, ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(readTsv(f, `${name}.tsv`).map((r) => `${r.lsn}\t${r.xid}\t${r.data}\n`).join(''));
+    });
   }
 });
