@@ -1,5 +1,5 @@
 // Live, 15 and 18: a slot made by `pgwal slot create`, a seeded workload, then the WAL decoded into typed
-// transactions (TypedChangesPlugin). Their shape — transactions, commit LSNs, each change's LSN, kind and table,
+// transactions (decodeTransactions, i.e. TypedChangesPlugin under an async iterator). Their shape — transactions, commit LSNs, each change's LSN, kind and table,
 // messages — equals test_decoding's rows from the same slot; the row values agree with the server's text of the
 // same rows (inserted rows as first written, updated rows as they end up), old keys with the deleted ids.
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { TypedChangesPlugin, type TypedChange, type TypedTransaction } from '../
 import { UnchangedToast } from '../src/reorderbuffer/jsvalues.js';
 import type { TypeInfo } from '../src/reorderbuffer/values.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
+import { decodeTransactions } from '../src/node/transactions.js';
 import { withServer } from './support/pg-server.js';
 import { walDirRecords } from './support/wal.js';
 import { COLUMNS, randomRow, rng } from './support/random-rows.js';
@@ -59,13 +60,22 @@ describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
         const state = readSlotStateFile(stateFile);
         const txns: TypedTransaction[] = [];
         const outside: TypedChange[] = [];
+        // The pull-based API; breaking out early ends the reading (and closes the decoder) without error.
+        for await (const t of decodeTransactions({ state, path: server.pgWalDir, end: parseLsn(end) })) {
+          void t;
+          break;
+        }
+        for await (const t of decodeTransactions({ state, path: server.pgWalDir, end: parseLsn(end), onMessage: (m) => outside.push(m) })) txns.push(t);
+        // The same through the plugin driven by hand.
+        const byHand: TypedTransaction[] = [];
         const decoder = new LogicalDecoder({
           catalog: state.catalog,
           major: profileForMajor(state.major)!.major,
-          plugin: new TypedChangesPlugin({ onTransaction: (t) => txns.push(t), onMessage: (m) => outside.push(m) }),
+          plugin: new TypedChangesPlugin({ onTransaction: (t) => byHand.push(t) }),
           startAt: parseLsn(state.confirmedFlushLsn),
         });
         for (const rec of walDirRecords(server.pgWalDir, parseLsn(state.restartLsn), parseLsn(end))) decoder.process(rec);
+        expect(byHand.map((t) => t.endLsn)).toEqual(txns.map((t) => t.endLsn));
 
         // The shape, from test_decoding's rows on the same slot.
         const rows = (
