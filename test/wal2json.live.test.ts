@@ -62,6 +62,11 @@ async function schema(c: pg.Client): Promise<void> {
   await c.query(`create table toasty (id int primary key, note text, big text, nums numeric(10,2)[])`);
   await c.query(`create table full_t (id int, a varchar(10), big text, ts timestamp(3), iv interval day to second(2)) `);
   await c.query(`alter table full_t replica identity full`);
+  // A dropped column: still in the tuples (as null), never printed.
+  await c.query(`alter table full_t add column gone text, add column after_gone int`);
+  await c.query(`alter table full_t drop column gone`);
+  await c.query(`create table parted (k int primary key, v text) partition by range (k)`);
+  await c.query(`create table parted_1 partition of parted for values from (0) to (100)`);
   await c.query(`create table idx_t (a int not null, b text not null, c text, d char(3))`);
   await c.query(`create unique index idx_t_ab on idx_t (b, a)`);
   await c.query(`alter table idx_t replica identity using index idx_t_ab`);
@@ -91,7 +96,12 @@ async function workload(c: pg.Client, other: pg.Client, seed: number): Promise<v
   await c.query(`update toasty set big = ${big(150)} where id = 2`);
   await c.query(`update toasty set id = 10 where id = 1`);
   await c.query(`delete from toasty where id = 10`);
-  await c.query(`insert into full_t values (1, 'x', ${big(300)}, '2024-01-02 03:04:05.678', '1 day 2 hours 3.25 seconds'), (2, null, 'small', null, null)`);
+  await c.query(`insert into full_t values (1, 'x', ${big(300)}, '2024-01-02 03:04:05.678', '1 day 2 hours 3.25 seconds', 7), (2, null, 'small', null, null, null)`);
+  await c.query(`insert into parted values (1, 'leaf')`);
+  await c.query(`update parted set v = 'leaf 2'`);
+  await c.query('begin');
+  await c.query('select txid_current()'); // an xid and nothing decoded: no B/C
+  await c.query('commit');
   await c.query(`update full_t set a = 'y'`);
   await c.query(`delete from full_t where id = 1`);
   await c.query(`insert into idx_t values (1, 'one', 'c1', 'ab'), (2, 'two', null, null)`);
