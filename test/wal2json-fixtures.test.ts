@@ -23,6 +23,16 @@ describe('wal2json fixtures', () => {
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
   const slot = f.meta.slots.find((s) => s.plugin === 'wal2json')!;
   const major = profileForMajor(f.meta.major)!.major;
+  it('refuses a catalog that did not record the keys (an older state file) with a typed error, not a guess', () => {
+    const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
+    const catalog = JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog;
+    for (const r of catalog.relations) delete r.identityKey;
+    const decoder = new LogicalDecoder({ catalog, major, plugin: new Wal2JsonPlugin(), startAt: parseLsn(slot.confirmedFlushLsn) });
+    expect(() => {
+      for (const rec of records) decoder.process(rec);
+    }).toThrow(expect.objectContaining({ code: 'incomplete-catalog', message: expect.stringMatching(/^the catalog of public\.wj_types lacks its primary key, replica identity key or column type modifiers/) }));
+  });
+
   for (const [name, options] of Object.entries(f.meta.wal2jsonOptions!)) {
     for (const spilled of [false, true]) {
       it(`prints ${name}.tsv (${options.join(' ')})${spilled ? ', every change spilled' : ''}`, () => {

@@ -34,6 +34,8 @@ export const OPTION_SETS: [string, string][][] = [
   [['include-pk', 'true'], ['add-tables', 'public.idx_t,My\\ Schema.*, public.types'], ['filter-msg-prefixes', 'keep'], ['actions', 'update,truncate'], ['include-xids', 'on']],
   [['include-xids', 'Y'], ['include-lsn', 'of'], ['include-pk', 'tRu'], ['add-tables', 'My\\ Schema.Odd\\ "Name", *.toasty,*.full_t'], ['filter-tables', 'public.*'], ['pretty-print', '1'], ['include-typmod', '0']],
   [['add-tables', ''], ['include-timestamp', 'yes']],
+  [['include-domain-data-type', '1'], ['include-default', '1'], ['include-type-oids', '1'], ['add-tables', 'public.dom_t,public.types,public.fastdef']],
+  [['include-domain-data-type', '1'], ['include-default', 'on'], ['include-types', 'off'], ['add-tables', 'public.dom_t']],
   [['filter-origins', '1'], ['include-origin', '1'], ['include-timestamp', '1'], ['include-xids', '1']],
   [['filter-origins', '7, 8'], ['include-origin', '1'], ['include-timestamp', '1'], ['actions', 'insert'], ['add-tables', 'public.nopk']],
 ];
@@ -65,6 +67,12 @@ async function schema(c: pg.Client): Promise<void> {
   // A dropped column: still in the tuples (as null), never printed.
   await c.query(`alter table full_t add column gone text, add column after_gone int`);
   await c.query(`alter table full_t drop column gone`);
+  await c.query(`create domain short_vc as varchar(5)`);
+  await c.query(`create domain posint as int check (value > 0)`);
+  await c.query(`create domain posint2 as posint`);
+  await c.query(
+    `create table dom_t (id int primary key default 7, s short_vc, p posint default 1, p2 posint2, g int generated always as (id * 2) stored, t text default 'it''s "q"', ts timestamptz default now(), sa short_vc[])`,
+  );
   await c.query(`create table parted (k int primary key, v text) partition by range (k)`);
   await c.query(`create table parted_1 partition of parted for values from (0) to (100)`);
   await c.query(`create table idx_t (a int not null, b text not null, c text, d char(3))`);
@@ -97,6 +105,8 @@ async function workload(c: pg.Client, other: pg.Client, seed: number): Promise<v
   await c.query(`update toasty set id = 10 where id = 1`);
   await c.query(`delete from toasty where id = 10`);
   await c.query(`insert into full_t values (1, 'x', ${big(300)}, '2024-01-02 03:04:05.678', '1 day 2 hours 3.25 seconds', 7), (2, null, 'small', null, null, null)`);
+  await c.query(`insert into dom_t (s, p2, sa) values ('abc', 3, '{x,yy}')`);
+  await c.query(`update dom_t set p = 5`);
   await c.query(`insert into parted values (1, 'leaf')`);
   await c.query(`update parted set v = 'leaf 2'`);
   await c.query('begin');
@@ -195,6 +205,12 @@ describe('wal2json 2.5 on Debian PostgreSQL 15', () => {
           const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
           expect(ours, `seed ${SEED}, options ${JSON.stringify(opts)}`).toEqual(theirs);
           expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(opts[0]?.[1] === '' ? 20 : 5);
+          if (opts[0]?.[0] === 'include-domain-data-type' && opts[2]?.[0] === 'include-type-oids') {
+            const dom = theirs.find((r) => r.includes('"table":"dom_t"'))!;
+            for (const part of ['"name":"s","type":"character varying(5)"', '"name":"p2","type":"posint"', '"default":"now()"', '"name":"g","type":"integer","typeoid":23,"value":14,"default":null']) {
+              expect(dom, part).toContain(part);
+            }
+          }
           if (opts[0]?.[1] === '7, 8') {
             // The workload did what the comparison relies on.
             expect(theirs.some((r) => r.includes('"timestamp":"2001-02-03 04:05:06.789+00","origin":1') && r.includes('replicated'))).toBe(true);

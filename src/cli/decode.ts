@@ -40,6 +40,7 @@ Options:
                       json options (wal2json's names and defaults): include-xids (0), include-timestamp (0),
                       include-lsn (0), include-pk (0), include-types (1), include-schemas (1), include-transaction (1),
                       include-type-oids (0), include-not-null (0), include-column-positions (0), include-origin (0),
+                      include-default (0), include-domain-data-type (0),
                       actions (insert,update,delete,truncate), filter-tables, add-tables (schema.table, *.table,
                       schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins
   --end LSN           stop at this LSN (upto_lsn)

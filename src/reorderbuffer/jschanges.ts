@@ -94,7 +94,7 @@ export class TypedChangesPlugin implements OutputPlugin {
     const rel = change.relation;
     const name = { schema: rel.namespace, table: rel.name };
     // An old tuple under replica identity full is the whole row; otherwise only its key columns are values.
-    const oldKey = rel.replIdent === 'f' ? undefined : rel.identityKey;
+    const oldKey = rel.replIdent === 'f' ? undefined : (rel.identityKey ?? undefined);
     const old = change.oldTuple && typedRow(rel, change.oldTuple, ctx, change.lsn, oldKey);
     const changes = this.current!.changes;
     switch (change.action) {

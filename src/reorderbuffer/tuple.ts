@@ -22,6 +22,8 @@ export interface Attribute {
   typmod?: number;
   /** attnotnull. */
   notNull?: boolean;
+  /** The column default as pg_get_expr prints it; null when none (or generated); undefined when not known. */
+  defaultExpr?: string | null;
 }
 
 /** A column value as stored: bytes of the datum (varlena payload without its header), or null / a TOAST pointer. */

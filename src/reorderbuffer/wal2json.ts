@@ -26,6 +26,8 @@ export interface Wal2JsonOptions {
   includeTypeOids: boolean;
   includeColumnPositions: boolean;
   includeNotNull: boolean;
+  includeDefault: boolean;
+  includeDomainDataType: boolean;
   includePk: boolean;
   includeLsn: boolean;
   actions: { insert: boolean; update: boolean; delete: boolean; truncate: boolean };
@@ -48,6 +50,8 @@ export function defaultWal2JsonOptions(): Wal2JsonOptions {
     includeTypeOids: false,
     includeColumnPositions: false,
     includeNotNull: false,
+    includeDefault: false,
+    includeDomainDataType: false,
     includePk: false,
     includeLsn: false,
     actions: { insert: true, update: true, delete: true, truncate: true },
@@ -69,6 +73,8 @@ const BOOLEAN_OPTIONS: Record<string, keyof Wal2JsonOptions> = {
   'include-type-oids': 'includeTypeOids',
   'include-column-positions': 'includeColumnPositions',
   'include-not-null': 'includeNotNull',
+  'include-default': 'includeDefault',
+  'include-domain-data-type': 'includeDomainDataType',
   'include-pk': 'includePk',
   'include-lsn': 'includeLsn',
 };
@@ -138,8 +144,6 @@ export function parseWal2JsonOptions(options: Iterable<readonly [string, string 
       if (version < 1) throw new InvalidArgumentError(`client sent format_version=${version} but we only support format 1 or higher`);
     } else if (name === 'include-unchanged-toast') {
       throw new InvalidArgumentError(`parameter "${name}" was deprecated`);
-    } else if (name === 'include-domain-data-type' || name === 'include-default') {
-      throw new InvalidArgumentError(`wal2json option "${name}" is not supported by pgwal`);
     } else {
       throw new InvalidArgumentError(`option "${name}" = "${value ?? '(null)'}" is unknown`);
     }
@@ -328,6 +332,8 @@ type Kind = 'change' | 'identity' | 'pk';
 /** The wal2json output plugin (format-version 2). */
 export class Wal2JsonPlugin implements OutputPlugin {
   readonly options: Wal2JsonOptions;
+  /** Relations whose catalog entry was checked for what wal2json needs. */
+  private readonly complete = new WeakSet<DecoderRelation>();
 
   constructor(options: Partial<Wal2JsonOptions> | Wal2JsonOptions = {}) {
     this.options = { ...defaultWal2JsonOptions(), ...options };
@@ -374,8 +380,13 @@ export class Wal2JsonPlugin implements OutputPlugin {
     const { relation: rel, action, newTuple, oldTuple } = change;
     if (action === 'INSERT' ? !o.actions.insert : action === 'UPDATE' ? !o.actions.update : !o.actions.delete) return;
     if (!this.tableSelected(rel)) return;
+    if (!this.complete.has(rel) && (rel.identityKey === undefined || rel.primaryKey === undefined || (o.includeTypes && rel.attributes.some((a) => a.typmod === undefined)))) {
+      // Never a guess: which columns identify a row, and the types' modifiers, come from the catalog.
+      throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} lacks its primary key, replica identity key or column type modifiers: make the slot state again with this pgwal (at ${formatLsn(change.lsn)})`, { lsn: change.lsn });
+    }
+    this.complete.add(rel);
     // Changes wal2json drops with a WARNING: no tuple, or no way to identify the old row.
-    const hasIdentity = rel.identityKey !== undefined || rel.replIdent === 'f';
+    const hasIdentity = rel.identityKey !== null || rel.replIdent === 'f';
     if (action !== 'DELETE' && newTuple === undefined) return;
     if (action !== 'INSERT' && oldTuple === undefined && !hasIdentity) return;
 
@@ -385,13 +396,13 @@ export class Wal2JsonPlugin implements OutputPlugin {
     s += `,"table":${escapeJson(rel.name)}`;
     if (newTuple !== undefined) s += `,"columns":[${this.tuple(ctx, rel, newTuple, 'change', change.lsn)}]`;
     if (oldTuple !== undefined) s += `,"identity":[${this.tuple(ctx, rel, oldTuple, 'identity', change.lsn)}]`;
-    else if (action === 'UPDATE' && (rel.primaryKey !== undefined || rel.identityKey !== undefined)) {
+    else if (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null)) {
       // The key did not change: wal2json takes the identity from the new tuple.
       s += `,"identity":[${this.tuple(ctx, rel, newTuple!, 'identity', change.lsn)}]`;
     }
     if (o.includePk) {
       s += ',"pk":[';
-      if (rel.primaryKey !== undefined) s += this.tuple(ctx, rel, (oldTuple ?? newTuple)!, 'pk', change.lsn);
+      if (rel.primaryKey !== null) s += this.tuple(ctx, rel, (oldTuple ?? newTuple)!, 'pk', change.lsn);
       s += ']';
     }
     ctx.write(s + '}');
@@ -401,7 +412,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
   private tuple(ctx: OutputContext, rel: DecoderRelation, values: readonly RawValue[], kind: Kind, lsn: Lsn): string {
     const o = this.options;
     // No key (replica identity full or nothing): every column, as an empty bitmap selects in wal2json.
-    const key = kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined;
+    const key = (kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined) ?? undefined;
     const parts: string[] = [];
     const attrs = rel.attributes;
     for (let i = 0; i < attrs.length; i++) {
@@ -415,7 +426,10 @@ export class Wal2JsonPlugin implements OutputPlugin {
       const type = ctx.type(a.typeOid);
       if (o.includeTypes) {
         if (type === undefined) throw unknownType(a, rel, lsn);
-        const name = formatTypeWithTypmod(type, a.typmod ?? -1, (oid) => ctx.type(oid));
+        // A domain by the type it is over, with that type's modifier (one level, as wal2json does).
+        const base = o.includeDomainDataType && type.baseType !== undefined ? ctx.type(type.baseType) : undefined;
+        if (o.includeDomainDataType && type.baseType !== undefined && base === undefined) throw unknownType({ ...a, typeOid: type.baseType }, rel, lsn);
+        const name = base !== undefined ? formatTypeWithTypmod(base, type.baseTypmod ?? -1, (oid) => ctx.type(oid)) : formatTypeWithTypmod(type, a.typmod ?? -1, (oid) => ctx.type(oid));
         // A quoted identifier is already a JSON string, unless array brackets follow the quotes.
         s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
       }
@@ -423,6 +437,11 @@ export class Wal2JsonPlugin implements OutputPlugin {
       if (kind !== 'pk') s += `,"value":${this.value(v, a, type, ctx, rel, lsn)}`;
       if (kind === 'change' && o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
       if (kind === 'change' && o.includeColumnPositions) s += `,"position":${a.attnum}`;
+      if (kind === 'change' && o.includeDefault) {
+        if (a.defaultExpr === undefined) throw new WalFormatError('unknown-default', `the catalog does not hold the default of column ${a.name} of ${rel.namespace}.${rel.name} (include-default)`, { lsn });
+        // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
+        s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
+      }
       parts.push(s + '}');
     }
     return parts.join(',');
