@@ -7,3 +7,6 @@ export * from './plugin.js';
 export * from './decoder.js';
 export * from './snapbuild.js';
 export * from './spill.js';
+export * from './wal2json.js';
+export * from './jsvalues.js';
+export * from './jschanges.js';

@@ -20,6 +20,9 @@ export interface TypeInfo {
   enumLabels?: Map<number, string> | Record<string, string>;
   /** pg_range.rngsubtype, for range types. */
   rangeSubtype?: number;
+  /** Domains: typbasetype and typtypmod (the type and modifier the domain is over). */
+  baseType?: number;
+  baseTypmod?: number;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
