@@ -1,4 +1,6 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
+import { WalError, WalFormatError } from '../errors.js';
+import { formatLsn } from '../lsn.js';
 import type { RawValue } from './tuple.js';
 import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, timestamptzText } from './values.js';
@@ -47,7 +49,7 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     const isNull = v.kind === 'null' || (v.kind === 'missing' && v.text === null);
     if (isNull && skipNulls) continue;
     const type: TypeInfo | undefined = types(c.typeOid);
-    if (type === undefined) throw new Error(`type ${c.typeOid} of column ${c.name} is not in the catalog`);
+    if (type === undefined) throw new WalFormatError('unknown-type', `type ${c.typeOid} of column ${c.name} is not in the catalog`);
     s += ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
     if (isNull) s += 'null';
     else if (v.kind === 'toast') s += 'unchanged-toast-datum';
@@ -189,12 +191,16 @@ export class TestDecodingPlugin implements OutputPlugin {
     const columns = ch.relation.attributes;
     const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
     let line = `table ${qualifiedName(ch.relation.namespace, ch.relation.name, ctx.major)}: ${ch.action}:`;
-    if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
-    else if (ch.action === 'UPDATE') {
-      if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
-      line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
-    } else {
-      line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
+    try {
+      if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+      else if (ch.action === 'UPDATE') {
+        if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
+        line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+      } else {
+        line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
+      }
+    } catch (e) {
+      throw valueError(e, ch, types);
     }
     ctx.write(line);
   }
@@ -229,6 +235,36 @@ export class TestDecodingPlugin implements OutputPlugin {
   rollbackPrepared(ctx: OutputContext, txn: ReorderTxn): void {
     ctx.write(`ROLLBACK PREPARED ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
   }
+}
+
+/**
+ * A value that cannot be printed, as a typed error naming the table, column, type and the change's LSN. Only
+ * on that failure are the columns printed once more, one by one, to find which one it was.
+ */
+function valueError(e: unknown, ch: RowChange, types: TypeLookup): unknown {
+  if (!(e instanceof WalError)) return e;
+  const where = `${ch.relation.namespace}.${ch.relation.name}`;
+  const failing = (v: RawValue, type: TypeInfo | undefined): boolean => {
+    if (type === undefined) return true;
+    if (v.kind !== 'bytes') return false;
+    try {
+      outputValue(v.bytes, type, types);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  for (const tuple of [ch.newTuple, ch.oldTuple]) {
+    for (let i = 0; tuple !== undefined && i < ch.relation.attributes.length; i++) {
+      const c = ch.relation.attributes[i]!;
+      const v = tuple[i];
+      const type = types(c.typeOid);
+      if (c.dropped || v === undefined || !failing(v, type)) continue;
+      const typeName = type === undefined ? `${c.typeOid}` : `${type.name} (oid ${c.typeOid})`;
+      return new WalFormatError(e.code, `cannot print column ${c.name} of type ${typeName} of table ${where} in the change at ${formatLsn(ch.lsn)}: ${e.message}`, { lsn: ch.lsn, cause: e });
+    }
+  }
+  return new WalFormatError(e.code, `cannot print a row of table ${where} in the change at ${formatLsn(ch.lsn)}: ${e.message}`, { lsn: ch.lsn, cause: e });
 }
 
 export function qualifiedName(namespace: string, name: string, major: number): string {

@@ -3,6 +3,7 @@
 import { WalFormatError } from '../errors.js';
 import { toHex } from '../xlogreader/hex.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
+import { deformTuple, type Attribute } from './tuple.js';
 
 /** What output needs of a pg_type row. */
 export interface TypeInfo {
@@ -20,6 +21,10 @@ export interface TypeInfo {
   enumLabels?: Map<number, string> | Record<string, string>;
   /** pg_range.rngsubtype, for range types. */
   rangeSubtype?: number;
+  /** The columns of a composite type (its typrelid's attributes), for record_out. */
+  fields?: Attribute[];
+  /** For a multirange type: its range type (pg_range.rngtypid of the row whose rngmultitypid is this type). */
+  rangeType?: number;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
@@ -411,16 +416,19 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
     off = next;
     values.push(outputValue(datum, elem, types));
   }
+  // typdelim: box is the one built-in type whose array elements are separated by ';'.
+  const delim = elem.output === 'box_out' ? ';' : ',';
   const quote = (v: string | null): string => {
     if (v === null) return 'NULL';
-    if (v === '' || /^null$/i.test(v) || /["\\{},\s]/.test(v)) return `"${v.replace(/(["\\])/g, '\\$1')}"`;
+    // array_isspace, not \s: only ASCII white space makes the server quote.
+    if (v === '' || /^null$/i.test(v) || /["\\{} \t\n\r\v\f]/.test(v) || v.includes(delim)) return `"${v.replace(/(["\\])/g, '\\$1')}"`;
     return v;
   };
   let idx = 0;
   const nest = (d: number): string => {
     const parts: string[] = [];
     for (let k = 0; k < dims[d]!; k++) parts.push(d === ndim - 1 ? quote(values[idx++]!) : nest(d + 1));
-    return `{${parts.join(',')}}`;
+    return `{${parts.join(delim)}}`;
   };
   const body = nest(0);
   return lbs.some((l) => l !== 1) ? dims.map((n, d) => `[${lbs[d]}:${lbs[d]! + n - 1}]`).join('') + '=' + body : body;
@@ -457,7 +465,7 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
     const [datum, next] = readDatum(b, off, sub.len);
     off = next;
     const text = outputValue(datum, sub, types);
-    return text === '' || /["\\()[\],\s]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
+    return text === '' || /["\\()[\], \t\n\r\v\f]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
   };
   const lower = flags & 0x08 ? '' : bound();
   const upper = flags & 0x10 ? '' : bound();
@@ -465,6 +473,225 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
 }
 
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
+
+/** A typed error for a value pgwal will not guess at. */
+const unsupported = (type: TypeInfo, why: string): never => {
+  throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (oid ${type.oid}): ${why}`);
+};
+
+/**
+ * record_out: `(a,b)`, NULL as nothing, a value quoted when empty or holding `"`, `\`, `(`, `)`, `,` or
+ * white space, with `"` and `\` doubled. `b` is a composite datum after its length word: typmod, type OID,
+ * then a heap tuple header from t_ctid on.
+ */
+// see record_out (rowtypes.c)
+function recordText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  // A domain over a composite type has no columns of its own: the datum names its row type.
+  const fields = type.fields ?? types(u32(b, 4))?.fields;
+  if (fields === undefined) return unsupported(type, 'its columns are not in the catalog');
+  const values = deformTuple(b.subarray(19), u16(b, 14), u16(b, 16), b[18]!, fields);
+  let s = '(';
+  let first = true;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (f.dropped) continue;
+    if (!first) s += ',';
+    first = false;
+    const v = values[i]!;
+    if (v.kind === 'null' || (v.kind === 'missing' && v.text === null)) continue;
+    let text: string;
+    if (v.kind === 'bytes') {
+      const t = types(f.typeOid);
+      if (t === undefined) throw new WalFormatError('unknown-type', `type ${f.typeOid} of column ${f.name} of composite type ${type.name} is not in the catalog`);
+      text = outputValue(v.bytes, t, types);
+    } else if (v.kind === 'missing') text = v.text!;
+    else return unsupported(type, `column ${f.name} holds a TOAST pointer`);
+    s += text === '' || /["\\(), \t\n\r\v\f]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
+  }
+  return s + ')';
+}
+
+/** Multirange type → range type of the built-in multiranges (pg_range.rngmultitypid), for a catalog without rangeType. */
+const BUILTIN_MULTIRANGES: Record<number, number> = { 4451: 3904, 4532: 3906, 4533: 3908, 4534: 3910, 4535: 3912, 4536: 3926 };
+
+/**
+ * multirange_out: `{r1,r2}`, each range as its range type prints it. `b` (after the length word): type OID,
+ * range count, an item per range after the first (a length, or every 4th an offset), a flags byte per range,
+ * then each range's bounds aligned to the subtype.
+ */
+// see multirange_out, multirange_get_bounds_offset and multirange_get_range (multirangetypes.c)
+function multirangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  const own = u32(b, 0);
+  const rangeOid = type.rangeType ?? types(own)?.rangeType ?? BUILTIN_MULTIRANGES[own];
+  const range = rangeOid === undefined ? undefined : types(rangeOid);
+  const sub = range?.rangeSubtype === undefined ? undefined : types(range.rangeSubtype);
+  if (range === undefined || sub === undefined) return unsupported(type, 'its range type is not in the catalog');
+  const count = u32(b, 4);
+  if (count === 0) return '{}';
+  const flagsAt = 8 + 4 * (count - 1);
+  const a = alignOf(sub.align);
+  // Alignment counts from the varlena start, 4 bytes before `b`.
+  const start = ((flagsAt + count + 4 + a - 1) & ~(a - 1)) - 4;
+  const offsetOf = (i: number): number => {
+    let off = 0;
+    for (; i > 0; i--) {
+      const item = u32(b, 8 + 4 * (i - 1));
+      off += item & 0x7fffffff;
+      if (item & 0x80000000) break;
+    }
+    return off;
+  };
+  let s = '{';
+  let next = offsetOf(0);
+  for (let i = 0; i < count; i++) {
+    const from = start + next;
+    next = i + 1 < count ? offsetOf(i + 1) : b.length - start;
+    const to = start + next;
+    if (to > b.length || from > to) throw new WalFormatError('invalid-datum', `multirange of type ${type.name} is malformed`);
+    // A range datum as range_out reads it: type OID, the bounds (aligned as in the multirange), flags last.
+    const r = new Uint8Array(4 + (to - from) + 1);
+    r[0] = rangeOid! & 0xff;
+    r[1] = (rangeOid! >>> 8) & 0xff;
+    r[2] = (rangeOid! >>> 16) & 0xff;
+    r[3] = rangeOid! >>> 24;
+    r.set(b.subarray(from, to), 4);
+    r[r.length - 1] = b[flagsAt + i]!;
+    s += (i > 0 ? ',' : '') + outputValue(r, range, types);
+  }
+  return s + '}';
+}
+
+/** float8out_internal with extra_float_digits 1, as the geometric types print coordinates. */
+const coord = (b: Uint8Array, o: number): string => floatOut(f64(b, o), false);
+const pointText = (b: Uint8Array, o: number): string => `(${coord(b, o)},${coord(b, o + 8)})`;
+
+/** path_encode: points `(x,y)` joined by `,`, inside `open`/`close`. */
+function pointsText(b: Uint8Array, o: number, n: number, open: string, close: string): string {
+  let s = open;
+  for (let i = 0; i < n; i++) s += (i > 0 ? ',' : '') + pointText(b, o + 16 * i);
+  return s + close;
+}
+
+/** tsvectorout: `'lexeme':1A,2 'other'`, `'` doubled and `\` doubled inside lexemes. */
+// see tsvectorout (tsvector.c)
+function tsvectorText(b: Uint8Array): string {
+  const size = u32(b, 0);
+  const strAt = 4 + 4 * size;
+  const parts: string[] = [];
+  for (let i = 0; i < size; i++) {
+    // WordEntry bit fields, low bit first: haspos:1, len:11, pos:20.
+    const we = u32(b, 4 + 4 * i);
+    const len = (we >>> 1) & 0x7ff;
+    const pos = we >>> 12;
+    let s = `'${utf8.decode(b.subarray(strAt + pos, strAt + pos + len)).replace(/(['\\])/g, '$1$1')}'`;
+    if (we & 1) {
+      // The positions follow the lexeme, 2-aligned from the lexeme area (itself 4-aligned).
+      const pp = strAt + ((pos + len + 1) & ~1);
+      const npos = u16(b, pp);
+      for (let k = 0; k < npos; k++) {
+        const wep = u16(b, pp + 2 + 2 * k);
+        s += (k === 0 ? ':' : ',') + String(wep & 0x3fff) + ['', 'C', 'B', 'A'][wep >> 14]!;
+      }
+    }
+    parts.push(s);
+  }
+  return parts.join(' ');
+}
+
+/** tsqueryout: the query's Polish-notation items printed infix, parenthesised by operator priority. */
+// see infix and tsqueryout (tsquery.c)
+function tsqueryText(b: Uint8Array): string {
+  const size = u32(b, 0);
+  if (size === 0) return '';
+  const items = 4;
+  const operands = items + 12 * size;
+  const priority = [0, 4, 2, 1, 3]; // OP_NOT, OP_AND, OP_OR, OP_PHRASE
+  let cur = 0;
+  const infix = (parent: number, rightPhrase: boolean): string => {
+    if (cur >= size) throw new WalFormatError('invalid-datum', 'tsquery is malformed');
+    const it = items + 12 * cur++;
+    if (b[it] === 1) {
+      // QueryOperand: type, weight, prefix, valcrc, then length:12 and distance:20 (the operand's offset).
+      const weight = b[it + 1]!;
+      const at = operands + (u32(b, it + 8) >>> 12);
+      const end = b.indexOf(0, at);
+      let s = `'${utf8.decode(b.subarray(at, end < 0 ? b.length : end)).replace(/(['\\])/g, '$1$1')}'`;
+      if (weight !== 0 || b[it + 2] !== 0) {
+        s += ':' + (b[it + 2] !== 0 ? '*' : '') + (weight & 8 ? 'A' : '') + (weight & 4 ? 'B' : '') + (weight & 2 ? 'C' : '') + (weight & 1 ? 'D' : '');
+      }
+      return s;
+    }
+    // QueryOperator: type, oper, distance (int16), left.
+    const op = b[it + 1]!;
+    const p = priority[op] ?? 0;
+    if (op === 1) {
+      const inner = '!' + infix(p, false);
+      return p < parent ? `( ${inner} )` : inner;
+    }
+    const paren = p < parent || (op === 4 && rightPhrase);
+    const distance = i16(b, it + 2);
+    const right = infix(p, op === 4);
+    const left = infix(p, false);
+    const sym = op === 3 ? '|' : op === 2 ? '&' : distance !== 1 ? `<${distance}>` : '<->';
+    const s = `${left} ${sym} ${right}`;
+    return paren ? `( ${s} )` : s;
+  };
+  return infix(-1, false);
+}
+
+/** xml_out: the stored text, its XML declaration printed again only when it says more than version 1.0. */
+// see xml_out_internal, parse_xml_decl and print_xml_decl (xml.c)
+function xmlText(b: Uint8Array): string {
+  const str = utf8.decode(b);
+  let len = 0;
+  let version: string | undefined;
+  let standalone = -1;
+  if (str.startsWith('<?xml') && !/^[\p{L}\p{N}._:\-\u00b7]/u.test(str.slice(5))) {
+    const m = /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|"([^"]*)")(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:'[^']*'|"[^"]*"))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*('yes'|"yes"|'no'|"no"))?[ \t\r\n]*\?>/.exec(str);
+    // An unparsable declaration: the server warns and prints the text as stored; so does a non-ASCII one.
+    if (m === null || /[^\x00-\x7f]/.test(m[0])) return str;
+    len = m[0].length;
+    version = m[1] ?? m[2];
+    if (m[3] !== undefined) standalone = m[3].includes('yes') ? 1 : 0;
+  }
+  if ((version !== undefined && version !== '1.0') || standalone !== -1) {
+    return `<?xml version="${version ?? '1.0'}"${standalone === 1 ? ' standalone="yes"' : standalone === 0 ? ' standalone="no"' : ''}?>${str.slice(len)}`;
+  }
+  return str.slice(str[len] === '\n' ? len + 1 : len);
+}
+
+/** int2vectorout / oidvectorout: the one-dimensional array's values separated by spaces. */
+function vectorText(b: Uint8Array, width: 2 | 4): string {
+  // ndim, dataoffset, elemtype, dim1, lbound1, then the values.
+  const n = u32(b, 12);
+  let s = '';
+  for (let i = 0; i < n; i++) s += (i > 0 ? ' ' : '') + String(width === 2 ? i16(b, 20 + 2 * i) : u32(b, 20 + 4 * i));
+  return s;
+}
+
+/** pg_snapshot_out (also txid_snapshot's): `xmin:xmax:xip,xip`. */
+function snapshotText(b: Uint8Array): string {
+  const u64 = (o: number): string => ((BigInt(u32(b, o + 4)) << 32n) | BigInt(u32(b, o))).toString();
+  const n = u32(b, 0);
+  let s = `${u64(4)}:${u64(12)}:`;
+  for (let i = 0; i < n; i++) s += (i > 0 ? ',' : '') + u64(20 + 8 * i);
+  return s;
+}
+
+/**
+ * The reg* types print catalog names (qualified by the search_path's visibility, or the bare OID when no row
+ * has it): pgwal prints regtype from the catalog it has and `-` for 0, and refuses the others.
+ */
+function regText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  const oid = u32(b, 0);
+  if (oid === 0) return '-';
+  if (type.output === 'regtypeout') {
+    const t = types(oid);
+    if (t !== undefined) return t.name;
+    return unsupported(type, `type ${oid} is not in the catalog`);
+  }
+  return unsupported(type, `its output (${type.output}) names catalog objects pgwal does not carry`);
+}
 
 /** The text the type's output function prints for a datum (varlena payload without its header). */
 export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
@@ -480,8 +707,6 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'oidout':
     case 'xidout':
     case 'cidout':
-    case 'regclassout':
-    case 'regprocout':
       return String(u32(b, 0));
     case 'float4out':
       return floatOut(f32(b, 0), true);
@@ -493,8 +718,9 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'varcharout':
     case 'bpcharout':
     case 'json_out':
-    case 'xml_out':
       return utf8.decode(b);
+    case 'xml_out':
+      return xmlText(b);
     case 'nameout': {
       const z = b.indexOf(0);
       return utf8.decode(z < 0 ? b : b.subarray(0, z));
@@ -547,7 +773,60 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
       if (label === undefined) throw new WalFormatError('unknown-type', `enum value ${u32(b, 0)} of type ${type.name} is not in the catalog`);
       return label;
     }
+    case 'record_out':
+      return recordText(b, type, types);
+    case 'multirange_out':
+      return multirangeText(b, type, types);
+    case 'macaddr8_out':
+      return Array.from(b.subarray(0, 8), (x) => pad(x.toString(16), 2)).join(':');
+    case 'tidout':
+      // ItemPointerData: block number as two uint16 halves (high first), then the offset.
+      return `(${u16(b, 0) * 0x10000 + u16(b, 2)},${u16(b, 4)})`;
+    case 'int2vectorout':
+      return vectorText(b, 2);
+    case 'oidvectorout':
+      return vectorText(b, 4);
+    case 'xid8out':
+      return ((BigInt(u32(b, 4)) << 32n) | BigInt(u32(b, 0))).toString();
+    case 'point_out':
+      return pointText(b, 0);
+    case 'lseg_out':
+      return pointsText(b, 0, 2, '[', ']');
+    case 'box_out':
+      return pointsText(b, 0, 2, '', '');
+    case 'line_out':
+      return `{${coord(b, 0)},${coord(b, 8)},${coord(b, 16)}}`;
+    case 'circle_out':
+      return `<${pointText(b, 0)},${coord(b, 16)}>`;
+    case 'path_out':
+      // npts, closed, padding, then the points (8-aligned from the varlena start).
+      return u32(b, 4) !== 0 ? pointsText(b, 12, u32(b, 0), '(', ')') : pointsText(b, 12, u32(b, 0), '[', ']');
+    case 'poly_out':
+      // npts, the bounding box, then the points.
+      return pointsText(b, 36, u32(b, 0), '(', ')');
+    case 'tsvectorout':
+      return tsvectorText(b);
+    case 'tsqueryout':
+      return tsqueryText(b);
+    case 'pg_snapshot_out':
+    case 'txid_snapshot_out':
+      return snapshotText(b);
+    case 'unknownout':
+    case 'pg_node_tree_out':
+      return utf8.decode(b);
+    case 'regclassout':
+    case 'regprocout':
+    case 'regprocedureout':
+    case 'regoperout':
+    case 'regoperatorout':
+    case 'regtypeout':
+    case 'regnamespaceout':
+    case 'regroleout':
+    case 'regconfigout':
+    case 'regdictionaryout':
+    case 'regcollationout':
+      return regText(b, type, types);
     default:
-      throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (output function ${type.output})`);
+      throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (oid ${type.oid}, output function ${type.output})`);
   }
 }
