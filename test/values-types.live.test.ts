@@ -53,7 +53,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         const r = rng(seed);
         const int = (lo: number, hi: number): number => Math.floor(lo + r() * (hi - lo + 1));
         let id = 1;
-        for (let step = 0; step < 60; step++) {
+        for (let step = 0; step < 100; step++) {
           const k = int(0, 9);
           if (k < 6) {
             await c.query('begin');

@@ -41,7 +41,13 @@ export function randomTypesRow(r: () => number, id: number): string {
   const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
   const maybe = (s: string, p = 0.1): string => (r() < p ? 'null' : s);
   const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
-  const text = (): string => (r() < 0.05 ? `repeat(${q(pick(TEXTS))}, ${int(200, 900)})` : q(pick(TEXTS)));
+  // Now and then long: compressible (compressed inline) or not (moved out to the TOAST table).
+  const text = (): string => {
+    const k = r();
+    if (k < 0.04) return `repeat(${q(pick(TEXTS))}, ${int(200, 900)})`;
+    if (k < 0.07) return `(select string_agg(md5(g::text || '${int(0, 1e6)}'), '') from generate_series(1, ${int(50, 300)}) g)`;
+    return q(pick(TEXTS));
+  };
   const float = (): string => pick([`${(r() - 0.5) * 10 ** int(-20, 20)}`, '0.1', '-0', "'NaN'", "'Infinity'", '1e300', `${int(-100, 100)}`, '5e-324']);
   const num = (): string => pick([`${int(-99999, 99999)}.${int(0, 999)}`, "'NaN'", '0', `1e${int(-8, 8)}`]);
   const ts = (): string => pick([`timestamptz '2000-01-01 00:00+00' + interval '${int(-3e9, 3e9)} seconds'`, "'infinity'", "'1999-12-31 23:59:59.5-08'"]);
