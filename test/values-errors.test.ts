@@ -1,5 +1,5 @@
 // A value pgwal cannot print is a typed error naming the type, the column and the change's LSN — never a guess.
-// (The live counterpart, with jsonpath and regclass values from a real server: values-types.live.test.ts.)
+// (The live counterpart, with aclitem and regclass values from a real server: values-types.live.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { WalFormatError } from '../src/errors.js';
 import { parseLsn } from '../src/lsn.js';
@@ -10,12 +10,12 @@ import type { RawValue } from '../src/reorderbuffer/tuple.js';
 import { outputValue, type TypeInfo } from '../src/reorderbuffer/values.js';
 
 const INT4: TypeInfo = { oid: 23, name: 'integer', output: 'int4out', len: 4, align: 'i', byval: true, elem: 0 };
-const JSONPATH: TypeInfo = { oid: 4072, name: 'jsonpath', output: 'jsonpath_out', len: -1, align: 'i', byval: false, elem: 0 };
+const ACLITEM: TypeInfo = { oid: 1033, name: 'aclitem', output: 'aclitemout', len: 16, align: 'd', byval: false, elem: 0 };
 const REGCLASS: TypeInfo = { oid: 2205, name: 'regclass', output: 'regclassout', len: 4, align: 'i', byval: true, elem: 0 };
 const REGTYPE: TypeInfo = { oid: 2206, name: 'regtype', output: 'regtypeout', len: 4, align: 'i', byval: true, elem: 0 };
 // A composite type as a state file written before composites carried their columns.
 const OLD_COMPOSITE: TypeInfo = { oid: 16400, name: 'comp', output: 'record_out', len: -1, align: 'd', byval: false, elem: 0 };
-const TYPES = new Map([INT4, JSONPATH, REGCLASS, REGTYPE, OLD_COMPOSITE].map((t) => [t.oid, t]));
+const TYPES = new Map([INT4, ACLITEM, REGCLASS, REGTYPE, OLD_COMPOSITE].map((t) => [t.oid, t]));
 const types = (oid: number): TypeInfo | undefined => TYPES.get(oid);
 
 const le32 = (n: number): Uint8Array => new Uint8Array([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
@@ -57,16 +57,16 @@ function thrown(f: () => unknown): WalFormatError {
 
 describe('values pgwal cannot print', () => {
   it('an output function pgwal lacks is an unsupported-type error naming the type', () => {
-    const e = thrown(() => outputValue(new Uint8Array(8), JSONPATH, types));
+    const e = thrown(() => outputValue(new Uint8Array(16), ACLITEM, types));
     expect(e.code).toBe('unsupported-type');
-    expect(e.message).toContain('jsonpath (oid 4072');
+    expect(e.message).toContain('aclitem (oid 1033');
   });
 
   it('in a change: the column, its type and the change LSN, with the LSN on the error', () => {
-    const e = thrown(() => emit(change(4072, new Uint8Array(8), '0/1A2B3C4')));
+    const e = thrown(() => emit(change(1033, new Uint8Array(16), '0/1A2B3C4')));
     expect(e.code).toBe('unsupported-type');
     expect(e.lsn).toBe(parseLsn('0/1A2B3C4'));
-    expect(e.message).toMatch(/^cannot print column val of type jsonpath \(oid 4072\) of table public\.bad in the change at 0\/1A2B3C4: pgwal cannot print values of type jsonpath/);
+    expect(e.message).toMatch(/^cannot print column val of type aclitem \(oid 1033\) of table public\.bad in the change at 0\/1A2B3C4: pgwal cannot print values of type aclitem/);
   });
 
   it('a column whose type is missing from the catalog: unknown-type, with column and LSN', () => {

@@ -693,6 +693,173 @@ function regText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
   return unsupported(type, `its output (${type.output}) names catalog objects pgwal does not carry`);
 }
 
+/** escape_json: a JSON string literal as PostgreSQL writes one. */
+function jsonQuoted(bytes: Uint8Array): string {
+  let out = '"';
+  for (const ch of utf8.decode(bytes)) {
+    const c = ch.charCodeAt(0);
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 8) out += '\\b';
+    else if (c === 12) out += '\\f';
+    else if (c === 10) out += '\\n';
+    else if (c === 13) out += '\\r';
+    else if (c === 9) out += '\\t';
+    else if (c < 0x20) out += '\\u' + pad(c.toString(16), 4);
+    else out += ch;
+  }
+  return out + '"';
+}
+
+// jsonpath item types (JsonPathItemType, jsonpath.h; 43+ are 17's item methods).
+const JPI_BINARY: Record<number, string> = { 4: '&&', 5: '||', 8: '==', 9: '!=', 10: '<', 11: '>', 12: '<=', 13: '>=', 14: '+', 15: '-', 16: '*', 17: '/', 18: '%', 41: 'starts with' };
+const JPI_METHOD: Record<number, string> = {
+  31: '.type()', 32: '.size()', 33: '.abs()', 34: '.floor()', 35: '.ceiling()', 36: '.double()', 38: '.keyvalue()',
+  43: '.bigint()', 44: '.boolean()', 45: '.date()', 47: '.integer()', 48: '.number()', 49: '.string()',
+};
+const JPI_METHOD_ARG: Record<number, string> = { 37: '.datetime(', 50: '.time(', 51: '.time_tz(', 52: '.timestamp(', 53: '.timestamp_tz(' };
+
+/** operationPriority (jsonpath.c). */
+function jsonpathPriority(type: number): number {
+  if (type === 5) return 0;
+  if (type === 4) return 1;
+  if ((type >= 8 && type <= 13) || type === 41) return 2;
+  if (type === 14 || type === 15) return 3;
+  if (type >= 16 && type <= 18) return 4;
+  if (type === 19 || type === 20) return 5;
+  return 6;
+}
+
+/**
+ * jsonpath_out: the binary items printed back as text. `b` (after the length word): a header (version, the lax
+ * bit), then items — a type byte, int-aligned next/argument positions relative to the item, payload.
+ */
+// see jsonPathToCstring, printJsonPathItem and jspInitByBuffer (jsonpath.c)
+function jsonpathText(b: Uint8Array, type: TypeInfo): string {
+  const bad = (): never => {
+    throw new WalFormatError('invalid-datum', `${type.name} value is malformed`);
+  };
+  // Offsets in `b` are ≡ addresses mod 4 (the varlena start is aligned and 4 bytes before `b`).
+  const item = (pos: number, inKey: boolean, brackets: boolean, depth: number): string => {
+    if (depth > 1000 || pos < 4 || pos >= b.length) bad();
+    const t = b[pos]!;
+    let p = (pos + 1 + 3) & ~3;
+    const next = i32(b, p);
+    p += 4;
+    const child = (rel: number, k: boolean, br: boolean): string => item(pos + rel, k, br, depth + 1);
+    const operand = (rel: number): string => {
+      const childType = b[pos + rel];
+      return child(rel, false, childType !== undefined && jsonpathPriority(childType) <= jsonpathPriority(t));
+    };
+    const text = (at: number): Uint8Array => b.subarray(at + 4, at + 4 + i32(b, at));
+    let s: string;
+    if (t in JPI_BINARY) {
+      s = `${operand(i32(b, p))} ${JPI_BINARY[t]} ${operand(i32(b, p + 4))}`;
+      if (brackets) s = `(${s})`;
+    } else if (t in JPI_METHOD) s = JPI_METHOD[t]!;
+    else if (t in JPI_METHOD_ARG) {
+      const arg = i32(b, p);
+      s = `${JPI_METHOD_ARG[t]}${arg !== 0 ? child(arg, false, false) : ''})`;
+    } else {
+      switch (t) {
+        case 0:
+          s = 'null';
+          break;
+        case 1:
+          s = jsonQuoted(text(p));
+          break;
+        case 2: {
+          // A whole numeric varlena.
+          const hdr = b[p]! & 0x01 ? 1 : 4;
+          const size = hdr === 1 ? b[p]! >> 1 : u32(b, p) >>> 2;
+          s = numericOut(b.subarray(p + hdr, p + size));
+          if (next > 0) s = `(${s})`;
+          break;
+        }
+        case 3:
+          s = b[p] ? 'true' : 'false';
+          break;
+        case 6:
+          s = `!(${child(i32(b, p), false, false)})`;
+          break;
+        case 7:
+          s = `(${child(i32(b, p), false, false)}) is unknown`;
+          break;
+        case 19:
+        case 20:
+          s = (t === 19 ? '+' : '-') + operand(i32(b, p));
+          if (brackets) s = `(${s})`;
+          break;
+        case 21:
+          s = '[*]';
+          break;
+        case 22:
+          s = (inKey ? '.' : '') + '*';
+          break;
+        case 23: {
+          const n = i32(b, p);
+          const parts: string[] = [];
+          for (let i = 0; i < n; i++) {
+            const from = i32(b, p + 4 + 8 * i);
+            const to = i32(b, p + 8 + 8 * i);
+            parts.push(child(from, false, false) + (to !== 0 ? ` to ${child(to, false, false)}` : ''));
+          }
+          s = `[${parts.join(',')}]`;
+          break;
+        }
+        case 24: {
+          const first = u32(b, p);
+          const last = u32(b, p + 4);
+          const L = 0xffffffff;
+          const bound = (x: number): string => (x === L ? 'last' : String(x));
+          s = (inKey ? '.' : '') + (first === 0 && last === L ? '**' : first === last ? `**{${bound(first)}}` : `**{${bound(first)} to ${bound(last)}}`);
+          break;
+        }
+        case 25:
+          s = (inKey ? '.' : '') + jsonQuoted(text(p));
+          break;
+        case 26:
+          s = '@';
+          break;
+        case 27:
+          s = '$';
+          break;
+        case 28:
+          s = '$' + jsonQuoted(text(p));
+          break;
+        case 29:
+          s = `?(${child(i32(b, p), false, false)})`;
+          break;
+        case 30:
+          s = `exists (${child(i32(b, p), false, false)})`;
+          break;
+        case 40:
+          s = 'last';
+          break;
+        case 42: {
+          const flags = i32(b, p);
+          const expr = i32(b, p + 4);
+          const len = i32(b, p + 8);
+          s = `${operand(expr)} like_regex ${jsonQuoted(b.subarray(p + 12, p + 12 + len))}`;
+          if (flags) s += ` flag "${flags & 1 ? 'i' : ''}${flags & 2 ? 's' : ''}${flags & 4 ? 'm' : ''}${flags & 8 ? 'x' : ''}${flags & 16 ? 'q' : ''}"`;
+          if (brackets) s = `(${s})`;
+          break;
+        }
+        case 46: {
+          const left = i32(b, p);
+          const right = i32(b, p + 4);
+          s = `.decimal(${left !== 0 ? child(left, false, false) : ''}${right !== 0 ? ',' + child(right, false, false) : ''})`;
+          break;
+        }
+        default:
+          return unsupported(type, `jsonpath item type ${t}`);
+      }
+    }
+    return next > 0 ? s + child(next, true, true) : s;
+  };
+  return (u32(b, 0) & 0x80000000 ? '' : 'strict ') + item(4, false, true, 0);
+}
+
 /** The text the type's output function prints for a datum (varlena payload without its header). */
 export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
   switch (type.output) {
@@ -811,6 +978,8 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'pg_snapshot_out':
     case 'txid_snapshot_out':
       return snapshotText(b);
+    case 'jsonpath_out':
+      return jsonpathText(b, type);
     case 'unknownout':
     case 'pg_node_tree_out':
       return utf8.decode(b);

@@ -28,6 +28,7 @@ export const TYPE_COLUMNS: [string, string][] = [
   ['mac8', 'macaddr8'], ['ti', 'tid'], ['i2v', 'int2vector'], ['ov', 'oidvector'], ['pt', 'point'], ['ln', 'line'], ['ls', 'lseg'],
   ['bx', 'box'], ['pa', 'path'], ['pg', 'polygon'], ['ci', 'circle'], ['bxa', 'box[]'], ['pta', 'point[]'],
   ['tv', 'tsvector'], ['tq', 'tsquery'], ['ts', 'txid_snapshot'], ['ps', 'pg_snapshot'], ['x8', 'xid8'], ['xm', 'xml'], ['rt', 'regtype'], ['xma', 'xml[]'],
+  ['jp', 'jsonpath'], ['jpa', 'jsonpath[]'],
 ];
 
 /** Text that needs quoting somewhere: quotes, backslashes, delimiters, white space, non-ASCII spaces, NULL. */
@@ -103,6 +104,40 @@ export function randomTypesRow(r: () => number, id: number): string {
         '',
       ]),
     );
+  // jsonpath as 15 accepts it: accessors, filters, arithmetic and predicates, nested.
+  const jpKey = (): string => pick(['a', 'b', '"a b"', '"q\\"x"', '"ünï"', '"$"', 'type']);
+  // `@` only inside a filter (`at`), `last` only inside a subscript.
+  const jpExpr = (depth: number, at: boolean): string => {
+    const k = depth <= 0 ? int(0, 2) : int(0, 6);
+    if (k === 0) return pick(['1', '-2.5', '1e3', '"s\\n"', 'null', 'true', '$v', '$"x y"']);
+    if (k === 1 || k === 2) return jpPath(depth - 1, at && r() < 0.5 ? '@' : '$');
+    if (k === 3) return `${pick(['-', '+'])}${jpExpr(depth - 1, at)}`;
+    return `(${jpExpr(depth - 1, at)} ${pick(['+', '-', '*', '/', '%'])} ${jpExpr(depth - 1, at)})`;
+  };
+  const jpPred = (depth: number, at: boolean): string => {
+    const k = depth <= 0 ? int(0, 1) : int(0, 7);
+    const root = at ? '@' : '$';
+    if (k === 0) return `${jpExpr(depth - 1, at)} ${pick(['==', '!=', '<', '>', '<=', '>='])} ${jpExpr(depth - 1, at)}`;
+    if (k === 1) return `exists (${jpPath(depth - 1, root)})`;
+    if (k === 2) return `(${jpPred(depth - 1, at)} ${pick(['&&', '||'])} ${jpPred(depth - 1, at)})`;
+    if (k === 3) return `!(${jpPred(depth - 1, at)})`;
+    if (k === 4) return `(${jpPred(depth - 1, at)}) is unknown`;
+    if (k === 5) return `${jpPath(depth - 1, root)} like_regex "^a.*\\"b" ${pick(['', 'flag "i"', 'flag "smxq"'])}`;
+    return `${jpPath(depth - 1, root)} starts with ${pick(['"x"', '$v'])}`;
+  };
+  const jpPath = (depth: number, root: string): string => {
+    let s = root;
+    for (let n = int(0, 3); n > 0; n--) {
+      const k = int(0, 8);
+      if (k <= 2) s += `.${jpKey()}`;
+      else if (k === 3) s += pick(['[*]', '.*', '.**', '.**{2}', '.**{1 to last}', '.**{last}']);
+      else if (k === 4) s += `[${pick(['0', 'last', '1 to 3', '0, last - 1', '$.i to last'])}]`;
+      else if (k === 5) s += pick(['.type()', '.size()', '.abs()', '.floor()', '.ceiling()', '.double()', '.keyvalue()', '.datetime()', '.datetime("yyyy")']);
+      else if (depth > 0) s += ` ? (${jpPred(depth - 1, true)})`;
+    }
+    return s;
+  };
+  const jsonpath = (): string => q(`${pick(['', 'strict ', 'lax '])}${r() < 0.2 ? jpPred(2, false) : r() < 0.2 ? jpExpr(2, false) : jpPath(3, '$')}`);
   const values = [
     comp(),
     comp2(),
@@ -151,6 +186,8 @@ export function randomTypesRow(r: () => number, id: number): string {
     maybe(xml()),
     maybe(q(pick(['integer', 'text', 'comp', 'int4range', 'numeric', '-', 'int4[]', 'mood']))),
     maybe(`array[${xml()}::xml, null]`),
+    maybe(jsonpath()),
+    maybe(`array[${jsonpath()}, null]::jsonpath[]`),
   ];
   return `(${id}, ${values.join(', ')})`;
 }
