@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { readSlotStateFile, writeSlotStateFile } from '../src/node/slot.js';
 import { MAJORS, withServer } from './support/pg-server.js';
 import { rng } from './support/random-rows.js';
 import { TYPE_COLUMNS, TYPES_SQL, randomTypesRow } from './support/random-types.js';
@@ -76,9 +77,30 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         await c.query(`delete from oc where id in (5, 6)`);
 
         const end = await flushed(c);
-        for (const xids of ['1', '0']) {
+        // The same catalog without what a domain inherits from its base type, nor the range type of the built-in
+        // multiranges (as a catalog read from WAL may carry them): the datums' own type OIDs and the domains'
+        // base types must lead to the same text.
+        const loaded = readSlotStateFile(state);
+        const stripped = path.join(server.baseDir, 'stripped.state');
+        writeSlotStateFile(stripped, {
+          ...loaded,
+          catalog: {
+            ...loaded.catalog,
+            types: loaded.catalog.types.map((t) => {
+              if (t.baseType === undefined && !(t.output === 'multirange_out' && t.oid < 16384)) return t;
+              const { enumLabels: _l, rangeSubtype: _s, fields: _f, rangeType: _r, ...rest } = t;
+              return rest;
+            }),
+          },
+        });
+        expect(loaded.catalog.types.filter((t) => t.baseType !== undefined).length).toBeGreaterThan(8);
+        for (const [file, xids] of [
+          [state, '1'],
+          [state, '0'],
+          [stripped, '1'],
+        ] as const) {
           const theirs = await peek(c, 'vt', end, ['include-xids', xids]);
-          const run = await runCli(['decode', '--state', state, '-p', server.pgWalDir, '-o', `include-xids=${xids}`, '--end', end, '--with-lsn']);
+          const run = await runCli(['decode', '--state', file, '-p', server.pgWalDir, '-o', `include-xids=${xids}`, '--end', end, '--with-lsn']);
           expect(run.code, run.stderr).toBe(0);
           // Values may hold newlines: compare the whole text, and on a difference show where it starts.
           const ours = run.stdout.trimEnd();
@@ -87,7 +109,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
             let i = 0;
             while (i < ours.length && ours[i] === want[i]) i++;
             const from = Math.max(0, ours.lastIndexOf('\n', i - 1) + 1);
-            expect(ours.slice(from, i + 300), `seed ${seed}, first difference at character ${i}`).toBe(want.slice(from, i + 300));
+            expect(ours.slice(from, i + 300), `seed ${seed}, ${path.basename(file)}, first difference at character ${i}`).toBe(want.slice(from, i + 300));
           }
           expect(theirs.filter((l) => l.includes('table public.v: INSERT')).length).toBeGreaterThan(40);
           expect(theirs.some((l) => l.includes('table public.oc: UPDATE: old-key:'))).toBe(true);

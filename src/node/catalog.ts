@@ -129,6 +129,7 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       ...(base(t).rngsubtype !== null ? { rangeSubtype: Number(base(t).rngsubtype) } : {}),
       ...(base(t).typtype === 'c' && fields.has(Number(base(t).typrelid)) ? { fields: fields.get(Number(base(t).typrelid)) } : {}),
       ...(base(t).multirange_of !== null ? { rangeType: Number(base(t).multirange_of) } : {}),
+      ...(t.typtype === 'd' ? { baseType: Number(t.typbasetype) } : {}),
     })),
   };
 }

@@ -25,6 +25,8 @@ export interface TypeInfo {
   fields?: Attribute[];
   /** For a multirange type: its range type (pg_range.rngtypid of the row whose rngmultitypid is this type). */
   rangeType?: number;
+  /** typbasetype, for a domain: where its enum labels are when it carries none itself. */
+  baseType?: number;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
@@ -473,6 +475,13 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
 }
 
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
+
+/** The type a domain is over, through nested domains. */
+function baseOf(type: TypeInfo, types: TypeLookup): TypeInfo | undefined {
+  let t: TypeInfo | undefined = type;
+  for (let n = 0; t?.baseType !== undefined && n < 100; n++) t = types(t.baseType);
+  return t === type ? undefined : t;
+}
 
 /** A typed error for a value pgwal will not guess at. */
 const unsupported = (type: TypeInfo, why: string): never => {
@@ -933,9 +942,10 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'array_out':
       return arrayText(b, types);
     case 'range_out':
-      return rangeText(b, type, types);
+      // A domain over a range type may carry no subtype: the datum names its range type.
+      return rangeText(b, type.rangeSubtype === undefined ? (types(u32(b, 0)) ?? type) : type, types);
     case 'enum_out': {
-      const labels = type.enumLabels;
+      const labels = type.enumLabels ?? baseOf(type, types)?.enumLabels;
       const label = labels instanceof Map ? labels.get(u32(b, 0)) : labels?.[String(u32(b, 0))];
       if (label === undefined) throw new WalFormatError('unknown-type', `enum value ${u32(b, 0)} of type ${type.name} is not in the catalog`);
       return label;
