@@ -18,10 +18,12 @@ export const TYPES_SQL = [
   'create domain dcomp as comp',
   `create type comp2 as (x comp, y comp[], z int4range, w dint, m mood, tr textrange, mr int4multirange, f float8, e text)`,
   'create domain dcomp2 as comp2',
+  // A table's row type as a column type.
+  'create table rowt (a int, b text, c mood[])',
 ];
 
 export const TYPE_COLUMNS: [string, string][] = [
-  ['c', 'comp'], ['c2', 'comp2'], ['ca', 'comp[]'], ['c2a', 'comp2[]'], ['dc', 'dcomp'], ['dc2', 'dcomp2'],
+  ['c', 'comp'], ['c2', 'comp2'], ['rw', 'rowt'], ['ca', 'comp[]'], ['c2a', 'comp2[]'], ['dc', 'dcomp'], ['dc2', 'dcomp2'],
   ['d1', 'dint'], ['d2', 'ddint'], ['d3', 'dtext'], ['d4', 'dnum'], ['d5', 'darr'], ['d6', 'dmood'], ['d7', 'drange'], ['d8', 'dint[]'], ['d9', 'dtext[]'],
   ['m1', 'int4multirange'], ['m2', 'nummultirange'], ['m3', 'datemultirange'], ['m4', 'tstzmultirange'], ['m5', 'textmultirange'],
   ['m6', 'int8multirange'], ['m7', 'tsmultirange'], ['ma', 'int4multirange[]'], ['ra', 'int4range[]'], ['rta', 'textrange[]'], ['rna', 'numrange[]'],
@@ -62,7 +64,13 @@ export function randomTypesRow(r: () => number, id: number): string {
   ]);
   const numArr = (): string => pick([`array[${num()}, null, ${num()}]::numeric[]`, "'{}'::numeric[]", `'{{1.5,2},{NaN,-3}}'::numeric[]`]);
   const comp = (): string => maybe(`row(${maybe(String(int(-1e9, 1e9)))}, ${maybe(text())}, ${maybe(numArr())}, ${maybe(ts())})::comp`, 0.15);
-  const compArr = (): string => pick([`array[${Array.from({ length: int(0, 3) }, () => comp()).join(', ')}]::comp[]`, `'{}'::comp[]`]);
+  const compArr = (): string =>
+    pick([
+      `array[${Array.from({ length: int(0, 3) }, () => comp()).join(', ')}]::comp[]`,
+      `'{}'::comp[]`,
+      `array[[${comp()}, ${comp()}], [${comp()}, ${comp()}]]::comp[]`,
+      `'[0:1]={"(1,x,{},)",NULL}'::comp[]`,
+    ]);
   const comp2 = (): string =>
     maybe(
       `row(${comp()}, ${maybe(compArr())}, ${maybe(i4range())}, ${maybe(String(int(-5, 5)))}, ${maybe(q(pick(['sad', 'ok', 'happy', 'it\'s "odd"'])))}, ${maybe(trange())}, ${maybe(i4multi())}, ${maybe(float())}, ${maybe(text())})::comp2`,
@@ -141,6 +149,7 @@ export function randomTypesRow(r: () => number, id: number): string {
   const values = [
     comp(),
     comp2(),
+    maybe(`row(${maybe(String(int(-9, 9)))}, ${maybe(text())}, ${maybe(`array['ok', null, 'it''s "odd"']::mood[]`)})::rowt`),
     maybe(compArr()),
     maybe(`array[${comp2()}, ${comp2()}]::comp2[]`),
     maybe(`${comp()}::dcomp`),
