@@ -67,6 +67,9 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
             await c.query(`delete from v where id = ${int(1, id)}`);
           }
         }
+        // A jsonpath of 5000 accessors (a chain pgwal walks without recursing) and a deeply nested predicate.
+        await c.query(`insert into v (id, jp) select ${id++}, ('$' || repeat('.a', 5000))::jsonpath`);
+        await c.query(`insert into v (id, jp) select ${id++}, ('$ ? (' || repeat('!(', 200) || '@ == 1' || repeat(')', 200) || ')')::jsonpath`);
         // 17's jsonpath item methods.
         if (major >= 17) {
           await c.query(`insert into v (id, jp) values (${id++}, '$.a.bigint().boolean().date().integer().number().string().decimal().decimal(4).decimal(4, 2)'),

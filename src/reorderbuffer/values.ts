@@ -498,6 +498,21 @@ const unsupported = (type: TypeInfo, why: string): never => {
   throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (oid ${type.oid}): ${why}`);
 };
 
+/** A count or offset read from a value that its bytes cannot hold: a typed error, not a long loop or a guess. */
+const malformed = (type: TypeInfo, what: string): never => {
+  throw new WalFormatError('invalid-datum', `${type.name} value is malformed: ${what}`);
+};
+
+/** Prints a value by recursion over its own items; one nested past the stack (or in a cycle) is refused. */
+function nested(type: TypeInfo, print: () => string): string {
+  try {
+    return print();
+  } catch (e) {
+    if (e instanceof RangeError) return unsupported(type, 'nested too deeply to print');
+    throw e;
+  }
+}
+
 /**
  * record_out: `(a,b)`, NULL as nothing, a value quoted when empty or holding `"`, `\`, `(`, `)`, `,` or
  * white space, with `"` and `\` doubled. `b` is a composite datum after its length word: typmod, type OID,
@@ -508,6 +523,7 @@ function recordText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
   // A domain over a composite type has no columns of its own: the datum names its row type.
   const fields = type.fields ?? types(u32(b, 4))?.fields;
   if (fields === undefined) return unsupported(type, 'its columns are not in the catalog');
+  if (b.length < 19) malformed(type, `${b.length} bytes`);
   const values = deformTuple(b.subarray(19), u16(b, 14), u16(b, 16), b[18]!, fields);
   let s = '(';
   let first = true;
@@ -545,28 +561,25 @@ function multirangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): strin
   const range = rangeOid === undefined ? undefined : types(rangeOid);
   const sub = range?.rangeSubtype === undefined ? undefined : types(range.rangeSubtype);
   if (range === undefined || sub === undefined) return unsupported(type, 'its range type is not in the catalog');
-  const count = u32(b, 4);
+  const count = b.length < 8 ? 0 : u32(b, 4);
   if (count === 0) return '{}';
   const flagsAt = 8 + 4 * (count - 1);
+  if (flagsAt + count > b.length) malformed(type, `${count} ranges in ${b.length} bytes`);
   const a = alignOf(sub.align);
   // Alignment counts from the varlena start, 4 bytes before `b`.
   const start = ((flagsAt + count + 4 + a - 1) & ~(a - 1)) - 4;
-  const offsetOf = (i: number): number => {
-    let off = 0;
-    for (; i > 0; i--) {
-      const item = u32(b, 8 + 4 * (i - 1));
-      off += item & 0x7fffffff;
-      if (item & 0x80000000) break;
-    }
-    return off;
+  // Range i's bounds start at the sum of the lengths in the items before it, back to one holding an offset.
+  const offsetAfter = (i: number, prev: number): number => {
+    const item = u32(b, 8 + 4 * i);
+    return (item & 0x80000000 ? 0 : prev) + (item & 0x7fffffff);
   };
   let s = '{';
-  let next = offsetOf(0);
+  let next = 0;
   for (let i = 0; i < count; i++) {
     const from = start + next;
-    next = i + 1 < count ? offsetOf(i + 1) : b.length - start;
+    next = i + 1 < count ? offsetAfter(i, next) : b.length - start;
     const to = start + next;
-    if (to > b.length || from > to) throw new WalFormatError('invalid-datum', `multirange of type ${type.name} is malformed`);
+    if (to > b.length || from > to) malformed(type, `range ${i} at ${from}..${to} of ${b.length} bytes`);
     // A range datum as range_out reads it: type OID, the bounds (aligned as in the multirange), flags last.
     const r = new Uint8Array(4 + (to - from) + 1);
     r[0] = rangeOid! & 0xff;
@@ -593,20 +606,23 @@ function pointsText(b: Uint8Array, o: number, n: number, open: string, close: st
 
 /** tsvectorout: `'lexeme':1A,2 'other'`, `'` doubled and `\` doubled inside lexemes. */
 // see tsvectorout (tsvector.c)
-function tsvectorText(b: Uint8Array): string {
-  const size = u32(b, 0);
+function tsvectorText(b: Uint8Array, type: TypeInfo): string {
+  const size = b.length < 4 ? 0 : u32(b, 0);
   const strAt = 4 + 4 * size;
+  if (strAt > b.length) malformed(type, `${size} lexemes in ${b.length} bytes`);
   const parts: string[] = [];
   for (let i = 0; i < size; i++) {
     // WordEntry bit fields, low bit first: haspos:1, len:11, pos:20.
     const we = u32(b, 4 + 4 * i);
     const len = (we >>> 1) & 0x7ff;
     const pos = we >>> 12;
+    if (strAt + pos + len > b.length) malformed(type, `lexeme ${i} past the end`);
     let s = `'${utf8.decode(b.subarray(strAt + pos, strAt + pos + len)).replace(/(['\\])/g, '$1$1')}'`;
     if (we & 1) {
       // The positions follow the lexeme, 2-aligned from the lexeme area (itself 4-aligned).
       const pp = strAt + ((pos + len + 1) & ~1);
-      const npos = u16(b, pp);
+      const npos = pp + 2 > b.length ? 0 : u16(b, pp);
+      if (pp + 2 + 2 * npos > b.length) malformed(type, `positions of lexeme ${i} past the end`);
       for (let k = 0; k < npos; k++) {
         const wep = u16(b, pp + 2 + 2 * k);
         s += (k === 0 ? ':' : ',') + String(wep & 0x3fff) + ['', 'C', 'B', 'A'][wep >> 14]!;
@@ -619,20 +635,22 @@ function tsvectorText(b: Uint8Array): string {
 
 /** tsqueryout: the query's Polish-notation items printed infix, parenthesised by operator priority. */
 // see infix and tsqueryout (tsquery.c)
-function tsqueryText(b: Uint8Array): string {
-  const size = u32(b, 0);
+function tsqueryText(b: Uint8Array, type: TypeInfo): string {
+  const size = b.length < 4 ? 0 : u32(b, 0);
   if (size === 0) return '';
   const items = 4;
   const operands = items + 12 * size;
+  if (operands > b.length) malformed(type, `${size} items in ${b.length} bytes`);
   const priority = [0, 4, 2, 1, 3]; // OP_NOT, OP_AND, OP_OR, OP_PHRASE
   let cur = 0;
   const infix = (parent: number, rightPhrase: boolean): string => {
-    if (cur >= size) throw new WalFormatError('invalid-datum', 'tsquery is malformed');
+    if (cur >= size) malformed(type, 'an operator lacks an operand');
     const it = items + 12 * cur++;
     if (b[it] === 1) {
       // QueryOperand: type, weight, prefix, valcrc, then length:12 and distance:20 (the operand's offset).
       const weight = b[it + 1]!;
       const at = operands + (u32(b, it + 8) >>> 12);
+      if (at >= b.length) malformed(type, 'an operand past the end');
       const end = b.indexOf(0, at);
       let s = `'${utf8.decode(b.subarray(at, end < 0 ? b.length : end)).replace(/(['\\])/g, '$1$1')}'`;
       if (weight !== 0 || b[it + 2] !== 0) {
@@ -655,7 +673,7 @@ function tsqueryText(b: Uint8Array): string {
     const s = `${left} ${sym} ${right}`;
     return paren ? `( ${s} )` : s;
   };
-  return infix(-1, false);
+  return nested(type, () => infix(-1, false));
 }
 
 /** xml_out: the stored text, its XML declaration printed again only when it says more than version 1.0. */
@@ -680,18 +698,20 @@ function xmlText(b: Uint8Array): string {
 }
 
 /** int2vectorout / oidvectorout: the one-dimensional array's values separated by spaces. */
-function vectorText(b: Uint8Array, width: 2 | 4): string {
+function vectorText(b: Uint8Array, width: 2 | 4, type: TypeInfo): string {
   // ndim, dataoffset, elemtype, dim1, lbound1, then the values.
-  const n = u32(b, 12);
+  const n = b.length < 20 ? 0 : u32(b, 12);
+  if (20 + width * n > b.length) malformed(type, `${n} values in ${b.length} bytes`);
   let s = '';
   for (let i = 0; i < n; i++) s += (i > 0 ? ' ' : '') + String(width === 2 ? i16(b, 20 + 2 * i) : u32(b, 20 + 4 * i));
   return s;
 }
 
 /** pg_snapshot_out (also txid_snapshot's): `xmin:xmax:xip,xip`. */
-function snapshotText(b: Uint8Array): string {
+function snapshotText(b: Uint8Array, type: TypeInfo): string {
   const u64 = (o: number): string => ((BigInt(u32(b, o + 4)) << 32n) | BigInt(u32(b, o))).toString();
-  const n = u32(b, 0);
+  const n = b.length < 20 ? -1 : u32(b, 0);
+  if (n < 0 || 20 + 8 * n > b.length) malformed(type, `${n} transactions in ${b.length} bytes`);
   let s = `${u64(4)}:${u64(12)}:`;
   for (let i = 0; i < n; i++) s += (i > 0 ? ',' : '') + u64(20 + 8 * i);
   return s;
@@ -755,22 +775,34 @@ function jsonpathPriority(type: number): number {
  */
 // see jsonPathToCstring, printJsonPathItem and jspInitByBuffer (jsonpath.c)
 function jsonpathText(b: Uint8Array, type: TypeInfo): string {
-  const bad = (): never => {
-    throw new WalFormatError('invalid-datum', `${type.name} value is malformed`);
-  };
   // Offsets in `b` are ≡ addresses mod 4 (the varlena start is aligned and 4 bytes before `b`).
-  const item = (pos: number, inKey: boolean, brackets: boolean, depth: number): string => {
-    if (depth > 1000 || pos < 4 || pos >= b.length) bad();
+  // An item and the chain of items after it (`.a.b[*]`), iteratively: chains are long where nesting is not.
+  const item = (pos: number, inKey: boolean, brackets: boolean): string => {
+    let s = '';
+    for (let n = 0; ; n++) {
+      if (n > b.length / 4 || pos < 4 || ((pos + 4) & ~3) + 4 > b.length) malformed(type, `an item at ${pos} of ${b.length} bytes`);
+      s += one(pos, inKey, brackets);
+      const next = i32(b, (pos + 4) & ~3);
+      if (next <= 0) return s;
+      pos += next;
+      inKey = brackets = true;
+    }
+  };
+  const one = (pos: number, inKey: boolean, brackets: boolean): string => {
     const t = b[pos]!;
     let p = (pos + 1 + 3) & ~3;
     const next = i32(b, p);
     p += 4;
-    const child = (rel: number, k: boolean, br: boolean): string => item(pos + rel, k, br, depth + 1);
+    const child = (rel: number, k: boolean, br: boolean): string => item(pos + rel, k, br);
     const operand = (rel: number): string => {
       const childType = b[pos + rel];
       return child(rel, false, childType !== undefined && jsonpathPriority(childType) <= jsonpathPriority(t));
     };
-    const text = (at: number): Uint8Array => b.subarray(at + 4, at + 4 + i32(b, at));
+    const text = (at: number): Uint8Array => {
+      const len = i32(b, at);
+      if (len < 0 || at + 4 + len > b.length) malformed(type, `a string of ${len} bytes at ${at}`);
+      return b.subarray(at + 4, at + 4 + len);
+    };
     let s: string;
     if (t in JPI_BINARY) {
       s = `${operand(i32(b, p))} ${JPI_BINARY[t]} ${operand(i32(b, p + 4))}`;
@@ -791,6 +823,7 @@ function jsonpathText(b: Uint8Array, type: TypeInfo): string {
           // A whole numeric varlena.
           const hdr = b[p]! & 0x01 ? 1 : 4;
           const size = hdr === 1 ? b[p]! >> 1 : u32(b, p) >>> 2;
+          if (size < hdr + 2 || p + size > b.length) malformed(type, `a numeric of ${size} bytes at ${p}`);
           s = numericOut(b.subarray(p + hdr, p + size));
           if (next > 0) s = `(${s})`;
           break;
@@ -817,6 +850,7 @@ function jsonpathText(b: Uint8Array, type: TypeInfo): string {
           break;
         case 23: {
           const n = i32(b, p);
+          if (n < 0 || p + 4 + 8 * n > b.length) malformed(type, `${n} subscripts`);
           const parts: string[] = [];
           for (let i = 0; i < n; i++) {
             const from = i32(b, p + 4 + 8 * i);
@@ -859,6 +893,7 @@ function jsonpathText(b: Uint8Array, type: TypeInfo): string {
           const flags = i32(b, p);
           const expr = i32(b, p + 4);
           const len = i32(b, p + 8);
+          if (len < 0 || p + 12 + len > b.length) malformed(type, `a pattern of ${len} bytes`);
           s = `${operand(expr)} like_regex ${jsonQuoted(b.subarray(p + 12, p + 12 + len))}`;
           if (flags) s += ` flag "${flags & 1 ? 'i' : ''}${flags & 2 ? 's' : ''}${flags & 4 ? 'm' : ''}${flags & 8 ? 'x' : ''}${flags & 16 ? 'q' : ''}"`;
           if (brackets) s = `(${s})`;
@@ -874,9 +909,9 @@ function jsonpathText(b: Uint8Array, type: TypeInfo): string {
           return unsupported(type, `jsonpath item type ${t}`);
       }
     }
-    return next > 0 ? s + child(next, true, true) : s;
+    return s;
   };
-  return (u32(b, 0) & 0x80000000 ? '' : 'strict ') + item(4, false, true, 0);
+  return (u32(b, 0) & 0x80000000 ? '' : 'strict ') + nested(type, () => item(4, false, true));
 }
 
 /** The text the type's output function prints for a datum (varlena payload without its header). */
@@ -970,9 +1005,9 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
       // ItemPointerData: block number as two uint16 halves (high first), then the offset.
       return `(${u16(b, 0) * 0x10000 + u16(b, 2)},${u16(b, 4)})`;
     case 'int2vectorout':
-      return vectorText(b, 2);
+      return vectorText(b, 2, type);
     case 'oidvectorout':
-      return vectorText(b, 4);
+      return vectorText(b, 4, type);
     case 'xid8out':
       return ((BigInt(u32(b, 4)) << 32n) | BigInt(u32(b, 0))).toString();
     case 'point_out':
@@ -987,17 +1022,19 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
       return `<${pointText(b, 0)},${coord(b, 16)}>`;
     case 'path_out':
       // npts, closed, padding, then the points (8-aligned from the varlena start).
+      if (b.length < 12 || u32(b, 0) > (b.length - 12) / 16) malformed(type, `${u32(b, 0)} points in ${b.length} bytes`);
       return u32(b, 4) !== 0 ? pointsText(b, 12, u32(b, 0), '(', ')') : pointsText(b, 12, u32(b, 0), '[', ']');
     case 'poly_out':
       // npts, the bounding box, then the points.
+      if (b.length < 36 || u32(b, 0) > (b.length - 36) / 16) malformed(type, `${u32(b, 0)} points in ${b.length} bytes`);
       return pointsText(b, 36, u32(b, 0), '(', ')');
     case 'tsvectorout':
-      return tsvectorText(b);
+      return tsvectorText(b, type);
     case 'tsqueryout':
-      return tsqueryText(b);
+      return tsqueryText(b, type);
     case 'pg_snapshot_out':
     case 'txid_snapshot_out':
-      return snapshotText(b);
+      return snapshotText(b, type);
     case 'jsonpath_out':
       return jsonpathText(b, type);
     case 'unknownout':
