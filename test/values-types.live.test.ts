@@ -44,6 +44,12 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         await c.query(`insert into oc select g, row(g, 'b ' || g)::oldc, array[row(g, null::text)::oldc, null], null from generate_series(1, 6) g`);
         await c.query('alter type oldc add attribute c text');
         await c.query('alter type oldc drop attribute a');
+        // Columns added with a default after rows were written (attmissingval), of these types.
+        await c.query('create table fm (id int primary key, x text)');
+        await c.query('alter table fm replica identity full');
+        await c.query(`insert into fm values (1, 'a'), (2, 'b')`);
+        await c.query(`alter table fm add column nc comp default row(1, 'x y', '{1.5,NULL}', null)::comp, add column nd dtext default 'it''s',
+          add column ne mood[] default '{ok,sad}', add column nr int4multirange default '{[1,2),[5,9)}', add column nx dcomp2`);
         // Types pgwal refuses to print, one per slot's range.
         await c.query('create table bad (id int, acl aclitem, rc regclass)');
 
@@ -78,6 +84,8 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         await c.query(`update oc set note = 'touched' where id <= 3`);
         await c.query(`update oc set o = row('new', 'c')::oldc where id = 4`);
         await c.query(`delete from oc where id in (5, 6)`);
+        await c.query(`update fm set x = 'changed' where id = 1`);
+        await c.query(`delete from fm where id = 2`);
 
         const end = await flushed(c);
         // The same catalog without what a domain inherits from its base type, nor the range type of the built-in
@@ -116,6 +124,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
           }
           expect(theirs.filter((l) => l.includes('table public.v: INSERT')).length).toBeGreaterThan(40);
           expect(theirs.some((l) => l.includes('table public.oc: UPDATE: old-key:'))).toBe(true);
+          expect(theirs.some((l) => l.includes(`table public.fm: DELETE: id[integer]:2 x[text]:'b' nc[comp]:'(1,"x y","{1.5,NULL}",)'`))).toBe(true);
         }
 
         // An aclitem value (it prints role names): decoding stops at that change with the column, the type and the
