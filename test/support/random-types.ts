@@ -31,6 +31,8 @@ export const TYPE_COLUMNS: [string, string][] = [
   ['bx', 'box'], ['pa', 'path'], ['pg', 'polygon'], ['ci', 'circle'], ['bxa', 'box[]'], ['pta', 'point[]'],
   ['tv', 'tsvector'], ['tq', 'tsquery'], ['ts', 'txid_snapshot'], ['ps', 'pg_snapshot'], ['x8', 'xid8'], ['xm', 'xml'], ['rt', 'regtype'], ['xma', 'xml[]'],
   ['jp', 'jsonpath'], ['jpa', 'jsonpath[]'],
+  ['m8a', 'macaddr8[]'], ['tia', 'tid[]'], ['tva', 'tsvector[]'], ['tqa', 'tsquery[]'], ['pga', 'polygon[]'], ['paa', 'path[]'],
+  ['cia', 'circle[]'], ['lna', 'line[]'], ['lsa', 'lseg[]'], ['sna', 'pg_snapshot[]'], ['x8a', 'xid8[]'], ['i2va', 'int2vector[]'], ['ova', 'oidvector[]'], ['rga', 'regtype[]'],
 ];
 
 /** Text that needs quoting somewhere: quotes, backslashes, delimiters, white space, non-ASCII spaces, NULL. */
@@ -93,6 +95,9 @@ export function randomTypesRow(r: () => number, id: number): string {
     if (k === 0) return `!${tsqExpr(depth - 1)}`;
     return `(${tsqExpr(depth - 1)} ${pick(['&', '|', '<->', `<${int(0, 5)}>`])} ${tsqExpr(depth - 1)})`;
   };
+  const tsq = (): string => pick([`${q(tsqExpr(4))}::tsquery`, `${q(tsqExpr(2))}::tsquery && !!${q(tsqTerm())}::tsquery`, `''::tsquery`]);
+  const mac8 = (): string => q(Array.from({ length: 8 }, () => int(0, 255).toString(16).padStart(2, '0')).join(':'));
+  const tid = (): string => q(`(${int(0, 4294967295)},${int(0, 65535)})`);
   const snapshot = (): string => {
     const xmin = int(3, 1e6);
     const xip = Array.from({ length: int(0, 4) }, (_, k) => xmin + k * 3).join(',');
@@ -174,8 +179,8 @@ export function randomTypesRow(r: () => number, id: number): string {
     maybe(`array[${i4range()}, null, ${i4range()}]::int4range[]`),
     maybe(`array[${trange()}, ${trange()}]::textrange[]`),
     maybe(pick(["array['[1.5,2)'::numrange, 'empty', '(,)']", "'{}'::numrange[]"])),
-    maybe(q(Array.from({ length: 8 }, () => int(0, 255).toString(16).padStart(2, '0')).join(':'))),
-    maybe(q(`(${int(0, 4294967295)},${int(0, 65535)})`)),
+    maybe(mac8()),
+    maybe(tid()),
     maybe(q(Array.from({ length: int(0, 5) }, () => int(-32768, 32767)).join(' '))),
     maybe(q(Array.from({ length: int(0, 5) }, () => int(0, 4294967295)).join(' '))),
     maybe(point()),
@@ -188,7 +193,7 @@ export function randomTypesRow(r: () => number, id: number): string {
     maybe(`array[box(${point()}, ${point()}), null, box '((1,2),(3,4))']`),
     maybe(`array[${point()}, null]`),
     maybe(tsv()),
-    maybe(pick([`${q(tsqExpr(4))}::tsquery`, `${q(tsqExpr(2))}::tsquery && !!${q(tsqTerm())}::tsquery`, `''::tsquery`])),
+    maybe(tsq()),
     maybe(snapshot()),
     maybe(snapshot()),
     maybe(q(String(pick([int(0, 4294967295), '18446744073709551615', '0'])))),
@@ -197,6 +202,20 @@ export function randomTypesRow(r: () => number, id: number): string {
     maybe(`array[${xml()}::xml, null]`),
     maybe(jsonpath()),
     maybe(`array[${jsonpath()}, null]::jsonpath[]`),
+    maybe(`array[${mac8()}, null]::macaddr8[]`),
+    maybe(`array[${tid()}, ${tid()}]::tid[]`),
+    maybe(`array[${tsv()}, null, ''::tsvector]`),
+    maybe(`array[${tsq()}, null]::tsquery[]`),
+    maybe(`array[${q(`(${pts(int(1, 4))})`)}::polygon, null]`),
+    maybe(`array[${q(`[${pts(int(1, 4))}]`)}::path, ${q(`(${pts(int(1, 4))})`)}::path]`),
+    maybe(`array[circle(${point()}, 2), null]`),
+    maybe(`array[line(point(0, 0), point(${int(1, 9)}, ${float()})), null]`),
+    maybe(`array[lseg(${point()}, ${point()})]`),
+    maybe(`array[${snapshot()}::pg_snapshot, null]`),
+    maybe(`array[${q(String(int(0, 1e9)))}::xid8, null, '18446744073709551615']`),
+    maybe(`array[${q(Array.from({ length: int(0, 4) }, () => int(-32768, 32767)).join(' '))}::int2vector, '']`),
+    maybe(`array[${q(Array.from({ length: int(0, 4) }, () => int(0, 4294967295)).join(' '))}::oidvector]`),
+    maybe(`array['integer', 'comp', null, '-']::regtype[]`),
   ];
   return `(${id}, ${values.join(', ')})`;
 }
