@@ -17,16 +17,16 @@ export interface TypeInfo {
   byval: boolean;
   /** typelem for arrays. */
   elem: number;
+  /** For a multirange type: its range type (pg_range.rngtypid of the row whose rngmultitypid is this type). */
+  rangeType?: number;
+  /** typbasetype, for a domain: where its enum labels are when it carries none itself. */
+  baseType?: number;
   /** pg_enum labels by OID, for enums. */
   enumLabels?: Map<number, string> | Record<string, string>;
   /** pg_range.rngsubtype, for range types. */
   rangeSubtype?: number;
   /** The columns of a composite type (its typrelid's attributes), for record_out. */
   fields?: Attribute[];
-  /** For a multirange type: its range type (pg_range.rngtypid of the row whose rngmultitypid is this type). */
-  rangeType?: number;
-  /** typbasetype, for a domain: where its enum labels are when it carries none itself. */
-  baseType?: number;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
