@@ -18,6 +18,10 @@ export const TYPES_SQL = [
   'create domain dcomp as comp',
   `create type comp2 as (x comp, y comp[], z int4range, w dint, m mood, tr textrange, mr int4multirange, f float8, e text)`,
   'create domain dcomp2 as comp2',
+  // test_decoding's print_literal looks at the column's own type: a domain over bool, bit or float is quoted.
+  'create domain dbool as bool',
+  'create domain dbit as bit(3)',
+  'create domain dfloat as float8',
   // A table's row type as a column type.
   'create table rowt (a int, b text, c mood[])',
 ];
@@ -25,6 +29,7 @@ export const TYPES_SQL = [
 export const TYPE_COLUMNS: [string, string][] = [
   ['c', 'comp'], ['c2', 'comp2'], ['rw', 'rowt'], ['ca', 'comp[]'], ['c2a', 'comp2[]'], ['dc', 'dcomp'], ['dc2', 'dcomp2'],
   ['d1', 'dint'], ['d2', 'ddint'], ['d3', 'dtext'], ['d4', 'dnum'], ['d5', 'darr'], ['d6', 'dmood'], ['d7', 'drange'], ['d8', 'dint[]'], ['d9', 'dtext[]'],
+  ['db', 'dbool'], ['dbt', 'dbit'], ['dfl', 'dfloat'],
   ['m1', 'int4multirange'], ['m2', 'nummultirange'], ['m3', 'datemultirange'], ['m4', 'tstzmultirange'], ['m5', 'textmultirange'],
   ['m6', 'int8multirange'], ['m7', 'tsmultirange'], ['ma', 'int4multirange[]'], ['ra', 'int4range[]'], ['rta', 'textrange[]'], ['rna', 'numrange[]'],
   ['mac8', 'macaddr8'], ['ti', 'tid'], ['i2v', 'int2vector'], ['ov', 'oidvector'], ['pt', 'point'], ['ln', 'line'], ['ls', 'lseg'],
@@ -168,6 +173,9 @@ export function randomTypesRow(r: () => number, id: number): string {
     maybe(i4range()),
     maybe(`array[${int(-5, 5)}, null, ${int(-5, 5)}]::dint[]`),
     maybe(`array[${text()}, null, ${text()}]::dtext[]`),
+    maybe(pick(['true', 'false'])),
+    maybe(`B'${int(0, 1)}${int(0, 1)}${int(0, 1)}'`),
+    maybe(float()),
     maybe(i4multi()),
     maybe(pick([`nummultirange(numrange(${int(-9, 0)}.${int(0, 99)}, ${int(1, 9)}.5), numrange(20, null))`, "'{(,1.5)}'", "'{}'"])),
     maybe(dates()),
