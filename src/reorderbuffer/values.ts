@@ -304,6 +304,7 @@ function cashText(v: bigint): string {
 
 function bitText(b: Uint8Array): string {
   const n = u32(b, 0);
+  if (n > 8 * (b.length - 4)) throw new WalFormatError('invalid-datum', `bit string of ${n} bits in ${b.length - 4} bytes`);
   let s = '';
   for (let i = 0; i < n; i++) s += (b[4 + (i >> 3)]! >> (7 - (i & 7))) & 1 ? '1' : '0';
   return s;
