@@ -1,9 +1,9 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
-import { WalError, WalFormatError } from '../errors.js';
-import { formatLsn } from '../lsn.js';
+import { WalFormatError } from '../errors.js';
 import type { RawValue } from './tuple.js';
 import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, timestamptzText } from './values.js';
+import { rowValueError } from './value-error.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
 // Keywords that are not UNRESERVED_KEYWORD in kwlist.h (15–18; 16+ added the JSON ones, MERGE_ACTION, SYSTEM_USER).
@@ -200,7 +200,7 @@ export class TestDecodingPlugin implements OutputPlugin {
         line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
       }
     } catch (e) {
-      throw valueError(e, ch, types);
+      throw rowValueError(e, ch, types);
     }
     ctx.write(line);
   }
@@ -235,36 +235,6 @@ export class TestDecodingPlugin implements OutputPlugin {
   rollbackPrepared(ctx: OutputContext, txn: ReorderTxn): void {
     ctx.write(`ROLLBACK PREPARED ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
   }
-}
-
-/**
- * A value that cannot be printed, as a typed error naming the table, column, type and the change's LSN. Only
- * on that failure are the columns printed once more, one by one, to find which one it was.
- */
-function valueError(e: unknown, ch: RowChange, types: TypeLookup): unknown {
-  if (!(e instanceof WalError)) return e;
-  const where = `${ch.relation.namespace}.${ch.relation.name}`;
-  const failing = (v: RawValue, type: TypeInfo | undefined): boolean => {
-    if (type === undefined) return true;
-    if (v.kind !== 'bytes') return false;
-    try {
-      outputValue(v.bytes, type, types);
-      return false;
-    } catch {
-      return true;
-    }
-  };
-  for (const tuple of [ch.newTuple, ch.oldTuple]) {
-    for (let i = 0; tuple !== undefined && i < ch.relation.attributes.length; i++) {
-      const c = ch.relation.attributes[i]!;
-      const v = tuple[i];
-      const type = types(c.typeOid);
-      if (c.dropped || v === undefined || !failing(v, type)) continue;
-      const typeName = type === undefined ? `${c.typeOid}` : `${type.name} (oid ${c.typeOid})`;
-      return new WalFormatError(e.code, `cannot print column ${c.name} of type ${typeName} of table ${where} in the change at ${formatLsn(ch.lsn)}: ${e.message}`, { lsn: ch.lsn, cause: e });
-    }
-  }
-  return new WalFormatError(e.code, `cannot print a row of table ${where} in the change at ${formatLsn(ch.lsn)}: ${e.message}`, { lsn: ch.lsn, cause: e });
 }
 
 export function qualifiedName(namespace: string, name: string, major: number): string {
