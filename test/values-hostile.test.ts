@@ -35,9 +35,9 @@ const byOid = new Map(TYPES.map((x) => [x.oid, x]));
 const types = (oid: number): TypeInfo | undefined => byOid.get(oid);
 
 describe('output functions over hostile bytes', () => {
+  // A hang would show as the test's timeout (no timed assertions).
   it.each(TYPES.filter((x) => x.len === -1 && x.oid >= 100).map((x) => [x.name, x] as const))('%s: a string or a WalError, never a hang or a crash', (_name, type) => {
     const r = rng(type.oid);
-    const started = Date.now();
     let typed = 0;
     for (let i = 0; i < 3000; i++) {
       const n = Math.floor(r() * 160);
@@ -55,6 +55,5 @@ describe('output functions over hostile bytes', () => {
     }
     // Each of these reads a count or an offset from the value: some random bytes must trip a check.
     if (type.output !== 'xml_out') expect(typed).toBeGreaterThan(0);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
