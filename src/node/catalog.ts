@@ -88,15 +88,44 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     text: `with recursive used(oid) as (
              select distinct atttypid from pg_attribute where attnum > 0 and attrelid = any($1::oid[])
              union select x from pg_type t join used u on u.oid = t.oid
-               cross join lateral (values (t.typelem), (t.typbasetype), ((select rngsubtype from pg_range where rngtypid = t.oid))) v(x)
+               cross join lateral (
+                 select t.typelem union all select t.typbasetype
+                 union all select rngsubtype from pg_range where rngtypid = t.oid
+                 union all select rngtypid from pg_range where rngmultitypid = t.oid
+                 union all select atttypid from pg_attribute where attrelid = t.typrelid and attnum > 0 and t.typtype = 'c') v(x)
                where x <> 0)
            select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem, r.rngsubtype,
-                  t.typtype, t.typbasetype, t.typtypmod
+                  t.typtype, t.typbasetype, t.typtypmod, t.typrelid, (select m.rngtypid from pg_range m where m.rngmultitypid = t.oid) as multirange_of
            from pg_type t join used u on u.oid = t.oid left join pg_range r on r.rngtypid = t.oid`,
     values: [rel.rows.map((r) => r.oid)],
     types: asText,
   });
   const enums = await c.query({ text: 'select oid, enumtypid, enumlabel from pg_enum', types: asText });
+  // The columns of composite types (dropped ones too: they keep their place in a stored value).
+  const composite = typ.rows.filter((t) => t.typtype === 'c').map((t) => t.typrelid);
+  const fieldRows = await c.query({
+    text: `select a.attrelid, a.attnum, a.attname, a.atttypid, a.attlen, a.attalign, a.attbyval, a.attisdropped
+           from pg_attribute a where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
+    values: [composite],
+    types: asText,
+  });
+  const fields = new Map<number, Attribute[]>();
+  for (const a of fieldRows.rows) {
+    const list = fields.get(Number(a.attrelid)) ?? [];
+    list.push({ attnum: Number(a.attnum), name: a.attname, typeOid: Number(a.atttypid), len: Number(a.attlen), align: a.attalign, byval: a.attbyval === 't', dropped: a.attisdropped === 't' });
+    fields.set(Number(a.attrelid), list);
+  }
+  // A domain prints with its base type's output function, which needs the base type's labels, range or columns.
+  const typeRows = new Map<number, (typeof typ.rows)[number]>(typ.rows.map((t) => [Number(t.oid), t]));
+  const base = (t: (typeof typ.rows)[number]): (typeof typ.rows)[number] => {
+    for (let b = t, n = 0; n < 100; n++) {
+      if (b.typtype !== 'd') return b;
+      const next = typeRows.get(Number(b.typbasetype));
+      if (next === undefined) return b;
+      b = next;
+    }
+    return t;
+  };
   const labels = new Map<number, Map<number, string>>();
   for (const e of enums.rows) {
     const m = labels.get(Number(e.enumtypid)) ?? new Map<number, string>();
@@ -124,8 +153,10 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       align: t.typalign,
       byval: t.typbyval === 't',
       elem: Number(t.typelem),
-      ...(labels.has(Number(t.oid)) ? { enumLabels: Object.fromEntries(labels.get(Number(t.oid))!) } : {}),
-      ...(t.rngsubtype !== null ? { rangeSubtype: Number(t.rngsubtype) } : {}),
+      ...(labels.has(Number(base(t).oid)) ? { enumLabels: Object.fromEntries(labels.get(Number(base(t).oid))!) } : {}),
+      ...(base(t).rngsubtype !== null ? { rangeSubtype: Number(base(t).rngsubtype) } : {}),
+      ...(base(t).typtype === 'c' && fields.has(Number(base(t).typrelid)) ? { fields: fields.get(Number(base(t).typrelid)) } : {}),
+      ...(base(t).multirange_of !== null ? { rangeType: Number(base(t).multirange_of) } : {}),
       ...(t.typtype === 'd' ? { baseType: Number(t.typbasetype), baseTypmod: Number(t.typtypmod) } : {}),
     })),
   };

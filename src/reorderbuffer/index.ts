@@ -2,6 +2,7 @@
 export * from './tuple.js';
 export * from './values.js';
 export * from './testdecoding.js';
+export * from './value-error.js';
 export * from './catalog.js';
 export * from './plugin.js';
 export * from './decoder.js';
