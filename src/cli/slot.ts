@@ -23,7 +23,7 @@ export const SLOT_HELP = `pgwal slot keeps a logical slot in a state file: where
 (confirmed_flush), the catalog_xmin it relies on, whether it was invalidated, and the catalog to decode with.
 
 Usage:
-  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding] [--temporary] [--two-phase]
+  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json] [--temporary] [--two-phase]
       a logical slot on a live server, its catalog as of the slot's consistent point
   pgwal slot show --state FILE [--json]
   pgwal slot advance --state FILE --to LSN [--path DIR]...
