@@ -191,9 +191,13 @@ export class XLogReader {
     this.missing = { pagePtr, message };
   }
 
+  private evictedTo = -1;
+
   /** Drops supplied bytes that lie wholly before the page of the next record. */
   private evict(): void {
     const keep = this.nextRecPtr - offInPage(this.nextRecPtr);
+    if (keep === this.evictedTo) return;
+    this.evictedTo = keep;
     for (const c of this.chunks) {
       if (c.start + c.bytes.length <= keep) {
         this.chunks = this.chunks.filter((k) => k.start + k.bytes.length > keep);
@@ -476,7 +480,7 @@ export class XLogReader {
     if (recordCrc(whole, targetRecOff, totalLength) !== crc >>> 0) {
       return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
     }
-    return this.finish(recPtr, whole.subarray(targetRecOff, targetRecOff + totalLength), recPtr + maxAlign(totalLength));
+    return this.finish(recPtr, whole, targetRecOff, totalLength, recPtr + maxAlign(totalLength));
   }
 
   private readContinuation(a: Assembly): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
@@ -533,7 +537,7 @@ export class XLogReader {
           return this.invalid(a.recPtr, `incorrect resource manager data checksum in record at ${formatLsn(a.recPtr)}`);
         }
         this.asm = undefined;
-        return this.finish(a.recPtr, bytes, a.pagePtr + hdrSize + maxAlign(remLen));
+        return this.finish(a.recPtr, bytes, 0, a.totalLength, a.pagePtr + hdrSize + maxAlign(remLen));
       }
     }
     return FAIL;
@@ -548,15 +552,15 @@ export class XLogReader {
     this.missingContrecPtr = a.pagePtr;
   }
 
-  private finish(recPtr: Lsn, bytes: Uint8Array, next: Lsn): DecodedRecord | typeof FAIL {
-    const rec = new DecodedRecord(bytes);
+  private finish(recPtr: Lsn, bytes: Uint8Array, base: number, totalLength: number, next: Lsn): DecodedRecord | typeof FAIL {
+    const rec = new DecodedRecord(bytes, base, totalLength);
     rec.lsn = recPtr;
-    rec.totalLength = u32(bytes, 0);
-    rec.xid = u32(bytes, 4);
-    rec.prevLsn = lsnFromParts(u32(bytes, 12), u32(bytes, 8));
-    rec.info = bytes[16]!;
-    rec.rmid = bytes[17]!;
-    rec.crc = u32(bytes, 20);
+    rec.totalLength = totalLength;
+    rec.xid = u32(bytes, base + 4);
+    rec.prevLsn = lsnFromParts(u32(bytes, base + 12), u32(bytes, base + 8));
+    rec.info = bytes[base + 16]!;
+    rec.rmid = bytes[base + 17]!;
+    rec.crc = u32(bytes, base + 20);
     rec.timeline = this.currentTli;
     if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
       // Pretend it extends to the end of its segment.
@@ -564,7 +568,7 @@ export class XLogReader {
       next -= next % this.segmentSize;
     }
     rec.endLsn = next;
-    const error = decodeRecordBody(rec, this.decodeRecPtr);
+    const error = decodeRecordBody(rec, this.decodeRecPtr, bytes, base);
     if (error !== undefined) return this.invalid(recPtr, error);
     this.decodeRecPtr = recPtr;
     this.nextRecPtr = next;

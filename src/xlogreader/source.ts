@@ -45,11 +45,16 @@ export interface ReadResult {
 
 /** Drives a reader over a synchronous source. A hand-written iterator: generators cost a few % per record. */
 export function readRecordsSync(reader: XLogReader, source: SyncPageSource): Generator<DecodedRecord, EndOfWal> {
+  // One result object for every record: callers read `value` before asking for the next.
+  const result: IteratorYieldResult<DecodedRecord> = { done: false, value: undefined as unknown as DecodedRecord };
   const it = {
     next(): IteratorResult<DecodedRecord, EndOfWal> {
       for (;;) {
         const s = reader.step();
-        if (s === STEP_RECORD) return { done: false, value: reader.record! };
+        if (s === STEP_RECORD) {
+          result.value = reader.record!;
+          return result;
+        }
         if (s === STEP_NEED) feed(reader, source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
         else return { done: true, value: reader.end! };
       }
