@@ -71,10 +71,24 @@ export interface XLogReaderOptions {
   timeline?: number;
 }
 
+/**
+ * Records of supplied bytes whose CRC-32C was already checked over those very bytes (by a worker thread
+ * reading ahead): the reader skips computing it again. Anything it does not vouch for is checked as usual, so a
+ * mismatch still ends the WAL at the same record with the same message.
+ */
+export interface CrcVerified {
+  /**
+   * True only when the record starting `offset` bytes into the supplied bytes, framed as PostgreSQL frames it
+   * (its xl_tot_len, page headers skipped) and lying wholly within them, has a matching CRC.
+   */
+  verified(offset: number): boolean;
+}
+
 interface Chunk {
   start: Lsn;
   bytes: Uint8Array;
   tli: number;
+  crc: CrcVerified | undefined;
 }
 
 /** A record being reassembled across pages; survives STEP_NEED so long records are not re-read. */
@@ -86,6 +100,8 @@ interface Assembly {
   gotHeader: boolean;
   /** The next continuation page to read. */
   pagePtr: Lsn;
+  /** The supplied bytes every page so far came from (undefined once two differ): their CrcVerified may vouch. */
+  chunk: Chunk | undefined;
 }
 
 /** lsn % XLOG_BLCKSZ without fmod: LSNs past 2^30 are doubles in V8, and % on doubles is a slow call. */
@@ -177,13 +193,13 @@ export class XLogReader {
    * Makes WAL bytes available: `bytes` are the WAL starting at the page boundary `start` (a whole segment, part
    * of one, or a single page; a page may be incomplete when the source has no more yet), read from timeline `tli`.
    */
-  supply(start: Lsn, bytes: Uint8Array, tli = this.currentTli): void {
+  supply(start: Lsn, bytes: Uint8Array, tli = this.currentTli, crc?: CrcVerified): void {
     if (start % XLOG_BLCKSZ !== 0) throw new InvalidArgumentError(`supplied WAL must start on a page boundary, not at ${formatLsn(start)}`);
     this.missing = undefined;
     this.cachedPagePtr = -1;
     // Replace what covered the same start (a longer read of a page that was short).
     this.chunks = this.chunks.filter((c) => c.start !== start);
-    this.chunks.push({ start, bytes, tli });
+    this.chunks.push({ start, bytes, tli, crc });
   }
 
   /** The source has nothing (more) at `pagePtr`: the next attempt to read it ends the WAL with `no-more-wal`. */
@@ -219,6 +235,7 @@ export class XLogReader {
       if (this.endLsn !== undefined) avail = Math.min(avail, this.endLsn - pagePtr);
       if (avail >= minLen) {
         this.currentTli = c.tli;
+        this.pageChunk = c;
         return c.bytes.subarray(off, off + avail);
       }
       break;
@@ -247,10 +264,16 @@ export class XLogReader {
   /** ReadPageInternal's cache: the last page read and validated (most records start on the page of the last). */
   private cachedPagePtr = -1;
   private cachedPage: Uint8Array | undefined;
+  private cachedChunk: Chunk | undefined;
+  /** The supplied bytes the page last returned by pageBytes/readPage lies in. */
+  private pageChunk: Chunk | undefined;
 
   // see ReadPageInternal (xlogreader.c): a segment's first page is validated before any other page of it.
   private readPage(pagePtr: Lsn, reqLen: number): Uint8Array | typeof NEED | typeof FAIL {
-    if (pagePtr === this.cachedPagePtr && this.cachedPage!.length >= reqLen) return this.cachedPage!;
+    if (pagePtr === this.cachedPagePtr && this.cachedPage!.length >= reqLen) {
+      this.pageChunk = this.cachedChunk;
+      return this.cachedPage!;
+    }
     const segno = Math.floor(pagePtr / this.segmentSize);
     const segStart = segno * this.segmentSize;
     if (segno !== this.validatedSegno && pagePtr !== segStart) {
@@ -273,6 +296,7 @@ export class XLogReader {
     this.validatedSegno = segno;
     this.cachedPagePtr = pagePtr;
     this.cachedPage = page;
+    this.cachedChunk = this.pageChunk;
     return page;
   }
 
@@ -471,13 +495,14 @@ export class XLogReader {
       if (typeof full === 'number') return full;
       const buffer = new Uint8Array(Math.min(totalLength, 4 * XLOG_BLCKSZ));
       buffer.set(full.subarray(targetRecOff, XLOG_BLCKSZ));
-      this.asm = { recPtr, totalLength, gotLength: len, buffer, gotHeader, pagePtr: targetPagePtr + XLOG_BLCKSZ };
+      this.asm = { recPtr, totalLength, gotLength: len, buffer, gotHeader, pagePtr: targetPagePtr + XLOG_BLCKSZ, chunk: this.pageChunk };
       return this.readContinuation(this.asm);
     }
     const whole = p.length >= targetRecOff + totalLength ? p : this.pageBytes(targetPagePtr, targetRecOff + totalLength);
     if (typeof whole === 'number') return whole;
     const crc = whole[targetRecOff + 20]! | (whole[targetRecOff + 21]! << 8) | (whole[targetRecOff + 22]! << 16) | (whole[targetRecOff + 23]! << 24);
-    if (recordCrc(whole, targetRecOff, totalLength) !== crc >>> 0) {
+    const c = this.pageChunk!;
+    if ((c.crc === undefined || !c.crc.verified(recPtr - c.start)) && recordCrc(whole, targetRecOff, totalLength) !== crc >>> 0) {
       return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
     }
     return this.finish(recPtr, whole, targetRecOff, totalLength, recPtr + maxAlign(totalLength));
@@ -520,6 +545,7 @@ export class XLogReader {
         a.buffer = grown;
       }
       a.buffer.set(page.subarray(hdrSize, hdrSize + len), a.gotLength);
+      if (this.pageChunk !== a.chunk) a.chunk = undefined;
       a.gotLength += len;
       if (!a.gotHeader) {
         if (!this.validRecordHeader(a.recPtr, a.buffer, 0)) {
@@ -532,7 +558,8 @@ export class XLogReader {
       else {
         const bytes = a.buffer;
         const crc = (bytes[20]! | (bytes[21]! << 8) | (bytes[22]! << 16) | (bytes[23]! << 24)) >>> 0;
-        if (recordCrc(bytes, 0, a.totalLength) !== crc) {
+        const c = a.chunk;
+        if ((c?.crc === undefined || !c.crc.verified(a.recPtr - c.start)) && recordCrc(bytes, 0, a.totalLength) !== crc) {
           this.noteAborted(a);
           return this.invalid(a.recPtr, `incorrect resource manager data checksum in record at ${formatLsn(a.recPtr)}`);
         }

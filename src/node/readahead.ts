@@ -1,0 +1,263 @@
+// Read-ahead for DirectorySource: one worker thread reads the next segments and checks their records' CRC-32C
+// while the calling thread frames the current one; then the segment's bytes move over with the result. The reader is told which records
+// of those very bytes matched (CrcVerified); everything else it checks itself, so errors are unchanged.
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { CrcVerified } from '../xlogreader/reader.js';
+
+/** How long the main thread waits for a segment the worker is reading before reading it itself. */
+const WAIT_MS = 10_000;
+
+/** The records of a read-ahead segment the worker found with a matching CRC: one bit per 8-byte offset. */
+class AheadVerified implements CrcVerified {
+  constructor(private readonly bits: Int32Array) {}
+
+  verified(offset: number): boolean {
+    return (this.bits[offset >>> 8]! & (1 << ((offset >>> 3) & 31))) !== 0;
+  }
+}
+
+interface Done {
+  id: number;
+  /** The whole segment, or undefined when it could not be read whole. */
+  data: ArrayBuffer | undefined;
+  bits: ArrayBuffer | undefined;
+}
+
+let worker: Worker | undefined;
+let port: MessagePort | undefined;
+/** [0]: results posted so far, for Atomics.wait. */
+let posted: Int32Array | undefined;
+let nextId = 1;
+const results = new Map<number, Done>();
+const pending = new Set<number>();
+
+function start(): boolean {
+  if (worker !== undefined) return true;
+  try {
+    const channel = new MessageChannel();
+    posted = new Int32Array(new SharedArrayBuffer(4));
+    worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'));`, {
+      eval: true,
+      workerData: { port: channel.port2, posted },
+      transferList: [channel.port2],
+    });
+    // Never keeps the process alive; a dead worker's jobs are waited out by take(), then read by the caller.
+    worker.unref();
+    worker.on('error', () => {
+      worker = undefined;
+    });
+    port = channel.port1;
+    port.unref();
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/** Moves every result the worker has posted into `results` (without the event loop: the caller may be synchronous). */
+function drain(): void {
+  for (;;) {
+    const m = receiveMessageOnPort(port!);
+    if (m === undefined) return;
+    const done = m.message as Done;
+    if (pending.delete(done.id)) results.set(done.id, done);
+  }
+}
+
+/**
+ * A segment file the worker reads whole and then checks: the CRC-32C of every record starting in it that it
+ * can frame from its bytes alone. The bytes move (are transferred) to this thread when taken.
+ */
+export class AheadSegment {
+  private readonly id: number;
+  crc: CrcVerified | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly tli: number,
+    readonly segmentSize: number,
+  ) {
+    this.id = start() ? nextId++ : 0;
+    if (this.id !== 0) {
+      pending.add(this.id);
+      worker!.postMessage({ id: this.id, file, size: segmentSize });
+    }
+  }
+
+  /** The whole segment once the worker has read and checked it, or undefined (the caller reads it itself). */
+  take(): Uint8Array | undefined {
+    if (this.id === 0) return undefined;
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const seen = Atomics.load(posted!, 0);
+      drain();
+      const done = results.get(this.id);
+      if (done !== undefined) {
+        results.delete(this.id);
+        if (done.data === undefined || done.data.byteLength !== this.segmentSize) return undefined;
+        this.crc = new AheadVerified(new Int32Array(done.bits!));
+        return new Uint8Array(done.data);
+      }
+      if (!pending.has(this.id)) return undefined;
+      const left = deadline - Date.now();
+      if (left <= 0 || worker === undefined) {
+        this.cancel();
+        return undefined;
+      }
+      Atomics.wait(posted!, 0, seen, left);
+    }
+  }
+
+  /** Not needed after all: its result, when it comes, is dropped. */
+  cancel(): void {
+    pending.delete(this.id);
+    results.delete(this.id);
+  }
+}
+
+/**
+ * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
+ * it must not refer to anything outside itself.
+ */
+function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs')): void {
+  const BLCKSZ = 8192;
+  // CRC-32C (Castagnoli, reflected), slice-by-16 tables.
+  const T = new Int32Array(16 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    T[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let v = T[n]!;
+    for (let t = 1; t < 16; t++) {
+      v = (v >>> 8) ^ T[v & 255]!;
+      T[t * 256 + n] = v;
+    }
+  }
+  const T0 = T.subarray(0, 256), T1 = T.subarray(256, 512), T2 = T.subarray(512, 768), T3 = T.subarray(768, 1024);
+  const T4 = T.subarray(1024, 1280), T5 = T.subarray(1280, 1536), T6 = T.subarray(1536, 1792), T7 = T.subarray(1792, 2048);
+  const T8 = T.subarray(2048, 2304), T9 = T.subarray(2304, 2560), Ta = T.subarray(2560, 2816), Tb = T.subarray(2816, 3072);
+  const Tc = T.subarray(3072, 3328), Td = T.subarray(3328, 3584), Te = T.subarray(3584, 3840), Tf = T.subarray(3840, 4096);
+  // CRC of b[i..end), continuing from `seed` (a finished CRC, as pg_crc32c chains COMP_CRC32C calls).
+  function crc(b: Uint8Array, i: number, end: number, seed: number): number {
+    let c = ~seed;
+    const l = end - 15;
+    while (i < l) {
+      c =
+        Tf[b[i]! ^ (c & 255)]! ^ Te[b[i + 1]! ^ ((c >>> 8) & 255)]! ^ Td[b[i + 2]! ^ ((c >>> 16) & 255)]! ^ Tc[b[i + 3]! ^ (c >>> 24)]! ^
+        Tb[b[i + 4]!]! ^ Ta[b[i + 5]!]! ^ T9[b[i + 6]!]! ^ T8[b[i + 7]!]! ^
+        T7[b[i + 8]!]! ^ T6[b[i + 9]!]! ^ T5[b[i + 10]!]! ^ T4[b[i + 11]!]! ^
+        T3[b[i + 12]!]! ^ T2[b[i + 13]!]! ^ T1[b[i + 14]!]! ^ T0[b[i + 15]!]!;
+      i += 16;
+    }
+    while (i < end) c = (c >>> 8) ^ T0[(c ^ b[i++]!) & 255]!;
+    return ~c;
+  }
+  const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+  const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
+  const maxAlign = (n: number): number => (n + 7) & ~7;
+  let scratch = new Uint8Array(4 * BLCKSZ);
+
+  function read(file: string, b: Uint8Array): number {
+    const fd = fs.openSync(file, 'r');
+    try {
+      let got = 0;
+      while (got < b.length) {
+        const n = fs.readSync(fd, b, got, b.length - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // Frames the records starting in the segment as the reader does (XLogFindNextRecord for the first, then
+  // xl_tot_len, page headers skipped) and marks those whose CRC matches. Checks nothing else: what it cannot
+  // frame, or a mismatch, stops it, and the reader checks the rest itself.
+  function check(b: Uint8Array, len: number, bits: Int32Array): void {
+    let off = 0;
+    for (;;) {
+      if (off + 24 > len) return;
+      const hdr = hdrSize(b, off);
+      if (b[off + 2]! & 1) {
+        // XLP_FIRST_IS_CONTRECORD: skip the end of a record begun in an earlier segment
+        const rem = u32(b, off + 16) >>> 0;
+        if (maxAlign(rem) >= BLCKSZ - hdr) {
+          off += BLCKSZ;
+          continue;
+        }
+        off += hdr + maxAlign(rem);
+      } else {
+        off += hdr;
+      }
+      break;
+    }
+    while (off + 24 <= len) {
+      let inPage = off & (BLCKSZ - 1);
+      if (inPage === 0) {
+        off += hdrSize(b, off);
+        inPage = off & (BLCKSZ - 1);
+        if (off + 24 > len) break;
+      }
+      const tot = u32(b, off) >>> 0;
+      if (tot < 24) break;
+      let rec = b;
+      let at = off;
+      let next: number;
+      if (inPage + tot <= BLCKSZ) {
+        next = off + maxAlign(tot);
+      } else {
+        // Spans pages: gather it, skipping the page headers of the continuation pages.
+        if (tot > len) break;
+        if (scratch.length < tot) scratch = new Uint8Array(Math.max(tot, 2 * scratch.length));
+        let got = BLCKSZ - inPage;
+        scratch.set(b.subarray(off, off + got), 0);
+        let page = off - inPage + BLCKSZ;
+        next = -1;
+        while (page + 24 <= len) {
+          const h = hdrSize(b, page);
+          const piece = Math.min(tot - got, BLCKSZ - h);
+          if (page + h + piece > len) break;
+          scratch.set(b.subarray(page + h, page + h + piece), got);
+          got += piece;
+          if (got === tot) {
+            next = page + h + maxAlign(piece);
+            break;
+          }
+          page += BLCKSZ;
+        }
+        if (next < 0) break;
+        rec = scratch;
+        at = 0;
+      }
+      if (crc(rec, at, at + 20, crc(rec, at + 24, at + tot, 0)) !== u32(rec, at + 20)) break;
+      bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
+      // XLOG_SWITCH: the rest of the segment is not records.
+      if (rec[at + 17] === 0 && (rec[at + 16]! & 0xf0) === 0x40) break;
+      off = next;
+    }
+  }
+
+  const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
+  wt.parentPort!.on('message', (job: { id: number; file: string; size: number }) => {
+    let data: ArrayBuffer | undefined = new ArrayBuffer(job.size);
+    let bits: ArrayBuffer | undefined;
+    try {
+      const b = new Uint8Array(data);
+      const got = read(job.file, b);
+      if (got === job.size) {
+        bits = new ArrayBuffer(Math.max(4, job.size / 64));
+        check(b, got, new Int32Array(bits));
+      } else data = undefined;
+    } catch {
+      data = undefined;
+    }
+    const transfer = data === undefined ? [] : [data, bits!];
+    port.postMessage({ id: job.id, data, bits: data === undefined ? undefined : bits }, transfer);
+    Atomics.add(posted, 0, 1);
+    Atomics.notify(posted, 0);
+  });
+}
