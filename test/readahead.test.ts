@@ -40,8 +40,8 @@ function read(f: Fixture, dir: string, readAhead: number): Outcome {
   const inner = new DirectorySource({ dirs: [dir], segmentSize: f.meta.walSegmentSize, timeline: f.meta.timeline, readAhead });
   let vouched = 0;
   const source: SyncPageSource = {
-    read(pagePtr, minLength, recPtr): SourceBytes | SourceMiss {
-      const got = inner.read(pagePtr, minLength, recPtr);
+    read(pagePtr, minLength): SourceBytes | SourceMiss {
+      const got = inner.read(pagePtr, minLength);
       if ('missing' in got || got.crc === undefined) return got;
       const crc = got.crc;
       return { ...got, crc: { verified: (offset) => (crc.verified(offset) ? (vouched++, true) : false) } };

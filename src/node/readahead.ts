@@ -3,6 +3,7 @@
 // of those very bytes matched (CrcVerified); everything else it checks itself, so errors are unchanged.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { CrcVerified } from '../xlogreader/reader.js';
+import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
 
 /** How long the main thread waits for a segment the worker is reading before reading it itself. */
 const WAIT_MS = 10_000;
@@ -36,7 +37,7 @@ function start(): boolean {
   try {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(4));
-    worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'));`, {
+    worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})());`, {
       eval: true,
       workerData: { port: channel.port2, posted },
       transferList: [channel.port2],
@@ -119,41 +120,8 @@ export class AheadSegment {
  * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
  * it must not refer to anything outside itself.
  */
-function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs')): void {
+function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32cRange): void {
   const BLCKSZ = 8192;
-  // CRC-32C (Castagnoli, reflected), slice-by-16 tables.
-  const T = new Int32Array(16 * 256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    T[n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    let v = T[n]!;
-    for (let t = 1; t < 16; t++) {
-      v = (v >>> 8) ^ T[v & 255]!;
-      T[t * 256 + n] = v;
-    }
-  }
-  const T0 = T.subarray(0, 256), T1 = T.subarray(256, 512), T2 = T.subarray(512, 768), T3 = T.subarray(768, 1024);
-  const T4 = T.subarray(1024, 1280), T5 = T.subarray(1280, 1536), T6 = T.subarray(1536, 1792), T7 = T.subarray(1792, 2048);
-  const T8 = T.subarray(2048, 2304), T9 = T.subarray(2304, 2560), Ta = T.subarray(2560, 2816), Tb = T.subarray(2816, 3072);
-  const Tc = T.subarray(3072, 3328), Td = T.subarray(3328, 3584), Te = T.subarray(3584, 3840), Tf = T.subarray(3840, 4096);
-  // CRC of b[i..end), continuing from `seed` (a finished CRC, as pg_crc32c chains COMP_CRC32C calls).
-  function crc(b: Uint8Array, i: number, end: number, seed: number): number {
-    let c = ~seed;
-    const l = end - 15;
-    while (i < l) {
-      c =
-        Tf[b[i]! ^ (c & 255)]! ^ Te[b[i + 1]! ^ ((c >>> 8) & 255)]! ^ Td[b[i + 2]! ^ ((c >>> 16) & 255)]! ^ Tc[b[i + 3]! ^ (c >>> 24)]! ^
-        Tb[b[i + 4]!]! ^ Ta[b[i + 5]!]! ^ T9[b[i + 6]!]! ^ T8[b[i + 7]!]! ^
-        T7[b[i + 8]!]! ^ T6[b[i + 9]!]! ^ T5[b[i + 10]!]! ^ T4[b[i + 11]!]! ^
-        T3[b[i + 12]!]! ^ T2[b[i + 13]!]! ^ T1[b[i + 14]!]! ^ T0[b[i + 15]!]!;
-      i += 16;
-    }
-    while (i < end) c = (c >>> 8) ^ T0[(c ^ b[i++]!) & 255]!;
-    return ~c;
-  }
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
   const maxAlign = (n: number): number => (n + 7) & ~7;
