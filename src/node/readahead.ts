@@ -81,7 +81,11 @@ export class AheadSegment {
     this.id = start() ? nextId++ : 0;
     if (this.id !== 0) {
       pending.add(this.id);
-      worker!.postMessage({ id: this.id, file, size: segmentSize });
+      // Allocated here, filled there, handed back: the memory comes from and returns to this thread's heap,
+      // which reuses it (not zero-filled: every byte is read from the file before use).
+      const data = Buffer.allocUnsafeSlow(segmentSize).buffer as ArrayBuffer;
+      const bits = new ArrayBuffer(Math.max(4, segmentSize / 64));
+      worker!.postMessage({ id: this.id, file, data, bits }, [data, bits]);
     }
   }
 
@@ -210,21 +214,16 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   }
 
   const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
-  wt.parentPort!.on('message', (job: { id: number; file: string; size: number }) => {
-    let data: ArrayBuffer | undefined = new ArrayBuffer(job.size);
-    let bits: ArrayBuffer | undefined;
+  wt.parentPort!.on('message', (job: { id: number; file: string; data: ArrayBuffer; bits: ArrayBuffer }) => {
+    const b = new Uint8Array(job.data);
+    let whole = false;
     try {
-      const b = new Uint8Array(data);
-      const got = read(job.file, b);
-      if (got === job.size) {
-        bits = new ArrayBuffer(Math.max(4, job.size / 64));
-        check(b, got, new Int32Array(bits));
-      } else data = undefined;
+      whole = read(job.file, b) === b.length;
+      if (whole) check(b, b.length, new Int32Array(job.bits));
     } catch {
-      data = undefined;
+      whole = false;
     }
-    const transfer = data === undefined ? [] : [data, bits!];
-    port.postMessage({ id: job.id, data, bits: data === undefined ? undefined : bits }, transfer);
+    port.postMessage({ id: job.id, data: whole ? job.data : undefined, bits: job.bits }, [job.data, job.bits]);
     Atomics.add(posted, 0, 1);
     Atomics.notify(posted, 0);
   });

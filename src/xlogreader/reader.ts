@@ -432,7 +432,7 @@ export class XLogReader {
       if (r === FAIL) return STEP_END;
     }
     for (;;) {
-      const r = this.asm === undefined ? this.readStart() : this.readContinuation(this.asm);
+      const r = this.asm === undefined ? (this.readOnPage() ?? this.readStart()) : this.readContinuation(this.asm);
       if (r === NEED) return STEP_NEED;
       if (r === FAIL) {
         this.asm = undefined;
@@ -449,6 +449,30 @@ export class XLogReader {
       this.evict();
       return STEP_RECORD;
     }
+  }
+
+  /**
+   * readStart's common case, kept short: the record starts past the header of the page read last (already
+   * validated) and ends within the bytes held for it. Anything else (undefined) goes the long way.
+   */
+  private readOnPage(): DecodedRecord | typeof FAIL | undefined {
+    const recPtr = this.nextRecPtr;
+    const off = recPtr - this.cachedPagePtr;
+    if (off <= SIZE_OF_LONG_PHD || off > XLOG_BLCKSZ - SIZE_OF_XLOG_RECORD || this.findPending !== undefined) return undefined;
+    const page = this.cachedPage!;
+    if (page.length < off + SIZE_OF_XLOG_RECORD) return undefined;
+    const totalLength = (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16)) + page[off + 3]! * 0x1000000;
+    if (totalLength < SIZE_OF_XLOG_RECORD || off + totalLength > page.length) return undefined;
+    if (!this.validRecordHeader(recPtr, page, off)) return FAIL;
+    const c = this.cachedChunk!;
+    this.pageChunk = c;
+    if (c.crc === undefined || !c.crc.verified(recPtr - c.start)) {
+      const crc = (page[off + 20]! | (page[off + 21]! << 8) | (page[off + 22]! << 16) | (page[off + 23]! << 24)) >>> 0;
+      if (recordCrc(page, off, totalLength) !== crc) {
+        return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
+      }
+    }
+    return this.finish(recPtr, page, off, totalLength, recPtr + maxAlign(totalLength));
   }
 
   private readStart(): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
@@ -582,12 +606,10 @@ export class XLogReader {
   private finish(recPtr: Lsn, bytes: Uint8Array, base: number, totalLength: number, next: Lsn): DecodedRecord | typeof FAIL {
     const rec = new DecodedRecord(bytes, base, totalLength);
     rec.lsn = recPtr;
-    rec.totalLength = totalLength;
     rec.xid = u32(bytes, base + 4);
     rec.prevLsn = lsnFromParts(u32(bytes, base + 12), u32(bytes, base + 8));
     rec.info = bytes[base + 16]!;
     rec.rmid = bytes[base + 17]!;
-    rec.crc = u32(bytes, base + 20);
     rec.timeline = this.currentTli;
     if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
       // Pretend it extends to the end of its segment.

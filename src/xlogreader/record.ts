@@ -82,12 +82,10 @@ export class DecodedRecord {
   prevLsn: Lsn = 0;
   info = 0;
   rmid = 0;
-  crc = 0;
-  // The record is `length` bytes of `src` from `base`: a page (or window) it lies in, or a reassembled copy.
-  // `bytes` is cut from it on first use, as most records are never looked at that closely.
+  // The record is `totalLength` bytes of `src` from `base`: a page (or window) it lies in, or a reassembled
+  // copy. `bytes` is cut from it on first use, as most records are never looked at that closely.
   private readonly src: Uint8Array;
   private readonly base: number;
-  private readonly length: number;
   private cut: Uint8Array | undefined;
   private dataView: DataView | undefined;
   /** Replication origin (XLR_BLOCK_ID_ORIGIN), 0 = InvalidRepOriginId. */
@@ -108,12 +106,20 @@ export class DecodedRecord {
   constructor(bytes: Uint8Array, offset = 0, length = bytes.length - offset) {
     this.src = bytes;
     this.base = offset;
-    this.length = length;
+    this.totalLength = length;
   }
 
   /** The whole record, header included: a view into a page when it fits in one, else a reassembled copy. */
   get bytes(): Uint8Array {
-    return (this.cut ??= this.base === 0 && this.length === this.src.length ? this.src : this.src.subarray(this.base, this.base + this.length));
+    const n = this.totalLength;
+    return (this.cut ??= this.base === 0 && n === this.src.length ? this.src : this.src.subarray(this.base, this.base + n));
+  }
+
+  /** xl_crc as stored (read from the bytes: most records never need it). */
+  get crc(): number {
+    const b = this.src;
+    const o = this.base + 20;
+    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
   }
 
   /** A DataView over `bytes`, made on first use (most records are never looked at this closely). */
