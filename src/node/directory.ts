@@ -9,7 +9,7 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
-import { AheadSegment } from './readahead.js';
+import { AheadWindow } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = 1024 * 1024;
@@ -29,8 +29,8 @@ export interface DirectorySourceOptions {
   /** A timeline history to follow: each segment is read from the timeline that owns it. */
   history?: TimelineHistory;
   /**
-   * Segments a worker thread reads ahead, checking their records' CRC-32C meanwhile (default 2; 0 = none, every
-   * read on the calling thread). Only whole plain segment files are read ahead.
+   * How many 1 MB windows of plain segment files a worker thread reads ahead of the one being read, checking the
+   * CRC-32C of the records in them meanwhile (default 8; 0 = none: everything on the calling thread).
    */
   readAhead?: number;
 }
@@ -40,30 +40,36 @@ export class DirectorySource implements SyncPageSource {
 
   constructor(readonly options: DirectorySourceOptions) {}
 
-  /** Segments being read ahead by the worker, by segment number. */
-  private ahead = new Map<number, AheadSegment>();
+  /** Windows being read ahead by the worker, by the LSN they start at. */
+  private ahead = new Map<Lsn, AheadWindow>();
+  /** The last segment located for read-ahead (locate looks at the file system). */
+  private located: { segno: number; found: Found | undefined } | undefined;
 
   /** Forgets what was read, so the files are read again (they may have grown). */
   invalidate(): void {
     this.cache = undefined;
+    this.located = undefined;
     for (const a of this.ahead.values()) a.cancel();
     this.ahead.clear();
   }
 
-  /** Starts reading the segments after `segno` ahead and forgets those before it. */
-  private readAheadFrom(segno: number): void {
-    const depth = this.options.readAhead ?? 2;
-    for (const [s, a] of this.ahead) {
-      if (s < segno || s > segno + depth) {
+  /** Has the worker read the windows after the one at `start` (and forget those up to it). */
+  private readAheadAfter(start: Lsn, depth: number): void {
+    const { segmentSize } = this.options;
+    for (const [w, a] of this.ahead) {
+      if (w <= start) {
         a.cancel();
-        this.ahead.delete(s);
+        this.ahead.delete(w);
       }
     }
-    for (let s = segno + 1; s <= segno + depth; s++) {
-      if (this.ahead.has(s)) continue;
-      const found = this.locate(s);
+    for (let k = 1, w = start + WINDOW; k <= depth; k++, w += WINDOW) {
+      if (this.ahead.has(w)) continue;
+      const segno = Math.floor(w / segmentSize);
+      if (this.located?.segno !== segno) this.located = { segno, found: this.locate(segno) };
+      const found = this.located.found;
       if (found === undefined || found.compressed || found.file.endsWith('.partial')) break;
-      this.ahead.set(s, new AheadSegment(found.file, found.tli, this.options.segmentSize));
+      const off = w - segno * segmentSize;
+      this.ahead.set(w, new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off)));
     }
   }
 
@@ -98,17 +104,6 @@ export class DirectorySource implements SyncPageSource {
       return { start: c.start, bytes: c.bytes, tli: c.tli, crc: c.crc };
     }
     const found = this.locate(segno);
-    if (found !== undefined && (this.options.readAhead ?? 2) > 0) {
-      const a = this.ahead.get(segno);
-      const bytes = a !== undefined && a.file === found.file && a.tli === found.tli ? a.take() : undefined;
-      this.readAheadFrom(segno);
-      if (bytes !== undefined) {
-        this.lastTli = found.tli;
-        this.cache = { segno, start: segStart, bytes, file: found.file, tli: found.tli, crc: a!.crc };
-        return { start: segStart, bytes, tli: found.tli, crc: a!.crc };
-      }
-      this.ahead.delete(segno);
-    }
     if (found === undefined) {
       const tli = this.options.history === undefined ? timeline : (timelinesForSegment(segno, this.options.history, segmentSize)[0] ?? timeline);
       return { missing: `could not find file "${walFileName(tli, segno, segmentSize)}": No such file or directory` };
@@ -128,6 +123,16 @@ export class DirectorySource implements SyncPageSource {
       const off = pagePtr - segStart;
       const winStart = off - (off % WINDOW);
       start = segStart + winStart;
+      const depth = this.options.readAhead ?? 8;
+      if (depth > 0 && !found.file.endsWith('.partial')) {
+        const a = this.ahead.get(start);
+        const ready = a !== undefined && a.file === found.file ? a.take() : undefined;
+        this.readAheadAfter(start, depth);
+        if (ready !== undefined) {
+          this.cache = { segno, start, bytes: ready, file: found.file, tli: found.tli, crc: a!.crc };
+          if (ready.length >= pagePtr - start + Math.min(minLength, 8192)) return { start, bytes: ready, tli: found.tli, crc: a!.crc };
+        }
+      }
       const fd = fs.openSync(found.file, 'r');
       try {
         // Not zero-filled: every byte handed on is read from the file first.

@@ -1,14 +1,15 @@
-// Read-ahead for DirectorySource: one worker thread reads the next segments and checks their records' CRC-32C
-// while the calling thread frames the current one; then the segment's bytes move over with the result. The reader is told which records
-// of those very bytes matched (CrcVerified); everything else it checks itself, so errors are unchanged.
+// Read-ahead for DirectorySource: one worker thread reads the next windows of segment files and checks their
+// records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result.
+// The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
+// so what it returns and where and how it stops are unchanged.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
 
-/** How long the main thread waits for a segment the worker is reading before reading it itself. */
+/** How long the calling thread waits for a window the worker is reading before reading it itself. */
 const WAIT_MS = 10_000;
 
-/** The records of a read-ahead segment the worker found with a matching CRC: one bit per 8-byte offset. */
+/** The records of a read-ahead window the worker found with a matching CRC: one bit per 8-byte offset. */
 class AheadVerified implements CrcVerified {
   constructor(private readonly bits: Int32Array) {}
 
@@ -19,7 +20,7 @@ class AheadVerified implements CrcVerified {
 
 interface Done {
   id: number;
-  /** The whole segment, or undefined when it could not be read whole. */
+  /** The whole window, or undefined when it could not be read whole. */
   data: ArrayBuffer | undefined;
   bits: ArrayBuffer | undefined;
 }
@@ -55,61 +56,59 @@ function start(): boolean {
   return true;
 }
 
-/** Moves every result the worker has posted into `results` (without the event loop: the caller may be synchronous). */
-function drain(): void {
-  for (;;) {
-    const m = receiveMessageOnPort(port!);
-    if (m === undefined) return;
-    const done = m.message as Done;
-    if (pending.delete(done.id)) results.set(done.id, done);
-  }
-}
-
 /**
- * A segment file the worker reads whole and then checks: the CRC-32C of every record starting in it that it
- * can frame from its bytes alone. The bytes move (are transferred) to this thread when taken.
+ * A window (1 MB) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
+ * in it that it can frame from those bytes alone. The bytes move (are transferred) to this thread when taken;
+ * they are allocated here, so the memory is this thread's to reuse, and short-lived, so it is freed early.
  */
-export class AheadSegment {
+export class AheadWindow {
   private readonly id: number;
   crc: CrcVerified | undefined;
 
   constructor(
     readonly file: string,
-    readonly tli: number,
-    readonly segmentSize: number,
+    readonly offset: number,
+    readonly length: number,
   ) {
     this.id = start() ? nextId++ : 0;
     if (this.id !== 0) {
       pending.add(this.id);
-      // Allocated here, filled there, handed back: the memory comes from and returns to this thread's heap,
-      // which reuses it (not zero-filled: every byte is read from the file before use).
-      const data = Buffer.allocUnsafeSlow(segmentSize).buffer as ArrayBuffer;
-      const bits = new ArrayBuffer(Math.max(4, segmentSize / 64));
-      worker!.postMessage({ id: this.id, file, data, bits }, [data, bits]);
+      // Not zero-filled: every byte handed on is read from the file first.
+      const data = Buffer.allocUnsafeSlow(length).buffer as ArrayBuffer;
+      const bits = new ArrayBuffer(Math.max(4, length / 64));
+      worker!.postMessage({ id: this.id, file, offset, data, bits }, [data, bits]);
     }
   }
 
-  /** The whole segment once the worker has read and checked it, or undefined (the caller reads it itself). */
+  /** The window once the worker has read and checked it, or undefined (the caller reads it itself). */
   take(): Uint8Array | undefined {
     if (this.id === 0) return undefined;
     const deadline = Date.now() + WAIT_MS;
     for (;;) {
-      const seen = Atomics.load(posted!, 0);
-      drain();
-      const done = results.get(this.id);
-      if (done !== undefined) {
-        results.delete(this.id);
-        if (done.data === undefined || done.data.byteLength !== this.segmentSize) return undefined;
-        this.crc = new AheadVerified(new Int32Array(done.bits!));
-        return new Uint8Array(done.data);
+      // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
+      let done = results.get(this.id);
+      while (done === undefined) {
+        const seen = Atomics.load(posted!, 0);
+        const m = receiveMessageOnPort(port!);
+        if (m === undefined) {
+          const left = deadline - Date.now();
+          if (left <= 0 || worker === undefined) {
+            this.cancel();
+            return undefined;
+          }
+          Atomics.wait(posted!, 0, seen, Math.min(left, 100));
+          continue;
+        }
+        const r = m.message as Done;
+        if (!pending.delete(r.id)) continue;
+        if (r.id === this.id) done = r;
+        else results.set(r.id, r);
       }
-      if (!pending.has(this.id)) return undefined;
-      const left = deadline - Date.now();
-      if (left <= 0 || worker === undefined) {
-        this.cancel();
-        return undefined;
-      }
-      Atomics.wait(posted!, 0, seen, left);
+      results.delete(this.id);
+      pending.delete(this.id);
+      if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
+      this.crc = new AheadVerified(new Int32Array(done.bits!));
+      return new Uint8Array(done.data);
     }
   }
 
@@ -131,12 +130,12 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   const maxAlign = (n: number): number => (n + 7) & ~7;
   let scratch = new Uint8Array(4 * BLCKSZ);
 
-  function read(file: string, b: Uint8Array): number {
+  function read(file: string, offset: number, b: Uint8Array): number {
     const fd = fs.openSync(file, 'r');
     try {
       let got = 0;
       while (got < b.length) {
-        const n = fs.readSync(fd, b, got, b.length - got, got);
+        const n = fs.readSync(fd, b, got, b.length - got, offset + got);
         if (n === 0) break;
         got += n;
       }
@@ -146,9 +145,11 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
     }
   }
 
-  // Frames the records starting in the segment as the reader does (XLogFindNextRecord for the first, then
+  // Frames the records starting in the window as the reader does (XLogFindNextRecord for the first, then
   // xl_tot_len, page headers skipped) and marks those whose CRC matches. Checks nothing else: what it cannot
-  // frame, or a mismatch, stops it, and the reader checks the rest itself.
+  // frame, a record running past the window, or a mismatch stops it, and the reader checks the rest itself.
+  // A mark is a fact about the bytes alone (the record at that offset, as long as its xl_tot_len says, matches
+  // its xl_crc), so it holds whatever the reader's framing.
   function check(b: Uint8Array, len: number, bits: Int32Array): void {
     let off = 0;
     for (;;) {
@@ -214,11 +215,11 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   }
 
   const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
-  wt.parentPort!.on('message', (job: { id: number; file: string; data: ArrayBuffer; bits: ArrayBuffer }) => {
+  wt.parentPort!.on('message', (job: { id: number; file: string; offset: number; data: ArrayBuffer; bits: ArrayBuffer }) => {
     const b = new Uint8Array(job.data);
     let whole = false;
     try {
-      whole = read(job.file, b) === b.length;
+      whole = read(job.file, job.offset, b) === b.length;
       if (whole) check(b, b.length, new Int32Array(job.bits));
     } catch {
       whole = false;
