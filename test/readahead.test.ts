@@ -14,6 +14,7 @@ import { profileForMajor } from '../src/xlogreader/profile.js';
 import { walinspectRow } from '../src/xlogreader/describe.js';
 import { walinspectContext } from '../src/xlogreader/timestamp.js';
 import { listFixtures, readSegment, readTsv, type Fixture } from './support/fixtures.js';
+import { filler, WalBuilder } from './support/walbuilder.js';
 
 const XLOG_BLCKSZ = 8192;
 const fixtures = listFixtures().filter((f) => f.meta.segments.length > 1);
@@ -101,6 +102,69 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
       expect(alone.end).toEqual(ahead.end);
       // The worker vouched for the records before the damage in that segment, none at or after it.
       expect(ahead.vouched).toBe(before.filter((r) => parseLsn(r.start_lsn!) >= segStart2).length);
+    });
+  }
+});
+
+// Segments of 4 MB, so windows (1 MB) end inside segments: records that start right after a window boundary, that
+// run across one, and a record longer than a window. Built WAL, compared with reading on one thread.
+describe('windows inside a segment', () => {
+  const SEG = 4 * 1024 * 1024;
+  const WINDOW = 1024 * 1024;
+  const b = new WalBuilder({ segmentSize: SEG, startSegno: 2 });
+  let seed = 1;
+  while (b.pos < b.startLsn + 2 * SEG - 64 * 1024) {
+    const size = seed % 97 === 0 ? 20000 : seed === 300 ? 1_500_000 : 40 + ((seed * 7919) % 700);
+    b.add(filler(size, seed++));
+  }
+  const lsns = b.lsns;
+  const lengthAt = (i: number): number => (i + 1 < lsns.length ? lsns[i + 1]! : b.pos) - lsns[i]!;
+  const start = lsns[0]!;
+  const end = lsns[lsns.length - 1]!;
+
+  function readBuilt(dir: string, readAhead: number): Outcome {
+    const f = { meta: { walSegmentSize: SEG, timeline: 1, startLsn: formatLsn(start), endLsn: formatLsn(end), major: 16 } } as unknown as Fixture;
+    return read(f, dir, readAhead);
+  }
+
+  function writeBuilt(name: string, damage?: number): string {
+    const dir = path.join(tmp, `built-${name}`);
+    fs.mkdirSync(dir);
+    for (const [file, bytes] of b.segments()) {
+      const copy = Uint8Array.from(bytes);
+      const segStart = parseInt(file.slice(16), 16) * SEG;
+      if (damage !== undefined && damage >= segStart && damage < segStart + SEG) copy[damage - segStart] ^= 0x5a;
+      fs.writeFileSync(path.join(dir, file), copy);
+    }
+    return dir;
+  }
+
+  it('reads the same records, the worker vouching for nearly all', () => {
+    const dir = writeBuilt('intact');
+    const ahead = readBuilt(dir, 8);
+    const alone = readBuilt(dir, 0);
+    expect(ahead.lsns).toEqual(alone.lsns);
+    expect(ahead.lsns).toEqual(lsns.slice(0, -1).map(formatLsn));
+    expect(ahead.end).toEqual(alone.end);
+    // All but the first window's records and those running past a window's end.
+    expect(ahead.vouched).toBeGreaterThan(lsns.length * 0.6);
+  });
+
+  const after = lsns.findIndex((l) => l % WINDOW > 64 && Math.floor(l / WINDOW) > Math.floor(start / WINDOW) + 1);
+  const across = lsns.findIndex((l, i) => l > start + 2 * WINDOW && Math.floor(l / WINDOW) !== Math.floor((l + lengthAt(i) - 1) / WINDOW));
+  const long = lsns.findIndex((_l, i) => lengthAt(i) > WINDOW);
+  const middle = lsns.findIndex((l) => l > start + SEG + WINDOW / 2);
+  for (const [what, i] of [['just after a window boundary', after], ['across a window boundary', across], ['longer than a window', long], ['in the second segment', middle]] as const) {
+    it(`ends at a damaged record ${what} as reading on one thread does`, () => {
+      expect(i).toBeGreaterThan(0);
+      const lsn = lsns[i]!;
+      const dir = writeBuilt(`bad-${i}`, lsn + 30);
+      const ahead = readBuilt(dir, 8);
+      const alone = readBuilt(dir, 0);
+      expect(ahead.lsns).toEqual(lsns.slice(0, i).map(formatLsn));
+      expect(ahead.end).toEqual({ reason: 'invalid-record', lsn, message: `incorrect resource manager data checksum in record at ${formatLsn(lsn)}`, pagePtr: undefined });
+      expect(alone.lsns).toEqual(ahead.lsns);
+      expect(alone.end).toEqual(ahead.end);
     });
   }
 });
