@@ -400,6 +400,9 @@ export class XLogReader {
       : `invalid record length at ${formatLsn(recPtr)}: expected at least ${SIZE_OF_XLOG_RECORD}, got ${got}`;
   }
 
+  /** xl_prev of the header validRecordHeader accepted last (finish's record is that one). */
+  private headerPrev: Lsn = 0;
+
   // see ValidXLogRecordHeader (xlogreader.c)
   private validRecordHeader(recPtr: Lsn, bytes: Uint8Array, off: number): boolean {
     const totLen = (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16)) + bytes[off + 3]! * 0x1000000;
@@ -415,6 +418,7 @@ export class XLogReader {
     const prevLo = (bytes[off + 8]! | (bytes[off + 9]! << 8) | (bytes[off + 10]! << 16)) + bytes[off + 11]! * 0x1000000;
     const prevHi = (bytes[off + 12]! | (bytes[off + 13]! << 8) | (bytes[off + 14]! << 16)) + bytes[off + 15]! * 0x1000000;
     const prev = lsnFromParts(prevHi, prevLo);
+    this.headerPrev = prev;
     const ok = this.randAccess ? prev >= 0 && prev < recPtr : prev === this.decodeRecPtr;
     if (!ok) {
       this.invalid(recPtr, `record with incorrect prev-link ${prevHi.toString(16).toUpperCase()}/${prevLo.toString(16).toUpperCase()} at ${formatLsn(recPtr)}`);
@@ -446,7 +450,8 @@ export class XLogReader {
         this.findTarget = undefined;
       }
       this.record = rec;
-      this.evict();
+      // Nothing to drop while the next record starts on the page read last.
+      if (this.nextRecPtr - this.cachedPagePtr >= XLOG_BLCKSZ || this.nextRecPtr < this.cachedPagePtr) this.evict();
       return STEP_RECORD;
     }
   }
@@ -607,7 +612,7 @@ export class XLogReader {
     const rec = new DecodedRecord(bytes, base, totalLength);
     rec.lsn = recPtr;
     rec.xid = u32(bytes, base + 4);
-    rec.prevLsn = lsnFromParts(u32(bytes, base + 12), u32(bytes, base + 8));
+    rec.prevLsn = this.headerPrev;
     rec.info = bytes[base + 16]!;
     rec.rmid = bytes[base + 17]!;
     rec.timeline = this.currentTli;
