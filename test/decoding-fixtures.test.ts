@@ -1,29 +1,108 @@
 // The committed fixtures decoded by pgwal equal the server's test_decoding output for the same slot
-// (decoded.tsv / decoded-xids.tsv), for every scenario whose schema does not change inside its range.
+// (decoded.tsv / decoded-xids.tsv, and decoded-twophase.tsv from a two_phase slot), for every scenario whose
+// schema does not change inside its range — also when every change goes through the spill store.
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
+import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/fixtures.js';
 import { fixtureRead } from './support/wal.js';
+import { runCli } from './support/cli.js';
+import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
 
 // DDL inside the range needs the historic catalog (not built yet): these scenarios change relfilenodes or columns.
 const NEEDS_HISTORIC_CATALOG = new Set(['ddl-between-dml', 'truncate']);
 
 const fixtures = listFixtures().filter((f) => !NEEDS_HISTORIC_CATALOG.has(f.meta.scenario));
 
+function expectRows(f: Fixture, file: string, rows: { lsn: number; xid: number; data: string }[]): void {
+  const theirs = readTsv(f, file).map((r) => `${r.lsn}\t${r.xid}\t${r.data}`);
+  const ours = rows.map((o) => `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}`);
+  expect(ours.length, file).toBe(theirs.length);
+  ours.forEach((row, i) => expect(row, `${file} row ${i}`).toBe(theirs[i]));
+}
+
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
+  const catalog = (): DecoderCatalog => JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog;
+  const major = profileForMajor(f.meta.major)!.major;
+
   it('prints what test_decoding printed for the slot, with include-xids on and off', () => {
-    const catalog = JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog;
     const slot = f.meta.slots.find((s) => !s.twoPhase)!;
     const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
     for (const [file, includeXids] of [['decoded-xids.tsv', true], ['decoded.tsv', false]] as const) {
-      const decoder = new TestDecodingDecoder(catalog, profileForMajor(f.meta.major)!.major, { includeXids, skipEmptyXacts: true }, parseLsn(slot.confirmedFlushLsn));
+      const decoder = new TestDecodingDecoder(catalog(), major, { includeXids, skipEmptyXacts: true }, parseLsn(slot.confirmedFlushLsn));
       for (const rec of records) decoder.process(rec);
-      const theirs = readTsv(f, file).map((r) => `${r.lsn}\t${r.xid}\t${r.data}`);
-      const ours = decoder.output.map((o) => `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}`);
-      expect(ours.length, file).toBe(theirs.length);
-      ours.forEach((row, i) => expect(row, `${file} row ${i}`).toBe(theirs[i]));
+      expectRows(f, file, decoder.output);
     }
+  });
+
+  it('prints the same when every change is spilled and read back', () => {
+    const slot = f.meta.slots.find((s) => !s.twoPhase)!;
+    const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
+    const spill = new MemorySpillStore();
+    const decoder = new TestDecodingDecoder(catalog(), major, { includeXids: true, skipEmptyXacts: true }, parseLsn(slot.confirmedFlushLsn), { memoryLimit: 1, spill });
+    for (const rec of records) decoder.process(rec);
+    expectRows(f, 'decoded-xids.tsv', decoder.output);
+    if (decoder.output.length > 0) expect(spill.writes).toBeGreaterThan(0);
+    expect(spill.bytes, 'spilled changes are dropped at commit/abort').toBe(0);
+    expect(decoder.memoryUsed).toBe(0);
+  });
+
+  const twoPhase = f.meta.slots.find((s) => s.twoPhase);
+  if (twoPhase !== undefined) it('prints what a two_phase slot printed (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED)', () => {
+    const { records } = fixtureRead(f, { start: parseLsn(twoPhase!.restartLsn) });
+    const start = parseLsn(twoPhase!.confirmedFlushLsn);
+    // A slot created with two_phase has two_phase_at = its consistent point, here its confirmed_flush.
+    const decoder = new TestDecodingDecoder(catalog(), major, { includeXids: false, skipEmptyXacts: true }, start, { twoPhaseAt: start });
+    for (const rec of records) decoder.process(rec);
+    expectRows(f, 'decoded-twophase.tsv', decoder.output);
+  });
+});
+
+// The shipped state files: `pgwal decode --state slot.state -p <fixture>` (gzipped segments, no server) prints
+// the server's rows — the README's first command runs exactly this.
+describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode on %s', (_id, f) => {
+  for (const slot of f.meta.slots) {
+    const [stateFile, answer] = slot.twoPhase ? ['slot-2pc.state', 'decoded-twophase.tsv'] : ['slot.state', 'decoded.tsv'];
+    it(`${stateFile} → ${answer}`, async () => {
+      const run = await runCli(['decode', '--state', path.join(f.dir, stateFile), '-p', f.dir, '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      // Rows may hold newlines (text values), so the whole output is compared.
+      expect(run.stdout).toBe(readTsv(f, answer).map((r) => `${r.lsn}\t${r.xid}\t${r.data}\n`).join(''));
+      expect(run.stdout.length).toBeGreaterThan(0);
+    });
+  }
+});
+
+// The same through a restore_command alone: the fixture folder as an archive of gzipped segments.
+describe.each(fixtures.filter((f) => f.meta.scenario === 'types-dml' || f.meta.scenario === 'large-records').map((f) => [f.id, f] as [string, Fixture]))('pgwal decode --restore-command on %s', (_id, f) => {
+  it('prints the server rows, fetching every segment through the command', async () => {
+    const run = await runCli(['decode', '--state', path.join(f.dir, 'slot.state'), '--restore-command', `gunzip -c '${f.dir}/%f.gz' > %p`, '--wal-segsize', String(f.meta.walSegmentSize / 1048576), '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(readTsv(f, 'decoded.tsv').map((r) => `${r.lsn}\t${r.xid}\t${r.data}\n`).join(''));
+  });
+});
+
+describe('pgwal decode refuses WAL of another system or major, naming both', () => {
+  const [f16, f17] = ['pg16', 'pg17'].map((m) => fixtures.find((f) => f.id === `${m}/types-dml`)!);
+  it('a PostgreSQL 16 slot state on PostgreSQL 17 WAL', async () => {
+    const run = await runCli(['decode', '--state', path.join(f16!.dir, 'slot.state'), '-p', f17!.dir, '--end', f17!.meta.endLsn]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/is from PostgreSQL 17, the slot state ".*pg16\/types-dml\/slot.state" is for PostgreSQL 16/);
+  });
+  it('a slot state of another system identifier', async () => {
+    const state = parseSlotState(fs.readFileSync(path.join(f17!.dir, 'slot.state')), 'slot.state');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-foreign-')), 'other.state');
+    fs.writeFileSync(file, serializeSlotState({ ...state, systemIdentifier: '7000000000000000001' }));
+    const run = await runCli(['decode', '--state', file, '-p', f17!.dir, '--end', f17!.meta.endLsn]);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`its system identifier is ${f17!.meta.systemIdentifier}, the slot state ".*other.state"'s is 7000000000000000001`));
   });
 });

@@ -1,7 +1,8 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
 import type { RawValue } from './tuple.js';
 import type { TypeInfo, TypeLookup } from './values.js';
-import { outputValue } from './values.js';
+import { outputValue, timestamptzText } from './values.js';
+import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
 // Keywords that are not UNRESERVED_KEYWORD in kwlist.h (15–18; 16+ added the JSON ones, MERGE_ACTION, SYSTEM_USER).
 const KEYWORDS_15 =
@@ -54,4 +55,198 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     else if (v.kind === 'bytes') s += printLiteral(c.typeOid, outputValue(v.bytes, type, types));
   }
   return s;
+}
+
+export interface TestDecodingOptions {
+  /** include-xids (default on). */
+  includeXids: boolean;
+  /** include-timestamp: commit/prepare times on COMMIT / PREPARE lines. */
+  includeTimestamp: boolean;
+  /** skip-empty-xacts: BEGIN is written with the first change, and transactions without one print nothing. */
+  skipEmptyXacts: boolean;
+  /** only-local: transactions with a replication origin are skipped. */
+  onlyLocal: boolean;
+  /** stream-changes: in-progress transactions may be streamed (the decoder decides when, by its memory limit). */
+  streamChanges: boolean;
+}
+
+/** contrib/test_decoding as an output plugin: the rows pg_logical_slot_peek_changes returns. */
+export class TestDecodingPlugin implements OutputPlugin {
+  readonly options: TestDecodingOptions;
+  /** xact_wrote_changes of the transaction being emitted. */
+  private wrote = false;
+
+  constructor(options: Partial<TestDecodingOptions> = {}) {
+    this.options = { includeXids: true, includeTimestamp: false, skipEmptyXacts: false, onlyLocal: false, streamChanges: false, ...options };
+  }
+
+  /** Per streamed top-level transaction: xact_wrote_changes and stream_wrote_changes. */
+  private readonly streams = new Map<number, { wrote: boolean; streamWrote: boolean }>();
+
+  private streamState(xid: number): { wrote: boolean; streamWrote: boolean } {
+    let st = this.streams.get(xid);
+    if (st === undefined) {
+      st = { wrote: false, streamWrote: false };
+      this.streams.set(xid, st);
+    }
+    return st;
+  }
+
+  private streamOpened(ctx: OutputContext, txn: ReorderTxn): void {
+    const st = this.streamState(txn.xid);
+    if (this.options.skipEmptyXacts && !st.streamWrote) ctx.write(this.opening(txn));
+    st.wrote = st.streamWrote = true;
+  }
+
+  private opening(txn: ReorderTxn): string {
+    return this.options.includeXids ? `opening a streamed block for transaction TXN ${txn.xid}` : 'opening a streamed block for transaction';
+  }
+
+  streamStart(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamState(txn.xid).streamWrote = false;
+    if (!this.options.skipEmptyXacts) ctx.write(this.opening(txn));
+  }
+
+  streamStop(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.streamState(txn.xid).streamWrote) return;
+    ctx.write(this.options.includeXids ? `closing a streamed block for transaction TXN ${txn.xid}` : 'closing a streamed block for transaction');
+  }
+
+  streamAbort(ctx: OutputContext, txn: ReorderTxn, _abortLsn: number, topXid: number): void {
+    const wrote = this.streamState(topXid).wrote;
+    if (txn.xid === topXid) this.streams.delete(topXid);
+    if (this.options.skipEmptyXacts && !wrote) return;
+    ctx.write(this.options.includeXids ? `aborting streamed (sub)transaction TXN ${txn.xid}` : 'aborting streamed (sub)transaction');
+  }
+
+  streamPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.streamState(txn.xid).wrote) return;
+    const gid = quoteLiteral(txn.gid!);
+    ctx.write(`${this.options.includeXids ? `preparing streamed transaction TXN ${gid}, txid ${txn.xid}` : `preparing streamed transaction ${gid}`}${this.at(txn.commitTime)}`);
+  }
+
+  streamCommit(ctx: OutputContext, txn: ReorderTxn): void {
+    const wrote = this.streamState(txn.xid).wrote;
+    this.streams.delete(txn.xid);
+    if (this.options.skipEmptyXacts && !wrote) return;
+    ctx.write(`${this.options.includeXids ? `committing streamed transaction TXN ${txn.xid}` : 'committing streamed transaction'}${this.at(txn.commitTime)}`);
+  }
+
+  streamChange(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamOpened(ctx, txn);
+    ctx.write(this.options.includeXids ? `streaming change for TXN ${txn.xid}` : 'streaming change for transaction');
+  }
+
+  streamTruncate(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamOpened(ctx, txn);
+    ctx.write(this.options.includeXids ? `streaming truncate for TXN ${txn.xid}` : 'streaming truncate for transaction');
+  }
+
+  streamMessage(ctx: OutputContext, txn: ReorderTxn, m: MessageChange): void {
+    if (m.transactional) {
+      // 15 and 16 neither open a delayed block nor count the message as a change.
+      if (ctx.major >= 17) this.streamOpened(ctx, txn);
+      ctx.write(`streaming message: transactional: 1 prefix: ${m.prefix}, sz: ${m.content.length}`);
+    } else {
+      ctx.write(`streaming message: transactional: 0 prefix: ${m.prefix}, sz: ${m.content.length} content:${textUpToNul(m.content)}`);
+    }
+  }
+
+  filterByOrigin(originId: number): boolean {
+    return this.options.onlyLocal && originId !== 0;
+  }
+
+  /** pg_decode_filter_prepare: a GID containing `_nodecode` is decoded at COMMIT PREPARED only. */
+  filterPrepare(gid: string): boolean {
+    return gid.includes('_nodecode');
+  }
+
+  private beginLine(txn: ReorderTxn): string {
+    return this.options.includeXids ? `BEGIN ${txn.xid}` : 'BEGIN';
+  }
+
+  private at(time: bigint): string {
+    return this.options.includeTimestamp ? ` (at ${timestamptzText(time)})` : '';
+  }
+
+  begin(ctx: OutputContext, txn: ReorderTxn): void {
+    this.wrote = false;
+    if (!this.options.skipEmptyXacts) ctx.write(this.beginLine(txn));
+  }
+
+  beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.begin(ctx, txn);
+  }
+
+  /** The delayed BEGIN of skip-empty-xacts, written at the first change's location. */
+  private opened(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.wrote) ctx.write(this.beginLine(txn));
+    this.wrote = true;
+  }
+
+  change(ctx: OutputContext, txn: ReorderTxn, ch: RowChange): void {
+    this.opened(ctx, txn);
+    const columns = ch.relation.attributes;
+    const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
+    let line = `table ${qualifiedName(ch.relation.namespace, ch.relation.name, ctx.major)}: ${ch.action}:`;
+    if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+    else if (ch.action === 'UPDATE') {
+      if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
+      line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+    } else {
+      line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
+    }
+    ctx.write(line);
+  }
+
+  truncate(ctx: OutputContext, txn: ReorderTxn, ch: TruncateChange): void {
+    this.opened(ctx, txn);
+    const names = ch.relations.map((r) => qualifiedName(r.namespace, r.name, ctx.major)).join(', ');
+    const opts = `${ch.restartSeqs ? ' restart_seqs' : ''}${ch.cascade ? ' cascade' : ''}`;
+    ctx.write(`table ${names}: TRUNCATE:${opts === '' ? ' (no-flags)' : opts}`);
+  }
+
+  message(ctx: OutputContext, txn: ReorderTxn | undefined, m: MessageChange): void {
+    // 15 and 16 print a transactional message without opening the delayed BEGIN, nor counting it as a change.
+    if (m.transactional && txn !== undefined && ctx.major >= 17) this.opened(ctx, txn);
+    ctx.write(messageLine(m.transactional, m.prefix, m.content));
+  }
+
+  commit(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.wrote) return;
+    ctx.write(`${this.options.includeXids ? `COMMIT ${txn.xid}` : 'COMMIT'}${this.at(txn.commitTime)}`);
+  }
+
+  prepare(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.wrote) return;
+    ctx.write(`PREPARE TRANSACTION ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
+  }
+
+  commitPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    ctx.write(`COMMIT PREPARED ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
+  }
+
+  rollbackPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    ctx.write(`ROLLBACK PREPARED ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
+  }
+}
+
+export function qualifiedName(namespace: string, name: string, major: number): string {
+  return `${quoteIdentifier(namespace, major)}.${quoteIdentifier(name, major)}`;
+}
+
+/** quote_literal_cstr: single quotes doubled; a backslash makes it an E'' literal with backslashes doubled. */
+export function quoteLiteral(s: string): string {
+  const body = s.replace(/'/g, "''").replace(/\\/g, '\\\\');
+  return s.includes('\\') ? `E'${body}'` : `'${body}'`;
+}
+
+function messageLine(transactional: boolean, prefix: string, content: Uint8Array): string {
+  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${textUpToNul(content)}`;
+}
+
+/** test_decoding appends the raw bytes; the SQL functions return them as text, which ends at the first NUL. */
+function textUpToNul(content: Uint8Array): string {
+  const nul = content.indexOf(0);
+  return new TextDecoder().decode(nul < 0 ? content : content.subarray(0, nul));
 }
