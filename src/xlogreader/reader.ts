@@ -637,6 +637,7 @@ export class XLogReader {
     rec.prevLsn = this.headerPrev;
     rec.info = bytes[base + 16]!;
     rec.rmid = bytes[base + 17]!;
+    rec.crc = u32(bytes, base + 20);
     rec.timeline = this.currentTli;
     if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
       // Pretend it extends to the end of its segment.

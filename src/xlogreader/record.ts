@@ -82,6 +82,7 @@ export class DecodedRecord {
   prevLsn: Lsn = 0;
   info = 0;
   rmid = 0;
+  crc = 0;
   // The record is `totalLength` bytes of `src` from `base`: a page (or window) it lies in, or a reassembled
   // copy. `bytes` is cut from it on first use, as most records are never looked at that closely.
   private readonly src: Uint8Array;
@@ -113,13 +114,6 @@ export class DecodedRecord {
   get bytes(): Uint8Array {
     const n = this.totalLength;
     return (this.cut ??= this.base === 0 && n === this.src.length ? this.src : this.src.subarray(this.base, this.base + n));
-  }
-
-  /** xl_crc as stored (read from the bytes: most records never need it). */
-  get crc(): number {
-    const b = this.src;
-    const o = this.base + 20;
-    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
   }
 
   /** A DataView over `bytes`, made on first use (most records are never looked at this closely). */
