@@ -6,8 +6,18 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
 
-/** How long the calling thread waits for a window the worker is reading before reading it itself. */
-const WAIT_MS = 10_000;
+/**
+ * How long the calling thread waits for a window the worker has not finished before reading (and checking) it
+ * itself: about what the worker needs for one window when it has a core, so a worker starved of CPU by other
+ * processes never makes reading slower than on one thread.
+ */
+const WAIT_MS = 5;
+let patient = false;
+
+/** Tests: wait for the worker however long it takes (up to 10 s), so which records it vouches for is fixed. */
+export function waitForReadAhead(on: boolean): void {
+  patient = on;
+}
 
 /** The records of a read-ahead window the worker found with a matching CRC: one bit per 8-byte offset. */
 class AheadVerified implements CrcVerified {
@@ -27,7 +37,11 @@ interface Done {
 
 let worker: Worker | undefined;
 let port: MessagePort | undefined;
-/** [0]: results posted so far, for Atomics.wait. */
+/**
+ * Shared with the worker: [0] results posted so far, for Atomics.wait; [1] jobs up to this id are no longer
+ * wanted (the worker skips them; with several sources reading at once another's may be skipped too, which then
+ * reads that window itself); [2] the id of the job the worker is on.
+ */
 let posted: Int32Array | undefined;
 let nextId = 1;
 const results = new Map<number, Done>();
@@ -37,7 +51,7 @@ function start(): boolean {
   if (worker !== undefined) return true;
   try {
     const channel = new MessageChannel();
-    posted = new Int32Array(new SharedArrayBuffer(4));
+    posted = new Int32Array(new SharedArrayBuffer(12));
     worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})());`, {
       eval: true,
       workerData: { port: channel.port2, posted },
@@ -83,7 +97,9 @@ export class AheadWindow {
   /** The window once the worker has read and checked it, or undefined (the caller reads it itself). */
   take(): Uint8Array | undefined {
     if (this.id === 0) return undefined;
-    const deadline = Date.now() + WAIT_MS;
+    // Whatever happens, jobs before this one are not wanted any more.
+    if (Atomics.load(posted!, 1) < this.id - 1) Atomics.store(posted!, 1, this.id - 1);
+    const deadline = performance.now() + (patient ? 10_000 : WAIT_MS);
     for (;;) {
       // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
       let done = results.get(this.id);
@@ -91,12 +107,14 @@ export class AheadWindow {
         const seen = Atomics.load(posted!, 0);
         const m = receiveMessageOnPort(port!);
         if (m === undefined) {
-          const left = deadline - Date.now();
+          // Waiting is worth it only when the worker is at this window or the one before.
+          const left = patient || Atomics.load(posted!, 2) >= this.id - 1 ? deadline - performance.now() : 0;
           if (left <= 0 || worker === undefined) {
             this.cancel();
+            Atomics.store(posted!, 1, Math.max(Atomics.load(posted!, 1), this.id));
             return undefined;
           }
-          Atomics.wait(posted!, 0, seen, Math.min(left, 100));
+          Atomics.wait(posted!, 0, seen, left);
           continue;
         }
         const r = m.message as Done;
@@ -216,10 +234,12 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
 
   const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
   wt.parentPort!.on('message', (job: { id: number; file: string; offset: number; data: ArrayBuffer; bits: ArrayBuffer }) => {
+    Atomics.store(posted, 2, job.id);
     const b = new Uint8Array(job.data);
     let whole = false;
     try {
-      whole = read(job.file, job.offset, b) === b.length;
+      // Skipped when the reader has moved past it (it read that window itself).
+      whole = job.id > Atomics.load(posted, 1) && read(job.file, job.offset, b) === b.length;
       if (whole) check(b, b.length, new Int32Array(job.bits));
     } catch {
       whole = false;
