@@ -13,6 +13,8 @@ import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
  */
 const WAIT_MS = 5;
 let patient = false;
+/** The last wait timed out: the worker is starved of CPU; do not wait again until a window is ready in time. */
+let lagging = false;
 
 /** Tests: wait for the worker however long it takes (up to 10 s), so which records it vouches for is fixed. */
 export function waitForReadAhead(on: boolean): void {
@@ -108,8 +110,10 @@ export class AheadWindow {
         const m = receiveMessageOnPort(port!);
         if (m === undefined) {
           // Waiting is worth it only when the worker is at this window or the one before.
-          const left = patient || Atomics.load(posted!, 2) >= this.id - 1 ? deadline - performance.now() : 0;
+          const near = !lagging && Atomics.load(posted!, 2) >= this.id - 1;
+          const left = patient || near ? deadline - performance.now() : 0;
           if (left <= 0 || worker === undefined) {
+            if (near) lagging = true;
             this.cancel();
             Atomics.store(posted!, 1, Math.max(Atomics.load(posted!, 1), this.id));
             return undefined;
@@ -124,6 +128,7 @@ export class AheadWindow {
       }
       results.delete(this.id);
       pending.delete(this.id);
+      lagging = false;
       if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
       this.crc = new AheadVerified(new Int32Array(done.bits!));
       return new Uint8Array(done.data);
