@@ -173,6 +173,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
       sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+      timezone: state.timezone,
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {

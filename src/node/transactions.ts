@@ -42,6 +42,7 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
     startAt: parseLsn(state.confirmedFlushLsn),
+    timezone: state.timezone,
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });

@@ -18,7 +18,7 @@ import { decompressDatum, deformTuple, type RawValue } from './tuple.js';
 import { SnapshotBuilder } from './snapbuild.js';
 import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
-import type { TypeInfo } from './values.js';
+import { withOutputTimeZone, type TypeInfo } from './values.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
 import {
@@ -80,6 +80,8 @@ export interface DecoderOptions {
   includeRewrites?: boolean;
   /** Receives each output row; default: appended to `output`. */
   sink?: (row: OutputRow) => void;
+  /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
+  timezone?: string;
 }
 
 /** The server's sizeof(ReorderBufferChange) on 64-bit, counted per change as it does. */
@@ -577,7 +579,7 @@ export class LogicalDecoder {
       type: (oid) => this.catalog.type(oid, at ?? { lsn, xid }),
     };
     try {
-      fn(ctx);
+      withOutputTimeZone(this.options.timezone ?? 'UTC', () => fn(ctx));
     } catch (e) {
       // Values read past their bytes (a datum that lies about its length): a typed error at the change.
       if (e instanceof RangeError) throw new WalFormatError('invalid-datum', `a value of the change at ${formatLsn(lsn)} is malformed: ${e.message}`, { lsn });
