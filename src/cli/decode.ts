@@ -156,6 +156,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       throw e;
     }
     let pending = '';
+    const direct = !hooks.holdsBack;
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     const statePath = path.resolve(io.cwd, stateFile);
     const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
@@ -176,7 +177,14 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       streaming: pluginName === 'test_decoding' && flag('stream-changes', '0'),
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
-      sink: (o) => (pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+      sink: (o) => {
+        pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
+        // Without hold-back rows go out as they come, in 64 KiB writes: a large transaction is never one string.
+        if (direct && pending.length >= 65536) {
+          io.out(pending);
+          pending = '';
+        }
+      },
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!) } : {}),
     };
@@ -192,6 +200,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       for await (const rec of stream) {
         hooks.checkRecord(rec);
         decoder.process(rec);
+        // Rows are written before the commit they belong to is confirmed (hooks.emitted): never the other way round.
         const text = pending;
         pending = '';
         await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));

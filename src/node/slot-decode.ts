@@ -123,6 +123,11 @@ export class SlotDecodeHooks {
    * written. `commitEnd` is the decoder's last commit end after the record, `restart` where decoding could
    * restart having consumed it.
    */
+  /** Whether output waits for a durability source: then a record's rows come through `emitted`, else they may go straight out. */
+  get holdsBack(): boolean {
+    return this.options.holdBack !== undefined;
+  }
+
   async emitted(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): Promise<void> {
     if (text === '' && commitEnd <= this.lastQueued) return;
     this.lastQueued = Math.max(this.lastQueued, commitEnd);
