@@ -53,6 +53,8 @@ export function parseSize(text: string): number {
   return Number(m[1]) * unit;
 }
 
+const OUTPUT_CHUNK = 1 << 16;
+
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
 export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
@@ -123,6 +125,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
+    // Rows are written in chunks: one write per row costs more than decoding it.
+    let buffered = '';
+    const flush = (): void => {
+      if (buffered.length > 0) io.out(buffered);
+      buffered = '';
+    };
     const decoder = new TestDecodingDecoder(
       state.catalog,
       profile.major,
@@ -133,7 +141,10 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         includeRewrites: flag('include-rewrites', '0'),
         ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
         ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
-        sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+        sink: (o) => {
+          buffered += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
+          if (buffered.length > OUTPUT_CHUNK) flush();
+        },
       },
     );
     const stream = wal.records({ start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline });
@@ -144,6 +155,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         readTo = rec.endLsn;
       }
     } finally {
+      flush();
       decoder.close();
     }
     if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
