@@ -75,3 +75,12 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode
     });
   }
 });
+
+// The same through a restore_command alone: the fixture folder as an archive of gzipped segments.
+describe.each(fixtures.filter((f) => f.meta.scenario === 'types-dml' || f.meta.scenario === 'large-records').map((f) => [f.id, f] as [string, Fixture]))('pgwal decode --restore-command on %s', (_id, f) => {
+  it('prints the server rows, fetching every segment through the command', async () => {
+    const run = await runCli(['decode', '--state', path.join(f.dir, 'slot.state'), '--restore-command', `gunzip -c '${f.dir}/%f.gz' > %p`, '--wal-segsize', String(f.meta.walSegmentSize / 1048576), '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(readTsv(f, 'decoded.tsv').map((r) => `${r.lsn}\t${r.xid}\t${r.data}\n`).join(''));
+  });
+});
