@@ -6,7 +6,8 @@
 // (readRecordsSync), every record through TestDecodingDecoder (test_decoding defaults, file spill store, 64 MB
 // limit) and every output row's text into a sink that counts rows and characters. The first warm-up pass also
 // hashes the rows (SHA-256 of each row + "\n", as `psql -At` prints them) to compare with the server's output.
-// Prints one JSON line: seconds per timed run (in-process wall time), rows, characters, sha256, memory.
+// Prints one JSON line: seconds per timed run (in-process wall time) and CPU seconds (user + system, all threads),
+// rows, characters, sha256, memory.
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,10 +62,14 @@ for (let i = 0; i < warmups; i++) {
   if (hash !== undefined) sha256 = hash.digest('hex');
 }
 const seconds = [];
+const cpuSeconds = [];
 for (let i = 0; i < runs; i++) {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   result = once(undefined);
   seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  const c = process.cpuUsage(c0);
+  cpuSeconds.push((c.user + c.system) / 1e6);
 }
 const mem = process.memoryUsage();
-process.stdout.write(JSON.stringify({ seconds, ...result, sha256, rss: mem.rss, heapUsed: mem.heapUsed }) + '\n');
+process.stdout.write(JSON.stringify({ seconds, cpuSeconds, ...result, sha256, rss: mem.rss, heapUsed: mem.heapUsed }) + '\n');

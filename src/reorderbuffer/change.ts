@@ -174,22 +174,25 @@ export interface DecodedRowChange {
   lsn: Lsn;
   tablespace: number;
   relfilenode: number;
-  newTuple: TupleImage | undefined;
-  oldTuple: TupleImage | undefined;
+  /** Offsets in the change of its new and old tuples (see storedTuple*), -1 when it has none. */
+  newTupleAt: number;
+  oldTupleAt: number;
 }
 
-/** A tuple of an encoded change: offsets into the change's bytes. */
-function getTuple(c: Uint8Array, at: number): TupleImage | undefined {
-  if (c[at] === 0) return undefined;
-  return { infomask2: get16(c, at + 1), infomask: get16(c, at + 3), hoff: c[at + 5]!, dataOffset: at + 10, dataLength: get32(c, at + 6) };
-}
-
-/** A row change read back; its tuples' offsets are into `c`. */
+/** A row change read back: numbers only, its tuples by offset. */
 export function decodeRowChange(c: Uint8Array): DecodedRowChange {
-  const newTuple = getTuple(c, CHANGE_HEADER);
-  const oldTuple = getTuple(c, newTuple === undefined ? CHANGE_HEADER + 1 : CHANGE_HEADER + 10 + newTuple.dataLength);
-  return { kind: c[0]!, flags: c[1]!, lsn: changeLsn(c), tablespace: get32(c, 4), relfilenode: get32(c, 16), newTuple, oldTuple };
+  const newTupleAt = c[CHANGE_HEADER] === 0 ? -1 : CHANGE_HEADER;
+  const next = newTupleAt < 0 ? CHANGE_HEADER + 1 : CHANGE_HEADER + 10 + get32(c, CHANGE_HEADER + 6);
+  const oldTupleAt = c[next] === 0 ? -1 : next;
+  return { kind: c[0]!, flags: c[1]!, lsn: changeLsn(c), tablespace: get32(c, 4), relfilenode: get32(c, 16), newTupleAt, oldTupleAt };
 }
+
+// The fields of a stored tuple at offset `at` of a change (as putTuple wrote them).
+export const storedInfomask2 = (c: Uint8Array, at: number): number => get16(c, at + 1);
+export const storedInfomask = (c: Uint8Array, at: number): number => get16(c, at + 3);
+export const storedHoff = (c: Uint8Array, at: number): number => c[at + 5]!;
+export const storedDataLength = (c: Uint8Array, at: number): number => get32(c, at + 6);
+export const storedDataOffset = (at: number): number => at + 10;
 
 export function decodeTruncate(c: Uint8Array): { lsn: Lsn; flags: number; relids: number[] } {
   const n = get32(c, 4);

@@ -34,6 +34,11 @@ import {
   CHANGE_UPDATE,
   ChangeArena,
   changeLsn,
+  storedDataLength,
+  storedDataOffset,
+  storedHoff,
+  storedInfomask,
+  storedInfomask2,
   decodeMessage,
   decodeRowChange,
   decodeTruncate,
@@ -679,7 +684,8 @@ export class LogicalDecoder {
     else if (end === 'commit') plugin.begin(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     // A streamed block opens at its first change, whatever that change turns out to be.
     let lastLsn: Lsn | undefined;
-    const toast = new Map<number, Uint8Array[]>();
+    // TOAST chunks by value id, made at the first chunk (most transactions have none).
+    let toast: Map<number, Uint8Array[]> | undefined;
     let spec: { change: Uint8Array; rel: DecoderRelation } | undefined;
     for (const c of this.merged(members)) {
       const kind = c[0]!;
@@ -709,7 +715,7 @@ export class LogicalDecoder {
           if ((rel.rewriteOf ?? 0) !== 0 && this.options.includeRewrites !== true) break;
           if (rel.kind === 'S') break;
           if (rel.kind === 't') {
-            if (r.kind === CHANGE_INSERT || r.kind === CHANGE_SPEC_INSERT) this.appendChunk(toast, rel, change, r.newTuple, lsn);
+            if (r.kind === CHANGE_INSERT || r.kind === CHANGE_SPEC_INSERT) this.appendChunk((toast ??= new Map()), rel, change, r.newTupleAt, lsn);
             break;
           }
           const action: RowAction = r.kind === CHANGE_DELETE ? 'DELETE' : r.kind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
@@ -718,18 +724,18 @@ export class LogicalDecoder {
             lsn: r.lsn,
             action,
             relation: rel,
-            newTuple: r.newTuple !== undefined ? reassemble(this.deform(change, r.newTuple, rel, lsn), toast) : undefined,
-            oldTuple: r.oldTuple !== undefined ? this.deform(change, r.oldTuple, rel, lsn) : undefined,
+            newTuple: r.newTupleAt >= 0 ? reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast) : undefined,
+            oldTuple: r.oldTupleAt >= 0 ? this.deform(change, r.oldTupleAt, rel, lsn) : undefined,
           };
           if (streaming) plugin.streamChange!(this.ctxAt(r.lsn, xid, at), txn, row);
           else plugin.change(this.ctxAt(r.lsn, xid, at), txn, row);
-          if (r.flags & CF_CLEAR_TOAST) toast.clear();
+          if (r.flags & CF_CLEAR_TOAST) toast?.clear();
           if (kind === CHANGE_SPEC_CONFIRM) spec = undefined;
           break;
         }
         case CHANGE_SPEC_ABORT:
           if (spec !== undefined) {
-            toast.clear();
+            toast?.clear();
             spec = undefined;
           }
           break;
@@ -763,14 +769,14 @@ export class LogicalDecoder {
     else if (lastLsn !== undefined) plugin.streamStop!(this.ctxAt(lastLsn, xid, undefined), txn);
   }
 
-  /** The values of a tuple of the encoded change `c`. */
-  private deform(c: Uint8Array, t: TupleImage, rel: DecoderRelation, lsn: Lsn): RawValue[] {
-    return deformTupleAt(c, t.dataOffset, t.dataLength, t.infomask2, t.infomask, t.hoff, rel.attributes, lsn);
+  /** The values of the tuple at offset `at` of the encoded change `c`. */
+  private deform(c: Uint8Array, at: number, rel: DecoderRelation, lsn: Lsn): RawValue[] {
+    return deformTupleAt(c, storedDataOffset(at), storedDataLength(c, at), storedInfomask2(c, at), storedInfomask(c, at), storedHoff(c, at), rel.attributes, lsn);
   }
 
   // see ReorderBufferToastAppendChunk: (chunk_id oid, chunk_seq int4, chunk_data bytea), in order
-  private appendChunk(toast: Map<number, Uint8Array[]>, rel: DecoderRelation, c: Uint8Array, tuple: TupleImage | undefined, lsn: Lsn): void {
-    if (tuple === undefined) return;
+  private appendChunk(toast: Map<number, Uint8Array[]>, rel: DecoderRelation, c: Uint8Array, tuple: number, lsn: Lsn): void {
+    if (tuple < 0) return;
     const [id, seq, data] = this.deform(c, tuple, rel, lsn);
     if (id?.kind !== 'bytes' || seq?.kind !== 'bytes' || data?.kind !== 'bytes') throw new WalFormatError('invalid-toast', `TOAST chunk at ${formatLsn(lsn)} is not (oid, int4, bytea)`, { lsn });
     const valueId = u32le(id.bytes);
@@ -784,8 +790,8 @@ export class LogicalDecoder {
 }
 
 /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
-function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>): RawValue[] {
-  if (toast.size === 0) return values;
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undefined): RawValue[] {
+  if (toast === undefined || toast.size === 0) return values;
   return values.map((v) => {
     if (v.kind !== 'toast') return v;
     const chunks = toast.get(v.valueId);

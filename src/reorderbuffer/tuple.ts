@@ -46,14 +46,18 @@ function badTuple(lsn: number, what: string): never {
  * output functions mostly read straight from the range (a view costs more to make than an int4 to print).
  */
 export class BytesValue {
-  readonly kind = 'bytes' as const;
-  private view: Uint8Array | undefined;
+  private view: Uint8Array | undefined = undefined;
 
   constructor(
     readonly src: Uint8Array,
     readonly start: number,
     readonly end: number,
   ) {}
+
+  /** On the prototype: one field less per value. */
+  get kind(): 'bytes' {
+    return 'bytes';
+  }
 
   get bytes(): Uint8Array {
     return (this.view ??= this.src.subarray(this.start, this.end));

@@ -206,7 +206,17 @@ function timeTextNumber(usec: number): string {
   const s = Math.floor(sec / 1_000_000);
   const frac = sec - s * 1_000_000;
   let t = `${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}`;
-  if (frac !== 0) t += '.' + pad(frac, 6).replace(/0+$/, '');
+  if (frac !== 0) {
+    // The fraction's 6 digits without trailing zeros, by arithmetic.
+    let f = frac;
+    let digits = 6;
+    while (f % 10 === 0) {
+      f /= 10;
+      digits--;
+    }
+    const text = String(f);
+    t += text.length < digits ? '.' + '0'.repeat(digits - text.length) + text : '.' + text;
+  }
   return t;
 }
 
@@ -225,7 +235,8 @@ function timestampTextFromHalves(hi: number, lo: number, tz: boolean): string {
     tod -= 86_400_000_000;
   }
   const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
-  const date = `${pad(y > 0 ? y : 1 - y, 4)}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+  const year = y > 0 ? y : 1 - y;
+  const date = `${year >= 1000 ? year : pad(year, 4)}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
   return `${date} ${timeTextNumber(tod)}${tz ? '+00' : ''}${y > 0 ? '' : ' BC'}`;
 }
 
