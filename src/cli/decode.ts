@@ -159,7 +159,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         },
       },
     );
-    const range = { start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline };
+    const range = {
+      start: parseLsn(state.restartLsn),
+      end: endText === undefined ? undefined : parseLsn(endText),
+      startTimeline: state.timeline,
+      expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state "${stateFile}"` },
+    };
     // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
     const archive =
       restoreCommand === undefined

@@ -155,6 +155,9 @@ const XLH_UPDATE_CONTAINS_NEW_TUPLE = 0x10;
 const XLH_DELETE_IS_SUPER = 0x08;
 const XACT_XINFO_HAS_ORIGIN = 1 << 5;
 
+const RMGR_NAMES: Record<number, string> = { 1: 'Transaction', 8: 'Standby', 9: 'Heap2', 10: 'Heap', 21: 'LogicalMessage' };
+const rmgrName = (id: number): string => RMGR_NAMES[id] ?? `rmgr ${id}`;
+
 const xidPrecedes = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 
 export class LogicalDecoder {
@@ -258,6 +261,16 @@ export class LogicalDecoder {
       }
       this.txnFor(rec.xid, rec.lsn);
     }
+    try {
+      this.dispatch(rec);
+    } catch (e) {
+      // A payload shorter than its own counts and offsets say: the record is not what its header claims.
+      if (e instanceof RangeError) throw new WalFormatError('invalid-record', `invalid ${rmgrName(rec.rmid)} record at ${formatLsn(rec.lsn)}: ${e.message}`, { lsn: rec.lsn });
+      throw e;
+    }
+  }
+
+  private dispatch(rec: DecodedRecord): void {
     switch (rec.rmid) {
       case RM_HEAP_ID:
         return this.heap(rec);
@@ -499,7 +512,11 @@ export class LogicalDecoder {
       this.queue(rec.xid, rec.endLsn, encodeMessage(rec.endLsn, m.prefix, content));
     } else if (this.emits(rec.lsn)) {
       // Non-transactional messages go out at once, outside any transaction.
-      this.plugin.message(this.ctxAt(rec.endLsn, rec.xid, undefined), undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content });
+      try {
+        this.plugin.message(this.ctxAt(rec.endLsn, rec.xid, undefined), undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content });
+      } catch (e) {
+        throw this.valueError(e);
+      }
     }
   }
 
@@ -623,7 +640,6 @@ export class LogicalDecoder {
     this.forget(xid, subxacts);
   }
 
-  /** Runs a plugin callback with the row location and xid the server's wrapper sets for it. */
   /** The context for a plugin callback, with the row location and xid the server's wrapper sets for it. */
   private ctxAt(lsn: Lsn, xid: number, at: CatalogPoint | undefined): OutputContext {
     const ctx = this.ctx;
@@ -631,6 +647,18 @@ export class LogicalDecoder {
     ctx.xid = xid;
     ctx.at = at;
     return ctx;
+  }
+
+  /**
+   * Values read past their bytes (a datum that lies about its length) surface as RangeErrors from typed arrays:
+   * a typed error at the change whose callback was running (the context's location).
+   */
+  private valueError(e: unknown): unknown {
+    if (e instanceof RangeError) {
+      const lsn = this.ctx.lsn;
+      return new WalFormatError('invalid-datum', `a value of the change at ${formatLsn(lsn)} is malformed: ${e.message}`, { lsn });
+    }
+    return e;
   }
 
   /** The changes of a transaction and its subtransactions, merged by LSN (spilled ones read back first). */
@@ -678,6 +706,14 @@ export class LogicalDecoder {
 
   // see ReorderBufferProcessTXN (reorderbuffer.c)
   private replay(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare' | 'stream'): void {
+    try {
+      this.replayChanges(xid, members, txn, end);
+    } catch (e) {
+      throw this.valueError(e);
+    }
+  }
+
+  private replayChanges(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare' | 'stream'): void {
     const plugin = this.plugin;
     const streaming = end === 'stream';
     if (end === 'prepare') plugin.beginPrepare!(this.ctxAt(txn.firstLsn, xid, undefined), txn);
@@ -724,7 +760,7 @@ export class LogicalDecoder {
             lsn: r.lsn,
             action,
             relation: rel,
-            newTuple: r.newTupleAt >= 0 ? reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast) : undefined,
+            newTuple: r.newTupleAt >= 0 ? reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast, lsn) : undefined,
             oldTuple: r.oldTupleAt >= 0 ? this.deform(change, r.oldTupleAt, rel, lsn) : undefined,
           };
           if (streaming) plugin.streamChange!(this.ctxAt(r.lsn, xid, at), txn, row);
@@ -790,13 +826,15 @@ export class LogicalDecoder {
 }
 
 /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
-function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undefined): RawValue[] {
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undefined, lsn: Lsn): RawValue[] {
   if (toast === undefined || toast.size === 0) return values;
   return values.map((v) => {
     if (v.kind !== 'toast') return v;
     const chunks = toast.get(v.valueId);
     if (chunks === undefined) return v;
     const total = chunks.reduce((n, c) => n + c.length, 0);
+    // The pointer says how many bytes are stored (va_extinfo): chunks that add up to another size are not its value.
+    if (total !== v.extSize) throw new WalFormatError('invalid-toast', `TOAST value ${v.valueId} at ${formatLsn(lsn)} has ${total} bytes in its chunks, its pointer says ${v.extSize}`, { lsn });
     const data = new Uint8Array(total);
     let o = 0;
     for (const c of chunks) {
@@ -804,7 +842,7 @@ function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undef
       o += c.length;
     }
     // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
-    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data) : data };
+    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data, lsn) : data };
   });
 }
 

@@ -6,3 +6,4 @@ export * from './catalog.js';
 export * from './plugin.js';
 export * from './decoder.js';
 export * from './snapbuild.js';
+export * from './spill.js';

@@ -341,6 +341,7 @@ function cashText(v: bigint): string {
 
 function bitText(b: Uint8Array): string {
   const n = u32(b, 0);
+  if (n > 8 * (b.length - 4)) throw new WalFormatError('invalid-datum', `bit string of ${n} bits in ${b.length - 4} bytes`);
   let s = '';
   for (let i = 0; i < n; i++) s += (b[4 + (i >> 3)]! >> (7 - (i & 7))) & 1 ? '1' : '0';
   return s;
@@ -372,6 +373,7 @@ function jsonbText(b: Uint8Array): string {
     const nChildren = isObject ? count * 2 : count;
     const jentries = off + 4;
     const data = jentries + 4 * nChildren;
+    if (data > b.length) throw new WalFormatError('invalid-datum', `jsonb container of ${nChildren} entries in ${b.length} bytes`);
     const starts: number[] = [];
     const lens: number[] = [];
     let offset = 0;
@@ -430,6 +432,7 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
   const dataoffset = i32(b, 4);
   const elemType = u32(b, 8);
   if (ndim === 0) return '{}';
+  if (ndim < 0 || ndim > 6 || b.length < 12 + 8 * ndim) throw new WalFormatError('invalid-datum', `array with ${ndim} dimensions in ${b.length} bytes`);
   const dims: number[] = [];
   const lbs: number[] = [];
   for (let d = 0; d < ndim; d++) {
@@ -437,6 +440,8 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
     lbs.push(i32(b, 12 + 4 * ndim + 4 * d));
   }
   const nitems = dims.reduce((x, y) => x * y, 1);
+  // Every element takes a bit of the null bitmap or at least a byte: more than that cannot be in these bytes.
+  if (dims.some((d) => d < 0) || nitems > 8 * b.length) throw new WalFormatError('invalid-datum', `array of ${dims.join('×')} elements in ${b.length} bytes`);
   const elem = types(elemType);
   if (elem === undefined) throw new WalFormatError('unknown-type', `array element type ${elemType} is not in the catalog`);
   const headerEnd = 12 + 8 * ndim; // offsets here are 4 less than from the varlena start
@@ -472,13 +477,19 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
 
 /** One datum at `off` of a packed value (array element, range bound): its bytes and the offset after it. */
 function readDatum(b: Uint8Array, off: number, len: number): [Uint8Array, number] {
-  if (len > 0) return [b.subarray(off, off + len), off + len];
+  const past = (end: number): never => {
+    throw new WalFormatError('invalid-datum', `an element runs from ${off} to ${end}, past the ${b.length} bytes of its value`);
+  };
+  if (off >= b.length) past(off);
+  if (len > 0) return off + len > b.length ? past(off + len) : [b.subarray(off, off + len), off + len];
   if (len === -1) {
     if (b[off]! & 0x01) {
       const size = b[off]! >> 1;
+      if (size < 1 || off + size > b.length) past(off + size);
       return [b.subarray(off + 1, off + size), off + size];
     }
     const size = u32(b, off) >>> 2;
+    if (size < 4 || off + size > b.length) past(off + size);
     return [b.subarray(off + 4, off + size), off + size];
   }
   let e = off;
