@@ -18,6 +18,12 @@ export interface Attribute {
   dropped: boolean;
   /** attmissingval as text, for columns added later with a default (fast default); undefined when none. */
   missing?: string | null;
+  /** atttypmod (-1: none), e.g. for varchar(n), numeric(p,s): what format_type prints with the type's name. */
+  typmod?: number;
+  /** attnotnull. */
+  notNull?: boolean;
+  /** The column default as pg_get_expr prints it; null when none (or generated); undefined when not known. */
+  defaultExpr?: string | null;
 }
 
 /** A column value as stored: bytes of the datum (varlena payload without its header), or null / a TOAST pointer. */
