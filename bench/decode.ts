@@ -101,6 +101,7 @@ async function timeChild(cmd: string, args: string[], stdout: 'null' | 'capture'
 
 interface WorkerResult {
   seconds: number[];
+  cpuSeconds: number[];
   rows: number;
   chars: number;
   spills: number;
@@ -204,9 +205,14 @@ async function main(): Promise<void> {
       `(goal ${GOAL_RATIO}×): library ${verdict(ratioLib)}, CLI ${verdict(ratioCli)}`,
   );
   log(`output checked: ${fmt(w.rows)} rows and SHA-256 ${w.sha256.slice(0, 16)}… equal the server's, for both the library loop and the CLI`);
+  const cpu = summarize(w.cpuSeconds);
+  log(
+    `the library loop's CPU time (user + system) per pass: median ${cpu.median.toFixed(3)} s (${cpu.min.toFixed(3)}–${cpu.max.toFixed(3)}) against ` +
+      `${lib.median.toFixed(3)} s of wall time — on a loaded machine the wall time is the larger by the time other processes held the CPU`,
+  );
   log(`the library loop's process RSS at exit: ${(w.rss / 2 ** 20).toFixed(0)} MiB; the CLI's peak: ${both(cli.maxRssKiB)}`);
 
-  const results: Record<string, unknown> = { machine: machine(), load: os.loadavg(), corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, cli };
+  const results: Record<string, unknown> = { machine: machine(), load: os.loadavg(), corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryCpu: cpu, cli };
 
   if (flag('--large')) {
     const { corpus: big, reused: bigReused } = await ensureDecodeCorpus('bigtx', log, flag('--regenerate'));
