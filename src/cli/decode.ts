@@ -197,12 +197,20 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       restoreCommand === undefined
         ? undefined
         : await ArchiveWal.open({ restoreCommand, dirs, segmentSize: segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB')), cwd: io.cwd });
-    const stream = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }).records(range) : archive.records(range);
+    // Folders are read synchronously: an await per record costs more than decoding many of them.
+    const stream = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }).recordsSync(range) : archive.records(range);
     let readTo = parseLsn(state.restartLsn);
     try {
-      for await (const rec of stream) {
-        decoder.process(rec);
-        readTo = rec.endLsn;
+      if (Symbol.iterator in stream) {
+        for (const rec of stream) {
+          decoder.process(rec);
+          readTo = rec.endLsn;
+        }
+      } else {
+        for await (const rec of stream) {
+          decoder.process(rec);
+          readTo = rec.endLsn;
+        }
       }
     } finally {
       flush();
