@@ -558,6 +558,10 @@ export function outputValueAt(src: Uint8Array, start: number, end: number, type:
       return timestampTextFromHalves(i32(src, start + 4), u32(src, start), false);
     case 'timestamptz_out':
       return timestampTextFromHalves(i32(src, start + 4), u32(src, start), true);
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      return utf8.decode(src.subarray(start, end));
     default:
       return outputValue(src.subarray(start, end), type, types);
   }
