@@ -165,7 +165,6 @@ const BIG_TARGET = 2 ** 30;
 
 /** One transaction inserting rows of a few common types until ≥ 1 GiB of WAL lies behind it. */
 const bigTransactionWorkload: Workload = async (server, log) => {
-  await server.query('CREATE TABLE big (id int8, n int4, amount numeric(12,2), at timestamptz, note text)');
   const c = await server.connect();
   try {
     await c.query('BEGIN');
@@ -215,6 +214,8 @@ async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: str
       await server.query('TRUNCATE pgbench_history');
       await server.query('CHECKPOINT');
     }
+    // The table exists before the slot: the state file's catalog is the one of the slot's creation.
+    if (kind === 'bigtx') await server.query('CREATE TABLE big (id int8, n int4, amount numeric(12,2), at timestamptz, note text)');
     await server.query('CREATE PUBLICATION bench_pub FOR ALL TABLES');
     const state = await createSlot({ connection: server.connection, slotName: 'bench_td', plugin: 'test_decoding' });
     await server.query("SELECT pg_create_logical_replication_slot('bench_pgo', 'pgoutput')");
@@ -272,7 +273,7 @@ async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: str
       server: spawnSync(path.join(DEBIAN_BIN, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim(),
       recipe:
         'initdb --wal-segsize=16; wal_level=logical, fsync=off, synchronous_commit=off, autovacuum=off, shared_buffers=512MB; ' +
-        (kind === 'pgbench' ? 'pgbench -i -s 10; VACUUM pgbench_branches, pgbench_tellers; TRUNCATE pgbench_history; CHECKPOINT; ' : '') +
+        (kind === 'pgbench' ? 'pgbench -i -s 10; VACUUM pgbench_branches, pgbench_tellers; TRUNCATE pgbench_history; CHECKPOINT; ' : 'CREATE TABLE big; ') +
         `CREATE PUBLICATION bench_pub FOR ALL TABLES; slot bench_td (test_decoding, by pgwal slot create's createSlot → bench_td.state), slot bench_pgo (pgoutput); ${w.recipe}; end`,
     };
     return m;

@@ -5,6 +5,7 @@
 //   npm run bench:decode -- --runs 7         timed runs per measurement (default 5, after 1 warm-up)
 //   npm run bench:decode -- --large          also one transaction of ≥ 1 GiB of WAL through the CLI with the default
 //                                            64 MB memory limit and file spilling: peak RSS (target ≤ 256 MB)
+//   npm run bench:decode -- --only-large     only that
 //   npm run bench:decode -- --regenerate     generate the corpus again
 //
 // Every time is wall time, median of the timed runs after a warm-up, WAL in the page cache. MB = 10^6 bytes.
@@ -136,6 +137,14 @@ async function main(): Promise<void> {
   log(`# pgwal decoding benchmark\n\nmachine: ${machine()}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (!haveGnuTime) log('note: /usr/bin/time is missing (apt-get install -y time): no peak RSS figures');
 
+  const results: Record<string, unknown> = { machine: machine(), load: os.loadavg() };
+  if (!flag('--only-large')) await pgbench(results);
+  if (flag('--large') || flag('--only-large')) await large(results);
+  fs.writeFileSync(path.join(WORK, 'last-decode-run.json'), JSON.stringify(results, null, 2) + '\n');
+  log(`\n(raw figures: ${path.relative(ROOT, path.join(WORK, 'last-decode-run.json'))})`);
+}
+
+async function pgbench(results: Record<string, unknown>): Promise<void> {
   const { corpus: c, reused } = await ensureDecodeCorpus('pgbench', log, flag('--regenerate'));
   const m = c.meta;
   log(
@@ -212,10 +221,12 @@ async function main(): Promise<void> {
   );
   log(`the library loop's process RSS at exit: ${(w.rss / 2 ** 20).toFixed(0)} MiB; the CLI's peak: ${both(cli.maxRssKiB)}`);
 
-  const results: Record<string, unknown> = { machine: machine(), load: os.loadavg(), corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryCpu: cpu, cli };
+  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryCpu: cpu, cli });
+}
 
-  if (flag('--large')) {
-    const { corpus: big, reused: bigReused } = await ensureDecodeCorpus('bigtx', log, flag('--regenerate'));
+async function large(results: Record<string, unknown>): Promise<void> {
+  {
+    const { corpus: big, reused: bigReused } = await ensureDecodeCorpus('bigtx', log, flag('--regenerate') || flag('--regenerate-large'));
     const bm = big.meta;
     log(
       `\nlarge corpus: ${bigReused ? 'cached' : `generated in ${bm.generationSeconds} s`} — one transaction, ${bm.start} .. ${bm.end} = ` +
@@ -239,9 +250,6 @@ async function main(): Promise<void> {
     results.large = { corpus: bm, seconds: r.seconds, maxRssKiB: r.maxRssKiB, sameOutput: same };
     if (!same) throw new Error('pgwal decode of the large transaction differs from the server');
   }
-
-  fs.writeFileSync(path.join(WORK, 'last-decode-run.json'), JSON.stringify(results, null, 2) + '\n');
-  log(`\n(raw figures: ${path.relative(ROOT, path.join(WORK, 'last-decode-run.json'))})`);
 }
 
 main().catch((e: unknown) => {
