@@ -162,8 +162,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
     // Rows are written in chunks: one write per row costs more than decoding it.
     let buffered = '';
+    const write = io.outSync ?? io.out;
     const flush = (): void => {
-      if (buffered.length > 0) io.out(buffered);
+      if (buffered.length > 0) write(buffered);
       buffered = '';
     };
     const plugin: OutputPlugin =
