@@ -18,7 +18,7 @@ import { decompressDatum, deformTupleAt, type RawValue } from './tuple.js';
 import { SnapshotBuilder } from './snapbuild.js';
 import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
-import type { TypeInfo } from './values.js';
+import { withOutputTimeZone, type TypeInfo } from './values.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
 import {
@@ -86,6 +86,14 @@ export interface DecoderOptions {
   includeRewrites?: boolean;
   /** Receives each output row; default: appended to `output`. */
   sink?: (row: OutputRow) => void;
+  /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
+  timezone?: string;
+  /**
+   * Bytes of TOAST values to remember across transactions (default 0: none, as the server). With it, an unchanged
+   * TOAST column is filled in when its value was logged earlier in the decoded range; otherwise it stays a
+   * `toast` value (test_decoding's `unchanged-toast-datum`).
+   */
+  toastCache?: number;
 }
 
 /**
@@ -184,6 +192,9 @@ export class LogicalDecoder {
   unknownRelationChanges = 0;
   /** How many times a transaction was spilled. */
   spills = 0;
+  /** TOAST values seen in the range, by toast relation and value id, oldest first (a bounded LRU). */
+  private readonly toastValues = new Map<string, Uint8Array>();
+  private toastValueBytes = 0;
 
   constructor(private readonly options: DecoderOptions) {
     this.catalog = 'process' in options.catalog ? options.catalog : new StaticCatalog(options.catalog);
@@ -250,6 +261,13 @@ export class LogicalDecoder {
 
   /** Feeds one record, in WAL order. */
   process(rec: DecodedRecord): void {
+    // Plugin callbacks print timestamptz values in the slot's TimeZone; UTC is the default and needs no switch.
+    const zone = this.options.timezone;
+    if (zone === undefined || zone === 'UTC') this.processRecord(rec);
+    else withOutputTimeZone(zone, () => this.processRecord(rec));
+  }
+
+  private processRecord(rec: DecodedRecord): void {
     this.recordLsn = rec.lsn;
     this.catalog.process(rec);
     this.snapbuild?.process(rec);
@@ -760,7 +778,7 @@ export class LogicalDecoder {
             lsn: r.lsn,
             action,
             relation: rel,
-            newTuple: r.newTupleAt >= 0 ? reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast, lsn) : undefined,
+            newTuple: r.newTupleAt >= 0 ? this.fillToast(reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast, lsn, this.remember)) : undefined,
             oldTuple: r.oldTupleAt >= 0 ? this.deform(change, r.oldTupleAt, rel, lsn) : undefined,
           };
           if (streaming) plugin.streamChange!(this.ctxAt(r.lsn, xid, at), txn, row);
@@ -805,6 +823,35 @@ export class LogicalDecoder {
     else if (lastLsn !== undefined) plugin.streamStop!(this.ctxAt(lastLsn, xid, undefined), txn);
   }
 
+  /** Remembers a reassembled TOAST value for later unchanged columns (when toastCache is on). */
+  private readonly remember = (toastRelId: number, valueId: number, bytes: Uint8Array): void => {
+    const max = this.options.toastCache ?? 0;
+    if (max <= 0 || bytes.length > max) return;
+    const key = `${toastRelId}:${valueId}`;
+    const old = this.toastValues.get(key);
+    if (old !== undefined) {
+      this.toastValueBytes -= old.length;
+      this.toastValues.delete(key);
+    }
+    this.toastValues.set(key, bytes);
+    this.toastValueBytes += bytes.length;
+    for (const [k, v] of this.toastValues) {
+      if (this.toastValueBytes <= max) break;
+      this.toastValues.delete(k);
+      this.toastValueBytes -= v.length;
+    }
+  };
+
+  /** Fills unchanged TOAST columns from values seen earlier in the range (toastCache). */
+  private fillToast(values: RawValue[]): RawValue[] {
+    if (this.toastValues.size === 0 || !values.some((v) => v.kind === 'toast')) return values;
+    return values.map((v) => {
+      if (v.kind !== 'toast') return v;
+      const bytes = this.toastValues.get(`${v.toastRelId}:${v.valueId}`);
+      return bytes === undefined ? v : { kind: 'bytes', bytes };
+    });
+  }
+
   /** The values of the tuple at offset `at` of the encoded change `c`. */
   private deform(c: Uint8Array, at: number, rel: DecoderRelation, lsn: Lsn): RawValue[] {
     return deformTupleAt(c, storedDataOffset(at), storedDataLength(c, at), storedInfomask2(c, at), storedInfomask(c, at), storedHoff(c, at), rel.attributes, lsn);
@@ -826,7 +873,7 @@ export class LogicalDecoder {
 }
 
 /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
-function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undefined, lsn: Lsn): RawValue[] {
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undefined, lsn: Lsn, remember?: (toastRelId: number, valueId: number, bytes: Uint8Array) => void): RawValue[] {
   if (toast === undefined || toast.size === 0) return values;
   return values.map((v) => {
     if (v.kind !== 'toast') return v;
@@ -842,7 +889,9 @@ function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undef
       o += c.length;
     }
     // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
-    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data, lsn) : data };
+    const bytes = v.compressed ? decompressDatum(data, lsn) : data;
+    remember?.(v.toastRelId, v.valueId, bytes);
+    return { kind: 'bytes', bytes };
   });
 }
 
