@@ -221,7 +221,7 @@ async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: str
     await server.query("SELECT pg_create_logical_replication_slot('bench_pgo', 'pgoutput')");
     fs.mkdirSync(p.walDir);
     writeSlotStateFile(p.stateFile, state);
-    log(`  slots made: bench_td restart_lsn ${state.restartLsn}, confirmed_flush ${state.confirmedFlushLsn}; workload …`);
+    log(`  slots made: bench_td restart_lsn ${state.restartLsn}, confirmed_flush ${state.confirmedFlush}; workload …`);
     const w = await (kind === 'pgbench' ? pgbenchWorkload : bigTransactionWorkload)(server, log);
     const end = await lsnNow(server);
     await server.query('SELECT pg_switch_wal()');
@@ -255,7 +255,7 @@ async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: str
       version: META_VERSION,
       name,
       start: state.restartLsn,
-      confirmedFlush: state.confirmedFlushLsn,
+      confirmedFlush: state.confirmedFlush,
       end,
       bytes: lsnOf(end) - lsnOf(state.restartLsn),
       records: 0,

@@ -27,7 +27,7 @@ function once(hash) {
   let rows = 0;
   let chars = 0;
   const spill = new FileSpillStore(path.join(os.tmpdir(), `pgwal-bench-spill-${process.pid}`));
-  const decoder = new TestDecodingDecoder(state.catalog, state.major, {}, parseLsn(state.confirmedFlushLsn), {
+  const decoder = new TestDecodingDecoder(state.catalog, state.major, {}, parseLsn(state.confirmedFlush), {
     spill,
     sink: hash === undefined
       ? (row) => {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../src/slot/state.js';
+import { catalogChecksum, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../src/slot/state.js';
 
 interface Meta {
   major: number;
@@ -22,17 +22,23 @@ export function writeFixtureStates(dir: string): string[] {
   for (const slot of meta.slots) {
     const state: SlotState = {
       version: SLOT_STATE_VERSION,
-      slotName: slot.name,
+      name: slot.name,
       plugin: slot.plugin,
+      pluginOptions: {},
       systemIdentifier: meta.systemIdentifier,
-      major: meta.major,
       databaseOid: catalog.databaseOid,
+      database: undefined,
+      major: meta.major as SlotState['major'],
       timeline: meta.timeline,
       restartLsn: slot.restartLsn,
-      confirmedFlushLsn: slot.confirmedFlushLsn,
-      catalogXmin: slot.catalogXmin,
+      confirmedFlush: slot.confirmedFlushLsn,
+      catalogXmin: Number(slot.catalogXmin),
+      twoPhase: slot.twoPhase,
+      ...(slot.twoPhase ? { twoPhaseAt: slot.confirmedFlushLsn } : {}),
+      invalidation: null,
+      catalogRef: { kind: 'embedded', asOf: slot.confirmedFlushLsn, crc32c: catalogChecksum(catalog) },
+      catalogFilenodes: [],
       timezone,
-      ...(slot.twoPhase ? { twoPhase: true, twoPhaseAt: slot.confirmedFlushLsn } : {}),
       catalog,
     };
     const name = slot.twoPhase ? 'slot-2pc.state' : slot.plugin === 'wal2json' ? 'slot-wal2json.state' : 'slot.state';

@@ -128,7 +128,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
             const spill = new FileSpillStore(`${stateFile}.spill`);
             // Rows of a run count only once confirmed: a restart replays what was printed after the last confirm.
             const pending: string[] = [];
-            const decoder = new TestDecodingDecoder(state.catalog, profileForMajor(o.major)!.major, { includeXids: true, skipEmptyXacts: true }, parseLsn(state.confirmedFlushLsn), {
+            const decoder = new TestDecodingDecoder(state.catalog, profileForMajor(o.major)!.major, { includeXids: true, skipEmptyXacts: true }, parseLsn(state.confirmedFlush), {
               spill,
               sink: (row) => pending.push(`${formatLsn(row.lsn)}\t${row.xid}\t${row.data}`),
             });
@@ -137,9 +137,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
             let readTo = parseLsn(state.restartLsn);
             let lastConfirm = Date.now();
             const confirm = (): void => {
-              if (decoder.lastCommitEnd <= parseLsn(readSlotStateFile(stateFile).confirmedFlushLsn)) return;
+              if (decoder.lastCommitEnd <= parseLsn(readSlotStateFile(stateFile).confirmedFlush)) return;
               const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));
-              writeSlotStateFile(stateFile, { ...readSlotStateFile(stateFile), confirmedFlushLsn: formatLsn(decoder.lastCommitEnd), restartLsn: formatLsn(restart) });
+              writeSlotStateFile(stateFile, { ...readSlotStateFile(stateFile), confirmedFlush: formatLsn(decoder.lastCommitEnd), restartLsn: formatLsn(restart) });
               keep(pending.splice(0));
               confirms++;
             };
@@ -170,7 +170,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
           const half = Date.now() + (o.minutes * 60_000) / 2;
           await decodeOnce(() => Date.now() > half);
           restarts++;
-          o.log(`soak: restarting the decoder from its state (confirmed ${readSlotStateFile(stateFile).confirmedFlushLsn})`);
+          o.log(`soak: restarting the decoder from its state (confirmed ${readSlotStateFile(stateFile).confirmedFlush})`);
           const second = decodeOnce(() => false);
           const transactions = await work$;
           stopWorkload = true;

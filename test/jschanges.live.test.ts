@@ -72,7 +72,7 @@ describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
           catalog: state.catalog,
           major: profileForMajor(state.major)!.major,
           plugin: new TypedChangesPlugin({ onTransaction: (t) => byHand.push(t) }),
-          startAt: parseLsn(state.confirmedFlushLsn),
+          startAt: parseLsn(state.confirmedFlush),
         });
         for (const rec of walDirRecords(server.pgWalDir, parseLsn(state.restartLsn), parseLsn(end))) decoder.process(rec);
         expect(byHand.map((t) => t.endLsn)).toEqual(txns.map((t) => t.endLsn));

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { decodeCommand, slotCommand } from '../src/cli/decode.js';
+import { decodeCommand } from '../src/cli/decode.js';
+import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { MAJORS, withServer } from './support/pg-server.js';
 

@@ -5,7 +5,10 @@ import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
 import { ArchiveWal } from '../node/restore.js';
-import { createSlot, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
+import { openSlotFile } from '../node/slot.js';
+import type { Slot } from '../slot/slot.js';
+import { folderTimelineReader, SlotDecodeHooks, type TimelineReader } from '../node/slot-decode.js';
+import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/decoder.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
@@ -14,13 +17,6 @@ import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
 import type { DumpIo } from './dump.js';
-
-export const SLOT_HELP = `pgwal slot create makes a logical slot on a live server and writes a state file with the catalog as of the
-slot's consistent point, so that pgwal decode can decode the WAL with no server.
-
-Usage:
-  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json] [--temporary] [--two-phase]
-`;
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
 --plugin json, wal2json's format-version 2) returns from pg_logical_slot_peek_changes for that slot (the data
@@ -48,7 +44,7 @@ Options:
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
-  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
+${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
                       streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
                       as debug_logical_replication_streaming = immediate does
   --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
@@ -79,36 +75,10 @@ export function parseSize(text: string): number {
   return Number(m[1]) * unit;
 }
 
-const OUTPUT_CHUNK = 1 << 16;
-
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
-export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'create') {
-    io.err(sub === undefined || sub === '--help' ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
-    return sub === '--help' ? 0 : 1;
-  }
-  try {
-    const p = getopt(rest, [{ long: 'dsn', arg: 'required' }, { long: 'slot', arg: 'required' }, { long: 'state', arg: 'required' }, { long: 'plugin', arg: 'required' }, { long: 'temporary', arg: 'none' }, { long: 'two-phase', arg: 'none' }], (m) => {
-      throw new WalError('invalid-argument', m);
-    });
-    const get = (n: string): string | undefined => p.options.find((o) => o.name === n)?.value;
-    const dsn = get('dsn');
-    const slot = get('slot');
-    const state = get('state');
-    if (dsn === undefined || slot === undefined || state === undefined) throw new WalError('invalid-argument', '--dsn, --slot and --state are required');
-    const s = await createSlot({ connection: dsn, slotName: slot, plugin: get('plugin'), temporary: p.options.some((o) => o.name === 'temporary'), twoPhase: p.options.some((o) => o.name === 'two-phase') });
-    writeSlotStateFile(path.resolve(io.cwd, state), s);
-    io.out(`slot "${s.slotName}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlushLsn}, catalog_xmin ${s.catalogXmin}\n`);
-    return 0;
-  } catch (e) {
-    io.err(`pgwal slot create: error: ${(e as Error).message}\n`);
-    return 1;
-  }
-}
-
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
+  let slot: Slot | undefined;
   try {
     const p = getopt(
       argv,
@@ -126,6 +96,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         { long: 'wal-segsize', arg: 'required' },
         { long: 'toast-cache', arg: 'required' },
         { short: '?', long: 'help', arg: 'none' },
+        ...SLOT_DECODE_OPTIONS,
       ],
       (m) => {
         throw new WalError('invalid-argument', m);
@@ -137,7 +108,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     }
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
-    const state = readSlotStateFile(path.resolve(io.cwd, stateFile));
+    // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
+    slot = openSlotFile(path.resolve(io.cwd, stateFile));
+    const state = slot.state;
     const pluginName = p.options.find((o) => o.name === 'plugin')?.value ?? (state.plugin === 'wal2json' ? 'json' : 'test_decoding');
     if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
     const given = p.options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
@@ -157,19 +130,38 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
+    // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
+    const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
+    const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
+    const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }) : undefined;
+    const history = archive?.history ?? files!.history;
+    const oldTimeline: TimelineReader =
+      archive === undefined
+        ? folderTimelineReader(files!.dirs)
+        : async (tli, start) => {
+            const old = await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeline: tli });
+            return (async function* () {
+              try {
+                yield* old.records({ start });
+              } finally {
+                old.close();
+              }
+            })();
+          };
+    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, archive?.segmentSize ?? files!.segmentSize), io.out);
+    try {
+      await hooks.begin(history, oldTimeline, io.err);
+    } catch (e) {
+      archive?.close();
+      throw e;
+    }
+    let pending = '';
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     const statePath = path.resolve(io.cwd, stateFile);
     const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
     const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
-    // Rows are written in chunks: one write per row costs more than decoding it.
-    let buffered = '';
-    const write = io.outSync ?? io.out;
-    const flush = (): void => {
-      if (buffered.length > 0) write(buffered);
-      buffered = '';
-    };
     const plugin: OutputPlugin =
       pluginName === 'json'
         ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))
@@ -178,55 +170,38 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       catalog: state.catalog,
       major: profile.major,
       plugin,
-      startAt: parseLsn(state.confirmedFlushLsn),
+      startAt: slot.confirmedFlush,
       spill,
       includeRewrites: flag('include-rewrites', '0'),
       streaming: pluginName === 'test_decoding' && flag('stream-changes', '0'),
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
-      ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
-      sink: (o) => {
-        buffered += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
-        if (buffered.length > OUTPUT_CHUNK) flush();
-      },
+      ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
+      sink: (o) => (pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!) } : {}),
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {
-      start: parseLsn(state.restartLsn),
+      start: slot.restartLsn,
       end: endText === undefined ? undefined : parseLsn(endText),
-      startTimeline: state.timeline,
+      startTimeline: hooks.startTimeline(history),
       expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state "${stateFile}"` },
     };
-    // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
-    const archive =
-      restoreCommand === undefined
-        ? undefined
-        : await ArchiveWal.open({ restoreCommand, dirs, segmentSize: segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB')), cwd: io.cwd });
-    // Folders are read synchronously: an await per record costs more than decoding many of them.
-    const stream = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }).recordsSync(range) : archive.records(range);
-    let readTo = parseLsn(state.restartLsn);
+    const stream = archive === undefined ? files!.records(range) : archive.records(range);
     try {
-      if (Symbol.iterator in stream) {
-        for (const rec of stream) {
-          decoder.process(rec);
-          readTo = rec.endLsn;
-        }
-      } else {
-        for await (const rec of stream) {
-          decoder.process(rec);
-          readTo = rec.endLsn;
-        }
+      for await (const rec of stream) {
+        hooks.checkRecord(rec);
+        decoder.process(rec);
+        const text = pending;
+        pending = '';
+        await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
       }
     } finally {
-      flush();
       decoder.close();
       archive?.close();
     }
-    if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
-      const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));
-      writeSlotStateFile(path.resolve(io.cwd, stateFile), { ...state, confirmedFlushLsn: formatLsn(decoder.lastCommitEnd), restartLsn: formatLsn(restart) });
-    }
+    const { held } = await hooks.end();
+    if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;
   } catch (e) {
     if (e instanceof WalError) {
@@ -234,5 +209,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       return 1;
     }
     throw e;
+  } finally {
+    slot?.release();
   }
 }

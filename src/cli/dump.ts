@@ -84,11 +84,6 @@ export interface DumpIo {
   cwd: string;
   sleep(ms: number): Promise<void>;
   signal?: AbortSignal;
-  /**
-   * Writes to stdout before returning (blocking while a pipe's reader is behind): for output produced inside one
-   * synchronous call, like a large transaction's rows, which `out` would queue in memory.
-   */
-  outSync?(text: string): void;
 }
 
 class BadArgument extends Error {}

@@ -1,9 +1,9 @@
 // The `pgwal` command line: one subcommand per job.
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { dump, DUMP_HELP, type DumpIo } from './dump.js';
 import { timeline, TIMELINE_HELP } from './timeline.js';
-import { decodeCommand, slotCommand } from './decode.js';
+import { decodeCommand } from './decode.js';
+import { slotCommand } from './slot.js';
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -16,27 +16,13 @@ Usage:
                                                the timeline history the WAL sources hold
   pgwal slot create --dsn URL --slot NAME --state FILE
                                                a logical slot on a live server, its catalog in a state file
+  pgwal slot show|advance|drop|export|import   inspect, move, remove, hand over a slot (pgwal slot --help)
   pgwal decode --state FILE [--path DIR]       test_decoding's output, from WAL files alone (preview)
   pgwal --version                              print the version
   pgwal --help                                 print this help
 
 pgwal dump --help, pgwal timeline --help and pgwal decode --help list their options.
 `;
-
-/** Writes all of `text` to `fd`, waiting while a non-blocking pipe is full (EAGAIN) rather than queueing it. */
-function writeAllSync(fd: number, text: string): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off, buf.length - off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-      Atomics.wait(pause, 0, 0, 1);
-    }
-  }
-}
-const pause = new Int32Array(new SharedArrayBuffer(4));
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -59,7 +45,6 @@ export async function main(argv: string[]): Promise<number> {
       cwd: process.cwd(),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       signal: controller.signal,
-      outSync: (t) => writeAllSync(1, t),
     };
     if (command === 'decode') return decodeCommand(rest, io);
     if (command === 'slot') return slotCommand(rest, io);

@@ -1,11 +1,15 @@
-// Creating a slot on a live server with its catalog as of the slot's consistent point, and keeping its state
-// in a file written crash-safely (temp file, fsync, rename, fsync of the folder).
+// Slots on disk and on live servers: creating a slot with its catalog as of the slot's consistent point,
+// reading a server slot's state from pg_replication_slots, and keeping the state in a file written
+// crash-safely (temp file, fsync, rename, fsync of the folder).
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { WalSourceError } from '../errors.js';
-import { parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
+import { catalogChecksum, parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
+import { Slot } from '../slot/slot.js';
+import { SlotImportError, SlotStateError } from '../slot/errors.js';
 import { loadCatalog } from './catalog.js';
+import type { Major } from '../xlogreader/profile.js';
 
 export interface CreateSlotOptions {
   /** node-postgres connection settings or a connection string. */
@@ -19,13 +23,53 @@ export interface CreateSlotOptions {
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
+function supportedMajor(m: number): Major {
+  if (m !== 15 && m !== 16 && m !== 17 && m !== 18) throw new SlotImportError('slot-unsupported-major', `server major version ${m} is not one pgwal decodes (15–18)`);
+  return m;
+}
+
+const clientConfig = (c: pg.ClientConfig | string): pg.ClientConfig => (typeof c === 'string' ? { connectionString: c } : c);
+
+/** The server facts a state records, read in the given session. */
+async function serverInfo(sql: pg.Client): Promise<{ sysid: string; major: number; dboid: number; dbname: string; tli: number; tz: string }> {
+  const r = (
+    await sql.query(`select (select system_identifier::text from pg_control_system()) as sysid,
+                            current_setting('server_version_num')::int / 10000 as major,
+                            (select oid from pg_database where datname = current_database()) as dboid,
+                            current_database() as dbname,
+                            case when pg_is_in_recovery() then (select received_tli from pg_stat_wal_receiver)
+                                 else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as tli,
+                            (select timeline_id from pg_control_checkpoint()) as ckpt_tli,
+                            current_setting('TimeZone') as tz`)
+  ).rows[0];
+  return { sysid: r.sysid, major: Number(r.major), dboid: Number(r.dboid), dbname: r.dbname, tli: Number(r.tli ?? r.ckpt_tli), tz: r.tz };
+}
+
+/**
+ * (tablespace, relfilenode) of every relation logical decoding treats as a catalog (IsCatalogRelationOid: oid
+ * below FirstUnpinnedObjectId; and user_catalog_table tables, their TOAST tables and indexes), so that 15's
+ * prune and vacuum records, which do not say so, can be recognised.
+ */
+// see RelationIsAccessibleInLogicalDecoding (rel.h), IsCatalogRelationOid (catalog.c)
+export async function loadCatalogFilenodes(sql: pg.Client): Promise<[number, number][]> {
+  const r = await sql.query(`
+    with uc as (select oid, reltoastrelid from pg_class where coalesce('user_catalog_table=true' = any(reloptions), false))
+    select case when c.reltablespace = 0 then d.dattablespace else c.reltablespace end as spc, pg_relation_filenode(c.oid) as fn
+    from pg_class c cross join (select dattablespace from pg_database where datname = current_database()) d
+    where pg_relation_filenode(c.oid) is not null
+      and (c.oid < 12000 or c.oid in (select oid from uc) or c.oid in (select reltoastrelid from uc)
+           or c.oid in (select indexrelid from pg_index where indrelid in (select oid from uc)))
+    order by 1, 2`);
+  return r.rows.map((x) => [Number(x.spc), Number(x.fn)]);
+}
+
 /**
  * CREATE_REPLICATION_SLOT … LOGICAL … (SNAPSHOT 'export') on a replication connection, then, in a transaction
  * that imports the exported snapshot, the catalog as of the slot's consistent point. A temporary slot lives
  * only as long as the connection: it is dropped when this returns.
  */
 export async function createSlot(options: CreateSlotOptions): Promise<SlotState> {
-  const base: pg.ClientConfig = typeof options.connection === 'string' ? { connectionString: options.connection } : options.connection;
+  const base = clientConfig(options.connection);
   const repl = new pg.Client({ ...base, replication: 'database' } as pg.ClientConfig);
   const sql = new pg.Client(base);
   await repl.connect();
@@ -39,32 +83,34 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
     await sql.query('begin isolation level repeatable read');
     await sql.query(`set transaction snapshot '${snapshot.replace(/'/g, "''")}'`);
     const catalog = await loadCatalog(sql);
-    const info = (
-      await sql.query(`select (select system_identifier::text from pg_control_system()) as sysid,
-                              current_setting('server_version_num')::int / 10000 as major,
-                              (select oid from pg_database where datname = current_database()) as dboid,
-                              ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int as tli,
-                              current_setting('TimeZone') as tz`)
-    ).rows[0];
+    const catalogFilenodes = await loadCatalogFilenodes(sql);
+    const info = await serverInfo(sql);
     const slot = (
       await sql.query(`select restart_lsn::text, confirmed_flush_lsn::text, catalog_xmin::text from pg_replication_slots where slot_name = $1`, [options.slotName])
     ).rows[0];
     await sql.query('commit');
+    const full = { databaseOid: info.dboid, ...catalog };
     return {
       version: SLOT_STATE_VERSION,
-      slotName: options.slotName,
+      name: options.slotName,
       plugin,
+      pluginOptions: {},
       systemIdentifier: info.sysid,
-      major: Number(info.major),
-      databaseOid: Number(info.dboid),
-      timeline: Number(info.tli),
+      databaseOid: info.dboid,
+      database: info.dbname,
+      major: supportedMajor(info.major),
+      timeline: info.tli,
       restartLsn: slot.restart_lsn,
-      confirmedFlushLsn: slot.confirmed_flush_lsn,
-      catalogXmin: slot.catalog_xmin,
-      timezone: info.tz,
+      confirmedFlush: slot.confirmed_flush_lsn,
+      catalogXmin: Number(slot.catalog_xmin),
+      twoPhase: options.twoPhase === true,
       // two_phase_at of a slot made with two_phase is its consistent point.
-      ...(options.twoPhase ? { twoPhase: true, twoPhaseAt: slot.confirmed_flush_lsn } : {}),
-      catalog: { databaseOid: Number(info.dboid), ...catalog },
+      ...(options.twoPhase ? { twoPhaseAt: slot.confirmed_flush_lsn as string } : {}),
+      invalidation: null,
+      catalogRef: { kind: 'embedded', asOf: slot.confirmed_flush_lsn, crc32c: catalogChecksum(full) },
+      catalogFilenodes,
+      timezone: info.tz,
+      catalog: full,
     };
   } finally {
     await sql.end().catch(() => undefined);
@@ -72,13 +118,81 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
   }
 }
 
+/**
+ * A server slot's state from pg_replication_slots (on a primary or a standby), with the catalog as the
+ * session sees it now: right only while no DDL touched the decoded tables since the slot's restart_lsn,
+ * which the caller must know. Refuses a physical, an invalidated or a not-yet-consistent slot.
+ */
+// see the slot-sync rules of PG17 (synchronize_one_slot, slotsync.c): a remote slot is usable once it has a
+// restart_lsn, a confirmed_flush and a catalog_xmin.
+export async function readServerSlot(connection: pg.ClientConfig | string, slotName: string): Promise<SlotState> {
+  const sql = new pg.Client(clientConfig(connection));
+  await sql.connect();
+  try {
+    const rows = (await sql.query(`select * from pg_replication_slots where slot_name = $1`, [slotName])).rows;
+    const s = rows[0];
+    if (s === undefined) throw new SlotImportError('slot-import-missing', `replication slot "${slotName}" does not exist`);
+    if (s.slot_type !== 'logical') throw new SlotImportError('slot-import-invalid', `replication slot "${slotName}" is ${s.slot_type}, not logical`);
+    const reason = s.invalidation_reason ?? (s.conflicting === true ? 'rows_removed' : s.wal_status === 'lost' ? 'wal_removed' : null);
+    if (reason !== null && reason !== undefined) throw new SlotImportError('slot-import-invalid', `replication slot "${slotName}" has been invalidated (${reason})`);
+    const restart = s.restart_lsn as string | null;
+    const confirmed = s.confirmed_flush_lsn as string | null;
+    if (restart === null || confirmed === null || s.catalog_xmin === null) {
+      throw new SlotImportError('slot-import-invalid', `replication slot "${slotName}" has no restart_lsn, confirmed_flush_lsn or catalog_xmin yet (not consistent)`);
+    }
+    const info = await serverInfo(sql);
+    const [db] = (await sql.query(`select oid from pg_database where datname = $1`, [s.database])).rows;
+    if (s.database !== info.dbname) throw new SlotImportError('slot-import-invalid', `replication slot "${slotName}" belongs to database "${s.database}", connected to "${info.dbname}"`);
+    const catalog = { databaseOid: Number(db.oid), ...(await loadCatalog(sql)) };
+    return {
+      version: SLOT_STATE_VERSION,
+      name: slotName,
+      plugin: s.plugin,
+      pluginOptions: {},
+      systemIdentifier: info.sysid,
+      databaseOid: Number(db.oid),
+      database: s.database,
+      major: supportedMajor(info.major),
+      timeline: info.tli,
+      restartLsn: restart,
+      confirmedFlush: confirmed,
+      catalogXmin: Number(s.catalog_xmin),
+      twoPhase: s.two_phase === true,
+      invalidation: null,
+      catalogRef: { kind: 'embedded', asOf: confirmed, crc32c: catalogChecksum(catalog) },
+      catalogFilenodes: await loadCatalogFilenodes(sql),
+      timezone: info.tz,
+      catalog,
+    };
+  } finally {
+    await sql.end().catch(() => undefined);
+  }
+}
+
+/** Drops the server's slot of that name (pg_drop_replication_slot); false when there is none. */
+export async function dropServerSlot(connection: pg.ClientConfig | string, slotName: string): Promise<boolean> {
+  const sql = new pg.Client(clientConfig(connection));
+  await sql.connect();
+  try {
+    const r = await sql.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`, [slotName]);
+    return (r.rowCount ?? 0) > 0;
+  } finally {
+    await sql.end().catch(() => undefined);
+  }
+}
+
 /** Writes the state so that a crash leaves either the old file or the new one, never a mix. */
 export function writeSlotStateFile(file: string, state: SlotState): void {
+  writeFileDurably(file, serializeSlotState(state));
+}
+
+/** temp file, fsync, rename over the target, fsync of the folder. */
+export function writeFileDurably(file: string, bytes: Uint8Array): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, serializeSlotState(state));
+    fs.writeSync(fd, bytes);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -97,7 +211,73 @@ export function readSlotStateFile(file: string): SlotState {
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new SlotStateError('slot-state-missing', `slot state file "${file}" does not exist`, { file, cause: e });
     throw new WalSourceError('unreadable-file', `could not read slot state file "${file}": ${(e as Error).message}`, { file, cause: e });
   }
   return parseSlotState(bytes, file);
+}
+
+/**
+ * The slot kept in `file`: every move is written crash-safely before it is reported done. While it is open,
+ * a lock file (`.NAME.lock`, holding the pid) keeps other pgwal processes off it, as an active server slot
+ * refuses a second consumer; a lock left by a process that no longer exists (killed) is taken over, and the
+ * temp files its interrupted writes left are removed. `slot.release()` (or the process's exit) lets it go.
+ */
+export function openSlotFile(file: string): Slot {
+  const state = readSlotStateFile(file);
+  const release = lockSlotFile(file, state.name);
+  return new Slot(state, (s) => writeSlotStateFile(file, s), release);
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+function lockSlotFile(file: string, name: string): () => void {
+  const dir = path.dirname(path.resolve(file));
+  const lock = path.join(dir, `.${path.basename(file)}.lock`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = fs.openSync(lock, 'wx', 0o600);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw e;
+      const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+      // see ReplicationSlotAcquire (slot.c): "replication slot \"%s\" is active for PID %d"
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new SlotStateError('slot-active', `replication slot "${name}" is active for PID ${pid}`, { file });
+      }
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  const tmp = new RegExp(`^\\.${path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
+  for (const n of fs.readdirSync(dir)) if (tmp.test(n)) fs.rmSync(path.join(dir, n), { force: true });
+  let held = true;
+  const release = (): void => {
+    if (!held) return;
+    held = false;
+    process.removeListener('exit', release);
+    fs.rmSync(lock, { force: true });
+  };
+  process.on('exit', release);
+  return release;
+}
+
+/** Removes the state file durably (the unlink is fsynced through the folder). */
+export function removeSlotStateFile(file: string): void {
+  readSlotStateFile(file); // refuse to delete something that is not a slot state
+  fs.unlinkSync(file);
+  const dfd = fs.openSync(path.dirname(path.resolve(file)), 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
 }

@@ -43,7 +43,7 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     catalog: state.catalog,
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
-    startAt: parseLsn(state.confirmedFlushLsn),
+    startAt: parseLsn(state.confirmedFlush),
     timezone: state.timezone,
     // pgwal's own API fills unchanged TOAST columns it saw earlier in the range (they stay UnchangedToast otherwise).
     toastCache: options.toastCache ?? 64 * 1024 * 1024,

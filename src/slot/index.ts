@@ -1,2 +1,6 @@
-// slot: the durable decoding cursor and what it records.
+// slot: the durable decoding cursor, its rules and its safety checks.
 export * from './state.js';
+export * from './errors.js';
+export * from './slot.js';
+export * from './guard.js';
+export * from './export.js';

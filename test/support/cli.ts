@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dump } from '../../src/cli/dump.js';
-import { decodeCommand, slotCommand } from '../../src/cli/decode.js';
+import { decodeCommand } from '../../src/cli/decode.js';
+import { slotCommand } from '../../src/cli/slot.js';
 import { readSegment, type Fixture } from './fixtures.js';
 
 export interface Run {

@@ -1,0 +1,387 @@
+// `pgwal slot create|show|advance|drop|export|import`, and the slot options `pgwal decode` takes.
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { WalError } from '../errors.js';
+import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
+import { openWal, type WalFiles } from '../node/wal.js';
+import { createSlot, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
+import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
+import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
+import { profileForMajor } from '../xlogreader/profile.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import { SlotImportError } from '../slot/errors.js';
+import { checkImportPosition, parseSlotExport, serializeSlotExport, SLOT_EXPORT_VERSION, unsafeCatalogXmin, type SlotExport } from '../slot/export.js';
+import { catalogFileTest, invalidates, rowRemovalOf } from '../slot/guard.js';
+import type { SlotState } from '../slot/state.js';
+import type { Slot } from '../slot/slot.js';
+import { timelineOfLsn } from '../timeline/history.js';
+import { getopt, type OptionSpec, type Parsed } from './getopt.js';
+import type { DumpIo } from './dump.js';
+
+export const SLOT_HELP = `pgwal slot keeps a logical slot in a state file: where decoding restarts (restart_lsn), what was consumed
+(confirmed_flush), the catalog_xmin it relies on, whether it was invalidated, and the catalog to decode with.
+
+Usage:
+  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json] [--temporary] [--two-phase]
+      a logical slot on a live server, its catalog as of the slot's consistent point
+  pgwal slot show --state FILE [--json]
+  pgwal slot advance --state FILE --to LSN [--path DIR]...
+      consume up to LSN without output (pg_replication_slot_advance): confirmed_flush only moves forward,
+      restart_lsn to where no open transaction is lost; the WAL is checked against catalog_xmin on the way
+  pgwal slot drop --state FILE [--dsn URL]
+      remove the state file (and, with --dsn, the server's slot of the same name)
+  pgwal slot export --state FILE --out BLOB [--path DIR]... | --dsn URL --slot NAME --out BLOB
+      a versioned blob: the state, its catalog, and the source's WAL position when taken
+  pgwal slot import --from BLOB | --dsn URL --slot NAME   --state FILE --path DIR... [--wait SECONDS]
+      take a slot over on this node's WAL: refused for another system, a position not on this WAL's
+      timeline history (naming the fork point), a catalog_xmin the WAL has made unsafe, or a position the WAL
+      has not reached (unless --wait, which follows the WAL that long)
+`;
+
+/** The options `pgwal decode` takes for its slot. */
+export const SLOT_DECODE_OPTIONS: OptionSpec[] = [
+  { long: 'confirm-every', arg: 'required' },
+  { long: 'rewind', arg: 'none' },
+  { long: 'accept-orphans', arg: 'none' },
+  { long: 'hold-back-standby', arg: 'required' },
+  { long: 'hold-back-archive', arg: 'required' },
+];
+
+export const SLOT_DECODE_HELP = `  --confirm-every N   confirm after every N commits written to stdout (implies --advance): a killed
+                      decode restarts after the last confirmed commit, repeating at most what followed it
+  --rewind            after a failover, move a slot that consumed transactions the new timeline never had
+                      back to the switch point, for a consumer that undoes them (default: refuse, listing
+                      them: xids and commit LSNs, read from the old timeline's WAL when present)
+  --accept-orphans    after a failover, go on from the switch point, keeping those as consumed (listed on stderr)
+  --hold-back-standby URL   print a commit only once that server has flushed it (pg_last_wal_receive_lsn)
+  --hold-back-archive DIR   print a commit only once its segment is complete in that archive
+`;
+
+const bad = (m: string): never => {
+  throw new WalError('invalid-argument', m);
+};
+
+/** The standby's flushed position over a connection (pg_last_wal_receive_lsn, or the flush LSN when not in recovery). */
+export function standbyFlushSource(dsn: string): DurabilitySource {
+  return {
+    describe: () => `the standby at ${dsn.replace(/:[^:@/]*@/, ':***@')}`,
+    async covered(): Promise<Lsn> {
+      const c = new pg.Client({ connectionString: dsn });
+      await c.connect();
+      try {
+        const r = await c.query(`select coalesce(pg_last_wal_receive_lsn(), case when pg_is_in_recovery() then null else pg_current_wal_flush_lsn() end)::text as l`);
+        return r.rows[0].l === null ? 0 : parseLsn(r.rows[0].l);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** The end of the last complete segment in an archive folder (any timeline; `.partial` files do not count). */
+export function archiveSource(dir: string, segmentSize: number): DurabilitySource {
+  return {
+    describe: () => `the archive ${dir}`,
+    async covered(): Promise<Lsn> {
+      let best = -1;
+      for (const name of fs.readdirSync(dir)) {
+        const m = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/.exec(name);
+        if (m === null) continue;
+        const segsPerId = 0x1_0000_0000 / segmentSize;
+        best = Math.max(best, parseInt(m[2]!, 16) * segsPerId + parseInt(m[3]!, 16));
+      }
+      return best < 0 ? 0 : segmentStart(best + 1, segmentSize);
+    },
+  };
+}
+
+/** `pgwal decode`'s slot options, parsed. */
+export function slotDecodeArgs(options: Parsed['options'], io: DumpIo, segmentSize = 16 * 1024 * 1024): SlotDecodeOptions {
+  const get = (n: string): string | undefined => options.find((o) => o.name === n)?.value;
+  const every = get('confirm-every');
+  const confirmEvery = every === undefined ? 0 : Number(every);
+  if (!Number.isInteger(confirmEvery) || confirmEvery < 0) bad(`--confirm-every "${every}" is not a count`);
+  const standby = get('hold-back-standby');
+  const archive = get('hold-back-archive');
+  if (standby !== undefined && archive !== undefined) bad('give one of --hold-back-standby and --hold-back-archive');
+  return {
+    confirmEvery,
+    advance: options.some((o) => o.name === 'advance'),
+    rewind: options.some((o) => o.name === 'rewind'),
+    acceptOrphans: options.some((o) => o.name === 'accept-orphans'),
+    holdBack: standby !== undefined ? standbyFlushSource(standby) : archive !== undefined ? archiveSource(path.resolve(io.cwd, archive), segmentSize) : undefined,
+  };
+}
+
+function parse(argv: string[], specs: OptionSpec[]): { get: (n: string) => string | undefined; all: (n: string) => string[]; has: (n: string) => boolean } {
+  const p = getopt(argv, specs, bad);
+  if (p.positional.length > 0) bad(`unexpected argument "${p.positional[0]}"`);
+  return {
+    get: (n) => p.options.find((o) => o.name === n)?.value,
+    all: (n) => p.options.filter((o) => o.name === n).map((o) => o.value!),
+    has: (n) => p.options.some((o) => o.name === n),
+  };
+}
+
+const need = (v: string | undefined, what: string): string => v ?? bad(`${what} is required`);
+
+export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  const subs: Record<string, (a: string[], io: DumpIo) => Promise<void>> = { create, show, advance, drop, export: exportCmd, import: importCmd };
+  if (sub === '--help' || sub === '-?') {
+    io.out(SLOT_HELP);
+    return 0;
+  }
+  if (sub === undefined || !Object.hasOwn(subs, sub)) {
+    io.err(sub === undefined ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
+    return 1;
+  }
+  try {
+    await subs[sub]!(rest, io);
+    return 0;
+  } catch (e) {
+    if (e instanceof WalError || (e instanceof Error && 'code' in e && typeof (e as { severity?: string }).severity === 'string')) {
+      io.err(`pgwal slot ${sub}: error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function create(argv: string[], io: DumpIo): Promise<void> {
+  const o = parse(argv, [
+    { long: 'dsn', arg: 'required' },
+    { long: 'slot', arg: 'required' },
+    { long: 'state', arg: 'required' },
+    { long: 'plugin', arg: 'required' },
+    { long: 'temporary', arg: 'none' },
+    { long: 'two-phase', arg: 'none' },
+  ]);
+  const dsn = need(o.get('dsn'), '--dsn');
+  const slot = need(o.get('slot'), '--slot');
+  const state = need(o.get('state'), '--state');
+  const s = await createSlot({ connection: dsn, slotName: slot, plugin: o.get('plugin'), temporary: o.has('temporary'), twoPhase: o.has('two-phase') });
+  writeSlotStateFile(path.resolve(io.cwd, state), s);
+  io.out(`slot "${s.name}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlush}, catalog_xmin ${s.catalogXmin}\n`);
+}
+
+/** The fields as pg_replication_slots names them. */
+function showText(s: SlotState): string {
+  const rows: [string, string][] = [
+    ['slot_name', s.name],
+    ['plugin', s.plugin],
+    ['database', s.database ?? `oid ${s.databaseOid}`],
+    ['system_identifier', s.systemIdentifier],
+    ['server_version', String(s.major)],
+    ['timeline', String(s.timeline)],
+    ['restart_lsn', s.restartLsn],
+    ['confirmed_flush_lsn', s.confirmedFlush],
+    ['catalog_xmin', String(s.catalogXmin)],
+    ['two_phase', s.twoPhase ? 't' : 'f'],
+    ['invalidation_reason', s.invalidation?.reason ?? ''],
+    ['invalidation_lsn', s.invalidation?.lsn ?? ''],
+    ['invalidation_detail', s.invalidation?.detail ?? ''],
+    ['catalog', `${s.catalogRef.kind}, as of ${s.catalogRef.asOf}, ${s.catalog.relations.length} relations, crc32c ${s.catalogRef.crc32c}`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `${k.padEnd(w)} | ${v}\n`).join('');
+}
+
+async function show(argv: string[], io: DumpIo): Promise<void> {
+  const o = parse(argv, [
+    { long: 'state', arg: 'required' },
+    { long: 'json', arg: 'none' },
+  ]);
+  const s = readSlotStateFile(path.resolve(io.cwd, need(o.get('state'), '--state')));
+  if (o.has('json')) {
+    const { catalog: _catalog, catalogFilenodes: _files, ...rest } = s;
+    io.out(`${JSON.stringify(rest)}\n`);
+  } else io.out(showText(s));
+}
+
+function walOf(dirs: string[], io: DumpIo): WalFiles {
+  return openWal({ path: dirs.length > 0 ? dirs.map((d) => path.resolve(io.cwd, d)) : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' });
+}
+
+async function advance(argv: string[], io: DumpIo): Promise<void> {
+  const o = parse(argv, [
+    { long: 'state', arg: 'required' },
+    { long: 'to', arg: 'required' },
+    { short: 'p', long: 'path', arg: 'required' },
+  ]);
+  const slot = openSlotFile(path.resolve(io.cwd, need(o.get('state'), '--state')));
+  try {
+    await advanceSlot(slot, o.all('path'), need(o.get('to'), '--to'), io);
+  } finally {
+    slot.release();
+  }
+}
+
+async function advanceSlot(slot: Slot, paths: string[], to: string, io: DumpIo): Promise<void> {
+  slot.assertUsable();
+  const target = parseLsn(to);
+  if (target < slot.confirmedFlush) slot.advance(target); // throws the server's error
+  if (target === slot.confirmedFlush) {
+    io.out(`slot "${slot.name}" already at ${formatLsn(target)}\n`);
+    return;
+  }
+  const wal = walOf(paths, io);
+  const profile = profileForMajor(slot.state.major) ?? bad(`unsupported major ${slot.state.major} in the state file`);
+  const st = slot.state;
+  // Decoded for the positions only: nothing is printed.
+  const decoder = new TestDecodingDecoder(st.catalog, profile.major, { includeXids: true, skipEmptyXacts: true }, slot.confirmedFlush, {
+    sink: () => undefined,
+    ...(st.twoPhase ? { twoPhaseAt: parseLsn(st.twoPhaseAt ?? st.confirmedFlush) } : {}),
+  });
+  let readTo = slot.restartLsn;
+  let tli = slot.timeline;
+  const start = wal.history === undefined ? slot.timeline : timelineOfLsn(slot.restartLsn, wal.history);
+  try {
+    for await (const rec of wal.records({ start: slot.restartLsn, end: target, startTimeline: start })) {
+      slot.checkRecord(rec, profile.major);
+      decoder.process(rec);
+      readTo = rec.endLsn;
+      tli = rec.timeline;
+    }
+  } finally {
+    decoder.close();
+  }
+  // Like the server, a target past the end of WAL is clamped to what could be read.
+  const moveTo = Math.min(target, Math.max(readTo, slot.confirmedFlush));
+  slot.advance(moveTo, { restartLsn: decoder.restartPoint(moveTo), timeline: tli });
+  io.out(`slot "${slot.name}" advanced: restart_lsn ${slot.state.restartLsn}, confirmed_flush_lsn ${slot.state.confirmedFlush}, catalog_xmin ${slot.catalogXmin}\n`);
+}
+
+async function drop(argv: string[], io: DumpIo): Promise<void> {
+  const o = parse(argv, [
+    { long: 'state', arg: 'required' },
+    { long: 'dsn', arg: 'required' },
+  ]);
+  const file = path.resolve(io.cwd, need(o.get('state'), '--state'));
+  const slot = openSlotFile(file); // refused while another process uses it
+  try {
+    const dsn = o.get('dsn');
+    if (dsn !== undefined) {
+      const dropped = await dropServerSlot(dsn, slot.name);
+      io.out(dropped ? `server slot "${slot.name}" dropped\n` : `no server slot "${slot.name}"\n`);
+    }
+    removeSlotStateFile(file);
+  } finally {
+    slot.release();
+  }
+  io.out(`slot "${slot.name}" dropped\n`);
+}
+
+/**
+ * The end of the WAL readable from `start` on the followed history: the end of the last record, or, when not
+ * even the first could be read, where the reader stopped (which may be before `start`: the WAL ends earlier).
+ */
+async function walEndFrom(wal: WalFiles, start: Lsn, startTimeline: number | undefined, check?: (rec: DecodedRecord) => void): Promise<Lsn> {
+  let end: Lsn | undefined;
+  const stream = wal.records({ start, startTimeline });
+  for await (const rec of stream) {
+    check?.(rec);
+    end = rec.endLsn;
+  }
+  return end ?? Math.min(start, stream.end?.lsn ?? 0);
+}
+
+async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
+  const o = parse(argv, [
+    { long: 'state', arg: 'required' },
+    { long: 'dsn', arg: 'required' },
+    { long: 'slot', arg: 'required' },
+    { long: 'out', arg: 'required' },
+    { short: 'p', long: 'path', arg: 'required' },
+  ]);
+  const out = path.resolve(io.cwd, need(o.get('out'), '--out'));
+  let blob: SlotExport;
+  const dsn = o.get('dsn');
+  if (dsn !== undefined) {
+    const s = await readServerSlot(dsn, need(o.get('slot'), '--slot'));
+    const c = new pg.Client({ connectionString: dsn });
+    await c.connect();
+    const insert = (await c.query(`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_insert_lsn() end)::text as l`)).rows[0].l as string;
+    await c.end();
+    blob = { format: 'pgwal-slot-export', version: SLOT_EXPORT_VERSION, insertLsn: insert, source: 'server', slot: s };
+  } else {
+    const s = readSlotStateFile(path.resolve(io.cwd, need(o.get('state'), '--state or --dsn')));
+    if (s.invalidation !== null) throw new SlotImportError('slot-import-invalid', `slot "${s.name}" has been invalidated (${s.invalidation.reason}) and cannot be exported`);
+    let insert = s.confirmedFlush;
+    if (o.all('path').length > 0) {
+      const wal = walOf(o.all('path'), io);
+      insert = formatLsn(await walEndFrom(wal, parseLsn(s.restartLsn), wal.history === undefined ? s.timeline : undefined));
+    }
+    blob = { format: 'pgwal-slot-export', version: SLOT_EXPORT_VERSION, insertLsn: insert, source: 'pgwal', slot: s };
+  }
+  writeFileDurably(out, serializeSlotExport(blob));
+  io.out(`slot "${blob.slot.name}" exported: timeline ${blob.slot.timeline}, restart_lsn ${blob.slot.restartLsn}, confirmed_flush_lsn ${blob.slot.confirmedFlush}, catalog_xmin ${blob.slot.catalogXmin}, WAL at ${blob.insertLsn}\n`);
+}
+
+async function importCmd(argv: string[], io: DumpIo): Promise<void> {
+  const o = parse(argv, [
+    { long: 'from', arg: 'required' },
+    { long: 'dsn', arg: 'required' },
+    { long: 'slot', arg: 'required' },
+    { long: 'state', arg: 'required' },
+    { short: 'p', long: 'path', arg: 'required' },
+    { long: 'wait', arg: 'required' },
+    { long: 'force', arg: 'none' },
+  ]);
+  const stateFile = path.resolve(io.cwd, need(o.get('state'), '--state'));
+  if (fs.existsSync(stateFile) && !o.has('force')) bad(`slot state file "${stateFile}" already exists (--force replaces it)`);
+  const from = o.get('from');
+  const dsn = o.get('dsn');
+  let slot: SlotState;
+  if (from !== undefined) slot = parseSlotExport(fs.readFileSync(path.resolve(io.cwd, from)), from).slot;
+  else if (dsn !== undefined) slot = await readServerSlot(dsn, need(o.get('slot'), '--slot'));
+  else return bad('--from BLOB or --dsn URL --slot NAME is required');
+  if (o.all('path').length === 0) bad('--path is required: the WAL this node decodes');
+  const imported = await checkImport(slot, walOf(o.all('path'), io), o.get('wait') === undefined ? 0 : Number(o.get('wait')), io);
+  writeSlotStateFile(stateFile, imported);
+  io.out(`slot "${slot.name}" imported: timeline ${imported.timeline}, restart_lsn ${slot.restartLsn}, confirmed_flush_lsn ${slot.confirmedFlush}, catalog_xmin ${slot.catalogXmin}\n`);
+}
+
+/**
+ * The import checks against this node's WAL: system identifier, position on the followed history, then a scan
+ * from restart_lsn to the end of WAL for records that make catalog_xmin unsafe; a confirmed_flush the WAL has
+ * not reached is waited for (`waitSeconds`, following the WAL) or refused.
+ */
+export async function checkImport(slot: SlotState, wal: WalFiles, waitSeconds: number, io: DumpIo): Promise<SlotState> {
+  const history = wal.history ?? [{ tli: wal.info.timeline, begin: 0, end: undefined, reason: '' }];
+  const target = { systemIdentifier: wal.info.systemIdentifier.toString(), history, walEnd: Number.MAX_SAFE_INTEGER };
+  checkImportPosition(slot, target);
+  const profile = profileForMajor(slot.major) ?? bad(`unsupported major ${slot.major}`);
+  const isCatalogFile = catalogFileTest(slot.catalogFilenodes);
+  const confirmed = parseLsn(slot.confirmedFlush);
+  const check = (rec: DecodedRecord): void => {
+    const r = rowRemovalOf(rec, profile.major, isCatalogFile);
+    if (r !== undefined && invalidates(r, slot.catalogXmin, slot.databaseOid)) throw unsafeCatalogXmin(slot, r);
+  };
+  const startTli = timelineOfLsn(parseLsn(slot.restartLsn), history);
+  let end = await walEndFrom(wal, parseLsn(slot.restartLsn), startTli, check);
+  if (end < confirmed && waitSeconds > 0) {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), waitSeconds * 1000);
+    try {
+      for await (const rec of wal.records({ start: end, startTimeline: timelineOfLsn(end, history), follow: { pollMs: 200 }, signal: ac.signal })) {
+        check(rec);
+        end = rec.endLsn;
+        if (end >= confirmed) break;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (end < confirmed) {
+    throw new SlotImportError(
+      'slot-import-future',
+      `slot "${slot.name}" cannot be imported: its confirmed_flush ${slot.confirmedFlush} is past the end of this node's WAL at ${formatLsn(end)}` +
+        (waitSeconds > 0 ? ` (waited ${waitSeconds} s)` : ' (--wait SECONDS follows the WAL until it gets there)'),
+      { lsn: confirmed },
+    );
+  }
+  void io;
+  return { ...slot, timeline: timelineOfLsn(confirmed, history) };
+}
