@@ -90,3 +90,58 @@ export class StaticCatalog implements CatalogView {
     return this.types.get(oid);
   }
 }
+
+/**
+ * Why a catalog read from a file cannot be decoded with, or undefined when its shape is sound: every field the
+ * decoder reads has its type and range (a checksum proves a file whole, not that what was written was sane).
+ */
+export function catalogShapeProblem(catalog: unknown): string | undefined {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const u32 = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+  const int = (v: unknown): boolean => Number.isInteger(v);
+  const str = (v: unknown): boolean => typeof v === 'string';
+  const optional = (v: unknown, ok: (x: unknown) => boolean): boolean => v === undefined || ok(v);
+  const ints = (v: unknown): boolean => v === null || (Array.isArray(v) && v.every(int));
+  const ALIGN = new Set(['c', 's', 'i', 'd']);
+  const attribute = (a: unknown, where: string): string | undefined => {
+    if (!isObj(a)) return `${where} is not an object`;
+    if (!int(a.attnum) || !str(a.name) || !u32(a.typeOid)) return `${where} lacks attnum, name or typeOid`;
+    if (!int(a.len) || !((a.len as number) > 0 || a.len === -1 || a.len === -2)) return `${where} has length ${String(a.len)}`;
+    if (!ALIGN.has(a.align as string)) return `${where} has alignment ${JSON.stringify(a.align)}`;
+    if (typeof a.byval !== 'boolean' || typeof a.dropped !== 'boolean') return `${where} lacks byval or dropped`;
+    if (!optional(a.missing, (m) => m === null || str(m)) || !optional(a.typmod, int) || !optional(a.notNull, (b) => typeof b === 'boolean')) return `${where} has a bad missing value, typmod or notNull`;
+    if (!optional(a.defaultExpr, (d) => d === null || str(d))) return `${where} has a bad default`;
+    return undefined;
+  };
+  if (!isObj(catalog)) return 'the catalog is not an object';
+  if (!u32(catalog.databaseOid)) return 'the catalog has no database oid';
+  if (!Array.isArray(catalog.relations) || !Array.isArray(catalog.types)) return 'the catalog has no relations or types';
+  for (const [i, r] of catalog.relations.entries()) {
+    const where = `relation ${i}`;
+    if (!isObj(r)) return `${where} is not an object`;
+    if (!u32(r.oid) || !u32(r.relfilenode) || !u32(r.toastRelid) || !str(r.namespace) || !str(r.name) || !str(r.kind)) return `${where} lacks oid, relfilenode, toastRelid, namespace, name or kind`;
+    if (!optional(r.tablespace, u32) || !optional(r.replIdent, str) || !optional(r.rewriteOf, u32) || !optional(r.primaryKey, ints) || !optional(r.identityKey, ints)) return `${where} (${String(r.name)}) has a bad optional field`;
+    if (!Array.isArray(r.attributes)) return `${where} (${String(r.name)}) has no attributes`;
+    for (const [k, a] of r.attributes.entries()) {
+      const bad = attribute(a, `attribute ${k} of ${String(r.name)}`);
+      if (bad !== undefined) return bad;
+    }
+  }
+  for (const [i, t] of catalog.types.entries()) {
+    const where = `type ${i}`;
+    if (!isObj(t)) return `${where} is not an object`;
+    if (!u32(t.oid) || !str(t.name) || !str(t.output) || !u32(t.elem) || typeof t.byval !== 'boolean') return `${where} lacks oid, name, output, elem or byval`;
+    if (!int(t.len) || !((t.len as number) > 0 || t.len === -1 || t.len === -2) || !ALIGN.has(t.align as string)) return `${where} (${String(t.name)}) has length ${String(t.len)} or alignment ${JSON.stringify(t.align)}`;
+    for (const k of ['rangeType', 'baseType', 'rangeSubtype'] as const) if (!optional(t[k], u32)) return `${where} (${String(t.name)}) has a bad ${k}`;
+    if (!optional(t.baseTypmod, int)) return `${where} (${String(t.name)}) has a bad baseTypmod`;
+    if (!optional(t.enumLabels, (l) => isObj(l) && Object.values(l).every(str))) return `${where} (${String(t.name)}) has bad enum labels`;
+    if (t.fields !== undefined) {
+      if (!Array.isArray(t.fields)) return `${where} (${String(t.name)}) has bad fields`;
+      for (const [k, a] of t.fields.entries()) {
+        const bad = attribute(a, `field ${k} of type ${String(t.name)}`);
+        if (bad !== undefined) return bad;
+      }
+    }
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@
 //
 //   v2: {"format":"pgwal-slot","version":2,"length":N,"crc32c":C,"state":{...}}\n
 //   v1: {"crc32c":C,"state":{..."version":1...}}\n   (read and upgraded in memory; written as v2)
+import { catalogShapeProblem } from '../reorderbuffer/catalog.js';
 import { parseLsn } from '../lsn.js';
 import { crc32c } from '../xlogreader/crc32c.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
@@ -192,6 +193,9 @@ function validate(state: SlotState, fail: (code: 'corrupt', why: string) => neve
   if (!Number.isInteger(state.timeline) || state.timeline < 1) fail('corrupt', `timeline ${String(state.timeline)} is not a timeline id`);
   if (!/^\d+$/.test(String(state.systemIdentifier))) fail('corrupt', `system identifier "${String(state.systemIdentifier)}" is not a number`);
   if (typeof state.catalog !== 'object' || state.catalog === null || !Array.isArray(state.catalog.relations)) fail('corrupt', 'no catalog');
+  const bad = catalogShapeProblem(state.catalog);
+  if (bad !== undefined) fail('corrupt', `its catalog cannot be decoded with: ${bad}`);
+  if (typeof state.timezone !== 'string') fail('corrupt', 'no TimeZone');
   if (state.invalidation !== null && (typeof state.invalidation !== 'object' || typeof state.invalidation.reason !== 'string')) fail('corrupt', 'bad invalidation');
   return state;
 }
