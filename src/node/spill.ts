@@ -5,8 +5,10 @@ import path from 'node:path';
 import { WalSourceError } from '../errors.js';
 import type { SpillStore } from '../reorderbuffer/spill.js';
 import { framedLength } from '../reorderbuffer/spill.js';
+import { ChangeArena } from '../reorderbuffer/change.js';
 
 const READ_STEP = 64 * 1024;
+const WRITE_STEP = 1024 * 1024;
 
 export class FileSpillStore implements SpillStore {
   bytes = 0;
@@ -32,25 +34,37 @@ export class FileSpillStore implements SpillStore {
     return path.join(this.dir, `xid-${xid}.spill`);
   }
 
+  /** Reused for writing: changes go out in steps of this, not as one buffer the size of the transaction. */
+  private writeBuf: Buffer | undefined;
+
   write(xid: number, changes: readonly Uint8Array[]): void {
     let total = 0;
-    for (const c of changes) total += 4 + c.length;
-    const buf = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const c of changes) {
-      buf.writeUInt32LE(c.length, at);
-      buf.set(c, at + 4);
-      at += 4 + c.length;
-    }
+    let fd: number | undefined;
     try {
       if (!this.made) {
         fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
         this.made = true;
         this.ours = true;
       }
-      fs.appendFileSync(this.file(xid), buf, { mode: 0o600 });
+      fd = fs.openSync(this.file(xid), 'a', 0o600);
+      let buf = (this.writeBuf ??= Buffer.allocUnsafe(WRITE_STEP));
+      let at = 0;
+      for (const c of changes) {
+        if (at + 4 + c.length > buf.length) {
+          if (at > 0) fs.writeSync(fd, buf, 0, at);
+          at = 0;
+          if (4 + c.length > buf.length) buf = Buffer.allocUnsafe(4 + c.length);
+        }
+        buf.writeUInt32LE(c.length, at);
+        buf.set(c, at + 4);
+        at += 4 + c.length;
+        total += 4 + c.length;
+      }
+      if (at > 0) fs.writeSync(fd, buf, 0, at);
     } catch (e) {
       throw new WalSourceError('spill-failed', `could not write to spill file "${this.file(xid)}": ${(e as Error).message}`, { file: this.file(xid) });
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
     }
     this.bytes += total;
     this.sizes.set(xid, (this.sizes.get(xid) ?? 0) + total);
@@ -65,6 +79,7 @@ export class FileSpillStore implements SpillStore {
     } catch (e) {
       throw new WalSourceError('spill-failed', `could not open spill file "${file}": ${(e as Error).message}`, { file });
     }
+    const arena = new ChangeArena();
     try {
       let buf = Buffer.allocUnsafe(READ_STEP);
       let have = 0; // bytes of buf holding unread data, from 0
@@ -79,8 +94,10 @@ export class FileSpillStore implements SpillStore {
         while (have - at >= 4) {
           const len = framedLength(buf, at);
           if (have - at < 4 + len) break;
-          // A copy: the read buffer is reused for the next step.
-          yield Uint8Array.prototype.slice.call(buf, at + 4, at + 4 + len);
+          // A copy (the read buffer is reused for the next step), in chunks: not an ArrayBuffer per change.
+          const c = arena.alloc(len);
+          c.set(buf.subarray(at + 4, at + 4 + len));
+          yield c;
           at += 4 + len;
         }
         if (at > 0) {

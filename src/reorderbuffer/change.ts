@@ -2,7 +2,7 @@
 // Copying a change out of its record is what lets the record's page buffers go; one encoding for memory and
 // disk keeps spilled and unspilled transactions on the same path (ReorderBufferSerializeChange's role).
 //
-//   0 u8 kind  1 u8 flags  2 u16 reserved  4 u32 a  8 f64 lsn  16 u32 b  20 u32 c  24 body…
+//   0 u8 kind  1 u8 flags  2 u16 reserved  4 u32 a  8 u32 lsn (low)  12 u32 lsn (high)  16 u32 b  20 u32 c  24 body…
 import type { Lsn } from '../lsn.js';
 
 export const CHANGE_INSERT = 1;
@@ -21,57 +21,133 @@ export const CF_TOAST_INSERT = 0x02;
 
 export const CHANGE_HEADER = 24;
 
-/** A tuple as WAL carries it: xl_heap_header fields and the bytes from t_bits on. */
+/**
+ * A tuple as WAL carries it: xl_heap_header fields, and where the bytes from t_bits on lie in `src` (the record's
+ * bytes, or an encoded change's). Offsets, not a view: a view costs more to make than copying the bytes.
+ */
 export interface TupleImage {
   infomask2: number;
   infomask: number;
   hoff: number;
-  data: Uint8Array;
+  dataOffset: number;
+  dataLength: number;
 }
 
-const tupleSize = (t: TupleImage | undefined): number => (t === undefined ? 1 : 1 + 9 + t.data.length);
+const tupleSize = (t: TupleImage | undefined): number => (t === undefined ? 1 : 1 + 9 + t.dataLength);
 
-function putTuple(b: Uint8Array, v: DataView, at: number, t: TupleImage | undefined): number {
+/**
+ * Where encoded changes are allocated: chunks, so that a change is a view of a chunk rather than its own
+ * ArrayBuffer (each of which V8 allocates and frees outside its heap, at a cost many times the copy). Chunks grow
+ * from `nextSize` to `maxSize`; a change larger than 16 KiB gets its own buffer.
+ */
+export class ChangeArena {
+  /** How many chunks were started: the current chunk's number. */
+  chunkNo = 0;
+  private chunk: Uint8Array | undefined;
+  private pos = 0;
+
+  constructor(
+    private nextSize = 2048,
+    private readonly maxSize = 1 << 20,
+  ) {}
+
+  alloc(n: number): Uint8Array {
+    if (n > 16384) return new Uint8Array(n);
+    let c = this.chunk;
+    if (c === undefined || this.pos + n > c.length) {
+      c = this.chunk = new Uint8Array(Math.max(this.nextSize, n));
+      this.nextSize = Math.min(this.nextSize * 2, this.maxSize);
+      this.pos = 0;
+      this.chunkNo++;
+    }
+    const out = new Uint8Array(c.buffer, this.pos, n);
+    this.pos += n;
+    return out;
+  }
+
+  /** A copy of `c` in this arena. */
+  copy(c: Uint8Array): Uint8Array {
+    const d = this.alloc(c.length);
+    d.set(c);
+    return d;
+  }
+}
+
+// Little-endian stores and loads on the bytes themselves: no DataView per change.
+function put16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
+const get16 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8);
+const get32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+
+function putTuple(b: Uint8Array, at: number, src: Uint8Array, t: TupleImage | undefined): number {
   if (t === undefined) {
     b[at] = 0;
     return at + 1;
   }
   b[at] = 1;
-  v.setUint16(at + 1, t.infomask2, true);
-  v.setUint16(at + 3, t.infomask, true);
+  put16(b, at + 1, t.infomask2);
+  put16(b, at + 3, t.infomask);
   b[at + 5] = t.hoff;
-  v.setUint32(at + 6, t.data.length, true);
-  b.set(t.data, at + 10);
-  return at + 10 + t.data.length;
+  const n = t.dataLength;
+  put32(b, at + 6, n);
+  const from = t.dataOffset;
+  const to = at + 10;
+  // Short tuples byte by byte: cheaper than the subarray that set() needs.
+  if (n <= 256) for (let i = 0; i < n; i++) b[to + i] = src[from + i]!;
+  else b.set(src.subarray(from, from + n), to);
+  return to + n;
 }
 
-function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number, bodyLength: number): { bytes: Uint8Array; view: DataView } {
-  const bytes = new Uint8Array(CHANGE_HEADER + bodyLength);
-  const view = new DataView(bytes.buffer);
+/** The header; the LSN (< 2^53) as two u32 halves. */
+function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number, bodyLength: number, arena?: ChangeArena): Uint8Array {
+  const bytes = arena === undefined ? new Uint8Array(CHANGE_HEADER + bodyLength) : arena.alloc(CHANGE_HEADER + bodyLength);
   bytes[0] = kind;
   bytes[1] = flags;
-  view.setUint32(4, a, true);
-  view.setFloat64(8, lsn, true);
-  view.setUint32(16, b, true);
-  view.setUint32(20, c, true);
-  return { bytes, view };
+  bytes[2] = 0;
+  bytes[3] = 0;
+  put32(bytes, 4, a);
+  put32(bytes, 8, lsn % 0x1_0000_0000);
+  put32(bytes, 12, Math.floor(lsn / 0x1_0000_0000));
+  put32(bytes, 16, b);
+  put32(bytes, 20, c);
+  return bytes;
 }
 
-/** INSERT / UPDATE / DELETE / SPEC_INSERT on the relation stored at (tablespace, relfilenode). */
-export function encodeRowChange(kind: number, flags: number, lsn: Lsn, tablespace: number, relfilenode: number, newTuple: TupleImage | undefined, oldTuple: TupleImage | undefined): Uint8Array {
-  const { bytes, view } = header(kind, flags, lsn, tablespace, relfilenode, 0, tupleSize(newTuple) + tupleSize(oldTuple));
-  putTuple(bytes, view, putTuple(bytes, view, CHANGE_HEADER, newTuple), oldTuple);
+/** INSERT / UPDATE / DELETE / SPEC_INSERT on the relation stored at (tablespace, relfilenode); tuples from `src`. */
+export function encodeRowChange(
+  kind: number,
+  flags: number,
+  lsn: Lsn,
+  tablespace: number,
+  relfilenode: number,
+  src: Uint8Array,
+  newTuple: TupleImage | undefined,
+  oldTuple: TupleImage | undefined,
+  arena?: ChangeArena,
+): Uint8Array {
+  const bytes = header(kind, flags, lsn, tablespace, relfilenode, 0, tupleSize(newTuple) + tupleSize(oldTuple), arena);
+  putTuple(bytes, putTuple(bytes, CHANGE_HEADER, src, newTuple), src, oldTuple);
   return bytes;
 }
 
 /** SPEC_CONFIRM / SPEC_ABORT: no body. */
 export function encodeMarker(kind: number, lsn: Lsn): Uint8Array {
-  return header(kind, 0, lsn, 0, 0, 0, 0).bytes;
+  return header(kind, 0, lsn, 0, 0, 0, 0);
 }
 
 export function encodeTruncate(lsn: Lsn, flags: number, relids: readonly number[]): Uint8Array {
-  const { bytes, view } = header(CHANGE_TRUNCATE, 0, lsn, relids.length, flags, 0, 4 * relids.length);
-  relids.forEach((r, i) => view.setUint32(CHANGE_HEADER + 4 * i, r, true));
+  const bytes = header(CHANGE_TRUNCATE, 0, lsn, relids.length, flags, 0, 4 * relids.length);
+  for (let i = 0; i < relids.length; i++) put32(bytes, CHANGE_HEADER + 4 * i, relids[i]!);
   return bytes;
 }
 
@@ -81,7 +157,7 @@ const fromUtf8 = new TextDecoder();
 /** A transactional logical message; `lsn` is where its row goes (the record's end). */
 export function encodeMessage(lsn: Lsn, prefix: string, content: Uint8Array): Uint8Array {
   const p = utf8.encode(prefix);
-  const { bytes } = header(CHANGE_MESSAGE, 0, lsn, p.length, content.length, 0, p.length + content.length);
+  const bytes = header(CHANGE_MESSAGE, 0, lsn, p.length, content.length, 0, p.length + content.length);
   bytes.set(p, CHANGE_HEADER);
   bytes.set(content, CHANGE_HEADER + p.length);
   return bytes;
@@ -90,8 +166,7 @@ export function encodeMessage(lsn: Lsn, prefix: string, content: Uint8Array): Ui
 /** Reading a change back: fields by offset, no object per field until a plugin needs one. */
 export const changeKind = (c: Uint8Array): number => c[0]!;
 export const changeFlags = (c: Uint8Array): number => c[1]!;
-const viewOf = (c: Uint8Array): DataView => new DataView(c.buffer, c.byteOffset, c.byteLength);
-export const changeLsn = (c: Uint8Array): Lsn => viewOf(c).getFloat64(8, true);
+export const changeLsn = (c: Uint8Array): Lsn => get32(c, 12) * 0x1_0000_0000 + get32(c, 8);
 
 export interface DecodedRowChange {
   kind: number;
@@ -99,34 +174,35 @@ export interface DecodedRowChange {
   lsn: Lsn;
   tablespace: number;
   relfilenode: number;
-  newTuple: TupleImage | undefined;
-  oldTuple: TupleImage | undefined;
+  /** Offsets in the change of its new and old tuples (see storedTuple*), -1 when it has none. */
+  newTupleAt: number;
+  oldTupleAt: number;
 }
 
-function getTuple(c: Uint8Array, v: DataView, at: number): [TupleImage | undefined, number] {
-  if (c[at] === 0) return [undefined, at + 1];
-  const len = v.getUint32(at + 6, true);
-  return [{ infomask2: v.getUint16(at + 1, true), infomask: v.getUint16(at + 3, true), hoff: c[at + 5]!, data: c.subarray(at + 10, at + 10 + len) }, at + 10 + len];
-}
-
+/** A row change read back: numbers only, its tuples by offset. */
 export function decodeRowChange(c: Uint8Array): DecodedRowChange {
-  const v = viewOf(c);
-  const [newTuple, next] = getTuple(c, v, CHANGE_HEADER);
-  const [oldTuple] = getTuple(c, v, next);
-  return { kind: c[0]!, flags: c[1]!, lsn: v.getFloat64(8, true), tablespace: v.getUint32(4, true), relfilenode: v.getUint32(16, true), newTuple, oldTuple };
+  const newTupleAt = c[CHANGE_HEADER] === 0 ? -1 : CHANGE_HEADER;
+  const next = newTupleAt < 0 ? CHANGE_HEADER + 1 : CHANGE_HEADER + 10 + get32(c, CHANGE_HEADER + 6);
+  const oldTupleAt = c[next] === 0 ? -1 : next;
+  return { kind: c[0]!, flags: c[1]!, lsn: changeLsn(c), tablespace: get32(c, 4), relfilenode: get32(c, 16), newTupleAt, oldTupleAt };
 }
+
+// The fields of a stored tuple at offset `at` of a change (as putTuple wrote them).
+export const storedInfomask2 = (c: Uint8Array, at: number): number => get16(c, at + 1);
+export const storedInfomask = (c: Uint8Array, at: number): number => get16(c, at + 3);
+export const storedHoff = (c: Uint8Array, at: number): number => c[at + 5]!;
+export const storedDataLength = (c: Uint8Array, at: number): number => get32(c, at + 6);
+export const storedDataOffset = (at: number): number => at + 10;
 
 export function decodeTruncate(c: Uint8Array): { lsn: Lsn; flags: number; relids: number[] } {
-  const v = viewOf(c);
-  const n = v.getUint32(4, true);
+  const n = get32(c, 4);
   const relids: number[] = [];
-  for (let i = 0; i < n; i++) relids.push(v.getUint32(CHANGE_HEADER + 4 * i, true));
-  return { lsn: v.getFloat64(8, true), flags: v.getUint32(16, true), relids };
+  for (let i = 0; i < n; i++) relids.push(get32(c, CHANGE_HEADER + 4 * i));
+  return { lsn: changeLsn(c), flags: get32(c, 16), relids };
 }
 
 export function decodeMessage(c: Uint8Array): { lsn: Lsn; prefix: string; content: Uint8Array } {
-  const v = viewOf(c);
-  const p = v.getUint32(4, true);
-  const n = v.getUint32(16, true);
-  return { lsn: v.getFloat64(8, true), prefix: fromUtf8.decode(c.subarray(CHANGE_HEADER, CHANGE_HEADER + p)), content: c.subarray(CHANGE_HEADER + p, CHANGE_HEADER + p + n) };
+  const p = get32(c, 4);
+  const n = get32(c, 16);
+  return { lsn: changeLsn(c), prefix: fromUtf8.decode(c.subarray(CHANGE_HEADER, CHANGE_HEADER + p)), content: c.subarray(CHANGE_HEADER + p, CHANGE_HEADER + p + n) };
 }

@@ -6,15 +6,15 @@
 //                                                       ├─▶ PREPARE (two-phase): the same, ending in prepare
 //                                                       └─▶ ABORT: drop the xid and its subxacts, spills too
 import { u16 } from '../xlogreader/bytes.js';
-import type { DecodedRecord } from '../xlogreader/record.js';
-import { parseHeapDelete, parseHeapInsert, parseHeapTruncate, parseHeapUpdate, parseMultiInsert, XLH_INSERT_IS_SPECULATIVE, XLH_INSERT_LAST_IN_MULTI, type WalTuple } from '../xlogreader/rmgrdesc/heap-parse.js';
+import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
+import { parseHeapDelete, parseHeapInsert, parseHeapTruncate, parseHeapUpdate, parseMultiInsert, XLH_INSERT_IS_SPECULATIVE, XLH_INSERT_LAST_IN_MULTI } from '../xlogreader/rmgrdesc/heap-parse.js';
 import { parseAbort, parseCommit, parsePrepare, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
 import { parseRunningXacts } from '../xlogreader/rmgrdesc/standby.js';
 import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
 import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
-import { decompressDatum, deformTuple, type RawValue } from './tuple.js';
+import { decompressDatum, deformTupleAt, type RawValue } from './tuple.js';
 import { SnapshotBuilder } from './snapbuild.js';
 import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
@@ -32,7 +32,13 @@ import {
   CHANGE_SPEC_INSERT,
   CHANGE_TRUNCATE,
   CHANGE_UPDATE,
+  ChangeArena,
   changeLsn,
+  storedDataLength,
+  storedDataOffset,
+  storedHoff,
+  storedInfomask,
+  storedInfomask2,
   decodeMessage,
   decodeRowChange,
   decodeTruncate,
@@ -90,6 +96,30 @@ export interface DecoderOptions {
   toastCache?: number;
 }
 
+/**
+ * What plugin callbacks write through: like the server's LogicalDecodingContext, one object whose write location
+ * is set before each callback (so no context or closure is made per row). Valid during the callback only.
+ */
+class DecoderContext implements OutputContext {
+  lsn: Lsn = 0;
+  xid = 0;
+  at: CatalogPoint | undefined = undefined;
+
+  constructor(
+    readonly major: number,
+    private readonly catalog: CatalogView,
+    private readonly sink: (row: OutputRow) => void,
+  ) {}
+
+  // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
+  readonly write = (data: string): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
+  readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
+}
+
+const SHARED_CHUNK = 1 << 20;
+/** Shared chunks a transaction's changes may stay in before they move to the transaction's own arena. */
+const SHARED_CHUNKS_HELD = 8;
+
 /** The server's sizeof(ReorderBufferChange) on 64-bit, counted per change as it does. */
 const CHANGE_OVERHEAD = 80;
 export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
@@ -100,6 +130,13 @@ interface TxnState {
   firstLsn: Lsn;
   /** Changes in memory, after any spilled ones. */
   changes: Uint8Array[];
+  /**
+   * Changes are encoded into the decoder's shared arena, from its chunk number `sharedFrom` on (-1: none there);
+   * a transaction still open a few chunks later moves them to an arena of its own (`arena`), so that a long
+   * transaction does not keep the shared chunks of everything decoded since it began from being freed.
+   */
+  sharedFrom: number;
+  arena: ChangeArena | undefined;
   /** Bytes counted against the memory limit. */
   size: number;
   spilled: boolean;
@@ -141,6 +178,11 @@ export class LogicalDecoder {
   private readonly spill: SpillStore;
   private readonly memoryLimit: number;
   private readonly sink: (row: OutputRow) => void;
+  /** Encoded changes of transactions, in 1 MiB chunks (see TxnState.sharedFrom). */
+  private readonly shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK);
+  private sharedChunkSeen = 0;
+  /** One context for every plugin callback, pointed at each callback's row location before the call. */
+  private readonly ctx: DecoderContext;
   /** Total bytes of changes in memory (rb->size). */
   private size = 0;
   readonly output: OutputRow[] = [];
@@ -161,6 +203,7 @@ export class LogicalDecoder {
     this.spill = options.spill ?? new MemorySpillStore();
     this.memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
     this.sink = options.sink ?? ((row) => this.output.push(row));
+    this.ctx = new DecoderContext(options.major, this.catalog, this.sink);
   }
 
   /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
@@ -207,7 +250,7 @@ export class LogicalDecoder {
   private txnFor(xid: number, lsn: Lsn): TxnState {
     let t = this.txns.get(xid);
     if (t === undefined) {
-      t = { xid, firstLsn: lsn, changes: [], size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
+      t = { xid, firstLsn: lsn, changes: [], sharedFrom: -1, arena: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
       this.txns.set(xid, t);
     }
     return t;
@@ -218,6 +261,13 @@ export class LogicalDecoder {
 
   /** Feeds one record, in WAL order. */
   process(rec: DecodedRecord): void {
+    // Plugin callbacks print timestamptz values in the slot's TimeZone; UTC is the default and needs no switch.
+    const zone = this.options.timezone;
+    if (zone === undefined || zone === 'UTC') this.processRecord(rec);
+    else withOutputTimeZone(zone, () => this.processRecord(rec));
+  }
+
+  private processRecord(rec: DecodedRecord): void {
     this.recordLsn = rec.lsn;
     this.catalog.process(rec);
     this.snapbuild?.process(rec);
@@ -275,6 +325,10 @@ export class LogicalDecoder {
     if (kind !== CHANGE_SPEC_CONFIRM && kind !== CHANGE_SPEC_ABORT) top.streamable = true;
     t.changes.push(change);
     t.hasBase = true;
+    if (this.shared.chunkNo !== this.sharedChunkSeen) {
+      this.sharedChunkSeen = this.shared.chunkNo;
+      this.rehomeOldChanges();
+    }
     const sz = change.length + CHANGE_OVERHEAD;
     t.size += sz;
     this.size += sz;
@@ -325,6 +379,8 @@ export class LogicalDecoder {
       this.size -= largest.size;
       largest.size = 0;
       largest.changes = [];
+      largest.arena = undefined;
+      largest.sharedFrom = -1;
       largest.spilled = true;
       this.spills++;
     }
@@ -338,6 +394,8 @@ export class LogicalDecoder {
       this.size -= t.size;
       if (t.spilled) this.spill.remove(x);
       t.changes = [];
+      t.arena = undefined;
+      t.sharedFrom = -1;
       t.size = 0;
       t.spilled = false;
     }
@@ -377,15 +435,31 @@ export class LogicalDecoder {
     return members;
   }
 
-  private locatorOf(rec: DecodedRecord): { tablespace: number; relfilenode: number } | undefined {
+  /** The relation storage block 0 names, when in this database (else undefined): its RelFileLocator. */
+  private locatorOf(rec: DecodedRecord): RelFileLocator | undefined {
     const b = rec.block(0);
-    if (b === undefined || b.locator.dbOid !== this.catalog.databaseOid) return undefined;
-    return { tablespace: b.locator.spcOid, relfilenode: b.locator.relNumber };
+    return b === undefined || b.locator.dbOid !== this.catalog.databaseOid ? undefined : b.locator;
   }
 
-  private image(rec: DecodedRecord, t: WalTuple | undefined): TupleImage | undefined {
+  /** The arena `xid`'s next change is encoded into (its TxnState exists: process() made it). */
+  private arenaOf(xid: number): ChangeArena | undefined {
+    const t = this.txns.get(xid);
     if (t === undefined) return undefined;
-    return { infomask2: t.infomask2, infomask: t.infomask, hoff: t.hoff, data: rec.bytes.subarray(t.dataOffset, t.dataOffset + t.dataLength) };
+    if (t.arena !== undefined) return t.arena;
+    if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
+    return this.shared;
+  }
+
+  /** Moves the changes of transactions open for more than SHARED_CHUNKS_HELD shared chunks to arenas of their own. */
+  private rehomeOldChanges(): void {
+    const oldest = this.shared.chunkNo - SHARED_CHUNKS_HELD;
+    for (const t of this.txns.values()) {
+      if (t.sharedFrom < 0 || t.sharedFrom > oldest) continue;
+      const own = new ChangeArena();
+      t.changes = t.changes.map((c) => own.copy(c));
+      t.arena = own;
+      t.sharedFrom = -1;
+    }
   }
 
   // see DecodeInsert / DecodeUpdate / DecodeDelete / DecodeTruncate / DecodeSpecConfirm (decode.c)
@@ -406,21 +480,21 @@ export class LogicalDecoder {
       this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_CONFIRM, rec.lsn));
     } else if (op === 0x00) {
       const ins = parseHeapInsert(rec);
-      const tuple = ins.flags & XLH_INSERT_CONTAINS_NEW_TUPLE ? this.image(rec, ins.tuple) : undefined;
+      const tuple = ins.flags & XLH_INSERT_CONTAINS_NEW_TUPLE ? ins.tuple : undefined;
       const kind = ins.flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
       const flags = CF_CLEAR_TOAST | (ins.flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
-      this.queue(rec.xid, rec.lsn, encodeRowChange(kind, flags, rec.lsn, at.tablespace, at.relfilenode, tuple, undefined));
+      this.queue(rec.xid, rec.lsn, encodeRowChange(kind, flags, rec.lsn, at.spcOid, at.relNumber, rec.bytes, tuple, undefined, this.arenaOf(rec.xid)));
     } else if (op === 0x10) {
       const del = parseHeapDelete(rec);
       if (del.flags & XLH_DELETE_IS_SUPER) {
         this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_ABORT, rec.lsn));
         return;
       }
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, at.tablespace, at.relfilenode, undefined, this.image(rec, del.oldTuple)));
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, at.spcOid, at.relNumber, rec.bytes, undefined, del.oldTuple, this.arenaOf(rec.xid)));
     } else {
       const upd = parseHeapUpdate(rec);
-      const tuple = upd.flags & XLH_UPDATE_CONTAINS_NEW_TUPLE ? this.image(rec, upd.newTuple) : undefined;
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, at.tablespace, at.relfilenode, tuple, this.image(rec, upd.oldTuple)));
+      const tuple = upd.flags & XLH_UPDATE_CONTAINS_NEW_TUPLE ? upd.newTuple : undefined;
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, at.spcOid, at.relNumber, rec.bytes, tuple, upd.oldTuple, this.arenaOf(rec.xid)));
     }
   }
 
@@ -436,9 +510,9 @@ export class LogicalDecoder {
       off = (off + 1) & ~1; // each xl_multi_insert_tuple is SHORTALIGNed within the block data
       const p = base + off;
       const datalen = u16(rec.bytes, p);
-      const tuple: TupleImage = { infomask2: u16(rec.bytes, p + 2), infomask: u16(rec.bytes, p + 4), hoff: rec.bytes[p + 6]!, data: rec.bytes.subarray(p + 7, p + 7 + datalen) };
+      const tuple: TupleImage = { infomask2: u16(rec.bytes, p + 2), infomask: u16(rec.bytes, p + 4), hoff: rec.bytes[p + 6]!, dataOffset: p + 7, dataLength: datalen };
       const clear = i + 1 === m.ntuples && (m.flags & XLH_INSERT_LAST_IN_MULTI) !== 0 ? CF_CLEAR_TOAST : 0;
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.tablespace, at.relfilenode, tuple, undefined));
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.spcOid, at.relNumber, rec.bytes, tuple, undefined, this.arenaOf(rec.xid)));
       off += 7 + datalen;
     }
   }
@@ -456,7 +530,11 @@ export class LogicalDecoder {
       this.queue(rec.xid, rec.endLsn, encodeMessage(rec.endLsn, m.prefix, content));
     } else if (this.emits(rec.lsn)) {
       // Non-transactional messages go out at once, outside any transaction.
-      this.call(rec.endLsn, rec.xid, undefined, (ctx) => this.plugin.message(ctx, undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content }));
+      try {
+        this.plugin.message(this.ctxAt(rec.endLsn, rec.xid, undefined), undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content });
+      } catch (e) {
+        throw this.valueError(e);
+      }
     }
   }
 
@@ -481,7 +559,7 @@ export class LogicalDecoder {
           if (t?.streamed !== true) continue;
           const top = this.txns.get(this.topOf(x)) ?? t;
           const aborted: ReorderTxn = { xid: x, firstLsn: t.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, streamed: true };
-          this.call(rec.endLsn, x, undefined, (ctx) => this.plugin.streamAbort?.(ctx, aborted, rec.endLsn, top.xid));
+          this.plugin.streamAbort?.(this.ctxAt(rec.endLsn, x, undefined), aborted, rec.endLsn, top.xid);
         }
         this.forget(xid, a.subxacts);
       }
@@ -523,7 +601,7 @@ export class LogicalDecoder {
       // Decoded at PREPARE already, unless it was prepared before two_phase_at: then now, as a prepare.
       if (prepare.lsn < this.options.twoPhaseAt!) this.replay(xid, members, this.prepareTxn(xid, top, prepare), 'prepare');
       const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
-      this.call(rec.endLsn, xid, undefined, (ctx) => this.plugin.commitPrepared?.(ctx, txn));
+      this.plugin.commitPrepared?.(this.ctxAt(rec.endLsn, xid, undefined), txn);
       this.lastCommitEnd = rec.endLsn;
       this.forget(xid, subxacts);
       return;
@@ -532,7 +610,7 @@ export class LogicalDecoder {
     if (top.streamed) {
       // see ReorderBufferStreamCommit: what is still queued goes out as a last block, then the commit
       this.stream(top);
-      this.call(rec.endLsn, xid, undefined, (ctx) => this.plugin.streamCommit?.(ctx, { ...txn, streamed: true }));
+      this.plugin.streamCommit?.(this.ctxAt(rec.endLsn, xid, undefined), { ...txn, streamed: true });
     } else {
       this.replay(xid, members, txn, 'commit');
     }
@@ -561,7 +639,7 @@ export class LogicalDecoder {
     const txn = this.prepareTxn(xid, top, top.prepare);
     if (top.streamed) {
       this.stream(top);
-      this.call(txn.endLsn, xid, undefined, (ctx) => this.plugin.streamPrepare?.(ctx, { ...txn, streamed: true }));
+      this.plugin.streamPrepare?.(this.ctxAt(txn.endLsn, xid, undefined), { ...txn, streamed: true });
     } else {
       this.replay(xid, members, txn, 'prepare');
     }
@@ -574,30 +652,50 @@ export class LogicalDecoder {
     const members = this.members(xid, subxacts);
     if (top !== undefined && members.some((x) => this.txns.get(x)?.hasBase === true)) {
       const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
-      this.call(rec.endLsn, xid, undefined, (ctx) => this.plugin.rollbackPrepared?.(ctx, txn));
+      this.plugin.rollbackPrepared?.(this.ctxAt(rec.endLsn, xid, undefined), txn);
       this.lastCommitEnd = rec.endLsn;
     }
     this.forget(xid, subxacts);
   }
 
-  /** Runs a plugin callback with the row location and xid the server's wrapper sets for it. */
-  private call(lsn: Lsn, xid: number, at: CatalogPoint | undefined, fn: (ctx: OutputContext) => void): void {
-    const ctx: OutputContext = {
-      major: this.options.major,
-      write: (data) => this.sink({ lsn, xid, data }),
-      type: (oid) => this.catalog.type(oid, at ?? { lsn, xid }),
-    };
-    try {
-      withOutputTimeZone(this.options.timezone ?? 'UTC', () => fn(ctx));
-    } catch (e) {
-      // Values read past their bytes (a datum that lies about its length): a typed error at the change.
-      if (e instanceof RangeError) throw new WalFormatError('invalid-datum', `a value of the change at ${formatLsn(lsn)} is malformed: ${e.message}`, { lsn });
-      throw e;
+  /** The context for a plugin callback, with the row location and xid the server's wrapper sets for it. */
+  private ctxAt(lsn: Lsn, xid: number, at: CatalogPoint | undefined): OutputContext {
+    const ctx = this.ctx;
+    ctx.lsn = lsn;
+    ctx.xid = xid;
+    ctx.at = at;
+    return ctx;
+  }
+
+  /**
+   * Values read past their bytes (a datum that lies about its length) surface as RangeErrors from typed arrays:
+   * a typed error at the change whose callback was running (the context's location).
+   */
+  private valueError(e: unknown): unknown {
+    if (e instanceof RangeError) {
+      const lsn = this.ctx.lsn;
+      return new WalFormatError('invalid-datum', `a value of the change at ${formatLsn(lsn)} is malformed: ${e.message}`, { lsn });
     }
+    return e;
   }
 
   /** The changes of a transaction and its subtransactions, merged by LSN (spilled ones read back first). */
-  private *merged(members: readonly number[]): Generator<Uint8Array> {
+  private merged(members: readonly number[]): Iterable<Uint8Array> {
+    // The common case, one queue all in memory: the queue itself.
+    let only: TxnState | undefined;
+    let queues = 0;
+    for (const x of members) {
+      const t = this.txns.get(x);
+      if (t === undefined || (t.changes.length === 0 && !t.spilled)) continue;
+      only = t;
+      queues++;
+    }
+    if (queues === 0) return [];
+    if (queues === 1 && !only!.spilled) return only!.changes;
+    return this.mergedQueues(members);
+  }
+
+  private *mergedQueues(members: readonly number[]): Generator<Uint8Array> {
     const heads: { it: Iterator<Uint8Array>; cur: Uint8Array; lsn: Lsn }[] = [];
     for (const x of members) {
       const t = this.txns.get(x);
@@ -626,19 +724,28 @@ export class LogicalDecoder {
 
   // see ReorderBufferProcessTXN (reorderbuffer.c)
   private replay(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare' | 'stream'): void {
+    try {
+      this.replayChanges(xid, members, txn, end);
+    } catch (e) {
+      throw this.valueError(e);
+    }
+  }
+
+  private replayChanges(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare' | 'stream'): void {
     const plugin = this.plugin;
     const streaming = end === 'stream';
-    if (end === 'prepare') this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.beginPrepare!(ctx, txn));
-    else if (end === 'commit') this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.begin(ctx, txn));
+    if (end === 'prepare') plugin.beginPrepare!(this.ctxAt(txn.firstLsn, xid, undefined), txn);
+    else if (end === 'commit') plugin.begin(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     // A streamed block opens at its first change, whatever that change turns out to be.
     let lastLsn: Lsn | undefined;
-    const toast = new Map<number, Uint8Array[]>();
+    // TOAST chunks by value id, made at the first chunk (most transactions have none).
+    let toast: Map<number, Uint8Array[]> | undefined;
     let spec: { change: Uint8Array; rel: DecoderRelation } | undefined;
     for (const c of this.merged(members)) {
       const kind = c[0]!;
       const lsn = changeLsn(c);
       const at: CatalogPoint = { lsn, xid };
-      if (streaming && lastLsn === undefined) this.call(lsn, xid, undefined, (ctx) => plugin.streamStart!(ctx, txn));
+      if (streaming && lastLsn === undefined) plugin.streamStart!(this.ctxAt(lsn, xid, undefined), txn);
       lastLsn = lsn;
       switch (kind) {
         case CHANGE_INSERT:
@@ -662,7 +769,7 @@ export class LogicalDecoder {
           if ((rel.rewriteOf ?? 0) !== 0 && this.options.includeRewrites !== true) break;
           if (rel.kind === 'S') break;
           if (rel.kind === 't') {
-            if (r.kind === CHANGE_INSERT || r.kind === CHANGE_SPEC_INSERT) this.appendChunk(toast, rel, r.newTuple, lsn);
+            if (r.kind === CHANGE_INSERT || r.kind === CHANGE_SPEC_INSERT) this.appendChunk((toast ??= new Map()), rel, change, r.newTupleAt, lsn);
             break;
           }
           const action: RowAction = r.kind === CHANGE_DELETE ? 'DELETE' : r.kind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
@@ -671,18 +778,18 @@ export class LogicalDecoder {
             lsn: r.lsn,
             action,
             relation: rel,
-            ...(r.newTuple !== undefined ? { newTuple: this.fillToast(reassemble(this.deform(r.newTuple, rel, lsn), toast, lsn, this.remember)) } : {}),
-            ...(r.oldTuple !== undefined ? { oldTuple: this.deform(r.oldTuple, rel, lsn) } : {}),
+            newTuple: r.newTupleAt >= 0 ? this.fillToast(reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast, lsn, this.remember)) : undefined,
+            oldTuple: r.oldTupleAt >= 0 ? this.deform(change, r.oldTupleAt, rel, lsn) : undefined,
           };
-          if (streaming) this.call(r.lsn, xid, at, (ctx) => plugin.streamChange!(ctx, txn, row));
-          else this.call(r.lsn, xid, at, (ctx) => plugin.change(ctx, txn, row));
-          if (r.flags & CF_CLEAR_TOAST) toast.clear();
+          if (streaming) plugin.streamChange!(this.ctxAt(r.lsn, xid, at), txn, row);
+          else plugin.change(this.ctxAt(r.lsn, xid, at), txn, row);
+          if (r.flags & CF_CLEAR_TOAST) toast?.clear();
           if (kind === CHANGE_SPEC_CONFIRM) spec = undefined;
           break;
         }
         case CHANGE_SPEC_ABORT:
           if (spec !== undefined) {
-            toast.clear();
+            toast?.clear();
             spec = undefined;
           }
           break;
@@ -696,24 +803,24 @@ export class LogicalDecoder {
           }
           if (relations.length === 0) break;
           const tc: TruncateChange = { kind: 'truncate', lsn, relations, cascade: (t.flags & 0x01) !== 0, restartSeqs: (t.flags & 0x02) !== 0 };
-          if (streaming) this.call(lsn, xid, at, (ctx) => plugin.streamTruncate!(ctx, txn, tc));
-          else this.call(lsn, xid, at, (ctx) => plugin.truncate(ctx, txn, tc));
+          if (streaming) plugin.streamTruncate!(this.ctxAt(lsn, xid, at), txn, tc);
+          else plugin.truncate(this.ctxAt(lsn, xid, at), txn, tc);
           break;
         }
         case CHANGE_MESSAGE: {
           const m = decodeMessage(c);
           const mc: MessageChange = { kind: 'message', lsn: m.lsn, transactional: true, prefix: m.prefix, content: m.content };
-          if (streaming) this.call(m.lsn, xid, at, (ctx) => plugin.streamMessage!(ctx, txn, mc));
-          else this.call(m.lsn, xid, at, (ctx) => plugin.message(ctx, txn, mc));
+          if (streaming) plugin.streamMessage!(this.ctxAt(m.lsn, xid, at), txn, mc);
+          else plugin.message(this.ctxAt(m.lsn, xid, at), txn, mc);
           break;
         }
         default:
           throw new WalFormatError('invalid-change', `unknown queued change kind ${kind} at ${formatLsn(lsn)}`, { lsn });
       }
     }
-    if (end === 'prepare') this.call(txn.endLsn, xid, undefined, (ctx) => plugin.prepare!(ctx, txn));
-    else if (end === 'commit') this.call(txn.endLsn, xid, undefined, (ctx) => plugin.commit(ctx, txn));
-    else if (lastLsn !== undefined) this.call(lastLsn, xid, undefined, (ctx) => plugin.streamStop!(ctx, txn));
+    if (end === 'prepare') plugin.prepare!(this.ctxAt(txn.endLsn, xid, undefined), txn);
+    else if (end === 'commit') plugin.commit(this.ctxAt(txn.endLsn, xid, undefined), txn);
+    else if (lastLsn !== undefined) plugin.streamStop!(this.ctxAt(lastLsn, xid, undefined), txn);
   }
 
   /** Remembers a reassembled TOAST value for later unchanged columns (when toastCache is on). */
@@ -745,14 +852,15 @@ export class LogicalDecoder {
     });
   }
 
-  private deform(t: TupleImage, rel: DecoderRelation, lsn: Lsn): RawValue[] {
-    return deformTuple(t.data, t.infomask2, t.infomask, t.hoff, rel.attributes, lsn);
+  /** The values of the tuple at offset `at` of the encoded change `c`. */
+  private deform(c: Uint8Array, at: number, rel: DecoderRelation, lsn: Lsn): RawValue[] {
+    return deformTupleAt(c, storedDataOffset(at), storedDataLength(c, at), storedInfomask2(c, at), storedInfomask(c, at), storedHoff(c, at), rel.attributes, lsn);
   }
 
   // see ReorderBufferToastAppendChunk: (chunk_id oid, chunk_seq int4, chunk_data bytea), in order
-  private appendChunk(toast: Map<number, Uint8Array[]>, rel: DecoderRelation, tuple: TupleImage | undefined, lsn: Lsn): void {
-    if (tuple === undefined) return;
-    const [id, seq, data] = this.deform(tuple, rel, lsn);
+  private appendChunk(toast: Map<number, Uint8Array[]>, rel: DecoderRelation, c: Uint8Array, tuple: number, lsn: Lsn): void {
+    if (tuple < 0) return;
+    const [id, seq, data] = this.deform(c, tuple, rel, lsn);
     if (id?.kind !== 'bytes' || seq?.kind !== 'bytes' || data?.kind !== 'bytes') throw new WalFormatError('invalid-toast', `TOAST chunk at ${formatLsn(lsn)} is not (oid, int4, bytea)`, { lsn });
     const valueId = u32le(id.bytes);
     const list = toast.get(valueId) ?? [];
@@ -765,8 +873,8 @@ export class LogicalDecoder {
 }
 
 /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
-function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>, lsn: Lsn, remember?: (toastRelId: number, valueId: number, bytes: Uint8Array) => void): RawValue[] {
-  if (toast.size === 0) return values;
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undefined, lsn: Lsn, remember?: (toastRelId: number, valueId: number, bytes: Uint8Array) => void): RawValue[] {
+  if (toast === undefined || toast.size === 0) return values;
   return values.map((v) => {
     if (v.kind !== 'toast') return v;
     const chunks = toast.get(v.valueId);

@@ -1,8 +1,8 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
 import { WalFormatError } from '../errors.js';
-import type { RawValue } from './tuple.js';
+import { BytesValue, type RawValue } from './tuple.js';
 import type { TypeInfo, TypeLookup } from './values.js';
-import { outputValue, timestamptzText } from './values.js';
+import { outputValue, outputValueAt, timestamptzText } from './values.js';
 import { rowValueError } from './value-error.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
@@ -21,16 +21,27 @@ export function quoteIdentifier(name: string, major: number): string {
   return safe ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
-const UNQUOTED = new Set([21, 23, 20, 26, 700, 701, 1700]); // int2, int4, int8, oid, float4, float8, numeric
-const BIT = new Set([1560, 1562]);
+// int2, int4, int8, oid, float4, float8, numeric: printed bare
+const INT2 = 21;
+const INT4 = 23;
+const INT8 = 20;
+const OID = 26;
+const FLOAT4 = 700;
+const FLOAT8 = 701;
+const NUMERIC = 1700;
+const BIT = 1560;
+const VARBIT = 1562;
 const BOOL = 16;
+
+const unquoted = (typeOid: number): boolean =>
+  typeOid === INT4 || typeOid === INT8 || typeOid === INT2 || typeOid === NUMERIC || typeOid === OID || typeOid === FLOAT8 || typeOid === FLOAT4;
 
 /** print_literal: numbers bare, bits as B'…', booleans as true/false, everything else in quotes with ' doubled. */
 export function printLiteral(typeOid: number, text: string): string {
-  if (UNQUOTED.has(typeOid)) return text;
-  if (BIT.has(typeOid)) return `B'${text}'`;
+  if (unquoted(typeOid)) return text;
+  if (typeOid === BIT || typeOid === VARBIT) return `B'${text}'`;
   if (typeOid === BOOL) return text === 't' ? 'true' : 'false';
-  return `'${text.replace(/'/g, "''")}'`;
+  return text.indexOf("'") < 0 ? `'${text}'` : `'${text.replace(/'/g, "''")}'`;
 }
 
 export interface OutputColumn {
@@ -39,8 +50,32 @@ export interface OutputColumn {
   dropped: boolean;
 }
 
+/**
+ * The ` name[type]:` of each column and how its values print, per column list: made once and checked per use
+ * against the column's name and the type the catalog gives now (a historic catalog may answer differently).
+ */
+interface ColumnHeads {
+  major: number;
+  names: string[];
+  types: (TypeInfo | undefined)[];
+  heads: string[];
+  /** The value's text is printed bare (numbers) rather than quoted. */
+  bare: boolean[];
+}
+const headsCache = new WeakMap<readonly OutputColumn[], ColumnHeads>();
+
+function columnHeads(columns: readonly OutputColumn[], major: number): ColumnHeads {
+  let h = headsCache.get(columns);
+  if (h === undefined || h.major !== major || h.names.length !== columns.length) {
+    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), bare: columns.map((c) => unquoted(c.typeOid)) };
+    headsCache.set(columns, h);
+  }
+  return h;
+}
+
 /** tuple_to_stringinfo: ` name[type]:value` per live column; `skipNulls` for old keys. */
 export function tupleText(columns: readonly OutputColumn[], values: readonly RawValue[], types: TypeLookup, major: number, skipNulls: boolean): string {
+  const h = columnHeads(columns, major);
   let s = '';
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
@@ -50,11 +85,20 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     if (isNull && skipNulls) continue;
     const type: TypeInfo | undefined = types(c.typeOid);
     if (type === undefined) throw new WalFormatError('unknown-type', `type ${c.typeOid} of column ${c.name} is not in the catalog`);
-    s += ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
+    if (h.types[i] !== type || h.names[i] !== c.name) {
+      h.types[i] = type;
+      h.names[i] = c.name;
+      h.heads[i] = ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
+      h.bare[i] = unquoted(c.typeOid);
+    }
+    s += h.heads[i]!;
     if (isNull) s += 'null';
+    else if (v.kind === 'bytes') {
+      const text = v instanceof BytesValue ? outputValueAt(v.src, v.start, v.end, type, types) : outputValue(v.bytes, type, types);
+      s += h.bare[i] ? text : printLiteral(c.typeOid, text);
+    }
     else if (v.kind === 'toast') s += 'unchanged-toast-datum';
     else if (v.kind === 'missing') s += printLiteral(c.typeOid, v.text!);
-    else if (v.kind === 'bytes') s += printLiteral(c.typeOid, outputValue(v.bytes, type, types));
   }
   return s;
 }
@@ -190,7 +234,7 @@ export class TestDecodingPlugin implements OutputPlugin {
     this.opened(ctx, txn);
     const columns = ch.relation.attributes;
     const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
-    let line = `table ${qualifiedName(ch.relation.namespace, ch.relation.name, ctx.major)}: ${ch.action}:`;
+    let line = tableHead(ch.relation, ctx.major) + (ch.action === 'INSERT' ? 'INSERT:' : ch.action === 'UPDATE' ? 'UPDATE:' : 'DELETE:');
     try {
       if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
       else if (ch.action === 'UPDATE') {
@@ -239,6 +283,17 @@ export class TestDecodingPlugin implements OutputPlugin {
 
 export function qualifiedName(namespace: string, name: string, major: number): string {
   return `${quoteIdentifier(namespace, major)}.${quoteIdentifier(name, major)}`;
+}
+
+/** `table schema.name: ` per relation object, checked against its current names. */
+const tableHeads = new WeakMap<RowChange['relation'], { namespace: string; name: string; major: number; text: string }>();
+
+function tableHead(rel: RowChange['relation'], major: number): string {
+  const t = tableHeads.get(rel);
+  if (t !== undefined && t.namespace === rel.namespace && t.name === rel.name && t.major === major) return t.text;
+  const text = `table ${qualifiedName(rel.namespace, rel.name, major)}: `;
+  tableHeads.set(rel, { namespace: rel.namespace, name: rel.name, major, text });
+  return text;
 }
 
 /** quote_literal_cstr: single quotes doubled; a backslash makes it an E'' literal with backslashes doubled. */

@@ -30,6 +30,7 @@ export interface Attribute {
 export type RawValue =
   | { kind: 'null' }
   | { kind: 'bytes'; bytes: Uint8Array }
+  | BytesValue
   /** Column added after the tuple was written: attmissingval's text, or null. */
   | { kind: 'missing'; text: string | null }
   | { kind: 'toast'; rawSize: number; extSize: number; valueId: number; toastRelId: number; compressed: boolean; method: number };
@@ -40,47 +41,79 @@ const VARTAG_ONDISK = 18;
 
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
 const alignUp = (off: number, a: number): number => (off + a - 1) & ~(a - 1);
+/** Every null column shares one value object (nothing mutates RawValues). */
+const NULL_VALUE: RawValue = { kind: 'null' };
+
+function badTuple(lsn: number, what: string): never {
+  throw new WalFormatError('invalid-tuple', `tuple at ${lsn ? lsn.toString(16) : '?'} is malformed: ${what}`, { lsn });
+}
+
+/**
+ * A column's bytes as a range of a larger buffer (the tuple's): the view is made on first use of `bytes`, as
+ * output functions mostly read straight from the range (a view costs more to make than an int4 to print).
+ */
+export class BytesValue {
+  private view: Uint8Array | undefined = undefined;
+
+  constructor(
+    readonly src: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  /** On the prototype: one field less per value. */
+  get kind(): 'bytes' {
+    return 'bytes';
+  }
+
+  get bytes(): Uint8Array {
+    return (this.view ??= this.src.subarray(this.start, this.end));
+  }
+}
 
 /**
  * Deforms a tuple as WAL carries it: `data` starts at tuple offset 23 (the null bitmap), as after an
  * xl_heap_header; `infomask2`, `infomask` and `hoff` come from that header.
  */
-// see heap_deform_tuple (heaptuple.c) and DecodeXLogTuple (decode.c)
 export function deformTuple(data: Uint8Array, infomask2: number, infomask: number, hoff: number, attrs: readonly Attribute[], lsn = 0): RawValue[] {
+  return deformTupleAt(data, 0, data.length, infomask2, infomask, hoff, attrs, lsn);
+}
+
+/** deformTuple of the `length` bytes of `src` from `start`; values are ranges of `src`. */
+// see heap_deform_tuple (heaptuple.c) and DecodeXLogTuple (decode.c)
+export function deformTupleAt(src: Uint8Array, start: number, length: number, infomask2: number, infomask: number, hoff: number, attrs: readonly Attribute[], lsn = 0): RawValue[] {
+  const data = src;
   const natts = infomask2 & HEAP_NATTS_MASK;
   const hasNull = (infomask & HEAP_HASNULL) !== 0;
-  // Offsets are tuple offsets (the tuple starts 8-aligned); byte k of the tuple is data[k - 23].
-  const at = (k: number): number => k - 23;
+  // Offsets are tuple offsets (the tuple starts 8-aligned); byte k of the tuple is src[start + k - 23].
+  const base = start - 23;
   let off = hoff;
-  const end = 23 + data.length;
+  const end = 23 + length;
   const out: RawValue[] = [];
-  const bad = (what: string): never => {
-    throw new WalFormatError('invalid-tuple', `tuple at ${lsn ? lsn.toString(16) : '?'} is malformed: ${what}`, { lsn });
-  };
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i]!;
     if (i >= natts) {
       out.push(a.missing !== undefined ? { kind: 'missing', text: a.missing } : { kind: 'null' });
       continue;
     }
-    if (hasNull && !((data[at(23 + (i >> 3))]! >> (i & 7)) & 1)) {
-      out.push({ kind: 'null' });
+    if (hasNull && !((data[start + (i >> 3)]! >> (i & 7)) & 1)) {
+      out.push(NULL_VALUE);
       continue;
     }
     if (a.len > 0) {
       off = alignUp(off, alignOf(a.align));
-      if (off + a.len > end) bad(`attribute ${a.attnum} runs past the end`);
-      out.push({ kind: 'bytes', bytes: data.subarray(at(off), at(off + a.len)) });
+      if (off + a.len > end) badTuple(lsn, `attribute ${a.attnum} runs past the end`);
+      out.push(new BytesValue(data, base + off, base + off + a.len));
       off += a.len;
     } else if (a.len === -1) {
       // A zero byte here is alignment padding before a 4-byte header; 1-byte headers are never zero.
-      if (off >= end) bad(`attribute ${a.attnum} starts past the end`);
-      if (data[at(off)] === 0) off = alignUp(off, alignOf(a.align));
-      const b0 = data[at(off)]!;
+      if (off >= end) badTuple(lsn, `attribute ${a.attnum} starts past the end`);
+      if (data[base + off] === 0) off = alignUp(off, alignOf(a.align));
+      const b0 = data[base + off]!;
       if (b0 === 0x01) {
-        const tag = data[at(off + 1)]!;
-        if (tag !== VARTAG_ONDISK || off + 18 > end) bad(`attribute ${a.attnum} has TOAST tag ${tag}`);
-        const p = at(off + 2);
+        const tag = data[base + off + 1]!;
+        if (tag !== VARTAG_ONDISK || off + 18 > end) badTuple(lsn, `attribute ${a.attnum} has TOAST tag ${tag}`);
+        const p = base + off + 2;
         const rawSize = u32(data, p);
         const extInfo = u32(data, p + 4);
         const extSize = extInfo & 0x3fffffff;
@@ -88,27 +121,27 @@ export function deformTuple(data: Uint8Array, infomask2: number, infomask: numbe
         off += 18;
       } else if (b0 & 0x01) {
         const size = b0 >> 1;
-        if (off + size > end) bad(`attribute ${a.attnum} runs past the end`);
-        out.push({ kind: 'bytes', bytes: data.subarray(at(off + 1), at(off + size)) });
+        if (off + size > end) badTuple(lsn, `attribute ${a.attnum} runs past the end`);
+        out.push(new BytesValue(data, base + off + 1, base + off + size));
         off += size;
       } else {
-        const size = u32(data, at(off)) >>> 2;
-        if (size < 4 || off + size > end) bad(`attribute ${a.attnum} has length ${size}`);
+        const size = u32(data, base + off) >>> 2;
+        if (size < 4 || off + size > end) badTuple(lsn, `attribute ${a.attnum} has length ${size}`);
         if ((b0 & 0x03) === 0x02) {
-          out.push({ kind: 'bytes', bytes: decompressDatum(data.subarray(at(off + 4), at(off + size)), lsn) });
+          out.push({ kind: 'bytes', bytes: decompressDatum(data.subarray(base + off + 4, base + off + size), lsn) });
         } else {
-          out.push({ kind: 'bytes', bytes: data.subarray(at(off + 4), at(off + size)) });
+          out.push(new BytesValue(data, base + off + 4, base + off + size));
         }
         off += size;
       }
     } else if (a.len === -2) {
       let e = off;
-      while (e < end && data[at(e)] !== 0) e++;
-      if (e >= end) bad(`cstring attribute ${a.attnum} is not terminated`);
-      out.push({ kind: 'bytes', bytes: data.subarray(at(off), at(e)) });
+      while (e < end && data[base + e] !== 0) e++;
+      if (e >= end) badTuple(lsn, `cstring attribute ${a.attnum} is not terminated`);
+      out.push(new BytesValue(data, base + off, base + e));
       off = e + 1;
     } else {
-      bad(`attribute ${a.attnum} has length ${a.len}`);
+      badTuple(lsn, `attribute ${a.attnum} has length ${a.len}`);
     }
   }
   return out;

@@ -126,9 +126,9 @@ function splitExp(t: string): [string, number] {
   return [m, Number(e)];
 }
 
-/** numeric_out (get_str_from_var). `b` is the payload after the varlena header. */
-export function numericOut(b: Uint8Array): string {
-  const h = u16(b, 0);
+/** numeric_out (get_str_from_var). `b` is the payload after the varlena header (or its bytes `s` to `e`). */
+export function numericOut(b: Uint8Array, s0 = 0, e0 = b.length): string {
+  const h = u16(b, s0);
   if ((h & 0xc000) === 0xc000) return h === 0xc000 ? 'NaN' : h === 0xd000 ? 'Infinity' : h === 0xf000 ? '-Infinity' : 'NaN';
   let neg: boolean;
   let dscale: number;
@@ -142,11 +142,12 @@ export function numericOut(b: Uint8Array): string {
   } else {
     neg = (h & 0x4000) !== 0;
     dscale = h & 0x3fff;
-    weight = i16(b, 2);
+    weight = i16(b, s0 + 2);
     first = 4;
   }
-  const ndigits = (b.length - first) >> 1;
-  const digit = (k: number): number => (k >= 0 && k < ndigits ? u16(b, first + 2 * k) : 0);
+  const ndigits = (e0 - s0 - first) >> 1;
+  const at = s0 + first;
+  const digit = (k: number): number => (k >= 0 && k < ndigits ? u16(b, at + 2 * k) : 0);
   let s = neg && ndigits > 0 ? '-' : '';
   if (weight < 0) s += '0';
   else {
@@ -205,6 +206,51 @@ export function timestamptzText(us: bigint): string {
   return timestampText(us, true);
 }
 
+/** The same as timeText for a time of day that is a safe integer. */
+function timeTextNumber(usec: number): string {
+  const h = Math.floor(usec / 3_600_000_000);
+  const rem = usec - h * 3_600_000_000;
+  const m = Math.floor(rem / 60_000_000);
+  const sec = rem - m * 60_000_000;
+  const s = Math.floor(sec / 1_000_000);
+  const frac = sec - s * 1_000_000;
+  let t = `${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}`;
+  if (frac !== 0) {
+    // The fraction's 6 digits without trailing zeros, by arithmetic.
+    let f = frac;
+    let digits = 6;
+    while (f % 10 === 0) {
+      f /= 10;
+      digits--;
+    }
+    const text = String(f);
+    t += text.length < digits ? '.' + '0'.repeat(digits - text.length) + text : '.' + text;
+  }
+  return t;
+}
+
+/** timestamp_out / timestamptz_out from the value's two halves: without BigInt while it is a safe integer. */
+function timestampTextFromHalves(hi: number, lo: number, tz: boolean): string {
+  // timestamptz in a session TimeZone other than UTC takes the general path (the zone's offset at that instant).
+  if (hi < -0x200000 || hi >= 0x200000 || (tz && !UTC_NAMES.has(sessionTimeZone))) return timestampText((BigInt(hi) << 32n) | BigInt(lo), tz);
+  const us = hi * 0x1_0000_0000 + lo;
+  let days = Math.floor(us / 86_400_000_000);
+  let tod = us - days * 86_400_000_000;
+  // The division rounds: step back into [0, one day) when it lands one day off.
+  if (tod < 0) {
+    days -= 1;
+    tod += 86_400_000_000;
+  } else if (tod >= 86_400_000_000) {
+    days += 1;
+    tod -= 86_400_000_000;
+  }
+  const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
+  const year = y > 0 ? y : 1 - y;
+  const date = `${year >= 1000 ? year : pad(year, 4)}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+  return `${date} ${timeTextNumber(tod)}${tz ? '+00' : ''}${y > 0 ? '' : ' BC'}`;
+}
+
+/** timestamp_out / timestamptz_out (UTC): ISO, ` BC`, infinities. */
 // The session TimeZone that timestamptz values print in (the slot's, from its state). Output is synchronous, so
 // the decoder sets it around each plugin call rather than threading it through every nested output function.
 let sessionTimeZone = 'UTC';
@@ -531,6 +577,40 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
 }
 
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
+
+/**
+ * outputValue of the datum `src[start, end)`: the commonest types print straight from the range, the others
+ * from a view of it.
+ */
+export function outputValueAt(src: Uint8Array, start: number, end: number, type: TypeInfo, types: TypeLookup): string {
+  switch (type.output) {
+    case 'int4out':
+      return String(i32(src, start));
+    case 'int8out': {
+      const hi = i32(src, start + 4);
+      return hi >= -0x200000 && hi < 0x200000 ? String(hi * 0x1_0000_0000 + u32(src, start)) : outputValue(src.subarray(start, end), type, types);
+    }
+    case 'int2out':
+      return String(i16(src, start));
+    case 'boolout':
+      return src[start] ? 't' : 'f';
+    case 'oidout':
+    case 'xidout':
+      return String(u32(src, start));
+    case 'numeric_out':
+      return numericOut(src, start, end);
+    case 'timestamp_out':
+      return timestampTextFromHalves(i32(src, start + 4), u32(src, start), false);
+    case 'timestamptz_out':
+      return timestampTextFromHalves(i32(src, start + 4), u32(src, start), true);
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      return utf8.decode(src.subarray(start, end));
+    default:
+      return outputValue(src.subarray(start, end), type, types);
+  }
+}
 
 /** The type a domain is over, through nested domains. */
 function baseOf(type: TypeInfo, types: TypeLookup): TypeInfo | undefined {
@@ -969,8 +1049,11 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
       return String(i16(b, 0));
     case 'int4out':
       return String(i32(b, 0));
-    case 'int8out':
-      return i64(b, 0).toString();
+    case 'int8out': {
+      // Without BigInt while the value is a safe integer.
+      const hi = i32(b, 4);
+      return hi >= -0x200000 && hi < 0x200000 ? String(hi * 0x1_0000_0000 + u32(b, 0)) : i64(b, 0).toString();
+    }
     case 'oidout':
     case 'xidout':
     case 'cidout':
@@ -1005,9 +1088,9 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'timetz_out':
       return timeText(i64(b, 0)) + tzText(i32(b, 8));
     case 'timestamp_out':
-      return timestampText(i64(b, 0), false);
+      return timestampTextFromHalves(i32(b, 4), u32(b, 0), false);
     case 'timestamptz_out':
-      return timestampText(i64(b, 0), true);
+      return timestampTextFromHalves(i32(b, 4), u32(b, 0), true);
     case 'interval_out':
       return intervalText(i64(b, 0), i32(b, 8), i32(b, 12));
     case 'uuid_out': {

@@ -8,6 +8,7 @@ import { formatLsn, type Lsn } from '../../lsn.js';
 import type { Major } from '../profile.js';
 import type { DecodedRecord, RelFileLocator } from '../record.js';
 import { readRelFileLocator } from './utils.js';
+import { u16, u32 } from '../bytes.js';
 
 // Heap opcodes (xl_info & XLOG_HEAP_OPMASK)
 export const XLOG_HEAP_INSERT = 0x00;
@@ -129,11 +130,11 @@ function mainStart(rec: DecodedRecord, what: string, want: number): number {
 }
 
 /** xl_heap_header + tuple bytes spanning [at, end). */
-function readWalTuple(view: DataView, at: number, end: number): WalTuple {
+function readWalTuple(b: Uint8Array, at: number, end: number): WalTuple {
   return {
-    infomask2: view.getUint16(at, true),
-    infomask: view.getUint16(at + 2, true),
-    hoff: view.getUint8(at + 4),
+    infomask2: u16(b, at),
+    infomask: u16(b, at + 2),
+    hoff: b[at + 4]!,
     dataOffset: at + SIZE_OF_HEAP_HEADER,
     dataLength: end - at - SIZE_OF_HEAP_HEADER,
   };
@@ -159,14 +160,14 @@ export interface HeapInsert {
 // see heap_xlog_insert (heapam_xlog.c) and DecodeInsert (decode.c)
 export function parseHeapInsert(rec: DecodedRecord): HeapInsert {
   const at = mainStart(rec, 'Heap INSERT', 3);
-  const v = rec.view;
-  const data = blockDataExtent(rec, 0);
+  const b = rec.bytes;
+  const blk = rec.block(0);
   let tuple: WalTuple | undefined;
-  if (data !== undefined) {
-    need(rec, 'Heap INSERT tuple', data.length, SIZE_OF_HEAP_HEADER);
-    tuple = readWalTuple(v, data.start, data.start + data.length);
+  if (blk !== undefined && blk.hasData) {
+    need(rec, 'Heap INSERT tuple', blk.dataLength, SIZE_OF_HEAP_HEADER);
+    tuple = readWalTuple(b, blk.dataOffset, blk.dataOffset + blk.dataLength);
   }
-  return { offnum: v.getUint16(at, true), flags: v.getUint8(at + 2), tuple };
+  return { offnum: u16(b, at), flags: b[at + 2]!, tuple };
 }
 
 export interface HeapDelete {
@@ -181,14 +182,14 @@ export interface HeapDelete {
 // see heap_xlog_delete (heapam_xlog.c) and DecodeDelete (decode.c)
 export function parseHeapDelete(rec: DecodedRecord): HeapDelete {
   const at = mainStart(rec, 'Heap DELETE', 8);
-  const v = rec.view;
-  const flags = v.getUint8(at + 7);
+  const b = rec.bytes;
+  const flags = b[at + 7]!;
   let oldTuple: WalTuple | undefined;
   if ((flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0) {
     need(rec, 'Heap DELETE', rec.mainDataLength, 8 + SIZE_OF_HEAP_HEADER);
-    oldTuple = readWalTuple(v, at + 8, at + rec.mainDataLength);
+    oldTuple = readWalTuple(b, at + 8, at + rec.mainDataLength);
   }
-  return { xmax: v.getUint32(at, true), offnum: v.getUint16(at + 4, true), infobitsSet: v.getUint8(at + 6), flags, oldTuple };
+  return { xmax: u32(b, at), offnum: u16(b, at + 4), infobitsSet: b[at + 6]!, flags, oldTuple };
 }
 
 export interface HeapUpdate {
@@ -210,38 +211,38 @@ export interface HeapUpdate {
 // see heap_xlog_update (heapam_xlog.c) and DecodeUpdate (decode.c); UPDATE and HOT_UPDATE share it
 export function parseHeapUpdate(rec: DecodedRecord): HeapUpdate {
   const at = mainStart(rec, 'Heap UPDATE', 14);
-  const v = rec.view;
-  const flags = v.getUint8(at + 7);
+  const b = rec.bytes;
+  const flags = b[at + 7]!;
   let oldTuple: WalTuple | undefined;
   if ((flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0) {
     need(rec, 'Heap UPDATE', rec.mainDataLength, 14 + SIZE_OF_HEAP_HEADER);
-    oldTuple = readWalTuple(v, at + 14, at + rec.mainDataLength);
+    oldTuple = readWalTuple(b, at + 14, at + rec.mainDataLength);
   }
   let prefixLength = 0;
   let suffixLength = 0;
   let newTuple: WalTuple | undefined;
-  const data = blockDataExtent(rec, 0);
-  if (data !== undefined) {
-    let p = data.start;
-    const end = data.start + data.length;
+  const blk = rec.block(0);
+  if (blk !== undefined && blk.hasData) {
+    let p = blk.dataOffset;
+    const end = blk.dataOffset + blk.dataLength;
     if ((flags & XLH_UPDATE_PREFIX_FROM_OLD) !== 0) {
-      prefixLength = v.getUint16(p, true);
+      prefixLength = u16(b, p);
       p += 2;
     }
     if ((flags & XLH_UPDATE_SUFFIX_FROM_OLD) !== 0) {
-      suffixLength = v.getUint16(p, true);
+      suffixLength = u16(b, p);
       p += 2;
     }
     need(rec, 'Heap UPDATE tuple', end - p, SIZE_OF_HEAP_HEADER);
-    newTuple = readWalTuple(v, p, end);
+    newTuple = readWalTuple(b, p, end);
   }
   return {
-    oldXmax: v.getUint32(at, true),
-    oldOffnum: v.getUint16(at + 4, true),
-    oldInfobitsSet: v.getUint8(at + 6),
+    oldXmax: u32(b, at),
+    oldOffnum: u16(b, at + 4),
+    oldInfobitsSet: b[at + 6]!,
     flags,
-    newXmax: v.getUint32(at + 8, true),
-    newOffnum: v.getUint16(at + 12, true),
+    newXmax: u32(b, at + 8),
+    newOffnum: u16(b, at + 12),
     oldTuple,
     prefixLength,
     suffixLength,
