@@ -195,15 +195,26 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       startTimeline: hooks.startTimeline(history),
       expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state "${stateFile}"` },
     };
-    const stream = archive === undefined ? files!.records(range) : archive.records(range);
     try {
-      for await (const rec of stream) {
-        hooks.checkRecord(rec);
-        decoder.process(rec);
-        // Rows are written before the commit they belong to is confirmed (hooks.emitted): never the other way round.
-        const text = pending;
-        pending = '';
-        await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+      if (archive === undefined && direct) {
+        // Folders and no hold-back: a synchronous loop, no await per record.
+        for (const rec of files!.recordsSync(range)) {
+          hooks.checkRecord(rec);
+          decoder.process(rec);
+          const text = pending;
+          pending = '';
+          hooks.emittedNow(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        }
+      } else {
+        const stream = archive === undefined ? files!.records(range) : archive.records(range);
+        for await (const rec of stream) {
+          hooks.checkRecord(rec);
+          decoder.process(rec);
+          // Rows are written before the commit they belong to is confirmed (hooks.emitted): never the other way round.
+          const text = pending;
+          pending = '';
+          await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        }
       }
     } finally {
       decoder.close();

@@ -128,6 +128,14 @@ export class SlotDecodeHooks {
     return this.options.holdBack !== undefined;
   }
 
+  /** `emitted` without hold-back, for a synchronous loop. */
+  emittedNow(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): void {
+    if (text === '' && commitEnd <= this.lastQueued) return;
+    this.lastQueued = Math.max(this.lastQueued, commitEnd);
+    this.out(text);
+    this.written(commitEnd, restartAt(), rec.timeline);
+  }
+
   async emitted(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): Promise<void> {
     if (text === '' && commitEnd <= this.lastQueued) return;
     this.lastQueued = Math.max(this.lastQueued, commitEnd);
