@@ -1,0 +1,529 @@
+// The historic catalog: pg_class, pg_attribute, pg_type, pg_namespace, pg_enum and pg_range kept as pages from a
+// starting snapshot and the WAL's redo, read with a historic snapshot of the transactions the WAL commits.
+//
+//   starting snapshot (pages, relmap, committed xids) ──▶ CatalogPages ◀── heap redo, images, relmap updates
+//   commit / abort records ──▶ transaction status ─┐
+//   lookup at {lsn, xid} ──▶ visible rows of the catalog pages ──▶ DecoderRelation / TypeInfo (cached per epoch)
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { Major } from '../xlogreader/profile.js';
+import { parseAbort, parseCommit, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
+import { parseRelmapUpdate } from '../xlogreader/rmgrdesc/relmap.js';
+import type { CatalogPoint, CatalogView, DecoderRelation } from '../reorderbuffer/catalog.js';
+import { deformTuple, type Attribute, type RawValue } from '../reorderbuffer/tuple.js';
+import { outputValue, type TypeInfo } from '../reorderbuffer/values.js';
+import { quoteIdentifier } from '../reorderbuffer/testdecoding.js';
+import { BOOTSTRAP_DATA } from './bootstrap-data.js';
+import { CatalogError } from './errors.js';
+import {
+  HEAP_XMAX_INVALID,
+  HEAP_XMAX_IS_MULTI,
+  HEAP_XMAX_LOCK_ONLY,
+  HEAP_XMIN_FROZEN,
+  HEAP_XMIN_INVALID,
+  LP_NORMAL,
+  parsePage,
+  rawPageLsn,
+  SIZEOF_HEAP_TUPLE_HEADER,
+  tupHoff,
+  tupInfomask,
+  tupInfomask2,
+  tupXmax,
+  tupXmin,
+  type Item,
+} from './page.js';
+import { CatalogPages } from './redo.js';
+
+/** What the historic catalog starts from: the catalog relations' pages as of one point, and who had committed. */
+export interface CatalogSnapshot {
+  major: Major;
+  databaseOid: number;
+  /** The database's relation mapper (base/<db>/pg_filenode.map): catalog OID → relfilenode. */
+  relmap: Record<number, number>;
+  /** Every kept catalog's relfilenode (CATALOG_RELATIONS) as of the snapshot, empty ones included. */
+  filenodes: Record<number, number>;
+  /** 8 kB pages of the catalog relations, as on disk or in shared buffers. */
+  pages: { relfilenode: number; block: number; page: Uint8Array }[];
+  /** The transactions that had committed as of the snapshot, of those whose xids appear in the pages. */
+  committedXids: number[];
+}
+
+export const PG_TYPE = 1247;
+export const PG_ATTRIBUTE = 1249;
+export const PG_CLASS = 1259;
+export const PG_NAMESPACE = 2615;
+export const PG_ENUM = 3501;
+export const PG_RANGE = 3541;
+/** The catalogs the historic catalog keeps, by OID. */
+export const CATALOG_RELATIONS: Record<number, string> = {
+  [PG_TYPE]: 'pg_type',
+  [PG_ATTRIBUTE]: 'pg_attribute',
+  [PG_CLASS]: 'pg_class',
+  [PG_NAMESPACE]: 'pg_namespace',
+  [PG_ENUM]: 'pg_enum',
+  [PG_RANGE]: 'pg_range',
+};
+const MAPPED = new Set([PG_TYPE, PG_ATTRIBUTE, PG_CLASS]);
+const FIRST_NORMAL_OBJECT_ID = 16384;
+const FIRST_UNPINNED_OBJECT_ID = 12000;
+const PG_CATALOG_NAMESPACE = 11;
+
+const RM_XACT_ID = 1;
+const RM_RELMAP_ID = 7;
+const RELMAP_MAGIC = 0x592717;
+
+/** A catalog row: its values by column name. */
+export type CatalogRow = Map<string, RawValue>;
+
+interface Descriptor {
+  attrs: Attribute[];
+  index: Map<string, number>;
+}
+
+const textDecoder = new TextDecoder();
+const u32 = (b: Uint8Array): number => (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+
+export function rowText(v: RawValue | undefined): string {
+  if (v?.kind !== 'bytes') return '';
+  const b = v.bytes;
+  const z = b.indexOf(0);
+  return textDecoder.decode(z < 0 ? b : b.subarray(0, z));
+}
+export const rowOid = (v: RawValue | undefined): number => (v?.kind === 'bytes' ? u32(v.bytes) : 0);
+export const rowInt2 = (v: RawValue | undefined): number => (v?.kind === 'bytes' ? ((v.bytes[0]! | (v.bytes[1]! << 8)) << 16) >> 16 : 0);
+export const rowInt4 = (v: RawValue | undefined): number => rowOid(v) | 0;
+export const rowBool = (v: RawValue | undefined): boolean => v?.kind === 'bytes' && v.bytes[0] !== 0;
+export const rowChar = (v: RawValue | undefined): string => (v?.kind === 'bytes' ? String.fromCharCode(v.bytes[0]!) : '');
+
+/** anyarray, for printing attmissingval with array_out. */
+const ANYARRAY: TypeInfo = { oid: 2277, name: 'anyarray', output: 'array_out', len: -1, align: 'd', byval: false, elem: 0 };
+
+export class HistoricCatalog implements CatalogView {
+  readonly databaseOid: number;
+  readonly major: Major;
+  readonly pages: CatalogPages;
+  private readonly descriptors = new Map<number, Descriptor>();
+  /** The relation mapper as it changed: [lsn, map] in WAL order, the first from the snapshot. */
+  private readonly relmaps: { lsn: Lsn; map: Map<number, number> }[] = [];
+  private readonly committedAtStart: Set<number>;
+  /** subxact → top-level xid. */
+  private readonly topOf = new Map<number, number>();
+  private readonly commitLsn = new Map<number, Lsn>();
+  private readonly abortLsn = new Map<number, Lsn>();
+  /** Top-level xids that wrote catalog rows. */
+  private readonly writers = new Set<number>();
+  /** LSNs at which what others see of the catalog may change: commits of writers, relmap updates. */
+  private readonly events: Lsn[] = [];
+  private readonly cache = new Map<string, { epoch: number; value: unknown }>();
+  private lastLsn: Lsn = 0;
+
+  constructor(snapshot: CatalogSnapshot) {
+    this.databaseOid = snapshot.databaseOid;
+    this.major = snapshot.major;
+    const data = BOOTSTRAP_DATA[snapshot.major];
+    if (data === undefined) throw new CatalogError('unsupported-version', `no catalog descriptors for PostgreSQL ${snapshot.major}`);
+    for (const [name, c] of Object.entries(data.catalogs)) {
+      const attrs: Attribute[] = c.attributes.map(([n, typeOid, len, align, byval], i) => ({ attnum: i + 1, name: n, typeOid, len, align, byval, dropped: false }));
+      this.descriptors.set(c.oid, { attrs, index: new Map(attrs.map((a, i) => [a.name, i])) });
+      void name;
+    }
+    this.committedAtStart = new Set(snapshot.committedXids);
+    this.pages = new CatalogPages(snapshot.databaseOid, snapshot.major);
+    const map = new Map<number, number>();
+    for (const [oid, fn] of Object.entries(snapshot.relmap)) map.set(Number(oid), fn);
+    this.relmaps.push({ lsn: 0, map });
+    for (const oid of MAPPED) {
+      const fn = map.get(oid);
+      if (fn !== undefined) this.pages.track(fn);
+    }
+    for (const fn of Object.values(snapshot.filenodes)) this.pages.track(fn);
+    for (const p of snapshot.pages) {
+      this.pages.track(p.relfilenode);
+      this.pages.setPage(p.relfilenode, p.block, parsePage(p.page, rawPageLsn(p.page)));
+    }
+    this.pages.onTupleWrite = (relfilenode, xid, tuple) => this.tupleWritten(relfilenode, xid, tuple);
+  }
+
+  private tupleWritten(_relfilenode: number, xid: number, tuple: Uint8Array): void {
+    if (xid !== 0) this.writers.add(this.topOf.get(xid) ?? xid);
+    // A pg_class row of a kept catalog names its (new) relfilenode: keep that too.
+    if (_relfilenode === this.currentFilenode(PG_CLASS)) {
+      const row = this.deform(PG_CLASS, tuple);
+      const oid = rowOid(row[0]);
+      if (CATALOG_RELATIONS[oid] !== undefined) {
+        const fn = rowOid(row[this.descriptors.get(PG_CLASS)!.index.get('relfilenode')!]);
+        if (fn !== 0) this.pages.track(fn);
+      }
+    }
+  }
+
+  private currentFilenode(catalogOid: number): number | undefined {
+    return this.relmaps[this.relmaps.length - 1]!.map.get(catalogOid);
+  }
+
+  process(rec: DecodedRecord): void {
+    this.lastLsn = rec.lsn;
+    if (rec.toplevelXid !== 0 && rec.xid !== 0) this.topOf.set(rec.xid, rec.toplevelXid);
+    this.pages.apply(rec);
+    if (rec.rmid === RM_XACT_ID) this.xact(rec);
+    else if (rec.rmid === RM_RELMAP_ID) this.relmap(rec);
+  }
+
+  private xact(rec: DecodedRecord): void {
+    const op = rec.info & 0x70;
+    if (op === 0x00 || op === 0x30) {
+      const c = parseCommit(rec, this.major);
+      const xid = c.twophaseXid !== 0 ? c.twophaseXid : rec.xid;
+      let wrote = this.writers.has(xid);
+      this.commitLsn.set(xid, rec.lsn);
+      for (const s of c.subxacts) {
+        this.topOf.set(s, xid);
+        this.commitLsn.set(s, rec.lsn);
+        if (this.writers.has(s)) wrote = true;
+      }
+      if (wrote) {
+        this.writers.add(xid);
+        this.event(rec.lsn);
+      }
+    } else if (op === 0x20 || op === 0x40) {
+      const a = parseAbort(rec, this.major);
+      const xid = a.twophaseXid !== 0 ? a.twophaseXid : rec.xid;
+      this.abortLsn.set(xid, rec.lsn);
+      for (const s of a.subxacts) this.abortLsn.set(s, rec.lsn);
+    } else if (op === 0x50) {
+      const a = parseXactAssignment(rec);
+      for (const s of a.subxacts) this.topOf.set(s, a.xtop);
+    }
+  }
+
+  // see relmap_redo (relmapper.c): the record carries the whole new map file
+  private relmap(rec: DecodedRecord): void {
+    const u = parseRelmapUpdate(rec);
+    if (u.dbId !== this.databaseOid) return;
+    const map = parseRelmapFile(rec.bytes.subarray(u.dataOffset, u.dataOffset + u.nbytes), rec.lsn);
+    this.relmaps.push({ lsn: rec.lsn, map });
+    for (const oid of MAPPED) {
+      const fn = map.get(oid);
+      if (fn !== undefined) this.pages.track(fn);
+    }
+    this.event(rec.lsn);
+  }
+
+  private event(lsn: Lsn): void {
+    this.events.push(lsn);
+  }
+
+  /** How many visibility-changing events lie before `lsn`. */
+  private epoch(lsn: Lsn): number {
+    let lo = 0;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.events[mid]! < lsn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private cached<T>(key: string, at: CatalogPoint, compute: () => T): T {
+    // A transaction that changes the catalog sees its own changes as they are logged: no caching for it.
+    if (this.writers.has(at.xid)) return compute();
+    const epoch = this.epoch(at.lsn);
+    const hit = this.cache.get(key);
+    if (hit !== undefined && hit.epoch === epoch) return hit.value as T;
+    const value = compute();
+    this.cache.set(key, { epoch, value });
+    return value;
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Visibility
+
+  private isOwn(xid: number, at: CatalogPoint): boolean {
+    return xid === at.xid || this.topOf.get(xid) === at.xid;
+  }
+
+  /** Whether `xid` (not of the transaction looking) committed before `lsn`. */
+  private committedBefore(xid: number, lsn: Lsn): boolean {
+    if (xid < 3) return xid !== 0; // bootstrap / frozen
+    const c = this.commitLsn.get(xid);
+    if (c !== undefined) return c < lsn;
+    return this.committedAtStart.has(xid);
+  }
+
+  private abortedBefore(xid: number, lsn: Lsn): boolean {
+    const a = this.abortLsn.get(xid);
+    return a !== undefined && a < lsn;
+  }
+
+  // see HeapTupleSatisfiesHistoricMVCC (heapam_visibility.c), with "logged before the change" for the
+  // transaction's own rows instead of command ids
+  private visible(it: Item, at: CatalogPoint, relname: string): boolean {
+    const t = it.tuple!;
+    const im = tupInfomask(t);
+    const xmin = tupXmin(t);
+    if (this.isOwn(xmin, at)) {
+      if (!(it.insertLsn < at.lsn) || this.abortedBefore(xmin, at.lsn)) return false;
+    } else if (this.commitLsn.has(xmin)) {
+      // committed in the WAL read (the row may have been frozen since: the commit still dates it)
+      if (!(this.commitLsn.get(xmin)! < at.lsn)) return false;
+    } else if ((im & HEAP_XMIN_FROZEN) === HEAP_XMIN_FROZEN) {
+      // frozen before the WAL read: committed
+    } else if ((im & HEAP_XMIN_INVALID) !== 0 || !this.committedBefore(xmin, at.lsn)) {
+      return false;
+    }
+    const xmax = tupXmax(t);
+    if (xmax === 0 || (im & HEAP_XMAX_INVALID) !== 0 || (im & HEAP_XMAX_LOCK_ONLY) !== 0) return true;
+    if (im & HEAP_XMAX_IS_MULTI) {
+      throw new CatalogError('unsupported-catalog-row', `a ${relname} row updated under a multixact (xmax ${xmax}) is not supported, at ${formatLsn(at.lsn)}`, { lsn: at.lsn });
+    }
+    if (this.isOwn(xmax, at)) return !(it.xmaxLsn < at.lsn) || this.abortedBefore(xmax, at.lsn);
+    return !this.committedBefore(xmax, at.lsn);
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Rows
+
+  private deform(catalogOid: number, tuple: Uint8Array): RawValue[] {
+    const d = this.descriptors.get(catalogOid)!;
+    return deformTuple(tuple.subarray(SIZEOF_HEAP_TUPLE_HEADER), tupInfomask2(tuple), tupInfomask(tuple), tupHoff(tuple), d.attrs);
+  }
+
+  /** The relfilenode a catalog's rows are in as of `at`. */
+  private filenodeOf(catalogOid: number, at: CatalogPoint): number {
+    if (MAPPED.has(catalogOid)) {
+      let map = this.relmaps[0]!.map;
+      for (const r of this.relmaps) if (r.lsn < at.lsn) map = r.map;
+      const fn = map.get(catalogOid);
+      if (fn === undefined) throw new CatalogError('catalog-page-missing', `the relation mapper has no entry for ${CATALOG_RELATIONS[catalogOid]}`, { lsn: at.lsn });
+      return fn;
+    }
+    const row = this.classRow(catalogOid, at);
+    if (row === undefined) throw new CatalogError('catalog-page-missing', `no pg_class row for ${CATALOG_RELATIONS[catalogOid]} at ${formatLsn(at.lsn)}`, { lsn: at.lsn });
+    return rowOid(row[this.col(PG_CLASS, 'relfilenode')]);
+  }
+
+  private col(catalogOid: number, name: string): number {
+    const i = this.descriptors.get(catalogOid)!.index.get(name);
+    if (i === undefined) throw new CatalogError('unsupported-version', `${CATALOG_RELATIONS[catalogOid]} has no column ${name} in PostgreSQL ${this.major}`);
+    return i;
+  }
+
+  /**
+   * The visible rows of a catalog as of `at`; `filter` sees the raw tuple first (cheap checks on leading fixed
+   * columns) so most rows are never deformed.
+   */
+  rows(catalogOid: number, at: CatalogPoint, filter?: (tuple: Uint8Array) => boolean): RawValue[][] {
+    const fn = this.filenodeOf(catalogOid, at);
+    const name = CATALOG_RELATIONS[catalogOid] ?? String(catalogOid);
+    const miss = this.pages.missing.get(fn);
+    if (miss !== undefined) {
+      throw new CatalogError(
+        'catalog-page-missing',
+        `catalog relation ${name} (relfilenode ${fn}) block ${miss.block} was never seen${miss.lsn ? ` (first needed by the record at ${formatLsn(miss.lsn)})` : ''}: its rows as of ${formatLsn(at.lsn)} cannot be known`,
+        { lsn: at.lsn },
+      );
+    }
+    const rel = this.pages.pages.get(fn);
+    if (rel === undefined) {
+      throw new CatalogError('catalog-page-missing', `no page of catalog relation ${name} (relfilenode ${fn}) was ever seen: its rows as of ${formatLsn(at.lsn)} cannot be known`, { lsn: at.lsn });
+    }
+    const out: RawValue[][] = [];
+    for (const page of rel.values()) {
+      for (const it of page.items) {
+        if (it.flags !== LP_NORMAL || it.tuple === undefined) continue;
+        if (filter !== undefined && !filter(it.tuple)) continue;
+        if (!this.visible(it, at, name)) continue;
+        out.push(this.deform(catalogOid, it.tuple));
+      }
+    }
+    return out;
+  }
+
+  /** A filter on the first column (an oid in every kept catalog but pg_range, whose first is rngtypid). */
+  private static firstOid(oid: number): (t: Uint8Array) => boolean {
+    return (t) => {
+      const h = t[22]!;
+      return (t[h]! | (t[h + 1]! << 8) | (t[h + 2]! << 16) | (t[h + 3]! << 24)) >>> 0 === oid;
+    };
+  }
+
+  private classRow(oid: number, at: CatalogPoint): RawValue[] | undefined {
+    return this.rows(PG_CLASS, at, HistoricCatalog.firstOid(oid))[0];
+  }
+
+  private namespaceName(oid: number, at: CatalogPoint): string {
+    return this.cached(`n:${oid}`, at, () => {
+      const row = this.rows(PG_NAMESPACE, at, HistoricCatalog.firstOid(oid))[0];
+      return row === undefined ? String(oid) : rowText(row[this.col(PG_NAMESPACE, 'nspname')]);
+    });
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // CatalogView
+
+  relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.cached(`r:${oid}`, at, () => {
+      const row = this.classRow(oid, at);
+      return row === undefined ? undefined : this.relation(row, at);
+    });
+  }
+
+  relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.cached(`f:${relfilenode}`, at, () => {
+      const fnCol = this.col(PG_CLASS, 'relfilenode');
+      const tsCol = this.col(PG_CLASS, 'reltablespace');
+      // relfilenode is a fixed-width column at a fixed offset in every pg_class row (no nulls before it).
+      const offset = this.fixedOffset(PG_CLASS, fnCol);
+      const rows = this.rows(PG_CLASS, at, (t) => {
+        const p = t[22]! + offset;
+        return (t[p]! | (t[p + 1]! << 8) | (t[p + 2]! << 16) | (t[p + 3]! << 24)) >>> 0 === relfilenode;
+      });
+      for (const row of rows) {
+        const ts = rowOid(row[tsCol]);
+        if (ts !== 0 && ts !== tablespace) continue;
+        return this.relation(row, at);
+      }
+      return undefined;
+    });
+  }
+
+  /** The offset from t_hoff of a column preceded only by fixed-width, non-null columns. */
+  private fixedOffset(catalogOid: number, col: number): number {
+    const attrs = this.descriptors.get(catalogOid)!.attrs;
+    let off = 0;
+    for (let i = 0; i <= col; i++) {
+      const a = attrs[i]!;
+      const align = a.align === 'd' ? 8 : a.align === 'i' ? 4 : a.align === 's' ? 2 : 1;
+      off = (off + align - 1) & ~(align - 1);
+      if (i === col) break;
+      off += a.len;
+    }
+    return off;
+  }
+
+  private relation(row: RawValue[], at: CatalogPoint): DecoderRelation | undefined {
+    const c = (name: string): RawValue | undefined => row[this.col(PG_CLASS, name)];
+    const oid = rowOid(c('oid'));
+    const nsp = rowOid(c('relnamespace'));
+    // Catalogs (and their TOAST tables) are not decoded: see IsCatalogRelationOid (catalog.c)
+    if (oid < FIRST_UNPINNED_OBJECT_ID || nsp === PG_CATALOG_NAMESPACE) return undefined;
+    let relfilenode = rowOid(c('relfilenode'));
+    if (relfilenode === 0) return undefined; // mapped: catalogs only
+    const namespace = this.namespaceName(nsp, at);
+    const atts = this.rows(PG_ATTRIBUTE, at, HistoricCatalog.firstOid(oid));
+    const a = (r: RawValue[], name: string): RawValue | undefined => r[this.col(PG_ATTRIBUTE, name)];
+    const attributes: Attribute[] = [];
+    for (const r of atts) {
+      const attnum = rowInt2(a(r, 'attnum'));
+      if (attnum <= 0) continue;
+      const typeOid = rowOid(a(r, 'atttypid'));
+      const attr: Attribute = {
+        attnum,
+        name: rowText(a(r, 'attname')),
+        typeOid,
+        len: rowInt2(a(r, 'attlen')),
+        align: rowChar(a(r, 'attalign')),
+        byval: rowBool(a(r, 'attbyval')),
+        dropped: rowBool(a(r, 'attisdropped')),
+      };
+      if (rowBool(a(r, 'atthasmissing'))) attr.missing = this.missingValue(a(r, 'attmissingval'), at);
+      attributes.push(attr);
+    }
+    attributes.sort((x, y) => x.attnum - y.attnum);
+    const rewrite = this.descriptors.get(PG_CLASS)!.index.has('relrewrite') ? rowOid(c('relrewrite')) : 0;
+    relfilenode = rowOid(c('relfilenode'));
+    return {
+      oid,
+      relfilenode,
+      tablespace: rowOid(c('reltablespace')),
+      namespace,
+      name: rowText(c('relname')),
+      kind: rowChar(c('relkind')),
+      replIdent: rowChar(c('relreplident')),
+      toastRelid: rowOid(c('reltoastrelid')),
+      ...(rewrite !== 0 ? { rewriteOf: rewrite } : {}),
+      attributes,
+    };
+  }
+
+  /** attmissingval: a one-element array of the column's type; its element as the output function prints it. */
+  private missingValue(v: RawValue | undefined, at: CatalogPoint): string | null {
+    if (v === undefined || v.kind !== 'bytes') return null;
+    const text = outputValue(v.bytes, ANYARRAY, (oid) => this.type(oid, at));
+    const inner = text.slice(1, -1);
+    if (inner === 'NULL') return null;
+    if (inner.startsWith('"')) return inner.slice(1, -1).replace(/\\(.)/g, '$1');
+    return inner;
+  }
+
+  type(oid: number, at: CatalogPoint): TypeInfo | undefined {
+    return this.cached(`t:${oid}`, at, () => this.typeInfo(oid, at));
+  }
+
+  private typeInfo(oid: number, at: CatalogPoint): TypeInfo | undefined {
+    const row = this.rows(PG_TYPE, at, HistoricCatalog.firstOid(oid))[0];
+    if (row === undefined) return undefined;
+    const c = (name: string): RawValue | undefined => row[this.col(PG_TYPE, name)];
+    const data = BOOTSTRAP_DATA[this.major]!;
+    const typoutput = rowOid(c('typoutput'));
+    const elem = rowOid(c('typelem'));
+    const len = rowInt2(c('typlen'));
+    const typtype = rowChar(c('typtype'));
+    let name = data.typeNames[oid];
+    if (name === undefined) {
+      if (elem !== 0 && len === -1 && rowChar(c('typcategory')) === 'A') {
+        name = `${this.type(elem, at)?.name ?? elem}[]`;
+      } else {
+        const nsp = this.namespaceName(rowOid(c('typnamespace')), at);
+        const base = quoteIdentifier(rowText(c('typname')), this.major);
+        name = nsp === 'pg_catalog' || nsp === 'public' ? base : `${quoteIdentifier(nsp, this.major)}.${base}`;
+      }
+    }
+    const info: TypeInfo = {
+      oid,
+      name,
+      output: data.outputProcs[typoutput] ?? `(output function ${typoutput})`,
+      len,
+      align: rowChar(c('typalign')),
+      byval: rowBool(c('typbyval')),
+      elem,
+    };
+    if (typtype === 'e') {
+      const labels = new Map<number, string>();
+      const typCol = this.col(PG_ENUM, 'enumtypid');
+      for (const r of this.rows(PG_ENUM, at)) {
+        if (rowOid(r[typCol]) === oid) labels.set(rowOid(r[this.col(PG_ENUM, 'oid')]), rowText(r[this.col(PG_ENUM, 'enumlabel')]));
+      }
+      info.enumLabels = labels;
+    } else if (typtype === 'r') {
+      const r = this.rows(PG_RANGE, at, HistoricCatalog.firstOid(oid))[0];
+      if (r !== undefined) info.rangeSubtype = rowOid(r[this.col(PG_RANGE, 'rngsubtype')]);
+    }
+    return info;
+  }
+
+  /** Whether `oid` names a user object (not one made by initdb). */
+  static isUserOid(oid: number): boolean {
+    return oid >= FIRST_NORMAL_OBJECT_ID;
+  }
+
+  /** The LSN of the last record processed. */
+  get processedLsn(): Lsn {
+    return this.lastLsn;
+  }
+}
+
+/** A pg_filenode.map file: magic, count, then (oid, relfilenode) pairs. */
+// see RelMapFile (relmapper.c)
+export function parseRelmapFile(b: Uint8Array, lsn: Lsn = 0): Map<number, number> {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 8 || v.getUint32(0, true) !== RELMAP_MAGIC) {
+    throw new CatalogError('invalid-relmap', `relation mapping file has a bad magic number`, { lsn });
+  }
+  const n = v.getInt32(4, true);
+  if (n < 0 || n > 64 || 8 + 8 * n > b.length) throw new CatalogError('invalid-relmap', `relation mapping file has ${n} mappings`, { lsn });
+  const map = new Map<number, number>();
+  for (let i = 0; i < n; i++) map.set(v.getUint32(8 + 8 * i, true), v.getUint32(12 + 8 * i, true));
+  return map;
+}
