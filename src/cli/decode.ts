@@ -5,6 +5,7 @@ import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
 import { createSlot, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
+import { FileSpillStore } from '../node/spill.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
@@ -14,28 +15,43 @@ export const SLOT_HELP = `pgwal slot create makes a logical slot on a live serve
 slot's consistent point, so that pgwal decode can decode the WAL with no server.
 
 Usage:
-  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding] [--temporary]
+  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding] [--temporary] [--two-phase]
 `;
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding returns from
 pg_logical_slot_peek_changes for that slot (the data column, one row per line).
 
 Usage:
-  pgwal decode --state FILE [--path DIR]... [-o NAME=VALUE]... [--end LSN] [--with-lsn]
+  pgwal decode --state FILE [--path DIR]... [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
 
 Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
-  -o NAME=VALUE       test_decoding options: include-xids (default 1), skip-empty-xacts (default 0)
+  -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
+                      only-local (0), include-rewrites (0)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
+  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk
+                      (default 64MB; units kB, MB, GB)
+  --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
 
-Not yet: DDL inside the range (the catalog is the one of the slot's creation), spilling large
-transactions, two-phase and streaming output, JSON output.
+A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
+
+Not yet: DDL inside the range (the catalog is the one of the slot's creation), stream-changes, JSON output.
 `;
+
+const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites'];
+
+/** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
+  if (m === null) throw new WalError('invalid-argument', `invalid memory limit "${text}": expected a number with a unit B, kB, MB, GB or TB`);
+  const unit = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[(m[2] ?? 'kB') as 'B'];
+  return Number(m[1]) * unit;
+}
 
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
@@ -46,7 +62,7 @@ export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
     return sub === '--help' ? 0 : 1;
   }
   try {
-    const p = getopt(rest, [{ long: 'dsn', arg: 'required' }, { long: 'slot', arg: 'required' }, { long: 'state', arg: 'required' }, { long: 'plugin', arg: 'required' }, { long: 'temporary', arg: 'none' }], (m) => {
+    const p = getopt(rest, [{ long: 'dsn', arg: 'required' }, { long: 'slot', arg: 'required' }, { long: 'state', arg: 'required' }, { long: 'plugin', arg: 'required' }, { long: 'temporary', arg: 'none' }, { long: 'two-phase', arg: 'none' }], (m) => {
       throw new WalError('invalid-argument', m);
     });
     const get = (n: string): string | undefined => p.options.find((o) => o.name === n)?.value;
@@ -54,7 +70,7 @@ export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
     const slot = get('slot');
     const state = get('state');
     if (dsn === undefined || slot === undefined || state === undefined) throw new WalError('invalid-argument', '--dsn, --slot and --state are required');
-    const s = await createSlot({ connection: dsn, slotName: slot, plugin: get('plugin'), temporary: p.options.some((o) => o.name === 'temporary') });
+    const s = await createSlot({ connection: dsn, slotName: slot, plugin: get('plugin'), temporary: p.options.some((o) => o.name === 'temporary'), twoPhase: p.options.some((o) => o.name === 'two-phase') });
     writeSlotStateFile(path.resolve(io.cwd, state), s);
     io.out(`slot "${s.slotName}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlushLsn}, catalog_xmin ${s.catalogXmin}\n`);
     return 0;
@@ -68,7 +84,17 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
   try {
     const p = getopt(
       argv,
-      [{ long: 'state', arg: 'required' }, { short: 'p', long: 'path', arg: 'required' }, { short: 'o', long: 'option', arg: 'required' }, { long: 'end', arg: 'required' }, { long: 'with-lsn', arg: 'none' }, { long: 'advance', arg: 'none' }, { short: '?', long: 'help', arg: 'none' }],
+      [
+        { long: 'state', arg: 'required' },
+        { short: 'p', long: 'path', arg: 'required' },
+        { short: 'o', long: 'option', arg: 'required' },
+        { long: 'end', arg: 'required' },
+        { long: 'with-lsn', arg: 'none' },
+        { long: 'advance', arg: 'none' },
+        { long: 'memory-limit', arg: 'required' },
+        { long: 'spill-dir', arg: 'required' },
+        { short: '?', long: 'help', arg: 'none' },
+      ],
       (m) => {
         throw new WalError('invalid-argument', m);
       },
@@ -83,7 +109,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const opts = new Map<string, string>();
     for (const o of p.options.filter((x) => x.name === 'option')) {
       const [k, ...v] = o.value!.split('=');
-      if (!['include-xids', 'skip-empty-xacts'].includes(k!)) throw new WalError('invalid-argument', `option "${k}" = "${v.join('=')}" is unknown`);
+      if (!TEST_DECODING_OPTIONS.includes(k!)) throw new WalError('invalid-argument', `option "${k}" = "${v.join('=')}" is unknown`);
       opts.set(k!, v.length === 0 ? '1' : v.join('='));
     }
     const dirs = p.options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
@@ -91,23 +117,34 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
+    const withLsn = p.options.some((o) => o.name === 'with-lsn');
+    const statePath = path.resolve(io.cwd, stateFile);
+    const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
+    const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
+    const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
+    const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
     const decoder = new TestDecodingDecoder(
       state.catalog,
       profile.major,
-      { includeXids: bool(opts.get('include-xids') ?? '1'), skipEmptyXacts: bool(opts.get('skip-empty-xacts') ?? '0') },
+      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0') },
       parseLsn(state.confirmedFlushLsn),
+      {
+        spill,
+        includeRewrites: flag('include-rewrites', '0'),
+        ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
+        ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
+        sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+      },
     );
-    const withLsn = p.options.some((o) => o.name === 'with-lsn');
-    let printed = 0;
     const stream = wal.records({ start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline });
     let readTo = parseLsn(state.restartLsn);
-    for await (const rec of stream) {
-      decoder.process(rec);
-      readTo = rec.endLsn;
-      for (; printed < decoder.output.length; printed++) {
-        const o = decoder.output[printed]!;
-        io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`);
+    try {
+      for await (const rec of stream) {
+        decoder.process(rec);
+        readTo = rec.endLsn;
       }
+    } finally {
+      decoder.close();
     }
     if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
       const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));

@@ -4,3 +4,4 @@ export * from './directory.js';
 export * from './restore.js';
 export * from './slot.js';
 export * from './catalog.js';
+export * from './spill.js';

@@ -13,6 +13,8 @@ export interface CreateSlotOptions {
   slotName: string;
   plugin?: string;
   temporary?: boolean;
+  /** A two_phase slot: prepared transactions are decoded at PREPARE TRANSACTION. */
+  twoPhase?: boolean;
 }
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
@@ -31,7 +33,7 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
     await sql.connect();
     const plugin = options.plugin ?? 'test_decoding';
     const created = await repl.query(
-      `CREATE_REPLICATION_SLOT ${quoteIdent(options.slotName)} ${options.temporary ? 'TEMPORARY ' : ''}LOGICAL ${quoteIdent(plugin)} (SNAPSHOT 'export')`,
+      `CREATE_REPLICATION_SLOT ${quoteIdent(options.slotName)} ${options.temporary ? 'TEMPORARY ' : ''}LOGICAL ${quoteIdent(plugin)} (SNAPSHOT 'export'${options.twoPhase ? ', TWO_PHASE' : ''})`,
     );
     const snapshot = created.rows[0].snapshot_name as string;
     await sql.query('begin isolation level repeatable read');
@@ -60,6 +62,8 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
       confirmedFlushLsn: slot.confirmed_flush_lsn,
       catalogXmin: slot.catalog_xmin,
       timezone: info.tz,
+      // two_phase_at of a slot made with two_phase is its consistent point.
+      ...(options.twoPhase ? { twoPhase: true, twoPhaseAt: slot.confirmed_flush_lsn } : {}),
       catalog: { databaseOid: Number(info.dboid), ...catalog },
     };
   } finally {

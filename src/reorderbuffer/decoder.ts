@@ -1,31 +1,49 @@
-// A first reorder buffer: heap, xact and logical-message records in WAL order → whole transactions in commit
-// order, printed as test_decoding prints them; optionally starting where its snapshot builder becomes
-// consistent. What it does not do yet (the rest of the logical decoding issue): spilling to disk,
-// two-phase output, streaming, DDL during the range (a relation given a new relfilenode by TRUNCATE, VACUUM
-// FULL or a rewrite is not followed: the historic catalog does that).
+// The decoding context: records in WAL order → snapshot builder, catalog, reorder buffer → an output plugin's
+// callbacks in commit order (the server's decode.c + reorderbuffer.c + logical.c wrappers, in one place).
 //
-//   record ──▶ queue change under its xid ──▶ COMMIT: merge the xid and its committed subxacts by LSN ──▶ emit
-//                                         └─▶ ABORT: drop the xid and its subxacts
+//   record ─▶ queue the change, encoded, under its xid ─┬─▶ over the memory limit: spill the largest queue
+//                                                       ├─▶ COMMIT: merge the xid and its subxacts by LSN ─▶ plugin
+//                                                       ├─▶ PREPARE (two-phase): the same, ending in prepare
+//                                                       └─▶ ABORT: drop the xid and its subxacts, spills too
 import { u16 } from '../xlogreader/bytes.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { parseHeapDelete, parseHeapInsert, parseHeapTruncate, parseHeapUpdate, parseMultiInsert, type WalTuple } from '../xlogreader/rmgrdesc/heap-parse.js';
-import { parseAbort, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
+import { parseHeapDelete, parseHeapInsert, parseHeapTruncate, parseHeapUpdate, parseMultiInsert, XLH_INSERT_IS_SPECULATIVE, XLH_INSERT_LAST_IN_MULTI, type WalTuple } from '../xlogreader/rmgrdesc/heap-parse.js';
+import { parseAbort, parseCommit, parsePrepare, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
+import { parseRunningXacts } from '../xlogreader/rmgrdesc/standby.js';
 import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
 import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
-import { decompressDatum, deformTuple, type Attribute, type RawValue } from './tuple.js';
-import { tupleText, quoteIdentifier } from './testdecoding.js';
-import type { TypeInfo } from './values.js';
+import { decompressDatum, deformTuple, type RawValue } from './tuple.js';
 import { SnapshotBuilder } from './snapbuild.js';
-import type { DecoderCatalog, DecoderRelation } from './catalog.js';
+import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
+import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
+import type { TypeInfo } from './values.js';
+import { MemorySpillStore, type SpillStore } from './spill.js';
+import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
+import {
+  CF_CLEAR_TOAST,
+  CF_TOAST_INSERT,
+  CHANGE_DELETE,
+  CHANGE_INSERT,
+  CHANGE_MESSAGE,
+  CHANGE_SPEC_ABORT,
+  CHANGE_SPEC_CONFIRM,
+  CHANGE_SPEC_INSERT,
+  CHANGE_TRUNCATE,
+  CHANGE_UPDATE,
+  changeLsn,
+  decodeMessage,
+  decodeRowChange,
+  decodeTruncate,
+  encodeMarker,
+  encodeMessage,
+  encodeRowChange,
+  encodeTruncate,
+  type TupleImage,
+} from './change.js';
 
 export type { DecoderCatalog, DecoderRelation } from './catalog.js';
-
-export interface TestDecodingOptions {
-  includeXids: boolean;
-  skipEmptyXacts: boolean;
-}
 
 /** One output row as pg_logical_slot_peek_changes returns it. */
 export interface OutputRow {
@@ -34,25 +52,51 @@ export interface OutputRow {
   data: string;
 }
 
-type Change =
-  | { kind: 'change'; lsn: Lsn; rel: DecoderRelation; action: 'INSERT' | 'UPDATE' | 'DELETE'; newTuple?: RawValue[]; oldTuple?: RawValue[]; toastChunk?: { id: number; seq: number; data: Uint8Array } }
-  | { kind: 'truncate'; lsn: Lsn; rels: DecoderRelation[]; flags: number }
-  | { kind: 'message'; lsn: Lsn; endLsn: Lsn; prefix: string; content: Uint8Array };
-
-interface Txn {
-  xid: number;
-  changes: Change[];
+export interface DecoderOptions {
+  catalog: CatalogView | DecoderCatalog;
+  major: Major;
+  plugin: OutputPlugin;
+  /**
+   * Transactions committing before this LSN are not emitted (the slot's confirmed_flush); or `'snapshot'`:
+   * find the consistent point in the WAL with the snapshot builder, as a new slot does, and start there.
+   */
+  startAt: Lsn | 'snapshot';
+  /**
+   * Two-phase decoding (a slot created with two_phase): prepared transactions are emitted at PREPARE; those
+   * prepared before `twoPhaseAt` (the slot's two_phase_at) are emitted whole at COMMIT PREPARED.
+   */
+  twoPhaseAt?: Lsn;
+  /** logical_decoding_work_mem in bytes (default 64 MiB): above it the largest transaction spills. */
+  memoryLimit?: number;
+  /** Where spilled changes go (default: memory, which bounds nothing — give a file store to bound memory). */
+  spill?: SpillStore;
+  /** include-rewrites: emit changes to the transient tables of table rewrites. */
+  includeRewrites?: boolean;
+  /** Receives each output row; default: appended to `output`. */
+  sink?: (row: OutputRow) => void;
 }
 
-/** Where changes of transactions the snapshot builder does not decode go: nowhere. */
-const DISCARD: Txn = {
-  xid: 0,
-  get changes(): Change[] {
-    return [];
-  },
-};
+/** The server's sizeof(ReorderBufferChange) on 64-bit, counted per change as it does. */
+const CHANGE_OVERHEAD = 80;
+export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+/** A (sub)transaction's queue: ReorderBufferTXN. */
+interface TxnState {
+  xid: number;
+  firstLsn: Lsn;
+  /** Changes in memory, after any spilled ones. */
+  changes: Uint8Array[];
+  /** Bytes counted against the memory limit. */
+  size: number;
+  spilled: boolean;
+  /** A change was queued (the server's base_snapshot): only such transactions reach the plugin. */
+  hasBase: boolean;
+  /** PREPARE seen: where, when, with which GID. */
+  prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; subxacts: number[] };
+}
 
 const RM_XACT_ID = 1;
+const RM_STANDBY_ID = 8;
 const RM_HEAP2_ID = 9;
 const RM_HEAP_ID = 10;
 const RM_LOGICALMSG_ID = 21;
@@ -60,20 +104,62 @@ const XLH_INSERT_CONTAINS_NEW_TUPLE = 0x08;
 const XLH_INSERT_ON_TOAST_RELATION = 0x10;
 const XLH_UPDATE_CONTAINS_NEW_TUPLE = 0x10;
 const XLH_DELETE_IS_SUPER = 0x08;
+const XACT_XINFO_HAS_ORIGIN = 1 << 5;
 
-export class TestDecodingDecoder {
-  private readonly txns = new Map<number, Txn>();
-  /** subxact → top-level xid, from the top-level-xid record header and commit records. */
+const xidPrecedes = (a: number, b: number): boolean => ((a - b) | 0) < 0;
+
+export class LogicalDecoder {
+  private readonly txns = new Map<number, TxnState>();
+  /** subxact → top-level xid, from record headers, assignment records and commit records. */
   private readonly parent = new Map<number, number>();
-  private readonly byFilenode = new Map<number, DecoderRelation>();
-  private readonly byOid = new Map<number, DecoderRelation>();
-  private readonly types = new Map<number, TypeInfo>();
+  private readonly catalog: CatalogView;
   private readonly snapbuild: SnapshotBuilder | undefined;
+  private readonly plugin: OutputPlugin;
+  private readonly spill: SpillStore;
+  private readonly memoryLimit: number;
+  private readonly sink: (row: OutputRow) => void;
+  /** Total bytes of changes in memory (rb->size). */
+  private size = 0;
   readonly output: OutputRow[] = [];
+  /** The end LSN of the last commit emitted: what a consumer confirms (confirmed_flush). */
+  lastCommitEnd: Lsn = 0;
+  /** Changes skipped because their relation was not in the catalog (catalog relations, or DDL not followed). */
+  unknownRelationChanges = 0;
+  /** How many times a transaction was spilled. */
+  spills = 0;
+
+  constructor(private readonly options: DecoderOptions) {
+    this.catalog = 'process' in options.catalog ? options.catalog : new StaticCatalog(options.catalog);
+    if (options.startAt === 'snapshot') this.snapbuild = new SnapshotBuilder();
+    this.plugin = options.plugin;
+    this.spill = options.spill ?? new MemorySpillStore();
+    this.memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    this.sink = options.sink ?? ((row) => this.output.push(row));
+  }
 
   /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
   get consistentAt(): Lsn | undefined {
-    return this.snapbuild === undefined ? (this.startAt as Lsn) : this.snapbuild.consistentAt;
+    return this.snapbuild === undefined ? (this.options.startAt as Lsn) : this.snapbuild.consistentAt;
+  }
+
+  /** Bytes of queued changes in memory now. */
+  get memoryUsed(): number {
+    return this.size;
+  }
+
+  /**
+   * Where decoding can restart without losing a change of a transaction still open: the first LSN of the oldest
+   * one that has changes, or `after` (the end of what was read) when none is open.
+   */
+  restartPoint(after: Lsn): Lsn {
+    let min = after;
+    for (const t of this.txns.values()) if (t.hasBase && t.firstLsn < min) min = t.firstLsn;
+    return min;
+  }
+
+  /** Ends decoding: spill files are removed. */
+  close(): void {
+    this.spill.close();
   }
 
   /** Whether changes of `xid` are queued (SnapBuildProcessChange). */
@@ -81,67 +167,38 @@ export class TestDecodingDecoder {
     return this.snapbuild === undefined || this.snapbuild.decodesChangesOf(xid);
   }
 
-  /** Whether a commit at `lsn` is emitted (SnapBuildXactNeedsSkip). */
+  /** SnapBuildXactNeedsSkip, inverted: whether a transaction ending at `lsn` is emitted. */
   private emits(lsn: Lsn): boolean {
     const at = this.consistentAt;
     return at !== undefined && lsn >= at;
   }
 
-  constructor(
-    private readonly catalog: DecoderCatalog,
-    private readonly major: Major,
-    private readonly options: TestDecodingOptions,
-    /**
-     * Transactions committing before this LSN are not emitted (the slot's confirmed_flush); or `'snapshot'`:
-     * find the consistent point in the WAL with the snapshot builder, as a new slot does, and start there.
-     */
-    private startAt: Lsn | 'snapshot',
-  ) {
-    if (startAt === 'snapshot') this.snapbuild = new SnapshotBuilder();
-    for (const r of catalog.relations) {
-      this.byFilenode.set(r.relfilenode, r);
-      this.byOid.set(r.oid, r);
-    }
-    for (const t of catalog.types) this.types.set(t.oid, t);
+  private topOf(xid: number): number {
+    return this.parent.get(xid) ?? xid;
   }
 
-  private txn(xid: number): Txn {
-    if (!this.decodes(this.parent.get(xid) ?? xid)) return DISCARD;
+  /** ReorderBufferTXNByXid(create): the queue of `xid`, made with `lsn` as its first LSN. */
+  private txnFor(xid: number, lsn: Lsn): TxnState {
     let t = this.txns.get(xid);
     if (t === undefined) {
-      t = { xid, changes: [] };
+      t = { xid, firstLsn: lsn, changes: [], size: 0, spilled: false, hasBase: false };
       this.txns.set(xid, t);
     }
     return t;
   }
 
-  private tuple(rec: DecodedRecord, t: WalTuple, rel: DecoderRelation): RawValue[] {
-    return deformTuple(rec.bytes.subarray(t.dataOffset, t.dataOffset + t.dataLength), t.infomask2, t.infomask, t.hoff, rel.attributes, rec.lsn);
-  }
-
-  private relationOf(rec: DecodedRecord): DecoderRelation | undefined {
-    const b = rec.block(0);
-    if (b === undefined || b.locator.dbOid !== this.catalog.databaseOid) return undefined;
-    return this.byFilenode.get(b.locator.relNumber);
-  }
-
-  /** The end LSN of the last commit emitted: what a consumer confirms (confirmed_flush). */
-  lastCommitEnd: Lsn = 0;
-
-  /**
-   * Where decoding can restart without losing a change of a transaction still open: the first LSN of the oldest
-   * one, or `after` (the end of what was read) when none is open.
-   */
-  restartPoint(after: Lsn): Lsn {
-    let min = after;
-    for (const t of this.txns.values()) if (t.changes.length > 0 && t.changes[0]!.lsn < min) min = t.changes[0]!.lsn;
-    return min;
-  }
-
   /** Feeds one record, in WAL order. */
   process(rec: DecodedRecord): void {
-    if (rec.toplevelXid !== 0 && rec.xid !== 0) this.parent.set(rec.xid, rec.toplevelXid);
+    this.catalog.process(rec);
     this.snapbuild?.process(rec);
+    if (rec.xid !== 0) {
+      // ReorderBufferProcessXid / ReorderBufferAssignChild: the top-level transaction starts at its first record.
+      if (rec.toplevelXid !== 0) {
+        this.parent.set(rec.xid, rec.toplevelXid);
+        this.txnFor(rec.toplevelXid, rec.lsn);
+      }
+      this.txnFor(rec.xid, rec.lsn);
+    }
     switch (rec.rmid) {
       case RM_HEAP_ID:
         return this.heap(rec);
@@ -150,6 +207,9 @@ export class TestDecodingDecoder {
         return;
       case RM_XACT_ID:
         return this.xact(rec);
+      case RM_STANDBY_ID:
+        if ((rec.info & 0xf0) === 0x10) this.abortOld(parseRunningXacts(rec).oldestRunningXid);
+        return;
       case RM_LOGICALMSG_ID:
         return this.message(rec);
       default:
@@ -157,196 +217,419 @@ export class TestDecodingDecoder {
     }
   }
 
+  /** ReorderBufferAbortOld: transactions older than the oldest running one crashed; forget them. */
+  private abortOld(oldestRunningXid: number): void {
+    for (const t of [...this.txns.values()]) {
+      if (xidPrecedes(t.xid, oldestRunningXid) && t.prepare === undefined) this.forget(t.xid);
+    }
+  }
+
+  /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
+  private queue(xid: number, lsn: Lsn, change: Uint8Array): void {
+    if (!this.decodes(this.topOf(xid))) return;
+    const t = this.txnFor(xid, lsn);
+    t.changes.push(change);
+    t.hasBase = true;
+    const sz = change.length + CHANGE_OVERHEAD;
+    t.size += sz;
+    this.size += sz;
+    if (this.size >= this.memoryLimit) this.reduceMemory();
+  }
+
+  /** ReorderBufferCheckMemoryLimit: spill the largest queues until under the limit. */
+  private reduceMemory(): void {
+    while (this.size >= this.memoryLimit) {
+      let largest: TxnState | undefined;
+      for (const t of this.txns.values()) if (t.size > 0 && (largest === undefined || t.size > largest.size)) largest = t;
+      if (largest === undefined) return;
+      this.spill.write(largest.xid, largest.changes);
+      this.size -= largest.size;
+      largest.size = 0;
+      largest.changes = [];
+      largest.spilled = true;
+      this.spills++;
+    }
+  }
+
+  private dropQueue(xid: number): void {
+    const t = this.txns.get(xid);
+    if (t === undefined) return;
+    this.size -= t.size;
+    if (t.spilled) this.spill.remove(xid);
+    this.txns.delete(xid);
+  }
+
+  /** Drops a transaction with its subtransactions, queued changes and spill files. */
+  private forget(xid: number, subxacts: readonly number[] = []): void {
+    for (const x of this.members(xid, subxacts)) {
+      this.dropQueue(x);
+      this.parent.delete(x);
+    }
+  }
+
+  private members(xid: number, subxacts: readonly number[]): number[] {
+    const members = [xid, ...subxacts];
+    for (const [sub, top] of this.parent) if (top === xid && !members.includes(sub)) members.push(sub);
+    return members;
+  }
+
+  private locatorOf(rec: DecodedRecord): { tablespace: number; relfilenode: number } | undefined {
+    const b = rec.block(0);
+    if (b === undefined || b.locator.dbOid !== this.catalog.databaseOid) return undefined;
+    return { tablespace: b.locator.spcOid, relfilenode: b.locator.relNumber };
+  }
+
+  private image(rec: DecodedRecord, t: WalTuple | undefined): TupleImage | undefined {
+    if (t === undefined) return undefined;
+    return { infomask2: t.infomask2, infomask: t.infomask, hoff: t.hoff, data: rec.bytes.subarray(t.dataOffset, t.dataOffset + t.dataLength) };
+  }
+
+  // see DecodeInsert / DecodeUpdate / DecodeDelete / DecodeTruncate / DecodeSpecConfirm (decode.c)
   private heap(rec: DecodedRecord): void {
     const op = rec.info & 0x70;
     if (op === 0x30) {
       const t = parseHeapTruncate(rec);
-      if (t.dbId !== this.catalog.databaseOid) return;
-      const rels: DecoderRelation[] = [];
-      for (let i = 0; i < t.nrelids; i++) {
-        const r = this.byOid.get(rec.view.getUint32(t.relidsOffset + 4 * i, true));
-        if (r !== undefined) rels.push(r);
-      }
-      if (rels.length > 0) this.txn(rec.xid).changes.push({ kind: 'truncate', lsn: rec.lsn, rels, flags: t.flags });
+      if (t.dbId !== this.catalog.databaseOid || this.filtered(rec.origin)) return;
+      const relids: number[] = [];
+      for (let i = 0; i < t.nrelids; i++) relids.push(rec.view.getUint32(t.relidsOffset + 4 * i, true));
+      this.queue(rec.xid, rec.lsn, encodeTruncate(rec.lsn, t.flags, relids));
       return;
     }
-    if (op !== 0x00 && op !== 0x10 && op !== 0x20 && op !== 0x40) return;
-    const rel = this.relationOf(rec);
-    if (rel === undefined) return;
-    if (op === 0x00) {
+    if (op !== 0x00 && op !== 0x10 && op !== 0x20 && op !== 0x40 && op !== 0x50) return;
+    const at = this.locatorOf(rec);
+    if (at === undefined || this.filtered(rec.origin)) return;
+    if (op === 0x50) {
+      this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_CONFIRM, rec.lsn));
+    } else if (op === 0x00) {
       const ins = parseHeapInsert(rec);
-      if (!(ins.flags & XLH_INSERT_CONTAINS_NEW_TUPLE) || ins.tuple === undefined) return;
-      const values = this.tuple(rec, ins.tuple, rel);
-      if (ins.flags & XLH_INSERT_ON_TOAST_RELATION) {
-        // (chunk_id oid, chunk_seq int4, chunk_data bytea): collected for the next change of the main table.
-        const [id, seq, data] = values;
-        if (id?.kind === 'bytes' && seq?.kind === 'bytes' && data?.kind === 'bytes') {
-          this.txn(rec.xid).changes.push({ kind: 'change', lsn: rec.lsn, rel, action: 'INSERT', toastChunk: { id: u32le(id.bytes), seq: u32le(seq.bytes) | 0, data: data.bytes } });
-        }
-        return;
-      }
-      this.txn(rec.xid).changes.push({ kind: 'change', lsn: rec.lsn, rel, action: 'INSERT', newTuple: values });
+      const tuple = ins.flags & XLH_INSERT_CONTAINS_NEW_TUPLE ? this.image(rec, ins.tuple) : undefined;
+      const kind = ins.flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
+      const flags = CF_CLEAR_TOAST | (ins.flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
+      this.queue(rec.xid, rec.lsn, encodeRowChange(kind, flags, rec.lsn, at.tablespace, at.relfilenode, tuple, undefined));
     } else if (op === 0x10) {
       const del = parseHeapDelete(rec);
-      if (del.flags & XLH_DELETE_IS_SUPER) return;
-      if (rel.kind === 't') return; // TOAST deletes are not decoded
-      this.txn(rec.xid).changes.push({ kind: 'change', lsn: rec.lsn, rel, action: 'DELETE', oldTuple: del.oldTuple && this.tuple(rec, del.oldTuple, rel) });
+      if (del.flags & XLH_DELETE_IS_SUPER) {
+        this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_ABORT, rec.lsn));
+        return;
+      }
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, at.tablespace, at.relfilenode, undefined, this.image(rec, del.oldTuple)));
     } else {
       const upd = parseHeapUpdate(rec);
-      if (!(upd.flags & XLH_UPDATE_CONTAINS_NEW_TUPLE) || upd.newTuple === undefined) return;
-      this.txn(rec.xid).changes.push({
-        kind: 'change',
-        lsn: rec.lsn,
-        rel,
-        action: 'UPDATE',
-        newTuple: this.tuple(rec, upd.newTuple, rel),
-        oldTuple: upd.oldTuple && this.tuple(rec, upd.oldTuple, rel),
-      });
+      const tuple = upd.flags & XLH_UPDATE_CONTAINS_NEW_TUPLE ? this.image(rec, upd.newTuple) : undefined;
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, at.tablespace, at.relfilenode, tuple, this.image(rec, upd.oldTuple)));
     }
   }
 
+  // see DecodeMultiInsert (decode.c): one change per tuple; TOAST chunks are kept until the batch's last tuple
   private multiInsert(rec: DecodedRecord): void {
-    const rel = this.relationOf(rec);
-    if (rel === undefined) return;
+    const at = this.locatorOf(rec);
+    if (at === undefined || this.filtered(rec.origin)) return;
     const m = parseMultiInsert(rec);
     if (!(m.flags & XLH_INSERT_CONTAINS_NEW_TUPLE) || m.tuplesLength === 0) return;
     let off = 0;
     const base = m.tuplesOffset;
     for (let i = 0; i < m.ntuples; i++) {
       off = (off + 1) & ~1; // each xl_multi_insert_tuple is SHORTALIGNed within the block data
-      const at = base + off;
-      const datalen = u16(rec.bytes, at);
-      const tuple: WalTuple = { infomask2: u16(rec.bytes, at + 2), infomask: u16(rec.bytes, at + 4), hoff: rec.bytes[at + 6]!, dataOffset: at + 7, dataLength: datalen };
-      this.txn(rec.xid).changes.push({ kind: 'change', lsn: rec.lsn, rel, action: 'INSERT', newTuple: this.tuple(rec, tuple, rel) });
+      const p = base + off;
+      const datalen = u16(rec.bytes, p);
+      const tuple: TupleImage = { infomask2: u16(rec.bytes, p + 2), infomask: u16(rec.bytes, p + 4), hoff: rec.bytes[p + 6]!, data: rec.bytes.subarray(p + 7, p + 7 + datalen) };
+      const clear = i + 1 === m.ntuples && (m.flags & XLH_INSERT_LAST_IN_MULTI) !== 0 ? CF_CLEAR_TOAST : 0;
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.tablespace, at.relfilenode, tuple, undefined));
       off += 7 + datalen;
     }
   }
 
+  private filtered(origin: number): boolean {
+    return this.plugin.filterByOrigin?.(origin) === true;
+  }
+
+  // see DecodeLogicalMsg (decode.c)
   private message(rec: DecodedRecord): void {
     const m = parseLogicalMessage(rec);
-    if (m.dbId !== this.catalog.databaseOid) return;
+    if (m.dbId !== this.catalog.databaseOid || this.filtered(rec.origin)) return;
     const content = rec.bytes.subarray(m.messageOffset, m.messageOffset + m.messageSize);
     if (m.transactional) {
-      this.txn(rec.xid).changes.push({ kind: 'message', lsn: rec.lsn, endLsn: rec.endLsn, prefix: m.prefix, content });
+      this.queue(rec.xid, rec.endLsn, encodeMessage(rec.endLsn, m.prefix, content));
     } else if (this.emits(rec.lsn)) {
-      this.output.push({ lsn: rec.endLsn, xid: rec.xid, data: messageLine(false, m.prefix, content) });
+      // Non-transactional messages go out at once, outside any transaction.
+      this.call(rec.endLsn, rec.xid, undefined, (ctx) => this.plugin.message(ctx, undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content }));
     }
   }
 
+  // see DecodeXactOp (decode.c)
   private xact(rec: DecodedRecord): void {
     const op = rec.info & 0x70;
+    const major = this.options.major;
     if (op === 0x00 || op === 0x30) {
-      const c = parseCommit(rec, this.major);
+      const c = parseCommit(rec, major);
       const xid = op === 0x30 ? c.twophaseXid : rec.xid;
-      this.commit(xid, c.subxacts, rec);
+      const time = c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originTimestamp : c.xactTime;
+      this.commit(xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined);
     } else if (op === 0x20 || op === 0x40) {
-      const a = parseAbort(rec, this.major);
+      const a = parseAbort(rec, major);
       const xid = op === 0x40 ? a.twophaseXid : rec.xid;
-      for (const x of [xid, ...a.subxacts]) this.txns.delete(x);
+      const time = a.xinfo & XACT_XINFO_HAS_ORIGIN ? a.originTimestamp : a.xactTime;
+      if (op === 0x40 && this.twoPhase && !this.skipsXact(a.dbId, rec)) this.rollbackPrepared(xid, a.subxacts, rec, time, a.twophaseGid);
+      else this.forget(xid, a.subxacts);
+    } else if (op === 0x10) {
+      this.prepare(rec);
+    } else if (op === 0x50) {
+      const a = parseXactAssignment(rec);
+      for (const sub of a.subxacts) {
+        this.parent.set(sub, a.xtop);
+        this.txnFor(a.xtop, rec.lsn);
+      }
     }
   }
 
-  private commit(xid: number, subxacts: number[], rec: DecodedRecord): void {
-    const members = [xid, ...subxacts];
-    for (const [sub, top] of this.parent) if (top === xid && !members.includes(sub)) members.push(sub);
-    const changes: Change[] = [];
+  private get twoPhase(): boolean {
+    return this.options.twoPhaseAt !== undefined && this.plugin.prepare !== undefined;
+  }
+
+  /** DecodeTXNNeedSkip: before the start point, another database, or filtered by origin. */
+  private skipsXact(dbId: number, rec: DecodedRecord): boolean {
+    return !this.emits(rec.lsn) || (dbId !== 0 && dbId !== this.catalog.databaseOid) || this.filtered(rec.origin);
+  }
+
+  // see DecodeCommit (decode.c), ReorderBufferCommit and ReorderBufferFinishPrepared (reorderbuffer.c)
+  private commit(xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined): void {
+    for (const s of subxacts) this.parent.set(s, xid);
+    const top = this.txns.get(xid);
+    const prepare = top?.prepare;
+    if (this.skipsXact(dbId, rec) || top === undefined) {
+      this.forget(xid, subxacts);
+      return;
+    }
+    const members = this.members(xid, subxacts);
+    if (!members.some((x) => this.txns.get(x)?.hasBase === true)) {
+      this.forget(xid, subxacts);
+      return;
+    }
+    if (gid !== undefined && this.twoPhase && prepare !== undefined) {
+      // Decoded at PREPARE already, unless it was prepared before two_phase_at: then now, as a prepare.
+      if (prepare.lsn < this.options.twoPhaseAt!) this.replay(xid, members, this.prepareTxn(xid, top, prepare), 'prepare');
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
+      this.call(rec.endLsn, xid, undefined, (ctx) => this.plugin.commitPrepared?.(ctx, txn));
+      this.lastCommitEnd = rec.endLsn;
+      this.forget(xid, subxacts);
+      return;
+    }
+    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin };
+    this.replay(xid, members, txn, 'commit');
+    this.lastCommitEnd = rec.endLsn;
+    this.forget(xid, subxacts);
+  }
+
+  private prepareTxn(xid: number, top: TxnState, p: NonNullable<TxnState['prepare']>): ReorderTxn {
+    return { xid, firstLsn: top.firstLsn, finalLsn: p.lsn, endLsn: p.endLsn, commitTime: p.time, originId: p.origin, gid: p.gid };
+  }
+
+  // see DecodePrepare (decode.c) and ReorderBufferPrepare (reorderbuffer.c)
+  private prepare(rec: DecodedRecord): void {
+    const p = parsePrepare(rec, this.options.major);
+    const xid = p.twophaseXid;
+    for (const s of p.subxacts) this.parent.set(s, xid);
+    const top = this.txns.get(xid);
+    if (top === undefined) return;
+    const time = p.originTimestamp !== 0n ? p.originTimestamp : p.xactTime;
+    top.prepare = { gid: p.twophaseGid, lsn: rec.lsn, endLsn: rec.endLsn, time, origin: rec.origin, subxacts: p.subxacts };
+    if (!this.twoPhase || this.plugin.filterPrepare?.(p.twophaseGid) === true) return;
+    if (this.snapbuild !== undefined && this.snapbuild.consistentAt === undefined) return;
+    if (this.skipsXact(p.dbId, rec)) return;
+    const members = this.members(xid, p.subxacts);
+    if (!members.some((x) => this.txns.get(x)?.hasBase === true)) return;
+    this.replay(xid, members, this.prepareTxn(xid, top, top.prepare), 'prepare');
+    // The changes went out; COMMIT / ROLLBACK PREPARED only need the transaction's identity now.
     for (const x of members) {
       const t = this.txns.get(x);
-      if (t !== undefined) changes.push(...t.changes);
-      this.txns.delete(x);
+      if (t === undefined) continue;
+      this.size -= t.size;
+      if (t.spilled) this.spill.remove(x);
+      t.changes = [];
+      t.size = 0;
+      t.spilled = false;
     }
-    if (!this.emits(rec.lsn)) return;
-    changes.sort((a, b) => a.lsn - b.lsn);
-    this.emit(xid, changes, rec);
   }
 
-  private emit(xid: number, changes: Change[], commit: DecodedRecord): void {
-    const { includeXids, skipEmptyXacts } = this.options;
-    const begin = includeXids ? `BEGIN ${xid}` : 'BEGIN';
-    const rows: OutputRow[] = [];
-    let wrote = false;
-    // Without skip-empty-xacts BEGIN carries the first change's LSN (the server uses the first record of the xid).
-    const firstLsn = changes[0]?.lsn ?? commit.lsn;
-    const toast = new Map<number, Uint8Array[]>();
-    const openBegin = (lsn: Lsn): void => {
-      if (!wrote && skipEmptyXacts) rows.push({ lsn, xid, data: begin });
-      wrote = true;
+  private rollbackPrepared(xid: number, subxacts: number[], rec: DecodedRecord, time: bigint, gid: string): void {
+    const top = this.txns.get(xid);
+    const members = this.members(xid, subxacts);
+    if (top !== undefined && members.some((x) => this.txns.get(x)?.hasBase === true)) {
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
+      this.call(rec.endLsn, xid, undefined, (ctx) => this.plugin.rollbackPrepared?.(ctx, txn));
+      this.lastCommitEnd = rec.endLsn;
+    }
+    this.forget(xid, subxacts);
+  }
+
+  /** Runs a plugin callback with the row location and xid the server's wrapper sets for it. */
+  private call(lsn: Lsn, xid: number, at: CatalogPoint | undefined, fn: (ctx: OutputContext) => void): void {
+    const ctx: OutputContext = {
+      major: this.options.major,
+      write: (data) => this.sink({ lsn, xid, data }),
+      type: (oid) => this.catalog.type(oid, at ?? { lsn, xid }),
     };
-    if (!skipEmptyXacts) rows.push({ lsn: firstLsn, xid, data: begin });
-    for (const ch of changes) {
-      if (ch.kind === 'message') {
-        // 14–16 print a transactional message without opening the delayed BEGIN.
-        if (this.major >= 17) openBegin(ch.endLsn);
-        rows.push({ lsn: ch.endLsn, xid, data: messageLine(true, ch.prefix, ch.content) });
-        continue;
-      }
-      if (ch.kind === 'truncate') {
-        openBegin(ch.lsn);
-        const names = ch.rels.map((r) => qualified(r, this.major)).join(', ');
-        const opts = `${ch.flags & 0x02 ? ' restart_seqs' : ''}${ch.flags & 0x01 ? ' cascade' : ''}`;
-        rows.push({ lsn: ch.lsn, xid, data: `table ${names}: TRUNCATE:${opts === '' ? ' (no-flags)' : opts}` });
-        continue;
-      }
-      if (ch.toastChunk !== undefined) {
-        const list = toast.get(ch.toastChunk.id) ?? [];
-        if (ch.toastChunk.seq !== list.length) throw new WalFormatError('invalid-toast', `TOAST chunk ${ch.toastChunk.seq} of value ${ch.toastChunk.id} out of order at ${formatLsn(ch.lsn)}`, { lsn: ch.lsn });
-        list.push(ch.toastChunk.data);
-        toast.set(ch.toastChunk.id, list);
-        continue;
-      }
-      openBegin(ch.lsn);
-      const types = (oid: number): TypeInfo | undefined => this.types.get(oid);
-      const newTuple = ch.newTuple && this.reassemble(ch.newTuple, toast);
-      toast.clear();
-      let line = `table ${qualified(ch.rel, this.major)}: ${ch.action}:`;
-      if (ch.action === 'INSERT') line += newTuple ? tupleText(ch.rel.attributes.map(col), newTuple, types, this.major, false) : ' (no-tuple-data)';
-      else if (ch.action === 'UPDATE') {
-        if (ch.oldTuple) line += ' old-key:' + tupleText(ch.rel.attributes.map(col), ch.oldTuple, types, this.major, true) + ' new-tuple:';
-        line += newTuple ? tupleText(ch.rel.attributes.map(col), newTuple, types, this.major, false) : ' (no-tuple-data)';
-      } else {
-        line += ch.oldTuple ? tupleText(ch.rel.attributes.map(col), ch.oldTuple, types, this.major, true) : ' (no-tuple-data)';
-      }
-      rows.push({ lsn: ch.lsn, xid, data: line });
+    fn(ctx);
+  }
+
+  /** The changes of a transaction and its subtransactions, merged by LSN (spilled ones read back first). */
+  private *merged(members: readonly number[]): Generator<Uint8Array> {
+    const heads: { it: Iterator<Uint8Array>; cur: Uint8Array; lsn: Lsn }[] = [];
+    for (const x of members) {
+      const t = this.txns.get(x);
+      if (t === undefined) continue;
+      const it = (function* (spill: SpillStore, spilled: boolean, mem: Uint8Array[]): Generator<Uint8Array> {
+        if (spilled) yield* spill.read(x);
+        yield* mem;
+      })(this.spill, t.spilled, t.changes);
+      const first = it.next();
+      if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value) });
     }
-    if (!skipEmptyXacts || wrote) rows.push({ lsn: commit.endLsn, xid, data: includeXids ? `COMMIT ${xid}` : 'COMMIT' });
-    this.lastCommitEnd = commit.endLsn;
-    this.output.push(...rows);
-  }
-
-  /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value. */
-  private reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>): RawValue[] {
-    return values.map((v) => {
-      if (v.kind !== 'toast') return v;
-      const chunks = toast.get(v.valueId);
-      if (chunks === undefined) return v;
-      const total = chunks.reduce((n, c) => n + c.length, 0);
-      const data = new Uint8Array(total);
-      let o = 0;
-      for (const c of chunks) {
-        data.set(c, o);
-        o += c.length;
+    // Few members as a rule; a linear pick keeps equal LSNs (one multi-insert) in queue order.
+    while (heads.length > 0) {
+      let k = 0;
+      for (let i = 1; i < heads.length; i++) if (heads[i]!.lsn < heads[k]!.lsn) k = i;
+      const h = heads[k]!;
+      yield h.cur;
+      const n = h.it.next();
+      if (n.done) heads.splice(k, 1);
+      else {
+        h.cur = n.value;
+        h.lsn = changeLsn(n.value);
       }
-      // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
-      return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data) : data };
-    });
+    }
+  }
+
+  // see ReorderBufferProcessTXN (reorderbuffer.c)
+  private replay(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare'): void {
+    const plugin = this.plugin;
+    if (end === 'prepare') this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.beginPrepare!(ctx, txn));
+    else this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.begin(ctx, txn));
+    const toast = new Map<number, Uint8Array[]>();
+    let spec: { change: Uint8Array; rel: DecoderRelation } | undefined;
+    for (const c of this.merged(members)) {
+      const kind = c[0]!;
+      const lsn = changeLsn(c);
+      const at: CatalogPoint = { lsn, xid };
+      switch (kind) {
+        case CHANGE_INSERT:
+        case CHANGE_UPDATE:
+        case CHANGE_DELETE:
+        case CHANGE_SPEC_INSERT:
+        case CHANGE_SPEC_CONFIRM: {
+          let change = c;
+          if (kind === CHANGE_SPEC_CONFIRM) {
+            if (spec === undefined) throw new WalFormatError('invalid-change-order', `speculative insertion confirmed at ${formatLsn(lsn)} without a pending insertion`, { lsn });
+            change = spec.change;
+          }
+          const r = decodeRowChange(change);
+          const rel = this.catalog.relationByFilenode(r.tablespace, r.relfilenode, at);
+          spec = kind === CHANGE_SPEC_INSERT && rel !== undefined ? { change, rel } : kind === CHANGE_SPEC_CONFIRM ? spec : undefined;
+          if (kind === CHANGE_SPEC_INSERT) break;
+          if (rel === undefined) {
+            this.unknownRelationChanges++;
+            break;
+          }
+          if ((rel.rewriteOf ?? 0) !== 0 && this.options.includeRewrites !== true) break;
+          if (rel.kind === 'S') break;
+          if (rel.kind === 't') {
+            if (r.kind === CHANGE_INSERT || r.kind === CHANGE_SPEC_INSERT) this.appendChunk(toast, rel, r.newTuple, lsn);
+            break;
+          }
+          const action: RowAction = r.kind === CHANGE_DELETE ? 'DELETE' : r.kind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
+          const row: RowChange = {
+            kind: 'row',
+            lsn: r.lsn,
+            action,
+            relation: rel,
+            ...(r.newTuple !== undefined ? { newTuple: reassemble(this.deform(r.newTuple, rel, lsn), toast) } : {}),
+            ...(r.oldTuple !== undefined ? { oldTuple: this.deform(r.oldTuple, rel, lsn) } : {}),
+          };
+          this.call(r.lsn, xid, at, (ctx) => plugin.change(ctx, txn, row));
+          if (r.flags & CF_CLEAR_TOAST) toast.clear();
+          if (kind === CHANGE_SPEC_CONFIRM) spec = undefined;
+          break;
+        }
+        case CHANGE_SPEC_ABORT:
+          if (spec !== undefined) {
+            toast.clear();
+            spec = undefined;
+          }
+          break;
+        case CHANGE_TRUNCATE: {
+          const t = decodeTruncate(c);
+          const relations: DecoderRelation[] = [];
+          for (const oid of t.relids) {
+            const r = this.catalog.relationByOid(oid, at);
+            if (r !== undefined) relations.push(r);
+            else this.unknownRelationChanges++;
+          }
+          if (relations.length === 0) break;
+          const tc: TruncateChange = { kind: 'truncate', lsn, relations, cascade: (t.flags & 0x01) !== 0, restartSeqs: (t.flags & 0x02) !== 0 };
+          this.call(lsn, xid, at, (ctx) => plugin.truncate(ctx, txn, tc));
+          break;
+        }
+        case CHANGE_MESSAGE: {
+          const m = decodeMessage(c);
+          const mc: MessageChange = { kind: 'message', lsn: m.lsn, transactional: true, prefix: m.prefix, content: m.content };
+          this.call(m.lsn, xid, at, (ctx) => plugin.message(ctx, txn, mc));
+          break;
+        }
+        default:
+          throw new WalFormatError('invalid-change', `unknown queued change kind ${kind} at ${formatLsn(lsn)}`, { lsn });
+      }
+    }
+    if (end === 'prepare') this.call(txn.endLsn, xid, undefined, (ctx) => plugin.prepare!(ctx, txn));
+    else this.call(txn.endLsn, xid, undefined, (ctx) => plugin.commit(ctx, txn));
+  }
+
+  private deform(t: TupleImage, rel: DecoderRelation, lsn: Lsn): RawValue[] {
+    return deformTuple(t.data, t.infomask2, t.infomask, t.hoff, rel.attributes, lsn);
+  }
+
+  // see ReorderBufferToastAppendChunk: (chunk_id oid, chunk_seq int4, chunk_data bytea), in order
+  private appendChunk(toast: Map<number, Uint8Array[]>, rel: DecoderRelation, tuple: TupleImage | undefined, lsn: Lsn): void {
+    if (tuple === undefined) return;
+    const [id, seq, data] = this.deform(tuple, rel, lsn);
+    if (id?.kind !== 'bytes' || seq?.kind !== 'bytes' || data?.kind !== 'bytes') throw new WalFormatError('invalid-toast', `TOAST chunk at ${formatLsn(lsn)} is not (oid, int4, bytea)`, { lsn });
+    const valueId = u32le(id.bytes);
+    const list = toast.get(valueId) ?? [];
+    const n = u32le(seq.bytes) | 0;
+    if (n !== list.length) throw new WalFormatError('invalid-toast', `TOAST chunk ${n} of value ${valueId} out of order at ${formatLsn(lsn)}, expected ${list.length}`, { lsn });
+    // The chunk's bytes outlive the change they came from only as long as the value is being reassembled.
+    list.push(data.bytes);
+    toast.set(valueId, list);
   }
 }
 
-function col(a: Attribute): { name: string; typeOid: number; dropped: boolean } {
-  return { name: a.name, typeOid: a.typeOid, dropped: a.dropped };
-}
-
-function qualified(r: DecoderRelation, major: number): string {
-  return `${quoteIdentifier(r.namespace, major)}.${quoteIdentifier(r.name, major)}`;
+/** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>): RawValue[] {
+  if (toast.size === 0) return values;
+  return values.map((v) => {
+    if (v.kind !== 'toast') return v;
+    const chunks = toast.get(v.valueId);
+    if (chunks === undefined) return v;
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const data = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) {
+      data.set(c, o);
+      o += c.length;
+    }
+    // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
+    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data) : data };
+  });
 }
 
 function u32le(b: Uint8Array): number {
   return (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 0x1000000;
 }
 
-function messageLine(transactional: boolean, prefix: string, content: Uint8Array): string {
-  // test_decoding appends the raw bytes. The SQL functions return them as text, which ends at the first NUL.
-  const nul = content.indexOf(0);
-  const shown = nul < 0 ? content : content.subarray(0, nul);
-  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${new TextDecoder().decode(shown)}`;
+/** The decoder with test_decoding as its plugin: what `pgwal decode` prints. */
+export class TestDecodingDecoder extends LogicalDecoder {
+  constructor(catalog: DecoderCatalog | CatalogView, major: Major, options: Partial<TestDecodingOptions>, startAt: Lsn | 'snapshot', more: Omit<DecoderOptions, 'catalog' | 'major' | 'plugin' | 'startAt'> = {}) {
+    super({ catalog, major, plugin: new TestDecodingPlugin(options), startAt, ...more });
+  }
 }
+
+export type { TypeInfo };

@@ -3,5 +3,6 @@ export * from './tuple.js';
 export * from './values.js';
 export * from './testdecoding.js';
 export * from './catalog.js';
+export * from './plugin.js';
 export * from './decoder.js';
 export * from './snapbuild.js';

@@ -1,7 +1,8 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
 import type { RawValue } from './tuple.js';
 import type { TypeInfo, TypeLookup } from './values.js';
-import { outputValue } from './values.js';
+import { outputValue, timestamptzText } from './values.js';
+import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
 // Keywords that are not UNRESERVED_KEYWORD in kwlist.h (15–18; 16+ added the JSON ones, MERGE_ACTION, SYSTEM_USER).
 const KEYWORDS_15 =
@@ -54,4 +55,121 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     else if (v.kind === 'bytes') s += printLiteral(c.typeOid, outputValue(v.bytes, type, types));
   }
   return s;
+}
+
+export interface TestDecodingOptions {
+  /** include-xids (default on). */
+  includeXids: boolean;
+  /** include-timestamp: commit/prepare times on COMMIT / PREPARE lines. */
+  includeTimestamp: boolean;
+  /** skip-empty-xacts: BEGIN is written with the first change, and transactions without one print nothing. */
+  skipEmptyXacts: boolean;
+  /** only-local: transactions with a replication origin are skipped. */
+  onlyLocal: boolean;
+}
+
+/** contrib/test_decoding as an output plugin: the rows pg_logical_slot_peek_changes returns. */
+export class TestDecodingPlugin implements OutputPlugin {
+  readonly options: TestDecodingOptions;
+  /** xact_wrote_changes of the transaction being emitted. */
+  private wrote = false;
+
+  constructor(options: Partial<TestDecodingOptions> = {}) {
+    this.options = { includeXids: true, includeTimestamp: false, skipEmptyXacts: false, onlyLocal: false, ...options };
+  }
+
+  filterByOrigin(originId: number): boolean {
+    return this.options.onlyLocal && originId !== 0;
+  }
+
+  /** pg_decode_filter_prepare: a GID containing `_nodecode` is decoded at COMMIT PREPARED only. */
+  filterPrepare(gid: string): boolean {
+    return gid.includes('_nodecode');
+  }
+
+  private beginLine(txn: ReorderTxn): string {
+    return this.options.includeXids ? `BEGIN ${txn.xid}` : 'BEGIN';
+  }
+
+  private at(time: bigint): string {
+    return this.options.includeTimestamp ? ` (at ${timestamptzText(time)})` : '';
+  }
+
+  begin(ctx: OutputContext, txn: ReorderTxn): void {
+    this.wrote = false;
+    if (!this.options.skipEmptyXacts) ctx.write(this.beginLine(txn));
+  }
+
+  beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.begin(ctx, txn);
+  }
+
+  /** The delayed BEGIN of skip-empty-xacts, written at the first change's location. */
+  private opened(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.wrote) ctx.write(this.beginLine(txn));
+    this.wrote = true;
+  }
+
+  change(ctx: OutputContext, txn: ReorderTxn, ch: RowChange): void {
+    this.opened(ctx, txn);
+    const columns = ch.relation.attributes;
+    const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
+    let line = `table ${qualifiedName(ch.relation.namespace, ch.relation.name, ctx.major)}: ${ch.action}:`;
+    if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+    else if (ch.action === 'UPDATE') {
+      if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
+      line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+    } else {
+      line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
+    }
+    ctx.write(line);
+  }
+
+  truncate(ctx: OutputContext, txn: ReorderTxn, ch: TruncateChange): void {
+    this.opened(ctx, txn);
+    const names = ch.relations.map((r) => qualifiedName(r.namespace, r.name, ctx.major)).join(', ');
+    const opts = `${ch.restartSeqs ? ' restart_seqs' : ''}${ch.cascade ? ' cascade' : ''}`;
+    ctx.write(`table ${names}: TRUNCATE:${opts === '' ? ' (no-flags)' : opts}`);
+  }
+
+  message(ctx: OutputContext, txn: ReorderTxn | undefined, m: MessageChange): void {
+    // 15 and 16 print a transactional message without opening the delayed BEGIN, nor counting it as a change.
+    if (m.transactional && txn !== undefined && ctx.major >= 17) this.opened(ctx, txn);
+    ctx.write(messageLine(m.transactional, m.prefix, m.content));
+  }
+
+  commit(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.wrote) return;
+    ctx.write(`${this.options.includeXids ? `COMMIT ${txn.xid}` : 'COMMIT'}${this.at(txn.commitTime)}`);
+  }
+
+  prepare(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.wrote) return;
+    ctx.write(`PREPARE TRANSACTION ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
+  }
+
+  commitPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    ctx.write(`COMMIT PREPARED ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
+  }
+
+  rollbackPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    ctx.write(`ROLLBACK PREPARED ${quoteLiteral(txn.gid!)}${this.options.includeXids ? `, txid ${txn.xid}` : ''}${this.at(txn.commitTime)}`);
+  }
+}
+
+export function qualifiedName(namespace: string, name: string, major: number): string {
+  return `${quoteIdentifier(namespace, major)}.${quoteIdentifier(name, major)}`;
+}
+
+/** quote_literal_cstr: single quotes doubled; a backslash makes it an E'' literal with backslashes doubled. */
+export function quoteLiteral(s: string): string {
+  const body = s.replace(/'/g, "''").replace(/\\/g, '\\\\');
+  return s.includes('\\') ? `E'${body}'` : `'${body}'`;
+}
+
+function messageLine(transactional: boolean, prefix: string, content: Uint8Array): string {
+  // test_decoding appends the raw bytes. The SQL functions return them as text, which ends at the first NUL.
+  const nul = content.indexOf(0);
+  const shown = nul < 0 ? content : content.subarray(0, nul);
+  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${new TextDecoder().decode(shown)}`;
 }

@@ -191,6 +191,11 @@ function timeText(usec: bigint): string {
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** timestamptz_to_str in TimeZone UTC: what test_decoding's include-timestamp prints. */
+export function timestamptzText(us: bigint): string {
+  return timestampText(us, true);
+}
+
 /** timestamp_out / timestamptz_out (UTC): ISO, ` BC`, infinities. */
 function timestampText(us: bigint, tz: boolean): string {
   if (us === INT64_MIN) return '-infinity';

@@ -20,6 +20,9 @@ export interface SlotState {
   /** Everything committed before this has been consumed (confirmed_flush_lsn). */
   confirmedFlushLsn: string;
   catalogXmin: string;
+  /** A two_phase slot, and its two_phase_at: prepared transactions from there on are decoded at PREPARE. */
+  twoPhase?: boolean;
+  twoPhaseAt?: string;
   /** The TimeZone timestamps are printed in. */
   timezone: string;
   catalog: DecoderCatalog;

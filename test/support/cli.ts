@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dump } from '../../src/cli/dump.js';
+import { decodeCommand, slotCommand } from '../../src/cli/decode.js';
 import { readSegment, type Fixture } from './fixtures.js';
 
 export interface Run {
@@ -30,4 +31,19 @@ export function extractSegments(f: Fixture): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-segs-'));
   for (const name of f.meta.segments) fs.writeFileSync(path.join(dir, name), readSegment(f, name));
   return dir;
+}
+
+/** Runs `pgwal slot …` or `pgwal decode …` in-process with captured output. */
+export async function runCli(argv: string[], cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io = { out: (t: string) => void (stdout += t), err: (t: string) => void (stderr += t), errIsTty: false, env: {}, cwd, sleep: async () => undefined };
+  const [cmd, ...rest] = argv;
+  const code = cmd === 'slot' ? await slotCommand(rest, io) : cmd === 'decode' ? await decodeCommand(rest, io) : await dump(rest, io);
+  return { code, stdout, stderr };
+}
+
+/** A libpq connection string for a harness server (unix socket). */
+export function dsnOf(server: { socketDir: string; port: number }): string {
+  return `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(server.socketDir)}&port=${server.port}`;
 }

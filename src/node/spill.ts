@@ -1,0 +1,100 @@
+// Spill files: one per (sub)transaction in a private folder, [u32 length][change]… appended, read back in
+// 64 KiB steps, removed at commit/abort and when the folder is opened again (a previous run's leftovers).
+import fs from 'node:fs';
+import path from 'node:path';
+import { WalSourceError } from '../errors.js';
+import type { SpillStore } from '../reorderbuffer/spill.js';
+import { framedLength } from '../reorderbuffer/spill.js';
+
+const READ_STEP = 64 * 1024;
+
+export class FileSpillStore implements SpillStore {
+  bytes = 0;
+  private readonly sizes = new Map<number, number>();
+
+  /** Opens `dir` (made if missing, mode 0700) and removes spill files a previous run left there. */
+  constructor(readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const name of fs.readdirSync(dir)) if (/^xid-\d+\.spill$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+
+  private file(xid: number): string {
+    return path.join(this.dir, `xid-${xid}.spill`);
+  }
+
+  write(xid: number, changes: readonly Uint8Array[]): void {
+    let total = 0;
+    for (const c of changes) total += 4 + c.length;
+    const buf = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const c of changes) {
+      buf.writeUInt32LE(c.length, at);
+      buf.set(c, at + 4);
+      at += 4 + c.length;
+    }
+    try {
+      fs.appendFileSync(this.file(xid), buf, { mode: 0o600 });
+    } catch (e) {
+      throw new WalSourceError('spill-failed', `could not write to spill file "${this.file(xid)}": ${(e as Error).message}`, { file: this.file(xid) });
+    }
+    this.bytes += total;
+    this.sizes.set(xid, (this.sizes.get(xid) ?? 0) + total);
+  }
+
+  *read(xid: number): Generator<Uint8Array> {
+    const file = this.file(xid);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (e) {
+      throw new WalSourceError('spill-failed', `could not open spill file "${file}": ${(e as Error).message}`, { file });
+    }
+    try {
+      let buf = Buffer.allocUnsafe(READ_STEP);
+      let have = 0; // bytes of buf holding unread data, from 0
+      let eof = false;
+      for (;;) {
+        if (!eof && have < buf.length) {
+          const n = fs.readSync(fd, buf, have, buf.length - have, null);
+          if (n === 0) eof = true;
+          have += n;
+        }
+        let at = 0;
+        while (have - at >= 4) {
+          const len = framedLength(buf, at);
+          if (have - at < 4 + len) break;
+          // A copy: the read buffer is reused for the next step.
+          yield Uint8Array.prototype.slice.call(buf, at + 4, at + 4 + len);
+          at += 4 + len;
+        }
+        if (at > 0) {
+          buf.copy(buf, 0, at, have);
+          have -= at;
+        }
+        if (have >= 4 && 4 + framedLength(buf, 0) > buf.length) {
+          const bigger = Buffer.allocUnsafe(4 + framedLength(buf, 0));
+          buf.copy(bigger, 0, 0, have);
+          buf = bigger;
+        }
+        if (eof && (have === 0 || at === 0)) {
+          if (have !== 0) throw new WalSourceError('spill-failed', `spill file "${file}" ends inside a change`, { file });
+          return;
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  remove(xid: number): void {
+    const size = this.sizes.get(xid);
+    if (size === undefined) return;
+    fs.rmSync(this.file(xid), { force: true });
+    this.bytes -= size;
+    this.sizes.delete(xid);
+  }
+
+  close(): void {
+    for (const xid of [...this.sizes.keys()]) this.remove(xid);
+  }
+}

@@ -1,0 +1,98 @@
+// The output-plugin interface: what the reorder buffer calls, in commit order, for each decoded transaction —
+// PostgreSQL's OutputPluginCallbacks (output_plugin.h), with the change and its relation already resolved
+// and TOAST values reassembled. A plugin turns them into rows with `ctx.write`; the row's LSN and xid are
+// those the server gives the same callback (begin: first_lsn, change: its LSN, commit: end_lsn, …).
+import type { Lsn } from '../lsn.js';
+import type { DecoderRelation } from './catalog.js';
+import type { RawValue } from './tuple.js';
+import type { TypeInfo } from './values.js';
+
+/** ReorderBufferTXN, as far as plugins see it. */
+export interface ReorderTxn {
+  /** Top-level xid. */
+  readonly xid: number;
+  /** LSN of the first record of the transaction (or of a subtransaction) decoded. */
+  readonly firstLsn: Lsn;
+  /** LSN of the commit / prepare / abort record (final_lsn). */
+  readonly finalLsn: Lsn;
+  /** End of that record (end_lsn): what a consumer confirms. */
+  readonly endLsn: Lsn;
+  /** xact_time of the commit or prepare: microseconds since 2000-01-01 00:00 UTC (TimestampTz). */
+  readonly commitTime: bigint;
+  /** Replication origin of the commit (0 = local). */
+  readonly originId: number;
+  /** Two-phase: the transaction's GID. */
+  readonly gid?: string;
+  /** Streaming: the transaction has been streamed before its end. */
+  readonly streamed?: boolean;
+}
+
+export type RowAction = 'INSERT' | 'UPDATE' | 'DELETE';
+
+export interface RowChange {
+  readonly kind: 'row';
+  readonly lsn: Lsn;
+  readonly action: RowAction;
+  readonly relation: DecoderRelation;
+  /** INSERT, UPDATE: the new tuple (undefined when the record carried none). TOAST values reassembled where logged. */
+  readonly newTuple?: readonly RawValue[];
+  /** UPDATE: the old key or old tuple by replica identity; DELETE: the same. */
+  readonly oldTuple?: readonly RawValue[];
+}
+
+export interface TruncateChange {
+  readonly kind: 'truncate';
+  readonly lsn: Lsn;
+  readonly relations: readonly DecoderRelation[];
+  readonly cascade: boolean;
+  readonly restartSeqs: boolean;
+}
+
+export interface MessageChange {
+  readonly kind: 'message';
+  /** Where the server places the message's row: the end of the logical message record. */
+  readonly lsn: Lsn;
+  readonly transactional: boolean;
+  readonly prefix: string;
+  readonly content: Uint8Array;
+}
+
+export interface OutputContext {
+  /** The major the WAL is from (output differs in places). */
+  readonly major: number;
+  /** Emits one output row at the current callback's LSN and xid. */
+  write(data: string): void;
+  /** The type of a column, as the catalog sees it at the current change. */
+  type(oid: number): TypeInfo | undefined;
+}
+
+/**
+ * An output plugin. Streaming and two-phase callbacks are optional: without them the decoder does not stream
+ * (it spills) and decodes prepared transactions at COMMIT PREPARED.
+ */
+export interface OutputPlugin {
+  begin(ctx: OutputContext, txn: ReorderTxn): void;
+  change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void;
+  truncate(ctx: OutputContext, txn: ReorderTxn, change: TruncateChange): void;
+  /** `txn` is undefined for a non-transactional message. */
+  message(ctx: OutputContext, txn: ReorderTxn | undefined, change: MessageChange): void;
+  commit(ctx: OutputContext, txn: ReorderTxn): void;
+  /** filter_by_origin_cb: true skips a transaction (e.g. only-local with a non-zero origin). */
+  filterByOrigin?(originId: number): boolean;
+
+  /** filter_prepare_cb: true decodes this prepared transaction at COMMIT PREPARED instead of at PREPARE. */
+  filterPrepare?(gid: string): boolean;
+  beginPrepare?(ctx: OutputContext, txn: ReorderTxn): void;
+  prepare?(ctx: OutputContext, txn: ReorderTxn): void;
+  commitPrepared?(ctx: OutputContext, txn: ReorderTxn): void;
+  rollbackPrepared?(ctx: OutputContext, txn: ReorderTxn): void;
+
+  streamStart?(ctx: OutputContext, txn: ReorderTxn): void;
+  streamStop?(ctx: OutputContext, txn: ReorderTxn): void;
+  streamAbort?(ctx: OutputContext, txn: ReorderTxn, abortLsn: Lsn): void;
+  streamPrepare?(ctx: OutputContext, txn: ReorderTxn): void;
+  streamCommit?(ctx: OutputContext, txn: ReorderTxn): void;
+  streamChange?(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void;
+  streamTruncate?(ctx: OutputContext, txn: ReorderTxn, change: TruncateChange): void;
+  streamMessage?(ctx: OutputContext, txn: ReorderTxn, change: MessageChange): void;
+}

@@ -1,0 +1,55 @@
+// Where the reorder buffer puts changes of large transactions when memory runs short (pg_replslot/<slot>/
+// xid-*.spill in the server). The core only sees this interface; files live in src/node/spill.ts.
+import { CHANGE_HEADER } from './change.js';
+
+export interface SpillStore {
+  /** Appends encoded changes of one (sub)transaction, in the order they were queued. */
+  write(xid: number, changes: readonly Uint8Array[]): void;
+  /** Reads the changes of `xid` back in the order written. */
+  read(xid: number): Iterable<Uint8Array>;
+  /** Forgets `xid` (commit, abort): its file is removed. */
+  remove(xid: number): void;
+  /** Bytes held now, over all transactions. */
+  readonly bytes: number;
+  /** Removes everything (end of decoding). */
+  close(): void;
+}
+
+/** A spill store in memory: for tests and runtimes without files. It bounds nothing. */
+export class MemorySpillStore implements SpillStore {
+  private readonly byXid = new Map<number, Uint8Array[]>();
+  bytes = 0;
+  /** How many times write was called: tests check that spilling happened. */
+  writes = 0;
+
+  write(xid: number, changes: readonly Uint8Array[]): void {
+    const list = this.byXid.get(xid) ?? [];
+    for (const c of changes) {
+      list.push(c);
+      this.bytes += c.length;
+    }
+    this.byXid.set(xid, list);
+    this.writes++;
+  }
+
+  read(xid: number): Iterable<Uint8Array> {
+    return this.byXid.get(xid) ?? [];
+  }
+
+  remove(xid: number): void {
+    for (const c of this.byXid.get(xid) ?? []) this.bytes -= c.length;
+    this.byXid.delete(xid);
+  }
+
+  close(): void {
+    this.byXid.clear();
+    this.bytes = 0;
+  }
+}
+
+/** The length of an encoded change starting at `at` in a spill file's bytes ([u32 length][change]). */
+export function framedLength(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+}
+
+export const MIN_CHANGE_LENGTH = CHANGE_HEADER;
