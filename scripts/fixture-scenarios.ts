@@ -10,6 +10,8 @@ export interface Scenario {
   flavor?: 'npm' | 'debian';
   /** Also decode through a slot created with two_phase. */
   twoPhase?: boolean;
+  /** The schema changes in the range: also store the catalog's raw pages at the slot's creation (historic catalog). */
+  catalogPages?: boolean;
   /** Restarts or crashes the server: runs on a server of its own. */
   ownServer?: boolean;
   gucs?: Record<string, string>;
@@ -261,6 +263,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'truncate',
     description: 'TRUNCATE of one table, and of two tables with RESTART IDENTITY CASCADE.',
+    catalogPages: true,
     async setup({ sql }) {
       await exec(
         sql,
@@ -310,6 +313,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'ddl-between-dml',
     description: 'DML interleaved with ALTER TABLE ADD/DROP COLUMN (with and without default), CREATE TABLE and a rename.',
+    catalogPages: true,
     async setup({ sql }) {
       await exec(sql, 'create table dd (id int primary key, a text)');
     },

@@ -3,3 +3,4 @@ export { HistoricCatalog, parseRelmapFile, CATALOG_RELATIONS, PG_CLASS, PG_ATTRI
 export { CatalogPages } from './redo.js';
 export { parsePage, rawPageLsn, type Page, type Item } from './page.js';
 export { CatalogError } from './errors.js';
+export { catalogSnapshotToJson, catalogSnapshotFromJson, type CatalogSnapshotJson } from './snapshot-json.js';
