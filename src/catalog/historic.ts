@@ -411,6 +411,25 @@ export class HistoricCatalog implements CatalogView {
     let relfilenode = rowOid(c('relfilenode'));
     if (relfilenode === 0) return undefined; // mapped: catalogs only
     const namespace = this.namespaceName(nsp, at);
+    const attributes = this.attributes(oid, at);
+    const rewrite = this.descriptors.get(PG_CLASS)!.index.has('relrewrite') ? rowOid(c('relrewrite')) : 0;
+    relfilenode = rowOid(c('relfilenode'));
+    return {
+      oid,
+      relfilenode,
+      tablespace: rowOid(c('reltablespace')),
+      namespace,
+      name: rowText(c('relname')),
+      kind: rowChar(c('relkind')),
+      replIdent: rowChar(c('relreplident')),
+      toastRelid: rowOid(c('reltoastrelid')),
+      ...(rewrite !== 0 ? { rewriteOf: rewrite } : {}),
+      attributes,
+    };
+  }
+
+  /** pg_attribute rows of a relation (attnum > 0), in attnum order. */
+  private attributes(oid: number, at: CatalogPoint): Attribute[] {
     const atts = this.rows(PG_ATTRIBUTE, at, HistoricCatalog.firstOid(oid));
     const a = (r: RawValue[], name: string): RawValue | undefined => r[this.col(PG_ATTRIBUTE, name)];
     const attributes: Attribute[] = [];
@@ -431,20 +450,7 @@ export class HistoricCatalog implements CatalogView {
       attributes.push(attr);
     }
     attributes.sort((x, y) => x.attnum - y.attnum);
-    const rewrite = this.descriptors.get(PG_CLASS)!.index.has('relrewrite') ? rowOid(c('relrewrite')) : 0;
-    relfilenode = rowOid(c('relfilenode'));
-    return {
-      oid,
-      relfilenode,
-      tablespace: rowOid(c('reltablespace')),
-      namespace,
-      name: rowText(c('relname')),
-      kind: rowChar(c('relkind')),
-      replIdent: rowChar(c('relreplident')),
-      toastRelid: rowOid(c('reltoastrelid')),
-      ...(rewrite !== 0 ? { rewriteOf: rewrite } : {}),
-      attributes,
-    };
+    return attributes;
   }
 
   /** attmissingval: a one-element array of the column's type; its element as the output function prints it. */
@@ -489,7 +495,10 @@ export class HistoricCatalog implements CatalogView {
       byval: rowBool(c('typbyval')),
       elem,
     };
-    if (typtype === 'e') {
+    if (typtype === 'c') {
+      const rel = this.rows(PG_CLASS, at, HistoricCatalog.firstOid(rowOid(c('typrelid'))))[0];
+      if (rel !== undefined) info.fields = this.attributes(rowOid(rel[0]), at);
+    } else if (typtype === 'e') {
       const labels = new Map<number, string>();
       const typCol = this.col(PG_ENUM, 'enumtypid');
       for (const r of this.rows(PG_ENUM, at)) {

@@ -3,6 +3,7 @@
 import { WalFormatError } from '../errors.js';
 import { toHex } from '../xlogreader/hex.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
+import { deformTuple, type Attribute } from './tuple.js';
 
 /** What output needs of a pg_type row. */
 export interface TypeInfo {
@@ -20,6 +21,8 @@ export interface TypeInfo {
   enumLabels?: Map<number, string> | Record<string, string>;
   /** pg_range.rngsubtype, for range types. */
   rangeSubtype?: number;
+  /** The columns of a composite type (its typrelid's attributes), for record_out. */
+  fields?: Attribute[];
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
@@ -466,6 +469,30 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
 
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
 
+/**
+ * record_out: `(a,b)`, NULL as nothing, a value quoted when empty or holding `"`, `\\`, `(`, `)`, `,` or space.
+ * `b` is a composite datum after its length word: typmod, type OID, then a heap tuple header from t_ctid on.
+ */
+// see record_out (rowtypes.c)
+function recordText(b: Uint8Array, fields: readonly Attribute[], types: TypeLookup): string {
+  const values = deformTuple(b.subarray(19), u16(b, 14), u16(b, 16), b[18]!, fields);
+  const parts: string[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (f.dropped) continue;
+    const v = values[i]!;
+    if (v.kind !== 'bytes') {
+      parts.push('');
+      continue;
+    }
+    const t = types(f.typeOid);
+    if (t === undefined) throw new WalFormatError('unknown-type', `type ${f.typeOid} of a composite's column ${f.name} is not in the catalog`);
+    const text = outputValue(v.bytes, t, types);
+    parts.push(text === '' || /["\\(),\s]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text);
+  }
+  return `(${parts.join(',')})`;
+}
+
 /** The text the type's output function prints for a datum (varlena payload without its header). */
 export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
   switch (type.output) {
@@ -541,6 +568,9 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
       return arrayText(b, types);
     case 'range_out':
       return rangeText(b, type, types);
+    case 'record_out':
+      if (type.fields !== undefined) return recordText(b, type.fields, types);
+      throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name}: its columns are not in the catalog`);
     case 'enum_out': {
       const labels = type.enumLabels;
       const label = labels instanceof Map ? labels.get(u32(b, 0)) : labels?.[String(u32(b, 0))];
