@@ -114,7 +114,9 @@ export class HistoricCatalog implements CatalogView {
   private readonly writers = new Set<number>();
   /** LSNs at which what others see of the catalog may change: commits of writers, relmap updates. */
   private readonly events: Lsn[] = [];
-  private readonly cache = new Map<string, { epoch: number; value: unknown }>();
+  private readonly cache = new Map<string, { epoch: number; own: number; ownEpoch: number; value: unknown }>();
+  /** Per writer: the LSNs of its own catalog writes and subtransaction aborts. */
+  private readonly ownEvents = new Map<number, Lsn[]>();
   private lastLsn: Lsn = 0;
 
   constructor(snapshot: CatalogSnapshot) {
@@ -141,11 +143,15 @@ export class HistoricCatalog implements CatalogView {
       this.pages.track(p.relfilenode);
       this.pages.setPage(p.relfilenode, p.block, parsePage(p.page, rawPageLsn(p.page)));
     }
-    this.pages.onTupleWrite = (relfilenode, xid, tuple) => this.tupleWritten(relfilenode, xid, tuple);
+    this.pages.onTupleWrite = (relfilenode, xid, tuple, lsn) => this.tupleWritten(relfilenode, xid, tuple, lsn);
   }
 
-  private tupleWritten(_relfilenode: number, xid: number, tuple: Uint8Array): void {
-    if (xid !== 0) this.writers.add(this.topOf.get(xid) ?? xid);
+  private tupleWritten(_relfilenode: number, xid: number, tuple: Uint8Array, lsn: Lsn): void {
+    if (xid !== 0) {
+      const top = this.topOf.get(xid) ?? xid;
+      this.writers.add(top);
+      this.ownEvent(top, lsn);
+    }
     // A pg_class row of a kept catalog names its (new) relfilenode: keep that too.
     if (_relfilenode === this.currentFilenode(PG_CLASS)) {
       const row = this.deform(PG_CLASS, tuple);
@@ -190,6 +196,9 @@ export class HistoricCatalog implements CatalogView {
       const xid = a.twophaseXid !== 0 ? a.twophaseXid : rec.xid;
       this.abortLsn.set(xid, rec.lsn);
       for (const s of a.subxacts) this.abortLsn.set(s, rec.lsn);
+      // A subtransaction rolled back: what its top-level transaction sees of its own changes changes.
+      const top = this.topOf.get(xid);
+      if (top !== undefined && this.writers.has(top)) this.ownEvent(top, rec.lsn);
     } else if (op === 0x50) {
       const a = parseXactAssignment(rec);
       for (const s of a.subxacts) this.topOf.set(s, a.xtop);
@@ -213,26 +222,36 @@ export class HistoricCatalog implements CatalogView {
     this.events.push(lsn);
   }
 
-  /** How many visibility-changing events lie before `lsn`. */
-  private epoch(lsn: Lsn): number {
+  private ownEvent(top: number, lsn: Lsn): void {
+    let list = this.ownEvents.get(top);
+    if (list === undefined) this.ownEvents.set(top, (list = []));
+    list.push(lsn);
+  }
+
+  /** How many entries of a sorted list lie before `lsn`. */
+  private static countBefore(list: readonly Lsn[], lsn: Lsn): number {
     let lo = 0;
-    let hi = this.events.length;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.events[mid]! < lsn) lo = mid + 1;
+      if (list[mid]! < lsn) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
+  /**
+   * An answer depends on the commits before `at.lsn` (the epoch) and, for a transaction that changes the catalog,
+   * on its own changes logged before `at.lsn`: cached per (epoch, own epoch).
+   */
   private cached<T>(key: string, at: CatalogPoint, compute: () => T): T {
-    // A transaction that changes the catalog sees its own changes as they are logged: no caching for it.
-    if (this.writers.has(at.xid)) return compute();
-    const epoch = this.epoch(at.lsn);
+    const epoch = HistoricCatalog.countBefore(this.events, at.lsn);
+    const own = this.writers.has(at.xid) ? at.xid : 0;
+    const ownEpoch = own === 0 ? 0 : HistoricCatalog.countBefore(this.ownEvents.get(own) ?? [], at.lsn);
     const hit = this.cache.get(key);
-    if (hit !== undefined && hit.epoch === epoch) return hit.value as T;
+    if (hit !== undefined && hit.epoch === epoch && hit.own === own && hit.ownEpoch === ownEpoch) return hit.value as T;
     const value = compute();
-    this.cache.set(key, { epoch, value });
+    this.cache.set(key, { epoch, own, ownEpoch, value });
     return value;
   }
 
