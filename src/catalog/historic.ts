@@ -48,6 +48,38 @@ export interface CatalogSnapshot {
   committedXids: number[];
 }
 
+/** A column as a DDL event reports it. */
+export interface DdlColumn {
+  attnum: number;
+  name: string;
+  typeOid: number;
+  /** format_type of the column's type. */
+  type: string;
+}
+
+/**
+ * A schema change of a table, reported at the commit of the transaction that made it: `created` / `dropped`
+ * (with the column list it had), `renamed` (a new name or schema) and `altered` (columns, replica identity).
+ */
+export interface DdlEvent {
+  kind: 'created' | 'altered' | 'dropped' | 'renamed';
+  /** The commit record's LSN. */
+  lsn: Lsn;
+  xid: number;
+  oid: number;
+  namespace: string;
+  name: string;
+  /** For `renamed`: the name before. */
+  oldNamespace?: string;
+  oldName?: string;
+  oldColumns?: DdlColumn[];
+  newColumns?: DdlColumn[];
+  /** For `altered`: what changed. */
+  changes?: ('columns' | 'replica-identity')[];
+  oldReplIdent?: string;
+  newReplIdent?: string;
+}
+
 export const PG_TYPE = 1247;
 export const PG_ATTRIBUTE = 1249;
 export const PG_CLASS = 1259;
@@ -115,6 +147,10 @@ export class HistoricCatalog implements CatalogView {
   /** LSNs at which what others see of the catalog may change: commits of writers, relmap updates. */
   private readonly events: Lsn[] = [];
   private readonly cache = new Map<string, { epoch: number; own: number; ownEpoch: number; value: unknown }>();
+  /** Per writer: relations whose pg_class / pg_attribute rows it wrote (only with an onDdl listener). */
+  private readonly touched = new Map<number, Set<number>>();
+  /** Told of each table's schema change at the commit that makes it (DDL events), in WAL order. */
+  onDdl: ((event: DdlEvent) => void) | undefined;
   /** Per writer: the LSNs of its own catalog writes and subtransaction aborts. */
   private readonly ownEvents = new Map<number, Lsn[]>();
   private lastLsn: Lsn = 0;
@@ -151,6 +187,14 @@ export class HistoricCatalog implements CatalogView {
       const top = this.topOf.get(xid) ?? xid;
       this.writers.add(top);
       this.ownEvent(top, lsn);
+      // The relations whose pg_class or pg_attribute rows it wrote: candidates for DDL events at its commit.
+      if (this.onDdl !== undefined && (_relfilenode === this.currentFilenode(PG_CLASS) || _relfilenode === this.currentFilenode(PG_ATTRIBUTE))) {
+        const h = tupHoff(tuple);
+        const oid = (tuple[h]! | (tuple[h + 1]! << 8) | (tuple[h + 2]! << 16) | (tuple[h + 3]! << 24)) >>> 0;
+        let set = this.touched.get(top);
+        if (set === undefined) this.touched.set(top, (set = new Set()));
+        set.add(oid);
+      }
     }
     // A pg_class row of a kept catalog names its (new) relfilenode: keep that too.
     if (_relfilenode === this.currentFilenode(PG_CLASS)) {
@@ -190,12 +234,16 @@ export class HistoricCatalog implements CatalogView {
       if (wrote) {
         this.writers.add(xid);
         this.event(rec.lsn);
+        if (this.onDdl !== undefined) this.ddlAt(rec.lsn, xid, c.subxacts);
       }
+      this.touched.delete(xid);
+      for (const s of c.subxacts) this.touched.delete(s);
     } else if (op === 0x20 || op === 0x40) {
       const a = parseAbort(rec, this.major);
       const xid = a.twophaseXid !== 0 ? a.twophaseXid : rec.xid;
       this.abortLsn.set(xid, rec.lsn);
       for (const s of a.subxacts) this.abortLsn.set(s, rec.lsn);
+      if (this.topOf.get(xid) === undefined) this.touched.delete(xid);
       // A subtransaction rolled back: what its top-level transaction sees of its own changes changes.
       const top = this.topOf.get(xid);
       if (top !== undefined && this.writers.has(top)) this.ownEvent(top, rec.lsn);
@@ -253,6 +301,42 @@ export class HistoricCatalog implements CatalogView {
     const value = compute();
     this.cache.set(key, { epoch, own, ownEpoch, value });
     return value;
+  }
+
+  /** Compares the touched tables just before and just after a commit: the DDL events it makes. */
+  private ddlAt(lsn: Lsn, xid: number, subxacts: readonly number[]): void {
+    const oids = new Set<number>(this.touched.get(xid) ?? []);
+    for (const s of subxacts) for (const o of this.touched.get(s) ?? []) oids.add(o);
+    const before: CatalogPoint = { lsn, xid: 0 };
+    const after: CatalogPoint = { lsn: lsn + 1, xid: 0 };
+    const table = (r: DecoderRelation | undefined): DecoderRelation | undefined => (r !== undefined && (r.kind === 'r' || r.kind === 'p') && r.namespace !== 'pg_toast' ? r : undefined);
+    for (const oid of [...oids].sort((a, b) => a - b)) {
+      const old = table(this.relationByOid(oid, before));
+      const now = table(this.relationByOid(oid, after));
+      if (old === undefined && now === undefined) continue;
+      const oldColumns = old && this.ddlColumns(old, before);
+      const newColumns = now && this.ddlColumns(now, after);
+      const base = { lsn, xid, oid };
+      if (old === undefined) {
+        this.onDdl!({ kind: 'created', ...base, namespace: now!.namespace, name: now!.name, newColumns });
+      } else if (now === undefined) {
+        this.onDdl!({ kind: 'dropped', ...base, namespace: old.namespace, name: old.name, oldColumns });
+      } else {
+        if (old.name !== now.name || old.namespace !== now.namespace) {
+          this.onDdl!({ kind: 'renamed', ...base, namespace: now.namespace, name: now.name, oldNamespace: old.namespace, oldName: old.name });
+        }
+        const changes: ('columns' | 'replica-identity')[] = [];
+        if (JSON.stringify(oldColumns) !== JSON.stringify(newColumns)) changes.push('columns');
+        if (old.replIdent !== now.replIdent) changes.push('replica-identity');
+        if (changes.length > 0) {
+          this.onDdl!({ kind: 'altered', ...base, namespace: now.namespace, name: now.name, changes, oldColumns, newColumns, oldReplIdent: old.replIdent, newReplIdent: now.replIdent });
+        }
+      }
+    }
+  }
+
+  private ddlColumns(r: DecoderRelation, at: CatalogPoint): DdlColumn[] {
+    return r.attributes.filter((a) => !a.dropped).map((a) => ({ attnum: a.attnum, name: a.name, typeOid: a.typeOid, type: this.type(a.typeOid, at)?.name ?? String(a.typeOid) }));
   }
 
   // -----------------------------------------------------------------------------------------------
