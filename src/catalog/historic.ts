@@ -22,6 +22,7 @@ import {
   HEAP_XMIN_FROZEN,
   HEAP_XMIN_INVALID,
   LP_NORMAL,
+  pageToRaw,
   parsePage,
   rawPageLsn,
   SIZEOF_HEAP_TUPLE_HEADER,
@@ -613,6 +614,33 @@ export class HistoricCatalog implements CatalogView {
       if (r !== undefined) info.rangeSubtype = rowOid(r[this.col(PG_RANGE, 'rngsubtype')]);
     }
     return info;
+  }
+
+  /**
+   * The catalog as of the last record processed, as a starting snapshot: to restart decoding later from any
+   * point at or before it (pages newer than the restart point are fine: redo skips what they hold; transactions
+   * committing after it are read again and dated by their commit records).
+   */
+  exportSnapshot(): CatalogSnapshot {
+    const at: CatalogPoint = { lsn: this.lastLsn + 1, xid: 0 };
+    const relmap = Object.fromEntries(this.relmaps[this.relmaps.length - 1]!.map) as Record<number, number>;
+    const filenodes: Record<number, number> = {};
+    for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) filenodes[oid] = this.filenodeOf(oid, at);
+    const pages: CatalogSnapshot['pages'] = [];
+    for (const fn of new Set(Object.values(filenodes))) {
+      for (const [block, page] of this.pages.pages.get(fn) ?? []) pages.push({ relfilenode: fn, block, page: pageToRaw(page) });
+    }
+    // Only the xids the pages hold matter: the others' rows are gone.
+    const committedXids: number[] = [];
+    for (const fn of new Set(Object.values(filenodes))) {
+      for (const page of (this.pages.pages.get(fn) ?? new Map()).values()) {
+        for (const it of page.items) {
+          if (it.tuple === undefined) continue;
+          for (const xid of [tupXmin(it.tuple), tupXmax(it.tuple)]) if (xid >= 3 && (this.commitLsn.has(xid) || this.committedAtStart.has(xid))) committedXids.push(xid);
+        }
+      }
+    }
+    return { major: this.major, databaseOid: this.databaseOid, relmap, filenodes, pages, committedXids: [...new Set(committedXids)] };
   }
 
   /** Whether `oid` names a user object (not one made by initdb). */

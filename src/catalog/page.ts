@@ -124,3 +124,34 @@ export const unusedItem = (): Item => ({ flags: LP_UNUSED, redirect: 0, tuple: u
 export function truncateLinePointers(page: Page): void {
   while (page.items.length > 0 && page.items[page.items.length - 1]!.flags === LP_UNUSED) page.items.pop();
 }
+
+/** An 8 kB heap page holding a page's items (tuples packed from the end, MAXALIGNed): what the server's pages hold. */
+// see PageInit / PageAddItemExtended (bufpage.c)
+export function pageToRaw(page: Page): Uint8Array {
+  const raw = new Uint8Array(8192);
+  const v = new DataView(raw.buffer);
+  v.setUint32(0, Math.floor(page.lsn / 0x1_0000_0000), true);
+  v.setUint32(4, page.lsn % 0x1_0000_0000, true);
+  const lower = SIZE_OF_PAGE_HEADER + 4 * page.items.length;
+  let upper = 8192;
+  for (let i = 0; i < page.items.length; i++) {
+    const it = page.items[i]!;
+    let off = 0;
+    let len = 0;
+    if (it.flags === LP_NORMAL && it.tuple !== undefined) {
+      len = it.tuple.length;
+      upper = (upper - len) & ~7;
+      if (upper < lower) throw new WalFormatError('invalid-page', `catalog page items do not fit in 8 kB`);
+      raw.set(it.tuple, upper);
+      off = upper;
+    } else if (it.flags === LP_REDIRECT) {
+      off = it.redirect;
+    }
+    v.setUint32(SIZE_OF_PAGE_HEADER + 4 * i, (off & 0x7fff) | ((it.flags & 3) << 15) | ((len & 0x7fff) << 17), true);
+  }
+  v.setUint16(12, lower, true);
+  v.setUint16(14, upper, true);
+  v.setUint16(16, 8192, true); // pd_special: no special space on heap pages
+  v.setUint16(18, 8192 | 4, true); // pd_pagesize_version: 8 kB, layout version 4
+  return raw;
+}

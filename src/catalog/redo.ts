@@ -195,13 +195,27 @@ export class CatalogPages {
     return page;
   }
 
-  /** A record older than its page (the page came later, e.g. read from the server): only note when it wrote. */
+  /**
+   * A record older than its page (the page came later, e.g. read from the server or from an exported snapshot):
+   * only note the LSNs at which it wrote tuple versions, which the transaction's own lookups go by.
+   */
   private retag(rec: DecodedRecord, id: number, page: Page): void {
-    if (rec.rmid !== RM_HEAP_ID || id !== 0) return;
-    const op = rec.info & 0x70;
-    if (op === 0x00) {
-      const it = page.items[parseHeapInsert(rec).offnum - 1];
-      if (it?.insertLsn === 0) it.insertLsn = rec.lsn;
+    const tag = (off: number, field: 'insertLsn' | 'xmaxLsn'): void => {
+      const it = page.items[off - 1];
+      if (it !== undefined && it[field] === 0) it[field] = rec.lsn;
+    };
+    if (rec.rmid === RM_HEAP_ID) {
+      const op = rec.info & 0x70;
+      if (op === 0x00) tag(parseHeapInsert(rec).offnum, 'insertLsn');
+      else if (op === 0x10) tag(parseHeapDelete(rec).offnum, 'xmaxLsn');
+      else if (op === 0x20 || op === 0x40) {
+        const u = parseHeapUpdate(rec);
+        if (id === 0) tag(u.newOffnum, 'insertLsn');
+        if (id === 1 || !rec.hasBlockRef(1)) tag(u.oldOffnum, 'xmaxLsn');
+      }
+    } else if (rec.rmid === RM_HEAP2_ID && (rec.info & 0x70) === 0x50) {
+      const m = parseMultiInsert(rec);
+      for (let i = 0; i < m.ntuples; i++) tag(multiInsertOffnum(rec, m, i), 'insertLsn');
     }
   }
 

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
-import { createSlot, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
+import { createSlot, createSlotFromDataDir, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
+import { HistoricCatalog } from '../catalog/historic.js';
+import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import { FileSpillStore } from '../node/spill.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
@@ -16,6 +18,17 @@ slot's consistent point, so that pgwal decode can decode the WAL with no server.
 
 Usage:
   pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding] [--temporary] [--two-phase]
+                    [--static-catalog]
+  pgwal slot create --datadir DIR --dbname NAME --slot NAME --state FILE
+
+The state file holds the catalog relations' raw pages (read with pageinspect's get_raw_page, which needs a
+superuser; the extension is created when missing), so that decoding follows DDL: tables created, altered,
+rewritten or renamed after the slot decode as the server decodes them. --static-catalog stores only the
+relations and types of the slot's creation (no pageinspect; wrong after DDL).
+
+With --datadir, no server is needed: the slot starts at the shutdown checkpoint of a cleanly stopped server's
+data directory (a cold copy, or a base backup of a stopped server), its catalog read from the relation files,
+pg_filenode.map and pg_xact; decode the WAL the server writes after that checkpoint.
 `;
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding returns from
@@ -40,7 +53,7 @@ Options:
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
-Not yet: DDL inside the range (the catalog is the one of the slot's creation), stream-changes, JSON output.
+Not yet: stream-changes, JSON output (and with it the DDL events the historic catalog reports).
 `;
 
 const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites'];
@@ -62,16 +75,31 @@ export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
     return sub === '--help' ? 0 : 1;
   }
   try {
-    const p = getopt(rest, [{ long: 'dsn', arg: 'required' }, { long: 'slot', arg: 'required' }, { long: 'state', arg: 'required' }, { long: 'plugin', arg: 'required' }, { long: 'temporary', arg: 'none' }, { long: 'two-phase', arg: 'none' }], (m) => {
+    const p = getopt(rest, [{ long: 'dsn', arg: 'required' }, { long: 'slot', arg: 'required' }, { long: 'state', arg: 'required' }, { long: 'plugin', arg: 'required' }, { long: 'temporary', arg: 'none' }, { long: 'two-phase', arg: 'none' }, { long: 'static-catalog', arg: 'none' }, { long: 'datadir', arg: 'required' }, { long: 'dbname', arg: 'required' }], (m) => {
       throw new WalError('invalid-argument', m);
     });
     const get = (n: string): string | undefined => p.options.find((o) => o.name === n)?.value;
     const dsn = get('dsn');
     const slot = get('slot');
     const state = get('state');
-    if (dsn === undefined || slot === undefined || state === undefined) throw new WalError('invalid-argument', '--dsn, --slot and --state are required');
-    const s = await createSlot({ connection: dsn, slotName: slot, plugin: get('plugin'), temporary: p.options.some((o) => o.name === 'temporary'), twoPhase: p.options.some((o) => o.name === 'two-phase') });
-    writeSlotStateFile(path.resolve(io.cwd, state), s);
+    const datadir = get('datadir');
+    if (datadir !== undefined) {
+      const dbname = get('dbname');
+      if (slot === undefined || state === undefined || dbname === undefined) throw new WalError('invalid-argument', '--datadir needs --dbname, --slot and --state');
+      if (dsn !== undefined) throw new WalError('invalid-argument', '--datadir and --dsn exclude each other');
+    } else if (dsn === undefined || slot === undefined || state === undefined) throw new WalError('invalid-argument', '--dsn, --slot and --state are required');
+    const s =
+      datadir !== undefined
+        ? createSlotFromDataDir({ dataDir: path.resolve(io.cwd, datadir), database: get('dbname')!, slotName: slot! })
+        : await createSlot({
+            connection: dsn!,
+            slotName: slot!,
+            plugin: get('plugin'),
+            temporary: p.options.some((o) => o.name === 'temporary'),
+            twoPhase: p.options.some((o) => o.name === 'two-phase'),
+            historicCatalog: !p.options.some((o) => o.name === 'static-catalog'),
+          });
+    writeSlotStateFile(path.resolve(io.cwd, state!), s);
     io.out(`slot "${s.slotName}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlushLsn}, catalog_xmin ${s.catalogXmin}\n`);
     return 0;
   } catch (e) {
@@ -123,8 +151,10 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
+    // With the catalog's pages, the historic catalog follows DDL; without, the slot's fixed catalog.
+    const historic = state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages)) : undefined;
     const decoder = new TestDecodingDecoder(
-      state.catalog,
+      historic ?? state.catalog,
       profile.major,
       { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0') },
       parseLsn(state.confirmedFlushLsn),
@@ -148,7 +178,13 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     }
     if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
       const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));
-      writeSlotStateFile(path.resolve(io.cwd, stateFile), { ...state, confirmedFlushLsn: formatLsn(decoder.lastCommitEnd), restartLsn: formatLsn(restart) });
+      writeSlotStateFile(path.resolve(io.cwd, stateFile), {
+        ...state,
+        confirmedFlushLsn: formatLsn(decoder.lastCommitEnd),
+        restartLsn: formatLsn(restart),
+        // The catalog as of the end of what was read: newer than the new restart_lsn, which redo allows.
+        ...(historic !== undefined ? { catalogPages: catalogSnapshotToJson(historic.exportSnapshot()) } : {}),
+      });
     }
     return 0;
   } catch (e) {

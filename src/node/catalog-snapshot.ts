@@ -153,3 +153,61 @@ export function readCatalogSnapshotFromDataDir(dataDir: string, databaseOid: num
   const committedXids = xidsOf(pages).filter(committed);
   return { major, databaseOid, relmap, filenodes, pages, committedXids };
 }
+
+/** What pgwal needs of global/pg_control. */
+export interface ControlFile {
+  systemIdentifier: string;
+  /** DBState: 1 = shut down (a clean stop), 2 = shut down in recovery. */
+  state: number;
+  /** The last checkpoint record, its redo pointer and timeline. */
+  checkPoint: number;
+  redo: number;
+  timeline: number;
+}
+
+// see ControlFileData and CheckPoint (pg_control.h): the same leading fields in 15-18
+export function readControlFile(dataDir: string): ControlFile {
+  const file = path.join(dataDir, 'global', 'pg_control');
+  const b = fs.readFileSync(file);
+  if (b.length < 56) throw new CatalogError('invalid-control-file', `${file} is too short (${b.length} bytes)`, { file });
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const u64 = (o: number): number => v.getUint32(o + 4, true) * 0x1_0000_0000 + v.getUint32(o, true);
+  return {
+    systemIdentifier: ((BigInt(v.getUint32(4, true)) << 32n) | BigInt(v.getUint32(0, true))).toString(),
+    state: v.getUint32(16, true),
+    checkPoint: u64(32),
+    redo: u64(40),
+    timeline: v.getUint32(48, true),
+  };
+}
+
+/** A database's OID by name, from the shared catalog pg_database in the data directory (global/). */
+export function databaseOidByName(dataDir: string, name: string): number {
+  const major = Number(fs.readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim()) as Major;
+  const desc = BOOTSTRAP_DATA[major]?.catalogs['pg_database'];
+  if (desc === undefined) throw new CatalogError('unsupported-version', `no pg_database descriptor for PostgreSQL ${major}`, { file: dataDir });
+  const map = parseRelmapFile(new Uint8Array(fs.readFileSync(path.join(dataDir, 'global', 'pg_filenode.map'))));
+  const fn = map.get(desc.oid);
+  if (fn === undefined) throw new CatalogError('invalid-relmap', `global/pg_filenode.map has no entry for pg_database`, { file: dataDir });
+  const attrs = desc.attributes.map(([n, typeOid, len, align, byval], i) => ({ attnum: i + 1, name: n, typeOid, len, align, byval, dropped: false }));
+  const nameCol = attrs.findIndex((a) => a.name === 'datname');
+  const data = new Uint8Array(fs.readFileSync(path.join(dataDir, 'global', String(fn))));
+  const clog = new Map<number, Uint8Array | null>();
+  const committed = (xid: number): boolean => xid < 3 || clogStatus(dataDir, xid, clog) === 1;
+  for (let off = 0; off + BLCKSZ <= data.length; off += BLCKSZ) {
+    for (const it of parsePage(data.subarray(off, off + BLCKSZ), 0).items) {
+      if (it.flags !== LP_NORMAL || it.tuple === undefined) continue;
+      const t = it.tuple;
+      const im = tupInfomask(t);
+      if (!((im & HEAP_XMIN_FROZEN) === HEAP_XMIN_FROZEN || committed(tupXmin(t)))) continue;
+      if (!(im & HEAP_XMAX_INVALID) && tupXmax(t) !== 0 && !(im & 0x0080) && committed(tupXmax(t))) continue;
+      const row = deformTuple(t.subarray(23), t[18]! | (t[19]! << 8), im, t[22]!, attrs);
+      const n = row[nameCol];
+      if (n?.kind === 'bytes' && new TextDecoder().decode(n.bytes.subarray(0, n.bytes.indexOf(0) < 0 ? n.bytes.length : n.bytes.indexOf(0))) === name) {
+        const o = row[0]!;
+        if (o.kind === 'bytes') return new DataView(o.bytes.buffer, o.bytes.byteOffset).getUint32(0, true);
+      }
+    }
+  }
+  throw new CatalogError('unknown-database', `database "${name}" does not exist in ${dataDir}`, { file: dataDir });
+}

@@ -4,8 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { WalSourceError } from '../errors.js';
+import { formatLsn } from '../lsn.js';
 import { parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
 import { loadCatalog } from './catalog.js';
+import { databaseOidByName, readCatalogSnapshot, readCatalogSnapshotFromDataDir, readControlFile } from './catalog-snapshot.js';
+import { catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 
 export interface CreateSlotOptions {
   /** node-postgres connection settings or a connection string. */
@@ -15,6 +18,11 @@ export interface CreateSlotOptions {
   temporary?: boolean;
   /** A two_phase slot: prepared transactions are decoded at PREPARE TRANSACTION. */
   twoPhase?: boolean;
+  /**
+   * Store the catalog's raw pages for the historic catalog (default true): decoding then follows DDL. Needs a
+   * superuser and the pageinspect extension, which is created in the database when missing.
+   */
+  historicCatalog?: boolean;
 }
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
@@ -32,6 +40,9 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
   try {
     await sql.connect();
     const plugin = options.plugin ?? 'test_decoding';
+    const historic = options.historicCatalog ?? true;
+    // Before the slot: creating the extension is a catalog change of its own, not one the slot should see.
+    if (historic) await sql.query('create extension if not exists pageinspect');
     const created = await repl.query(
       `CREATE_REPLICATION_SLOT ${quoteIdent(options.slotName)} ${options.temporary ? 'TEMPORARY ' : ''}LOGICAL ${quoteIdent(plugin)} (SNAPSHOT 'export'${options.twoPhase ? ', TWO_PHASE' : ''})`,
     );
@@ -39,6 +50,7 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
     await sql.query('begin isolation level repeatable read');
     await sql.query(`set transaction snapshot '${snapshot.replace(/'/g, "''")}'`);
     const catalog = await loadCatalog(sql);
+    const catalogPages = historic ? catalogSnapshotToJson(await readCatalogSnapshot(sql)) : undefined;
     const info = (
       await sql.query(`select (select system_identifier::text from pg_control_system()) as sysid,
                               current_setting('server_version_num')::int / 10000 as major,
@@ -65,11 +77,58 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
       // two_phase_at of a slot made with two_phase is its consistent point.
       ...(options.twoPhase ? { twoPhase: true, twoPhaseAt: slot.confirmed_flush_lsn } : {}),
       catalog: { databaseOid: Number(info.dboid), ...catalog },
+      ...(catalogPages !== undefined ? { catalogPages } : {}),
     };
   } finally {
     await sql.end().catch(() => undefined);
     await repl.end().catch(() => undefined);
   }
+}
+
+export interface DataDirSlotOptions {
+  /** A data directory of a cleanly stopped server: a cold copy or a base backup taken of a stopped server. */
+  dataDir: string;
+  /** The database to decode, by name or OID. */
+  database: string | number;
+  slotName: string;
+}
+
+/**
+ * A pgwal slot that starts at a data directory's shutdown checkpoint, with the historic catalog read from its
+ * files: no server needed. Decoding the WAL written after the checkpoint (by a server started on that data
+ * directory or a copy of it) prints what a slot created at that point prints.
+ */
+export function createSlotFromDataDir(options: DataDirSlotOptions): SlotState {
+  const control = readControlFile(options.dataDir);
+  // Only a clean stop leaves no transaction open at the checkpoint: decoding can start right there.
+  if (control.state !== 1) {
+    throw new WalSourceError('unclean-data-directory', `data directory "${options.dataDir}" was not shut down cleanly (pg_control state ${control.state}): start and stop its server first`, { file: options.dataDir });
+  }
+  const databaseOid = typeof options.database === 'number' ? options.database : databaseOidByName(options.dataDir, options.database);
+  const snapshot = readCatalogSnapshotFromDataDir(options.dataDir, databaseOid);
+  let timezone = 'GMT';
+  try {
+    const conf = fs.readFileSync(path.join(options.dataDir, 'postgresql.conf'), 'utf8');
+    const m = /^\s*timezone\s*=\s*'([^']*)'/im.exec(conf);
+    if (m !== null) timezone = m[1]!;
+  } catch {
+    // no postgresql.conf (e.g. kept elsewhere): GMT, the server's default
+  }
+  return {
+    version: SLOT_STATE_VERSION,
+    slotName: options.slotName,
+    plugin: 'test_decoding',
+    systemIdentifier: control.systemIdentifier,
+    major: snapshot.major,
+    databaseOid,
+    timeline: control.timeline,
+    restartLsn: formatLsn(control.redo),
+    confirmedFlushLsn: formatLsn(control.checkPoint),
+    catalogXmin: '0',
+    timezone,
+    catalog: { databaseOid, relations: [], types: [] },
+    catalogPages: catalogSnapshotToJson(snapshot),
+  };
 }
 
 /** Writes the state so that a crash leaves either the old file or the new one, never a mix. */

@@ -4,6 +4,7 @@ import { WalFormatError } from '../errors.js';
 import { parseLsn } from '../lsn.js';
 import { crc32c } from '../xlogreader/crc32c.js';
 import type { DecoderCatalog } from '../reorderbuffer/decoder.js';
+import type { CatalogSnapshotJson } from '../catalog/snapshot-json.js';
 
 export const SLOT_STATE_VERSION = 1;
 
@@ -26,6 +27,11 @@ export interface SlotState {
   /** The TimeZone timestamps are printed in. */
   timezone: string;
   catalog: DecoderCatalog;
+  /**
+   * The historic catalog's starting point: the catalog relations' raw pages as of restartLsn or later. With it,
+   * decoding follows DDL; without it, the fixed `catalog` is used.
+   */
+  catalogPages?: CatalogSnapshotJson;
 }
 
 const encoder = new TextEncoder();
