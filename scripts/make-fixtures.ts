@@ -2,6 +2,7 @@
 // the server's own answers for exactly that range. Run: npm run fixtures [-- --major 16 --only toast].
 //
 // Per scenario: setup (before the range) → pg_switch_wal → a test_decoding slot → the workload → capture.
+import { writeFixtureStates } from './fixture-states.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -207,6 +208,7 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
     gucs: s.gucs ?? {},
   };
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  writeFixtureStates(dir);
 }
 
 /** pg_waldump (Debian's, PostgreSQL 15) over the shipped segments: text, block details, stats, end message. */

@@ -188,7 +188,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
               const a = ours.stdout.split('\n');
               const b = expected.split('\n');
               for (let i = 0; i < Math.max(a.length, b.length); i++) expect(a[i], `seed ${seed}, slot ${slot}, ${opts.join(' ')}, line ${i}`).toBe(b[i]);
-              expect(fs.readdirSync(path.join(work, 'spill')), 'spill files are removed').toEqual([]);
+              expect(fs.existsSync(path.join(work, 'spill')), 'spill files and their folder are removed').toBe(false);
             }
           }
           expect(parseLsn(end)).toBeGreaterThan(0);

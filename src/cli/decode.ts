@@ -4,6 +4,7 @@ import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
+import { ArchiveWal } from '../node/restore.js';
 import { createSlot, createSlotFromDataDir, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
@@ -35,28 +36,37 @@ export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state
 pg_logical_slot_peek_changes for that slot (the data column, one row per line).
 
 Usage:
-  pgwal decode --state FILE [--path DIR]... [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
+  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
 
 Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
-                      only-local (0), include-rewrites (0)
+                      only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
+                      are streamed in blocks before they end instead of spilled)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
                       is rewritten crash-safely (confirmed_flush never moves back)
-  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk
-                      (default 64MB; units kB, MB, GB)
+  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
+                      streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
+                      as debug_logical_replication_streaming = immediate does
   --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
+  --restore-command CMD  fetch segments and history files with a restore_command (%f, %p, %r, %%) before
+                      looking in the --path folders, following timeline switches
+  --wal-segsize MB    wal_segment_size of the cluster, for --restore-command (default 16)
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
-Not yet: stream-changes, JSON output (and with it the DDL events the historic catalog reports).
+With stream-changes, where blocks begin and end follows pgwal's memory accounting, which is close to but not the
+server's; with --memory-limit 0 it equals the server's immediate mode.
+
+DDL inside the range is followed when the state file holds the catalog's pages (slot create's default).
+Not yet: JSON output (and with it the DDL events the historic catalog reports).
 `;
 
-const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites'];
+const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
 
 /** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
 export function parseSize(text: string): number {
@@ -121,6 +131,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         { long: 'advance', arg: 'none' },
         { long: 'memory-limit', arg: 'required' },
         { long: 'spill-dir', arg: 'required' },
+        { long: 'restore-command', arg: 'required' },
+        { long: 'wal-segsize', arg: 'required' },
         { short: '?', long: 'help', arg: 'none' },
       ],
       (m) => {
@@ -141,7 +153,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       opts.set(k!, v.length === 0 ? '1' : v.join('='));
     }
     const dirs = p.options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
-    const wal = openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' });
+    const restoreCommand = p.options.find((o) => o.name === 'restore-command')?.value;
+    const segText = p.options.find((o) => o.name === 'wal-segsize')?.value;
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
@@ -156,7 +169,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const decoder = new TestDecodingDecoder(
       historic ?? state.catalog,
       profile.major,
-      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0') },
+      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') },
       parseLsn(state.confirmedFlushLsn),
       {
         spill,
@@ -166,7 +179,13 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
       },
     );
-    const stream = wal.records({ start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline });
+    const range = { start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline };
+    // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
+    const archive =
+      restoreCommand === undefined
+        ? undefined
+        : await ArchiveWal.open({ restoreCommand, dirs, segmentSize: segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB')), cwd: io.cwd });
+    const stream = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }).records(range) : archive.records(range);
     let readTo = parseLsn(state.restartLsn);
     try {
       for await (const rec of stream) {
@@ -175,6 +194,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       }
     } finally {
       decoder.close();
+      archive?.close();
     }
     if (p.options.some((o) => o.name === 'advance') && decoder.lastCommitEnd > parseLsn(state.confirmedFlushLsn)) {
       const restart = Math.max(parseLsn(state.restartLsn), Math.min(decoder.restartPoint(readTo), decoder.lastCommitEnd));

@@ -302,6 +302,8 @@ export interface OpenArchiveOptions {
   prefetch?: number;
   /** Kill a restore_command that runs longer than this. */
   timeoutMs?: number;
+  /** The working directory of the restore_command. */
+  cwd?: string;
 }
 
 /** WAL reached through restore_command / a fetcher / folders, following the timeline history. */
@@ -318,7 +320,7 @@ export class ArchiveWal {
     const fetchers: WalFetcher[] = [];
     let restore: RestoreCommand | undefined;
     if (options.restoreCommand !== undefined) {
-      restore = new RestoreCommand(options.restoreCommand, { timeoutMs: options.timeoutMs });
+      restore = new RestoreCommand(options.restoreCommand, { timeoutMs: options.timeoutMs, cwd: options.cwd });
       fetchers.push(restore);
     }
     if (options.fetch !== undefined) fetchers.push(new FunctionFetcher(options.fetch));

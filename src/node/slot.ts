@@ -2,6 +2,7 @@
 // in a file written crash-safely (temp file, fsync, rename, fsync of the folder).
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import pg from 'pg';
 import { WalSourceError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
@@ -158,5 +159,16 @@ export function readSlotStateFile(file: string): SlotState {
   } catch (e) {
     throw new WalSourceError('unreadable-file', `could not read slot state file "${file}": ${(e as Error).message}`, { file, cause: e });
   }
-  return parseSlotState(bytes, file);
+  const state = parseSlotState(bytes, file);
+  if (state.catalogPagesFile !== undefined) {
+    const pagesFile = path.resolve(path.dirname(file), state.catalogPagesFile);
+    try {
+      const raw = fs.readFileSync(pagesFile);
+      state.catalogPages = JSON.parse((pagesFile.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString('utf8')) as SlotState['catalogPages'];
+    } catch (e) {
+      throw new WalSourceError('unreadable-file', `could not read the catalog pages "${pagesFile}" of slot state file "${file}": ${(e as Error).message}`, { file: pagesFile, cause: e });
+    }
+    delete state.catalogPagesFile;
+  }
+  return state;
 }

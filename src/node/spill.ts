@@ -12,9 +12,14 @@ export class FileSpillStore implements SpillStore {
   bytes = 0;
   private readonly sizes = new Map<number, number>();
 
-  /** Opens `dir` (made if missing, mode 0700) and removes spill files a previous run left there. */
+  private made = false;
+
+  /**
+   * Spills go to `dir` (made, mode 0700, at the first spill; removed again at close when it is left empty).
+   * Spill files a previous run left there are stale — decoding restarts from restart_lsn — and are removed now.
+   */
   constructor(readonly dir: string) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(dir)) return;
     for (const name of fs.readdirSync(dir)) if (/^xid-\d+\.spill$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
   }
 
@@ -33,6 +38,10 @@ export class FileSpillStore implements SpillStore {
       at += 4 + c.length;
     }
     try {
+      if (!this.made) {
+        fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        this.made = true;
+      }
       fs.appendFileSync(this.file(xid), buf, { mode: 0o600 });
     } catch (e) {
       throw new WalSourceError('spill-failed', `could not write to spill file "${this.file(xid)}": ${(e as Error).message}`, { file: this.file(xid) });
@@ -42,6 +51,7 @@ export class FileSpillStore implements SpillStore {
   }
 
   *read(xid: number): Generator<Uint8Array> {
+    if (!this.sizes.has(xid)) return;
     const file = this.file(xid);
     let fd: number;
     try {
@@ -96,5 +106,6 @@ export class FileSpillStore implements SpillStore {
 
   close(): void {
     for (const xid of [...this.sizes.keys()]) this.remove(xid);
+    if (this.made && fs.readdirSync(this.dir).length === 0) fs.rmdirSync(this.dir);
   }
 }

@@ -70,6 +70,12 @@ export interface DecoderOptions {
   memoryLimit?: number;
   /** Where spilled changes go (default: memory, which bounds nothing — give a file store to bound memory). */
   spill?: SpillStore;
+  /**
+   * Stream large in-progress transactions to the plugin's stream callbacks instead of spilling them (the server's
+   * streaming, test_decoding's stream-changes). With `memoryLimit: 0` every change is streamed (or spilled, while
+   * it cannot be streamed yet) at once, as with debug_logical_replication_streaming = immediate.
+   */
+  streaming?: boolean;
   /** include-rewrites: emit changes to the transient tables of table rewrites. */
   includeRewrites?: boolean;
   /** Receives each output row; default: appended to `output`. */
@@ -91,6 +97,12 @@ interface TxnState {
   spilled: boolean;
   /** A change was queued (the server's base_snapshot): only such transactions reach the plugin. */
   hasBase: boolean;
+  /** Top-level: changes were streamed before the end (RBTXN_IS_STREAMED); subxact: it had changes in a stream. */
+  streamed: boolean;
+  /** Top-level: a TOAST chunk or speculative insertion waits for its main change (RBTXN_HAS_PARTIAL_CHANGE). */
+  partial: boolean;
+  /** Top-level: a change a plugin sees was queued (RBTXN_HAS_STREAMABLE_CHANGE). */
+  streamable: boolean;
   /** PREPARE seen: where, when, with which GID. */
   prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; subxacts: number[] };
 }
@@ -181,14 +193,18 @@ export class LogicalDecoder {
   private txnFor(xid: number, lsn: Lsn): TxnState {
     let t = this.txns.get(xid);
     if (t === undefined) {
-      t = { xid, firstLsn: lsn, changes: [], size: 0, spilled: false, hasBase: false };
+      t = { xid, firstLsn: lsn, changes: [], size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
       this.txns.set(xid, t);
     }
     return t;
   }
 
+  /** ReadRecPtr of the record being processed: streaming starts only at or after the start point. */
+  private recordLsn: Lsn = 0;
+
   /** Feeds one record, in WAL order. */
   process(rec: DecodedRecord): void {
+    this.recordLsn = rec.lsn;
     this.catalog.process(rec);
     this.snapbuild?.process(rec);
     if (rec.xid !== 0) {
@@ -225,20 +241,59 @@ export class LogicalDecoder {
   }
 
   /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
+  // see ReorderBufferQueueChange and ReorderBufferProcessPartialChange (reorderbuffer.c)
   private queue(xid: number, lsn: Lsn, change: Uint8Array): void {
-    if (!this.decodes(this.topOf(xid))) return;
+    const topXid = this.topOf(xid);
+    if (!this.decodes(topXid)) return;
     const t = this.txnFor(xid, lsn);
+    const top = topXid === xid ? t : this.txnFor(topXid, lsn);
+    const kind = change[0]!;
+    if (kind !== CHANGE_SPEC_CONFIRM && kind !== CHANGE_SPEC_ABORT) top.streamable = true;
     t.changes.push(change);
     t.hasBase = true;
     const sz = change.length + CHANGE_OVERHEAD;
     t.size += sz;
     this.size += sz;
-    if (this.size >= this.memoryLimit) this.reduceMemory();
+    const flags = change[1]!;
+    if (kind === CHANGE_INSERT && flags & CF_TOAST_INSERT) top.partial = true;
+    else if (top.partial && (kind === CHANGE_INSERT || kind === CHANGE_UPDATE) && flags & CF_CLEAR_TOAST) top.partial = false;
+    if (kind === CHANGE_SPEC_INSERT) top.partial = true;
+    else if (top.partial && (kind === CHANGE_SPEC_CONFIRM || kind === CHANGE_SPEC_ABORT)) top.partial = false;
+    // A transaction spilled while it could not be streamed is streamed as soon as its changes are whole again.
+    if (this.canStartStreaming() && !top.partial && t.spilled && top.streamable) this.stream(top);
+    if (this.size >= this.memoryLimit || (this.memoryLimit === 0 && this.size > 0)) this.reduceMemory();
   }
 
-  /** ReorderBufferCheckMemoryLimit: spill the largest queues until under the limit. */
+  private canStartStreaming(): boolean {
+    return this.options.streaming === true && this.plugin.streamStart !== undefined && this.consistentAt !== undefined && this.emits(this.recordLsn);
+  }
+
+  /** The size of a top-level transaction with its known subtransactions (total_size). */
+  private totalSize(top: TxnState): number {
+    let n = top.size;
+    for (const [sub, parent] of this.parent) if (parent === top.xid) n += this.txns.get(sub)?.size ?? 0;
+    return n;
+  }
+
+  // see ReorderBufferCheckMemoryLimit: stream the largest streamable top-level transaction, else spill the largest queue
   private reduceMemory(): void {
-    while (this.size >= this.memoryLimit) {
+    while (this.size >= this.memoryLimit || (this.memoryLimit === 0 && this.size > 0)) {
+      let top: TxnState | undefined;
+      if (this.canStartStreaming()) {
+        let topSize = 0;
+        for (const t of this.txns.values()) {
+          if (this.parent.has(t.xid) || t.partial || !t.streamable) continue;
+          const n = this.totalSize(t);
+          if (n > 0 && (top === undefined || n > topSize)) {
+            top = t;
+            topSize = n;
+          }
+        }
+      }
+      if (top !== undefined) {
+        this.stream(top);
+        continue;
+      }
       let largest: TxnState | undefined;
       for (const t of this.txns.values()) if (t.size > 0 && (largest === undefined || t.size > largest.size)) largest = t;
       if (largest === undefined) return;
@@ -249,6 +304,31 @@ export class LogicalDecoder {
       largest.spilled = true;
       this.spills++;
     }
+  }
+
+  /** Empties the queues of `members` after their changes went to the plugin (ReorderBufferTruncateTXN). */
+  private truncate(members: readonly number[]): void {
+    for (const x of members) {
+      const t = this.txns.get(x);
+      if (t === undefined) continue;
+      this.size -= t.size;
+      if (t.spilled) this.spill.remove(x);
+      t.changes = [];
+      t.size = 0;
+      t.spilled = false;
+    }
+  }
+
+  // see ReorderBufferStreamTXN: the queued changes of a top-level transaction go out as one streamed block
+  private stream(top: TxnState): void {
+    const members = this.members(top.xid, []);
+    const txn: ReorderTxn = { xid: top.xid, firstLsn: top.firstLsn, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: 0, streamed: true };
+    for (const x of members) {
+      const t = this.txns.get(x);
+      if (t !== undefined && (x === top.xid || t.size > 0 || t.spilled)) t.streamed = true;
+    }
+    this.replay(top.xid, members, txn, 'stream');
+    this.truncate(members);
   }
 
   private dropQueue(xid: number): void {
@@ -370,7 +450,17 @@ export class LogicalDecoder {
       const xid = op === 0x40 ? a.twophaseXid : rec.xid;
       const time = a.xinfo & XACT_XINFO_HAS_ORIGIN ? a.originTimestamp : a.xactTime;
       if (op === 0x40 && this.twoPhase && !this.skipsXact(a.dbId, rec)) this.rollbackPrepared(xid, a.subxacts, rec, time, a.twophaseGid);
-      else this.forget(xid, a.subxacts);
+      else {
+        // see ReorderBufferAbort: a (sub)transaction that was streamed is aborted downstream too, subxacts first
+        for (const x of [...a.subxacts, xid]) {
+          const t = this.txns.get(x);
+          if (t?.streamed !== true) continue;
+          const top = this.txns.get(this.topOf(x)) ?? t;
+          const aborted: ReorderTxn = { xid: x, firstLsn: t.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, streamed: true };
+          this.call(rec.endLsn, x, undefined, (ctx) => this.plugin.streamAbort?.(ctx, aborted, rec.endLsn, top.xid));
+        }
+        this.forget(xid, a.subxacts);
+      }
     } else if (op === 0x10) {
       this.prepare(rec);
     } else if (op === 0x50) {
@@ -415,7 +505,13 @@ export class LogicalDecoder {
       return;
     }
     const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin };
-    this.replay(xid, members, txn, 'commit');
+    if (top.streamed) {
+      // see ReorderBufferStreamCommit: what is still queued goes out as a last block, then the commit
+      this.stream(top);
+      this.call(rec.endLsn, xid, undefined, (ctx) => this.plugin.streamCommit?.(ctx, { ...txn, streamed: true }));
+    } else {
+      this.replay(xid, members, txn, 'commit');
+    }
     this.lastCommitEnd = rec.endLsn;
     this.forget(xid, subxacts);
   }
@@ -438,17 +534,15 @@ export class LogicalDecoder {
     if (this.skipsXact(p.dbId, rec)) return;
     const members = this.members(xid, p.subxacts);
     if (!members.some((x) => this.txns.get(x)?.hasBase === true)) return;
-    this.replay(xid, members, this.prepareTxn(xid, top, top.prepare), 'prepare');
-    // The changes went out; COMMIT / ROLLBACK PREPARED only need the transaction's identity now.
-    for (const x of members) {
-      const t = this.txns.get(x);
-      if (t === undefined) continue;
-      this.size -= t.size;
-      if (t.spilled) this.spill.remove(x);
-      t.changes = [];
-      t.size = 0;
-      t.spilled = false;
+    const txn = this.prepareTxn(xid, top, top.prepare);
+    if (top.streamed) {
+      this.stream(top);
+      this.call(txn.endLsn, xid, undefined, (ctx) => this.plugin.streamPrepare?.(ctx, { ...txn, streamed: true }));
+    } else {
+      this.replay(xid, members, txn, 'prepare');
     }
+    // The changes went out; COMMIT / ROLLBACK PREPARED only need the transaction's identity now.
+    this.truncate(members);
   }
 
   private rollbackPrepared(xid: number, subxacts: number[], rec: DecodedRecord, time: bigint, gid: string): void {
@@ -501,16 +595,21 @@ export class LogicalDecoder {
   }
 
   // see ReorderBufferProcessTXN (reorderbuffer.c)
-  private replay(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare'): void {
+  private replay(xid: number, members: readonly number[], txn: ReorderTxn, end: 'commit' | 'prepare' | 'stream'): void {
     const plugin = this.plugin;
+    const streaming = end === 'stream';
     if (end === 'prepare') this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.beginPrepare!(ctx, txn));
-    else this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.begin(ctx, txn));
+    else if (end === 'commit') this.call(txn.firstLsn, xid, undefined, (ctx) => plugin.begin(ctx, txn));
+    // A streamed block opens at its first change, whatever that change turns out to be.
+    let lastLsn: Lsn | undefined;
     const toast = new Map<number, Uint8Array[]>();
     let spec: { change: Uint8Array; rel: DecoderRelation } | undefined;
     for (const c of this.merged(members)) {
       const kind = c[0]!;
       const lsn = changeLsn(c);
       const at: CatalogPoint = { lsn, xid };
+      if (streaming && lastLsn === undefined) this.call(lsn, xid, undefined, (ctx) => plugin.streamStart!(ctx, txn));
+      lastLsn = lsn;
       switch (kind) {
         case CHANGE_INSERT:
         case CHANGE_UPDATE:
@@ -545,7 +644,8 @@ export class LogicalDecoder {
             ...(r.newTuple !== undefined ? { newTuple: reassemble(this.deform(r.newTuple, rel, lsn), toast) } : {}),
             ...(r.oldTuple !== undefined ? { oldTuple: this.deform(r.oldTuple, rel, lsn) } : {}),
           };
-          this.call(r.lsn, xid, at, (ctx) => plugin.change(ctx, txn, row));
+          if (streaming) this.call(r.lsn, xid, at, (ctx) => plugin.streamChange!(ctx, txn, row));
+          else this.call(r.lsn, xid, at, (ctx) => plugin.change(ctx, txn, row));
           if (r.flags & CF_CLEAR_TOAST) toast.clear();
           if (kind === CHANGE_SPEC_CONFIRM) spec = undefined;
           break;
@@ -566,13 +666,15 @@ export class LogicalDecoder {
           }
           if (relations.length === 0) break;
           const tc: TruncateChange = { kind: 'truncate', lsn, relations, cascade: (t.flags & 0x01) !== 0, restartSeqs: (t.flags & 0x02) !== 0 };
-          this.call(lsn, xid, at, (ctx) => plugin.truncate(ctx, txn, tc));
+          if (streaming) this.call(lsn, xid, at, (ctx) => plugin.streamTruncate!(ctx, txn, tc));
+          else this.call(lsn, xid, at, (ctx) => plugin.truncate(ctx, txn, tc));
           break;
         }
         case CHANGE_MESSAGE: {
           const m = decodeMessage(c);
           const mc: MessageChange = { kind: 'message', lsn: m.lsn, transactional: true, prefix: m.prefix, content: m.content };
-          this.call(m.lsn, xid, at, (ctx) => plugin.message(ctx, txn, mc));
+          if (streaming) this.call(m.lsn, xid, at, (ctx) => plugin.streamMessage!(ctx, txn, mc));
+          else this.call(m.lsn, xid, at, (ctx) => plugin.message(ctx, txn, mc));
           break;
         }
         default:
@@ -580,7 +682,8 @@ export class LogicalDecoder {
       }
     }
     if (end === 'prepare') this.call(txn.endLsn, xid, undefined, (ctx) => plugin.prepare!(ctx, txn));
-    else this.call(txn.endLsn, xid, undefined, (ctx) => plugin.commit(ctx, txn));
+    else if (end === 'commit') this.call(txn.endLsn, xid, undefined, (ctx) => plugin.commit(ctx, txn));
+    else if (lastLsn !== undefined) this.call(lastLsn, xid, undefined, (ctx) => plugin.streamStop!(ctx, txn));
   }
 
   private deform(t: TupleImage, rel: DecoderRelation, lsn: Lsn): RawValue[] {
@@ -628,7 +731,7 @@ function u32le(b: Uint8Array): number {
 /** The decoder with test_decoding as its plugin: what `pgwal decode` prints. */
 export class TestDecodingDecoder extends LogicalDecoder {
   constructor(catalog: DecoderCatalog | CatalogView, major: Major, options: Partial<TestDecodingOptions>, startAt: Lsn | 'snapshot', more: Omit<DecoderOptions, 'catalog' | 'major' | 'plugin' | 'startAt'> = {}) {
-    super({ catalog, major, plugin: new TestDecodingPlugin(options), startAt, ...more });
+    super({ catalog, major, plugin: new TestDecodingPlugin(options), startAt, streaming: options.streamChanges === true, ...more });
   }
 }
 

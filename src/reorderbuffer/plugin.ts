@@ -89,7 +89,8 @@ export interface OutputPlugin {
 
   streamStart?(ctx: OutputContext, txn: ReorderTxn): void;
   streamStop?(ctx: OutputContext, txn: ReorderTxn): void;
-  streamAbort?(ctx: OutputContext, txn: ReorderTxn, abortLsn: Lsn): void;
+  /** `txn.xid` is the aborted (sub)transaction's; `topXid` its top-level transaction's. */
+  streamAbort?(ctx: OutputContext, txn: ReorderTxn, abortLsn: Lsn, topXid: number): void;
   streamPrepare?(ctx: OutputContext, txn: ReorderTxn): void;
   streamCommit?(ctx: OutputContext, txn: ReorderTxn): void;
   streamChange?(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void;

@@ -66,6 +66,8 @@ export interface TestDecodingOptions {
   skipEmptyXacts: boolean;
   /** only-local: transactions with a replication origin are skipped. */
   onlyLocal: boolean;
+  /** stream-changes: in-progress transactions may be streamed (the decoder decides when, by its memory limit). */
+  streamChanges: boolean;
 }
 
 /** contrib/test_decoding as an output plugin: the rows pg_logical_slot_peek_changes returns. */
@@ -75,7 +77,79 @@ export class TestDecodingPlugin implements OutputPlugin {
   private wrote = false;
 
   constructor(options: Partial<TestDecodingOptions> = {}) {
-    this.options = { includeXids: true, includeTimestamp: false, skipEmptyXacts: false, onlyLocal: false, ...options };
+    this.options = { includeXids: true, includeTimestamp: false, skipEmptyXacts: false, onlyLocal: false, streamChanges: false, ...options };
+  }
+
+  /** Per streamed top-level transaction: xact_wrote_changes and stream_wrote_changes. */
+  private readonly streams = new Map<number, { wrote: boolean; streamWrote: boolean }>();
+
+  private streamState(xid: number): { wrote: boolean; streamWrote: boolean } {
+    let st = this.streams.get(xid);
+    if (st === undefined) {
+      st = { wrote: false, streamWrote: false };
+      this.streams.set(xid, st);
+    }
+    return st;
+  }
+
+  private streamOpened(ctx: OutputContext, txn: ReorderTxn): void {
+    const st = this.streamState(txn.xid);
+    if (this.options.skipEmptyXacts && !st.streamWrote) ctx.write(this.opening(txn));
+    st.wrote = st.streamWrote = true;
+  }
+
+  private opening(txn: ReorderTxn): string {
+    return this.options.includeXids ? `opening a streamed block for transaction TXN ${txn.xid}` : 'opening a streamed block for transaction';
+  }
+
+  streamStart(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamState(txn.xid).streamWrote = false;
+    if (!this.options.skipEmptyXacts) ctx.write(this.opening(txn));
+  }
+
+  streamStop(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.streamState(txn.xid).streamWrote) return;
+    ctx.write(this.options.includeXids ? `closing a streamed block for transaction TXN ${txn.xid}` : 'closing a streamed block for transaction');
+  }
+
+  streamAbort(ctx: OutputContext, txn: ReorderTxn, _abortLsn: number, topXid: number): void {
+    const wrote = this.streamState(topXid).wrote;
+    if (txn.xid === topXid) this.streams.delete(topXid);
+    if (this.options.skipEmptyXacts && !wrote) return;
+    ctx.write(this.options.includeXids ? `aborting streamed (sub)transaction TXN ${txn.xid}` : 'aborting streamed (sub)transaction');
+  }
+
+  streamPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    if (this.options.skipEmptyXacts && !this.streamState(txn.xid).wrote) return;
+    const gid = quoteLiteral(txn.gid!);
+    ctx.write(`${this.options.includeXids ? `preparing streamed transaction TXN ${gid}, txid ${txn.xid}` : `preparing streamed transaction ${gid}`}${this.at(txn.commitTime)}`);
+  }
+
+  streamCommit(ctx: OutputContext, txn: ReorderTxn): void {
+    const wrote = this.streamState(txn.xid).wrote;
+    this.streams.delete(txn.xid);
+    if (this.options.skipEmptyXacts && !wrote) return;
+    ctx.write(`${this.options.includeXids ? `committing streamed transaction TXN ${txn.xid}` : 'committing streamed transaction'}${this.at(txn.commitTime)}`);
+  }
+
+  streamChange(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamOpened(ctx, txn);
+    ctx.write(this.options.includeXids ? `streaming change for TXN ${txn.xid}` : 'streaming change for transaction');
+  }
+
+  streamTruncate(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamOpened(ctx, txn);
+    ctx.write(this.options.includeXids ? `streaming truncate for TXN ${txn.xid}` : 'streaming truncate for transaction');
+  }
+
+  streamMessage(ctx: OutputContext, txn: ReorderTxn, m: MessageChange): void {
+    if (m.transactional) {
+      // 15 and 16 neither open a delayed block nor count the message as a change.
+      if (ctx.major >= 17) this.streamOpened(ctx, txn);
+      ctx.write(`streaming message: transactional: 1 prefix: ${m.prefix}, sz: ${m.content.length}`);
+    } else {
+      ctx.write(`streaming message: transactional: 0 prefix: ${m.prefix}, sz: ${m.content.length} content:${textUpToNul(m.content)}`);
+    }
   }
 
   filterByOrigin(originId: number): boolean {
@@ -168,8 +242,11 @@ export function quoteLiteral(s: string): string {
 }
 
 function messageLine(transactional: boolean, prefix: string, content: Uint8Array): string {
-  // test_decoding appends the raw bytes. The SQL functions return them as text, which ends at the first NUL.
+  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${textUpToNul(content)}`;
+}
+
+/** test_decoding appends the raw bytes; the SQL functions return them as text, which ends at the first NUL. */
+function textUpToNul(content: Uint8Array): string {
   const nul = content.indexOf(0);
-  const shown = nul < 0 ? content : content.subarray(0, nul);
-  return `message: transactional: ${transactional ? 1 : 0} prefix: ${prefix}, sz: ${content.length} content:${new TextDecoder().decode(shown)}`;
+  return new TextDecoder().decode(nul < 0 ? content : content.subarray(0, nul));
 }

@@ -32,6 +32,11 @@ export interface SlotState {
    * decoding follows DDL; without it, the fixed `catalog` is used.
    */
   catalogPages?: CatalogSnapshotJson;
+  /**
+   * Instead of `catalogPages` inline: a file holding them (JSON, gzipped when it ends in .gz), relative to the
+   * state file. Read in when the state file is read; a rewritten state file holds the pages inline.
+   */
+  catalogPagesFile?: string;
 }
 
 const encoder = new TextEncoder();
