@@ -45,6 +45,8 @@ export interface CatalogSnapshot {
   filenodes: Record<number, number>;
   /** 8 kB pages of the catalog relations, as on disk or in shared buffers. */
   pages: { relfilenode: number; block: number; page: Uint8Array }[];
+  /** Each relation's size in blocks (relfilenode → count), when known: a page missing below it is an error. */
+  nblocks?: Record<number, number>;
   /** The transactions that had committed as of the snapshot, of those whose xids appear in the pages. */
   committedXids: number[];
 }
@@ -179,6 +181,17 @@ export class HistoricCatalog implements CatalogView {
     for (const p of snapshot.pages) {
       this.pages.track(p.relfilenode);
       this.pages.setPage(p.relfilenode, p.block, parsePage(p.page, rawPageLsn(p.page)));
+    }
+    // Every block below the relation's size must be there: a gap is rows nobody can know.
+    for (const fn of new Set([...Object.values(snapshot.filenodes), ...snapshot.pages.map((p) => p.relfilenode)])) {
+      const have = this.pages.pages.get(fn)!;
+      const n = snapshot.nblocks?.[fn] ?? (have.size === 0 ? 0 : Math.max(...have.keys()) + 1);
+      for (let b = 0; b < n; b++) {
+        if (!have.has(b)) {
+          this.pages.missing.set(fn, { block: b, lsn: 0 });
+          break;
+        }
+      }
     }
     this.pages.onTupleWrite = (relfilenode, xid, tuple, lsn) => this.tupleWritten(relfilenode, xid, tuple, lsn);
   }
@@ -617,18 +630,25 @@ export class HistoricCatalog implements CatalogView {
   }
 
   /**
-   * The catalog as of the last record processed, as a starting snapshot: to restart decoding later from any
-   * point at or before it (pages newer than the restart point are fine: redo skips what they hold; transactions
-   * committing after it are read again and dated by their commit records).
+   * The catalog as of the last record processed, as a starting snapshot for decoding that restarts reading at
+   * `restartLsn` (at or before the last record): pages newer than that are fine (redo skips what they hold), and
+   * only transactions that committed before it count as committed at the start — later ones are read again and
+   * dated by their commit records.
    */
-  exportSnapshot(): CatalogSnapshot {
+  exportSnapshot(restartLsn: Lsn): CatalogSnapshot {
     const at: CatalogPoint = { lsn: this.lastLsn + 1, xid: 0 };
     const relmap = Object.fromEntries(this.relmaps[this.relmaps.length - 1]!.map) as Record<number, number>;
     const filenodes: Record<number, number> = {};
     for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) filenodes[oid] = this.filenodeOf(oid, at);
     const pages: CatalogSnapshot['pages'] = [];
+    const nblocks: Record<number, number> = {};
     for (const fn of new Set(Object.values(filenodes))) {
-      for (const [block, page] of this.pages.pages.get(fn) ?? []) pages.push({ relfilenode: fn, block, page: pageToRaw(page) });
+      let n = this.pages.missing.has(fn) ? this.pages.missing.get(fn)!.block + 1 : 0;
+      for (const [block, page] of this.pages.pages.get(fn) ?? []) {
+        pages.push({ relfilenode: fn, block, page: pageToRaw(page) });
+        n = Math.max(n, block + 1);
+      }
+      nblocks[fn] = n;
     }
     // Only the xids the pages hold matter: the others' rows are gone.
     const committedXids: number[] = [];
@@ -636,11 +656,14 @@ export class HistoricCatalog implements CatalogView {
       for (const page of (this.pages.pages.get(fn) ?? new Map()).values()) {
         for (const it of page.items) {
           if (it.tuple === undefined) continue;
-          for (const xid of [tupXmin(it.tuple), tupXmax(it.tuple)]) if (xid >= 3 && (this.commitLsn.has(xid) || this.committedAtStart.has(xid))) committedXids.push(xid);
+          for (const xid of [tupXmin(it.tuple), tupXmax(it.tuple)]) {
+            const c = this.commitLsn.get(xid);
+            if (xid >= 3 && (c !== undefined ? c < restartLsn : this.committedAtStart.has(xid))) committedXids.push(xid);
+          }
         }
       }
     }
-    return { major: this.major, databaseOid: this.databaseOid, relmap, filenodes, pages, committedXids: [...new Set(committedXids)] };
+    return { major: this.major, databaseOid: this.databaseOid, relmap, filenodes, nblocks, pages, committedXids: [...new Set(committedXids)] };
   }
 
   /** Whether `oid` names a user object (not one made by initdb). */

@@ -200,9 +200,13 @@ export class CatalogPages {
    * only note the LSNs at which it wrote tuple versions, which the transaction's own lookups go by.
    */
   private retag(rec: DecodedRecord, id: number, page: Page): void {
+    const relfilenode = rec.block(id)!.locator.relNumber;
     const tag = (off: number, field: 'insertLsn' | 'xmaxLsn'): void => {
       const it = page.items[off - 1];
-      if (it !== undefined && it[field] === 0) it[field] = rec.lsn;
+      if (it === undefined) return;
+      if (it[field] === 0) it[field] = rec.lsn;
+      // Still a write of this transaction: who changes the catalog is learnt from the records, not the pages.
+      if (it.tuple !== undefined) this.onTupleWrite?.(relfilenode, rec.xid, it.tuple, rec.lsn);
     };
     if (rec.rmid === RM_HEAP_ID) {
       const op = rec.info & 0x70;

@@ -47,6 +47,7 @@ export interface CatalogSnapshotJson {
   relmap: Record<string, number>;
   filenodes: Record<string, number>;
   committedXids: number[];
+  nblocks?: Record<string, number>;
   pages: { relfilenode: number; block: number; page: string }[];
 }
 
@@ -57,6 +58,7 @@ export function catalogSnapshotToJson(s: CatalogSnapshot): CatalogSnapshotJson {
     relmap: s.relmap,
     filenodes: s.filenodes,
     committedXids: s.committedXids,
+    ...(s.nblocks !== undefined ? { nblocks: s.nblocks } : {}),
     pages: s.pages.map((p) => ({ relfilenode: p.relfilenode, block: p.block, page: toBase64(p.page) })),
   };
 }
@@ -72,6 +74,7 @@ export function catalogSnapshotFromJson(j: CatalogSnapshotJson): CatalogSnapshot
     relmap: num(j.relmap),
     filenodes: num(j.filenodes),
     committedXids: j.committedXids,
+    ...(j.nblocks !== undefined ? { nblocks: num(j.nblocks) } : {}),
     pages: j.pages.map((p) => {
       const page = fromBase64(p.page);
       if (page.length !== 8192) throw new CatalogError('invalid-snapshot', `catalog snapshot: page ${p.relfilenode}/${p.block} has ${page.length} bytes, not 8192`);

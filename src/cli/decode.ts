@@ -203,7 +203,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         confirmedFlushLsn: formatLsn(decoder.lastCommitEnd),
         restartLsn: formatLsn(restart),
         // The catalog as of the end of what was read: newer than the new restart_lsn, which redo allows.
-        ...(historic !== undefined ? { catalogPages: catalogSnapshotToJson(historic.exportSnapshot()) } : {}),
+        ...(historic !== undefined ? { catalogPages: catalogSnapshotToJson(historic.exportSnapshot(restart)) } : {}),
       });
     }
     return 0;

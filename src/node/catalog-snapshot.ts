@@ -45,9 +45,11 @@ export async function readCatalogSnapshot(c: pg.Client): Promise<CatalogSnapshot
   const pages: CatalogSnapshot['pages'] = [];
   const relmap: Record<number, number> = {};
   const filenodes: Record<number, number> = {};
+  const nblocks: Record<number, number> = {};
   for (const r of rels.rows) {
     const fn = Number(r.fn);
     filenodes[r.oid] = fn;
+    nblocks[fn] = Number(r.blocks);
     if (MAPPED.includes(r.oid)) relmap[r.oid] = fn;
     const res = await c.query(`select b, get_raw_page($1, 'main', b) as page from generate_series(0, $2::int8 - 1) b`, [`pg_catalog.${r.relname}`, r.blocks]);
     for (const row of res.rows) pages.push({ relfilenode: fn, block: Number(row.b), page: new Uint8Array(row.page as Buffer) });
@@ -64,7 +66,7 @@ export async function readCatalogSnapshot(c: pg.Client): Promise<CatalogSnapshot
     [xids],
   );
   const committedXids = st.rows.filter((r) => r.ok).map((r) => Number(r.x));
-  return { major, databaseOid: Number(info.dboid), relmap, filenodes, pages, committedXids };
+  return { major, databaseOid: Number(info.dboid), relmap, filenodes, nblocks, pages, committedXids };
 }
 
 /** Creates pageinspect in the connected database when it is not there (readCatalogSnapshot needs it). */
@@ -93,7 +95,7 @@ export function clogStatus(dataDir: string, xid: number, cache = new Map<number,
   return b === undefined ? 0 : (b >> ((i & 3) * 2)) & 3;
 }
 
-function readRelationPages(dataDir: string, databaseOid: number, relfilenode: number, pages: CatalogSnapshot['pages']): void {
+function readRelationPages(dataDir: string, databaseOid: number, relfilenode: number, pages: CatalogSnapshot['pages'], nblocks: Record<number, number>): void {
   const base = path.join(dataDir, 'base', String(databaseOid), String(relfilenode));
   if (!fs.existsSync(base)) throw new CatalogError('catalog-page-missing', `catalog relation file ${base} does not exist`, { file: base });
   const blocksPerSegment = (1 << 30) / BLCKSZ;
@@ -104,6 +106,7 @@ function readRelationPages(dataDir: string, databaseOid: number, relfilenode: nu
     for (let off = 0; off + BLCKSZ <= data.length; off += BLCKSZ) {
       pages.push({ relfilenode, block: segno * blocksPerSegment + off / BLCKSZ, page: data.slice(off, off + BLCKSZ) });
     }
+    nblocks[relfilenode] = segno * blocksPerSegment + Math.floor(data.length / BLCKSZ);
   }
 }
 
@@ -125,7 +128,8 @@ export function readCatalogSnapshotFromDataDir(dataDir: string, databaseOid: num
   }
   const pages: CatalogSnapshot['pages'] = [];
   const filenodes: Record<number, number> = { ...relmap };
-  for (const oid of MAPPED) readRelationPages(dataDir, databaseOid, relmap[oid]!, pages);
+  const nblocks: Record<number, number> = {};
+  for (const oid of MAPPED) readRelationPages(dataDir, databaseOid, relmap[oid]!, pages, nblocks);
   const clog = new Map<number, Uint8Array | null>();
   const committed = (xid: number): boolean => xid < 3 || clogStatus(dataDir, xid, clog) === 1;
   // The other catalogs' relfilenodes: from their live pg_class rows.
@@ -147,11 +151,11 @@ export function readCatalogSnapshotFromDataDir(dataDir: string, databaseOid: num
       const f = row[fnCol];
       if (f?.kind !== 'bytes') continue;
       filenodes[oid] = new DataView(f.bytes.buffer, f.bytes.byteOffset).getUint32(0, true);
-      readRelationPages(dataDir, databaseOid, filenodes[oid]!, pages);
+      readRelationPages(dataDir, databaseOid, filenodes[oid]!, pages, nblocks);
     }
   }
   const committedXids = xidsOf(pages).filter(committed);
-  return { major, databaseOid, relmap, filenodes, pages, committedXids };
+  return { major, databaseOid, relmap, filenodes, nblocks, pages, committedXids };
 }
 
 /** What pgwal needs of global/pg_control. */
