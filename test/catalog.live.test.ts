@@ -85,9 +85,18 @@ async function workload(c: pg.Client, steps: Step[]): Promise<void> {
   await step('rolled back create table and drop column');
   await run('create table t5 as select g as id, g::text as v from generate_series(1, 10) g');
   await run('drop table t5');
+  // Catalog rewrites: new relfilenodes, through the relation mapper (pg_attribute, pg_type) or pg_class (pg_namespace).
+  await run('vacuum full pg_attribute');
+  await run('alter table t3 add column after_rewrite int');
+  await run('vacuum full pg_type');
+  await run('vacuum full pg_namespace');
+  await run('vacuum full pg_class');
+  await run('alter table t3 rename column m to mm');
+  await run('create schema s3');
+  await run('alter table t3 set schema s3');
   await run('vacuum pg_class, pg_attribute, pg_type, pg_namespace, pg_enum');
   await run('vacuum freeze pg_attribute, pg_class');
-  await run(`insert into t3 (id) values (4)`);
+  await run(`insert into s3.t3 (id) values (4)`);
 }
 
 const norm = (r: Catalog['relations'][number] | undefined): unknown =>
@@ -155,7 +164,8 @@ async function comparePages(c: pg.Client, historic: HistoricCatalog): Promise<nu
           x[21] = im >> 8;
           return x;
         };
-        expect(mask(o!.tuple!), where).toEqual(mask(a.tuple!));
+        const hex = (t: Uint8Array): string => Buffer.from(t.subarray(0, 24)).toString('hex');
+        expect(mask(o!.tuple!), `${where}: ours ${hex(o!.tuple!)} theirs ${hex(a.tuple!)} (header bytes), page LSN ours ${ours!.lsn.toString(16)}`).toEqual(mask(a.tuple!));
         tuples++;
       }
     }

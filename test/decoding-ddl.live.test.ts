@@ -57,7 +57,7 @@ function eventText(e: DdlEvent): string {
 }
 
 async function decodeAndCompare(major: (typeof MAJORS)[number], script: string[], label: string): Promise<number> {
-  return withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+  return withServer({ major, gucs: { wal_keep_size: "'1GB'", max_prepared_transactions: 4 } }, async (server) => {
     const c = await server.connect();
     try {
       await c.query('create extension if not exists pageinspect');
@@ -78,7 +78,7 @@ async function decodeAndCompare(major: (typeof MAJORS)[number], script: string[]
           throw new Error(`${label}: ${sql}: ${(e as Error).message}`);
         }
         if (sql === 'begin') inBlock = true;
-        else if (sql === 'commit' || sql === 'rollback') inBlock = false;
+        else if (sql === 'commit' || sql === 'rollback' || sql.startsWith('prepare transaction')) inBlock = false;
         if (!inBlock) {
           const now = await loadCatalog(c);
           expected.push(...expectedEvents(last, now));

@@ -44,7 +44,7 @@ const dsnOf = (server: Server): string => `postgresql://postgres@localhost/postg
 
 describe.each(MAJORS)('PostgreSQL %i', (major) => {
   it('slot create, DDL and DML, decode --advance in two steps: equal to the slot, DDL open across the step included', async () => {
-    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'", max_prepared_transactions: 4 } }, async (server) => {
       const state = path.join(server.baseDir, 'slot.state');
       const c = await server.connect();
       const open = await server.connect();
@@ -77,7 +77,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
   });
 
   it('slot create --datadir on a cold copy (no server), then DDL and DML: equal to a slot created at that point', async () => {
-    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'", max_prepared_transactions: 4 } }, async (server) => {
       const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-datadir-'));
       const state = path.join(server.baseDir, 'datadir.state');
       let c = await server.connect();

@@ -252,12 +252,14 @@ export class HistoricCatalog implements CatalogView {
       }
       this.touched.delete(xid);
       for (const s of c.subxacts) this.touched.delete(s);
+      this.pages.endTransaction([xid, ...c.subxacts]);
     } else if (op === 0x20 || op === 0x40) {
       const a = parseAbort(rec, this.major);
       const xid = a.twophaseXid !== 0 ? a.twophaseXid : rec.xid;
       this.abortLsn.set(xid, rec.lsn);
       for (const s of a.subxacts) this.abortLsn.set(s, rec.lsn);
       if (this.topOf.get(xid) === undefined) this.touched.delete(xid);
+      this.pages.endTransaction([xid, ...a.subxacts]);
       // A subtransaction rolled back: what its top-level transaction sees of its own changes changes.
       const top = this.topOf.get(xid);
       if (top !== undefined && this.writers.has(top)) this.ownEvent(top, rec.lsn);

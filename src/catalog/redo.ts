@@ -85,9 +85,15 @@ export class CatalogPages {
   readonly tracked = new Set<number>();
   /** Blocks a record touched that were never seen (no starting page, no image): relfilenode → first LSN. */
   readonly missing = new Map<number, { block: number; lsn: Lsn }>();
-  /** Images (XLOG_FPI) of relations not tracked yet, kept a while: a table rewrite logs its new pages before the catalog names them. */
-  private readonly pending = new Map<number, Map<number, { image: Uint8Array; lsn: Lsn; endLsn: Lsn }>>();
-  private pendingBytes = 0;
+  /**
+   * A table rewrite (VACUUM FULL, CLUSTER of a catalog) writes a new relfilenode — its images (XLOG_FPI), then heap
+   * records on it — before the relation mapper or pg_class names it, at the transaction's end. So images of
+   * relations not tracked are kept (`pending`), and a heap record on one makes it `tentative`: redone like a
+   * tracked one. Both are dropped when the writing transaction ends without the catalog taking them, or for room.
+   */
+  private readonly pending = new Map<number, { xid: number; images: Map<number, { image: Uint8Array; lsn: Lsn; endLsn: Lsn }> }>();
+  private readonly tentative = new Map<number, number>();
+  private keptBytes = 0;
   /** Relfilenodes whose pending images were dropped for room. */
   private readonly evicted = new Set<number>();
   onTupleWrite: TupleWriteHook | undefined;
@@ -110,15 +116,47 @@ export class CatalogPages {
 
   /** Starts keeping a relation's pages; images seen for it earlier are taken over. */
   track(relfilenode: number): void {
+    if (this.tentative.delete(relfilenode)) {
+      this.keptBytes -= 8192 * (this.pages.get(relfilenode)?.size ?? 0);
+      return;
+    }
     if (this.tracked.has(relfilenode)) return;
     this.tracked.add(relfilenode);
     if (!this.pages.has(relfilenode)) this.pages.set(relfilenode, new Map());
     const p = this.pending.get(relfilenode);
     if (p !== undefined) {
-      for (const [block, img] of p) if (this.page(relfilenode, block) === undefined) this.setPage(relfilenode, block, parsePage(img.image, img.endLsn, img.lsn));
+      for (const [block, img] of p.images) if (this.page(relfilenode, block) === undefined) this.setPage(relfilenode, block, parsePage(img.image, img.endLsn, img.lsn));
+      this.keptBytes -= 8192 * p.images.size;
       this.pending.delete(relfilenode);
     }
     if (this.evicted.has(relfilenode)) this.missing.set(relfilenode, { block: 0, lsn: 0 });
+  }
+
+  /** A heap record on a relation with pending images: redo it from now on, tentatively. */
+  private activate(relfilenode: number): void {
+    const p = this.pending.get(relfilenode)!;
+    this.track(relfilenode);
+    this.tentative.set(relfilenode, p.xid);
+    this.keptBytes += 8192 * p.images.size;
+  }
+
+  /** The end (commit or abort) of transactions: what they wrote that the catalog did not take is dropped. */
+  endTransaction(xids: readonly number[]): void {
+    if (this.pending.size === 0 && this.tentative.size === 0) return;
+    const ended = new Set(xids);
+    for (const [fn, p] of this.pending) {
+      if (!ended.has(p.xid)) continue;
+      this.keptBytes -= 8192 * p.images.size;
+      this.pending.delete(fn);
+    }
+    for (const [fn, xid] of this.tentative) {
+      if (!ended.has(xid)) continue;
+      this.keptBytes -= 8192 * (this.pages.get(fn)?.size ?? 0);
+      this.tentative.delete(fn);
+      this.tracked.delete(fn);
+      this.pages.delete(fn);
+      this.missing.delete(fn);
+    }
   }
 
   /** Applies one record to the tracked pages; returns whether any tracked page changed. */
@@ -128,8 +166,13 @@ export class CatalogPages {
     for (let i = 0; i <= rec.maxBlockId; i++) {
       const b = rec.blocks[i];
       if (b === undefined || b.forkNumber !== MAIN_FORKNUM || b.locator.dbOid !== this.databaseOid) continue;
-      if (this.tracked.has(b.locator.relNumber)) mine = true;
+      const fn = b.locator.relNumber;
+      if (this.tracked.has(fn)) mine = true;
       else if (rec.rmid === RM_XLOG_ID && rec.rmgrInfo === XLOG_FPI && b.applyImage) this.keepPending(rec, i);
+      else if ((rec.rmid === RM_HEAP_ID || rec.rmid === RM_HEAP2_ID) && this.pending.has(fn)) {
+        this.activate(fn);
+        mine = true;
+      }
     }
     if (!mine) return false;
     // Images first: a block restored from its image needs no redo (BLK_RESTORED).
@@ -159,14 +202,24 @@ export class CatalogPages {
   private keepPending(rec: DecodedRecord, i: number): void {
     const b = rec.blocks[i]!;
     let rel = this.pending.get(b.locator.relNumber);
-    if (rel === undefined) this.pending.set(b.locator.relNumber, (rel = new Map()));
-    if (!rel.has(b.blockNumber)) this.pendingBytes += 8192;
-    rel.set(b.blockNumber, { image: restoreBlockImage(rec, i), lsn: rec.lsn, endLsn: rec.endLsn });
-    while (this.pendingBytes > this.pendingLimit && this.pending.size > 0) {
-      const [first, pages] = this.pending.entries().next().value as [number, Map<number, unknown>];
-      this.pendingBytes -= 8192 * pages.size;
-      this.pending.delete(first);
-      this.evicted.add(first);
+    if (rel === undefined) this.pending.set(b.locator.relNumber, (rel = { xid: rec.xid, images: new Map() }));
+    if (!rel.images.has(b.blockNumber)) this.keptBytes += 8192;
+    rel.images.set(b.blockNumber, { image: restoreBlockImage(rec, i), lsn: rec.lsn, endLsn: rec.endLsn });
+    // Over the limit: drop the oldest relation kept; if it becomes a catalog later, its pages are missing.
+    while (this.keptBytes > this.pendingLimit && this.pending.size + this.tentative.size > 0) {
+      if (this.pending.size > 0) {
+        const [first, p] = this.pending.entries().next().value as [number, { images: Map<number, unknown> }];
+        this.keptBytes -= 8192 * p.images.size;
+        this.pending.delete(first);
+        this.evicted.add(first);
+      } else {
+        const [first] = this.tentative.entries().next().value as [number, number];
+        this.keptBytes -= 8192 * (this.pages.get(first)?.size ?? 0);
+        this.tentative.delete(first);
+        this.tracked.delete(first);
+        this.pages.delete(first);
+        this.evicted.add(first);
+      }
     }
   }
 
@@ -177,7 +230,12 @@ export class CatalogPages {
   private target(rec: DecodedRecord, id: number, init = false): Page | undefined {
     const b = rec.block(id);
     if (b === undefined || b.forkNumber !== MAIN_FORKNUM || !this.tracked.has(b.locator.relNumber)) return undefined;
-    if (b.applyImage) return undefined;
+    if (b.applyImage) {
+      // Restored from the record's image (BLK_RESTORED): the write is in the image, but is still this record's.
+      const restored = this.page(b.locator.relNumber, b.blockNumber);
+      if (restored !== undefined) this.retag(rec, id, restored);
+      return undefined;
+    }
     if (init) {
       const page = emptyPage(0);
       this.setPage(b.locator.relNumber, b.blockNumber, page);

@@ -58,6 +58,14 @@ export const FIXED_DDL_SCRIPT = [
   'rollback to savepoint sp',
   `insert into t (id, zz) values (8, 8)`,
   'commit',
+  // Two-phase: the DDL becomes visible to others at COMMIT PREPARED.
+  'begin',
+  'alter table t add column prepared int',
+  `insert into t (id, prepared) values (10, 10)`,
+  `prepare transaction 'ddl'`,
+  `insert into s.b (id, w) values (11, 'while t is prepared')`, // t is locked by the prepared transaction
+  `commit prepared 'ddl'`,
+  `insert into t (id, prepared) values (12, 12)`,
   'create table c as select g as id, md5(g::text) as h from generate_series(1, 5) g',
   'drop table c',
   `insert into t (id) values (9)`,
