@@ -144,6 +144,8 @@ export class HistoricCatalog implements CatalogView {
   /** subxact → top-level xid. */
   private readonly topOf = new Map<number, number>();
   private readonly commitLsn = new Map<number, Lsn>();
+  /** Xids on the starting pages that had not committed at the start: their commits matter even if they write no more. */
+  private readonly startPending = new Set<number>();
   private readonly abortLsn = new Map<number, Lsn>();
   /** Top-level xids that wrote catalog rows. */
   private readonly writers = new Set<number>();
@@ -169,6 +171,12 @@ export class HistoricCatalog implements CatalogView {
       void name;
     }
     this.committedAtStart = new Set(snapshot.committedXids);
+    for (const p of snapshot.pages) {
+      for (const it of parsePage(p.page, 0).items) {
+        if (it.tuple === undefined) continue;
+        for (const x of [tupXmin(it.tuple), tupXmax(it.tuple)]) if (x >= 3 && !this.committedAtStart.has(x)) this.startPending.add(x);
+      }
+    }
     this.pages = new CatalogPages(snapshot.databaseOid, snapshot.major);
     const map = new Map<number, number>();
     for (const [oid, fn] of Object.entries(snapshot.relmap)) map.set(Number(oid), fn);
@@ -239,11 +247,19 @@ export class HistoricCatalog implements CatalogView {
       const c = parseCommit(rec, this.major);
       const xid = c.twophaseXid !== 0 ? c.twophaseXid : rec.xid;
       let wrote = this.writers.has(xid);
-      this.commitLsn.set(xid, rec.lsn);
-      for (const s of c.subxacts) {
-        this.topOf.set(s, xid);
-        this.commitLsn.set(s, rec.lsn);
-        if (this.writers.has(s)) wrote = true;
+      for (const s of c.subxacts) if (this.writers.has(s)) wrote = true;
+      // Only xids on catalog pages need a commit LSN: the writers', and those the starting pages hold. The
+      // others are forgotten, so that memory follows the DDL, not the number of transactions.
+      if (wrote || this.startPending.has(xid) || c.subxacts.some((s) => this.startPending.has(s))) {
+        this.commitLsn.set(xid, rec.lsn);
+        this.startPending.delete(xid);
+        for (const s of c.subxacts) {
+          this.topOf.set(s, xid);
+          this.commitLsn.set(s, rec.lsn);
+          this.startPending.delete(s);
+        }
+      } else {
+        for (const s of c.subxacts) this.topOf.delete(s);
       }
       if (wrote) {
         this.writers.add(xid);
@@ -256,13 +272,21 @@ export class HistoricCatalog implements CatalogView {
     } else if (op === 0x20 || op === 0x40) {
       const a = parseAbort(rec, this.major);
       const xid = a.twophaseXid !== 0 ? a.twophaseXid : rec.xid;
-      this.abortLsn.set(xid, rec.lsn);
-      for (const s of a.subxacts) this.abortLsn.set(s, rec.lsn);
+      const top = this.topOf.get(xid) ?? xid;
+      if (this.writers.has(top) || this.startPending.has(xid)) {
+        this.abortLsn.set(xid, rec.lsn);
+        for (const s of a.subxacts) this.abortLsn.set(s, rec.lsn);
+      } else if (top === xid) {
+        for (const s of a.subxacts) this.topOf.delete(s);
+      } else {
+        this.topOf.delete(xid);
+        for (const s of a.subxacts) this.topOf.delete(s);
+      }
+      this.startPending.delete(xid);
       if (this.topOf.get(xid) === undefined) this.touched.delete(xid);
       this.pages.endTransaction([xid, ...a.subxacts]);
       // A subtransaction rolled back: what its top-level transaction sees of its own changes changes.
-      const top = this.topOf.get(xid);
-      if (top !== undefined && this.writers.has(top)) this.ownEvent(top, rec.lsn);
+      if (top !== xid && this.writers.has(top)) this.ownEvent(top, rec.lsn);
     } else if (op === 0x50) {
       const a = parseXactAssignment(rec);
       for (const s of a.subxacts) this.topOf.set(s, a.xtop);
