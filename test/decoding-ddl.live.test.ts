@@ -127,6 +127,6 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
 
   it('decodes a seeded random interleaving of DDL and DML exactly as test_decoding does', async () => {
     const seed = SEED + major;
-    expect(await decodeAndCompare(major, randomScript(seed, 250), `seed ${seed}`)).toBeGreaterThan(50);
+    expect(await decodeAndCompare(major, randomScript(seed, Number(process.env.PGWAL_DDL_STEPS ?? 250)), `seed ${seed}`)).toBeGreaterThan(50);
   });
 });

@@ -5,3 +5,4 @@ export * from './restore.js';
 export * from './slot.js';
 export * from './catalog.js';
 export * from './spill.js';
+export * from './catalog-snapshot.js';
