@@ -12,6 +12,8 @@ export interface Scenario {
   twoPhase?: boolean;
   /** The schema changes in the range: also store the catalog's raw pages at the slot's creation (historic catalog). */
   catalogPages?: boolean;
+  /** Also capture wal2json's format-version 2 output (Debian's postgresql-15-wal2json; debian flavor only). */
+  wal2json?: boolean;
   /** Restarts or crashes the server: runs on a server of its own. */
   ownServer?: boolean;
   gucs?: Record<string, string>;
@@ -307,6 +309,65 @@ export const scenarios: Scenario[] = [
         'begin',
         `select pg_logical_emit_message(true, 'tx', 'rolled back')`,
         'rollback',
+      );
+    },
+  },
+  {
+    name: 'wal2json',
+    flavor: 'debian',
+    wal2json: true,
+    description:
+      "what wal2json prints differently: the many types of types-dml inserted, updated (key changed and not) and deleted; " +
+      'lz4 TOAST values left unchanged by an update (wal2json leaves them out); replica identity full, index (identity ' +
+      'taken from the new tuple when the key is unchanged) and nothing, a table without a key (its updates are ' +
+      'dropped); a subtransaction rolled back; messages with escapes; a TRUNCATE of two tables last.',
+    async setup({ sql }) {
+      await exec(
+        sql,
+        TYPES_TABLE('wj_types'),
+        'create table wj_toast (id int primary key, note varchar(20), big text)',
+        'create table wj_idx (a int not null, b text not null, c numeric(6,2))',
+        'create unique index wj_idx_ba on wj_idx (b, a)',
+        'alter table wj_idx replica identity using index wj_idx_ba',
+        'create table wj_full (id int, t timestamp(3), iv interval day to second(1))',
+        'alter table wj_full replica identity full',
+        'create table wj_nokey (a int, b text)',
+        'create table wj_nothing (id int primary key, v text)',
+        'alter table wj_nothing replica identity nothing',
+      );
+    },
+    async run({ sql }) {
+      const ext = `(select string_agg(md5(g::text), '') from generate_series(1, 200) g)`;
+      await exec(
+        sql,
+        'set default_toast_compression = lz4',
+        `insert into wj_types values ${TYPE_ROWS.join(', ')}`,
+        `update wj_types set t = 'updated', f8 = 'NaN' where id in (1, 3)`,
+        'update wj_types set id = 10 where id = 2',
+        'delete from wj_types where id = 4',
+        `insert into wj_toast values (1, 'a', ${ext}), (2, 'b', repeat('y', 50000))`,
+        `update wj_toast set note = 'toast unchanged'`,
+        `update wj_toast set big = 'small now' where id = 2`,
+        `insert into wj_idx values (1, 'one', 1.5), (2, 'two', null)`,
+        'update wj_idx set c = 9.99 where a = 1',
+        `update wj_idx set b = 'TWO' where a = 2`,
+        'delete from wj_idx where a = 1',
+        `insert into wj_full values (1, '2024-01-02 03:04:05.678', '1 day 00:00:01.5')`,
+        'update wj_full set t = null',
+        'delete from wj_full',
+        `insert into wj_nokey values (1, 'x')`,
+        `update wj_nokey set b = 'dropped'`,
+        `insert into wj_nothing values (1, 'n')`,
+        `update wj_nothing set v = 'dropped'`,
+        'begin',
+        `insert into wj_nokey values (2, 'kept')`,
+        'savepoint s',
+        `insert into wj_nokey values (3, 'rolled back')`,
+        'rollback to savepoint s',
+        `select pg_logical_emit_message(true, 'w2j', E'quote " backslash \\\\ newline \\n')`,
+        `select pg_logical_emit_message(false, 'w2j', 'non-transactional')`,
+        'commit',
+        'truncate wj_nokey, wj_nothing',
       );
     },
   },

@@ -14,7 +14,7 @@ interface Meta {
   slots: { name: string; plugin: string; restartLsn: string; confirmedFlushLsn: string; catalogXmin: string; twoPhase: boolean }[];
 }
 
-/** Writes `slot.state` (and `slot-2pc.state` for a two_phase slot) into a fixture folder. */
+/** Writes `slot.state` (and `slot-2pc.state` for a two_phase slot, `slot-wal2json.state` for a wal2json one) into a fixture folder. */
 export function writeFixtureStates(dir: string): string[] {
   const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
   const { timezone, ...catalog } = JSON.parse(fs.readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as SlotState['catalog'] & { timezone: string };
@@ -37,7 +37,7 @@ export function writeFixtureStates(dir: string): string[] {
       // The historic catalog's pages, for scenarios whose schema changes in the range (kept beside, gzipped).
       ...(fs.existsSync(path.join(dir, 'catalog-pages.json.gz')) ? { catalogPagesFile: 'catalog-pages.json.gz' } : {}),
     };
-    const name = slot.twoPhase ? 'slot-2pc.state' : 'slot.state';
+    const name = slot.twoPhase ? 'slot-2pc.state' : slot.plugin === 'wal2json' ? 'slot-wal2json.state' : 'slot.state';
     fs.writeFileSync(path.join(dir, name), serializeSlotState(state));
     written.push(path.join(dir, name));
   }

@@ -22,6 +22,12 @@ import { catalogSnapshotToJson } from '../src/catalog/snapshot-json.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const FIXTURES = path.join(ROOT, 'fixtures');
+/** The options of each wal2json answer (recorded in meta.json): alone, and with every option that adds a field. */
+const WAL2JSON_OPTIONS = {
+  wal2json: ['format-version', '2'],
+  'wal2json-all': ['format-version', '2', 'include-xids', '1', 'include-timestamp', '1', 'include-lsn', '1', 'include-pk', '1', 'include-type-oids', '1', 'include-not-null', '1', 'include-column-positions', '1', 'include-origin', '1'],
+};
+
 /** Server answers larger than this are stored gzipped (name + .gz). */
 const GZIP_ABOVE = 64 * 1024;
 
@@ -85,7 +91,7 @@ export interface ScenarioContext {
 
 interface Capture {
   start: Lsn;
-  slots: { name: string; twoPhase: boolean }[];
+  slots: { name: string; twoPhase: boolean; plugin: string }[];
   /** The catalog as of the slot's creation (relations, attributes, types), for decoding the range. */
   catalog: unknown;
   /** With `catalogPages`: the catalog's raw pages as of the slot's creation. */
@@ -100,10 +106,11 @@ async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Ca
   const start = segmentOf(insert, segSize) * segSize;
   const databaseOid = Number((await c.query(`select oid from pg_database where datname = current_database()`)).rows[0].oid);
   const catalog = { databaseOid, timezone: (await c.query('show timezone')).rows[0].TimeZone, ...(await loadCatalog(c)) };
-  const slots = [{ name: `fx_${s.name.replace(/-/g, '_')}`, twoPhase: false }];
-  if (s.twoPhase) slots.push({ name: `${slots[0]!.name}_2pc`, twoPhase: true });
+  const slots = [{ name: `fx_${s.name.replace(/-/g, '_')}`, twoPhase: false, plugin: 'test_decoding' }];
+  if (s.twoPhase) slots.push({ name: `${slots[0]!.name}_2pc`, twoPhase: true, plugin: 'test_decoding' });
+  if (s.wal2json) slots.push({ name: `${slots[0]!.name}_w2j`, twoPhase: false, plugin: 'wal2json' });
   for (const slot of slots) {
-    await c.query(`select pg_create_logical_replication_slot($1, 'test_decoding', false, $2)`, [slot.name, slot.twoPhase]);
+    await c.query(`select pg_create_logical_replication_slot($1, $2, false, $3)`, [slot.name, slot.plugin, slot.twoPhase]);
   }
   void server;
   let catalogPages: unknown;
@@ -139,10 +146,16 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
 
   const slotMeta = [];
   for (const slot of cap.slots) {
-    const variants: [string, string[]][] = [
-      ['decoded', ['include-xids', '0', 'skip-empty-xacts', '1']],
-      ['decoded-xids', ['include-xids', '1', 'skip-empty-xacts', '1']],
-    ];
+    const variants: [string, string[]][] =
+      slot.plugin === 'wal2json'
+        ? [
+            ['wal2json', WAL2JSON_OPTIONS.wal2json],
+            ['wal2json-all', WAL2JSON_OPTIONS['wal2json-all']],
+          ]
+        : [
+            ['decoded', ['include-xids', '0', 'skip-empty-xacts', '1']],
+            ['decoded-xids', ['include-xids', '1', 'skip-empty-xacts', '1']],
+          ];
     for (const [name, opts] of variants) {
       if (slot.twoPhase && name === 'decoded-xids') continue;
       const out = await textRows(
@@ -206,6 +219,7 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
     slots: slotMeta,
     files,
     gucs: s.gucs ?? {},
+    ...(s.wal2json ? { wal2jsonOptions: WAL2JSON_OPTIONS } : {}),
   };
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
   writeFixtureStates(dir);
@@ -297,6 +311,9 @@ async function main(): Promise<void> {
     const deb = scenarios.filter((s) => s.flavor === 'debian' && (only === undefined || only.includes(s.name)));
     if (major === 15 && deb.length > 0) {
       if (!debianAvailable(15)) throw new Error("Debian's postgresql-15 is needed for the lz4/zstd scenarios: apt-get install -y postgresql-15");
+      if (deb.some((s) => s.wal2json) && !fs.existsSync('/usr/lib/postgresql/15/lib/wal2json.so')) {
+        throw new Error("Debian's wal2json is needed for the wal2json scenario: apt-get install -y postgresql-15-wal2json");
+      }
       plan.push({ major, flavor: 'debian', list: deb });
     }
   }
@@ -344,6 +361,9 @@ function writeReadme(): void {
     '- `stats.tsv`, `stats-record.tsv` — `pg_get_wal_stats(startLsn, endLsn, false / true)`.',
     '- `decoded.tsv`, `decoded-xids.tsv` — `lsn, xid, data` of `pg_logical_slot_peek_changes(slot, endLsn, NULL, …)` with',
     "  `skip-empty-xacts` 1 and `include-xids` 0 / 1; `decoded-twophase.tsv` from a slot created with two_phase.",
+    "- `wal2json.tsv`, `wal2json-all.tsv` (scenarios made for it) — the same from a slot of Debian's wal2json 2.5",
+    "  (`postgresql-15-wal2json`) with `format-version` 2, alone / with every option that adds a field (`meta.json` →",
+    "  `wal2jsonOptions` lists them); `slot-wal2json.state` is that slot's state file.",
     '- PostgreSQL 15 only, from Debian\'s `pg_waldump` 15 over the shipped segments: `waldump.txt` (`-s start -e end`),',
     '  `waldump-bkp.txt` (`-b`), `waldump-stats.txt` (`--stats=record`), `waldump-end.txt` (exit code and stderr of',
     '  `-q` from the start to the end of the shipped files: where and why pg_waldump stops).',
@@ -357,7 +377,11 @@ function writeReadme(): void {
     '',
   ];
   for (const s of scenarios) {
-    const where = s.flavor === 'debian' ? 'PostgreSQL 15 only, Debian build (the npm builds lack lz4/zstd)' : 'every major, npm build';
+    const where = s.wal2json
+      ? "PostgreSQL 15 only, Debian build with Debian's wal2json"
+      : s.flavor === 'debian'
+        ? 'PostgreSQL 15 only, Debian build (the npm builds lack lz4/zstd)'
+        : 'every major, npm build';
     lines.push(`- \`${s.name}\` (${where}): ${s.description}`);
   }
   lines.push('');

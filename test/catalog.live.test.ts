@@ -11,6 +11,7 @@ import { parseLsn, type Lsn } from '../src/lsn.js';
 import { loadCatalog, type Catalog } from '../src/node/catalog.js';
 import { readCatalogSnapshot, readCatalogSnapshotFromDataDir } from '../src/node/catalog-snapshot.js';
 import { HistoricCatalog, CATALOG_RELATIONS, type CatalogSnapshot } from '../src/catalog/historic.js';
+import type { DecoderRelation } from '../src/reorderbuffer/catalog.js';
 import { HEAP_COMBOCID, HEAP_HINT_BITS, LP_NORMAL, parsePage } from '../src/catalog/page.js';
 import { MAJORS, withServer, type Server } from './support/pg-server.js';
 import { walDirRecords } from './support/wal.js';
@@ -99,7 +100,7 @@ async function workload(c: pg.Client, steps: Step[]): Promise<void> {
   await run(`insert into s3.t3 (id) values (4)`);
 }
 
-const norm = (r: Catalog['relations'][number] | undefined): unknown =>
+const norm = (r: DecoderRelation | undefined): unknown =>
   r && {
     oid: r.oid,
     relfilenode: r.relfilenode,

@@ -15,6 +15,9 @@ import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/
 import { fixtureRead } from './support/wal.js';
 import { runCli } from './support/cli.js';
 import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
 
 const fixtures = listFixtures();
 
@@ -69,7 +72,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
 // The shipped state files: `pgwal decode --state slot.state -p <fixture>` (gzipped segments, no server) prints
 // the server's rows — the README's first command runs exactly this.
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode on %s', (_id, f) => {
-  for (const slot of f.meta.slots) {
+  for (const slot of f.meta.slots.filter((x) => x.plugin === 'test_decoding')) {
     const [stateFile, answer] = slot.twoPhase ? ['slot-2pc.state', 'decoded-twophase.tsv'] : ['slot.state', 'decoded.tsv'];
     it(`${stateFile} → ${answer}`, async () => {
       const run = await runCli(['decode', '--state', path.join(f.dir, stateFile), '-p', f.dir, '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn]);
@@ -88,5 +91,24 @@ describe.each(fixtures.filter((f) => f.meta.scenario === 'types-dml' || f.meta.s
     const run = await runCli(['decode', '--state', path.join(f.dir, 'slot.state'), '--restore-command', `gunzip -c '${f.dir}/%f.gz' > %p`, '--wal-segsize', String(f.meta.walSegmentSize / 1048576), '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe(readTsv(f, 'decoded.tsv').map((r) => `${r.lsn}\t${r.xid}\t${r.data}\n`).join(''));
+  });
+});
+
+describe('pgwal decode refuses WAL of another system or major, naming both', () => {
+  const [f16, f17] = ['pg16', 'pg17'].map((m) => fixtures.find((f) => f.id === `${m}/types-dml`)!);
+  it('a PostgreSQL 16 slot state on PostgreSQL 17 WAL', async () => {
+    const run = await runCli(['decode', '--state', path.join(f16!.dir, 'slot.state'), '-p', f17!.dir, '--end', f17!.meta.endLsn]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/is from PostgreSQL 17, the slot state ".*pg16\/types-dml\/slot.state" is for PostgreSQL 16/);
+  });
+  it('a slot state of another system identifier', async () => {
+    const state = parseSlotState(fs.readFileSync(path.join(f17!.dir, 'slot.state')), 'slot.state');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-foreign-')), 'other.state');
+    fs.writeFileSync(file, serializeSlotState({ ...state, systemIdentifier: '7000000000000000001' }));
+    const run = await runCli(['decode', '--state', file, '-p', f17!.dir, '--end', f17!.meta.endLsn]);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`its system identifier is ${f17!.meta.systemIdentifier}, the slot state ".*other.state"'s is 7000000000000000001`));
   });
 });

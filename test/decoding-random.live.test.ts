@@ -125,6 +125,10 @@ async function workload(server: Server, c: pg.Client, seed: number, copyDir: str
         case 11:
           // A transaction that changes nothing decodable (only a sequence): skipped in every mode.
           await q(`select nextval('sq')`);
+          // A transaction replayed from elsewhere (a replication origin): only-local skips it.
+          await q(`select pg_replication_origin_session_setup('elsewhere')`);
+          await q(`insert into f values (${id++}, 'from an origin', 0)`);
+          await q(`select pg_replication_origin_session_reset()`);
           break;
       }
     }
@@ -140,6 +144,7 @@ const OPTION_SETS: string[][] = [
   ['include-xids', '1', 'skip-empty-xacts', '1'],
   ['include-xids', '0', 'skip-empty-xacts', '0'],
   ['include-xids', '1', 'skip-empty-xacts', '0', 'include-timestamp', '1'],
+  ['include-xids', '0', 'skip-empty-xacts', '1', 'only-local', '1'],
 ];
 
 describe.each(MAJORS)('PostgreSQL %i', (major) => {
@@ -158,12 +163,23 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
           await c.query(`alter table f replica identity ${seed % 2 === 0 ? 'full' : 'default'}`);
           await c.query('create table big (id int primary key, payload text, n int)');
           await c.query('create sequence sq');
+          await c.query(`select pg_replication_origin_create('elsewhere')`);
+          await c.query('create database other');
+          const other = await server.connect('other');
+          await other.query('create table f (id int primary key, note text, x float8)');
           const dsn = dsnOf(server);
           const stateFile = path.join(work, 'slot.json');
           const stateFile2pc = path.join(work, 'slot2pc.json');
           expect((await runCli(['slot', 'create', '--dsn', dsn, '--slot', 'r', '--state', stateFile])).code).toBe(0);
           expect((await runCli(['slot', 'create', '--dsn', dsn, '--slot', 'r2pc', '--state', stateFile2pc, '--two-phase'])).code).toBe(0);
           await workload(server, c, seed, work);
+          // Another database's transactions are in the same WAL and never decoded for this slot.
+          await other.query(`insert into f values (1, 'other database', 0)`);
+          await other.query('begin');
+          await other.query(`insert into f values (2, 'other database', 0)`);
+          await other.query(`select pg_logical_emit_message(true, 'other', 'db')`);
+          await other.query('commit');
+          await other.end();
           const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
           await c.query('checkpoint'); // the WAL up to `end` is on disk
           const theirs = async (slot: string, opts: string[]): Promise<string> =>

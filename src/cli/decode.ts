@@ -1,5 +1,5 @@
-// `pgwal slot create` and `pgwal decode`: a slot's catalog from a live server, then test_decoding's output from
-// WAL files alone.
+// `pgwal slot create` and `pgwal decode`: a slot's catalog from a live server, then test_decoding's or
+// wal2json's output from WAL files alone.
 import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
@@ -9,7 +9,10 @@ import { createSlot, createSlotFromDataDir, readSlotStateFile, writeSlotStateFil
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import { FileSpillStore } from '../node/spill.js';
-import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
+import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/decoder.js';
+import type { OutputPlugin } from '../reorderbuffer/plugin.js';
+import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
+import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
 import type { DumpIo } from './dump.js';
@@ -18,8 +21,8 @@ export const SLOT_HELP = `pgwal slot create makes a logical slot on a live serve
 slot's consistent point, so that pgwal decode can decode the WAL with no server.
 
 Usage:
-  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding] [--temporary] [--two-phase]
-                    [--static-catalog]
+  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json] [--temporary]
+                    [--two-phase] [--static-catalog]
   pgwal slot create --datadir DIR --dbname NAME --slot NAME --state FILE
 
 The state file holds the catalog relations' raw pages (read with pageinspect's get_raw_page, which needs a
@@ -32,18 +35,27 @@ data directory (a cold copy, or a base backup of a stopped server), its catalog 
 pg_filenode.map and pg_xact; decode the WAL the server writes after that checkpoint.
 `;
 
-export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding returns from
-pg_logical_slot_peek_changes for that slot (the data column, one row per line).
+export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
+--plugin json, wal2json's format-version 2) returns from pg_logical_slot_peek_changes for that slot (the data
+column, one row per line).
 
 Usage:
-  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
+  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
 
 Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
+  --plugin NAME       test_decoding (default), or json: wal2json 2.5's format-version 2, one JSON object per
+                      change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json)
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
                       only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
-                      are streamed in blocks before they end instead of spilled)
+                      are streamed in blocks before they end instead of spilled);
+                      json options (wal2json's names and defaults): include-xids (0), include-timestamp (0),
+                      include-lsn (0), include-pk (0), include-types (1), include-schemas (1), include-transaction (1),
+                      include-type-oids (0), include-not-null (0), include-column-positions (0), include-origin (0),
+                      include-default (0), include-domain-data-type (0),
+                      actions (insert,update,delete,truncate), filter-tables, add-tables (schema.table, *.table,
+                      schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
@@ -62,8 +74,11 @@ A slot created with --two-phase decodes prepared transactions at PREPARE TRANSAC
 With stream-changes, where blocks begin and end follows pgwal's memory accounting, which is close to but not the
 server's; with --memory-limit 0 it equals the server's immediate mode.
 
+wal2json has no streaming callbacks: with --plugin json, transactions over the memory limit spill, as they do in
+the server.
+
 DDL inside the range is followed when the state file holds the catalog's pages (slot create's default).
-Not yet: JSON output (and with it the DDL events the historic catalog reports).
+Not yet: the historic catalog's DDL events in the JSON output.
 `;
 
 const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
@@ -131,6 +146,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         { long: 'advance', arg: 'none' },
         { long: 'memory-limit', arg: 'required' },
         { long: 'spill-dir', arg: 'required' },
+        { long: 'plugin', arg: 'required' },
         { long: 'restore-command', arg: 'required' },
         { long: 'wal-segsize', arg: 'required' },
         { short: '?', long: 'help', arg: 'none' },
@@ -146,11 +162,18 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
     const state = readSlotStateFile(path.resolve(io.cwd, stateFile));
+    const pluginName = p.options.find((o) => o.name === 'plugin')?.value ?? (state.plugin === 'wal2json' ? 'json' : 'test_decoding');
+    if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
+    const given = p.options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
+      const eq = o.value!.indexOf('=');
+      return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
+    });
     const opts = new Map<string, string>();
-    for (const o of p.options.filter((x) => x.name === 'option')) {
-      const [k, ...v] = o.value!.split('=');
-      if (!TEST_DECODING_OPTIONS.includes(k!)) throw new WalError('invalid-argument', `option "${k}" = "${v.join('=')}" is unknown`);
-      opts.set(k!, v.length === 0 ? '1' : v.join('='));
+    if (pluginName === 'test_decoding') {
+      for (const [k, v] of given) {
+        if (!TEST_DECODING_OPTIONS.includes(k)) throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
+        opts.set(k, v ?? '1');
+      }
     }
     const dirs = p.options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
     const restoreCommand = p.options.find((o) => o.name === 'restore-command')?.value;
@@ -166,20 +189,29 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
     // With the catalog's pages, the historic catalog follows DDL; without, the slot's fixed catalog.
     const historic = state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages)) : undefined;
-    const decoder = new TestDecodingDecoder(
-      historic ?? state.catalog,
-      profile.major,
-      { includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') },
-      parseLsn(state.confirmedFlushLsn),
-      {
-        spill,
-        includeRewrites: flag('include-rewrites', '0'),
-        ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
-        ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
-        sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
-      },
-    );
-    const range = { start: parseLsn(state.restartLsn), end: endText === undefined ? undefined : parseLsn(endText), startTimeline: state.timeline };
+    const plugin: OutputPlugin =
+      pluginName === 'json'
+        ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))
+        : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
+    const decoderOptions: DecoderOptions = {
+      catalog: historic ?? state.catalog,
+      major: profile.major,
+      plugin,
+      startAt: parseLsn(state.confirmedFlushLsn),
+      spill,
+      includeRewrites: flag('include-rewrites', '0'),
+      streaming: pluginName === 'test_decoding' && flag('stream-changes', '0'),
+      ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
+      ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
+      sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+    };
+    const decoder = new LogicalDecoder(decoderOptions);
+    const range = {
+      start: parseLsn(state.restartLsn),
+      end: endText === undefined ? undefined : parseLsn(endText),
+      startTimeline: state.timeline,
+      expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state "${stateFile}"` },
+    };
     // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
     const archive =
       restoreCommand === undefined

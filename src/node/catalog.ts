@@ -13,6 +13,8 @@ export interface CatalogRelation {
   kind: string;
   replIdent: string;
   toastRelid: number;
+  primaryKey: number[] | null;
+  identityKey: number[] | null;
   attributes: Attribute[];
 }
 
@@ -35,8 +37,10 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
   });
   const att = await c.query({
     text: `select a.attrelid, a.attnum, a.attname, a.atttypid, a.attlen, a.attalign, a.attbyval, a.attisdropped,
-                  a.atthasmissing, a.attmissingval::text as missing
-           from pg_attribute a where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
+                  a.atthasmissing, a.attmissingval::text as missing, a.atttypmod, a.attnotnull,
+                  case when a.atthasdef and a.attgenerated = '' then pg_get_expr(d.adbin, d.adrelid) end as defexpr
+           from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+           where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
     values: [rel.rows.map((r) => r.oid)],
     types: asText,
   });
@@ -54,22 +58,74 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       align: a.attalign,
       byval: a.attbyval === 't',
       dropped: a.attisdropped === 't',
+      typmod: Number(a.atttypmod),
+      notNull: a.attnotnull === 't',
+      defaultExpr: a.defexpr,
       ...(missing !== undefined ? { missing } : {}),
     });
     byRel.set(Number(a.attrelid), list);
   }
+  // The primary key and replica identity index as RelationGetIndexList picks them: valid, unique, immediate,
+  // without a predicate; their key columns (not INCLUDE ones) as RelationGetIndexAttrBitmap gives them.
+  const idx = await c.query({
+    text: `select i.indrelid, i.indisprimary, i.indisreplident, array_to_string(i.indkey[0:i.indnkeyatts - 1], ',') as keys
+           from pg_index i where i.indrelid = any($1::oid[]) and i.indisvalid and i.indisunique and i.indimmediate
+             and i.indpred is null and (i.indisprimary or i.indisreplident)`,
+    values: [rel.rows.map((r) => r.oid)],
+    types: asText,
+  });
+  const primaryKey = new Map<number, number[]>();
+  const replIdentIndex = new Map<number, number[]>();
+  for (const i of idx.rows) {
+    // Expression columns (0) name no attribute.
+    const keys = (i.keys as string).split(',').map(Number).filter((n) => n > 0);
+    if (i.indisprimary === 't') primaryKey.set(Number(i.indrelid), keys);
+    if (i.indisreplident === 't') replIdentIndex.set(Number(i.indrelid), keys);
+  }
+  const identityKey = (oid: number, replident: string): number[] | null =>
+    (replident === 'd' ? primaryKey.get(oid) : replident === 'i' ? replIdentIndex.get(oid) : undefined) ?? null;
   const typ = await c.query({
     text: `with recursive used(oid) as (
              select distinct atttypid from pg_attribute where attnum > 0 and attrelid = any($1::oid[])
              union select x from pg_type t join used u on u.oid = t.oid
-               cross join lateral (values (t.typelem), (t.typbasetype), ((select rngsubtype from pg_range where rngtypid = t.oid))) v(x)
+               cross join lateral (
+                 select t.typelem union all select t.typbasetype
+                 union all select rngsubtype from pg_range where rngtypid = t.oid
+                 union all select rngtypid from pg_range where rngmultitypid = t.oid
+                 union all select atttypid from pg_attribute where attrelid = t.typrelid and attnum > 0 and t.typtype = 'c') v(x)
                where x <> 0)
-           select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem, r.rngsubtype
+           select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem, r.rngsubtype,
+                  t.typtype, t.typbasetype, t.typtypmod, t.typrelid, (select m.rngtypid from pg_range m where m.rngmultitypid = t.oid) as multirange_of
            from pg_type t join used u on u.oid = t.oid left join pg_range r on r.rngtypid = t.oid`,
     values: [rel.rows.map((r) => r.oid)],
     types: asText,
   });
   const enums = await c.query({ text: 'select oid, enumtypid, enumlabel from pg_enum', types: asText });
+  // The columns of composite types (dropped ones too: they keep their place in a stored value).
+  const composite = typ.rows.filter((t) => t.typtype === 'c').map((t) => t.typrelid);
+  const fieldRows = await c.query({
+    text: `select a.attrelid, a.attnum, a.attname, a.atttypid, a.attlen, a.attalign, a.attbyval, a.attisdropped
+           from pg_attribute a where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
+    values: [composite],
+    types: asText,
+  });
+  const fields = new Map<number, Attribute[]>();
+  for (const a of fieldRows.rows) {
+    const list = fields.get(Number(a.attrelid)) ?? [];
+    list.push({ attnum: Number(a.attnum), name: a.attname, typeOid: Number(a.atttypid), len: Number(a.attlen), align: a.attalign, byval: a.attbyval === 't', dropped: a.attisdropped === 't' });
+    fields.set(Number(a.attrelid), list);
+  }
+  // A domain prints with its base type's output function, which needs the base type's labels, range or columns.
+  const typeRows = new Map<number, (typeof typ.rows)[number]>(typ.rows.map((t) => [Number(t.oid), t]));
+  const base = (t: (typeof typ.rows)[number]): (typeof typ.rows)[number] => {
+    for (let b = t, n = 0; n < 100; n++) {
+      if (b.typtype !== 'd') return b;
+      const next = typeRows.get(Number(b.typbasetype));
+      if (next === undefined) return b;
+      b = next;
+    }
+    return t;
+  };
   const labels = new Map<number, Map<number, string>>();
   for (const e of enums.rows) {
     const m = labels.get(Number(e.enumtypid)) ?? new Map<number, string>();
@@ -85,6 +141,8 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       kind: r.relkind,
       replIdent: r.relreplident,
       toastRelid: Number(r.reltoastrelid),
+      primaryKey: primaryKey.get(Number(r.oid)) ?? null,
+      identityKey: identityKey(Number(r.oid), r.relreplident),
       attributes: byRel.get(Number(r.oid)) ?? [],
     })),
     types: typ.rows.map((t) => ({
@@ -95,8 +153,11 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       align: t.typalign,
       byval: t.typbyval === 't',
       elem: Number(t.typelem),
-      ...(labels.has(Number(t.oid)) ? { enumLabels: Object.fromEntries(labels.get(Number(t.oid))!) } : {}),
-      ...(t.rngsubtype !== null ? { rangeSubtype: Number(t.rngsubtype) } : {}),
+      ...(labels.has(Number(base(t).oid)) ? { enumLabels: Object.fromEntries(labels.get(Number(base(t).oid))!) } : {}),
+      ...(base(t).rngsubtype !== null ? { rangeSubtype: Number(base(t).rngsubtype) } : {}),
+      ...(base(t).typtype === 'c' && fields.has(Number(base(t).typrelid)) ? { fields: fields.get(Number(base(t).typrelid)) } : {}),
+      ...(base(t).multirange_of !== null ? { rangeType: Number(base(t).multirange_of) } : {}),
+      ...(t.typtype === 'd' ? { baseType: Number(t.typbasetype), baseTypmod: Number(t.typtypmod) } : {}),
     })),
   };
 }

@@ -6,3 +6,4 @@ export * from './slot.js';
 export * from './catalog.js';
 export * from './spill.js';
 export * from './catalog-snapshot.js';
+export * from './transactions.js';

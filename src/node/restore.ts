@@ -11,7 +11,7 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import { historyFileName, parseWalFileName, walFileName } from '../walfile.js';
 import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
 import { readRecords, type FollowOptions, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
-import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
+import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { assertOnHistory, historyWithoutFile, parseTimelineHistory, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 
@@ -333,7 +333,7 @@ export class ArchiveWal {
   }
 
   /** Records from `start` (the first at or after it) until `end` or the end of what the sources hold. */
-  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal; startTimeline?: number; follow?: FollowOptions }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
+  records(options: { start: Lsn; end?: Lsn; signal?: AbortSignal; startTimeline?: number; follow?: FollowOptions; expect?: XLogReaderOptions['expect'] }): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
     if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, options.start, this.history);
     const source = new ArchiveSource({
       fetchers: this.fetchers,
@@ -343,7 +343,7 @@ export class ArchiveWal {
       prefetch: this.options.prefetch,
       signal: options.signal,
     });
-    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli });
+    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli, expect: options.expect });
     let end: EndOfWal | undefined;
     return {
       get end() {

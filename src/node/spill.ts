@@ -12,14 +12,19 @@ export class FileSpillStore implements SpillStore {
   bytes = 0;
   private readonly sizes = new Map<number, number>();
 
+  /** The folder exists (it was there, or the first spill made it). */
   private made = false;
+  /** This store made the folder. */
+  private ours = false;
 
   /**
    * Spills go to `dir` (made, mode 0700, at the first spill; removed again at close when it is left empty).
    * Spill files a previous run left there are stale — decoding restarts from restart_lsn — and are removed now.
    */
   constructor(readonly dir: string) {
+    // A folder that was there before stays; one this store makes is removed again when left empty.
     if (!fs.existsSync(dir)) return;
+    this.made = true;
     for (const name of fs.readdirSync(dir)) if (/^xid-\d+\.spill$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
   }
 
@@ -41,6 +46,7 @@ export class FileSpillStore implements SpillStore {
       if (!this.made) {
         fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
         this.made = true;
+        this.ours = true;
       }
       fs.appendFileSync(this.file(xid), buf, { mode: 0o600 });
     } catch (e) {
@@ -106,6 +112,6 @@ export class FileSpillStore implements SpillStore {
 
   close(): void {
     for (const xid of [...this.sizes.keys()]) this.remove(xid);
-    if (this.made && fs.readdirSync(this.dir).length === 0) fs.rmdirSync(this.dir);
+    if (this.ours && fs.readdirSync(this.dir).length === 0) fs.rmdirSync(this.dir);
   }
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WalSourceError } from '../errors.js';
 import type { Lsn } from '../lsn.js';
-import { XLogReader, type EndOfWal } from '../xlogreader/reader.js';
+import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
@@ -31,6 +31,8 @@ export interface RecordsOptions {
   signal?: AbortSignal;
   /** Follow mode (records() only): wait at the end of WAL for more instead of ending. */
   follow?: FollowOptions;
+  /** The system and major the WAL must be of: anything else is a typed error naming both. */
+  expect?: XLogReaderOptions['expect'];
 }
 
 /** A stream of records that, once finished, says how the WAL ended. */
@@ -71,7 +73,7 @@ export class WalFiles {
   reader(options: RecordsOptions): XLogReader {
     const start = options.start ?? this.info.segments[0]! * this.info.segmentSize;
     if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, start, this.history ?? historyWithoutFile(this.info.timeline));
-    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline });
+    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect });
   }
 
   /** `for await (const record of wal.records({ start, end }))`; `stream.end` afterwards. */

@@ -18,6 +18,17 @@ export interface DecoderRelation {
   /** relreplident: 'd' default, 'n' nothing, 'f' full, 'i' index. */
   replIdent?: string;
   toastRelid: number;
+  /**
+   * Attribute numbers of the primary key's key columns (rd_pkindex: a deferrable or partial primary key does not
+   * count); null when there is none; undefined when the catalog did not record it (an older state file).
+   */
+  primaryKey?: number[] | null;
+  /**
+   * Key columns of the replica identity index (rd_replidindex: the primary key under replica identity default,
+   * the chosen index under replica identity index); null when there is none (full, nothing, no key); undefined
+   * when not recorded.
+   */
+  identityKey?: number[] | null;
   /** pg_class.relrewrite ≠ 0: the transient relation of a table rewrite (skipped unless include-rewrites). */
   rewriteOf?: number;
   attributes: Attribute[];

@@ -118,6 +118,9 @@ const XLH_UPDATE_CONTAINS_NEW_TUPLE = 0x10;
 const XLH_DELETE_IS_SUPER = 0x08;
 const XACT_XINFO_HAS_ORIGIN = 1 << 5;
 
+const RMGR_NAMES: Record<number, string> = { 1: 'Transaction', 8: 'Standby', 9: 'Heap2', 10: 'Heap', 21: 'LogicalMessage' };
+const rmgrName = (id: number): string => RMGR_NAMES[id] ?? `rmgr ${id}`;
+
 const xidPrecedes = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 
 export class LogicalDecoder {
@@ -215,6 +218,16 @@ export class LogicalDecoder {
       }
       this.txnFor(rec.xid, rec.lsn);
     }
+    try {
+      this.dispatch(rec);
+    } catch (e) {
+      // A payload shorter than its own counts and offsets say: the record is not what its header claims.
+      if (e instanceof RangeError) throw new WalFormatError('invalid-record', `invalid ${rmgrName(rec.rmid)} record at ${formatLsn(rec.lsn)}: ${e.message}`, { lsn: rec.lsn });
+      throw e;
+    }
+  }
+
+  private dispatch(rec: DecodedRecord): void {
     switch (rec.rmid) {
       case RM_HEAP_ID:
         return this.heap(rec);
@@ -563,7 +576,13 @@ export class LogicalDecoder {
       write: (data) => this.sink({ lsn, xid, data }),
       type: (oid) => this.catalog.type(oid, at ?? { lsn, xid }),
     };
-    fn(ctx);
+    try {
+      fn(ctx);
+    } catch (e) {
+      // Values read past their bytes (a datum that lies about its length): a typed error at the change.
+      if (e instanceof RangeError) throw new WalFormatError('invalid-datum', `a value of the change at ${formatLsn(lsn)} is malformed: ${e.message}`, { lsn });
+      throw e;
+    }
   }
 
   /** The changes of a transaction and its subtransactions, merged by LSN (spilled ones read back first). */
@@ -641,7 +660,7 @@ export class LogicalDecoder {
             lsn: r.lsn,
             action,
             relation: rel,
-            ...(r.newTuple !== undefined ? { newTuple: reassemble(this.deform(r.newTuple, rel, lsn), toast) } : {}),
+            ...(r.newTuple !== undefined ? { newTuple: reassemble(this.deform(r.newTuple, rel, lsn), toast, lsn) } : {}),
             ...(r.oldTuple !== undefined ? { oldTuple: this.deform(r.oldTuple, rel, lsn) } : {}),
           };
           if (streaming) this.call(r.lsn, xid, at, (ctx) => plugin.streamChange!(ctx, txn, row));
@@ -706,13 +725,15 @@ export class LogicalDecoder {
 }
 
 /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
-function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>): RawValue[] {
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>, lsn: Lsn): RawValue[] {
   if (toast.size === 0) return values;
   return values.map((v) => {
     if (v.kind !== 'toast') return v;
     const chunks = toast.get(v.valueId);
     if (chunks === undefined) return v;
     const total = chunks.reduce((n, c) => n + c.length, 0);
+    // The pointer says how many bytes are stored (va_extinfo): chunks that add up to another size are not its value.
+    if (total !== v.extSize) throw new WalFormatError('invalid-toast', `TOAST value ${v.valueId} at ${formatLsn(lsn)} has ${total} bytes in its chunks, its pointer says ${v.extSize}`, { lsn });
     const data = new Uint8Array(total);
     let o = 0;
     for (const c of chunks) {
@@ -720,7 +741,7 @@ function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>): RawVa
       o += c.length;
     }
     // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
-    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data) : data };
+    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data, lsn) : data };
   });
 }
 

@@ -1,7 +1,9 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
+import { WalFormatError } from '../errors.js';
 import type { RawValue } from './tuple.js';
 import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, timestamptzText } from './values.js';
+import { rowValueError } from './value-error.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
 // Keywords that are not UNRESERVED_KEYWORD in kwlist.h (15–18; 16+ added the JSON ones, MERGE_ACTION, SYSTEM_USER).
@@ -47,7 +49,7 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     const isNull = v.kind === 'null' || (v.kind === 'missing' && v.text === null);
     if (isNull && skipNulls) continue;
     const type: TypeInfo | undefined = types(c.typeOid);
-    if (type === undefined) throw new Error(`type ${c.typeOid} of column ${c.name} is not in the catalog`);
+    if (type === undefined) throw new WalFormatError('unknown-type', `type ${c.typeOid} of column ${c.name} is not in the catalog`);
     s += ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
     if (isNull) s += 'null';
     else if (v.kind === 'toast') s += 'unchanged-toast-datum';
@@ -189,12 +191,16 @@ export class TestDecodingPlugin implements OutputPlugin {
     const columns = ch.relation.attributes;
     const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
     let line = `table ${qualifiedName(ch.relation.namespace, ch.relation.name, ctx.major)}: ${ch.action}:`;
-    if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
-    else if (ch.action === 'UPDATE') {
-      if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
-      line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
-    } else {
-      line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
+    try {
+      if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+      else if (ch.action === 'UPDATE') {
+        if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
+        line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
+      } else {
+        line += ch.oldTuple ? tupleText(columns, ch.oldTuple, types, ctx.major, true) : ' (no-tuple-data)';
+      }
+    } catch (e) {
+      throw rowValueError(e, ch, types);
     }
     ctx.write(line);
   }

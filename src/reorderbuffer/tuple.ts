@@ -1,6 +1,7 @@
 // Heap tuples from WAL: the column values of a tuple given its relation's attributes (heap_deform_tuple),
 // with varlena headers, inline compression and TOAST pointers told apart.
 import { WalFormatError } from '../errors.js';
+import { formatLsn } from '../lsn.js';
 import { lz4DecompressBlock, pglzDecompress } from '../xlogreader/compression.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
 
@@ -17,6 +18,12 @@ export interface Attribute {
   dropped: boolean;
   /** attmissingval as text, for columns added later with a default (fast default); undefined when none. */
   missing?: string | null;
+  /** atttypmod (-1: none), e.g. for varchar(n), numeric(p,s): what format_type prints with the type's name. */
+  typmod?: number;
+  /** attnotnull. */
+  notNull?: boolean;
+  /** The column default as pg_get_expr prints it; null when none (or generated); undefined when not known. */
+  defaultExpr?: string | null;
 }
 
 /** A column value as stored: bytes of the datum (varlena payload without its header), or null / a TOAST pointer. */
@@ -112,8 +119,11 @@ export function decompressDatum(payload: Uint8Array, lsn = 0): Uint8Array {
   const tcinfo = u32(payload, 0);
   const rawSize = tcinfo & 0x3fffffff;
   const method = tcinfo >>> 30;
-  // A compressed datum never expands past 1 GB (the varlena limit): refuse more rather than allocate it.
-  if (rawSize > 0x3fffffff) throw new WalFormatError('invalid-datum', `compressed datum claims ${rawSize} bytes`, { lsn });
+  // Neither pglz (≤ ~87×) nor lz4 (≤ ~255×) expands a stream more than 256-fold: a larger claim is a bomb, refused
+  // before anything is allocated.
+  if (rawSize > (payload.length - 4) * 256 + 64) {
+    throw new WalFormatError('invalid-datum', `compressed datum claims ${rawSize} bytes from ${payload.length - 4} compressed bytes at ${formatLsn(lsn)}`, { lsn });
+  }
   const out = new Uint8Array(rawSize);
   const n = method === 0 ? pglzDecompress(payload.subarray(4), out, true) : method === 1 ? lz4DecompressBlock(payload.subarray(4), out) : -1;
   if (n !== rawSize) {

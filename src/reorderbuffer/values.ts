@@ -17,10 +17,16 @@ export interface TypeInfo {
   byval: boolean;
   /** typelem for arrays. */
   elem: number;
+  /** For a multirange type: its range type (pg_range.rngtypid of the row whose rngmultitypid is this type). */
+  rangeType?: number;
+  /** typbasetype, for a domain: where its enum labels are when it carries none itself. */
+  baseType?: number;
   /** pg_enum labels by OID, for enums. */
   enumLabels?: Map<number, string> | Record<string, string>;
   /** pg_range.rngsubtype, for range types. */
   rangeSubtype?: number;
+  /** Domains: typtypmod (the modifier of the type the domain is over, `baseType`). */
+  baseTypmod?: number;
   /** The columns of a composite type (its typrelid's attributes), for record_out. */
   fields?: Attribute[];
 }
@@ -300,6 +306,7 @@ function cashText(v: bigint): string {
 
 function bitText(b: Uint8Array): string {
   const n = u32(b, 0);
+  if (n > 8 * (b.length - 4)) throw new WalFormatError('invalid-datum', `bit string of ${n} bits in ${b.length - 4} bytes`);
   let s = '';
   for (let i = 0; i < n; i++) s += (b[4 + (i >> 3)]! >> (7 - (i & 7))) & 1 ? '1' : '0';
   return s;
@@ -331,6 +338,7 @@ function jsonbText(b: Uint8Array): string {
     const nChildren = isObject ? count * 2 : count;
     const jentries = off + 4;
     const data = jentries + 4 * nChildren;
+    if (data > b.length) throw new WalFormatError('invalid-datum', `jsonb container of ${nChildren} entries in ${b.length} bytes`);
     const starts: number[] = [];
     const lens: number[] = [];
     let offset = 0;
@@ -389,6 +397,7 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
   const dataoffset = i32(b, 4);
   const elemType = u32(b, 8);
   if (ndim === 0) return '{}';
+  if (ndim < 0 || ndim > 6 || b.length < 12 + 8 * ndim) throw new WalFormatError('invalid-datum', `array with ${ndim} dimensions in ${b.length} bytes`);
   const dims: number[] = [];
   const lbs: number[] = [];
   for (let d = 0; d < ndim; d++) {
@@ -396,6 +405,8 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
     lbs.push(i32(b, 12 + 4 * ndim + 4 * d));
   }
   const nitems = dims.reduce((x, y) => x * y, 1);
+  // Every element takes a bit of the null bitmap or at least a byte: more than that cannot be in these bytes.
+  if (dims.some((d) => d < 0) || nitems > 8 * b.length) throw new WalFormatError('invalid-datum', `array of ${dims.join('×')} elements in ${b.length} bytes`);
   const elem = types(elemType);
   if (elem === undefined) throw new WalFormatError('unknown-type', `array element type ${elemType} is not in the catalog`);
   const headerEnd = 12 + 8 * ndim; // offsets here are 4 less than from the varlena start
@@ -414,16 +425,19 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
     off = next;
     values.push(outputValue(datum, elem, types));
   }
+  // typdelim: box is the one built-in type whose array elements are separated by ';'.
+  const delim = elem.output === 'box_out' ? ';' : ',';
   const quote = (v: string | null): string => {
     if (v === null) return 'NULL';
-    if (v === '' || /^null$/i.test(v) || /["\\{},\s]/.test(v)) return `"${v.replace(/(["\\])/g, '\\$1')}"`;
+    // array_isspace, not \s: only ASCII white space makes the server quote.
+    if (v === '' || /^null$/i.test(v) || /["\\{} \t\n\r\v\f]/.test(v) || v.includes(delim)) return `"${v.replace(/(["\\])/g, '\\$1')}"`;
     return v;
   };
   let idx = 0;
   const nest = (d: number): string => {
     const parts: string[] = [];
     for (let k = 0; k < dims[d]!; k++) parts.push(d === ndim - 1 ? quote(values[idx++]!) : nest(d + 1));
-    return `{${parts.join(',')}}`;
+    return `{${parts.join(delim)}}`;
   };
   const body = nest(0);
   return lbs.some((l) => l !== 1) ? dims.map((n, d) => `[${lbs[d]}:${lbs[d]! + n - 1}]`).join('') + '=' + body : body;
@@ -431,13 +445,19 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
 
 /** One datum at `off` of a packed value (array element, range bound): its bytes and the offset after it. */
 function readDatum(b: Uint8Array, off: number, len: number): [Uint8Array, number] {
-  if (len > 0) return [b.subarray(off, off + len), off + len];
+  const past = (end: number): never => {
+    throw new WalFormatError('invalid-datum', `an element runs from ${off} to ${end}, past the ${b.length} bytes of its value`);
+  };
+  if (off >= b.length) past(off);
+  if (len > 0) return off + len > b.length ? past(off + len) : [b.subarray(off, off + len), off + len];
   if (len === -1) {
     if (b[off]! & 0x01) {
       const size = b[off]! >> 1;
+      if (size < 1 || off + size > b.length) past(off + size);
       return [b.subarray(off + 1, off + size), off + size];
     }
     const size = u32(b, off) >>> 2;
+    if (size < 4 || off + size > b.length) past(off + size);
     return [b.subarray(off + 4, off + size), off + size];
   }
   let e = off;
@@ -460,7 +480,7 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
     const [datum, next] = readDatum(b, off, sub.len);
     off = next;
     const text = outputValue(datum, sub, types);
-    return text === '' || /["\\()[\],\s]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
+    return text === '' || /["\\()[\], \t\n\r\v\f]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
   };
   const lower = flags & 0x08 ? '' : bound();
   const upper = flags & 0x10 ? '' : bound();
@@ -469,28 +489,432 @@ function rangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
 
 const alignOf = (a: string): number => (a === 'd' ? 8 : a === 'i' ? 4 : a === 's' ? 2 : 1);
 
+/** The type a domain is over, through nested domains. */
+function baseOf(type: TypeInfo, types: TypeLookup): TypeInfo | undefined {
+  let t: TypeInfo | undefined = type;
+  for (let n = 0; t?.baseType !== undefined && n < 100; n++) t = types(t.baseType);
+  return t === type ? undefined : t;
+}
+
+/** A typed error for a value pgwal will not guess at. */
+const unsupported = (type: TypeInfo, why: string): never => {
+  throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (oid ${type.oid}): ${why}`);
+};
+
+/** A count or offset read from a value that its bytes cannot hold: a typed error, not a long loop or a guess. */
+const malformed = (type: TypeInfo, what: string): never => {
+  throw new WalFormatError('invalid-datum', `${type.name} value is malformed: ${what}`);
+};
+
+/** Prints a value by recursion over its own items; one nested past the stack (or in a cycle) is refused. */
+function nested(type: TypeInfo, print: () => string): string {
+  try {
+    return print();
+  } catch (e) {
+    if (e instanceof RangeError) return unsupported(type, 'nested too deeply to print');
+    throw e;
+  }
+}
+
 /**
- * record_out: `(a,b)`, NULL as nothing, a value quoted when empty or holding `"`, `\\`, `(`, `)`, `,` or space.
- * `b` is a composite datum after its length word: typmod, type OID, then a heap tuple header from t_ctid on.
+ * record_out: `(a,b)`, NULL as nothing, a value quoted when empty or holding `"`, `\`, `(`, `)`, `,` or
+ * white space, with `"` and `\` doubled. `b` is a composite datum after its length word: typmod, type OID,
+ * then a heap tuple header from t_ctid on.
  */
 // see record_out (rowtypes.c)
-function recordText(b: Uint8Array, fields: readonly Attribute[], types: TypeLookup): string {
+function recordText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  // A domain over a composite type has no columns of its own: the datum names its row type.
+  const fields = type.fields ?? types(u32(b, 4))?.fields;
+  if (fields === undefined) return unsupported(type, 'its columns are not in the catalog');
+  if (b.length < 19) malformed(type, `${b.length} bytes`);
   const values = deformTuple(b.subarray(19), u16(b, 14), u16(b, 16), b[18]!, fields);
-  const parts: string[] = [];
+  let s = '(';
+  let first = true;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     if (f.dropped) continue;
+    if (!first) s += ',';
+    first = false;
     const v = values[i]!;
-    if (v.kind !== 'bytes') {
-      parts.push('');
-      continue;
-    }
-    const t = types(f.typeOid);
-    if (t === undefined) throw new WalFormatError('unknown-type', `type ${f.typeOid} of a composite's column ${f.name} is not in the catalog`);
-    const text = outputValue(v.bytes, t, types);
-    parts.push(text === '' || /["\\(),\s]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text);
+    if (v.kind === 'null' || (v.kind === 'missing' && v.text === null)) continue;
+    let text: string;
+    if (v.kind === 'bytes') {
+      const t = types(f.typeOid);
+      if (t === undefined) throw new WalFormatError('unknown-type', `type ${f.typeOid} of column ${f.name} of composite type ${type.name} is not in the catalog`);
+      text = outputValue(v.bytes, t, types);
+    } else if (v.kind === 'missing') text = v.text!;
+    else return unsupported(type, `column ${f.name} holds a TOAST pointer`);
+    s += text === '' || /["\\(), \t\n\r\v\f]/.test(text) ? `"${text.replace(/(["\\])/g, '$1$1')}"` : text;
   }
-  return `(${parts.join(',')})`;
+  return s + ')';
+}
+
+/** Multirange type → range type of the built-in multiranges (pg_range.rngmultitypid), for a catalog without rangeType. */
+const BUILTIN_MULTIRANGES: Record<number, number> = { 4451: 3904, 4532: 3906, 4533: 3908, 4534: 3910, 4535: 3912, 4536: 3926 };
+
+/**
+ * multirange_out: `{r1,r2}`, each range as its range type prints it. `b` (after the length word): type OID,
+ * range count, an item per range after the first (a length, or every 4th an offset), a flags byte per range,
+ * then each range's bounds aligned to the subtype.
+ */
+// see multirange_out, multirange_get_bounds_offset and multirange_get_range (multirangetypes.c)
+function multirangeText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  const own = u32(b, 0);
+  const rangeOid = type.rangeType ?? types(own)?.rangeType ?? BUILTIN_MULTIRANGES[own];
+  const range = rangeOid === undefined ? undefined : types(rangeOid);
+  const sub = range?.rangeSubtype === undefined ? undefined : types(range.rangeSubtype);
+  if (range === undefined || sub === undefined) return unsupported(type, 'its range type is not in the catalog');
+  const count = b.length < 8 ? 0 : u32(b, 4);
+  if (count === 0) return '{}';
+  const flagsAt = 8 + 4 * (count - 1);
+  if (flagsAt + count > b.length) malformed(type, `${count} ranges in ${b.length} bytes`);
+  const a = alignOf(sub.align);
+  // Alignment counts from the varlena start, 4 bytes before `b`.
+  const start = ((flagsAt + count + 4 + a - 1) & ~(a - 1)) - 4;
+  // Range i's bounds start at the sum of the lengths in the items before it, back to one holding an offset.
+  const offsetAfter = (i: number, prev: number): number => {
+    const item = u32(b, 8 + 4 * i);
+    return (item & 0x80000000 ? 0 : prev) + (item & 0x7fffffff);
+  };
+  let s = '{';
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    const from = start + next;
+    next = i + 1 < count ? offsetAfter(i, next) : b.length - start;
+    const to = start + next;
+    if (to > b.length || from > to) malformed(type, `range ${i} at ${from}..${to} of ${b.length} bytes`);
+    // A range datum as range_out reads it: type OID, the bounds (aligned as in the multirange), flags last.
+    const r = new Uint8Array(4 + (to - from) + 1);
+    r[0] = rangeOid! & 0xff;
+    r[1] = (rangeOid! >>> 8) & 0xff;
+    r[2] = (rangeOid! >>> 16) & 0xff;
+    r[3] = rangeOid! >>> 24;
+    r.set(b.subarray(from, to), 4);
+    r[r.length - 1] = b[flagsAt + i]!;
+    s += (i > 0 ? ',' : '') + outputValue(r, range, types);
+  }
+  return s + '}';
+}
+
+/** float8out_internal with extra_float_digits 1, as the geometric types print coordinates. */
+const coord = (b: Uint8Array, o: number): string => floatOut(f64(b, o), false);
+const pointText = (b: Uint8Array, o: number): string => `(${coord(b, o)},${coord(b, o + 8)})`;
+
+/** path_encode: points `(x,y)` joined by `,`, inside `open`/`close`. */
+function pointsText(b: Uint8Array, o: number, n: number, open: string, close: string): string {
+  let s = open;
+  for (let i = 0; i < n; i++) s += (i > 0 ? ',' : '') + pointText(b, o + 16 * i);
+  return s + close;
+}
+
+/** tsvectorout: `'lexeme':1A,2 'other'`, `'` doubled and `\` doubled inside lexemes. */
+// see tsvectorout (tsvector.c)
+function tsvectorText(b: Uint8Array, type: TypeInfo): string {
+  const size = b.length < 4 ? 0 : u32(b, 0);
+  const strAt = 4 + 4 * size;
+  if (strAt > b.length) malformed(type, `${size} lexemes in ${b.length} bytes`);
+  const parts: string[] = [];
+  for (let i = 0; i < size; i++) {
+    // WordEntry bit fields, low bit first: haspos:1, len:11, pos:20.
+    const we = u32(b, 4 + 4 * i);
+    const len = (we >>> 1) & 0x7ff;
+    const pos = we >>> 12;
+    if (strAt + pos + len > b.length) malformed(type, `lexeme ${i} past the end`);
+    let s = `'${utf8.decode(b.subarray(strAt + pos, strAt + pos + len)).replace(/(['\\])/g, '$1$1')}'`;
+    if (we & 1) {
+      // The positions follow the lexeme, 2-aligned from the lexeme area (itself 4-aligned).
+      const pp = strAt + ((pos + len + 1) & ~1);
+      const npos = pp + 2 > b.length ? 0 : u16(b, pp);
+      if (pp + 2 + 2 * npos > b.length) malformed(type, `positions of lexeme ${i} past the end`);
+      for (let k = 0; k < npos; k++) {
+        const wep = u16(b, pp + 2 + 2 * k);
+        s += (k === 0 ? ':' : ',') + String(wep & 0x3fff) + ['', 'C', 'B', 'A'][wep >> 14]!;
+      }
+    }
+    parts.push(s);
+  }
+  return parts.join(' ');
+}
+
+/** tsqueryout: the query's Polish-notation items printed infix, parenthesised by operator priority. */
+// see infix and tsqueryout (tsquery.c)
+function tsqueryText(b: Uint8Array, type: TypeInfo): string {
+  const size = b.length < 4 ? 0 : u32(b, 0);
+  if (size === 0) return '';
+  const items = 4;
+  const operands = items + 12 * size;
+  if (operands > b.length) malformed(type, `${size} items in ${b.length} bytes`);
+  const priority = [0, 4, 2, 1, 3]; // OP_NOT, OP_AND, OP_OR, OP_PHRASE
+  let cur = 0;
+  const infix = (parent: number, rightPhrase: boolean): string => {
+    if (cur >= size) malformed(type, 'an operator lacks an operand');
+    const it = items + 12 * cur++;
+    if (b[it] === 1) {
+      // QueryOperand: type, weight, prefix, valcrc, then length:12 and distance:20 (the operand's offset).
+      const weight = b[it + 1]!;
+      const at = operands + (u32(b, it + 8) >>> 12);
+      if (at >= b.length) malformed(type, 'an operand past the end');
+      const end = b.indexOf(0, at);
+      let s = `'${utf8.decode(b.subarray(at, end < 0 ? b.length : end)).replace(/(['\\])/g, '$1$1')}'`;
+      if (weight !== 0 || b[it + 2] !== 0) {
+        s += ':' + (b[it + 2] !== 0 ? '*' : '') + (weight & 8 ? 'A' : '') + (weight & 4 ? 'B' : '') + (weight & 2 ? 'C' : '') + (weight & 1 ? 'D' : '');
+      }
+      return s;
+    }
+    // QueryOperator: type, oper, distance (int16), left.
+    const op = b[it + 1]!;
+    const p = priority[op] ?? 0;
+    if (op === 1) {
+      const inner = '!' + infix(p, false);
+      return p < parent ? `( ${inner} )` : inner;
+    }
+    const paren = p < parent || (op === 4 && rightPhrase);
+    const distance = i16(b, it + 2);
+    const right = infix(p, op === 4);
+    const left = infix(p, false);
+    const sym = op === 3 ? '|' : op === 2 ? '&' : distance !== 1 ? `<${distance}>` : '<->';
+    const s = `${left} ${sym} ${right}`;
+    return paren ? `( ${s} )` : s;
+  };
+  return nested(type, () => infix(-1, false));
+}
+
+/** xml_out: the stored text, its XML declaration printed again only when it says more than version 1.0. */
+// see xml_out_internal, parse_xml_decl and print_xml_decl (xml.c)
+function xmlText(b: Uint8Array): string {
+  const str = utf8.decode(b);
+  let len = 0;
+  let version: string | undefined;
+  let standalone = -1;
+  if (str.startsWith('<?xml') && !/^[\p{L}\p{N}._:\-\u00b7]/u.test(str.slice(5))) {
+    const m = /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:'([^']*)'|"([^"]*)")(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:'[^']*'|"[^"]*"))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*('yes'|"yes"|'no'|"no"))?[ \t\r\n]*\?>/.exec(str);
+    // An unparsable declaration: the server warns and prints the text as stored; so does a non-ASCII one.
+    if (m === null || /[^\x00-\x7f]/.test(m[0])) return str;
+    len = m[0].length;
+    version = m[1] ?? m[2];
+    if (m[3] !== undefined) standalone = m[3].includes('yes') ? 1 : 0;
+  }
+  if ((version !== undefined && version !== '1.0') || standalone !== -1) {
+    return `<?xml version="${version ?? '1.0'}"${standalone === 1 ? ' standalone="yes"' : standalone === 0 ? ' standalone="no"' : ''}?>${str.slice(len)}`;
+  }
+  return str.slice(str[len] === '\n' ? len + 1 : len);
+}
+
+/** int2vectorout / oidvectorout: the one-dimensional array's values separated by spaces. */
+function vectorText(b: Uint8Array, width: 2 | 4, type: TypeInfo): string {
+  // ndim, dataoffset, elemtype, dim1, lbound1, then the values.
+  const n = b.length < 20 ? 0 : u32(b, 12);
+  if (20 + width * n > b.length) malformed(type, `${n} values in ${b.length} bytes`);
+  let s = '';
+  for (let i = 0; i < n; i++) s += (i > 0 ? ' ' : '') + String(width === 2 ? i16(b, 20 + 2 * i) : u32(b, 20 + 4 * i));
+  return s;
+}
+
+/** pg_snapshot_out (also txid_snapshot's): `xmin:xmax:xip,xip`. */
+function snapshotText(b: Uint8Array, type: TypeInfo): string {
+  const u64 = (o: number): string => ((BigInt(u32(b, o + 4)) << 32n) | BigInt(u32(b, o))).toString();
+  const n = b.length < 20 ? -1 : u32(b, 0);
+  if (n < 0 || 20 + 8 * n > b.length) malformed(type, `${n} transactions in ${b.length} bytes`);
+  let s = `${u64(4)}:${u64(12)}:`;
+  for (let i = 0; i < n; i++) s += (i > 0 ? ',' : '') + u64(20 + 8 * i);
+  return s;
+}
+
+/**
+ * The reg* types print catalog names (qualified by the search_path's visibility, or the bare OID when no row
+ * has it): pgwal prints regtype from the catalog it has and `-` for 0, and refuses the others.
+ */
+function regText(b: Uint8Array, type: TypeInfo, types: TypeLookup): string {
+  const oid = u32(b, 0);
+  if (oid === 0) return '-';
+  if (type.output === 'regtypeout') {
+    const t = types(oid);
+    if (t !== undefined) return t.name;
+    return unsupported(type, `type ${oid} is not in the catalog`);
+  }
+  return unsupported(type, `its output (${type.output}) names catalog objects pgwal does not carry`);
+}
+
+/** escape_json: a JSON string literal as PostgreSQL writes one. */
+function jsonQuoted(bytes: Uint8Array): string {
+  let out = '"';
+  for (const ch of utf8.decode(bytes)) {
+    const c = ch.charCodeAt(0);
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 8) out += '\\b';
+    else if (c === 12) out += '\\f';
+    else if (c === 10) out += '\\n';
+    else if (c === 13) out += '\\r';
+    else if (c === 9) out += '\\t';
+    else if (c < 0x20) out += '\\u' + pad(c.toString(16), 4);
+    else out += ch;
+  }
+  return out + '"';
+}
+
+// jsonpath item types (JsonPathItemType, jsonpath.h; 43+ are 17's item methods).
+const JPI_BINARY: Record<number, string> = { 4: '&&', 5: '||', 8: '==', 9: '!=', 10: '<', 11: '>', 12: '<=', 13: '>=', 14: '+', 15: '-', 16: '*', 17: '/', 18: '%', 41: 'starts with' };
+const JPI_METHOD: Record<number, string> = {
+  31: '.type()', 32: '.size()', 33: '.abs()', 34: '.floor()', 35: '.ceiling()', 36: '.double()', 38: '.keyvalue()',
+  43: '.bigint()', 44: '.boolean()', 45: '.date()', 47: '.integer()', 48: '.number()', 49: '.string()',
+};
+const JPI_METHOD_ARG: Record<number, string> = { 37: '.datetime(', 50: '.time(', 51: '.time_tz(', 52: '.timestamp(', 53: '.timestamp_tz(' };
+
+/** operationPriority (jsonpath.c). */
+function jsonpathPriority(type: number): number {
+  if (type === 5) return 0;
+  if (type === 4) return 1;
+  if ((type >= 8 && type <= 13) || type === 41) return 2;
+  if (type === 14 || type === 15) return 3;
+  if (type >= 16 && type <= 18) return 4;
+  if (type === 19 || type === 20) return 5;
+  return 6;
+}
+
+/**
+ * jsonpath_out: the binary items printed back as text. `b` (after the length word): a header (version, the lax
+ * bit), then items — a type byte, int-aligned next/argument positions relative to the item, payload.
+ */
+// see jsonPathToCstring, printJsonPathItem and jspInitByBuffer (jsonpath.c)
+function jsonpathText(b: Uint8Array, type: TypeInfo): string {
+  // Offsets in `b` are ≡ addresses mod 4 (the varlena start is aligned and 4 bytes before `b`).
+  // An item and the chain of items after it (`.a.b[*]`), iteratively: chains are long where nesting is not.
+  const item = (pos: number, inKey: boolean, brackets: boolean): string => {
+    let s = '';
+    for (let n = 0; ; n++) {
+      if (n > b.length / 4 || pos < 4 || ((pos + 4) & ~3) + 4 > b.length) malformed(type, `an item at ${pos} of ${b.length} bytes`);
+      s += one(pos, inKey, brackets);
+      const next = i32(b, (pos + 4) & ~3);
+      if (next <= 0) return s;
+      pos += next;
+      inKey = brackets = true;
+    }
+  };
+  const one = (pos: number, inKey: boolean, brackets: boolean): string => {
+    const t = b[pos]!;
+    let p = (pos + 1 + 3) & ~3;
+    const next = i32(b, p);
+    p += 4;
+    const child = (rel: number, k: boolean, br: boolean): string => item(pos + rel, k, br);
+    const operand = (rel: number): string => {
+      const childType = b[pos + rel];
+      return child(rel, false, childType !== undefined && jsonpathPriority(childType) <= jsonpathPriority(t));
+    };
+    const text = (at: number): Uint8Array => {
+      const len = i32(b, at);
+      if (len < 0 || at + 4 + len > b.length) malformed(type, `a string of ${len} bytes at ${at}`);
+      return b.subarray(at + 4, at + 4 + len);
+    };
+    let s: string;
+    if (t in JPI_BINARY) {
+      s = `${operand(i32(b, p))} ${JPI_BINARY[t]} ${operand(i32(b, p + 4))}`;
+      if (brackets) s = `(${s})`;
+    } else if (t in JPI_METHOD) s = JPI_METHOD[t]!;
+    else if (t in JPI_METHOD_ARG) {
+      const arg = i32(b, p);
+      s = `${JPI_METHOD_ARG[t]}${arg !== 0 ? child(arg, false, false) : ''})`;
+    } else {
+      switch (t) {
+        case 0:
+          s = 'null';
+          break;
+        case 1:
+          s = jsonQuoted(text(p));
+          break;
+        case 2: {
+          // A whole numeric varlena.
+          const hdr = b[p]! & 0x01 ? 1 : 4;
+          const size = hdr === 1 ? b[p]! >> 1 : u32(b, p) >>> 2;
+          if (size < hdr + 2 || p + size > b.length) malformed(type, `a numeric of ${size} bytes at ${p}`);
+          s = numericOut(b.subarray(p + hdr, p + size));
+          if (next > 0) s = `(${s})`;
+          break;
+        }
+        case 3:
+          s = b[p] ? 'true' : 'false';
+          break;
+        case 6:
+          s = `!(${child(i32(b, p), false, false)})`;
+          break;
+        case 7:
+          s = `(${child(i32(b, p), false, false)}) is unknown`;
+          break;
+        case 19:
+        case 20:
+          s = (t === 19 ? '+' : '-') + operand(i32(b, p));
+          if (brackets) s = `(${s})`;
+          break;
+        case 21:
+          s = '[*]';
+          break;
+        case 22:
+          s = (inKey ? '.' : '') + '*';
+          break;
+        case 23: {
+          const n = i32(b, p);
+          if (n < 0 || p + 4 + 8 * n > b.length) malformed(type, `${n} subscripts`);
+          const parts: string[] = [];
+          for (let i = 0; i < n; i++) {
+            const from = i32(b, p + 4 + 8 * i);
+            const to = i32(b, p + 8 + 8 * i);
+            parts.push(child(from, false, false) + (to !== 0 ? ` to ${child(to, false, false)}` : ''));
+          }
+          s = `[${parts.join(',')}]`;
+          break;
+        }
+        case 24: {
+          const first = u32(b, p);
+          const last = u32(b, p + 4);
+          const L = 0xffffffff;
+          const bound = (x: number): string => (x === L ? 'last' : String(x));
+          s = (inKey ? '.' : '') + (first === 0 && last === L ? '**' : first === last ? `**{${bound(first)}}` : `**{${bound(first)} to ${bound(last)}}`);
+          break;
+        }
+        case 25:
+          s = (inKey ? '.' : '') + jsonQuoted(text(p));
+          break;
+        case 26:
+          s = '@';
+          break;
+        case 27:
+          s = '$';
+          break;
+        case 28:
+          s = '$' + jsonQuoted(text(p));
+          break;
+        case 29:
+          s = `?(${child(i32(b, p), false, false)})`;
+          break;
+        case 30:
+          s = `exists (${child(i32(b, p), false, false)})`;
+          break;
+        case 40:
+          s = 'last';
+          break;
+        case 42: {
+          const flags = i32(b, p);
+          const expr = i32(b, p + 4);
+          const len = i32(b, p + 8);
+          if (len < 0 || p + 12 + len > b.length) malformed(type, `a pattern of ${len} bytes`);
+          s = `${operand(expr)} like_regex ${jsonQuoted(b.subarray(p + 12, p + 12 + len))}`;
+          if (flags) s += ` flag "${flags & 1 ? 'i' : ''}${flags & 2 ? 's' : ''}${flags & 4 ? 'm' : ''}${flags & 8 ? 'x' : ''}${flags & 16 ? 'q' : ''}"`;
+          if (brackets) s = `(${s})`;
+          break;
+        }
+        case 46: {
+          const left = i32(b, p);
+          const right = i32(b, p + 4);
+          s = `.decimal(${left !== 0 ? child(left, false, false) : ''}${right !== 0 ? ',' + child(right, false, false) : ''})`;
+          break;
+        }
+        default:
+          return unsupported(type, `jsonpath item type ${t}`);
+      }
+    }
+    return s;
+  };
+  return (u32(b, 0) & 0x80000000 ? '' : 'strict ') + nested(type, () => item(4, false, true));
 }
 
 /** The text the type's output function prints for a datum (varlena payload without its header). */
@@ -507,8 +931,6 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'oidout':
     case 'xidout':
     case 'cidout':
-    case 'regclassout':
-    case 'regprocout':
       return String(u32(b, 0));
     case 'float4out':
       return floatOut(f32(b, 0), true);
@@ -520,8 +942,9 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'varcharout':
     case 'bpcharout':
     case 'json_out':
-    case 'xml_out':
       return utf8.decode(b);
+    case 'xml_out':
+      return xmlText(b);
     case 'nameout': {
       const z = b.indexOf(0);
       return utf8.decode(z < 0 ? b : b.subarray(0, z));
@@ -567,17 +990,72 @@ export function outputValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): s
     case 'array_out':
       return arrayText(b, types);
     case 'range_out':
-      return rangeText(b, type, types);
-    case 'record_out':
-      if (type.fields !== undefined) return recordText(b, type.fields, types);
-      throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name}: its columns are not in the catalog`);
+      // A domain over a range type may carry no subtype: the datum names its range type.
+      return rangeText(b, type.rangeSubtype === undefined ? (types(u32(b, 0)) ?? type) : type, types);
     case 'enum_out': {
-      const labels = type.enumLabels;
+      const labels = type.enumLabels ?? baseOf(type, types)?.enumLabels;
       const label = labels instanceof Map ? labels.get(u32(b, 0)) : labels?.[String(u32(b, 0))];
       if (label === undefined) throw new WalFormatError('unknown-type', `enum value ${u32(b, 0)} of type ${type.name} is not in the catalog`);
       return label;
     }
+    case 'record_out':
+      return recordText(b, type, types);
+    case 'multirange_out':
+      return multirangeText(b, type, types);
+    case 'macaddr8_out':
+      return Array.from(b.subarray(0, 8), (x) => pad(x.toString(16), 2)).join(':');
+    case 'tidout':
+      // ItemPointerData: block number as two uint16 halves (high first), then the offset.
+      return `(${u16(b, 0) * 0x10000 + u16(b, 2)},${u16(b, 4)})`;
+    case 'int2vectorout':
+      return vectorText(b, 2, type);
+    case 'oidvectorout':
+      return vectorText(b, 4, type);
+    case 'xid8out':
+      return ((BigInt(u32(b, 4)) << 32n) | BigInt(u32(b, 0))).toString();
+    case 'point_out':
+      return pointText(b, 0);
+    case 'lseg_out':
+      return pointsText(b, 0, 2, '[', ']');
+    case 'box_out':
+      return pointsText(b, 0, 2, '', '');
+    case 'line_out':
+      return `{${coord(b, 0)},${coord(b, 8)},${coord(b, 16)}}`;
+    case 'circle_out':
+      return `<${pointText(b, 0)},${coord(b, 16)}>`;
+    case 'path_out':
+      // npts, closed, padding, then the points (8-aligned from the varlena start).
+      if (b.length < 12 || u32(b, 0) > (b.length - 12) / 16) malformed(type, `${u32(b, 0)} points in ${b.length} bytes`);
+      return u32(b, 4) !== 0 ? pointsText(b, 12, u32(b, 0), '(', ')') : pointsText(b, 12, u32(b, 0), '[', ']');
+    case 'poly_out':
+      // npts, the bounding box, then the points.
+      if (b.length < 36 || u32(b, 0) > (b.length - 36) / 16) malformed(type, `${u32(b, 0)} points in ${b.length} bytes`);
+      return pointsText(b, 36, u32(b, 0), '(', ')');
+    case 'tsvectorout':
+      return tsvectorText(b, type);
+    case 'tsqueryout':
+      return tsqueryText(b, type);
+    case 'pg_snapshot_out':
+    case 'txid_snapshot_out':
+      return snapshotText(b, type);
+    case 'jsonpath_out':
+      return jsonpathText(b, type);
+    case 'unknownout':
+    case 'pg_node_tree_out':
+      return utf8.decode(b);
+    case 'regclassout':
+    case 'regprocout':
+    case 'regprocedureout':
+    case 'regoperout':
+    case 'regoperatorout':
+    case 'regtypeout':
+    case 'regnamespaceout':
+    case 'regroleout':
+    case 'regconfigout':
+    case 'regdictionaryout':
+    case 'regcollationout':
+      return regText(b, type, types);
     default:
-      throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (output function ${type.output})`);
+      throw new WalFormatError('unsupported-type', `pgwal cannot print values of type ${type.name} (oid ${type.oid}, output function ${type.output})`);
   }
 }

@@ -69,6 +69,11 @@ export interface XLogReaderOptions {
   profile?: VersionProfile;
   /** Timeline of the files, for messages (the source can change it per supply). */
   timeline?: number;
+  /**
+   * The system identifier and major the WAL must be of (a slot's): WAL of another system or major is a typed
+   * error naming both values, not records decoded against the wrong catalog.
+   */
+  expect?: { systemIdentifier?: bigint; major?: number; what: string };
 }
 
 interface Chunk {
@@ -128,8 +133,11 @@ export class XLogReader {
   private validatedSegno = -1;
   private currentTli: number;
 
+  private readonly expect: XLogReaderOptions['expect'];
+
   constructor(options: XLogReaderOptions) {
     assertWalSegmentSize(options.segmentSize);
+    this.expect = options.expect;
     if (!Number.isSafeInteger(options.startLsn) || options.startLsn <= 0) {
       throw new InvalidArgumentError(`invalid start LSN ${options.startLsn}: it must be a valid WAL position`);
     }
@@ -298,6 +306,13 @@ export class XLogReader {
         );
       }
       this.profile = p;
+      const want = this.expect?.major;
+      if (want !== undefined && p.major !== want) {
+        throw new WalFormatError('foreign-segment', `WAL at ${formatLsn(pagePtr)} is from PostgreSQL ${p.major}, ${this.expect!.what} is for PostgreSQL ${want}`, {
+          lsn: pagePtr,
+          file: this.segmentName(pagePtr),
+        });
+      }
     }
     if (magic !== this.profile.pageMagic) {
       this.invalid(pagePtr, `invalid magic number ${hex4(magic)} ${where()}`);
@@ -317,6 +332,13 @@ export class XLogReader {
       const blcksz = v.getUint32(36, true);
       // PostgreSQL only checks these against pg_control; a reader of files checks them against each other, and a
       // foreign file is an error, not the end of WAL.
+      const wantSysid = this.expect?.systemIdentifier;
+      if (wantSysid !== undefined && sysid !== wantSysid) {
+        throw new WalFormatError('foreign-segment', `WAL file is from different database system: its system identifier is ${sysid}, ${this.expect!.what}'s is ${wantSysid}`, {
+          lsn: pagePtr,
+          file: this.segmentName(pagePtr),
+        });
+      }
       if (this.systemIdentifier === undefined) this.systemIdentifier = sysid;
       else if (sysid !== this.systemIdentifier) {
         throw new WalFormatError(

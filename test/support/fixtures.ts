@@ -32,6 +32,8 @@ export interface FixtureMeta {
   slots: FixtureSlot[];
   files: Record<string, string>;
   gucs: Record<string, string>;
+  /** wal2json answers: file name (without .tsv) → the options passed to pg_logical_slot_peek_changes. */
+  wal2jsonOptions?: Record<string, string[]>;
 }
 
 export interface Fixture {

@@ -317,8 +317,8 @@ export class Server {
     }
   }
 
-  async connect(): Promise<pg.Client> {
-    const c = new pg.Client(this.connection);
+  async connect(database?: string): Promise<pg.Client> {
+    const c = new pg.Client(database === undefined ? this.connection : { ...this.connection, database });
     await c.connect();
     return c;
   }

@@ -1,0 +1,135 @@
+// Decoded transactions as typed JS objects for the library API: an output plugin that turns each committed
+// transaction into { xid, lsns, commit time, changes } with column values as JS values (see jsvalues.ts).
+import { WalFormatError } from '../errors.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { DecoderRelation } from './catalog.js';
+import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
+import type { RawValue } from './tuple.js';
+import { PgTimestamp, rawToJs, type JsValue } from './jsvalues.js';
+
+/** A row: live columns by name. Unchanged TOAST values the range did not carry are `UnchangedToast`, never null. */
+export type TypedRow = Record<string, JsValue>;
+
+export interface TableName {
+  schema: string;
+  table: string;
+}
+
+export type TypedChange =
+  | ({ kind: 'insert'; lsn: Lsn; new: TypedRow } & TableName)
+  /** `old`: the old key (replica identity default / index) or the whole old row (full); absent when not logged. */
+  | ({ kind: 'update'; lsn: Lsn; new: TypedRow; old?: TypedRow } & TableName)
+  | ({ kind: 'delete'; lsn: Lsn; old?: TypedRow } & TableName)
+  | { kind: 'truncate'; lsn: Lsn; tables: TableName[]; cascade: boolean; restartSeqs: boolean }
+  | { kind: 'message'; lsn: Lsn; transactional: boolean; prefix: string; content: Uint8Array };
+
+export interface TypedTransaction {
+  xid: number;
+  /** The first record of the transaction. */
+  firstLsn: Lsn;
+  /** The commit record (final_lsn). */
+  commitLsn: Lsn;
+  /** The end of the commit record: what a consumer confirms. */
+  endLsn: Lsn;
+  commitTime: PgTimestamp;
+  /** Replication origin (0 = local). */
+  originId: number;
+  changes: TypedChange[];
+}
+
+/** Microseconds between 1970-01-01 and 2000-01-01. */
+const EPOCH_SHIFT_US = 946_684_800_000_000n;
+
+/**
+ * The columns of a tuple as a typed row. `key`: only these attribute numbers (an old key tuple holds nulls
+ * elsewhere, which are not values of the row).
+ */
+export function typedRow(relation: DecoderRelation, values: readonly RawValue[], ctx: Pick<OutputContext, 'type'>, lsn: Lsn = 0, key?: readonly number[]): TypedRow {
+  const row: [string, JsValue][] = [];
+  const attrs = relation.attributes;
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i]!;
+    if (a.dropped || (key !== undefined && !key.includes(a.attnum))) continue;
+    const type = ctx.type(a.typeOid);
+    if (type === undefined) {
+      throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${relation.namespace}.${relation.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
+    }
+    row.push([a.name, rawToJs(values[i] ?? { kind: 'null' }, type, (oid) => ctx.type(oid))]);
+  }
+  return Object.fromEntries(row);
+}
+
+export interface TypedChangesOptions {
+  /** Each committed transaction, whole, in commit order. */
+  onTransaction(txn: TypedTransaction): void;
+  /** Non-transactional logical messages, as they are decoded (default: dropped). */
+  onMessage?(message: Extract<TypedChange, { kind: 'message' }>): void;
+  /** filter_by_origin: true skips transactions of that replication origin. */
+  filterByOrigin?(originId: number): boolean;
+}
+
+/** An output plugin that builds TypedTransaction objects instead of text rows. */
+export class TypedChangesPlugin implements OutputPlugin {
+  private current: TypedTransaction | undefined;
+
+  constructor(private readonly options: TypedChangesOptions) {}
+
+  filterByOrigin(originId: number): boolean {
+    return this.options.filterByOrigin?.(originId) ?? false;
+  }
+
+  begin(_ctx: OutputContext, txn: ReorderTxn): void {
+    this.current = {
+      xid: txn.xid,
+      firstLsn: txn.firstLsn,
+      commitLsn: txn.finalLsn,
+      endLsn: txn.endLsn,
+      commitTime: new PgTimestamp(txn.commitTime + EPOCH_SHIFT_US, true),
+      originId: txn.originId,
+      changes: [],
+    };
+  }
+
+  change(ctx: OutputContext, _txn: ReorderTxn, change: RowChange): void {
+    const rel = change.relation;
+    const name = { schema: rel.namespace, table: rel.name };
+    // An old tuple under replica identity full is the whole row; otherwise only its key columns are values.
+    const oldKey = rel.replIdent === 'f' ? undefined : (rel.identityKey ?? undefined);
+    const old = change.oldTuple && typedRow(rel, change.oldTuple, ctx, change.lsn, oldKey);
+    const changes = this.current!.changes;
+    switch (change.action) {
+      case 'INSERT':
+        if (change.newTuple !== undefined) changes.push({ kind: 'insert', lsn: change.lsn, ...name, new: typedRow(rel, change.newTuple, ctx, change.lsn) });
+        return;
+      case 'UPDATE':
+        if (change.newTuple !== undefined) changes.push({ kind: 'update', lsn: change.lsn, ...name, new: typedRow(rel, change.newTuple, ctx, change.lsn), ...(old ? { old } : {}) });
+        return;
+      case 'DELETE':
+        changes.push({ kind: 'delete', lsn: change.lsn, ...name, ...(old ? { old } : {}) });
+        return;
+    }
+  }
+
+  truncate(_ctx: OutputContext, _txn: ReorderTxn, change: TruncateChange): void {
+    this.current!.changes.push({
+      kind: 'truncate',
+      lsn: change.lsn,
+      tables: change.relations.map((r) => ({ schema: r.namespace, table: r.name })),
+      cascade: change.cascade,
+      restartSeqs: change.restartSeqs,
+    });
+  }
+
+  message(_ctx: OutputContext, txn: ReorderTxn | undefined, change: MessageChange): void {
+    // A copy: the content points into WAL buffers.
+    const m = { kind: 'message' as const, lsn: change.lsn, transactional: change.transactional, prefix: change.prefix, content: change.content.slice() };
+    if (change.transactional && txn !== undefined && this.current !== undefined) this.current.changes.push(m);
+    else this.options.onMessage?.(m);
+  }
+
+  commit(_ctx: OutputContext, _txn: ReorderTxn): void {
+    const t = this.current!;
+    this.current = undefined;
+    this.options.onTransaction(t);
+  }
+}

@@ -1,0 +1,518 @@
+// wal2json's format-version 2 as wal2json 2.5 writes it: one JSON object per change, message and truncated
+// table, plus "B"/"C" objects around each transaction — what pg_logical_slot_peek_changes returns for a slot of
+// that plugin with 'format-version' '2'.
+import { InvalidArgumentError, WalFormatError } from '../errors.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { DecoderRelation } from './catalog.js';
+import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
+import type { Attribute, RawValue } from './tuple.js';
+import { outputValue, type TypeInfo } from './values.js';
+
+/** A `filter-tables` / `add-tables` entry: `schema.table`, `*.table`, `schema.*`. */
+export interface SelectTable {
+  schema: string;
+  table: string;
+  allSchemas: boolean;
+  allTables: boolean;
+}
+
+export interface Wal2JsonOptions {
+  includeTransaction: boolean;
+  includeXids: boolean;
+  includeTimestamp: boolean;
+  includeOrigin: boolean;
+  includeSchemas: boolean;
+  includeTypes: boolean;
+  includeTypeOids: boolean;
+  includeColumnPositions: boolean;
+  includeNotNull: boolean;
+  includeDefault: boolean;
+  includeDomainDataType: boolean;
+  includePk: boolean;
+  includeLsn: boolean;
+  actions: { insert: boolean; update: boolean; delete: boolean; truncate: boolean };
+  filterOrigins: number[];
+  filterTables: SelectTable[];
+  addTables: SelectTable[];
+  filterMsgPrefixes: string[];
+  addMsgPrefixes: string[];
+}
+
+/** wal2json's defaults (pg_decode_startup) for format-version 2. */
+export function defaultWal2JsonOptions(): Wal2JsonOptions {
+  return {
+    includeTransaction: true,
+    includeXids: false,
+    includeTimestamp: false,
+    includeOrigin: false,
+    includeSchemas: true,
+    includeTypes: true,
+    includeTypeOids: false,
+    includeColumnPositions: false,
+    includeNotNull: false,
+    includeDefault: false,
+    includeDomainDataType: false,
+    includePk: false,
+    includeLsn: false,
+    actions: { insert: true, update: true, delete: true, truncate: true },
+    filterOrigins: [],
+    filterTables: [],
+    addTables: [{ schema: '', table: '', allSchemas: true, allTables: true }],
+    filterMsgPrefixes: [],
+    addMsgPrefixes: [],
+  };
+}
+
+const BOOLEAN_OPTIONS: Record<string, keyof Wal2JsonOptions> = {
+  'include-transaction': 'includeTransaction',
+  'include-xids': 'includeXids',
+  'include-timestamp': 'includeTimestamp',
+  'include-origin': 'includeOrigin',
+  'include-schemas': 'includeSchemas',
+  'include-types': 'includeTypes',
+  'include-type-oids': 'includeTypeOids',
+  'include-column-positions': 'includeColumnPositions',
+  'include-not-null': 'includeNotNull',
+  'include-default': 'includeDefault',
+  'include-domain-data-type': 'includeDomainDataType',
+  'include-pk': 'includePk',
+  'include-lsn': 'includeLsn',
+};
+
+/** Options that format-version 2 of wal2json 2.5 accepts and ignores. */
+const IGNORED_OPTIONS = new Set(['include-typmod', 'pretty-print', 'write-in-chunks']);
+
+/** parse_bool (bool.c): true/false, yes/no, on/off, 1/0 and their unique prefixes, any case, no blanks. */
+// see parse_bool_with_len (bool.c)
+export function parsePgBool(value: string): boolean | undefined {
+  const v = value.toLowerCase();
+  if (v.length === 0) return undefined;
+  const prefixOf = (word: string, min = 1): boolean => v.length >= min && word.startsWith(v);
+  if (prefixOf('true') || prefixOf('yes') || prefixOf('on', 2) || v === '1') return true;
+  if (prefixOf('false') || prefixOf('no') || prefixOf('off', 2) || v === '0') return false;
+  return undefined;
+}
+
+const badValue = (name: string, value: string): InvalidArgumentError => new InvalidArgumentError(`could not parse value "${value}" for parameter "${name}"`);
+
+/**
+ * wal2json's options (pg_decode_startup), as the SQL functions or `-o NAME=VALUE` pass them: a null value
+ * means the option was given without one (true for a boolean). `format-version` must be 2 (pgwal writes only
+ * format 2); an unknown option is an error, as the plugin makes it.
+ */
+// see pg_decode_startup (wal2json.c)
+export function parseWal2JsonOptions(options: Iterable<readonly [string, string | null]>): Wal2JsonOptions {
+  const o = defaultWal2JsonOptions();
+  let version = 1;
+  for (const [name, value] of options) {
+    const flag = BOOLEAN_OPTIONS[name];
+    if (flag !== undefined) {
+      const b = value === null ? true : parsePgBool(value);
+      if (b === undefined) throw badValue(name, value!);
+      (o as unknown as Record<string, boolean>)[flag] = b;
+    } else if (IGNORED_OPTIONS.has(name)) {
+      if (value !== null && parsePgBool(value) === undefined) throw badValue(name, value);
+    } else if (name === 'actions') {
+      if (value === null) continue;
+      const list = splitList(value);
+      if (list === undefined) throw badValue(name, value);
+      o.actions = { insert: false, update: false, delete: false, truncate: false };
+      for (const a of list) {
+        if (a !== 'insert' && a !== 'update' && a !== 'delete' && a !== 'truncate') throw badValue(name, a);
+        o.actions[a] = true;
+      }
+    } else if (name === 'filter-origins') {
+      const list = value === null ? [] : splitList(value);
+      if (list === undefined) throw badValue(name, value!);
+      // atoi: leading digits, else 0.
+      o.filterOrigins = list.map((t) => Number(/^\s*[+-]?\d*/.exec(t)![0].trim() || 0) >>> 0);
+    } else if (name === 'filter-tables' || name === 'add-tables') {
+      const list = value === null ? [] : parseSelectTables(value);
+      if (list === undefined) throw badValue(name, value!);
+      if (name === 'filter-tables') o.filterTables = list;
+      else o.addTables = list;
+    } else if (name === 'filter-msg-prefixes' || name === 'add-msg-prefixes') {
+      const list = value === null ? [] : splitList(value);
+      if (list === undefined) throw badValue(name, value!);
+      if (name === 'filter-msg-prefixes') o.filterMsgPrefixes = list;
+      else o.addMsgPrefixes = list;
+    } else if (name === 'format-version') {
+      if (value === null) version = 2;
+      else if (/^\s*[+-]?\d+\s*$/.test(value)) version = Number(value);
+      else throw badValue(name, value);
+      if (version > 2) throw new InvalidArgumentError(`client sent format_version=${version} but we only support format 2 or lower`);
+      if (version < 1) throw new InvalidArgumentError(`client sent format_version=${version} but we only support format 1 or higher`);
+    } else if (name === 'include-unchanged-toast') {
+      throw new InvalidArgumentError(`parameter "${name}" was deprecated`);
+    } else {
+      throw new InvalidArgumentError(`option "${name}" = "${value ?? '(null)'}" is unknown`);
+    }
+  }
+  if (version !== 2) throw new InvalidArgumentError('pgwal writes wal2json format-version 2 only: pass format-version=2');
+  return o;
+}
+
+const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+
+/** split_string_to_list (wal2json.c): comma-separated, blanks around items, a backslash keeps the next character. */
+function splitList(raw: string): string[] | undefined {
+  const out: string[] = [];
+  let i = 0;
+  while (isSpace(raw[i])) i++;
+  if (i >= raw.length) return out;
+  for (;;) {
+    const start = i;
+    while (i < raw.length && raw[i] !== ',' && !isSpace(raw[i])) {
+      if (raw[i] === '\\') i++;
+      i++;
+    }
+    const end = Math.min(i, raw.length);
+    if (start === end) return undefined;
+    while (isSpace(raw[i])) i++;
+    out.push(raw.slice(start, end));
+    if (raw[i] === ',') {
+      i++;
+      while (isSpace(raw[i])) i++;
+    } else if (i >= raw.length) return out;
+    else return undefined;
+  }
+}
+
+/** string_to_SelectTable + parse_table_identifier (wal2json.c): `schema.table` items, `\` escaping. */
+function parseSelectTables(raw: string): SelectTable[] | undefined {
+  const items = splitList(raw);
+  if (items === undefined) return undefined;
+  const out: SelectTable[] = [];
+  for (const item of items) {
+    const allSchemas = item[0] === '*' && item[1] === '.';
+    // Up to the first unescaped '.', removing backslashes; the character after one is taken as is.
+    let schema = '';
+    let i = 0;
+    for (; i < item.length && item[i] !== '.'; i++) {
+      if (item[i] === '\\') i++;
+      if (i < item.length) schema += item[i];
+    }
+    if (i >= item.length) return undefined;
+    const rest = item.slice(i + 1);
+    const allTables = rest === '*';
+    let table = '';
+    for (let k = 0; k < rest.length; k++) {
+      if (rest[k] === '\\') k++;
+      if (k < rest.length) table += rest[k];
+    }
+    out.push({ schema, table, allSchemas, allTables });
+  }
+  return out;
+}
+
+const matches = (list: readonly SelectTable[], schema: string, table: string): boolean =>
+  list.some((t) => (t.allSchemas || t.schema === schema) && (t.allTables || t.table === table));
+
+/** escape_json (json.c): quotes, backslash, \b \f \n \r \t, other control characters as \u00XX. */
+export function escapeJson(s: string): string {
+  let out = '"';
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) continue;
+    out += s.slice(from, i);
+    from = i + 1;
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c === 8) out += '\\b';
+    else if (c === 12) out += '\\f';
+    else if (c === 10) out += '\\n';
+    else if (c === 13) out += '\\r';
+    else if (c === 9) out += '\\t';
+    else out += '\\u' + c.toString(16).padStart(4, '0');
+  }
+  return out + s.slice(from) + '"';
+}
+
+const BPCHAROID = 1042;
+const VARCHAROID = 1043;
+const BITOID = 1560;
+const VARBITOID = 1562;
+const NUMERICOID = 1700;
+const TIMEOID = 1083;
+const TIMETZOID = 1266;
+const TIMESTAMPOID = 1114;
+const TIMESTAMPTZOID = 1184;
+const INTERVALOID = 1186;
+
+const INTERVAL_FIELDS: Record<number, string> = {
+  [1 << 2]: ' year',
+  [1 << 1]: ' month',
+  [1 << 3]: ' day',
+  [1 << 10]: ' hour',
+  [1 << 11]: ' minute',
+  [1 << 12]: ' second',
+  [(1 << 2) | (1 << 1)]: ' year to month',
+  [(1 << 3) | (1 << 10)]: ' day to hour',
+  [(1 << 3) | (1 << 10) | (1 << 11)]: ' day to minute',
+  [(1 << 3) | (1 << 10) | (1 << 11) | (1 << 12)]: ' day to second',
+  [(1 << 10) | (1 << 11)]: ' hour to minute',
+  [(1 << 10) | (1 << 11) | (1 << 12)]: ' hour to second',
+  [(1 << 11) | (1 << 12)]: ' minute to second',
+  [0x7fff]: '',
+};
+
+/**
+ * format_type_with_typemod: the type's name with the column's typmod, e.g. `character varying(20)`,
+ * `numeric(10,2)`, `timestamp(3) with time zone`, `interval day to second(0)`, `character varying(5)[]`.
+ * `types` resolves array element types.
+ */
+// see format_type_extended (format_type.c) and the built-in *typmodout functions
+export function formatTypeWithTypmod(type: TypeInfo, typmod: number, types: (oid: number) => TypeInfo | undefined): string {
+  let t = type;
+  let isArray = false;
+  if (type.output === 'array_out' && type.elem !== 0) {
+    const elem = types(type.elem);
+    if (elem === undefined) throw new WalFormatError('unknown-type', `array element type ${type.elem} of ${type.name} is not in the catalog`);
+    t = elem;
+    isArray = true;
+  }
+  const withTypmod = typmod >= 0;
+  let s: string;
+  const unsupported = (): never => {
+    throw new WalFormatError('unsupported-type', `pgwal cannot print the type modifier ${typmod} of type ${t.name}`);
+  };
+  switch (t.oid) {
+    case BITOID:
+      s = withTypmod ? `bit(${typmod})` : '"bit"';
+      break;
+    case VARBITOID:
+      s = withTypmod ? `bit varying(${typmod})` : 'bit varying';
+      break;
+    case BPCHAROID:
+      s = withTypmod ? `character${typmod > 4 ? `(${typmod - 4})` : ''}` : 'bpchar';
+      break;
+    case VARCHAROID:
+      s = `character varying${withTypmod && typmod > 4 ? `(${typmod - 4})` : ''}`;
+      break;
+    case NUMERICOID:
+      // NUMERIC_TYPMOD_PRECISION / NUMERIC_TYPMOD_SCALE (the scale may be negative since 15).
+      s = withTypmod ? `numeric(${((typmod - 4) >> 16) & 0xffff},${(((typmod - 4) & 0x7ff) ^ 1024) - 1024})` : 'numeric';
+      break;
+    case TIMEOID:
+    case TIMETZOID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: {
+      const base = t.oid === TIMEOID || t.oid === TIMETZOID ? 'time' : 'timestamp';
+      const zone = t.oid === TIMETZOID || t.oid === TIMESTAMPTZOID ? ' with time zone' : ' without time zone';
+      s = withTypmod ? `${base}(${typmod})${zone}` : t.name;
+      break;
+    }
+    case INTERVALOID: {
+      if (!withTypmod) {
+        s = 'interval';
+        break;
+      }
+      const fields = INTERVAL_FIELDS[(typmod >> 16) & 0x7fff];
+      if (fields === undefined) return unsupported();
+      const precision = typmod & 0xffff;
+      s = `interval${fields}${precision !== 0xffff ? `(${precision})` : ''}`;
+      break;
+    }
+    default:
+      // Other types have no typmod output of their own among the built-ins pgwal knows.
+      s = withTypmod ? unsupported() : t.name;
+  }
+  return isArray ? `${s}[]` : s;
+}
+
+// int2, int4, int8, oid, float4, float8, numeric: written bare (wal2json's list).
+const NUMBER_TYPES = new Set([21, 23, 20, 26, 700, 701, NUMERICOID]);
+const BOOLOID = 16;
+const BYTEAOID = 17;
+const NUMBER_CHARS = /^[0-9+\-eE.]*$/;
+
+type Kind = 'change' | 'identity' | 'pk';
+
+/** The wal2json output plugin (format-version 2). */
+export class Wal2JsonPlugin implements OutputPlugin {
+  readonly options: Wal2JsonOptions;
+  /** Relations whose catalog entry was checked for what wal2json needs. */
+  private readonly complete = new WeakSet<DecoderRelation>();
+
+  constructor(options: Partial<Wal2JsonOptions> | Wal2JsonOptions = {}) {
+    this.options = { ...defaultWal2JsonOptions(), ...options };
+  }
+
+  // see pg_filter_by_origin (wal2json.c)
+  filterByOrigin(originId: number): boolean {
+    return originId !== 0 && this.options.filterOrigins.includes(originId);
+  }
+
+  /** The fields every transaction-scoped object carries after "action". */
+  private txnFields(ctx: OutputContext, txn: ReorderTxn): string {
+    const o = this.options;
+    let s = '';
+    if (o.includeXids) s += `,"xid":${txn.xid}`;
+    if (o.includeTimestamp) s += `,"timestamp":"${timestamptzText(ctx, txn.commitTime)}"`;
+    if (o.includeOrigin) s += `,"origin":${txn.originId}`;
+    return s;
+  }
+
+  // see pg_decode_begin_txn_v2 (wal2json.c)
+  begin(ctx: OutputContext, txn: ReorderTxn): void {
+    if (!this.options.includeTransaction) return;
+    let s = `{"action":"B"${this.txnFields(ctx, txn)}`;
+    if (this.options.includeLsn) s += `,"lsn":"${formatLsn(txn.finalLsn)}","nextlsn":"${formatLsn(txn.endLsn)}"`;
+    ctx.write(s + '}');
+  }
+
+  // see pg_decode_commit_txn_v2 (wal2json.c)
+  commit(ctx: OutputContext, txn: ReorderTxn): void {
+    if (!this.options.includeTransaction) return;
+    let s = `{"action":"C"${this.txnFields(ctx, txn)}`;
+    if (this.options.includeLsn) s += `,"lsn":"${formatLsn(txn.finalLsn)}","nextlsn":"${formatLsn(txn.endLsn)}"`;
+    ctx.write(s + '}');
+  }
+
+  private tableSelected(rel: DecoderRelation): boolean {
+    return !matches(this.options.filterTables, rel.namespace, rel.name) && matches(this.options.addTables, rel.namespace, rel.name);
+  }
+
+  // see pg_decode_change_v2 and pg_decode_write_change (wal2json.c)
+  change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
+    const o = this.options;
+    const { relation: rel, action, newTuple, oldTuple } = change;
+    if (action === 'INSERT' ? !o.actions.insert : action === 'UPDATE' ? !o.actions.update : !o.actions.delete) return;
+    if (!this.tableSelected(rel)) return;
+    if (!this.complete.has(rel) && (rel.identityKey === undefined || rel.primaryKey === undefined || (o.includeTypes && rel.attributes.some((a) => a.typmod === undefined)))) {
+      // Never a guess: which columns identify a row, and the types' modifiers, come from the catalog.
+      throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} lacks its primary key, replica identity key or column type modifiers: make the slot state again with this pgwal (at ${formatLsn(change.lsn)})`, { lsn: change.lsn });
+    }
+    this.complete.add(rel);
+    // Changes wal2json drops with a WARNING: no tuple, or no way to identify the old row.
+    const hasIdentity = rel.identityKey !== null || rel.replIdent === 'f';
+    if (action !== 'DELETE' && newTuple === undefined) return;
+    if (action !== 'INSERT' && oldTuple === undefined && !hasIdentity) return;
+
+    let s = `{"action":"${action === 'INSERT' ? 'I' : action === 'UPDATE' ? 'U' : 'D'}"${this.txnFields(ctx, txn)}`;
+    if (o.includeLsn) s += `,"lsn":"${formatLsn(change.lsn)}"`;
+    if (o.includeSchemas) s += `,"schema":${escapeJson(rel.namespace)}`;
+    s += `,"table":${escapeJson(rel.name)}`;
+    if (newTuple !== undefined) s += `,"columns":[${this.tuple(ctx, rel, newTuple, 'change', change.lsn)}]`;
+    if (oldTuple !== undefined) s += `,"identity":[${this.tuple(ctx, rel, oldTuple, 'identity', change.lsn)}]`;
+    else if (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null)) {
+      // The key did not change: wal2json takes the identity from the new tuple.
+      s += `,"identity":[${this.tuple(ctx, rel, newTuple!, 'identity', change.lsn)}]`;
+    }
+    if (o.includePk) {
+      s += ',"pk":[';
+      if (rel.primaryKey !== null) s += this.tuple(ctx, rel, (oldTuple ?? newTuple)!, 'pk', change.lsn);
+      s += ']';
+    }
+    ctx.write(s + '}');
+  }
+
+  // see pg_decode_write_tuple (wal2json.c)
+  private tuple(ctx: OutputContext, rel: DecoderRelation, values: readonly RawValue[], kind: Kind, lsn: Lsn): string {
+    const o = this.options;
+    // No key (replica identity full or nothing): every column, as an empty bitmap selects in wal2json.
+    const key = (kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined) ?? undefined;
+    const parts: string[] = [];
+    const attrs = rel.attributes;
+    for (let i = 0; i < attrs.length; i++) {
+      const a = attrs[i]!;
+      if (a.dropped) continue;
+      if (key !== undefined && key.length > 0 && !key.includes(a.attnum)) continue;
+      const v = values[i] ?? { kind: 'null' };
+      // An unchanged TOAST value is left out, never shown as null.
+      if (v.kind === 'toast') continue;
+      let s = `{"name":${escapeJson(a.name)}`;
+      const type = ctx.type(a.typeOid);
+      if (o.includeTypes) {
+        if (type === undefined) throw unknownType(a, rel, lsn);
+        // A domain by the type it is over, with that type's modifier (one level, as wal2json does).
+        const base = o.includeDomainDataType && type.baseType !== undefined ? ctx.type(type.baseType) : undefined;
+        if (o.includeDomainDataType && type.baseType !== undefined && base === undefined) throw unknownType({ ...a, typeOid: type.baseType }, rel, lsn);
+        const name = base !== undefined ? formatTypeWithTypmod(base, type.baseTypmod ?? -1, (oid) => ctx.type(oid)) : formatTypeWithTypmod(type, a.typmod ?? -1, (oid) => ctx.type(oid));
+        // A quoted identifier is already a JSON string, unless array brackets follow the quotes.
+        s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
+      }
+      if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
+      if (kind !== 'pk') s += `,"value":${this.value(v, a, type, ctx, rel, lsn)}`;
+      if (kind === 'change' && o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
+      if (kind === 'change' && o.includeColumnPositions) s += `,"position":${a.attnum}`;
+      if (kind === 'change' && o.includeDefault) {
+        if (a.defaultExpr === undefined) throw new WalFormatError('unknown-default', `the catalog does not hold the default of column ${a.name} of ${rel.namespace}.${rel.name} (include-default)`, { lsn });
+        // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
+        s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
+      }
+      parts.push(s + '}');
+    }
+    return parts.join(',');
+  }
+
+  // see pg_decode_write_value (wal2json.c)
+  private value(v: RawValue, a: Attribute, type: TypeInfo | undefined, ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): string {
+    let text: string;
+    if (v.kind === 'null' || (v.kind === 'missing' && v.text === null)) return 'null';
+    if (v.kind === 'missing') text = v.text!;
+    else if (v.kind === 'bytes') {
+      if (type === undefined) throw unknownType(a, rel, lsn);
+      try {
+        text = outputValue(v.bytes, type, (oid) => ctx.type(oid));
+      } catch (e) {
+        if (e instanceof WalFormatError && e.lsn === undefined) throw new WalFormatError(e.code, `${e.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(lsn)})`, { lsn });
+        throw e;
+      }
+    } else return 'null';
+    if (NUMBER_TYPES.has(a.typeOid)) {
+      if (/^(nan|infinity|-infinity)/i.test(text)) return 'null';
+      if (!NUMBER_CHARS.test(text)) throw new WalFormatError('invalid-datum', `${text} is not a number (column ${a.name} at ${formatLsn(lsn)})`, { lsn });
+      return text;
+    }
+    if (a.typeOid === BOOLOID) return text === 't' ? 'true' : 'false';
+    if (a.typeOid === BYTEAOID) return escapeJson(text.slice(2));
+    return escapeJson(text);
+  }
+
+  // see pg_decode_truncate_v2 (wal2json.c)
+  truncate(ctx: OutputContext, txn: ReorderTxn, change: TruncateChange): void {
+    if (!this.options.actions.truncate) return;
+    for (const rel of change.relations) {
+      if (!this.tableSelected(rel)) continue;
+      let s = `{"action":"T"${this.txnFields(ctx, txn)}`;
+      if (this.options.includeLsn) s += `,"lsn":"${formatLsn(change.lsn)}"`;
+      if (this.options.includeSchemas) s += `,"schema":${escapeJson(rel.namespace)}`;
+      ctx.write(`${s},"table":${escapeJson(rel.name)}}`);
+    }
+  }
+
+  // see pg_decode_message and pg_decode_message_v2 (wal2json.c)
+  message(ctx: OutputContext, txn: ReorderTxn | undefined, change: MessageChange): void {
+    const o = this.options;
+    if (o.filterMsgPrefixes.includes(change.prefix)) return;
+    if (o.addMsgPrefixes.length > 0 && !o.addMsgPrefixes.includes(change.prefix)) return;
+    const t = change.transactional ? txn : undefined;
+    let s = '{"action":"M"';
+    if (o.includeXids) s += `,"xid":${t !== undefined ? t.xid : 'null'}`;
+    if (o.includeTimestamp) s += `,"timestamp":${t !== undefined ? `"${timestamptzText(ctx, t.commitTime)}"` : 'null'}`;
+    if (o.includeOrigin) s += `,"origin":${t !== undefined ? t.originId : 'null'}`;
+    if (o.includeLsn) s += `,"lsn":"${formatLsn(change.lsn)}"`;
+    s += `,"transactional":${change.transactional ? 'true' : 'false'},"prefix":${escapeJson(change.prefix)}`;
+    // The content is copied as a C string: it ends at the first NUL.
+    const nul = change.content.indexOf(0);
+    const content = utf8.decode(nul < 0 ? change.content : change.content.subarray(0, nul));
+    ctx.write(`${s},"content":${escapeJson(content)}}`);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+const TIMESTAMPTZ: TypeInfo = { oid: TIMESTAMPTZOID, name: 'timestamp with time zone', output: 'timestamptz_out', len: 8, align: 'd', byval: true, elem: 0 };
+
+/** timestamptz_to_str: the commit time as timestamptz_out prints it (ISO, the state's TimeZone). */
+function timestamptzText(ctx: OutputContext, us: bigint): string {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigInt64(0, us, true);
+  return outputValue(b, ctx.type(TIMESTAMPTZOID) ?? TIMESTAMPTZ, (oid) => ctx.type(oid));
+}
+
+function unknownType(a: Attribute, rel: DecoderRelation, lsn: Lsn): WalFormatError {
+  return new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
+}
