@@ -109,7 +109,10 @@ const norm = (r: DecoderRelation | undefined): unknown =>
     kind: r.kind,
     replIdent: r.replIdent,
     toastRelid: r.toastRelid,
-    attributes: r.attributes.map((a) => ({ ...a, missing: a.missing })),
+    primaryKey: r.primaryKey,
+    identityKey: r.identityKey,
+    // (the default's text is pg_get_expr's deparse of a node tree: not kept by the historic catalog)
+    attributes: r.attributes.map(({ defaultExpr: _d, ...a }) => ({ ...a, missing: a.missing })),
   };
 
 function normType(t: Catalog['types'][number] | undefined): unknown {

@@ -89,6 +89,7 @@ export const PG_CLASS = 1259;
 export const PG_NAMESPACE = 2615;
 export const PG_ENUM = 3501;
 export const PG_RANGE = 3541;
+export const PG_INDEX = 2610;
 /** The catalogs the historic catalog keeps, by OID. */
 export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_TYPE]: 'pg_type',
@@ -97,6 +98,7 @@ export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_NAMESPACE]: 'pg_namespace',
   [PG_ENUM]: 'pg_enum',
   [PG_RANGE]: 'pg_range',
+  [PG_INDEX]: 'pg_index',
 };
 const MAPPED = new Set([PG_TYPE, PG_ATTRIBUTE, PG_CLASS]);
 const FIRST_NORMAL_OBJECT_ID = 16384;
@@ -159,6 +161,8 @@ export class HistoricCatalog implements CatalogView {
   /** Per writer: the LSNs of its own catalog writes and subtransaction aborts. */
   private readonly ownEvents = new Map<number, Lsn[]>();
   private lastLsn: Lsn = 0;
+  /** Whether the snapshot holds pg_index (older snapshots do not): primary and replica identity keys are known. */
+  private readonly hasIndexes: boolean;
 
   constructor(snapshot: CatalogSnapshot) {
     this.databaseOid = snapshot.databaseOid;
@@ -170,6 +174,7 @@ export class HistoricCatalog implements CatalogView {
       this.descriptors.set(c.oid, { attrs, index: new Map(attrs.map((a, i) => [a.name, i])) });
       void name;
     }
+    this.hasIndexes = snapshot.filenodes[PG_INDEX] !== undefined;
     this.committedAtStart = new Set(snapshot.committedXids);
     for (const p of snapshot.pages) {
       for (const it of parsePage(p.page, 0).items) {
@@ -556,6 +561,8 @@ export class HistoricCatalog implements CatalogView {
     const namespace = this.namespaceName(nsp, at);
     const attributes = this.attributes(oid, at);
     const rewrite = this.descriptors.get(PG_CLASS)!.index.has('relrewrite') ? rowOid(c('relrewrite')) : 0;
+    const replIdent = rowChar(c('relreplident'));
+    const keys = this.hasIndexes ? this.keys(oid, at) : undefined;
     relfilenode = rowOid(c('relfilenode'));
     return {
       oid,
@@ -564,11 +571,44 @@ export class HistoricCatalog implements CatalogView {
       namespace,
       name: rowText(c('relname')),
       kind: rowChar(c('relkind')),
-      replIdent: rowChar(c('relreplident')),
+      replIdent,
       toastRelid: rowOid(c('reltoastrelid')),
+      ...(keys !== undefined
+        ? { primaryKey: keys.primary, identityKey: (replIdent === 'd' ? keys.primary : replIdent === 'i' ? keys.replident : null) ?? null }
+        : {}),
       ...(rewrite !== 0 ? { rewriteOf: rewrite } : {}),
       attributes,
     };
+  }
+
+  /**
+   * The primary key's and the replica identity index's key columns, as RelationGetIndexList picks the indexes:
+   * valid, unique, immediate, without a predicate.
+   */
+  private keys(oid: number, at: CatalogPoint): { primary: number[] | null; replident: number[] | null } {
+    const col = (name: string): number => this.col(PG_INDEX, name);
+    const [relCol, keyCol, nkeyCol, pred] = [col('indrelid'), col('indkey'), col('indnkeyatts'), col('indpred')];
+    const out: { primary: number[] | null; replident: number[] | null } = { primary: null, replident: null };
+    for (const r of this.rows(PG_INDEX, at)) {
+      if (rowOid(r[relCol]) !== oid) continue;
+      if (!rowBool(r[col('indisvalid')]) || !rowBool(r[col('indisunique')]) || !rowBool(r[col('indimmediate')]) || r[pred]?.kind !== 'null') continue;
+      const primary = rowBool(r[col('indisprimary')]);
+      const replident = rowBool(r[col('indisreplident')]);
+      if (!primary && !replident) continue;
+      // indkey is an int2vector: a one-dimensional array header (20 bytes), then the int2 attribute numbers.
+      const v = r[keyCol];
+      const keys: number[] = [];
+      if (v?.kind === 'bytes') {
+        const n = Math.min(rowInt2(r[nkeyCol]), (v.bytes.length - 20) >> 1);
+        for (let i = 0; i < n; i++) {
+          const k = ((v.bytes[20 + 2 * i]! | (v.bytes[21 + 2 * i]! << 8)) << 16) >> 16;
+          if (k > 0) keys.push(k); // expression columns (0) name no attribute
+        }
+      }
+      if (primary) out.primary = keys;
+      if (replident) out.replident = keys;
+    }
+    return out;
   }
 
   /** pg_attribute rows of a relation (attnum > 0), in attnum order. */
@@ -588,6 +628,8 @@ export class HistoricCatalog implements CatalogView {
         align: rowChar(a(r, 'attalign')),
         byval: rowBool(a(r, 'attbyval')),
         dropped: rowBool(a(r, 'attisdropped')),
+        typmod: rowInt4(a(r, 'atttypmod')),
+        notNull: rowBool(a(r, 'attnotnull')),
       };
       if (rowBool(a(r, 'atthasmissing'))) attr.missing = this.missingValue(a(r, 'attmissingval'), at);
       attributes.push(attr);
@@ -651,6 +693,13 @@ export class HistoricCatalog implements CatalogView {
     } else if (typtype === 'r') {
       const r = this.rows(PG_RANGE, at, HistoricCatalog.firstOid(oid))[0];
       if (r !== undefined) info.rangeSubtype = rowOid(r[this.col(PG_RANGE, 'rngsubtype')]);
+    } else if (typtype === 'm') {
+      const multiCol = this.col(PG_RANGE, 'rngmultitypid');
+      const r = this.rows(PG_RANGE, at).find((x) => rowOid(x[multiCol]) === oid);
+      if (r !== undefined) info.rangeType = rowOid(r[0]);
+    } else if (typtype === 'd') {
+      info.baseType = rowOid(c('typbasetype'));
+      info.baseTypmod = rowInt4(c('typtypmod'));
     }
     return info;
   }
@@ -665,7 +714,7 @@ export class HistoricCatalog implements CatalogView {
     const at: CatalogPoint = { lsn: this.lastLsn + 1, xid: 0 };
     const relmap = Object.fromEntries(this.relmaps[this.relmaps.length - 1]!.map) as Record<number, number>;
     const filenodes: Record<number, number> = {};
-    for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) filenodes[oid] = this.filenodeOf(oid, at);
+    for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) if (oid !== PG_INDEX || this.hasIndexes) filenodes[oid] = this.filenodeOf(oid, at);
     const pages: CatalogSnapshot['pages'] = [];
     const nblocks: Record<number, number> = {};
     for (const fn of new Set(Object.values(filenodes))) {
