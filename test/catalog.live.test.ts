@@ -111,8 +111,8 @@ const norm = (r: DecoderRelation | undefined): unknown =>
     toastRelid: r.toastRelid,
     primaryKey: r.primaryKey,
     identityKey: r.identityKey,
-    // (the default's text is pg_get_expr's deparse of a node tree: not kept by the historic catalog)
-    attributes: r.attributes.map(({ defaultExpr: _d, ...a }) => ({ ...a, missing: a.missing })),
+    // (the default's text is pg_get_expr's deparse: known for defaults of the starting catalog only)
+    attributes: r.attributes.map(({ defaultExpr, ...a }) => ({ ...a, missing: a.missing, defaultExpr: defaultExpr === null ? null : 'some or unknown' })),
   };
 
 function normType(t: Catalog['types'][number] | undefined): unknown {

@@ -9,7 +9,7 @@ import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
 import { parseAbort, parseCommit, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
 import { parseRelmapUpdate } from '../xlogreader/rmgrdesc/relmap.js';
-import type { CatalogPoint, CatalogView, DecoderRelation } from '../reorderbuffer/catalog.js';
+import type { CatalogPoint, CatalogView, DecoderCatalog, DecoderRelation } from '../reorderbuffer/catalog.js';
 import { deformTuple, type Attribute, type RawValue } from '../reorderbuffer/tuple.js';
 import { outputValue, type TypeInfo } from '../reorderbuffer/values.js';
 import { quoteIdentifier } from '../reorderbuffer/testdecoding.js';
@@ -45,6 +45,8 @@ export interface CatalogSnapshot {
   filenodes: Record<number, number>;
   /** 8 kB pages of the catalog relations, as on disk or in shared buffers. */
   pages: { relfilenode: number; block: number; page: Uint8Array }[];
+  /** Column defaults' text by pg_attrdef row OID (what an exported snapshot carries of its `defaults`). */
+  defaults?: Record<number, string>;
   /** Each relation's size in blocks (relfilenode → count), when known: a page missing below it is an error. */
   nblocks?: Record<number, number>;
   /** The transactions that had committed as of the snapshot, of those whose xids appear in the pages. */
@@ -90,6 +92,7 @@ export const PG_NAMESPACE = 2615;
 export const PG_ENUM = 3501;
 export const PG_RANGE = 3541;
 export const PG_INDEX = 2610;
+export const PG_ATTRDEF = 2604;
 /** The catalogs the historic catalog keeps, by OID. */
 export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_TYPE]: 'pg_type',
@@ -99,6 +102,7 @@ export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_ENUM]: 'pg_enum',
   [PG_RANGE]: 'pg_range',
   [PG_INDEX]: 'pg_index',
+  [PG_ATTRDEF]: 'pg_attrdef',
 };
 const MAPPED = new Set([PG_TYPE, PG_ATTRIBUTE, PG_CLASS]);
 const FIRST_NORMAL_OBJECT_ID = 16384;
@@ -161,10 +165,18 @@ export class HistoricCatalog implements CatalogView {
   /** Per writer: the LSNs of its own catalog writes and subtransaction aborts. */
   private readonly ownEvents = new Map<number, Lsn[]>();
   private lastLsn: Lsn = 0;
+  private readonly hasAttrdefs: boolean;
+  /** pg_attrdef row OID → the default's text (pg_get_expr), from the catalog read at the snapshot. */
+  private readonly defaultText = new Map<number, string>();
   /** Whether the snapshot holds pg_index (older snapshots do not): primary and replica identity keys are known. */
   private readonly hasIndexes: boolean;
 
-  constructor(snapshot: CatalogSnapshot) {
+  /**
+   * `options.defaults`: the catalog loadCatalog read at the snapshot's point (a state file's `catalog`), for the
+   * column defaults' text (pg_get_expr's deparse, which pages cannot give): used while the pg_attrdef row it
+   * came from is still the visible one; a default set later is unknown (undefined).
+   */
+  constructor(snapshot: CatalogSnapshot, options: { defaults?: DecoderCatalog } = {}) {
     this.databaseOid = snapshot.databaseOid;
     this.major = snapshot.major;
     const data = BOOTSTRAP_DATA[snapshot.major];
@@ -207,6 +219,21 @@ export class HistoricCatalog implements CatalogView {
       }
     }
     this.pages.onTupleWrite = (relfilenode, xid, tuple, lsn) => this.tupleWritten(relfilenode, xid, tuple, lsn);
+    this.hasAttrdefs = snapshot.filenodes[PG_ATTRDEF] !== undefined;
+    if (snapshot.defaults !== undefined) {
+      for (const [oid, text] of Object.entries(snapshot.defaults)) this.defaultText.set(Number(oid), text);
+    } else if (this.hasAttrdefs && options.defaults !== undefined) {
+      // The pg_attrdef rows visible at the snapshot, paired with the text loadCatalog read for them then.
+      const start: CatalogPoint = { lsn: 1, xid: 0 };
+      const byColumn = new Map<string, number>();
+      for (const r of this.rows(PG_ATTRDEF, start)) byColumn.set(`${rowOid(r[this.col(PG_ATTRDEF, 'adrelid')])}:${rowInt2(r[this.col(PG_ATTRDEF, 'adnum')])}`, rowOid(r[0]));
+      for (const rel of options.defaults.relations) {
+        for (const a of rel.attributes) {
+          const ad = byColumn.get(`${rel.oid}:${a.attnum}`);
+          if (ad !== undefined && typeof a.defaultExpr === 'string') this.defaultText.set(ad, a.defaultExpr);
+        }
+      }
+    }
   }
 
   private tupleWritten(_relfilenode: number, xid: number, tuple: Uint8Array, lsn: Lsn): void {
@@ -611,6 +638,13 @@ export class HistoricCatalog implements CatalogView {
     return out;
   }
 
+  /** The visible pg_attrdef row of a column: its OID. */
+  private attrdefOid(relid: number, attnum: number, at: CatalogPoint): number | undefined {
+    const [relCol, numCol] = [this.col(PG_ATTRDEF, 'adrelid'), this.col(PG_ATTRDEF, 'adnum')];
+    const r = this.rows(PG_ATTRDEF, at).find((x) => rowOid(x[relCol]) === relid && rowInt2(x[numCol]) === attnum);
+    return r === undefined ? undefined : rowOid(r[0]);
+  }
+
   /** pg_attribute rows of a relation (attnum > 0), in attnum order. */
   private attributes(oid: number, at: CatalogPoint): Attribute[] {
     const atts = this.rows(PG_ATTRIBUTE, at, HistoricCatalog.firstOid(oid));
@@ -632,6 +666,16 @@ export class HistoricCatalog implements CatalogView {
         notNull: rowBool(a(r, 'attnotnull')),
       };
       if (rowBool(a(r, 'atthasmissing'))) attr.missing = this.missingValue(a(r, 'attmissingval'), at);
+      if (this.hasAttrdefs) {
+        // As loadCatalog: the default's text, null for none (or a generated column); undefined when not known.
+        const generated = this.descriptors.get(PG_ATTRIBUTE)!.index.has('attgenerated') ? rowChar(a(r, 'attgenerated')) : '\0';
+        if (!rowBool(a(r, 'atthasdef')) || generated !== '\0') attr.defaultExpr = null;
+        else {
+          const ad = this.attrdefOid(oid, attnum, at);
+          const text = ad === undefined ? undefined : this.defaultText.get(ad);
+          if (text !== undefined) attr.defaultExpr = text;
+        }
+      }
       attributes.push(attr);
     }
     attributes.sort((x, y) => x.attnum - y.attnum);
@@ -714,7 +758,9 @@ export class HistoricCatalog implements CatalogView {
     const at: CatalogPoint = { lsn: this.lastLsn + 1, xid: 0 };
     const relmap = Object.fromEntries(this.relmaps[this.relmaps.length - 1]!.map) as Record<number, number>;
     const filenodes: Record<number, number> = {};
-    for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) if (oid !== PG_INDEX || this.hasIndexes) filenodes[oid] = this.filenodeOf(oid, at);
+    for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) {
+      if ((oid !== PG_INDEX || this.hasIndexes) && (oid !== PG_ATTRDEF || this.hasAttrdefs)) filenodes[oid] = this.filenodeOf(oid, at);
+    }
     const pages: CatalogSnapshot['pages'] = [];
     const nblocks: Record<number, number> = {};
     for (const fn of new Set(Object.values(filenodes))) {
@@ -738,7 +784,16 @@ export class HistoricCatalog implements CatalogView {
         }
       }
     }
-    return { major: this.major, databaseOid: this.databaseOid, relmap, filenodes, nblocks, pages, committedXids: [...new Set(committedXids)] };
+    return {
+      major: this.major,
+      databaseOid: this.databaseOid,
+      relmap,
+      filenodes,
+      nblocks,
+      pages,
+      committedXids: [...new Set(committedXids)],
+      ...(this.defaultText.size > 0 ? { defaults: Object.fromEntries(this.defaultText) as Record<number, string> } : {}),
+    };
   }
 
   /** Whether `oid` names a user object (not one made by initdb). */

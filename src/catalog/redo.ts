@@ -200,6 +200,8 @@ export class CatalogPages {
   }
 
   private keepPending(rec: DecodedRecord, i: number): void {
+    // A catalog rewrite runs in a transaction; images written without one (index builds) are never the catalog's.
+    if (rec.xid === 0) return;
     const b = rec.blocks[i]!;
     let rel = this.pending.get(b.locator.relNumber);
     if (rel === undefined) this.pending.set(b.locator.relNumber, (rel = { xid: rec.xid, images: new Map() }));

@@ -48,6 +48,7 @@ export interface CatalogSnapshotJson {
   filenodes: Record<string, number>;
   committedXids: number[];
   nblocks?: Record<string, number>;
+  defaults?: Record<string, string>;
   pages: { relfilenode: number; block: number; page: string }[];
 }
 
@@ -59,6 +60,7 @@ export function catalogSnapshotToJson(s: CatalogSnapshot): CatalogSnapshotJson {
     filenodes: s.filenodes,
     committedXids: s.committedXids,
     ...(s.nblocks !== undefined ? { nblocks: s.nblocks } : {}),
+    ...(s.defaults !== undefined ? { defaults: s.defaults } : {}),
     pages: s.pages.map((p) => ({ relfilenode: p.relfilenode, block: p.block, page: toBase64(p.page) })),
   };
 }
@@ -75,6 +77,7 @@ export function catalogSnapshotFromJson(j: CatalogSnapshotJson): CatalogSnapshot
     filenodes: num(j.filenodes),
     committedXids: j.committedXids,
     ...(j.nblocks !== undefined ? { nblocks: num(j.nblocks) } : {}),
+    ...(j.defaults !== undefined ? { defaults: Object.fromEntries(Object.entries(j.defaults).map(([k, v]) => [Number(k), v])) } : {}),
     pages: j.pages.map((p) => {
       const page = fromBase64(p.page);
       if (page.length !== 8192) throw new CatalogError('invalid-snapshot', `catalog snapshot: page ${p.relfilenode}/${p.block} has ${page.length} bytes, not 8192`);

@@ -188,7 +188,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
     // With the catalog's pages, the historic catalog follows DDL; without, the slot's fixed catalog.
-    const historic = state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages)) : undefined;
+    const historic = state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages), { defaults: state.catalog }) : undefined;
     const plugin: OutputPlugin =
       pluginName === 'json'
         ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))

@@ -41,7 +41,7 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
   const ready: TypedTransaction[] = [];
   const decoder = new LogicalDecoder({
     // With the catalog's pages (slot create's default), the historic catalog follows DDL.
-    catalog: state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages)) : state.catalog,
+    catalog: state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages), { defaults: state.catalog }) : state.catalog,
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
     startAt: parseLsn(state.confirmedFlushLsn),
