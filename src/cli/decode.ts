@@ -5,7 +5,7 @@ import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
 import { ArchiveWal } from '../node/restore.js';
-import { createSlot, createSlotFromDataDir, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
+import { createSlot, createSlotFromDataDir, readCatalogPages, readSlotStateFile, writeSlotStateFile } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import { FileSpillStore } from '../node/spill.js';
@@ -188,7 +188,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
     // With the catalog's pages, the historic catalog follows DDL; without, the slot's fixed catalog.
-    const historic = state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages), { defaults: state.catalog }) : undefined;
+    const pages = readCatalogPages(state);
+    const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
     const plugin: OutputPlugin =
       pluginName === 'json'
         ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))

@@ -6,6 +6,7 @@ import zlib from 'node:zlib';
 import pg from 'pg';
 import { WalSourceError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
+import { crc32c } from '../xlogreader/crc32c.js';
 import { parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
 import { loadCatalog } from './catalog.js';
 import { databaseOidByName, readCatalogSnapshot, readCatalogSnapshotFromDataDir, readControlFile } from './catalog-snapshot.js';
@@ -132,13 +133,13 @@ export function createSlotFromDataDir(options: DataDirSlotOptions): SlotState {
   };
 }
 
-/** Writes the state so that a crash leaves either the old file or the new one, never a mix. */
-export function writeSlotStateFile(file: string, state: SlotState): void {
+/** Writes a file durably: temp file, fsync, rename, fsync of the folder. */
+function writeDurably(file: string, data: Uint8Array): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, serializeSlotState(state));
+    fs.writeSync(fd, data);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -152,6 +153,34 @@ export function writeSlotStateFile(file: string, state: SlotState): void {
   }
 }
 
+/**
+ * Writes the state so that a crash leaves either the old file or the new one, never a mix. The catalog's pages
+ * (about a megabyte) go to a file of their own beside it, named by their checksum and written before the state
+ * that names them (catalogPagesFile); older such files are removed once the new state is in place.
+ */
+export function writeSlotStateFile(file: string, state: SlotState): void {
+  const dir = path.dirname(path.resolve(file));
+  let out = state;
+  if (state.catalogPages !== undefined) {
+    const json = new TextEncoder().encode(JSON.stringify(state.catalogPages));
+    const name = `${path.basename(file)}.catalog-${(crc32c(json) >>> 0).toString(16).padStart(8, '0')}.json.gz`;
+    if (!fs.existsSync(path.join(dir, name))) writeDurably(path.join(dir, name), zlib.gzipSync(json));
+    const { catalogPages: _pages, ...rest } = state;
+    out = { ...rest, catalogPagesFile: name };
+  } else if (state.catalogPagesFile !== undefined) {
+    out = { ...state, catalogPagesFile: path.relative(dir, path.resolve(dir, state.catalogPagesFile)) };
+  }
+  writeDurably(file, serializeSlotState(out));
+  const prefix = `${path.basename(file)}.catalog-`;
+  for (const f of fs.readdirSync(dir)) {
+    if (f.startsWith(prefix) && f.endsWith('.json.gz') && f !== out.catalogPagesFile) fs.rmSync(path.join(dir, f), { force: true });
+  }
+}
+
+/**
+ * Reads a state file. A `catalogPagesFile` is made absolute but not read (the pages are large and a consumer
+ * confirming often needs only the LSNs): `readCatalogPages` reads them.
+ */
 export function readSlotStateFile(file: string): SlotState {
   let bytes: Uint8Array;
   try {
@@ -160,15 +189,18 @@ export function readSlotStateFile(file: string): SlotState {
     throw new WalSourceError('unreadable-file', `could not read slot state file "${file}": ${(e as Error).message}`, { file, cause: e });
   }
   const state = parseSlotState(bytes, file);
-  if (state.catalogPagesFile !== undefined) {
-    const pagesFile = path.resolve(path.dirname(file), state.catalogPagesFile);
-    try {
-      const raw = fs.readFileSync(pagesFile);
-      state.catalogPages = JSON.parse((pagesFile.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString('utf8')) as SlotState['catalogPages'];
-    } catch (e) {
-      throw new WalSourceError('unreadable-file', `could not read the catalog pages "${pagesFile}" of slot state file "${file}": ${(e as Error).message}`, { file: pagesFile, cause: e });
-    }
-    delete state.catalogPagesFile;
-  }
+  if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.resolve(path.dirname(path.resolve(file)), state.catalogPagesFile);
   return state;
+}
+
+/** The historic catalog's pages of a state: inline, or from its catalogPagesFile (JSON, gzipped when .gz). */
+export function readCatalogPages(state: SlotState): SlotState['catalogPages'] {
+  if (state.catalogPages !== undefined || state.catalogPagesFile === undefined) return state.catalogPages;
+  const pagesFile = state.catalogPagesFile;
+  try {
+    const raw = fs.readFileSync(pagesFile);
+    return JSON.parse((pagesFile.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString('utf8')) as SlotState['catalogPages'];
+  } catch (e) {
+    throw new WalSourceError('unreadable-file', `could not read the catalog pages "${pagesFile}" of slot "${state.slotName}": ${(e as Error).message}`, { file: pagesFile, cause: e });
+  }
 }

@@ -8,6 +8,7 @@ import type { SlotState } from '../slot/state.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { FileSpillStore } from './spill.js';
 import { openWal } from './wal.js';
+import { readCatalogPages } from './slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson } from '../catalog/snapshot-json.js';
 
@@ -39,9 +40,10 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
   const profile = profileForMajor(state.major);
   if (profile === undefined) throw new InvalidArgumentError(`unsupported major ${state.major} in the slot state`);
   const ready: TypedTransaction[] = [];
+  const pages = readCatalogPages(state);
   const decoder = new LogicalDecoder({
     // With the catalog's pages (slot create's default), the historic catalog follows DDL.
-    catalog: state.catalogPages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(state.catalogPages), { defaults: state.catalog }) : state.catalog,
+    catalog: pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : state.catalog,
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
     startAt: parseLsn(state.confirmedFlushLsn),
