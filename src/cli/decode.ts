@@ -25,9 +25,9 @@ Usage:
                     [--two-phase] [--static-catalog]
   pgwal slot create --datadir DIR --dbname NAME --slot NAME --state FILE
 
-The state file holds the catalog relations' raw pages (read with pageinspect's get_raw_page, which needs a
-superuser; the extension is created when missing), so that decoding follows DDL: tables created, altered,
-rewritten or renamed after the slot decode as the server decodes them. --static-catalog stores only the
+Beside the state file, FILE.catalog-<checksum>.json.gz holds the catalog relations' raw pages (read with
+pageinspect's get_raw_page, which needs a superuser; the extension is created when missing), so that decoding
+follows DDL: tables created, altered, rewritten or renamed after the slot decode as the server decodes them. --static-catalog stores only the
 relations and types of the slot's creation (no pageinspect; wrong after DDL).
 
 With --datadir, no server is needed: the slot starts at the shutdown checkpoint of a cleanly stopped server's
