@@ -43,7 +43,7 @@ interface WorkerResult {
 }
 
 /** pgwal's loop in a fresh `node` (no tsx), 1 warm-up pass then RUNS timed passes in that process. */
-function worker(mode: 'read' | 'stats', c: Corpus): WorkerResult & { timed: Timed } {
+function worker(mode: 'read' | 'read1' | 'stats', c: Corpus): WorkerResult & { timed: Timed } {
   const r = spawnSync(process.execPath, [WORKER, mode, c.walDir, c.meta.start, c.meta.end, '1', String(RUNS)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`worker ${mode} failed:\n${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as WorkerResult;
@@ -90,6 +90,8 @@ async function main(): Promise<void> {
   // (a)/(b): reading every record, nothing printed.
   log('measuring pgwal read loop …');
   const read = worker('read', c);
+  log('measuring pgwal read loop on one thread …');
+  const read1 = worker('read1', c);
   log('measuring pgwal dump -q …');
   const cliQ = timeProcess(process.execPath, [CLI, 'dump', '-q', ...range(c)], RUNS);
   log('measuring pg_waldump -q …');
@@ -133,13 +135,14 @@ async function main(): Promise<void> {
   log('\n## Reading every record (pg_waldump -q equivalent)\n');
   log(
     table(head, [
-      row('pgwal library loop (in-process: openWal reader + readRecordsSync)', c, read.timed, read.timed),
+      row('pgwal library loop (in-process: openWal reader + readRecordsSync; read-ahead thread)', c, read.timed, read.timed),
+      row('pgwal library loop, one thread (openWal({ readAhead: 0 }))', c, read1.timed, read.timed),
       row('pgwal `dump -q` (whole process)', c, cliQ, read.timed),
       row('pg_waldump -q (whole process)', c, pgQ, read.timed),
     ]),
   );
   log(
-    `\npgwal ÷ pg_waldump -q (throughput): library loop ${qRatio.toFixed(2)}×, CLI ${qRatioCli.toFixed(2)}× — ` +
+    `\npgwal ÷ pg_waldump -q (throughput): library loop ${qRatio.toFixed(2)}× (one thread ${(pgQ.median / read1.timed.median).toFixed(2)}×), CLI ${qRatioCli.toFixed(2)}× — ` +
       `target ≥ ${TARGET_Q_RATIO}× (goal ${GOAL_Q_RATIO}×): ${qRatio >= TARGET_Q_RATIO ? 'MET' : 'NOT MET'}`,
   );
 
@@ -169,6 +172,7 @@ async function main(): Promise<void> {
     corpus: m,
     runs: RUNS,
     read: read.timed,
+    read1: read1.timed,
     cliQ: { ...cliQ, last: undefined },
     pgQ: { ...pgQ, last: undefined },
     stats: stats.timed,

@@ -1,9 +1,11 @@
 // The timed pgwal loops, run in a child `node` (plain JS, no tsx) against the built package in dist/.
 //
-//   node bench/worker.mjs read|stats DIR START END WARMUPS RUNS
+//   node bench/worker.mjs read|read1|stats DIR START END WARMUPS RUNS
 //
 // read:  every record through the library (openWal().recordsSync): page validation, framing, CRC-32C,
-//        block-header decode; nothing printed (pg_waldump -q).
+//        block-header decode; nothing printed (pg_waldump -q). The default read-ahead: a worker thread reads
+//        the next windows and checks their CRCs while this thread frames.
+// read1: the same on one thread (openWal({ readAhead: 0 })).
 // stats: the same plus WalStats.add per record and the pg_waldump --stats text at the end
 //        (PGWAL_BENCH_PRINT=1 writes it to stderr).
 // Prints one JSON line: seconds per timed run (in-process wall time of the loop), records, last record end.
@@ -12,20 +14,20 @@ import { openWal } from '../dist/node.js';
 import { readRecordsSync, WalStats, waldumpStatsText } from '../dist/xlogreader.js';
 
 const [mode, dir, startText, endText, warmupText, runsText] = process.argv.slice(2);
-if (mode !== 'read' && mode !== 'stats') throw new Error('usage: worker.mjs read|stats DIR START END WARMUPS RUNS');
+if (mode !== 'read' && mode !== 'read1' && mode !== 'stats') throw new Error('usage: worker.mjs read|read1|stats DIR START END WARMUPS RUNS');
 const start = parseLsn(startText);
 const end = parseLsn(endText);
 
 function once() {
   // What openWal().recordsSync() does, keeping the reader to hand for its profile (the stats text needs it).
-  const wal = openWal({ path: dir });
+  const wal = openWal({ path: dir, readAhead: mode === 'read1' ? 0 : undefined });
   const reader = wal.reader({ start, end });
   const it = readRecordsSync(reader, wal.source());
   let records = 0;
   let lastEnd = 0;
   let text = '';
   let r;
-  if (mode === 'read') {
+  if (mode !== 'stats') {
     while (!(r = it.next()).done) {
       records++;
       lastEnd = r.value.endLsn;

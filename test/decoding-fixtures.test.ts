@@ -112,3 +112,34 @@ describe('pgwal decode refuses WAL of another system or major, naming both', () 
     expect(run.stderr).toMatch(new RegExp(`its system identifier is ${f17!.meta.systemIdentifier}, the slot state ".*other.state"'s is 7000000000000000001`));
   });
 });
+
+// With a TOAST cache, a column the server printed as unchanged-toast-datum is filled in with the value the server
+// itself printed for that row earlier in the range (when it did), and stays unchanged otherwise.
+describe.each(fixtures.filter((f) => f.meta.scenario === 'toast').map((f) => [f.id, f] as [string, Fixture]))('toastCache on %s', (_id, f) => {
+  it('fills unchanged TOAST columns from values seen earlier in the range', () => {
+    const catalog = JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog;
+    const slot = f.meta.slots.find((s) => !s.twoPhase)!;
+    const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
+    const decoder = new TestDecodingDecoder(catalog, profileForMajor(f.meta.major)!.major, { includeXids: false, skipEmptyXacts: true }, parseLsn(slot.confirmedFlushLsn), { toastCache: 64 << 20 });
+    for (const rec of records) decoder.process(rec);
+    const theirs = readTsv(f, 'decoded.tsv').map((r) => r.data ?? '');
+    // The server's rows with each unchanged column replaced by the last value it printed for that table and id.
+    const last = new Map<string, string>();
+    let filled = 0;
+    const expected = theirs.map((row) => {
+      const m = /^table (\S+): (INSERT|UPDATE):.* id\[integer\]:(\d+) /.exec(row);
+      if (m === null) return row;
+      const key = `${m[1]} ${m[3]}`;
+      const out = row.replace(/ (\w+)\[text\]:unchanged-toast-datum/g, (all, col: string) => {
+        const v = last.get(`${key} ${col}`);
+        if (v === undefined) return all;
+        filled++;
+        return ` ${col}[text]:${v}`;
+      });
+      for (const c of out.matchAll(/ (\w+)\[text\]:('(?:[^']|'')*')/g)) last.set(`${key} ${c[1]}`, c[2]!);
+      return out;
+    });
+    expect(filled, 'the fixture has unchanged TOAST columns whose values the range logged earlier').toBeGreaterThan(0);
+    expect(decoder.output.map((o) => o.data)).toEqual(expected);
+  });
+});

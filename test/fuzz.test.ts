@@ -37,7 +37,7 @@ describe('fuzzing (CI budget)', () => {
     expect(count).toBe(INPUTS);
     const text = failures.slice(0, 20).map((f) => `input ${f.index} (replay: npm run fuzz -- --seed ${SEED} --index ${f.index}): ${f.mutation}\n    ${f.failures.join('\n    ')}`);
     expect(text).toEqual([]);
-  });
+  }, 600_000);
 });
 
 describe('saved inputs replay clean', () => {

@@ -68,6 +68,8 @@ Options:
   --restore-command CMD  fetch segments and history files with a restore_command (%f, %p, %r, %%) before
                       looking in the --path folders, following timeline switches
   --wal-segsize MB    wal_segment_size of the cluster, for --restore-command (default 16)
+  --toast-cache SIZE  remember TOAST values up to SIZE (e.g. 64MB) and fill unchanged TOAST columns whose value
+                      the decoded range logged earlier (default: off, as the server and wal2json)
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
@@ -149,6 +151,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         { long: 'plugin', arg: 'required' },
         { long: 'restore-command', arg: 'required' },
         { long: 'wal-segsize', arg: 'required' },
+        { long: 'toast-cache', arg: 'required' },
         { short: '?', long: 'help', arg: 'none' },
       ],
       (m) => {
@@ -205,6 +208,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase === true ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlushLsn) } : {}),
       sink: (o) => io.out(withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`),
+      timezone: state.timezone,
+      ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!) } : {}),
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {

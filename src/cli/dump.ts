@@ -465,7 +465,7 @@ async function run(c: Config, io: DumpIo): Promise<number> {
     if (step === STEP_NEED) {
       const got = source.read(reader.needPagePtr, reader.needLength);
       if ('missing' in got) reader.supplyMissing(reader.needPagePtr, got.missing);
-      else reader.supply(got.start, got.bytes, got.tli);
+      else reader.supply(got.start, got.bytes, got.tli, got.crc);
       continue;
     }
     if (step === STEP_END) {

@@ -7,7 +7,9 @@ import { WalFormatError, WalSourceError } from '../errors.js';
 import { isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
+import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { AheadWindow } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = 1024 * 1024;
@@ -26,16 +28,49 @@ export interface DirectorySourceOptions {
   timeline: number;
   /** A timeline history to follow: each segment is read from the timeline that owns it. */
   history?: TimelineHistory;
+  /**
+   * How many 1 MB windows of plain segment files a worker thread reads ahead of the one being read, checking the
+   * CRC-32C of the records in them meanwhile (default 8; 0 = none: everything on the calling thread).
+   */
+  readAhead?: number;
 }
 
 export class DirectorySource implements SyncPageSource {
-  private cache: { segno: number; start: number; bytes: Uint8Array; file: string; tli: number } | undefined;
+  private cache: { segno: number; start: number; bytes: Uint8Array; file: string; tli: number; crc?: CrcVerified } | undefined;
 
   constructor(readonly options: DirectorySourceOptions) {}
+
+  /** Windows being read ahead by the worker, by the LSN they start at. */
+  private ahead = new Map<Lsn, AheadWindow>();
+  /** The last segment located for read-ahead (locate looks at the file system). */
+  private located: { segno: number; found: Found | undefined } | undefined;
 
   /** Forgets what was read, so the files are read again (they may have grown). */
   invalidate(): void {
     this.cache = undefined;
+    this.located = undefined;
+    for (const a of this.ahead.values()) a.cancel();
+    this.ahead.clear();
+  }
+
+  /** Has the worker read the windows after the one at `start` (and forget those up to it). */
+  private readAheadAfter(start: Lsn, depth: number): void {
+    const { segmentSize } = this.options;
+    for (const [w, a] of this.ahead) {
+      if (w <= start) {
+        a.cancel();
+        this.ahead.delete(w);
+      }
+    }
+    for (let k = 1, w = start + WINDOW; k <= depth; k++, w += WINDOW) {
+      if (this.ahead.has(w)) continue;
+      const segno = Math.floor(w / segmentSize);
+      if (this.located?.segno !== segno) this.located = { segno, found: this.locate(segno) };
+      const found = this.located.found;
+      if (found === undefined || found.compressed || found.file.endsWith('.partial')) break;
+      const off = w - segno * segmentSize;
+      this.ahead.set(w, new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off)));
+    }
   }
 
   /** The timeline of the last file used: the server never goes back to an older one (XLogFileReadAnyTLI). */
@@ -66,7 +101,7 @@ export class DirectorySource implements SyncPageSource {
     const segStart = segno * segmentSize;
     const c = this.cache;
     if (c !== undefined && c.segno === segno && pagePtr >= c.start && pagePtr + minLength <= c.start + c.bytes.length) {
-      return { start: c.start, bytes: c.bytes, tli: c.tli };
+      return { start: c.start, bytes: c.bytes, tli: c.tli, crc: c.crc };
     }
     const found = this.locate(segno);
     if (found === undefined) {
@@ -88,6 +123,16 @@ export class DirectorySource implements SyncPageSource {
       const off = pagePtr - segStart;
       const winStart = off - (off % WINDOW);
       start = segStart + winStart;
+      const depth = this.options.readAhead ?? 8;
+      if (depth > 0 && !found.file.endsWith('.partial')) {
+        const a = this.ahead.get(start);
+        const ready = a !== undefined && a.file === found.file ? a.take() : undefined;
+        this.readAheadAfter(start, depth);
+        if (ready !== undefined) {
+          this.cache = { segno, start, bytes: ready, file: found.file, tli: found.tli, crc: a!.crc };
+          if (ready.length >= pagePtr - start + Math.min(minLength, 8192)) return { start, bytes: ready, tli: found.tli, crc: a!.crc };
+        }
+      }
       const fd = fs.openSync(found.file, 'r');
       try {
         // Not zero-filled: every byte handed on is read from the file first.

@@ -28,6 +28,8 @@ export interface DecodeTransactionsOptions {
   onMessage?(message: Extract<TypedChange, { kind: 'message' }>): void;
   /** true skips the transactions of that replication origin. */
   filterByOrigin?(originId: number): boolean;
+  /** Bytes of TOAST values remembered to fill unchanged TOAST columns (default 64 MiB; 0: never filled). */
+  toastCache?: number;
 }
 
 /**
@@ -47,6 +49,9 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
     startAt: parseLsn(state.confirmedFlushLsn),
+    timezone: state.timezone,
+    // pgwal's own API fills unchanged TOAST columns it saw earlier in the range (they stay UnchangedToast otherwise).
+    toastCache: options.toastCache ?? 64 * 1024 * 1024,
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });

@@ -18,7 +18,7 @@ import { decompressDatum, deformTuple, type RawValue } from './tuple.js';
 import { SnapshotBuilder } from './snapbuild.js';
 import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
-import type { TypeInfo } from './values.js';
+import { withOutputTimeZone, type TypeInfo } from './values.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
 import {
@@ -80,6 +80,14 @@ export interface DecoderOptions {
   includeRewrites?: boolean;
   /** Receives each output row; default: appended to `output`. */
   sink?: (row: OutputRow) => void;
+  /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
+  timezone?: string;
+  /**
+   * Bytes of TOAST values to remember across transactions (default 0: none, as the server). With it, an unchanged
+   * TOAST column is filled in when its value was logged earlier in the decoded range; otherwise it stays a
+   * `toast` value (test_decoding's `unchanged-toast-datum`).
+   */
+  toastCache?: number;
 }
 
 /** The server's sizeof(ReorderBufferChange) on 64-bit, counted per change as it does. */
@@ -142,6 +150,9 @@ export class LogicalDecoder {
   unknownRelationChanges = 0;
   /** How many times a transaction was spilled. */
   spills = 0;
+  /** TOAST values seen in the range, by toast relation and value id, oldest first (a bounded LRU). */
+  private readonly toastValues = new Map<string, Uint8Array>();
+  private toastValueBytes = 0;
 
   constructor(private readonly options: DecoderOptions) {
     this.catalog = 'process' in options.catalog ? options.catalog : new StaticCatalog(options.catalog);
@@ -577,7 +588,7 @@ export class LogicalDecoder {
       type: (oid) => this.catalog.type(oid, at ?? { lsn, xid }),
     };
     try {
-      fn(ctx);
+      withOutputTimeZone(this.options.timezone ?? 'UTC', () => fn(ctx));
     } catch (e) {
       // Values read past their bytes (a datum that lies about its length): a typed error at the change.
       if (e instanceof RangeError) throw new WalFormatError('invalid-datum', `a value of the change at ${formatLsn(lsn)} is malformed: ${e.message}`, { lsn });
@@ -660,7 +671,7 @@ export class LogicalDecoder {
             lsn: r.lsn,
             action,
             relation: rel,
-            ...(r.newTuple !== undefined ? { newTuple: reassemble(this.deform(r.newTuple, rel, lsn), toast, lsn) } : {}),
+            ...(r.newTuple !== undefined ? { newTuple: this.fillToast(reassemble(this.deform(r.newTuple, rel, lsn), toast, lsn, this.remember)) } : {}),
             ...(r.oldTuple !== undefined ? { oldTuple: this.deform(r.oldTuple, rel, lsn) } : {}),
           };
           if (streaming) this.call(r.lsn, xid, at, (ctx) => plugin.streamChange!(ctx, txn, row));
@@ -705,6 +716,35 @@ export class LogicalDecoder {
     else if (lastLsn !== undefined) this.call(lastLsn, xid, undefined, (ctx) => plugin.streamStop!(ctx, txn));
   }
 
+  /** Remembers a reassembled TOAST value for later unchanged columns (when toastCache is on). */
+  private readonly remember = (toastRelId: number, valueId: number, bytes: Uint8Array): void => {
+    const max = this.options.toastCache ?? 0;
+    if (max <= 0 || bytes.length > max) return;
+    const key = `${toastRelId}:${valueId}`;
+    const old = this.toastValues.get(key);
+    if (old !== undefined) {
+      this.toastValueBytes -= old.length;
+      this.toastValues.delete(key);
+    }
+    this.toastValues.set(key, bytes);
+    this.toastValueBytes += bytes.length;
+    for (const [k, v] of this.toastValues) {
+      if (this.toastValueBytes <= max) break;
+      this.toastValues.delete(k);
+      this.toastValueBytes -= v.length;
+    }
+  };
+
+  /** Fills unchanged TOAST columns from values seen earlier in the range (toastCache). */
+  private fillToast(values: RawValue[]): RawValue[] {
+    if (this.toastValues.size === 0 || !values.some((v) => v.kind === 'toast')) return values;
+    return values.map((v) => {
+      if (v.kind !== 'toast') return v;
+      const bytes = this.toastValues.get(`${v.toastRelId}:${v.valueId}`);
+      return bytes === undefined ? v : { kind: 'bytes', bytes };
+    });
+  }
+
   private deform(t: TupleImage, rel: DecoderRelation, lsn: Lsn): RawValue[] {
     return deformTuple(t.data, t.infomask2, t.infomask, t.hoff, rel.attributes, lsn);
   }
@@ -725,7 +765,7 @@ export class LogicalDecoder {
 }
 
 /** Replaces TOAST pointers whose chunks this transaction logged by the reassembled value (ReorderBufferToastReplace). */
-function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>, lsn: Lsn): RawValue[] {
+function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>, lsn: Lsn, remember?: (toastRelId: number, valueId: number, bytes: Uint8Array) => void): RawValue[] {
   if (toast.size === 0) return values;
   return values.map((v) => {
     if (v.kind !== 'toast') return v;
@@ -741,7 +781,9 @@ function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]>, lsn: L
       o += c.length;
     }
     // A compressed external value's stored bytes are va_tcinfo followed by the compressed stream.
-    return { kind: 'bytes', bytes: v.compressed ? decompressDatum(data, lsn) : data };
+    const bytes = v.compressed ? decompressDatum(data, lsn) : data;
+    remember?.(v.toastRelId, v.valueId, bytes);
+    return { kind: 'bytes', bytes };
   });
 }
 

@@ -205,10 +205,53 @@ export function timestamptzText(us: bigint): string {
   return timestampText(us, true);
 }
 
-/** timestamp_out / timestamptz_out (UTC): ISO, ` BC`, infinities. */
+// The session TimeZone that timestamptz values print in (the slot's, from its state). Output is synchronous, so
+// the decoder sets it around each plugin call rather than threading it through every nested output function.
+let sessionTimeZone = 'UTC';
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT', 'Zulu', 'Etc/Zulu', 'Universal', 'Etc/Universal', 'Greenwich', 'Etc/Greenwich', 'GMT0', 'GMT+0', 'GMT-0', 'Etc/GMT0', 'Etc/GMT+0', 'Etc/GMT-0']);
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+const MAX_DATE_MS = 8.64e15;
+
+/** Runs `fn` with timestamptz values printed in the TimeZone `zone` (an IANA name, as the server's setting). */
+export function withOutputTimeZone<T>(zone: string, fn: () => T): T {
+  const before = sessionTimeZone;
+  sessionTimeZone = zone;
+  try {
+    return fn();
+  } finally {
+    sessionTimeZone = before;
+  }
+}
+
+/** Seconds east of UTC of the session TimeZone at the instant `us` (µs since 2000-01-01 UTC). */
+function utcOffsetSeconds(us: bigint): number {
+  const zone = sessionTimeZone;
+  if (UTC_NAMES.has(zone)) return 0;
+  let f = zoneFormats.get(zone);
+  if (f === undefined) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset', year: 'numeric' });
+    } catch {
+      throw new WalFormatError('unsupported-timezone', `cannot print timestamptz values in TimeZone "${zone}": not an IANA time zone name pgwal knows`);
+    }
+    zoneFormats.set(zone, f);
+  }
+  // Beyond what a Date holds the zone's rules no longer change: use the offset at the edge.
+  const ms = Math.max(-MAX_DATE_MS, Math.min(MAX_DATE_MS, Number(us / 1000n) + 946_684_800_000));
+  const name = f.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+  const m = /^GMT(?:([+-])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?$/.exec(name);
+  if (m === null) throw new WalFormatError('unsupported-timezone', `cannot read the UTC offset "${name}" of TimeZone "${zone}"`);
+  if (m[1] === undefined) return 0;
+  const secs = Number(m[2]) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
+  return m[1] === '-' ? -secs : secs;
+}
+
+/** timestamp_out / timestamptz_out: ISO, ` BC`, infinities; timestamptz in the session TimeZone. */
 function timestampText(us: bigint, tz: boolean): string {
   if (us === INT64_MIN) return '-infinity';
   if (us === INT64_MAX) return 'infinity';
+  const offset = tz ? utcOffsetSeconds(us) : 0;
+  if (offset !== 0) us += BigInt(offset) * 1_000_000n;
   let days = us / 86_400_000_000n;
   let tod = us % 86_400_000_000n;
   if (tod < 0n) {
@@ -217,7 +260,7 @@ function timestampText(us: bigint, tz: boolean): string {
   }
   const [y, m, d] = j2date(Number(days) + POSTGRES_EPOCH_JDATE);
   const date = `${pad(y > 0 ? y : 1 - y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
-  return `${date} ${timeText(tod)}${tz ? '+00' : ''}${y > 0 ? '' : ' BC'}`;
+  return `${date} ${timeText(tod)}${tz ? tzText(-offset) : ''}${y > 0 ? '' : ' BC'}`;
 }
 
 /** The UTC offset as timetz prints it: +HH[:MM[:SS]]; stored as seconds west of UTC. */

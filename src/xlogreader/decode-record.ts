@@ -11,6 +11,7 @@ import {
   BKPIMAGE_HAS_HOLE,
   DecodedRecord,
   SIZE_OF_XLOG_RECORD,
+  setBlockDecoder,
   type BlockRef,
   type RelFileLocator,
 } from './record.js';
@@ -30,82 +31,105 @@ function internLocator(spcOid: number, dbOid: number, relNumber: number): RelFil
   return (lastLocator = { spcOid, dbOid, relNumber });
 }
 
+const SHORT = 1;
+/** The message for a failed check: `at` is the LSN PostgreSQL names (formatted only on error). */
+function failure(code: number, at: number, a = 0, b = 0, c = 0): string {
+  const lsn = formatLsn(at);
+  switch (code) {
+    case 2:
+      return `out-of-order block_id ${a} at ${lsn}`;
+    case 3:
+      return `BKPBLOCK_HAS_DATA set, but no data included at ${lsn}`;
+    case 4:
+      return `BKPBLOCK_HAS_DATA not set, but data length is ${a} at ${lsn}`;
+    case 5:
+      return `BKPIMAGE_HAS_HOLE set, but hole offset ${a} length ${b} block image length ${c} at ${lsn}`;
+    case 6:
+      return `BKPIMAGE_HAS_HOLE not set, but hole offset ${a} length ${b} at ${lsn}`;
+    case 7:
+      return `BKPIMAGE_COMPRESSED set, but block image length ${a} at ${lsn}`;
+    case 8:
+      // PostgreSQL prints data_len here, not the image length.
+      return `neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is ${a} at ${lsn}`;
+    case 9:
+      return `BKPBLOCK_SAME_REL set but no previous rel at ${lsn}`;
+    case 10:
+      return `invalid block_id ${a} at ${lsn}`;
+    default:
+      return `record with invalid length at ${lsn}`;
+  }
+}
+
 /**
- * Fills `rec` from its bytes (header fields already set). Returns undefined on success, or the server's
- * message for a malformed header section. `readRecPtr` is what PostgreSQL names in these messages: the
- * previous record's LSN (DecodeXLogRecord runs before ReadRecPtr moves on).
+ * Checks the header section of the record that is `total` bytes of `bytes` from `base` and fills `rec`'s
+ * origin, top-level xid, main data, maxBlockId and fpiLength; block references are built on first use
+ * (decodeBlockRefs), so this allocates nothing. Returns undefined on success, or the server's message for a
+ * malformed header section. `readRecLsn` is what PostgreSQL names in these messages: the previous record's LSN
+ * (DecodeXLogRecord runs before ReadRecPtr moves on).
  */
 // see DecodeXLogRecord (xlogreader.c)
-export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string | undefined {
-  const bytes = rec.bytes;
+export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number, bytes: Uint8Array = rec.bytes, base = 0): string | undefined {
   const total = rec.totalLength;
-  let ptr = SIZE_OF_XLOG_RECORD;
+  let ptr = base + SIZE_OF_XLOG_RECORD;
   let remaining = total - SIZE_OF_XLOG_RECORD;
   let datatotal = 0;
-  let lastLocator: RelFileLocator | undefined;
-  let blocks: (BlockRef | undefined)[] | undefined;
+  let haveRel = false;
   let maxBlockId = -1;
-  // Formatted only on error: this runs for every record.
-  const at = (): string => formatLsn(readRecLsn);
-  const short = (): string => `record with invalid length at ${at()}`;
+  let fpi = 0;
 
   while (remaining > datatotal) {
-    if (remaining < 1) return short();
+    if (remaining < 1) return failure(SHORT, readRecLsn);
     const id = bytes[ptr]!;
     ptr += 1;
     remaining -= 1;
     if (id === XLR_BLOCK_ID_DATA_SHORT) {
-      if (remaining < 1) return short();
+      if (remaining < 1) return failure(SHORT, readRecLsn);
       rec.mainDataLength = bytes[ptr]!;
       ptr += 1;
       remaining -= 1;
       datatotal += rec.mainDataLength;
       break; // the main data header always comes last
     } else if (id === XLR_BLOCK_ID_DATA_LONG) {
-      if (remaining < 4) return short();
+      if (remaining < 4) return failure(SHORT, readRecLsn);
       rec.mainDataLength = u32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
       datatotal += rec.mainDataLength;
       break;
     } else if (id === XLR_BLOCK_ID_ORIGIN) {
-      if (remaining < 2) return short();
+      if (remaining < 2) return failure(SHORT, readRecLsn);
       rec.origin = u16(bytes, ptr);
       ptr += 2;
       remaining -= 2;
     } else if (id === XLR_BLOCK_ID_TOPLEVEL_XID) {
-      if (remaining < 4) return short();
+      if (remaining < 4) return failure(SHORT, readRecLsn);
       rec.toplevelXid = u32(bytes, ptr);
       ptr += 4;
       remaining -= 4;
     } else if (id <= XLR_MAX_BLOCK_ID) {
-      if (id <= maxBlockId) return `out-of-order block_id ${id} at ${at()}`;
+      if (id <= maxBlockId) return failure(2, readRecLsn, id);
       maxBlockId = id;
-      if (remaining < 3) return short();
+      if (remaining < 3) return failure(SHORT, readRecLsn);
       const flags = bytes[ptr]!;
       const dataLength = u16(bytes, ptr + 1);
       ptr += 3;
       remaining -= 3;
       const hasData = (flags & BKPBLOCK_HAS_DATA) !== 0;
-      const hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
-      if (hasData && dataLength === 0) return `BKPBLOCK_HAS_DATA set, but no data included at ${at()}`;
-      if (!hasData && dataLength !== 0) return `BKPBLOCK_HAS_DATA not set, but data length is ${dataLength} at ${at()}`;
+      if (hasData && dataLength === 0) return failure(3, readRecLsn);
+      if (!hasData && dataLength !== 0) return failure(4, readRecLsn, dataLength);
       datatotal += dataLength;
-      let imageLength = 0;
-      let holeOffset = 0;
-      let holeLength = 0;
-      let bimgInfo = 0;
-      if (hasImage) {
-        if (remaining < 5) return short();
-        imageLength = u16(bytes, ptr);
-        holeOffset = u16(bytes, ptr + 2);
-        bimgInfo = bytes[ptr + 4]!;
+      if (flags & BKPBLOCK_HAS_IMAGE) {
+        if (remaining < 5) return failure(SHORT, readRecLsn);
+        const imageLength = u16(bytes, ptr);
+        const holeOffset = u16(bytes, ptr + 2);
+        const bimgInfo = bytes[ptr + 4]!;
+        let holeLength = 0;
         ptr += 5;
         remaining -= 5;
         const compressed = (bimgInfo & BKPIMAGE_COMPRESSED) !== 0;
         if (compressed) {
           if (bimgInfo & BKPIMAGE_HAS_HOLE) {
-            if (remaining < 2) return short();
+            if (remaining < 2) return failure(SHORT, readRecLsn);
             holeLength = u16(bytes, ptr);
             ptr += 2;
             remaining -= 2;
@@ -114,75 +138,119 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number): string
           holeLength = BLCKSZ - imageLength;
         }
         datatotal += imageLength;
+        fpi += imageLength;
         const hasHole = (bimgInfo & BKPIMAGE_HAS_HOLE) !== 0;
         if (hasHole && (holeOffset === 0 || holeLength === 0 || imageLength === BLCKSZ)) {
-          return `BKPIMAGE_HAS_HOLE set, but hole offset ${holeOffset} length ${holeLength} block image length ${imageLength} at ${at()}`;
+          return failure(5, readRecLsn, holeOffset, holeLength, imageLength);
         }
-        if (!hasHole && (holeOffset !== 0 || holeLength !== 0)) {
-          return `BKPIMAGE_HAS_HOLE not set, but hole offset ${holeOffset} length ${holeLength} at ${at()}`;
-        }
-        if (compressed && imageLength === BLCKSZ) {
-          return `BKPIMAGE_COMPRESSED set, but block image length ${imageLength} at ${at()}`;
-        }
-        if (!hasHole && !compressed && imageLength !== BLCKSZ) {
-          // PostgreSQL prints data_len here, not the image length.
-          return `neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block image length is ${dataLength} at ${at()}`;
-        }
+        if (!hasHole && (holeOffset !== 0 || holeLength !== 0)) return failure(6, readRecLsn, holeOffset, holeLength);
+        if (compressed && imageLength === BLCKSZ) return failure(7, readRecLsn, imageLength);
+        if (!hasHole && !compressed && imageLength !== BLCKSZ) return failure(8, readRecLsn, dataLength);
       }
-      let locator: RelFileLocator;
       if (!(flags & BKPBLOCK_SAME_REL)) {
-        if (remaining < 12) return short();
-        locator = internLocator(u32(bytes, ptr), u32(bytes, ptr + 4), u32(bytes, ptr + 8));
+        if (remaining < 12) return failure(SHORT, readRecLsn);
         ptr += 12;
         remaining -= 12;
-        lastLocator = locator;
-      } else {
-        if (lastLocator === undefined) return `BKPBLOCK_SAME_REL set but no previous rel at ${at()}`;
-        locator = lastLocator;
+        haveRel = true;
+      } else if (!haveRel) {
+        return failure(9, readRecLsn);
       }
-      if (remaining < 4) return short();
-      const blockNumber = u32(bytes, ptr);
+      if (remaining < 4) return failure(SHORT, readRecLsn);
       ptr += 4;
       remaining -= 4;
-      blocks ??= [];
-      blocks[id] = {
-        id,
-        flags,
-        forkNumber: flags & BKPBLOCK_FORK_MASK,
-        locator,
-        blockNumber,
-        hasImage,
-        applyImage: hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0,
-        hasData,
-        bimgInfo,
-        imageLength,
-        holeOffset,
-        holeLength,
-        imageOffset: 0,
-        dataLength,
-        dataOffset: 0,
-      };
     } else {
-      return `invalid block_id ${id} at ${at()}`;
+      return failure(10, readRecLsn, id);
     }
   }
-  if (remaining !== datatotal) return short();
-
-  // Payloads follow the headers in block-id order: image, then data; main data last.
-  for (let id = 0; id <= maxBlockId; id++) {
-    const b = blocks![id];
-    if (b === undefined) continue;
-    if (b.hasImage) {
-      b.imageOffset = ptr;
-      ptr += b.imageLength;
-    }
-    if (b.hasData) {
-      b.dataOffset = ptr;
-      ptr += b.dataLength;
-    }
-  }
-  rec.mainDataOffset = ptr;
-  if (blocks !== undefined) rec.blocks = blocks;
+  if (remaining !== datatotal) return failure(SHORT, readRecLsn);
+  // Payloads follow the headers in block-id order (images, then data); main data last.
+  rec.mainDataOffset = ptr - base + datatotal - rec.mainDataLength;
   rec.maxBlockId = maxBlockId;
+  rec.fpiLength = fpi;
   return undefined;
 }
+
+/** The block references of a record decodeRecordBody accepted: the same walk, now keeping what it finds. */
+// see DecodeXLogRecord (xlogreader.c)
+export function decodeBlockRefs(rec: DecodedRecord): (BlockRef | undefined)[] {
+  const bytes = rec.bytes;
+  const blocks: (BlockRef | undefined)[] = [];
+  let ptr = SIZE_OF_XLOG_RECORD;
+  let locator: RelFileLocator | undefined;
+  for (;;) {
+    const id = bytes[ptr++]!;
+    if (id === XLR_BLOCK_ID_DATA_SHORT || id === XLR_BLOCK_ID_DATA_LONG || ptr > rec.totalLength) break;
+    if (id === XLR_BLOCK_ID_ORIGIN) {
+      ptr += 2;
+      continue;
+    }
+    if (id === XLR_BLOCK_ID_TOPLEVEL_XID) {
+      ptr += 4;
+      continue;
+    }
+    const flags = bytes[ptr]!;
+    const dataLength = u16(bytes, ptr + 1);
+    ptr += 3;
+    const hasData = (flags & BKPBLOCK_HAS_DATA) !== 0;
+    const hasImage = (flags & BKPBLOCK_HAS_IMAGE) !== 0;
+    let imageLength = 0;
+    let holeOffset = 0;
+    let holeLength = 0;
+    let bimgInfo = 0;
+    if (hasImage) {
+      imageLength = u16(bytes, ptr);
+      holeOffset = u16(bytes, ptr + 2);
+      bimgInfo = bytes[ptr + 4]!;
+      ptr += 5;
+      if (bimgInfo & BKPIMAGE_COMPRESSED) {
+        if (bimgInfo & BKPIMAGE_HAS_HOLE) {
+          holeLength = u16(bytes, ptr);
+          ptr += 2;
+        }
+      } else {
+        holeLength = BLCKSZ - imageLength;
+      }
+    }
+    if (!(flags & BKPBLOCK_SAME_REL)) {
+      locator = internLocator(u32(bytes, ptr), u32(bytes, ptr + 4), u32(bytes, ptr + 8));
+      ptr += 12;
+    }
+    const blockNumber = u32(bytes, ptr);
+    ptr += 4;
+    blocks[id] = {
+      id,
+      flags,
+      forkNumber: flags & BKPBLOCK_FORK_MASK,
+      locator: locator!,
+      blockNumber,
+      hasImage,
+      applyImage: hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0,
+      hasData,
+      bimgInfo,
+      imageLength,
+      holeOffset,
+      holeLength,
+      imageOffset: 0,
+      dataLength,
+      dataOffset: 0,
+    };
+    if (id === rec.maxBlockId) break;
+  }
+  // Payloads follow the headers in block-id order: image, then data.
+  ptr = rec.mainDataOffset;
+  for (let id = rec.maxBlockId; id >= 0; id--) {
+    const b = blocks[id];
+    if (b === undefined) continue;
+    if (b.hasData) {
+      ptr -= b.dataLength;
+      b.dataOffset = ptr;
+    }
+    if (b.hasImage) {
+      ptr -= b.imageLength;
+      b.imageOffset = ptr;
+    }
+  }
+  return blocks;
+}
+
+setBlockDecoder(decodeBlockRefs);

@@ -76,10 +76,24 @@ export interface XLogReaderOptions {
   expect?: { systemIdentifier?: bigint; major?: number; what: string };
 }
 
+/**
+ * Records of supplied bytes whose CRC-32C was already checked over those very bytes (by a worker thread
+ * reading ahead): the reader skips computing it again. Anything it does not vouch for is checked as usual, so a
+ * mismatch still ends the WAL at the same record with the same message.
+ */
+export interface CrcVerified {
+  /**
+   * True only when the record starting `offset` bytes into the supplied bytes, framed as PostgreSQL frames it
+   * (its xl_tot_len, page headers skipped) and lying wholly within them, has a matching CRC.
+   */
+  verified(offset: number): boolean;
+}
+
 interface Chunk {
   start: Lsn;
   bytes: Uint8Array;
   tli: number;
+  crc: CrcVerified | undefined;
 }
 
 /** A record being reassembled across pages; survives STEP_NEED so long records are not re-read. */
@@ -91,6 +105,8 @@ interface Assembly {
   gotHeader: boolean;
   /** The next continuation page to read. */
   pagePtr: Lsn;
+  /** The supplied bytes every page so far came from (undefined once two differ): their CrcVerified may vouch. */
+  chunk: Chunk | undefined;
 }
 
 /** lsn % XLOG_BLCKSZ without fmod: LSNs past 2^30 are doubles in V8, and % on doubles is a slow call. */
@@ -185,13 +201,13 @@ export class XLogReader {
    * Makes WAL bytes available: `bytes` are the WAL starting at the page boundary `start` (a whole segment, part
    * of one, or a single page; a page may be incomplete when the source has no more yet), read from timeline `tli`.
    */
-  supply(start: Lsn, bytes: Uint8Array, tli = this.currentTli): void {
+  supply(start: Lsn, bytes: Uint8Array, tli = this.currentTli, crc?: CrcVerified): void {
     if (start % XLOG_BLCKSZ !== 0) throw new InvalidArgumentError(`supplied WAL must start on a page boundary, not at ${formatLsn(start)}`);
     this.missing = undefined;
     this.cachedPagePtr = -1;
     // Replace what covered the same start (a longer read of a page that was short).
     this.chunks = this.chunks.filter((c) => c.start !== start);
-    this.chunks.push({ start, bytes, tli });
+    this.chunks.push({ start, bytes, tli, crc });
   }
 
   /** The source has nothing (more) at `pagePtr`: the next attempt to read it ends the WAL with `no-more-wal`. */
@@ -199,9 +215,13 @@ export class XLogReader {
     this.missing = { pagePtr, message };
   }
 
+  private evictedTo = -1;
+
   /** Drops supplied bytes that lie wholly before the page of the next record. */
   private evict(): void {
     const keep = this.nextRecPtr - offInPage(this.nextRecPtr);
+    if (keep === this.evictedTo) return;
+    this.evictedTo = keep;
     for (const c of this.chunks) {
       if (c.start + c.bytes.length <= keep) {
         this.chunks = this.chunks.filter((k) => k.start + k.bytes.length > keep);
@@ -223,6 +243,7 @@ export class XLogReader {
       if (this.endLsn !== undefined) avail = Math.min(avail, this.endLsn - pagePtr);
       if (avail >= minLen) {
         this.currentTli = c.tli;
+        this.pageChunk = c;
         return c.bytes.subarray(off, off + avail);
       }
       break;
@@ -251,10 +272,16 @@ export class XLogReader {
   /** ReadPageInternal's cache: the last page read and validated (most records start on the page of the last). */
   private cachedPagePtr = -1;
   private cachedPage: Uint8Array | undefined;
+  private cachedChunk: Chunk | undefined;
+  /** The supplied bytes the page last returned by pageBytes/readPage lies in. */
+  private pageChunk: Chunk | undefined;
 
   // see ReadPageInternal (xlogreader.c): a segment's first page is validated before any other page of it.
   private readPage(pagePtr: Lsn, reqLen: number): Uint8Array | typeof NEED | typeof FAIL {
-    if (pagePtr === this.cachedPagePtr && this.cachedPage!.length >= reqLen) return this.cachedPage!;
+    if (pagePtr === this.cachedPagePtr && this.cachedPage!.length >= reqLen) {
+      this.pageChunk = this.cachedChunk;
+      return this.cachedPage!;
+    }
     const segno = Math.floor(pagePtr / this.segmentSize);
     const segStart = segno * this.segmentSize;
     if (segno !== this.validatedSegno && pagePtr !== segStart) {
@@ -277,6 +304,7 @@ export class XLogReader {
     this.validatedSegno = segno;
     this.cachedPagePtr = pagePtr;
     this.cachedPage = page;
+    this.cachedChunk = this.pageChunk;
     return page;
   }
 
@@ -394,6 +422,9 @@ export class XLogReader {
       : `invalid record length at ${formatLsn(recPtr)}: expected at least ${SIZE_OF_XLOG_RECORD}, got ${got}`;
   }
 
+  /** xl_prev of the header validRecordHeader accepted last (finish's record is that one). */
+  private headerPrev: Lsn = 0;
+
   // see ValidXLogRecordHeader (xlogreader.c)
   private validRecordHeader(recPtr: Lsn, bytes: Uint8Array, off: number): boolean {
     const totLen = (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16)) + bytes[off + 3]! * 0x1000000;
@@ -409,6 +440,7 @@ export class XLogReader {
     const prevLo = (bytes[off + 8]! | (bytes[off + 9]! << 8) | (bytes[off + 10]! << 16)) + bytes[off + 11]! * 0x1000000;
     const prevHi = (bytes[off + 12]! | (bytes[off + 13]! << 8) | (bytes[off + 14]! << 16)) + bytes[off + 15]! * 0x1000000;
     const prev = lsnFromParts(prevHi, prevLo);
+    this.headerPrev = prev;
     const ok = this.randAccess ? prev >= 0 && prev < recPtr : prev === this.decodeRecPtr;
     if (!ok) {
       this.invalid(recPtr, `record with incorrect prev-link ${prevHi.toString(16).toUpperCase()}/${prevLo.toString(16).toUpperCase()} at ${formatLsn(recPtr)}`);
@@ -426,7 +458,7 @@ export class XLogReader {
       if (r === FAIL) return STEP_END;
     }
     for (;;) {
-      const r = this.asm === undefined ? this.readStart() : this.readContinuation(this.asm);
+      const r = this.asm === undefined ? (this.readOnPage() ?? this.readStart()) : this.readContinuation(this.asm);
       if (r === NEED) return STEP_NEED;
       if (r === FAIL) {
         this.asm = undefined;
@@ -440,9 +472,34 @@ export class XLogReader {
         this.findTarget = undefined;
       }
       this.record = rec;
-      this.evict();
+      // Nothing to drop while the next record starts on the page read last.
+      if (this.nextRecPtr - this.cachedPagePtr >= XLOG_BLCKSZ || this.nextRecPtr < this.cachedPagePtr) this.evict();
       return STEP_RECORD;
     }
+  }
+
+  /**
+   * readStart's common case, kept short: the record starts past the header of the page read last (already
+   * validated) and ends within the bytes held for it. Anything else (undefined) goes the long way.
+   */
+  private readOnPage(): DecodedRecord | typeof FAIL | undefined {
+    const recPtr = this.nextRecPtr;
+    const off = recPtr - this.cachedPagePtr;
+    if (off <= SIZE_OF_LONG_PHD || off > XLOG_BLCKSZ - SIZE_OF_XLOG_RECORD || this.findPending !== undefined) return undefined;
+    const page = this.cachedPage!;
+    if (page.length < off + SIZE_OF_XLOG_RECORD) return undefined;
+    const totalLength = (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16)) + page[off + 3]! * 0x1000000;
+    if (totalLength < SIZE_OF_XLOG_RECORD || off + totalLength > page.length) return undefined;
+    if (!this.validRecordHeader(recPtr, page, off)) return FAIL;
+    const c = this.cachedChunk!;
+    this.pageChunk = c;
+    if (c.crc === undefined || !c.crc.verified(recPtr - c.start)) {
+      const crc = (page[off + 20]! | (page[off + 21]! << 8) | (page[off + 22]! << 16) | (page[off + 23]! << 24)) >>> 0;
+      if (recordCrc(page, off, totalLength) !== crc) {
+        return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
+      }
+    }
+    return this.finish(recPtr, page, off, totalLength, recPtr + maxAlign(totalLength));
   }
 
   private readStart(): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
@@ -489,16 +546,17 @@ export class XLogReader {
       if (typeof full === 'number') return full;
       const buffer = new Uint8Array(Math.min(totalLength, 4 * XLOG_BLCKSZ));
       buffer.set(full.subarray(targetRecOff, XLOG_BLCKSZ));
-      this.asm = { recPtr, totalLength, gotLength: len, buffer, gotHeader, pagePtr: targetPagePtr + XLOG_BLCKSZ };
+      this.asm = { recPtr, totalLength, gotLength: len, buffer, gotHeader, pagePtr: targetPagePtr + XLOG_BLCKSZ, chunk: this.pageChunk };
       return this.readContinuation(this.asm);
     }
     const whole = p.length >= targetRecOff + totalLength ? p : this.pageBytes(targetPagePtr, targetRecOff + totalLength);
     if (typeof whole === 'number') return whole;
     const crc = whole[targetRecOff + 20]! | (whole[targetRecOff + 21]! << 8) | (whole[targetRecOff + 22]! << 16) | (whole[targetRecOff + 23]! << 24);
-    if (recordCrc(whole, targetRecOff, totalLength) !== crc >>> 0) {
+    const c = this.pageChunk!;
+    if ((c.crc === undefined || !c.crc.verified(recPtr - c.start)) && recordCrc(whole, targetRecOff, totalLength) !== crc >>> 0) {
       return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
     }
-    return this.finish(recPtr, whole.subarray(targetRecOff, targetRecOff + totalLength), recPtr + maxAlign(totalLength));
+    return this.finish(recPtr, whole, targetRecOff, totalLength, recPtr + maxAlign(totalLength));
   }
 
   private readContinuation(a: Assembly): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {
@@ -538,6 +596,7 @@ export class XLogReader {
         a.buffer = grown;
       }
       a.buffer.set(page.subarray(hdrSize, hdrSize + len), a.gotLength);
+      if (this.pageChunk !== a.chunk) a.chunk = undefined;
       a.gotLength += len;
       if (!a.gotHeader) {
         if (!this.validRecordHeader(a.recPtr, a.buffer, 0)) {
@@ -550,12 +609,13 @@ export class XLogReader {
       else {
         const bytes = a.buffer;
         const crc = (bytes[20]! | (bytes[21]! << 8) | (bytes[22]! << 16) | (bytes[23]! << 24)) >>> 0;
-        if (recordCrc(bytes, 0, a.totalLength) !== crc) {
+        const c = a.chunk;
+        if ((c?.crc === undefined || !c.crc.verified(a.recPtr - c.start)) && recordCrc(bytes, 0, a.totalLength) !== crc) {
           this.noteAborted(a);
           return this.invalid(a.recPtr, `incorrect resource manager data checksum in record at ${formatLsn(a.recPtr)}`);
         }
         this.asm = undefined;
-        return this.finish(a.recPtr, bytes, a.pagePtr + hdrSize + maxAlign(remLen));
+        return this.finish(a.recPtr, bytes, 0, a.totalLength, a.pagePtr + hdrSize + maxAlign(remLen));
       }
     }
     return FAIL;
@@ -570,15 +630,14 @@ export class XLogReader {
     this.missingContrecPtr = a.pagePtr;
   }
 
-  private finish(recPtr: Lsn, bytes: Uint8Array, next: Lsn): DecodedRecord | typeof FAIL {
-    const rec = new DecodedRecord(bytes);
+  private finish(recPtr: Lsn, bytes: Uint8Array, base: number, totalLength: number, next: Lsn): DecodedRecord | typeof FAIL {
+    const rec = new DecodedRecord(bytes, base, totalLength);
     rec.lsn = recPtr;
-    rec.totalLength = u32(bytes, 0);
-    rec.xid = u32(bytes, 4);
-    rec.prevLsn = lsnFromParts(u32(bytes, 12), u32(bytes, 8));
-    rec.info = bytes[16]!;
-    rec.rmid = bytes[17]!;
-    rec.crc = u32(bytes, 20);
+    rec.xid = u32(bytes, base + 4);
+    rec.prevLsn = this.headerPrev;
+    rec.info = bytes[base + 16]!;
+    rec.rmid = bytes[base + 17]!;
+    rec.crc = u32(bytes, base + 20);
     rec.timeline = this.currentTli;
     if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
       // Pretend it extends to the end of its segment.
@@ -586,7 +645,7 @@ export class XLogReader {
       next -= next % this.segmentSize;
     }
     rec.endLsn = next;
-    const error = decodeRecordBody(rec, this.decodeRecPtr);
+    const error = decodeRecordBody(rec, this.decodeRecPtr, bytes, base);
     if (error !== undefined) return this.invalid(recPtr, error);
     this.decodeRecPtr = recPtr;
     this.nextRecPtr = next;

@@ -66,6 +66,12 @@ export interface BlockRef {
 /** Shared by every record without block references, so they allocate no array. */
 const NO_BLOCKS: readonly (BlockRef | undefined)[] = Object.freeze([]);
 
+/** Builds a record's block references from its validated headers; set by decode-record.ts (no import cycle). */
+let blockDecoder: ((rec: DecodedRecord) => (BlockRef | undefined)[]) | undefined;
+export function setBlockDecoder(fn: (rec: DecodedRecord) => (BlockRef | undefined)[]): void {
+  blockDecoder = fn;
+}
+
 export class DecodedRecord {
   /** ReadRecPtr: where the record starts. */
   lsn: Lsn = 0;
@@ -77,8 +83,11 @@ export class DecodedRecord {
   info = 0;
   rmid = 0;
   crc = 0;
-  /** The whole record, header included: a view into a page when it fits in one, else a reassembled copy. */
-  bytes: Uint8Array;
+  // The record is `totalLength` bytes of `src` from `base`: a page (or window) it lies in, or a reassembled
+  // copy. `bytes` is cut from it on first use, as most records are never looked at that closely.
+  private readonly src: Uint8Array;
+  private readonly base: number;
+  private cut: Uint8Array | undefined;
   private dataView: DataView | undefined;
   /** Replication origin (XLR_BLOCK_ID_ORIGIN), 0 = InvalidRepOriginId. */
   origin = 0;
@@ -86,20 +95,40 @@ export class DecodedRecord {
   toplevelXid = 0;
   mainDataOffset = 0;
   mainDataLength = 0;
-  /** Indexed by block id; undefined where the record has no reference with that id. */
-  blocks: readonly (BlockRef | undefined)[] = NO_BLOCKS;
   /** Highest block id in use, -1 when there are none. */
   maxBlockId = -1;
+  /** Sum of the stored image lengths of the block references (XLogRecGetLen's fpi_len). */
+  fpiLength = 0;
   /** The timeline the record was read from. */
   timeline = 0;
+  private blockRefs: readonly (BlockRef | undefined)[] | undefined;
 
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
+  /** The record is `bytes` (or `length` bytes of it from `offset`). */
+  constructor(bytes: Uint8Array, offset = 0, length = bytes.length - offset) {
+    this.src = bytes;
+    this.base = offset;
+    this.totalLength = length;
+  }
+
+  /** The whole record, header included: a view into a page when it fits in one, else a reassembled copy. */
+  get bytes(): Uint8Array {
+    const n = this.totalLength;
+    return (this.cut ??= this.base === 0 && n === this.src.length ? this.src : this.src.subarray(this.base, this.base + n));
   }
 
   /** A DataView over `bytes`, made on first use (most records are never looked at this closely). */
   get view(): DataView {
-    return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
+    const b = this.bytes;
+    return (this.dataView ??= new DataView(b.buffer, b.byteOffset, b.byteLength));
+  }
+
+  /** Indexed by block id; undefined where the record has no reference with that id. Decoded on first use. */
+  get blocks(): readonly (BlockRef | undefined)[] {
+    return (this.blockRefs ??= this.maxBlockId < 0 || blockDecoder === undefined ? NO_BLOCKS : blockDecoder(this));
+  }
+
+  set blocks(value: readonly (BlockRef | undefined)[]) {
+    this.blockRefs = value;
   }
 
   /** XLogRecHasBlockRef. */

@@ -3,13 +3,15 @@ import { InvalidArgumentError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { parseSegmentFileName } from '../walfile.js';
 import type { DecodedRecord } from './record.js';
-import { STEP_END, STEP_NEED, STEP_RECORD, XLOG_BLCKSZ, XLogReader, type EndOfWal, type XLogReaderOptions } from './reader.js';
+import { STEP_END, STEP_NEED, STEP_RECORD, XLOG_BLCKSZ, XLogReader, type CrcVerified, type EndOfWal, type XLogReaderOptions } from './reader.js';
 
 /** WAL bytes from a source: `bytes` start at the page boundary `start` and were read from timeline `tli`. */
 export interface SourceBytes {
   start: Lsn;
   bytes: Uint8Array;
   tli: number;
+  /** Records of `bytes` whose CRC-32C was already checked (see XLogReader.supply). */
+  crc?: CrcVerified;
 }
 
 /** What a source says when it has nothing at a page: the message names the file and why. */
@@ -45,11 +47,16 @@ export interface ReadResult {
 
 /** Drives a reader over a synchronous source. A hand-written iterator: generators cost a few % per record. */
 export function readRecordsSync(reader: XLogReader, source: SyncPageSource): Generator<DecodedRecord, EndOfWal> {
+  // One result object for every record: callers read `value` before asking for the next.
+  const result: IteratorYieldResult<DecodedRecord> = { done: false, value: undefined as unknown as DecodedRecord };
   const it = {
     next(): IteratorResult<DecodedRecord, EndOfWal> {
       for (;;) {
         const s = reader.step();
-        if (s === STEP_RECORD) return { done: false, value: reader.record! };
+        if (s === STEP_RECORD) {
+          result.value = reader.record!;
+          return result;
+        }
         if (s === STEP_NEED) feed(reader, source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
         else return { done: true, value: reader.end! };
       }
@@ -103,7 +110,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 function feed(reader: XLogReader, got: SourceBytes | SourceMiss): void {
   if ('missing' in got) reader.supplyMissing(reader.needPagePtr, got.missing);
-  else reader.supply(got.start, got.bytes, got.tli);
+  else reader.supply(got.start, got.bytes, got.tli, got.crc);
 }
 
 /** An in-memory source: whole or partial segments keyed by segment number. */

@@ -1,6 +1,5 @@
 // WAL statistics as pg_get_wal_stats and pg_waldump --stats compute and print them (xlogstats.c).
 import { formatLsn, type Lsn } from '../lsn.js';
-import { fpiLength } from './describe.js';
 import type { DecodedRecord } from './record.js';
 import { BUILTIN_RMGRS, RM_MIN_CUSTOM_ID, RM_MAX_ID, rmgrById } from './rmgr.js';
 import type { VersionProfile } from './profile.js';
@@ -29,7 +28,7 @@ export class WalStats {
     if (this.count === 0 && this.startLsn === 0) this.startLsn = rec.lsn;
     this.count++;
     this.endLsn = rec.endLsn;
-    const fpi = fpiLength(rec);
+    const fpi = rec.fpiLength;
     const recLen = rec.totalLength - fpi;
     const r = this.rmgr[rec.rmid]!;
     r.count++;

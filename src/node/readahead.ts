@@ -1,0 +1,256 @@
+// Read-ahead for DirectorySource: one worker thread reads the next windows of segment files and checks their
+// records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result.
+// The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
+// so what it returns and where and how it stops are unchanged.
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { CrcVerified } from '../xlogreader/reader.js';
+import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
+
+/**
+ * How long the calling thread waits for a window the worker has not finished before reading (and checking) it
+ * itself: about what the worker needs for one window when it has a core, so a worker starved of CPU by other
+ * processes never makes reading slower than on one thread.
+ */
+const WAIT_MS = 5;
+let patient = false;
+/** The last wait timed out: the worker is starved of CPU; do not wait again until a window is ready in time. */
+let lagging = false;
+
+/** Tests: wait for the worker however long it takes (up to 10 s), so which records it vouches for is fixed. */
+export function waitForReadAhead(on: boolean): void {
+  patient = on;
+}
+
+/** The records of a read-ahead window the worker found with a matching CRC: one bit per 8-byte offset. */
+class AheadVerified implements CrcVerified {
+  constructor(private readonly bits: Int32Array) {}
+
+  verified(offset: number): boolean {
+    return (this.bits[offset >>> 8]! & (1 << ((offset >>> 3) & 31))) !== 0;
+  }
+}
+
+interface Done {
+  id: number;
+  /** The whole window, or undefined when it could not be read whole. */
+  data: ArrayBuffer | undefined;
+  bits: ArrayBuffer | undefined;
+}
+
+let worker: Worker | undefined;
+let port: MessagePort | undefined;
+/**
+ * Shared with the worker: [0] results posted so far, for Atomics.wait; [1] jobs up to this id are no longer
+ * wanted (the worker skips them; with several sources reading at once another's may be skipped too, which then
+ * reads that window itself); [2] the id of the job the worker is on.
+ */
+let posted: Int32Array | undefined;
+let nextId = 1;
+const results = new Map<number, Done>();
+const pending = new Set<number>();
+
+function start(): boolean {
+  if (worker !== undefined) return true;
+  try {
+    const channel = new MessageChannel();
+    posted = new Int32Array(new SharedArrayBuffer(12));
+    worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})());`, {
+      eval: true,
+      workerData: { port: channel.port2, posted },
+      transferList: [channel.port2],
+    });
+    // Never keeps the process alive; a dead worker's jobs are waited out by take(), then read by the caller.
+    worker.unref();
+    worker.on('error', () => {
+      worker = undefined;
+    });
+    port = channel.port1;
+    port.unref();
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/**
+ * A window (1 MB) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
+ * in it that it can frame from those bytes alone. The bytes move (are transferred) to this thread when taken;
+ * they are allocated here, so the memory is this thread's to reuse, and short-lived, so it is freed early.
+ */
+export class AheadWindow {
+  private readonly id: number;
+  crc: CrcVerified | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    this.id = start() ? nextId++ : 0;
+    if (this.id !== 0) {
+      pending.add(this.id);
+      // Not zero-filled: every byte handed on is read from the file first.
+      const data = Buffer.allocUnsafeSlow(length).buffer as ArrayBuffer;
+      const bits = new ArrayBuffer(Math.max(4, length / 64));
+      worker!.postMessage({ id: this.id, file, offset, data, bits }, [data, bits]);
+    }
+  }
+
+  /** The window once the worker has read and checked it, or undefined (the caller reads it itself). */
+  take(): Uint8Array | undefined {
+    if (this.id === 0) return undefined;
+    // Whatever happens, jobs before this one are not wanted any more.
+    if (Atomics.load(posted!, 1) < this.id - 1) Atomics.store(posted!, 1, this.id - 1);
+    const deadline = performance.now() + (patient ? 10_000 : WAIT_MS);
+    for (;;) {
+      // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
+      let done = results.get(this.id);
+      while (done === undefined) {
+        const seen = Atomics.load(posted!, 0);
+        const m = receiveMessageOnPort(port!);
+        if (m === undefined) {
+          // Waiting is worth it only when the worker is at this window or the one before.
+          const near = !lagging && Atomics.load(posted!, 2) >= this.id - 1;
+          const left = patient || near ? deadline - performance.now() : 0;
+          if (left <= 0 || worker === undefined) {
+            if (near) lagging = true;
+            this.cancel();
+            Atomics.store(posted!, 1, Math.max(Atomics.load(posted!, 1), this.id));
+            return undefined;
+          }
+          Atomics.wait(posted!, 0, seen, left);
+          continue;
+        }
+        const r = m.message as Done;
+        if (!pending.delete(r.id)) continue;
+        if (r.id === this.id) done = r;
+        else results.set(r.id, r);
+      }
+      results.delete(this.id);
+      pending.delete(this.id);
+      lagging = false;
+      if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
+      this.crc = new AheadVerified(new Int32Array(done.bits!));
+      return new Uint8Array(done.data);
+    }
+  }
+
+  /** Not needed after all: its result, when it comes, is dropped. */
+  cancel(): void {
+    pending.delete(this.id);
+    results.delete(this.id);
+  }
+}
+
+/**
+ * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
+ * it must not refer to anything outside itself.
+ */
+function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32cRange): void {
+  const BLCKSZ = 8192;
+  const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+  const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
+  const maxAlign = (n: number): number => (n + 7) & ~7;
+  let scratch = new Uint8Array(4 * BLCKSZ);
+
+  function read(file: string, offset: number, b: Uint8Array): number {
+    const fd = fs.openSync(file, 'r');
+    try {
+      let got = 0;
+      while (got < b.length) {
+        const n = fs.readSync(fd, b, got, b.length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // Frames the records starting in the window as the reader does (XLogFindNextRecord for the first, then
+  // xl_tot_len, page headers skipped) and marks those whose CRC matches. Checks nothing else: what it cannot
+  // frame, a record running past the window, or a mismatch stops it, and the reader checks the rest itself.
+  // A mark is a fact about the bytes alone (the record at that offset, as long as its xl_tot_len says, matches
+  // its xl_crc), so it holds whatever the reader's framing.
+  function check(b: Uint8Array, len: number, bits: Int32Array): void {
+    let off = 0;
+    for (;;) {
+      if (off + 24 > len) return;
+      const hdr = hdrSize(b, off);
+      if (b[off + 2]! & 1) {
+        // XLP_FIRST_IS_CONTRECORD: skip the end of a record begun in an earlier segment
+        const rem = u32(b, off + 16) >>> 0;
+        if (maxAlign(rem) >= BLCKSZ - hdr) {
+          off += BLCKSZ;
+          continue;
+        }
+        off += hdr + maxAlign(rem);
+      } else {
+        off += hdr;
+      }
+      break;
+    }
+    while (off + 24 <= len) {
+      let inPage = off & (BLCKSZ - 1);
+      if (inPage === 0) {
+        off += hdrSize(b, off);
+        inPage = off & (BLCKSZ - 1);
+        if (off + 24 > len) break;
+      }
+      const tot = u32(b, off) >>> 0;
+      if (tot < 24) break;
+      let rec = b;
+      let at = off;
+      let next: number;
+      if (inPage + tot <= BLCKSZ) {
+        next = off + maxAlign(tot);
+      } else {
+        // Spans pages: gather it, skipping the page headers of the continuation pages.
+        if (tot > len) break;
+        if (scratch.length < tot) scratch = new Uint8Array(Math.max(tot, 2 * scratch.length));
+        let got = BLCKSZ - inPage;
+        scratch.set(b.subarray(off, off + got), 0);
+        let page = off - inPage + BLCKSZ;
+        next = -1;
+        while (page + 24 <= len) {
+          const h = hdrSize(b, page);
+          const piece = Math.min(tot - got, BLCKSZ - h);
+          if (page + h + piece > len) break;
+          scratch.set(b.subarray(page + h, page + h + piece), got);
+          got += piece;
+          if (got === tot) {
+            next = page + h + maxAlign(piece);
+            break;
+          }
+          page += BLCKSZ;
+        }
+        if (next < 0) break;
+        rec = scratch;
+        at = 0;
+      }
+      if (crc(rec, at, at + 20, crc(rec, at + 24, at + tot, 0)) !== u32(rec, at + 20)) break;
+      bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
+      // XLOG_SWITCH: the rest of the segment is not records.
+      if (rec[at + 17] === 0 && (rec[at + 16]! & 0xf0) === 0x40) break;
+      off = next;
+    }
+  }
+
+  const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
+  wt.parentPort!.on('message', (job: { id: number; file: string; offset: number; data: ArrayBuffer; bits: ArrayBuffer }) => {
+    Atomics.store(posted, 2, job.id);
+    const b = new Uint8Array(job.data);
+    let whole = false;
+    try {
+      // Skipped when the reader has moved past it (it read that window itself).
+      whole = job.id > Atomics.load(posted, 1) && read(job.file, job.offset, b) === b.length;
+      if (whole) check(b, b.length, new Int32Array(job.bits));
+    } catch {
+      whole = false;
+    }
+    port.postMessage({ id: job.id, data: whole ? job.data : undefined, bits: job.bits }, [job.data, job.bits]);
+    Atomics.add(posted, 0, 1);
+    Atomics.notify(posted, 0);
+  });
+}
