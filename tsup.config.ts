@@ -10,6 +10,7 @@ export default defineConfig([
       timeline: 'src/timeline/index.ts',
       reorderbuffer: 'src/reorderbuffer/index.ts',
       slot: 'src/slot/index.ts',
+      catalog: 'src/catalog/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -10,6 +10,8 @@ export interface Scenario {
   flavor?: 'npm' | 'debian';
   /** Also decode through a slot created with two_phase. */
   twoPhase?: boolean;
+  /** The schema changes in the range: also store the catalog's raw pages at the slot's creation (historic catalog). */
+  catalogPages?: boolean;
   /** Also capture wal2json's format-version 2 output (Debian's postgresql-15-wal2json; debian flavor only). */
   wal2json?: boolean;
   /** Restarts or crashes the server: runs on a server of its own. */
@@ -263,6 +265,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'truncate',
     description: 'TRUNCATE of one table, and of two tables with RESTART IDENTITY CASCADE.',
+    catalogPages: true,
     async setup({ sql }) {
       await exec(
         sql,
@@ -371,6 +374,7 @@ export const scenarios: Scenario[] = [
   {
     name: 'ddl-between-dml',
     description: 'DML interleaved with ALTER TABLE ADD/DROP COLUMN (with and without default), CREATE TABLE and a rename.',
+    catalogPages: true,
     async setup({ sql }) {
       await exec(sql, 'create table dd (id int primary key, a text)');
     },

@@ -40,6 +40,8 @@ export function writeFixtureStates(dir: string): string[] {
       catalogFilenodes: [],
       timezone,
       catalog,
+      // The historic catalog's pages, for scenarios whose schema changes in the range (kept beside, gzipped).
+      ...(fs.existsSync(path.join(dir, 'catalog-pages.json.gz')) ? { catalogPagesFile: 'catalog-pages.json.gz' } : {}),
     };
     const name = slot.twoPhase ? 'slot-2pc.state' : slot.plugin === 'wal2json' ? 'slot-wal2json.state' : 'slot.state';
     fs.writeFileSync(path.join(dir, name), serializeSlotState(state));

@@ -17,6 +17,8 @@ import { scenarios, type Scenario } from './fixture-scenarios.js';
 import { writeFpiGroundTruth } from './fpi-ground-truth.js';
 import { listFixtures } from '../test/support/fixtures.js';
 import { loadCatalog } from '../src/node/catalog.js';
+import { readCatalogSnapshot } from '../src/node/catalog-snapshot.js';
+import { catalogSnapshotToJson } from '../src/catalog/snapshot-json.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const FIXTURES = path.join(ROOT, 'fixtures');
@@ -92,9 +94,12 @@ interface Capture {
   slots: { name: string; twoPhase: boolean; plugin: string }[];
   /** The catalog as of the slot's creation (relations, attributes, types), for decoding the range. */
   catalog: unknown;
+  /** With `catalogPages`: the catalog's raw pages as of the slot's creation. */
+  catalogPages?: unknown;
 }
 
 async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Capture> {
+  if (s.catalogPages) await c.query('create extension if not exists pageinspect');
   await c.query('select pg_switch_wal()');
   const insert = await lsnOf(c, 'select pg_current_wal_insert_lsn()');
   const segSize = Number((await c.query(`select setting from pg_settings where name = 'wal_segment_size'`)).rows[0].setting);
@@ -108,7 +113,14 @@ async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Ca
     await c.query(`select pg_create_logical_replication_slot($1, $2, false, $3)`, [slot.name, slot.plugin, slot.twoPhase]);
   }
   void server;
-  return { start, slots, catalog };
+  let catalogPages: unknown;
+  if (s.catalogPages) {
+    // Nothing runs between the slot's creation and this read: the pages are as of its consistent point.
+    await c.query('begin isolation level repeatable read');
+    catalogPages = catalogSnapshotToJson(await readCatalogSnapshot(c));
+    await c.query('commit');
+  }
+  return { start, slots, catalog, ...(catalogPages !== undefined ? { catalogPages } : {}) };
 }
 
 async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, dir: string, flavor: Flavor): Promise<void> {
@@ -189,6 +201,7 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
   const sys = (await textRows(c, `select system_identifier from pg_control_system()`)).rows[0]![0];
   const version = (await c.query('show server_version')).rows[0].server_version as string;
   fs.writeFileSync(path.join(dir, 'catalog.json'), JSON.stringify(cap.catalog) + '\n');
+  if (cap.catalogPages !== undefined) files.catalogPages = writeAnswer(dir, 'catalog-pages.json', JSON.stringify(cap.catalogPages) + '\n');
   const meta = {
     scenario: s.name,
     description: s.description,
@@ -339,6 +352,9 @@ function writeReadme(): void {
     '  test_decoding slot created right before the workload (restart_lsn, confirmed_flush_lsn, catalog_xmin).',
     '- `catalog.json` — the relations, attributes and types of the database (pgwal\'s catalog loader) read just before',
     '  the slot was created, and the database OID: what decoding the range needs when its schema does not change.',
+    '- `catalog-pages.json.gz` (scenarios whose schema changes in the range) — the raw pages of pg_class, pg_attribute,',
+    '  pg_type, pg_namespace, pg_enum and pg_range (`get_raw_page`) read right after the slot was created, the relation',
+    '  mapper\'s entries and the xids committed as of then: the historic catalog\'s starting snapshot.',
     '- `records.tsv` — `pg_get_wal_records_info(startLsn, endLsn)`.',
     '- `blocks.tsv` (16+; pg_walinspect 15 has no block function) — `pg_get_wal_block_info(startLsn, endLsn, true)`,',
     '  block data and FPI bytes in hex.',

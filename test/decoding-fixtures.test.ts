@@ -1,9 +1,14 @@
 // The committed fixtures decoded by pgwal equal the server's test_decoding output for the same slot
 // (decoded.tsv / decoded-xids.tsv, and decoded-twophase.tsv from a two_phase slot), for every scenario whose
-// schema does not change inside its range — also when every change goes through the spill store.
+// schema does not change inside its range — also when every change goes through the spill store. Scenarios
+// whose schema changes in the range carry the catalog's raw pages (catalog-pages.json.gz) and decode with the
+// historic catalog.
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
+import type { CatalogView } from '../src/reorderbuffer/catalog.js';
+import { HistoricCatalog } from '../src/catalog/historic.js';
+import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/fixtures.js';
@@ -14,10 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
 
-// DDL inside the range needs the historic catalog (not built yet): these scenarios change relfilenodes or columns.
-const NEEDS_HISTORIC_CATALOG = new Set(['ddl-between-dml', 'truncate']);
-
-const fixtures = listFixtures().filter((f) => !NEEDS_HISTORIC_CATALOG.has(f.meta.scenario));
+const fixtures = listFixtures();
 
 function expectRows(f: Fixture, file: string, rows: { lsn: number; xid: number; data: string }[]): void {
   const theirs = readTsv(f, file).map((r) => `${r.lsn}\t${r.xid}\t${r.data}`);
@@ -27,7 +29,11 @@ function expectRows(f: Fixture, file: string, rows: { lsn: number; xid: number; 
 }
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
-  const catalog = (): DecoderCatalog => JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog;
+  const pages = (f.meta.files as Record<string, string>).catalogPages;
+  const catalog = (): DecoderCatalog | CatalogView =>
+    pages !== undefined
+      ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
+      : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
   const major = profileForMajor(f.meta.major)!.major;
 
   it('prints what test_decoding printed for the slot, with include-xids on and off', () => {

@@ -5,7 +5,9 @@ import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
 import { openWal } from '../node/wal.js';
 import { ArchiveWal } from '../node/restore.js';
-import { openSlotFile } from '../node/slot.js';
+import { openSlotFile, readCatalogPages } from '../node/slot.js';
+import { HistoricCatalog } from '../catalog/historic.js';
+import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Slot } from '../slot/slot.js';
 import { folderTimelineReader, SlotDecodeHooks, type TimelineReader } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
@@ -155,6 +157,11 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       archive?.close();
       throw e;
     }
+    // With the catalog's pages, the historic catalog follows DDL (and each confirm stores it as of the new
+    // restart_lsn); without, the slot's fixed catalog.
+    const pages = readCatalogPages(state);
+    const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
+    if (historic !== undefined) hooks.catalogPagesAt = (restart) => catalogSnapshotToJson(historic.exportSnapshot(restart));
     let pending = '';
     const direct = !hooks.holdsBack;
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
@@ -168,7 +175,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))
         : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
     const decoderOptions: DecoderOptions = {
-      catalog: state.catalog,
+      catalog: historic ?? state.catalog,
       major: profile.major,
       plugin,
       startAt: slot.confirmedFlush,

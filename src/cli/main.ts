@@ -16,6 +16,8 @@ Usage:
                                                the timeline history the WAL sources hold
   pgwal slot create --dsn URL --slot NAME --state FILE
                                                a logical slot on a live server, its catalog in a state file
+  pgwal slot create --datadir DIR --dbname NAME --slot NAME --state FILE
+                                               the same from a stopped server's data directory, no server
   pgwal slot show|advance|drop|export|import   inspect, move, remove, hand over a slot (pgwal slot --help)
   pgwal decode --state FILE [--path DIR]       test_decoding's output, from WAL files alone (preview)
   pgwal --version                              print the version

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { openWal, type WalFiles } from '../node/wal.js';
-import { createSlot, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
+import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
 import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
@@ -24,7 +24,14 @@ export const SLOT_HELP = `pgwal slot keeps a logical slot in a state file: where
 
 Usage:
   pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json] [--temporary] [--two-phase]
-      a logical slot on a live server, its catalog as of the slot's consistent point
+                    [--static-catalog]
+      a logical slot on a live server, its catalog as of the slot's consistent point. Beside the state file,
+      FILE.catalog-<checksum>.json.gz holds the catalog relations' raw pages (pageinspect's get_raw_page: needs a
+      superuser; the extension is created when missing), so decoding follows DDL; each confirm stores them as of
+      the new restart_lsn. --static-catalog keeps only the relations and types of the slot's creation.
+  pgwal slot create --datadir DIR --dbname NAME --slot NAME --state FILE
+      the same with no server, from a cleanly stopped server's data directory (a cold copy): the slot starts at
+      its shutdown checkpoint, the catalog read from its relation files, pg_filenode.map and pg_xact
   pgwal slot show --state FILE [--json]
   pgwal slot advance --state FILE --to LSN [--path DIR]...
       consume up to LSN without output (pg_replication_slot_advance): confirmed_flush only moves forward,
@@ -157,11 +164,25 @@ async function create(argv: string[], io: DumpIo): Promise<void> {
     { long: 'plugin', arg: 'required' },
     { long: 'temporary', arg: 'none' },
     { long: 'two-phase', arg: 'none' },
+    { long: 'static-catalog', arg: 'none' },
+    { long: 'datadir', arg: 'required' },
+    { long: 'dbname', arg: 'required' },
   ]);
-  const dsn = need(o.get('dsn'), '--dsn');
   const slot = need(o.get('slot'), '--slot');
   const state = need(o.get('state'), '--state');
-  const s = await createSlot({ connection: dsn, slotName: slot, plugin: o.get('plugin'), temporary: o.has('temporary'), twoPhase: o.has('two-phase') });
+  const datadir = o.get('datadir');
+  if (datadir !== undefined && o.get('dsn') !== undefined) throw new WalError('invalid-argument', '--datadir and --dsn exclude each other');
+  const s =
+    datadir !== undefined
+      ? createSlotFromDataDir({ dataDir: path.resolve(io.cwd, datadir), database: need(o.get('dbname'), '--dbname'), slotName: slot })
+      : await createSlot({
+          connection: need(o.get('dsn'), '--dsn'),
+          slotName: slot,
+          plugin: o.get('plugin'),
+          temporary: o.has('temporary'),
+          twoPhase: o.has('two-phase'),
+          historicCatalog: !o.has('static-catalog'),
+        });
   writeSlotStateFile(path.resolve(io.cwd, state), s);
   io.out(`slot "${s.name}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlush}, catalog_xmin ${s.catalogXmin}\n`);
 }

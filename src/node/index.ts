@@ -5,4 +5,5 @@ export * from './restore.js';
 export * from './slot.js';
 export * from './catalog.js';
 export * from './spill.js';
+export * from './catalog-snapshot.js';
 export * from './transactions.js';

@@ -1,6 +1,7 @@
 // What a decode run asks of its slot, kept apart from the decoder: refuse an invalidated slot or one that
 // consumed transactions the followed timeline never had, check every record against catalog_xmin, hold
 // commits back until a durability source covers them, and confirm as output is written.
+import type { SlotState } from '../slot/state.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
@@ -123,6 +124,9 @@ export class SlotDecodeHooks {
    * written. `commitEnd` is the decoder's last commit end after the record, `restart` where decoding could
    * restart having consumed it.
    */
+  /** The historic catalog's pages as of a restart LSN, when decoding follows DDL: kept with each confirm. */
+  catalogPagesAt: ((restartLsn: Lsn) => SlotState['catalogPages']) | undefined;
+
   /** Whether output waits for a durability source: then a record's rows come through `emitted`, else they may go straight out. */
   get holdsBack(): boolean {
     return this.options.holdBack !== undefined;
@@ -183,7 +187,7 @@ export class SlotDecodeHooks {
     this.lastWritten = { commitEnd, restart, timeline };
     if (this.options.confirmEvery > 0 && ++this.commitsSinceConfirm >= this.options.confirmEvery) {
       this.commitsSinceConfirm = 0;
-      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline });
+      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline, catalogPagesAt: this.catalogPagesAt });
     }
   }
 
@@ -192,7 +196,7 @@ export class SlotDecodeHooks {
     if (this.options.holdBack !== undefined) await this.release(true);
     const w = this.lastWritten;
     if ((this.options.advance || this.options.confirmEvery > 0) && w.commitEnd > this.slot.confirmedFlush) {
-      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline });
+      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline, catalogPagesAt: this.catalogPagesAt });
     }
     return { held: this.held.length };
   }

@@ -9,6 +9,11 @@ import { catalogChecksum, parseSlotState, serializeSlotState, SLOT_STATE_VERSION
 import { Slot } from '../slot/slot.js';
 import { SlotImportError, SlotStateError } from '../slot/errors.js';
 import { loadCatalog } from './catalog.js';
+import zlib from 'node:zlib';
+import { formatLsn } from '../lsn.js';
+import { crc32c } from '../xlogreader/crc32c.js';
+import { databaseOidByName, readCatalogSnapshot, readCatalogSnapshotFromDataDir, readControlFile } from './catalog-snapshot.js';
+import { catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Major } from '../xlogreader/profile.js';
 
 export interface CreateSlotOptions {
@@ -19,6 +24,11 @@ export interface CreateSlotOptions {
   temporary?: boolean;
   /** A two_phase slot: prepared transactions are decoded at PREPARE TRANSACTION. */
   twoPhase?: boolean;
+  /**
+   * Store the catalog's raw pages for the historic catalog (default true): decoding then follows DDL. Needs a
+   * superuser and the pageinspect extension, which is created in the database when missing.
+   */
+  historicCatalog?: boolean;
 }
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
@@ -76,6 +86,9 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
   try {
     await sql.connect();
     const plugin = options.plugin ?? 'test_decoding';
+    const historic = options.historicCatalog ?? true;
+    // Before the slot: creating the extension is a catalog change of its own, not one the slot should see.
+    if (historic) await sql.query('create extension if not exists pageinspect');
     const created = await repl.query(
       `CREATE_REPLICATION_SLOT ${quoteIdent(options.slotName)} ${options.temporary ? 'TEMPORARY ' : ''}LOGICAL ${quoteIdent(plugin)} (SNAPSHOT 'export'${options.twoPhase ? ', TWO_PHASE' : ''})`,
     );
@@ -84,6 +97,7 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
     await sql.query(`set transaction snapshot '${snapshot.replace(/'/g, "''")}'`);
     const catalog = await loadCatalog(sql);
     const catalogFilenodes = await loadCatalogFilenodes(sql);
+    const catalogPages = historic ? catalogSnapshotToJson(await readCatalogSnapshot(sql)) : undefined;
     const info = await serverInfo(sql);
     const slot = (
       await sql.query(`select restart_lsn::text, confirmed_flush_lsn::text, catalog_xmin::text from pg_replication_slots where slot_name = $1`, [options.slotName])
@@ -111,6 +125,7 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
       catalogFilenodes,
       timezone: info.tz,
       catalog: full,
+      ...(catalogPages !== undefined ? { catalogPages } : {}),
     };
   } finally {
     await sql.end().catch(() => undefined);
@@ -182,8 +197,40 @@ export async function dropServerSlot(connection: pg.ClientConfig | string, slotN
 }
 
 /** Writes the state so that a crash leaves either the old file or the new one, never a mix. */
+/**
+ * Writes a state file crash-safely. The historic catalog's pages (about 1 MB) go to a sidecar file named for
+ * their checksum, written first, so the state file stays small and always names a complete pages file; older
+ * sidecars are removed after.
+ */
 export function writeSlotStateFile(file: string, state: SlotState): void {
-  writeFileDurably(file, serializeSlotState(state));
+  const dir = path.dirname(path.resolve(file));
+  let out = state;
+  if (state.catalogPages !== undefined) {
+    const json = new TextEncoder().encode(JSON.stringify(state.catalogPages));
+    const name = `${path.basename(file)}.catalog-${(crc32c(json) >>> 0).toString(16).padStart(8, '0')}.json.gz`;
+    if (!fs.existsSync(path.join(dir, name))) writeFileDurably(path.join(dir, name), zlib.gzipSync(json));
+    const { catalogPages: _pages, ...rest } = state;
+    out = { ...rest, catalogPagesFile: name };
+  } else if (state.catalogPagesFile !== undefined) {
+    out = { ...state, catalogPagesFile: path.relative(dir, path.resolve(dir, state.catalogPagesFile)) };
+  }
+  writeFileDurably(file, serializeSlotState(out));
+  const prefix = `${path.basename(file)}.catalog-`;
+  for (const f of fs.readdirSync(dir)) {
+    if (f.startsWith(prefix) && f.endsWith('.json.gz') && f !== out.catalogPagesFile) fs.rmSync(path.join(dir, f), { force: true });
+  }
+}
+
+/** The historic catalog's pages of a state: inline, or from its catalogPagesFile (JSON, gzipped when .gz). */
+export function readCatalogPages(state: SlotState): SlotState['catalogPages'] {
+  if (state.catalogPages !== undefined || state.catalogPagesFile === undefined) return state.catalogPages;
+  const pagesFile = state.catalogPagesFile;
+  try {
+    const raw = fs.readFileSync(pagesFile);
+    return JSON.parse((pagesFile.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString('utf8')) as SlotState['catalogPages'];
+  } catch (e) {
+    throw new WalSourceError('unreadable-file', `could not read the catalog pages "${pagesFile}" of slot "${state.name}": ${(e as Error).message}`, { file: pagesFile, cause: e });
+  }
 }
 
 /** temp file, fsync, rename over the target, fsync of the folder. */
@@ -214,7 +261,10 @@ export function readSlotStateFile(file: string): SlotState {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new SlotStateError('slot-state-missing', `slot state file "${file}" does not exist`, { file, cause: e });
     throw new WalSourceError('unreadable-file', `could not read slot state file "${file}": ${(e as Error).message}`, { file, cause: e });
   }
-  return parseSlotState(bytes, file);
+  const state = parseSlotState(bytes, file);
+  // The pages file is named relative to the state file; it is read only when asked for (readCatalogPages).
+  if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.resolve(path.dirname(path.resolve(file)), state.catalogPagesFile);
+  return state;
 }
 
 /**
@@ -280,4 +330,57 @@ export function removeSlotStateFile(file: string): void {
   } finally {
     fs.closeSync(dfd);
   }
+}
+
+export interface DataDirSlotOptions {
+  /** A data directory of a cleanly stopped server: a cold copy or a base backup taken of a stopped server. */
+  dataDir: string;
+  /** The database to decode, by name or OID. */
+  database: string | number;
+  slotName: string;
+}
+
+/**
+ * A pgwal slot that starts at a data directory's shutdown checkpoint, with the historic catalog read from its
+ * relation files, pg_filenode.map and pg_xact: no server involved. Only a cleanly stopped server's directory.
+ */
+export function createSlotFromDataDir(options: DataDirSlotOptions): SlotState {
+  const control = readControlFile(options.dataDir);
+  // Only a clean stop leaves no transaction open at the checkpoint: decoding can start right there.
+  if (control.state !== 1) {
+    throw new WalSourceError('unclean-data-directory', `data directory "${options.dataDir}" was not shut down cleanly (pg_control state ${control.state}): start and stop its server first`, { file: options.dataDir });
+  }
+  const databaseOid = typeof options.database === 'number' ? options.database : databaseOidByName(options.dataDir, options.database);
+  const snapshot = readCatalogSnapshotFromDataDir(options.dataDir, databaseOid);
+  let timezone = 'GMT';
+  try {
+    const conf = fs.readFileSync(path.join(options.dataDir, 'postgresql.conf'), 'utf8');
+    const m = /^\s*timezone\s*=\s*'([^']*)'/im.exec(conf);
+    if (m !== null) timezone = m[1]!;
+  } catch {
+    // no postgresql.conf (e.g. kept elsewhere): GMT, the server's default
+  }
+  const catalog = { databaseOid, relations: [], types: [] };
+  return {
+    version: SLOT_STATE_VERSION,
+    name: options.slotName,
+    plugin: 'test_decoding',
+    pluginOptions: {},
+    systemIdentifier: control.systemIdentifier,
+    databaseOid,
+    database: typeof options.database === 'string' ? options.database : undefined,
+    major: supportedMajor(snapshot.major),
+    timeline: control.timeline,
+    restartLsn: formatLsn(control.redo),
+    confirmedFlush: formatLsn(control.checkPoint),
+    // No server slot holds back catalog rows for it: nothing is removed before the first checkpoint after start.
+    catalogXmin: 0,
+    twoPhase: false,
+    invalidation: null,
+    catalogRef: { kind: 'embedded', asOf: formatLsn(control.checkPoint), crc32c: catalogChecksum(catalog) },
+    catalogFilenodes: [],
+    timezone,
+    catalog,
+    catalogPages: catalogSnapshotToJson(snapshot),
+  };
 }

@@ -8,6 +8,9 @@ import type { SlotState } from '../slot/state.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { FileSpillStore } from './spill.js';
 import { openWal } from './wal.js';
+import { readCatalogPages } from './slot.js';
+import { HistoricCatalog } from '../catalog/historic.js';
+import { catalogSnapshotFromJson } from '../catalog/snapshot-json.js';
 
 export interface DecodeTransactionsOptions {
   /** Where to start and the catalog to decode with: `readSlotStateFile(…)` or `createSlot(…)`. */
@@ -39,8 +42,10 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
   const profile = profileForMajor(state.major);
   if (profile === undefined) throw new InvalidArgumentError(`unsupported major ${state.major} in the slot state`);
   const ready: TypedTransaction[] = [];
+  const pages = readCatalogPages(state);
   const decoder = new LogicalDecoder({
-    catalog: state.catalog,
+    // With the catalog's pages (slot create's default), the historic catalog follows DDL.
+    catalog: pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : state.catalog,
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
     startAt: parseLsn(state.confirmedFlush),

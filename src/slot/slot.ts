@@ -25,6 +25,8 @@ export interface ConfirmOptions {
   restartLsn?: Lsn;
   /** The timeline `lsn` was reached on. */
   timeline?: number;
+  /** The historic catalog's pages as of a restart LSN: stored with the state whenever restart_lsn moves. */
+  catalogPagesAt?: (restartLsn: Lsn) => SlotState['catalogPages'];
 }
 
 export class Slot {
@@ -131,6 +133,11 @@ export class Slot {
       next.restartLsn = formatLsn(Math.min(restart, lsn));
       const xmin = this.catalogXminAt(parseLsn(next.restartLsn));
       if (xmin !== undefined && !transactionIdPrecedesOrEquals(xmin, this.s.catalogXmin)) next.catalogXmin = xmin;
+      // A restart from the new restart_lsn needs the catalog as of there, not as of the slot's creation.
+      if (options.catalogPagesAt !== undefined) {
+        next.catalogPages = options.catalogPagesAt(parseLsn(next.restartLsn));
+        delete next.catalogPagesFile;
+      }
     }
     this.write(next);
     return true;

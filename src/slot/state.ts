@@ -10,6 +10,7 @@ import { crc32c } from '../xlogreader/crc32c.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import type { Major } from '../xlogreader/profile.js';
 import { SlotStateError } from './errors.js';
+import type { CatalogSnapshotJson } from '../catalog/snapshot-json.js';
 
 export const SLOT_STATE_VERSION = 2;
 
@@ -68,6 +69,13 @@ export interface SlotState {
   /** The TimeZone timestamps are printed in. */
   timezone: string;
   catalog: DecoderCatalog;
+  /**
+   * The catalog relations' raw pages at restartLsn, for the historic catalog (src/catalog/): with them decoding
+   * follows DDL; without, the fixed `catalog` is used.
+   */
+  catalogPages?: CatalogSnapshotJson;
+  /** Instead of `catalogPages` inline: a file holding them (JSON, gzipped when it ends in .gz), relative to the state file. */
+  catalogPagesFile?: string;
 }
 
 /** The version-1 file (pgwal 0.1): no catalog_xmin type, invalidation, two-phase flag or catalog reference. */
@@ -86,6 +94,8 @@ interface SlotStateV1 {
   twoPhaseAt?: string;
   timezone: string;
   catalog: DecoderCatalog;
+  catalogPages?: CatalogSnapshotJson;
+  catalogPagesFile?: string;
 }
 
 const encoder = new TextEncoder();
@@ -174,6 +184,8 @@ function upgradeV1(s: SlotStateV1): SlotState {
     catalogFilenodes: [],
     timezone: s.timezone,
     catalog: s.catalog,
+    ...(s.catalogPages !== undefined ? { catalogPages: s.catalogPages } : {}),
+    ...(s.catalogPagesFile !== undefined ? { catalogPagesFile: s.catalogPagesFile } : {}),
   };
 }
 
