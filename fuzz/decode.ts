@@ -128,6 +128,8 @@ export interface DecodeOutcome {
   mutations: string[];
   failures: string[];
   escaped: string | undefined;
+  /** For a failing input: the fewest of its hostile records that still fail the same way. */
+  minimized?: string[];
 }
 
 const baselines = new Map<string, { intact: OutputRow[]; rowsBefore: number[] }>();
@@ -156,33 +158,51 @@ function heap(): number {
 }
 
 /** Input `index` of run `seed`: a case, options, 1–3 hostile records; run, then check the properties. */
-export function runDecodeInput(cases: DecodeCase[], seed: number, index: number, bounds = DECODE_BOUNDS, before?: (what: string) => void): DecodeOutcome {
+interface DecodeInput {
+  c: DecodeCase;
+  options: { includeXids: boolean; skipEmptyXacts: boolean; includeTimestamp: boolean; streamChanges: boolean };
+  more: { memoryLimit: number | undefined; twoPhaseAt?: number };
+  /** Record index → its hostile version (undefined: refused by DecodeXLogRecord, the WAL ends there). */
+  hostile: Map<number, DecodedRecord | undefined>;
+  /** Record index → what was done to it. */
+  what: Map<number, string[]>;
+}
+
+/** Input `index` of run `seed`: a case, options, 1–3 hostile records. */
+function generateDecodeInput(cases: DecodeCase[], seed: number, index: number): DecodeInput {
   const rng = inputRng(seed, index);
   const c = cases[int(rng, cases.length)]!;
   const options = { includeXids: rng() < 0.5, skipEmptyXacts: rng() < 0.5, includeTimestamp: rng() < 0.3, streamChanges: rng() < 0.3 };
-  const more = { memoryLimit: rng() < 0.5 ? int(rng, 3) * 4096 : undefined, spill: new MemorySpillStore(), ...(c.twoPhaseAt !== undefined ? { twoPhaseAt: c.twoPhaseAt } : {}) };
+  const more = { memoryLimit: rng() < 0.5 ? int(rng, 3) * 4096 : undefined, ...(c.twoPhaseAt !== undefined ? { twoPhaseAt: c.twoPhaseAt } : {}) };
   const candidates = c.records.map((r, i) => [r, i] as const).filter(([r]) => DECODED_RMGRS.includes(r.rmid));
   const hostile = new Map<number, DecodedRecord | undefined>();
-  const mutations: string[] = [];
+  const what = new Map<number, string[]>();
   for (let k = 1 + int(rng, 3); k > 0 && candidates.length > 0; k--) {
     const [rec, i] = candidates[int(rng, candidates.length)]!;
     const m = mutate(rng, (hostile.get(i) ?? rec).bytes);
     hostile.set(i, rebuild(rec, m.bytes));
-    mutations.push(`record ${i} at ${rec.lsn.toString(16)} (rmgr ${rec.rmid}): ${m.what}${hostile.get(i) === undefined ? ' (refused by DecodeXLogRecord: end of WAL there)' : ''}`);
+    what.set(i, [...(what.get(i) ?? []), `${m.what}${hostile.get(i) === undefined ? ' (refused by DecodeXLogRecord: end of WAL there)' : ''}`]);
   }
-  const firstHostile = Math.min(...hostile.keys());
-  before?.(`${c.id} ${JSON.stringify(options)} ${JSON.stringify({ ...more, spill: undefined })}\n  ${mutations.join('\n  ')}`);
+  return { c, options, more, hostile, what };
+}
 
+function describeMutations(input: DecodeInput): string[] {
+  return [...input.what].map(([i, w]) => `record ${i} at ${input.c.records[i]!.lsn.toString(16)} (rmgr ${input.c.records[i]!.rmid}): ${w.join(', then ')}`);
+}
+
+/** Runs an input and checks the properties. */
+function checkDecodeInput(input: DecodeInput, bounds: DecodeBounds): { failures: string[]; escaped: string | undefined } {
+  const { c, options, more, hostile } = input;
+  const firstHostile = Math.min(...hostile.keys());
   const { intact, rowsBefore } = baselineOf(c, options, more);
   const intactBefore = rowsBefore[firstHostile] ?? intact.length;
-
   const rows: OutputRow[] = [];
   const failures: string[] = [];
   let escaped: string | undefined;
   const m0 = heap();
   const t0 = performance.now();
   try {
-    const decoder = new TestDecodingDecoder(c.catalog, c.major, options, c.confirmedFlush, { ...more, sink: (r) => rows.push(r) });
+    const decoder = new TestDecodingDecoder(c.catalog, c.major, options, c.confirmedFlush, { ...more, spill: new MemorySpillStore(), sink: (r) => rows.push(r) });
     for (let i = 0; i < c.records.length; i++) {
       const rec = hostile.has(i) ? hostile.get(i) : c.records[i]!;
       if (rec === undefined) break; // the reader ends the WAL at a record it refuses
@@ -205,7 +225,35 @@ export function runDecodeInput(cases: DecodeCase[], seed: number, index: number,
       break;
     }
   }
-  return { index, caseId: c.id, mutations, failures, escaped };
+  return { failures, escaped };
+}
+
+const failureKind = (failures: string[]): string => failures.map((f) => f.split(':')[0]).sort().join(' ');
+
+/** Fewer hostile records, as long as the input fails the same way: what is printed for a failing input. */
+function minimizeDecodeInput(input: DecodeInput, bounds: DecodeBounds, kind: string): DecodeInput {
+  let cur = input;
+  for (const i of [...input.hostile.keys()]) {
+    if (cur.hostile.size <= 1) break;
+    const hostile = new Map(cur.hostile);
+    const what = new Map(cur.what);
+    hostile.delete(i);
+    what.delete(i);
+    const smaller = { ...cur, hostile, what };
+    if (failureKind(checkDecodeInput(smaller, bounds).failures) === kind) cur = smaller;
+  }
+  return cur;
+}
+
+/** Input `index` of run `seed`: run, check the properties, and for a failing input the minimized mutations. */
+export function runDecodeInput(cases: DecodeCase[], seed: number, index: number, bounds = DECODE_BOUNDS, before?: (what: string) => void): DecodeOutcome {
+  const input = generateDecodeInput(cases, seed, index);
+  const mutations = describeMutations(input);
+  before?.(`${input.c.id} ${JSON.stringify(input.options)} ${JSON.stringify(input.more)}\n  ${mutations.join('\n  ')}`);
+  const { failures, escaped } = checkDecodeInput(input, bounds);
+  const out: DecodeOutcome = { index, caseId: input.c.id, mutations, failures, escaped };
+  if (failures.length > 0) out.minimized = describeMutations(minimizeDecodeInput(input, bounds, failureKind(failures)));
+  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -227,7 +275,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (out.escaped !== undefined) typed.set(out.escaped.split(':')[0]!, (typed.get(out.escaped.split(':')[0]!) ?? 0) + 1);
     if (out.failures.length > 0 || only !== undefined) {
       if (out.failures.length > 0) failed++;
-      console.log(`input ${i} (${out.caseId}; replay: npm run fuzz:decode -- --seed ${seed} --index ${i})\n  ${out.mutations.join('\n  ')}\n  ${out.failures.join('\n  ') || 'ok'}${out.escaped ? `\n  ${out.escaped}` : ''}`);
+      console.log(`input ${i} (${out.caseId}; replay: npm run fuzz:decode -- --seed ${seed} --index ${i})\n  ${out.mutations.join('\n  ')}\n  ${out.failures.join('\n  ') || 'ok'}${out.escaped ? `\n  ${out.escaped}` : ''}${out.minimized ? `\n  minimized: ${out.minimized.join('; ')}` : ''}`);
     }
     if (only === undefined && (i + 1) % 5000 === 0) console.log(`  ${i + 1} inputs, ${failed} failing, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
