@@ -205,13 +205,21 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     try {
       if (archive === undefined && direct) {
         // Folders and no hold-back: a synchronous loop, no await per record.
+        // Output is written in 64 KiB pieces; only when commits may be confirmed on the way (--confirm-every) is it
+        // written at every record, so that nothing is confirmed before its rows are out.
+        const flushEach = hooks.confirmsAsItGoes;
         for (const rec of files!.recordsSync(range)) {
           hooks.checkRecord(rec);
           decoder.process(rec);
-          const text = pending;
-          pending = '';
+          let text = '';
+          if (flushEach || pending.length >= 65536) {
+            text = pending;
+            pending = '';
+          }
           hooks.emittedNow(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
         }
+        if (pending !== '') io.out(pending);
+        pending = '';
       } else {
         const stream = archive === undefined ? files!.records(range) : archive.records(range);
         for await (const rec of stream) {

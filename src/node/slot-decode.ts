@@ -127,6 +127,11 @@ export class SlotDecodeHooks {
   /** The historic catalog's pages as of a restart LSN, when decoding follows DDL: kept with each confirm. */
   catalogPagesAt: ((restartLsn: Lsn) => SlotState['catalogPages']) | undefined;
 
+  /** Whether a commit may be confirmed while decoding runs (--confirm-every): then output must be flushed per record. */
+  get confirmsAsItGoes(): boolean {
+    return this.options.confirmEvery > 0;
+  }
+
   /** Whether output waits for a durability source: then a record's rows come through `emitted`, else they may go straight out. */
   get holdsBack(): boolean {
     return this.options.holdBack !== undefined;
@@ -136,7 +141,7 @@ export class SlotDecodeHooks {
   emittedNow(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): void {
     if (text === '' && commitEnd <= this.lastQueued) return;
     this.lastQueued = Math.max(this.lastQueued, commitEnd);
-    this.out(text);
+    if (text !== '') this.out(text);
     this.written(commitEnd, restartAt(), rec.timeline);
   }
 
