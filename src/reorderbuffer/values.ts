@@ -403,22 +403,7 @@ function bitText(b: Uint8Array): string {
 
 /** jsonb_out: the binary container to text (JsonbToCString). */
 function jsonbText(b: Uint8Array): string {
-  const jsonString = (bytes: Uint8Array): string => {
-    let out = '"';
-    for (const ch of utf8.decode(bytes)) {
-      const c = ch.charCodeAt(0);
-      if (ch === '"') out += '\\"';
-      else if (ch === '\\') out += '\\\\';
-      else if (c === 8) out += '\\b';
-      else if (c === 12) out += '\\f';
-      else if (c === 10) out += '\\n';
-      else if (c === 13) out += '\\r';
-      else if (c === 9) out += '\\t';
-      else if (c < 0x20) out += '\\u' + pad(c.toString(16), 4);
-      else out += ch;
-    }
-    return out + '"';
-  };
+  const jsonString = jsonQuoted;
   const container = (off: number): string => {
     const header = u32(b, off);
     const count = header & 0x0fffffff;
