@@ -40,7 +40,9 @@ Options:
                       include-type-oids (0), include-not-null (0), include-column-positions (0), include-origin (0),
                       include-default (0), include-domain-data-type (0),
                       actions (insert,update,delete,truncate), filter-tables, add-tables (schema.table, *.table,
-                      schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins
+                      schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins;
+                      and pgwal's include-ddl (0): a {"action":"DDL",...} row per table created, altered, dropped
+                      or renamed, with the old and new columns, before the transaction's "C" (historic catalog)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the

@@ -50,8 +50,29 @@ export interface CatalogPoint {
   xid: number;
 }
 
+/** A table's schema change at the commit that made it, as a catalog that follows DDL reports it. */
+export interface SchemaChange {
+  kind: 'created' | 'altered' | 'dropped' | 'renamed';
+  /** The commit record's LSN. */
+  lsn: Lsn;
+  /** The top-level transaction. */
+  xid: number;
+  oid: number;
+  namespace: string;
+  name: string;
+  oldNamespace?: string;
+  oldName?: string;
+  oldColumns?: { attnum: number; name: string; typeOid: number; type: string }[];
+  newColumns?: { attnum: number; name: string; typeOid: number; type: string }[];
+  changes?: ('columns' | 'replica-identity')[];
+  oldReplIdent?: string;
+  newReplIdent?: string;
+}
+
 export interface CatalogView {
   readonly databaseOid: number;
+  /** Set by the decoder on a catalog that follows DDL: told of each schema change at its commit, in WAL order. */
+  onDdl?: ((event: SchemaChange) => void) | undefined;
   /** Fed every record in WAL order before the reorder buffer sees it (a historic catalog redoes catalog changes). */
   process(rec: DecodedRecord): void;
   /** RelidByRelfilenumber + RelationIdGetRelation: the relation whose storage is (tablespace, relfilenode). */

@@ -16,7 +16,7 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
 import { decompressDatum, deformTupleAt, type RawValue } from './tuple.js';
 import { SnapshotBuilder } from './snapbuild.js';
-import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
+import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation, type SchemaChange } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
@@ -192,6 +192,10 @@ export class LogicalDecoder {
   unknownRelationChanges = 0;
   /** How many times a transaction was spilled. */
   spills = 0;
+  /** Schema changes reported by the catalog, not yet emitted with their transaction. */
+  private schemaChanges: SchemaChange[];
+  /** The schema changes of the commit being emitted. */
+  private ddlOfCommit: SchemaChange[] = [];
   /** TOAST values seen in the range, by toast relation and value id, oldest first (a bounded LRU). */
   private readonly toastValues = new Map<string, Uint8Array>();
   private toastValueBytes = 0;
@@ -200,6 +204,9 @@ export class LogicalDecoder {
     this.catalog = 'process' in options.catalog ? options.catalog : new StaticCatalog(options.catalog);
     if (options.startAt === 'snapshot') this.snapbuild = new SnapshotBuilder();
     this.plugin = options.plugin;
+    this.schemaChanges = [];
+    // A catalog that follows DDL reports schema changes at their commit: held until that transaction is emitted.
+    if (this.plugin.ddl !== undefined) this.catalog.onDdl = (e) => this.schemaChanges.push(e);
     this.spill = options.spill ?? new MemorySpillStore();
     this.memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
     this.sink = options.sink ?? ((row) => this.output.push(row));
@@ -586,6 +593,10 @@ export class LogicalDecoder {
   // see DecodeCommit (decode.c), ReorderBufferCommit and ReorderBufferFinishPrepared (reorderbuffer.c)
   private commit(xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined): void {
     for (const s of subxacts) this.parent.set(s, xid);
+    // The catalog saw this commit first (process() feeds it before us): its schema changes go out with it.
+    const ddl = this.schemaChanges.length === 0 ? [] : this.schemaChanges.filter((e) => e.xid === xid);
+    if (ddl.length > 0) this.schemaChanges = this.schemaChanges.filter((e) => e.xid !== xid);
+    this.ddlOfCommit = ddl;
     const top = this.txns.get(xid);
     const prepare = top?.prepare;
     if (this.skipsXact(dbId, rec) || top === undefined) {
@@ -610,6 +621,7 @@ export class LogicalDecoder {
     if (top.streamed) {
       // see ReorderBufferStreamCommit: what is still queued goes out as a last block, then the commit
       this.stream(top);
+      for (const e of this.ddlOfCommit) this.plugin.ddl!(this.ctxAt(e.lsn, xid, undefined), txn, e);
       this.plugin.streamCommit?.(this.ctxAt(rec.endLsn, xid, undefined), { ...txn, streamed: true });
     } else {
       this.replay(xid, members, txn, 'commit');
@@ -819,7 +831,10 @@ export class LogicalDecoder {
       }
     }
     if (end === 'prepare') plugin.prepare!(this.ctxAt(txn.endLsn, xid, undefined), txn);
-    else if (end === 'commit') plugin.commit(this.ctxAt(txn.endLsn, xid, undefined), txn);
+    else if (end === 'commit') {
+      for (const e of this.ddlOfCommit) plugin.ddl!(this.ctxAt(e.lsn, xid, undefined), txn, e);
+      plugin.commit(this.ctxAt(txn.endLsn, xid, undefined), txn);
+    }
     else if (lastLsn !== undefined) plugin.streamStop!(this.ctxAt(lastLsn, xid, undefined), txn);
   }
 

@@ -1,5 +1,6 @@
 // Decoded transactions as typed JS objects for the library API: an output plugin that turns each committed
 // transaction into { xid, lsns, commit time, changes } with column values as JS values (see jsvalues.ts).
+import type { SchemaChange } from './catalog.js';
 import { WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation } from './catalog.js';
@@ -21,7 +22,9 @@ export type TypedChange =
   | ({ kind: 'update'; lsn: Lsn; new: TypedRow; old?: TypedRow } & TableName)
   | ({ kind: 'delete'; lsn: Lsn; old?: TypedRow } & TableName)
   | { kind: 'truncate'; lsn: Lsn; tables: TableName[]; cascade: boolean; restartSeqs: boolean }
-  | { kind: 'message'; lsn: Lsn; transactional: boolean; prefix: string; content: Uint8Array };
+  | { kind: 'message'; lsn: Lsn; transactional: boolean; prefix: string; content: Uint8Array }
+  /** A table's schema change by this transaction (a catalog that follows DDL), at the commit LSN. */
+  | { kind: 'ddl'; lsn: Lsn; change: SchemaChange };
 
 export interface TypedTransaction {
   xid: number;
@@ -125,6 +128,10 @@ export class TypedChangesPlugin implements OutputPlugin {
     const m = { kind: 'message' as const, lsn: change.lsn, transactional: change.transactional, prefix: change.prefix, content: change.content.slice() };
     if (change.transactional && txn !== undefined && this.current !== undefined) this.current.changes.push(m);
     else this.options.onMessage?.(m);
+  }
+
+  ddl(_ctx: OutputContext, _txn: ReorderTxn, change: SchemaChange): void {
+    this.current!.changes.push({ kind: 'ddl', lsn: change.lsn, change });
   }
 
   commit(_ctx: OutputContext, _txn: ReorderTxn): void {

@@ -3,7 +3,7 @@
 // and TOAST values reassembled. A plugin turns them into rows with `ctx.write`; the row's LSN and xid are
 // those the server gives the same callback (begin: first_lsn, change: its LSN, commit: end_lsn, …).
 import type { Lsn } from '../lsn.js';
-import type { DecoderRelation } from './catalog.js';
+import type { DecoderRelation, SchemaChange } from './catalog.js';
 import type { RawValue } from './tuple.js';
 import type { TypeInfo } from './values.js';
 
@@ -77,6 +77,11 @@ export interface OutputPlugin {
   /** `txn` is undefined for a non-transactional message. */
   message(ctx: OutputContext, txn: ReorderTxn | undefined, change: MessageChange): void;
   commit(ctx: OutputContext, txn: ReorderTxn): void;
+  /**
+   * A table's schema change, made by `txn` (with a catalog that follows DDL): called after the transaction's
+   * changes, before its commit — also for a transaction that changed no rows.
+   */
+  ddl?(ctx: OutputContext, txn: ReorderTxn, change: SchemaChange): void;
   /** filter_by_origin_cb: true skips a transaction (e.g. only-local with a non-zero origin). */
   filterByOrigin?(originId: number): boolean;
 

@@ -1,6 +1,7 @@
 // wal2json's format-version 2 as wal2json 2.5 writes it: one JSON object per change, message and truncated
 // table, plus "B"/"C" objects around each transaction — what pg_logical_slot_peek_changes returns for a slot of
 // that plugin with 'format-version' '2'.
+import type { SchemaChange } from './catalog.js';
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation } from './catalog.js';
@@ -28,6 +29,8 @@ export interface Wal2JsonOptions {
   includeNotNull: boolean;
   includeDefault: boolean;
   includeDomainDataType: boolean;
+  /** pgwal's own `include-ddl` (not wal2json's): a `{"action":"DDL",…}` row per schema change, before "C". */
+  includeDdl: boolean;
   includePk: boolean;
   includeLsn: boolean;
   actions: { insert: boolean; update: boolean; delete: boolean; truncate: boolean };
@@ -52,6 +55,7 @@ export function defaultWal2JsonOptions(): Wal2JsonOptions {
     includeNotNull: false,
     includeDefault: false,
     includeDomainDataType: false,
+    includeDdl: false,
     includePk: false,
     includeLsn: false,
     actions: { insert: true, update: true, delete: true, truncate: true },
@@ -77,6 +81,7 @@ const BOOLEAN_OPTIONS: Record<string, keyof Wal2JsonOptions> = {
   'include-domain-data-type': 'includeDomainDataType',
   'include-pk': 'includePk',
   'include-lsn': 'includeLsn',
+  'include-ddl': 'includeDdl',
 };
 
 /** Options that format-version 2 of wal2json 2.5 accepts and ignores. */
@@ -359,6 +364,18 @@ export class Wal2JsonPlugin implements OutputPlugin {
     if (!this.options.includeTransaction) return;
     let s = `{"action":"B"${this.txnFields(ctx, txn)}`;
     if (this.options.includeLsn) s += `,"lsn":"${formatLsn(txn.finalLsn)}","nextlsn":"${formatLsn(txn.endLsn)}"`;
+    ctx.write(s + '}');
+  }
+
+  /** pgwal's DDL row (include-ddl): the table's schema change with the column lists before and after. */
+  ddl(ctx: OutputContext, txn: ReorderTxn, e: SchemaChange): void {
+    if (!this.options.includeDdl) return;
+    const cols = (list: SchemaChange['newColumns']): string => `[${(list ?? []).map((c) => `{"name":${JSON.stringify(c.name)},"type":${JSON.stringify(c.type)}}`).join(',')}]`;
+    let s = `{"action":"DDL","kind":"${e.kind}"${this.txnFields(ctx, txn)},"schema":${JSON.stringify(e.namespace)},"table":${JSON.stringify(e.name)}`;
+    if (e.oldName !== undefined) s += `,"oldSchema":${JSON.stringify(e.oldNamespace ?? e.namespace)},"oldTable":${JSON.stringify(e.oldName)}`;
+    if (e.oldColumns !== undefined) s += `,"oldColumns":${cols(e.oldColumns)}`;
+    if (e.newColumns !== undefined) s += `,"columns":${cols(e.newColumns)}`;
+    if (this.options.includeLsn) s += `,"lsn":"${formatLsn(e.lsn)}"`;
     ctx.write(s + '}');
   }
 
