@@ -210,15 +210,25 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         // Output is written in 64 KiB pieces; only when commits may be confirmed on the way (--confirm-every) is it
         // written at every record, so that nothing is confirmed before its rows are out.
         const flushEach = hooks.confirmsAsItGoes;
-        for (const rec of files!.recordsSync(range)) {
-          hooks.checkRecord(rec);
-          decoder.process(rec);
-          let text = '';
-          if (flushEach || pending.length >= 65536) {
-            text = pending;
-            pending = '';
+        // The rows of every record processed whole: what is printed when a later record fails (a refusal, a typed
+        // error), as when each record's rows were written at once.
+        let whole = 0;
+        try {
+          for (const rec of files!.recordsSync(range)) {
+            hooks.checkRecord(rec);
+            decoder.process(rec);
+            let text = '';
+            if (flushEach || pending.length >= 65536) {
+              text = pending;
+              pending = '';
+            }
+            hooks.emittedNow(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+            whole = pending.length;
           }
-          hooks.emittedNow(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        } catch (e) {
+          if (whole > 0) io.out(pending.slice(0, whole));
+          pending = '';
+          throw e;
         }
         if (pending !== '') io.out(pending);
         pending = '';
