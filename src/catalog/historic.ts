@@ -4,6 +4,7 @@
 //   starting snapshot (pages, relmap, committed xids) ──▶ CatalogPages ◀── heap redo, images, relmap updates
 //   commit / abort records ──▶ transaction status ─┐
 //   lookup at {lsn, xid} ──▶ visible rows of the catalog pages ──▶ DecoderRelation / TypeInfo (cached per epoch)
+import type { SchemaChange } from '../reorderbuffer/catalog.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
@@ -53,37 +54,14 @@ export interface CatalogSnapshot {
   committedXids: number[];
 }
 
-/** A column as a DDL event reports it. */
-export interface DdlColumn {
-  attnum: number;
-  name: string;
-  typeOid: number;
-  /** format_type of the column's type. */
-  type: string;
-}
-
 /**
  * A schema change of a table, reported at the commit of the transaction that made it: `created` / `dropped`
  * (with the column list it had), `renamed` (a new name or schema) and `altered` (columns, replica identity).
+ * One shape with what the decoder hands to output plugins.
  */
-export interface DdlEvent {
-  kind: 'created' | 'altered' | 'dropped' | 'renamed';
-  /** The commit record's LSN. */
-  lsn: Lsn;
-  xid: number;
-  oid: number;
-  namespace: string;
-  name: string;
-  /** For `renamed`: the name before. */
-  oldNamespace?: string;
-  oldName?: string;
-  oldColumns?: DdlColumn[];
-  newColumns?: DdlColumn[];
-  /** For `altered`: what changed. */
-  changes?: ('columns' | 'replica-identity')[];
-  oldReplIdent?: string;
-  newReplIdent?: string;
-}
+export type DdlEvent = SchemaChange;
+/** A column as a DDL event reports it. */
+export type DdlColumn = NonNullable<SchemaChange['newColumns']>[number];
 
 export const PG_TYPE = 1247;
 export const PG_ATTRIBUTE = 1249;

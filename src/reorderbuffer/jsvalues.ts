@@ -216,6 +216,7 @@ function timestamp(b: Uint8Array, tz: boolean): PgTimestamp {
 
 /** The JS value of a datum (varlena payload without its header), by the type's output function. */
 export function jsValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): JsValue {
+  if (TEXT_VALUED.has(type.output)) return outputValue(b, type, types);
   switch (type.output) {
     case 'boolout':
       return b[0] !== 0;
@@ -258,24 +259,6 @@ export function jsValue(b: Uint8Array, type: TypeInfo, types: TypeLookup): JsVal
       return arrayValue(b, types);
     case 'range_out':
       return rangeValue(b, type, types);
-    case 'textout':
-    case 'varcharout':
-    case 'bpcharout':
-    case 'nameout':
-    case 'charout':
-    case 'json_out':
-    case 'jsonb_out':
-    case 'xml_out':
-    case 'uuid_out':
-    case 'inet_out':
-    case 'cidr_out':
-    case 'macaddr_out':
-    case 'cash_out':
-    case 'pg_lsn_out':
-    case 'bit_out':
-    case 'varbit_out':
-    case 'enum_out':
-      return outputValue(b, type, types);
     default:
       throw new WalFormatError('unsupported-type', `pgwal cannot convert values of type ${type.name} (output function ${type.output})`);
   }
@@ -408,10 +391,14 @@ function parseOffset(t: string): number | undefined {
  * The JS value of a value's text as the server printed it (DateStyle ISO): what a fast default (attmissingval)
  * is known by. Covers the scalar types; others give a typed error rather than a guess.
  */
+/** Output functions whose JS value is the server's text itself. */
+const TEXT_VALUED = new Set(['textout', 'varcharout', 'bpcharout', 'nameout', 'charout', 'json_out', 'jsonb_out', 'xml_out', 'uuid_out', 'inet_out', 'cidr_out', 'macaddr_out', 'cash_out', 'pg_lsn_out', 'bit_out', 'varbit_out', 'enum_out']);
+
 export function jsValueFromText(text: string, type: TypeInfo): JsValue {
   const bad = (): never => {
     throw new WalFormatError('unsupported-type', `pgwal cannot convert the text "${text}" of type ${type.name} (output function ${type.output})`);
   };
+  if (TEXT_VALUED.has(type.output)) return text;
   switch (type.output) {
     case 'boolout':
       return text === 't' || text === 'true';
@@ -460,23 +447,6 @@ export function jsValueFromText(text: string, type: TypeInfo): JsValue {
       return new PgTimestamp(BigInt(days) * 86_400_000_000n + BigInt(t[0]) - BigInt(off) * 1_000_000n, tz);
     }
     case 'numeric_out':
-    case 'textout':
-    case 'varcharout':
-    case 'bpcharout':
-    case 'nameout':
-    case 'charout':
-    case 'json_out':
-    case 'jsonb_out':
-    case 'xml_out':
-    case 'uuid_out':
-    case 'inet_out':
-    case 'cidr_out':
-    case 'macaddr_out':
-    case 'cash_out':
-    case 'pg_lsn_out':
-    case 'bit_out':
-    case 'varbit_out':
-    case 'enum_out':
       return text;
     default:
       return bad();
