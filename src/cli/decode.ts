@@ -152,7 +152,11 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
               }
             })();
           };
-    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, archive?.segmentSize ?? files!.segmentSize), io.out);
+    // Rows that are not held back are written synchronously (where the CLI can): a reader slower than the
+    // decoder then holds it back, instead of the rows piling up in stdout's queue.
+    let out = io.out;
+    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, archive?.segmentSize ?? files!.segmentSize), (t) => out(t));
+    if (!hooks.holdsBack && io.outSync !== undefined) out = io.outSync;
     try {
       await hooks.begin(history, oldTimeline, io.err);
     } catch (e) {
@@ -190,7 +194,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
         // Without hold-back rows go out as they come, in 64 KiB writes: a large transaction is never one string.
         if (direct && pending.length >= 65536) {
-          io.out(pending);
+          out(pending);
           pending = '';
         }
       },
@@ -226,11 +230,11 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
             whole = pending.length;
           }
         } catch (e) {
-          if (whole > 0) io.out(pending.slice(0, whole));
+          if (whole > 0) out(pending.slice(0, whole));
           pending = '';
           throw e;
         }
-        if (pending !== '') io.out(pending);
+        if (pending !== '') out(pending);
         pending = '';
       } else {
         const stream = archive === undefined ? files!.records(range) : archive.records(range);

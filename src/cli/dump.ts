@@ -84,6 +84,11 @@ export interface DumpIo {
   cwd: string;
   sleep(ms: number): Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Writes to stdout before returning, waiting while a pipe's reader is behind: for output made inside one
+   * synchronous loop (decode over folders), which `out` would queue in memory as fast as it is made.
+   */
+  outSync?(text: string): void;
 }
 
 class BadArgument extends Error {}

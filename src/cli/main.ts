@@ -1,4 +1,5 @@
 // The `pgwal` command line: one subcommand per job.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { dump, DUMP_HELP, type DumpIo } from './dump.js';
 import { timeline, TIMELINE_HELP } from './timeline.js';
@@ -26,6 +27,22 @@ Usage:
 pgwal dump --help, pgwal timeline --help and pgwal decode --help list their options.
 `;
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `text` to `fd`, waiting while a non-blocking pipe is full (EAGAIN) rather than queueing it. */
+function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-V') {
@@ -47,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       cwd: process.cwd(),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       signal: controller.signal,
+      outSync: (t) => writeAllSync(1, t),
     };
     if (command === 'decode') return decodeCommand(rest, io);
     if (command === 'slot') return slotCommand(rest, io);
