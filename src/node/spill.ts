@@ -41,12 +41,7 @@ export class FileSpillStore implements SpillStore {
     let total = 0;
     let fd: number | undefined;
     try {
-      if (!this.made) {
-        fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-        this.made = true;
-        this.ours = true;
-      }
-      fd = fs.openSync(this.file(xid), 'a', 0o600);
+      fd = this.open(xid);
       let buf = (this.writeBuf ??= Buffer.allocUnsafe(WRITE_STEP));
       let at = 0;
       for (const c of changes) {
@@ -70,6 +65,34 @@ export class FileSpillStore implements SpillStore {
     this.sizes.set(xid, (this.sizes.get(xid) ?? 0) + total);
   }
 
+  writeFrames(xid: number, frames: readonly Uint8Array[]): void {
+    let total = 0;
+    let fd: number | undefined;
+    try {
+      fd = this.open(xid);
+      for (const f of frames) {
+        for (let at = 0; at < f.length; ) at += fs.writeSync(fd, f, at, f.length - at);
+        total += f.length;
+      }
+    } catch (e) {
+      throw new WalSourceError('spill-failed', `could not write to spill file "${this.file(xid)}": ${(e as Error).message}`, { file: this.file(xid) });
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    this.bytes += total;
+    this.sizes.set(xid, (this.sizes.get(xid) ?? 0) + total);
+  }
+
+  /** The spill file of `xid`, opened for appending (the folder made at the first spill). */
+  private open(xid: number): number {
+    if (!this.made) {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.made = true;
+      this.ours = true;
+    }
+    return fs.openSync(this.file(xid), 'a', 0o600);
+  }
+
   *read(xid: number): Generator<Uint8Array> {
     if (!this.sizes.has(xid)) return;
     const file = this.file(xid);
@@ -79,7 +102,8 @@ export class FileSpillStore implements SpillStore {
     } catch (e) {
       throw new WalSourceError('spill-failed', `could not open spill file "${file}": ${(e as Error).message}`, { file });
     }
-    const arena = new ChangeArena();
+    // Chunks of one read step: each is let go soon after the changes in it were used, while still young.
+    const arena = new ChangeArena(2048, READ_STEP);
     try {
       let buf = Buffer.allocUnsafe(READ_STEP);
       let have = 0; // bytes of buf holding unread data, from 0

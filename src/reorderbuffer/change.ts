@@ -35,12 +35,17 @@ export interface TupleImage {
 
 const tupleSize = (t: TupleImage | undefined): number => (t === undefined ? 1 : 1 + 9 + t.dataLength);
 
+/** Where a change is encoded: a ChangeArena, or a transaction's own ChangeQueue (queue.ts). */
+export interface ChangeAllocator {
+  alloc(n: number): Uint8Array;
+}
+
 /**
  * Where encoded changes are allocated: chunks, so that a change is a view of a chunk rather than its own
  * ArrayBuffer (each of which V8 allocates and frees outside its heap, at a cost many times the copy). Chunks grow
  * from `nextSize` to `maxSize`; a change larger than 16 KiB gets its own buffer.
  */
-export class ChangeArena {
+export class ChangeArena implements ChangeAllocator {
   /** How many chunks were started: the current chunk's number. */
   chunkNo = 0;
   private chunk: Uint8Array | undefined;
@@ -109,7 +114,7 @@ function putTuple(b: Uint8Array, at: number, src: Uint8Array, t: TupleImage | un
 }
 
 /** The header; the LSN (< 2^53) as two u32 halves. */
-function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number, bodyLength: number, arena?: ChangeArena): Uint8Array {
+function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number, bodyLength: number, arena?: ChangeAllocator): Uint8Array {
   const bytes = arena === undefined ? new Uint8Array(CHANGE_HEADER + bodyLength) : arena.alloc(CHANGE_HEADER + bodyLength);
   bytes[0] = kind;
   bytes[1] = flags;
@@ -133,7 +138,7 @@ export function encodeRowChange(
   src: Uint8Array,
   newTuple: TupleImage | undefined,
   oldTuple: TupleImage | undefined,
-  arena?: ChangeArena,
+  arena?: ChangeAllocator,
 ): Uint8Array {
   const bytes = header(kind, flags, lsn, tablespace, relfilenode, 0, tupleSize(newTuple) + tupleSize(oldTuple), arena);
   putTuple(bytes, putTuple(bytes, CHANGE_HEADER, src, newTuple), src, oldTuple);

@@ -20,6 +20,7 @@ import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
+import { ChangeQueue, ChunkPool } from './queue.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
 import {
   CF_CLEAR_TOAST,
@@ -33,6 +34,7 @@ import {
   CHANGE_TRUNCATE,
   CHANGE_UPDATE,
   ChangeArena,
+  type ChangeAllocator,
   changeLsn,
   storedDataLength,
   storedDataOffset,
@@ -128,15 +130,15 @@ export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
 interface TxnState {
   xid: number;
   firstLsn: Lsn;
-  /** Changes in memory, after any spilled ones. */
+  /** Changes in memory, after any spilled ones (while it has no queue of its own). */
   changes: Uint8Array[];
   /**
    * Changes are encoded into the decoder's shared arena, from its chunk number `sharedFrom` on (-1: none there);
-   * a transaction still open a few chunks later moves them to an arena of its own (`arena`), so that a long
-   * transaction does not keep the shared chunks of everything decoded since it began from being freed.
+   * a transaction still open a few chunks later, or spilled, moves them to a queue of its own (`own`), so that a
+   * long transaction does not keep the shared chunks of everything decoded since it began from being freed.
    */
   sharedFrom: number;
-  arena: ChangeArena | undefined;
+  own: ChangeQueue | undefined;
   /** Bytes counted against the memory limit. */
   size: number;
   spilled: boolean;
@@ -180,6 +182,8 @@ export class LogicalDecoder {
   private readonly sink: (row: OutputRow) => void;
   /** Encoded changes of transactions, in 1 MiB chunks (see TxnState.sharedFrom). */
   private readonly shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK);
+  /** Chunks of spilled queues, for the next changes: at most the limit less what is queued (see reduceMemory). */
+  private readonly pool = new ChunkPool();
   private sharedChunkSeen = 0;
   /** One context for every plugin callback, pointed at each callback's row location before the call. */
   private readonly ctx: DecoderContext;
@@ -257,7 +261,7 @@ export class LogicalDecoder {
   private txnFor(xid: number, lsn: Lsn): TxnState {
     let t = this.txns.get(xid);
     if (t === undefined) {
-      t = { xid, firstLsn: lsn, changes: [], sharedFrom: -1, arena: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
+      t = { xid, firstLsn: lsn, changes: [], sharedFrom: -1, own: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
       this.txns.set(xid, t);
     }
     return t;
@@ -330,7 +334,8 @@ export class LogicalDecoder {
     const top = topXid === xid ? t : this.txnFor(topXid, lsn);
     const kind = change[0]!;
     if (kind !== CHANGE_SPEC_CONFIRM && kind !== CHANGE_SPEC_ABORT) top.streamable = true;
-    t.changes.push(change);
+    if (t.own !== undefined) t.own.push(change);
+    else t.changes.push(change);
     t.hasBase = true;
     if (this.shared.chunkNo !== this.sharedChunkSeen) {
       this.sharedChunkSeen = this.shared.chunkNo;
@@ -362,6 +367,8 @@ export class LogicalDecoder {
 
   // see ReorderBufferCheckMemoryLimit: stream the largest streamable top-level transaction, else spill the largest queue
   private reduceMemory(): void {
+    // Chunks kept for reuse count as memory: the pool gives up what the queues now need.
+    this.pool.trim(this.memoryLimit - this.size);
     while (this.size >= this.memoryLimit || (this.memoryLimit === 0 && this.size > 0)) {
       let top: TxnState | undefined;
       if (this.canStartStreaming()) {
@@ -382,11 +389,14 @@ export class LogicalDecoder {
       let largest: TxnState | undefined;
       for (const t of this.txns.values()) if (t.size > 0 && (largest === undefined || t.size > largest.size)) largest = t;
       if (largest === undefined) return;
-      this.spill.write(largest.xid, largest.changes);
+      if (largest.own !== undefined) this.spill.writeFrames(largest.xid, largest.own.frames());
+      else this.spill.write(largest.xid, largest.changes);
       this.size -= largest.size;
       largest.size = 0;
       largest.changes = [];
-      largest.arena = undefined;
+      // Its next changes go to its own queue, into the chunks just written out (no plugin saw them): a large
+      // transaction reuses the same memory spill after spill instead of leaving it to the garbage collector.
+      (largest.own ??= new ChangeQueue(this.pool)).clear(this.memoryLimit - this.size);
       largest.sharedFrom = -1;
       largest.spilled = true;
       this.spills++;
@@ -401,7 +411,7 @@ export class LogicalDecoder {
       this.size -= t.size;
       if (t.spilled) this.spill.remove(x);
       t.changes = [];
-      t.arena = undefined;
+      t.own = undefined;
       t.sharedFrom = -1;
       t.size = 0;
       t.spilled = false;
@@ -449,22 +459,23 @@ export class LogicalDecoder {
   }
 
   /** The arena `xid`'s next change is encoded into (its TxnState exists: process() made it). */
-  private arenaOf(xid: number): ChangeArena | undefined {
+  private arenaOf(xid: number): ChangeAllocator | undefined {
     const t = this.txns.get(xid);
     if (t === undefined) return undefined;
-    if (t.arena !== undefined) return t.arena;
+    if (t.own !== undefined) return t.own;
     if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
     return this.shared;
   }
 
-  /** Moves the changes of transactions open for more than SHARED_CHUNKS_HELD shared chunks to arenas of their own. */
+  /** Moves the changes of transactions open for more than SHARED_CHUNKS_HELD shared chunks to queues of their own. */
   private rehomeOldChanges(): void {
     const oldest = this.shared.chunkNo - SHARED_CHUNKS_HELD;
     for (const t of this.txns.values()) {
       if (t.sharedFrom < 0 || t.sharedFrom > oldest) continue;
-      const own = new ChangeArena();
-      t.changes = t.changes.map((c) => own.copy(c));
-      t.arena = own;
+      const own = new ChangeQueue(this.pool);
+      for (const c of t.changes) own.push(c);
+      t.changes = [];
+      t.own = own;
       t.sharedFrom = -1;
     }
   }
@@ -698,12 +709,12 @@ export class LogicalDecoder {
     let queues = 0;
     for (const x of members) {
       const t = this.txns.get(x);
-      if (t === undefined || (t.changes.length === 0 && !t.spilled)) continue;
+      if (t === undefined || ((t.own?.length ?? t.changes.length) === 0 && !t.spilled)) continue;
       only = t;
       queues++;
     }
     if (queues === 0) return [];
-    if (queues === 1 && !only!.spilled) return only!.changes;
+    if (queues === 1 && !only!.spilled) return only!.own ?? only!.changes;
     return this.mergedQueues(members);
   }
 
@@ -712,10 +723,10 @@ export class LogicalDecoder {
     for (const x of members) {
       const t = this.txns.get(x);
       if (t === undefined) continue;
-      const it = (function* (spill: SpillStore, spilled: boolean, mem: Uint8Array[]): Generator<Uint8Array> {
+      const it = (function* (spill: SpillStore, spilled: boolean, mem: Iterable<Uint8Array>): Generator<Uint8Array> {
         if (spilled) yield* spill.read(x);
         yield* mem;
-      })(this.spill, t.spilled, t.changes);
+      })(this.spill, t.spilled, t.own ?? t.changes);
       const first = it.next();
       if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value) });
     }

@@ -1,10 +1,15 @@
 // Where the reorder buffer puts changes of large transactions when memory runs short (pg_replslot/<slot>/
 // xid-*.spill in the server). The core only sees this interface; files live in src/node/spill.ts.
-import { CHANGE_HEADER } from './change.js';
+import { CHANGE_HEADER, ChangeArena } from './change.js';
 
 export interface SpillStore {
   /** Appends encoded changes of one (sub)transaction, in the order they were queued. */
   write(xid: number, changes: readonly Uint8Array[]): void;
+  /**
+   * The same for changes already framed as a spill file holds them ([u32 length][change]…, see framedLength):
+   * a transaction's own queue (ChangeQueue) spills its chunks this way. The bytes are reused once this returns.
+   */
+  writeFrames(xid: number, frames: readonly Uint8Array[]): void;
   /** Reads the changes of `xid` back in the order written. */
   read(xid: number): Iterable<Uint8Array>;
   /** Forgets `xid` (commit, abort): its file is removed. */
@@ -30,6 +35,21 @@ export class MemorySpillStore implements SpillStore {
     }
     this.byXid.set(xid, list);
     this.writes++;
+  }
+
+  /** Copies: the frames' bytes are reused by their queue. */
+  private readonly copies = new ChangeArena();
+
+  writeFrames(xid: number, frames: readonly Uint8Array[]): void {
+    const changes: Uint8Array[] = [];
+    for (const f of frames) {
+      for (let at = 0; at < f.length; ) {
+        const n = framedLength(f, at);
+        changes.push(this.copies.copy(f.subarray(at + 4, at + 4 + n)));
+        at += 4 + n;
+      }
+    }
+    this.write(xid, changes);
   }
 
   read(xid: number): Iterable<Uint8Array> {
