@@ -222,9 +222,14 @@ export class LogicalDecoder {
     return this.snapbuild === undefined ? (this.options.startAt as Lsn) : this.snapbuild.consistentAt;
   }
 
-  /** Bytes of queued changes in memory now. */
+  /** Bytes of queued changes in memory now, counted as the server counts them (rb->size). */
   get memoryUsed(): number {
     return this.size;
+  }
+
+  /** Bytes of chunks spilled transactions gave back, kept for the next changes: at most the limit less memoryUsed. */
+  get memoryPooled(): number {
+    return this.pool.bytes;
   }
 
   /**
@@ -351,7 +356,8 @@ export class LogicalDecoder {
     else if (top.partial && (kind === CHANGE_SPEC_CONFIRM || kind === CHANGE_SPEC_ABORT)) top.partial = false;
     // A transaction spilled while it could not be streamed is streamed as soon as its changes are whole again.
     if (this.canStartStreaming() && !top.partial && t.spilled && top.streamable) this.stream(top);
-    if (this.size >= this.memoryLimit || (this.memoryLimit === 0 && this.size > 0)) this.reduceMemory();
+    // Chunks pooled for reuse count too: over the limit, the pool gives way first.
+    if (this.size + this.pool.bytes >= this.memoryLimit || (this.memoryLimit === 0 && this.size > 0)) this.reduceMemory();
   }
 
   private canStartStreaming(): boolean {
@@ -367,8 +373,7 @@ export class LogicalDecoder {
 
   // see ReorderBufferCheckMemoryLimit: stream the largest streamable top-level transaction, else spill the largest queue
   private reduceMemory(): void {
-    // Chunks kept for reuse count as memory: the pool gives up what the queues now need.
-    this.pool.trim(this.memoryLimit - this.size);
+    this.pool.trim(this.memoryLimit - this.size - 1);
     while (this.size >= this.memoryLimit || (this.memoryLimit === 0 && this.size > 0)) {
       let top: TxnState | undefined;
       if (this.canStartStreaming()) {
@@ -396,7 +401,7 @@ export class LogicalDecoder {
       largest.changes = [];
       // Its next changes go to its own queue, into the chunks just written out (no plugin saw them): a large
       // transaction reuses the same memory spill after spill instead of leaving it to the garbage collector.
-      (largest.own ??= new ChangeQueue(this.pool)).clear(this.memoryLimit - this.size);
+      (largest.own ??= new ChangeQueue(this.pool)).clear(this.memoryLimit - this.size - 1);
       largest.sharedFrom = -1;
       largest.spilled = true;
       this.spills++;

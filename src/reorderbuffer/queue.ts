@@ -77,9 +77,12 @@ export class ChangeQueue implements ChangeAllocator, Iterable<Uint8Array> {
 
   private newChunk(min: number): Uint8Array {
     if (this.chunks.length > 0) this.used.push(this.pos);
-    const size = Math.max(this.nextSize, min);
-    const c = this.pool?.take(size) ?? new Uint8Array(size);
-    this.nextSize = Math.min(this.nextSize * 2, MAX_CHUNK);
+    // A pooled chunk of any size that fits first; new chunks grow, so that a small queue stays small.
+    let c = this.pool?.take(min);
+    if (c === undefined) {
+      c = new Uint8Array(Math.max(this.nextSize, min));
+      this.nextSize = Math.min(this.nextSize * 2, MAX_CHUNK);
+    }
     this.chunks.push(c);
     this.pos = 0;
     return c;
