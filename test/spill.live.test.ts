@@ -1,6 +1,6 @@
 // Live: one transaction of more than 200 MB of WAL, decoded with a 16 MB memory limit through spill files —
 // the output equals pg_logical_slot_peek_changes line for line (compared by SHA-256 and count, streamed), the
-// queued changes never exceed the limit, and no spill file is left. Every major.
+// queued changes (with the spilled chunks kept for reuse) never exceed the limit, and no spill file is left. Every major.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -66,10 +66,14 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
             },
           });
           let maxQueued = 0;
+          let maxHeld = 0;
+          let maxPooled = 0;
           let maxSpilled = 0;
           for await (const rec of openWal({ path: server.pgWalDir }).records({ start: parseLsn(slot.restart_lsn), end })) {
             decoder.process(rec);
             maxQueued = Math.max(maxQueued, decoder.memoryUsed);
+            maxHeld = Math.max(maxHeld, decoder.memoryUsed + decoder.memoryPooled);
+            maxPooled = Math.max(maxPooled, decoder.memoryPooled);
             maxSpilled = Math.max(maxSpilled, spill.bytes);
           }
           decoder.close();
@@ -79,6 +83,8 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
           expect(decoder.spills, 'the transaction was spilled').toBeGreaterThan(5);
           expect(maxSpilled).toBeGreaterThan(150 * 1024 * 1024);
           expect(maxQueued, 'queued changes stay under the limit').toBeLessThan(LIMIT);
+          expect(maxPooled, 'spilled chunks are kept for reuse').toBeGreaterThan(0);
+          expect(maxHeld, 'queued changes with the chunks kept for reuse stay under the limit').toBeLessThan(LIMIT);
           expect(fs.readdirSync(spillDir), 'spill files are removed at commit').toEqual([]);
         } finally {
           await c.end();
