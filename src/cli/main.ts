@@ -31,8 +31,15 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /** Writes all of `text` to `fd`, waiting while a non-blocking pipe is full (EAGAIN) rather than queueing it. */
 function writeAllSync(fd: number, text: string): void {
-  const buf = Buffer.from(text);
+  // The string as it is first (no Buffer to collect); the rest, after a short write, from its bytes.
   let off = 0;
+  try {
+    off = fs.writeSync(fd, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+  }
+  if (off >= text.length && off === Buffer.byteLength(text)) return;
+  const buf = Buffer.from(text);
   while (off < buf.length) {
     try {
       off += fs.writeSync(fd, buf, off, buf.length - off);

@@ -394,18 +394,23 @@ export class LogicalDecoder {
       let largest: TxnState | undefined;
       for (const t of this.txns.values()) if (t.size > 0 && (largest === undefined || t.size > largest.size)) largest = t;
       if (largest === undefined) return;
-      if (largest.own !== undefined) this.spill.writeFrames(largest.xid, largest.own.frames());
-      else this.spill.write(largest.xid, largest.changes);
-      this.size -= largest.size;
-      largest.size = 0;
-      largest.changes = [];
-      // Its next changes go to its own queue, into the chunks just written out (no plugin saw them): a large
-      // transaction reuses the same memory spill after spill instead of leaving it to the garbage collector.
-      (largest.own ??= new ChangeQueue(this.pool)).clear(this.memoryLimit - this.size - 1);
-      largest.sharedFrom = -1;
-      largest.spilled = true;
-      this.spills++;
+      this.serialize(largest);
     }
+  }
+
+  // see ReorderBufferSerializeTXN: the queued changes of `t` go to its spill file
+  private serialize(t: TxnState): void {
+    if (t.own !== undefined) this.spill.writeFrames(t.xid, t.own.frames());
+    else this.spill.write(t.xid, t.changes);
+    this.size -= t.size;
+    t.size = 0;
+    t.changes = [];
+    // Its next changes go to its own queue, into the chunks just written out (no plugin saw them): a large
+    // transaction reuses the same memory spill after spill instead of leaving it to the garbage collector.
+    (t.own ??= new ChangeQueue(this.pool)).clear(this.memoryLimit - this.size - 1);
+    t.sharedFrom = -1;
+    t.spilled = true;
+    this.spills++;
   }
 
   /** Empties the queues of `members` after their changes went to the plugin (ReorderBufferTruncateTXN). */
@@ -720,6 +725,13 @@ export class LogicalDecoder {
     }
     if (queues === 0) return [];
     if (queues === 1 && !only!.spilled) return only!.own ?? only!.changes;
+    // see ReorderBufferIterTXNInit: what a spilled (sub)transaction still holds in memory is spilled too, so that
+    // reading it back holds only the read buffers; the chunks kept for its next spill are not needed any more.
+    for (const x of members) {
+      const t = this.txns.get(x);
+      if (t !== undefined && t.spilled && (t.own?.length ?? t.changes.length) > 0) this.serialize(t);
+    }
+    this.pool.trim(0);
     return this.mergedQueues(members);
   }
 
