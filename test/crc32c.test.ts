@@ -18,7 +18,7 @@ describe('crc32c', () => {
   });
 
   it('equals the bitwise reference at every offset, length and seed, in plain and shared buffers', () => {
-    const crc = makeCrc32c();
+    const crc = makeCrc32c().range;
     for (const buffer of [new ArrayBuffer(700), new SharedArrayBuffer(700)]) {
       const all = new Uint8Array(buffer);
       for (let i = 0; i < all.length; i++) all[i] = (i * 131 + 7) & 255;
@@ -37,5 +37,18 @@ describe('crc32c', () => {
   it('checks a record as ValidXLogRecord does: the body after xl_crc, then the header up to it', () => {
     const rec = Uint8Array.from({ length: 90 }, (_, i) => (i * 37) & 255);
     expect(recordCrc(rec, 0, 90)).toBe(reference(rec.subarray(0, 20), reference(rec.subarray(24, 90))));
+  });
+
+  it('checks records of every length at every alignment (the word path and the byte fallback) as the reference', () => {
+    const all = Uint8Array.from({ length: 400 }, (_, i) => (i * 2654435761) >>> 24);
+    for (const base of [0, 1, 2, 3, 4, 8]) {
+      const b = all.subarray(base);
+      for (let offset = 0; offset < 9; offset++) {
+        for (let len = 24; len < 130; len++) {
+          const want = reference(b.subarray(offset, offset + 20), reference(b.subarray(offset + 24, offset + len)));
+          expect(recordCrc(b, offset, len)).toBe(want);
+        }
+      }
+    }
   });
 });

@@ -9,10 +9,10 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
-import { AheadWindow } from './readahead.js';
+import { AheadWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
-const WINDOW = 1024 * 1024;
+const WINDOW = WINDOW_MAX;
 
 interface Found {
   file: string;

@@ -4,7 +4,11 @@
 // so what it returns and where and how it stops are unchanged.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { CrcVerified } from '../xlogreader/reader.js';
-import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
+import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
+import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
+
+/** The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one and a scratch. */
+export const WINDOW_MAX = 1 << 20;
 
 /**
  * How long the calling thread waits for a window the worker has not finished before reading (and checking) it
@@ -54,7 +58,8 @@ function start(): boolean {
   try {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
-    worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})());`, {
+    const args = `require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})(), (${makeWasmCrc32c.toString()})(${2 * WINDOW_MAX})`;
+    worker = new Worker(`(${workerMain.toString()})(${args});`, {
       eval: true,
       workerData: { port: channel.port2, posted },
       transferList: [channel.port2],
@@ -146,12 +151,22 @@ export class AheadWindow {
  * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
  * it must not refer to anything outside itself.
  */
-function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32cRange): void {
+function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32c, wasm: WasmCrc32c | undefined): void {
   const BLCKSZ = 8192;
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
   const maxAlign = (n: number): number => (n + 7) & ~7;
   let scratch = new Uint8Array(4 * BLCKSZ);
+  // With WebAssembly the window is read into its memory and checked there (no bounds checks on the tables),
+  // with the scratch for records spanning pages right after it; then copied out to be handed on.
+  const TABLE = 16 * 256 * 4;
+  const memory = wasm === undefined ? undefined : new Uint8Array(wasm.memory.buffer);
+  const wasmLimit = memory === undefined ? 0 : (memory.length - TABLE) >>> 1;
+  const jsCrc = (rec: Uint8Array, at: number, tot: number): number => crc.record(rec, at, tot);
+  const wasmCrc = (rec: Uint8Array, at: number, tot: number): number => {
+    const p = rec.byteOffset + at;
+    return wasm!.crc(p, p + 20, wasm!.crc(p + 24, p + tot, 0)) >>> 0;
+  };
 
   function read(file: string, offset: number, b: Uint8Array): number {
     const fd = fs.openSync(file, 'r');
@@ -173,7 +188,8 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   // frame, a record running past the window, or a mismatch stops it, and the reader checks the rest itself.
   // A mark is a fact about the bytes alone (the record at that offset, as long as its xl_tot_len says, matches
   // its xl_crc), so it holds whatever the reader's framing.
-  function check(b: Uint8Array, len: number, bits: Int32Array): void {
+  function check(b: Uint8Array, len: number, bits: Int32Array, inWasm: boolean): void {
+    const recordCrc = inWasm ? wasmCrc : jsCrc;
     let off = 0;
     for (;;) {
       if (off + 24 > len) return;
@@ -208,7 +224,8 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
       } else {
         // Spans pages: gather it, skipping the page headers of the continuation pages.
         if (tot > len) break;
-        if (scratch.length < tot) scratch = new Uint8Array(Math.max(tot, 2 * scratch.length));
+        if (inWasm) scratch = memory!.subarray(TABLE + wasmLimit, TABLE + 2 * wasmLimit);
+        else if (scratch.length < tot || scratch.buffer === memory?.buffer) scratch = new Uint8Array(Math.max(tot, 2 * BLCKSZ * 4));
         let got = BLCKSZ - inPage;
         scratch.set(b.subarray(off, off + got), 0);
         let page = off - inPage + BLCKSZ;
@@ -229,7 +246,7 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
         rec = scratch;
         at = 0;
       }
-      if (crc(rec, at, at + 20, crc(rec, at + 24, at + tot, 0)) !== u32(rec, at + 20)) break;
+      if (recordCrc(rec, at, tot) !== u32(rec, at + 20) >>> 0) break;
       bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
       // XLOG_SWITCH: the rest of the segment is not records.
       if (rec[at + 17] === 0 && (rec[at + 16]! & 0xf0) === 0x40) break;
@@ -244,8 +261,19 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
     let whole = false;
     try {
       // Skipped when the reader has moved past it (it read that window itself).
-      whole = job.id > Atomics.load(posted, 1) && read(job.file, job.offset, b) === b.length;
-      if (whole) check(b, b.length, new Int32Array(job.bits));
+      if (job.id > Atomics.load(posted, 1)) {
+        if (b.length <= wasmLimit) {
+          const w = memory!.subarray(TABLE, TABLE + b.length);
+          whole = read(job.file, job.offset, w) === b.length;
+          if (whole) {
+            check(w, w.length, new Int32Array(job.bits), true);
+            b.set(w);
+          }
+        } else {
+          whole = read(job.file, job.offset, b) === b.length;
+          if (whole) check(b, b.length, new Int32Array(job.bits), false);
+        }
+      }
     } catch {
       whole = false;
     }
