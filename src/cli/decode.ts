@@ -17,7 +17,10 @@ import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
 import { profileForMajor } from '../xlogreader/profile.js';
-import { getopt } from './getopt.js';
+import { getopt, type Parsed } from './getopt.js';
+import { writeOrphans } from './orphans.js';
+import type { WalFiles } from '../node/wal.js';
+import type { TimelineHistory } from '../timeline/history.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -81,6 +84,66 @@ export function parseSize(text: string): number {
 
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
+/** The plugin name and -o options, checked: test_decoding's known options, or wal2json's (checked by its parser). */
+export function pluginChoice(options: Parsed['options'], statePlugin: string): { name: 'test_decoding' | 'json'; given: [string, string | null][]; flag: (k: string, d: string) => boolean } {
+  const pluginName = options.find((o) => o.name === 'plugin')?.value ?? (statePlugin === 'wal2json' ? 'json' : 'test_decoding');
+  if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
+  const given = options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
+    const eq = o.value!.indexOf('=');
+    return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
+  });
+  const opts = new Map<string, string>();
+  if (pluginName === 'test_decoding') {
+    for (const [k, v] of given) {
+      if (!TEST_DECODING_OPTIONS.includes(k)) throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
+      opts.set(k, v ?? '1');
+    }
+  }
+  return { name: pluginName, given, flag: (k, d) => bool(opts.get(k) ?? d) };
+}
+
+/** A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state). */
+export function makePlugin(choice: ReturnType<typeof pluginChoice>): OutputPlugin {
+  const { flag } = choice;
+  return choice.name === 'json'
+    ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))
+    : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
+}
+
+/** Where decode reads WAL: folders, or a restore_command with the folders after it; and the old timelines' own WAL. */
+export interface WalSources {
+  archive: ArchiveWal | undefined;
+  files: WalFiles | undefined;
+  history: TimelineHistory | undefined;
+  oldTimeline: TimelineReader;
+  segmentSize: number;
+}
+
+export async function openWalSources(options: Parsed['options'], io: DumpIo): Promise<WalSources> {
+  const dirs = options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
+  const restoreCommand = options.find((o) => o.name === 'restore-command')?.value;
+  const segText = options.find((o) => o.name === 'wal-segsize')?.value;
+  // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
+  const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
+  const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
+  const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }) : undefined;
+  const history = archive?.history ?? files!.history;
+  const oldTimeline: TimelineReader =
+    archive === undefined
+      ? folderTimelineReader(files!.dirs)
+      : async (tli, start) => {
+          const old = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli });
+          return (async function* () {
+            try {
+              yield* old.records({ start });
+            } finally {
+              old.close();
+            }
+          })();
+        };
+  return { archive, files, history, oldTimeline, segmentSize: archive?.segmentSize ?? files!.segmentSize };
+}
+
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
   let slot: Slot | undefined;
   try {
@@ -99,6 +162,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         { long: 'restore-command', arg: 'required' },
         { long: 'wal-segsize', arg: 'required' },
         { long: 'toast-cache', arg: 'required' },
+        { long: 'orphans', arg: 'required' },
         { short: '?', long: 'help', arg: 'none' },
         ...SLOT_DECODE_OPTIONS,
       ],
@@ -115,44 +179,22 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     slot = openSlotFile(path.resolve(io.cwd, stateFile));
     const state = slot.state;
-    const pluginName = p.options.find((o) => o.name === 'plugin')?.value ?? (state.plugin === 'wal2json' ? 'json' : 'test_decoding');
-    if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
-    const given = p.options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
-      const eq = o.value!.indexOf('=');
-      return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
-    });
-    const opts = new Map<string, string>();
-    if (pluginName === 'test_decoding') {
-      for (const [k, v] of given) {
-        if (!TEST_DECODING_OPTIONS.includes(k)) throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
-        opts.set(k, v ?? '1');
-      }
-    }
-    const dirs = p.options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
-    const restoreCommand = p.options.find((o) => o.name === 'restore-command')?.value;
-    const segText = p.options.find((o) => o.name === 'wal-segsize')?.value;
+    const choice = pluginChoice(p.options, state.plugin);
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
-    // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
-    const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
-    const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
-    const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }) : undefined;
-    const history = archive?.history ?? files!.history;
-    const oldTimeline: TimelineReader =
-      archive === undefined
-        ? folderTimelineReader(files!.dirs)
-        : async (tli, start) => {
-            const old = await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeline: tli });
-            return (async function* () {
-              try {
-                yield* old.records({ start });
-              } finally {
-                old.close();
-              }
-            })();
-          };
-    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, archive?.segmentSize ?? files!.segmentSize), io.out);
+    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io);
+    const orphansFile = p.options.find((o) => o.name === 'orphans')?.value;
+    if (orphansFile !== undefined && history !== undefined) {
+      // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.
+      try {
+        await writeOrphans(state, history, oldTimeline, segmentSize, choice, p.options, path.resolve(io.cwd, orphansFile), io, 'pgwal decode');
+      } catch (e) {
+        archive?.close();
+        throw e;
+      }
+    }
+    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, segmentSize), io.out);
     try {
       await hooks.begin(history, oldTimeline, io.err);
     } catch (e) {
@@ -171,11 +213,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
     const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
-    const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
-    const plugin: OutputPlugin =
-      pluginName === 'json'
-        ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))
-        : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
+    const flag = choice.flag;
+    const pluginName = choice.name;
+    const plugin = makePlugin(choice);
     const decoderOptions: DecoderOptions = {
       catalog: historic ?? state.catalog,
       major: profile.major,

@@ -8,7 +8,7 @@ import type { Major } from '../xlogreader/profile.js';
 import { assertOnHistory, timelineOfLsn, type TimelineHistory } from '../timeline/history.js';
 import { XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
-import type { Slot } from '../slot/slot.js';
+import type { KeepRestarts, Slot } from '../slot/slot.js';
 import { openWal } from './wal.js';
 
 /** Something that says how far WAL is durable where it matters (a standby, an archive, a user's check). */
@@ -28,6 +28,8 @@ export interface SlotDecodeOptions {
   /** After a failover: go on from the switch point, keeping the orphaned transactions as consumed. */
   acceptOrphans: boolean;
   holdBack?: DurabilitySource;
+  /** Which earlier restart points the slot keeps for decoding orphaned transactions (default: the slot's). */
+  keepRestarts?: KeepRestarts;
 }
 
 const RM_XACT_ID = 1;
@@ -59,7 +61,7 @@ export async function orphanedTransactions(records: AsyncIterable<DecodedRecord>
     const c = parseCommit(rec, major);
     if (c.dbId !== 0 && c.dbId !== dbOid) continue;
     if (rec.endLsn > to) continue;
-    out.push({ xid: op === XLOG_XACT_COMMIT_PREPARED ? c.twophaseXid : rec.xid, commitLsn: rec.lsn, commitEndLsn: rec.endLsn });
+    out.push({ xid: op === XLOG_XACT_COMMIT_PREPARED ? c.twophaseXid : rec.xid, commitLsn: rec.lsn, commitEndLsn: rec.endLsn, subxacts: c.subxacts });
   }
   return out;
 }
@@ -75,7 +77,9 @@ export class SlotDecodeHooks {
     private readonly major: Major,
     private readonly options: SlotDecodeOptions,
     private readonly out: (text: string) => void,
-  ) {}
+  ) {
+    if (options.keepRestarts !== undefined) slot.keepRestarts = options.keepRestarts;
+  }
 
   /**
    * Before reading: the slot must be usable, and its position must lie on the followed history. A slot that

@@ -42,6 +42,8 @@ export interface OrphanedTransaction {
   /** Where its commit record starts and ends (the end is what a consumer confirms). */
   commitLsn: Lsn;
   commitEndLsn: Lsn;
+  /** Its committed subtransactions (from the commit record). */
+  subxacts?: number[];
 }
 
 /**
