@@ -10,8 +10,6 @@
 //   decode  from the start point to confirmed_flush; only the rows of orphans located at or after it are printed
 import { WalError } from '../errors.js';
 import { formatLsn, segmentStart, type Lsn } from '../lsn.js';
-import type { DecodedRecord } from '../xlogreader/record.js';
-import type { Major } from '../xlogreader/profile.js';
 import { parseRunningXacts, XLOG_RUNNING_XACTS } from '../xlogreader/rmgrdesc/standby.js';
 import { assertOnHistory, type TimelineHistory } from '../timeline/history.js';
 import { LogicalDecoder, type DecoderOptions, type OutputRow } from '../reorderbuffer/decoder.js';
@@ -179,47 +177,80 @@ async function locateFirstRecords(orphans: OrphanChanges[], start: Lsn, o: Decod
   const seg = o.segmentSize;
   let to = start;
   let from = segmentStart(Math.floor(start / seg), seg);
-  let open = new Set(orphans);
+  const open = new Set(orphans);
+  // Orphans known to have begun before the start point whose first record is not proven yet.
+  const pinning = new Set<OrphanChanges>();
   // The smallest nextXid of a running_xacts record read so far (all of them lie before `start`).
   let nextXidBound: number | undefined;
   let searched = start;
-  for (let step = 1; open.size > 0; step *= 2) {
-    let readAny = false;
-    try {
-      for await (const rec of await o.oldTimeline(o.state.timeline, from)) {
-        if (rec.lsn >= to) break;
-        readAny = true;
-        for (const x of [rec.xid, rec.toplevelXid]) {
-          const t = x === 0 ? undefined : members.get(x);
-          if (t !== undefined && (t.firstLsn === undefined || rec.lsn < t.firstLsn)) t.firstLsn = rec.lsn;
+  for (let step = 1; open.size + pinning.size > 0; step *= 2) {
+    // One window [from, to), merged only once read to its end: a window cut short proves nothing.
+    const first = new Map<OrphanChanges, Lsn>();
+    let bound: number | undefined;
+    // An empty window (the start point at a segment's start) is read whole.
+    let whole = from >= to;
+    let missing = false;
+    // The oldest segments of a window may be gone (removed, never archived): start at the first one on hand.
+    for (; !whole && from < to; from += seg) {
+      let read = false;
+      try {
+        for await (const rec of await o.oldTimeline(o.state.timeline, from)) {
+          read = true;
+          if (rec.lsn >= to) {
+            whole = true;
+            break;
+          }
+          for (const x of [rec.xid, rec.toplevelXid]) {
+            const t = x === 0 ? undefined : members.get(x);
+            if (t !== undefined && !first.has(t)) first.set(t, rec.lsn);
+          }
+          if (rec.rmid === RM_STANDBY_ID && (rec.info & 0xf0) === XLOG_RUNNING_XACTS) {
+            const n = parseRunningXacts(rec).nextXid;
+            if (bound === undefined || xidFollowsOrEquals(bound, n)) bound = n;
+          }
         }
-        if (rec.rmid === RM_STANDBY_ID && (rec.info & 0xf0) === XLOG_RUNNING_XACTS) {
-          const n = parseRunningXacts(rec).nextXid;
-          if (nextXidBound === undefined || xidFollowsOrEquals(nextXidBound, n)) nextXidBound = n;
-        }
+      } catch (e) {
+        if (!(e instanceof WalError)) throw e;
       }
-    } catch (e) {
-      // The WAL before `from` is not on hand (removed, not archived): search no further.
-      if (!(e instanceof WalError)) throw e;
-      if (!readAny) break;
+      if (whole) break;
+      // Cut short after reading some of it: the window proves nothing.
+      if (read) break;
+      missing = true;
+      first.clear();
+      bound = undefined;
     }
+    if (!whole) break;
+    for (const [t, lsn] of first) if (t.firstLsn === undefined || lsn < t.firstLsn) t.firstLsn = lsn;
+    if (bound !== undefined && (nextXidBound === undefined || xidFollowsOrEquals(nextXidBound, bound))) nextXidBound = bound;
     searched = from;
     for (const t of [...open]) {
       if (t.firstLsn !== undefined) {
-        t.unavailable = { code: 'began-before-start', reason: `began at ${formatLsn(t.firstLsn)}, before the start point (${what})` };
+        // Began before the start point; where exactly is known once a running_xacts record proves it.
         open.delete(t);
+        pinning.add(t);
       } else if (nextXidBound !== undefined && xidFollowsOrEquals(t.xid, nextXidBound)) {
         open.delete(t);
       }
     }
-    if (from === 0 || start - from >= limit) break;
+    for (const t of [...pinning]) {
+      if (nextXidBound !== undefined && xidFollowsOrEquals(t.xid, nextXidBound)) {
+        t.unavailable = { code: 'began-before-start', reason: `began at ${formatLsn(t.firstLsn!)}, before the start point (${what})` };
+        pinning.delete(t);
+      }
+    }
+    if (missing || from === 0 || start - from >= limit) break;
     to = from;
     from = Math.max(0, from - step * seg);
+  }
+  for (const t of pinning) {
+    t.unavailable = {
+      code: 'began-before-start',
+      reason: `has a record at ${formatLsn(t.firstLsn!)}, before the start point (${what}); it began there or earlier (the WAL was searched back to ${formatLsn(searched)})`,
+    };
+    t.firstLsn = undefined;
   }
   for (const t of open) {
     t.unavailable = { code: 'first-record-unknown', reason: `where it began is unknown: no running_xacts record in the old timeline's WAL from ${formatLsn(searched)} to the start point (${what}) shows it began after it` };
   }
-  open = new Set();
 }
 
-export type { Major, DecodedRecord };
