@@ -81,7 +81,7 @@ function scenario(): { segments: Map<string, Uint8Array>; state: SlotState; swit
 const reader =
   (segments: Map<string, Uint8Array>): TimelineReader =>
   async (_tli, start) =>
-    (function* () {
+    (async function* () {
       yield* readWalSegments(segments, { start });
     })();
 
