@@ -213,6 +213,12 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         expect(unavailable.length).toBe(2);
         expect(some.out.join('\n')).not.toContain('A first');
         expect(some.out.join('\n')).toContain('B in a subtransaction');
+        // The same through a restore_command (the old timeline's segments fetched from the archive), text report.
+        const viaRestore = io();
+        expect(await slotCommand(['orphans', '--state', noWindow, '--restore-command', `cp ${archive}/%f %p`, '--wal-segsize', '1', '--with-lsn', '-o', 'skip-empty-xacts=1'], viaRestore)).toBe(2);
+        expect(lines(viaRestore.stdout())).toEqual(some.out);
+        for (const xid of unavailable) expect(viaRestore.stderr()).toMatch(new RegExp(`xid ${xid} committed at \\S+, began at \\S+: changes unavailable \\(began-before-start\\)`));
+        expect(viaRestore.stderr()).toContain(`3 printed, 2 not`);
 
         // 3. decode --orphans FILE --rewind: the rows first, then back to the kept restart point.
         const rewound = path.join(base, 'rewound.state');

@@ -22,7 +22,7 @@ stderr: each orphan's xid, commit LSN, first record, and, for one not printed, w
 
 Usage:
   pgwal slot orphans --state FILE [--path DIR]... [--restore-command CMD] [--wal-segsize MB]
-                     [--plugin test_decoding|json] [-o NAME=VALUE]... [--with-lsn] [--json]
+                     [--plugin test_decoding|json] [-o NAME=VALUE]... [--with-lsn] [--memory-limit SIZE] [--json]
 
   The old timeline's WAL from the slot's start point to its confirmed_flush must be on hand (its own segment
   files in the --path folders or the archive). Decoding starts at a restart point of the slot: a kept one
@@ -30,7 +30,10 @@ Usage:
   then every orphan is printed; otherwise the oldest it has, and an orphan that began before it is reported as
   "changes unavailable", never printed in part.
 
-  --json   the report as one JSON object on stderr instead of text
+  --with-lsn           print "lsn<TAB>xid<TAB>data", as pg_logical_slot_peek_changes's three columns
+  --memory-limit SIZE  logical_decoding_work_mem (default 64MB); above it transactions spill to a temporary folder
+  --json               the report as one JSON object on stderr instead of text
+  -p, --restore-command, --wal-segsize, --plugin, -o: as pgwal decode takes them (stream-changes does not apply)
 
 Exit status: 0 all orphans printed, 2 some not (see the report), 1 an error.
 `;

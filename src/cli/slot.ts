@@ -66,7 +66,8 @@ export const SLOT_DECODE_HELP = `  --confirm-every N   confirm after every N com
                       decode restarts after the last confirmed commit, repeating at most what followed it
   --rewind            after a failover, move a slot that consumed transactions the new timeline never had
                       back to the switch point, for a consumer that undoes them (default: refuse, listing
-                      them: xids and commit LSNs, read from the old timeline's WAL when present)
+                      them: xids and commit LSNs, read from the old timeline's WAL when present); it restarts
+                      at a kept restart point at or before the switch point when there is one (--orphan-window)
   --accept-orphans    after a failover, go on from the switch point, keeping those as consumed (listed on stderr)
   --orphans FILE      when the slot consumed orphaned transactions: write their changes to FILE first (as
                       pgwal slot orphans prints them; its report on stderr), then refuse, rewind or accept
