@@ -2,8 +2,9 @@
 //  A primary archives; a server-side test_decoding slot ("truth") is made on it before any workload, then a
 //  pgwal slot. A cold copy becomes a streaming standby and is promoted while a transaction (X) is open on the
 //  primary; the old primary goes on: A begins, X commits, a long transaction L begins, A commits, then B (with
-//  a subtransaction), C and D begin after L and commit. pgwal's slot consumes the old primary's WAL past the
-//  switch point (--advance; L still open, so restart_lsn stops at L's first change).
+//  a subtransaction), C and D begin after L and commit, and E creates a table and fills it. pgwal's slot
+//  consumes the old primary's WAL past the switch point (--advance; L still open, so restart_lsn stops at L's
+//  first change).
 //  - With its kept restart points (the default --orphan-window), `pgwal slot orphans` starts before the switch
 //    point and prints every orphan: the truth slot's rows (lsn, xid, data) of exactly those transactions.
 //  - With --orphan-window 0 it starts at restart_lsn: the orphans whose BEGIN (first record, the truth slot's
@@ -139,6 +140,11 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         await p.query('commit');
         await p.query(`insert into t select g, 'C' from generate_series(60, 62) g`);
         await p.query(`delete from t where id = 61`);
+        // DDL on the old timeline only: the table is decoded with the historic catalog from the start point.
+        await p.query('begin');
+        await p.query('create table u (id int primary key, w numeric)');
+        await p.query(`insert into u values (1, 6.5)`);
+        await p.query('commit');
         const oldEnd = await flushedLsn(p);
         const switchPoint = /^1\t(\S+)\t/m.exec(fs.readFileSync(path.join(standby.pgWalDir, '00000002.history'), 'utf8'))![1]!;
 
@@ -162,25 +168,27 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         await archiveNow(standby);
         await archiveNow(primary);
 
-        // The truth: the old primary's own decoding; the orphans are its transactions committed in (switch point, confirmed_flush].
+        // The truth: the old primary's own decoding; the orphans are its transactions committed in (switch point,
+        // confirmed_flush]. Without skip-empty-xacts, a BEGIN row's LSN is the transaction's first record (first_lsn);
+        // with it, test_decoding writes BEGIN at the first change instead (E's first records are catalog changes).
         const truthRows = (
-          await p.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', null, null, 'include-xids', '1', 'skip-empty-xacts', '1')`, rowMode: 'array', types: asText })
+          await p.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', null, null, 'include-xids', '1')`, rowMode: 'array', types: asText })
         ).rows as string[][];
         const orphans = transactions(truthRows).filter((t) => t.commit > parseLsn(switchPoint) && t.commit <= parseLsn(consumed.confirmedFlush));
         expect(orphans.map((t) => t.rows.join('\n')).join('\n')).toContain('X before the promotion');
-        expect(orphans.length).toBe(5); // X, A, B, C's insert, C's delete
+        expect(orphans.length).toBe(6); // X, A, B, C's insert, C's delete, E (DDL)
+        expect(orphans.map((t) => t.rows.join('\n')).join('\n')).toContain('table public.u: INSERT: id[integer]:1 w[numeric]:6.5');
 
         const run = async (state: string): Promise<{ code: number; out: string[]; report: Report }> => {
           const r = io();
-          const code = await slotCommand(['orphans', '--state', state, '-p', archive, '--with-lsn', '-o', 'skip-empty-xacts=1', '--json'], r);
+          const code = await slotCommand(['orphans', '--state', state, '-p', archive, '--with-lsn', '--json'], r);
           expect(code, r.stderr()).not.toBe(1);
-          if (process.env.ORPHANS_DEBUG) console.log(r.stderr(), fs.readdirSync(archive).join(' '));
           return { code, out: lines(r.stdout()), report: JSON.parse(r.stderr()) as Report };
         };
         const check = (r: { code: number; out: string[]; report: Report }, start: string): void => {
           expect(r.report.switchPoint).toBe(switchPoint);
           expect(r.report.start.lsn).toBe(start);
-          expect(r.report.transactions.map((t) => t.xid)).toEqual(orphans.map((t) => t.xid));
+            expect(r.report.transactions.map((t) => t.xid)).toEqual(orphans.map((t) => t.xid));
           const before = orphans.filter((t) => t.begin < parseLsn(start));
           const whole = orphans.filter((t) => t.begin >= parseLsn(start));
           expect(r.report.transactions.filter((t) => !t.printed).map((t) => t.xid)).toEqual(before.map((t) => t.xid));
@@ -208,28 +216,27 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         expect(parseLsn(consumed0.restartLsn)).toBeGreaterThan(parseLsn(switchPoint));
         const some = await run(noWindow);
         check(some, consumed0.restartLsn);
-        if (process.env.ORPHANS_DEBUG) console.log(JSON.stringify(all.report, null, 1), JSON.stringify(some.report, null, 1), some.out, orphans);
         const unavailable = some.report.transactions.filter((t) => !t.printed).map((t) => t.xid);
         expect(unavailable.length).toBe(2);
         expect(some.out.join('\n')).not.toContain('A first');
         expect(some.out.join('\n')).toContain('B in a subtransaction');
         // The same through a restore_command (the old timeline's segments fetched from the archive), text report.
         const viaRestore = io();
-        expect(await slotCommand(['orphans', '--state', noWindow, '--restore-command', `cp ${archive}/%f %p`, '--wal-segsize', '1', '--with-lsn', '-o', 'skip-empty-xacts=1'], viaRestore)).toBe(2);
+        expect(await slotCommand(['orphans', '--state', noWindow, '--restore-command', `cp ${archive}/%f %p`, '--wal-segsize', '1', '--with-lsn'], viaRestore)).toBe(2);
         expect(lines(viaRestore.stdout())).toEqual(some.out);
         for (const xid of unavailable) expect(viaRestore.stderr()).toMatch(new RegExp(`xid ${xid} committed at \\S+, began at \\S+: changes unavailable \\(began-before-start\\)`));
-        expect(viaRestore.stderr()).toContain(`3 printed, 2 not`);
+        expect(viaRestore.stderr()).toContain(`4 printed, 2 not`);
 
         // 3. decode --orphans FILE --rewind: the rows first, then back to the kept restart point.
         const rewound = path.join(base, 'rewound.state');
         fs.copyFileSync(orphaned, rewound);
         const rows = path.join(base, 'orphans.txt');
         const told = io();
-        expect(await decodeCommand(['--state', rewound, '-p', archive, '--with-lsn', '-o', 'skip-empty-xacts=1', '--end', newEnd, '--orphans', rows, '--rewind', '--advance'], told), told.stderr()).toBe(0);
+        expect(await decodeCommand(['--state', rewound, '-p', archive, '--with-lsn', '--end', newEnd, '--orphans', rows, '--rewind', '--advance'], told), told.stderr()).toBe(0);
         expect(lines(fs.readFileSync(rows, 'utf8'))).toEqual(orphans.flatMap((t) => t.rows));
         // The promoted server's copy of the truth slot, after the switch point.
         const theirs = transactions(
-          (await s.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', $1, null, 'include-xids', '1', 'skip-empty-xacts', '1')`, values: [newEnd], rowMode: 'array', types: asText })).rows as string[][],
+          (await s.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', $1, null, 'include-xids', '1')`, values: [newEnd], rowMode: 'array', types: asText })).rows as string[][],
         ).filter((t) => t.commit > parseLsn(switchPoint));
         expect(theirs.flatMap((t) => t.rows).join('\n')).toContain('on the new primary');
         expect(lines(told.stdout())).toEqual(theirs.flatMap((t) => t.rows));

@@ -102,7 +102,7 @@ export async function writeOrphans(
   if (entry?.end === undefined || entry.end >= parseLsnText(state.confirmedFlush)) return undefined;
   const withLsn = options.some((o) => o.name === 'with-lsn');
   const limitText = options.find((o) => o.name === 'memory-limit')?.value;
-  const spillDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-orphans-'));
+  const spillDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-orphans-spill-'));
   // Rows go out in 64 KiB writes (to a file: appended), never one string per transaction.
   let fd: number | undefined;
   let pending = '';

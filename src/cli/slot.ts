@@ -236,6 +236,8 @@ function showText(s: SlotState): string {
     ['invalidation_lsn', s.invalidation?.lsn ?? ''],
     ['invalidation_detail', s.invalidation?.detail ?? ''],
     ['catalog', `${s.catalogRef.kind}, as of ${s.catalogRef.asOf}, ${s.catalog.relations.length} relations, crc32c ${s.catalogRef.crc32c}`],
+    // For the orphans of a failover (decode --orphan-window): restart_lsn (the confirmed_flush it covers from).
+    ['kept_restart_points', (s.keptRestarts ?? []).map((k) => `${k.restartLsn} (from ${k.confirmedFlush})`).join(', ')],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)} | ${v}\n`).join('');
