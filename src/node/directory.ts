@@ -9,10 +9,10 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
-import { AheadWindow } from './readahead.js';
+import { AheadWindow, callerReadsNext, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
-const WINDOW = 1024 * 1024;
+const WINDOW = WINDOW_MAX;
 
 interface Found {
   file: string;
@@ -40,8 +40,8 @@ export class DirectorySource implements SyncPageSource {
 
   constructor(readonly options: DirectorySourceOptions) {}
 
-  /** Windows being read ahead by the worker, by the LSN they start at. */
-  private ahead = new Map<Lsn, AheadWindow>();
+  /** Windows being read ahead by the worker, by the LSN they start at; null: one this thread will read itself. */
+  private ahead = new Map<Lsn, AheadWindow | null>();
   /** The last segment located for read-ahead (locate looks at the file system). */
   private located: { segno: number; found: Found | undefined } | undefined;
 
@@ -49,7 +49,7 @@ export class DirectorySource implements SyncPageSource {
   invalidate(): void {
     this.cache = undefined;
     this.located = undefined;
-    for (const a of this.ahead.values()) a.cancel();
+    for (const a of this.ahead.values()) a?.cancel();
     this.ahead.clear();
   }
 
@@ -58,7 +58,7 @@ export class DirectorySource implements SyncPageSource {
     const { segmentSize } = this.options;
     for (const [w, a] of this.ahead) {
       if (w <= start) {
-        a.cancel();
+        a?.cancel();
         this.ahead.delete(w);
       }
     }
@@ -69,7 +69,7 @@ export class DirectorySource implements SyncPageSource {
       const found = this.located.found;
       if (found === undefined || found.compressed || found.file.endsWith('.partial')) break;
       const off = w - segno * segmentSize;
-      this.ahead.set(w, new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off)));
+      this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off)));
     }
   }
 
@@ -126,7 +126,7 @@ export class DirectorySource implements SyncPageSource {
       const depth = this.options.readAhead ?? 8;
       if (depth > 0 && !found.file.endsWith('.partial')) {
         const a = this.ahead.get(start);
-        const ready = a !== undefined && a.file === found.file ? a.take() : undefined;
+        const ready = a != null && a.file === found.file ? a.take() : undefined;
         this.readAheadAfter(start, depth);
         if (ready !== undefined) {
           this.cache = { segno, start, bytes: ready, file: found.file, tli: found.tli, crc: a!.crc };

@@ -4,7 +4,11 @@
 // so what it returns and where and how it stops are unchanged.
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { CrcVerified } from '../xlogreader/reader.js';
-import { makeCrc32c, type Crc32cRange } from '../xlogreader/crc32c.js';
+import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
+import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
+
+/** The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one. */
+export const WINDOW_MAX = 1 << 20;
 
 /**
  * How long the calling thread waits for a window the worker has not finished before reading (and checking) it
@@ -15,6 +19,20 @@ const WAIT_MS = 5;
 let patient = false;
 /** The last wait timed out: the worker is starved of CPU; do not wait again until a window is ready in time. */
 let lagging = false;
+
+/**
+ * Windows the calling thread should read (and check) itself rather than hand to the worker: one more each time
+ * it had to wait for the worker, so that when the worker is the slower of the two (CRC-32C is most of the work)
+ * the calling thread takes a share of it instead of idling.
+ */
+let owedToCaller = 0;
+
+/** For the source posting windows: true when the next window is the calling thread's own. */
+export function callerReadsNext(): boolean {
+  if (patient || owedToCaller === 0) return false;
+  owedToCaller--;
+  return true;
+}
 
 /** Tests: wait for the worker however long it takes (up to 10 s), so which records it vouches for is fixed. */
 export function waitForReadAhead(on: boolean): void {
@@ -54,7 +72,8 @@ function start(): boolean {
   try {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
-    worker = new Worker(`(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})());`, {
+    const args = `require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})(), (${makeWasmCrc32c.toString()})(${WINDOW_MAX})`;
+    worker = new Worker(`(${workerMain.toString()})(${args});`, {
       eval: true,
       workerData: { port: channel.port2, posted },
       transferList: [channel.port2],
@@ -102,6 +121,7 @@ export class AheadWindow {
     // Whatever happens, jobs before this one are not wanted any more.
     if (Atomics.load(posted!, 1) < this.id - 1) Atomics.store(posted!, 1, this.id - 1);
     const deadline = performance.now() + (patient ? 10_000 : WAIT_MS);
+    let waited = false;
     for (;;) {
       // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
       let done = results.get(this.id);
@@ -119,6 +139,7 @@ export class AheadWindow {
             return undefined;
           }
           Atomics.wait(posted!, 0, seen, left);
+          waited = true;
           continue;
         }
         const r = m.message as Done;
@@ -129,6 +150,7 @@ export class AheadWindow {
       results.delete(this.id);
       pending.delete(this.id);
       lagging = false;
+      if (waited && owedToCaller < 4) owedToCaller++;
       if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
       this.crc = new AheadVerified(new Int32Array(done.bits!));
       return new Uint8Array(done.data);
@@ -146,13 +168,11 @@ export class AheadWindow {
  * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
  * it must not refer to anything outside itself.
  */
-function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32cRange): void {
+function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32c, wasm: WasmCrc32c | undefined): void {
   const BLCKSZ = 8192;
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
   const maxAlign = (n: number): number => (n + 7) & ~7;
-  let scratch = new Uint8Array(4 * BLCKSZ);
-
   function read(file: string, offset: number, b: Uint8Array): number {
     const fd = fs.openSync(file, 'r');
     try {
@@ -167,6 +187,39 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
       fs.closeSync(fd);
     }
   }
+
+  // With WebAssembly the window is read into its memory and checked there (no bounds checks on the tables),
+  // then copied out to be handed on.
+  const TABLE = 16 * 256 * 4;
+  const memory = wasm === undefined ? undefined : new Uint8Array(wasm.memory.buffer);
+  const wasmLimit = memory === undefined ? 0 : memory.length - TABLE;
+  let inWasm = false;
+  const range = (b: Uint8Array, start: number, end: number, seed: number): number =>
+    inWasm ? wasm!.crc(b.byteOffset + start, b.byteOffset + end, seed) : crc.range(b, start, end, seed);
+  const recordCrc = (b: Uint8Array, at: number, tot: number): number =>
+    inWasm ? range(b, at, at + 20, range(b, at + 24, at + tot, 0)) >>> 0 : crc.record(b, at, tot);
+
+  // A record spanning pages, as pieces of the window: [window offset, record offset, length] each.
+  const pieces = new Int32Array(3 * 1024);
+  let npieces = 0;
+  // CRC of the record's bytes [from, to) across its pieces, continuing from seed.
+  const piecesCrc = (b: Uint8Array, from: number, to: number, seed: number): number => {
+    for (let i = 0; i < npieces; i++) {
+      const at = pieces[3 * i]!;
+      const recOff = pieces[3 * i + 1]!;
+      const s = Math.max(from, recOff);
+      const e = Math.min(to, recOff + pieces[3 * i + 2]!);
+      if (s < e) seed = range(b, at + s - recOff, at + e - recOff, seed);
+    }
+    return seed;
+  };
+  const pieceByte = (b: Uint8Array, k: number): number => {
+    for (let i = 0; i < npieces; i++) {
+      const recOff = pieces[3 * i + 1]!;
+      if (k < recOff + pieces[3 * i + 2]!) return b[pieces[3 * i]! + k - recOff]!;
+    }
+    return 0;
+  };
 
   // Frames the records starting in the window as the reader does (XLogFindNextRecord for the first, then
   // xl_tot_len, page headers skipped) and marks those whose CRC matches. Checks nothing else: what it cannot
@@ -200,24 +253,32 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
       }
       const tot = u32(b, off) >>> 0;
       if (tot < 24) break;
-      let rec = b;
-      let at = off;
       let next: number;
+      let info: number;
+      let rmid: number;
       if (inPage + tot <= BLCKSZ) {
         next = off + maxAlign(tot);
+        if (recordCrc(b, off, tot) !== u32(b, off + 20) >>> 0) break;
+        info = b[off + 16]!;
+        rmid = b[off + 17]!;
       } else {
-        // Spans pages: gather it, skipping the page headers of the continuation pages.
+        // Spans pages: its pieces, the page headers of the continuation pages skipped; the CRC runs over them.
         if (tot > len) break;
-        if (scratch.length < tot) scratch = new Uint8Array(Math.max(tot, 2 * scratch.length));
         let got = BLCKSZ - inPage;
-        scratch.set(b.subarray(off, off + got), 0);
+        npieces = 1;
+        pieces[0] = off;
+        pieces[1] = 0;
+        pieces[2] = got;
         let page = off - inPage + BLCKSZ;
         next = -1;
         while (page + 24 <= len) {
           const h = hdrSize(b, page);
           const piece = Math.min(tot - got, BLCKSZ - h);
           if (page + h + piece > len) break;
-          scratch.set(b.subarray(page + h, page + h + piece), got);
+          pieces[3 * npieces] = page + h;
+          pieces[3 * npieces + 1] = got;
+          pieces[3 * npieces + 2] = piece;
+          npieces++;
           got += piece;
           if (got === tot) {
             next = page + h + maxAlign(piece);
@@ -226,13 +287,14 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
           page += BLCKSZ;
         }
         if (next < 0) break;
-        rec = scratch;
-        at = 0;
+        const want = (pieceByte(b, 20) | (pieceByte(b, 21) << 8) | (pieceByte(b, 22) << 16) | (pieceByte(b, 23) << 24)) >>> 0;
+        if (piecesCrc(b, 0, 20, piecesCrc(b, 24, tot, 0)) >>> 0 !== want) break;
+        info = pieceByte(b, 16);
+        rmid = pieceByte(b, 17);
       }
-      if (crc(rec, at, at + 20, crc(rec, at + 24, at + tot, 0)) !== u32(rec, at + 20)) break;
       bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
       // XLOG_SWITCH: the rest of the segment is not records.
-      if (rec[at + 17] === 0 && (rec[at + 16]! & 0xf0) === 0x40) break;
+      if (rmid === 0 && (info & 0xf0) === 0x40) break;
       off = next;
     }
   }
@@ -244,8 +306,15 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
     let whole = false;
     try {
       // Skipped when the reader has moved past it (it read that window itself).
-      whole = job.id > Atomics.load(posted, 1) && read(job.file, job.offset, b) === b.length;
-      if (whole) check(b, b.length, new Int32Array(job.bits));
+      if (job.id > Atomics.load(posted, 1)) {
+        inWasm = b.length <= wasmLimit;
+        const into = inWasm ? memory!.subarray(TABLE, TABLE + b.length) : b;
+        whole = read(job.file, job.offset, into) === b.length;
+        if (whole) {
+          check(into, into.length, new Int32Array(job.bits));
+          if (into !== b) b.set(into);
+        }
+      }
     } catch {
       whole = false;
     }

@@ -4,6 +4,9 @@
 //
 //   0 u8 kind  1 u8 flags  2 u16 reserved  4 u32 a  8 u32 lsn (low)  12 u32 lsn (high)  16 u32 b  20 u32 c  24 body…
 import type { Lsn } from '../lsn.js';
+import type { DecoderRelation } from './catalog.js';
+import type { RowAction, RowChange } from './plugin.js';
+import { deformTupleAt, type RawValue } from './tuple.js';
 
 export const CHANGE_INSERT = 1;
 export const CHANGE_UPDATE = 2;
@@ -205,4 +208,41 @@ export function decodeMessage(c: Uint8Array): { lsn: Lsn; prefix: string; conten
   const p = get32(c, 4);
   const n = get32(c, 16);
   return { lsn: changeLsn(c), prefix: fromUtf8.decode(c.subarray(CHANGE_HEADER, CHANGE_HEADER + p)), content: c.subarray(CHANGE_HEADER + p, CHANGE_HEADER + p + n) };
+}
+
+/**
+ * A row change as the reorder buffer replays it: its tuples stay in the encoded change and are deformed on first
+ * use, so a plugin that prints straight from the bytes (test_decoding's) makes no value objects. Made only when no
+ * TOAST value of the transaction replaces a pointer in it: the stored tuples are then the change's tuples as they are.
+ */
+export class StoredRowChange implements RowChange {
+  private newValues: RawValue[] | undefined;
+  private oldValues: RawValue[] | undefined;
+
+  constructor(
+    readonly lsn: Lsn,
+    readonly action: RowAction,
+    readonly relation: DecoderRelation,
+    /** The encoded change and its tuples' offsets in it (-1: none). */
+    readonly change: Uint8Array,
+    readonly newAt: number,
+    readonly oldAt: number,
+  ) {}
+
+  get kind(): 'row' {
+    return 'row';
+  }
+
+  get newTuple(): readonly RawValue[] | undefined {
+    return this.newAt < 0 ? undefined : (this.newValues ??= this.deform(this.newAt));
+  }
+
+  get oldTuple(): readonly RawValue[] | undefined {
+    return this.oldAt < 0 ? undefined : (this.oldValues ??= this.deform(this.oldAt));
+  }
+
+  private deform(at: number): RawValue[] {
+    const c = this.change;
+    return deformTupleAt(c, storedDataOffset(at), storedDataLength(c, at), storedInfomask2(c, at), storedInfomask(c, at), storedHoff(c, at), this.relation.attributes, this.lsn);
+  }
 }

@@ -41,6 +41,7 @@ import {
   storedInfomask2,
   decodeMessage,
   decodeRowChange,
+  StoredRowChange,
   decodeTruncate,
   encodeMarker,
   encodeMessage,
@@ -785,7 +786,10 @@ export class LogicalDecoder {
             break;
           }
           const action: RowAction = r.kind === CHANGE_DELETE ? 'DELETE' : r.kind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
-          const row: RowChange = {
+          // Tuples stay in the change unless TOAST values of this transaction (or the TOAST cache) replace pointers.
+          const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0
+            ? new StoredRowChange(r.lsn, action, rel, change, r.newTupleAt, r.oldTupleAt)
+            : {
             kind: 'row',
             lsn: r.lsn,
             action,

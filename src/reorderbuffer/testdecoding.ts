@@ -1,6 +1,7 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
 import { WalFormatError } from '../errors.js';
-import { BytesValue, type RawValue } from './tuple.js';
+import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, decompressDatum, deformTupleInto, type RawValue } from './tuple.js';
+import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, outputValueAt, timestamptzText } from './values.js';
 import { rowValueError } from './value-error.js';
@@ -73,6 +74,19 @@ function columnHeads(columns: readonly OutputColumn[], major: number): ColumnHea
   return h;
 }
 
+/** The type of column `i` and its ` name[type]:` head brought up to date (the catalog may answer differently now). */
+function columnType(h: ColumnHeads, i: number, c: OutputColumn, types: TypeLookup, major: number): TypeInfo {
+  const type: TypeInfo | undefined = types(c.typeOid);
+  if (type === undefined) throw new WalFormatError('unknown-type', `type ${c.typeOid} of column ${c.name} is not in the catalog`);
+  if (h.types[i] !== type || h.names[i] !== c.name) {
+    h.types[i] = type;
+    h.names[i] = c.name;
+    h.heads[i] = ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
+    h.bare[i] = unquoted(c.typeOid);
+  }
+  return type;
+}
+
 /** tuple_to_stringinfo: ` name[type]:value` per live column; `skipNulls` for old keys. */
 export function tupleText(columns: readonly OutputColumn[], values: readonly RawValue[], types: TypeLookup, major: number, skipNulls: boolean): string {
   const h = columnHeads(columns, major);
@@ -83,14 +97,7 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     const v = values[i]!;
     const isNull = v.kind === 'null' || (v.kind === 'missing' && v.text === null);
     if (isNull && skipNulls) continue;
-    const type: TypeInfo | undefined = types(c.typeOid);
-    if (type === undefined) throw new WalFormatError('unknown-type', `type ${c.typeOid} of column ${c.name} is not in the catalog`);
-    if (h.types[i] !== type || h.names[i] !== c.name) {
-      h.types[i] = type;
-      h.names[i] = c.name;
-      h.heads[i] = ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
-      h.bare[i] = unquoted(c.typeOid);
-    }
+    const type = columnType(h, i, c, types, major);
     s += h.heads[i]!;
     if (isNull) s += 'null';
     else if (v.kind === 'bytes') {
@@ -99,6 +106,47 @@ export function tupleText(columns: readonly OutputColumn[], values: readonly Raw
     }
     else if (v.kind === 'toast') s += 'unchanged-toast-datum';
     else if (v.kind === 'missing') s += printLiteral(c.typeOid, v.text!);
+  }
+  return s;
+}
+
+let storedLayout: Int32Array = new Int32Array(3 * 32);
+
+/**
+ * tupleText of a tuple as the reorder buffer stored it (offset `at` of the encoded change), printed straight from
+ * its bytes: no value objects.
+ */
+export function storedTupleText(ch: StoredRowChange, at: number, types: TypeLookup, major: number, skipNulls: boolean): string {
+  const columns = ch.relation.attributes;
+  const src = ch.change;
+  const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), columns, ch.lsn);
+  // Taken off the scratch while values print (a value's output function never comes back here, but be safe).
+  storedLayout = new Int32Array(0);
+  const h = columnHeads(columns, major);
+  let s = '';
+  try {
+    for (let i = 0, o = 0; i < columns.length; i++, o += 3) {
+      const c = columns[i]!;
+      if (c.dropped) continue;
+      const kind = layout[o]!;
+      const missing = kind === ATT_MISSING ? c.missing : undefined;
+      const isNull = kind === ATT_NULL || (kind === ATT_MISSING && (missing === undefined || missing === null));
+      if (isNull && skipNulls) continue;
+      const type = columnType(h, i, c, types, major);
+      s += h.heads[i]!;
+      if (isNull) s += 'null';
+      else if (kind === ATT_BYTES || kind === ATT_COMPRESSED) {
+        const text =
+          kind === ATT_BYTES
+            ? outputValueAt(src, layout[o + 1]!, layout[o + 2]!, type, types)
+            : outputValue(decompressDatum(src.subarray(layout[o + 1]!, layout[o + 2]!), ch.lsn), type, types);
+        s += h.bare[i] ? text : printLiteral(c.typeOid, text);
+      }
+      else if (kind === ATT_TOAST) s += 'unchanged-toast-datum';
+      else s += printLiteral(c.typeOid, missing!);
+    }
+  } finally {
+    storedLayout = layout;
   }
   return s;
 }
@@ -236,6 +284,7 @@ export class TestDecodingPlugin implements OutputPlugin {
     const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
     let line = tableHead(ch.relation, ctx.major) + (ch.action === 'INSERT' ? 'INSERT:' : ch.action === 'UPDATE' ? 'UPDATE:' : 'DELETE:');
     try {
+      if (ch instanceof StoredRowChange) return ctx.write(line + this.storedTuples(ch, types, ctx.major));
       if (ch.action === 'INSERT') line += ch.newTuple ? tupleText(columns, ch.newTuple, types, ctx.major, false) : ' (no-tuple-data)';
       else if (ch.action === 'UPDATE') {
         if (ch.oldTuple) line += ' old-key:' + tupleText(columns, ch.oldTuple, types, ctx.major, true) + ' new-tuple:';
@@ -247,6 +296,17 @@ export class TestDecodingPlugin implements OutputPlugin {
       throw rowValueError(e, ch, types);
     }
     ctx.write(line);
+  }
+
+  /** The tuples' part of a change line, printed from the stored change's bytes. */
+  private storedTuples(ch: StoredRowChange, types: TypeLookup, major: number): string {
+    const { newAt, oldAt } = ch;
+    if (ch.action === 'INSERT') return newAt >= 0 ? storedTupleText(ch, newAt, types, major, false) : ' (no-tuple-data)';
+    if (ch.action === 'UPDATE') {
+      const old = oldAt >= 0 ? ' old-key:' + storedTupleText(ch, oldAt, types, major, true) + ' new-tuple:' : '';
+      return old + (newAt >= 0 ? storedTupleText(ch, newAt, types, major, false) : ' (no-tuple-data)');
+    }
+    return oldAt >= 0 ? storedTupleText(ch, oldAt, types, major, true) : ' (no-tuple-data)';
   }
 
   truncate(ctx: OutputContext, txn: ReorderTxn, ch: TruncateChange): void {

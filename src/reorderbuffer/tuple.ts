@@ -79,31 +79,57 @@ export function deformTuple(data: Uint8Array, infomask2: number, infomask: numbe
   return deformTupleAt(data, 0, data.length, infomask2, infomask, hoff, attrs, lsn);
 }
 
-/** deformTuple of the `length` bytes of `src` from `start`; values are ranges of `src`. */
+// Attribute kinds of a tuple layout (deformTupleInto): what each column holds and where.
+export const ATT_NULL = 0;
+/** The datum is src[start, end). */
+export const ATT_BYTES = 1;
+/** A TOAST pointer: its varatt_external at src[start, end). */
+export const ATT_TOAST = 2;
+/** An inline-compressed varlena: its payload (va_tcinfo on) at src[start, end). */
+export const ATT_COMPRESSED = 3;
+/** Not in the tuple (added later): the attribute's missing value, or null. */
+export const ATT_MISSING = 4;
+
+/**
+ * Where each column of a tuple lies, in `layout` (kind, start, end per attribute; grown when too short, so use
+ * the array returned): heap_deform_tuple's walk without an object per value. Offsets are into `src`.
+ */
 // see heap_deform_tuple (heaptuple.c) and DecodeXLogTuple (decode.c)
-export function deformTupleAt(src: Uint8Array, start: number, length: number, infomask2: number, infomask: number, hoff: number, attrs: readonly Attribute[], lsn = 0): RawValue[] {
+export function deformTupleInto(
+  layout: Int32Array,
+  src: Uint8Array,
+  start: number,
+  length: number,
+  infomask2: number,
+  infomask: number,
+  hoff: number,
+  attrs: readonly Attribute[],
+  lsn = 0,
+): Int32Array {
   const data = src;
+  if (layout.length < 3 * attrs.length) layout = new Int32Array(3 * attrs.length);
   const natts = infomask2 & HEAP_NATTS_MASK;
   const hasNull = (infomask & HEAP_HASNULL) !== 0;
   // Offsets are tuple offsets (the tuple starts 8-aligned); byte k of the tuple is src[start + k - 23].
   const base = start - 23;
   let off = hoff;
   const end = 23 + length;
-  const out: RawValue[] = [];
-  for (let i = 0; i < attrs.length; i++) {
+  for (let i = 0, o = 0; i < attrs.length; i++, o += 3) {
     const a = attrs[i]!;
     if (i >= natts) {
-      out.push(a.missing !== undefined ? { kind: 'missing', text: a.missing } : { kind: 'null' });
+      layout[o] = ATT_MISSING;
       continue;
     }
     if (hasNull && !((data[start + (i >> 3)]! >> (i & 7)) & 1)) {
-      out.push(NULL_VALUE);
+      layout[o] = ATT_NULL;
       continue;
     }
     if (a.len > 0) {
       off = alignUp(off, alignOf(a.align));
       if (off + a.len > end) badTuple(lsn, `attribute ${a.attnum} runs past the end`);
-      out.push(new BytesValue(data, base + off, base + off + a.len));
+      layout[o] = ATT_BYTES;
+      layout[o + 1] = base + off;
+      layout[o + 2] = base + off + a.len;
       off += a.len;
     } else if (a.len === -1) {
       // A zero byte here is alignment padding before a 4-byte header; 1-byte headers are never zero.
@@ -113,36 +139,81 @@ export function deformTupleAt(src: Uint8Array, start: number, length: number, in
       if (b0 === 0x01) {
         const tag = data[base + off + 1]!;
         if (tag !== VARTAG_ONDISK || off + 18 > end) badTuple(lsn, `attribute ${a.attnum} has TOAST tag ${tag}`);
-        const p = base + off + 2;
-        const rawSize = u32(data, p);
-        const extInfo = u32(data, p + 4);
-        const extSize = extInfo & 0x3fffffff;
-        out.push({ kind: 'toast', rawSize, extSize, valueId: u32(data, p + 8), toastRelId: u32(data, p + 12), compressed: extSize < rawSize - 4, method: extInfo >>> 30 });
+        layout[o] = ATT_TOAST;
+        layout[o + 1] = base + off + 2;
+        layout[o + 2] = base + off + 18;
         off += 18;
       } else if (b0 & 0x01) {
         const size = b0 >> 1;
         if (off + size > end) badTuple(lsn, `attribute ${a.attnum} runs past the end`);
-        out.push(new BytesValue(data, base + off + 1, base + off + size));
+        layout[o] = ATT_BYTES;
+        layout[o + 1] = base + off + 1;
+        layout[o + 2] = base + off + size;
         off += size;
       } else {
         const size = u32(data, base + off) >>> 2;
         if (size < 4 || off + size > end) badTuple(lsn, `attribute ${a.attnum} has length ${size}`);
-        if ((b0 & 0x03) === 0x02) {
-          out.push({ kind: 'bytes', bytes: decompressDatum(data.subarray(base + off + 4, base + off + size), lsn) });
-        } else {
-          out.push(new BytesValue(data, base + off + 4, base + off + size));
-        }
+        layout[o] = (b0 & 0x03) === 0x02 ? ATT_COMPRESSED : ATT_BYTES;
+        layout[o + 1] = base + off + 4;
+        layout[o + 2] = base + off + size;
         off += size;
       }
     } else if (a.len === -2) {
       let e = off;
       while (e < end && data[base + e] !== 0) e++;
       if (e >= end) badTuple(lsn, `cstring attribute ${a.attnum} is not terminated`);
-      out.push(new BytesValue(data, base + off, base + e));
+      layout[o] = ATT_BYTES;
+      layout[o + 1] = base + off;
+      layout[o + 2] = base + e;
       off = e + 1;
     } else {
       badTuple(lsn, `attribute ${a.attnum} has length ${a.len}`);
     }
+  }
+  return layout;
+}
+
+/** A TOAST pointer's varatt_external at src[p, p + 16): what the value is and where its chunks are. */
+export function toastPointerAt(src: Uint8Array, p: number): Extract<RawValue, { kind: 'toast' }> {
+  const rawSize = u32(src, p);
+  const extInfo = u32(src, p + 4);
+  const extSize = extInfo & 0x3fffffff;
+  return { kind: 'toast', rawSize, extSize, valueId: u32(src, p + 8), toastRelId: u32(src, p + 12), compressed: extSize < rawSize - 4, method: extInfo >>> 30 };
+}
+
+let scratchLayout: Int32Array = new Int32Array(3 * 32);
+
+/** deformTuple of the `length` bytes of `src` from `start`; values are ranges of `src`. */
+export function deformTupleAt(src: Uint8Array, start: number, length: number, infomask2: number, infomask: number, hoff: number, attrs: readonly Attribute[], lsn = 0): RawValue[] {
+  // Taken off the shared scratch while in use: decompressing a value cannot come back here, but be safe.
+  const layout = deformTupleInto(scratchLayout, src, start, length, infomask2, infomask, hoff, attrs, lsn);
+  scratchLayout = new Int32Array(0);
+  const out: RawValue[] = [];
+  try {
+    for (let i = 0, o = 0; i < attrs.length; i++, o += 3) {
+      const s = layout[o + 1]!;
+      const e = layout[o + 2]!;
+      switch (layout[o]) {
+        case ATT_NULL:
+          out.push(NULL_VALUE);
+          break;
+        case ATT_BYTES:
+          out.push(new BytesValue(src, s, e));
+          break;
+        case ATT_TOAST:
+          out.push(toastPointerAt(src, s));
+          break;
+        case ATT_COMPRESSED:
+          out.push({ kind: 'bytes', bytes: decompressDatum(src.subarray(s, e), lsn) });
+          break;
+        default: {
+          const missing = attrs[i]!.missing;
+          out.push(missing !== undefined ? { kind: 'missing', text: missing } : { kind: 'null' });
+        }
+      }
+    }
+  } finally {
+    scratchLayout = layout;
   }
   return out;
 }

@@ -11,7 +11,8 @@ import { outputValue, type TypeInfo, type TypeLookup } from './values.js';
  * on that failure are the columns printed once more, one by one, to find which one it was.
  */
 export function rowValueError(e: unknown, ch: RowChange, types: TypeLookup): unknown {
-  if (!(e instanceof WalError)) return e;
+  // A malformed tuple is named by its own error; its values cannot be looked at again.
+  if (!(e instanceof WalError) || e.code === 'invalid-tuple') return e;
   const where = `${ch.relation.namespace}.${ch.relation.name}`;
   const failing = (v: RawValue, type: TypeInfo | undefined): boolean => {
     if (type === undefined) return true;

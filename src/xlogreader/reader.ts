@@ -114,6 +114,10 @@ function offInPage(lsn: Lsn): number {
   return lsn - Math.floor(lsn / XLOG_BLCKSZ) * XLOG_BLCKSZ;
 }
 
+/** Assembly arena blocks: multi-page records up to ARENA_RECORD_MAX bytes are cut from them. */
+const ARENA_BYTES = 256 * 1024;
+const ARENA_RECORD_MAX = 3 * XLOG_BLCKSZ;
+
 const FAIL = -1;
 const NEED = -2;
 const RESTART = -3;
@@ -544,7 +548,7 @@ export class XLogReader {
       // Needs reassembly: copy the first fragment now; the buffer grows with each validated continuation page.
       const full = this.pageBytes(targetPagePtr, XLOG_BLCKSZ);
       if (typeof full === 'number') return full;
-      const buffer = new Uint8Array(Math.min(totalLength, 4 * XLOG_BLCKSZ));
+      const buffer = this.assemblyBuffer(totalLength);
       buffer.set(full.subarray(targetRecOff, XLOG_BLCKSZ));
       this.asm = { recPtr, totalLength, gotLength: len, buffer, gotHeader, pagePtr: targetPagePtr + XLOG_BLCKSZ, chunk: this.pageChunk };
       return this.readContinuation(this.asm);
@@ -557,6 +561,26 @@ export class XLogReader {
       return this.invalid(recPtr, `incorrect resource manager data checksum in record at ${formatLsn(recPtr)}`);
     }
     return this.finish(recPtr, whole, targetRecOff, totalLength, recPtr + maxAlign(totalLength));
+  }
+
+  /** Where multi-page records are assembled: cut from a shared block, never reused (records are views into it). */
+  private arena = new Uint8Array(0);
+  private arenaUsed = 0;
+
+  /**
+   * A buffer for a record of `totalLength` bytes spanning pages. Most (full-page images) fit the current arena
+   * block, which spares an allocation per record; longer ones start at 32 kB and grow with what is actually read,
+   * so a forged xl_tot_len cannot make the reader allocate.
+   */
+  private assemblyBuffer(totalLength: number): Uint8Array {
+    if (totalLength > ARENA_RECORD_MAX) return new Uint8Array(4 * XLOG_BLCKSZ);
+    if (this.arenaUsed + totalLength > this.arena.length) {
+      this.arena = new Uint8Array(ARENA_BYTES);
+      this.arenaUsed = 0;
+    }
+    const b = this.arena.subarray(this.arenaUsed, this.arenaUsed + totalLength);
+    this.arenaUsed += maxAlign(totalLength);
+    return b;
   }
 
   private readContinuation(a: Assembly): DecodedRecord | typeof NEED | typeof FAIL | typeof RESTART {

@@ -1,0 +1,131 @@
+// CRC-32C in WebAssembly: the same slice-by-16 as crc32c.ts, about twice as fast in V8 because its table
+// lookups need no bounds checks. The module (a few hundred bytes) is assembled here, so there is no binary blob
+// to trust and no build step; every runtime with WebAssembly runs it, and crc32c.ts stays the fallback.
+
+/**
+ * The CRC-32C function over WebAssembly memory: `crc(start, end, seed)` for the bytes `memory[start..end)`.
+ * The first TABLE_BYTES of memory are its tables; callers put data at or after that.
+ */
+export interface WasmCrc32c {
+  memory: { readonly buffer: ArrayBuffer };
+  crc: (start: number, end: number, seed: number) => number;
+}
+
+/** The little of the WebAssembly API used here (the core compiles without DOM or runtime-specific types). */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** Where data may start in a WasmCrc32c's memory: after the 16 tables of 256 entries. */
+export const WASM_CRC_TABLE_BYTES = 16 * 256 * 4;
+
+/**
+ * Builds the module and fills its tables; undefined where WebAssembly is missing or refuses. Self-contained on
+ * purpose (the read-ahead worker runs its source text): it refers to nothing outside itself.
+ */
+export function makeWasmCrc32c(dataBytes: number): WasmCrc32c | undefined {
+  const TABLE = 16 * 256 * 4;
+  const uleb = (n: number): number[] => {
+    const out: number[] = [];
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n !== 0) b |= 0x80;
+      out.push(b);
+    } while (n !== 0);
+    return out;
+  };
+  const sleb = (n: number): number[] => {
+    const out: number[] = [];
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+        out.push(b);
+        return out;
+      }
+      out.push(b | 0x80);
+    }
+  };
+  // opcodes
+  const BLOCK = 0x02, LOOP = 0x03, BR = 0x0c, BR_IF = 0x0d, END = 0x0b, VOID = 0x40;
+  const GET = 0x20, SET = 0x21, LOAD = 0x28, LOAD8U = 0x2d, CONST = 0x41;
+  const LT_S = 0x48, GE_U = 0x4f, ADD = 0x6a, SUB = 0x6b, AND = 0x71, XOR = 0x73, SHL = 0x74, SHR_U = 0x76;
+  // params: 0 start, 1 end, 2 seed; locals: 3 crc, 4..7 the four words of a 16-byte step
+  const [P, E, SEED, C] = [0, 1, 2, 3];
+  const code: number[] = [];
+  const op = (...b: number[]): void => void code.push(...b);
+  const load = (offset: number): void => op(LOAD, 2, ...uleb(offset));
+  // Table t's entry for byte `shift` of word `local`, as a byte address: ((w >>> shift) & 255) * 4 + t * 1024.
+  const lookup = (local: number, shift: number, t: number): void => {
+    op(GET, local);
+    if (shift === 0) op(CONST, 2, SHL);
+    else if (shift === 24) op(CONST, 22, SHR_U);
+    else op(CONST, ...sleb(shift - 2), SHR_U);
+    op(CONST, ...sleb(1020), AND);
+    load(t * 1024);
+  };
+  op(GET, SEED, CONST, ...sleb(-1), XOR, SET, C);
+  op(BLOCK, VOID, LOOP, VOID);
+  op(GET, E, GET, P, SUB, CONST, 16, LT_S, BR_IF, 1);
+  op(GET, P);
+  load(0);
+  op(GET, C, XOR, SET, 4);
+  for (let w = 1; w < 4; w++) {
+    op(GET, P);
+    load(4 * w);
+    op(SET, 4 + w);
+  }
+  let first = true;
+  for (let w = 0; w < 4; w++) {
+    for (let k = 0; k < 4; k++) {
+      lookup(4 + w, 8 * k, 15 - 4 * w - k);
+      if (!first) op(XOR);
+      first = false;
+    }
+  }
+  op(SET, C, GET, P, CONST, 16, ADD, SET, P, BR, 0, END, END);
+  op(BLOCK, VOID, LOOP, VOID);
+  op(GET, P, GET, E, GE_U, BR_IF, 1);
+  op(GET, C, CONST, 8, SHR_U, GET, C, GET, P, LOAD8U, 0, 0, XOR, CONST, ...sleb(255), AND, CONST, 2, SHL);
+  load(0);
+  op(XOR, SET, C, GET, P, CONST, 1, ADD, SET, P, BR, 0, END, END);
+  op(GET, C, CONST, ...sleb(-1), XOR, END);
+  const body = [1, 5, 0x7f, ...code]; // one group of 5 i32 locals
+  const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
+  const str = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
+  const pages = Math.ceil((TABLE + dataBytes) / 65536);
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
+    ...section(3, [1, 0]),
+    ...section(5, [1, 0, ...uleb(pages)]),
+    ...section(7, [2, ...str('crc'), 0x00, 0, ...str('mem'), 0x02, 0]),
+    ...section(10, [1, ...uleb(body.length), ...body]),
+  ]);
+  const api = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+  if (api === undefined) return undefined;
+  try {
+    const instance = new api.Instance(new api.Module(bytes), {});
+    const memory = instance.exports.mem as WasmCrc32c['memory'];
+    const crc = instance.exports.crc as (start: number, end: number, seed: number) => number;
+    // The tables: T[0] is the byte-at-a-time table (Castagnoli, reflected); T[t] advances T[t-1] by a byte.
+    const T = new Int32Array(memory.buffer, 0, 16 * 256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+      T[n] = c;
+    }
+    for (let n = 0; n < 256; n++) {
+      let v = T[n]!;
+      for (let t = 1; t < 16; t++) {
+        v = (v >>> 8) ^ T[v & 255]!;
+        T[t * 256 + n] = v;
+      }
+    }
+    return { memory, crc };
+  } catch {
+    return undefined;
+  }
+}
