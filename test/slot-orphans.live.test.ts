@@ -20,7 +20,7 @@ import { decodeCommand } from '../src/cli/decode.js';
 import { slotCommand } from '../src/cli/slot.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { parseLsn } from '../src/lsn.js';
-import { MAJORS, Server } from './support/pg-server.js';
+import { debianAvailable, MAJORS, Server, type Flavor, type Major } from './support/pg-server.js';
 import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
 
 async function archiveNow(s: Server): Promise<void> {
@@ -43,15 +43,18 @@ interface Txn {
   rows: string[];
 }
 
-/** The truth slot's rows (lsn, xid, data) grouped into transactions (BEGIN … COMMIT, include-xids). */
+const isBegin = (data: string): boolean => data.startsWith('BEGIN') || data.startsWith('{"action":"B"');
+const isCommit = (data: string): boolean => data.startsWith('COMMIT') || data.startsWith('{"action":"C"');
+
+/** The truth slot's rows (lsn, xid, data) grouped into transactions (test_decoding's BEGIN … COMMIT, wal2json's B … C). */
 function transactions(rows: string[][]): Txn[] {
   const out: Txn[] = [];
   let cur: Txn | undefined;
   for (const [lsn, xid, data] of rows) {
     const line = `${lsn}\t${xid}\t${data}`;
-    if (data!.startsWith('BEGIN')) cur = { xid: Number(xid), begin: parseLsn(lsn!), commit: 0, rows: [] };
+    if (isBegin(data!)) cur = { xid: Number(xid), begin: parseLsn(lsn!), commit: 0, rows: [] };
     cur!.rows.push(line);
-    if (data!.startsWith('COMMIT')) {
+    if (isCommit(data!)) {
       cur!.commit = parseLsn(lsn!);
       out.push(cur!);
       cur = undefined;
@@ -67,28 +70,48 @@ interface Report {
   transactions: { xid: number; firstLsn: string | null; printed: boolean; unavailable?: { code: string; reason: string } }[];
 }
 
+/** The peek options of the truth slot: test_decoding with xids, wal2json's format-version 2. */
+const peekOptions = (plugin: Plugin): string => (plugin === 'wal2json' ? `'format-version', '2'` : `'include-xids', '1'`);
+type Plugin = 'test_decoding' | 'wal2json';
+
 describe.each(MAJORS)('PostgreSQL %i', (major) => {
   it('orphans: their changes as the old primary decoded them; those begun before the start point reported, not printed', async () => {
+    await orphanScenario(major, 'npm', 'test_decoding');
+  });
+});
+
+describe("wal2json 2.5 on Debian's PostgreSQL 15", () => {
+  it('orphans in the slot\'s plugin format: wal2json rows equal to the old primary\'s own wal2json slot', async () => {
+    // Not skipped when missing: a comparison that did not run must not pass.
+    expect(debianAvailable(15), "Debian's PostgreSQL 15 is missing: apt-get install -y postgresql-15").toBe(true);
+    expect(fs.existsSync('/usr/lib/postgresql/15/lib/wal2json.so'), 'apt-get install -y postgresql-15-wal2json').toBe(true);
+    await orphanScenario(15, 'debian', 'wal2json');
+  });
+});
+
+async function orphanScenario(major: Major, flavor: Flavor, plugin: Plugin): Promise<void> {
+  {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-orphans-'));
     fs.chmodSync(base, 0o755);
     const archive = path.join(base, 'archive');
     fs.mkdirSync(archive);
     const gucs = { wal_keep_size: "'1GB'", archive_mode: 'on', archive_command: `'cp %p ${archive}/%f'`, autovacuum: 'off' };
-    const primary = await Server.create({ major, gucs });
+    const primary = await Server.create({ major, flavor, gucs });
     if (primary.owner) fs.chownSync(archive, primary.owner.uid, primary.owner.gid);
     let standby: Server | undefined;
     try {
       await primary.start();
       await primary.query('create table t (id int primary key, v text)');
-      await primary.query(`select pg_create_logical_replication_slot('truth', 'test_decoding')`);
+      await primary.query(`select pg_create_logical_replication_slot('truth', '${plugin}')`);
       const fresh = path.join(base, 'fresh.state');
       const created = io();
-      expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'f', '--state', fresh], created), created.stderr()).toBe(0);
+      expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'f', '--plugin', plugin, '--state', fresh], created), created.stderr()).toBe(0);
       await primary.query(`insert into t select g, 'before the copy' from generate_series(1, 5) g`);
       await primary.stop('fast');
       fs.cpSync(primary.dataDir, path.join(base, 'standby'), { recursive: true });
       standby = await Server.create({
         major,
+        flavor,
         dataDir: path.join(base, 'standby'),
         gucs: { ...gucs, primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'` },
       });
@@ -152,13 +175,13 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         const orphaned = path.join(base, 'orphaned.state');
         fs.copyFileSync(fresh, orphaned);
         const onOld = io();
-        expect(await decodeCommand(['--state', orphaned, '-p', primary.pgWalDir, '-o', 'skip-empty-xacts=1', '--end', oldEnd, '--advance'], onOld), onOld.stderr()).toBe(0);
+        expect(await decodeCommand(['--state', orphaned, '-p', primary.pgWalDir, '--end', oldEnd, '--advance'], onOld), onOld.stderr()).toBe(0);
         const consumed = readSlotStateFile(orphaned);
         expect(parseLsn(consumed.confirmedFlush)).toBeGreaterThan(parseLsn(switchPoint));
         const noWindow = path.join(base, 'nowindow.state');
         fs.copyFileSync(fresh, noWindow);
         const onOld0 = io();
-        expect(await decodeCommand(['--state', noWindow, '-p', primary.pgWalDir, '-o', 'skip-empty-xacts=1', '--end', oldEnd, '--advance', '--orphan-window', '0'], onOld0), onOld0.stderr()).toBe(0);
+        expect(await decodeCommand(['--state', noWindow, '-p', primary.pgWalDir, '--end', oldEnd, '--advance', '--orphan-window', '0'], onOld0), onOld0.stderr()).toBe(0);
         expect(onOld0.stdout()).toBe(onOld.stdout());
         const consumed0 = readSlotStateFile(noWindow);
         expect(consumed0.keptRestarts).toBeUndefined();
@@ -172,12 +195,12 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         // confirmed_flush]. Without skip-empty-xacts, a BEGIN row's LSN is the transaction's first record (first_lsn);
         // with it, test_decoding writes BEGIN at the first change instead (E's first records are catalog changes).
         const truthRows = (
-          await p.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', null, null, 'include-xids', '1')`, rowMode: 'array', types: asText })
+          await p.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', null, null, ${peekOptions(plugin)})`, rowMode: 'array', types: asText })
         ).rows as string[][];
         const orphans = transactions(truthRows).filter((t) => t.commit > parseLsn(switchPoint) && t.commit <= parseLsn(consumed.confirmedFlush));
         expect(orphans.map((t) => t.rows.join('\n')).join('\n')).toContain('X before the promotion');
         expect(orphans.length).toBe(6); // X, A, B, C's insert, C's delete, E (DDL)
-        expect(orphans.map((t) => t.rows.join('\n')).join('\n')).toContain('table public.u: INSERT: id[integer]:1 w[numeric]:6.5');
+        expect(orphans.map((t) => t.rows.join('\n')).join('\n')).toContain(plugin === 'wal2json' ? '"table":"u","columns":[{"name":"id","type":"integer","value":1},{"name":"w","type":"numeric","value":6.5}]' : 'table public.u: INSERT: id[integer]:1 w[numeric]:6.5');
 
         const run = async (state: string): Promise<{ code: number; out: string[]; report: Report }> => {
           const r = io();
@@ -236,7 +259,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         expect(lines(fs.readFileSync(rows, 'utf8'))).toEqual(orphans.flatMap((t) => t.rows));
         // The promoted server's copy of the truth slot, after the switch point.
         const theirs = transactions(
-          (await s.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', $1, null, 'include-xids', '1')`, values: [newEnd], rowMode: 'array', types: asText })).rows as string[][],
+          (await s.query({ text: `select lsn, xid, data from pg_logical_slot_peek_changes('truth', $1, null, ${peekOptions(plugin)})`, values: [newEnd], rowMode: 'array', types: asText })).rows as string[][],
         ).filter((t) => t.commit > parseLsn(switchPoint));
         expect(theirs.flatMap((t) => t.rows).join('\n')).toContain('on the new primary');
         expect(lines(told.stdout())).toEqual(theirs.flatMap((t) => t.rows));
@@ -250,5 +273,5 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       await primary.destroy();
       fs.rmSync(base, { recursive: true, force: true });
     }
-  });
-});
+  }
+}
