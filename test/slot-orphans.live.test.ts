@@ -11,6 +11,7 @@
 //    BEGIN row LSN) precedes it — X and A — are reported as "changes unavailable", the others printed whole.
 //  - `decode --orphans FILE --rewind` writes the same rows, then rewinds to the kept restart point; decoding
 //    the new timeline then equals the promoted server's copy of the truth slot after the switch point.
+//  The same in wal2json's format on Debian's PostgreSQL 15 (a wal2json truth slot, a wal2json pgwal slot).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

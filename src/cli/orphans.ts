@@ -112,8 +112,12 @@ export async function writeOrphans(
     else target(pending);
     pending = '';
   };
+  // A file is written under a temporary name and renamed when complete: a run that fails leaves no file whose
+  // last transaction is cut short.
+  const tmp = typeof target === 'string' ? path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`) : undefined;
+  let done = false;
   try {
-    if (typeof target === 'string') fd = fs.openSync(target, 'w', 0o600);
+    if (tmp !== undefined) fd = fs.openSync(tmp, 'w', 0o600);
     const report = await decodeOrphans({
       state,
       history,
@@ -129,11 +133,18 @@ export async function writeOrphans(
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
     });
     flush();
-    if (fd !== undefined) fs.fsyncSync(fd);
+    if (fd !== undefined) {
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = undefined;
+      fs.renameSync(tmp!, target as string);
+    }
+    done = true;
     io.err(options.some((o) => o.name === 'json') ? orphanReportJson(report) : orphanReportText(report, who));
     return report;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+    if (!done && tmp !== undefined) fs.rmSync(tmp, { force: true });
     fs.rmSync(spillDir, { recursive: true, force: true });
   }
 }
