@@ -187,6 +187,26 @@ async function orphanScenario(major: Major, flavor: Flavor, plugin: Plugin): Pro
         const consumed0 = readSlotStateFile(noWindow);
         expect(consumed0.keptRestarts).toBeUndefined();
         expect(consumed0.confirmedFlush).toBe(consumed.confirmedFlush);
+        // Confirming every commit, once with the window and once asking the failover candidate (the promoted
+        // standby, which has the WAL up to the switch point) instead: only points it may need are kept.
+        const everyWindow = path.join(base, 'every-window.state');
+        const everyCandidate = path.join(base, 'every-candidate.state');
+        for (const [st, extra] of [
+          [everyWindow, []],
+          [everyCandidate, ['--failover-standby', dsnOf(standby)]],
+        ] as const) {
+          fs.copyFileSync(fresh, st);
+          const r = io();
+          expect(await decodeCommand(['--state', st, '-p', primary.pgWalDir, '--end', oldEnd, '--confirm-every', '1', ...extra], r), r.stderr()).toBe(0);
+          expect(r.stdout()).toBe(onOld.stdout());
+        }
+        const keptByWindow = readSlotStateFile(everyWindow).keptRestarts!;
+        const keptByCandidate = readSlotStateFile(everyCandidate).keptRestarts!;
+        const standbyHas = parseLsn((await standby.query<{ l: string }>('select pg_last_wal_receive_lsn()::text as l'))[0]!.l);
+        expect(keptByWindow.filter((k) => parseLsn(k.confirmedFlush) <= parseLsn(switchPoint)).length).toBeGreaterThan(1);
+        expect(parseLsn(keptByCandidate[0]!.confirmedFlush)).toBeLessThanOrEqual(standbyHas);
+        expect(keptByCandidate.slice(1).every((k) => parseLsn(k.confirmedFlush) > standbyHas)).toBe(true);
+        expect(keptByCandidate.length).toBeLessThan(keptByWindow.length);
 
         await l.query('commit');
         await archiveNow(standby);
@@ -235,6 +255,8 @@ async function orphanScenario(major: Major, flavor: Flavor, plugin: Plugin): Pro
         check(all, keptStart);
         expect(all.out.join('\n')).toContain('X before the promotion');
         expect(all.code).toBe(0);
+        // The candidate's points are enough: every orphan, from the one point at or before what it had.
+        check(await run(everyCandidate), keptByCandidate[0]!.restartLsn);
 
         // 2. No kept points: from restart_lsn (L's first change); X and A began before it.
         expect(parseLsn(consumed0.restartLsn)).toBeGreaterThan(parseLsn(switchPoint));

@@ -171,6 +171,13 @@ describe('kept restart points', () => {
     expect(slot.state.keptRestarts!.map((k) => k.confirmedFlush)).toEqual(['0/200', '0/600', '0/700']);
   });
 
+  it('with a durable LSN from the failover candidate: points back to the newest at or before it, whatever the window', () => {
+    const slot = new Slot(base(), () => undefined);
+    slot.keepRestarts = { window: 0, max: 16 };
+    for (let i = 1; i <= 4; i++) slot.confirm(0x200 + i * 0x100, { restartLsn: 0x100 + i * 0x100, durable: 0x450 });
+    expect(slot.state.keptRestarts!.map((k) => k.confirmedFlush)).toEqual(['0/400', '0/500', '0/600']);
+  });
+
   it('a window of 0 keeps none', () => {
     const slot = new Slot(base(), () => undefined);
     slot.keepRestarts = { window: 0, max: 16 };

@@ -207,7 +207,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
     if (historic !== undefined) hooks.catalogPagesAt = (restart) => catalogSnapshotToJson(historic.exportSnapshot(restart));
     let pending = '';
-    const direct = !hooks.holdsBack;
+    const direct = !hooks.holdsBack && !hooks.asksCandidate;
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     const statePath = path.resolve(io.cwd, stateFile);
     const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;

@@ -60,6 +60,7 @@ export const SLOT_DECODE_OPTIONS: OptionSpec[] = [
   { long: 'hold-back-standby', arg: 'required' },
   { long: 'hold-back-archive', arg: 'required' },
   { long: 'orphan-window', arg: 'required' },
+  { long: 'failover-standby', arg: 'required' },
 ];
 
 export const SLOT_DECODE_HELP = `  --confirm-every N   confirm after every N commits written to stdout (implies --advance): a killed
@@ -74,6 +75,9 @@ export const SLOT_DECODE_HELP = `  --confirm-every N   confirm after every N com
   --orphan-window SIZE  keep the slot's earlier restart points (and their catalog pages) back to SIZE of WAL
                       before confirmed_flush (default 64MB; 0: none), so that after a failover whose switch
                       point lies within it every orphaned transaction's changes can be decoded again
+  --failover-standby URL  instead of a window: keep restart points back to the newest one whose confirmed_flush
+                      that standby has flushed (asked as decoding goes; output is not held back); with
+                      --hold-back-*, the hold-back source is used the same way
   --hold-back-standby URL   print a commit only once that server has flushed it (pg_last_wal_receive_lsn)
   --hold-back-archive DIR   print a commit only once its segment is complete in that archive
 `;
@@ -133,6 +137,7 @@ export function slotDecodeArgs(options: Parsed['options'], io: DumpIo, segmentSi
   const archive = get('hold-back-archive');
   if (standby !== undefined && archive !== undefined) bad('give one of --hold-back-standby and --hold-back-archive');
   const window = get('orphan-window');
+  const candidate = get('failover-standby');
   return {
     confirmEvery,
     advance: options.some((o) => o.name === 'advance'),
@@ -140,6 +145,7 @@ export function slotDecodeArgs(options: Parsed['options'], io: DumpIo, segmentSi
     acceptOrphans: options.some((o) => o.name === 'accept-orphans'),
     holdBack: standby !== undefined ? standbyFlushSource(standby) : archive !== undefined ? archiveSource(path.resolve(io.cwd, archive), segmentSize) : undefined,
     ...(window !== undefined ? { keepRestarts: { ...DEFAULT_KEEP_RESTARTS, window: parseWalSize(window) } } : {}),
+    ...(candidate !== undefined ? { failoverCandidate: standbyFlushSource(candidate) } : {}),
   };
 }
 

@@ -30,6 +30,11 @@ export interface SlotDecodeOptions {
   holdBack?: DurabilitySource;
   /** Which earlier restart points the slot keeps for decoding orphaned transactions (default: the slot's). */
   keepRestarts?: KeepRestarts;
+  /**
+   * The failover candidate, asked (without holding output back) how far it has the WAL: the slot keeps restart
+   * points only back to the newest one whose confirmed_flush it has. With hold-back, the hold-back source is it.
+   */
+  failoverCandidate?: DurabilitySource;
 }
 
 const RM_XACT_ID = 1;
@@ -141,6 +146,28 @@ export class SlotDecodeHooks {
     return this.options.holdBack !== undefined;
   }
 
+  /** Whether a failover candidate is asked as decoding goes: then records go through `emitted` (it awaits the answers). */
+  get asksCandidate(): boolean {
+    return this.options.failoverCandidate !== undefined;
+  }
+
+  /** What the failover candidate (or the hold-back source) was last known to have. */
+  private durable: Lsn | undefined;
+  private candidateAskedAt = -Infinity;
+
+  private async askCandidate(now: boolean): Promise<void> {
+    const c = this.options.failoverCandidate;
+    if (c === undefined || (!now && Date.now() - this.candidateAskedAt < ASK_EVERY_MS)) return;
+    this.candidateAskedAt = Date.now();
+    this.durable = Math.max(this.durable ?? 0, await c.covered());
+  }
+
+  /** The durable LSN a confirm may prune kept restart points by: the candidate's, else the hold-back source's. */
+  private get durableForConfirm(): Lsn | undefined {
+    if (this.options.failoverCandidate !== undefined) return this.durable;
+    return this.options.holdBack !== undefined ? this.covered : undefined;
+  }
+
   /** `emitted` without hold-back, for a synchronous loop. */
   emittedNow(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): void {
     if (text === '' && commitEnd <= this.lastQueued) return;
@@ -153,6 +180,7 @@ export class SlotDecodeHooks {
     if (text === '' && commitEnd <= this.lastQueued) return;
     this.lastQueued = Math.max(this.lastQueued, commitEnd);
     const restart = restartAt();
+    await this.askCandidate(false);
     if (this.options.holdBack === undefined) {
       this.out(text);
       this.written(commitEnd, restart, rec.timeline);
@@ -196,16 +224,17 @@ export class SlotDecodeHooks {
     this.lastWritten = { commitEnd, restart, timeline };
     if (this.options.confirmEvery > 0 && ++this.commitsSinceConfirm >= this.options.confirmEvery) {
       this.commitsSinceConfirm = 0;
-      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline, catalogPagesAt: this.catalogPagesAt });
+      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline, catalogPagesAt: this.catalogPagesAt, durable: this.durableForConfirm });
     }
   }
 
   /** The end of the run: what is still held stays unconfirmed; with --advance, confirm what was written. */
   async end(): Promise<{ held: number }> {
     if (this.options.holdBack !== undefined) await this.release(true);
+    await this.askCandidate(true);
     const w = this.lastWritten;
     if ((this.options.advance || this.options.confirmEvery > 0) && w.commitEnd > this.slot.confirmedFlush) {
-      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline, catalogPagesAt: this.catalogPagesAt });
+      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline, catalogPagesAt: this.catalogPagesAt, durable: this.durableForConfirm });
     }
     return { held: this.held.length };
   }

@@ -42,6 +42,11 @@ export interface ConfirmOptions {
   timeline?: number;
   /** The historic catalog's pages as of a restart LSN: stored with the state whenever restart_lsn moves. */
   catalogPagesAt?: (restartLsn: Lsn) => SlotState['catalogPages'];
+  /**
+   * How far the WAL is known durable on the failover candidate: a promotion there switches at or after it, so
+   * the kept restart points need cover only switch points from here on (instead of the window).
+   */
+  durable?: Lsn;
 }
 
 export class Slot {
@@ -155,7 +160,7 @@ export class Slot {
         next.catalogPages = options.catalogPagesAt(parseLsn(next.restartLsn));
         delete next.catalogPagesFile;
       }
-      const kept = this.keptWith(next);
+      const kept = this.keptWith(next, options.durable);
       if (kept === undefined) delete next.keptRestarts;
       else next.keptRestarts = kept;
     }
@@ -166,16 +171,16 @@ export class Slot {
   /**
    * The kept restart points once the slot moves to `next`: the point it was at (when none is kept yet), then
    * `next`'s, the first confirm at its new restart_lsn (the one that covers the most switch points). Older
-   * ones go once a newer one covers every switch point in the window.
+   * ones go once a newer one covers every switch point in the window (or from the candidate's durable LSN on).
    */
-  private keptWith(next: SlotState): KeptRestart[] | undefined {
+  private keptWith(next: SlotState, durable: Lsn | undefined): KeptRestart[] | undefined {
     const { window, max } = this.keepRestarts;
-    if (window <= 0) return undefined;
+    if (window <= 0 && durable === undefined) return undefined;
     const list = [...(this.s.keptRestarts ?? [])];
     const pointOf = (s: SlotState): KeptRestart => restartPointsOf({ ...s, keptRestarts: [] })[0]!;
     if (list.length === 0) list.push(pointOf(this.s));
     list.push(pointOf(next));
-    const horizon = parseLsn(next.confirmedFlush) - window;
+    const horizon = durable ?? parseLsn(next.confirmedFlush) - window;
     let from = 0;
     for (let i = 0; i < list.length; i++) if (parseLsn(list[i]!.confirmedFlush) <= horizon) from = i;
     const out = list.slice(from);
