@@ -66,6 +66,10 @@ describe('crc32c', () => {
         expect(w!.crc(at, at + len, seed) >>> 0).toBe(reference(data.subarray(start, start + len), seed));
       }
     }
+    for (let len = 24; len < 120; len++) {
+      const at = WASM_CRC_TABLE_BYTES + 8;
+      expect(w!.record(at, len) >>> 0).toBe(reference(data.subarray(8, 28), reference(data.subarray(32, 8 + len))));
+    }
     data.set(new TextEncoder().encode('123456789'));
     expect(w!.crc(WASM_CRC_TABLE_BYTES, WASM_CRC_TABLE_BYTES + 9, 0) >>> 0).toBe(0xe3069283);
   });

@@ -196,8 +196,7 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   let inWasm = false;
   const range = (b: Uint8Array, start: number, end: number, seed: number): number =>
     inWasm ? wasm!.crc(b.byteOffset + start, b.byteOffset + end, seed) : crc.range(b, start, end, seed);
-  const recordCrc = (b: Uint8Array, at: number, tot: number): number =>
-    inWasm ? range(b, at, at + 20, range(b, at + 24, at + tot, 0)) >>> 0 : crc.record(b, at, tot);
+  const recordCrc = (b: Uint8Array, at: number, tot: number): number => (inWasm ? wasm!.record(b.byteOffset + at, tot) >>> 0 : crc.record(b, at, tot));
 
   // A record spanning pages, as pieces of the window: [window offset, record offset, length] each.
   const pieces = new Int32Array(3 * 1024);

@@ -171,23 +171,13 @@ export const changeKind = (c: Uint8Array): number => c[0]!;
 export const changeFlags = (c: Uint8Array): number => c[1]!;
 export const changeLsn = (c: Uint8Array): Lsn => get32(c, 12) * 0x1_0000_0000 + get32(c, 8);
 
-export interface DecodedRowChange {
-  kind: number;
-  flags: number;
-  lsn: Lsn;
-  tablespace: number;
-  relfilenode: number;
-  /** Offsets in the change of its new and old tuples (see storedTuple*), -1 when it has none. */
-  newTupleAt: number;
-  oldTupleAt: number;
-}
-
-/** A row change read back: numbers only, its tuples by offset. */
-export function decodeRowChange(c: Uint8Array): DecodedRowChange {
-  const newTupleAt = c[CHANGE_HEADER] === 0 ? -1 : CHANGE_HEADER;
-  const next = newTupleAt < 0 ? CHANGE_HEADER + 1 : CHANGE_HEADER + 10 + get32(c, CHANGE_HEADER + 6);
-  const oldTupleAt = c[next] === 0 ? -1 : next;
-  return { kind: c[0]!, flags: c[1]!, lsn: changeLsn(c), tablespace: get32(c, 4), relfilenode: get32(c, 16), newTupleAt, oldTupleAt };
+// A row change read back: fields by offset, its tuples by offset (-1 when it has none); no object per change.
+export const rowTablespace = (c: Uint8Array): number => get32(c, 4);
+export const rowRelfilenode = (c: Uint8Array): number => get32(c, 16);
+export const rowNewTupleAt = (c: Uint8Array): number => (c[CHANGE_HEADER] === 0 ? -1 : CHANGE_HEADER);
+export function rowOldTupleAt(c: Uint8Array): number {
+  const next = c[CHANGE_HEADER] === 0 ? CHANGE_HEADER + 1 : CHANGE_HEADER + 10 + get32(c, CHANGE_HEADER + 6);
+  return c[next] === 0 ? -1 : next;
 }
 
 // The fields of a stored tuple at offset `at` of a change (as putTuple wrote them).

@@ -40,7 +40,10 @@ import {
   storedInfomask,
   storedInfomask2,
   decodeMessage,
-  decodeRowChange,
+  rowNewTupleAt,
+  rowOldTupleAt,
+  rowRelfilenode,
+  rowTablespace,
   StoredRowChange,
   decodeTruncate,
   encodeMarker,
@@ -771,8 +774,12 @@ export class LogicalDecoder {
             if (spec === undefined) throw new WalFormatError('invalid-change-order', `speculative insertion confirmed at ${formatLsn(lsn)} without a pending insertion`, { lsn });
             change = spec.change;
           }
-          const r = decodeRowChange(change);
-          const rel = this.catalog.relationByFilenode(r.tablespace, r.relfilenode, at);
+          // A confirmed speculative insertion is the insertion's change: its kind, flags, LSN and tuples.
+          const rKind = change[0]!;
+          const rLsn = change === c ? lsn : changeLsn(change);
+          const newAt = rowNewTupleAt(change);
+          const oldAt = rowOldTupleAt(change);
+          const rel = this.catalog.relationByFilenode(rowTablespace(change), rowRelfilenode(change), at);
           spec = kind === CHANGE_SPEC_INSERT && rel !== undefined ? { change, rel } : kind === CHANGE_SPEC_CONFIRM ? spec : undefined;
           if (kind === CHANGE_SPEC_INSERT) break;
           if (rel === undefined) {
@@ -782,24 +789,24 @@ export class LogicalDecoder {
           if ((rel.rewriteOf ?? 0) !== 0 && this.options.includeRewrites !== true) break;
           if (rel.kind === 'S') break;
           if (rel.kind === 't') {
-            if (r.kind === CHANGE_INSERT || r.kind === CHANGE_SPEC_INSERT) this.appendChunk((toast ??= new Map()), rel, change, r.newTupleAt, lsn);
+            if (rKind === CHANGE_INSERT || rKind === CHANGE_SPEC_INSERT) this.appendChunk((toast ??= new Map()), rel, change, newAt, lsn);
             break;
           }
-          const action: RowAction = r.kind === CHANGE_DELETE ? 'DELETE' : r.kind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
+          const action: RowAction = rKind === CHANGE_DELETE ? 'DELETE' : rKind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
           // Tuples stay in the change unless TOAST values of this transaction (or the TOAST cache) replace pointers.
           const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0
-            ? new StoredRowChange(r.lsn, action, rel, change, r.newTupleAt, r.oldTupleAt)
+            ? new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
             : {
             kind: 'row',
-            lsn: r.lsn,
+            lsn: rLsn,
             action,
             relation: rel,
-            newTuple: r.newTupleAt >= 0 ? this.fillToast(reassemble(this.deform(change, r.newTupleAt, rel, lsn), toast, lsn, this.remember)) : undefined,
-            oldTuple: r.oldTupleAt >= 0 ? this.deform(change, r.oldTupleAt, rel, lsn) : undefined,
+            newTuple: newAt >= 0 ? this.fillToast(reassemble(this.deform(change, newAt, rel, lsn), toast, lsn, this.remember)) : undefined,
+            oldTuple: oldAt >= 0 ? this.deform(change, oldAt, rel, lsn) : undefined,
           };
-          if (streaming) plugin.streamChange!(this.ctxAt(r.lsn, xid, at), txn, row);
-          else plugin.change(this.ctxAt(r.lsn, xid, at), txn, row);
-          if (r.flags & CF_CLEAR_TOAST) toast?.clear();
+          if (streaming) plugin.streamChange!(this.ctxAt(rLsn, xid, at), txn, row);
+          else plugin.change(this.ctxAt(rLsn, xid, at), txn, row);
+          if (change[1]! & CF_CLEAR_TOAST) toast?.clear();
           if (kind === CHANGE_SPEC_CONFIRM) spec = undefined;
           break;
         }

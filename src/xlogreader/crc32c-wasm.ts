@@ -9,6 +9,8 @@
 export interface WasmCrc32c {
   memory: { readonly buffer: ArrayBuffer };
   crc: (start: number, end: number, seed: number) => number;
+  /** The CRC a WAL record of `totalLength` bytes at `start` should carry: its body, then its header up to xl_crc. */
+  record: (start: number, totalLength: number) => number;
 }
 
 /** The little of the WebAssembly API used here (the core compiles without DOM or runtime-specific types). */
@@ -93,23 +95,27 @@ export function makeWasmCrc32c(dataBytes: number): WasmCrc32c | undefined {
   op(XOR, SET, C, GET, P, CONST, 1, ADD, SET, P, BR, 0, END, END);
   op(GET, C, CONST, ...sleb(-1), XOR, END);
   const body = [1, 5, 0x7f, ...code]; // one group of 5 i32 locals
+  // record(start, totalLength) = crc(start, start + 20, crc(start + 24, start + totalLength, 0)): one call per record.
+  const CALL = 0x10;
+  const recordBody = [0, GET, 0, GET, 0, CONST, 20, ADD, GET, 0, CONST, 24, ADD, GET, 0, GET, 1, ADD, CONST, 0, CALL, 0, CALL, 0, END];
   const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
   const str = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const pages = Math.ceil((TABLE + dataBytes) / 65536);
   const bytes = new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
-    ...section(3, [1, 0]),
+    ...section(1, [2, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]),
+    ...section(3, [2, 0, 1]),
     ...section(5, [1, 0, ...uleb(pages)]),
-    ...section(7, [2, ...str('crc'), 0x00, 0, ...str('mem'), 0x02, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
+    ...section(7, [3, ...str('crc'), 0x00, 0, ...str('record'), 0x00, 1, ...str('mem'), 0x02, 0]),
+    ...section(10, [2, ...uleb(body.length), ...body, ...uleb(recordBody.length), ...recordBody]),
   ]);
   const api = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   if (api === undefined) return undefined;
   try {
     const instance = new api.Instance(new api.Module(bytes), {});
     const memory = instance.exports.mem as WasmCrc32c['memory'];
-    const crc = instance.exports.crc as (start: number, end: number, seed: number) => number;
+    const crc = instance.exports.crc as WasmCrc32c['crc'];
+    const record = instance.exports.record as WasmCrc32c['record'];
     // The tables: T[0] is the byte-at-a-time table (Castagnoli, reflected); T[t] advances T[t-1] by a byte.
     const T = new Int32Array(memory.buffer, 0, 16 * 256);
     for (let n = 0; n < 256; n++) {
@@ -124,7 +130,7 @@ export function makeWasmCrc32c(dataBytes: number): WasmCrc32c | undefined {
         T[t * 256 + n] = v;
       }
     }
-    return { memory, crc };
+    return { memory, crc, record };
   } catch {
     return undefined;
   }

@@ -6,13 +6,12 @@ import {
   BKPBLOCK_HAS_DATA,
   BKPBLOCK_HAS_IMAGE,
   BKPBLOCK_SAME_REL,
-  BKPIMAGE_APPLY,
+  BlockRef,
   BKPIMAGE_COMPRESSED,
   BKPIMAGE_HAS_HOLE,
   DecodedRecord,
   SIZE_OF_XLOG_RECORD,
   setBlockDecoder,
-  type BlockRef,
   type RelFileLocator,
 } from './record.js';
 
@@ -174,7 +173,8 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number, bytes: 
 // see DecodeXLogRecord (xlogreader.c)
 export function decodeBlockRefs(rec: DecodedRecord): (BlockRef | undefined)[] {
   const bytes = rec.bytes;
-  const blocks: (BlockRef | undefined)[] = [];
+  // Sized once: a growing array would reserve room for 17 references.
+  const blocks: (BlockRef | undefined)[] = new Array<BlockRef | undefined>(rec.maxBlockId + 1);
   let ptr = SIZE_OF_XLOG_RECORD;
   let locator: RelFileLocator | undefined;
   for (;;) {
@@ -217,23 +217,7 @@ export function decodeBlockRefs(rec: DecodedRecord): (BlockRef | undefined)[] {
     }
     const blockNumber = u32(bytes, ptr);
     ptr += 4;
-    blocks[id] = {
-      id,
-      flags,
-      forkNumber: flags & BKPBLOCK_FORK_MASK,
-      locator: locator!,
-      blockNumber,
-      hasImage,
-      applyImage: hasImage && (bimgInfo & BKPIMAGE_APPLY) !== 0,
-      hasData,
-      bimgInfo,
-      imageLength,
-      holeOffset,
-      holeLength,
-      imageOffset: 0,
-      dataLength,
-      dataOffset: 0,
-    };
+    blocks[id] = new BlockRef(id, flags, locator!, blockNumber, bimgInfo, imageLength, holeOffset, holeLength, dataLength);
     if (id === rec.maxBlockId) break;
   }
   // Payloads follow the headers in block-id order: image, then data.

@@ -41,26 +41,43 @@ export const XLR_CHECK_CONSISTENCY = 0x02;
 export const SIZE_OF_XLOG_RECORD = 24;
 
 /** One block reference (DecodedBkpBlock). Offsets are into the record's `bytes`. */
-export interface BlockRef {
-  id: number;
-  /** fork_flags as stored: fork number in the low nibble, BKPBLOCK_* above. */
-  flags: number;
-  forkNumber: number;
-  locator: RelFileLocator;
-  blockNumber: number;
-  hasImage: boolean;
+export class BlockRef {
+  /** Where the image and the data lie in the record's bytes: set once the headers have all been read. */
+  imageOffset = 0;
+  dataOffset = 0;
+
+  constructor(
+    readonly id: number,
+    /** fork_flags as stored: fork number in the low nibble, BKPBLOCK_* above. */
+    readonly flags: number,
+    readonly locator: RelFileLocator,
+    readonly blockNumber: number,
+    /** bimg_info; 0 without an image. */
+    readonly bimgInfo: number,
+    /** Stored image length (bimg_len), compressed or not. */
+    readonly imageLength: number,
+    readonly holeOffset: number,
+    readonly holeLength: number,
+    readonly dataLength: number,
+  ) {}
+
+  // Derived from the flags on the prototype: fewer fields per reference (most records have one, made per record).
+  get forkNumber(): number {
+    return this.flags & BKPBLOCK_FORK_MASK;
+  }
+
+  get hasImage(): boolean {
+    return (this.flags & BKPBLOCK_HAS_IMAGE) !== 0;
+  }
+
   /** BKPIMAGE_APPLY: the image is restored during redo. */
-  applyImage: boolean;
-  hasData: boolean;
-  /** bimg_info; 0 without an image. */
-  bimgInfo: number;
-  /** Stored image length (bimg_len), compressed or not. */
-  imageLength: number;
-  holeOffset: number;
-  holeLength: number;
-  imageOffset: number;
-  dataLength: number;
-  dataOffset: number;
+  get applyImage(): boolean {
+    return (this.flags & BKPBLOCK_HAS_IMAGE) !== 0 && (this.bimgInfo & BKPIMAGE_APPLY) !== 0;
+  }
+
+  get hasData(): boolean {
+    return (this.flags & BKPBLOCK_HAS_DATA) !== 0;
+  }
 }
 
 /** Shared by every record without block references, so they allocate no array. */
