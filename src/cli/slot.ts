@@ -374,7 +374,9 @@ async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
       const wal = walOf(o.all('path'), io);
       insert = formatLsn(await walEndFrom(wal, parseLsn(s.restartLsn), wal.history === undefined ? s.timeline : undefined));
     }
-    blob = { format: 'pgwal-slot-export', version: SLOT_EXPORT_VERSION, insertLsn: insert, source: 'pgwal', slot: s };
+    // Kept restart points stay behind: their catalog pages are files beside this state, not part of the blob.
+    const { keptRestarts: _kept, ...exported } = s;
+    blob = { format: 'pgwal-slot-export', version: SLOT_EXPORT_VERSION, insertLsn: insert, source: 'pgwal', slot: exported };
   }
   writeFileDurably(out, serializeSlotExport(blob));
   io.out(`slot "${blob.slot.name}" exported: timeline ${blob.slot.timeline}, restart_lsn ${blob.slot.restartLsn}, confirmed_flush_lsn ${blob.slot.confirmedFlush}, catalog_xmin ${blob.slot.catalogXmin}, WAL at ${blob.insertLsn}\n`);
