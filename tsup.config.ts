@@ -20,10 +20,13 @@ export default defineConfig([
     splitting: true,
   },
   {
-    entry: { 'cli/main': 'src/cli/main.ts' },
+    entry: { main: 'src/cli/main.ts' },
+    outDir: 'dist/cli',
     format: ['esm'],
     sourcemap: true,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
+    // Subcommands are imported when used (main.ts): chunks, so `pgwal dump` does not load the decoder.
+    splitting: true,
   },
 ]);

@@ -1,9 +1,7 @@
 // The `pgwal` command line: one subcommand per job.
 import { createRequire } from 'node:module';
-import { dump, DUMP_HELP, type DumpIo } from './dump.js';
-import { timeline, TIMELINE_HELP } from './timeline.js';
-import { decodeCommand } from './decode.js';
-import { slotCommand } from './slot.js';
+import type { DumpIo } from './dump.js';
+// Each subcommand is loaded when asked for: `pgwal dump` starts without the decoder, the catalog or `pg`.
 
 const require = createRequire(import.meta.url);
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -35,7 +33,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === '--help' || command === '-?' || command === 'help') {
-    process.stdout.write(command === 'help' && rest[0] === 'dump' ? DUMP_HELP : command === 'help' && rest[0] === 'timeline' ? TIMELINE_HELP : HELP);
+    process.stdout.write(
+      command === 'help' && rest[0] === 'dump'
+        ? (await import('./dump.js')).DUMP_HELP
+        : command === 'help' && rest[0] === 'timeline'
+          ? (await import('./timeline.js')).TIMELINE_HELP
+          : HELP,
+    );
     return 0;
   }
   if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot') {
@@ -50,9 +54,9 @@ export async function main(argv: string[]): Promise<number> {
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       signal: controller.signal,
     };
-    if (command === 'decode') return decodeCommand(rest, io);
-    if (command === 'slot') return slotCommand(rest, io);
-    return command === 'dump' ? dump(rest, io) : timeline(rest, io);
+    if (command === 'decode') return (await import('./decode.js')).decodeCommand(rest, io);
+    if (command === 'slot') return (await import('./slot.js')).slotCommand(rest, io);
+    return command === 'dump' ? (await import('./dump.js')).dump(rest, io) : (await import('./timeline.js')).timeline(rest, io);
   }
   process.stderr.write(command === undefined ? HELP : `pgwal: unknown command "${command}"\n\n${HELP}`);
   return 1;

@@ -72,8 +72,9 @@ function start(): boolean {
   try {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
-    const args = `require('node:worker_threads'), require('node:fs'), (${makeCrc32c.toString()})(), (${makeWasmCrc32c.toString()})(${WINDOW_MAX})`;
-    worker = new Worker(`(${workerMain.toString()})(${args});`, {
+    // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
+    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const wasm = (${makeWasmCrc32c.toString()})(${WINDOW_MAX}, crc.tables);`;
+    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm);`, {
       eval: true,
       workerData: { port: channel.port2, posted },
       transferList: [channel.port2],

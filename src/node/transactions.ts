@@ -5,16 +5,24 @@ import { InvalidArgumentError } from '../errors.js';
 import { LogicalDecoder } from '../reorderbuffer/decoder.js';
 import { TypedChangesPlugin, type TypedChange, type TypedTransaction } from '../reorderbuffer/jschanges.js';
 import type { SlotState } from '../slot/state.js';
+import type { Slot } from '../slot/slot.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { FileSpillStore } from './spill.js';
 import { openWal } from './wal.js';
 import { readCatalogPages } from './slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
-import { catalogSnapshotFromJson } from '../catalog/snapshot-json.js';
+import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 
 export interface DecodeTransactionsOptions {
-  /** Where to start and the catalog to decode with: `readSlotStateFile(…)` or `createSlot(…)`. */
-  state: SlotState;
+  /** Where to start and the catalog to decode with: `readSlotStateFile(…)` or `createSlot(…)`; or give `slot`. */
+  state?: SlotState;
+  /**
+   * A slot (`openSlotFile(…)`) instead of `state`: decoding starts at its position, refuses an invalidated slot,
+   * checks catalog_xmin on every record (SlotInvalidatedError, persisted, before anything of that record is
+   * handed over), and confirms each transaction once the loop asks for the next one — the loop body's end is
+   * the acknowledgement, so a transaction whose body did not finish (a crash, a break, a throw) comes again.
+   */
+  slot?: Slot;
   /** Folders holding the WAL. */
   path: string | string[];
   /** Stop at this LSN (upto_lsn); default: the end of the WAL in the folders. */
@@ -38,14 +46,19 @@ export interface DecodeTransactionsOptions {
  * `txn.endLsn`.
  */
 export async function* decodeTransactions(options: DecodeTransactionsOptions): AsyncGenerator<TypedTransaction, void, undefined> {
-  const { state } = options;
+  const { slot } = options;
+  const state = slot?.state ?? options.state;
+  if (state === undefined) throw new InvalidArgumentError('decodeTransactions needs a slot state (state) or a slot (slot)');
+  if (slot !== undefined && options.state !== undefined) throw new InvalidArgumentError('decodeTransactions takes a slot or a state, not both');
   const profile = profileForMajor(state.major);
   if (profile === undefined) throw new InvalidArgumentError(`unsupported major ${state.major} in the slot state`);
+  slot?.assertUsable();
   const ready: TypedTransaction[] = [];
   const pages = readCatalogPages(state);
+  const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
   const decoder = new LogicalDecoder({
     // With the catalog's pages (slot create's default), the historic catalog follows DDL.
-    catalog: pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : state.catalog,
+    catalog: historic ?? state.catalog,
     major: profile.major,
     plugin: new TypedChangesPlugin({ onTransaction: (t) => ready.push(t), onMessage: options.onMessage, filterByOrigin: options.filterByOrigin }),
     startAt: parseLsn(state.confirmedFlush),
@@ -56,10 +69,20 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });
   const stream = openWal({ path: options.path, timeline: 'latest' }).records({ start: parseLsn(state.restartLsn), end: options.end, startTimeline: state.timeline, signal: options.signal });
+  const catalogPagesAt = historic === undefined ? undefined : (restart: Lsn): SlotState['catalogPages'] => catalogSnapshotToJson(historic.exportSnapshot(restart));
   try {
     for await (const rec of stream) {
+      slot?.checkRecord(rec, profile.major);
       decoder.process(rec);
-      while (ready.length > 0) yield ready.shift()!;
+      if (ready.length === 0) continue;
+      // Where decoding could restart once these are confirmed: nothing is read between here and the confirms.
+      const restart = decoder.restartPoint(rec.endLsn);
+      while (ready.length > 0) {
+        const txn = ready.shift()!;
+        yield txn;
+        // Asked for the next one: the consumer is done with this transaction.
+        slot?.confirm(txn.endLsn, { restartLsn: Math.min(restart, txn.endLsn), timeline: rec.timeline, catalogPagesAt });
+      }
     }
   } finally {
     decoder.close();

@@ -23,10 +23,10 @@ interface WebAssemblyApi {
 export const WASM_CRC_TABLE_BYTES = 16 * 256 * 4;
 
 /**
- * Builds the module and fills its tables; undefined where WebAssembly is missing or refuses. Self-contained on
- * purpose (the read-ahead worker runs its source text): it refers to nothing outside itself.
+ * Builds the module with `tables` (makeCrc32c's) in its memory; undefined where WebAssembly is missing or refuses.
+ * Self-contained on purpose (the read-ahead worker runs its source text): it refers to nothing outside itself.
  */
-export function makeWasmCrc32c(dataBytes: number): WasmCrc32c | undefined {
+export function makeWasmCrc32c(dataBytes: number, tables: Int32Array): WasmCrc32c | undefined {
   const TABLE = 16 * 256 * 4;
   const uleb = (n: number): number[] => {
     const out: number[] = [];
@@ -116,20 +116,7 @@ export function makeWasmCrc32c(dataBytes: number): WasmCrc32c | undefined {
     const memory = instance.exports.mem as WasmCrc32c['memory'];
     const crc = instance.exports.crc as WasmCrc32c['crc'];
     const record = instance.exports.record as WasmCrc32c['record'];
-    // The tables: T[0] is the byte-at-a-time table (Castagnoli, reflected); T[t] advances T[t-1] by a byte.
-    const T = new Int32Array(memory.buffer, 0, 16 * 256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-      T[n] = c;
-    }
-    for (let n = 0; n < 256; n++) {
-      let v = T[n]!;
-      for (let t = 1; t < 16; t++) {
-        v = (v >>> 8) ^ T[v & 255]!;
-        T[t * 256 + n] = v;
-      }
-    }
+    new Int32Array(memory.buffer, 0, 16 * 256).set(tables);
     return { memory, crc, record };
   } catch {
     return undefined;

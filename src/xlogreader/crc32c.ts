@@ -11,6 +11,8 @@ export interface Crc32c {
    * with their set-up cost more than the bytes.
    */
   record: (bytes: Uint8Array, offset: number, totalLength: number) => number;
+  /** The 16 slice-by-16 tables of 256 entries, table t at t * 256 (crc32c-wasm.ts copies them). */
+  tables: Int32Array;
 }
 
 /**
@@ -88,7 +90,7 @@ export function makeCrc32c(): Crc32c {
     c = step4(w, k + 4, step16(w, k, c));
     return ~c >>> 0;
   };
-  return { range, record };
+  return { range, record, tables: T };
 }
 
 const crc = makeCrc32c();
