@@ -220,3 +220,12 @@ describe('kept restart points', () => {
     }
   });
 });
+
+describe('help', () => {
+  it('decode --help names the orphan options (no module cycle leaves a part undefined)', async () => {
+    const { DECODE_HELP } = await import('../src/cli/decode.js');
+    expect(DECODE_HELP).toContain('--orphans FILE');
+    expect(DECODE_HELP).toContain('--failover-standby URL');
+    expect(DECODE_HELP).not.toContain('undefined');
+  });
+});

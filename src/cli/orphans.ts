@@ -12,7 +12,7 @@ import type { TimelineReader } from '../node/slot-decode.js';
 import type { SlotState } from '../slot/state.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import { getopt, type Parsed } from './getopt.js';
-import { makePlugin, openWalSources, parseSize, pluginChoice } from './decode.js';
+import { makePlugin, openWalSources, parseSize, pluginChoice } from './decode-options.js';
 import type { DumpIo } from './dump.js';
 
 export const ORPHANS_HELP = `pgwal slot orphans prints the changes of the transactions a slot consumed on its old timeline past the
