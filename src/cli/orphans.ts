@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WalError } from '../errors.js';
-import { formatLsn } from '../lsn.js';
+import { formatLsn, parseLsn } from '../lsn.js';
 import { decodeOrphans, type OrphanReport } from '../node/orphans.js';
 import { FileSpillStore } from '../node/spill.js';
 import { readSlotStateFile } from '../node/slot.js';
@@ -99,7 +99,7 @@ export async function writeOrphans(
   who: string,
 ): Promise<OrphanReport | undefined> {
   const entry = history.find((e) => e.tli === state.timeline);
-  if (entry?.end === undefined || entry.end >= parseLsnText(state.confirmedFlush)) return undefined;
+  if (entry?.end === undefined || entry.end >= parseLsn(state.confirmedFlush)) return undefined;
   const withLsn = options.some((o) => o.name === 'with-lsn');
   const limitText = options.find((o) => o.name === 'memory-limit')?.value;
   const spillDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-orphans-spill-'));
@@ -149,10 +149,6 @@ export async function writeOrphans(
   }
 }
 
-const parseLsnText = (t: string): number => {
-  const [hi, lo] = t.split('/');
-  return parseInt(hi!, 16) * 0x1_0000_0000 + parseInt(lo!, 16);
-};
 
 /** `pgwal slot orphans`: returns the exit status. */
 export async function orphansCommand(argv: string[], io: DumpIo): Promise<number> {

@@ -9,7 +9,7 @@
 //           record whose nextXid proves the orphan began after it
 //   decode  from the start point to confirmed_flush; only the rows of orphans located at or after it are printed
 import { WalError } from '../errors.js';
-import { formatLsn, segmentStart, type Lsn } from '../lsn.js';
+import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { parseRunningXacts, XLOG_RUNNING_XACTS } from '../xlogreader/rmgrdesc/standby.js';
 import { assertOnHistory, type TimelineHistory } from '../timeline/history.js';
 import { LogicalDecoder, type DecoderOptions, type OutputRow } from '../reorderbuffer/decoder.js';
@@ -79,7 +79,7 @@ const xidFollowsOrEquals = (a: number, b: number): boolean => ((a - b) | 0) >= 0
  */
 export async function decodeOrphans(o: DecodeOrphansOptions): Promise<OrphanReport> {
   const s = o.state;
-  const confirmed = parseLsnText(s.confirmedFlush);
+  const confirmed = parseLsn(s.confirmedFlush);
   const entry = o.history.find((e) => e.tli === s.timeline);
   if (entry === undefined) assertOnHistory(s.timeline, confirmed, o.history);
   const switchPoint = entry?.end;
@@ -92,10 +92,10 @@ export async function decodeOrphans(o: DecodeOrphansOptions): Promise<OrphanRepo
   // (a restarted decoder emits every transaction committed after confirmed_flush whole — the slot's own rule).
   // Failing that, the oldest one there is: orphans committed after its confirmed_flush are still whole.
   const points = restartPointsOf(s);
-  const covering = points.filter((p) => parseLsnText(p.confirmedFlush) <= switchPoint);
+  const covering = points.filter((p) => parseLsn(p.confirmedFlush) <= switchPoint);
   const chosen = covering.length > 0 ? covering[covering.length - 1]! : points[0]!;
-  const start = parseLsnText(chosen.restartLsn);
-  const startConfirmed = parseLsnText(chosen.confirmedFlush);
+  const start = parseLsn(chosen.restartLsn);
+  const startConfirmed = parseLsn(chosen.confirmedFlush);
   const isCurrent = chosen.restartLsn === s.restartLsn && chosen.confirmedFlush === s.confirmedFlush;
   const what = isCurrent ? `restart_lsn ${chosen.restartLsn}` : `the restart point ${chosen.restartLsn} kept from confirmed_flush ${chosen.confirmedFlush}`;
 
@@ -152,10 +152,6 @@ export async function decodeOrphans(o: DecodeOrphansOptions): Promise<OrphanRepo
   return { slotName: s.name, timeline: s.timeline, switchPoint, confirmedFlush: confirmed, start: { lsn: start, confirmedFlush: startConfirmed, what }, transactions: orphans };
 }
 
-const parseLsnText = (t: string): Lsn => {
-  const [hi, lo] = t.split('/');
-  return parseInt(hi!, 16) * 0x1_0000_0000 + parseInt(lo!, 16);
-};
 
 function minDefined(values: (Lsn | undefined)[]): Lsn | undefined {
   let m: Lsn | undefined;
