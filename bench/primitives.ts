@@ -12,9 +12,11 @@ import * as BufferLayout from 'buffer-layout';
 import Long from 'long';
 import { MemorySource, STEP_NEED, STEP_RECORD, XLogReader } from '../dist/xlogreader.js';
 import { makeCrc32c } from '../src/xlogreader/crc32c.js';
+import { makeWasmCrc32c, WASM_CRC_TABLE_BYTES } from '../src/xlogreader/crc32c-wasm.js';
 import { cachedCorpus } from './corpus.js';
 
-const ours = makeCrc32c().range;
+const crcFns = makeCrc32c();
+const ours = crcFns.range;
 import { fmt, machine, median, table } from './lib.js';
 
 const TRIALS = 7;
@@ -104,7 +106,16 @@ function crcBench(): string {
       for (let i = 0; i < pool; i++) x ^= crc32cSarwate(bufs[i]!);
       return x;
     });
-    for (const r of [pgwal, lib, libReady, simple]) {
+    // The read-ahead worker's: the same buffers, in WebAssembly memory (where it reads its windows).
+    const wasm = makeWasmCrc32c(data.length, crcFns.tables)!;
+    new Uint8Array(wasm.memory.buffer).set(data, WASM_CRC_TABLE_BYTES);
+    if ((wasm.crc(WASM_CRC_TABLE_BYTES, WASM_CRC_TABLE_BYTES + size, 0) >>> 0) !== crc32cSarwate(bufs[0]!)) throw new Error('CRC-32C implementations disagree');
+    const inWasm = measure('pgwal WebAssembly (slice-by-16, the read-ahead worker)', () => {
+      let x = 0;
+      for (let i = 0; i < pool; i++) x ^= wasm.crc(WASM_CRC_TABLE_BYTES + i * stride, WASM_CRC_TABLE_BYTES + i * stride + size, 0);
+      return x;
+    });
+    for (const r of [pgwal, inWasm, lib, libReady, simple]) {
       const ops = r.callsPerSec * pool;
       rows.push([`${r.name}, ${size} B`, `${fmt(ops / 1e6, 2)} M`, fmt((ops * size) / 1e6), `${(r.callsPerSec / pgwal.callsPerSec).toFixed(2)}×`]);
     }

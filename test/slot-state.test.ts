@@ -105,7 +105,7 @@ describe('slot state file', () => {
 describe('Slot', () => {
   const make = (): { slot: Slot; writes: SlotState[] } => {
     const writes: SlotState[] = [];
-    return { slot: new Slot(sample(), (s) => writes.push(s)), writes };
+    return { slot: new Slot(sample(), (s) => void writes.push(s)), writes };
   };
 
   it('confirmed_flush only moves forward; restart_lsn follows, never past it, never back', () => {

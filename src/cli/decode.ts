@@ -3,21 +3,17 @@
 import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn, parseLsn } from '../lsn.js';
-import { openWal } from '../node/wal.js';
-import { ArchiveWal } from '../node/restore.js';
 import { openSlotFile, readCatalogPages } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Slot } from '../slot/slot.js';
-import { folderTimelineReader, SlotDecodeHooks, type TimelineReader } from '../node/slot-decode.js';
+import { SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/decoder.js';
-import type { OutputPlugin } from '../reorderbuffer/plugin.js';
-import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
-import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
+import { writeOrphans } from './orphans.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -69,17 +65,9 @@ the server.
 Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
-const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
+import { makePlugin, openWalSources, parseSize, pluginChoice } from './decode-options.js';
 
-/** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
-  if (m === null) throw new WalError('invalid-argument', `invalid memory limit "${text}": expected a number with a unit B, kB, MB, GB or TB`);
-  const unit = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[(m[2] ?? 'kB') as 'B'];
-  return Number(m[1]) * unit;
-}
-
-const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
+export { parseSize };
 
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
   let slot: Slot | undefined;
@@ -99,6 +87,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         { long: 'restore-command', arg: 'required' },
         { long: 'wal-segsize', arg: 'required' },
         { long: 'toast-cache', arg: 'required' },
+        { long: 'orphans', arg: 'required' },
         { short: '?', long: 'help', arg: 'none' },
         ...SLOT_DECODE_OPTIONS,
       ],
@@ -115,47 +104,25 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     slot = openSlotFile(path.resolve(io.cwd, stateFile));
     const state = slot.state;
-    const pluginName = p.options.find((o) => o.name === 'plugin')?.value ?? (state.plugin === 'wal2json' ? 'json' : 'test_decoding');
-    if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
-    const given = p.options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
-      const eq = o.value!.indexOf('=');
-      return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
-    });
-    const opts = new Map<string, string>();
-    if (pluginName === 'test_decoding') {
-      for (const [k, v] of given) {
-        if (!TEST_DECODING_OPTIONS.includes(k)) throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
-        opts.set(k, v ?? '1');
-      }
-    }
-    const dirs = p.options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
-    const restoreCommand = p.options.find((o) => o.name === 'restore-command')?.value;
-    const segText = p.options.find((o) => o.name === 'wal-segsize')?.value;
+    const choice = pluginChoice(p.options, state.plugin);
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
-    // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
-    const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
-    const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
-    const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }) : undefined;
-    const history = archive?.history ?? files!.history;
-    const oldTimeline: TimelineReader =
-      archive === undefined
-        ? folderTimelineReader(files!.dirs)
-        : async (tli, start) => {
-            const old = await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeline: tli });
-            return (async function* () {
-              try {
-                yield* old.records({ start });
-              } finally {
-                old.close();
-              }
-            })();
-          };
+    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io);
+    const orphansFile = p.options.find((o) => o.name === 'orphans')?.value;
+    if (orphansFile !== undefined && history !== undefined) {
+      // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.
+      try {
+        await writeOrphans(state, history, oldTimeline, segmentSize, choice, p.options, path.resolve(io.cwd, orphansFile), io, 'pgwal decode');
+      } catch (e) {
+        archive?.close();
+        throw e;
+      }
+    }
     // Rows that are not held back are written synchronously (where the CLI can): a reader slower than the
     // decoder then holds it back, instead of the rows piling up in stdout's queue.
     let out = io.out;
-    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, archive?.segmentSize ?? files!.segmentSize), (t) => out(t));
+    const hooks = new SlotDecodeHooks(slot, profile.major, slotDecodeArgs(p.options, io, segmentSize), (t) => out(t));
     if (!hooks.holdsBack && io.outSync !== undefined) out = io.outSync;
     try {
       await hooks.begin(history, oldTimeline, io.err);
@@ -169,17 +136,15 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
     if (historic !== undefined) hooks.catalogPagesAt = (restart) => catalogSnapshotToJson(historic.exportSnapshot(restart));
     let pending = '';
-    const direct = !hooks.holdsBack;
+    const direct = !hooks.holdsBack && !hooks.asksCandidate;
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     const statePath = path.resolve(io.cwd, stateFile);
     const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
     const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
-    const flag = (k: string, d: string): boolean => bool(opts.get(k) ?? d);
-    const plugin: OutputPlugin =
-      pluginName === 'json'
-        ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...given]))
-        : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
+    const flag = choice.flag;
+    const pluginName = choice.name;
+    const plugin = makePlugin(choice);
     const decoderOptions: DecoderOptions = {
       catalog: historic ?? state.catalog,
       major: profile.major,

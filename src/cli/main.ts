@@ -18,6 +18,8 @@ Usage:
   pgwal slot create --datadir DIR --dbname NAME --slot NAME --state FILE
                                                the same from a stopped server's data directory, no server
   pgwal slot show|advance|drop|export|import   inspect, move, remove, hand over a slot (pgwal slot --help)
+  pgwal slot orphans --state FILE [--path DIR] after a failover: the changes of the transactions the slot
+                                               consumed on the old timeline (pgwal slot orphans --help)
   pgwal decode --state FILE [--path DIR]       test_decoding's output, from WAL files alone (preview)
   pgwal --version                              print the version
   pgwal --help                                 print this help

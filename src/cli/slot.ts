@@ -7,6 +7,8 @@ import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { openWal, type WalFiles } from '../node/wal.js';
 import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
 import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
+import { DEFAULT_KEEP_RESTARTS } from '../slot/slot.js';
+import { orphansCommand } from './orphans.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
@@ -40,6 +42,10 @@ Usage:
       remove the state file (and, with --dsn, the server's slot of the same name)
   pgwal slot export --state FILE --out BLOB [--path DIR]... | --dsn URL --slot NAME --out BLOB
       a versioned blob: the state, its catalog, and the source's WAL position when taken
+  pgwal slot orphans --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json] [-o ...]
+      after a failover: the changes of the transactions the slot consumed on its old timeline past the switch
+      point, in its plugin's format, from the old timeline's WAL; each orphan is printed whole or reported as
+      "changes unavailable" with why (pgwal slot orphans --help)
   pgwal slot import --from BLOB | --dsn URL --slot NAME   --state FILE --path DIR... [--wait SECONDS]
       take a slot over on this node's WAL: refused for another system, a position not on this WAL's
       timeline history (naming the fork point), a catalog_xmin the WAL has made unsafe, or a position the WAL
@@ -53,17 +59,35 @@ export const SLOT_DECODE_OPTIONS: OptionSpec[] = [
   { long: 'accept-orphans', arg: 'none' },
   { long: 'hold-back-standby', arg: 'required' },
   { long: 'hold-back-archive', arg: 'required' },
+  { long: 'orphan-window', arg: 'required' },
+  { long: 'failover-standby', arg: 'required' },
 ];
 
 export const SLOT_DECODE_HELP = `  --confirm-every N   confirm after every N commits written to stdout (implies --advance): a killed
                       decode restarts after the last confirmed commit, repeating at most what followed it
   --rewind            after a failover, move a slot that consumed transactions the new timeline never had
                       back to the switch point, for a consumer that undoes them (default: refuse, listing
-                      them: xids and commit LSNs, read from the old timeline's WAL when present)
+                      them: xids and commit LSNs, read from the old timeline's WAL when present); it restarts
+                      at a kept restart point at or before the switch point when there is one (--orphan-window)
   --accept-orphans    after a failover, go on from the switch point, keeping those as consumed (listed on stderr)
+  --orphans FILE      when the slot consumed orphaned transactions: write their changes to FILE first (as
+                      pgwal slot orphans prints them; its report on stderr), then refuse, rewind or accept
+  --orphan-window SIZE  keep the slot's earlier restart points (and their catalog pages) back to SIZE of WAL
+                      before confirmed_flush (default 64MB; 0: none), so that after a failover whose switch
+                      point lies within it every orphaned transaction's changes can be decoded again
+  --failover-standby URL  instead of a window: keep restart points back to the newest one whose confirmed_flush
+                      that standby has flushed (asked as decoding goes; output is not held back); with
+                      --hold-back-*, the hold-back source is used the same way
   --hold-back-standby URL   print a commit only once that server has flushed it (pg_last_wal_receive_lsn)
   --hold-back-archive DIR   print a commit only once its segment is complete in that archive
 `;
+
+/** A size of WAL: a number with an optional unit (B, kB, MB, GB; default bytes). */
+function parseWalSize(text: string): number {
+  const m = /^\s*(\d+)\s*(B|kB|MB|GB)?\s*$/.exec(text);
+  if (m === null) return bad(`invalid size "${text}": expected a number with a unit B, kB, MB or GB`);
+  return Number(m[1]) * { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[(m[2] ?? 'B') as 'B'];
+}
 
 const bad = (m: string): never => {
   throw new WalError('invalid-argument', m);
@@ -112,12 +136,16 @@ export function slotDecodeArgs(options: Parsed['options'], io: DumpIo, segmentSi
   const standby = get('hold-back-standby');
   const archive = get('hold-back-archive');
   if (standby !== undefined && archive !== undefined) bad('give one of --hold-back-standby and --hold-back-archive');
+  const window = get('orphan-window');
+  const candidate = get('failover-standby');
   return {
     confirmEvery,
     advance: options.some((o) => o.name === 'advance'),
     rewind: options.some((o) => o.name === 'rewind'),
     acceptOrphans: options.some((o) => o.name === 'accept-orphans'),
     holdBack: standby !== undefined ? standbyFlushSource(standby) : archive !== undefined ? archiveSource(path.resolve(io.cwd, archive), segmentSize) : undefined,
+    ...(window !== undefined ? { keepRestarts: { ...DEFAULT_KEEP_RESTARTS, window: parseWalSize(window) } } : {}),
+    ...(candidate !== undefined ? { failoverCandidate: standbyFlushSource(candidate) } : {}),
   };
 }
 
@@ -139,6 +167,16 @@ export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
   if (sub === '--help' || sub === '-?') {
     io.out(SLOT_HELP);
     return 0;
+  }
+  if (sub === 'orphans') {
+    // Its own exit status: 2 when some orphans' changes could not be printed.
+    try {
+      return await orphansCommand(rest, io);
+    } catch (e) {
+      if (!(e instanceof WalError)) throw e;
+      io.err(`pgwal slot orphans: error: ${e.message}\n`);
+      return 1;
+    }
   }
   if (sub === undefined || !Object.hasOwn(subs, sub)) {
     io.err(sub === undefined ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
@@ -204,6 +242,8 @@ function showText(s: SlotState): string {
     ['invalidation_lsn', s.invalidation?.lsn ?? ''],
     ['invalidation_detail', s.invalidation?.detail ?? ''],
     ['catalog', `${s.catalogRef.kind}, as of ${s.catalogRef.asOf}, ${s.catalog.relations.length} relations, crc32c ${s.catalogRef.crc32c}`],
+    // For the orphans of a failover (decode --orphan-window): restart_lsn (the confirmed_flush it covers from).
+    ['kept_restart_points', (s.keptRestarts ?? []).map((k) => `${k.restartLsn} (from ${k.confirmedFlush})`).join(', ')],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)} | ${v}\n`).join('');
@@ -334,7 +374,9 @@ async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
       const wal = walOf(o.all('path'), io);
       insert = formatLsn(await walEndFrom(wal, parseLsn(s.restartLsn), wal.history === undefined ? s.timeline : undefined));
     }
-    blob = { format: 'pgwal-slot-export', version: SLOT_EXPORT_VERSION, insertLsn: insert, source: 'pgwal', slot: s };
+    // Kept restart points stay behind: their catalog pages are files beside this state, not part of the blob.
+    const { keptRestarts: _kept, ...exported } = s;
+    blob = { format: 'pgwal-slot-export', version: SLOT_EXPORT_VERSION, insertLsn: insert, source: 'pgwal', slot: exported };
   }
   writeFileDurably(out, serializeSlotExport(blob));
   io.out(`slot "${blob.slot.name}" exported: timeline ${blob.slot.timeline}, restart_lsn ${blob.slot.restartLsn}, confirmed_flush_lsn ${blob.slot.confirmedFlush}, catalog_xmin ${blob.slot.catalogXmin}, WAL at ${blob.insertLsn}\n`);

@@ -7,3 +7,4 @@ export * from './catalog.js';
 export * from './spill.js';
 export * from './catalog-snapshot.js';
 export * from './transactions.js';
+export * from './orphans.js';

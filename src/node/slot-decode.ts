@@ -8,7 +8,7 @@ import type { Major } from '../xlogreader/profile.js';
 import { assertOnHistory, timelineOfLsn, type TimelineHistory } from '../timeline/history.js';
 import { XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
-import type { Slot } from '../slot/slot.js';
+import type { KeepRestarts, Slot } from '../slot/slot.js';
 import { openWal } from './wal.js';
 
 /** Something that says how far WAL is durable where it matters (a standby, an archive, a user's check). */
@@ -28,6 +28,13 @@ export interface SlotDecodeOptions {
   /** After a failover: go on from the switch point, keeping the orphaned transactions as consumed. */
   acceptOrphans: boolean;
   holdBack?: DurabilitySource;
+  /** Which earlier restart points the slot keeps for decoding orphaned transactions (default: the slot's). */
+  keepRestarts?: KeepRestarts;
+  /**
+   * The failover candidate, asked (without holding output back) how far it has the WAL: the slot keeps restart
+   * points only back to the newest one whose confirmed_flush it has. With hold-back, the hold-back source is it.
+   */
+  failoverCandidate?: DurabilitySource;
 }
 
 const RM_XACT_ID = 1;
@@ -59,7 +66,7 @@ export async function orphanedTransactions(records: AsyncIterable<DecodedRecord>
     const c = parseCommit(rec, major);
     if (c.dbId !== 0 && c.dbId !== dbOid) continue;
     if (rec.endLsn > to) continue;
-    out.push({ xid: op === XLOG_XACT_COMMIT_PREPARED ? c.twophaseXid : rec.xid, commitLsn: rec.lsn, commitEndLsn: rec.endLsn });
+    out.push({ xid: op === XLOG_XACT_COMMIT_PREPARED ? c.twophaseXid : rec.xid, commitLsn: rec.lsn, commitEndLsn: rec.endLsn, subxacts: c.subxacts });
   }
   return out;
 }
@@ -75,7 +82,9 @@ export class SlotDecodeHooks {
     private readonly major: Major,
     private readonly options: SlotDecodeOptions,
     private readonly out: (text: string) => void,
-  ) {}
+  ) {
+    if (options.keepRestarts !== undefined) slot.keepRestarts = options.keepRestarts;
+  }
 
   /**
    * Before reading: the slot must be usable, and its position must lie on the followed history. A slot that
@@ -137,6 +146,28 @@ export class SlotDecodeHooks {
     return this.options.holdBack !== undefined;
   }
 
+  /** Whether a failover candidate is asked as decoding goes: then records go through `emitted` (it awaits the answers). */
+  get asksCandidate(): boolean {
+    return this.options.failoverCandidate !== undefined;
+  }
+
+  /** What the failover candidate (or the hold-back source) was last known to have. */
+  private durable: Lsn | undefined;
+  private candidateAskedAt = -Infinity;
+
+  private async askCandidate(now: boolean): Promise<void> {
+    const c = this.options.failoverCandidate;
+    if (c === undefined || (!now && Date.now() - this.candidateAskedAt < ASK_EVERY_MS)) return;
+    this.candidateAskedAt = Date.now();
+    this.durable = Math.max(this.durable ?? 0, await c.covered());
+  }
+
+  /** The durable LSN a confirm may prune kept restart points by: the candidate's, else the hold-back source's. */
+  private get durableForConfirm(): Lsn | undefined {
+    if (this.options.failoverCandidate !== undefined) return this.durable;
+    return this.options.holdBack !== undefined ? this.covered : undefined;
+  }
+
   /** `emitted` without hold-back, for a synchronous loop. */
   emittedNow(rec: DecodedRecord, text: string, commitEnd: Lsn, restartAt: () => Lsn): void {
     if (text === '' && commitEnd <= this.lastQueued) return;
@@ -149,6 +180,7 @@ export class SlotDecodeHooks {
     if (text === '' && commitEnd <= this.lastQueued) return;
     this.lastQueued = Math.max(this.lastQueued, commitEnd);
     const restart = restartAt();
+    await this.askCandidate(false);
     if (this.options.holdBack === undefined) {
       this.out(text);
       this.written(commitEnd, restart, rec.timeline);
@@ -192,16 +224,17 @@ export class SlotDecodeHooks {
     this.lastWritten = { commitEnd, restart, timeline };
     if (this.options.confirmEvery > 0 && ++this.commitsSinceConfirm >= this.options.confirmEvery) {
       this.commitsSinceConfirm = 0;
-      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline, catalogPagesAt: this.catalogPagesAt });
+      this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline, catalogPagesAt: this.catalogPagesAt, durable: this.durableForConfirm });
     }
   }
 
   /** The end of the run: what is still held stays unconfirmed; with --advance, confirm what was written. */
   async end(): Promise<{ held: number }> {
     if (this.options.holdBack !== undefined) await this.release(true);
+    await this.askCandidate(true);
     const w = this.lastWritten;
     if ((this.options.advance || this.options.confirmEvery > 0) && w.commitEnd > this.slot.confirmedFlush) {
-      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline, catalogPagesAt: this.catalogPagesAt });
+      this.slot.confirm(w.commitEnd, { restartLsn: Math.min(w.restart, w.commitEnd), timeline: w.timeline, catalogPagesAt: this.catalogPagesAt, durable: this.durableForConfirm });
     }
     return { held: this.held.length };
   }

@@ -196,29 +196,51 @@ export async function dropServerSlot(connection: pg.ClientConfig | string, slotN
   }
 }
 
-/** Writes the state so that a crash leaves either the old file or the new one, never a mix. */
 /**
  * Writes a state file crash-safely. The historic catalog's pages (about 1 MB) go to a sidecar file named for
- * their checksum, written first, so the state file stays small and always names a complete pages file; older
- * sidecars are removed after.
+ * their checksum, written first, so the state file stays small and always names a complete pages file; so do the
+ * pages of the kept restart points. Sidecars no longer named are removed after. Returns the state as it is kept
+ * in memory from then on: pages named by absolute file names, none inline.
  */
-export function writeSlotStateFile(file: string, state: SlotState): void {
+export function writeSlotStateFile(file: string, state: SlotState): SlotState {
   const dir = path.dirname(path.resolve(file));
-  let out = state;
-  if (state.catalogPages !== undefined) {
-    const json = new TextEncoder().encode(JSON.stringify(state.catalogPages));
-    const name = `${path.basename(file)}.catalog-${(crc32c(json) >>> 0).toString(16).padStart(8, '0')}.json.gz`;
-    if (!fs.existsSync(path.join(dir, name))) writeFileDurably(path.join(dir, name), zlib.gzipSync(json));
-    const { catalogPages: _pages, ...rest } = state;
-    out = { ...rest, catalogPagesFile: name };
-  } else if (state.catalogPagesFile !== undefined) {
-    out = { ...state, catalogPagesFile: path.relative(dir, path.resolve(dir, state.catalogPagesFile)) };
-  }
+  const named = new Map<object, string>();
+  // Pages inline → a sidecar's name; a sidecar already named → its name relative to the folder.
+  const sidecar = (pages: SlotState['catalogPages'], pagesFile: string | undefined): string | undefined => {
+    if (pages !== undefined) {
+      let name = named.get(pages);
+      if (name === undefined) {
+        const json = new TextEncoder().encode(JSON.stringify(pages));
+        name = `${path.basename(file)}.catalog-${(crc32c(json) >>> 0).toString(16).padStart(8, '0')}.json.gz`;
+        if (!fs.existsSync(path.join(dir, name))) writeFileDurably(path.join(dir, name), zlib.gzipSync(json));
+        named.set(pages, name);
+      }
+      return name;
+    }
+    return pagesFile === undefined ? undefined : path.relative(dir, path.resolve(dir, pagesFile));
+  };
+  const withFile = <T extends { catalogPages?: SlotState['catalogPages']; catalogPagesFile?: string }>(x: T): T => {
+    const { catalogPages, catalogPagesFile, ...rest } = x;
+    const name = sidecar(catalogPages, catalogPagesFile);
+    return (name === undefined ? rest : { ...rest, catalogPagesFile: name }) as T;
+  };
+  const out: SlotState = withFile(state);
+  if (state.keptRestarts !== undefined) out.keptRestarts = state.keptRestarts.map(withFile);
   writeFileDurably(file, serializeSlotState(out));
+  const inUse = new Set([out.catalogPagesFile, ...(out.keptRestarts ?? []).map((k) => k.catalogPagesFile)]);
   const prefix = `${path.basename(file)}.catalog-`;
   for (const f of fs.readdirSync(dir)) {
-    if (f.startsWith(prefix) && f.endsWith('.json.gz') && f !== out.catalogPagesFile) fs.rmSync(path.join(dir, f), { force: true });
+    if (f.startsWith(prefix) && f.endsWith('.json.gz') && !inUse.has(f)) fs.rmSync(path.join(dir, f), { force: true });
   }
+  return resolvePagesFiles(out, dir);
+}
+
+/** Sidecar names made absolute (they are stored relative to the state file's folder). */
+function resolvePagesFiles(state: SlotState, dir: string): SlotState {
+  const abs = <T extends { catalogPagesFile?: string }>(x: T): T => (x.catalogPagesFile === undefined ? x : { ...x, catalogPagesFile: path.resolve(dir, x.catalogPagesFile) });
+  const out = abs(state);
+  if (state.keptRestarts !== undefined) out.keptRestarts = state.keptRestarts.map(abs);
+  return out;
 }
 
 /** The historic catalog's pages of a state: inline, or from its catalogPagesFile (JSON, gzipped when .gz). */
@@ -261,10 +283,8 @@ export function readSlotStateFile(file: string): SlotState {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new SlotStateError('slot-state-missing', `slot state file "${file}" does not exist`, { file, cause: e });
     throw new WalSourceError('unreadable-file', `could not read slot state file "${file}": ${(e as Error).message}`, { file, cause: e });
   }
-  const state = parseSlotState(bytes, file);
-  // The pages file is named relative to the state file; it is read only when asked for (readCatalogPages).
-  if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.resolve(path.dirname(path.resolve(file)), state.catalogPagesFile);
-  return state;
+  // The pages files are named relative to the state file; they are read only when asked for (readCatalogPages).
+  return resolvePagesFiles(parseSlotState(bytes, file), path.dirname(path.resolve(file)));
 }
 
 /**

@@ -42,6 +42,8 @@ export interface OrphanedTransaction {
   /** Where its commit record starts and ends (the end is what a consumer confirms). */
   commitLsn: Lsn;
   commitEndLsn: Lsn;
+  /** Its committed subtransactions (from the commit record). */
+  subxacts?: number[];
 }
 
 /**
@@ -67,7 +69,8 @@ export class OrphanedTransactionsError extends WalError {
       'orphaned-transactions',
       `slot "${slotName}" confirmed ${formatLsn(confirmedFlush)} on timeline ${timeline}, past its switch point ${formatLsn(switchPoint)}: ` +
         `${orphans?.length ?? 'unknown'} transaction(s) consumed that the new timeline never had (${list}); ` +
-        'rewind the slot to the switch point (--rewind) or accept the loss (--accept-orphans)',
+        'rewind the slot to the switch point (--rewind) or accept the loss (--accept-orphans); ' +
+        'their changes: pgwal slot orphans, or decode --orphans FILE',
       { lsn: switchPoint },
     );
   }

@@ -13,10 +13,25 @@ import type { Major } from '../xlogreader/profile.js';
 import { parseRunningXacts, XLOG_RUNNING_XACTS } from '../xlogreader/rmgrdesc/standby.js';
 import { SlotInvalidatedError } from './errors.js';
 import { catalogFileTest, describeRemoval, invalidates, rowRemovalOf, transactionIdPrecedesOrEquals, type RowRemoval } from './guard.js';
-import type { InvalidationReason, SlotState } from './state.js';
+import { restartPointsOf, type InvalidationReason, type KeptRestart, type SlotState } from './state.js';
 
-/** Writes the state durably; the slot treats a move as done only once this has returned. */
-export type PersistSlot = (state: SlotState) => void;
+/**
+ * Writes the state durably; the slot treats a move as done only once this has returned. It may return the state
+ * as it keeps it from then on (e.g. the catalog pages moved to a file).
+ */
+export type PersistSlot = (state: SlotState) => SlotState | void;
+
+/**
+ * Which earlier restart points a slot keeps (KeptRestart): enough to cover every switch point within `window`
+ * bytes of WAL before confirmed_flush, at most `max` of them (thinning the middle ones keeps the coverage: an
+ * older point covers what a dropped one did, from further back). A window of 0 keeps none.
+ */
+export interface KeepRestarts {
+  window: number;
+  max: number;
+}
+
+export const DEFAULT_KEEP_RESTARTS: KeepRestarts = { window: 64 * 1024 * 1024, max: 16 };
 
 const RM_STANDBY_ID = 8;
 
@@ -27,11 +42,18 @@ export interface ConfirmOptions {
   timeline?: number;
   /** The historic catalog's pages as of a restart LSN: stored with the state whenever restart_lsn moves. */
   catalogPagesAt?: (restartLsn: Lsn) => SlotState['catalogPages'];
+  /**
+   * How far the WAL is known durable on the failover candidate: a promotion there switches at or after it, so
+   * the kept restart points need cover only switch points from here on (instead of the window).
+   */
+  durable?: Lsn;
 }
 
 export class Slot {
   private s: SlotState;
   private readonly isCatalogFile: (l: RelFileLocator) => boolean;
+  /** Which earlier restart points confirm keeps, for decoding orphaned transactions after a failover. */
+  keepRestarts: KeepRestarts = DEFAULT_KEEP_RESTARTS;
   /** running_xacts seen since restart_lsn: (LSN, oldestRunningXid), in WAL order. */
   private readonly running: { lsn: Lsn; oldestRunningXid: number }[] = [];
 
@@ -138,9 +160,32 @@ export class Slot {
         next.catalogPages = options.catalogPagesAt(parseLsn(next.restartLsn));
         delete next.catalogPagesFile;
       }
+      const kept = this.keptWith(next, options.durable);
+      if (kept === undefined) delete next.keptRestarts;
+      else next.keptRestarts = kept;
     }
     this.write(next);
     return true;
+  }
+
+  /**
+   * The kept restart points once the slot moves to `next`: the point it was at (when none is kept yet), then
+   * `next`'s, the first confirm at its new restart_lsn (the one that covers the most switch points). Older
+   * ones go once a newer one covers every switch point in the window (or from the candidate's durable LSN on).
+   */
+  private keptWith(next: SlotState, durable: Lsn | undefined): KeptRestart[] | undefined {
+    const { window, max } = this.keepRestarts;
+    if (window <= 0 && durable === undefined) return undefined;
+    const list = [...(this.s.keptRestarts ?? [])];
+    const pointOf = (s: SlotState): KeptRestart => restartPointsOf({ ...s, keptRestarts: [] })[0]!;
+    if (list.length === 0) list.push(pointOf(this.s));
+    list.push(pointOf(next));
+    const horizon = durable ?? parseLsn(next.confirmedFlush) - window;
+    let from = 0;
+    for (let i = 0; i < list.length; i++) if (parseLsn(list[i]!.confirmedFlush) <= horizon) from = i;
+    const out = list.slice(from);
+    while (out.length > Math.max(2, max)) out.splice(1, 1);
+    return out;
   }
 
   /**
@@ -157,11 +202,28 @@ export class Slot {
 
   /**
    * Moves the slot back to `lsn` on `timeline` (after a failover, to the switch point): confirmed_flush and
-   * restart_lsn no later than it. Only on explicit request; the one move that goes backwards.
+   * restart_lsn no later than it. Only on explicit request; the one move that goes backwards. With a kept restart
+   * point whose confirmed_flush is at or before `lsn`, the slot restarts there, with its catalog and catalog_xmin:
+   * every transaction committed after `lsn` on the new timeline is then decoded whole (without one, restart_lsn
+   * becomes `lsn` when it lay past it, and a transaction open across `lsn` loses its changes before it).
    */
   rewind(lsn: Lsn, timeline: number): void {
     this.assertUsable();
-    this.write({ ...this.s, confirmedFlush: formatLsn(Math.min(lsn, this.confirmedFlush)), restartLsn: formatLsn(Math.min(lsn, this.restartLsn)), timeline });
+    const kept = (this.s.keptRestarts ?? []).filter((k) => parseLsn(k.confirmedFlush) <= lsn);
+    const point = kept[kept.length - 1];
+    const next: SlotState = { ...this.s, confirmedFlush: formatLsn(Math.min(lsn, this.confirmedFlush)), restartLsn: formatLsn(Math.min(lsn, this.restartLsn)), timeline };
+    if (point !== undefined && parseLsn(point.restartLsn) < this.restartLsn) {
+      next.restartLsn = point.restartLsn;
+      next.catalogXmin = point.catalogXmin;
+      delete next.catalogPages;
+      delete next.catalogPagesFile;
+      if (point.catalogPages !== undefined) next.catalogPages = point.catalogPages;
+      if (point.catalogPagesFile !== undefined) next.catalogPagesFile = point.catalogPagesFile;
+    }
+    // Points past the switch point lie on the abandoned timeline.
+    if (this.s.keptRestarts !== undefined) next.keptRestarts = kept;
+    this.running.length = 0;
+    this.write(next);
   }
 
   /** Records the timeline the slot now follows without moving it (its positions lie on the new history). */
@@ -182,7 +244,6 @@ export class Slot {
   }
 
   private write(next: SlotState): void {
-    this.persist(next);
-    this.s = next;
+    this.s = this.persist(next) ?? next;
   }
 }

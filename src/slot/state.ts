@@ -76,6 +76,39 @@ export interface SlotState {
   catalogPages?: CatalogSnapshotJson;
   /** Instead of `catalogPages` inline: a file holding them (JSON, gzipped when it ends in .gz), relative to the state file. */
   catalogPagesFile?: string;
+  /**
+   * Earlier restart points, oldest first, kept for a failover (see KeptRestart): the first confirm at each
+   * restart_lsn the slot moved to, within its window (`Slot.keepRestarts`).
+   */
+  keptRestarts?: KeptRestart[];
+}
+
+/**
+ * A restart point the slot moved through: decoding from `restartLsn` with this catalog emits every transaction
+ * committed after `confirmedFlush` whole (the rule restart_lsn keeps). Kept so that after a failover whose
+ * switch point lies at or after `confirmedFlush`, the transactions the slot consumed past the switch point can be
+ * decoded again.
+ */
+export interface KeptRestart {
+  restartLsn: string;
+  confirmedFlush: string;
+  timeline: number;
+  catalogXmin: number;
+  catalogPages?: CatalogSnapshotJson;
+  catalogPagesFile?: string;
+}
+
+/** The restart points a state knows, oldest first: the kept ones, then its own. */
+export function restartPointsOf(s: SlotState): KeptRestart[] {
+  const own: KeptRestart = {
+    restartLsn: s.restartLsn,
+    confirmedFlush: s.confirmedFlush,
+    timeline: s.timeline,
+    catalogXmin: s.catalogXmin,
+    ...(s.catalogPages !== undefined ? { catalogPages: s.catalogPages } : {}),
+    ...(s.catalogPagesFile !== undefined ? { catalogPagesFile: s.catalogPagesFile } : {}),
+  };
+  return [...(s.keptRestarts ?? []), own];
 }
 
 /** The version-1 file (pgwal 0.1): no catalog_xmin type, invalidation, two-phase flag or catalog reference. */
@@ -209,5 +242,17 @@ function validate(state: SlotState, fail: (code: 'corrupt', why: string) => neve
   if (bad !== undefined) fail('corrupt', `its catalog cannot be decoded with: ${bad}`);
   if (typeof state.timezone !== 'string') fail('corrupt', 'no TimeZone');
   if (state.invalidation !== null && (typeof state.invalidation !== 'object' || typeof state.invalidation.reason !== 'string')) fail('corrupt', 'bad invalidation');
+  if (state.keptRestarts !== undefined) {
+    if (!Array.isArray(state.keptRestarts)) fail('corrupt', 'keptRestarts is not a list');
+    for (const k of state.keptRestarts) {
+      try {
+        parseLsn(k.restartLsn);
+        parseLsn(k.confirmedFlush);
+      } catch {
+        fail('corrupt', `a kept restart point has no LSNs: ${JSON.stringify({ restartLsn: k?.restartLsn, confirmedFlush: k?.confirmedFlush })}`);
+      }
+      if (!Number.isInteger(k.catalogXmin) || !Number.isInteger(k.timeline)) fail('corrupt', `kept restart point ${k.restartLsn} has no catalogXmin or timeline`);
+    }
+  }
   return state;
 }
