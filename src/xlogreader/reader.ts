@@ -115,7 +115,7 @@ function offInPage(lsn: Lsn): number {
 }
 
 /** Assembly arena blocks: multi-page records up to ARENA_RECORD_MAX bytes are cut from them. */
-const ARENA_BYTES = 256 * 1024;
+const ARENA_BYTES = 64 * 1024;
 const ARENA_RECORD_MAX = 3 * XLOG_BLCKSZ;
 
 const FAIL = -1;
