@@ -38,10 +38,8 @@ export class FileSpillStore implements SpillStore {
   private writeBuf: Buffer | undefined;
 
   write(xid: number, changes: readonly Uint8Array[]): void {
-    let total = 0;
-    let fd: number | undefined;
-    try {
-      fd = this.open(xid);
+    this.append(xid, (fd) => {
+      let total = 0;
       let buf = (this.writeBuf ??= Buffer.allocUnsafe(WRITE_STEP));
       let at = 0;
       for (const c of changes) {
@@ -56,24 +54,28 @@ export class FileSpillStore implements SpillStore {
         total += 4 + c.length;
       }
       if (at > 0) fs.writeSync(fd, buf, 0, at);
-    } catch (e) {
-      throw new WalSourceError('spill-failed', `could not write to spill file "${this.file(xid)}": ${(e as Error).message}`, { file: this.file(xid) });
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
-    this.bytes += total;
-    this.sizes.set(xid, (this.sizes.get(xid) ?? 0) + total);
+      return total;
+    });
   }
 
   writeFrames(xid: number, frames: readonly Uint8Array[]): void {
-    let total = 0;
-    let fd: number | undefined;
-    try {
-      fd = this.open(xid);
+    this.append(xid, (fd) => {
+      let total = 0;
       for (const f of frames) {
         for (let at = 0; at < f.length; ) at += fs.writeSync(fd, f, at, f.length - at);
         total += f.length;
       }
+      return total;
+    });
+  }
+
+  /** Appends to the spill file of `xid` with `writeAll` (which returns the bytes it wrote) and counts them. */
+  private append(xid: number, writeAll: (fd: number) => number): void {
+    let total = 0;
+    let fd: number | undefined;
+    try {
+      fd = this.open(xid);
+      total = writeAll(fd);
     } catch (e) {
       throw new WalSourceError('spill-failed', `could not write to spill file "${this.file(xid)}": ${(e as Error).message}`, { file: this.file(xid) });
     } finally {
