@@ -1,6 +1,6 @@
 // test_decoding's text: quote_identifier, print_literal and tuple_to_stringinfo, as contrib/test_decoding prints.
 import { WalFormatError } from '../errors.js';
-import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, decompressDatum, deformTupleInto, type RawValue } from './tuple.js';
+import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, LAYOUT_IN_USE, decompressDatum, deformTupleInto, type RawValue } from './tuple.js';
 import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, outputValueAt, timestamptzText } from './values.js';
@@ -121,7 +121,7 @@ export function storedTupleText(ch: StoredRowChange, at: number, types: TypeLook
   const src = ch.change;
   const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), columns, ch.lsn);
   // Taken off the scratch while values print (a value's output function never comes back here, but be safe).
-  storedLayout = new Int32Array(0);
+  storedLayout = LAYOUT_IN_USE;
   const h = columnHeads(columns, major);
   let s = '';
   try {

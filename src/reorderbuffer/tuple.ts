@@ -181,13 +181,15 @@ export function toastPointerAt(src: Uint8Array, p: number): Extract<RawValue, { 
   return { kind: 'toast', rawSize, extSize, valueId: u32(src, p + 8), toastRelId: u32(src, p + 12), compressed: extSize < rawSize - 4, method: extInfo >>> 30 };
 }
 
+/** Stands in for a scratch layout while it is in use (a new empty array per call would cost more than the walk). */
+export const LAYOUT_IN_USE: Int32Array = new Int32Array(0);
 let scratchLayout: Int32Array = new Int32Array(3 * 32);
 
 /** deformTuple of the `length` bytes of `src` from `start`; values are ranges of `src`. */
 export function deformTupleAt(src: Uint8Array, start: number, length: number, infomask2: number, infomask: number, hoff: number, attrs: readonly Attribute[], lsn = 0): RawValue[] {
   // Taken off the shared scratch while in use: decompressing a value cannot come back here, but be safe.
   const layout = deformTupleInto(scratchLayout, src, start, length, infomask2, infomask, hoff, attrs, lsn);
-  scratchLayout = new Int32Array(0);
+  scratchLayout = LAYOUT_IN_USE;
   const out: RawValue[] = [];
   try {
     for (let i = 0, o = 0; i < attrs.length; i++, o += 3) {
