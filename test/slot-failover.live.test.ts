@@ -17,7 +17,7 @@ import { slotCommand } from '../src/cli/slot.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { parseLsn } from '../src/lsn.js';
 import { MAJORS, Server } from './support/pg-server.js';
-import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
+import { asText, dsnOf, flushedLsn, io, waitForReplay } from './support/slot.js';
 
 async function archived(server: Server, name: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
@@ -77,11 +77,7 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         await p.query(`insert into t select g, 'W2 streamed' from generate_series(6, 10) g`);
         await p.query(`insert into t values (11, 'W2 streamed, last')`);
         const sent = await flushedLsn(p);
-        for (let i = 0; i < 400; i++) {
-          const [r] = await standby.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [sent]);
-          if (r!.ok) break;
-          await new Promise((res) => setTimeout(res, 25));
-        }
+        await waitForReplay(standby, sent);
         await standby.query('select pg_promote(true, 60)');
         s = await standby.connect();
         await s.query(`insert into t select g, 'W3 on the new primary' from generate_series(100, 104) g`);

@@ -22,7 +22,7 @@ import { slotCommand } from '../src/cli/slot.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { parseLsn } from '../src/lsn.js';
 import { debianAvailable, MAJORS, Server, type Flavor, type Major } from './support/pg-server.js';
-import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
+import { asText, dsnOf, flushedLsn, io, waitForReplay } from './support/slot.js';
 
 async function archiveNow(s: Server): Promise<void> {
   const [{ f }] = (await s.query<{ f: string }>('select pg_walfile_name(pg_current_wal_insert_lsn()) as f')) as [{ f: string }];
@@ -132,11 +132,7 @@ async function orphanScenario(major: Major, flavor: Flavor, plugin: Plugin): Pro
         await x.query(`insert into t values (20, 'X before the promotion')`);
         await p.query(`insert into t values (11, 'streamed, last')`); // its commit flushes X's insert too
         const sent = await flushedLsn(p);
-        for (let i = 0; i < 400; i++) {
-          const [r] = await standby.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [sent]);
-          if (r!.ok) break;
-          await new Promise((res) => setTimeout(res, 25));
-        }
+        await waitForReplay(standby, sent);
         await standby.query('select pg_promote(true, 60)');
         s = await standby.connect();
         await s.query(`insert into t values (100, 'on the new primary')`);

@@ -16,7 +16,7 @@ import { slotCommand } from '../src/cli/slot.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { parseLsn } from '../src/lsn.js';
 import { MAJORS, Server, withServer } from './support/pg-server.js';
-import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
+import { asText, dsnOf, flushedLsn, io, waitForReplay } from './support/slot.js';
 
 /** The test's own reading of TransactionIdPrecedesOrEquals (transam.c). */
 const precedesOrEquals = (a: number, b: number): boolean => (a < 3 || b < 3 ? a <= b : ((a - b) | 0) <= 0);
@@ -73,11 +73,7 @@ describe.each(MAJORS.filter((m) => m >= 16))('PostgreSQL %i: a logical slot on a
         await p.query(`insert into t values (1, 'before the vacuum')`);
         await removeCatalogRows(p);
         const end = await flushedLsn(p);
-        for (let i = 0; i < 400; i++) {
-          const r = (await s.query('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [end])).rows[0];
-          if (r.ok === true) break;
-          await new Promise((res) => setTimeout(res, 25));
-        }
+        await waitForReplay(s, end);
         // The server's verdict: rows_removed, logged while replaying one record.
         const slotRow = (await s.query(`select * from pg_replication_slots where slot_name = 'sb'`)).rows[0];
         if (major >= 17) expect(slotRow.invalidation_reason).toBe('rows_removed');

@@ -12,6 +12,19 @@ import type { TimelineHistory } from '../timeline/history.js';
 import type { Parsed } from './getopt.js';
 import type { DumpIo } from './dump.js';
 
+/** The command-line options `pgwal decode` and `pgwal slot orphans` both take: slot, WAL sources, output. */
+export const SHARED_DECODE_OPTIONS = [
+  { long: 'state', arg: 'required' },
+  { short: 'p', long: 'path', arg: 'required' },
+  { long: 'restore-command', arg: 'required' },
+  { long: 'wal-segsize', arg: 'required' },
+  { long: 'plugin', arg: 'required' },
+  { short: 'o', long: 'option', arg: 'required' },
+  { long: 'with-lsn', arg: 'none' },
+  { long: 'memory-limit', arg: 'required' },
+  { short: '?', long: 'help', arg: 'none' },
+] as const;
+
 const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
 
 /** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */

@@ -65,7 +65,7 @@ the server.
 Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
-import { makePlugin, openWalSources, parseSize, pluginChoice } from './decode-options.js';
+import { makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
 
@@ -75,20 +75,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const p = getopt(
       argv,
       [
-        { long: 'state', arg: 'required' },
-        { short: 'p', long: 'path', arg: 'required' },
-        { short: 'o', long: 'option', arg: 'required' },
+        ...SHARED_DECODE_OPTIONS,
         { long: 'end', arg: 'required' },
-        { long: 'with-lsn', arg: 'none' },
         { long: 'advance', arg: 'none' },
-        { long: 'memory-limit', arg: 'required' },
         { long: 'spill-dir', arg: 'required' },
-        { long: 'plugin', arg: 'required' },
-        { long: 'restore-command', arg: 'required' },
-        { long: 'wal-segsize', arg: 'required' },
         { long: 'toast-cache', arg: 'required' },
         { long: 'orphans', arg: 'required' },
-        { short: '?', long: 'help', arg: 'none' },
         ...SLOT_DECODE_OPTIONS,
       ],
       (m) => {

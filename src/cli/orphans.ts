@@ -12,7 +12,7 @@ import type { TimelineReader } from '../node/slot-decode.js';
 import type { SlotState } from '../slot/state.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import { getopt, type Parsed } from './getopt.js';
-import { makePlugin, openWalSources, parseSize, pluginChoice } from './decode-options.js';
+import { makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 import type { DumpIo } from './dump.js';
 
 export const ORPHANS_HELP = `pgwal slot orphans prints the changes of the transactions a slot consumed on its old timeline past the
@@ -38,19 +38,8 @@ Usage:
 Exit status: 0 all orphans printed, 2 some not (see the report), 1 an error.
 `;
 
-/** The options `slot orphans` and `decode --orphans` share with decode. */
-const ORPHANS_OPTIONS = [
-  { long: 'state', arg: 'required' },
-  { short: 'p', long: 'path', arg: 'required' },
-  { short: 'o', long: 'option', arg: 'required' },
-  { long: 'plugin', arg: 'required' },
-  { long: 'restore-command', arg: 'required' },
-  { long: 'wal-segsize', arg: 'required' },
-  { long: 'with-lsn', arg: 'none' },
-  { long: 'memory-limit', arg: 'required' },
-  { long: 'json', arg: 'none' },
-  { short: '?', long: 'help', arg: 'none' },
-] as const;
+/** `slot orphans`' options: those it shares with decode, and --json. */
+const ORPHANS_OPTIONS = [...SHARED_DECODE_OPTIONS, { long: 'json', arg: 'none' }] as const;
 
 /** The report as text: one line per orphan. */
 export function orphanReportText(r: OrphanReport, who: string): string {

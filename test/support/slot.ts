@@ -19,3 +19,13 @@ export async function flushedLsn(c: pg.Client): Promise<string> {
   for (let i = 0; i < 400 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((r) => setTimeout(r, 25));
   return end;
 }
+
+/** Waits (up to 10 s) until a standby has replayed up to `lsn`: a `Server` or a client connected to it. */
+export async function waitForReplay(standby: Server | pg.Client, lsn: string): Promise<void> {
+  const sql = 'select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok';
+  for (let i = 0; i < 400; i++) {
+    const rows = 'dataDir' in standby ? await standby.query<{ ok: boolean }>(sql, [lsn]) : (await standby.query<{ ok: boolean }>(sql, [lsn])).rows;
+    if (rows[0]?.ok === true) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
