@@ -46,7 +46,7 @@ export function loadDecodeCases(): DecodeCase[] {
   return cases;
 }
 
-/** A record from its bytes as the reader would make it (header fields, then DecodeXLogRecord); undefined if refused. */
+/** A record from its bytes as the reader would make it (header fields, then DecodeXLogRecord); undefined if refused. xl_prev and xl_crc are read from the bytes. */
 function rebuild(like: DecodedRecord, bytes: Uint8Array): DecodedRecord | undefined {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const rec = new DecodedRecord(bytes);
@@ -55,10 +55,8 @@ function rebuild(like: DecodedRecord, bytes: Uint8Array): DecodedRecord | undefi
   rec.timeline = like.timeline;
   rec.totalLength = Math.min(v.getUint32(0, true), bytes.length);
   rec.xid = v.getUint32(4, true);
-  rec.prevLsn = v.getUint32(8, true) + v.getUint32(12, true) * 0x1_0000_0000;
   rec.info = bytes[16]!;
   rec.rmid = bytes[17]!;
-  rec.crc = v.getUint32(20, true);
   return decodeRecordBody(rec, rec.lsn) === undefined ? rec : undefined;
 }
 

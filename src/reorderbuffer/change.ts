@@ -148,6 +148,44 @@ export function encodeRowChange(
   return bytes;
 }
 
+/**
+ * encodeRowChange for tuples as the record carries them: xl_heap_header then the bytes from t_bits on, `newLength`
+ * / `oldLength` bytes of `src` at `newAt` / `oldAt` (-1: none). The header's five bytes are stored as they are.
+ */
+export function encodeRowChangeAt(
+  kind: number,
+  flags: number,
+  lsn: Lsn,
+  tablespace: number,
+  relfilenode: number,
+  src: Uint8Array,
+  newAt: number,
+  newLength: number,
+  oldAt: number,
+  oldLength: number,
+  arena?: ChangeAllocator,
+): Uint8Array {
+  const newSize = newAt < 0 ? 1 : 5 + newLength;
+  const bytes = header(kind, flags, lsn, tablespace, relfilenode, 0, newSize + (oldAt < 0 ? 1 : 5 + oldLength), arena);
+  putWalTuple(bytes, putWalTuple(bytes, CHANGE_HEADER, src, newAt, newLength), src, oldAt, oldLength);
+  return bytes;
+}
+
+function putWalTuple(b: Uint8Array, at: number, src: Uint8Array, from: number, length: number): number {
+  if (from < 0) {
+    b[at] = 0;
+    return at + 1;
+  }
+  b[at] = 1;
+  for (let i = 0; i < 5; i++) b[at + 1 + i] = src[from + i]!;
+  const n = length - 5;
+  put32(b, at + 6, n);
+  const to = at + 10;
+  if (n <= 32) for (let i = 0; i < n; i++) b[to + i] = src[from + 5 + i]!;
+  else b.set(src.subarray(from + 5, from + length), to);
+  return to + n;
+}
+
 /** SPEC_CONFIRM / SPEC_ABORT: no body. */
 export function encodeMarker(kind: number, lsn: Lsn): Uint8Array {
   return header(kind, 0, lsn, 0, 0, 0, 0);

@@ -7,7 +7,27 @@
 //                                                       └─▶ ABORT: drop the xid and its subxacts, spills too
 import { u16 } from '../xlogreader/bytes.js';
 import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
-import { parseHeapDelete, parseHeapInsert, parseHeapTruncate, parseHeapUpdate, parseMultiInsert, XLH_INSERT_IS_SPECULATIVE, XLH_INSERT_LAST_IN_MULTI } from '../xlogreader/rmgrdesc/heap-parse.js';
+import {
+  parseHeapDelete,
+  parseHeapInsert,
+  parseHeapTruncate,
+  parseHeapUpdate,
+  parseMultiInsert,
+  SIZE_OF_HEAP_HEADER,
+  XLH_DELETE_CONTAINS_OLD_KEY,
+  XLH_DELETE_CONTAINS_OLD_TUPLE,
+  XLH_DELETE_IS_SUPER,
+  XLH_INSERT_CONTAINS_NEW_TUPLE,
+  XLH_INSERT_IS_SPECULATIVE,
+  XLH_INSERT_LAST_IN_MULTI,
+  XLH_INSERT_ON_TOAST_RELATION,
+  XLH_UPDATE_CONTAINS_NEW_TUPLE,
+  XLH_UPDATE_CONTAINS_OLD_KEY,
+  XLH_UPDATE_CONTAINS_OLD_TUPLE,
+  XLH_UPDATE_PREFIX_FROM_OLD,
+  XLH_UPDATE_SUFFIX_FROM_OLD,
+} from '../xlogreader/rmgrdesc/heap-parse.js';
+import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
 import { parseAbort, parseCommit, parsePrepare, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
 import { parseRunningXacts } from '../xlogreader/rmgrdesc/standby.js';
 import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
@@ -34,6 +54,7 @@ import {
   CHANGE_TRUNCATE,
   CHANGE_UPDATE,
   ChangeArena,
+  encodeRowChangeAt,
   type ChangeAllocator,
   changeLsn,
   storedDataLength,
@@ -163,10 +184,6 @@ const RM_STANDBY_ID = 8;
 const RM_HEAP2_ID = 9;
 const RM_HEAP_ID = 10;
 const RM_LOGICALMSG_ID = 21;
-const XLH_INSERT_CONTAINS_NEW_TUPLE = 0x08;
-const XLH_INSERT_ON_TOAST_RELATION = 0x10;
-const XLH_UPDATE_CONTAINS_NEW_TUPLE = 0x10;
-const XLH_DELETE_IS_SUPER = 0x08;
 const XACT_XINFO_HAS_ORIGIN = 1 << 5;
 
 const RMGR_NAMES: Record<number, string> = { 1: 'Transaction', 8: 'Standby', 9: 'Heap2', 10: 'Heap', 21: 'LogicalMessage' };
@@ -506,11 +523,65 @@ export class LogicalDecoder {
       return;
     }
     if (op !== 0x00 && op !== 0x10 && op !== 0x20 && op !== 0x40 && op !== 0x50) return;
-    const at = this.locatorOf(rec);
-    if (at === undefined || this.filtered(rec.origin)) return;
+    const z = this.blockZero;
+    if (!readBlockZero(rec, z) || z.dbOid !== this.catalog.databaseOid || this.filtered(rec.origin)) return;
     if (op === 0x50) {
       this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_CONFIRM, rec.lsn));
-    } else if (op === 0x00) {
+      return;
+    }
+    // Fields and tuples read by offset (no parsed objects); a record too short for them takes the parsers' path,
+    // which names what is missing.
+    const src = rec.source;
+    const main = rec.sourceOffset + rec.mainDataOffset;
+    const mainLength = rec.mainDataLength;
+    if (op === 0x00) {
+      if (mainLength < 3 || (z.dataLength !== 0 && z.dataLength < SIZE_OF_HEAP_HEADER)) return this.heapParsed(rec, op);
+      const flags = src[main + 2]!;
+      const hasTuple = flags & XLH_INSERT_CONTAINS_NEW_TUPLE && z.dataLength !== 0;
+      const kind = flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
+      const cflags = CF_CLEAR_TOAST | (flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
+      const change = encodeRowChangeAt(kind, cflags, rec.lsn, z.spcOid, z.relNumber, src, hasTuple ? z.dataOffset : -1, z.dataLength, -1, 0, this.arenaOf(rec.xid));
+      this.queue(rec.xid, rec.lsn, change);
+    } else if (op === 0x10) {
+      if (mainLength < 8) return this.heapParsed(rec, op);
+      const flags = src[main + 7]!;
+      if (flags & XLH_DELETE_IS_SUPER) {
+        this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_ABORT, rec.lsn));
+        return;
+      }
+      const hasOld = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0;
+      if (hasOld && mainLength < 8 + SIZE_OF_HEAP_HEADER) return this.heapParsed(rec, op);
+      const change = encodeRowChangeAt(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, this.arenaOf(rec.xid));
+      this.queue(rec.xid, rec.lsn, change);
+    } else {
+      if (mainLength < 14) return this.heapParsed(rec, op);
+      const flags = src[main + 7]!;
+      const hasOld = (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0;
+      if (hasOld && mainLength < 14 + SIZE_OF_HEAP_HEADER) return this.heapParsed(rec, op);
+      let newAt = -1;
+      let newLength = 0;
+      if (z.dataLength !== 0) {
+        // Prefix/suffix lengths come first when logged (never for a relation logged for logical decoding).
+        newAt = z.dataOffset + (flags & XLH_UPDATE_PREFIX_FROM_OLD ? 2 : 0) + (flags & XLH_UPDATE_SUFFIX_FROM_OLD ? 2 : 0);
+        newLength = z.dataOffset + z.dataLength - newAt;
+        if (newLength < SIZE_OF_HEAP_HEADER) return this.heapParsed(rec, op);
+        if (!(flags & XLH_UPDATE_CONTAINS_NEW_TUPLE)) newAt = -1;
+      }
+      const change = encodeRowChangeAt(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, this.arenaOf(rec.xid));
+      this.queue(rec.xid, rec.lsn, change);
+    }
+  }
+
+  /** The catalog point of the change being replayed (reused: read during the calls it is passed to only). */
+  private readonly replayPoint: CatalogPoint = { lsn: 0, xid: 0 };
+
+  /** Block 0, read by heap() and multiInsert() (reused: numbers only, read before the next record). */
+  private readonly blockZero = new BlockZero();
+
+  /** heap()'s changes through the parsers: for records too short for the direct path (the parsers throw). */
+  private heapParsed(rec: DecodedRecord, op: number): void {
+    const at = this.locatorOf(rec)!;
+    if (op === 0x00) {
       const ins = parseHeapInsert(rec);
       const tuple = ins.flags & XLH_INSERT_CONTAINS_NEW_TUPLE ? ins.tuple : undefined;
       const kind = ins.flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
@@ -788,7 +859,9 @@ export class LogicalDecoder {
     for (const c of this.merged(members)) {
       const kind = c[0]!;
       const lsn = changeLsn(c);
-      const at: CatalogPoint = { lsn, xid };
+      const at = this.replayPoint;
+      at.lsn = lsn;
+      at.xid = xid;
       if (streaming && lastLsn === undefined) plugin.streamStart!(this.ctxAt(lsn, xid, undefined), txn);
       lastLsn = lsn;
       switch (kind) {

@@ -238,3 +238,56 @@ export function decodeBlockRefs(rec: DecodedRecord): (BlockRef | undefined)[] {
 }
 
 setBlockDecoder(decodeBlockRefs);
+
+/** Block 0 of a record, as readBlockZero finds it: numbers only. */
+export class BlockZero {
+  spcOid = 0;
+  dbOid = 0;
+  relNumber = 0;
+  blockNumber = 0;
+  /** fork_flags as stored. */
+  flags = 0;
+  /** Where its data lies in `rec.source` (not `rec.bytes`); length 0 when it has none. */
+  dataOffset = 0;
+  dataLength = 0;
+}
+
+/**
+ * Block 0 of a record, into `out`; false when the record has none. When block 0 is the only reference (a heap
+ * record's usual case) it is read straight from its header, without building the record's references: the
+ * logical decoder's path, where those objects were a tenth of what it allocated.
+ */
+export function readBlockZero(rec: DecodedRecord, out: BlockZero): boolean {
+  const b = rec.source;
+  const base = rec.sourceOffset;
+  if (rec.maxBlockId === 0 && b[base + SIZE_OF_XLOG_RECORD] === 0) {
+    // decodeRecordBody accepted these headers: block 0 comes first and names its relation (no SAME_REL).
+    let p = base + SIZE_OF_XLOG_RECORD + 1;
+    const flags = b[p]!;
+    const dataLength = flags & BKPBLOCK_HAS_DATA ? b[p + 1]! | (b[p + 2]! << 8) : 0;
+    p += 3;
+    if (flags & BKPBLOCK_HAS_IMAGE) {
+      const bimgInfo = b[p + 4]!;
+      p += bimgInfo & BKPIMAGE_COMPRESSED && bimgInfo & BKPIMAGE_HAS_HOLE ? 7 : 5;
+    }
+    out.spcOid = u32(b, p);
+    out.dbOid = u32(b, p + 4);
+    out.relNumber = u32(b, p + 8);
+    out.blockNumber = u32(b, p + 12);
+    out.flags = flags;
+    // Its data lies just before the main data (an image, if any, before that).
+    out.dataOffset = base + rec.mainDataOffset - dataLength;
+    out.dataLength = dataLength;
+    return true;
+  }
+  const blk = rec.block(0);
+  if (blk === undefined) return false;
+  out.spcOid = blk.locator.spcOid;
+  out.dbOid = blk.locator.dbOid;
+  out.relNumber = blk.locator.relNumber;
+  out.blockNumber = blk.blockNumber;
+  out.flags = blk.flags;
+  out.dataOffset = base + blk.dataOffset;
+  out.dataLength = blk.hasData ? blk.dataLength : 0;
+  return true;
+}

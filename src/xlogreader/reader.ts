@@ -426,9 +426,6 @@ export class XLogReader {
       : `invalid record length at ${formatLsn(recPtr)}: expected at least ${SIZE_OF_XLOG_RECORD}, got ${got}`;
   }
 
-  /** xl_prev of the header validRecordHeader accepted last (finish's record is that one). */
-  private headerPrev: Lsn = 0;
-
   // see ValidXLogRecordHeader (xlogreader.c)
   private validRecordHeader(recPtr: Lsn, bytes: Uint8Array, off: number): boolean {
     const totLen = (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16)) + bytes[off + 3]! * 0x1000000;
@@ -444,7 +441,6 @@ export class XLogReader {
     const prevLo = (bytes[off + 8]! | (bytes[off + 9]! << 8) | (bytes[off + 10]! << 16)) + bytes[off + 11]! * 0x1000000;
     const prevHi = (bytes[off + 12]! | (bytes[off + 13]! << 8) | (bytes[off + 14]! << 16)) + bytes[off + 15]! * 0x1000000;
     const prev = lsnFromParts(prevHi, prevLo);
-    this.headerPrev = prev;
     const ok = this.randAccess ? prev >= 0 && prev < recPtr : prev === this.decodeRecPtr;
     if (!ok) {
       this.invalid(recPtr, `record with incorrect prev-link ${prevHi.toString(16).toUpperCase()}/${prevLo.toString(16).toUpperCase()} at ${formatLsn(recPtr)}`);
@@ -658,10 +654,8 @@ export class XLogReader {
     const rec = new DecodedRecord(bytes, base, totalLength);
     rec.lsn = recPtr;
     rec.xid = u32(bytes, base + 4);
-    rec.prevLsn = this.headerPrev;
     rec.info = bytes[base + 16]!;
     rec.rmid = bytes[base + 17]!;
-    rec.crc = u32(bytes, base + 20);
     rec.timeline = this.currentTli;
     if (rec.rmid === RM_XLOG_ID && (rec.info & 0xf0) === XLOG_SWITCH) {
       // Pretend it extends to the end of its segment.

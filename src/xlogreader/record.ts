@@ -96,14 +96,15 @@ export class DecodedRecord {
   endLsn: Lsn = 0;
   totalLength = 0;
   xid = 0;
-  prevLsn: Lsn = 0;
   info = 0;
   rmid = 0;
-  crc = 0;
-  // The record is `totalLength` bytes of `src` from `base`: a page (or window) it lies in, or a reassembled
-  // copy. `bytes` is cut from it on first use, as most records are never looked at that closely.
-  private readonly src: Uint8Array;
-  private readonly base: number;
+  /**
+   * The record is `totalLength` bytes of `source` from `sourceOffset`: a page (or window) it lies in, or a
+   * reassembled copy. `bytes` is cut from it on first use, as most records are never looked at that closely;
+   * hot paths read the source by offset instead.
+   */
+  readonly source: Uint8Array;
+  readonly sourceOffset: number;
   private cut: Uint8Array | undefined;
   private dataView: DataView | undefined;
   /** Replication origin (XLR_BLOCK_ID_ORIGIN), 0 = InvalidRepOriginId. */
@@ -122,15 +123,30 @@ export class DecodedRecord {
 
   /** The record is `bytes` (or `length` bytes of it from `offset`). */
   constructor(bytes: Uint8Array, offset = 0, length = bytes.length - offset) {
-    this.src = bytes;
-    this.base = offset;
+    this.source = bytes;
+    this.sourceOffset = offset;
     this.totalLength = length;
+  }
+
+  // Read from the header, not kept: a field each, boxed as a heap number, for every record read.
+  /** xl_prev. */
+  get prevLsn(): Lsn {
+    const b = this.source;
+    const at = this.sourceOffset + 8;
+    return (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16)) * 0x1_0000_0000 + b[at + 7]! * 0x100_0000_0000_0000 + ((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x100_0000);
+  }
+
+  /** xl_crc as stored. */
+  get crc(): number {
+    const b = this.source;
+    const at = this.sourceOffset + 20;
+    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x100_0000;
   }
 
   /** The whole record, header included: a view into a page when it fits in one, else a reassembled copy. */
   get bytes(): Uint8Array {
     const n = this.totalLength;
-    return (this.cut ??= this.base === 0 && n === this.src.length ? this.src : this.src.subarray(this.base, this.base + n));
+    return (this.cut ??= this.sourceOffset === 0 && n === this.source.length ? this.source : this.source.subarray(this.sourceOffset, this.sourceOffset + n));
   }
 
   /** A DataView over `bytes`, made on first use (most records are never looked at this closely). */

@@ -90,7 +90,7 @@ export const VISIBILITYMAP_XLOG_CATALOG_REL = 0x04;
 
 /** SizeofHeapTupleHeader: WAL omits the fixed tuple header; logged bytes start at this tuple offset. */
 export const SIZEOF_HEAP_TUPLE_HEADER = 23;
-const SIZE_OF_HEAP_HEADER = 5;
+export const SIZE_OF_HEAP_HEADER = 5;
 const SIZE_OF_MULTI_INSERT_TUPLE = 7;
 const SIZE_OF_FREEZE_PLAN = 12;
 const SIZE_OF_SHARED_INVAL_MESSAGE = 16;
