@@ -179,6 +179,9 @@ interface TxnState {
   prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; subxacts: number[] };
 }
 
+/** A commit's schema changes when there are none (most commits): shared, not made per commit. */
+const NO_SCHEMA_CHANGES: readonly SchemaChange[] = Object.freeze([]);
+
 const RM_XACT_ID = 1;
 const RM_STANDBY_ID = 8;
 const RM_HEAP2_ID = 9;
@@ -220,7 +223,7 @@ export class LogicalDecoder {
   /** Schema changes reported by the catalog, not yet emitted with their transaction. */
   private schemaChanges: SchemaChange[];
   /** The schema changes of the commit being emitted. */
-  private ddlOfCommit: SchemaChange[] = [];
+  private ddlOfCommit: readonly SchemaChange[] = NO_SCHEMA_CHANGES;
   /** TOAST values seen in the range, by toast relation and value id, oldest first (a bounded LRU). */
   private readonly toastValues = new Map<string, Uint8Array>();
   private toastValueBytes = 0;
@@ -690,7 +693,7 @@ export class LogicalDecoder {
   private commit(xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined): void {
     for (const s of subxacts) this.parent.set(s, xid);
     // The catalog saw this commit first (process() feeds it before us): its schema changes go out with it.
-    const ddl = this.schemaChanges.length === 0 ? [] : this.schemaChanges.filter((e) => e.xid === xid);
+    const ddl = this.schemaChanges.length === 0 ? NO_SCHEMA_CHANGES : this.schemaChanges.filter((e) => e.xid === xid);
     if (ddl.length > 0) this.schemaChanges = this.schemaChanges.filter((e) => e.xid !== xid);
     this.ddlOfCommit = ddl;
     const top = this.txns.get(xid);
@@ -700,7 +703,7 @@ export class LogicalDecoder {
       return;
     }
     const members = this.members(xid, subxacts);
-    if (!members.some((x) => this.txns.get(x)?.hasBase === true)) {
+    if (!this.anyHasBase(members)) {
       this.forget(xid, subxacts);
       return;
     }
@@ -724,6 +727,12 @@ export class LogicalDecoder {
     }
     this.lastCommitEnd = rec.endLsn;
     this.forget(xid, subxacts);
+  }
+
+  /** Whether any of these (sub)transactions queued a change. */
+  private anyHasBase(members: readonly number[]): boolean {
+    for (const x of members) if (this.txns.get(x)?.hasBase === true) return true;
+    return false;
   }
 
   private prepareTxn(xid: number, top: TxnState, p: NonNullable<TxnState['prepare']>): ReorderTxn {

@@ -281,7 +281,7 @@ export class TestDecodingPlugin implements OutputPlugin {
   change(ctx: OutputContext, txn: ReorderTxn, ch: RowChange): void {
     this.opened(ctx, txn);
     const columns = ch.relation.attributes;
-    const types = (oid: number): TypeInfo | undefined => ctx.type(oid);
+    const types = this.typesOf(ctx);
     let line = tableHead(ch.relation, ctx.major) + (ch.action === 'INSERT' ? 'INSERT:' : ch.action === 'UPDATE' ? 'UPDATE:' : 'DELETE:');
     try {
       if (ch instanceof StoredRowChange) return ctx.write(line + this.storedTuples(ch, types, ctx.major));
@@ -296,6 +296,18 @@ export class TestDecodingPlugin implements OutputPlugin {
       throw rowValueError(e, ch, types);
     }
     ctx.write(line);
+  }
+
+  private lastCtx: OutputContext | undefined;
+  private lastTypes: TypeLookup = () => undefined;
+
+  /** ctx.type as a function (one per context, not one per change: the decoder passes the same context). */
+  private typesOf(ctx: OutputContext): TypeLookup {
+    if (ctx !== this.lastCtx) {
+      this.lastCtx = ctx;
+      this.lastTypes = (oid) => ctx.type(oid);
+    }
+    return this.lastTypes;
   }
 
   /** The tuples' part of a change line, printed from the stored change's bytes. */

@@ -244,11 +244,19 @@ function timestampTextFromHalves(hi: number, lo: number, tz: boolean): string {
     days += 1;
     tod -= 86_400_000_000;
   }
-  const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
-  const year = y > 0 ? y : 1 - y;
-  const date = `${year >= 1000 ? year : pad(year, 4)}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
-  return `${date} ${timeTextNumber(tod)}${tz ? '+00' : ''}${y > 0 ? '' : ' BC'}`;
+  if (days !== lastDays) {
+    const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
+    const year = y > 0 ? y : 1 - y;
+    lastDays = days;
+    lastDate = `${year >= 1000 ? year : pad(year, 4)}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d} `;
+    lastEra = y > 0 ? '' : ' BC';
+  }
+  return lastDate + timeTextNumber(tod) + (tz ? (lastEra === '' ? '+00' : '+00 BC') : lastEra);
 }
+/** The date part of the last timestamp printed: a column of timestamps mostly shares its day. */
+let lastDays = Number.NaN;
+let lastDate = '';
+let lastEra = '';
 
 /** timestamp_out / timestamptz_out (UTC): ISO, ` BC`, infinities. */
 // The session TimeZone that timestamptz values print in (the slot's, from its state). Output is synchronous, so
