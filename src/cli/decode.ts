@@ -2,7 +2,7 @@
 // wal2json's output from WAL files alone.
 import path from 'node:path';
 import { WalError } from '../errors.js';
-import { formatLsn, parseLsn } from '../lsn.js';
+import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
 import { openSlotFile, readCatalogPages } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
@@ -174,8 +174,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         // The rows of every record processed whole: what is printed when a later record fails (a refusal, a typed
         // error), as when each record's rows were written at once.
         let whole = 0;
+        // One function for every record (not a closure each): where decoding could restart after the current one.
+        let current = 0;
+        const restartAt = (): Lsn => decoder.restartPoint(current);
         try {
           for (const rec of files!.recordsSync(range)) {
+            current = rec.endLsn;
             hooks.checkRecord(rec);
             decoder.process(rec);
             let text = '';
@@ -183,7 +187,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
               text = pending;
               pending = '';
             }
-            hooks.emittedNow(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+            hooks.emittedNow(rec, text, decoder.lastCommitEnd, restartAt);
             whole = pending.length;
           }
         } catch (e) {

@@ -109,8 +109,20 @@ export class WalFiles {
       get end() {
         return end;
       },
-      *[Symbol.iterator]() {
-        end = yield* readRecordsSync(reader, source);
+      // The reader's iterator itself, noting the end as it passes (a generator around it cost a step per record).
+      [Symbol.iterator]() {
+        const it = readRecordsSync(reader, source);
+        const wrapped: Iterator<DecodedRecord, EndOfWal> = {
+          next() {
+            const r = it.next();
+            if (r.done === true) end = r.value;
+            return r;
+          },
+          return(value?: EndOfWal) {
+            return it.return!(value!);
+          },
+        };
+        return wrapped;
       },
     };
   }

@@ -109,9 +109,25 @@ export function rowRemovalOf(rec: DecodedRecord, major: Major, isCatalogFile: (l
   // REUSE_PAGE records name the relation in their main data, not by a block reference.
   const locator = rec.block(block)?.locator ?? rec.block(0)?.locator ?? reuseLocator(rec);
   if (locator === undefined) return undefined;
-  const profile = profileForMajor(major)!;
-  const name = `${rmgrById(rec.rmid).name}/${rmgrById(rec.rmid).identify(rec.info, profile) ?? `UNKNOWN (${rec.info})`}`;
-  return { lsn: rec.lsn, record: name, locator, horizon: h.horizon, isCatalogRel: major >= 16 ? h.isCatalogRel : isCatalogFile(locator) };
+  return new Removal(rec.lsn, rec.rmid, rec.info, major, locator, h.horizon, major >= 16 ? h.isCatalogRel : isCatalogFile(locator));
+}
+
+/** A RowRemoval whose record name is made when asked (most removals are checked and dropped). */
+class Removal implements RowRemoval {
+  constructor(
+    readonly lsn: Lsn,
+    private readonly rmid: number,
+    private readonly info: number,
+    private readonly major: Major,
+    readonly locator: RelFileLocator,
+    readonly horizon: number,
+    readonly isCatalogRel: boolean,
+  ) {}
+
+  get record(): string {
+    const rmgr = rmgrById(this.rmid);
+    return `${rmgr.name}/${rmgr.identify(this.info, profileForMajor(this.major)!) ?? `UNKNOWN (${this.info})`}`;
+  }
 }
 
 function reuseLocator(rec: DecodedRecord): RelFileLocator | undefined {
