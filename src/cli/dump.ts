@@ -448,8 +448,9 @@ async function run(c: Config, io: DumpIo): Promise<number> {
   if (start === undefined) throw new BadArgument('no start WAL location given');
   timeline ??= 1;
 
-  const source = new DirectorySource({ dirs: [dir], segmentSize, timeline });
-  const reader = new XLogReader({ segmentSize, startLsn: start, findFirst: true, endLsn: end, timeline });
+  // Each record is printed or counted before the next is read: windows can be reused.
+  const source = new DirectorySource({ dirs: [dir], segmentSize, timeline, recycleWindows: true });
+  const reader = new XLogReader({ segmentSize, startLsn: start, findFirst: true, endLsn: end, timeline, reuseBuffers: true });
   const stats = new WalStats();
   let shown = 0;
   let first = true;

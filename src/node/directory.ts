@@ -9,7 +9,7 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
-import { AheadWindow, callerReadsNext, WINDOW_MAX } from './readahead.js';
+import { AheadWindow, callerReadsNext, recycleWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = WINDOW_MAX;
@@ -33,6 +33,13 @@ export interface DirectorySourceOptions {
    * CRC-32C of the records in them meanwhile (default 8; 0 = none: everything on the calling thread).
    */
   readAhead?: number;
+  /**
+   * Reuse a window's buffer once reading has moved on from it (pg_waldump reuses its buffers too): for callers
+   * that keep no record past the next one read, as `pgwal dump` does. Records of a window the reader has left
+   * must not be used any more (their bytes are detached). Saves the page faults of fresh memory and keeps memory
+   * flat; off by default.
+   */
+  recycleWindows?: boolean;
 }
 
 export class DirectorySource implements SyncPageSource {
@@ -44,6 +51,15 @@ export class DirectorySource implements SyncPageSource {
   private ahead = new Map<Lsn, AheadWindow | null>();
   /** The last segment located for read-ahead (locate looks at the file system). */
   private located: { segno: number; found: Found | undefined } | undefined;
+
+  /** The window read last becomes `next`; the one before goes back for reuse when windows are recycled. */
+  private setCache(next: NonNullable<DirectorySource['cache']>): void {
+    const old = this.cache;
+    this.cache = next;
+    if (this.options.recycleWindows === true && old !== undefined && old.bytes.buffer !== next.bytes.buffer && old.bytes.byteOffset === 0) {
+      recycleWindow(old.bytes.buffer as ArrayBuffer);
+    }
+  }
 
   /** Forgets what was read, so the files are read again (they may have grown). */
   invalidate(): void {
@@ -129,7 +145,7 @@ export class DirectorySource implements SyncPageSource {
         const ready = a != null && a.file === found.file ? a.take() : undefined;
         this.readAheadAfter(start, depth);
         if (ready !== undefined) {
-          this.cache = { segno, start, bytes: ready, file: found.file, tli: found.tli, crc: a!.crc };
+          this.setCache({ segno, start, bytes: ready, file: found.file, tli: found.tli, crc: a!.crc });
           if (ready.length >= pagePtr - start + Math.min(minLength, 8192)) return { start, bytes: ready, tli: found.tli, crc: a!.crc };
         }
       }
@@ -148,7 +164,7 @@ export class DirectorySource implements SyncPageSource {
         fs.closeSync(fd);
       }
     }
-    this.cache = { segno, start, bytes, file: found.file, tli: found.tli };
+    this.setCache({ segno, start, bytes, file: found.file, tli: found.tli });
     const off = pagePtr - start;
     if (bytes.length < off + Math.min(minLength, 8192)) {
       return {

@@ -17,12 +17,14 @@ export const WINDOW_MAX = 1 << 20;
  */
 const WAIT_MS = 5;
 let patient = false;
+/** A wait longer than this (ms) has the calling thread read the next window itself (owedToCaller). */
+const STEAL_AFTER_MS = 1;
 /** The last wait timed out: the worker is starved of CPU; do not wait again until a window is ready in time. */
 let lagging = false;
 
 /**
  * Windows the calling thread should read (and check) itself rather than hand to the worker: one more each time
- * it had to wait for the worker, so that when the worker is the slower of the two (CRC-32C is most of the work)
+ * it had to wait for the worker more than STEAL_AFTER_MS, so that when the worker is the slower of the two (CRC-32C is most of the work)
  * the calling thread takes a share of it instead of idling.
  */
 let owedToCaller = 0;
@@ -92,6 +94,27 @@ function start(): boolean {
   return true;
 }
 
+/** Window buffers given back (recycleWindow): their pages are mapped already, so filling them costs no faults. */
+const spareWindows: ArrayBuffer[] = [];
+const SPARE_MAX = 16;
+
+/**
+ * A source that recycles windows gives one back once no record of it is in use; it is detached when reused. Only
+ * whole windows of the usual size are kept.
+ */
+export function recycleWindow(buffer: ArrayBuffer): void {
+  if (buffer.byteLength === WINDOW_MAX && spareWindows.length < SPARE_MAX) spareWindows.push(buffer);
+}
+
+/** A buffer for a window of `length` bytes: a spare one, else new (not zero-filled: every byte handed on is read from the file first). */
+export function windowBuffer(length: number): ArrayBuffer {
+  if (length === WINDOW_MAX) {
+    const b = spareWindows.pop();
+    if (b !== undefined && b.byteLength === length) return b;
+  }
+  return Buffer.allocUnsafeSlow(length).buffer as ArrayBuffer;
+}
+
 /**
  * A window (1 MB) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
  * in it that it can frame from those bytes alone. The bytes move (are transferred) to this thread when taken;
@@ -109,8 +132,7 @@ export class AheadWindow {
     this.id = start() ? nextId++ : 0;
     if (this.id !== 0) {
       pending.add(this.id);
-      // Not zero-filled: every byte handed on is read from the file first.
-      const data = Buffer.allocUnsafeSlow(length).buffer as ArrayBuffer;
+      const data = windowBuffer(length);
       const bits = new ArrayBuffer(Math.max(4, length / 64));
       worker!.postMessage({ id: this.id, file, offset, data, bits }, [data, bits]);
     }
@@ -121,7 +143,8 @@ export class AheadWindow {
     if (this.id === 0) return undefined;
     // Whatever happens, jobs before this one are not wanted any more.
     if (Atomics.load(posted!, 1) < this.id - 1) Atomics.store(posted!, 1, this.id - 1);
-    const deadline = performance.now() + (patient ? 10_000 : WAIT_MS);
+    const began = performance.now();
+    const deadline = began + (patient ? 10_000 : WAIT_MS);
     let waited = false;
     for (;;) {
       // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
@@ -151,7 +174,9 @@ export class AheadWindow {
       results.delete(this.id);
       pending.delete(this.id);
       lagging = false;
-      if (waited && owedToCaller < 4) owedToCaller++;
+      // Only a real wait (the worker a window behind) hands one to the caller: short ones come and go with the
+      // worker's own pace, and taking windows then made reading slower.
+      if (waited && performance.now() - began > STEAL_AFTER_MS && owedToCaller < 4) owedToCaller++;
       if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
       this.crc = new AheadVerified(new Int32Array(done.bits!));
       return new Uint8Array(done.data);

@@ -25,6 +25,12 @@ export interface OpenWalOptions {
    * end of WAL are the same either way.
    */
   readAhead?: number;
+  /**
+   * Reuse the buffers of windows and of multi-page records once reading has moved on: for loops that keep no
+   * record past the next one (a kept record's bytes are detached or overwritten). Faster and flatter in memory;
+   * off by default.
+   */
+  recycleWindows?: boolean;
 }
 
 export interface RecordsOptions {
@@ -64,9 +70,11 @@ export class WalFiles {
     const found = inspectDirectory(this.dirs, this.history === undefined ? target : undefined);
     this.info = this.history === undefined ? found : { ...found, timeline: target! };
     this.readAhead = options.readAhead;
+    this.recycleWindows = options.recycleWindows;
   }
 
   private readonly readAhead: number | undefined;
+  private readonly recycleWindows: boolean | undefined;
 
   /** The followed history, newest first; undefined when reading one timeline's files only. */
   readonly history: TimelineHistory | undefined;
@@ -76,13 +84,13 @@ export class WalFiles {
   }
 
   source(): DirectorySource {
-    return new DirectorySource({ dirs: this.dirs, segmentSize: this.info.segmentSize, timeline: this.info.timeline, history: this.history, readAhead: this.readAhead });
+    return new DirectorySource({ dirs: this.dirs, segmentSize: this.info.segmentSize, timeline: this.info.timeline, history: this.history, readAhead: this.readAhead, recycleWindows: this.recycleWindows });
   }
 
   reader(options: RecordsOptions): XLogReader {
     const start = options.start ?? this.info.segments[0]! * this.info.segmentSize;
     if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, start, this.history ?? historyWithoutFile(this.info.timeline));
-    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect });
+    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect, reuseBuffers: this.recycleWindows });
   }
 
   /** `for await (const record of wal.records({ start, end }))`; `stream.end` afterwards. */

@@ -74,6 +74,11 @@ export interface XLogReaderOptions {
    * error naming both values, not records decoded against the wrong catalog.
    */
   expect?: { systemIdentifier?: bigint; major?: number; what: string };
+  /**
+   * Reuse the memory multi-page records are assembled in once reading has moved on: for callers that keep no
+   * record past the next one (a kept record's bytes change). Off by default.
+   */
+  reuseBuffers?: boolean;
 }
 
 /**
@@ -154,10 +159,12 @@ export class XLogReader {
   private currentTli: number;
 
   private readonly expect: XLogReaderOptions['expect'];
+  private readonly reuseBuffers: boolean;
 
   constructor(options: XLogReaderOptions) {
     assertWalSegmentSize(options.segmentSize);
     this.expect = options.expect;
+    this.reuseBuffers = options.reuseBuffers === true;
     if (!Number.isSafeInteger(options.startLsn) || options.startLsn <= 0) {
       throw new InvalidArgumentError(`invalid start LSN ${options.startLsn}: it must be a valid WAL position`);
     }
@@ -559,9 +566,10 @@ export class XLogReader {
     return this.finish(recPtr, whole, targetRecOff, totalLength, recPtr + maxAlign(totalLength));
   }
 
-  /** Where multi-page records are assembled: cut from a shared block, never reused (records are views into it). */
-  private arena = new Uint8Array(0);
+  /** Where multi-page records are assembled: cut from a shared block, reused only with reuseBuffers (records are views into it). */
+  private arena: Uint8Array = new Uint8Array(0);
   private arenaUsed = 0;
+  private spareArena: Uint8Array | undefined;
 
   /**
    * A buffer for a record of `totalLength` bytes spanning pages. Most (full-page images) fit the current arena
@@ -571,7 +579,10 @@ export class XLogReader {
   private assemblyBuffer(totalLength: number): Uint8Array {
     if (totalLength > ARENA_RECORD_MAX) return new Uint8Array(4 * XLOG_BLCKSZ);
     if (this.arenaUsed + totalLength > this.arena.length) {
-      this.arena = new Uint8Array(ARENA_BYTES);
+      // Reusing, two blocks take turns: the one taken up again holds only records from before the last one returned.
+      const spare = this.spareArena;
+      if (this.reuseBuffers) this.spareArena = this.arena;
+      this.arena = spare !== undefined && spare.length === ARENA_BYTES ? spare : new Uint8Array(ARENA_BYTES);
       this.arenaUsed = 0;
     }
     const b = this.arena.subarray(this.arenaUsed, this.arenaUsed + totalLength);
