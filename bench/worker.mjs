@@ -1,11 +1,13 @@
 // The timed pgwal loops, run in a child `node` (plain JS, no tsx) against the built package in dist/.
 //
-//   node bench/worker.mjs read|read1|stats DIR START END WARMUPS RUNS
+//   node bench/worker.mjs read|read1|readr|stats DIR START END WARMUPS RUNS
 //
 // read:  every record through the library (openWal().recordsSync): page validation, framing, CRC-32C,
 //        block-header decode; nothing printed (pg_waldump -q). The default read-ahead: a worker thread reads
 //        the next windows and checks their CRCs while this thread frames.
 // read1: the same on one thread (openWal({ readAhead: 0 })).
+// readr: the same through openWal({ recycleWindows: true }).recordsSync() (what `pgwal dump` does): windows are
+//        read into slots of memory shared with the worker and reused once left; no record is kept.
 // stats: the same plus WalStats.add per record and the pg_waldump --stats text at the end
 //        (PGWAL_BENCH_PRINT=1 writes it to stderr).
 // Prints one JSON line: seconds per timed run (in-process wall time of the loop), records, last record end.
@@ -14,11 +16,22 @@ import { openWal } from '../dist/node.js';
 import { readRecordsSync, WalStats, waldumpStatsText } from '../dist/xlogreader.js';
 
 const [mode, dir, startText, endText, warmupText, runsText] = process.argv.slice(2);
-if (mode !== 'read' && mode !== 'read1' && mode !== 'stats') throw new Error('usage: worker.mjs read|read1|stats DIR START END WARMUPS RUNS');
+if (mode !== 'read' && mode !== 'read1' && mode !== 'readr' && mode !== 'stats') throw new Error('usage: worker.mjs read|read1|readr|stats DIR START END WARMUPS RUNS');
 const start = parseLsn(startText);
 const end = parseLsn(endText);
 
 function once() {
+  if (mode === 'readr') {
+    const records = openWal({ path: dir, recycleWindows: true }).recordsSync({ start, end });
+    let n = 0;
+    let lastEnd = 0;
+    for (const rec of records) {
+      n++;
+      lastEnd = rec.endLsn;
+    }
+    if (records.end.reason !== 'end-lsn') throw new Error(`WAL ended early: ${JSON.stringify(records.end)}`);
+    return { records: n, lastEnd, text: '' };
+  }
   // What openWal().recordsSync() does, keeping the reader to hand for its profile (the stats text needs it).
   const wal = openWal({ path: dir, readAhead: mode === 'read1' ? 0 : undefined });
   const reader = wal.reader({ start, end });

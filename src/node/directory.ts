@@ -9,7 +9,7 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
-import { AheadWindow, callerReadsNext, recycleWindow, WINDOW_MAX } from './readahead.js';
+import { AheadWindow, callerReadsNext, releaseWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = WINDOW_MAX;
@@ -42,13 +42,24 @@ export interface DirectorySourceOptions {
   recycleWindows?: boolean;
 }
 
+const abandoned = new FinalizationRegistry<{ ahead: Map<Lsn, AheadWindow | null>; held: { bytes: Uint8Array | undefined } }>(({ ahead, held }) => {
+  for (const a of ahead.values()) a?.cancel();
+  if (held.bytes !== undefined) releaseWindow(held.bytes);
+});
+
 export class DirectorySource implements SyncPageSource {
   private cache: { segno: number; start: number; bytes: Uint8Array; file: string; tli: number; crc?: CrcVerified } | undefined;
 
-  constructor(readonly options: DirectorySourceOptions) {}
+  constructor(readonly options: DirectorySourceOptions) {
+    // A source dropped without close() still gives its windows back, once collected (ring slots are few).
+    if (options.recycleWindows === true) abandoned.register(this, { ahead: this.ahead, held: this.held }, this);
+  }
+
+  /** The window in the cache, for the finalizer (which must not hold the source itself). */
+  private readonly held: { bytes: Uint8Array | undefined } = { bytes: undefined };
 
   /** Windows being read ahead by the worker, by the LSN they start at; null: one this thread will read itself. */
-  private ahead = new Map<Lsn, AheadWindow | null>();
+  private readonly ahead = new Map<Lsn, AheadWindow | null>();
   /** The last segment located for read-ahead (locate looks at the file system). */
   private located: { segno: number; found: Found | undefined } | undefined;
 
@@ -56,17 +67,28 @@ export class DirectorySource implements SyncPageSource {
   private setCache(next: NonNullable<DirectorySource['cache']>): void {
     const old = this.cache;
     this.cache = next;
-    if (this.options.recycleWindows === true && old !== undefined && old.bytes.buffer !== next.bytes.buffer && old.bytes.byteOffset === 0) {
-      recycleWindow(old.bytes.buffer as ArrayBuffer);
+    this.held.bytes = next.bytes;
+    if (this.options.recycleWindows === true && old !== undefined && (old.bytes.buffer !== next.bytes.buffer || old.bytes.byteOffset !== next.bytes.byteOffset)) {
+      releaseWindow(old.bytes);
     }
   }
 
   /** Forgets what was read, so the files are read again (they may have grown). */
   invalidate(): void {
+    if (this.options.recycleWindows === true && this.cache !== undefined) releaseWindow(this.cache.bytes);
     this.cache = undefined;
+    this.held.bytes = undefined;
     this.located = undefined;
     for (const a of this.ahead.values()) a?.cancel();
     this.ahead.clear();
+  }
+
+  /**
+   * Done reading: windows read ahead are dropped and, when windows are recycled, the last one is given back.
+   * Records from this source must not be used after it when windows are recycled.
+   */
+  close(): void {
+    this.invalidate();
   }
 
   /** Has the worker read the windows after the one at `start` (and forget those up to it). */
@@ -85,7 +107,7 @@ export class DirectorySource implements SyncPageSource {
       const found = this.located.found;
       if (found === undefined || found.compressed || found.file.endsWith('.partial')) break;
       const off = w - segno * segmentSize;
-      this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off)));
+      this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off), this.options.recycleWindows === true));
     }
   }
 

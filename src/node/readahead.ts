@@ -55,6 +55,9 @@ interface Done {
   /** The whole window, or undefined when it could not be read whole. */
   data: ArrayBuffer | undefined;
   bits: ArrayBuffer | undefined;
+  /** A ring window's slot, and whether it was read whole into it. */
+  slot?: number;
+  ok?: boolean;
 }
 
 let worker: Worker | undefined;
@@ -75,10 +78,10 @@ function start(): boolean {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
-    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const wasm = (${makeWasmCrc32c.toString()})(${WINDOW_MAX}, crc.tables);`;
-    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm);`, {
+    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables);`;
+    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm);`, {
       eval: true,
-      workerData: { port: channel.port2, posted },
+      workerData: { port: channel.port2, posted, window: WINDOW_MAX, ringSlots: RING_SLOTS },
       transferList: [channel.port2],
     });
     // Never keeps the process alive; a dead worker's jobs are waited out by take(), then read by the caller.
@@ -102,7 +105,7 @@ const SPARE_MAX = 16;
  * A source that recycles windows gives one back once no record of it is in use; it is detached when reused. Only
  * whole windows of the usual size are kept.
  */
-export function recycleWindow(buffer: ArrayBuffer): void {
+function recycleWindow(buffer: ArrayBuffer): void {
   if (buffer.byteLength === WINDOW_MAX && spareWindows.length < SPARE_MAX) spareWindows.push(buffer);
 }
 
@@ -116,25 +119,86 @@ export function windowBuffer(length: number): ArrayBuffer {
 }
 
 /**
+ * For sources that recycle windows: slots of one window each in a WebAssembly memory shared with the worker, which
+ * reads a window into a slot and checks it in place; this thread then reads the same memory. No copy, no transfer,
+ * no fresh pages. A slot is free again when its source has left the window (releaseWindow), or when a job for it
+ * was dropped. null: shared memory is unavailable (the transfer path is used).
+ */
+const RING_SLOTS = 12;
+const TABLE_BYTES = 16 * 256 * 4;
+let ring: { buffer: ArrayBufferLike; free: number[] } | null | undefined;
+
+function ringSlot(): number {
+  if (ring === undefined) {
+    ring = null;
+    try {
+      const pages = Math.ceil((TABLE_BYTES + RING_SLOTS * WINDOW_MAX) / 65536);
+      const api = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBufferLike } } }).WebAssembly;
+      const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
+      worker!.postMessage({ ring: memory });
+      ring = { buffer: memory.buffer, free: Array.from({ length: RING_SLOTS }, (_, i) => RING_SLOTS - 1 - i) };
+    } catch {
+      ring = null;
+    }
+  }
+  if (ring === null) return -1;
+  if (ring.free.length === 0) drain();
+  return ring.free.pop() ?? -1;
+}
+
+function freeSlot(slot: number | undefined): void {
+  if (slot !== undefined && slot >= 0 && ring != null && !ring.free.includes(slot)) ring.free.push(slot);
+}
+
+/** Receives what the worker has posted: results wanted are kept for take(), slots of dropped ones freed. */
+function receive(r: Done): void {
+  if (!pending.has(r.id)) freeSlot(r.slot);
+  else results.set(r.id, r);
+}
+
+function drain(): void {
+  if (port === undefined) return;
+  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) receive(m.message as Done);
+}
+
+/**
+ * A source that recycles windows gives back the window it has left: a ring slot becomes free, a buffer of its own
+ * is kept for the next window (it is detached when reused).
+ */
+export function releaseWindow(bytes: Uint8Array): void {
+  if (ring != null && bytes.buffer === ring.buffer) freeSlot((bytes.byteOffset - TABLE_BYTES) / WINDOW_MAX);
+  else if (bytes.byteOffset === 0) recycleWindow(bytes.buffer as ArrayBuffer);
+}
+
+/**
  * A window (1 MB) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
  * in it that it can frame from those bytes alone. The bytes move (are transferred) to this thread when taken;
  * they are allocated here, so the memory is this thread's to reuse, and short-lived, so it is freed early.
  */
 export class AheadWindow {
   private readonly id: number;
+  /** The ring slot it is read into, or -1 (its own buffer, transferred). */
+  private readonly slot: number;
   crc: CrcVerified | undefined;
 
+  /** `inRing`: read into a ring slot when one is free (for sources that recycle windows). */
   constructor(
     readonly file: string,
     readonly offset: number,
     readonly length: number,
+    inRing = false,
   ) {
     this.id = start() ? nextId++ : 0;
+    this.slot = this.id !== 0 && inRing && length === WINDOW_MAX ? ringSlot() : -1;
     if (this.id !== 0) {
       pending.add(this.id);
-      const data = windowBuffer(length);
       const bits = new ArrayBuffer(Math.max(4, length / 64));
-      worker!.postMessage({ id: this.id, file, offset, data, bits }, [data, bits]);
+      if (this.slot >= 0) {
+        worker!.postMessage({ id: this.id, file, offset, length, slot: this.slot, bits }, [bits]);
+      } else {
+        const data = windowBuffer(length);
+        worker!.postMessage({ id: this.id, file, offset, data, bits }, [data, bits]);
+      }
     }
   }
 
@@ -167,9 +231,8 @@ export class AheadWindow {
           continue;
         }
         const r = m.message as Done;
-        if (!pending.delete(r.id)) continue;
         if (r.id === this.id) done = r;
-        else results.set(r.id, r);
+        else receive(r);
       }
       results.delete(this.id);
       pending.delete(this.id);
@@ -177,16 +240,28 @@ export class AheadWindow {
       // Only a real wait (the worker a window behind) hands one to the caller: short ones come and go with the
       // worker's own pace, and taking windows then made reading slower.
       if (waited && performance.now() - began > STEAL_AFTER_MS && owedToCaller < 4) owedToCaller++;
+      if (done.slot !== undefined) {
+        if (done.ok !== true) {
+          freeSlot(done.slot);
+          return undefined;
+        }
+        this.crc = new AheadVerified(new Int32Array(done.bits!));
+        return new Uint8Array(ring!.buffer, TABLE_BYTES + done.slot * WINDOW_MAX, this.length);
+      }
       if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
       this.crc = new AheadVerified(new Int32Array(done.bits!));
       return new Uint8Array(done.data);
     }
   }
 
-  /** Not needed after all: its result, when it comes, is dropped. */
+  /** Not needed after all: its result, when it comes, is dropped (and its ring slot freed then). */
   cancel(): void {
     pending.delete(this.id);
-    results.delete(this.id);
+    const r = results.get(this.id);
+    if (r !== undefined) {
+      results.delete(this.id);
+      freeSlot(r.slot);
+    }
   }
 }
 
@@ -194,8 +269,16 @@ export class AheadWindow {
  * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
  * it must not refer to anything outside itself.
  */
-function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import('node:fs'), crc: Crc32c, wasm: WasmCrc32c | undefined): void {
+function workerMain(
+  wt: typeof import('node:worker_threads'),
+  fs: typeof import('node:fs'),
+  crc: Crc32c,
+  wasm: WasmCrc32c | undefined,
+  makeWasm: typeof makeWasmCrc32c,
+): void {
   const BLCKSZ = 8192;
+  const { window: WINDOW, ringSlots } = wt.workerData as { window: number; ringSlots: number };
+  const RING_DATA = ringSlots * WINDOW;
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
   const maxAlign = (n: number): number => (n + 7) & ~7;
@@ -220,9 +303,13 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   const memory = wasm === undefined ? undefined : new Uint8Array(wasm.memory.buffer);
   const wasmLimit = memory === undefined ? 0 : memory.length - TABLE;
   let inWasm = false;
+  // The module whose memory the window is in: the worker's own, or the ring's (shared with the reading thread).
+  let active = wasm;
+  let ringWasm: WasmCrc32c | undefined;
+  let ringBytes: Uint8Array | undefined;
   const range = (b: Uint8Array, start: number, end: number, seed: number): number =>
-    inWasm ? wasm!.crc(b.byteOffset + start, b.byteOffset + end, seed) : crc.range(b, start, end, seed);
-  const recordCrc = (b: Uint8Array, at: number, tot: number): number => (inWasm ? wasm!.record(b.byteOffset + at, tot) >>> 0 : crc.record(b, at, tot));
+    inWasm ? active!.crc(b.byteOffset + start, b.byteOffset + end, seed) : crc.range(b, start, end, seed);
+  const recordCrc = (b: Uint8Array, at: number, tot: number): number => (inWasm ? active!.record(b.byteOffset + at, tot) >>> 0 : crc.record(b, at, tot));
 
   // A record spanning pages, as pieces of the window: [window offset, record offset, length] each.
   const pieces = new Int32Array(3 * 1024);
@@ -325,9 +412,36 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
   }
 
   const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
-  wt.parentPort!.on('message', (job: { id: number; file: string; offset: number; data: ArrayBuffer; bits: ArrayBuffer }) => {
+  type Job = { id: number; file: string; offset: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
+  wt.parentPort!.on('message', (job: Job | { ring: { buffer: ArrayBufferLike } }) => {
+    if ('ring' in job) {
+      // Tables go in at the front again: the same values, so writing them while the other side reads is harmless.
+      ringWasm = makeWasm(RING_DATA, crc.tables, job.ring);
+      if (ringWasm !== undefined) ringBytes = new Uint8Array(job.ring.buffer);
+      return;
+    }
     Atomics.store(posted, 2, job.id);
-    const b = new Uint8Array(job.data);
+    if (job.slot !== undefined) {
+      let ok = false;
+      try {
+        if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined) {
+          const into = ringBytes!.subarray(TABLE + job.slot * WINDOW, TABLE + job.slot * WINDOW + job.length!);
+          inWasm = true;
+          active = ringWasm;
+          ok = read(job.file, job.offset, into) === into.length;
+          if (ok) check(into, into.length, new Int32Array(job.bits));
+        }
+      } catch {
+        ok = false;
+      } finally {
+        active = wasm;
+      }
+      port.postMessage({ id: job.id, data: undefined, bits: job.bits, slot: job.slot, ok }, [job.bits]);
+      Atomics.add(posted, 0, 1);
+      Atomics.notify(posted, 0);
+      return;
+    }
+    const b = new Uint8Array(job.data!);
     let whole = false;
     try {
       // Skipped when the reader has moved past it (it read that window itself).
@@ -343,7 +457,7 @@ function workerMain(wt: typeof import('node:worker_threads'), fs: typeof import(
     } catch {
       whole = false;
     }
-    port.postMessage({ id: job.id, data: whole ? job.data : undefined, bits: job.bits }, [job.data, job.bits]);
+    port.postMessage({ id: job.id, data: whole ? job.data : undefined, bits: job.bits }, [job.data!, job.bits]);
     Atomics.add(posted, 0, 1);
     Atomics.notify(posted, 0);
   });

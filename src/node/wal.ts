@@ -103,7 +103,11 @@ export class WalFiles {
         return end;
       },
       async *[Symbol.asyncIterator]() {
-        end = yield* readRecords(reader, source, options.signal, options.follow);
+        try {
+          end = yield* readRecords(reader, source, options.signal, options.follow);
+        } finally {
+          source.close();
+        }
       },
     };
   }
@@ -122,11 +126,21 @@ export class WalFiles {
         const it = readRecordsSync(reader, source);
         const wrapped: Iterator<DecodedRecord, EndOfWal> = {
           next() {
-            const r = it.next();
-            if (r.done === true) end = r.value;
+            let r: IteratorResult<DecodedRecord, EndOfWal>;
+            try {
+              r = it.next();
+            } catch (e) {
+              source.close();
+              throw e;
+            }
+            if (r.done === true) {
+              end = r.value;
+              source.close();
+            }
             return r;
           },
           return(value?: EndOfWal) {
+            source.close();
             return it.return!(value!);
           },
         };

@@ -24,9 +24,11 @@ export const WASM_CRC_TABLE_BYTES = 16 * 256 * 4;
 
 /**
  * Builds the module with `tables` (makeCrc32c's) in its memory; undefined where WebAssembly is missing or refuses.
+ * With `shared` (a shared WebAssembly.Memory of at least TABLE_BYTES + dataBytes), the module works in that memory
+ * instead of one of its own, so threads holding it see the same bytes.
  * Self-contained on purpose (the read-ahead worker runs its source text): it refers to nothing outside itself.
  */
-export function makeWasmCrc32c(dataBytes: number, tables: Int32Array): WasmCrc32c | undefined {
+export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: { readonly buffer: ArrayBufferLike }): WasmCrc32c | undefined {
   const TABLE = 16 * 256 * 4;
   const uleb = (n: number): number[] => {
     const out: number[] = [];
@@ -104,15 +106,17 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array): WasmCrc32
   const bytes = new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [2, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]),
+    // A shared memory is imported (limits flag 3: shared, with a maximum); otherwise the module has its own.
+    ...(shared === undefined ? [] : section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)])),
     ...section(3, [2, 0, 1]),
-    ...section(5, [1, 0, ...uleb(pages)]),
+    ...(shared === undefined ? section(5, [1, 0, ...uleb(pages)]) : []),
     ...section(7, [3, ...str('crc'), 0x00, 0, ...str('record'), 0x00, 1, ...str('mem'), 0x02, 0]),
     ...section(10, [2, ...uleb(body.length), ...body, ...uleb(recordBody.length), ...recordBody]),
   ]);
   const api = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   if (api === undefined) return undefined;
   try {
-    const instance = new api.Instance(new api.Module(bytes), {});
+    const instance = new api.Instance(new api.Module(bytes), shared === undefined ? {} : { env: { mem: shared } });
     const memory = instance.exports.mem as WasmCrc32c['memory'];
     const crc = instance.exports.crc as WasmCrc32c['crc'];
     const record = instance.exports.record as WasmCrc32c['record'];
