@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/lsn.js';
 import { DirectorySource } from '../src/node/directory.js';
-import { waitForReadAhead } from '../src/node/readahead.js';
+import { readWindowInRing, releaseWindow, waitForReadAhead } from '../src/node/readahead.js';
 import type { EndOfWal } from '../src/xlogreader/reader.js';
 import type { DecodedRecord } from '../src/xlogreader/record.js';
 import { XLogReader } from '../src/xlogreader/reader.js';
@@ -187,6 +187,24 @@ describe('windows inside a segment', () => {
     expect(alone.shared).toBe(0);
   });
 
+  it('a window the calling thread reads into the ring vouches for what the worker would, the damaged record not', () => {
+    const victim = 5;
+    const dir = writeBuilt('own-window', lsns[victim]! + 30);
+    const [name] = [...b.segments().keys()];
+    const segStart = parseInt(name.slice(16), 16) * SEG;
+    const winLsn = start - (start % WINDOW);
+    const own = readWindowInRing(path.join(dir, name), winLsn - segStart, WINDOW);
+    expect(own).toBeDefined();
+    try {
+      expect(own!.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+      for (let i = 0; i < victim; i++) expect(own!.crc.verified(lsns[i]! - winLsn), `record ${i}`).toBe(true);
+      expect(own!.crc.verified(lsns[victim]! - winLsn)).toBe(false);
+      expect(own!.crc.verified(lsns[victim + 1]! - winLsn)).toBe(false);
+    } finally {
+      releaseWindow(own!.bytes);
+    }
+  });
+
   const after = lsns.findIndex((l) => l % WINDOW > 64 && Math.floor(l / WINDOW) > Math.floor(start / WINDOW) + 1);
   const across = lsns.findIndex((l, i) => l > start + 2 * WINDOW && Math.floor(l / WINDOW) !== Math.floor((l + lengthAt(i) - 1) / WINDOW));
   const long = lsns.findIndex((_l, i) => lengthAt(i) > WINDOW);
@@ -211,6 +229,9 @@ describe('windows inside a segment', () => {
         const mixed = readBuilt(dir, 8);
         expect(mixed.lsns).toEqual(ahead.lsns);
         expect(mixed.end).toEqual(ahead.end);
+        const mixedRecycled = readBuilt(dir, 8, true);
+        expect(mixedRecycled.lsns).toEqual(ahead.lsns);
+        expect(mixedRecycled.end).toEqual(ahead.end);
       } finally {
         waitForReadAhead(true);
       }

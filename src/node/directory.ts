@@ -9,7 +9,7 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
-import { AheadWindow, callerReadsNext, releaseWindow, WINDOW_MAX } from './readahead.js';
+import { AheadWindow, callerReadsNext, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = WINDOW_MAX;
@@ -169,6 +169,13 @@ export class DirectorySource implements SyncPageSource {
         if (ready !== undefined) {
           this.setCache({ segno, start, bytes: ready, file: found.file, tli: found.tli, crc: a!.crc });
           if (ready.length >= pagePtr - start + Math.min(minLength, 8192)) return { start, bytes: ready, tli: found.tli, crc: a!.crc };
+        }
+      }
+      if (depth > 0 && this.options.recycleWindows === true && !found.file.endsWith('.partial')) {
+        const own = readWindowInRing(found.file, winStart, Math.min(WINDOW, segmentSize - winStart));
+        if (own !== undefined) {
+          this.setCache({ segno, start, bytes: own.bytes, file: found.file, tli: found.tli, crc: own.crc });
+          return { start, bytes: own.bytes, tli: found.tli, crc: own.crc };
         }
       }
       const fd = fs.openSync(found.file, 'r');

@@ -2,6 +2,7 @@
 // records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result.
 // The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
 // so what it returns and where and how it stops are unchanged.
+import fs from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
@@ -18,7 +19,7 @@ export const WINDOW_MAX = 1 << 20;
 const WAIT_MS = 5;
 let patient = false;
 /** A wait longer than this (ms) has the calling thread read the next window itself (owedToCaller). */
-const STEAL_AFTER_MS = 1;
+const STEAL_AFTER_MS = 0.25;
 /** The last wait timed out: the worker is starved of CPU; do not wait again until a window is ready in time. */
 let lagging = false;
 
@@ -78,8 +79,8 @@ function start(): boolean {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
-    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables);`;
-    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm);`, {
+    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables); const check = (${makeWindowCheck.toString()})(crc);`;
+    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check);`, {
       eval: true,
       workerData: { port: channel.port2, posted, window: WINDOW_MAX, ringSlots: RING_SLOTS },
       transferList: [channel.port2],
@@ -126,7 +127,7 @@ export function windowBuffer(length: number): ArrayBuffer {
  */
 const RING_SLOTS = 12;
 const TABLE_BYTES = 16 * 256 * 4;
-let ring: { buffer: ArrayBufferLike; free: number[] } | null | undefined;
+let ring: { memory: { readonly buffer: ArrayBufferLike }; buffer: ArrayBufferLike; free: number[] } | null | undefined;
 
 function ringSlot(): number {
   if (ring === undefined) {
@@ -136,7 +137,7 @@ function ringSlot(): number {
       const api = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBufferLike } } }).WebAssembly;
       const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
       worker!.postMessage({ ring: memory });
-      ring = { buffer: memory.buffer, free: Array.from({ length: RING_SLOTS }, (_, i) => RING_SLOTS - 1 - i) };
+      ring = { memory, buffer: memory.buffer, free: Array.from({ length: RING_SLOTS }, (_, i) => RING_SLOTS - 1 - i) };
     } catch {
       ring = null;
     }
@@ -144,6 +145,52 @@ function ringSlot(): number {
   if (ring === null) return -1;
   if (ring.free.length === 0) drain();
   return ring.free.pop() ?? -1;
+}
+
+/** This thread's module over the ring, and the window check, for windows it reads itself. null: unavailable. */
+let own: { wasm: WasmCrc32c; bytes: Uint8Array; check: ReturnType<typeof makeWindowCheck> } | null | undefined;
+
+/**
+ * For sources that recycle windows: a window this thread reads itself (its share when the worker is behind) goes
+ * into a ring slot as well and is checked there as the worker checks its windows, so the reader skips the CRC of
+ * the records it vouches for. Undefined when no slot is free or the window cannot be read whole.
+ */
+export function readWindowInRing(file: string, offset: number, length: number): { bytes: Uint8Array; crc: CrcVerified } | undefined {
+  if (length !== WINDOW_MAX || !start()) return undefined;
+  const slot = ringSlot();
+  if (slot < 0) return undefined;
+  if (own === undefined) {
+    const crc = makeCrc32c();
+    const wasm = makeWasmCrc32c(RING_SLOTS * WINDOW_MAX, crc.tables, ring!.memory);
+    own = wasm === undefined ? null : { wasm, bytes: new Uint8Array(ring!.buffer), check: makeWindowCheck(crc) };
+  }
+  if (own === null) {
+    freeSlot(slot);
+    return undefined;
+  }
+  const bytes = own.bytes.subarray(TABLE_BYTES + slot * WINDOW_MAX, TABLE_BYTES + slot * WINDOW_MAX + length);
+  let got = 0;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      while (got < length) {
+        const n = fs.readSync(fd, bytes, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    got = -1;
+  }
+  if (got !== length) {
+    freeSlot(slot);
+    return undefined;
+  }
+  const bits = new Int32Array(length / 256);
+  own.check(bytes, length, bits, own.wasm);
+  return { bytes, crc: new AheadVerified(bits) };
 }
 
 function freeSlot(slot: number | undefined): void {
@@ -266,50 +313,19 @@ export class AheadWindow {
 }
 
 /**
- * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
- * it must not refer to anything outside itself.
+ * The check a read-ahead window gets (in the worker, or here for a window this thread reads into the ring):
+ * `check(b, len, bits, wasm)` frames the records starting in `b` and marks those whose CRC matches; with `wasm`,
+ * `b` lies in that module's memory and its CRC runs there. Self-contained (the worker runs its source text).
  */
-function workerMain(
-  wt: typeof import('node:worker_threads'),
-  fs: typeof import('node:fs'),
-  crc: Crc32c,
-  wasm: WasmCrc32c | undefined,
-  makeWasm: typeof makeWasmCrc32c,
-): void {
+export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits: Int32Array, wasm: WasmCrc32c | undefined) => void {
   const BLCKSZ = 8192;
-  const { window: WINDOW, ringSlots } = wt.workerData as { window: number; ringSlots: number };
-  const RING_DATA = ringSlots * WINDOW;
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
   const maxAlign = (n: number): number => (n + 7) & ~7;
-  function read(file: string, offset: number, b: Uint8Array): number {
-    const fd = fs.openSync(file, 'r');
-    try {
-      let got = 0;
-      while (got < b.length) {
-        const n = fs.readSync(fd, b, got, b.length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got;
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-
-  // With WebAssembly the window is read into its memory and checked there (no bounds checks on the tables),
-  // then copied out to be handed on.
-  const TABLE = 16 * 256 * 4;
-  const memory = wasm === undefined ? undefined : new Uint8Array(wasm.memory.buffer);
-  const wasmLimit = memory === undefined ? 0 : memory.length - TABLE;
-  let inWasm = false;
-  // The module whose memory the window is in: the worker's own, or the ring's (shared with the reading thread).
-  let active = wasm;
-  let ringWasm: WasmCrc32c | undefined;
-  let ringBytes: Uint8Array | undefined;
+  let active: WasmCrc32c | undefined;
   const range = (b: Uint8Array, start: number, end: number, seed: number): number =>
-    inWasm ? active!.crc(b.byteOffset + start, b.byteOffset + end, seed) : crc.range(b, start, end, seed);
-  const recordCrc = (b: Uint8Array, at: number, tot: number): number => (inWasm ? active!.record(b.byteOffset + at, tot) >>> 0 : crc.record(b, at, tot));
+    active !== undefined ? active.crc(b.byteOffset + start, b.byteOffset + end, seed) : crc.range(b, start, end, seed);
+  const recordCrc = (b: Uint8Array, at: number, tot: number): number => (active !== undefined ? active.record(b.byteOffset + at, tot) >>> 0 : crc.record(b, at, tot));
 
   // A record spanning pages, as pieces of the window: [window offset, record offset, length] each.
   const pieces = new Int32Array(3 * 1024);
@@ -411,6 +427,53 @@ function workerMain(
     }
   }
 
+  return (b, len, bits, wasm) => {
+    active = wasm;
+    try {
+      check(b, len, bits);
+    } finally {
+      active = undefined;
+    }
+  };
+}
+
+/**
+ * The worker's code, run from its source text (so it needs no separate file in dist/ or under a test runner):
+ * it must not refer to anything outside itself.
+ */
+function workerMain(
+  wt: typeof import('node:worker_threads'),
+  fs: typeof import('node:fs'),
+  crc: Crc32c,
+  wasm: WasmCrc32c | undefined,
+  makeWasm: typeof makeWasmCrc32c,
+  check: ReturnType<typeof makeWindowCheck>,
+): void {
+  const { window: WINDOW, ringSlots } = wt.workerData as { window: number; ringSlots: number };
+  const RING_DATA = ringSlots * WINDOW;
+  function read(file: string, offset: number, b: Uint8Array): number {
+    const fd = fs.openSync(file, 'r');
+    try {
+      let got = 0;
+      while (got < b.length) {
+        const n = fs.readSync(fd, b, got, b.length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // With WebAssembly the window is read into its memory and checked there (no bounds checks on the tables),
+  // then copied out to be handed on.
+  const TABLE = 16 * 256 * 4;
+  const memory = wasm === undefined ? undefined : new Uint8Array(wasm.memory.buffer);
+  const wasmLimit = memory === undefined ? 0 : memory.length - TABLE;
+  let ringWasm: WasmCrc32c | undefined;
+  let ringBytes: Uint8Array | undefined;
+
   const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
   type Job = { id: number; file: string; offset: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
   wt.parentPort!.on('message', (job: Job | { ring: { buffer: ArrayBufferLike } }) => {
@@ -426,15 +489,11 @@ function workerMain(
       try {
         if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined) {
           const into = ringBytes!.subarray(TABLE + job.slot * WINDOW, TABLE + job.slot * WINDOW + job.length!);
-          inWasm = true;
-          active = ringWasm;
           ok = read(job.file, job.offset, into) === into.length;
-          if (ok) check(into, into.length, new Int32Array(job.bits));
+          if (ok) check(into, into.length, new Int32Array(job.bits), ringWasm);
         }
       } catch {
         ok = false;
-      } finally {
-        active = wasm;
       }
       port.postMessage({ id: job.id, data: undefined, bits: job.bits, slot: job.slot, ok }, [job.bits]);
       Atomics.add(posted, 0, 1);
@@ -446,11 +505,11 @@ function workerMain(
     try {
       // Skipped when the reader has moved past it (it read that window itself).
       if (job.id > Atomics.load(posted, 1)) {
-        inWasm = b.length <= wasmLimit;
+        const inWasm = b.length <= wasmLimit;
         const into = inWasm ? memory!.subarray(TABLE, TABLE + b.length) : b;
         whole = read(job.file, job.offset, into) === b.length;
         if (whole) {
-          check(into, into.length, new Int32Array(job.bits));
+          check(into, into.length, new Int32Array(job.bits), inWasm ? wasm : undefined);
           if (into !== b) b.set(into);
         }
       }
