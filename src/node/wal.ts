@@ -121,30 +121,14 @@ export class WalFiles {
       get end() {
         return end;
       },
-      // The reader's iterator itself, noting the end as it passes (a generator around it cost a step per record).
+      // The reader's iterator itself (a wrapper or generator around it cost a call per record); the source is
+      // closed when it ends, fails or is left.
       [Symbol.iterator]() {
-        const it = readRecordsSync(reader, source);
-        const wrapped: Iterator<DecodedRecord, EndOfWal> = {
-          next() {
-            let r: IteratorResult<DecodedRecord, EndOfWal>;
-            try {
-              r = it.next();
-            } catch (e) {
-              source.close();
-              throw e;
-            }
-            if (r.done === true) {
-              end = r.value;
-              source.close();
-            }
-            return r;
-          },
-          return(value?: EndOfWal) {
-            source.close();
-            return it.return!(value!);
-          },
-        };
-        return wrapped;
+        const it = readRecordsSync(reader, source, () => {
+          end = reader.end;
+          source.close();
+        });
+        return it;
       },
     };
   }

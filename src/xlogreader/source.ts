@@ -45,23 +45,35 @@ export interface ReadResult {
   end: EndOfWal;
 }
 
-/** Drives a reader over a synchronous source. A hand-written iterator: generators cost a few % per record. */
-export function readRecordsSync(reader: XLogReader, source: SyncPageSource): Generator<DecodedRecord, EndOfWal> {
+/**
+ * Drives a reader over a synchronous source. A hand-written iterator: generators cost a few % per record.
+ * `onDone` runs once reading has ended, failed or been left (return()).
+ */
+export function readRecordsSync(reader: XLogReader, source: SyncPageSource, onDone?: () => void): Generator<DecodedRecord, EndOfWal> {
   // One result object for every record: callers read `value` before asking for the next.
   const result: IteratorYieldResult<DecodedRecord> = { done: false, value: undefined as unknown as DecodedRecord };
   const it = {
     next(): IteratorResult<DecodedRecord, EndOfWal> {
-      for (;;) {
-        const s = reader.step();
-        if (s === STEP_RECORD) {
-          result.value = reader.record!;
-          return result;
+      try {
+        for (;;) {
+          const s = reader.step();
+          if (s === STEP_RECORD) {
+            result.value = reader.record!;
+            return result;
+          }
+          if (s === STEP_NEED) feed(reader, source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
+          else {
+            onDone?.();
+            return { done: true, value: reader.end! };
+          }
         }
-        if (s === STEP_NEED) feed(reader, source.read(reader.needPagePtr, reader.needLength, reader.nextLsn));
-        else return { done: true, value: reader.end! };
+      } catch (e) {
+        onDone?.();
+        throw e;
       }
     },
     return(value: EndOfWal): IteratorResult<DecodedRecord, EndOfWal> {
+      onDone?.();
       return { done: true, value };
     },
     throw(e: unknown): IteratorResult<DecodedRecord, EndOfWal> {
