@@ -1,11 +1,13 @@
 // The timed pgwal decoding loop, run in a child `node` (plain JS, no tsx) against the built package in dist/.
 //
-//   node bench/decode-worker.mjs WALDIR STATEFILE END WARMUPS RUNS
+//   node bench/decode-worker.mjs WALDIR STATEFILE END WARMUPS RUNS [test_decoding|json]
 //
 // Per pass: the slot state file's catalog and position, openWal's reader from restart_lsn to END
 // (readRecordsSync), every record through TestDecodingDecoder (test_decoding defaults, file spill store, 64 MB
 // limit) and every output row's text into a sink that counts rows and characters. The first warm-up pass also
 // hashes the rows (SHA-256 of each row + "\n", as `psql -At` prints them) to compare with the server's output.
+// With `json`, the same through LogicalDecoder and the wal2json format-version 2 plugin instead (no server output
+// to compare with: its rows are counted).
 // Prints one JSON line: seconds per timed run (in-process wall time) and CPU seconds (user + system, all threads),
 // rows, characters, sha256, memory.
 import crypto from 'node:crypto';
@@ -13,10 +15,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseLsn } from '../dist/index.js';
 import { FileSpillStore, openWal, readSlotStateFile } from '../dist/node.js';
-import { TestDecodingDecoder } from '../dist/reorderbuffer.js';
+import { LogicalDecoder, parseWal2JsonOptions, TestDecodingDecoder, Wal2JsonPlugin } from '../dist/reorderbuffer.js';
 import { readRecordsSync } from '../dist/xlogreader.js';
 
-const [dir, stateFile, endText, warmupText, runsText] = process.argv.slice(2);
+const [dir, stateFile, endText, warmupText, runsText, pluginName = 'test_decoding'] = process.argv.slice(2);
 if (runsText === undefined) throw new Error('usage: decode-worker.mjs WALDIR STATEFILE END WARMUPS RUNS');
 const state = readSlotStateFile(stateFile);
 const end = parseLsn(endText);
@@ -27,9 +29,8 @@ function once(hash) {
   let rows = 0;
   let chars = 0;
   const spill = new FileSpillStore(path.join(os.tmpdir(), `pgwal-bench-spill-${process.pid}`));
-  const decoder = new TestDecodingDecoder(state.catalog, state.major, {}, parseLsn(state.confirmedFlush), {
-    spill,
-    sink: hash === undefined
+  const sink =
+    hash === undefined
       ? (row) => {
           rows++;
           chars += row.data.length;
@@ -39,8 +40,18 @@ function once(hash) {
           chars += row.data.length;
           hash.update(row.data);
           hash.update('\n');
-        },
-  });
+        };
+  const decoder =
+    pluginName === 'json'
+      ? new LogicalDecoder({
+          catalog: state.catalog,
+          major: state.major,
+          plugin: new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2']])),
+          startAt: parseLsn(state.confirmedFlush),
+          spill,
+          sink,
+        })
+      : new TestDecodingDecoder(state.catalog, state.major, {}, parseLsn(state.confirmedFlush), { spill, sink });
   const it = readRecordsSync(reader, wal.source());
   let r;
   try {

@@ -110,9 +110,9 @@ interface WorkerResult {
   rss: number;
 }
 
-function workerRun(c: DecodeCorpus): Promise<WorkerResult> {
+function workerRun(c: DecodeCorpus, plugin: 'test_decoding' | 'json' = 'test_decoding'): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [WORKER, c.walDir, c.stateFile, c.meta.end, '1', String(RUNS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [WORKER, c.walDir, c.stateFile, c.meta.end, '1', String(RUNS), plugin], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -176,6 +176,10 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
   }
   const lib = summarize(w.seconds);
 
+  log('measuring the pgwal library loop with the wal2json format-version 2 plugin (in-process) …');
+  const wj = await workerRun(c, 'json');
+  const libJson = summarize(wj.seconds);
+
   log('measuring pgwal decode (CLI, whole process, stdout to /dev/null) …');
   const check = await runChild(process.execPath, decodeArgs(c), 'digest');
   if (check.digest!.rows !== m.serverRows || check.digest!.sha256 !== m.serverSha256) {
@@ -202,6 +206,7 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
         row('server: SELECT count(*) FROM pg_logical_slot_peek_changes (test_decoding; psql, whole process)', td),
         row(`server: … peek_binary_changes (pgoutput v1; ${fmt(pgo.rows)} rows)`, pgo, pgo.rows),
         row('pgwal library loop (in-process: reader + TestDecodingDecoder, text of every row)', lib),
+        row(`pgwal library loop, wal2json format-version 2 plugin (${fmt(wj.rows)} JSON rows)`, libJson, wj.rows),
         row('pgwal `decode` (CLI, whole process, stdout to /dev/null)', cli),
       ],
     ),
@@ -213,6 +218,7 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
     `\npgwal ÷ server test_decoding (throughput): library loop ${ratioLib.toFixed(2)}×, CLI ${ratioCli.toFixed(2)}× — target ≥ ${TARGET_RATIO}× ` +
       `(goal ${GOAL_RATIO}×): library ${verdict(ratioLib)}, CLI ${verdict(ratioCli)}`,
   );
+  log(`pgwal's wal2json rows ÷ the server's pgoutput (throughput of changes): ${(pgo.median / libJson.median).toFixed(2)}× (no target; its output is checked against wal2json itself in the tests)`);
   log(`output checked: ${fmt(w.rows)} rows and SHA-256 ${w.sha256.slice(0, 16)}… equal the server's, for both the library loop and the CLI`);
   const cpu = summarize(w.cpuSeconds);
   log(
@@ -221,7 +227,7 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
   );
   log(`the library loop's process RSS at exit: ${(w.rss / 2 ** 20).toFixed(0)} MiB; the CLI's peak: ${both(cli.maxRssKiB)}`);
 
-  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryCpu: cpu, cli });
+  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryJson: libJson, libraryCpu: cpu, cli });
 }
 
 async function large(results: Record<string, unknown>): Promise<void> {

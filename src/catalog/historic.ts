@@ -117,6 +117,14 @@ export const rowChar = (v: RawValue | undefined): string => (v?.kind === 'bytes'
 /** anyarray, for printing attmissingval with array_out. */
 const ANYARRAY: TypeInfo = { oid: 2277, name: 'anyarray', output: 'array_out', len: -1, align: 'd', byval: false, elem: 0 };
 
+/** A cached catalog answer and the point it holds for (HistoricCatalog.cached). */
+interface CacheEntry {
+  epoch: number;
+  own: number;
+  ownEpoch: number;
+  value: unknown;
+}
+
 export class HistoricCatalog implements CatalogView {
   readonly databaseOid: number;
   readonly major: Major;
@@ -135,7 +143,11 @@ export class HistoricCatalog implements CatalogView {
   private readonly writers = new Set<number>();
   /** LSNs at which what others see of the catalog may change: commits of writers, relmap updates. */
   private readonly events: Lsn[] = [];
-  private readonly cache = new Map<string, { epoch: number; own: number; ownEpoch: number; value: unknown }>();
+  // Answers by kind and number (no string key per lookup: a type is looked up for every printed column).
+  private readonly namespaceCache = new Map<number, CacheEntry>();
+  private readonly relationCache = new Map<number, CacheEntry>();
+  private readonly filenodeCache = new Map<number, CacheEntry>();
+  private readonly typeCache = new Map<number, CacheEntry>();
   /** Per writer: relations whose pg_class / pg_attribute rows it wrote (only with an onDdl listener). */
   private readonly touched = new Map<number, Set<number>>();
   /** Told of each table's schema change at the commit that makes it (DDL events), in WAL order. */
@@ -342,14 +354,14 @@ export class HistoricCatalog implements CatalogView {
    * An answer depends on the commits before `at.lsn` (the epoch) and, for a transaction that changes the catalog,
    * on its own changes logged before `at.lsn`: cached per (epoch, own epoch).
    */
-  private cached<T>(key: string, at: CatalogPoint, compute: () => T): T {
+  private cached<T>(cache: Map<number, CacheEntry>, key: number, at: CatalogPoint, compute: (key: number, at: CatalogPoint) => T): T {
     const epoch = HistoricCatalog.countBefore(this.events, at.lsn);
     const own = this.writers.has(at.xid) ? at.xid : 0;
     const ownEpoch = own === 0 ? 0 : HistoricCatalog.countBefore(this.ownEvents.get(own) ?? [], at.lsn);
-    const hit = this.cache.get(key);
+    const hit = cache.get(key);
     if (hit !== undefined && hit.epoch === epoch && hit.own === own && hit.ownEpoch === ownEpoch) return hit.value as T;
-    const value = compute();
-    this.cache.set(key, { epoch, own, ownEpoch, value });
+    const value = compute(key, at);
+    cache.set(key, { epoch, own, ownEpoch, value });
     return value;
   }
 
@@ -506,40 +518,51 @@ export class HistoricCatalog implements CatalogView {
   }
 
   private namespaceName(oid: number, at: CatalogPoint): string {
-    return this.cached(`n:${oid}`, at, () => {
-      const row = this.rows(PG_NAMESPACE, at, HistoricCatalog.firstOid(oid))[0];
-      return row === undefined ? String(oid) : rowText(row[this.col(PG_NAMESPACE, 'nspname')]);
-    });
+    return this.cached(this.namespaceCache, oid, at, this.computeNamespaceName);
   }
+
+  private readonly computeNamespaceName = (oid: number, at: CatalogPoint): string => {
+    const row = this.rows(PG_NAMESPACE, at, HistoricCatalog.firstOid(oid))[0];
+    return row === undefined ? String(oid) : rowText(row[this.col(PG_NAMESPACE, 'nspname')]);
+  };
 
   // -----------------------------------------------------------------------------------------------
   // CatalogView
 
   relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
-    return this.cached(`r:${oid}`, at, () => {
-      const row = this.classRow(oid, at);
-      return row === undefined ? undefined : this.relation(row, at);
-    });
+    return this.cached(this.relationCache, oid, at, this.computeRelationByOid);
   }
 
+  private readonly computeRelationByOid = (oid: number, at: CatalogPoint): DecoderRelation | undefined => {
+    const row = this.classRow(oid, at);
+    return row === undefined ? undefined : this.relation(row, at);
+  };
+
   relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
-    return this.cached(`f:${relfilenode}`, at, () => {
-      const fnCol = this.col(PG_CLASS, 'relfilenode');
-      const tsCol = this.col(PG_CLASS, 'reltablespace');
-      // relfilenode is a fixed-width column at a fixed offset in every pg_class row (no nulls before it).
-      const offset = this.fixedOffset(PG_CLASS, fnCol);
-      const rows = this.rows(PG_CLASS, at, (t) => {
-        const p = t[22]! + offset;
-        return (t[p]! | (t[p + 1]! << 8) | (t[p + 2]! << 16) | (t[p + 3]! << 24)) >>> 0 === relfilenode;
-      });
-      for (const row of rows) {
-        const ts = rowOid(row[tsCol]);
-        if (ts !== 0 && ts !== tablespace) continue;
-        return this.relation(row, at);
-      }
-      return undefined;
-    });
+    this.lookupTablespace = tablespace;
+    return this.cached(this.filenodeCache, relfilenode, at, this.computeRelationByFilenode);
   }
+
+  /** relationByFilenode's tablespace, for its compute function (read before anything else runs). */
+  private lookupTablespace = 0;
+
+  private readonly computeRelationByFilenode = (relfilenode: number, at: CatalogPoint): DecoderRelation | undefined => {
+    const tablespace = this.lookupTablespace;
+    const fnCol = this.col(PG_CLASS, 'relfilenode');
+    const tsCol = this.col(PG_CLASS, 'reltablespace');
+    // relfilenode is a fixed-width column at a fixed offset in every pg_class row (no nulls before it).
+    const offset = this.fixedOffset(PG_CLASS, fnCol);
+    const rows = this.rows(PG_CLASS, at, (t) => {
+      const p = t[22]! + offset;
+      return (t[p]! | (t[p + 1]! << 8) | (t[p + 2]! << 16) | (t[p + 3]! << 24)) >>> 0 === relfilenode;
+    });
+    for (const row of rows) {
+      const ts = rowOid(row[tsCol]);
+      if (ts !== 0 && ts !== tablespace) continue;
+      return this.relation(row, at);
+    }
+    return undefined;
+  };
 
   /** The offset from t_hoff of a column preceded only by fixed-width, non-null columns. */
   private fixedOffset(catalogOid: number, col: number): number {
@@ -671,8 +694,10 @@ export class HistoricCatalog implements CatalogView {
   }
 
   type(oid: number, at: CatalogPoint): TypeInfo | undefined {
-    return this.cached(`t:${oid}`, at, () => this.typeInfo(oid, at));
+    return this.cached(this.typeCache, oid, at, this.computeTypeInfo);
   }
+
+  private readonly computeTypeInfo = (oid: number, at: CatalogPoint): TypeInfo | undefined => this.typeInfo(oid, at);
 
   private typeInfo(oid: number, at: CatalogPoint): TypeInfo | undefined {
     const row = this.rows(PG_TYPE, at, HistoricCatalog.firstOid(oid))[0];

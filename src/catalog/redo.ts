@@ -4,7 +4,8 @@
 import type { Lsn } from '../lsn.js';
 import { formatLsn } from '../lsn.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { MAIN_FORKNUM } from '../xlogreader/record.js';
+import { BKPBLOCK_FORK_MASK, MAIN_FORKNUM } from '../xlogreader/record.js';
+import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
 import { restoreBlockImage } from '../xlogreader/fpi.js';
 import type { Major } from '../xlogreader/profile.js';
 import {
@@ -159,9 +160,19 @@ export class CatalogPages {
     }
   }
 
+  private readonly blockZero = new BlockZero();
+
   /** Applies one record to the tracked pages; returns whether any tracked page changed. */
   apply(rec: DecodedRecord): boolean {
     if (rec.maxBlockId < 0) return false;
+    if (rec.maxBlockId === 0) {
+      // Most records touch one block of a user table: decided from the header, without building the references.
+      const z = this.blockZero;
+      if (!readBlockZero(rec, z) || (z.flags & BKPBLOCK_FORK_MASK) !== MAIN_FORKNUM || z.dbOid !== this.databaseOid) return false;
+      const fn = z.relNumber;
+      const heap = rec.rmid === RM_HEAP_ID || rec.rmid === RM_HEAP2_ID;
+      if (!this.tracked.has(fn) && !(rec.rmid === RM_XLOG_ID && rec.rmgrInfo === XLOG_FPI) && !(heap && this.pending.has(fn))) return false;
+    }
     let mine = false;
     for (let i = 0; i <= rec.maxBlockId; i++) {
       const b = rec.blocks[i];

@@ -4,6 +4,7 @@
 // `rows_removed` at that record (16+), and pgwal does the same on every major (15's records do not say
 // whether the relation is a catalog: pgwal knows the catalog relations' files from the slot's creation).
 import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
+import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
 import type { Major } from '../xlogreader/profile.js';
 import { parseHeapFreezePage, parseHeapPruneFreeze, parseHeapPruneV15, parseHeapVisible, VISIBILITYMAP_XLOG_CATALOG_REL } from '../xlogreader/rmgrdesc/heap-parse.js';
 import { btreeConflictHorizon, type ConflictHorizon } from '../xlogreader/rmgrdesc/nbtree.js';
@@ -107,7 +108,7 @@ export function rowRemovalOf(rec: DecodedRecord, major: Major, isCatalogFile: (l
   }
   if (h === undefined || h.horizon === 0) return undefined;
   // REUSE_PAGE records name the relation in their main data, not by a block reference.
-  const locator = rec.block(block)?.locator ?? rec.block(0)?.locator ?? reuseLocator(rec);
+  const locator = (block === 0 ? zeroLocator(rec) : undefined) ?? rec.block(block)?.locator ?? rec.block(0)?.locator ?? reuseLocator(rec);
   if (locator === undefined) return undefined;
   return new Removal(rec.lsn, rec.rmid, rec.info, major, locator, h.horizon, major >= 16 ? h.isCatalogRel : isCatalogFile(locator));
 }
@@ -128,6 +129,13 @@ class Removal implements RowRemoval {
     const rmgr = rmgrById(this.rmid);
     return `${rmgr.name}/${rmgr.identify(this.info, profileForMajor(this.major)!) ?? `UNKNOWN (${this.info})`}`;
   }
+}
+
+const zero = new BlockZero();
+
+/** Block 0's relation read from the header (no block references built: most records are checked and dropped). */
+function zeroLocator(rec: DecodedRecord): RelFileLocator | undefined {
+  return readBlockZero(rec, zero) ? { spcOid: zero.spcOid, dbOid: zero.dbOid, relNumber: zero.relNumber } : undefined;
 }
 
 function reuseLocator(rec: DecodedRecord): RelFileLocator | undefined {
