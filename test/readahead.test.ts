@@ -9,7 +9,6 @@ import { formatLsn, parseLsn } from '../src/lsn.js';
 import { DirectorySource } from '../src/node/directory.js';
 import { readWindowInRing, releaseWindow, waitForReadAhead } from '../src/node/readahead.js';
 import type { EndOfWal } from '../src/xlogreader/reader.js';
-import type { DecodedRecord } from '../src/xlogreader/record.js';
 import { XLogReader } from '../src/xlogreader/reader.js';
 import { readRecordsSync, type SourceBytes, type SourceMiss, type SyncPageSource } from '../src/xlogreader/source.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
@@ -44,6 +43,8 @@ interface Outcome {
   reused: number;
   /** Records read from the memory shared with the worker (its ring of windows, when recycling). */
   shared: number;
+  /** Every record's fields as read (the reused record object changes afterwards). */
+  fields: unknown[];
 }
 
 /** `recycle`: windows and assembly blocks reused once left (recycleWindows, reuseBuffers), as `pgwal dump` reads. */
@@ -63,18 +64,22 @@ function read(f: Fixture, dir: string, readAhead: number, recycle = false): Outc
   const it = readRecordsSync(reader, source);
   const lsns: string[] = [];
   const rows: unknown[] = [];
-  // Each record's header as read, to see afterwards whether its bytes are still there.
-  const kept: { rec: DecodedRecord; header: Uint8Array }[] = [];
+  // Where each record's header lay and what it was, to see afterwards whether its bytes are still there (with
+  // recycling the record object itself is reused: its fields are taken now).
+  const kept: { source: Uint8Array; at: number; header: Uint8Array }[] = [];
   let shared = 0;
+  const fields: unknown[] = [];
   for (;;) {
     const r = it.next();
     if (r.done) {
       inner.close();
-      const reused = kept.filter(({ rec, header }) => rec.source.buffer.byteLength === 0 || !rec.source.subarray(rec.sourceOffset, rec.sourceOffset + 24).every((b, i) => b === header[i])).length;
-      return { lsns, rows, end: r.value, vouched, reused, shared };
+      const reused = kept.filter(({ source, at, header }) => source.buffer.byteLength === 0 || !source.subarray(at, at + 24).every((b, i) => b === header[i])).length;
+      return { lsns, rows, end: r.value, vouched, reused, shared, fields };
     }
-    kept.push({ rec: r.value, header: r.value.source.slice(r.value.sourceOffset, r.value.sourceOffset + 24) });
+    kept.push({ source: r.value.source, at: r.value.sourceOffset, header: r.value.source.slice(r.value.sourceOffset, r.value.sourceOffset + 24) });
     if (r.value.source.buffer instanceof SharedArrayBuffer) shared++;
+    const x = r.value;
+    fields.push([x.lsn, x.endLsn, x.prevLsn, x.totalLength, x.xid, x.info, x.rmid, x.crc, x.origin, x.toplevelXid, x.mainDataOffset, x.mainDataLength, x.maxBlockId, x.fpiLength, x.timeline, x.blocks.length, Array.from(x.bytes.subarray(0, 64))]);
     lsns.push(formatLsn(r.value.lsn));
     rows.push(walinspectRow(r.value, ctx));
   }
@@ -126,6 +131,19 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
       expect(ahead.vouched).toBe(before.filter((r) => parseLsn(r.start_lsn!) >= segStart2).length);
     });
   }
+});
+
+// Recycling (what `pgwal dump` does) reuses windows, assembly blocks and the record object itself: every record's
+// fields must still be those of reading without it, on every fixture (origins, subtransactions, images, switches).
+describe.each(listFixtures().map((f) => [f.id, f] as [string, Fixture]))('%s, recycling', (_id, f) => {
+  it('gives every record with the fields reading without recycling gives', () => {
+    const dir = writeOut(f, 'recycling');
+    const alone = read(f, dir, 0);
+    const recycled = read(f, dir, 2, true);
+    expect(recycled.fields.length).toBeGreaterThan(0);
+    expect(recycled.fields).toEqual(alone.fields);
+    expect(recycled.end).toEqual(alone.end);
+  });
 });
 
 // Segments of 4 MB, so windows (1 MB) end inside segments: records that start right after a window boundary, that

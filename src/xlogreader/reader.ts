@@ -75,8 +75,8 @@ export interface XLogReaderOptions {
    */
   expect?: { systemIdentifier?: bigint; major?: number; what: string };
   /**
-   * Reuse the memory multi-page records are assembled in once reading has moved on: for callers that keep no
-   * record past the next one (a kept record's bytes change). Off by default.
+   * Reuse the memory multi-page records are assembled in, and the record object itself, once reading has moved
+   * on: for callers that keep no record past the next one (a kept record changes). Off by default.
    */
   reuseBuffers?: boolean;
 }
@@ -570,6 +570,8 @@ export class XLogReader {
   private arena: Uint8Array = new Uint8Array(0);
   private arenaUsed = 0;
   private spareArena: Uint8Array | undefined;
+  /** With reuseBuffers: the one record object, made again for each record. */
+  private reused: DecodedRecord | undefined;
 
   /**
    * A buffer for a record of `totalLength` bytes spanning pages. Most (full-page images) fit the current arena
@@ -662,7 +664,7 @@ export class XLogReader {
   }
 
   private finish(recPtr: Lsn, bytes: Uint8Array, base: number, totalLength: number, next: Lsn): DecodedRecord | typeof FAIL {
-    const rec = new DecodedRecord(bytes, base, totalLength);
+    const rec = this.reuseBuffers ? (this.reused?.reuseFor(bytes, base, totalLength) ?? (this.reused = new DecodedRecord(bytes, base, totalLength))) : new DecodedRecord(bytes, base, totalLength);
     rec.lsn = recPtr;
     rec.xid = u32(bytes, base + 4);
     rec.info = bytes[base + 16]!;
