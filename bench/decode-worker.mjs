@@ -2,8 +2,8 @@
 //
 //   node bench/decode-worker.mjs WALDIR STATEFILE END WARMUPS RUNS [test_decoding|json]
 //
-// Per pass: the slot state file's catalog and position, openWal's reader from restart_lsn to END
-// (readRecordsSync), every record through TestDecodingDecoder (test_decoding defaults, file spill store, 64 MB
+// Per pass: the slot state file's catalog and position, openWal({ recycleWindows: true }).recordsSync() from
+// restart_lsn to END, every record through TestDecodingDecoder (test_decoding defaults, file spill store, 64 MB
 // limit) and every output row's text into a sink that counts rows and characters. The first warm-up pass also
 // hashes the rows (SHA-256 of each row + "\n", as `psql -At` prints them) to compare with the server's output.
 // With `json`, the same through LogicalDecoder and the wal2json format-version 2 plugin instead (no server output
@@ -16,7 +16,6 @@ import path from 'node:path';
 import { parseLsn } from '../dist/index.js';
 import { FileSpillStore, openWal, readSlotStateFile } from '../dist/node.js';
 import { LogicalDecoder, parseWal2JsonOptions, TestDecodingDecoder, Wal2JsonPlugin } from '../dist/reorderbuffer.js';
-import { readRecordsSync } from '../dist/xlogreader.js';
 
 const [dir, stateFile, endText, warmupText, runsText, pluginName = 'test_decoding'] = process.argv.slice(2);
 if (runsText === undefined) throw new Error('usage: decode-worker.mjs WALDIR STATEFILE END WARMUPS RUNS');
@@ -24,8 +23,8 @@ const state = readSlotStateFile(stateFile);
 const end = parseLsn(endText);
 
 function once(hash) {
-  const wal = openWal({ path: dir });
-  const reader = wal.reader({ start: parseLsn(state.restartLsn), end });
+  // The decoder copies what it keeps out of each record before the next is read: windows are recycled.
+  const wal = openWal({ path: dir, recycleWindows: true });
   let rows = 0;
   let chars = 0;
   const spill = new FileSpillStore(path.join(os.tmpdir(), `pgwal-bench-spill-${process.pid}`));
@@ -52,14 +51,13 @@ function once(hash) {
           sink,
         })
       : new TestDecodingDecoder(state.catalog, state.major, {}, parseLsn(state.confirmedFlush), { spill, sink });
-  const it = readRecordsSync(reader, wal.source());
-  let r;
+  const records = wal.recordsSync({ start: parseLsn(state.restartLsn), end });
   try {
-    while (!(r = it.next()).done) decoder.process(r.value);
+    for (const rec of records) decoder.process(rec);
   } finally {
     decoder.close();
   }
-  if (r.value.reason !== 'end-lsn') throw new Error(`WAL ended early: ${JSON.stringify(r.value)}`);
+  if (records.end.reason !== 'end-lsn') throw new Error(`WAL ended early: ${JSON.stringify(records.end)}`);
   return { rows, chars, spills: decoder.spills };
 }
 

@@ -72,14 +72,15 @@ export interface WalSources {
   segmentSize: number;
 }
 
-export async function openWalSources(options: Parsed['options'], io: DumpIo): Promise<WalSources> {
+/** `recycle`: the caller keeps no record past the next one (openWal's recycleWindows). */
+export async function openWalSources(options: Parsed['options'], io: DumpIo, recycle = false): Promise<WalSources> {
   const dirs = options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
   const restoreCommand = options.find((o) => o.name === 'restore-command')?.value;
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
   const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
   const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
-  const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest' }) : undefined;
+  const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest', recycleWindows: recycle }) : undefined;
   const history = archive?.history ?? files!.history;
   const oldTimeline: TimelineReader =
     archive === undefined

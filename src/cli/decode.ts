@@ -100,7 +100,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
-    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io);
+    // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
+    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io, true);
     const orphansFile = p.options.find((o) => o.name === 'orphans')?.value;
     if (orphansFile !== undefined && history !== undefined) {
       // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.

@@ -68,7 +68,8 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });
-  const stream = openWal({ path: options.path, timeline: 'latest' }).records({ start: parseLsn(state.restartLsn), end: options.end, startTimeline: state.timeline, signal: options.signal });
+  // The decoder copies what it keeps out of each record before the next is read: windows are recycled.
+  const stream = openWal({ path: options.path, timeline: 'latest', recycleWindows: true }).records({ start: parseLsn(state.restartLsn), end: options.end, startTimeline: state.timeline, signal: options.signal });
   const catalogPagesAt = historic === undefined ? undefined : (restart: Lsn): SlotState['catalogPages'] => catalogSnapshotToJson(historic.exportSnapshot(restart));
   try {
     for await (const rec of stream) {
