@@ -430,7 +430,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
     const o = this.options;
     // No key (replica identity full or nothing): every column, as an empty bitmap selects in wal2json.
     const key = (kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined) ?? undefined;
-    const parts: string[] = [];
+    let out = '';
     const attrs = rel.attributes;
     for (let i = 0; i < attrs.length; i++) {
       const a = attrs[i]!;
@@ -439,18 +439,8 @@ export class Wal2JsonPlugin implements OutputPlugin {
       const v = values[i] ?? { kind: 'null' };
       // An unchanged TOAST value is left out, never shown as null.
       if (v.kind === 'toast') continue;
-      let s = `{"name":${escapeJson(a.name)}`;
       const type = ctx.type(a.typeOid);
-      if (o.includeTypes) {
-        if (type === undefined) throw unknownType(a, rel, lsn);
-        // A domain by the type it is over, with that type's modifier (one level, as wal2json does).
-        const base = o.includeDomainDataType && type.baseType !== undefined ? ctx.type(type.baseType) : undefined;
-        if (o.includeDomainDataType && type.baseType !== undefined && base === undefined) throw unknownType({ ...a, typeOid: type.baseType }, rel, lsn);
-        const name = base !== undefined ? formatTypeWithTypmod(base, type.baseTypmod ?? -1, (oid) => ctx.type(oid)) : formatTypeWithTypmod(type, a.typmod ?? -1, (oid) => ctx.type(oid));
-        // A quoted identifier is already a JSON string, unless array brackets follow the quotes.
-        s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
-      }
-      if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
+      let s = this.columnHead(ctx, a, type, rel, lsn);
       if (kind !== 'pk') s += `,"value":${this.value(v, a, type, ctx, rel, lsn)}`;
       if (kind === 'change' && o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
       if (kind === 'change' && o.includeColumnPositions) s += `,"position":${a.attnum}`;
@@ -459,10 +449,35 @@ export class Wal2JsonPlugin implements OutputPlugin {
         // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
         s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
       }
-      parts.push(s + '}');
+      out += out === '' ? s + '}' : ',' + s + '}';
     }
-    return parts.join(',');
+    return out;
   }
+
+  /**
+   * A column's `{"name":…,"type":…,"typeoid":…` as the options ask, made once per column and type (the catalog
+   * answers with the same type object while the type does not change).
+   */
+  private columnHead(ctx: OutputContext, a: Attribute, type: TypeInfo | undefined, rel: DecoderRelation, lsn: Lsn): string {
+    const o = this.options;
+    const base = o.includeTypes && o.includeDomainDataType && type?.baseType !== undefined ? ctx.type(type.baseType) : undefined;
+    const hit = this.heads.get(a);
+    if (hit !== undefined && hit.type === type && hit.base === base) return hit.head;
+    let s = `{"name":${escapeJson(a.name)}`;
+    if (o.includeTypes) {
+      if (type === undefined) throw unknownType(a, rel, lsn);
+      // A domain by the type it is over, with that type's modifier (one level, as wal2json does).
+      if (o.includeDomainDataType && type.baseType !== undefined && base === undefined) throw unknownType({ ...a, typeOid: type.baseType }, rel, lsn);
+      const name = base !== undefined ? formatTypeWithTypmod(base, type.baseTypmod ?? -1, (oid) => ctx.type(oid)) : formatTypeWithTypmod(type, a.typmod ?? -1, (oid) => ctx.type(oid));
+      // A quoted identifier is already a JSON string, unless array brackets follow the quotes.
+      s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
+    }
+    if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
+    this.heads.set(a, { type, base, head: s });
+    return s;
+  }
+
+  private readonly heads = new WeakMap<Attribute, { type: TypeInfo | undefined; base: TypeInfo | undefined; head: string }>();
 
   // see pg_decode_write_value (wal2json.c)
   private value(v: RawValue, a: Attribute, type: TypeInfo | undefined, ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): string {
