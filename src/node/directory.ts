@@ -34,10 +34,10 @@ export interface DirectorySourceOptions {
    */
   readAhead?: number;
   /**
-   * Reuse a window's buffer once reading has moved on from it (pg_waldump reuses its buffers too): for callers
-   * that keep no record past the next one read, as `pgwal dump` does. Records of a window the reader has left
-   * must not be used any more (their bytes are detached). Saves the page faults of fresh memory and keeps memory
-   * flat; off by default.
+   * Reuse a window's memory once reading has moved on from it (pg_waldump reuses its buffers too): for callers
+   * that keep no record past the next one read, as `pgwal dump` does. With read-ahead, windows are read into a
+   * ring of slots the worker shares with this thread (no copy, no fresh pages). Records of a window the reader
+   * has left must not be used any more (their bytes are overwritten or detached). Off by default.
    */
   recycleWindows?: boolean;
 }

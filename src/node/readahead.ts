@@ -1,5 +1,6 @@
 // Read-ahead for DirectorySource: one worker thread reads the next windows of segment files and checks their
-// records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result.
+// records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result, or,
+// for sources that recycle windows, stay in a slot of memory both threads share (the ring below).
 // The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
@@ -111,7 +112,7 @@ function recycleWindow(buffer: ArrayBuffer): void {
 }
 
 /** A buffer for a window of `length` bytes: a spare one, else new (not zero-filled: every byte handed on is read from the file first). */
-export function windowBuffer(length: number): ArrayBuffer {
+function windowBuffer(length: number): ArrayBuffer {
   if (length === WINDOW_MAX) {
     const b = spareWindows.pop();
     if (b !== undefined && b.byteLength === length) return b;

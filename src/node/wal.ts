@@ -26,9 +26,9 @@ export interface OpenWalOptions {
    */
   readAhead?: number;
   /**
-   * Reuse the buffers of windows and of multi-page records once reading has moved on: for loops that keep no
-   * record past the next one (a kept record's bytes are detached or overwritten). Faster and flatter in memory;
-   * off by default.
+   * Reuse the memory of windows and of multi-page records, and the record object itself, once reading has moved
+   * on: for loops that keep no record past the next one (a kept record changes under it). Faster and flatter in
+   * memory; off by default.
    */
   recycleWindows?: boolean;
 }
