@@ -176,6 +176,10 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
           const transactions = await work$;
           stopWorkload = true;
           const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+          // A record past `end` for the decoder to stop at: when an archive_timeout switch has just left the insert
+          // position at a segment's start, pg_switch_wal() writes nothing and nothing else would come (the
+          // workload is over), so the decoder would wait for ever. A checkpoint's records decode to no rows.
+          await c.query('checkpoint');
           await c.query('select pg_switch_wal()');
           finalEnd = parseLsn(end);
           await second;
