@@ -1,17 +1,19 @@
-// The decoder reads heap records' block 0 and tuples by offset (readBlockZero, encodeRowChangeAt) instead of
+// The decoder reads heap records' block 0 and tuples by offset (readBlockZero, encodeRowChange) instead of
 // through the parsers. Checked here against the parsers on every record of every fixture: the same block 0, the
 // same encoded change; and records too short for the direct path still end in the parsers' typed error.
 import { describe, expect, it } from 'vitest';
-import { parseLsn } from '../src/index.js';
+import { formatLsn, parseLsn } from '../src/index.js';
 import { WalFormatError } from '../src/errors.js';
-import { BlockZero, readBlockZero } from '../src/xlogreader/decode-record.js';
-import { parseHeapDelete, parseHeapInsert, parseHeapUpdate } from '../src/xlogreader/rmgrdesc/heap-parse.js';
-import { CHANGE_DELETE, CHANGE_INSERT, CHANGE_UPDATE, encodeRowChange, encodeRowChangeAt } from '../src/reorderbuffer/change.js';
+import { BlockZero, decodeRecordBody, readBlockZero } from '../src/xlogreader/decode-record.js';
+import { DecodedRecord } from '../src/xlogreader/record.js';
+import { parseHeapDelete, parseHeapInsert, parseHeapUpdate, parseMultiInsert, type WalTuple } from '../src/xlogreader/rmgrdesc/heap-parse.js';
+import { CHANGE_DELETE, CHANGE_INSERT, CHANGE_UPDATE, encodeRowChange, rowNewTupleAt, rowOldTupleAt, storedDataLength, storedHoff, storedInfomask, storedInfomask2 } from '../src/reorderbuffer/change.js';
 import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
 import { fixtureRead, fixtureRecords } from './support/wal.js';
 
+const RM_HEAP2_ID = 9;
 const RM_HEAP_ID = 10;
 const fixtures = listFixtures();
 /** Across the fixtures: records read by the direct path, and heap changes compared (each must be met). */
@@ -48,21 +50,34 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
       const z = new BlockZero();
       if (!readBlockZero(rec, z)) continue;
       const main = rec.sourceOffset + rec.mainDataOffset;
+      // The parsers' tuples as extents of rec.bytes (xl_heap_header included), and what the direct path takes.
+      const extent = (t: WalTuple | undefined): [number, number] => (t === undefined ? [-1, 0] : [t.dataOffset - 5, t.dataLength + 5]);
+      let parsedTuples: (WalTuple | undefined)[];
       let parsed: Uint8Array;
       let direct: Uint8Array;
       if (op === 0x00) {
         const ins = parseHeapInsert(rec);
-        parsed = encodeRowChange(CHANGE_INSERT, 0, rec.lsn, z.spcOid, z.relNumber, rec.bytes, ins.tuple, undefined);
-        direct = encodeRowChangeAt(CHANGE_INSERT, 0, rec.lsn, z.spcOid, z.relNumber, rec.source, z.dataLength > 0 ? z.dataOffset : -1, z.dataLength, -1, 0);
+        parsedTuples = [ins.tuple, undefined];
+        parsed = encodeRowChange(CHANGE_INSERT, 0, rec.lsn, z.spcOid, z.relNumber, rec.bytes, ...extent(ins.tuple), -1, 0);
+        direct = encodeRowChange(CHANGE_INSERT, 0, rec.lsn, z.spcOid, z.relNumber, rec.source, z.dataLength > 0 ? z.dataOffset : -1, z.dataLength, -1, 0);
       } else if (op === 0x10) {
         const del = parseHeapDelete(rec);
-        parsed = encodeRowChange(CHANGE_DELETE, 0, rec.lsn, z.spcOid, z.relNumber, rec.bytes, undefined, del.oldTuple);
-        direct = encodeRowChangeAt(CHANGE_DELETE, 0, rec.lsn, z.spcOid, z.relNumber, rec.source, -1, 0, del.oldTuple ? main + 8 : -1, rec.mainDataLength - 8);
+        parsedTuples = [undefined, del.oldTuple];
+        parsed = encodeRowChange(CHANGE_DELETE, 0, rec.lsn, z.spcOid, z.relNumber, rec.bytes, -1, 0, ...extent(del.oldTuple));
+        direct = encodeRowChange(CHANGE_DELETE, 0, rec.lsn, z.spcOid, z.relNumber, rec.source, -1, 0, del.oldTuple ? main + 8 : -1, rec.mainDataLength - 8);
       } else {
         const upd = parseHeapUpdate(rec);
+        parsedTuples = [upd.newTuple, upd.oldTuple];
         const at = upd.newTuple === undefined ? -1 : z.dataOffset + (z.dataLength - (upd.newTuple.dataLength + 5));
-        parsed = encodeRowChange(CHANGE_UPDATE, 0, rec.lsn, z.spcOid, z.relNumber, rec.bytes, upd.newTuple, upd.oldTuple);
-        direct = encodeRowChangeAt(CHANGE_UPDATE, 0, rec.lsn, z.spcOid, z.relNumber, rec.source, at, upd.newTuple === undefined ? 0 : upd.newTuple.dataLength + 5, upd.oldTuple ? main + 14 : -1, rec.mainDataLength - 14);
+        parsed = encodeRowChange(CHANGE_UPDATE, 0, rec.lsn, z.spcOid, z.relNumber, rec.bytes, ...extent(upd.newTuple), ...extent(upd.oldTuple));
+        direct = encodeRowChange(CHANGE_UPDATE, 0, rec.lsn, z.spcOid, z.relNumber, rec.source, at, upd.newTuple === undefined ? 0 : upd.newTuple.dataLength + 5, upd.oldTuple ? main + 14 : -1, rec.mainDataLength - 14);
+      }
+      // The stored tuples hold the header fields as the parsers read them.
+      for (const [t, stored] of [[parsedTuples[0], rowNewTupleAt(parsed)], [parsedTuples[1], rowOldTupleAt(parsed)]] as const) {
+        expect(stored >= 0, `${rec.lsn}`).toBe(t !== undefined);
+        if (t !== undefined) {
+          expect([storedInfomask2(parsed, stored), storedInfomask(parsed, stored), storedHoff(parsed, stored), storedDataLength(parsed, stored)]).toEqual([t.infomask2, t.infomask, t.hoff, t.dataLength]);
+        }
       }
       expect(direct, `${rec.lsn}`).toEqual(parsed);
       comparedChanges++;
@@ -113,3 +128,47 @@ describe('heap records too short for their fields', () => {
     expect((e as Error).message).toMatch(message);
   });
 });
+
+describe('a multi-insert tuple longer than its block data', () => {
+  // COPY logs Heap2 MULTI_INSERT records; the first tuple's length is forged to run past the record's block data.
+  const f = fixtures.find((x) => x.id === 'pg16/copy')!;
+  const slot = f.meta.slots.find((s) => !s.twoPhase)!;
+  const catalog = JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog;
+
+  it('is a typed error naming the record, not a change with bytes from elsewhere', () => {
+    const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
+    const decoder = new TestDecodingDecoder(catalog, profileForMajor(f.meta.major)!.major, {}, parseLsn(slot.confirmedFlushLsn));
+    let error: unknown;
+    let forged: number | undefined;
+    for (const rec of records) {
+      if (forged === undefined && rec.rmid === RM_HEAP2_ID && (rec.info & 0x70) === 0x50 && rec.block(0)?.locator.dbOid === catalog.databaseOid) {
+        const m = parseMultiInsert(rec);
+        // Records are views into the fixture's pages: the forged length goes into a copy of this one.
+        const bytes = rec.bytes.slice();
+        bytes[m.tuplesOffset] = 0xff;
+        bytes[m.tuplesOffset + 1] = 0xff;
+        const copy = new DecodedRecord(bytes);
+        copy.lsn = rec.lsn;
+        copy.endLsn = rec.endLsn;
+        copy.xid = rec.xid;
+        copy.info = rec.info;
+        copy.rmid = rec.rmid;
+        expect(decodeRecordBody(copy, rec.lsn)).toBeUndefined();
+        forged = rec.lsn;
+        try {
+          decoder.process(copy);
+        } catch (e) {
+          error = e;
+          break;
+        }
+        continue;
+      }
+      decoder.process(rec);
+    }
+    expect(forged).toBeDefined();
+    expect(error).toBeInstanceOf(WalFormatError);
+    expect((error as WalFormatError).code).toBe('short-record');
+    expect((error as Error).message).toBe(`invalid Heap2 MULTI_INSERT record at ${formatLsn(forged!)}: tuple 1 of ${parseMultiInsert(records.find((r) => r.lsn === forged)!).ntuples} runs past the block data`);
+  });
+});
+

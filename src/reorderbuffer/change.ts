@@ -24,20 +24,6 @@ export const CF_TOAST_INSERT = 0x02;
 
 export const CHANGE_HEADER = 24;
 
-/**
- * A tuple as WAL carries it: xl_heap_header fields, and where the bytes from t_bits on lie in `src` (the record's
- * bytes, or an encoded change's). Offsets, not a view: a view costs more to make than copying the bytes.
- */
-export interface TupleImage {
-  infomask2: number;
-  infomask: number;
-  hoff: number;
-  dataOffset: number;
-  dataLength: number;
-}
-
-const tupleSize = (t: TupleImage | undefined): number => (t === undefined ? 1 : 1 + 9 + t.dataLength);
-
 /** Where a change is encoded: a ChangeArena, or a transaction's own ChangeQueue (queue.ts). */
 export interface ChangeAllocator {
   alloc(n: number): Uint8Array;
@@ -82,11 +68,6 @@ export class ChangeArena implements ChangeAllocator {
 }
 
 // Little-endian stores and loads on the bytes themselves: no DataView per change.
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = v;
-  b[at + 1] = v >>> 8;
-}
-
 function put32(b: Uint8Array, at: number, v: number): void {
   b[at] = v;
   b[at + 1] = v >>> 8;
@@ -96,25 +77,6 @@ function put32(b: Uint8Array, at: number, v: number): void {
 
 const get16 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8);
 const get32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
-
-function putTuple(b: Uint8Array, at: number, src: Uint8Array, t: TupleImage | undefined): number {
-  if (t === undefined) {
-    b[at] = 0;
-    return at + 1;
-  }
-  b[at] = 1;
-  put16(b, at + 1, t.infomask2);
-  put16(b, at + 3, t.infomask);
-  b[at + 5] = t.hoff;
-  const n = t.dataLength;
-  put32(b, at + 6, n);
-  const from = t.dataOffset;
-  const to = at + 10;
-  // Only the shortest tuples byte by byte: past ~32 bytes set() and its subarray cost less (3-4× at 120 bytes).
-  if (n <= 32) for (let i = 0; i < n; i++) b[to + i] = src[from + i]!;
-  else b.set(src.subarray(from, from + n), to);
-  return to + n;
-}
 
 /** The header; the LSN (< 2^53) as two u32 halves. */
 function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number, bodyLength: number, arena?: ChangeAllocator): Uint8Array {
@@ -131,28 +93,13 @@ function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: 
   return bytes;
 }
 
-/** INSERT / UPDATE / DELETE / SPEC_INSERT on the relation stored at (tablespace, relfilenode); tuples from `src`. */
-export function encodeRowChange(
-  kind: number,
-  flags: number,
-  lsn: Lsn,
-  tablespace: number,
-  relfilenode: number,
-  src: Uint8Array,
-  newTuple: TupleImage | undefined,
-  oldTuple: TupleImage | undefined,
-  arena?: ChangeAllocator,
-): Uint8Array {
-  const bytes = header(kind, flags, lsn, tablespace, relfilenode, 0, tupleSize(newTuple) + tupleSize(oldTuple), arena);
-  putTuple(bytes, putTuple(bytes, CHANGE_HEADER, src, newTuple), src, oldTuple);
-  return bytes;
-}
-
 /**
- * encodeRowChange for tuples as the record carries them: xl_heap_header then the bytes from t_bits on, `newLength`
- * / `oldLength` bytes of `src` at `newAt` / `oldAt` (-1: none). The header's five bytes are stored as they are.
+ * INSERT / UPDATE / DELETE / SPEC_INSERT on the relation stored at (tablespace, relfilenode), its tuples as the
+ * record carries them: xl_heap_header (infomask2, infomask, hoff) then the bytes from t_bits on, `newLength` /
+ * `oldLength` bytes of `src` at `newAt` / `oldAt` (-1: none). Offsets, not views: a view costs more to make than
+ * copying the bytes. Stored per tuple as [1, the header's five bytes, u32 data length, data], or [0] for none.
  */
-export function encodeRowChangeAt(
+export function encodeRowChange(
   kind: number,
   flags: number,
   lsn: Lsn,
@@ -181,6 +128,7 @@ function putWalTuple(b: Uint8Array, at: number, src: Uint8Array, from: number, l
   const n = length - 5;
   put32(b, at + 6, n);
   const to = at + 10;
+  // Only the shortest tuples byte by byte: past ~32 bytes set() and its subarray cost less (3-4× at 120 bytes).
   if (n <= 32) for (let i = 0; i < n; i++) b[to + i] = src[from + 5 + i]!;
   else b.set(src.subarray(from + 5, from + length), to);
   return to + n;
@@ -223,7 +171,7 @@ export function rowOldTupleAt(c: Uint8Array): number {
   return c[next] === 0 ? -1 : next;
 }
 
-// The fields of a stored tuple at offset `at` of a change (as putTuple wrote them).
+// The fields of a stored tuple at offset `at` of a change (as putWalTuple wrote them).
 export const storedInfomask2 = (c: Uint8Array, at: number): number => get16(c, at + 1);
 export const storedInfomask = (c: Uint8Array, at: number): number => get16(c, at + 3);
 export const storedHoff = (c: Uint8Array, at: number): number => c[at + 5]!;

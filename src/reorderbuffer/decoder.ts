@@ -54,7 +54,6 @@ import {
   CHANGE_TRUNCATE,
   CHANGE_UPDATE,
   ChangeArena,
-  encodeRowChangeAt,
   type ChangeAllocator,
   changeLsn,
   storedDataLength,
@@ -73,7 +72,6 @@ import {
   encodeMessage,
   encodeRowChange,
   encodeTruncate,
-  type TupleImage,
 } from './change.js';
 
 export type { DecoderCatalog, DecoderRelation } from './catalog.js';
@@ -532,45 +530,44 @@ export class LogicalDecoder {
       this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_CONFIRM, rec.lsn));
       return;
     }
-    // Fields and tuples read by offset (no parsed objects); a record too short for them takes the parsers' path,
-    // which names what is missing.
+    // Fields and tuples read by offset (no parsed objects); a record too short for them gets the parsers' error.
     const src = rec.source;
     const main = rec.sourceOffset + rec.mainDataOffset;
     const mainLength = rec.mainDataLength;
     if (op === 0x00) {
-      if (mainLength < 3 || (z.dataLength !== 0 && z.dataLength < SIZE_OF_HEAP_HEADER)) return this.heapParsed(rec, op);
+      if (mainLength < 3 || (z.dataLength !== 0 && z.dataLength < SIZE_OF_HEAP_HEADER)) return this.shortHeapRecord(rec, op);
       const flags = src[main + 2]!;
       const hasTuple = flags & XLH_INSERT_CONTAINS_NEW_TUPLE && z.dataLength !== 0;
       const kind = flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
       const cflags = CF_CLEAR_TOAST | (flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
-      const change = encodeRowChangeAt(kind, cflags, rec.lsn, z.spcOid, z.relNumber, src, hasTuple ? z.dataOffset : -1, z.dataLength, -1, 0, this.arenaOf(rec.xid));
+      const change = encodeRowChange(kind, cflags, rec.lsn, z.spcOid, z.relNumber, src, hasTuple ? z.dataOffset : -1, z.dataLength, -1, 0, this.arenaOf(rec.xid));
       this.queue(rec.xid, rec.lsn, change);
     } else if (op === 0x10) {
-      if (mainLength < 8) return this.heapParsed(rec, op);
+      if (mainLength < 8) return this.shortHeapRecord(rec, op);
       const flags = src[main + 7]!;
       if (flags & XLH_DELETE_IS_SUPER) {
         this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_ABORT, rec.lsn));
         return;
       }
       const hasOld = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0;
-      if (hasOld && mainLength < 8 + SIZE_OF_HEAP_HEADER) return this.heapParsed(rec, op);
-      const change = encodeRowChangeAt(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, this.arenaOf(rec.xid));
+      if (hasOld && mainLength < 8 + SIZE_OF_HEAP_HEADER) return this.shortHeapRecord(rec, op);
+      const change = encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, this.arenaOf(rec.xid));
       this.queue(rec.xid, rec.lsn, change);
     } else {
-      if (mainLength < 14) return this.heapParsed(rec, op);
+      if (mainLength < 14) return this.shortHeapRecord(rec, op);
       const flags = src[main + 7]!;
       const hasOld = (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0;
-      if (hasOld && mainLength < 14 + SIZE_OF_HEAP_HEADER) return this.heapParsed(rec, op);
+      if (hasOld && mainLength < 14 + SIZE_OF_HEAP_HEADER) return this.shortHeapRecord(rec, op);
       let newAt = -1;
       let newLength = 0;
       if (z.dataLength !== 0) {
         // Prefix/suffix lengths come first when logged (never for a relation logged for logical decoding).
         newAt = z.dataOffset + (flags & XLH_UPDATE_PREFIX_FROM_OLD ? 2 : 0) + (flags & XLH_UPDATE_SUFFIX_FROM_OLD ? 2 : 0);
         newLength = z.dataOffset + z.dataLength - newAt;
-        if (newLength < SIZE_OF_HEAP_HEADER) return this.heapParsed(rec, op);
+        if (newLength < SIZE_OF_HEAP_HEADER) return this.shortHeapRecord(rec, op);
         if (!(flags & XLH_UPDATE_CONTAINS_NEW_TUPLE)) newAt = -1;
       }
-      const change = encodeRowChangeAt(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, this.arenaOf(rec.xid));
+      const change = encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, this.arenaOf(rec.xid));
       this.queue(rec.xid, rec.lsn, change);
     }
   }
@@ -578,30 +575,15 @@ export class LogicalDecoder {
   /** The catalog point of the change being replayed (reused: read during the calls it is passed to only). */
   private readonly replayPoint: CatalogPoint = { lsn: 0, xid: 0 };
 
-  /** Block 0, read by heap() and multiInsert() (reused: numbers only, read before the next record). */
+  /** Block 0, read by heap() (reused: numbers only, read before the next record). */
   private readonly blockZero = new BlockZero();
 
-  /** heap()'s changes through the parsers: for records too short for the direct path (the parsers throw). */
-  private heapParsed(rec: DecodedRecord, op: number): void {
-    const at = this.locatorOf(rec)!;
-    if (op === 0x00) {
-      const ins = parseHeapInsert(rec);
-      const tuple = ins.flags & XLH_INSERT_CONTAINS_NEW_TUPLE ? ins.tuple : undefined;
-      const kind = ins.flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
-      const flags = CF_CLEAR_TOAST | (ins.flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
-      this.queue(rec.xid, rec.lsn, encodeRowChange(kind, flags, rec.lsn, at.spcOid, at.relNumber, rec.bytes, tuple, undefined, this.arenaOf(rec.xid)));
-    } else if (op === 0x10) {
-      const del = parseHeapDelete(rec);
-      if (del.flags & XLH_DELETE_IS_SUPER) {
-        this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_ABORT, rec.lsn));
-        return;
-      }
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, at.spcOid, at.relNumber, rec.bytes, undefined, del.oldTuple, this.arenaOf(rec.xid)));
-    } else {
-      const upd = parseHeapUpdate(rec);
-      const tuple = upd.flags & XLH_UPDATE_CONTAINS_NEW_TUPLE ? upd.newTuple : undefined;
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, at.spcOid, at.relNumber, rec.bytes, tuple, upd.oldTuple, this.arenaOf(rec.xid)));
-    }
+  /** A heap record too short for the fields heap() reads: the parser's typed error, which names what is missing. */
+  private shortHeapRecord(rec: DecodedRecord, op: number): never {
+    if (op === 0x00) parseHeapInsert(rec);
+    else if (op === 0x10) parseHeapDelete(rec);
+    else parseHeapUpdate(rec);
+    throw new WalFormatError('short-record', `invalid Heap record at ${formatLsn(rec.lsn)}: too short for its fields`, { lsn: rec.lsn });
   }
 
   // see DecodeMultiInsert (decode.c): one change per tuple; TOAST chunks are kept until the batch's last tuple
@@ -616,9 +598,12 @@ export class LogicalDecoder {
       off = (off + 1) & ~1; // each xl_multi_insert_tuple is SHORTALIGNed within the block data
       const p = base + off;
       const datalen = u16(rec.bytes, p);
-      const tuple: TupleImage = { infomask2: u16(rec.bytes, p + 2), infomask: u16(rec.bytes, p + 4), hoff: rec.bytes[p + 6]!, dataOffset: p + 7, dataLength: datalen };
+      if (p + 7 + datalen > base + m.tuplesLength) {
+        throw new WalFormatError('short-record', `invalid Heap2 MULTI_INSERT record at ${formatLsn(rec.lsn)}: tuple ${i + 1} of ${m.ntuples} runs past the block data`, { lsn: rec.lsn });
+      }
       const clear = i + 1 === m.ntuples && (m.flags & XLH_INSERT_LAST_IN_MULTI) !== 0 ? CF_CLEAR_TOAST : 0;
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.spcOid, at.relNumber, rec.bytes, tuple, undefined, this.arenaOf(rec.xid)));
+      // xl_multi_insert_tuple: datalen, then the same five header bytes as xl_heap_header, then the data.
+      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.spcOid, at.relNumber, rec.bytes, p + 2, 5 + datalen, -1, 0, this.arenaOf(rec.xid)));
       off += 7 + datalen;
     }
   }
