@@ -10,9 +10,37 @@ try {
   const tarball = path.join(dir, JSON.parse(out)[0].filename);
   const bin = (name) => path.join('node_modules', '.bin', name);
   execFileSync(bin('publint'), [tarball, '--strict'], { stdio: 'inherit' });
-  // The CLI entry is ESM-only on purpose; every library subpath must resolve for node10, node16 (CJS/ESM) and bundlers.
+  // The CLI entry is ESM-only on purpose; every library subpath must resolve for node16 (CJS and ESM) and bundlers.
+  // node10 resolution (no exports map) is not checked: the subpaths need the exports map, as Node >= 12 reads it.
   execFileSync(bin('attw'), [tarball, '--profile', 'node16', '--exclude-entrypoints', 'package.json'], { stdio: 'inherit' });
-  console.log('package check: publint and attw found no problems');
+  checkDeclarationImports();
+  console.log('package check: publint and attw found no problems; every package the declarations import is a typed dependency');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// A consumer compiling with --strict needs the types of every package our declarations import (TS7016 otherwise):
+// each must be a runtime dependency that ships types, or whose @types package is a runtime dependency too.
+function checkDeclarationImports() {
+  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+  const deps = pkg.dependencies ?? {};
+  const bad = [];
+  for (const file of fs.readdirSync('dist').filter((f) => /\.d\.c?ts$/.test(f))) {
+    const text = fs.readFileSync(path.join('dist', file), 'utf8');
+    for (const m of text.matchAll(/(?:from\s+|import\(\s*)['"]([^'".][^'"]*)['"]/g)) {
+      const spec = m[1];
+      if (spec.startsWith('node:')) continue;
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      if (!(name in deps)) {
+        bad.push(`${file} imports '${spec}', which is not in dependencies`);
+        continue;
+      }
+      const own = JSON.parse(fs.readFileSync(path.join('node_modules', name, 'package.json'), 'utf8'));
+      const typesPkg = `@types/${name.replace(/^@/, '').replace('/', '__')}`;
+      if (own.types === undefined && own.typings === undefined && !(typesPkg in deps)) {
+        bad.push(`${file} imports '${spec}': ${name} ships no types and ${typesPkg} is not in dependencies`);
+      }
+    }
+  }
+  if (bad.length > 0) throw new Error(`package check: ${bad.join('; ')}`);
 }
