@@ -38,6 +38,117 @@ export interface TypedTransaction {
   /** Replication origin (0 = local). */
   originId: number;
   changes: TypedChange[];
+  /** The JSON form (see `jsonTransaction`): `JSON.stringify(txn)` works and loses nothing. */
+  toJSON(): JsonTransaction;
+}
+
+/**
+ * The JSON form of a column value: what `JSON.stringify` cannot carry exactly becomes the server's text —
+ * int8 (bigint) as its decimal digits, NaN and ±Infinity as `"NaN"`, `"Infinity"`, `"-Infinity"`, bytea as
+ * `"\\x…"` (bytea_out's hex); dates, times, intervals, ranges and unchanged TOAST values as their text (their
+ * `toJSON`); arrays element by element; everything else as it is.
+ */
+export function jsonValue(v: JsValue): unknown {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return byteaText(v);
+  if (Array.isArray(v)) return v.map(jsonValue);
+  return v.toJSON();
+}
+
+function byteaText(b: Uint8Array): string {
+  let s = '\\x';
+  for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  return s;
+}
+
+function jsonRow(row: TypedRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(row)) out[k] = jsonValue(row[k]!);
+  return out;
+}
+
+/** A change in its JSON form: LSNs as `X/X` text, values as `jsonValue` gives them. */
+export type JsonChange = Record<string, unknown> & { kind: TypedChange['kind']; lsn: string };
+
+export interface JsonTransaction {
+  xid: number;
+  firstLsn: string;
+  commitLsn: string;
+  endLsn: string;
+  /** timestamptz_out's text in UTC. */
+  commitTime: string;
+  originId: number;
+  changes: JsonChange[];
+}
+
+/** A change's JSON form (a non-transactional message from `onMessage` too). */
+export function jsonChange(c: TypedChange): JsonChange {
+  const lsn = formatLsn(c.lsn);
+  switch (c.kind) {
+    case 'insert':
+      return { kind: c.kind, lsn, schema: c.schema, table: c.table, new: jsonRow(c.new) };
+    case 'update':
+      return { kind: c.kind, lsn, schema: c.schema, table: c.table, new: jsonRow(c.new), ...(c.old ? { old: jsonRow(c.old) } : {}) };
+    case 'delete':
+      return { kind: c.kind, lsn, schema: c.schema, table: c.table, ...(c.old ? { old: jsonRow(c.old) } : {}) };
+    case 'truncate':
+      return { kind: c.kind, lsn, tables: c.tables, cascade: c.cascade, restartSeqs: c.restartSeqs };
+    case 'message':
+      return { kind: c.kind, lsn, transactional: c.transactional, prefix: c.prefix, content: byteaText(c.content) };
+    case 'ddl':
+      return { kind: c.kind, lsn, change: { ...c.change, lsn } };
+    default:
+      return assertNever(c);
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unexpected change ${JSON.stringify(x)}`);
+}
+
+/** A transaction's JSON form: what `JSON.stringify(txn)` writes. */
+export function jsonTransaction(t: TypedTransaction): JsonTransaction {
+  return {
+    xid: t.xid,
+    firstLsn: formatLsn(t.firstLsn),
+    commitLsn: formatLsn(t.commitLsn),
+    endLsn: formatLsn(t.endLsn),
+    commitTime: t.commitTime.toString(),
+    originId: t.originId,
+    changes: t.changes.map(jsonChange),
+  };
+}
+
+/** Node's inspection (console.log) shows LSNs as `X/X` text, as the server prints them. */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+class DecodedTransaction implements TypedTransaction {
+  changes: TypedChange[] = [];
+  constructor(
+    public xid: number,
+    public firstLsn: Lsn,
+    public commitLsn: Lsn,
+    public endLsn: Lsn,
+    public commitTime: PgTimestamp,
+    public originId: number,
+  ) {}
+
+  toJSON(): JsonTransaction {
+    return jsonTransaction(this);
+  }
+
+  [INSPECT](_depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+    const shown = { ...this, firstLsn: lsnText(this.firstLsn), commitLsn: lsnText(this.commitLsn), endLsn: lsnText(this.endLsn), changes: this.changes.map((c) => ({ ...c, lsn: lsnText(c.lsn) })) };
+    return `DecodedTransaction ${inspect(shown, options)}`;
+  }
+}
+
+/** An LSN that inspects as its text without quotes. */
+function lsnText(lsn: Lsn): object {
+  const text = formatLsn(lsn);
+  return { [INSPECT]: () => text };
 }
 
 /** Microseconds between 1970-01-01 and 2000-01-01. */
@@ -82,15 +193,7 @@ export class TypedChangesPlugin implements OutputPlugin {
   }
 
   begin(_ctx: OutputContext, txn: ReorderTxn): void {
-    this.current = {
-      xid: txn.xid,
-      firstLsn: txn.firstLsn,
-      commitLsn: txn.finalLsn,
-      endLsn: txn.endLsn,
-      commitTime: new PgTimestamp(txn.commitTime + EPOCH_SHIFT_US, true),
-      originId: txn.originId,
-      changes: [],
-    };
+    this.current = new DecodedTransaction(txn.xid, txn.firstLsn, txn.finalLsn, txn.endLsn, new PgTimestamp(txn.commitTime + EPOCH_SHIFT_US, true), txn.originId);
   }
 
   change(ctx: OutputContext, _txn: ReorderTxn, change: RowChange): void {
