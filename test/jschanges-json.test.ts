@@ -52,7 +52,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('JSON.stringi
     expect(changes.length).toBe(inserts.length);
     let checked = 0;
     inserts.forEach((r, i) => {
-      const c = changes[i]! as { lsn: string; new: Record<string, unknown> };
+      const c = changes[i]! as unknown as { lsn: string; new: Record<string, unknown> };
       expect(c.lsn).toBe(r.lsn);
       const row = r.data!;
       const i8 = column(row, 'i8', 'bigint')!;

