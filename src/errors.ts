@@ -9,8 +9,23 @@ export interface WalErrorContext {
   cause?: unknown;
 }
 
+/**
+ * The names of an error's classes, WalError's subclasses up to WalError, under a key shared by every copy of
+ * pgwal in a process: the ES module and CommonJS builds are two copies of each class (the dual-package
+ * hazard), and `instanceof` answers by these names when the classes differ.
+ */
+const CLASS_NAMES = Symbol.for('pgwal.WalError.classes');
+
 /** Base class of all errors pgwal throws on purpose. `code` is stable; the message is worded like PostgreSQL's. */
 export class WalError extends Error {
+  /** `instanceof` also holds for an error of the same class from the other build (ESM / CommonJS) of pgwal. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null) return false;
+    const names = (value as { [CLASS_NAMES]?: unknown })[CLASS_NAMES];
+    return Array.isArray(names) && names.includes(this.name);
+  }
+
   readonly code: string;
   readonly lsn: Lsn | undefined;
   readonly file: string | undefined;
@@ -18,6 +33,9 @@ export class WalError extends Error {
   constructor(code: string, message: string, context: WalErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
     this.name = new.target.name;
+    const names: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) names.push((c as { name: string }).name);
+    Object.defineProperty(this, CLASS_NAMES, { value: names });
     this.code = code;
     this.lsn = context.lsn;
     this.file = context.file;
