@@ -14,6 +14,7 @@ try {
   // node10 resolution (no exports map) is not checked: the subpaths need the exports map, as Node >= 12 reads it.
   execFileSync(bin('attw'), [tarball, '--profile', 'node16', '--exclude-entrypoints', 'package.json'], { stdio: 'inherit' });
   checkDeclarationImports();
+  checkContents(JSON.parse(out)[0]);
   console.log('package check: publint and attw found no problems; every package the declarations import is a typed dependency');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -43,4 +44,22 @@ function checkDeclarationImports() {
     }
   }
   if (bad.length > 0) throw new Error(`package check: ${bad.join('; ')}`);
+}
+
+// What the tarball holds: no source maps (they were 61 % of it and named the build folder), nothing that names
+// the folder it was built in, and one copy of the library per module system (the CLI shares the ES modules').
+function checkContents(pack) {
+  const files = pack.files.map((f) => f.path);
+  const maps = files.filter((f) => f.endsWith('.map'));
+  if (maps.length > 0) throw new Error(`package check: source maps in the tarball: ${maps.join(', ')}`);
+  const built = [];
+  const copies = { js: 0, cjs: 0 };
+  for (const f of files.filter((f) => /\.(c?js|d\.c?ts)$/.test(f))) {
+    const text = fs.readFileSync(f, 'utf8');
+    if (text.includes(process.cwd())) built.push(f);
+    if (text.includes('pgwal.WalError.classes')) copies[f.endsWith('.cjs') ? 'cjs' : 'js']++;
+  }
+  if (built.length > 0) throw new Error(`package check: ${built.join(', ')} name the build folder ${process.cwd()}`);
+  if (copies.js !== 1 || copies.cjs !== 1) throw new Error(`package check: WalError is defined in ${copies.js} ES module and ${copies.cjs} CommonJS files, expected one each`);
+  if (!files.includes('LICENSE')) throw new Error('package check: no LICENSE in the tarball');
 }
