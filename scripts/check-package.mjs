@@ -4,6 +4,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+// The public surface: each subpath's runtime exports, listed in scripts/public-api.json. An export added or
+// removed without that list changing fails the check; `--write-api` rewrites the list from dist/.
+const API_FILE = path.join('scripts', 'public-api.json');
+if (process.argv.includes('--write-api')) {
+  fs.writeFileSync(API_FILE, `${JSON.stringify(await builtApi(), null, 2)}\n`);
+  console.log(`wrote ${API_FILE}`);
+  process.exit(0);
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-pack-'));
 try {
   const out = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -15,6 +24,7 @@ try {
   execFileSync(bin('attw'), [tarball, '--profile', 'node16', '--exclude-entrypoints', 'package.json'], { stdio: 'inherit' });
   checkDeclarationImports();
   checkContents(JSON.parse(out)[0]);
+  await checkApi();
   console.log('package check: publint and attw found no problems; every package the declarations import is a typed dependency');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -62,4 +72,33 @@ function checkContents(pack) {
   if (built.length > 0) throw new Error(`package check: ${built.join(', ')} name the build folder ${process.cwd()}`);
   if (copies.js !== 1 || copies.cjs !== 1) throw new Error(`package check: WalError is defined in ${copies.js} ES module and ${copies.cjs} CommonJS files, expected one each`);
   if (!files.includes('LICENSE')) throw new Error('package check: no LICENSE in the tarball');
+}
+
+/** The runtime export names of each subpath of the ES module build, sorted. */
+async function builtApi() {
+  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+  const api = {};
+  for (const [sub, target] of Object.entries(pkg.exports)) {
+    if (typeof target !== 'object' || target.import === undefined) continue;
+    const mod = await import(path.resolve(target.import.default));
+    api[sub] = Object.keys(mod).sort();
+  }
+  return api;
+}
+
+async function checkApi() {
+  const want = JSON.parse(fs.readFileSync(API_FILE, 'utf8'));
+  const got = await builtApi();
+  const problems = [];
+  for (const sub of new Set([...Object.keys(want), ...Object.keys(got)])) {
+    const w = new Set(want[sub] ?? []);
+    const g = new Set(got[sub] ?? []);
+    const added = [...g].filter((n) => !w.has(n));
+    const removed = [...w].filter((n) => !g.has(n));
+    if (added.length > 0) problems.push(`${sub} exports ${added.join(', ')}, not listed`);
+    if (removed.length > 0) problems.push(`${sub} no longer exports ${removed.join(', ')}`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`package check: the public API changed (${problems.join('; ')}): list it in ${API_FILE} (node scripts/check-package.mjs --write-api) and say so in the README`);
+  }
 }
