@@ -1,5 +1,5 @@
-// From a WAL record to reorder-buffer calls: which records are decoded, for which xid, into which change, and which
-// transactions are skipped (another database, filtered by origin, before the start point) — the server's decode.c.
+// WAL records → reorder-buffer calls: which records are decoded, for which xid, as which change (decode.c).
+// Transactions of another database, filtered by origin or ending before the start point are skipped here.
 import { u16 } from '../xlogreader/bytes.js';
 import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
 import {

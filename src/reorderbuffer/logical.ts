@@ -1,5 +1,5 @@
-// The decoding context: wires reader output, snapshot builder, catalog, reorder buffer and output plugin together,
-// and holds where plugin callbacks write (the server's logical.c).
+// The decoding context: wires catalog, snapshot builder, reorder buffer and output plugin together (logical.c).
+// It takes the reader's records, and holds where plugin callbacks write (their rows go to a sink).
 //
 //   record ─▶ catalog, snapshot builder ─▶ decode.ts (what the record means) ─▶ reorderbuffer.ts ─▶ plugin ─▶ sink
 import type { DecodedRecord } from '../xlogreader/record.js';
@@ -157,6 +157,7 @@ export class LogicalDecoder {
   }
 
   /** Ends decoding: spill files are removed. */
+  // see FreeDecodingContext (logical.c)
   close(): void {
     this.reorder.close();
   }

@@ -1,5 +1,5 @@
-// The reorder buffer: (sub)transactions and their change queues, memory accounting, spill and restore, streaming,
-// two-phase, TOAST reassembly, and the plugin callbacks in commit order (the server's reorderbuffer.c).
+// Transactions and their change queues until they end, then the plugin callbacks in order (reorderbuffer.c).
+// Subtransactions, memory accounting, spill and restore, streaming, two-phase and TOAST reassembly live here too.
 //
 //   change ─▶ queue it, encoded, under its xid ─┬─▶ over the memory limit: stream the largest transaction, or spill the largest queue
 //                                               ├─▶ COMMIT: merge the xid and its subxacts by LSN ─▶ plugin
