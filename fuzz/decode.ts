@@ -4,7 +4,7 @@
 // record equal the intact run's. `npm run fuzz:decode -- [--seed N] [--inputs N] [--index I]`.
 import { WalError } from '../src/errors.js';
 import { parseLsn } from '../src/lsn.js';
-import { TestDecodingDecoder, type DecoderCatalog, type OutputRow } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder, type DecoderCatalog, type OutputRow } from '../src/reorderbuffer/logical.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { decodeRecordBody } from '../src/xlogreader/decode-record.js';
 import { profileForMajor, type Major } from '../src/xlogreader/profile.js';

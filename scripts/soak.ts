@@ -13,7 +13,7 @@ import { formatLsn, parseLsn, type Lsn } from '../src/lsn.js';
 import { ArchiveWal } from '../src/node/restore.js';
 import { createSlot, readSlotStateFile, writeSlotStateFile } from '../src/node/slot.js';
 import { FileSpillStore } from '../src/node/spill.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { withServer, type Major, type Server } from '../test/support/pg-server.js';
 import { rng } from '../test/support/random-rows.js';

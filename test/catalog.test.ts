@@ -4,7 +4,7 @@
 // with a typed error naming the relation and LSN instead of printing a wrong column list.
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { HistoricCatalog, PG_ATTRIBUTE, type CatalogSnapshot } from '../src/catalog/historic.js';
 import { CatalogError } from '../src/catalog/errors.js';
 import { pageToRaw, parsePage } from '../src/catalog/page.js';

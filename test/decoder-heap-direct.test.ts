@@ -8,7 +8,7 @@ import { BlockZero, decodeRecordBody, readBlockZero } from '../src/xlogreader/de
 import { DecodedRecord } from '../src/xlogreader/record.js';
 import { parseHeapDelete, parseHeapInsert, parseHeapUpdate, parseMultiInsert, type WalTuple } from '../src/xlogreader/rmgrdesc/heap-parse.js';
 import { CHANGE_DELETE, CHANGE_INSERT, CHANGE_UPDATE, encodeRowChange, rowNewTupleAt, rowOldTupleAt, storedDataLength, storedHoff, storedInfomask, storedInfomask2 } from '../src/reorderbuffer/change.js';
-import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/logical.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
 import { fixtureRead, fixtureRecords } from './support/wal.js';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { formatLsn, parseLsn, type Lsn } from '../src/lsn.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { HistoricCatalog, type DdlEvent } from '../src/catalog/historic.js';
 import { loadCatalog, type Catalog } from '../src/node/catalog.js';
 import { readCatalogSnapshot } from '../src/node/catalog-snapshot.js';

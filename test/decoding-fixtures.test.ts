@@ -5,10 +5,10 @@
 // historic catalog.
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
-import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/logical.js';
 import type { CatalogView } from '../src/reorderbuffer/catalog.js';
 import { HistoricCatalog } from '../src/catalog/historic.js';
-import { LogicalDecoder } from '../src/reorderbuffer/decoder.js';
+import { LogicalDecoder } from '../src/reorderbuffer/logical.js';
 import { TypedChangesPlugin, type TypedTransaction } from '../src/reorderbuffer/jschanges.js';
 import { Wal2JsonPlugin, parseWal2JsonOptions } from '../src/reorderbuffer/wal2json.js';
 import type { SchemaChange } from '../src/reorderbuffer/catalog.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { parseLsn, formatLsn } from '../src/index.js';
 import { loadCatalog } from '../src/node/catalog.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { MAJORS, withServer, type Server } from './support/pg-server.js';
 import { walDirRecords } from './support/wal.js';

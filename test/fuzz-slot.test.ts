@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WalError } from '../src/errors.js';
 import { parseLsn } from '../src/lsn.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { parseSlotState, serializeSlotState, type SlotState } from '../src/slot/state.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures } from './support/fixtures.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { formatLsn, parseLsn } from '../src/lsn.js';
 import { createSlot, writeSlotStateFile, readSlotStateFile } from '../src/node/slot.js';
-import { LogicalDecoder } from '../src/reorderbuffer/decoder.js';
+import { LogicalDecoder } from '../src/reorderbuffer/logical.js';
 import { TypedChangesPlugin, type TypedChange, type TypedTransaction } from '../src/reorderbuffer/jschanges.js';
 import { UnchangedToast } from '../src/reorderbuffer/jsvalues.js';
 import type { TypeInfo } from '../src/reorderbuffer/values.js';

@@ -10,7 +10,7 @@ import { ChangeQueue, ChunkPool } from '../src/reorderbuffer/queue.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { FileSpillStore } from '../src/node/spill.js';
 import { formatLsn, parseLsn } from '../src/index.js';
-import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder, type DecoderCatalog } from '../src/reorderbuffer/logical.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, readTsv } from './support/fixtures.js';
 import { fixtureRead } from './support/wal.js';

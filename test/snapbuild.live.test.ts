@@ -6,7 +6,7 @@ import { formatLsn, parseLsn } from '../src/index.js';
 import { SnapshotBuilder, SNAPBUILD_CONSISTENT } from '../src/reorderbuffer/snapbuild.js';
 import { MAJORS, withServer } from './support/pg-server.js';
 import { loadCatalog } from '../src/node/catalog.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { walDirRecords } from './support/wal.js';
 
 describe.each(MAJORS)('PostgreSQL %i', (major) => {

@@ -11,7 +11,7 @@ import { formatLsn, parseLsn } from '../src/index.js';
 import { loadCatalog } from '../src/node/catalog.js';
 import { FileSpillStore } from '../src/node/spill.js';
 import { openWal } from '../src/node/wal.js';
-import { TestDecodingDecoder } from '../src/reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../src/reorderbuffer/logical.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { MAJORS, withServer } from './support/pg-server.js';
 

@@ -3,7 +3,7 @@
 // also when every change goes through the spill store.
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
-import { LogicalDecoder, type DecoderCatalog } from '../src/reorderbuffer/decoder.js';
+import { LogicalDecoder, type DecoderCatalog } from '../src/reorderbuffer/logical.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';

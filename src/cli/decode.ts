@@ -10,7 +10,7 @@ import type { Slot } from '../slot/slot.js';
 import { SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { FileSpillStore } from '../node/spill.js';
-import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/decoder.js';
+import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
 import { writeOrphans } from './orphans.js';

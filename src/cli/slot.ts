@@ -9,7 +9,7 @@ import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readSe
 import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
 import { DEFAULT_KEEP_RESTARTS } from '../slot/slot.js';
 import { orphansCommand } from './orphans.js';
-import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
+import { TestDecodingDecoder } from '../reorderbuffer/logical.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { SlotImportError } from '../slot/errors.js';

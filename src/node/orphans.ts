@@ -12,7 +12,7 @@ import { WalError } from '../errors.js';
 import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { parseRunningXacts, XLOG_RUNNING_XACTS } from '../xlogreader/rmgrdesc/standby.js';
 import { assertOnHistory, type TimelineHistory } from '../timeline/history.js';
-import { LogicalDecoder, type DecoderOptions, type OutputRow } from '../reorderbuffer/decoder.js';
+import { LogicalDecoder, type DecoderOptions, type OutputRow } from '../reorderbuffer/logical.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import type { SpillStore } from '../reorderbuffer/spill.js';
 import { HistoricCatalog } from '../catalog/historic.js';

@@ -2,7 +2,7 @@
 // Records are read only while the consumer asks for more, so a slow consumer slows the reading (backpressure).
 import { parseLsn, type Lsn } from '../lsn.js';
 import { InvalidArgumentError } from '../errors.js';
-import { LogicalDecoder } from '../reorderbuffer/decoder.js';
+import { LogicalDecoder } from '../reorderbuffer/logical.js';
 import { TypedChangesPlugin, type TypedChange, type TypedTransaction } from '../reorderbuffer/jschanges.js';
 import type { SlotState } from '../slot/state.js';
 import type { Slot } from '../slot/slot.js';

@@ -5,7 +5,7 @@ export * from './testdecoding.js';
 export * from './value-error.js';
 export * from './catalog.js';
 export * from './plugin.js';
-export * from './decoder.js';
+export * from './logical.js';
 export * from './snapbuild.js';
 export * from './spill.js';
 export * from './wal2json.js';

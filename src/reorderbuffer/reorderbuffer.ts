@@ -1,47 +1,20 @@
-// The decoding context: records in WAL order → snapshot builder, catalog, reorder buffer → an output plugin's
-// callbacks in commit order (the server's decode.c + reorderbuffer.c + logical.c wrappers, in one place).
+// Transactions and their change queues until they end, then the plugin callbacks in order (reorderbuffer.c).
+// Subtransactions, memory accounting, spill and restore, streaming, two-phase and TOAST reassembly live here too.
 //
-//   record ─▶ queue the change, encoded, under its xid ─┬─▶ over the memory limit: spill the largest queue
-//                                                       ├─▶ COMMIT: merge the xid and its subxacts by LSN ─▶ plugin
-//                                                       ├─▶ PREPARE (two-phase): the same, ending in prepare
-//                                                       └─▶ ABORT: drop the xid and its subxacts, spills too
-import { u16 } from '../xlogreader/bytes.js';
-import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
-import {
-  parseHeapDelete,
-  parseHeapInsert,
-  parseHeapTruncate,
-  parseHeapUpdate,
-  parseMultiInsert,
-  SIZE_OF_HEAP_HEADER,
-  XLH_DELETE_CONTAINS_OLD_KEY,
-  XLH_DELETE_CONTAINS_OLD_TUPLE,
-  XLH_DELETE_IS_SUPER,
-  XLH_INSERT_CONTAINS_NEW_TUPLE,
-  XLH_INSERT_IS_SPECULATIVE,
-  XLH_INSERT_LAST_IN_MULTI,
-  XLH_INSERT_ON_TOAST_RELATION,
-  XLH_UPDATE_CONTAINS_NEW_TUPLE,
-  XLH_UPDATE_CONTAINS_OLD_KEY,
-  XLH_UPDATE_CONTAINS_OLD_TUPLE,
-  XLH_UPDATE_PREFIX_FROM_OLD,
-  XLH_UPDATE_SUFFIX_FROM_OLD,
-} from '../xlogreader/rmgrdesc/heap-parse.js';
-import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
-import { parseAbort, parseCommit, parsePrepare, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
-import { parseRunningXacts } from '../xlogreader/rmgrdesc/standby.js';
-import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
-import type { Major } from '../xlogreader/profile.js';
+//   change ─▶ queue it, encoded, under its xid ─┬─▶ over the memory limit: stream the largest transaction, or spill the largest queue
+//                                               ├─▶ COMMIT: merge the xid and its subxacts by LSN ─▶ plugin
+//                                               ├─▶ PREPARE (two-phase): the same, ending in prepare
+//                                               └─▶ ABORT: drop the xid and its subxacts, spills too
+//
+// decode.ts says what a record means (which xid, which change, whether to skip it); this file does it.
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
 import { decompressDatum, deformTupleAt, type RawValue } from './tuple.js';
-import { SnapshotBuilder } from './snapbuild.js';
-import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation, type SchemaChange } from './catalog.js';
+import type { SnapshotBuilder } from './snapbuild.js';
+import type { CatalogPoint, CatalogView, DecoderRelation, SchemaChange } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
-import { withOutputTimeZone, type TypeInfo } from './values.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
 import { ChangeQueue, ChunkPool } from './queue.js';
-import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
 import {
   CF_CLEAR_TOAST,
   CF_TOAST_INSERT,
@@ -68,77 +41,28 @@ import {
   rowTablespace,
   StoredRowChange,
   decodeTruncate,
-  encodeMarker,
   encodeMessage,
-  encodeRowChange,
-  encodeTruncate,
 } from './change.js';
 
-export type { DecoderCatalog, DecoderRelation } from './catalog.js';
-
-/** One output row as pg_logical_slot_peek_changes returns it. */
-export interface OutputRow {
-  lsn: Lsn;
-  xid: number;
-  data: string;
-}
-
-export interface DecoderOptions {
-  catalog: CatalogView | DecoderCatalog;
-  major: Major;
-  plugin: OutputPlugin;
-  /**
-   * Transactions committing before this LSN are not emitted (the slot's confirmed_flush); or `'snapshot'`:
-   * find the consistent point in the WAL with the snapshot builder, as a new slot does, and start there.
-   */
-  startAt: Lsn | 'snapshot';
-  /**
-   * Two-phase decoding (a slot created with two_phase): prepared transactions are emitted at PREPARE; those
-   * prepared before `twoPhaseAt` (the slot's two_phase_at) are emitted whole at COMMIT PREPARED.
-   */
-  twoPhaseAt?: Lsn;
-  /** logical_decoding_work_mem in bytes (default 64 MiB): above it the largest transaction spills. */
-  memoryLimit?: number;
-  /** Where spilled changes go (default: memory, which bounds nothing — give a file store to bound memory). */
-  spill?: SpillStore;
-  /**
-   * Stream large in-progress transactions to the plugin's stream callbacks instead of spilling them (the server's
-   * streaming, test_decoding's stream-changes). With `memoryLimit: 0` every change is streamed (or spilled, while
-   * it cannot be streamed yet) at once, as with debug_logical_replication_streaming = immediate.
-   */
-  streaming?: boolean;
-  /** include-rewrites: emit changes to the transient tables of table rewrites. */
-  includeRewrites?: boolean;
-  /** Receives each output row; default: appended to `output`. */
-  sink?: (row: OutputRow) => void;
-  /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
-  timezone?: string;
-  /**
-   * Bytes of TOAST values to remember across transactions (default 0: none, as the server). With it, an unchanged
-   * TOAST column is filled in when its value was logged earlier in the decoded range; otherwise it stays a
-   * `toast` value (test_decoding's `unchanged-toast-datum`).
-   */
-  toastCache?: number;
+/** What the reorder buffer reads of logical.ts's DecoderOptions (when it needs it, not copied). */
+export interface ReorderBufferOptions {
+  readonly startAt: Lsn | 'snapshot';
+  readonly twoPhaseAt?: Lsn;
+  readonly memoryLimit?: number;
+  readonly spill?: SpillStore;
+  readonly streaming?: boolean;
+  readonly includeRewrites?: boolean;
+  readonly toastCache?: number;
 }
 
 /**
- * What plugin callbacks write through: like the server's LogicalDecodingContext, one object whose write location
- * is set before each callback (so no context or closure is made per row). Valid during the callback only.
+ * The context plugin callbacks get (logical.ts makes it, as LogicalDecodingContext): its write location is set
+ * before each call (ctxAt), as logical.c's callback wrappers set ctx->write_location.
  */
-class DecoderContext implements OutputContext {
-  lsn: Lsn = 0;
-  xid = 0;
-  at: CatalogPoint | undefined = undefined;
-
-  constructor(
-    readonly major: number,
-    private readonly catalog: CatalogView,
-    private readonly sink: (row: OutputRow) => void,
-  ) {}
-
-  // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
-  readonly write = (data: string): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
-  readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
+export interface CallbackContext extends OutputContext {
+  lsn: Lsn;
+  xid: number;
+  at: CatalogPoint | undefined;
 }
 
 const SHARED_CHUNK = 1 << 20;
@@ -156,7 +80,7 @@ interface TxnState {
   /** Changes in memory, after any spilled ones (while it has no queue of its own). */
   changes: Uint8Array[];
   /**
-   * Changes are encoded into the decoder's shared arena, from its chunk number `sharedFrom` on (-1: none there);
+   * Changes are encoded into the reorder buffer's shared arena, from its chunk number `sharedFrom` on (-1: none there);
    * a transaction still open a few chunks later, or spilled, moves them to a queue of its own (`own`), so that a
    * long transaction does not keep the shared chunks of everything decoded since it began from being freed.
    */
@@ -180,38 +104,22 @@ interface TxnState {
 /** A commit's schema changes when there are none (most commits): shared, not made per commit. */
 const NO_SCHEMA_CHANGES: readonly SchemaChange[] = Object.freeze([]);
 
-const RM_XACT_ID = 1;
-const RM_STANDBY_ID = 8;
-const RM_HEAP2_ID = 9;
-const RM_HEAP_ID = 10;
-const RM_LOGICALMSG_ID = 21;
-const XACT_XINFO_HAS_ORIGIN = 1 << 5;
-
-const RMGR_NAMES: Record<number, string> = { 1: 'Transaction', 8: 'Standby', 9: 'Heap2', 10: 'Heap', 21: 'LogicalMessage' };
-const rmgrName = (id: number): string => RMGR_NAMES[id] ?? `rmgr ${id}`;
-
 const xidPrecedes = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 
-export class LogicalDecoder {
+
+export class ReorderBuffer {
   private readonly txns = new Map<number, TxnState>();
   /** subxact → top-level xid, from record headers, assignment records and commit records. */
   private readonly parent = new Map<number, number>();
-  private readonly catalog: CatalogView;
-  private readonly snapbuild: SnapshotBuilder | undefined;
-  private readonly plugin: OutputPlugin;
   private readonly spill: SpillStore;
   private readonly memoryLimit: number;
-  private readonly sink: (row: OutputRow) => void;
   /** Encoded changes of transactions, in 1 MiB chunks (see TxnState.sharedFrom). */
   private readonly shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK);
   /** Chunks of spilled queues, for the next changes: at most the limit less what is queued (see reduceMemory). */
   private readonly pool = new ChunkPool();
   private sharedChunkSeen = 0;
-  /** One context for every plugin callback, pointed at each callback's row location before the call. */
-  private readonly ctx: DecoderContext;
   /** Total bytes of changes in memory (rb->size). */
   private size = 0;
-  readonly output: OutputRow[] = [];
   /** The end LSN of the last commit emitted: what a consumer confirms (confirmed_flush). */
   lastCommitEnd: Lsn = 0;
   /** Changes skipped because their relation was not in the catalog (catalog relations, or DDL not followed). */
@@ -219,24 +127,29 @@ export class LogicalDecoder {
   /** How many times a transaction was spilled. */
   spills = 0;
   /** Schema changes reported by the catalog, not yet emitted with their transaction. */
-  private schemaChanges: SchemaChange[];
+  private schemaChanges: SchemaChange[] = [];
   /** The schema changes of the commit being emitted. */
   private ddlOfCommit: readonly SchemaChange[] = NO_SCHEMA_CHANGES;
   /** TOAST values seen in the range, by toast relation and value id, oldest first (a bounded LRU). */
   private readonly toastValues = new Map<string, Uint8Array>();
   private toastValueBytes = 0;
+  /** ReadRecPtr of the record being processed (decode.ts sets it): streaming starts only at or after the start point. */
+  recordLsn: Lsn = 0;
 
-  constructor(private readonly options: DecoderOptions) {
-    this.catalog = 'process' in options.catalog ? options.catalog : new StaticCatalog(options.catalog);
-    if (options.startAt === 'snapshot') this.snapbuild = new SnapshotBuilder();
-    this.plugin = options.plugin;
-    this.schemaChanges = [];
-    // A catalog that follows DDL reports schema changes at their commit: held until that transaction is emitted.
-    if (this.plugin.ddl !== undefined) this.catalog.onDdl = (e) => this.schemaChanges.push(e);
+  /**
+   * `ctx` is the one context every plugin callback gets, pointed at each callback's row location before the call;
+   * `snapbuild` (none with a fixed start point) says which transactions are decoded and emitted.
+   */
+  // see ReorderBufferAllocate (reorderbuffer.c)
+  constructor(
+    private readonly options: ReorderBufferOptions,
+    private readonly catalog: CatalogView,
+    private readonly plugin: OutputPlugin,
+    private readonly snapbuild: SnapshotBuilder | undefined,
+    private readonly ctx: CallbackContext,
+  ) {
     this.spill = options.spill ?? new MemorySpillStore();
     this.memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
-    this.sink = options.sink ?? ((row) => this.output.push(row));
-    this.ctx = new DecoderContext(options.major, this.catalog, this.sink);
   }
 
   /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
@@ -264,7 +177,7 @@ export class LogicalDecoder {
     return min;
   }
 
-  /** Ends decoding: spill files are removed. */
+  /** Ends decoding: spill files are removed (ReorderBufferFree). */
   close(): void {
     this.spill.close();
   }
@@ -275,9 +188,14 @@ export class LogicalDecoder {
   }
 
   /** SnapBuildXactNeedsSkip, inverted: whether a transaction ending at `lsn` is emitted. */
-  private emits(lsn: Lsn): boolean {
+  emits(lsn: Lsn): boolean {
     const at = this.consistentAt;
     return at !== undefined && lsn >= at;
+  }
+
+  /** Two-phase decoding is on (ctx->twophase): a two_phase_at and a plugin with prepare callbacks. */
+  get twoPhase(): boolean {
+    return this.options.twoPhaseAt !== undefined && this.plugin.prepare !== undefined;
   }
 
   private topOf(xid: number): number {
@@ -294,59 +212,42 @@ export class LogicalDecoder {
     return t;
   }
 
-  /** ReadRecPtr of the record being processed: streaming starts only at or after the start point. */
-  private recordLsn: Lsn = 0;
-
-  /** Feeds one record, in WAL order. */
-  process(rec: DecodedRecord): void {
-    // Plugin callbacks print timestamptz values in the slot's TimeZone; UTC is the default and needs no switch.
-    const zone = this.options.timezone;
-    if (zone === undefined || zone === 'UTC') this.processRecord(rec);
-    else withOutputTimeZone(zone, () => this.processRecord(rec));
+  // see ReorderBufferProcessXid and ReorderBufferAssignChild: the top-level transaction starts at its first record
+  processXid(xid: number, toplevelXid: number, lsn: Lsn): void {
+    if (toplevelXid !== 0) {
+      this.parent.set(xid, toplevelXid);
+      this.txnFor(toplevelXid, lsn);
+    }
+    this.txnFor(xid, lsn);
   }
 
-  private processRecord(rec: DecodedRecord): void {
-    this.recordLsn = rec.lsn;
-    this.catalog.process(rec);
-    this.snapbuild?.process(rec);
-    if (rec.xid !== 0) {
-      // ReorderBufferProcessXid / ReorderBufferAssignChild: the top-level transaction starts at its first record.
-      if (rec.toplevelXid !== 0) {
-        this.parent.set(rec.xid, rec.toplevelXid);
-        this.txnFor(rec.toplevelXid, rec.lsn);
-      }
-      this.txnFor(rec.xid, rec.lsn);
-    }
-    try {
-      this.dispatch(rec);
-    } catch (e) {
-      // A payload shorter than its own counts and offsets say: the record is not what its header claims.
-      if (e instanceof RangeError) throw new WalFormatError('invalid-record', `invalid ${rmgrName(rec.rmid)} record at ${formatLsn(rec.lsn)}: ${e.message}`, { lsn: rec.lsn });
-      throw e;
+  /** An XACT_ASSIGNMENT record: these subtransactions belong to `top` (ReorderBufferAssignChild). */
+  assignChildren(top: number, subxacts: readonly number[], lsn: Lsn): void {
+    for (const sub of subxacts) {
+      this.parent.set(sub, top);
+      this.txnFor(top, lsn);
     }
   }
 
-  private dispatch(rec: DecodedRecord): void {
-    switch (rec.rmid) {
-      case RM_HEAP_ID:
-        return this.heap(rec);
-      case RM_HEAP2_ID:
-        if ((rec.info & 0x70) === 0x50) this.multiInsert(rec);
-        return;
-      case RM_XACT_ID:
-        return this.xact(rec);
-      case RM_STANDBY_ID:
-        if ((rec.info & 0xf0) === 0x10) this.abortOld(parseRunningXacts(rec).oldestRunningXid);
-        return;
-      case RM_LOGICALMSG_ID:
-        return this.message(rec);
-      default:
-        return;
-    }
+  /**
+   * At a commit record, before it is decoded or skipped: its subtransactions become the xid's
+   * (ReorderBufferCommitChild), and the schema changes the catalog reported for it (it saw the record first) are
+   * taken to go out with it, or to be dropped with it.
+   */
+  commitChildren(xid: number, subxacts: readonly number[]): void {
+    for (const s of subxacts) this.parent.set(s, xid);
+    const ddl = this.schemaChanges.length === 0 ? NO_SCHEMA_CHANGES : this.schemaChanges.filter((e) => e.xid === xid);
+    if (ddl.length > 0) this.schemaChanges = this.schemaChanges.filter((e) => e.xid !== xid);
+    this.ddlOfCommit = ddl;
+  }
+
+  /** A schema change a catalog that follows DDL reported at its commit: held until that transaction is emitted. */
+  addSchemaChange(e: SchemaChange): void {
+    this.schemaChanges.push(e);
   }
 
   /** ReorderBufferAbortOld: transactions older than the oldest running one crashed; forget them. */
-  private abortOld(oldestRunningXid: number): void {
+  abortOld(oldestRunningXid: number): void {
     for (const t of [...this.txns.values()]) {
       if (xidPrecedes(t.xid, oldestRunningXid) && t.prepare === undefined) this.forget(t.xid);
     }
@@ -354,7 +255,7 @@ export class LogicalDecoder {
 
   /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
   // see ReorderBufferQueueChange and ReorderBufferProcessPartialChange (reorderbuffer.c)
-  private queue(xid: number, lsn: Lsn, change: Uint8Array): void {
+  queue(xid: number, lsn: Lsn, change: Uint8Array): void {
     const topXid = this.topOf(xid);
     if (!this.decodes(topXid)) return;
     const t = this.txnFor(xid, lsn);
@@ -471,7 +372,7 @@ export class LogicalDecoder {
   }
 
   /** Drops a transaction with its subtransactions, queued changes and spill files. */
-  private forget(xid: number, subxacts: readonly number[] = []): void {
+  forget(xid: number, subxacts: readonly number[] = []): void {
     for (const x of this.members(xid, subxacts)) {
       this.dropQueue(x);
       this.parent.delete(x);
@@ -484,14 +385,9 @@ export class LogicalDecoder {
     return members;
   }
 
-  /** The relation storage block 0 names, when in this database (else undefined): its RelFileLocator. */
-  private locatorOf(rec: DecodedRecord): RelFileLocator | undefined {
-    const b = rec.block(0);
-    return b === undefined || b.locator.dbOid !== this.catalog.databaseOid ? undefined : b.locator;
-  }
 
-  /** The arena `xid`'s next change is encoded into (its TxnState exists: process() made it). */
-  private arenaOf(xid: number): ChangeAllocator | undefined {
+  /** The arena `xid`'s next change is encoded into (ReorderBufferAllocChange; its TxnState exists: processXid made it). */
+  arenaOf(xid: number): ChangeAllocator | undefined {
     const t = this.txns.get(xid);
     if (t === undefined) return undefined;
     if (t.own !== undefined) return t.own;
@@ -512,178 +408,27 @@ export class LogicalDecoder {
     }
   }
 
-  // see DecodeInsert / DecodeUpdate / DecodeDelete / DecodeTruncate / DecodeSpecConfirm (decode.c)
-  private heap(rec: DecodedRecord): void {
-    const op = rec.info & 0x70;
-    if (op === 0x30) {
-      const t = parseHeapTruncate(rec);
-      if (t.dbId !== this.catalog.databaseOid || this.filtered(rec.origin)) return;
-      const relids: number[] = [];
-      for (let i = 0; i < t.nrelids; i++) relids.push(rec.view.getUint32(t.relidsOffset + 4 * i, true));
-      this.queue(rec.xid, rec.lsn, encodeTruncate(rec.lsn, t.flags, relids));
-      return;
-    }
-    if (op !== 0x00 && op !== 0x10 && op !== 0x20 && op !== 0x40 && op !== 0x50) return;
-    const z = this.blockZero;
-    if (!readBlockZero(rec, z) || z.dbOid !== this.catalog.databaseOid || this.filtered(rec.origin)) return;
-    if (op === 0x50) {
-      this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_CONFIRM, rec.lsn));
-      return;
-    }
-    // Fields and tuples read by offset (no parsed objects); a record too short for them gets the parsers' error.
-    const src = rec.source;
-    const main = rec.sourceOffset + rec.mainDataOffset;
-    const mainLength = rec.mainDataLength;
-    if (op === 0x00) {
-      if (mainLength < 3 || (z.dataLength !== 0 && z.dataLength < SIZE_OF_HEAP_HEADER)) return this.shortHeapRecord(rec, op);
-      const flags = src[main + 2]!;
-      const hasTuple = flags & XLH_INSERT_CONTAINS_NEW_TUPLE && z.dataLength !== 0;
-      const kind = flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
-      const cflags = CF_CLEAR_TOAST | (flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
-      const change = encodeRowChange(kind, cflags, rec.lsn, z.spcOid, z.relNumber, src, hasTuple ? z.dataOffset : -1, z.dataLength, -1, 0, this.arenaOf(rec.xid));
-      this.queue(rec.xid, rec.lsn, change);
-    } else if (op === 0x10) {
-      if (mainLength < 8) return this.shortHeapRecord(rec, op);
-      const flags = src[main + 7]!;
-      if (flags & XLH_DELETE_IS_SUPER) {
-        this.queue(rec.xid, rec.lsn, encodeMarker(CHANGE_SPEC_ABORT, rec.lsn));
-        return;
-      }
-      const hasOld = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0;
-      if (hasOld && mainLength < 8 + SIZE_OF_HEAP_HEADER) return this.shortHeapRecord(rec, op);
-      const change = encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, this.arenaOf(rec.xid));
-      this.queue(rec.xid, rec.lsn, change);
-    } else {
-      if (mainLength < 14) return this.shortHeapRecord(rec, op);
-      const flags = src[main + 7]!;
-      const hasOld = (flags & (XLH_UPDATE_CONTAINS_OLD_TUPLE | XLH_UPDATE_CONTAINS_OLD_KEY)) !== 0;
-      if (hasOld && mainLength < 14 + SIZE_OF_HEAP_HEADER) return this.shortHeapRecord(rec, op);
-      let newAt = -1;
-      let newLength = 0;
-      if (z.dataLength !== 0) {
-        // Prefix/suffix lengths come first when logged (never for a relation logged for logical decoding).
-        newAt = z.dataOffset + (flags & XLH_UPDATE_PREFIX_FROM_OLD ? 2 : 0) + (flags & XLH_UPDATE_SUFFIX_FROM_OLD ? 2 : 0);
-        newLength = z.dataOffset + z.dataLength - newAt;
-        if (newLength < SIZE_OF_HEAP_HEADER) return this.shortHeapRecord(rec, op);
-        if (!(flags & XLH_UPDATE_CONTAINS_NEW_TUPLE)) newAt = -1;
-      }
-      const change = encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, this.arenaOf(rec.xid));
-      this.queue(rec.xid, rec.lsn, change);
-    }
-  }
-
   /** The catalog point of the change being replayed (reused: read during the calls it is passed to only). */
   private readonly replayPoint: CatalogPoint = { lsn: 0, xid: 0 };
 
-  /** Block 0, read by heap() (reused: numbers only, read before the next record). */
-  private readonly blockZero = new BlockZero();
-
-  /** A heap record too short for the fields heap() reads: the parser's typed error, which names what is missing. */
-  private shortHeapRecord(rec: DecodedRecord, op: number): never {
-    if (op === 0x00) parseHeapInsert(rec);
-    else if (op === 0x10) parseHeapDelete(rec);
-    else parseHeapUpdate(rec);
-    throw new WalFormatError('short-record', `invalid Heap record at ${formatLsn(rec.lsn)}: too short for its fields`, { lsn: rec.lsn });
-  }
-
-  // see DecodeMultiInsert (decode.c): one change per tuple; TOAST chunks are kept until the batch's last tuple
-  private multiInsert(rec: DecodedRecord): void {
-    const at = this.locatorOf(rec);
-    if (at === undefined || this.filtered(rec.origin)) return;
-    const m = parseMultiInsert(rec);
-    if (!(m.flags & XLH_INSERT_CONTAINS_NEW_TUPLE) || m.tuplesLength === 0) return;
-    let off = 0;
-    const base = m.tuplesOffset;
-    for (let i = 0; i < m.ntuples; i++) {
-      off = (off + 1) & ~1; // each xl_multi_insert_tuple is SHORTALIGNed within the block data
-      const p = base + off;
-      const datalen = u16(rec.bytes, p);
-      if (p + 7 + datalen > base + m.tuplesLength) {
-        throw new WalFormatError('short-record', `invalid Heap2 MULTI_INSERT record at ${formatLsn(rec.lsn)}: tuple ${i + 1} of ${m.ntuples} runs past the block data`, { lsn: rec.lsn });
-      }
-      const clear = i + 1 === m.ntuples && (m.flags & XLH_INSERT_LAST_IN_MULTI) !== 0 ? CF_CLEAR_TOAST : 0;
-      // xl_multi_insert_tuple: datalen, then the same five header bytes as xl_heap_header, then the data.
-      this.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.spcOid, at.relNumber, rec.bytes, p + 2, 5 + datalen, -1, 0, this.arenaOf(rec.xid)));
-      off += 7 + datalen;
+  // see ReorderBufferQueueMessage: a transactional message is queued as a change; another goes out at once, outside any transaction
+  queueMessage(xid: number, lsn: Lsn, transactional: boolean, prefix: string, content: Uint8Array): void {
+    if (transactional) {
+      this.queue(xid, lsn, encodeMessage(lsn, prefix, content));
+      return;
+    }
+    try {
+      this.plugin.message(this.ctxAt(lsn, xid, undefined), undefined, { kind: 'message', lsn, transactional: false, prefix, content });
+    } catch (e) {
+      throw this.valueError(e);
     }
   }
 
-  private filtered(origin: number): boolean {
-    return this.plugin.filterByOrigin?.(origin) === true;
-  }
-
-  // see DecodeLogicalMsg (decode.c)
-  private message(rec: DecodedRecord): void {
-    const m = parseLogicalMessage(rec);
-    if (m.dbId !== this.catalog.databaseOid || this.filtered(rec.origin)) return;
-    const content = rec.bytes.subarray(m.messageOffset, m.messageOffset + m.messageSize);
-    if (m.transactional) {
-      this.queue(rec.xid, rec.endLsn, encodeMessage(rec.endLsn, m.prefix, content));
-    } else if (this.emits(rec.lsn)) {
-      // Non-transactional messages go out at once, outside any transaction.
-      try {
-        this.plugin.message(this.ctxAt(rec.endLsn, rec.xid, undefined), undefined, { kind: 'message', lsn: rec.endLsn, transactional: false, prefix: m.prefix, content });
-      } catch (e) {
-        throw this.valueError(e);
-      }
-    }
-  }
-
-  // see DecodeXactOp (decode.c)
-  private xact(rec: DecodedRecord): void {
-    const op = rec.info & 0x70;
-    const major = this.options.major;
-    if (op === 0x00 || op === 0x30) {
-      const c = parseCommit(rec, major);
-      const xid = op === 0x30 ? c.twophaseXid : rec.xid;
-      const time = c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originTimestamp : c.xactTime;
-      this.commit(xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined);
-    } else if (op === 0x20 || op === 0x40) {
-      const a = parseAbort(rec, major);
-      const xid = op === 0x40 ? a.twophaseXid : rec.xid;
-      const time = a.xinfo & XACT_XINFO_HAS_ORIGIN ? a.originTimestamp : a.xactTime;
-      if (op === 0x40 && this.twoPhase && !this.skipsXact(a.dbId, rec)) this.rollbackPrepared(xid, a.subxacts, rec, time, a.twophaseGid);
-      else {
-        // see ReorderBufferAbort: a (sub)transaction that was streamed is aborted downstream too, subxacts first
-        for (const x of [...a.subxacts, xid]) {
-          const t = this.txns.get(x);
-          if (t?.streamed !== true) continue;
-          const top = this.txns.get(this.topOf(x)) ?? t;
-          const aborted: ReorderTxn = { xid: x, firstLsn: t.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, streamed: true };
-          this.plugin.streamAbort?.(this.ctxAt(rec.endLsn, x, undefined), aborted, rec.endLsn, top.xid);
-        }
-        this.forget(xid, a.subxacts);
-      }
-    } else if (op === 0x10) {
-      this.prepare(rec);
-    } else if (op === 0x50) {
-      const a = parseXactAssignment(rec);
-      for (const sub of a.subxacts) {
-        this.parent.set(sub, a.xtop);
-        this.txnFor(a.xtop, rec.lsn);
-      }
-    }
-  }
-
-  private get twoPhase(): boolean {
-    return this.options.twoPhaseAt !== undefined && this.plugin.prepare !== undefined;
-  }
-
-  /** DecodeTXNNeedSkip: before the start point, another database, or filtered by origin. */
-  private skipsXact(dbId: number, rec: DecodedRecord): boolean {
-    return !this.emits(rec.lsn) || (dbId !== 0 && dbId !== this.catalog.databaseOid) || this.filtered(rec.origin);
-  }
-
-  // see DecodeCommit (decode.c), ReorderBufferCommit and ReorderBufferFinishPrepared (reorderbuffer.c)
-  private commit(xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined): void {
-    for (const s of subxacts) this.parent.set(s, xid);
-    // The catalog saw this commit first (process() feeds it before us): its schema changes go out with it.
-    const ddl = this.schemaChanges.length === 0 ? NO_SCHEMA_CHANGES : this.schemaChanges.filter((e) => e.xid === xid);
-    if (ddl.length > 0) this.schemaChanges = this.schemaChanges.filter((e) => e.xid !== xid);
-    this.ddlOfCommit = ddl;
+  // see ReorderBufferCommit and ReorderBufferFinishPrepared (reorderbuffer.c); decode.ts has skipped what is not emitted
+  commit(xid: number, subxacts: readonly number[], lsn: Lsn, endLsn: Lsn, time: bigint, origin: number, gid: string | undefined): void {
     const top = this.txns.get(xid);
     const prepare = top?.prepare;
-    if (this.skipsXact(dbId, rec) || top === undefined) {
+    if (top === undefined) {
       this.forget(xid, subxacts);
       return;
     }
@@ -695,22 +440,22 @@ export class LogicalDecoder {
     if (gid !== undefined && this.twoPhase && prepare !== undefined) {
       // Decoded at PREPARE already, unless it was prepared before two_phase_at: then now, as a prepare.
       if (prepare.lsn < this.options.twoPhaseAt!) this.replay(xid, members, this.prepareTxn(xid, top, prepare), 'prepare');
-      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
-      this.plugin.commitPrepared?.(this.ctxAt(rec.endLsn, xid, undefined), txn);
-      this.lastCommitEnd = rec.endLsn;
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, gid };
+      this.plugin.commitPrepared?.(this.ctxAt(endLsn, xid, undefined), txn);
+      this.lastCommitEnd = endLsn;
       this.forget(xid, subxacts);
       return;
     }
-    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin };
+    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin };
     if (top.streamed) {
       // see ReorderBufferStreamCommit: what is still queued goes out as a last block, then the commit
       this.stream(top);
       for (const e of this.ddlOfCommit) this.plugin.ddl!(this.ctxAt(e.lsn, xid, undefined), txn, e);
-      this.plugin.streamCommit?.(this.ctxAt(rec.endLsn, xid, undefined), { ...txn, streamed: true });
+      this.plugin.streamCommit?.(this.ctxAt(endLsn, xid, undefined), { ...txn, streamed: true });
     } else {
       this.replay(xid, members, txn, 'commit');
     }
-    this.lastCommitEnd = rec.endLsn;
+    this.lastCommitEnd = endLsn;
     this.forget(xid, subxacts);
   }
 
@@ -724,19 +469,24 @@ export class LogicalDecoder {
     return { xid, firstLsn: top.firstLsn, finalLsn: p.lsn, endLsn: p.endLsn, commitTime: p.time, originId: p.origin, gid: p.gid };
   }
 
-  // see DecodePrepare (decode.c) and ReorderBufferPrepare (reorderbuffer.c)
-  private prepare(rec: DecodedRecord): void {
-    const p = parsePrepare(rec, this.options.major);
-    const xid = p.twophaseXid;
-    for (const s of p.subxacts) this.parent.set(s, xid);
+  /**
+   * A PREPARE record: its subtransactions become the xid's, and where, when and with which GID it was prepared is
+   * kept for COMMIT / ROLLBACK PREPARED. False when the transaction is not known (nothing of it was decoded).
+   */
+  // see ReorderBufferRememberPrepareInfo (reorderbuffer.c)
+  rememberPrepareInfo(xid: number, subxacts: number[], gid: string, lsn: Lsn, endLsn: Lsn, time: bigint, origin: number): boolean {
+    for (const s of subxacts) this.parent.set(s, xid);
     const top = this.txns.get(xid);
-    if (top === undefined) return;
-    const time = p.originTimestamp !== 0n ? p.originTimestamp : p.xactTime;
-    top.prepare = { gid: p.twophaseGid, lsn: rec.lsn, endLsn: rec.endLsn, time, origin: rec.origin, subxacts: p.subxacts };
-    if (!this.twoPhase || this.plugin.filterPrepare?.(p.twophaseGid) === true) return;
-    if (this.snapbuild !== undefined && this.snapbuild.consistentAt === undefined) return;
-    if (this.skipsXact(p.dbId, rec)) return;
-    const members = this.members(xid, p.subxacts);
+    if (top === undefined) return false;
+    top.prepare = { gid, lsn, endLsn, time, origin, subxacts };
+    return true;
+  }
+
+  // see ReorderBufferPrepare (reorderbuffer.c): decode.ts has checked that it is decoded at PREPARE
+  prepare(xid: number, subxacts: readonly number[]): void {
+    const top = this.txns.get(xid);
+    if (top?.prepare === undefined) return;
+    const members = this.members(xid, subxacts);
     if (!members.some((x) => this.txns.get(x)?.hasBase === true)) return;
     const txn = this.prepareTxn(xid, top, top.prepare);
     if (top.streamed) {
@@ -749,13 +499,26 @@ export class LogicalDecoder {
     this.truncate(members);
   }
 
-  private rollbackPrepared(xid: number, subxacts: number[], rec: DecodedRecord, time: bigint, gid: string): void {
+  // see ReorderBufferFinishPrepared (reorderbuffer.c), for ROLLBACK PREPARED
+  rollbackPrepared(xid: number, subxacts: readonly number[], lsn: Lsn, endLsn: Lsn, time: bigint, origin: number, gid: string): void {
     const top = this.txns.get(xid);
     const members = this.members(xid, subxacts);
     if (top !== undefined && members.some((x) => this.txns.get(x)?.hasBase === true)) {
-      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
-      this.plugin.rollbackPrepared?.(this.ctxAt(rec.endLsn, xid, undefined), txn);
-      this.lastCommitEnd = rec.endLsn;
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, gid };
+      this.plugin.rollbackPrepared?.(this.ctxAt(endLsn, xid, undefined), txn);
+      this.lastCommitEnd = endLsn;
+    }
+    this.forget(xid, subxacts);
+  }
+
+  // see ReorderBufferAbort: a (sub)transaction that was streamed is aborted downstream too, subxacts first
+  abort(xid: number, subxacts: readonly number[], lsn: Lsn, endLsn: Lsn, time: bigint, origin: number): void {
+    for (const x of [...subxacts, xid]) {
+      const t = this.txns.get(x);
+      if (t?.streamed !== true) continue;
+      const top = this.txns.get(this.topOf(x)) ?? t;
+      const aborted: ReorderTxn = { xid: x, firstLsn: t.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, streamed: true };
+      this.plugin.streamAbort?.(this.ctxAt(endLsn, x, undefined), aborted, endLsn, top.xid);
     }
     this.forget(xid, subxacts);
   }
@@ -1019,12 +782,3 @@ function reassemble(values: RawValue[], toast: Map<number, Uint8Array[]> | undef
 function u32le(b: Uint8Array): number {
   return (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 0x1000000;
 }
-
-/** The decoder with test_decoding as its plugin: what `pgwal decode` prints. */
-export class TestDecodingDecoder extends LogicalDecoder {
-  constructor(catalog: DecoderCatalog | CatalogView, major: Major, options: Partial<TestDecodingOptions>, startAt: Lsn | 'snapshot', more: Omit<DecoderOptions, 'catalog' | 'major' | 'plugin' | 'startAt'> = {}) {
-    super({ catalog, major, plugin: new TestDecodingPlugin(options), startAt, streaming: options.streamChanges === true, ...more });
-  }
-}
-
-export type { TypeInfo };

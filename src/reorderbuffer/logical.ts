@@ -1,0 +1,181 @@
+// The decoding context: wires catalog, snapshot builder, reorder buffer and output plugin together (logical.c).
+// It takes the reader's records, and holds where plugin callbacks write (their rows go to a sink).
+//
+//   record ─▶ catalog, snapshot builder ─▶ decode.ts (what the record means) ─▶ reorderbuffer.ts ─▶ plugin ─▶ sink
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { Major } from '../xlogreader/profile.js';
+import type { Lsn } from '../lsn.js';
+import { SnapshotBuilder } from './snapbuild.js';
+import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog } from './catalog.js';
+import type { OutputPlugin } from './plugin.js';
+import { withOutputTimeZone, type TypeInfo } from './values.js';
+import type { SpillStore } from './spill.js';
+import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
+import { processRecord, type DecodingContext } from './decode.js';
+import { ReorderBuffer, type CallbackContext } from './reorderbuffer.js';
+
+export { DEFAULT_MEMORY_LIMIT } from './reorderbuffer.js';
+
+export type { DecoderCatalog, DecoderRelation } from './catalog.js';
+
+/** One output row as pg_logical_slot_peek_changes returns it. */
+export interface OutputRow {
+  lsn: Lsn;
+  xid: number;
+  data: string;
+}
+
+export interface DecoderOptions {
+  catalog: CatalogView | DecoderCatalog;
+  major: Major;
+  plugin: OutputPlugin;
+  /**
+   * Transactions committing before this LSN are not emitted (the slot's confirmed_flush); or `'snapshot'`:
+   * find the consistent point in the WAL with the snapshot builder, as a new slot does, and start there.
+   */
+  startAt: Lsn | 'snapshot';
+  /**
+   * Two-phase decoding (a slot created with two_phase): prepared transactions are emitted at PREPARE; those
+   * prepared before `twoPhaseAt` (the slot's two_phase_at) are emitted whole at COMMIT PREPARED.
+   */
+  twoPhaseAt?: Lsn;
+  /** logical_decoding_work_mem in bytes (default 64 MiB): above it the largest transaction spills. */
+  memoryLimit?: number;
+  /** Where spilled changes go (default: memory, which bounds nothing — give a file store to bound memory). */
+  spill?: SpillStore;
+  /**
+   * Stream large in-progress transactions to the plugin's stream callbacks instead of spilling them (the server's
+   * streaming, test_decoding's stream-changes). With `memoryLimit: 0` every change is streamed (or spilled, while
+   * it cannot be streamed yet) at once, as with debug_logical_replication_streaming = immediate.
+   */
+  streaming?: boolean;
+  /** include-rewrites: emit changes to the transient tables of table rewrites. */
+  includeRewrites?: boolean;
+  /** Receives each output row; default: appended to `output`. */
+  sink?: (row: OutputRow) => void;
+  /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
+  timezone?: string;
+  /**
+   * Bytes of TOAST values to remember across transactions (default 0: none, as the server). With it, an unchanged
+   * TOAST column is filled in when its value was logged earlier in the decoded range; otherwise it stays a
+   * `toast` value (test_decoding's `unchanged-toast-datum`).
+   */
+  toastCache?: number;
+}
+
+/**
+ * The decoding context (LogicalDecodingContext): what decode.ts reads, and what plugin callbacks write through —
+ * one object whose write location is set before each callback (so no context or closure is made per row). As a
+ * plugin's context it is valid during the callback only.
+ */
+class LogicalDecodingContext implements CallbackContext, DecodingContext {
+  lsn: Lsn = 0;
+  xid = 0;
+  at: CatalogPoint | undefined = undefined;
+  readonly reorder: ReorderBuffer;
+
+  constructor(
+    readonly major: Major,
+    readonly catalog: CatalogView,
+    readonly plugin: OutputPlugin,
+    readonly snapbuild: SnapshotBuilder | undefined,
+    private readonly sink: (row: OutputRow) => void,
+    options: DecoderOptions,
+  ) {
+    this.reorder = new ReorderBuffer(options, catalog, plugin, snapbuild, this);
+  }
+
+  // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
+  readonly write = (data: string): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
+  readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
+}
+
+export class LogicalDecoder {
+  /** The decoding context, with the reorder buffer it made. */
+  private readonly ctx: LogicalDecodingContext;
+  private readonly reorder: ReorderBuffer;
+  readonly output: OutputRow[] = [];
+
+  // see CreateDecodingContext (logical.c)
+  constructor(private readonly options: DecoderOptions) {
+    const catalog: CatalogView = 'process' in options.catalog ? options.catalog : new StaticCatalog(options.catalog);
+    const snapbuild = options.startAt === 'snapshot' ? new SnapshotBuilder() : undefined;
+    const plugin = options.plugin;
+    const sink = options.sink ?? ((row: OutputRow) => this.output.push(row));
+    this.ctx = new LogicalDecodingContext(options.major, catalog, plugin, snapbuild, sink, options);
+    const rb = (this.reorder = this.ctx.reorder);
+    // A catalog that follows DDL reports schema changes at their commit: held until that transaction is emitted.
+    if (plugin.ddl !== undefined) catalog.onDdl = (e) => rb.addSchemaChange(e);
+  }
+
+  /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
+  get consistentAt(): Lsn | undefined {
+    return this.reorder.consistentAt;
+  }
+
+  /** Bytes of queued changes in memory now, counted as the server counts them (rb->size). */
+  get memoryUsed(): number {
+    return this.reorder.memoryUsed;
+  }
+
+  /** Bytes of chunks spilled transactions gave back, kept for the next changes: at most the limit less memoryUsed. */
+  get memoryPooled(): number {
+    return this.reorder.memoryPooled;
+  }
+
+  // The reorder buffer's counters, as the fields they were (writable: the type stays the same).
+  /** The end LSN of the last commit emitted: what a consumer confirms (confirmed_flush). */
+  get lastCommitEnd(): Lsn {
+    return this.reorder.lastCommitEnd;
+  }
+  set lastCommitEnd(lsn: Lsn) {
+    this.reorder.lastCommitEnd = lsn;
+  }
+
+  /** Changes skipped because their relation was not in the catalog (catalog relations, or DDL not followed). */
+  get unknownRelationChanges(): number {
+    return this.reorder.unknownRelationChanges;
+  }
+  set unknownRelationChanges(n: number) {
+    this.reorder.unknownRelationChanges = n;
+  }
+
+  /** How many times a transaction was spilled. */
+  get spills(): number {
+    return this.reorder.spills;
+  }
+  set spills(n: number) {
+    this.reorder.spills = n;
+  }
+
+  /**
+   * Where decoding can restart without losing a change of a transaction still open: the first LSN of the oldest
+   * one that has changes, or `after` (the end of what was read) when none is open.
+   */
+  restartPoint(after: Lsn): Lsn {
+    return this.reorder.restartPoint(after);
+  }
+
+  /** Ends decoding: spill files are removed. */
+  // see FreeDecodingContext (logical.c)
+  close(): void {
+    this.reorder.close();
+  }
+
+  /** Feeds one record, in WAL order. */
+  process(rec: DecodedRecord): void {
+    // Plugin callbacks print timestamptz values in the slot's TimeZone; UTC is the default and needs no switch.
+    const zone = this.options.timezone;
+    if (zone === undefined || zone === 'UTC') processRecord(this.ctx, rec);
+    else withOutputTimeZone(zone, () => processRecord(this.ctx, rec));
+  }
+}
+
+/** The decoder with test_decoding as its plugin: what `pgwal decode` prints. */
+export class TestDecodingDecoder extends LogicalDecoder {
+  constructor(catalog: DecoderCatalog | CatalogView, major: Major, options: Partial<TestDecodingOptions>, startAt: Lsn | 'snapshot', more: Omit<DecoderOptions, 'catalog' | 'major' | 'plugin' | 'startAt'> = {}) {
+    super({ catalog, major, plugin: new TestDecodingPlugin(options), startAt, streaming: options.streamChanges === true, ...more });
+  }
+}
+
+export type { TypeInfo };
