@@ -3,6 +3,7 @@
 // process's start time: runs sharing a spill folder never touch each other's files, and the folders of runs
 // whose process is gone (killed) are removed when a store opens the spill folder.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { SpillStore } from '../reorderbuffer/spill.js';
 import { framedLength, SpillError } from '../reorderbuffer/spill.js';
@@ -17,6 +18,20 @@ const RUN_FOLDER = /^run-(\d+)-(\d+)-[A-Za-z0-9]+$/;
 const SPILL_FILE = /^xid-\d+\.spill$/;
 
 const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/**
+ * A slot's spill folder unless told otherwise: STATE.spill beside its state file; where that folder is
+ * read-only (a peek of a state one may not write), one in the temp folder, per user.
+ */
+export function defaultSpillDir(stateFile: string): string {
+  const beside = `${stateFile}.spill`;
+  try {
+    if (!fs.existsSync(beside)) fs.accessSync(path.dirname(path.resolve(stateFile)), fs.constants.W_OK);
+    return beside;
+  } catch {
+    return path.join(os.tmpdir(), `pgwal-spill-${process.getuid?.() ?? 'user'}`);
+  }
+}
 
 export class FileSpillStore implements SpillStore {
   bytes = 0;
