@@ -72,13 +72,17 @@ export class FileSpillStore implements SpillStore {
   }
 
   private makeRunDir(): string {
-    this.madeDir = makeFolder(this.dir) || this.madeDir;
-    try {
-      this.run = fs.mkdtempSync(path.join(this.dir, `run-${process.pid}-${ownStartTime() ?? 0}-`));
-    } catch (e) {
-      throw new SpillError('spill-dir', `could not create a folder in spill folder "${this.dir}": ${(e as Error).message}`, undefined, { file: this.dir, cause: e });
+    for (let attempt = 0; ; attempt++) {
+      this.madeDir = makeFolder(this.dir) || this.madeDir;
+      try {
+        this.run = fs.mkdtempSync(path.join(this.dir, `run-${process.pid}-${ownStartTime() ?? 0}-`));
+        return this.run;
+      } catch (e) {
+        // Another run that made the spill folder removed it at its end, just now: made again.
+        if (errnoOf(e) === 'ENOENT' && attempt < 2) continue;
+        throw new SpillError('spill-dir', `could not create a folder in spill folder "${this.dir}": ${(e as Error).message}`, undefined, { file: this.dir, cause: e });
+      }
     }
-    return this.run;
   }
 
   /** Reused for writing: changes go out in steps of this, not as one buffer the size of the transaction. */
