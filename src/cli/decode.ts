@@ -9,7 +9,7 @@ import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snaps
 import type { Slot } from '../slot/slot.js';
 import { SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
-import { FileSpillStore } from '../node/spill.js';
+import { defaultSpillDir, FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt } from './getopt.js';
@@ -47,7 +47,9 @@ Options:
 ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
                       streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
                       as debug_logical_replication_streaming = immediate does
-  --spill-dir DIR     where spill files go (default: FILE.spill beside the state file); emptied at start
+  --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
+                      file, or in the temp folder when that folder is read-only); folders of runs that are gone
+                      are removed at start, those of running ones never
   --restore-command CMD  fetch segments and history files with a restore_command (%f, %p, %r, %%) before
                       looking in the --path folders, following timeline switches
   --wal-segsize MB    wal_segment_size of the cluster, for --restore-command (default 16)
@@ -94,8 +96,14 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
-    slot = openSlotFile(path.resolve(io.cwd, stateFile));
+    // A peek takes the slot too (as the server's), but where no lock can be made (a read-only folder) it goes on.
+    const peek = !['advance', 'confirm-every', 'rewind', 'accept-orphans'].some((n) => p.options.some((o) => o.name === n));
+    const statePath = path.resolve(io.cwd, stateFile);
+    slot = openSlotFile(statePath, { peek });
     const state = slot.state;
+    const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
+    // Before any WAL is opened: a spill folder that cannot be one is refused at once.
+    const spill = new FileSpillStore(spillDir === undefined ? defaultSpillDir(statePath) : path.resolve(io.cwd, spillDir));
     const choice = pluginChoice(p.options, state.plugin);
     const endText = p.options.find((o) => o.name === 'end')?.value;
     const profile = profileForMajor(state.major);
@@ -131,9 +139,6 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     let pending = '';
     const direct = !hooks.holdsBack && !hooks.asksCandidate;
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
-    const statePath = path.resolve(io.cwd, stateFile);
-    const spillDir = p.options.find((o) => o.name === 'spill-dir')?.value;
-    const spill = new FileSpillStore(spillDir === undefined ? `${statePath}.spill` : path.resolve(io.cwd, spillDir));
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = choice.flag;
     const pluginName = choice.name;

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { WalSourceError } from '../errors.js';
+import { ownStartTime, processAlive, processStartedAt } from './process-identity.js';
 import { catalogChecksum, parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
 import { Slot } from '../slot/slot.js';
 import { SlotImportError, SlotStateError } from '../slot/errors.js';
@@ -203,6 +204,16 @@ export async function dropServerSlot(connection: pg.ClientConfig | string, slotN
  * in memory from then on: pages named by absolute file names, none inline.
  */
 export function writeSlotStateFile(file: string, state: SlotState): SlotState {
+  try {
+    return writeStateAndSidecars(file, state);
+  } catch (e) {
+    // Nothing is reported written (the slot keeps its state as it was): one line naming the state file.
+    if (!(e instanceof WalSourceError) || e.code !== 'write-failed') throw e;
+    throw new SlotStateError('slot-state-write', e.file === file ? e.message : `could not write slot state file "${file}": ${e.message}`, { file, cause: e });
+  }
+}
+
+function writeStateAndSidecars(file: string, state: SlotState): SlotState {
   const dir = path.dirname(path.resolve(file));
   const named = new Map<object, string>();
   // Pages inline → a sidecar's name; a sidecar already named → its name relative to the folder.
@@ -212,7 +223,7 @@ export function writeSlotStateFile(file: string, state: SlotState): SlotState {
       if (name === undefined) {
         const json = new TextEncoder().encode(JSON.stringify(pages));
         name = `${path.basename(file)}.catalog-${(crc32c(json) >>> 0).toString(16).padStart(8, '0')}.json.gz`;
-        if (!fs.existsSync(path.join(dir, name))) writeFileDurably(path.join(dir, name), zlib.gzipSync(json));
+        if (!fs.existsSync(path.join(dir, name))) writeFileDurably(path.join(dir, name), zlib.gzipSync(json), 'catalog pages file');
         named.set(pages, name);
       }
       return name;
@@ -226,11 +237,16 @@ export function writeSlotStateFile(file: string, state: SlotState): SlotState {
   };
   const out: SlotState = withFile(state);
   if (state.keptRestarts !== undefined) out.keptRestarts = state.keptRestarts.map(withFile);
-  writeFileDurably(file, serializeSlotState(out));
+  writeFileDurably(file, serializeSlotState(out), 'slot state file');
+  // The state is written: sidecars it no longer names go as far as they can (left ones are only space).
   const inUse = new Set([out.catalogPagesFile, ...(out.keptRestarts ?? []).map((k) => k.catalogPagesFile)]);
   const prefix = `${path.basename(file)}.catalog-`;
-  for (const f of fs.readdirSync(dir)) {
-    if (f.startsWith(prefix) && f.endsWith('.json.gz') && !inUse.has(f)) fs.rmSync(path.join(dir, f), { force: true });
+  try {
+    for (const f of fs.readdirSync(dir)) {
+      if (f.startsWith(prefix) && f.endsWith('.json.gz') && !inUse.has(f)) fs.rmSync(path.join(dir, f), { force: true });
+    }
+  } catch {
+    // removed at the next write
   }
   return resolvePagesFiles(out, dir);
 }
@@ -255,23 +271,41 @@ export function readCatalogPages(state: SlotState): SlotState['catalogPages'] {
   }
 }
 
-/** temp file, fsync, rename over the target, fsync of the folder. */
-export function writeFileDurably(file: string, bytes: Uint8Array): void {
+/**
+ * temp file, fsync, rename over the target, fsync of the folder. A failure (EACCES, ENOSPC, EIO) is a
+ * WalSourceError `write-failed` naming the file (`what`: "slot state file"); the temp file is removed and the
+ * target is as it was (unless only the folder's fsync failed).
+ */
+export function writeFileDurably(file: string, bytes: Uint8Array, what = 'file'): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // the folder refuses even that: nothing was made
+    }
+    throw new WalSourceError('write-failed', `could not write ${what} "${file}": ${(e as Error).message}`, { file, cause: e });
   }
-  fs.renameSync(tmp, file);
-  const dfd = fs.openSync(dir, 'r');
   try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch (e) {
+    // The file is in place but perhaps not durable: not reported as written.
+    throw new WalSourceError('write-failed', `could not write ${what} "${file}": fsync of its folder failed: ${(e as Error).message}`, { file, cause: e });
   }
 }
 
@@ -287,54 +321,148 @@ export function readSlotStateFile(file: string): SlotState {
   return resolvePagesFiles(parseSlotState(bytes, file), path.dirname(path.resolve(file)));
 }
 
+export interface OpenSlotFileOptions {
+  /**
+   * The slot is only read (a peek: decode without --advance). Where its folder lets no lock file be made
+   * (read-only: EACCES, EPERM, EROFS) it is used without one: nothing can be written there anyway, and a
+   * write it must make (an invalidation) is a SlotStateError naming the state file.
+   */
+  peek?: boolean;
+}
+
 /**
  * The slot kept in `file`: every move is written crash-safely before it is reported done. While it is open,
- * a lock file (`.NAME.lock`, holding the pid) keeps other pgwal processes off it, as an active server slot
- * refuses a second consumer; a lock left by a process that no longer exists (killed) is taken over, and the
- * temp files its interrupted writes left are removed. `slot.release()` (or the process's exit) lets it go.
+ * a lock file (`.NAME.lock`, holding the PID and that process's start time) keeps other pgwal processes off it,
+ * as an active server slot refuses a second consumer; a lock left by a process that no longer exists (killed;
+ * or its PID now another process's) is taken over, and the temp files its interrupted writes left are removed.
+ * `slot.release()` (or the process's exit) lets it go.
  */
-export function openSlotFile(file: string): Slot {
+export function openSlotFile(file: string, options: OpenSlotFileOptions = {}): Slot {
   const state = readSlotStateFile(file);
-  const release = lockSlotFile(file, state.name);
+  const release = lockSlotFile(file, state.name, options.peek === true);
   return new Slot(state, (s) => writeSlotStateFile(file, s), release);
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
 
-function lockSlotFile(file: string, name: string): () => void {
+/** The holder a lock file names: its PID, and its start time where the lock recorded one. */
+function lockHolder(text: string): { pid: number; start: number | undefined } | undefined {
+  const m = /^(\d+)(?: (\d+))?\n$/.exec(text);
+  if (m === null) return undefined;
+  return { pid: Number(m[1]), start: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+/**
+ * Whether the lock's holder still runs. A lock of an older pgwal has no start time: then a process that
+ * started after the lock was written is not its holder either (its PID was reused).
+ */
+function holderAlive(holder: { pid: number; start: number | undefined }, lockWritten: number): boolean {
+  if (holder.pid <= 0) return false;
+  if (holder.start !== undefined) return processAlive(holder.pid, holder.start);
+  if (!processAlive(holder.pid, undefined)) return false;
+  const started = processStartedAt(holder.pid);
+  // /proc's start time is exact to 10 ms, the boot time to a second.
+  return started === undefined || started <= lockWritten + 2000;
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Makes the lock file holding `content`, whole from the first moment (written aside, then linked into place);
+ * false when there is one already. Where the file system has no hard links: created exclusively, then written.
+ */
+function createLock(lock: string, content: string): boolean {
+  const tmp = `${lock}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, content, { mode: 0o600 });
+  let linked: boolean | undefined;
+  try {
+    fs.linkSync(tmp, lock);
+    linked = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') linked = false;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  if (linked !== undefined) return linked;
+  let fd: number;
+  try {
+    fd = fs.openSync(lock, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, content);
+  } catch (e) {
+    fs.rmSync(lock, { force: true });
+    throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+function lockSlotFile(file: string, name: string, peek: boolean): () => void {
   const dir = path.dirname(path.resolve(file));
   const lock = path.join(dir, `.${path.basename(file)}.lock`);
+  const start = ownStartTime();
+  const failed = (what: string, e: unknown): SlotStateError =>
+    new SlotStateError('slot-lock', `could not ${what} lock file "${lock}" of replication slot "${name}": ${(e as Error).message}`, { file: lock, cause: e });
+  const content = `${process.pid}${start === undefined ? '' : ` ${start}`}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
-      const fd = fs.openSync(lock, 'wx', 0o600);
-      fs.writeSync(fd, `${process.pid}\n`);
-      fs.closeSync(fd);
-      break;
+      if (createLock(lock, content)) break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw e;
-      const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
-      // see ReplicationSlotAcquire (slot.c): "replication slot \"%s\" is active for PID %d"
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new SlotStateError('slot-active', `replication slot "${name}" is active for PID ${pid}`, { file });
-      }
+      if (peek && READ_ONLY.has((e as NodeJS.ErrnoException).code ?? '')) return () => undefined;
+      throw failed('create', e);
+    }
+    if (attempt > 2) throw failed('take over', new Error('another process makes it again each time'));
+    let text: string;
+    let written: number;
+    try {
+      text = fs.readFileSync(lock, 'utf8');
+      written = fs.statSync(lock).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // let go meanwhile
+      throw failed('read', e);
+    }
+    const holder = lockHolder(text);
+    // see ReplicationSlotAcquire (slot.c): "replication slot \"%s\" is active for PID %d"
+    if (holder !== undefined && holderAlive(holder, written)) {
+      throw new SlotStateError('slot-active', `replication slot "${name}" is active for PID ${holder.pid} (lock file "${lock}")`, { file: lock });
+    }
+    // Not a whole line: being written by its holder (where locks cannot be linked into place), unless it is old.
+    if (holder === undefined && Date.now() - written < 10_000) {
+      throw new SlotStateError('slot-active', `replication slot "${name}" is being acquired by another process (lock file "${lock}")`, { file: lock });
+    }
+    try {
       fs.rmSync(lock, { force: true });
+    } catch (e) {
+      if (peek && READ_ONLY.has((e as NodeJS.ErrnoException).code ?? '')) return () => undefined;
+      throw failed('remove the stale', e);
     }
   }
-  const tmp = new RegExp(`^\\.${path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
-  for (const n of fs.readdirSync(dir)) if (tmp.test(n)) fs.rmSync(path.join(dir, n), { force: true });
+  // Lock temp files of processes that died between writing and linking them.
+  const lockTmp = new RegExp(`^${escape(path.basename(lock))}\\.(\\d+)\\.tmp$`);
+  const tmp = new RegExp(`^\\.${escape(path.basename(file))}\\.\\d+\\.tmp$`);
+  try {
+    for (const n of fs.readdirSync(dir)) {
+      const m = lockTmp.exec(n);
+      if (tmp.test(n) || (m !== null && !processAlive(Number(m[1]), undefined))) fs.rmSync(path.join(dir, n), { force: true });
+    }
+  } catch {
+    // left for the next holder
+  }
   let held = true;
   const release = (): void => {
     if (!held) return;
     held = false;
     process.removeListener('exit', release);
-    fs.rmSync(lock, { force: true });
+    try {
+      fs.rmSync(lock, { force: true });
+    } catch {
+      // a lock left behind is taken over as stale by the next holder
+    }
   };
   process.on('exit', release);
   return release;

@@ -1,6 +1,24 @@
 // Where the reorder buffer puts changes of large transactions when memory runs short (pg_replslot/<slot>/
 // xid-*.spill in the server). The core only sees this interface; files live in src/node/spill.ts.
 import { CHANGE_HEADER, ChangeArena } from './change.js';
+import { WalSourceError, type WalErrorContext } from '../errors.js';
+
+/**
+ * Spilled changes that cannot be written or read back whole: `spill-dir` (the folder is not usable),
+ * `spill-failed` (a write failed), `spill-missing` (a transaction's file is gone), `spill-short` (it holds
+ * fewer or more bytes than were written, or ends inside a change). The transaction is never decoded short.
+ */
+export class SpillError extends WalSourceError {
+  constructor(
+    code: 'spill-dir' | 'spill-failed' | 'spill-missing' | 'spill-short',
+    message: string,
+    /** The transaction whose changes were concerned, when there is one. */
+    readonly xid: number | undefined,
+    context: WalErrorContext = {},
+  ) {
+    super(code, message, context);
+  }
+}
 
 export interface SpillStore {
   /** Appends encoded changes of one (sub)transaction, in the order they were queued. */
@@ -10,7 +28,10 @@ export interface SpillStore {
    * a transaction's own queue (ChangeQueue) spills its chunks this way. The bytes are reused once this returns.
    */
   writeFrames(xid: number, frames: readonly Uint8Array[]): void;
-  /** Reads the changes of `xid` back in the order written. */
+  /**
+   * Reads the changes of `xid` back in the order written: all of them, or a SpillError (a file gone or cut
+   * short is never fewer changes).
+   */
   read(xid: number): Iterable<Uint8Array>;
   /** Forgets `xid` (commit, abort): its file is removed. */
   remove(xid: number): void;

@@ -6,7 +6,8 @@ import { formatLsn, type Lsn } from '../lsn.js';
 /**
  * A slot state file that is not a complete, checksummed pgwal state: `slot-state-torn` (cut short: a write that
  * did not finish), `slot-state-corrupt` (checksum or content wrong), `slot-state-version` (a format this
- * pgwal does not read).
+ * pgwal does not read); or one that cannot be used: `slot-state-write` (a write failed: nothing moved),
+ * `slot-active` (another process holds its lock), `slot-lock` (its lock file cannot be made or taken over).
  */
 export class SlotStateError extends WalError {}
 
