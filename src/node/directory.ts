@@ -8,7 +8,7 @@ import { isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
-import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { switchPointInSegment, switchPointMessage, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 import { AheadWindow, callerReadsNext, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
@@ -133,7 +133,26 @@ export class DirectorySource implements SyncPageSource {
     return undefined;
   }
 
+  /**
+   * The bytes at `pagePtr`, never past the switch point of the timeline whose file they come from: an older
+   * timeline's copy of the switch segment holds WAL that is not on the history after it (XLogReadDetermineTimeline
+   * reads it only up to there). Wanting more there, with the newer timeline's file missing, is a miss that names
+   * the switch point (the reader's `timeline-end`); follow mode looks again and takes the newer file once it is there.
+   */
   read(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
+    const got = this.readFile(pagePtr, minLength);
+    const { history, segmentSize } = this.options;
+    if ('missing' in got || history === undefined) return got;
+    const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
+    if (cut === undefined) return got;
+    if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
+      return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
+    }
+    const keep = cut.switchPoint - got.start;
+    return keep >= got.bytes.length ? got : { ...got, bytes: got.bytes.subarray(0, keep) };
+  }
+
+  private readFile(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
     const { segmentSize, timeline } = this.options;
     const segno = Math.floor(pagePtr / segmentSize);
     const segStart = segno * segmentSize;

@@ -13,7 +13,7 @@ import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compressio
 import { readRecords, type FollowOptions, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { assertOnHistory, historyWithoutFile, parseTimelineHistory, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, parseTimelineHistory, switchPointInSegment, switchPointMessage, TimelineEndError, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 
 /** Fetches one file by name; null when it is not there (the normal answer at the end of an archive). */
 export interface WalFetcher {
@@ -237,7 +237,20 @@ export class ArchiveSource implements PageSource {
     return p;
   }
 
-  async read(pagePtr: Lsn): Promise<SourceBytes | SourceMiss> {
+  /** The segment holding `pagePtr`, never past the switch point of the timeline it came from (see DirectorySource.read). */
+  async read(pagePtr: Lsn, minLength = 1): Promise<SourceBytes | SourceMiss> {
+    const got = await this.readSegment(pagePtr);
+    const { history, segmentSize } = this.options;
+    if ('missing' in got || history === undefined) return got;
+    const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
+    if (cut === undefined) return got;
+    if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
+      return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
+    }
+    return { ...got, bytes: got.bytes.subarray(0, cut.switchPoint - got.start) };
+  }
+
+  private async readSegment(pagePtr: Lsn): Promise<SourceBytes | SourceMiss> {
     const { segmentSize } = this.options;
     const segno = Math.floor(pagePtr / segmentSize);
     if (this.current?.segno !== segno) {
@@ -345,6 +358,7 @@ export class ArchiveWal {
     });
     const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli, expect: options.expect });
     let end: EndOfWal | undefined;
+    const { history, segmentSize } = this;
     return {
       get end() {
         return end;
@@ -355,6 +369,8 @@ export class ArchiveWal {
         } finally {
           source.close();
         }
+        // An end at a switch point is an early stop, not the end of the WAL.
+        if (end.reason === 'timeline-end') throw TimelineEndError.at(end.lsn, history, segmentSize);
       },
     };
   }

@@ -7,7 +7,7 @@ import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
-import { assertOnHistory, historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, parseTimelineHistory, TimelineEndError, type TimelineHistory } from '../timeline/history.js';
 import { historyFileName } from '../walfile.js';
 
 export interface OpenWalOptions {
@@ -93,10 +93,15 @@ export class WalFiles {
     return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect, reuseBuffers: this.recycleWindows });
   }
 
-  /** `for await (const record of wal.records({ start, end }))`; `stream.end` afterwards. */
+  /**
+   * `for await (const record of wal.records({ start, end }))`; `stream.end` afterwards. Reading that stops at a
+   * switch point of the followed history because the next timeline's file is missing throws a TimelineEndError
+   * after the records before it (follow mode waits for the file instead).
+   */
   records(options: RecordsOptions = {}): RecordStream {
     const reader = this.reader(options);
     const source = this.source();
+    const stopped = this.stopped;
     let end: EndOfWal | undefined;
     return {
       get end() {
@@ -108,14 +113,21 @@ export class WalFiles {
         } finally {
           source.close();
         }
+        stopped(end);
       },
     };
   }
+
+  /** An end at a switch point is an early stop, not the end of the WAL: a typed error. */
+  private readonly stopped = (end: EndOfWal | undefined): void => {
+    if (end?.reason === 'timeline-end') throw TimelineEndError.at(end.lsn, this.history!, this.info.segmentSize);
+  };
 
   /** The same, synchronously. */
   recordsSync(options: RecordsOptions = {}): RecordIterable {
     const reader = this.reader(options);
     const source = this.source();
+    const stopped = this.stopped;
     let end: EndOfWal | undefined;
     return {
       get end() {
@@ -124,9 +136,13 @@ export class WalFiles {
       // The reader's iterator itself (a wrapper or generator around it cost a call per record); the source is
       // closed when it ends, fails or is left.
       [Symbol.iterator]() {
+        let done = false;
         const it = readRecordsSync(reader, source, () => {
+          if (done) return;
+          done = true;
           end = reader.end;
           source.close();
+          stopped(end);
         });
         return it;
       },

@@ -43,6 +43,11 @@ export type EndReason =
   | 'invalid-record'
   /** The source has no more bytes (missing or short file, end of the input). */
   | 'no-more-wal'
+  /**
+   * The timeline read so far ended here (its switch point in the history: `lsn`) and the next timeline's file
+   * holding that point is not there (yet): the old timeline's WAL past this point is not on the history.
+   */
+  | 'timeline-end'
   /** The requested end LSN was reached. */
   | 'end-lsn';
 
@@ -154,7 +159,7 @@ export class XLogReader {
 
   // input
   private chunks: Chunk[] = [];
-  private missing: { pagePtr: Lsn; message: string } | undefined;
+  private missing: { pagePtr: Lsn; message: string; switchPoint: Lsn | undefined } | undefined;
   private validatedSegno = -1;
   private currentTli: number;
 
@@ -222,8 +227,8 @@ export class XLogReader {
   }
 
   /** The source has nothing (more) at `pagePtr`: the next attempt to read it ends the WAL with `no-more-wal`. */
-  supplyMissing(pagePtr: Lsn, message: string): void {
-    this.missing = { pagePtr, message };
+  supplyMissing(pagePtr: Lsn, message: string, switchPoint?: Lsn): void {
+    this.missing = { pagePtr, message, switchPoint };
   }
 
   private evictedTo = -1;
@@ -260,7 +265,8 @@ export class XLogReader {
       break;
     }
     if (this.missing !== undefined && this.missing.pagePtr <= pagePtr) {
-      return this.fail('no-more-wal', pagePtr, this.missing.message);
+      const m = this.missing;
+      return m.switchPoint === undefined ? this.fail('no-more-wal', pagePtr, m.message) : this.fail('timeline-end', m.switchPoint, m.message, pagePtr);
     }
     this.needPagePtr = pagePtr;
     this.needLength = Math.max(minLen, SIZE_OF_SHORT_PHD);
