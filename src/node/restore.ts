@@ -34,6 +34,14 @@ function checkName(name: string): void {
   if (!ok) throw new InvalidArgumentError(`refusing to fetch "${name}": not a WAL segment, history or backup file name`, { file: name });
 }
 
+/** `value` as one literal word at a point of a sh command line that is bare, inside '…' or inside "…". */
+function shellQuote(value: string, quote: '' | "'" | '"'): string {
+  if (/^[A-Za-z0-9_./+,:@=-]*$/.test(value)) return value;
+  if (quote === "'") return value.replace(/'/g, `'\\''`);
+  if (quote === '"') return value.replace(/[\\"$`]/g, (m) => `\\${m}`);
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
 export interface RestoreCommandOptions {
   /** Kill the command and fail after this long (default: no limit, as the server). */
   timeoutMs?: number;
@@ -69,11 +77,30 @@ export class RestoreCommand implements WalFetcher {
     fs.chmodSync(this.dir, 0o700);
   }
 
-  /** The command line for one file (exposed for tests). */
+  /**
+   * The command line for one file (exposed for tests). %f and %r are WAL file names (hex digits only); %p is a
+   * path under the temp folder, which may hold a space or `$(…)`: it is quoted for the shell in the quoting
+   * context the command puts it in (bare, "…" as the server's documentation writes it, or '…').
+   */
   build(name: string, destination: string): string {
     checkName(name);
     const r = this.options.lastRequired?.() ?? ZERO_SEGMENT;
-    return this.command.replace(/%([fpr%])/g, (_, c: string) => (c === 'f' ? name : c === 'p' ? destination : c === 'r' ? r : '%'));
+    let out = '';
+    let quote: '' | "'" | '"' = '';
+    const cmd = this.command;
+    for (let i = 0; i < cmd.length; i++) {
+      const c = cmd[i]!;
+      if (c === '%') {
+        const k = cmd[++i]!;
+        out += k === 'f' ? name : k === 'r' ? r : k === 'p' ? shellQuote(destination, quote) : '%';
+        continue;
+      }
+      out += c;
+      if (c === '\\' && quote !== "'" && i + 1 < cmd.length && cmd[i + 1] !== '%') out += cmd[++i]!;
+      else if (quote === '' && (c === "'" || c === '"')) quote = c;
+      else if (c === quote) quote = '';
+    }
+    return out;
   }
 
   async fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null> {
