@@ -7,6 +7,7 @@ import { WalFormatError, WalSourceError } from '../errors.js';
 import { isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
+import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { switchPointInSegment, switchPointMessage, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 import { AheadWindow, callerReadsNext, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
@@ -169,11 +170,9 @@ export class DirectorySource implements SyncPageSource {
     let start: number;
     let bytes: Uint8Array;
     if (found.compressed) {
-      try {
-        bytes = zlib.gunzipSync(fs.readFileSync(found.file));
-      } catch (e) {
-        throw new WalSourceError('unreadable-file', `could not decompress file "${found.file}": ${(e as Error).message}`, { file: found.file, cause: e });
-      }
+      const raw = readCompressed(found.file, segmentSize);
+      if (raw[0] !== 0x1f || raw[1] !== 0x8b) throw new WalSourceError('unreadable-file', `could not decompress file "${found.file}": not in gzip format`, { file: found.file });
+      bytes = decompressMember(raw, segmentSize, found.file);
       start = segStart;
     } else {
       // A window starting at the page, so long segments are not read whole.
@@ -281,8 +280,46 @@ export function inspectDirectory(dirs: string[], timeline?: number): WalDirector
   return { segmentSize, timeline: tli, segments, systemIdentifier: v.getBigUint64(24, true) };
 }
 
+/**
+ * The compressed bytes of a `.gz` segment: never more than a compressed segment can take (deflate adds a few
+ * bytes per 64 kB stored), so a huge file is refused before it is read.
+ */
+function readCompressed(file: string, segmentSize: number): Uint8Array {
+  const limit = segmentSize + (segmentSize >>> 10) + 65536;
+  const size = fs.statSync(file).size;
+  if (size > limit) {
+    throw new WalSourceError('bad-archive-member', `compressed WAL file "${file}" has ${size} bytes, more than a compressed segment of ${segmentSize} bytes can have`, { file });
+  }
+  return fs.readFileSync(file);
+}
+
+/**
+ * The first page of a `.gz` segment, inflating only as much as it takes: the segment size is not known yet, so
+ * the input is fed in growing pieces (each inflates to at most ~1000 times its size) until a page is out.
+ */
+function readGzipHead(file: string): Uint8Array {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    for (let k = 4096; ; k *= 2) {
+      const n = Math.min(k, size);
+      const buf = Buffer.alloc(n);
+      fs.readSync(fd, buf, 0, n, 0);
+      let out: Buffer;
+      try {
+        out = zlib.gunzipSync(buf, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      } catch (e) {
+        throw new WalSourceError('unreadable-file', `could not decompress file "${file}": ${(e as Error).message}`, { file, cause: e });
+      }
+      if (out.length >= 8192 || n === size) return new Uint8Array(out.buffer, out.byteOffset, Math.min(out.length, 8192));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function readHead(file: string): Uint8Array {
-  if (file.includes('.gz')) return zlib.gunzipSync(fs.readFileSync(file)).subarray(0, 8192);
+  if (file.includes('.gz')) return readGzipHead(file);
   const fd = fs.openSync(file, 'r');
   try {
     const buf = new Uint8Array(8192);
@@ -291,4 +328,31 @@ function readHead(file: string): Uint8Array {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Decompresses by magic bytes (gzip, zstd, lz4 frame); plain bytes pass through. Never produces more than
+ * `maxSize` bytes (the segment size): every compressed input, archived or in a folder, goes through here, so a
+ * small file that inflates to gigabytes is a typed error naming it, not an allocation.
+ */
+export function decompressMember(bytes: Uint8Array, maxSize: number, name: string): Uint8Array {
+  const bad = (what: string): never => {
+    throw new WalSourceError('bad-archive-member', `compressed WAL file "${name}" is not a valid ${what} stream of at most ${maxSize} bytes (the WAL segment size)`, { file: name });
+  };
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return zlib.gunzipSync(bytes, { maxOutputLength: maxSize });
+    } catch {
+      return bad('gzip');
+    }
+  }
+  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) {
+    const out = new Uint8Array(maxSize);
+    const n = zstdDecompressInto(bytes, out);
+    return n < 0 ? bad('zstd') : out.subarray(0, n);
+  }
+  if (bytes[0] === 0x04 && bytes[1] === 0x22 && bytes[2] === 0x4d && bytes[3] === 0x18) {
+    return lz4DecompressFrame(bytes, maxSize) ?? bad('lz4');
+  }
+  return bytes;
 }

@@ -5,15 +5,16 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { InvalidArgumentError, WalSourceError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyFileName, parseWalFileName, walFileName } from '../walfile.js';
-import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
+import { decompressMember } from './directory.js';
 import { readRecords, type FollowOptions, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { assertOnHistory, historyWithoutFile, parseTimelineHistory, switchPointInSegment, switchPointMessage, TimelineEndError, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+
+export { decompressMember };
 
 /** Fetches one file by name; null when it is not there (the normal answer at the end of an archive). */
 export interface WalFetcher {
@@ -183,29 +184,6 @@ export class DirectoryFetcher implements WalFetcher {
     }
     return null;
   }
-}
-
-/** Decompresses by magic bytes (gzip, zstd, lz4 frame); plain bytes pass through. Bounded by `maxSize`. */
-export function decompressMember(bytes: Uint8Array, maxSize: number, name: string): Uint8Array {
-  const bad = (what: string): never => {
-    throw new WalSourceError('bad-archive-member', `archive file "${name}" is not a valid ${what} member of at most ${maxSize} bytes`, { file: name });
-  };
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      return zlib.gunzipSync(bytes, { maxOutputLength: maxSize });
-    } catch {
-      return bad('gzip');
-    }
-  }
-  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) {
-    const out = new Uint8Array(maxSize);
-    const n = zstdDecompressInto(bytes, out);
-    return n < 0 ? bad('zstd') : out.subarray(0, n);
-  }
-  if (bytes[0] === 0x04 && bytes[1] === 0x22 && bytes[2] === 0x4d && bytes[3] === 0x18) {
-    return lz4DecompressFrame(bytes, maxSize) ?? bad('lz4');
-  }
-  return bytes;
 }
 
 export interface ArchiveSourceOptions {
