@@ -19,6 +19,35 @@ interface Found {
   file: string;
   compressed: boolean;
   tli: number;
+  /** Set when the name is there but is no readable file (a folder, a symlink loop): pg_waldump's message for it. */
+  unusable?: (offset: number) => string;
+}
+
+/** strerror's words for what stat/open say about a name that is there but cannot be read as a file. */
+const STRERROR: Record<string, string> = {
+  ELOOP: 'Too many levels of symbolic links',
+  EACCES: 'Permission denied',
+  EISDIR: 'Is a directory',
+  EIO: 'Input/output error',
+  ENAMETOOLONG: 'File name too long',
+};
+
+/**
+ * Whether `file` counts as there (undefined: it is not), and if it cannot be read, pg_waldump's words for why:
+ * a folder opens and then fails to read, a symlink loop fails to open.
+ */
+function lookAt(file: string): { unusable?: (offset: number) => string } | undefined {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'ENOTDIR') return undefined;
+    return { unusable: () => `could not open file "${path.basename(file)}": ${STRERROR[code] ?? (e as Error).message}` };
+  }
+  if (st === undefined) return undefined;
+  if (st.isDirectory()) return { unusable: (offset) => `could not read from file ${path.basename(file)}, offset ${offset}: Is a directory` };
+  return {};
 }
 
 export interface DirectorySourceOptions {
@@ -106,7 +135,7 @@ export class DirectorySource implements SyncPageSource {
       const segno = Math.floor(w / segmentSize);
       if (this.located?.segno !== segno) this.located = { segno, found: this.locate(segno) };
       const found = this.located.found;
-      if (found === undefined || found.compressed || found.file.endsWith('.partial')) break;
+      if (found === undefined || found.compressed || found.unusable !== undefined || found.file.endsWith('.partial')) break;
       const off = w - segno * segmentSize;
       this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off), this.options.recycleWindows === true));
     }
@@ -127,7 +156,8 @@ export class DirectorySource implements SyncPageSource {
       for (const suffix of ['', '.gz', '.partial', '.gz.partial', '.partial.gz']) {
         for (const dir of this.options.dirs) {
           const file = path.join(dir, base + suffix);
-          if (fs.existsSync(file)) return { file, compressed: suffix.includes('.gz'), tli };
+          const there = lookAt(file);
+          if (there !== undefined) return { file, compressed: suffix.includes('.gz'), tli, ...there };
         }
       }
     }
@@ -166,6 +196,7 @@ export class DirectorySource implements SyncPageSource {
       const tli = this.options.history === undefined ? timeline : (timelinesForSegment(segno, this.options.history, segmentSize)[0] ?? timeline);
       return { missing: `could not find file "${walFileName(tli, segno, segmentSize)}": No such file or directory` };
     }
+    if (found.unusable !== undefined) throw new WalSourceError('unreadable-file', found.unusable(pagePtr - segStart), { file: found.file, lsn: pagePtr });
     this.lastTli = found.tli;
     let start: number;
     let bytes: Uint8Array;
