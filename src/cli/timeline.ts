@@ -1,4 +1,5 @@
 // `pgwal timeline`: the timeline history the sources hold, as a table or JSON.
+import fs from 'node:fs';
 import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
@@ -21,6 +22,14 @@ Options:
       --json                 one JSON array of {timeline, begins_at, switched_at, reason}
   -?, --help                 show this help, then exit
 `;
+
+function holdsWal(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((n) => /^[0-9A-F]{8}(\.history$|[0-9A-F]{16})/.test(n));
+  } catch {
+    return false;
+  }
+}
 
 function table(history: TimelineHistory): string {
   const rows = [...history].reverse().map((e) => [String(e.tli), formatLsn(e.begin), e.end === undefined ? '' : formatLsn(e.end), e.reason]);
@@ -70,7 +79,9 @@ export async function timeline(argv: string[], io: DumpIo): Promise<number> {
       history = wal.history;
       wal.close();
     } else {
-      const where = dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal'), io.cwd].slice(0, 1);
+      // ./pg_wal, or the current folder when there is none and it holds WAL or history files itself.
+      const pgWal = path.resolve(io.cwd, 'pg_wal');
+      const where = dirs.length > 0 ? dirs : !fs.existsSync(pgWal) && holdsWal(io.cwd) ? [io.cwd] : [pgWal];
       history = readHistory(where, target === 'latest' ? newestTimeline(where) : target);
     }
     if (opt('json').length > 0) {

@@ -5,14 +5,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidArgumentError, WalSourceError } from '../errors.js';
+import { InvalidArgumentError, WalError, WalSourceError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyFileName, parseWalFileName, walFileName } from '../walfile.js';
 import { decompressMember } from './directory.js';
 import { readRecords, type FollowOptions, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { assertOnHistory, historyWithoutFile, parseTimelineHistory, switchPointInSegment, switchPointMessage, TimelineEndError, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_FILE_SIZE, parseTimelineHistory, switchPointInSegment, switchPointMessage, TimelineEndError, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 
 export { decompressMember };
 
@@ -43,7 +43,27 @@ function shellQuote(value: string, quote: '' | "'" | '"'): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The most bytes a fetched file may have: a history or backup file MAX_HISTORY_FILE_SIZE; a segment (maybe
+ * compressed, which adds a few bytes per 64 kB at worst) its size, or the largest size when it is not known.
+ */
+function fileLimit(name: string, segmentSize: number | undefined): number {
+  if (name.endsWith('.history') || name.endsWith('.backup')) return MAX_HISTORY_FILE_SIZE;
+  const seg = segmentSize ?? 1024 * 1024 * 1024;
+  return seg + (seg >>> 10) + 65536;
+}
+
+/** Refuses a fetched file larger than it can be, before reading it. */
+function checkSize(name: string, size: number, segmentSize: number | undefined, where: string): void {
+  const limit = fileLimit(name, segmentSize);
+  if (size <= limit) return;
+  if (limit === MAX_HISTORY_FILE_SIZE) throw new HistoryTooLargeError(name, size);
+  throw new WalSourceError('wrong-size', `${where} "${name}" has ${size} bytes, more than a WAL segment of ${segmentSize ?? limit} bytes can take`, { file: name });
+}
+
 export interface RestoreCommandOptions {
+  /** wal_segment_size: a restored segment larger than it (or than 1 GB when not given) is refused unread. */
+  segmentSize?: number;
   /** Kill the command and fail after this long (default: no limit, as the server). */
   timeoutMs?: number;
   /** The working directory of the command (the server uses the data directory). */
@@ -140,8 +160,10 @@ export class RestoreCommand implements WalFetcher {
       }
       if (code !== 0) return null;
       try {
+        checkSize(name, fs.statSync(destination).size, this.options.segmentSize, 'restored file');
         return fs.readFileSync(destination);
       } catch (e) {
+        if (e instanceof WalError) throw e;
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // exit 0 without a file: not there
         throw new WalSourceError('restore-failed', `could not read restored file "${name}": ${(e as Error).message}`, { file: name, cause: e });
       }
@@ -168,7 +190,10 @@ export class FunctionFetcher implements WalFetcher {
 
 /** Folders as a fetcher: `name`, then `name.gz`, `.zst`, `.lz4` in each folder in turn. */
 export class DirectoryFetcher implements WalFetcher {
-  constructor(private readonly dirs: string[]) {}
+  constructor(
+    private readonly dirs: string[],
+    private readonly segmentSize?: number,
+  ) {}
 
   async fetch(name: string): Promise<Uint8Array | null> {
     checkName(name);
@@ -176,8 +201,10 @@ export class DirectoryFetcher implements WalFetcher {
       for (const suffix of ['', '.gz', '.zst', '.lz4']) {
         const file = path.join(dir, name + suffix);
         try {
+          checkSize(file, (await fs.promises.stat(file)).size, this.segmentSize, 'file');
           return await fs.promises.readFile(file);
         } catch (e) {
+          if (e instanceof WalError) throw e;
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new WalSourceError('unreadable-file', `could not read file "${file}": ${(e as Error).message}`, { file, cause: e });
         }
       }
@@ -338,11 +365,11 @@ export class ArchiveWal {
     const fetchers: WalFetcher[] = [];
     let restore: RestoreCommand | undefined;
     if (options.restoreCommand !== undefined) {
-      restore = new RestoreCommand(options.restoreCommand, { timeoutMs: options.timeoutMs, cwd: options.cwd });
+      restore = new RestoreCommand(options.restoreCommand, { timeoutMs: options.timeoutMs, cwd: options.cwd, segmentSize: options.segmentSize });
       fetchers.push(restore);
     }
     if (options.fetch !== undefined) fetchers.push(new FunctionFetcher(options.fetch));
-    if (options.dirs !== undefined) fetchers.push(new DirectoryFetcher(options.dirs));
+    if (options.dirs !== undefined) fetchers.push(new DirectoryFetcher(options.dirs, options.segmentSize));
     if (fetchers.length === 0) throw new InvalidArgumentError('no WAL source: give restoreCommand, fetch or dirs');
     const target = options.timeline === undefined || options.timeline === 'latest' ? await findNewestTimeline(fetchers, 1) : options.timeline;
     const text = target === 1 ? null : await fetchHistory(fetchers, target);

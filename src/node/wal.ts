@@ -7,7 +7,7 @@ import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
-import { assertOnHistory, historyWithoutFile, parseTimelineHistory, TimelineEndError, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_FILE_SIZE, parseTimelineHistory, TimelineEndError, type TimelineHistory } from '../timeline/history.js';
 import { historyFileName } from '../walfile.js';
 
 export interface OpenWalOptions {
@@ -169,7 +169,13 @@ function resolveWalDir(dir: string): string {
 export function newestTimeline(dirs: string[]): number {
   let newest = 1;
   for (const dir of dirs) {
-    for (const name of fs.readdirSync(dir)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (e) {
+      throw new WalSourceError('unreadable-directory', `could not open directory "${dir}": ${strerror(e)}`, { file: dir, cause: e });
+    }
+    for (const name of names) {
       const m = /^([0-9A-F]{8})\.history$/.exec(name);
       if (m !== null) newest = Math.max(newest, parseInt(m[1]!, 16));
     }
@@ -182,9 +188,47 @@ export function readHistory(dirs: string[], tli: number): TimelineHistory {
   const name = historyFileName(tli);
   for (const dir of dirs) {
     const file = path.join(dir, name);
-    if (fs.existsSync(file)) return parseTimelineHistory(fs.readFileSync(file, 'utf8'), tli, file);
+    if (fs.existsSync(file)) return parseTimelineHistory(readHistoryFile(file), tli, file);
   }
   return historyWithoutFile(tli);
+}
+
+/** A history file's text, refused unread when it is larger than any history file (MAX_HISTORY_FILE_SIZE). */
+function readHistoryFile(file: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new WalSourceError('unreadable-file', `could not open file "${file}": ${strerror(e)}`, { file, cause: e });
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw new WalSourceError('unreadable-file', `could not read file "${file}": Is a directory`, { file });
+    if (st.size > MAX_HISTORY_FILE_SIZE) throw new HistoryTooLargeError(file, st.size);
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.toString('utf8', 0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** strerror's words for the usual errno codes (Node's messages are its own). */
+function strerror(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'No such file or directory',
+    ENOTDIR: 'Not a directory',
+    EACCES: 'Permission denied',
+    ELOOP: 'Too many levels of symbolic links',
+    EISDIR: 'Is a directory',
+  };
+  return (code !== undefined ? words[code] : undefined) ?? (e as Error).message;
 }
 
 export function openWal(options: OpenWalOptions): WalFiles {

@@ -82,13 +82,27 @@ export function parseTimelineHistory(text: string, targetTli: number, file = his
     lastTli = s.tli;
     const end = lsnFromParts(s.hi, s.lo);
     if (end < 0) throw new TimelineHistoryError(`switch point ${s.hi.toString(16).toUpperCase()}/${s.lo.toString(16).toUpperCase()} is beyond the LSNs pgwal represents`, file, lineNo);
-    entries.unshift({ tli: s.tli, begin: prevEnd, end, reason: line.slice(s.end).replace(/^\t/, '') });
+    entries.push({ tli: s.tli, begin: prevEnd, end, reason: line.slice(s.end).replace(/^\t/, '') });
     prevEnd = end;
   });
+  entries.reverse(); // newest first; unshift per line made a long history quadratic
   if (entries.length > 0 && targetTli <= lastTli) {
     throw new TimelineHistoryError(`invalid data in history file "${file}": timeline IDs must be less than child timeline's ID (${targetTli})`, file);
   }
   return [{ tli: targetTli, begin: prevEnd, end: undefined, reason: '' }, ...entries];
+}
+
+/**
+ * The most bytes of a history file pgwal reads: a line per ancestor timeline, so even a million timelines fit.
+ * A larger file is refused before it is read (HistoryTooLargeError), not loaded whole.
+ */
+export const MAX_HISTORY_FILE_SIZE = 64 * 1024 * 1024;
+
+/** A history file larger than MAX_HISTORY_FILE_SIZE. */
+export class HistoryTooLargeError extends WalFormatError {
+  constructor(file: string, size: number) {
+    super('history-too-large', `timeline history file "${file}" has ${size} bytes, more than the ${MAX_HISTORY_FILE_SIZE} bytes a history file may have`, { file });
+  }
 }
 
 /** The history of timeline 1, or of any timeline whose history file does not exist. */
