@@ -1,7 +1,7 @@
 // Fetching WAL files from where they were archived: a restore_command with PostgreSQL's exact contract, a JS
 // function (object stores), or folders; compressed members read by their magic bytes; read-ahead of later
 // segments while the reader works on the current one.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,8 @@ export { decompressMember };
 /** Fetches one file by name; null when it is not there (the normal answer at the end of an archive). */
 export interface WalFetcher {
   fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null>;
+  /** What the fetcher had to say the last time `name` was not there (a restore_command's stderr), if anything. */
+  lastMessage?(name: string): string | undefined;
 }
 
 const ZERO_SEGMENT = '000000000000000000000000';
@@ -72,6 +74,63 @@ export interface RestoreCommandOptions {
   lastRequired?: () => string;
 }
 
+/** At most this much of a restore_command's stderr is kept for a message. */
+const STDERR_LIMIT = 2048;
+
+function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    child.kill(sig);
+  }
+}
+
+/**
+ * Every RestoreCommand not closed yet. While there is one, pgwal's end is watched: at exit their temp folders
+ * are removed and their commands killed; SIGTERM and SIGHUP do the same, then end the process as they would
+ * have; SIGINT stops the commands under way (the fetch fails "interrupted") and, pressed again or with nobody
+ * else listening for it, ends the process too. One Ctrl-C is enough, and nothing is left behind.
+ */
+const open = new Set<RestoreCommand>();
+let sigintPresses = 0;
+let othersHearSigint = false;
+
+function onExit(): void {
+  for (const r of open) {
+    r.interrupt('SIGTERM');
+    r.close();
+  }
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  for (const r of open) r.interrupt(sig);
+  if (sig === 'SIGINT' && ++sigintPresses < 2 && othersHearSigint) return;
+  onExit();
+  unhook();
+  // Ended as the signal would have ended it, unless someone else handles it.
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let hooked = false;
+
+function hook(): void {
+  if (hooked) return;
+  hooked = true;
+  sigintPresses = 0;
+  othersHearSigint = process.listenerCount('SIGINT') > 0;
+  process.on('exit', onExit);
+  for (const sig of SIGNALS) process.on(sig, onSignal);
+}
+
+function unhook(): void {
+  if (!hooked) return;
+  hooked = false;
+  process.removeListener('exit', onExit);
+  for (const sig of SIGNALS) process.removeListener(sig, onSignal);
+}
+
 /**
  * restore_command: `%f` the file wanted, `%p` where to put it (a private temp file), `%r` the oldest file still
  * needed, `%%` a percent sign (BuildRestoreCommand). Exit 0 and the file present: found. Any other exit: not
@@ -96,6 +155,8 @@ export class RestoreCommand implements WalFetcher {
     }
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-restore-'));
     fs.chmodSync(this.dir, 0o700);
+    open.add(this);
+    hook();
   }
 
   /**
@@ -125,38 +186,59 @@ export class RestoreCommand implements WalFetcher {
   }
 
   async fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null> {
+    if (this.interrupted !== undefined) throw this.interruptedError(name);
+    if (this.closed) throw new WalSourceError('restore-closed', `could not restore file "${name}" from archive: the restore_command was closed`, { file: name });
     const destination = path.join(this.dir, `${name}.${process.pid}.${Math.random().toString(36).slice(2)}`);
     const cmd = this.build(name, destination);
-    const { code, sig, timedOut } = await new Promise<{ code: number | null; sig: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', cmd], { cwd: this.options.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const { code, sig, timedOut, stderr } = await new Promise<{ code: number | null; sig: NodeJS.Signals | null; timedOut: boolean; stderr: string }>((resolve, reject) => {
+      // Its own process group, so that a timeout, an abort or pgwal's own end stops the whole command (sh and
+      // what it started), not just the shell; pgwal passes on Ctrl-C itself (see the signal hooks below).
+      const child = spawn('/bin/sh', ['-c', cmd], { cwd: this.options.cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      this.children.add(child);
       let timedOut = false;
       const timer =
         this.options.timeoutMs === undefined
           ? undefined
           : setTimeout(() => {
               timedOut = true;
-              child.kill('SIGKILL');
+              killGroup(child, 'SIGKILL');
             }, this.options.timeoutMs);
-      const onAbort = (): void => {
-        child.kill('SIGKILL');
-      };
+      const onAbort = (): void => killGroup(child, 'SIGKILL');
       signal?.addEventListener('abort', onAbort, { once: true });
-      child.stderr.resume();
-      child.once('error', reject);
-      child.once('exit', (c, s) => {
+      // What the command says on stderr, bounded: shown with a failure, never collected without limit.
+      let said = '';
+      let more = 0;
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (t: string) => {
+        const room = STDERR_LIMIT - said.length;
+        if (room > 0) said += t.slice(0, room);
+        more += Math.max(0, t.length - Math.max(0, room));
+      });
+      child.once('error', (e) => {
+        this.children.delete(child);
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        resolve({ code: c, sig: s, timedOut });
+        reject(e);
+      });
+      child.once('close', (c, s) => {
+        this.children.delete(child);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const text = said.trimEnd() + (more > 0 ? ` … (${more} more characters)` : '');
+        resolve({ code: c, sig: s, timedOut, stderr: text });
       });
     });
+    this.said.set(name, stderr);
+    const saying = stderr === '' ? '' : `; restore_command said: ${stderr}`;
     try {
       signal?.throwIfAborted();
+      if (this.interrupted !== undefined) throw this.interruptedError(name);
       if (timedOut) {
-        throw new WalSourceError('restore-timeout', `could not restore file "${name}" from archive: restore_command did not finish within ${this.options.timeoutMs} ms`, { file: name });
+        throw new WalSourceError('restore-timeout', `could not restore file "${name}" from archive: restore_command did not finish within ${this.options.timeoutMs} ms${saying}`, { file: name });
       }
       if (sig !== null || (code !== null && code > 125)) {
         const why = sig !== null ? `child process was terminated by signal ${sig}` : `child process exited with exit code ${code}`;
-        throw new WalSourceError('restore-failed', `could not restore file "${name}" from archive: ${why}`, { file: name });
+        throw new WalSourceError('restore-failed', `could not restore file "${name}" from archive: ${why}${saying}`, { file: name });
       }
       if (code !== 0) return null;
       try {
@@ -172,9 +254,34 @@ export class RestoreCommand implements WalFetcher {
     }
   }
 
-  /** Removes the private temp folder. */
+  /** What the command wrote on stderr the last time it was run for `name` (bounded), for messages. */
+  lastMessage(name: string): string | undefined {
+    const t = this.said.get(name);
+    return t === '' ? undefined : t;
+  }
+
+  private readonly said = new Map<string, string>();
+  private readonly children = new Set<ChildProcess>();
+  private interrupted: NodeJS.Signals | undefined;
+  private closed = false;
+
+  private interruptedError(name: string): WalSourceError {
+    return new WalSourceError('interrupted', `could not restore file "${name}" from archive: interrupted by ${this.interrupted}`, { file: name });
+  }
+
+  /** A signal reached pgwal: stop the commands under way (their whole process groups) and run no more. */
+  interrupt(sig: NodeJS.Signals): void {
+    this.interrupted ??= sig;
+    for (const c of this.children) killGroup(c, 'SIGKILL');
+  }
+
+  /** Stops any command still running and removes the private temp folder. */
   close(): void {
+    this.closed = true;
+    for (const c of this.children) killGroup(c, 'SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
+    open.delete(this);
+    if (open.size === 0) unhook();
   }
 }
 
@@ -292,7 +399,9 @@ export class ArchiveSource implements PageSource {
       for (const k of this.inflight.keys()) if (k < segno) this.inflight.delete(k);
       if (got === null) {
         const tli = this.candidates(segno)[0] ?? this.options.timeline;
-        return { missing: `could not restore file "${walFileName(tli, segno, segmentSize)}" from archive: not found (needed for ${formatLsn(pagePtr)})` };
+        const name = walFileName(tli, segno, segmentSize);
+        const said = this.options.fetchers.map((f) => f.lastMessage?.(name)).find((t) => t !== undefined);
+        return { missing: `could not restore file "${name}" from archive: not found (needed for ${formatLsn(pagePtr)})${said === undefined ? '' : `; restore_command said: ${said}`}` };
       }
       this.lastTli = got.tli;
       this.current = { segno, ...got };
@@ -324,11 +433,26 @@ export async function fetchHistory(fetchers: WalFetcher[], tli: number, signal?:
   return null;
 }
 
-/** findNewestTimeLine: probe `start+1.history`, `start+2.history`, … until one is missing. */
+/**
+ * findNewestTimeLine: probe `start+1.history`, `start+2.history`, … until one is missing. Each file found must
+ * be a history of its timeline (at least one parent line, parsed as the server would): a command that "finds"
+ * every name — exits 0 leaving an empty file, or copies the same file whatever %f says — would otherwise make
+ * this probe for ever. It is refused with a typed error naming the file instead.
+ */
 export async function findNewestTimeline(fetchers: WalFetcher[], start: number, signal?: AbortSignal): Promise<number> {
   let newest = start;
+  let previous: string | undefined;
   for (let probe = start + 1; ; probe++) {
-    if ((await fetchHistory(fetchers, probe, signal)) === null) return newest;
+    const text = await fetchHistory(fetchers, probe, signal);
+    if (text === null) return newest;
+    const name = historyFileName(probe);
+    if (parseTimelineHistory(text, probe, name).length < 2) {
+      throw new WalSourceError('bad-history', `restored history file "${name}" names no parent timeline: is the restore_command exiting 0 without restoring %f?`, { file: name });
+    }
+    if (text === previous) {
+      throw new WalSourceError('bad-history', `restored history file "${name}" is the same as "${historyFileName(probe - 1)}": does the restore_command restore the file %f names?`, { file: name });
+    }
+    previous = text;
     newest = probe;
   }
 }
@@ -371,10 +495,15 @@ export class ArchiveWal {
     if (options.fetch !== undefined) fetchers.push(new FunctionFetcher(options.fetch));
     if (options.dirs !== undefined) fetchers.push(new DirectoryFetcher(options.dirs, options.segmentSize));
     if (fetchers.length === 0) throw new InvalidArgumentError('no WAL source: give restoreCommand, fetch or dirs');
-    const target = options.timeline === undefined || options.timeline === 'latest' ? await findNewestTimeline(fetchers, 1) : options.timeline;
-    const text = target === 1 ? null : await fetchHistory(fetchers, target);
-    const history = text === null ? historyWithoutFile(target) : parseTimelineHistory(text, target);
-    return new ArchiveWal(fetchers, options.segmentSize ?? 16 * 1024 * 1024, history, options, restore);
+    try {
+      const target = options.timeline === undefined || options.timeline === 'latest' ? await findNewestTimeline(fetchers, 1) : options.timeline;
+      const text = target === 1 ? null : await fetchHistory(fetchers, target);
+      const history = text === null ? historyWithoutFile(target) : parseTimelineHistory(text, target);
+      return new ArchiveWal(fetchers, options.segmentSize ?? 16 * 1024 * 1024, history, options, restore);
+    } catch (e) {
+      restore?.close(); // a failed open leaves no temp folder behind
+      throw e;
+    }
   }
 
   /** Records from `start` (the first at or after it) until `end` or the end of what the sources hold. */
