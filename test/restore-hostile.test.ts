@@ -1,6 +1,6 @@
 // restore_command and archive input a hostile user (or an unlucky TMPDIR) can shape: %p quoted for the shell,
 // compressed members inflated within a bound, the command's failures reported and its temp folder removed.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,4 +110,89 @@ describe('compressed WAL that inflates past a segment', () => {
     const packed = execFileSync(cmd!, [...args, zeros], { maxBuffer: 1 << 26 });
     expect(() => decompressMember(packed, 1 << 20, 'x')).toThrow(/not a valid .* stream of at most 1048576 bytes/);
   });
+});
+
+describe('the restore_command process', () => {
+  const pgrep = (pattern: string): string[] => {
+    const r = spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' });
+    return r.stdout.split('\n').filter((l) => l !== '');
+  };
+  const waitFor = async (ok: () => boolean, ms = 10000): Promise<boolean> => {
+    for (let t = 0; t < ms; t += 50) {
+      if (ok()) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return ok();
+  };
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s (once) ends pgwal, the command and its temp folder', async (sig) => {
+    const { cliBundle } = await import('./support/cli-process.js');
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-sig-'));
+    tmp.push(own);
+    const marker = `${Math.floor(Math.random() * 1e9) + 100}`;
+    const child = spawn(process.execPath, [cliBundle(), 'timeline', '--restore-command', `sleep ${marker}.5; cp ${archive}/%f %p`], {
+      env: { ...process.env, TMPDIR: own },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    const sleeping = (): boolean => pgrep(`^sleep ${marker}\\.5`).length > 0;
+    expect(await waitFor(sleeping)).toBe(true);
+    expect(fs.readdirSync(own).filter((n) => n.startsWith('pgwal-restore-'))).toHaveLength(1);
+    child.kill(sig); // pgwal alone, not its process group: pgwal must pass it on
+    const how = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10000))]);
+    expect(how, err).not.toBe('hung');
+    if (sig === 'SIGTERM') expect(how).toEqual({ code: null, signal: 'SIGTERM' });
+    else expect(err).toMatch(/interrupted by SIGINT/);
+    expect(await waitFor(() => !sleeping())).toBe(true);
+    expect(fs.readdirSync(own)).toEqual([]);
+  }, 30000);
+
+  it.each([
+    ['a killed command', 'kill -9 $$', /terminated by signal SIGKILL/],
+    ['exit 127', 'exit 127', /exit code 127/],
+    ['a history syntax error', `printf 'nonsense\\n' > %p`, /syntax error in history file/],
+    ['a huge history', 'truncate -s 100M %p', /has 104857600 bytes/],
+  ])('a failed open (%s) leaves no temp folder behind', async (_what, cmd, message) => {
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-open-'));
+    tmp.push(own);
+    const { ArchiveWal } = await import('../src/node/restore.js');
+    await expect(withTmpdir(own, () => ArchiveWal.open({ restoreCommand: cmd }))).rejects.toThrow(message);
+    expect(fs.readdirSync(own)).toEqual([]);
+  });
+
+  it('shows what the command said on stderr, bounded', async () => {
+    const r = new RestoreCommand(`echo "archive offline: $(head -c 5000 /dev/zero | tr '\\0' x)" >&2; exit 130`);
+    try {
+      const err = await r.fetch(seg).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/exit code 130; restore_command said: archive offline: x{2000,2048} … \(\d+ more characters\)$/);
+      expect((err as Error).message.length).toBeLessThan(2400);
+    } finally {
+      r.close();
+    }
+    const { ArchiveSource } = await import('../src/node/restore.js');
+    const quiet = new RestoreCommand(`cp /nonexistent-pgwal/%f %p`);
+    try {
+      const src = new ArchiveSource({ fetchers: [quiet], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0 });
+      const got = await src.read(7 * f.meta.walSegmentSize);
+      expect('missing' in got && got.missing).toMatch(/not found \(needed for 0\/700000\); restore_command said: cp: cannot stat .*nonexistent-pgwal\/000000010000000000000007/);
+    } finally {
+      quiet.close();
+    }
+  });
+
+  it.each([
+    ['leaves an empty file for every name', 'touch %p', /names no parent timeline/],
+    ['copies one file whatever %f says', `cp HIST %p`, /"00000003\.history" is the same as "00000002\.history"/],
+  ])('a command that %s does not make the history probe run for ever', async (_what, cmd, message) => {
+    const { ArchiveWal } = await import('../src/node/restore.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-probe-'));
+    tmp.push(dir);
+    fs.writeFileSync(path.join(dir, 'h'), '1\t0/7000000\tno recovery target specified\n');
+    const open = ArchiveWal.open({ restoreCommand: cmd.replace('HIST', path.join(dir, 'h')), segmentSize: f.meta.walSegmentSize });
+    const outcome = await Promise.race([open.then(() => 'opened', (e: Error) => e.message), new Promise<string>((r) => setTimeout(() => r('still probing'), 5000))]);
+    expect(outcome).toMatch(message);
+  }, 20000);
 });
