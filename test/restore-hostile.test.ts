@@ -196,3 +196,25 @@ describe('the restore_command process', () => {
     expect(outcome).toMatch(message);
   }, 20000);
 });
+
+describe('--restore-timeout', () => {
+  it('stops a restore_command that runs longer, as an error (decode and timeline)', async () => {
+    const { runCli } = await import('./support/cli.js');
+    const state = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-rt-')), 'slot.state');
+    tmp.push(path.dirname(state));
+    fs.copyFileSync(path.join(f.dir, 'slot.state'), state);
+    const started = Date.now();
+    const run = await runCli(['decode', '--state', state, '--restore-command', 'sleep 20', '--restore-timeout', '0.3', '--wal-segsize', '1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^pgwal decode: error: could not restore file "00000002\.history" from archive: restore_command did not finish within 300 ms\n$/);
+    expect(Date.now() - started).toBeLessThan(15000);
+    const { timeline } = await import('../src/cli/timeline.js');
+    let err = '';
+    const io = { out: () => undefined, err: (t: string) => void (err += t), errIsTty: false, env: {}, cwd: process.cwd(), sleep: async () => undefined };
+    expect(await timeline(['--restore-command', 'sleep 20', '--restore-timeout', '0.3'], io)).toBe(1);
+    expect(err).toMatch(/did not finish within 300 ms/);
+    err = '';
+    expect(await timeline(['--restore-command', 'sleep 20', '--restore-timeout', 'soon'], io)).toBe(1);
+    expect(err).toBe('pgwal timeline: error: invalid value "soon" for option --restore-timeout: a number of seconds above 0\n');
+  }, 30000);
+});

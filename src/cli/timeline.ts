@@ -4,7 +4,7 @@ import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
 import { newestTimeline, readHistory } from '../node/wal.js';
-import { ArchiveWal } from '../node/restore.js';
+import { ArchiveWal, restoreTimeoutMs } from '../node/restore.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import { getopt } from './getopt.js';
 import type { DumpIo } from './dump.js';
@@ -17,6 +17,7 @@ Usage:
 Options:
   -p, --path=DIR             a pg_wal or archive folder (repeatable; default: ./pg_wal, or .)
       --restore-command=CMD  fetch history files with a restore_command (%f, %p, %r, %%)
+      --restore-timeout=SECONDS  stop a restore_command that runs longer, as an error (default: no limit)
   -t, --timeline=TLI|latest  whose history to print (default: latest — the newest history file found,
                              probing N+1.history as the server does)
       --json                 one JSON array of {timeline, begins_at, switched_at, reason}
@@ -47,6 +48,7 @@ export async function timeline(argv: string[], io: DumpIo): Promise<number> {
       [
         { short: 'p', long: 'path', arg: 'required' },
         { long: 'restore-command', arg: 'required' },
+        { long: 'restore-timeout', arg: 'required' },
         { short: 't', long: 'timeline', arg: 'required' },
         { long: 'json', arg: 'none' },
         { short: '?', long: 'help', arg: 'none' },
@@ -75,7 +77,8 @@ export async function timeline(argv: string[], io: DumpIo): Promise<number> {
     const restore = opt('restore-command')[0];
     const dirs = opt('path').map((d) => path.resolve(io.cwd, d));
     if (restore !== undefined) {
-      const wal = await ArchiveWal.open({ restoreCommand: restore, dirs: dirs.length > 0 ? dirs : undefined, timeline: target });
+      const timeoutMs = restoreTimeoutMs(opt('restore-timeout')[0]);
+      const wal = await ArchiveWal.open({ restoreCommand: restore, dirs: dirs.length > 0 ? dirs : undefined, timeline: target, timeoutMs });
       history = wal.history;
       wal.close();
     } else {

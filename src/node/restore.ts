@@ -16,6 +16,14 @@ import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_
 
 export { decompressMember };
 
+/** --restore-timeout SECONDS: how long one restore_command may run (undefined: no limit, as the server). */
+export function restoreTimeoutMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 86400 * 365) throw new InvalidArgumentError(`invalid value "${text}" for option --restore-timeout: a number of seconds above 0`);
+  return Math.ceil(n * 1000);
+}
+
 /** Fetches one file by name; null when it is not there (the normal answer at the end of an archive). */
 export interface WalFetcher {
   fetch(name: string, signal?: AbortSignal): Promise<Uint8Array | null>;
