@@ -104,3 +104,38 @@ describe('a timeline the history says has ended', () => {
     expect(past.tli).toBe(2);
   });
 });
+
+describe('a segment whose pages say another timeline', () => {
+  // pg15/types-dml's segment with every page header saying timeline 2, under timeline 1's name.
+  const relabelled = (): Uint8Array => {
+    const bytes = new Uint8Array(readSegment(f, SEG));
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let off = 0; off < bytes.length; off += 8192) if (v.getUint16(0 + off, true) !== 0) v.setUint32(off + 4, 2, true);
+    return bytes;
+  };
+  const want = 'unexpected timeline ID 2 in WAL segment 000000010000000000000007, LSN 0/700000, offset 0';
+
+  it('is not read as timeline 1\'s (files and restore_command), as the server refuses it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-tli-'));
+    tmp.push(dir);
+    fs.writeFileSync(path.join(dir, SEG), relabelled());
+    for (const timeline of [undefined, 'latest'] as const) {
+      const stream = openWal({ path: dir, timeline }).records({ start: parseLsn(f.meta.startLsn) });
+      let n = 0;
+      for await (const _ of stream) n++;
+      expect(n).toBe(0);
+      expect(stream.end?.reason).toBe('invalid-record');
+      expect(stream.end?.message).toBe(want);
+    }
+    const wal = await ArchiveWal.open({ restoreCommand: `cp '${dir}'/%f %p`, segmentSize: f.meta.walSegmentSize });
+    try {
+      const stream = wal.records({ start: parseLsn(f.meta.startLsn) });
+      let n = 0;
+      for await (const _ of stream) n++;
+      expect(n).toBe(0);
+      expect(stream.end?.message).toBe(want);
+    } finally {
+      wal.close();
+    }
+  });
+});

@@ -525,7 +525,8 @@ export class ArchiveWal {
       prefetch: this.options.prefetch,
       signal: options.signal,
     });
-    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli, expect: options.expect });
+    const tlis = new Set(this.history.map((e) => e.tli));
+    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli, expect: options.expect, isExpectedTimeline: (t) => tlis.has(t) });
     let end: EndOfWal | undefined;
     const { history, segmentSize } = this;
     return {

@@ -90,7 +90,11 @@ export class WalFiles {
   reader(options: RecordsOptions): XLogReader {
     const start = options.start ?? this.info.segments[0]! * this.info.segmentSize;
     if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, start, this.history ?? historyWithoutFile(this.info.timeline));
-    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect, reuseBuffers: this.recycleWindows });
+    // A page must be of the followed history; reading one timeline's files, of that timeline or an older one.
+    const tlis = this.history === undefined ? undefined : new Set(this.history.map((e) => e.tli));
+    const newest = this.info.timeline;
+    const isExpectedTimeline = tlis === undefined ? (t: number) => t <= newest : (t: number) => tlis.has(t);
+    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect, reuseBuffers: this.recycleWindows, isExpectedTimeline });
   }
 
   /**

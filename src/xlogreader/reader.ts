@@ -84,6 +84,11 @@ export interface XLogReaderOptions {
    * on: for callers that keep no record past the next one (a kept record changes). Off by default.
    */
   reuseBuffers?: boolean;
+  /**
+   * The timelines a page may say it belongs to (the server's tliInHistory over expectedTLEs): a page of any
+   * other timeline ends the WAL with "unexpected timeline ID". Default: any.
+   */
+  isExpectedTimeline?: (tli: number) => boolean;
 }
 
 /**
@@ -165,10 +170,12 @@ export class XLogReader {
 
   private readonly expect: XLogReaderOptions['expect'];
   private readonly reuseBuffers: boolean;
+  private readonly isExpectedTimeline: XLogReaderOptions['isExpectedTimeline'];
 
   constructor(options: XLogReaderOptions) {
     assertWalSegmentSize(options.segmentSize);
     this.expect = options.expect;
+    this.isExpectedTimeline = options.isExpectedTimeline;
     this.reuseBuffers = options.reuseBuffers === true;
     if (!Number.isSafeInteger(options.startLsn) || options.startLsn <= 0) {
       throw new InvalidArgumentError(`invalid start LSN ${options.startLsn}: it must be a valid WAL position`);
@@ -423,6 +430,11 @@ export class XLogReader {
         this.invalid(pagePtr, `out-of-sequence timeline ID ${tli} (after ${this.latestPageTli}) ${where()}`);
         return false;
       }
+    }
+    // see ReadRecord (xlogrecovery.c): the page's timeline must be on the history being followed
+    if (this.isExpectedTimeline !== undefined && !this.isExpectedTimeline(tli)) {
+      this.invalid(pagePtr, `unexpected timeline ID ${tli} in WAL segment ${this.segmentName(pagePtr)}, LSN ${formatLsn(pagePtr)}, offset ${offset}`);
+      return false;
     }
     this.latestPagePtr = pagePtr;
     this.latestPageTli = tli;
