@@ -79,6 +79,25 @@ describe('a timeline the history says has ended', () => {
     expect(parseLsn(readSlotStateFile(state).confirmedFlush)).toBeLessThanOrEqual(SWITCH);
   });
 
+  it('files: follow mode waits at the switch point and goes on from timeline 2\'s segment', async () => {
+    const { dir } = folder();
+    const wal = openWal({ path: dir, timeline: 'latest' });
+    const ac = new AbortController();
+    const seen: { lsn: number; tli: number }[] = [];
+    setTimeout(() => fs.copyFileSync(path.join(dir, SEG), path.join(dir, '000000020000000000000007')), 300);
+    try {
+      for await (const rec of wal.records({ start: parseLsn(f.meta.startLsn), signal: ac.signal, follow: { pollMs: 50 } })) {
+        seen.push({ lsn: rec.lsn, tli: rec.timeline });
+        if (rec.lsn >= SWITCH) ac.abort();
+      }
+    } catch (e) {
+      if (!ac.signal.aborted) throw e;
+    }
+    const past = seen.find((r) => r.lsn >= SWITCH)!;
+    expect(past).toEqual({ lsn: SWITCH, tli: 2 });
+    expect(seen.filter((r) => r.lsn < SWITCH).length).toBe(33);
+  });
+
   it('archive: follow mode waits at the switch point and goes on from timeline 2\'s segment', async () => {
     const { dir } = folder();
     const wal = await ArchiveWal.open({ restoreCommand: `cp '${dir}'/%f %p`, segmentSize: f.meta.walSegmentSize });
