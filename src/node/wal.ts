@@ -79,6 +79,11 @@ export class WalFiles {
   /** The followed history, newest first; undefined when reading one timeline's files only. */
   readonly history: TimelineHistory | undefined;
 
+  /** An end at a switch point is an early stop, not the end of the WAL: a typed error. */
+  private readonly stopped = (end: EndOfWal | undefined): void => {
+    if (end?.reason === 'timeline-end') throw TimelineEndError.at(end.lsn, this.history!, this.info.segmentSize);
+  };
+
   get segmentSize(): number {
     return this.info.segmentSize;
   }
@@ -121,11 +126,6 @@ export class WalFiles {
       },
     };
   }
-
-  /** An end at a switch point is an early stop, not the end of the WAL: a typed error. */
-  private readonly stopped = (end: EndOfWal | undefined): void => {
-    if (end?.reason === 'timeline-end') throw TimelineEndError.at(end.lsn, this.history!, this.info.segmentSize);
-  };
 
   /** The same, synchronously. */
   recordsSync(options: RecordsOptions = {}): RecordIterable {
