@@ -58,3 +58,23 @@ describe.skipIf(!fs.existsSync(PG_WALDUMP))('a segment that is a folder or a sym
     expect((err as WalSourceError).file).toBe(path.join(dir, second));
   });
 });
+
+describe.skipIf(!fs.existsSync(PG_WALDUMP))('the only segment name a folder or a symlink loop', () => {
+  it.each(['folder', 'loop'] as const)('%s: one line naming it, as pg_waldump says', async (kind) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-badseg-'));
+    tmp.push(dir);
+    if (kind === 'folder') fs.mkdirSync(path.join(dir, first));
+    else {
+      fs.symlinkSync(`${first}.other`, path.join(dir, first));
+      fs.symlinkSync(first, path.join(dir, `${first}.other`));
+    }
+    const theirs = spawnSync(PG_WALDUMP, ['-p', dir, '-s', f.meta.startLsn], { encoding: 'utf8' });
+    expect(theirs.status).toBe(1);
+    const message = theirs.stderr.replace(/^pg_waldump: error: /, '').trimEnd();
+    expect(message).toMatch(kind === 'folder' ? /Is a directory/ : /Too many levels of symbolic links/);
+    const ours = await runDump(['-p', dir, '-s', f.meta.startLsn]);
+    expect(ours.code).toBe(1);
+    expect(ours.err).toBe(`pgwal dump: error: ${message}\n`);
+    expect(() => openWal({ path: dir })).toThrow(WalSourceError);
+  });
+});

@@ -349,10 +349,18 @@ function readGzipHead(file: string): Uint8Array {
   }
 }
 
+/** The first page of the first segment (search_directory): a name that is no readable file is a typed error. */
 function readHead(file: string): Uint8Array {
-  if (file.includes('.gz')) return readGzipHead(file);
-  const fd = fs.openSync(file, 'r');
+  let fd: number;
   try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw new WalSourceError('unreadable-file', `could not open file "${path.basename(file)}": ${STRERROR[code] ?? (e as Error).message}`, { file, cause: e });
+  }
+  try {
+    if (fs.fstatSync(fd).isDirectory()) throw new WalSourceError('unreadable-file', `could not read file "${path.basename(file)}": Is a directory`, { file });
+    if (file.includes('.gz')) return readGzipHead(file);
     const buf = new Uint8Array(8192);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n);
