@@ -120,6 +120,27 @@ describe.each(MAJORS)('PostgreSQL %i: a streaming standby promoted while the old
       expect(rows.slice(0, oldTimeline.length)).toEqual(oldTimeline);
       expect(rows.slice(oldTimeline.length)).toEqual(newTimeline);
       expect(ours.filter((r) => r.lsn >= switchPoint).every((r) => r.timeline === 2)).toBe(true);
+
+      // Only the old primary's files and the new history (timeline 2's segments not archived yet): reading stops
+      // at the switch point with a typed error, never going on into the primary's lost WAL.
+      const onlyOld = path.join(copy, 'only-old');
+      fs.mkdirSync(onlyOld);
+      for (const n of fs.readdirSync(primary.pgWalDir)) if (/^00000001[0-9A-F]{16}$/.test(n)) fs.copyFileSync(path.join(primary.pgWalDir, n), path.join(onlyOld, n));
+      fs.writeFileSync(path.join(onlyOld, '00000002.history'), historyText);
+      const stopped = [];
+      let err: unknown;
+      try {
+        for await (const rec of openWal({ path: onlyOld, timeline: 'latest' }).records({ start })) stopped.push(rec);
+      } catch (e) {
+        err = e;
+      }
+      const stoppedRows = stopped.map((r) => Object.values(walinspectRow(r, ctx)));
+      expect(stoppedRows).toEqual(oldTimeline);
+      if (switchPoint % wal.segmentSize !== 0) {
+        const { TimelineEndError } = await import('../src/timeline/index.js');
+        expect(err).toBeInstanceOf(TimelineEndError);
+        expect((err as InstanceType<typeof TimelineEndError>).lsn).toBe(switchPoint);
+      }
     } finally {
       await standby?.destroy();
       await primary.destroy();

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { WalError } from '../errors.js';
 import { openWal, type WalFiles } from '../node/wal.js';
-import { ArchiveWal } from '../node/restore.js';
+import { ArchiveWal, restoreTimeoutMs } from '../node/restore.js';
 import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
@@ -18,6 +18,7 @@ export const SHARED_DECODE_OPTIONS = [
   { short: 'p', long: 'path', arg: 'required' },
   { long: 'restore-command', arg: 'required' },
   { long: 'wal-segsize', arg: 'required' },
+  { long: 'restore-timeout', arg: 'required' },
   { long: 'plugin', arg: 'required' },
   { short: 'o', long: 'option', arg: 'required' },
   { long: 'with-lsn', arg: 'none' },
@@ -79,14 +80,15 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
   const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
-  const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
+  const timeoutMs = restoreTimeoutMs(options.find((o) => o.name === 'restore-timeout')?.value);
+  const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
   const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest', recycleWindows: recycle }) : undefined;
   const history = archive?.history ?? files!.history;
   const oldTimeline: TimelineReader =
     archive === undefined
       ? folderTimelineReader(files!.dirs)
       : async (tli, start) => {
-          const old = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli });
+          const old = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli, timeoutMs });
           return (async function* () {
             try {
               yield* old.records({ start });

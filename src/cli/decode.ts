@@ -53,6 +53,7 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
   --restore-command CMD  fetch segments and history files with a restore_command (%f, %p, %r, %%) before
                       looking in the --path folders, following timeline switches
   --wal-segsize MB    wal_segment_size of the cluster, for --restore-command (default 16)
+  --restore-timeout SECONDS  stop a restore_command that runs longer, as an error (default: no limit)
   --toast-cache SIZE  remember TOAST values up to SIZE (e.g. 64MB) and fill unchanged TOAST columns whose value
                       the decoded range logged earlier (default: off, as the server and wal2json)
 

@@ -469,7 +469,13 @@ async function run(c: Config, io: DumpIo): Promise<number> {
     }
     const step = reader.step();
     if (step === STEP_NEED) {
-      const got = source.read(reader.needPagePtr, reader.needLength);
+      let got;
+      try {
+        got = source.read(reader.needPagePtr, reader.needLength);
+      } catch (e) {
+        flush(); // the records before an unreadable file are printed, as pg_waldump's are
+        throw e;
+      }
       if ('missing' in got) reader.supplyMissing(reader.needPagePtr, got.missing);
       else reader.supply(got.start, got.bytes, got.tli, got.crc);
       continue;

@@ -33,7 +33,7 @@ Usage:
   --with-lsn           print "lsn<TAB>xid<TAB>data", as pg_logical_slot_peek_changes's three columns
   --memory-limit SIZE  logical_decoding_work_mem (default 64MB); above it transactions spill to a temporary folder
   --json               the report as one JSON object on stderr instead of text
-  -p, --restore-command, --wal-segsize, --plugin, -o: as pgwal decode takes them (stream-changes does not apply)
+  -p, --restore-command, --restore-timeout, --wal-segsize, --plugin, -o: as pgwal decode takes them (stream-changes does not apply)
 
 Exit status: 0 all orphans printed, 2 some not (see the report), 1 an error.
 `;

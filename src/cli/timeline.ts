@@ -1,9 +1,10 @@
 // `pgwal timeline`: the timeline history the sources hold, as a table or JSON.
+import fs from 'node:fs';
 import path from 'node:path';
 import { WalError } from '../errors.js';
 import { formatLsn } from '../lsn.js';
 import { newestTimeline, readHistory } from '../node/wal.js';
-import { ArchiveWal } from '../node/restore.js';
+import { ArchiveWal, restoreTimeoutMs } from '../node/restore.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import { getopt } from './getopt.js';
 import type { DumpIo } from './dump.js';
@@ -16,11 +17,20 @@ Usage:
 Options:
   -p, --path=DIR             a pg_wal or archive folder (repeatable; default: ./pg_wal, or .)
       --restore-command=CMD  fetch history files with a restore_command (%f, %p, %r, %%)
+      --restore-timeout=SECONDS  stop a restore_command that runs longer, as an error (default: no limit)
   -t, --timeline=TLI|latest  whose history to print (default: latest — the newest history file found,
                              probing N+1.history as the server does)
       --json                 one JSON array of {timeline, begins_at, switched_at, reason}
   -?, --help                 show this help, then exit
 `;
+
+function holdsWal(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((n) => /^[0-9A-F]{8}(\.history$|[0-9A-F]{16})/.test(n));
+  } catch {
+    return false;
+  }
+}
 
 function table(history: TimelineHistory): string {
   const rows = [...history].reverse().map((e) => [String(e.tli), formatLsn(e.begin), e.end === undefined ? '' : formatLsn(e.end), e.reason]);
@@ -38,6 +48,7 @@ export async function timeline(argv: string[], io: DumpIo): Promise<number> {
       [
         { short: 'p', long: 'path', arg: 'required' },
         { long: 'restore-command', arg: 'required' },
+        { long: 'restore-timeout', arg: 'required' },
         { short: 't', long: 'timeline', arg: 'required' },
         { long: 'json', arg: 'none' },
         { short: '?', long: 'help', arg: 'none' },
@@ -66,11 +77,14 @@ export async function timeline(argv: string[], io: DumpIo): Promise<number> {
     const restore = opt('restore-command')[0];
     const dirs = opt('path').map((d) => path.resolve(io.cwd, d));
     if (restore !== undefined) {
-      const wal = await ArchiveWal.open({ restoreCommand: restore, dirs: dirs.length > 0 ? dirs : undefined, timeline: target });
+      const timeoutMs = restoreTimeoutMs(opt('restore-timeout')[0]);
+      const wal = await ArchiveWal.open({ restoreCommand: restore, dirs: dirs.length > 0 ? dirs : undefined, timeline: target, timeoutMs });
       history = wal.history;
       wal.close();
     } else {
-      const where = dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal'), io.cwd].slice(0, 1);
+      // ./pg_wal, or the current folder when there is none and it holds WAL or history files itself.
+      const pgWal = path.resolve(io.cwd, 'pg_wal');
+      const where = dirs.length > 0 ? dirs : !fs.existsSync(pgWal) && holdsWal(io.cwd) ? [io.cwd] : [pgWal];
       history = readHistory(where, target === 'latest' ? newestTimeline(where) : target);
     }
     if (opt('json').length > 0) {

@@ -7,8 +7,9 @@ import { WalFormatError, WalSourceError } from '../errors.js';
 import { isValidWalSegmentSize, type Lsn } from '../lsn.js';
 import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
+import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
-import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { switchPointInSegment, switchPointMessage, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 import { AheadWindow, callerReadsNext, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
@@ -18,6 +19,35 @@ interface Found {
   file: string;
   compressed: boolean;
   tli: number;
+  /** Set when the name is there but is no readable file (a folder, a symlink loop): pg_waldump's message for it. */
+  unusable?: (offset: number) => string;
+}
+
+/** strerror's words for what stat/open say about a name that is there but cannot be read as a file. */
+const STRERROR: Record<string, string> = {
+  ELOOP: 'Too many levels of symbolic links',
+  EACCES: 'Permission denied',
+  EISDIR: 'Is a directory',
+  EIO: 'Input/output error',
+  ENAMETOOLONG: 'File name too long',
+};
+
+/**
+ * Whether `file` counts as there (undefined: it is not), and if it cannot be read, pg_waldump's words for why:
+ * a folder opens and then fails to read, a symlink loop fails to open.
+ */
+function lookAt(file: string): { unusable?: (offset: number) => string } | undefined {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'ENOTDIR') return undefined;
+    return { unusable: () => `could not open file "${path.basename(file)}": ${STRERROR[code] ?? (e as Error).message}` };
+  }
+  if (st === undefined) return undefined;
+  if (st.isDirectory()) return { unusable: (offset) => `could not read from file ${path.basename(file)}, offset ${offset}: Is a directory` };
+  return {};
 }
 
 export interface DirectorySourceOptions {
@@ -105,7 +135,7 @@ export class DirectorySource implements SyncPageSource {
       const segno = Math.floor(w / segmentSize);
       if (this.located?.segno !== segno) this.located = { segno, found: this.locate(segno) };
       const found = this.located.found;
-      if (found === undefined || found.compressed || found.file.endsWith('.partial')) break;
+      if (found === undefined || found.compressed || found.unusable !== undefined || found.file.endsWith('.partial')) break;
       const off = w - segno * segmentSize;
       this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off), this.options.recycleWindows === true));
     }
@@ -126,14 +156,34 @@ export class DirectorySource implements SyncPageSource {
       for (const suffix of ['', '.gz', '.partial', '.gz.partial', '.partial.gz']) {
         for (const dir of this.options.dirs) {
           const file = path.join(dir, base + suffix);
-          if (fs.existsSync(file)) return { file, compressed: suffix.includes('.gz'), tli };
+          const there = lookAt(file);
+          if (there !== undefined) return { file, compressed: suffix.includes('.gz'), tli, ...there };
         }
       }
     }
     return undefined;
   }
 
+  /**
+   * The bytes at `pagePtr`, never past the switch point of the timeline whose file they come from: an older
+   * timeline's copy of the switch segment holds WAL that is not on the history after it (XLogReadDetermineTimeline
+   * reads it only up to there). Wanting more there, with the newer timeline's file missing, is a miss that names
+   * the switch point (the reader's `timeline-end`); follow mode looks again and takes the newer file once it is there.
+   */
   read(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
+    const got = this.readFile(pagePtr, minLength);
+    const { history, segmentSize } = this.options;
+    if ('missing' in got || history === undefined) return got;
+    const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
+    if (cut === undefined) return got;
+    if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
+      return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
+    }
+    const keep = cut.switchPoint - got.start;
+    return keep >= got.bytes.length ? got : { ...got, bytes: got.bytes.subarray(0, keep) };
+  }
+
+  private readFile(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
     const { segmentSize, timeline } = this.options;
     const segno = Math.floor(pagePtr / segmentSize);
     const segStart = segno * segmentSize;
@@ -146,15 +196,14 @@ export class DirectorySource implements SyncPageSource {
       const tli = this.options.history === undefined ? timeline : (timelinesForSegment(segno, this.options.history, segmentSize)[0] ?? timeline);
       return { missing: `could not find file "${walFileName(tli, segno, segmentSize)}": No such file or directory` };
     }
+    if (found.unusable !== undefined) throw new WalSourceError('unreadable-file', found.unusable(pagePtr - segStart), { file: found.file, lsn: pagePtr });
     this.lastTli = found.tli;
     let start: number;
     let bytes: Uint8Array;
     if (found.compressed) {
-      try {
-        bytes = zlib.gunzipSync(fs.readFileSync(found.file));
-      } catch (e) {
-        throw new WalSourceError('unreadable-file', `could not decompress file "${found.file}": ${(e as Error).message}`, { file: found.file, cause: e });
-      }
+      const raw = readCompressed(found.file, segmentSize);
+      if (raw[0] !== 0x1f || raw[1] !== 0x8b) throw new WalSourceError('unreadable-file', `could not decompress file "${found.file}": not in gzip format`, { file: found.file });
+      bytes = decompressMember(raw, segmentSize, found.file);
       start = segStart;
     } else {
       // A window starting at the page, so long segments are not read whole.
@@ -262,14 +311,87 @@ export function inspectDirectory(dirs: string[], timeline?: number): WalDirector
   return { segmentSize, timeline: tli, segments, systemIdentifier: v.getBigUint64(24, true) };
 }
 
-function readHead(file: string): Uint8Array {
-  if (file.includes('.gz')) return zlib.gunzipSync(fs.readFileSync(file)).subarray(0, 8192);
+/**
+ * The compressed bytes of a `.gz` segment: never more than a compressed segment can take (deflate adds a few
+ * bytes per 64 kB stored), so a huge file is refused before it is read.
+ */
+function readCompressed(file: string, segmentSize: number): Uint8Array {
+  const limit = segmentSize + (segmentSize >>> 10) + 65536;
+  const size = fs.statSync(file).size;
+  if (size > limit) {
+    throw new WalSourceError('bad-archive-member', `compressed WAL file "${file}" has ${size} bytes, more than a compressed segment of ${segmentSize} bytes can have`, { file });
+  }
+  return fs.readFileSync(file);
+}
+
+/**
+ * The first page of a `.gz` segment, inflating only as much as it takes: the segment size is not known yet, so
+ * the input is fed in growing pieces (each inflates to at most ~1000 times its size) until a page is out.
+ */
+function readGzipHead(file: string): Uint8Array {
   const fd = fs.openSync(file, 'r');
   try {
+    const size = fs.fstatSync(fd).size;
+    for (let k = 4096; ; k *= 2) {
+      const n = Math.min(k, size);
+      const buf = Buffer.alloc(n);
+      fs.readSync(fd, buf, 0, n, 0);
+      let out: Buffer;
+      try {
+        out = zlib.gunzipSync(buf, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      } catch (e) {
+        throw new WalSourceError('unreadable-file', `could not decompress file "${file}": ${(e as Error).message}`, { file, cause: e });
+      }
+      if (out.length >= 8192 || n === size) return new Uint8Array(out.buffer, out.byteOffset, Math.min(out.length, 8192));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The first page of the first segment (search_directory): a name that is no readable file is a typed error. */
+function readHead(file: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw new WalSourceError('unreadable-file', `could not open file "${path.basename(file)}": ${STRERROR[code] ?? (e as Error).message}`, { file, cause: e });
+  }
+  try {
+    if (fs.fstatSync(fd).isDirectory()) throw new WalSourceError('unreadable-file', `could not read file "${path.basename(file)}": Is a directory`, { file });
+    if (file.includes('.gz')) return readGzipHead(file);
     const buf = new Uint8Array(8192);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Decompresses by magic bytes (gzip, zstd, lz4 frame); plain bytes pass through. Never produces more than
+ * `maxSize` bytes (the segment size): every compressed input, archived or in a folder, goes through here, so a
+ * small file that inflates to gigabytes is a typed error naming it, not an allocation.
+ */
+export function decompressMember(bytes: Uint8Array, maxSize: number, name: string): Uint8Array {
+  const bad = (what: string): never => {
+    throw new WalSourceError('bad-archive-member', `compressed WAL file "${name}" is not a valid ${what} stream of at most ${maxSize} bytes (the WAL segment size)`, { file: name });
+  };
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return zlib.gunzipSync(bytes, { maxOutputLength: maxSize });
+    } catch {
+      return bad('gzip');
+    }
+  }
+  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) {
+    const out = new Uint8Array(maxSize);
+    const n = zstdDecompressInto(bytes, out);
+    return n < 0 ? bad('zstd') : out.subarray(0, n);
+  }
+  if (bytes[0] === 0x04 && bytes[1] === 0x22 && bytes[2] === 0x4d && bytes[3] === 0x18) {
+    return lz4DecompressFrame(bytes, maxSize) ?? bad('lz4');
+  }
+  return bytes;
 }

@@ -7,7 +7,7 @@ import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
-import { assertOnHistory, historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_FILE_SIZE, parseTimelineHistory, TimelineEndError, type TimelineHistory } from '../timeline/history.js';
 import { historyFileName } from '../walfile.js';
 
 export interface OpenWalOptions {
@@ -79,6 +79,11 @@ export class WalFiles {
   /** The followed history, newest first; undefined when reading one timeline's files only. */
   readonly history: TimelineHistory | undefined;
 
+  /** An end at a switch point is an early stop, not the end of the WAL: a typed error. */
+  private readonly stopped = (end: EndOfWal | undefined): void => {
+    if (end?.reason === 'timeline-end') throw TimelineEndError.at(end.lsn, this.history!, this.info.segmentSize);
+  };
+
   get segmentSize(): number {
     return this.info.segmentSize;
   }
@@ -90,13 +95,22 @@ export class WalFiles {
   reader(options: RecordsOptions): XLogReader {
     const start = options.start ?? this.info.segments[0]! * this.info.segmentSize;
     if (options.startTimeline !== undefined) assertOnHistory(options.startTimeline, start, this.history ?? historyWithoutFile(this.info.timeline));
-    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect, reuseBuffers: this.recycleWindows });
+    // A page must be of the followed history; reading one timeline's files, of that timeline or an older one.
+    const tlis = this.history === undefined ? undefined : new Set(this.history.map((e) => e.tli));
+    const newest = this.info.timeline;
+    const isExpectedTimeline = tlis === undefined ? (t: number) => t <= newest : (t: number) => tlis.has(t);
+    return new XLogReader({ segmentSize: this.info.segmentSize, startLsn: start, findFirst: true, endLsn: options.end, timeline: this.info.timeline, expect: options.expect, reuseBuffers: this.recycleWindows, isExpectedTimeline });
   }
 
-  /** `for await (const record of wal.records({ start, end }))`; `stream.end` afterwards. */
+  /**
+   * `for await (const record of wal.records({ start, end }))`; `stream.end` afterwards. Reading that stops at a
+   * switch point of the followed history because the next timeline's file is missing throws a TimelineEndError
+   * after the records before it (follow mode waits for the file instead).
+   */
   records(options: RecordsOptions = {}): RecordStream {
     const reader = this.reader(options);
     const source = this.source();
+    const stopped = this.stopped;
     let end: EndOfWal | undefined;
     return {
       get end() {
@@ -108,6 +122,7 @@ export class WalFiles {
         } finally {
           source.close();
         }
+        stopped(end);
       },
     };
   }
@@ -116,6 +131,7 @@ export class WalFiles {
   recordsSync(options: RecordsOptions = {}): RecordIterable {
     const reader = this.reader(options);
     const source = this.source();
+    const stopped = this.stopped;
     let end: EndOfWal | undefined;
     return {
       get end() {
@@ -124,9 +140,13 @@ export class WalFiles {
       // The reader's iterator itself (a wrapper or generator around it cost a call per record); the source is
       // closed when it ends, fails or is left.
       [Symbol.iterator]() {
+        let done = false;
         const it = readRecordsSync(reader, source, () => {
+          if (done) return;
+          done = true;
           end = reader.end;
           source.close();
+          stopped(end);
         });
         return it;
       },
@@ -153,7 +173,13 @@ function resolveWalDir(dir: string): string {
 export function newestTimeline(dirs: string[]): number {
   let newest = 1;
   for (const dir of dirs) {
-    for (const name of fs.readdirSync(dir)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (e) {
+      throw new WalSourceError('unreadable-directory', `could not open directory "${dir}": ${strerror(e)}`, { file: dir, cause: e });
+    }
+    for (const name of names) {
       const m = /^([0-9A-F]{8})\.history$/.exec(name);
       if (m !== null) newest = Math.max(newest, parseInt(m[1]!, 16));
     }
@@ -166,9 +192,47 @@ export function readHistory(dirs: string[], tli: number): TimelineHistory {
   const name = historyFileName(tli);
   for (const dir of dirs) {
     const file = path.join(dir, name);
-    if (fs.existsSync(file)) return parseTimelineHistory(fs.readFileSync(file, 'utf8'), tli, file);
+    if (fs.existsSync(file)) return parseTimelineHistory(readHistoryFile(file), tli, file);
   }
   return historyWithoutFile(tli);
+}
+
+/** A history file's text, refused unread when it is larger than any history file (MAX_HISTORY_FILE_SIZE). */
+function readHistoryFile(file: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new WalSourceError('unreadable-file', `could not open file "${file}": ${strerror(e)}`, { file, cause: e });
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw new WalSourceError('unreadable-file', `could not read file "${file}": Is a directory`, { file });
+    if (st.size > MAX_HISTORY_FILE_SIZE) throw new HistoryTooLargeError(file, st.size);
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.toString('utf8', 0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** strerror's words for the usual errno codes (Node's messages are its own). */
+function strerror(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'No such file or directory',
+    ENOTDIR: 'Not a directory',
+    EACCES: 'Permission denied',
+    ELOOP: 'Too many levels of symbolic links',
+    EISDIR: 'Is a directory',
+  };
+  return (code !== undefined ? words[code] : undefined) ?? (e as Error).message;
 }
 
 export function openWal(options: OpenWalOptions): WalFiles {

@@ -1,8 +1,8 @@
 // Timeline history files: parsing as readTimeLineHistory does, and the lookups the server makes with them
 // (tliOfPointInHistory, tliSwitchPoint), plus which timeline's file holds a segment (XLogFileReadAnyTLI).
-import { WalFormatError } from '../errors.js';
+import { WalFormatError, WalSourceError } from '../errors.js';
 import { formatLsn, lsnFromParts, type Lsn } from '../lsn.js';
-import { historyFileName } from '../walfile.js';
+import { historyFileName, walFileName } from '../walfile.js';
 
 /** One timeline of a history: WAL in [begin, end) belongs to it; end is undefined for the newest. */
 export interface TimelineEntry {
@@ -82,13 +82,27 @@ export function parseTimelineHistory(text: string, targetTli: number, file = his
     lastTli = s.tli;
     const end = lsnFromParts(s.hi, s.lo);
     if (end < 0) throw new TimelineHistoryError(`switch point ${s.hi.toString(16).toUpperCase()}/${s.lo.toString(16).toUpperCase()} is beyond the LSNs pgwal represents`, file, lineNo);
-    entries.unshift({ tli: s.tli, begin: prevEnd, end, reason: line.slice(s.end).replace(/^\t/, '') });
+    entries.push({ tli: s.tli, begin: prevEnd, end, reason: line.slice(s.end).replace(/^\t/, '') });
     prevEnd = end;
   });
+  entries.reverse(); // newest first; unshift per line made a long history quadratic
   if (entries.length > 0 && targetTli <= lastTli) {
     throw new TimelineHistoryError(`invalid data in history file "${file}": timeline IDs must be less than child timeline's ID (${targetTli})`, file);
   }
   return [{ tli: targetTli, begin: prevEnd, end: undefined, reason: '' }, ...entries];
+}
+
+/**
+ * The most bytes of a history file pgwal reads: a line per ancestor timeline, so even a million timelines fit.
+ * A larger file is refused before it is read (HistoryTooLargeError), not loaded whole.
+ */
+export const MAX_HISTORY_FILE_SIZE = 64 * 1024 * 1024;
+
+/** A history file larger than MAX_HISTORY_FILE_SIZE. */
+export class HistoryTooLargeError extends WalFormatError {
+  constructor(file: string, size: number) {
+    super('history-too-large', `timeline history file "${file}" has ${size} bytes, more than the ${MAX_HISTORY_FILE_SIZE} bytes a history file may have`, { file });
+  }
 }
 
 /** The history of timeline 1, or of any timeline whose history file does not exist. */
@@ -128,6 +142,51 @@ export function timelinesForSegment(segno: number, history: TimelineHistory, seg
     out.push(e.tli);
   }
   return out;
+}
+
+/**
+ * Where timeline `tli` ends when that is inside segment `segno` (its copy of the switch segment is WAL of the
+ * history only up to there), with the timeline after it; undefined when the whole segment is on `tli`.
+ */
+export function switchPointInSegment(tli: number, segno: number, history: TimelineHistory, segmentSize: number): { switchPoint: Lsn; nextTli: number } | undefined {
+  const { end, nextTli } = timelineSwitchPoint(tli, history);
+  if (end === undefined || nextTli === undefined) return undefined;
+  if (end <= segno * segmentSize || end >= (segno + 1) * segmentSize) return undefined;
+  return { switchPoint: end, nextTli };
+}
+
+/** What a page source says when it stops at a switch point: names the point and the missing file. */
+export function switchPointMessage(tli: number, switchPoint: Lsn, nextTli: number, segmentSize: number): string {
+  return `timeline ${tli} ended at ${formatLsn(switchPoint)} (timeline ${nextTli} follows) and WAL file "${timelineEndSegment(switchPoint, nextTli, segmentSize)}" of timeline ${nextTli} is missing: timeline ${tli}'s WAL past that point is not on the history`;
+}
+
+function timelineEndSegment(switchPoint: Lsn, nextTli: number, segmentSize: number): string {
+  return walFileName(nextTli, Math.floor(switchPoint / segmentSize), segmentSize);
+}
+
+/**
+ * Reading stopped at a switch point (the reader's `timeline-end`): the old timeline's WAL ends there and the next
+ * timeline's file holding what follows is missing. An early stop, not the end of the WAL: `lsn` is the switch
+ * point, `file` (and `segment`) the missing file.
+ */
+export class TimelineEndError extends WalSourceError {
+  readonly segment: string;
+
+  constructor(
+    readonly tli: number,
+    readonly switchPoint: Lsn,
+    readonly nextTli: number,
+    segmentSize: number,
+  ) {
+    const segment = timelineEndSegment(switchPoint, nextTli, segmentSize);
+    super('timeline-end', `could not read WAL past ${formatLsn(switchPoint)}: ${switchPointMessage(tli, switchPoint, nextTli, segmentSize)}`, { lsn: switchPoint, file: segment });
+    this.segment = segment;
+  }
+
+  /** The error for a reader that ended with `timeline-end` at `switchPoint` while following `history`. */
+  static at(switchPoint: Lsn, history: TimelineHistory, segmentSize: number): TimelineEndError {
+    return new TimelineEndError(timelineOfLsn(switchPoint - 1, history), switchPoint, timelineOfLsn(switchPoint, history), segmentSize);
+  }
 }
 
 /**

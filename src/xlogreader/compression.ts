@@ -1,7 +1,7 @@
 // Decompressors for full-page images and TOAST values: pglz (pg_lzcompress.c), LZ4 block format, zstd frames.
 // Each writes into an output of the exact expected size and reports failure rather than growing it, so a
 // hostile input cannot make them allocate more than the caller's bound.
-import { decompress as zstdDecompress } from 'fzstd';
+import { Decompress as ZstdStream } from 'fzstd';
 
 /**
  * pglz_decompress: fills `dest` from `source`. Returns the bytes produced, or -1 on corrupt input. With
@@ -135,15 +135,19 @@ export function lz4DecompressFrame(source: Uint8Array, maxSize: number): Uint8Ar
 
 /** One zstd frame into `dest`; returns the bytes produced, or -1 when it is corrupt or larger than `dest`. */
 export function zstdDecompressInto(source: Uint8Array, dest: Uint8Array): number {
-  // fzstd checks the declared content size against the buffer it is given, and never grows it.
+  // fzstd's one-shot decompress(source, dest) drops what does not fit in `dest` without a word, and says
+  // nothing of how much it wrote: the streaming decoder hands over each block, so the count is exact and
+  // decoding stops at the first block that would not fit (a bomb costs no more than `dest`).
+  let n = 0;
+  const d = new ZstdStream((chunk: Uint8Array) => {
+    if (n + chunk.length > dest.length) throw new RangeError('zstd output larger than its buffer');
+    dest.set(chunk, n);
+    n += chunk.length;
+  });
   try {
-    const out = zstdDecompress(source, dest);
-    if (out.buffer !== dest.buffer) {
-      if (out.length > dest.length) return -1;
-      dest.set(out);
-    }
-    return out.length;
+    d.push(source, true);
   } catch {
     return -1;
   }
+  return n;
 }

@@ -43,6 +43,11 @@ export type EndReason =
   | 'invalid-record'
   /** The source has no more bytes (missing or short file, end of the input). */
   | 'no-more-wal'
+  /**
+   * The timeline read so far ended here (its switch point in the history: `lsn`) and the next timeline's file
+   * holding that point is not there (yet): the old timeline's WAL past this point is not on the history.
+   */
+  | 'timeline-end'
   /** The requested end LSN was reached. */
   | 'end-lsn';
 
@@ -79,6 +84,11 @@ export interface XLogReaderOptions {
    * on: for callers that keep no record past the next one (a kept record changes). Off by default.
    */
   reuseBuffers?: boolean;
+  /**
+   * The timelines a page may say it belongs to (the server's tliInHistory over expectedTLEs): a page of any
+   * other timeline ends the WAL with "unexpected timeline ID". Default: any.
+   */
+  isExpectedTimeline?: (tli: number) => boolean;
 }
 
 /**
@@ -154,16 +164,18 @@ export class XLogReader {
 
   // input
   private chunks: Chunk[] = [];
-  private missing: { pagePtr: Lsn; message: string } | undefined;
+  private missing: { pagePtr: Lsn; message: string; switchPoint: Lsn | undefined } | undefined;
   private validatedSegno = -1;
   private currentTli: number;
 
   private readonly expect: XLogReaderOptions['expect'];
   private readonly reuseBuffers: boolean;
+  private readonly isExpectedTimeline: XLogReaderOptions['isExpectedTimeline'];
 
   constructor(options: XLogReaderOptions) {
     assertWalSegmentSize(options.segmentSize);
     this.expect = options.expect;
+    this.isExpectedTimeline = options.isExpectedTimeline;
     this.reuseBuffers = options.reuseBuffers === true;
     if (!Number.isSafeInteger(options.startLsn) || options.startLsn <= 0) {
       throw new InvalidArgumentError(`invalid start LSN ${options.startLsn}: it must be a valid WAL position`);
@@ -222,8 +234,8 @@ export class XLogReader {
   }
 
   /** The source has nothing (more) at `pagePtr`: the next attempt to read it ends the WAL with `no-more-wal`. */
-  supplyMissing(pagePtr: Lsn, message: string): void {
-    this.missing = { pagePtr, message };
+  supplyMissing(pagePtr: Lsn, message: string, switchPoint?: Lsn): void {
+    this.missing = { pagePtr, message, switchPoint };
   }
 
   private evictedTo = -1;
@@ -260,7 +272,8 @@ export class XLogReader {
       break;
     }
     if (this.missing !== undefined && this.missing.pagePtr <= pagePtr) {
-      return this.fail('no-more-wal', pagePtr, this.missing.message);
+      const m = this.missing;
+      return m.switchPoint === undefined ? this.fail('no-more-wal', pagePtr, m.message) : this.fail('timeline-end', m.switchPoint, m.message, pagePtr);
     }
     this.needPagePtr = pagePtr;
     this.needLength = Math.max(minLen, SIZE_OF_SHORT_PHD);
@@ -417,6 +430,11 @@ export class XLogReader {
         this.invalid(pagePtr, `out-of-sequence timeline ID ${tli} (after ${this.latestPageTli}) ${where()}`);
         return false;
       }
+    }
+    // see ReadRecord (xlogrecovery.c): the page's timeline must be on the history being followed
+    if (this.isExpectedTimeline !== undefined && !this.isExpectedTimeline(tli)) {
+      this.invalid(pagePtr, `unexpected timeline ID ${tli} in WAL segment ${this.segmentName(pagePtr)}, LSN ${formatLsn(pagePtr)}, offset ${offset}`);
+      return false;
     }
     this.latestPagePtr = pagePtr;
     this.latestPageTli = tli;

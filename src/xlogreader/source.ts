@@ -17,6 +17,11 @@ export interface SourceBytes {
 /** What a source says when it has nothing at a page: the message names the file and why. */
 export interface SourceMiss {
   missing: string;
+  /**
+   * Set when the bytes stop at the switch point of the timeline they were read from (the history says it ended
+   * there) and the next timeline's file is not there: the reader ends with `timeline-end` at this LSN.
+   */
+  switchPoint?: Lsn;
 }
 
 /**
@@ -121,7 +126,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 function feed(reader: XLogReader, got: SourceBytes | SourceMiss): void {
-  if ('missing' in got) reader.supplyMissing(reader.needPagePtr, got.missing);
+  if ('missing' in got) reader.supplyMissing(reader.needPagePtr, got.missing, got.switchPoint);
   else reader.supply(got.start, got.bytes, got.tli, got.crc);
 }
 
