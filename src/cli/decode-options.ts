@@ -1,9 +1,14 @@
 // What `pgwal decode` and `pgwal slot orphans` share: the output plugin and its -o options, memory sizes, and
 // where the WAL is read from (folders or a restore_command, and the old timelines' own WAL).
 import path from 'node:path';
-import { WalError } from '../errors.js';
+import { WalError, WalFormatError } from '../errors.js';
 import { openWal, type WalFiles } from '../node/wal.js';
-import { ArchiveWal } from '../node/restore.js';
+import { ArchiveSource, ArchiveWal, decompressMember } from '../node/restore.js';
+import { WalEndedEarlyError } from '../errors.js';
+import { timelineOfLsn } from '../timeline/history.js';
+import { walFileName } from '../walfile.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { isWalPageAt, XLOG_BLCKSZ, type EndOfWal } from '../xlogreader/reader.js';
 import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
@@ -72,14 +77,49 @@ export interface WalSources {
   segmentSize: number;
 }
 
-/** `recycle`: the caller keeps no record past the next one (openWal's recycleWindows). */
-export async function openWalSources(options: Parsed['options'], io: DumpIo, recycle = false): Promise<WalSources> {
+/**
+ * wal_segment_size from the segment of `lsn` a restore_command (or the folders after it) gives: the file's name
+ * depends on the size, so each size's name is asked for (16 MB first) until one comes, and its long page header
+ * says the size. Nothing found is an error naming the files asked for: never a silent default.
+ */
+async function probeSegmentSize(archive: ArchiveWal, lsn: Lsn): Promise<number> {
+  const tli = timelineOfLsn(lsn, archive.history);
+  const asked: string[] = [];
+  for (const mb of [16, 1, 2, 4, 8, 32, 64, 128, 256, 512, 1024]) {
+    const name = walFileName(tli, Math.floor(lsn / (mb * 1048576)), mb * 1048576);
+    if (asked.includes(name)) continue;
+    asked.push(name);
+    for (const f of archive.fetchers) {
+      const got = await f.fetch(name);
+      if (got === null) continue;
+      const page = decompressMember(got, 1024 * 1048576, name).subarray(0, 40);
+      const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
+      // XLP_LONG_HEADER: xlp_seg_size at offset 32.
+      if (page.length < 40 || (v.getUint16(2, true) & 0x0002) === 0) throw new WalFormatError('not-a-segment', `archive file "${name}" does not start with a long page header`, { file: name });
+      return v.getUint32(32, true);
+    }
+  }
+  throw new WalEndedEarlyError(`could not restore the segment of ${formatLsn(lsn)} for any wal_segment_size (asked for ${asked.map((n) => `"${n}"`).join(', ')})`, { lsn });
+}
+
+/**
+ * `recycle`: the caller keeps no record past the next one (openWal's recycleWindows). `firstLsn`: where reading
+ * will begin; with a restore_command and no --wal-segsize, its segment says the segment size.
+ */
+export async function openWalSources(options: Parsed['options'], io: DumpIo, recycle = false, firstLsn?: Lsn): Promise<WalSources> {
   const dirs = options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
   const restoreCommand = options.find((o) => o.name === 'restore-command')?.value;
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
-  const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
-  const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
+  let segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
+  let archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
+  if (archive !== undefined && segmentSize === undefined && firstLsn !== undefined) {
+    segmentSize = await probeSegmentSize(archive, firstLsn);
+    if (segmentSize !== archive.segmentSize) {
+      archive.close();
+      archive = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd });
+    }
+  }
   const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest', recycleWindows: recycle }) : undefined;
   const history = archive?.history ?? files!.history;
   const oldTimeline: TimelineReader =
@@ -96,4 +136,29 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
           })();
         };
   return { archive, files, history, oldTimeline, segmentSize: archive?.segmentSize ?? files!.segmentSize };
+}
+
+/**
+ * The archive's counterpart of WalFiles.damageAfter: a page after the failing one, in its segment or at the start
+ * of the next, that carries the header the server wrote for it means the WAL went on (damage, not its end).
+ */
+export async function archiveDamageAfter(archive: ArchiveWal, end: EndOfWal): Promise<string | undefined> {
+  const { segmentSize } = archive;
+  const source = new ArchiveSource({ fetchers: archive.fetchers, segmentSize, timeline: archive.history[0]!.tli, history: archive.history, prefetch: 0 });
+  try {
+    const next = (Math.floor(end.lsn / segmentSize) + 1) * segmentSize;
+    // The rest of the failing segment (fetched once), then the next segment's first page.
+    for (let p = end.lsn - (end.lsn % XLOG_BLCKSZ) + XLOG_BLCKSZ; p <= next; p += XLOG_BLCKSZ) {
+      const got = await source.read(p);
+      if ('missing' in got) {
+        if (p >= next) break;
+        p = next - XLOG_BLCKSZ;
+        continue;
+      }
+      if (isWalPageAt(got.bytes.subarray(p - got.start), p)) return `WAL continues after it, at ${formatLsn(p)}`;
+    }
+    return undefined;
+  } finally {
+    source.close();
+  }
 }

@@ -6,7 +6,7 @@ import { WalError } from '../errors.js';
 import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { openWal, type WalFiles } from '../node/wal.js';
 import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
-import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
+import { judgeEndOfWal, type DurabilitySource, type SlotDecodeOptions } from '../node/slot-decode.js';
 import { DEFAULT_KEEP_RESTARTS } from '../slot/slot.js';
 import { orphansCommand } from './orphans.js';
 import { TestDecodingDecoder } from '../reorderbuffer/decoder.js';
@@ -298,18 +298,29 @@ async function advanceSlot(slot: Slot, paths: string[], to: string, io: DumpIo):
   let readTo = slot.restartLsn;
   let tli = slot.timeline;
   const start = wal.history === undefined ? slot.timeline : timelineOfLsn(slot.restartLsn, wal.history);
+  let lastRecord: Lsn | undefined;
+  let notice: string | undefined;
   try {
-    for await (const rec of wal.records({ start: slot.restartLsn, end: target, startTimeline: start })) {
+    const stream = wal.records({ start: slot.restartLsn, end: target, startTimeline: start });
+    for await (const rec of stream) {
       slot.checkRecord(rec, profile.major);
       decoder.process(rec);
+      lastRecord = rec.lsn;
       readTo = rec.endLsn;
       tli = rec.timeline;
     }
+    // Like the server, a target past the end of WAL is clamped to what could be read; but not reaching the
+    // restart_lsn or confirmed_flush, or damage with WAL after it, is an error, and a clamp is said.
+    notice = await judgeEndOfWal(stream.end, { restartLsn: slot.restartLsn, confirmedFlush: slot.confirmedFlush }, lastRecord, (e) => wal.damageAfter(e));
   } finally {
     decoder.close();
   }
-  // Like the server, a target past the end of WAL is clamped to what could be read.
   const moveTo = Math.min(target, Math.max(readTo, slot.confirmedFlush));
+  if (notice !== undefined) io.err(`pgwal slot advance: ${notice}; --to ${formatLsn(target)} is past it\n`);
+  if (moveTo === slot.confirmedFlush) {
+    io.out(`slot "${slot.name}" already at ${formatLsn(moveTo)}\n`);
+    return;
+  }
   slot.advance(moveTo, { restartLsn: decoder.restartPoint(moveTo), timeline: tli });
   io.out(`slot "${slot.name}" advanced: restart_lsn ${slot.state.restartLsn}, confirmed_flush_lsn ${slot.state.confirmedFlush}, catalog_xmin ${slot.catalogXmin}\n`);
 }

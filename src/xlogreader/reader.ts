@@ -724,3 +724,16 @@ export class XLogReader {
   }
 
 }
+
+/**
+ * Whether `page` (at least a short header's bytes) starts with a header the server wrote for `pagePtr`: a known
+ * magic, valid info bits and `xlp_pageaddr` equal to `pagePtr`. A zeroed or recycled page fails it; a page that
+ * passes after an invalid record means the WAL goes on past it (damage, not the end of WAL).
+ */
+export function isWalPageAt(page: Uint8Array, pagePtr: Lsn): boolean {
+  if (page.length < SIZE_OF_SHORT_PHD) return false;
+  const magic = page[0]! | (page[1]! << 8);
+  const info = page[2]! | (page[3]! << 8);
+  if (profileForMagic(magic) === undefined || (info & ~XLP_ALL_FLAGS) !== 0) return false;
+  return lsnFromParts(u32(page, 12), u32(page, 8)) === pagePtr;
+}
