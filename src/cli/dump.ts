@@ -457,8 +457,10 @@ async function run(c: Config, io: DumpIo): Promise<number> {
   let profileCtx: { dump: ReturnType<typeof waldumpContext>; inspect: ReturnType<typeof walinspectContext> } | undefined;
   const progress = new Progress(io, start, end);
   let buffered = '';
+  // Written before the next record is read (outSync): a closed pipe (\`| head\`) stops the dump at once.
+  const write = io.outSync ?? io.out;
   const flush = (): void => {
-    if (buffered.length > 0) io.out(buffered);
+    if (buffered.length > 0) write(buffered);
     buffered = '';
   };
   for (;;) {
