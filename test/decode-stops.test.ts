@@ -66,7 +66,8 @@ describe('decode stops early: an error', () => {
     const d = folder(dml, { [SEG7]: readSegment(dml, SEG7).subarray(0, 5000) });
     const r = await runCli(['decode', '--state', path.join(d, 'slot.state'), '-p', d]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^pgwal decode: error: WAL ends at 0\/700000, before the slot's confirmed_flush 0\/7000D8: could not read from file "000000010000000000000007", offset 0: read 5000 of 8192\n$/);
+    // pg_waldump's words for it (search_directory reads a whole first page).
+    expect(r.stderr).toBe('pgwal decode: error: could not read file "000000010000000000000007": read 5000 of 8192\n');
   });
 
   it('a truncated segment past confirmed_flush', async () => {

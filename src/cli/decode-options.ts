@@ -1,7 +1,7 @@
 // What `pgwal decode` and `pgwal slot orphans` share: the output plugin and its -o options, memory sizes, and
 // where the WAL is read from (folders or a restore_command, and the old timelines' own WAL).
 import path from 'node:path';
-import { WalError, WalFormatError } from '../errors.js';
+import { InvalidArgumentError, WalError, WalFormatError } from '../errors.js';
 import { openWal, type WalFiles } from '../node/wal.js';
 import { ArchiveSource, ArchiveWal, decompressMember } from '../node/restore.js';
 import { WalEndedEarlyError } from '../errors.js';
@@ -32,15 +32,46 @@ export const SHARED_DECODE_OPTIONS = [
 
 const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
 
-/** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
-  if (m === null) throw new WalError('invalid-argument', `invalid memory limit "${text}": expected a number with a unit B, kB, MB, GB or TB`);
+/** The largest memory size the server's GUCs take (MAX_KILOBYTES: INT_MAX kB). */
+const MAX_KILOBYTES = 2147483647;
+
+/**
+ * A size as logical_decoding_work_mem takes it: a number (an integer, or as parse_int takes it a decimal or an
+ * exponent, rounded) with an optional unit B, kB, MB, GB or TB (default kB), at most 2147483647kB. `what` names
+ * the option in errors, which are worded as the server's for such a value.
+ */
+export function parseSize(text: string, what = '--memory-limit'): number {
+  const m = /^\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
+  if (m === null) throw new InvalidArgumentError(`invalid value for ${what}: "${text}": expected a number with a unit B, kB, MB, GB or TB (default kB)`);
   const unit = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[(m[2] ?? 'kB') as 'B'];
-  return Number(m[1]) * unit;
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (!Number.isFinite(bytes) || bytes / 1024 > MAX_KILOBYTES) {
+    throw new InvalidArgumentError(`invalid value for ${what}: "${text}": Value exceeds integer range (at most ${MAX_KILOBYTES}kB, as logical_decoding_work_mem)`);
+  }
+  return bytes;
 }
 
-const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
+/** --wal-segsize as initdb takes it: megabytes, a power of two from 1 to 1024 (a unit is accepted too). */
+export function parseWalSegSize(text: string): number {
+  const m = /^\s*(\d+)\s*(MB|GB)?\s*$/.exec(text);
+  if (m === null) throw new InvalidArgumentError(`argument of --wal-segsize must be a number: "${text}"`);
+  const mb = Number(m[1]) * (m[2] === 'GB' ? 1024 : 1);
+  if (mb < 1 || mb > 1024 || (mb & (mb - 1)) !== 0) throw new InvalidArgumentError(`argument of --wal-segsize must be a power of two between 1 and 1024: "${text}"`);
+  return mb * 1024 * 1024;
+}
+
+/** parse_bool (bool.c): true, false, yes, no, on, off, 1, 0, or a unique prefix, any case; undefined otherwise. */
+export function parseBool(text: string): boolean | undefined {
+  const v = text.trim().toLowerCase();
+  if (v.length === 0) return undefined;
+  if (v === '1') return true;
+  if (v === '0') return false;
+  for (const [word, value] of [['true', true], ['false', false], ['yes', true], ['no', false]] as const) if (word.startsWith(v)) return value;
+  // "o" alone is ambiguous (on / off).
+  if (v.length >= 2 && 'on'.startsWith(v)) return true;
+  if (v.length >= 2 && 'off'.startsWith(v)) return false;
+  return undefined;
+}
 
 /** The plugin name and -o options, checked: test_decoding's known options, or wal2json's (checked by its parser). */
 export function pluginChoice(options: Parsed['options'], statePlugin: string): { name: 'test_decoding' | 'json'; given: [string, string | null][]; flag: (k: string, d: string) => boolean } {
@@ -54,10 +85,12 @@ export function pluginChoice(options: Parsed['options'], statePlugin: string): {
   if (pluginName === 'test_decoding') {
     for (const [k, v] of given) {
       if (!TEST_DECODING_OPTIONS.includes(k)) throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
+      // test_decoding refuses a value parse_bool does not take, naming it.
+      if (v !== null && parseBool(v) === undefined) throw new InvalidArgumentError(`could not parse value "${v}" for parameter "${k}"`);
       opts.set(k, v ?? '1');
     }
   }
-  return { name: pluginName, given, flag: (k, d) => bool(opts.get(k) ?? d) };
+  return { name: pluginName, given, flag: (k, d) => parseBool(opts.get(k) ?? d) === true };
 }
 
 /** A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state). */
@@ -111,7 +144,7 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
   const restoreCommand = options.find((o) => o.name === 'restore-command')?.value;
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
-  let segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
+  let segmentSize = segText === undefined ? undefined : parseWalSegSize(segText);
   let archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd });
   if (archive !== undefined && segmentSize === undefined && firstLsn !== undefined) {
     segmentSize = await probeSegmentSize(archive, firstLsn);

@@ -163,7 +163,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         }
       },
       timezone: state.timezone,
-      ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!) } : {}),
+      ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!, '--toast-cache') } : {}),
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { WalError } from '../errors.js';
+import { WalError, WalSourceError } from '../errors.js';
 import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { openWal, type WalFiles } from '../node/wal.js';
 import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
@@ -161,6 +161,33 @@ function parse(argv: string[], specs: OptionSpec[]): { get: (n: string) => strin
 
 const need = (v: string | undefined, what: string): string => v ?? bad(`${what} is required`);
 
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  ENOTDIR: 'Not a directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  EISDIR: 'Is a directory',
+  ELOOP: 'Too many levels of symbolic links',
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+};
+
+/** A system error (a file, a connection) as libpq and the server word it; undefined for anything else. */
+function systemErrorText(e: unknown): string | undefined {
+  const x = e as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (!(e instanceof Error) || typeof x.code !== 'string' || typeof x.syscall !== 'string') return undefined;
+  if (x.code === 'ENOTFOUND' || x.code === 'EAI_AGAIN') return `could not translate host name "${x.hostname ?? ''}" to address: Name or service not known`;
+  const why = STRERROR[x.code] ?? x.code;
+  if (x.syscall === 'connect') {
+    const where = x.port === undefined ? `on socket "${x.address}"` : `at "${x.address}", port ${x.port}`;
+    return `connection to server ${where} failed: ${why}`;
+  }
+  return x.path !== undefined ? `could not ${x.syscall} "${x.path}": ${why}` : `${x.syscall}: ${why}`;
+}
+
 export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
   const [sub, ...rest] = argv;
   const subs: Record<string, (a: string[], io: DumpIo) => Promise<void>> = { create, show, advance, drop, export: exportCmd, import: importCmd };
@@ -210,17 +237,25 @@ async function create(argv: string[], io: DumpIo): Promise<void> {
   const state = need(o.get('state'), '--state');
   const datadir = o.get('datadir');
   if (datadir !== undefined && o.get('dsn') !== undefined) throw new WalError('invalid-argument', '--datadir and --dsn exclude each other');
-  const s =
-    datadir !== undefined
-      ? createSlotFromDataDir({ dataDir: path.resolve(io.cwd, datadir), database: need(o.get('dbname'), '--dbname'), slotName: slot })
-      : await createSlot({
-          connection: need(o.get('dsn'), '--dsn'),
-          slotName: slot,
-          plugin: o.get('plugin'),
-          temporary: o.has('temporary'),
-          twoPhase: o.has('two-phase'),
-          historicCatalog: !o.has('static-catalog'),
-        });
+  let s: SlotState;
+  try {
+    s =
+      datadir !== undefined
+        ? createSlotFromDataDir({ dataDir: path.resolve(io.cwd, datadir), database: need(o.get('dbname'), '--dbname'), slotName: slot })
+        : await createSlot({
+            connection: need(o.get('dsn'), '--dsn'),
+            slotName: slot,
+            plugin: o.get('plugin'),
+            temporary: o.has('temporary'),
+            twoPhase: o.has('two-phase'),
+            historicCatalog: !o.has('static-catalog'),
+          });
+  } catch (e) {
+    // A missing data directory, a server that is down: one line naming what could not be reached.
+    const text = systemErrorText(e);
+    if (text === undefined) throw e;
+    throw new WalSourceError('unreachable', datadir !== undefined ? `data directory "${datadir}": ${text}` : text, { cause: e });
+  }
   writeSlotStateFile(path.resolve(io.cwd, state), s);
   io.out(`slot "${s.name}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlush}, catalog_xmin ${s.catalogXmin}\n`);
 }
