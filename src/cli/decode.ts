@@ -66,7 +66,8 @@ the server.
 Where decoding stops: at --end; else at the end of the WAL, said on stderr with the server's reason (e.g. "end
 of WAL at 0/7023B0: invalid record length at 0/7023B0: expected at least 24, got 0"). WAL that ends before the
 slot's restart_lsn, its confirmed_flush or --end, and an invalid record with valid WAL after it, are errors
-(exit 1; pgwal dump -p DIR -s LSN shows the records there).
+(exit 1; pgwal dump -p DIR -s LSN shows the records there). Exit 141: stdout's reader went away (| head);
+nothing is confirmed past what was written.
 
 Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;

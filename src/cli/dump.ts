@@ -50,7 +50,8 @@ Options:
   -?, --help             show this help, then exit
 
 Exit status: 0 when the requested range was read (or WAL ended with -f stopped), 1 on errors and bad
-arguments, and 1 when WAL ends before --end (or, without --end, at its end) as pg_waldump does.
+arguments, and 1 when WAL ends before --end (or, without --end, at its end) as pg_waldump does; 141 when
+stdout's reader goes away (| head), as a shell shows pg_waldump killed by SIGPIPE.
 `;
 
 const OPTIONS: OptionSpec[] = [
