@@ -84,6 +84,18 @@ describe('decode stops early: an error', () => {
     expect(r.stderr).toBe(`pgwal decode: error: could not read WAL at the slot's restart_lsn 0/700060: unexpected pageaddr 0/800000 in log segment ${SEG7}, offset 0\n`);
   });
 
+  it('a later segment in the place of one past confirmed_flush (not a recycled one: its address is ahead)', async () => {
+    // Segment 8 with the page addresses segment 9 would have: what a swap of 8 and 9 leaves in the place of 8.
+    const later = Uint8Array.from(readSegment(torn, SEG8));
+    const v = new DataView(later.buffer);
+    for (let off = 0; off < later.length; off += 8192) v.setUint32(off + 8, v.getUint32(off + 8, true) + 0x100000, true);
+    const d = folder(torn, { [SEG7]: readSegment(torn, SEG7), [SEG8]: later });
+    const theirs = waldumpSays(d, '0/700000') ?? `error in WAL record at 0/7FDD98: unexpected pageaddr 0/900000 in log segment ${SEG8}, offset 0`;
+    const r = await runCli(['decode', '--state', path.join(d, 'slot.state'), '-p', d]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`pgwal decode: error: ${theirs}; the page at 0/800000 holds the WAL of 0/900000: a later segment's file in its place ("${SEG8}")\n`);
+  });
+
   it('--end past the end of the WAL', async () => {
     const d = folder(dml, { [SEG7]: readSegment(dml, SEG7) });
     const r = await runCli(['decode', '--state', path.join(d, 'slot.state'), '-p', d, '--end', '0/703000']);

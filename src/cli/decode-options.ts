@@ -2,7 +2,7 @@
 // where the WAL is read from (folders or a restore_command, and the old timelines' own WAL).
 import path from 'node:path';
 import { InvalidArgumentError, WalError, WalFormatError } from '../errors.js';
-import { openWal, type WalFiles } from '../node/wal.js';
+import { laterPageAddr, openWal, type WalFiles } from '../node/wal.js';
 import { ArchiveSource, ArchiveWal, decompressMember } from '../node/restore.js';
 import { WalEndedEarlyError } from '../errors.js';
 import { timelineOfLsn } from '../timeline/history.js';
@@ -180,6 +180,12 @@ export async function archiveDamageAfter(archive: ArchiveWal, end: EndOfWal): Pr
   const source = new ArchiveSource({ fetchers: archive.fetchers, segmentSize, timeline: archive.history[0]!.tli, history: archive.history, prefetch: 0 });
   try {
     const next = (Math.floor(end.lsn / segmentSize) + 1) * segmentSize;
+    const failPage = end.lsn - (end.lsn % XLOG_BLCKSZ);
+    const failing = await source.read(failPage);
+    if (!('missing' in failing)) {
+      const later = laterPageAddr(failing.bytes.subarray(failPage - failing.start), failPage);
+      if (later !== undefined) return later;
+    }
     // The rest of the failing segment (fetched once), then the next segment's first page.
     for (let p = end.lsn - (end.lsn % XLOG_BLCKSZ) + XLOG_BLCKSZ; p <= next; p += XLOG_BLCKSZ) {
       const got = await source.read(p);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WalSourceError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import { type XLogReaderOptions, XLogReader, type EndOfWal, isWalPageAt, XLOG_BLCKSZ } from '../xlogreader/reader.js';
+import { type XLogReaderOptions, XLogReader, type EndOfWal, isWalPageAt, walPageAddr, XLOG_BLCKSZ } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
@@ -129,6 +129,11 @@ export class WalFiles {
         if (size !== segmentSize) return `file "${path.basename(found.file)}" is ${size} bytes, not a whole segment of ${segmentSize}`;
       }
       const failPage = end.lsn - (end.lsn % XLOG_BLCKSZ);
+      const failing = found === undefined ? undefined : source.read(failPage, XLOG_BLCKSZ);
+      if (failing !== undefined && !('missing' in failing)) {
+        const later = laterPageAddr(failing.bytes.subarray(failPage - failing.start), failPage);
+        if (later !== undefined) return `${later} ("${path.basename(found!.file)}")`;
+      }
       for (let p = failPage + XLOG_BLCKSZ; found !== undefined && p < (segno + 1) * segmentSize; p += XLOG_BLCKSZ) {
         const got = source.read(p, XLOG_BLCKSZ);
         if ('missing' in got) break;
@@ -188,6 +193,12 @@ export class WalFiles {
       },
     };
   }
+}
+
+/** When the page at `pagePtr` carries a later address: what that says (shared with the archive's check). */
+export function laterPageAddr(page: Uint8Array, pagePtr: Lsn): string | undefined {
+  const addr = walPageAddr(page);
+  return addr !== undefined && addr > pagePtr ? `the page at ${formatLsn(pagePtr)} holds the WAL of ${formatLsn(addr)}: a later segment's file in its place` : undefined;
 }
 
 /** A folder with segments, or a data directory whose pg_wal has them (pg_waldump's search order). */
