@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { listFixtures, readFixtureFile, readSegment, type Fixture } from './support/fixtures.js';
 import { runCli } from './support/cli.js';
 import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
+import { openWal } from '../src/node/wal.js';
 
 const PG_WALDUMP = '/usr/lib/postgresql/15/bin/pg_waldump';
 const fx = (id: string): Fixture => listFixtures().find((f) => f.id === id)!;
@@ -186,5 +187,18 @@ describe('slot advance', () => {
     expect(r.stderr).toMatch(/^pgwal slot advance: end of WAL at 0\/702428: invalid record length .*; --to 0\/FFFFFF is past it\n$/);
     const again = await runCli(['slot', 'advance', '--state', path.join(d, 'slot.state'), '--to', '0/FFFFFF', '-p', d]);
     expect(again).toMatchObject({ code: 0, stdout: 'slot "fx_types_dml" already at 0/702428\n' });
+  });
+});
+
+describe('damage is judged on a fresh look', () => {
+  it('a record that reads now (a server completed it meanwhile) is the end as it was, not damage', () => {
+    const d = folder(dml, { [SEG7]: readSegment(dml, SEG7) });
+    const wal = openWal({ path: d });
+    // As if reading had stopped at 0/700990 while the server was writing it: the pages after it are valid.
+    expect(wal.damageAfter({ reason: 'invalid-record', lsn: 0x700990, message: 'record with incorrect prev-link' })).toBeUndefined();
+    const bad = Uint8Array.from(readSegment(dml, SEG7));
+    bad[0x990 + 40]! ^= 0xff;
+    fs.writeFileSync(path.join(d, SEG7), bad);
+    expect(openWal({ path: d }).damageAfter({ reason: 'invalid-record', lsn: 0x700990, message: '' })).toBe('WAL continues after it, at 0/702000');
   });
 });

@@ -119,6 +119,27 @@ export class WalFiles {
    * a later segment): the WAL went on past the record that could not be read.
    */
   damageAfter(end: EndOfWal): string | undefined {
+    const damage = this.damageSeen(end);
+    // A server writing these folders may have completed the record meanwhile (and gone on past it): then the
+    // WAL grew, it is not damaged, and reading stopped at its end as it was.
+    return damage === undefined || this.readableNow(end.lsn) ? undefined : damage;
+  }
+
+  /** Whether a record can be read at `lsn` now (a fresh look at the files). */
+  private readableNow(lsn: Lsn): boolean {
+    const source = new DirectorySource({ dirs: this.dirs, segmentSize: this.info.segmentSize, timeline: this.info.timeline, history: this.history, readAhead: 0 });
+    try {
+      const reader = new XLogReader({ segmentSize: this.info.segmentSize, startLsn: lsn, timeline: this.info.timeline });
+      for (const _ of readRecordsSync(reader, source)) return true;
+      return false;
+    } catch {
+      return false;
+    } finally {
+      source.close();
+    }
+  }
+
+  private damageSeen(end: EndOfWal): string | undefined {
     const { segmentSize } = this.info;
     const segno = Math.floor(end.lsn / segmentSize);
     const source = new DirectorySource({ dirs: this.dirs, segmentSize, timeline: this.info.timeline, history: this.history, readAhead: 0 });
