@@ -62,3 +62,13 @@ export class WalFormatError extends WalError {}
 
 /** A source could not deliver WAL: a failing restore_command, an unreadable file. */
 export class WalSourceError extends WalError {}
+
+/**
+ * Reading stopped short of where it had to get: a slot's restart_lsn or confirmed_flush, a requested end, or at
+ * damage with WAL after it. The server raises an error in each case; a normal end of the WAL is not this.
+ */
+export class WalEndedEarlyError extends WalError {
+  constructor(message: string, context: WalErrorContext = {}) {
+    super('wal-ended-early', message, context);
+  }
+}

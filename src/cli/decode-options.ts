@@ -1,9 +1,14 @@
 // What `pgwal decode` and `pgwal slot orphans` share: the output plugin and its -o options, memory sizes, and
 // where the WAL is read from (folders or a restore_command, and the old timelines' own WAL).
 import path from 'node:path';
-import { WalError } from '../errors.js';
-import { openWal, type WalFiles } from '../node/wal.js';
-import { ArchiveWal, restoreTimeoutMs } from '../node/restore.js';
+import { InvalidArgumentError, WalError, WalFormatError } from '../errors.js';
+import { laterPageAddr, openWal, type WalFiles } from '../node/wal.js';
+import { ArchiveSource, ArchiveWal, decompressMember, restoreTimeoutMs } from '../node/restore.js';
+import { WalEndedEarlyError } from '../errors.js';
+import { timelineOfLsn } from '../timeline/history.js';
+import { walFileName } from '../walfile.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { isWalPageAt, XLOG_BLCKSZ, type EndOfWal } from '../xlogreader/reader.js';
 import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
@@ -28,15 +33,46 @@ export const SHARED_DECODE_OPTIONS = [
 
 const TEST_DECODING_OPTIONS = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'include-rewrites', 'stream-changes'];
 
-/** A size as logical_decoding_work_mem takes it: a number with an optional unit (B, kB, MB, GB; default kB). */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
-  if (m === null) throw new WalError('invalid-argument', `invalid memory limit "${text}": expected a number with a unit B, kB, MB, GB or TB`);
+/** The largest memory size the server's GUCs take (MAX_KILOBYTES: INT_MAX kB). */
+const MAX_KILOBYTES = 2147483647;
+
+/**
+ * A size as logical_decoding_work_mem takes it: a number (an integer, or as parse_int takes it a decimal or an
+ * exponent, rounded) with an optional unit B, kB, MB, GB or TB (default kB), at most 2147483647kB. `what` names
+ * the option in errors, which are worded as the server's for such a value.
+ */
+export function parseSize(text: string, what = '--memory-limit'): number {
+  const m = /^\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)\s*(B|kB|MB|GB|TB)?\s*$/.exec(text);
+  if (m === null) throw new InvalidArgumentError(`invalid value for ${what}: "${text}": expected a number with a unit B, kB, MB, GB or TB (default kB)`);
   const unit = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[(m[2] ?? 'kB') as 'B'];
-  return Number(m[1]) * unit;
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (!Number.isFinite(bytes) || bytes / 1024 > MAX_KILOBYTES) {
+    throw new InvalidArgumentError(`invalid value for ${what}: "${text}": Value exceeds integer range (at most ${MAX_KILOBYTES}kB, as logical_decoding_work_mem)`);
+  }
+  return bytes;
 }
 
-const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
+/** --wal-segsize as initdb takes it: megabytes, a power of two from 1 to 1024 (a unit is accepted too). */
+export function parseWalSegSize(text: string): number {
+  const m = /^\s*(\d+)\s*(MB|GB)?\s*$/.exec(text);
+  if (m === null) throw new InvalidArgumentError(`argument of --wal-segsize must be a number: "${text}"`);
+  const mb = Number(m[1]) * (m[2] === 'GB' ? 1024 : 1);
+  if (mb < 1 || mb > 1024 || (mb & (mb - 1)) !== 0) throw new InvalidArgumentError(`argument of --wal-segsize must be a power of two between 1 and 1024: "${text}"`);
+  return mb * 1024 * 1024;
+}
+
+/** parse_bool (bool.c): true, false, yes, no, on, off, 1, 0, or a unique prefix, any case; undefined otherwise. */
+export function parseBool(text: string): boolean | undefined {
+  const v = text.trim().toLowerCase();
+  if (v.length === 0) return undefined;
+  if (v === '1') return true;
+  if (v === '0') return false;
+  for (const [word, value] of [['true', true], ['false', false], ['yes', true], ['no', false]] as const) if (word.startsWith(v)) return value;
+  // "o" alone is ambiguous (on / off).
+  if (v.length >= 2 && 'on'.startsWith(v)) return true;
+  if (v.length >= 2 && 'off'.startsWith(v)) return false;
+  return undefined;
+}
 
 /** The plugin name and -o options, checked: test_decoding's known options, or wal2json's (checked by its parser). */
 export function pluginChoice(options: Parsed['options'], statePlugin: string): { name: 'test_decoding' | 'json'; given: [string, string | null][]; flag: (k: string, d: string) => boolean } {
@@ -50,10 +86,12 @@ export function pluginChoice(options: Parsed['options'], statePlugin: string): {
   if (pluginName === 'test_decoding') {
     for (const [k, v] of given) {
       if (!TEST_DECODING_OPTIONS.includes(k)) throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
+      // test_decoding refuses a value parse_bool does not take, naming it.
+      if (v !== null && parseBool(v) === undefined) throw new InvalidArgumentError(`could not parse value "${v}" for parameter "${k}"`);
       opts.set(k, v ?? '1');
     }
   }
-  return { name: pluginName, given, flag: (k, d) => bool(opts.get(k) ?? d) };
+  return { name: pluginName, given, flag: (k, d) => parseBool(opts.get(k) ?? d) === true };
 }
 
 /** A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state). */
@@ -73,15 +111,50 @@ export interface WalSources {
   segmentSize: number;
 }
 
-/** `recycle`: the caller keeps no record past the next one (openWal's recycleWindows). */
-export async function openWalSources(options: Parsed['options'], io: DumpIo, recycle = false): Promise<WalSources> {
+/**
+ * wal_segment_size from the segment of `lsn` a restore_command (or the folders after it) gives: the file's name
+ * depends on the size, so each size's name is asked for (16 MB first) until one comes, and its long page header
+ * says the size. Nothing found is an error naming the files asked for: never a silent default.
+ */
+async function probeSegmentSize(archive: ArchiveWal, lsn: Lsn): Promise<number> {
+  const tli = timelineOfLsn(lsn, archive.history);
+  const asked: string[] = [];
+  for (const mb of [16, 1, 2, 4, 8, 32, 64, 128, 256, 512, 1024]) {
+    const name = walFileName(tli, Math.floor(lsn / (mb * 1048576)), mb * 1048576);
+    if (asked.includes(name)) continue;
+    asked.push(name);
+    for (const f of archive.fetchers) {
+      const got = await f.fetch(name);
+      if (got === null) continue;
+      const page = decompressMember(got, 1024 * 1048576, name).subarray(0, 40);
+      const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
+      // XLP_LONG_HEADER: xlp_seg_size at offset 32.
+      if (page.length < 40 || (v.getUint16(2, true) & 0x0002) === 0) throw new WalFormatError('not-a-segment', `archive file "${name}" does not start with a long page header`, { file: name });
+      return v.getUint32(32, true);
+    }
+  }
+  throw new WalEndedEarlyError(`could not restore the segment of ${formatLsn(lsn)} for any wal_segment_size (asked for ${asked.map((n) => `"${n}"`).join(', ')})`, { lsn });
+}
+
+/**
+ * `recycle`: the caller keeps no record past the next one (openWal's recycleWindows). `firstLsn`: where reading
+ * will begin; with a restore_command and no --wal-segsize, its segment says the segment size.
+ */
+export async function openWalSources(options: Parsed['options'], io: DumpIo, recycle = false, firstLsn?: Lsn): Promise<WalSources> {
   const dirs = options.filter((o) => o.name === 'path').map((o) => path.resolve(io.cwd, o.value!));
   const restoreCommand = options.find((o) => o.name === 'restore-command')?.value;
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
-  const segmentSize = segText === undefined ? undefined : parseSize(segText.replace(/^(\d+)$/, '$1MB'));
+  let segmentSize = segText === undefined ? undefined : parseWalSegSize(segText);
   const timeoutMs = restoreTimeoutMs(options.find((o) => o.name === 'restore-timeout')?.value);
-  const archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+  let archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+  if (archive !== undefined && segmentSize === undefined && firstLsn !== undefined) {
+    segmentSize = await probeSegmentSize(archive, firstLsn);
+    if (segmentSize !== archive.segmentSize) {
+      archive.close();
+      archive = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+    }
+  }
   const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest', recycleWindows: recycle }) : undefined;
   const history = archive?.history ?? files!.history;
   const oldTimeline: TimelineReader =
@@ -98,4 +171,35 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
           })();
         };
   return { archive, files, history, oldTimeline, segmentSize: archive?.segmentSize ?? files!.segmentSize };
+}
+
+/**
+ * The archive's counterpart of WalFiles.damageAfter: a page after the failing one, in its segment or at the start
+ * of the next, that carries the header the server wrote for it means the WAL went on (damage, not its end).
+ */
+export async function archiveDamageAfter(archive: ArchiveWal, end: EndOfWal): Promise<string | undefined> {
+  const { segmentSize } = archive;
+  const source = new ArchiveSource({ fetchers: archive.fetchers, segmentSize, timeline: archive.history[0]!.tli, history: archive.history, prefetch: 0 });
+  try {
+    const next = (Math.floor(end.lsn / segmentSize) + 1) * segmentSize;
+    const failPage = end.lsn - (end.lsn % XLOG_BLCKSZ);
+    const failing = await source.read(failPage);
+    if (!('missing' in failing)) {
+      const later = laterPageAddr(failing.bytes.subarray(failPage - failing.start), failPage);
+      if (later !== undefined) return later;
+    }
+    // The rest of the failing segment (fetched once), then the next segment's first page.
+    for (let p = end.lsn - (end.lsn % XLOG_BLCKSZ) + XLOG_BLCKSZ; p <= next; p += XLOG_BLCKSZ) {
+      const got = await source.read(p);
+      if ('missing' in got) {
+        if (p >= next) break;
+        p = next - XLOG_BLCKSZ;
+        continue;
+      }
+      if (isWalPageAt(got.bytes.subarray(p - got.start), p)) return `WAL continues after it, at ${formatLsn(p)}`;
+    }
+    return undefined;
+  } finally {
+    source.close();
+  }
 }

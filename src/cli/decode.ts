@@ -7,7 +7,7 @@ import { openSlotFile, readCatalogPages } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Slot } from '../slot/slot.js';
-import { SlotDecodeHooks } from '../node/slot-decode.js';
+import { judgeEndOfWal, SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { defaultSpillDir, FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
@@ -52,7 +52,8 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
                       are removed at start, those of running ones never
   --restore-command CMD  fetch segments and history files with a restore_command (%f, %p, %r, %%) before
                       looking in the --path folders, following timeline switches
-  --wal-segsize MB    wal_segment_size of the cluster, for --restore-command (default 16)
+  --wal-segsize MB    wal_segment_size of the cluster, for --restore-command (default: the long page header of the
+                      restart_lsn's segment, fetched under each size's file name, 16 MB first)
   --restore-timeout SECONDS  stop a restore_command that runs longer, as an error (default: no limit)
   --toast-cache SIZE  remember TOAST values up to SIZE (e.g. 64MB) and fill unchanged TOAST columns whose value
                       the decoded range logged earlier (default: off, as the server and wal2json)
@@ -65,10 +66,16 @@ server's; with --memory-limit 0 it equals the server's immediate mode.
 wal2json has no streaming callbacks: with --plugin json, transactions over the memory limit spill, as they do in
 the server.
 
+Where decoding stops: at --end; else at the end of the WAL, said on stderr with the server's reason (e.g. "end
+of WAL at 0/7023B0: invalid record length at 0/7023B0: expected at least 24, got 0"). WAL that ends before the
+slot's restart_lsn, its confirmed_flush or --end, and an invalid record with valid WAL after it, are errors
+(exit 1; pgwal dump -p DIR -s LSN shows the records there). Exit 141: stdout's reader went away (| head);
+nothing is confirmed past what was written.
+
 Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
-import { makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
+import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
 
@@ -110,7 +117,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
     // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
-    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io, true);
+    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io, true, slot.restartLsn);
     const orphansFile = p.options.find((o) => o.name === 'orphans')?.value;
     if (orphansFile !== undefined && history !== undefined) {
       // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.
@@ -163,7 +170,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         }
       },
       timezone: state.timezone,
-      ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!) } : {}),
+      ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!, '--toast-cache') } : {}),
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {
@@ -172,6 +179,10 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       startTimeline: hooks.startTimeline(history),
       expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state "${stateFile}"` },
     };
+    // Where the run must get to, as the slot stood when it began (confirms on the way only move it forward).
+    const targets = { restartLsn: slot.restartLsn, confirmedFlush: slot.confirmedFlush, end: range.end };
+    let endNotice: string | undefined;
+    let lastRecord: Lsn | undefined;
     try {
       if (archive === undefined && direct) {
         // Folders and no hold-back: a synchronous loop, no await per record.
@@ -184,8 +195,10 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         // One function for every record (not a closure each): where decoding could restart after the current one.
         let current = 0;
         const restartAt = (): Lsn => decoder.restartPoint(current);
+        const iter = files!.recordsSync(range);
         try {
-          for (const rec of files!.recordsSync(range)) {
+          for (const rec of iter) {
+            lastRecord = rec.lsn;
             current = rec.endLsn;
             hooks.checkRecord(rec);
             decoder.process(rec);
@@ -204,9 +217,11 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         }
         if (pending !== '') out(pending);
         pending = '';
+        endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
       } else {
         const stream = archive === undefined ? files!.records(range) : archive.records(range);
         for await (const rec of stream) {
+          lastRecord = rec.lsn;
           hooks.checkRecord(rec);
           decoder.process(rec);
           // Rows are written before the commit they belong to is confirmed (hooks.emitted): never the other way round.
@@ -214,12 +229,14 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
           pending = '';
           await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
         }
+        endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, (e) => (archive === undefined ? files!.damageAfter(e) : archiveDamageAfter(archive, e)));
       }
     } finally {
       decoder.close();
       archive?.close();
     }
     const { held } = await hooks.end();
+    if (endNotice !== undefined) io.err(`pgwal decode: ${endNotice}\n`);
     if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;
   } catch (e) {

@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, WalError } from '../errors.js';
-import { formatLsn, lsnFromParts, segmentOf, type Lsn } from '../lsn.js';
-import { parseSegmentFileName } from '../walfile.js';
+import { formatLsn, lsnFromParts, MAX_LSN, segmentOf, type Lsn } from '../lsn.js';
+import { parseSegmentFileName, walFileName } from '../walfile.js';
 import { DirectorySource, inspectDirectory } from '../node/directory.js';
 import { blockRefInfo, fpiLength, recordType, waldumpLine, walinspectRow, WALINSPECT_BLOCK_COLUMNS, walinspectBlockRows } from '../xlogreader/describe.js';
 import { restoreBlockImage } from '../xlogreader/fpi.js';
@@ -50,7 +50,8 @@ Options:
   -?, --help             show this help, then exit
 
 Exit status: 0 when the requested range was read (or WAL ended with -f stopped), 1 on errors and bad
-arguments, and 1 when WAL ends before --end (or, without --end, at its end) as pg_waldump does.
+arguments, and 1 when WAL ends before --end (or, without --end, at its end) as pg_waldump does; 141 when
+stdout's reader goes away (| head), as a shell shows pg_waldump killed by SIGPIPE.
 `;
 
 const OPTIONS: OptionSpec[] = [
@@ -94,12 +95,13 @@ export interface DumpIo {
 class BadArgument extends Error {}
 class Fatal extends Error {}
 
-/** `%X/%X` as sscanf reads it: hex halves, each fitting 32 bits. */
+/** `%X/%X` as sscanf reads it: hex halves, each fitting 32 bits; pgwal's limit of 2^53 said when passed. */
 function parseRecPtr(text: string): Lsn | undefined {
   const m = /^\s*([0-9A-Fa-f]+)\/([0-9A-Fa-f]+)/.exec(text);
   if (m === null || m[1]!.length > 8 || m[2]!.length > 8) return undefined;
   const lsn = lsnFromParts(parseInt(m[1]!, 16), parseInt(m[2]!, 16));
-  return lsn < 0 ? undefined : lsn;
+  if (lsn < 0) throw new BadArgument(`invalid WAL location: "${text}": beyond ${formatLsn(MAX_LSN)}, the largest LSN pgwal represents exactly`);
+  return lsn;
 }
 
 /** `%u` as sscanf reads it. */
@@ -457,8 +459,10 @@ async function run(c: Config, io: DumpIo): Promise<number> {
   let profileCtx: { dump: ReturnType<typeof waldumpContext>; inspect: ReturnType<typeof walinspectContext> } | undefined;
   const progress = new Progress(io, start, end);
   let buffered = '';
+  // Written before the next record is read (outSync): a closed pipe (\`| head\`) stops the dump at once.
+  const write = io.outSync ?? io.out;
   const flush = (): void => {
-    if (buffered.length > 0) io.out(buffered);
+    if (buffered.length > 0) write(buffered);
     buffered = '';
   };
   for (;;) {
@@ -469,15 +473,28 @@ async function run(c: Config, io: DumpIo): Promise<number> {
     }
     const step = reader.step();
     if (step === STEP_NEED) {
+      // A whole page, as WALDumpReadPage reads (up to -e): a short page is an error, not records read from part of it.
+      const page = end === undefined ? 8192 : Math.min(8192, end - reader.needPagePtr);
+      const need = reader.needPagePtr;
       let got;
       try {
-        got = source.read(reader.needPagePtr, reader.needLength);
+        got = source.read(need, Math.max(reader.needLength, page));
       } catch (e) {
         flush(); // the records before an unreadable file are printed, as pg_waldump's are
         throw e;
       }
-      if ('missing' in got) reader.supplyMissing(reader.needPagePtr, got.missing);
-      else reader.supply(got.start, got.bytes, got.tli, got.crc);
+      if ('missing' in got) {
+        reader.supplyMissing(need, got.missing);
+        continue;
+      }
+      // Only whole pages of a short (truncated) file: the reader must not take records from a part of a page.
+      const whole = got.bytes.length - (got.bytes.length % 8192);
+      const have = Math.max(0, got.start + whole - need);
+      if (have < page) {
+        const segno = Math.floor(need / segmentSize);
+        const off = need - segno * segmentSize + Math.max(0, got.start + got.bytes.length - need);
+        reader.supplyMissing(need, `could not read from file ${walFileName(got.tli, segno, segmentSize)}, offset ${off}: read 0 of ${need - segno * segmentSize + page - off}`);
+      } else reader.supply(got.start, whole === got.bytes.length ? got.bytes : got.bytes.subarray(0, whole), got.tli, got.crc);
       continue;
     }
     if (step === STEP_END) {
@@ -489,7 +506,8 @@ async function run(c: Config, io: DumpIo): Promise<number> {
         reader.retry();
         continue;
       }
-      if (first && endInfo.reason === 'invalid-record') {
+      // pg_waldump's XLogFindNextRecord fails the same way when -e comes before the first record (or before -s).
+      if (first && endInfo.reason !== 'no-more-wal') {
         flush();
         throw new Fatal(`could not find a valid record after ${formatLsn(start)}`);
       }

@@ -29,14 +29,32 @@ pgwal dump --help, pgwal timeline --help and pgwal decode --help list their opti
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
+/**
+ * The reader of stdout went away (EPIPE: `| head -1`). Thrown out of every write from then on, so a command stops
+ * at once, confirming nothing it could not deliver; main exits quietly with 141, the status a shell shows for
+ * pg_waldump killed by SIGPIPE (Node ignores SIGPIPE, so the write fails instead).
+ */
+class OutputClosed extends Error {}
+const EXIT_OUTPUT_CLOSED = 128 + 13;
+let outputClosed = false;
+
+function closed(e: unknown): never {
+  if ((e as NodeJS.ErrnoException).code === 'EPIPE') {
+    outputClosed = true;
+    throw new OutputClosed('stdout closed');
+  }
+  throw e;
+}
+
 /** Writes all of `text` to `fd`, waiting while a non-blocking pipe is full (EAGAIN) rather than queueing it. */
 function writeAllSync(fd: number, text: string): void {
+  if (outputClosed) throw new OutputClosed('stdout closed');
   // The string as it is first (no Buffer to collect); the rest, after a short write, from its bytes.
   let off = 0;
   try {
     off = fs.writeSync(fd, text);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') closed(e);
   }
   if (off >= text.length && off === Buffer.byteLength(text)) return;
   const buf = Buffer.from(text);
@@ -44,7 +62,7 @@ function writeAllSync(fd: number, text: string): void {
     try {
       off += fs.writeSync(fd, buf, off, buf.length - off);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') closed(e);
       Atomics.wait(pause, 0, 0, 1);
     }
   }
@@ -69,8 +87,17 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot') {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
+    // An EPIPE of an asynchronous write comes as an event: it ends the run at the next write (or abort check).
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      outputClosed = true;
+      controller.abort();
+    });
     const io: DumpIo = {
-      out: (t) => process.stdout.write(t),
+      out: (t) => {
+        if (outputClosed) throw new OutputClosed('stdout closed');
+        process.stdout.write(t);
+      },
       err: (t) => process.stderr.write(t),
       errIsTty: process.stderr.isTTY === true,
       env: process.env,
@@ -89,9 +116,13 @@ export async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = outputClosed ? EXIT_OUTPUT_CLOSED : code;
   },
   (e: unknown) => {
+    if (e instanceof OutputClosed || outputClosed) {
+      process.exitCode = EXIT_OUTPUT_CLOSED;
+      return;
+    }
     process.stderr.write(`pgwal: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = 70;
   },

@@ -154,7 +154,7 @@ export async function orphansCommand(argv: string[], io: DumpIo): Promise<number
   // Read only: the slot is not locked or moved, so this may run beside a decode that refused.
   const state = readSlotStateFile(path.resolve(io.cwd, stateFile));
   const choice = pluginChoice(p.options, state.plugin);
-  const sources = await openWalSources(p.options, io);
+  const sources = await openWalSources(p.options, io, false, parseLsn(state.restartLsn));
   try {
     const report =
       sources.history === undefined

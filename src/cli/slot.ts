@@ -2,11 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { WalError } from '../errors.js';
+import { WalError, WalSourceError } from '../errors.js';
 import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { openWal, type WalFiles } from '../node/wal.js';
 import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
-import type { DurabilitySource, SlotDecodeOptions } from '../node/slot-decode.js';
+import { judgeEndOfWal, type DurabilitySource, type SlotDecodeOptions } from '../node/slot-decode.js';
 import { DEFAULT_KEEP_RESTARTS } from '../slot/slot.js';
 import { orphansCommand } from './orphans.js';
 import { TestDecodingDecoder } from '../reorderbuffer/logical.js';
@@ -161,6 +161,33 @@ function parse(argv: string[], specs: OptionSpec[]): { get: (n: string) => strin
 
 const need = (v: string | undefined, what: string): string => v ?? bad(`${what} is required`);
 
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  ENOTDIR: 'Not a directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  EISDIR: 'Is a directory',
+  ELOOP: 'Too many levels of symbolic links',
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+};
+
+/** A system error (a file, a connection) as libpq and the server word it; undefined for anything else. */
+function systemErrorText(e: unknown): string | undefined {
+  const x = e as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (!(e instanceof Error) || typeof x.code !== 'string' || typeof x.syscall !== 'string') return undefined;
+  if (x.code === 'ENOTFOUND' || x.code === 'EAI_AGAIN') return `could not translate host name "${x.hostname ?? ''}" to address: Name or service not known`;
+  const why = STRERROR[x.code] ?? x.code;
+  if (x.syscall === 'connect') {
+    const where = x.port === undefined ? `on socket "${x.address}"` : `at "${x.address}", port ${x.port}`;
+    return `connection to server ${where} failed: ${why}`;
+  }
+  return x.path !== undefined ? `could not ${x.syscall} "${x.path}": ${why}` : `${x.syscall}: ${why}`;
+}
+
 export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
   const [sub, ...rest] = argv;
   const subs: Record<string, (a: string[], io: DumpIo) => Promise<void>> = { create, show, advance, drop, export: exportCmd, import: importCmd };
@@ -210,17 +237,25 @@ async function create(argv: string[], io: DumpIo): Promise<void> {
   const state = need(o.get('state'), '--state');
   const datadir = o.get('datadir');
   if (datadir !== undefined && o.get('dsn') !== undefined) throw new WalError('invalid-argument', '--datadir and --dsn exclude each other');
-  const s =
-    datadir !== undefined
-      ? createSlotFromDataDir({ dataDir: path.resolve(io.cwd, datadir), database: need(o.get('dbname'), '--dbname'), slotName: slot })
-      : await createSlot({
-          connection: need(o.get('dsn'), '--dsn'),
-          slotName: slot,
-          plugin: o.get('plugin'),
-          temporary: o.has('temporary'),
-          twoPhase: o.has('two-phase'),
-          historicCatalog: !o.has('static-catalog'),
-        });
+  let s: SlotState;
+  try {
+    s =
+      datadir !== undefined
+        ? createSlotFromDataDir({ dataDir: path.resolve(io.cwd, datadir), database: need(o.get('dbname'), '--dbname'), slotName: slot })
+        : await createSlot({
+            connection: need(o.get('dsn'), '--dsn'),
+            slotName: slot,
+            plugin: o.get('plugin'),
+            temporary: o.has('temporary'),
+            twoPhase: o.has('two-phase'),
+            historicCatalog: !o.has('static-catalog'),
+          });
+  } catch (e) {
+    // A missing data directory, a server that is down: one line naming what could not be reached.
+    const text = systemErrorText(e);
+    if (text === undefined) throw e;
+    throw new WalSourceError('unreachable', datadir !== undefined ? `data directory "${datadir}": ${text}` : text, { cause: e });
+  }
   writeSlotStateFile(path.resolve(io.cwd, state), s);
   io.out(`slot "${s.name}" created: restart_lsn ${s.restartLsn}, confirmed_flush_lsn ${s.confirmedFlush}, catalog_xmin ${s.catalogXmin}\n`);
 }
@@ -298,18 +333,29 @@ async function advanceSlot(slot: Slot, paths: string[], to: string, io: DumpIo):
   let readTo = slot.restartLsn;
   let tli = slot.timeline;
   const start = wal.history === undefined ? slot.timeline : timelineOfLsn(slot.restartLsn, wal.history);
+  let lastRecord: Lsn | undefined;
+  let notice: string | undefined;
   try {
-    for await (const rec of wal.records({ start: slot.restartLsn, end: target, startTimeline: start })) {
+    const stream = wal.records({ start: slot.restartLsn, end: target, startTimeline: start });
+    for await (const rec of stream) {
       slot.checkRecord(rec, profile.major);
       decoder.process(rec);
+      lastRecord = rec.lsn;
       readTo = rec.endLsn;
       tli = rec.timeline;
     }
+    // Like the server, a target past the end of WAL is clamped to what could be read; but not reaching the
+    // restart_lsn or confirmed_flush, or damage with WAL after it, is an error, and a clamp is said.
+    notice = await judgeEndOfWal(stream.end, { restartLsn: slot.restartLsn, confirmedFlush: slot.confirmedFlush }, lastRecord, (e) => wal.damageAfter(e));
   } finally {
     decoder.close();
   }
-  // Like the server, a target past the end of WAL is clamped to what could be read.
   const moveTo = Math.min(target, Math.max(readTo, slot.confirmedFlush));
+  if (notice !== undefined) io.err(`pgwal slot advance: ${notice}; --to ${formatLsn(target)} is past it\n`);
+  if (moveTo === slot.confirmedFlush) {
+    io.out(`slot "${slot.name}" already at ${formatLsn(moveTo)}\n`);
+    return;
+  }
   slot.advance(moveTo, { restartLsn: decoder.restartPoint(moveTo), timeline: tli });
   io.out(`slot "${slot.name}" advanced: restart_lsn ${slot.state.restartLsn}, confirmed_flush_lsn ${slot.state.confirmedFlush}, catalog_xmin ${slot.catalogXmin}\n`);
 }

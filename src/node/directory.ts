@@ -246,7 +246,8 @@ export class DirectorySource implements SyncPageSource {
     const off = pagePtr - start;
     if (bytes.length < off + Math.min(minLength, 8192)) {
       return {
-        missing: `could not read from file "${path.basename(found.file)}", offset ${pagePtr - segStart}: read ${Math.max(0, bytes.length - off)} of 8192`,
+        // WALRead's words: a short read is retried, and the read that returns nothing is the one reported.
+        missing: `could not read from file ${path.basename(found.file)}, offset ${pagePtr - segStart + Math.max(0, bytes.length - off)}: read 0 of ${8192 - Math.max(0, bytes.length - off)}`,
       };
     }
     return { start, bytes, tli: found.tli };
@@ -290,6 +291,8 @@ export function inspectDirectory(dirs: string[], timeline?: number): WalDirector
   }
   const first = candidates[0]!;
   const head = readHead(first);
+  // search_directory reads a whole first page for the segment size.
+  if (head.length < 8192) throw new WalFormatError('short-segment', `could not read file "${path.basename(first)}": read ${head.length} of 8192`, { file: first });
   const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const segmentSize = head.length >= 40 ? v.getUint32(32, true) : 0;
   if (!isValidWalSegmentSize(segmentSize)) {

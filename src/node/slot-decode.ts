@@ -10,6 +10,8 @@ import { XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, parseCommit } from '../xlo
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { KeepRestarts, Slot } from '../slot/slot.js';
 import { openWal } from './wal.js';
+import type { EndOfWal } from '../xlogreader/reader.js';
+import { WalEndedEarlyError } from '../errors.js';
 
 /** Something that says how far WAL is durable where it matters (a standby, an archive, a user's check). */
 export interface DurabilitySource {
@@ -69,6 +71,50 @@ export async function orphanedTransactions(records: AsyncIterable<DecodedRecord>
     out.push({ xid: op === XLOG_XACT_COMMIT_PREPARED ? c.twophaseXid : rec.xid, commitLsn: rec.lsn, commitEndLsn: rec.endLsn, subxacts: c.subxacts });
   }
   return out;
+}
+
+/** Where a decode (or an advance) had to get to: the slot's positions when it began, and a requested end. */
+export interface DecodeTargets {
+  restartLsn: Lsn;
+  confirmedFlush: Lsn;
+  /** --end / --to: the run must read up to it. */
+  end?: Lsn;
+  /** How the requested end is named in messages (default "--end"). */
+  endName?: string;
+}
+
+/**
+ * How reading ended, judged as the server judges a decoding that reads up to its flush position. A requested
+ * end reached: undefined. A normal end of the available WAL past the slot's confirmed_flush: the line saying
+ * where and why, for stderr. Anything else throws WalEndedEarlyError: the restart_lsn not reached, WAL ending
+ * before confirmed_flush or a requested end, damage with WAL after it (`damage` says what follows), or a stop
+ * this code does not know (a timeline's end, say), which is never success. `lastRecord`: the last record read.
+ */
+export async function judgeEndOfWal(
+  end: EndOfWal | undefined,
+  targets: DecodeTargets,
+  lastRecord: Lsn | undefined,
+  damage: (end: EndOfWal) => string | undefined | Promise<string | undefined>,
+): Promise<string | undefined> {
+  if (end === undefined) throw new WalEndedEarlyError('reading stopped before the end of the WAL without saying why');
+  if (end.reason === 'end-lsn') return undefined;
+  const at = formatLsn(end.lsn);
+  const context = { lsn: end.lsn };
+  // Not a switch with assertNever: a reason added later must fail here at run time, not pass as a normal end.
+  if (end.reason !== 'invalid-record' && end.reason !== 'no-more-wal') throw new WalEndedEarlyError(`reading stopped at ${at}: ${end.message || end.reason}`, context);
+  // WAL ending right at restart_lsn (a slot that consumed everything) is an end like any other.
+  if (lastRecord === undefined && end.lsn < targets.restartLsn) throw new WalEndedEarlyError(`could not read WAL at the slot's restart_lsn ${formatLsn(targets.restartLsn)}: ${end.message}`, context);
+  if (end.lsn < targets.confirmedFlush) {
+    throw new WalEndedEarlyError(`WAL ends at ${at}, before the slot's confirmed_flush ${formatLsn(targets.confirmedFlush)}: ${end.message}`, context);
+  }
+  if (targets.end !== undefined) throw new WalEndedEarlyError(`WAL ends at ${at}, before ${targets.endName ?? '--end'} ${formatLsn(targets.end)}: ${end.message}`, context);
+  const d = await damage(end);
+  if (d !== undefined) {
+    // pg_waldump's words for an invalid record, naming the last good one.
+    const what = end.reason === 'invalid-record' && lastRecord !== undefined ? `error in WAL record at ${formatLsn(lastRecord)}: ${end.message}` : end.message;
+    throw new WalEndedEarlyError(`${what}; ${d}`, context);
+  }
+  return `end of WAL at ${at}: ${end.message}`;
 }
 
 export class SlotDecodeHooks {

@@ -2,13 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { WalSourceError } from '../errors.js';
-import type { Lsn } from '../lsn.js';
-import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import { type XLogReaderOptions, XLogReader, type EndOfWal, isWalPageAt, walPageAddr, XLOG_BLCKSZ } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import { readRecords, readRecordsSync, type FollowOptions } from '../xlogreader/source.js';
 import { DirectorySource, inspectDirectory, type WalDirectoryInfo } from './directory.js';
 import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_FILE_SIZE, parseTimelineHistory, TimelineEndError, type TimelineHistory } from '../timeline/history.js';
-import { historyFileName } from '../walfile.js';
+import { historyFileName, parseSegmentFileName } from '../walfile.js';
 
 export interface OpenWalOptions {
   /** A pg_wal folder, a data directory (its pg_wal is used), or any folders holding segments, searched in order. */
@@ -127,6 +127,88 @@ export class WalFiles {
     };
   }
 
+  /**
+   * Reading stopped at `end` (not at a requested end LSN): why that is not the end of the WAL the folders hold,
+   * or undefined when it is. A segment file shorter than the segment size is damaged; so is the WAL when a page
+   * after the failing one carries the header the server wrote for it (later in the segment, or the first page of
+   * a later segment): the WAL went on past the record that could not be read.
+   */
+  damageAfter(end: EndOfWal): string | undefined {
+    const damage = this.damageSeen(end);
+    // A server writing these folders may have completed the record meanwhile (and gone on past it): then the
+    // WAL grew, it is not damaged, and reading stopped at its end as it was.
+    return damage === undefined || this.readableNow(end.lsn) ? undefined : damage;
+  }
+
+  /** Whether a record can be read at `lsn` now (a fresh look at the files). */
+  private readableNow(lsn: Lsn): boolean {
+    const source = new DirectorySource({ dirs: this.dirs, segmentSize: this.info.segmentSize, timeline: this.info.timeline, history: this.history, readAhead: 0 });
+    try {
+      const reader = new XLogReader({ segmentSize: this.info.segmentSize, startLsn: lsn, timeline: this.info.timeline });
+      for (const _ of readRecordsSync(reader, source)) return true;
+      return false;
+    } catch {
+      return false;
+    } finally {
+      source.close();
+    }
+  }
+
+  private damageSeen(end: EndOfWal): string | undefined {
+    const { segmentSize } = this.info;
+    const segno = Math.floor(end.lsn / segmentSize);
+    const source = new DirectorySource({ dirs: this.dirs, segmentSize, timeline: this.info.timeline, history: this.history, readAhead: 0 });
+    try {
+      const found = source.locate(segno);
+      if (found !== undefined && !found.compressed) {
+        const size = fs.statSync(found.file).size;
+        if (size !== segmentSize) return `file "${path.basename(found.file)}" is ${size} bytes, not a whole segment of ${segmentSize}`;
+      }
+      const failPage = end.lsn - (end.lsn % XLOG_BLCKSZ);
+      const failing = found === undefined ? undefined : source.read(failPage, XLOG_BLCKSZ);
+      if (failing !== undefined && !('missing' in failing)) {
+        const later = laterPageAddr(failing.bytes.subarray(failPage - failing.start), failPage);
+        if (later !== undefined) return `${later} ("${path.basename(found!.file)}")`;
+      }
+      for (let p = failPage + XLOG_BLCKSZ; found !== undefined && p < (segno + 1) * segmentSize; p += XLOG_BLCKSZ) {
+        const got = source.read(p, XLOG_BLCKSZ);
+        if ('missing' in got) break;
+        if (isWalPageAt(got.bytes.subarray(p - got.start), p)) return `WAL continues after it, at ${formatLsn(p)}`;
+      }
+      const later = new Set<number>();
+      for (const dir of this.dirs) {
+        for (const name of fs.readdirSync(dir)) {
+          if (!/^[0-9A-F]{24}(\.partial)?(\.gz)?(\.partial)?$/.test(name)) continue;
+          const s = parseSegmentFileName(name, segmentSize).segno;
+          if (s > segno) later.add(s);
+        }
+      }
+      for (const s of [...later].sort((a, b) => a - b)) {
+        const f = source.locate(s);
+        if (f === undefined) continue;
+        const start = s * segmentSize;
+        let page: Uint8Array;
+        if (f.compressed) {
+          const got = source.read(start, XLOG_BLCKSZ);
+          if ('missing' in got) continue;
+          page = got.bytes;
+        } else {
+          page = new Uint8Array(XLOG_BLCKSZ);
+          const fd = fs.openSync(f.file, 'r');
+          try {
+            page = page.subarray(0, fs.readSync(fd, page, 0, XLOG_BLCKSZ, 0));
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+        if (isWalPageAt(page, start)) return `WAL continues after it, in "${path.basename(f.file)}" at ${formatLsn(start)}`;
+      }
+      return undefined;
+    } finally {
+      source.close();
+    }
+  }
+
   /** The same, synchronously. */
   recordsSync(options: RecordsOptions = {}): RecordIterable {
     const reader = this.reader(options);
@@ -152,6 +234,12 @@ export class WalFiles {
       },
     };
   }
+}
+
+/** When the page at `pagePtr` carries a later address: what that says (shared with the archive's check). */
+export function laterPageAddr(page: Uint8Array, pagePtr: Lsn): string | undefined {
+  const addr = walPageAddr(page);
+  return addr !== undefined && addr > pagePtr ? `the page at ${formatLsn(pagePtr)} holds the WAL of ${formatLsn(addr)}: a later segment's file in its place` : undefined;
 }
 
 /** A folder with segments, or a data directory whose pg_wal has them (pg_waldump's search order). */

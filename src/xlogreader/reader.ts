@@ -742,3 +742,26 @@ export class XLogReader {
   }
 
 }
+
+/**
+ * Whether `page` (at least a short header's bytes) starts with a header the server wrote for `pagePtr`: a known
+ * magic, valid info bits and `xlp_pageaddr` equal to `pagePtr`. A zeroed or recycled page fails it; a page that
+ * passes after an invalid record means the WAL goes on past it (damage, not the end of WAL).
+ */
+export function isWalPageAt(page: Uint8Array, pagePtr: Lsn): boolean {
+  return walPageAddr(page) === pagePtr;
+}
+
+/**
+ * The `xlp_pageaddr` of a page whose header looks like one the server wrote (known magic, valid info bits), else
+ * undefined. A recycled segment's pages carry an older address; a later address where WAL ended means a file of
+ * later WAL lies in the place of the one wanted (swapped or misnamed), which is damage, not the end of WAL.
+ */
+export function walPageAddr(page: Uint8Array): Lsn | undefined {
+  if (page.length < SIZE_OF_SHORT_PHD) return undefined;
+  const magic = page[0]! | (page[1]! << 8);
+  const info = page[2]! | (page[3]! << 8);
+  if (profileForMagic(magic) === undefined || (info & ~XLP_ALL_FLAGS) !== 0) return undefined;
+  const addr = lsnFromParts(u32(page, 12), u32(page, 8));
+  return addr < 0 ? undefined : addr;
+}

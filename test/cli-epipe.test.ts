@@ -1,0 +1,58 @@
+// `pgwal dump | head -1` and `pgwal decode | head -1` (issue 14, item 7): the process whose stdout reader went
+// away stops at once and quietly, with 141 (what a shell shows for pg_waldump killed by SIGPIPE), and a decode
+// with --advance confirms nothing it could not deliver.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliBundle } from './support/cli-process.js';
+import { listFixtures, readSegment } from './support/fixtures.js';
+
+const f = listFixtures().find((x) => x.id === 'pg15/large-records')!; // 3.9 MB of dump output, 1.3 MB decoded
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-epipe-'));
+for (const name of f.meta.segments) fs.writeFileSync(path.join(dir, name), readSegment(f, name));
+fs.copyFileSync(path.join(f.dir, 'slot.state'), path.join(dir, 'slot.state'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the CLI, closes its stdout after the first chunk, and returns its exit code and stderr. */
+function headOne(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; first: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let first = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', (d: Buffer) => {
+      first = d.toString();
+      child.stdout.destroy();
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, stderr, first }));
+  });
+}
+
+describe('a reader that closes stdout early', () => {
+  it('pgwal dump stops quietly, before reading to the end of the WAL', async () => {
+    const r = await headOne(['dump', '-p', dir, '-s', f.meta.startLsn]);
+    expect(r.first).toMatch(/^rmgr: /);
+    // The end-of-WAL error (exit 1) would only come after reading everything.
+    expect(r).toMatchObject({ code: 141, signal: null, stderr: '' });
+  });
+
+  it('pgwal dump --json too', async () => {
+    const r = await headOne(['dump', '-p', dir, '-s', f.meta.startLsn, '--json']);
+    expect(r).toMatchObject({ code: 141, stderr: '' });
+  });
+
+  it('pgwal decode --advance stops quietly and confirms nothing', async () => {
+    const before = fs.readFileSync(path.join(dir, 'slot.state'));
+    const r = await headOne(['decode', '--state', path.join(dir, 'slot.state'), '-p', dir, '--advance']);
+    expect(r.first.length).toBeGreaterThan(0);
+    expect(r).toMatchObject({ code: 141, signal: null, stderr: '' });
+    expect(fs.readFileSync(path.join(dir, 'slot.state'))).toEqual(before);
+  });
+
+  it('pgwal decode through a restore_command', async () => {
+    const r = await headOne(['decode', '--state', path.join(dir, 'slot.state'), '--restore-command', `cp '${dir}/%f' %p`]);
+    expect(r).toMatchObject({ code: 141, stderr: '' });
+  });
+});
