@@ -12,7 +12,7 @@ import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js
 import { defaultSpillDir, FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
 import { profileForMajor } from '../xlogreader/profile.js';
-import { getopt } from './getopt.js';
+import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
 import type { DumpIo } from './dump.js';
 
@@ -57,6 +57,7 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
   --restore-timeout SECONDS  stop a restore_command that runs longer, as an error (default: no limit)
   --toast-cache SIZE  remember TOAST values up to SIZE (e.g. 64MB) and fill unchanged TOAST columns whose value
                       the decoded range logged earlier (default: off, as the server and wal2json)
+  -?, --help          show this help
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
@@ -71,28 +72,29 @@ of WAL at 0/7023B0: invalid record length at 0/7023B0: expected at least 24, got
 slot's restart_lsn, its confirmed_flush or --end, and an invalid record with valid WAL after it, are errors
 (exit 1; pgwal dump -p DIR -s LSN shows the records there). Exit 141: stdout's reader went away (| head);
 nothing is confirmed past what was written.
-
-Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
 
+/** Every option `pgwal decode` parses; DECODE_HELP lists the same (test/cli-help.test.ts). */
+export const DECODE_OPTIONS: OptionSpec[] = [
+  ...SHARED_DECODE_OPTIONS,
+  { long: 'end', arg: 'required' },
+  { long: 'advance', arg: 'none' },
+  { long: 'spill-dir', arg: 'required' },
+  { long: 'toast-cache', arg: 'required' },
+  { long: 'orphans', arg: 'required' },
+  ...SLOT_DECODE_OPTIONS,
+];
+
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
   let slot: Slot | undefined;
   try {
     const p = getopt(
       argv,
-      [
-        ...SHARED_DECODE_OPTIONS,
-        { long: 'end', arg: 'required' },
-        { long: 'advance', arg: 'none' },
-        { long: 'spill-dir', arg: 'required' },
-        { long: 'toast-cache', arg: 'required' },
-        { long: 'orphans', arg: 'required' },
-        ...SLOT_DECODE_OPTIONS,
-      ],
+      DECODE_OPTIONS,
       (m) => {
         throw new WalError('invalid-argument', m);
       },

@@ -54,7 +54,8 @@ arguments, and 1 when WAL ends before --end (or, without --end, at its end) as p
 stdout's reader goes away (| head), as a shell shows pg_waldump killed by SIGPIPE.
 `;
 
-const OPTIONS: OptionSpec[] = [
+/** Every option `pgwal dump` parses; its help lists the same (test/cli-help.test.ts). */
+export const DUMP_OPTIONS: OptionSpec[] = [
   { short: 'b', long: 'bkp-details', arg: 'none' },
   { short: 'B', long: 'block', arg: 'required' },
   { short: 'e', long: 'end', arg: 'required' },
@@ -136,7 +137,7 @@ interface Config {
 
 function parseConfig(argv: string[], io: DumpIo): Config | 'help' | 'list' {
   if (argv.length === 0) throw new BadArgument('no arguments specified');
-  const parsed = getopt(argv, OPTIONS, (m) => {
+  const parsed = getopt(argv, DUMP_OPTIONS, (m) => {
     throw new BadArgument(m);
   });
   const c: Config = {

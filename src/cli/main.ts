@@ -20,7 +20,7 @@ Usage:
   pgwal slot show|advance|drop|export|import   inspect, move, remove, hand over a slot (pgwal slot --help)
   pgwal slot orphans --state FILE [--path DIR] after a failover: the changes of the transactions the slot
                                                consumed on the old timeline (pgwal slot orphans --help)
-  pgwal decode --state FILE [--path DIR]       test_decoding's output, from WAL files alone (preview)
+  pgwal decode --state FILE [--path DIR]       test_decoding's or wal2json's output, from WAL files alone
   pgwal --version                              print the version
   pgwal --help                                 print this help
 

@@ -33,13 +33,14 @@ Usage:
   --with-lsn           print "lsn<TAB>xid<TAB>data", as pg_logical_slot_peek_changes's three columns
   --memory-limit SIZE  logical_decoding_work_mem (default 64MB); above it transactions spill to a temporary folder
   --json               the report as one JSON object on stderr instead of text
+  -?, --help           show this help
   -p, --restore-command, --restore-timeout, --wal-segsize, --plugin, -o: as pgwal decode takes them (stream-changes does not apply)
 
 Exit status: 0 all orphans printed, 2 some not (see the report), 1 an error.
 `;
 
 /** `slot orphans`' options: those it shares with decode, and --json. */
-const ORPHANS_OPTIONS = [...SHARED_DECODE_OPTIONS, { long: 'json', arg: 'none' }] as const;
+export const ORPHANS_OPTIONS = [...SHARED_DECODE_OPTIONS, { long: 'json', arg: 'none' }] as const;
 
 /** The report as text: one line per orphan. */
 export function orphanReportText(r: OrphanReport, who: string): string {

@@ -46,11 +46,69 @@ Usage:
       after a failover: the changes of the transactions the slot consumed on its old timeline past the switch
       point, in its plugin's format, from the old timeline's WAL; each orphan is printed whole or reported as
       "changes unavailable" with why (pgwal slot orphans --help)
-  pgwal slot import --from BLOB | --dsn URL --slot NAME   --state FILE --path DIR... [--wait SECONDS]
+  pgwal slot import --from BLOB | --dsn URL --slot NAME   --state FILE --path DIR... [--wait SECONDS] [--force]
       take a slot over on this node's WAL: refused for another system, a position not on this WAL's
       timeline history (naming the fork point), a catalog_xmin the WAL has made unsafe, or a position the WAL
-      has not reached (unless --wait, which follows the WAL that long)
+      has not reached (unless --wait, which follows the WAL that long); --force replaces an existing state file
 `;
+
+/** The options each `pgwal slot` subcommand parses (besides -h/--help); its usage lines in SLOT_HELP list the same. */
+export const SLOT_OPTIONS = {
+  create: [
+    { long: 'dsn', arg: 'required' },
+    { long: 'slot', arg: 'required' },
+    { long: 'state', arg: 'required' },
+    { long: 'plugin', arg: 'required' },
+    { long: 'temporary', arg: 'none' },
+    { long: 'two-phase', arg: 'none' },
+    { long: 'static-catalog', arg: 'none' },
+    { long: 'datadir', arg: 'required' },
+    { long: 'dbname', arg: 'required' },
+  ],
+  show: [
+    { long: 'state', arg: 'required' },
+    { long: 'json', arg: 'none' },
+  ],
+  advance: [
+    { long: 'state', arg: 'required' },
+    { long: 'to', arg: 'required' },
+    { short: 'p', long: 'path', arg: 'required' },
+  ],
+  drop: [
+    { long: 'state', arg: 'required' },
+    { long: 'dsn', arg: 'required' },
+  ],
+  export: [
+    { long: 'state', arg: 'required' },
+    { long: 'dsn', arg: 'required' },
+    { long: 'slot', arg: 'required' },
+    { long: 'out', arg: 'required' },
+    { short: 'p', long: 'path', arg: 'required' },
+  ],
+  import: [
+    { long: 'from', arg: 'required' },
+    { long: 'dsn', arg: 'required' },
+    { long: 'slot', arg: 'required' },
+    { long: 'state', arg: 'required' },
+    { short: 'p', long: 'path', arg: 'required' },
+    { long: 'wait', arg: 'required' },
+    { long: 'force', arg: 'none' },
+  ],
+} satisfies Record<string, OptionSpec[]>;
+
+/** One subcommand's help: its usage lines of SLOT_HELP, each with what follows it up to the next usage line. */
+export function slotSubHelp(sub: string): string {
+  const lines = SLOT_HELP.split('\n');
+  const out: string[] = [];
+  let mine = false;
+  for (const line of lines) {
+    const usage = /^  pgwal slot (\w+)/.exec(line);
+    if (usage !== null) mine = usage[1] === sub;
+    else if (!line.startsWith('      ')) mine = false;
+    if (mine) out.push(line);
+  }
+  return `Usage:\n${out.join('\n')}\n  -h, --help          show this help\n\nAll of pgwal slot: pgwal slot --help\n`;
+}
 
 /** The options `pgwal decode` takes for its slot. */
 export const SLOT_DECODE_OPTIONS: OptionSpec[] = [
@@ -205,6 +263,10 @@ export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
       return 1;
     }
   }
+  if (sub !== undefined && Object.hasOwn(subs, sub) && (rest.includes('--help') || rest.includes('-h'))) {
+    io.out(slotSubHelp(sub));
+    return 0;
+  }
   if (sub === undefined || !Object.hasOwn(subs, sub)) {
     io.err(sub === undefined ? SLOT_HELP : `pgwal slot: unknown subcommand "${sub}"\n\n${SLOT_HELP}`);
     return 1;
@@ -222,17 +284,7 @@ export async function slotCommand(argv: string[], io: DumpIo): Promise<number> {
 }
 
 async function create(argv: string[], io: DumpIo): Promise<void> {
-  const o = parse(argv, [
-    { long: 'dsn', arg: 'required' },
-    { long: 'slot', arg: 'required' },
-    { long: 'state', arg: 'required' },
-    { long: 'plugin', arg: 'required' },
-    { long: 'temporary', arg: 'none' },
-    { long: 'two-phase', arg: 'none' },
-    { long: 'static-catalog', arg: 'none' },
-    { long: 'datadir', arg: 'required' },
-    { long: 'dbname', arg: 'required' },
-  ]);
+  const o = parse(argv, SLOT_OPTIONS['create']);
   const slot = need(o.get('slot'), '--slot');
   const state = need(o.get('state'), '--state');
   const datadir = o.get('datadir');
@@ -285,10 +337,7 @@ function showText(s: SlotState): string {
 }
 
 async function show(argv: string[], io: DumpIo): Promise<void> {
-  const o = parse(argv, [
-    { long: 'state', arg: 'required' },
-    { long: 'json', arg: 'none' },
-  ]);
+  const o = parse(argv, SLOT_OPTIONS['show']);
   const s = readSlotStateFile(path.resolve(io.cwd, need(o.get('state'), '--state')));
   if (o.has('json')) {
     const { catalog: _catalog, catalogFilenodes: _files, ...rest } = s;
@@ -301,11 +350,7 @@ function walOf(dirs: string[], io: DumpIo): WalFiles {
 }
 
 async function advance(argv: string[], io: DumpIo): Promise<void> {
-  const o = parse(argv, [
-    { long: 'state', arg: 'required' },
-    { long: 'to', arg: 'required' },
-    { short: 'p', long: 'path', arg: 'required' },
-  ]);
+  const o = parse(argv, SLOT_OPTIONS['advance']);
   const slot = openSlotFile(path.resolve(io.cwd, need(o.get('state'), '--state')));
   try {
     await advanceSlot(slot, o.all('path'), need(o.get('to'), '--to'), io);
@@ -361,10 +406,7 @@ async function advanceSlot(slot: Slot, paths: string[], to: string, io: DumpIo):
 }
 
 async function drop(argv: string[], io: DumpIo): Promise<void> {
-  const o = parse(argv, [
-    { long: 'state', arg: 'required' },
-    { long: 'dsn', arg: 'required' },
-  ]);
+  const o = parse(argv, SLOT_OPTIONS['drop']);
   const file = path.resolve(io.cwd, need(o.get('state'), '--state'));
   const slot = openSlotFile(file); // refused while another process uses it
   try {
@@ -395,13 +437,7 @@ async function walEndFrom(wal: WalFiles, start: Lsn, startTimeline: number | und
 }
 
 async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
-  const o = parse(argv, [
-    { long: 'state', arg: 'required' },
-    { long: 'dsn', arg: 'required' },
-    { long: 'slot', arg: 'required' },
-    { long: 'out', arg: 'required' },
-    { short: 'p', long: 'path', arg: 'required' },
-  ]);
+  const o = parse(argv, SLOT_OPTIONS['export']);
   const out = path.resolve(io.cwd, need(o.get('out'), '--out'));
   let blob: SlotExport;
   const dsn = o.get('dsn');
@@ -429,15 +465,7 @@ async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
 }
 
 async function importCmd(argv: string[], io: DumpIo): Promise<void> {
-  const o = parse(argv, [
-    { long: 'from', arg: 'required' },
-    { long: 'dsn', arg: 'required' },
-    { long: 'slot', arg: 'required' },
-    { long: 'state', arg: 'required' },
-    { short: 'p', long: 'path', arg: 'required' },
-    { long: 'wait', arg: 'required' },
-    { long: 'force', arg: 'none' },
-  ]);
+  const o = parse(argv, SLOT_OPTIONS['import']);
   const stateFile = path.resolve(io.cwd, need(o.get('state'), '--state'));
   if (fs.existsSync(stateFile) && !o.has('force')) bad(`slot state file "${stateFile}" already exists (--force replaces it)`);
   const from = o.get('from');

@@ -6,7 +6,7 @@ import { formatLsn } from '../lsn.js';
 import { newestTimeline, readHistory } from '../node/wal.js';
 import { ArchiveWal, restoreTimeoutMs } from '../node/restore.js';
 import type { TimelineHistory } from '../timeline/history.js';
-import { getopt } from './getopt.js';
+import { getopt, type OptionSpec } from './getopt.js';
 import type { DumpIo } from './dump.js';
 
 export const TIMELINE_HELP = `pgwal timeline prints the timeline history that WAL folders or an archive hold.
@@ -40,19 +40,22 @@ function table(history: TimelineHistory): string {
   return line(head) + width.map((w) => '-'.repeat(w + 2)).join('+') + '\n' + rows.map(line).join('');
 }
 
+/** Every option `pgwal timeline` parses; its help lists the same (test/cli-help.test.ts). */
+export const TIMELINE_OPTIONS: OptionSpec[] = [
+  { short: 'p', long: 'path', arg: 'required' },
+  { long: 'restore-command', arg: 'required' },
+  { long: 'restore-timeout', arg: 'required' },
+  { short: 't', long: 'timeline', arg: 'required' },
+  { long: 'json', arg: 'none' },
+  { short: '?', long: 'help', arg: 'none' },
+];
+
 export async function timeline(argv: string[], io: DumpIo): Promise<number> {
   let parsed;
   try {
     parsed = getopt(
       argv,
-      [
-        { short: 'p', long: 'path', arg: 'required' },
-        { long: 'restore-command', arg: 'required' },
-        { long: 'restore-timeout', arg: 'required' },
-        { short: 't', long: 'timeline', arg: 'required' },
-        { long: 'json', arg: 'none' },
-        { short: '?', long: 'help', arg: 'none' },
-      ],
+      TIMELINE_OPTIONS,
       (m) => {
         throw new WalError('invalid-argument', m);
       },
