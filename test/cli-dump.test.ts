@@ -99,3 +99,23 @@ describe('argument errors', () => {
     expect(list.out.split('\n').slice(0, 3)).toEqual(['XLOG', 'Transaction', 'Storage']);
   });
 });
+
+// A segment named on the command line is found gzipped too, as -s finds it (issue 15, item 4).
+describe('a segment named in a folder that holds it gzipped', () => {
+  const f = fixtures.find((x) => x.id === 'pg15/types-dml')!;
+  it('prints what the plain segment prints', async () => {
+    const plain = extractSegments(f);
+    const gz = fs.mkdtempSync(`${plain}-gz`);
+    try {
+      const name = f.meta.segments[0]!;
+      fs.copyFileSync(`${f.dir}/${name}.gz`, `${gz}/${name}.gz`);
+      const want = await runDump(['-p', plain, name]);
+      expect(want.out.split('\n').length).toBeGreaterThan(10);
+      // Each run's error line names where its WAL ends; the records are the same.
+      expect(await runDump(['-p', gz, name])).toEqual(want);
+    } finally {
+      fs.rmSync(plain, { recursive: true, force: true });
+      fs.rmSync(gz, { recursive: true, force: true });
+    }
+  });
+});

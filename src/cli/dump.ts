@@ -282,7 +282,8 @@ function isDir(d: string): boolean {
 
 function hasWalFile(dir: string, fname: string | undefined): boolean {
   try {
-    if (fname !== undefined) return fs.existsSync(path.join(dir, fname));
+    // The folder reader takes a segment gzipped or partial too (NAME.gz, NAME.partial, NAME.partial.gz).
+    if (fname !== undefined) return ['', '.gz', '.partial', '.partial.gz'].some((ext) => fs.existsSync(path.join(dir, fname + ext)));
     return fs.readdirSync(dir).some((n) => /^[0-9A-F]{24}(\.partial)?(\.gz)?$/.test(n));
   } catch {
     return false;
