@@ -171,16 +171,7 @@ export class DirectorySource implements SyncPageSource {
    * the switch point (the reader's `timeline-end`); follow mode looks again and takes the newer file once it is there.
    */
   read(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
-    const got = this.readFile(pagePtr, minLength);
-    const { history, segmentSize } = this.options;
-    if ('missing' in got || history === undefined) return got;
-    const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
-    if (cut === undefined) return got;
-    if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
-      return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
-    }
-    const keep = cut.switchPoint - got.start;
-    return keep >= got.bytes.length ? got : { ...got, bytes: got.bytes.subarray(0, keep) };
+    return clipAtSwitchPoint(this.readFile(pagePtr, minLength), pagePtr, minLength, this.options.history, this.options.segmentSize);
   }
 
   private readFile(pagePtr: Lsn, minLength: number): SourceBytes | SourceMiss {
@@ -350,6 +341,21 @@ function readGzipHead(file: string): Uint8Array {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * What a source read of a timeline's segment may hand over: nothing past the point where the history says that
+ * timeline ended (the switch point); wanting bytes past it is a miss naming it (the reader's `timeline-end`).
+ */
+export function clipAtSwitchPoint(got: SourceBytes | SourceMiss, pagePtr: Lsn, minLength: number, history: TimelineHistory | undefined, segmentSize: number): SourceBytes | SourceMiss {
+  if ('missing' in got || history === undefined) return got;
+  const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
+  if (cut === undefined) return got;
+  if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
+    return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
+  }
+  const keep = cut.switchPoint - got.start;
+  return keep >= got.bytes.length ? got : { ...got, bytes: got.bytes.subarray(0, keep) };
 }
 
 /** The first page of the first segment (search_directory): a name that is no readable file is a typed error. */

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { InvalidArgumentError, WalError, WalSourceError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyFileName, parseWalFileName, walFileName } from '../walfile.js';
-import { decompressMember } from './directory.js';
+import { clipAtSwitchPoint, decompressMember } from './directory.js';
 import { readRecords, type FollowOptions, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { type XLogReaderOptions, XLogReader, type EndOfWal } from '../xlogreader/reader.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_FILE_SIZE, parseTimelineHistory, switchPointInSegment, switchPointMessage, TimelineEndError, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { assertOnHistory, historyWithoutFile, HistoryTooLargeError, MAX_HISTORY_FILE_SIZE, parseTimelineHistory, TimelineEndError, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 
 export { decompressMember };
 
@@ -386,15 +386,7 @@ export class ArchiveSource implements PageSource {
 
   /** The segment holding `pagePtr`, never past the switch point of the timeline it came from (see DirectorySource.read). */
   async read(pagePtr: Lsn, minLength = 1): Promise<SourceBytes | SourceMiss> {
-    const got = await this.readSegment(pagePtr);
-    const { history, segmentSize } = this.options;
-    if ('missing' in got || history === undefined) return got;
-    const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
-    if (cut === undefined) return got;
-    if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
-      return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
-    }
-    return { ...got, bytes: got.bytes.subarray(0, cut.switchPoint - got.start) };
+    return clipAtSwitchPoint(await this.readSegment(pagePtr), pagePtr, minLength, this.options.history, this.options.segmentSize);
   }
 
   private async readSegment(pagePtr: Lsn): Promise<SourceBytes | SourceMiss> {
