@@ -38,13 +38,24 @@ export function parseSize(text: string): number {
 const bool = (v: string): boolean => ['1', 'on', 'true', 'yes', 't', 'y'].includes(v.toLowerCase());
 
 /** The plugin name and -o options, checked: test_decoding's known options, or wal2json's (checked by its parser). */
-export function pluginChoice(options: Parsed['options'], statePlugin: string): { name: 'test_decoding' | 'json'; given: [string, string | null][]; flag: (k: string, d: string) => boolean } {
+export function pluginChoice(
+  options: Parsed['options'],
+  statePlugin: string,
+): { name: 'test_decoding' | 'json'; given: [string, string | null][]; flag: (k: string, d: string) => boolean; oldRows?: { budget?: number } } {
   const pluginName = options.find((o) => o.name === 'plugin')?.value ?? (statePlugin === 'wal2json' ? 'json' : 'test_decoding');
   if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
-  const given = options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
+  const all = options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
     const eq = o.value!.indexOf('=');
     return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
   });
+  // pgwal's own options, for every plugin: whole old rows from kept heap pages, and the memory those pages may take.
+  const own = new Map(all.filter(([k]) => k === 'old-rows' || k === 'old-rows-memory'));
+  const given = all.filter(([k]) => !own.has(k));
+  const oldRowsText = own.get('old-rows');
+  if (oldRowsText !== undefined && oldRowsText !== 'full' && oldRowsText !== 'key') throw new WalError('invalid-argument', `option "old-rows" = "${oldRowsText ?? ''}": expected full or key`);
+  const memoryText = own.get('old-rows-memory');
+  if (memoryText === null) throw new WalError('invalid-argument', 'option "old-rows-memory" needs a size (e.g. 256MB)');
+  const oldRows = oldRowsText === 'full' ? (memoryText !== undefined ? { budget: parseSize(memoryText) } : {}) : undefined;
   const opts = new Map<string, string>();
   if (pluginName === 'test_decoding') {
     for (const [k, v] of given) {
@@ -52,7 +63,7 @@ export function pluginChoice(options: Parsed['options'], statePlugin: string): {
       opts.set(k, v ?? '1');
     }
   }
-  return { name: pluginName, given, flag: (k, d) => bool(opts.get(k) ?? d) };
+  return { name: pluginName, given, flag: (k, d) => bool(opts.get(k) ?? d), ...(oldRows !== undefined ? { oldRows } : {}) };
 }
 
 /** A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state). */

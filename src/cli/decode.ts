@@ -158,6 +158,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       },
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!) } : {}),
+      ...(choice.oldRows !== undefined ? { oldRows: choice.oldRows } : {}),
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {
