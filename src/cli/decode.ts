@@ -38,7 +38,10 @@ Options:
                       actions (insert,update,delete,truncate), filter-tables, add-tables (schema.table, *.table,
                       schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins;
                       and pgwal's include-ddl (0): a {"action":"DDL",...} row per table created, altered, dropped
-                      or renamed, with the old and new columns, before the transaction's "C" (historic catalog)
+                      or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
+                      for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
+                      REPLICA IDENTITY FULL) where its heap page was seen since a full-page image in the range,
+                      else the key as without it; old-rows-memory=SIZE bounds the pages kept (default 256MB)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
