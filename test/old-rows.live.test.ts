@@ -1,7 +1,7 @@
 // Live, every major: `-o old-rows=full` against the server's own REPLICA IDENTITY FULL. Two identical tables, `d`
 // (replica identity default) and `f` (full), get the same workload after a CHECKPOINT (COPY's multi-inserts, HOT and
 // non-HOT updates, key changes, deletes, TOAST values an update leaves unchanged, VACUUM's prune and freeze between
-// changes, a row updated twice in one transaction); pgwal's old-rows=full rows for `d` equal the server's
+// changes, a row updated twice in one transaction, VACUUM FULL's rewrite); pgwal's old-rows=full rows for `d` equal the server's
 // test_decoding rows for `f` (table name aside), also when every transaction spills. A slot created after the pages'
 // images gets the key only, as the server prints for `d`: an unknown old row is never guessed. On Debian's 15,
 // wal2json's rows for `f` are the ground truth of `--plugin json`.
@@ -60,6 +60,10 @@ async function workload(c: pg.Client, t: string): Promise<void> {
   // Many dead versions on one page, then more updates there: pruned on access between changes.
   for (let i = 0; i < 12; i++) await q(`update ${t} set a = a + 1 where id between 10 and 20`);
   await q(`update ${t} set tail = null where id between 10 and 20`);
+  // A rewrite: the new relfilenode's pages come as images, the old one's are dropped at commit.
+  await q(`vacuum full ${t}`);
+  await q(`update ${t} set a = 0 where id < 30`);
+  await q(`delete from ${t} where id = 29`);
 }
 
 async function waitFlushed(c: pg.Client): Promise<string> {

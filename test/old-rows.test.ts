@@ -1,0 +1,85 @@
+// old-rows=full without a server: the -o options every plugin takes, and the page store's budget, eviction, drops
+// and TOAST chunk lookup (the live comparison with REPLICA IDENTITY FULL is test/old-rows.live.test.ts).
+import { describe, expect, it } from 'vitest';
+import { pluginChoice } from '../src/cli/decode-options.js';
+import { WalError } from '../src/errors.js';
+import { HeapPages } from '../src/catalog/heap-pages.js';
+import { LP_NORMAL, type Item, type Page } from '../src/catalog/page.js';
+
+const opts = (...o: string[]) => o.map((value) => ({ name: 'option', value }));
+
+describe('-o old-rows', () => {
+  it('is taken for every plugin and not passed on to it', () => {
+    const td = pluginChoice(opts('old-rows=full', 'include-xids=0'), 'test_decoding');
+    expect(td.oldRows).toEqual({});
+    expect(td.given).toEqual([['include-xids', '0']]);
+    const json = pluginChoice([{ name: 'plugin', value: 'json' }, ...opts('old-rows=full', 'old-rows-memory=2MB', 'include-lsn=1')], 'test_decoding');
+    expect(json.oldRows).toEqual({ budget: 2 << 20 });
+    expect(json.given).toEqual([['include-lsn', '1']]);
+    expect(pluginChoice(opts('old-rows=key'), 'test_decoding').oldRows).toBeUndefined();
+  });
+
+  it('refuses values it does not know, with a typed error', () => {
+    for (const bad of [opts('old-rows=all'), opts('old-rows'), opts('old-rows=full', 'old-rows-memory'), opts('old-rows=full', 'old-rows-memory=lots')]) {
+      expect(() => pluginChoice(bad, 'test_decoding'), JSON.stringify(bad)).toThrow(WalError);
+    }
+  });
+});
+
+/** A heap tuple: 23-byte header, t_hoff 24, then `data`. */
+function tuple(data: number[]): Uint8Array {
+  const t = new Uint8Array(24 + data.length);
+  t[22] = 24;
+  t.set(data, 24);
+  return t;
+}
+const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+/** A TOAST chunk: chunk_id, chunk_seq, chunk_data with a 4-byte varlena header. */
+const chunk = (valueId: number, seq: number, bytes: number[]): Uint8Array => tuple([...le32(valueId), ...le32(seq), ...le32((bytes.length + 4) << 2), ...bytes]);
+const item = (t: Uint8Array): Item => ({ flags: LP_NORMAL, redirect: 0, tuple: t, insertLsn: 0, xmaxLsn: 0 });
+const page = (...ts: Uint8Array[]): Page => ({ lsn: 1, items: ts.map(item) });
+
+describe('HeapPages', () => {
+  it('refuses a budget below one page', () => {
+    expect(() => new HeapPages(5, 16, 4096)).toThrow(WalError);
+  });
+
+  it('evicts the least recently used page beyond its budget: its tuples are unknown, never stale', () => {
+    const p = new HeapPages(5, 16, 2 * 8192);
+    p.setPage(100, 0, page(tuple([1])));
+    p.setPage(100, 1, page(tuple([2])));
+    expect(p.tuple(100, 0, 1)?.[24]).toBe(1); // block 0 used last: block 1 goes next
+    p.setPage(100, 2, page(tuple([3])));
+    expect(p.size).toBe(2);
+    expect(p.evictions).toBe(1);
+    expect(p.tuple(100, 1, 1)).toBeUndefined();
+    expect(p.tuple(100, 0, 1)?.[24]).toBe(1);
+    expect(p.tuple(100, 2, 1)?.[24]).toBe(3);
+    expect(p.tuple(100, 2, 2)).toBeUndefined();
+  });
+
+  it('drops a truncated or dropped relation', () => {
+    const p = new HeapPages(5, 16);
+    for (let b = 0; b < 4; b++) p.setPage(7, b, page(tuple([b])));
+    p.dropRelation(7, 2);
+    expect([0, 1, 2, 3].map((b) => p.tuple(7, b, 1) !== undefined)).toEqual([true, true, false, false]);
+    p.dropRelation(7);
+    expect(p.size).toBe(0);
+  });
+
+  it('joins a TOAST value from its chunks only when every chunk is kept and the sizes agree', () => {
+    const p = new HeapPages(5, 16);
+    p.setPage(9, 0, page(chunk(77, 1, [4, 5]), chunk(78, 0, [9]), chunk(77, 0, [1, 2, 3])));
+    expect(p.toastValue(9, 77, 5)).toEqual(new Uint8Array([1, 2, 3, 4, 5]));
+    expect(p.toastValue(9, 77, 6)).toBeUndefined();
+    expect(p.toastValue(9, 79, 1)).toBeUndefined();
+    expect(p.toastValue(10, 77, 5)).toBeUndefined();
+    // A chunk on a page not kept: the value is unknown.
+    p.setPage(9, 1, page(chunk(80, 1, [2])));
+    p.setPage(9, 2, page(chunk(80, 2, [3])));
+    expect(p.toastValue(9, 80, 2)).toBeUndefined();
+    // Two chunks with one number: which is the value's is not known.
+    p.setPage(9, 3, page(chunk(78, 0, [9])));
+    expect(p.toastValue(9, 78, 1)).toBeUndefined();
+  });
+});
