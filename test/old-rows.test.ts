@@ -40,12 +40,12 @@ const item = (t: Uint8Array): Item => ({ flags: LP_NORMAL, redirect: 0, tuple: t
 const page = (...ts: Uint8Array[]): Page => ({ lsn: 1, items: ts.map(item) });
 
 describe('HeapPages', () => {
-  it('refuses a budget below one page', () => {
+  it('refuses a budget below two pages', () => {
     expect(() => new HeapPages(5, 16, 4096)).toThrow(WalError);
   });
 
   it('evicts the least recently used page beyond its budget: its tuples are unknown, never stale', () => {
-    const p = new HeapPages(5, 16, 2 * 8192);
+    const p = new HeapPages(5, 16, 2 * (8192 + 160)); // two pages of one item each
     p.setPage(100, 0, page(tuple([1])));
     p.setPage(100, 1, page(tuple([2])));
     expect(p.tuple(100, 0, 1)?.[24]).toBe(1); // block 0 used last: block 1 goes next

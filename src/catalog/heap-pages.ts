@@ -9,7 +9,8 @@ import { parseSmgrCreate, parseSmgrTruncate, XLOG_SMGR_CREATE, XLOG_SMGR_TRUNCAT
 import { parseAbort, parseCommit } from '../xlogreader/rmgrdesc/xact.js';
 import type { OldRowSource } from '../reorderbuffer/oldrows.js';
 import { CatalogPages } from './redo.js';
-import { LP_NORMAL, tupHoff, tupInfomask, type Page } from './page.js';
+import { restoreBlockImage } from '../xlogreader/fpi.js';
+import { LP_NORMAL, parsePage, tupHoff, tupInfomask, type Page } from './page.js';
 
 const RM_XLOG_ID = 0;
 const RM_XACT_ID = 1;
@@ -24,10 +25,22 @@ const PAGE_COST = 8192;
 /** The default budget of `-o old-rows=full`: pages beyond it are evicted, least recently used first. */
 export const DEFAULT_HEAP_PAGES_BUDGET = 256 << 20;
 
+/** A kept page with when it was last used and what it was counted as. */
+type KeptPage = Page & { used?: number; cost?: number };
+
+/**
+ * What a kept page costs: its 8 kB buffer, and per line pointer its item object and tuple view (a tuple redo wrote
+ * has its own small buffer, about as much again). An estimate, counted again each time the page is used.
+ */
+const pageCost = (page: Page): number => PAGE_COST + ITEM_COST * page.items.length;
+const ITEM_COST = 160;
+
 /** Every relation of one database is tracked; images are kept only of heap pages (no special space). */
 export class HeapPages extends CatalogPages implements OldRowSource {
-  /** Pages by `relfilenode:block`, least recently used first. */
-  private readonly lru = new Map<string, true>();
+  /** Bytes the kept pages are counted as (pageCost). */
+  bytes = 0;
+  private pageCount = 0;
+  private clock = 0;
   /** Pages evicted for room, and pages dropped after an error in their redo: counters for a report. */
   evictions = 0;
   redoFailures = 0;
@@ -38,7 +51,7 @@ export class HeapPages extends CatalogPages implements OldRowSource {
     readonly budget = DEFAULT_HEAP_PAGES_BUDGET,
   ) {
     super(databaseOid, major, 0);
-    if (!(budget >= PAGE_COST)) throw new WalError('invalid-argument', `old-rows budget of ${budget} bytes is below one page (${PAGE_COST})`);
+    if (!(budget >= 2 * PAGE_COST)) throw new WalError('invalid-argument', `old-rows memory of ${budget} bytes is below two pages (${2 * PAGE_COST})`);
   }
 
   protected override isTracked(): boolean {
@@ -46,44 +59,64 @@ export class HeapPages extends CatalogPages implements OldRowSource {
   }
 
   /** Images of heap pages only: an index page (special space) or a page of another rmgr's record is not a heap page. */
-  protected override keepsImage(rec: DecodedRecord, raw: Uint8Array): boolean {
-    if (rec.rmid !== RM_HEAP_ID && rec.rmid !== RM_HEAP2_ID && rec.rmid !== RM_XLOG_ID) return false;
-    return raw.length === 8192 && (raw[16]! | (raw[17]! << 8)) === 8192;
+  protected override imagePage(rec: DecodedRecord, i: number): Page | undefined {
+    if (rec.rmid !== RM_HEAP_ID && rec.rmid !== RM_HEAP2_ID && rec.rmid !== RM_XLOG_ID) return undefined;
+    const raw = restoreBlockImage(rec, i);
+    if ((raw[16]! | (raw[17]! << 8)) !== raw.length) return undefined;
+    return parsePage(raw, rec.endLsn, rec.lsn, false);
   }
 
   /** Number of pages kept now. */
   get size(): number {
-    return this.lru.size;
+    return this.pageCount;
   }
 
   override page(relfilenode: number, block: number): Page | undefined {
-    const page = super.page(relfilenode, block);
+    const page = super.page(relfilenode, block) as KeptPage | undefined;
     if (page !== undefined) {
-      const key = `${relfilenode}:${block}`;
-      this.lru.delete(key);
-      this.lru.set(key, true);
+      page.used = ++this.clock;
+      // Redo adds items: counted again on use (a page is used before each record redone on it).
+      const cost = pageCost(page);
+      this.bytes += cost - (page.cost ?? 0);
+      page.cost = cost;
+      if (this.bytes > this.budget) this.evict();
     }
     return page;
   }
 
   override setPage(relfilenode: number, block: number, page: Page): void {
+    const old = this.pages.get(relfilenode)?.get(block) as KeptPage | undefined;
+    if (old !== undefined) this.bytes -= old.cost ?? 0;
+    else this.pageCount++;
     super.setPage(relfilenode, block, page);
-    const key = `${relfilenode}:${block}`;
-    this.lru.delete(key);
-    this.lru.set(key, true);
-    while (this.lru.size * PAGE_COST > this.budget) {
-      const oldest = this.lru.keys().next().value as string;
-      const [fn, b] = oldest.split(':').map(Number) as [number, number];
-      this.forget(fn, b);
+    const kept = page as KeptPage;
+    kept.used = ++this.clock;
+    kept.cost = pageCost(page);
+    this.bytes += kept.cost;
+    if (this.bytes > this.budget) this.evict();
+  }
+
+  /** Over the budget: the least recently used eighth of the pages (at least down to the budget) goes at once. */
+  private evict(): void {
+    const all: [number, number, number][] = [];
+    for (const [fn, rel] of this.pages) for (const [b, p] of rel) all.push([(p as KeptPage).used ?? 0, fn, b]);
+    all.sort((x, y) => x[0] - y[0]);
+    const target = Math.min(this.budget, this.bytes - this.bytes / 8);
+    // The page used last (the one being redone or read) stays.
+    for (let i = 0; i < all.length - 1 && this.bytes > target; i++) {
+      this.forget(all[i]![1], all[i]![2]);
       this.evictions++;
     }
   }
 
   private forget(relfilenode: number, block: number): void {
-    this.lru.delete(`${relfilenode}:${block}`);
     const rel = this.pages.get(relfilenode);
-    rel?.delete(block);
-    if (rel !== undefined && rel.size === 0) this.pages.delete(relfilenode);
+    const page = rel?.get(block) as KeptPage | undefined;
+    if (page === undefined) return;
+    this.bytes -= page.cost ?? 0;
+    this.pageCount--;
+    rel!.delete(block);
+    if (rel!.size === 0) this.pages.delete(relfilenode);
   }
 
   /** Forgets a relation's pages from block `from` on (all of them by default). */
@@ -126,9 +159,16 @@ export class HeapPages extends CatalogPages implements OldRowSource {
     }
   }
 
+  /** Old rows asked for and found, and not found: the known share a budget gives. */
+  known = 0;
+  unknown = 0;
+
   tuple(relfilenode: number, block: number, offnum: number): Uint8Array | undefined {
     const it = this.page(relfilenode, block)?.items[offnum - 1];
-    return it !== undefined && it.flags === LP_NORMAL ? it.tuple : undefined;
+    const t = it !== undefined && it.flags === LP_NORMAL ? it.tuple : undefined;
+    if (t === undefined) this.unknown++;
+    else this.known++;
+    return t;
   }
 
   // see toast_fetch_datum (detoast.c): chunks (chunk_id oid, chunk_seq int4, chunk_data bytea) in sequence order

@@ -110,9 +110,9 @@ export class CatalogPages {
     return this.tracked.has(relfilenode);
   }
 
-  /** Whether a full-page image of a tracked relation is kept (every one, for the catalog). */
-  protected keepsImage(_rec: DecodedRecord, _raw: Uint8Array): boolean {
-    return true;
+  /** The page a record's image of block `i` of a tracked relation restores; undefined: not kept (never, for the catalog). */
+  protected imagePage(rec: DecodedRecord, i: number): Page | undefined {
+    return parsePage(restoreBlockImage(rec, i), rec.endLsn, rec.lsn);
   }
 
   page(relfilenode: number, block: number): Page | undefined {
@@ -201,10 +201,9 @@ export class CatalogPages {
       const b = rec.blocks[i];
       if (b === undefined || !b.applyImage || b.forkNumber !== MAIN_FORKNUM || b.locator.dbOid !== this.databaseOid) continue;
       if (!this.isTracked(b.locator.relNumber)) continue;
-      const raw = restoreBlockImage(rec, i);
-      if (!this.keepsImage(rec, raw)) continue;
+      const page = this.imagePage(rec, i);
+      if (page === undefined) continue;
       const old = this.page(b.locator.relNumber, b.blockNumber);
-      const page = parsePage(raw, rec.endLsn, rec.lsn);
       if (old !== undefined) keepTags(old, page);
       this.setPage(b.locator.relNumber, b.blockNumber, page);
       this.missing.delete(b.locator.relNumber);

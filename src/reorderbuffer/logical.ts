@@ -149,10 +149,13 @@ export class LogicalDecoder {
     this.reorder.unknownRelationChanges = n;
   }
 
-  /** old-rows=full: heap pages kept now, and evicted for room so far. */
-  get oldRowPages(): { kept: number; evicted: number } | undefined {
+  /**
+   * old-rows=full: heap pages kept now and evicted for room so far; UPDATEs and DELETEs (of any table of the
+   * database, decoded range or not) whose old row was known and unknown.
+   */
+  get oldRowStats(): { kept: number; evicted: number; known: number; unknown: number } | undefined {
     const p = this.ctx.oldRows;
-    return p === undefined ? undefined : { kept: p.size, evicted: p.evictions };
+    return p === undefined ? undefined : { kept: p.size, evicted: p.evictions, known: p.known, unknown: p.unknown };
   }
 
   /** How many times a transaction was spilled. */
