@@ -155,11 +155,13 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     }
     const hasOld = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0;
     if (hasOld && mainLength < 8 + SIZE_OF_HEAP_HEADER) return shortHeapRecord(rec, op);
-    const old = ctx.oldRows && readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, z.blockNumber, u16(src, main + 4));
+    // Under replica identity full the record holds the whole old row already (its TOAST values inlined).
+    const whole = (flags & XLH_DELETE_CONTAINS_OLD_TUPLE) !== 0;
+    const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, z.blockNumber, u16(src, main + 4)) : undefined;
     const change =
       old !== undefined
         ? encodeWholeOld(CHANGE_DELETE, rec, z, -1, 0, old.tuple, old.toast, rb.arenaOf(rec.xid))
-        : encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST | (ctx.oldRows ? CF_OLD_WANTED : 0), rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, rb.arenaOf(rec.xid));
+        : encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST | oldFlags(ctx, whole), rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, rb.arenaOf(rec.xid));
     rb.queue(rec.xid, rec.lsn, change);
   } else {
     if (mainLength < 14) return shortHeapRecord(rec, op);
@@ -177,14 +179,18 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     }
     // The old tuple is on block 1 when it moved to another page, else on block 0.
     const oldBlock = rec.hasBlockRef(1) ? rec.block(1)!.blockNumber : z.blockNumber;
-    const old = ctx.oldRows && readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, oldBlock, u16(src, main + 4));
+    const whole = (flags & XLH_UPDATE_CONTAINS_OLD_TUPLE) !== 0;
+    const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, oldBlock, u16(src, main + 4)) : undefined;
     const change =
       old !== undefined
         ? encodeWholeOld(CHANGE_UPDATE, rec, z, newAt, newLength, old.tuple, old.toast, rb.arenaOf(rec.xid))
-        : encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST | (ctx.oldRows ? CF_OLD_WANTED : 0), rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, rb.arenaOf(rec.xid));
+        : encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST | oldFlags(ctx, whole), rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, rb.arenaOf(rec.xid));
     rb.queue(rec.xid, rec.lsn, change);
   }
 }
+
+/** old-rows=full and the old tuple the record logged: whole (replica identity full), or unknown unless a page has it. */
+const oldFlags = (ctx: DecodingContext, whole: boolean): number => (ctx.oldRows === undefined ? 0 : whole ? CF_OLD_WANTED | CF_OLD_ROW : CF_OLD_WANTED);
 
 /** An UPDATE / DELETE with the whole old row from a kept page: its tuple from t_infomask2 on is a WAL tuple's shape. */
 function encodeWholeOld(kind: number, rec: DecodedRecord, z: BlockZero, newAt: number, newLength: number, tuple: Uint8Array, toast: Uint8Array | undefined, arena: ReturnType<ReorderBuffer['arenaOf']>): Uint8Array {
