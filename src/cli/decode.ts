@@ -27,7 +27,8 @@ Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
   --plugin NAME       test_decoding (default), or json: wal2json 2.5's format-version 2, one JSON object per
-                      change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json)
+                      change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json),
+                      or sql: one SQL statement per change (INSERT, UPDATE/DELETE … WHERE key), BEGIN/COMMIT
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
                       only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
                       are streamed in blocks before they end instead of spilled);
@@ -41,7 +42,10 @@ Options:
                       or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
                       for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
                       REPLICA IDENTITY FULL) where its heap page was seen since a full-page image in the range,
-                      else the key as without it; old-rows-memory=SIZE bounds the pages kept (default 256MB)
+                      else the key as without it; old-rows-memory=SIZE bounds the pages kept (default 256MB);
+                      sql options: undo (0: the statements reversing the range, newest first, printed at the end;
+                      an unknown old row stops it with an error before anything is printed), xids (a,b,…),
+                      tables (schema.table,…), start-time and end-time (commit times, ISO 8601)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
@@ -68,6 +72,7 @@ the server.
 Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
+import { SqlPlugin } from '../reorderbuffer/sql.js';
 import { makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
@@ -141,6 +146,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const flag = choice.flag;
     const pluginName = choice.name;
     const plugin = makePlugin(choice);
+    if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
       catalog: historic ?? state.catalog,
       major: profile.major,
@@ -217,6 +223,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       decoder.close();
       archive?.close();
     }
+    // Undo: the reversing statements, newest first, once the whole range decoded without an unknown old row.
+    if (plugin instanceof SqlPlugin && choice.sql?.undo === true) out(plugin.undoScript().map((l) => `${l}\n`).join(''));
     const { held } = await hooks.end();
     if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;

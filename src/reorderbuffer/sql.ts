@@ -184,8 +184,11 @@ function wholeOld(change: RowChange): readonly RawValue[] {
   const rel = change.relation;
   // Under replica identity full the record logged the whole old row (TOAST values inlined).
   const old = change.oldRowComplete === true ? change.oldRow : rel.replIdent === 'f' ? change.oldTuple : undefined;
-  if (old === undefined || old.some((v) => v.kind === 'toast')) {
-    throw new SqlOutputError('old-row-unknown', `cannot undo ${change.action} at ${formatLsn(change.lsn)} of ${rel.namespace}.${rel.name}: its old row is unknown (its page was not seen since a full-page image in the range)`, { lsn: change.lsn });
+  const what = `cannot undo ${change.action} at ${formatLsn(change.lsn)} of ${rel.namespace}.${rel.name}`;
+  if (old === undefined) throw new SqlOutputError('old-row-unknown', `${what}: its old row is unknown (its page was not seen since a full-page image in the range)`, { lsn: change.lsn });
+  const toast = old.findIndex((v) => v.kind === 'toast');
+  if (toast >= 0) {
+    throw new SqlOutputError('old-row-unknown', `${what}: the TOAST value of column ${rel.attributes[toast]!.name} of its old row is unknown (its chunks were not seen since a full-page image in the range)`, { lsn: change.lsn });
   }
   return old;
 }
