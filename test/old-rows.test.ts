@@ -26,6 +26,21 @@ describe('-o old-rows', () => {
   });
 });
 
+describe('--plugin sql options', () => {
+  const sql = (...o: string[]) => pluginChoice([{ name: 'plugin', value: 'sql' }, ...opts(...o)], 'test_decoding');
+  it('reads undo, xids, tables and commit times; undo turns old-rows=full on', () => {
+    const c = sql('undo=1', 'xids=5, 7', 'tables=public.t,s.u', 'start-time=2000-01-01T00:00:01Z', 'end-time=2000-01-01 00:00:02.5+00:00');
+    expect(c.sql).toEqual({ undo: true, xids: new Set([5, 7]), tables: new Set(['public.t', 's.u']), startTime: 1_000_000n, endTime: 2_500_000n });
+    expect(c.oldRows).toEqual({});
+    expect(sql('undo=1', 'old-rows=key').oldRows).toBeUndefined();
+    expect(sql().oldRows).toBeUndefined();
+  });
+  it('refuses what it does not know, with a typed error', () => {
+    for (const bad of [['xids=1,x'], ['tables=nodot'], ['start-time=yesterday'], ['include-xids=1']]) expect(() => sql(...bad), bad[0]).toThrow(WalError);
+    expect(() => pluginChoice([{ name: 'plugin', value: 'sqlite' }], 'test_decoding')).toThrow(/expected test_decoding, json or sql/);
+  });
+});
+
 /** A heap tuple: 23-byte header, t_hoff 24, then `data`. */
 function tuple(data: number[]): Uint8Array {
   const t = new Uint8Array(24 + data.length);
