@@ -177,6 +177,7 @@ export class HeapPages extends CatalogPages implements OldRowSource {
     if (rel === undefined) return undefined;
     const chunks: (Uint8Array | undefined)[] = [];
     for (const page of rel.values()) {
+      if (!chunkIdsOf(page).has(valueId)) continue;
       for (const it of page.items) {
         const t = it.tuple;
         if (it.flags !== LP_NORMAL || t === undefined || tupInfomask(t) & HEAP_HASNULL) continue;
@@ -203,6 +204,21 @@ export class HeapPages extends CatalogPages implements OldRowSource {
     }
     return out;
   }
+}
+
+/** The value ids of a TOAST page's chunks, by page, as of its LSN (redo moves it): pages without the value are skipped. */
+const chunkIdCache = new WeakMap<Page, { lsn: number; ids: Set<number> }>();
+
+function chunkIdsOf(page: Page): Set<number> {
+  const hit = chunkIdCache.get(page);
+  if (hit !== undefined && hit.lsn === page.lsn) return hit.ids;
+  const ids = new Set<number>();
+  for (const it of page.items) {
+    const t = it.tuple;
+    if (it.flags === LP_NORMAL && t !== undefined && t.length >= tupHoff(t) + 4) ids.add(u32(t, tupHoff(t)));
+  }
+  chunkIdCache.set(page, { lsn: page.lsn, ids });
+  return ids;
 }
 
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
