@@ -1,10 +1,15 @@
-// old-rows=full without a server: the -o options every plugin takes, and the page store's budget, eviction, drops
-// and TOAST chunk lookup (the live comparison with REPLICA IDENTITY FULL is test/old-rows.live.test.ts).
+// old-rows=full without a server: the -o options every plugin takes, the page store's budget, eviction, drops and
+// TOAST chunk lookup, and the sql plugin's statements (the live comparison with REPLICA IDENTITY FULL is test/old-rows.live.test.ts).
 import { describe, expect, it } from 'vitest';
 import { pluginChoice } from '../src/cli/decode-options.js';
 import { WalError } from '../src/errors.js';
 import { HeapPages } from '../src/catalog/heap-pages.js';
 import { LP_NORMAL, type Item, type Page } from '../src/catalog/page.js';
+import { SqlPlugin } from '../src/reorderbuffer/sql.js';
+import type { DecoderRelation } from '../src/reorderbuffer/catalog.js';
+import type { OutputContext, ReorderTxn, RowChange } from '../src/reorderbuffer/plugin.js';
+import type { RawValue } from '../src/reorderbuffer/tuple.js';
+import type { TypeInfo } from '../src/reorderbuffer/values.js';
 
 const opts = (...o: string[]) => o.map((value) => ({ name: 'option', value }));
 
@@ -96,5 +101,49 @@ describe('HeapPages', () => {
     // Two chunks with one number: which is the value's is not known.
     p.setPage(9, 3, page(chunk(78, 0, [9])));
     expect(p.toastValue(9, 78, 1)).toBeUndefined();
+  });
+});
+
+describe('SqlPlugin', () => {
+  const text: TypeInfo = { oid: 25, name: 'text', output: 'textout', len: -1, align: 'i', byval: false, elem: 0 };
+  const int4: TypeInfo = { oid: 23, name: 'integer', output: 'int4out', len: 4, align: 'i', byval: true, elem: 0 };
+  const rel: DecoderRelation = {
+    oid: 1, relfilenode: 1, namespace: 'public', name: 'My t', kind: 'r', replIdent: 'd', toastRelid: 0, primaryKey: [1], identityKey: [1],
+    attributes: [
+      { attnum: 1, name: 'id', typeOid: 23, len: 4, align: 'i', byval: true, dropped: false },
+      { attnum: 2, name: 'v', typeOid: 25, len: -1, align: 'i', byval: false, dropped: false },
+    ],
+  };
+  const int = (n: number): RawValue => ({ kind: 'bytes', bytes: new Uint8Array(new Int32Array([n]).buffer) });
+  const str = (t: string): RawValue => ({ kind: 'bytes', bytes: new TextEncoder().encode(t) });
+  const txn: ReorderTxn = { xid: 9, firstLsn: 1, finalLsn: 2, endLsn: 3, commitTime: 0n, originId: 0 };
+  function run(plugin: SqlPlugin, changes: RowChange[], message?: string): string[] {
+    const rows: string[] = [];
+    const ctx: OutputContext = { major: 16, write: (d) => rows.push(d), type: (oid) => (oid === 23 ? int4 : oid === 25 ? text : undefined) };
+    plugin.begin(ctx, txn);
+    for (const c of changes) plugin.change(ctx, txn, c);
+    if (message !== undefined) plugin.message(ctx, txn, { kind: 'message', lsn: 2, transactional: true, prefix: message, content: new Uint8Array(1) });
+    plugin.commit(ctx, txn);
+    return rows;
+  }
+  const upd: RowChange = { kind: 'row', lsn: 0x10, action: 'UPDATE', relation: rel, newTuple: [int(1), str('new')], oldTuple: [int(1), str("it's \\ old")], oldRow: [int(1), str("it's \\ old")], oldRowComplete: true };
+
+  it('prints redo statements with literals quoted as quote_literal does, comments on one line', () => {
+    const ins: RowChange = { kind: 'row', lsn: 0x10, action: 'INSERT', relation: rel, newTuple: [int(1), { kind: 'null' }] };
+    expect(run(new SqlPlugin(), [ins, upd], 'a\nDROP TABLE x;')).toEqual([
+      'BEGIN; -- xid 9',
+      `INSERT INTO public."My t" (id, v) VALUES ('1', NULL);`,
+      `UPDATE public."My t" SET id = '1', v = 'new' WHERE id = '1';`,
+      '-- message at 0/2: prefix "a\\nDROP TABLE x;", 1 bytes',
+      'COMMIT; -- 0/3',
+    ]);
+  });
+
+  it('undo puts the whole old row back, and stops at an unknown one', () => {
+    const undo = new SqlPlugin({ undo: true });
+    expect(run(undo, [upd])).toEqual([]);
+    expect(undo.undoScript()).toEqual(['BEGIN;', `UPDATE public."My t" SET id = '1', v = E'it''s \\\\ old' WHERE id = '1';`, 'COMMIT;']);
+    const unknown: RowChange = { ...upd, oldTuple: undefined, oldRow: undefined, oldRowComplete: false };
+    expect(() => run(new SqlPlugin({ undo: true }), [unknown])).toThrow(/^cannot undo UPDATE at 0\/10 of public\.My t: its old row is unknown/);
   });
 });

@@ -79,13 +79,14 @@ export class SqlPlugin implements OutputPlugin {
 
   message(ctx: OutputContext, txn: ReorderTxn | undefined, change: MessageChange): void {
     if (txn === undefined || this.skip || this.options.undo) return;
-    this.emit(`-- message at ${formatLsn(change.lsn)}: prefix ${quoteLiteral(change.prefix)}, ${change.content.length} bytes`);
+    // Names in comments as JSON strings: a newline in one must not end the comment.
+    this.emit(`-- message at ${formatLsn(change.lsn)}: prefix ${JSON.stringify(change.prefix)}, ${change.content.length} bytes`);
   }
 
   ddl(ctx: OutputContext, _txn: ReorderTxn, change: SchemaChange): void {
     if (this.skip) return;
     if (this.options.undo) throw new SqlOutputError('undo-impossible', `${change.namespace}.${change.name} was ${change.kind} at ${formatLsn(change.lsn)}: undo does not reverse DDL`, { lsn: change.lsn });
-    this.emit(`-- DDL at ${formatLsn(change.lsn)}: ${change.namespace}.${change.name} ${change.kind}${change.changes ? ` (${change.changes.join(', ')})` : ''}`);
+    this.emit(`-- DDL at ${formatLsn(change.lsn)}: ${JSON.stringify(`${change.namespace}.${change.name}`)} ${change.kind}${change.changes ? ` (${change.changes.join(', ')})` : ''}`);
   }
 
   commit(ctx: OutputContext, txn: ReorderTxn): void {
