@@ -126,7 +126,14 @@ async function compare(major: Major, flavor: 'npm' | 'debian', plugin: 'test_dec
       expect(full.some((r) => r.includes('DELETE') || r.includes('"action":"D"'))).toBe(true);
       expect(full.filter((r) => r.includes('toast kept') && r.length > 3000).length).toBeGreaterThanOrEqual(4);
 
-      const ours = await pgwalRows(server, state, end, [...pgwalOpts, '-o', 'old-rows=full']);
+      const run = io();
+      expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, ...pgwalOpts, '-o', 'old-rows=full'], run), run.stderr()).toBe(0);
+      const ours = run.stdout().replace(/\n$/, '').split('\n');
+      // After the checkpoint every page's first change logs its image: every old row of d is known.
+      const share = /^pgwal decode: old rows known for (\d+) of (\d+) updates and deletes \(\d+ pages kept, 0 evicted\)\n$/.exec(run.stderr());
+      expect(share, run.stderr()).not.toBeNull();
+      expect(Number(share![1])).toBe(Number(share![2]));
+      expect(Number(share![2])).toBeGreaterThan(400);
       const oursD = ofTable(ours, dOf).map(toF);
       const firstD = ofTable(theirs, dOf);
       // The key-only rows the server prints for d differ from f's in most updates and every delete.

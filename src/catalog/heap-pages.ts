@@ -159,7 +159,7 @@ export class HeapPages extends CatalogPages implements OldRowSource {
     }
   }
 
-  /** Old rows asked for and found, and not found: the known share a budget gives. */
+  /** Old rows of the decoded tables' UPDATEs and DELETEs found and not found: the known share a budget gives. */
   known = 0;
   unknown = 0;
 

@@ -225,6 +225,10 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     }
     // Undo: the reversing statements, newest first, once the whole range decoded without an unknown old row.
     if (plugin instanceof SqlPlugin && choice.sql?.undo === true) out(plugin.undoScript().map((l) => `${l}\n`).join(''));
+    const stats = decoder.oldRowStats;
+    if (stats !== undefined && stats.known + stats.unknown > 0) {
+      io.err(`pgwal decode: old rows known for ${stats.known} of ${stats.known + stats.unknown} updates and deletes (${stats.kept} pages kept, ${stats.evicted} evicted)\n`);
+    }
     const { held } = await hooks.end();
     if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;

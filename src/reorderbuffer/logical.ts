@@ -150,8 +150,9 @@ export class LogicalDecoder {
   }
 
   /**
-   * old-rows=full: heap pages kept now and evicted for room so far; UPDATEs and DELETEs (of any table of the
-   * database, decoded range or not) whose old row was known and unknown.
+   * old-rows=full: heap pages kept now and evicted for room so far; UPDATEs and DELETEs of the database's tables
+   * (from the restart point, committed or not) whose old row was known and unknown, not counting those whose
+   * record logged it whole (replica identity full).
    */
   get oldRowStats(): { kept: number; evicted: number; known: number; unknown: number } | undefined {
     const p = this.ctx.oldRows;

@@ -32,12 +32,12 @@ export interface OldRow {
  */
 // see ExtractReplicaIdentity (heapam.c): under FULL, toast_flatten_tuple inlines the external values
 export function readOldRow(source: OldRowSource, catalog: CatalogView, rec: DecodedRecord, tablespace: number, relfilenode: number, block: number, offnum: number): OldRow | undefined {
-  const tuple = source.tuple(relfilenode, block, offnum);
-  if (tuple === undefined || tuple.length < SIZEOF_HEAP_TUPLE_HEADER) return undefined;
   const at = { lsn: rec.lsn, xid: rec.toplevelXid !== 0 ? rec.toplevelXid : rec.xid };
-  // Not copied for what the reorder buffer drops: TOAST chunks (deleted with their row), catalogs, unknown storage.
+  // Not looked up for what the reorder buffer drops: TOAST chunks (deleted with their row), catalogs, unknown storage.
   const rel = catalog.relationByFilenode(tablespace, relfilenode, at);
   if (rel === undefined || rel.kind === 't') return undefined;
+  const tuple = source.tuple(relfilenode, block, offnum);
+  if (tuple === undefined || tuple.length < SIZEOF_HEAP_TUPLE_HEADER) return undefined;
   const infomask = tuple[20]! | (tuple[21]! << 8);
   if ((infomask & HEAP_HASEXTERNAL) === 0) return { tuple, toast: undefined };
   const found: { valueId: number; bytes: Uint8Array }[] = [];
