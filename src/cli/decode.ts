@@ -42,7 +42,8 @@ Options:
                       or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
                       for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
                       REPLICA IDENTITY FULL) where its heap page was seen since a full-page image in the range,
-                      else the key as without it; old-rows-memory=SIZE bounds the pages kept (default 256MB);
+                      else the key as without it (stderr says how many were known at the end);
+                      old-rows-memory=SIZE bounds the pages kept (default 256MB);
                       sql options: undo (0: the statements reversing the range, newest first, printed at the end;
                       an unknown old row stops it with an error before anything is printed), xids (a,b,…),
                       tables (schema.table,…), start-time and end-time (commit times, ISO 8601)
