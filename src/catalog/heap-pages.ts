@@ -60,10 +60,12 @@ export class HeapPages extends CatalogPages implements OldRowSource {
 
   /** Images of heap pages only: an index page (special space) or a page of another rmgr's record is not a heap page. */
   protected override imagePage(rec: DecodedRecord, i: number): Page | undefined {
-    if (rec.rmid !== RM_HEAP_ID && rec.rmid !== RM_HEAP2_ID && rec.rmid !== RM_XLOG_ID) return undefined;
-    const raw = restoreBlockImage(rec, i);
-    if ((raw[16]! | (raw[17]! << 8)) !== raw.length) return undefined;
-    return parsePage(raw, rec.endLsn, rec.lsn, false);
+    const raw = rec.rmid === RM_HEAP_ID || rec.rmid === RM_HEAP2_ID || rec.rmid === RM_XLOG_ID ? restoreBlockImage(rec, i) : undefined;
+    if (raw !== undefined && (raw[16]! | (raw[17]! << 8)) === raw.length) return parsePage(raw, rec.endLsn, rec.lsn, false);
+    // Not a heap page after all: what was kept of the block is stale now.
+    const b = rec.blocks[i]!;
+    this.forget(b.locator.relNumber, b.blockNumber);
+    return undefined;
   }
 
   /** Number of pages kept now. */
