@@ -177,10 +177,9 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
       if (newLength < SIZE_OF_HEAP_HEADER) return shortHeapRecord(rec, op);
       if (!(flags & XLH_UPDATE_CONTAINS_NEW_TUPLE)) newAt = -1;
     }
-    // The old tuple is on block 1 when it moved to another page, else on block 0.
-    const oldBlock = rec.hasBlockRef(1) ? rec.block(1)!.blockNumber : z.blockNumber;
     const whole = (flags & XLH_UPDATE_CONTAINS_OLD_TUPLE) !== 0;
-    const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, oldBlock, u16(src, main + 4)) : undefined;
+    // The old tuple is on block 1 when it moved to another page, else on block 0 (block references built only here).
+    const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, rec.hasBlockRef(1) ? rec.block(1)!.blockNumber : z.blockNumber, u16(src, main + 4)) : undefined;
     const change =
       old !== undefined
         ? encodeWholeOld(CHANGE_UPDATE, rec, z, newAt, newLength, old.tuple, old.toast, rb.arenaOf(rec.xid))
