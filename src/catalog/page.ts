@@ -90,9 +90,9 @@ export function rawPageLsn(raw: Uint8Array): Lsn {
   return u32(raw, 0) * 0x1_0000_0000 + u32(raw, 4);
 }
 
-/** Parses an 8 kB heap page (a full-page image or a raw page) into its items. */
+/** Parses an 8 kB heap page (a full-page image or a raw page) into its items; `copy` false: `raw` is the page's now. */
 // see PageGetItemId / ItemIdData (itemid.h)
-export function parsePage(raw: Uint8Array, lsn: Lsn, tag: Lsn = 0): Page {
+export function parsePage(raw: Uint8Array, lsn: Lsn, tag: Lsn = 0, copy = true): Page {
   const lower = u16(raw, 12);
   const upper = u16(raw, 14);
   if (lower === 0 && upper === 0) return emptyPage(lsn); // PageIsNew
@@ -111,7 +111,8 @@ export function parsePage(raw: Uint8Array, lsn: Lsn, tag: Lsn = 0): Page {
       if (off + len > raw.length || len < SIZEOF_HEAP_TUPLE_HEADER) {
         throw new WalFormatError('invalid-page', `catalog page item ${i + 1} runs past the page (offset ${off}, length ${len})`, { lsn });
       }
-      tuple = raw.slice(off, off + len);
+      // A view when the caller hands over `raw` (one buffer per page instead of one per tuple).
+      tuple = copy ? raw.slice(off, off + len) : raw.subarray(off, off + len);
     }
     items[i] = { flags, redirect: flags === LP_REDIRECT ? off : 0, tuple, insertLsn: tag, xmaxLsn: tag };
   }

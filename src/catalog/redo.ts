@@ -105,6 +105,16 @@ export class CatalogPages {
     private readonly pendingLimit = 64 << 20,
   ) {}
 
+  /** Whether the pages of a relation are kept (a subclass may keep every relation's). */
+  protected isTracked(relfilenode: number): boolean {
+    return this.tracked.has(relfilenode);
+  }
+
+  /** The page a record's image of block `i` of a tracked relation restores; undefined: not kept (never, for the catalog). */
+  protected imagePage(rec: DecodedRecord, i: number): Page | undefined {
+    return parsePage(restoreBlockImage(rec, i), rec.endLsn, rec.lsn);
+  }
+
   page(relfilenode: number, block: number): Page | undefined {
     return this.pages.get(relfilenode)?.get(block);
   }
@@ -171,14 +181,14 @@ export class CatalogPages {
       if (!readBlockZero(rec, z) || (z.flags & BKPBLOCK_FORK_MASK) !== MAIN_FORKNUM || z.dbOid !== this.databaseOid) return false;
       const fn = z.relNumber;
       const heap = rec.rmid === RM_HEAP_ID || rec.rmid === RM_HEAP2_ID;
-      if (!this.tracked.has(fn) && !(rec.rmid === RM_XLOG_ID && rec.rmgrInfo === XLOG_FPI) && !(heap && this.pending.has(fn))) return false;
+      if (!this.isTracked(fn) && !(rec.rmid === RM_XLOG_ID && rec.rmgrInfo === XLOG_FPI) && !(heap && this.pending.has(fn))) return false;
     }
     let mine = false;
     for (let i = 0; i <= rec.maxBlockId; i++) {
       const b = rec.blocks[i];
       if (b === undefined || b.forkNumber !== MAIN_FORKNUM || b.locator.dbOid !== this.databaseOid) continue;
       const fn = b.locator.relNumber;
-      if (this.tracked.has(fn)) mine = true;
+      if (this.isTracked(fn)) mine = true;
       else if (rec.rmid === RM_XLOG_ID && rec.rmgrInfo === XLOG_FPI && b.applyImage) this.keepPending(rec, i);
       else if ((rec.rmid === RM_HEAP_ID || rec.rmid === RM_HEAP2_ID) && this.pending.has(fn)) {
         this.activate(fn);
@@ -190,9 +200,10 @@ export class CatalogPages {
     for (let i = 0; i <= rec.maxBlockId; i++) {
       const b = rec.blocks[i];
       if (b === undefined || !b.applyImage || b.forkNumber !== MAIN_FORKNUM || b.locator.dbOid !== this.databaseOid) continue;
-      if (!this.tracked.has(b.locator.relNumber)) continue;
+      if (!this.isTracked(b.locator.relNumber)) continue;
+      const page = this.imagePage(rec, i);
+      if (page === undefined) continue;
       const old = this.page(b.locator.relNumber, b.blockNumber);
-      const page = parsePage(restoreBlockImage(rec, i), rec.endLsn, rec.lsn);
       if (old !== undefined) keepTags(old, page);
       this.setPage(b.locator.relNumber, b.blockNumber, page);
       this.missing.delete(b.locator.relNumber);
@@ -242,7 +253,7 @@ export class CatalogPages {
    */
   private target(rec: DecodedRecord, id: number, init = false): Page | undefined {
     const b = rec.block(id);
-    if (b === undefined || b.forkNumber !== MAIN_FORKNUM || !this.tracked.has(b.locator.relNumber)) return undefined;
+    if (b === undefined || b.forkNumber !== MAIN_FORKNUM || !this.isTracked(b.locator.relNumber)) return undefined;
     if (b.applyImage) {
       // Restored from the record's image (BLK_RESTORED): the write is in the image, but is still this record's.
       const restored = this.page(b.locator.relNumber, b.blockNumber);

@@ -13,6 +13,7 @@ import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.j
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
+import { SqlPlugin, type SqlOptions } from '../reorderbuffer/sql.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import type { Parsed } from './getopt.js';
 import type { DumpIo } from './dump.js';
@@ -75,13 +76,26 @@ export function parseBool(text: string): boolean | undefined {
 }
 
 /** The plugin name and -o options, checked: test_decoding's known options, or wal2json's (checked by its parser). */
-export function pluginChoice(options: Parsed['options'], statePlugin: string): { name: 'test_decoding' | 'json'; given: [string, string | null][]; flag: (k: string, d: string) => boolean } {
+export function pluginChoice(
+  options: Parsed['options'],
+  statePlugin: string,
+): { name: 'test_decoding' | 'json' | 'sql'; given: [string, string | null][]; flag: (k: string, d: string) => boolean; oldRows?: { budget?: number }; sql?: SqlOptions } {
   const pluginName = options.find((o) => o.name === 'plugin')?.value ?? (statePlugin === 'wal2json' ? 'json' : 'test_decoding');
-  if (pluginName !== 'test_decoding' && pluginName !== 'json') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding or json`);
-  const given = options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
+  if (pluginName !== 'test_decoding' && pluginName !== 'json' && pluginName !== 'sql') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding, json or sql`);
+  const all = options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
     const eq = o.value!.indexOf('=');
     return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
   });
+  // pgwal's own options, for every plugin: whole old rows from kept heap pages, and the memory those pages may take.
+  const own = new Map(all.filter(([k]) => k === 'old-rows' || k === 'old-rows-memory'));
+  const given = all.filter(([k]) => !own.has(k));
+  const oldRowsText = own.get('old-rows');
+  if (oldRowsText !== undefined && oldRowsText !== 'full' && oldRowsText !== 'key') throw new WalError('invalid-argument', `option "old-rows" = "${oldRowsText ?? ''}": expected full or key`);
+  const memoryText = own.get('old-rows-memory');
+  if (memoryText === null) throw new WalError('invalid-argument', 'option "old-rows-memory" needs a size (e.g. 256MB)');
+  const sql = pluginName === 'sql' ? sqlOptions(given) : undefined;
+  // Undo needs whole old rows: on unless asked off.
+  const oldRows = oldRowsText === 'full' || (sql?.undo === true && oldRowsText === undefined) ? (memoryText !== undefined ? { budget: parseSize(memoryText) } : {}) : undefined;
   const opts = new Map<string, string>();
   if (pluginName === 'test_decoding') {
     for (const [k, v] of given) {
@@ -91,12 +105,45 @@ export function pluginChoice(options: Parsed['options'], statePlugin: string): {
       opts.set(k, v ?? '1');
     }
   }
-  return { name: pluginName, given, flag: (k, d) => parseBool(opts.get(k) ?? d) === true };
+  return { name: pluginName, given, flag: (k, d) => parseBool(opts.get(k) ?? d) === true, ...(oldRows !== undefined ? { oldRows } : {}), ...(sql !== undefined ? { sql } : {}) };
+}
+
+/** Microseconds since 2000-01-01 UTC (TimestampTz) of a time as Date.parse reads it (ISO 8601, with a zone). */
+function timestampTz(name: string, text: string): bigint {
+  const ms = Date.parse(text.replace(' ', 'T'));
+  if (!Number.isFinite(ms)) throw new WalError('invalid-argument', `option "${name}" = "${text}": expected a time such as 2024-05-01T12:00:00Z`);
+  return (BigInt(ms) - 946_684_800_000n) * 1000n;
+}
+
+/** The sql plugin's -o options: undo, xids, tables, start-time, end-time (commit times). */
+function sqlOptions(given: readonly [string, string | null][]): SqlOptions {
+  const o: SqlOptions = {};
+  for (const [k, v] of given) {
+    const value = v ?? '1';
+    if (k === 'undo') {
+      const undo = parseBool(value);
+      if (undo === undefined) throw new InvalidArgumentError(`could not parse value "${value}" for parameter "undo"`);
+      o.undo = undo;
+    }
+    else if (k === 'xids') {
+      const xids = value.split(',').map((x) => x.trim());
+      if (xids.some((x) => !/^\d+$/.test(x))) throw new WalError('invalid-argument', `option "xids" = "${value}": expected transaction ids separated by commas`);
+      o.xids = new Set(xids.map(Number));
+    } else if (k === 'tables') {
+      const tables = value.split(',').map((x) => x.trim());
+      if (tables.some((t) => !/^[^.]+\.[^.]+$/.test(t))) throw new WalError('invalid-argument', `option "tables" = "${value}": expected schema.table names separated by commas`);
+      o.tables = new Set(tables);
+    } else if (k === 'start-time') o.startTime = timestampTz(k, value);
+    else if (k === 'end-time') o.endTime = timestampTz(k, value);
+    else throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
+  }
+  return o;
 }
 
 /** A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state). */
 export function makePlugin(choice: ReturnType<typeof pluginChoice>): OutputPlugin {
   const { flag } = choice;
+  if (choice.name === 'sql') return new SqlPlugin(choice.sql);
   return choice.name === 'json'
     ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))
     : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });

@@ -27,7 +27,8 @@ Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
   --plugin NAME       test_decoding (default), or json: wal2json 2.5's format-version 2, one JSON object per
-                      change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json)
+                      change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json),
+                      or sql: one SQL statement per change (INSERT, UPDATE/DELETE … WHERE key), BEGIN/COMMIT
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
                       only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
                       are streamed in blocks before they end instead of spilled);
@@ -38,7 +39,14 @@ Options:
                       actions (insert,update,delete,truncate), filter-tables, add-tables (schema.table, *.table,
                       schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins;
                       and pgwal's include-ddl (0): a {"action":"DDL",...} row per table created, altered, dropped
-                      or renamed, with the old and new columns, before the transaction's "C" (historic catalog)
+                      or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
+                      for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
+                      REPLICA IDENTITY FULL) where its heap page was seen since a full-page image in the range,
+                      else the key as without it (stderr says how many were known at the end);
+                      old-rows-memory=SIZE bounds the pages kept (default 256MB);
+                      sql options: undo (0: the statements reversing the range, newest first, printed at the end;
+                      an unknown old row stops it with an error before anything is printed), xids (a,b,…),
+                      tables (schema.table,…), start-time and end-time (commit times, ISO 8601)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
@@ -74,6 +82,7 @@ slot's restart_lsn, its confirmed_flush or --end, and an invalid record with val
 nothing is confirmed past what was written.
 `;
 
+import { SqlPlugin } from '../reorderbuffer/sql.js';
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
@@ -153,6 +162,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const flag = choice.flag;
     const pluginName = choice.name;
     const plugin = makePlugin(choice);
+    if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
       catalog: historic ?? state.catalog,
       major: profile.major,
@@ -173,6 +183,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       },
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!, '--toast-cache') } : {}),
+      ...(choice.oldRows !== undefined ? { oldRows: choice.oldRows } : {}),
     };
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {
@@ -236,6 +247,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     } finally {
       decoder.close();
       archive?.close();
+    }
+    // Undo: the reversing statements, newest first, once the whole range decoded without an unknown old row.
+    if (plugin instanceof SqlPlugin && choice.sql?.undo === true) out(plugin.undoScript().map((l) => `${l}\n`).join(''));
+    const stats = decoder.oldRowStats;
+    if (stats !== undefined && stats.known + stats.unknown > 0) {
+      io.err(`pgwal decode: old rows known for ${stats.known} of ${stats.known + stats.unknown} updates and deletes (${stats.kept} pages kept, ${stats.evicted} evicted)\n`);
     }
     const { held } = await hooks.end();
     if (endNotice !== undefined) io.err(`pgwal decode: ${endNotice}\n`);

@@ -90,6 +90,8 @@ export async function writeOrphans(
 ): Promise<OrphanReport | undefined> {
   const entry = history.find((e) => e.tli === state.timeline);
   if (entry?.end === undefined || entry.end >= parseLsn(state.confirmedFlush)) return undefined;
+  // Orphans are written as they are decoded: an undo script (printed at the end of a decode) has no place here.
+  if (choice.sql?.undo === true) throw new WalError('invalid-argument', 'orphans cannot be written as undo statements (-o undo=1)');
   const withLsn = options.some((o) => o.name === 'with-lsn');
   const limitText = options.find((o) => o.name === 'memory-limit')?.value;
   const spillDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-orphans-spill-'));

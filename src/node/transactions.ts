@@ -38,6 +38,11 @@ export interface DecodeTransactionsOptions {
   filterByOrigin?(originId: number): boolean;
   /** Bytes of TOAST values remembered to fill unchanged TOAST columns (default 64 MiB; 0: never filled). */
   toastCache?: number;
+  /**
+   * Whole old rows for UPDATE and DELETE where their heap page was seen since its full-page image (changes then
+   * carry `oldRowComplete`); `budget`: bytes of pages kept (default 256 MiB).
+   */
+  oldRows?: boolean | { budget?: number };
 }
 
 /**
@@ -66,6 +71,7 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     // pgwal's own API fills unchanged TOAST columns it saw earlier in the range (they stay UnchangedToast otherwise).
     toastCache: options.toastCache ?? 64 * 1024 * 1024,
     ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
+    ...(options.oldRows === true ? { oldRows: {} } : typeof options.oldRows === 'object' ? { oldRows: options.oldRows } : {}),
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });
   // The decoder copies what it keeps out of each record before the next is read: windows are recycled.

@@ -22,6 +22,13 @@ export const CF_CLEAR_TOAST = 0x01;
 /** Row changes: the insert is into a TOAST relation (XLH_INSERT_ON_TOAST_RELATION): a partial change. */
 export const CF_TOAST_INSERT = 0x02;
 
+/** UPDATE / DELETE: whole old rows were asked for (old-rows=full); without CF_OLD_ROW this one's is not known. */
+export const CF_OLD_WANTED = 0x04;
+/** UPDATE / DELETE: the old tuple is the whole old row, read from the kept page (not the key the record logged). */
+export const CF_OLD_ROW = 0x08;
+/** UPDATE / DELETE: TOAST values of the old row follow it ([u32 value id][u32 length][bytes]…, to the end). */
+export const CF_OLD_TOAST = 0x10;
+
 export const CHANGE_HEADER = 24;
 
 /** Where a change is encoded: a ChangeArena, or a transaction's own ChangeQueue (queue.ts). */
@@ -111,11 +118,41 @@ export function encodeRowChange(
   oldAt: number,
   oldLength: number,
   arena?: ChangeAllocator,
+  /** Where the old tuple is, when not in `src` (a kept page's tuple, at its t_infomask2). */
+  oldSrc: Uint8Array = src,
+  /** Bytes after the old tuple (CF_OLD_TOAST's values). */
+  appendix?: Uint8Array,
 ): Uint8Array {
   const newSize = newAt < 0 ? 1 : 5 + newLength;
-  const bytes = header(kind, flags, lsn, tablespace, relfilenode, 0, newSize + (oldAt < 0 ? 1 : 5 + oldLength), arena);
-  putWalTuple(bytes, putWalTuple(bytes, CHANGE_HEADER, src, newAt, newLength), src, oldAt, oldLength);
+  const bytes = header(kind, flags, lsn, tablespace, relfilenode, 0, newSize + (oldAt < 0 ? 1 : 5 + oldLength) + (appendix?.length ?? 0), arena);
+  const end = putWalTuple(bytes, putWalTuple(bytes, CHANGE_HEADER, src, newAt, newLength), oldSrc, oldAt, oldLength);
+  if (appendix !== undefined) bytes.set(appendix, end);
   return bytes;
+}
+
+/** CF_OLD_TOAST's values after the old tuple at `oldAt`: value id → its stored bytes (as one chunk). */
+export function oldToastValues(c: Uint8Array, oldAt: number): Map<number, Uint8Array[]> {
+  const values = new Map<number, Uint8Array[]>();
+  let p = storedDataOffset(oldAt) + storedDataLength(c, oldAt);
+  while (p + 8 <= c.length) {
+    const n = get32(c, p + 4);
+    values.set(get32(c, p), [c.subarray(p + 8, p + 8 + n)]);
+    p += 8 + n;
+  }
+  return values;
+}
+
+/** An appendix of TOAST values: [u32 value id][u32 length][bytes] each. */
+export function encodeToastValues(values: readonly { valueId: number; bytes: Uint8Array }[]): Uint8Array {
+  const out = new Uint8Array(values.reduce((n, v) => n + 8 + v.bytes.length, 0));
+  let p = 0;
+  for (const v of values) {
+    put32(out, p, v.valueId);
+    put32(out, p + 4, v.bytes.length);
+    out.set(v.bytes, p + 8);
+    p += 8 + v.bytes.length;
+  }
+  return out;
 }
 
 function putWalTuple(b: Uint8Array, at: number, src: Uint8Array, from: number, length: number): number {

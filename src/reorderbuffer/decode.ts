@@ -33,8 +33,12 @@ import type { SnapshotBuilder } from './snapbuild.js';
 import type { CatalogView } from './catalog.js';
 import type { OutputPlugin } from './plugin.js';
 import type { ReorderBuffer } from './reorderbuffer.js';
+import { readOldRow, type OldRowSource } from './oldrows.js';
 import {
   CF_CLEAR_TOAST,
+  CF_OLD_ROW,
+  CF_OLD_TOAST,
+  CF_OLD_WANTED,
   CF_TOAST_INSERT,
   CHANGE_DELETE,
   CHANGE_INSERT,
@@ -54,6 +58,8 @@ export interface DecodingContext {
   readonly snapbuild: SnapshotBuilder | undefined;
   readonly plugin: OutputPlugin;
   readonly reorder: ReorderBuffer;
+  /** old-rows=full: the kept heap pages UPDATE and DELETE read whole old rows from. */
+  readonly oldRows?: OldRowSource | undefined;
 }
 
 const RM_XACT_ID = 1;
@@ -76,6 +82,8 @@ export function processRecord(ctx: DecodingContext, rec: DecodedRecord): void {
   rb.recordLsn = rec.lsn;
   ctx.catalog.process(rec);
   ctx.snapbuild?.process(rec);
+  // Before decoding: a record's own image holds the old row it changes (which redo leaves in place).
+  ctx.oldRows?.apply(rec);
   if (rec.xid !== 0) rb.processXid(rec.xid, rec.toplevelXid, rec.lsn);
   try {
     dispatch(ctx, rec);
@@ -147,7 +155,13 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     }
     const hasOld = (flags & (XLH_DELETE_CONTAINS_OLD_TUPLE | XLH_DELETE_CONTAINS_OLD_KEY)) !== 0;
     if (hasOld && mainLength < 8 + SIZE_OF_HEAP_HEADER) return shortHeapRecord(rec, op);
-    const change = encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, rb.arenaOf(rec.xid));
+    // Under replica identity full the record holds the whole old row already (its TOAST values inlined).
+    const whole = (flags & XLH_DELETE_CONTAINS_OLD_TUPLE) !== 0;
+    const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, z.blockNumber, u16(src, main + 4)) : undefined;
+    const change =
+      old !== undefined
+        ? encodeWholeOld(CHANGE_DELETE, rec, z, -1, 0, old.tuple, old.toast, rb.arenaOf(rec.xid))
+        : encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST | oldFlags(ctx, whole), rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, rb.arenaOf(rec.xid));
     rb.queue(rec.xid, rec.lsn, change);
   } else {
     if (mainLength < 14) return shortHeapRecord(rec, op);
@@ -163,9 +177,24 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
       if (newLength < SIZE_OF_HEAP_HEADER) return shortHeapRecord(rec, op);
       if (!(flags & XLH_UPDATE_CONTAINS_NEW_TUPLE)) newAt = -1;
     }
-    const change = encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST, rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, rb.arenaOf(rec.xid));
+    const whole = (flags & XLH_UPDATE_CONTAINS_OLD_TUPLE) !== 0;
+    // The old tuple is on block 1 when it moved to another page, else on block 0 (block references built only here).
+    const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, rec.hasBlockRef(1) ? rec.block(1)!.blockNumber : z.blockNumber, u16(src, main + 4)) : undefined;
+    const change =
+      old !== undefined
+        ? encodeWholeOld(CHANGE_UPDATE, rec, z, newAt, newLength, old.tuple, old.toast, rb.arenaOf(rec.xid))
+        : encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST | oldFlags(ctx, whole), rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, rb.arenaOf(rec.xid));
     rb.queue(rec.xid, rec.lsn, change);
   }
+}
+
+/** old-rows=full and the old tuple the record logged: whole (replica identity full), or unknown unless a page has it. */
+const oldFlags = (ctx: DecodingContext, whole: boolean): number => (ctx.oldRows === undefined ? 0 : whole ? CF_OLD_WANTED | CF_OLD_ROW : CF_OLD_WANTED);
+
+/** An UPDATE / DELETE with the whole old row from a kept page: its tuple from t_infomask2 on is a WAL tuple's shape. */
+function encodeWholeOld(kind: number, rec: DecodedRecord, z: BlockZero, newAt: number, newLength: number, tuple: Uint8Array, toast: Uint8Array | undefined, arena: ReturnType<ReorderBuffer['arenaOf']>): Uint8Array {
+  const flags = CF_CLEAR_TOAST | CF_OLD_WANTED | CF_OLD_ROW | (toast !== undefined ? CF_OLD_TOAST : 0);
+  return encodeRowChange(kind, flags, rec.lsn, z.spcOid, z.relNumber, rec.source, newAt, newLength, 18, tuple.length - 18, arena, tuple, toast);
 }
 
 /** A heap record too short for the fields heapDecode reads: the parser's typed error, which names what is missing. */

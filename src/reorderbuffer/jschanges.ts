@@ -18,9 +18,13 @@ export interface TableName {
 
 export type TypedChange =
   | ({ kind: 'insert'; lsn: Lsn; new: TypedRow } & TableName)
-  /** `old`: the old key (replica identity default / index) or the whole old row (full); absent when not logged. */
-  | ({ kind: 'update'; lsn: Lsn; new: TypedRow; old?: TypedRow } & TableName)
-  | ({ kind: 'delete'; lsn: Lsn; old?: TypedRow } & TableName)
+  /**
+   * `old`: the old key (replica identity default / index) or the whole old row (full, or old-rows=full where the
+   * row was known); absent when not logged. `oldRowComplete` (old-rows=full only): `old` is the whole row with
+   * every value — false when the old row was unknown (then `old` is the key, as without the option).
+   */
+  | ({ kind: 'update'; lsn: Lsn; new: TypedRow; old?: TypedRow; oldRowComplete?: boolean } & TableName)
+  | ({ kind: 'delete'; lsn: Lsn; old?: TypedRow; oldRowComplete?: boolean } & TableName)
   | { kind: 'truncate'; lsn: Lsn; tables: TableName[]; cascade: boolean; restartSeqs: boolean }
   | { kind: 'message'; lsn: Lsn; transactional: boolean; prefix: string; content: Uint8Array }
   /** A table's schema change by this transaction (a catalog that follows DDL), at the commit LSN. */
@@ -200,18 +204,19 @@ export class TypedChangesPlugin implements OutputPlugin {
     const rel = change.relation;
     const name = { schema: rel.namespace, table: rel.name };
     // An old tuple under replica identity full is the whole row; otherwise only its key columns are values.
-    const oldKey = rel.replIdent === 'f' ? undefined : (rel.identityKey ?? undefined);
+    const oldKey = rel.replIdent === 'f' || change.oldRow !== undefined ? undefined : (rel.identityKey ?? undefined);
     const old = change.oldTuple && typedRow(rel, change.oldTuple, ctx, change.lsn, oldKey);
+    const complete = change.oldRowComplete === undefined ? {} : { oldRowComplete: change.oldRowComplete };
     const changes = this.current!.changes;
     switch (change.action) {
       case 'INSERT':
         if (change.newTuple !== undefined) changes.push({ kind: 'insert', lsn: change.lsn, ...name, new: typedRow(rel, change.newTuple, ctx, change.lsn) });
         return;
       case 'UPDATE':
-        if (change.newTuple !== undefined) changes.push({ kind: 'update', lsn: change.lsn, ...name, new: typedRow(rel, change.newTuple, ctx, change.lsn), ...(old ? { old } : {}) });
+        if (change.newTuple !== undefined) changes.push({ kind: 'update', lsn: change.lsn, ...name, new: typedRow(rel, change.newTuple, ctx, change.lsn), ...(old ? { old } : {}), ...complete });
         return;
       case 'DELETE':
-        changes.push({ kind: 'delete', lsn: change.lsn, ...name, ...(old ? { old } : {}) });
+        changes.push({ kind: 'delete', lsn: change.lsn, ...name, ...(old ? { old } : {}), ...complete });
         return;
     }
   }

@@ -13,6 +13,7 @@ import type { SpillStore } from './spill.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
 import { processRecord, type DecodingContext } from './decode.js';
 import { ReorderBuffer, type CallbackContext } from './reorderbuffer.js';
+import { HeapPages } from '../catalog/heap-pages.js';
 
 export { DEFAULT_MEMORY_LIMIT } from './reorderbuffer.js';
 
@@ -61,6 +62,12 @@ export interface DecoderOptions {
    * `toast` value (test_decoding's `unchanged-toast-datum`).
    */
   toastCache?: number;
+  /**
+   * old-rows=full: keep the heap pages of the database's tables from their full-page images and redo (at most
+   * `budget` bytes, default 256 MiB; least recently used pages are evicted), so that UPDATE and DELETE carry the
+   * whole old row where its page was kept (RowChange.oldRow / oldRowComplete), as REPLICA IDENTITY FULL would.
+   */
+  oldRows?: { budget?: number };
 }
 
 /**
@@ -73,6 +80,7 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
   xid = 0;
   at: CatalogPoint | undefined = undefined;
   readonly reorder: ReorderBuffer;
+  readonly oldRows: HeapPages | undefined;
 
   constructor(
     readonly major: Major,
@@ -83,6 +91,7 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
     options: DecoderOptions,
   ) {
     this.reorder = new ReorderBuffer(options, catalog, plugin, snapbuild, this);
+    this.oldRows = options.oldRows === undefined ? undefined : new HeapPages(catalog.databaseOid, major, options.oldRows.budget);
   }
 
   // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
@@ -138,6 +147,16 @@ export class LogicalDecoder {
   }
   set unknownRelationChanges(n: number) {
     this.reorder.unknownRelationChanges = n;
+  }
+
+  /**
+   * old-rows=full: heap pages kept now and evicted for room so far; UPDATEs and DELETEs of the database's tables
+   * (from the restart point, committed or not) whose old row was known and unknown, not counting those whose
+   * record logged it whole (replica identity full).
+   */
+  get oldRowStats(): { kept: number; evicted: number; known: number; unknown: number } | undefined {
+    const p = this.ctx.oldRows;
+    return p === undefined ? undefined : { kept: p.size, evicted: p.evictions, known: p.known, unknown: p.unknown };
   }
 
   /** How many times a transaction was spilled. */

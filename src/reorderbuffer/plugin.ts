@@ -36,8 +36,18 @@ export interface RowChange {
   readonly relation: DecoderRelation;
   /** INSERT, UPDATE: the new tuple (undefined when the record carried none). TOAST values reassembled where logged. */
   readonly newTuple?: readonly RawValue[];
-  /** UPDATE: the old key or old tuple by replica identity; DELETE: the same. */
+  /**
+   * UPDATE: the old key or old tuple by replica identity; DELETE: the same. With old-rows=full, the whole old row
+   * where it is known (then the same as `oldRow`), else the key as without it.
+   */
   readonly oldTuple?: readonly RawValue[];
+  /** old-rows=full: the whole old row of an UPDATE / DELETE, when its page was kept since an image; else undefined. */
+  readonly oldRow?: readonly RawValue[];
+  /**
+   * old-rows=full: true when `oldRow` is known and holds every value (no TOAST value left unchanged-toast); false
+   * when the old row is unknown or lacks a TOAST value; undefined without old-rows=full.
+   */
+  readonly oldRowComplete?: boolean;
 }
 
 export interface TruncateChange {

@@ -17,6 +17,9 @@ import { MemorySpillStore, type SpillStore } from './spill.js';
 import { ChangeQueue, ChunkPool } from './queue.js';
 import {
   CF_CLEAR_TOAST,
+  CF_OLD_ROW,
+  CF_OLD_TOAST,
+  CF_OLD_WANTED,
   CF_TOAST_INSERT,
   CHANGE_DELETE,
   CHANGE_INSERT,
@@ -42,6 +45,7 @@ import {
   StoredRowChange,
   decodeTruncate,
   encodeMessage,
+  oldToastValues,
 } from './change.js';
 
 /** What the reorder buffer reads of logical.ts's DecoderOptions (when it needs it, not copied). */
@@ -652,7 +656,8 @@ export class ReorderBuffer {
           }
           const action: RowAction = rKind === CHANGE_DELETE ? 'DELETE' : rKind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
           // Tuples stay in the change unless TOAST values of this transaction (or the TOAST cache) replace pointers.
-          const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0
+          const cflags = change[1]!;
+          const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0 && (cflags & CF_OLD_WANTED) === 0
             ? new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
             : {
             kind: 'row',
@@ -660,7 +665,7 @@ export class ReorderBuffer {
             action,
             relation: rel,
             newTuple: newAt >= 0 ? this.fillToast(reassemble(this.deform(change, newAt, rel, lsn), toast, lsn, this.remember)) : undefined,
-            oldTuple: oldAt >= 0 ? this.deform(change, oldAt, rel, lsn) : undefined,
+            ...this.oldValues(change, cflags, oldAt, rel, lsn),
           };
           if (streaming) plugin.streamChange!(this.ctxAt(rLsn, xid, at), txn, row);
           else plugin.change(this.ctxAt(rLsn, xid, at), txn, row);
@@ -734,6 +739,15 @@ export class ReorderBuffer {
       const bytes = this.toastValues.get(`${v.toastRelId}:${v.valueId}`);
       return bytes === undefined ? v : { kind: 'bytes', bytes };
     });
+  }
+
+  /** The old tuple, and with old-rows=full the whole old row (its TOAST values filled from those it carries). */
+  private oldValues(c: Uint8Array, flags: number, oldAt: number, rel: DecoderRelation, lsn: Lsn): Pick<RowChange, 'oldTuple' | 'oldRow' | 'oldRowComplete'> {
+    if (oldAt < 0) return { oldTuple: undefined, ...(flags & CF_OLD_WANTED ? { oldRowComplete: false } : {}) };
+    const values = this.deform(c, oldAt, rel, lsn);
+    if ((flags & CF_OLD_ROW) === 0) return { oldTuple: values, ...(flags & CF_OLD_WANTED ? { oldRowComplete: false } : {}) };
+    const row = this.fillToast(flags & CF_OLD_TOAST ? reassemble(values, oldToastValues(c, oldAt), lsn) : values);
+    return { oldTuple: row, oldRow: row, oldRowComplete: !row.some((v) => v.kind === 'toast') };
   }
 
   /** The values of the tuple at offset `at` of the encoded change `c`. */

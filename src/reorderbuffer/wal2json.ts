@@ -332,7 +332,8 @@ const BOOLOID = 16;
 const BYTEAOID = 17;
 const NUMBER_CHARS = /^[0-9+\-eE.]*$/;
 
-type Kind = 'change' | 'identity' | 'pk';
+/** `row`: an identity that is the whole old row (old-rows=full). */
+type Kind = 'change' | 'identity' | 'pk' | 'row';
 
 /** The wal2json output plugin (format-version 2). */
 export class Wal2JsonPlugin implements OutputPlugin {
@@ -412,7 +413,8 @@ export class Wal2JsonPlugin implements OutputPlugin {
     if (o.includeSchemas) s += `,"schema":${escapeJson(rel.namespace)}`;
     s += `,"table":${escapeJson(rel.name)}`;
     if (newTuple !== undefined) s += `,"columns":[${this.tuple(ctx, rel, newTuple, 'change', change.lsn)}]`;
-    if (oldTuple !== undefined) s += `,"identity":[${this.tuple(ctx, rel, oldTuple, 'identity', change.lsn)}]`;
+    // A whole old row (old-rows=full) is every column, as under replica identity full.
+    if (oldTuple !== undefined) s += `,"identity":[${this.tuple(ctx, rel, oldTuple, change.oldRow !== undefined ? 'row' : 'identity', change.lsn)}]`;
     else if (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null)) {
       // The key did not change: wal2json takes the identity from the new tuple.
       s += `,"identity":[${this.tuple(ctx, rel, newTuple!, 'identity', change.lsn)}]`;
