@@ -9,7 +9,8 @@ import { parseWalFileName, segmentNumberOf, walFileName } from '../walfile.js';
 import type { SourceBytes, SourceMiss, SyncPageSource } from '../xlogreader/source.js';
 import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compression.js';
 import type { CrcVerified } from '../xlogreader/reader.js';
-import { switchPointInSegment, switchPointMessage, timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
+import { clipAtSwitchPoint } from './switch-point.js';
 import { AheadWindow, callerReadsNext, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
@@ -341,21 +342,6 @@ function readGzipHead(file: string): Uint8Array {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/**
- * What a source read of a timeline's segment may hand over: nothing past the point where the history says that
- * timeline ended (the switch point); wanting bytes past it is a miss naming it (the reader's `timeline-end`).
- */
-export function clipAtSwitchPoint(got: SourceBytes | SourceMiss, pagePtr: Lsn, minLength: number, history: TimelineHistory | undefined, segmentSize: number): SourceBytes | SourceMiss {
-  if ('missing' in got || history === undefined) return got;
-  const cut = switchPointInSegment(got.tli, Math.floor(pagePtr / segmentSize), history, segmentSize);
-  if (cut === undefined) return got;
-  if (pagePtr + Math.min(minLength, 8192) > cut.switchPoint) {
-    return { missing: switchPointMessage(got.tli, cut.switchPoint, cut.nextTli, segmentSize), switchPoint: cut.switchPoint };
-  }
-  const keep = cut.switchPoint - got.start;
-  return keep >= got.bytes.length ? got : { ...got, bytes: got.bytes.subarray(0, keep) };
 }
 
 /** The first page of the first segment (search_directory): a name that is no readable file is a typed error. */
