@@ -10,3 +10,30 @@ export class ProtocolError extends WalError {
     super(code, message, context);
   }
 }
+
+/** The server's ErrorResponse, kept whole: `sqlState` (C), `severity` (V or S), the message (M), detail, hint. */
+export class ServerError extends WalError {
+  readonly sqlState: string;
+  readonly severity: string;
+  readonly detail: string | undefined;
+  readonly hint: string | undefined;
+  readonly fields: Readonly<Record<string, string>>;
+
+  constructor(fields: Record<string, string>, context: WalErrorContext = {}) {
+    const sqlState = fields.C ?? 'XX000';
+    // Class 28 is invalid authorization: a wrong password, an unknown role, a pg_hba.conf refusal.
+    super(sqlState.startsWith('28') ? 'authentication-failed' : 'server-error', fields.M ?? 'the server sent an error without a message', context);
+    this.sqlState = sqlState;
+    this.severity = fields.V ?? fields.S ?? 'ERROR';
+    this.detail = fields.D;
+    this.hint = fields.H;
+    this.fields = fields;
+  }
+}
+
+/** No connection, or it broke: refused, unreachable, timed out, closed by the server. */
+export class ConnectionError extends WalError {
+  constructor(message: string, context: WalErrorContext = {}) {
+    super('connection-failed', message, context);
+  }
+}

@@ -6,3 +6,4 @@ export * from './frontend.js';
 export * from './parser.js';
 export * from './replication.js';
 export * from './scram.js';
+export * from './conninfo.js';

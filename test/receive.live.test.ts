@@ -1,0 +1,191 @@
+// Live, every major: `pgwal receive` writes the server's own segments.
+//  - After a workload and pg_switch_wal(), every finished segment pgwal wrote is byte-identical to the
+//    server's file in pg_wal; on 15 also to what Debian's pg_receivewal writes for the same range.
+//  - A restart resumes from the folder (a .partial is redone from its start), --endpos stops there.
+//  - Authentication: password, md5, scram-sha-256 over TCP 127.0.0.1; a wrong password, an unknown slot,
+//    a refused connection are typed one-line errors.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { receiveCommand } from '../src/cli/receive.js';
+import type { DumpIo } from '../src/cli/dump.js';
+import { parseLsn } from '../src/lsn.js';
+import { ReplicationConnection } from '../src/node/replication.js';
+import { ConnectionError, ServerError } from '../src/protocol/index.js';
+import { debianAvailable, MAJORS, Server } from './support/pg-server.js';
+
+function io(): DumpIo & { stderr(): string; stdout(): string } {
+  let out = '';
+  let err = '';
+  return {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    errIsTty: false,
+    env: {},
+    cwd: process.cwd(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    stderr: () => err,
+    stdout: () => out,
+  };
+}
+
+const dsn = (s: Server): string => `host=${s.socketDir} port=${s.port} user=postgres`;
+
+async function workload(s: Server, rounds: number): Promise<string> {
+  await s.query('create table if not exists t (id serial primary key, v text)');
+  for (let i = 0; i < rounds; i++) {
+    await s.query(`insert into t (v) select repeat(md5(g::text), 20) from generate_series(1, 2000) g`);
+    await s.query('select pg_switch_wal()');
+  }
+  await s.query(`insert into t (v) values ('after the last switch')`);
+  const [{ lsn }] = (await s.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')) as [{ lsn: string }];
+  return lsn;
+}
+
+/** Finished (renamed) segment files of a folder. */
+const finished = (dir: string): string[] => fs.readdirSync(dir).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+
+function expectSameAsServer(dir: string, server: Server): string[] {
+  const names = finished(dir);
+  for (const n of names) {
+    const ours = fs.readFileSync(path.join(dir, n));
+    const theirs = fs.readFileSync(path.join(server.pgWalDir, n));
+    expect(ours.length, n).toBe(theirs.length);
+    expect(Buffer.compare(ours, theirs), `${n} differs from pg_wal/${n}`).toBe(0);
+  }
+  return names;
+}
+
+function tmpdir(tag: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `pgwal-receive-${tag}-`));
+  fs.chmodSync(d, 0o777);
+  return d;
+}
+
+describe.each(MAJORS)('PostgreSQL %i', (major) => {
+  it('finished segments are byte-identical to pg_wal (and to pg_receivewal on 15); resume; endpos', async () => {
+    const server = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    const dirs: string[] = [];
+    try {
+      await server.start();
+      await server.query(`select pg_create_physical_replication_slot('ours', true)`);
+      await server.query(`select pg_create_physical_replication_slot('theirs', true)`);
+      const end = await workload(server, 4);
+      const dir = tmpdir('a');
+      dirs.push(dir);
+      const run = io();
+      const code = await receiveCommand(['-D', dir, '-d', dsn(server), '-S', 'ours', '-E', end, '-n', '-v'], run);
+      expect(code, run.stderr()).toBe(0);
+      const names = expectSameAsServer(dir, server);
+      expect(names.length).toBeGreaterThanOrEqual(4);
+      // The segment holding the end is unfinished: it stays .partial, padded to the segment size.
+      const partials = fs.readdirSync(dir).filter((n) => n.endsWith('.partial'));
+      expect(partials.length).toBe(1);
+      expect(fs.statSync(path.join(dir, partials[0]!)).size).toBe(1024 * 1024);
+      expect(run.stderr()).toContain('finished segment at');
+      // The slot's restart_lsn followed the flush position we reported.
+      const [slot] = await server.query<{ restart_lsn: string }>(`select restart_lsn::text from pg_replication_slots where slot_name = 'ours'`);
+      expect(parseLsn(slot!.restart_lsn)).toBeGreaterThan(0);
+
+      // Resume: more WAL, a second run goes on from the .partial and finishes it and what follows.
+      const end2 = await workload(server, 2);
+      const again = io();
+      expect(await receiveCommand(['-D', dir, '-d', dsn(server), '-S', 'ours', '-E', end2, '-n'], again), again.stderr()).toBe(0);
+      const names2 = expectSameAsServer(dir, server);
+      expect(names2.length).toBeGreaterThanOrEqual(names.length + 2);
+      expect(names2).toContain(partials[0]!.replace('.partial', ''));
+
+      if (major === 15 && debianAvailable(15)) {
+        const theirs = tmpdir('pg');
+        dirs.push(theirs);
+        const r = spawnSync('/usr/lib/postgresql/15/bin/pg_receivewal', ['-D', theirs, '-d', dsn(server), '-S', 'theirs', '-E', end2, '-n'], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        expect(r.status, r.stderr).toBe(0);
+        const pgNames = finished(theirs);
+        expect(pgNames).toEqual(names2);
+        for (const n of pgNames) {
+          expect(Buffer.compare(fs.readFileSync(path.join(theirs, n)), fs.readFileSync(path.join(dir, n))), n).toBe(0);
+        }
+        const pgPartials = fs.readdirSync(theirs).filter((n) => n.endsWith('.partial'));
+        expect(pgPartials).toEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.partial')));
+      }
+
+      // -Z gzip: finished segments are .gz files holding the same bytes.
+      const gzDir = tmpdir('gz');
+      dirs.push(gzDir);
+      await server.query(`select pg_create_physical_replication_slot('gz', true)`);
+      const end3 = await workload(server, 2);
+      const gz = io();
+      expect(await receiveCommand(['-D', gzDir, '-d', dsn(server), '-S', 'gz', '-E', end3, '-n', '-Z', 'gzip:3'], gz), gz.stderr()).toBe(0);
+      const gzNames = fs.readdirSync(gzDir).filter((n) => n.endsWith('.gz'));
+      expect(gzNames.length).toBeGreaterThanOrEqual(2);
+      const zlib = await import('node:zlib');
+      for (const n of gzNames) {
+        const seg = n.replace('.gz', '');
+        expect(Buffer.compare(zlib.gunzipSync(fs.readFileSync(path.join(gzDir, n))), fs.readFileSync(path.join(server.pgWalDir, seg))), n).toBe(0);
+      }
+    } finally {
+      await server.destroy();
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('authenticates with password, md5 and scram-sha-256; wrong password, unknown slot, refused connection are typed errors', async () => {
+    const server = await Server.create({ major, gucs: { listen_addresses: "'127.0.0.1'" } });
+    try {
+      // Password rules first, ahead of initdb's trust lines.
+      const hba = path.join(server.dataDir, 'pg_hba.conf');
+      const rules = [
+        'host replication pw_user 127.0.0.1/32 password',
+        'host replication md5_user 127.0.0.1/32 md5',
+        'host replication scram_user 127.0.0.1/32 scram-sha-256',
+      ];
+      fs.writeFileSync(hba, `${rules.join('\n')}\n${fs.readFileSync(hba, 'utf8')}`);
+      await server.start();
+      await server.query(`create role pw_user login replication password 'pw secret'`);
+      await server.query(`set password_encryption = 'md5'; create role md5_user login replication password 'md5 secret'`);
+      await server.query(`set password_encryption = 'scram-sha-256'; create role scram_user login replication password 'scram sécret'`);
+      for (const [user, pw] of [
+        ['pw_user', 'pw secret'],
+        ['md5_user', 'md5 secret'],
+        ['scram_user', 'scram sécret'],
+      ] as const) {
+        const url = `postgresql://${user}:${encodeURIComponent(pw)}@127.0.0.1:${server.port}/postgres?sslmode=prefer`;
+        const c = await ReplicationConnection.connect({ connectionString: url, env: {} });
+        try {
+          const id = await c.identifySystem();
+          expect(id.timeline).toBe(1);
+          const [{ system_identifier }] = (await server.query<{ system_identifier: string }>('select system_identifier::text from pg_control_system()')) as [
+            { system_identifier: string },
+          ];
+          expect(id.systemId).toBe(system_identifier);
+          expect(c.parameters.get('server_version')).toMatch(new RegExp(`^${major}\\.`));
+        } finally {
+          c.close();
+        }
+        const wrong = ReplicationConnection.connect({ connectionString: `host=127.0.0.1 port=${server.port} user=${user} password=wrong`, env: {} });
+        await expect(wrong).rejects.toBeInstanceOf(ServerError);
+        await expect(wrong).rejects.toMatchObject({ sqlState: '28P01', code: 'authentication-failed', message: `password authentication failed for user "${user}"` });
+      }
+      const bad = io();
+      expect(await receiveCommand(['-D', os.tmpdir(), '-d', `host=127.0.0.1 port=${server.port} user=scram_user password=nope`, '-n'], bad)).toBe(1);
+      expect(bad.stderr()).toBe('pgwal receive: error: password authentication failed for user "scram_user" (SQLSTATE 28P01)\n');
+      const noSlot = io();
+      const empty = tmpdir('empty');
+      expect(await receiveCommand(['-D', empty, '-d', dsn(server), '-S', 'missing', '-n'], noSlot)).toBe(1);
+      fs.rmSync(empty, { recursive: true });
+      expect(noSlot.stderr()).toMatch(/^pgwal receive: error: replication slot "missing" does not exist \(SQLSTATE 42704\)\n$/);
+      const port = server.port;
+      await server.stop();
+      const refused = ReplicationConnection.connect({ connectionString: `host=127.0.0.1 port=${port} user=postgres`, env: {} });
+      await expect(refused).rejects.toBeInstanceOf(ConnectionError);
+      await expect(refused).rejects.toThrow(`connection to server at "127.0.0.1", port ${port} failed: Connection refused`);
+    } finally {
+      await server.destroy();
+    }
+  });
+});
