@@ -195,14 +195,16 @@ export async function receiveWal(o: ReceiveWalOptions): Promise<void> {
   if (!fs.existsSync(o.directory) || !fs.statSync(o.directory).isDirectory()) {
     throw new WalError('invalid-argument', `could not access directory "${o.directory}": No such file or directory`, { file: o.directory });
   }
+  const state = { connected: false };
   for (;;) {
     if (o.signal?.aborted) return;
     let ended: Ended;
     try {
-      ended = await streamLog(o, log);
+      ended = await streamLog(o, log, state);
     } catch (e) {
       // A server or protocol error, or a dropped connection: retry unless told not to (pg_receivewal's loop).
-      if (o.noLoop || !(e instanceof WalError) || isPermanent(e)) throw e;
+      // As pg_receivewal, a first connection that fails ends it: the arguments are wrong, not the network.
+      if (o.noLoop || !state.connected || !(e instanceof WalError) || isPermanent(e)) throw e;
       log(`disconnected; waiting ${(o.reconnectDelayMs ?? 5000) / 1000} seconds to try again: ${(e as Error).message}`);
       await sleep(o.reconnectDelayMs ?? 5000);
       continue;
@@ -219,8 +221,9 @@ function isPermanent(e: WalError): boolean {
   return e.code === 'invalid-argument' || e.code === 'authentication-failed' || e.code === 'bad-partial' || e.code === 'bad-history' || e.code === 'stream-gap';
 }
 
-async function streamLog(o: ReceiveWalOptions, log: (l: string) => void): Promise<Ended> {
+async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: { connected: boolean }): Promise<Ended> {
   const conn = await ReplicationConnection.connect({ connectionString: o.connectionString, env: o.env, applicationName: 'pgwal receive' });
+  state.connected = true;
   const onAbort = (): void => stream?.stop();
   let stream: WalStream | undefined;
   let writer: SegmentWriter | undefined;
