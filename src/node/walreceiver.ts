@@ -6,7 +6,7 @@
 //          ▲                                                                               │
 //          └────────────────── at startpos (or its segment start) ◀────────────────────────┘
 import { formatLsn, type Lsn } from '../lsn.js';
-import { ProtocolError } from '../protocol/index.js';
+import { ConnectionError, ProtocolError, ServerError } from '../protocol/index.js';
 import type { ReplicationConnection } from './replication.js';
 
 export interface HotStandbyFeedbackValues {
@@ -162,3 +162,97 @@ export class WalStream implements AsyncIterable<WalStreamEvent> {
   }
 }
 
+
+export interface ReconnectingWalStreamOptions extends WalStreamOptions {
+  /** Opens a new connection (each attempt). */
+  connect: () => Promise<ReplicationConnection>;
+  /** First pause after a lost connection, doubled per failed attempt up to `maxDelayMs` (default 100 ms … 10 s). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Give up after this many failed attempts in a row (default: never). */
+  maxAttempts?: number;
+  onReconnect?: (info: { attempt: number; delayMs: number; error: unknown; resumeAt: Lsn; timeline: number }) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Errors after which a new connection may go on: the connection broke, or the server ended the session
+ * (class 57, operator intervention: a terminated walsender, a shutdown; class 08, connection exception).
+ */
+export function isRetryableStreamError(e: unknown): boolean {
+  if (e instanceof ConnectionError) return true;
+  return e instanceof ServerError && (e.sqlState.startsWith('57') || e.sqlState.startsWith('08'));
+}
+
+/**
+ * A WalStream that survives lost connections: it reconnects with exponential backoff and starts again at
+ * the first byte it has not yet delivered, on the timeline it was on, so no byte is delivered twice or
+ * skipped. The end of a timeline is followed as by WalStream.
+ */
+export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
+  private current: WalStream | undefined;
+  private stopping = false;
+  private positions: { write?: Lsn; flush?: Lsn; apply?: Lsn } = {};
+  /** The first byte not yet delivered, and its timeline. */
+  resumeAt: Lsn;
+  timeline: number;
+
+  constructor(private readonly options: ReconnectingWalStreamOptions) {
+    this.resumeAt = options.startLsn;
+    this.timeline = options.timeline;
+  }
+
+  report(p: { write?: Lsn; flush?: Lsn; apply?: Lsn }, now = false): void {
+    this.positions = { ...this.positions, ...p };
+    this.current?.report(p, now);
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.current?.stop();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<WalStreamEvent> {
+    const o = this.options;
+    const initial = o.initialDelayMs ?? 100;
+    const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    let delay = initial;
+    let failures = 0;
+    while (!this.stopping) {
+      let conn: ReplicationConnection | undefined;
+      try {
+        conn = await o.connect();
+        // Bytes before resumeAt were delivered: a new START_REPLICATION begins exactly after them.
+        const stream = new WalStream(conn, { ...o, startLsn: this.resumeAt, timeline: this.timeline, walSegmentSize: undefined });
+        this.current = stream;
+        stream.report(this.positions);
+        if (this.stopping) stream.stop();
+        for await (const ev of stream) {
+          if (ev.type === 'data') {
+            this.resumeAt = ev.dataStart + ev.data.length;
+            failures = 0;
+            delay = initial;
+          } else if (ev.type === 'timeline-switch') {
+            this.timeline = ev.nextTimeline;
+            this.resumeAt = ev.restartLsn;
+          } else if (!this.stopping) {
+            // The server ended the stream without a next timeline (a shutdown): connect again.
+            throw new ConnectionError(`the server ended streaming at ${formatLsn(ev.lsn)} on timeline ${ev.timeline}`);
+          }
+          yield ev;
+        }
+        return;
+      } catch (e) {
+        if (this.stopping || !isRetryableStreamError(e)) throw e;
+        failures++;
+        if (o.maxAttempts !== undefined && failures > o.maxAttempts) throw e;
+        o.onReconnect?.({ attempt: failures, delayMs: delay, error: e, resumeAt: this.resumeAt, timeline: this.timeline });
+        await sleep(delay);
+        delay = Math.min(delay * 2, o.maxDelayMs ?? 10_000);
+      } finally {
+        this.current = undefined;
+        conn?.close();
+      }
+    }
+  }
+}
