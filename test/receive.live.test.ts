@@ -3,7 +3,9 @@
 //    server's file in pg_wal; on 15 also to what Debian's pg_receivewal writes for the same range.
 //  - A restart resumes from the folder (a .partial is redone from its start), --endpos stops there.
 //  - Authentication: password, md5, scram-sha-256 over TCP 127.0.0.1; a wrong password, an unknown slot,
-//    a refused connection are typed one-line errors.
+//    a refused connection are typed one-line errors. TLS with sslmode require / verify-ca.
+//  - Streaming from a standby that is promoted: the history file, both timelines' segments.
+//  - -Z gzip: finished segments gunzip to the server's.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -259,6 +261,37 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       await standby?.destroy();
       await primary.destroy();
       fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('TLS: sslmode=require and verify-ca connect over TLS; disable is refused by a hostssl-only rule; an unknown CA is refused', async () => {
+    const server = await Server.create({ major, gucs: { listen_addresses: "'127.0.0.1'", ssl: 'on' } });
+    try {
+      const key = path.join(server.dataDir, 'server.key');
+      const crt = path.join(server.dataDir, 'server.crt');
+      const r = spawnSync('openssl', ['req', '-new', '-x509', '-days', '1', '-nodes', '-subj', '/CN=localhost', '-keyout', key, '-out', crt], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      fs.chmodSync(key, 0o600);
+      if (server.owner) for (const f of [key, crt]) fs.chownSync(f, server.owner.uid, server.owner.gid);
+      const hba = path.join(server.dataDir, 'pg_hba.conf');
+      fs.writeFileSync(hba, `hostnossl replication postgres 127.0.0.1/32 reject\nhostssl replication postgres 127.0.0.1/32 trust\n${fs.readFileSync(hba, 'utf8')}`);
+      await server.start();
+      for (const mode of ['require', `verify-ca sslrootcert=${crt}`]) {
+        const c = await ReplicationConnection.connect({ connectionString: `host=127.0.0.1 port=${server.port} user=postgres sslmode=${mode}`, env: {} });
+        try {
+          expect((await c.identifySystem()).timeline).toBe(1);
+          const [ssl] = await server.query<{ n: string }>(`select count(*)::text as n from pg_stat_ssl s join pg_stat_activity a using (pid) where s.ssl and a.backend_type = 'walsender'`);
+          expect(ssl!.n).toBe('1');
+        } finally {
+          c.close();
+        }
+      }
+      const plain = ReplicationConnection.connect({ connectionString: `host=127.0.0.1 port=${server.port} user=postgres sslmode=disable`, env: {} });
+      await expect(plain).rejects.toMatchObject({ sqlState: '28000' });
+      const unknownCa = ReplicationConnection.connect({ connectionString: `host=127.0.0.1 port=${server.port} user=postgres sslmode=verify-ca`, env: {} });
+      await expect(unknownCa).rejects.toBeInstanceOf(ConnectionError);
+    } finally {
+      await server.destroy();
     }
   });
 });
