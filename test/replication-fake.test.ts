@@ -215,6 +215,20 @@ describe('against a scripted walsender', () => {
     }
   }, 20_000);
 
+  it('closing the connection ends a reader waiting for the stream', async () => {
+    const srv = await fakeServer((m, send) => {
+      if (m.type === 'StartupMessage') send({ type: 'AuthenticationOk' }, READY);
+      else if (m.type === 'Query') send({ type: 'CopyBothResponse', format: 0, columnFormats: [] });
+    });
+    cleanups.push(srv.close);
+    const conn = await ReplicationConnection.connect({ connectionString: `host=${srv.socketDir} port=${srv.port} user=u`, env: {} });
+    const stream = new WalStream(conn, { startLsn: 0x1000000, timeline: 1, statusIntervalMs: 0 });
+    const it = stream[Symbol.asyncIterator]();
+    const next = it.next();
+    setTimeout(() => conn.close(), 50);
+    await expect(next).rejects.toThrow('the connection was closed');
+  });
+
   it('a refused connection is a ConnectionError naming the socket', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-none-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -279,6 +279,7 @@ export class ReplicationConnection {
 
   send(m: FrontendMessage): void {
     if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new ConnectionError('the connection was closed');
     this.sock.write(serializeFrontendMessage(m));
   }
 
@@ -577,6 +578,8 @@ export class ReplicationConnection {
       /* closing anyway */
     }
     this.sock.destroy();
+    // A reader waiting for the next message learns that none will come.
+    this.failure ??= new ConnectionError('the connection was closed');
     this.wake();
   }
 
