@@ -236,6 +236,16 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       );
       const sent = await workload(primary, 2);
       await waitForReplay(standby, sent);
+      // A host list with target_session_attrs picks the server by its in_hot_standby report.
+      const both = `host=${primary.socketDir},${standby.socketDir} port=${primary.port},${standby.port} user=postgres`;
+      for (const [attrs, want] of [['standby', standby.port], ['primary', primary.port], ['read-write', primary.port], ['prefer-standby', standby.port], ['any', primary.port]] as const) {
+        const c = await ReplicationConnection.connect({ connectionString: `${both} target_session_attrs=${attrs}`, env: {} });
+        try {
+          expect(c.address.port, attrs).toBe(want);
+        } finally {
+          c.close();
+        }
+      }
       await standby.query('select pg_promote(true, 60)');
       const end = await workload(standby, 2);
       const last = walFileName(2, Math.floor(parseLsn(end) / (1024 * 1024)) - 1, 1024 * 1024);
