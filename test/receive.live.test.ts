@@ -255,10 +255,12 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       expect(fs.existsSync(path.join(dir, last)), `${last} after ${lines.join('\n')}`).toBe(true);
       expect(fs.readFileSync(path.join(dir, '00000002.history'), 'utf8')).toBe(fs.readFileSync(path.join(standby.pgWalDir, '00000002.history'), 'utf8'));
       // A standby's walsender sometimes sends, for the tail of a segment after its XLOG_SWITCH record
-      // (bytes never read as WAL), old pages (an earlier segment's, at the same offset) where both servers'
-      // files hold zeros. Seen on 16, 17 and 18, before the promotion, in the XLogData messages themselves
-      // (logged while investigating): the server's doing, not ours. Such a tail is allowed on the old
-      // timeline only; every other byte must match.
+      // (bytes never read as WAL), old pages where both servers' files end up holding zeros: seen on 16-18,
+      // before the promotion, in the XLogData messages themselves (logged while investigating). Likely
+      // cause: a cascading walsender sends up to max(received, replayed), and replaying XLOG_SWITCH moves
+      // the replay position to the segment's end before the walreceiver has written the zero tail, so the
+      // walsender reads what the file held before (initdb recycles segments, so old pages). pg_receivewal
+      // would write the same bytes. Such a tail is allowed on the old timeline only; every other byte must match.
       const stale: string[] = [];
       const names = expectSameAsServer(dir, standby, stale);
       expect(stale.filter((n) => !n.startsWith('00000001'))).toEqual([]);
