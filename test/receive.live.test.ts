@@ -259,7 +259,8 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       // before the promotion, in the XLogData messages themselves (logged while investigating). Likely
       // cause: a cascading walsender sends up to max(received, replayed), and replaying XLOG_SWITCH moves
       // the replay position to the segment's end before the walreceiver has written the zero tail, so the
-      // walsender reads what the file held before (initdb recycles segments, so old pages). pg_receivewal
+      // walsender reads what the file held before: initdb (wal_recycle on) leaves recycled future segments, e.g.
+      // 000000010000000000000009 holding segment 2's pages, and a stale page at 0/9DC000 was one of 0/2DC000. pg_receivewal
       // would write the same bytes. Such a tail is allowed on the old timeline only; every other byte must match.
       const stale: string[] = [];
       const names = expectSameAsServer(dir, standby, stale);
