@@ -8,7 +8,10 @@ import {
   FrontendParser,
   ProtocolError,
   ScramClient,
+  ScramServer,
   AuthenticationError,
+  buildScramSecret,
+  parseScramSecret,
   parseReplicationMessage,
   parseWalReceiverMessage,
   parseWalSenderMessage,
@@ -408,5 +411,29 @@ describe('SCRAM-SHA-256', () => {
     d.initialResponse();
     await expect(d.continue(enc('r=xyz123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'))).rejects.toThrow(/nonce mismatch/);
     await expect(d.continue(enc('garbage'))).rejects.toThrow(ProtocolError);
+  });
+
+  it('the server side answers RFC 7677 section 3 byte for byte', async () => {
+    const salt = Uint8Array.from(atob('W22ZaJ0SNY7soEsUEjb6gQ=='), (ch) => ch.charCodeAt(0));
+    const secret = parseScramSecret(await buildScramSecret('pencil', { salt, iterations: 4096 }));
+    const srv = new ScramServer(secret, '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0');
+    expect(new TextDecoder().decode(srv.first(enc('n,,n=user,r=rOprNGfwEbeRWgbNEkqO')))).toBe('r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096');
+    const final = await srv.final(enc('c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ='));
+    expect(new TextDecoder().decode(final)).toBe('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=');
+  });
+
+  it('the server side refuses channel binding requests, a changed nonce, a wrong proof, malformed secrets', async () => {
+    const secret = parseScramSecret(await buildScramSecret('pw', { iterations: 16 }));
+    expect(() => new ScramServer(secret).first(enc('p=tls-server-end-point,,n=,r=abc'))).toThrow(ProtocolError);
+    const a = new ScramServer(secret, 'S');
+    a.first(enc('n,,n=,r=abc'));
+    await expect(a.final(enc('c=biws,r=abcX,p=AAAA'))).rejects.toThrow(/nonce mismatch/);
+    const b = new ScramServer(secret, 'S');
+    b.first(enc('n,,n=,r=abc'));
+    await expect(b.final(enc('c=eSws,r=abcS,p=AAAA'))).rejects.toThrow(/channel binding check failed/);
+    await expect(b.final(enc('c=biws,r=abcS,p=' + btoa('x'.repeat(32))))).rejects.toBeInstanceOf(AuthenticationError);
+    for (const bad of ['md5abc', 'SCRAM-SHA-256$0:c2FsdA==$AAAA:AAAA', 'SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA']) {
+      expect(() => parseScramSecret(bad), bad).toThrow(WalError);
+    }
   });
 });

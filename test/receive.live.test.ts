@@ -17,7 +17,7 @@ import { parseLsn } from '../src/lsn.js';
 import { ReplicationConnection } from '../src/node/replication.js';
 import { receiveWal } from '../src/node/receivewal.js';
 import { walFileName } from '../src/walfile.js';
-import { ConnectionError, ServerError } from '../src/protocol/index.js';
+import { AuthenticationError, ConnectionError, ScramClient, ScramServer, ServerError, buildScramSecret, parseScramSecret } from '../src/protocol/index.js';
 import { debianAvailable, MAJORS, Server } from './support/pg-server.js';
 import { waitForReplay } from './support/slot.js';
 
@@ -168,6 +168,18 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       await server.query(`create role pw_user login replication password 'pw secret'`);
       await server.query(`set password_encryption = 'md5'; create role md5_user login replication password 'md5 secret'`);
       await server.query(`set password_encryption = 'scram-sha-256'; create role scram_user login replication password 'scram sécret'`);
+      // The server side of SCRAM (for a walsender): the secret as the server stores it, and an exchange.
+      const [{ rolpassword }] = (await server.query<{ rolpassword: string }>(`select rolpassword from pg_authid where rolname = 'scram_user'`)) as [{ rolpassword: string }];
+      const secret = parseScramSecret(rolpassword);
+      expect(await buildScramSecret('scram sécret', { salt: secret.salt, iterations: secret.iterations })).toBe(rolpassword);
+      for (const [pw, ok] of [['scram sécret', true], ['scram secret', false]] as const) {
+        const client = new ScramClient(pw);
+        const srv = new ScramServer(secret);
+        const serverFirst = srv.first(client.initialResponse().data);
+        const clientFinal = await client.continue(serverFirst);
+        if (ok) client.finish(await srv.final(clientFinal));
+        else await expect(srv.final(clientFinal)).rejects.toBeInstanceOf(AuthenticationError);
+      }
       for (const [user, pw] of [
         ['pw_user', 'pw secret'],
         ['md5_user', 'md5 secret'],

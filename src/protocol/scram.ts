@@ -145,3 +145,84 @@ export class ScramClient {
     }
   }
 }
+
+/** A role's SCRAM secret as PostgreSQL stores it in pg_authid.rolpassword: `SCRAM-SHA-256$iter:salt$StoredKey:ServerKey`. */
+export interface ScramSecret {
+  iterations: number;
+  salt: Uint8Array;
+  storedKey: Uint8Array;
+  serverKey: Uint8Array;
+}
+
+/** see parse_scram_secret (auth-scram.c) */
+export function parseScramSecret(text: string): ScramSecret {
+  const m = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(text);
+  if (m === null) throw new WalError('invalid-argument', 'invalid SCRAM secret: expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>');
+  const secret = { iterations: Number(m[1]), salt: unb64(m[2]!, 'salt'), storedKey: unb64(m[3]!, 'StoredKey'), serverKey: unb64(m[4]!, 'ServerKey') };
+  if (secret.iterations < 1 || secret.storedKey.length !== 32 || secret.serverKey.length !== 32) {
+    throw new WalError('invalid-argument', 'invalid SCRAM secret: iterations must be positive and both keys 32 bytes');
+  }
+  return secret;
+}
+
+/** see pg_be_scram_build_secret: the secret a server stores for `password` (16 random salt bytes unless given). */
+export async function buildScramSecret(password: string, options: { salt?: Uint8Array; iterations?: number } = {}): Promise<string> {
+  const salt = options.salt ?? webCrypto()!.getRandomValues(new Uint8Array(16));
+  const iterations = options.iterations ?? 4096;
+  const salted = await saltedPassword(password.normalize('NFKC'), salt, iterations);
+  const storedKey = await sha256(await hmac(salted, encodeUtf8('Client Key')));
+  const serverKey = await hmac(salted, encodeUtf8('Server Key'));
+  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
+}
+
+/**
+ * The server side of one SCRAM-SHA-256 exchange (for a walsender): SASLInitialResponse ─▶ `first()` ─▶
+ * AuthenticationSASLContinue; SASLResponse ─▶ `final()` (checks the proof) ─▶ AuthenticationSASLFinal.
+ * No channel binding: a client asking for it (`p=`) is refused.
+ */
+export class ScramServer {
+  private serverFirst = '';
+  private clientFirstBare = '';
+  private gs2 = '';
+  private nonce = '';
+
+  constructor(
+    private readonly secret: ScramSecret,
+    private readonly serverNonce?: string,
+  ) {}
+
+  first(clientFirstBytes: Uint8Array): Uint8Array {
+    const text = utf8(clientFirstBytes);
+    // gs2-header: "n,," or "y,," (client could bind but thinks we cannot); "p=…" asks for binding.
+    const m = /^([ny]),(?:a=[^,]*)?,(.*)$/.exec(text);
+    if (m === null) throw new ProtocolError('protocol-violation', 'malformed SCRAM message (unexpected channel-binding flag or attributes)');
+    this.gs2 = text.slice(0, text.length - m[2]!.length);
+    this.clientFirstBare = m[2]!;
+    const clientNonce = attributes(this.clientFirstBare).get('r');
+    if (clientNonce === undefined || clientNonce === '') throw new ProtocolError('protocol-violation', 'malformed SCRAM message (client nonce expected)');
+    let sn = this.serverNonce;
+    if (sn === undefined) sn = b64(webCrypto()!.getRandomValues(new Uint8Array(18)));
+    this.nonce = clientNonce + sn;
+    this.serverFirst = `r=${this.nonce},s=${b64(this.secret.salt)},i=${this.secret.iterations}`;
+    return encodeUtf8(this.serverFirst);
+  }
+
+  /** The server-final-message; an AuthenticationError when the proof is wrong (then send 28P01). */
+  async final(clientFinalBytes: Uint8Array): Promise<Uint8Array> {
+    const text = utf8(clientFinalBytes);
+    const p = text.lastIndexOf(',p=');
+    if (p < 0) throw new ProtocolError('protocol-violation', 'malformed SCRAM message (proof expected)');
+    const withoutProof = text.slice(0, p);
+    const a = attributes(withoutProof);
+    if (a.get('c') !== b64(encodeUtf8(this.gs2))) throw new ProtocolError('protocol-violation', 'SCRAM channel binding check failed');
+    if (a.get('r') !== this.nonce) throw new ProtocolError('protocol-violation', 'malformed SCRAM message (nonce mismatch)');
+    const proof = unb64(text.slice(p + 3), 'proof');
+    const authMessage = encodeUtf8(`${this.clientFirstBare},${this.serverFirst},${withoutProof}`);
+    const signature = await hmac(this.secret.storedKey, authMessage);
+    if (proof.length !== signature.length) throw new AuthenticationError('invalid SCRAM proof');
+    const clientKey = proof.map((b, i) => b ^ signature[i]!);
+    const stored = await sha256(clientKey);
+    if (stored.some((b, i) => b !== this.secret.storedKey[i])) throw new AuthenticationError('invalid SCRAM proof');
+    return encodeUtf8(`v=${b64(await hmac(this.secret.serverKey, authMessage))}`);
+  }
+}
