@@ -215,6 +215,50 @@ describe('against a scripted walsender', () => {
     }
   }, 20_000);
 
+  it('a slow consumer holds the server back: the client queue stays bounded, the server cannot write on', async () => {
+    let serverSock: net.Socket | undefined;
+    let sent = 0;
+    const data = new Uint8Array(128 * 1024);
+    const srv = await fakeServer((m, send, _p, sock) => {
+      if (m.type === 'StartupMessage') send({ type: 'AuthenticationOk' }, READY);
+      else if (m.type === 'Query') {
+        send({ type: 'CopyBothResponse', format: 0, columnFormats: [] });
+        serverSock = sock;
+        // 64 MB as fast as the socket takes it: stop when write() says the buffer is full.
+        const pump = (): void => {
+          while (sent < 512) {
+            const ok = sock.write(xlogDataMessage(0x1000000 + sent * data.length, 0, 0, data));
+            sent++;
+            if (!ok) {
+              sock.once('drain', pump);
+              return;
+            }
+          }
+        };
+        pump();
+      }
+    });
+    cleanups.push(srv.close);
+    const conn = await ReplicationConnection.connect({ connectionString: `host=${srv.socketDir} port=${srv.port} user=u`, env: {} });
+    cleanups.push(() => conn.close());
+    const stream = new WalStream(conn, { startLsn: 0x1000000, timeline: 1, statusIntervalMs: 0 });
+    let got = 0;
+    let maxQueued = 0;
+    for await (const ev of stream) {
+      if (ev.type !== 'data') continue;
+      got++;
+      maxQueued = Math.max(maxQueued, conn.queued);
+      if (got === 20) {
+        // The consumer stalls: the server fills its buffers and stops well short of all 512 messages.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(sent).toBeLessThan(512);
+        expect(serverSock!.writableLength).toBeGreaterThan(0);
+      }
+      if (got === 100) break;
+    }
+    expect(maxQueued).toBeLessThanOrEqual(64 + 16);
+  });
+
   it('closing the connection ends a reader waiting for the stream', async () => {
     const srv = await fakeServer((m, send) => {
       if (m.type === 'StartupMessage') send({ type: 'AuthenticationOk' }, READY);

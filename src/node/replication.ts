@@ -583,6 +583,11 @@ export class ReplicationConnection {
     this.wake();
   }
 
+  /** Messages received and not yet taken (bounded: the socket is paused at 64). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** The cancel key, for a CancelRequest on another connection. */
   get cancelKey(): { processId: number; secretKey: Uint8Array } {
     return { processId: this.processId, secretKey: this.secretKey };
