@@ -60,8 +60,8 @@ export interface MessageChange {
 export interface OutputContext {
   /** The major the WAL is from (output differs in places). */
   readonly major: number;
-  /** Emits one output row at the current callback's LSN and xid. */
-  write(data: string): void;
+  /** Emits one output row at the current callback's LSN and xid: text, or bytes for a binary plugin (pgoutput). */
+  write(data: string | Uint8Array): void;
   /** The type of a column, as the catalog sees it at the current change. */
   type(oid: number): TypeInfo | undefined;
 }

@@ -29,6 +29,9 @@ export interface TypeInfo {
   baseTypmod?: number;
   /** The columns of a composite type (its typrelid's attributes), for record_out. */
   fields?: Attribute[];
+  /** pg_type.typname and its namespace's name, as pgoutput's Type message carries them; undefined when not known. */
+  typname?: string;
+  namespace?: string;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;

@@ -1,0 +1,151 @@
+// Live, PostgreSQL 15–18: `pgwal slot create --plugin pgoutput` (publications made before it), a workload (replica
+// identity default / full / index, key changes, TOAST unchanged and changed, a user enum and a domain (Type
+// messages), generated and dropped columns, subtransactions and a rollback to savepoint, messages, a transaction
+// that spills, TRUNCATE and changes after it, a column added mid-stream), then `pgwal decode --plugin pgoutput`
+// equals pg_logical_slot_peek_binary_changes on the server's slot byte for byte, for each proto_version the major
+// has and several publication sets.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { decodeCommand } from '../src/cli/decode.js';
+import { slotCommand } from '../src/cli/slot.js';
+import type { DumpIo } from '../src/cli/dump.js';
+import { readSlotStateFile } from '../src/node/slot.js';
+import { withServer } from './support/pg-server.js';
+
+const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+function io(): DumpIo & { stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return { out: (t) => (out += t), err: (t) => (err += t), errIsTty: false, env: {}, cwd: process.cwd(), sleep: async () => undefined, stdout: () => out, stderr: () => err };
+}
+
+async function schema(c: pg.Client, major: number): Promise<void> {
+  await c.query(`create type mood as enum ('sad', 'ok', 'happy')`);
+  await c.query(`create domain posint as int check (value > 0)`);
+  await c.query(`create table plain (id int primary key, v text, n numeric(10,2), m mood, d posint, big text, g int generated always as (id * 2) stored)`);
+  await c.query(`create table full_t (id int, a varchar(10), big text, ts timestamptz)`);
+  await c.query(`alter table full_t replica identity full`);
+  await c.query(`alter table full_t add column gone text, add column after_gone int`);
+  await c.query(`alter table full_t drop column gone`);
+  await c.query(`create table idx_t (a int not null, b text not null, c text)`);
+  await c.query(`create unique index idx_t_ab on idx_t (b, a)`);
+  await c.query(`alter table idx_t replica identity using index idx_t_ab`);
+  await c.query(`create table ins_only (a int, b text)`);
+  await c.query(`alter table ins_only replica identity full`);
+  await c.query(`create schema "Other Schema"`);
+  await c.query(`create table "Other Schema"."Odd ""T""" ("Col" int primary key, x text)`);
+  await c.query(`create table later (id int primary key, v text)`);
+  await c.query(`create publication p_all for all tables`);
+  await c.query(`create publication p_some for table plain, full_t with (publish = 'insert, update')`);
+  await c.query(`create publication p_ins for table ins_only with (publish = 'insert')`);
+  await c.query(`create publication p_trunc for table plain, idx_t, later with (publish = 'truncate, delete')`);
+  if (major >= 15) await c.query(`create publication p_schema for tables in schema "Other Schema"`);
+  // Column lists (15+): the Relation message and the tuples carry only the listed columns.
+  await c.query(`create publication p_cols for table idx_t (a, b), plain (id, v, big)`);
+}
+
+async function workload(c: pg.Client, other: pg.Client): Promise<void> {
+  const big = (n: number, salt: string): string => `(select string_agg(md5(g::text || '${salt}'), '') from generate_series(1, ${n}) g)`;
+  for (let i = 1; i <= 20; i++) await c.query(`insert into plain (id, v, n, m, d) values (${i}, 'v${i}', ${i}.25, '${['sad', 'ok', 'happy'][i % 3]}', ${i})`);
+  await c.query(`insert into plain (id, v, big) values (100, 'toasted', ${big(300, 'a')})`);
+  await c.query(`update plain set v = 'unchanged toast' where id = 100`);
+  await c.query(`update plain set big = ${big(200, 'b')} where id = 100`);
+  await c.query(`update plain set id = 101 where id = 100`);
+  await c.query(`update plain set v = null, n = 'NaN' where id % 4 = 0`);
+  await c.query(`delete from plain where id % 5 = 0`);
+  await c.query(`insert into full_t values (1, 'x', ${big(300, 'c')}, '2024-01-02 03:04:05.678+02', 7), (2, null, 'small', null, null)`);
+  await c.query(`update full_t set a = 'y'`);
+  await c.query(`delete from full_t where id = 1`);
+  await c.query(`insert into idx_t values (1, 'one', 'c1'), (2, 'two', null)`);
+  await c.query(`update idx_t set c = 'changed' where a = 1`);
+  await c.query(`update idx_t set b = 'TWO' where a = 2`);
+  await c.query(`delete from idx_t where a = 1`);
+  await c.query(`insert into ins_only values (1, 'only inserts')`);
+  await c.query(`insert into "Other Schema"."Odd ""T""" values (1, E'tab\\tü')`);
+  await c.query(`update "Other Schema"."Odd ""T""" set x = 'z'`);
+  // Subtransactions, a rollback to savepoint, interleaving, messages.
+  await c.query('begin');
+  await c.query(`insert into idx_t values (10, 'ten', 's0')`);
+  await c.query(`select pg_logical_emit_message(true, 'pfx', E'tx\\\\001'::bytea)`);
+  await c.query('savepoint a');
+  await c.query(`insert into idx_t values (11, 'eleven', 's1')`);
+  await other.query(`insert into ins_only values (2, 'interleaved')`);
+  await c.query('rollback to savepoint a');
+  await c.query('savepoint b');
+  await c.query(`insert into idx_t values (12, 'twelve', 's2')`);
+  await c.query('release savepoint b');
+  await c.query(`select pg_logical_emit_message(false, 'nt', 'non-transactional')`);
+  await c.query('commit');
+  await c.query('begin');
+  await c.query(`insert into idx_t values (20, 'aborted', null)`);
+  await c.query('rollback');
+  // A message alone: BEGIN with it only when messages are published.
+  await c.query(`select pg_logical_emit_message(true, 'alone', 'x')`);
+  // A transaction that touches only unpublished actions: nothing (no empty BEGIN/COMMIT).
+  await c.query(`update ins_only set b = 'not published by p_ins'`);
+  // A transaction over logical_decoding_work_mem: spilled by the server and by pgwal.
+  await c.query(`insert into plain (id, v) select g, repeat('s', 200) || g from generate_series(1000, 2500) g`);
+  await c.query(`truncate later, idx_t`);
+  await c.query(`insert into idx_t values (30, 'after truncate', null)`);
+  await c.query(`insert into later values (1, 'l')`);
+  await c.query(`alter table later add column extra int default 5`);
+  await c.query(`insert into later values (2, 'after add column')`);
+  await c.query(`update later set v = 'w' where id = 1`);
+}
+
+const PUBLICATION_SETS: string[][] = [['p_all'], ['p_some'], ['p_some', 'p_ins', 'p_trunc'], ['p_schema'], ['p_cols'], ['p_ins', 'p_schema']];
+
+describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
+  it("pgwal's pgoutput messages equal pg_logical_slot_peek_binary_changes byte for byte", async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'", logical_decoding_work_mem: "'64kB'" } }, async (server) => {
+      const c = await server.connect();
+      const other = await server.connect();
+      try {
+        await schema(c, major);
+        const state = path.join(server.baseDir, 'slot.state');
+        const dsn = `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(server.socketDir)}&port=${server.port}`;
+        const created = io();
+        expect(await slotCommand(['create', '--dsn', dsn, '--slot', 'pgo', '--plugin', 'pgoutput', '--state', state], created), created.stderr()).toBe(0);
+        expect(readSlotStateFile(state).plugin).toBe('pgoutput');
+        await workload(c, other);
+        const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+        for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
+        const maxProto = major >= 16 ? 4 : 3;
+        let compared = 0;
+        for (let proto = 1; proto <= maxProto; proto++) {
+          for (const pubs of PUBLICATION_SETS) {
+            for (const messages of proto === 1 || pubs.length > 1 ? ['false', 'true'] : ['false']) {
+              const opts: [string, string][] = [
+                ['proto_version', String(proto)],
+                ['publication_names', pubs.join(',')],
+                ['messages', messages],
+              ];
+              const args = opts.flat();
+              const theirs = (
+                await c.query({
+                  text: `select lsn, xid, data from pg_logical_slot_peek_binary_changes('pgo', $1, null${args.map((_, i) => `, $${i + 2}`).join('')})`,
+                  values: [end, ...args],
+                  rowMode: 'array',
+                  types: asText,
+                })
+              ).rows.map((row) => `${row[0]}\t${row[1]}\t${row[2]}`);
+              const run = io();
+              const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '--with-lsn', '--memory-limit', '64kB', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])], run);
+              expect(code, run.stderr()).toBe(0);
+              const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
+              expect(ours, `${major}: ${JSON.stringify(opts)}`).toEqual(theirs);
+              expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(3);
+              compared += theirs.length;
+            }
+          }
+        }
+        expect(compared).toBeGreaterThan(100);
+      } finally {
+        await other.end();
+        await c.end();
+      }
+    });
+  }, 300_000);
+});
