@@ -46,7 +46,8 @@ async function schema(c: pg.Client, major: number): Promise<void> {
   await c.query(`create publication p_cols for table idx_t (a, b), plain (id, v, big)`);
 }
 
-async function workload(c: pg.Client, other: pg.Client): Promise<void> {
+/** Returns the LSN before the first DDL (streamed blocks of catalog changes are not compared: see below). */
+async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   const big = (n: number, salt: string): string => `(select string_agg(md5(g::text || '${salt}'), '') from generate_series(1, ${n}) g)`;
   for (let i = 1; i <= 20; i++) await c.query(`insert into plain (id, v, n, m, d) values (${i}, 'v${i}', ${i}.25, '${['sad', 'ok', 'happy'][i % 3]}', ${i})`);
   await c.query(`insert into plain (id, v, big) values (100, 'toasted', ${big(300, 'a')})`);
@@ -87,12 +88,18 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
   await c.query(`update ins_only set b = 'not published by p_ins'`);
   // A transaction over logical_decoding_work_mem: spilled by the server and by pgwal.
   await c.query(`insert into plain (id, v) select g, repeat('s', 200) || g from generate_series(1000, 2500) g`);
+  // The same, rolled back: streamed and then aborted downstream when streaming.
+  await c.query('begin');
+  await c.query(`insert into plain (id, v) select g, repeat('r', 200) || g from generate_series(3000, 4500) g`);
+  await c.query('rollback');
+  const beforeDdl = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
   await c.query(`truncate later, idx_t`);
   await c.query(`insert into idx_t values (30, 'after truncate', null)`);
   await c.query(`insert into later values (1, 'l')`);
   await c.query(`alter table later add column extra int default 5`);
   await c.query(`insert into later values (2, 'after add column')`);
   await c.query(`update later set v = 'w' where id = 1`);
+  return beforeDdl;
 }
 
 const PUBLICATION_SETS: string[][] = [['p_all'], ['p_some'], ['p_some', 'p_ins', 'p_trunc'], ['p_schema'], ['p_cols'], ['p_ins', 'p_schema']];
@@ -109,39 +116,80 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         const created = io();
         expect(await slotCommand(['create', '--dsn', dsn, '--slot', 'pgo', '--plugin', 'pgoutput', '--state', state], created), created.stderr()).toBe(0);
         expect(readSlotStateFile(state).plugin).toBe('pgoutput');
-        await workload(c, other);
+        const beforeDdl = await workload(c, other);
         const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
         for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
         const maxProto = major >= 16 ? 4 : 3;
         let compared = 0;
         for (let proto = 1; proto <= maxProto; proto++) {
           for (const pubs of PUBLICATION_SETS) {
-            for (const messages of proto === 1 || pubs.length > 1 ? ['false', 'true'] : ['false']) {
-              const opts: [string, string][] = [
-                ['proto_version', String(proto)],
-                ['publication_names', pubs.join(',')],
-                ['messages', messages],
-              ];
+            const variants: [string, string][][] = [[['messages', 'false']]];
+            if (proto === 1 || pubs.length > 1) variants.push([['messages', 'true']]);
+            // Streaming (16+: debug_logical_replication_streaming = immediate, pgwal's --memory-limit 0): every
+            // transaction goes out in blocks, committed or aborted. Not on tables changed in subtransactions: pgwal
+            // writes the top-level xid where the server writes the subtransaction's. Up to the first DDL: the server
+            // opens a block at a catalog change too, which pgwal's reorder buffer does not queue.
+            if (major >= 16 && proto >= 2 && pubs[0] === 'p_some') variants.push([['messages', 'on'], ['streaming', 'on']]);
+            if (major >= 16 && proto >= 4 && pubs[0] === 'p_some') variants.push([['streaming', 'parallel']]);
+            for (const variant of variants) {
+              const opts: [string, string][] = [['proto_version', String(proto)], ['publication_names', pubs.join(',')], ...variant];
+              const streaming = variant.some(([k]) => k === 'streaming');
+              if (major >= 16) await c.query(`set debug_logical_replication_streaming = ${streaming ? 'immediate' : 'buffered'}`);
+              const upto = streaming ? beforeDdl : end;
               const args = opts.flat();
               const theirs = (
                 await c.query({
                   text: `select lsn, xid, data from pg_logical_slot_peek_binary_changes('pgo', $1, null${args.map((_, i) => `, $${i + 2}`).join('')})`,
-                  values: [end, ...args],
+                  values: [upto, ...args],
                   rowMode: 'array',
                   types: asText,
                 })
               ).rows.map((row) => `${row[0]}\t${row[1]}\t${row[2]}`);
               const run = io();
-              const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '--with-lsn', '--memory-limit', '64kB', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])], run);
+              const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', upto, '--with-lsn', '--memory-limit', streaming ? '0' : '64kB', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])], run);
               expect(code, run.stderr()).toBe(0);
               const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
               expect(ours, `${major}: ${JSON.stringify(opts)}`).toEqual(theirs);
               expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(3);
+              if (streaming) expect(theirs.some((r) => r.includes('\\x41')), 'a stream abort').toBe(true);
               compared += theirs.length;
             }
           }
         }
         expect(compared).toBeGreaterThan(100);
+        // Options the server refuses: pgwal refuses them with the same message, on stderr, exit code 1.
+        const refused: [string, string][][] = [
+          [['publication_names', 'p_all']],
+          [['proto_version', '1']],
+          [['proto_version', String(maxProto + 1)], ['publication_names', 'p_all']],
+          [['proto_version', '0'], ['publication_names', 'p_all']],
+          [['proto_version', '1'], ['publication_names', 'p_all'], ['streaming', 'on']],
+          [['proto_version', '2'], ['publication_names', 'p_all'], ['two_phase', 'on']],
+          [['proto_version', '1'], ['publication_names', 'p_all'], ['messages', 'maybe']],
+          [['proto_version', '1'], ['publication_names', 'p_all'], ['bogus', '1']],
+          [['proto_version', '1'], ['publication_names', 'p_all'], ['messages', 'on'], ['messages', 'off']],
+          [['proto_version', '1'], ['publication_names', 'p_all'], ['streaming', 'sometimes']],
+          [['proto_version', 'x'], ['publication_names', 'p_all']],
+          [['proto_version', '1'], ['publication_names', 'p_all,']],
+          [['proto_version', '1'], ['publication_names', 'p_all'], ['origin', 'some']],
+          [['proto_version', '1'], ['publication_names', 'no_such_pub']],
+          ...(major >= 16 ? [[['proto_version', '3'], ['publication_names', 'p_all'], ['streaming', 'parallel']] as [string, string][]] : []),
+        ];
+        const mismatches: string[] = [];
+        for (const opts of refused) {
+          const args = opts.flat();
+          const theirs = await c
+            .query({ text: `select data from pg_logical_slot_peek_binary_changes('pgo', $1, null${args.map((_, i) => `, $${i + 2}`).join('')})`, values: [end, ...args] })
+            .then(
+              () => 'accepted',
+              (e: Error) => e.message,
+            );
+          const run = io();
+          const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])], run);
+          const ours = code === 0 ? 'accepted' : run.stderr().replace(/^pgwal decode: error: /, '').replace(/\n$/, '');
+          if (ours !== theirs) mismatches.push(`${JSON.stringify(opts)}: server ${JSON.stringify(theirs)}, pgwal ${JSON.stringify(ours)}`);
+        }
+        expect(mismatches).toEqual([]);
       } finally {
         await other.end();
         await c.end();

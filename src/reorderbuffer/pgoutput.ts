@@ -139,6 +139,7 @@ export function parsePgOutputOptions(options: Iterable<readonly [string, string 
         break;
       case 'streaming':
         if (major >= 16 && value !== null && value.toLowerCase() === 'parallel') o.streaming = 'parallel';
+        else if (major >= 16 && value !== null && parsePgBool(value) === undefined) throw bad(`${name} requires a Boolean value or "parallel"`);
         else o.streaming = boolOf(name, value) ? 'on' : 'off';
         break;
       case 'two_phase':
@@ -152,11 +153,15 @@ export function parsePgOutputOptions(options: Iterable<readonly [string, string 
       }
     }
   }
-  if (protoVersion === undefined) throw bad('proto_version option missing');
+  // 17 checks that both are given; before, a missing proto_version is 0 and missing names an empty list.
+  if (major >= 17 && protoVersion === undefined) throw bad('option "proto_version" missing');
+  if (major >= 17 && publicationNames === undefined) throw bad('option "publication_names" missing');
+  protoVersion ??= 0;
   const max = maxProtoVersion(major);
-  if (protoVersion > max) throw bad(`client sent proto_version=${protoVersion} but server only supports protocol ${max} or lower`);
-  if (protoVersion < 1) throw bad(`client sent proto_version=${protoVersion} but server only supports protocol 1 or higher`);
-  if (publicationNames === undefined) throw bad('publication_names parameter missing');
+  const who = major >= 16 ? 'server only supports' : 'we only support';
+  if (protoVersion > max) throw bad(`client sent proto_version=${protoVersion} but ${who} protocol ${max} or lower`);
+  if (protoVersion < 1) throw bad(`client sent proto_version=${protoVersion} but ${who} protocol 1 or higher`);
+  if (publicationNames === undefined || publicationNames.length === 0) throw bad('publication_names parameter missing');
   if (o.streaming === 'on' && protoVersion < 2) throw bad(`requested proto_version=${protoVersion} does not support streaming, need 2 or higher`);
   if (o.streaming === 'parallel' && protoVersion < 4) throw bad(`requested proto_version=${protoVersion} does not support parallel streaming, need 4 or higher`);
   if (o.twoPhase && protoVersion < 3) throw bad(`requested proto_version=${protoVersion} does not support two-phase commit, need 3 or higher`);
@@ -201,16 +206,18 @@ export class PgOutputPlugin implements OutputPlugin {
    * `publications`: every publication of the database (the catalog's, as of the slot's creation); those named in
    * publication_names must be among them, as GetPublicationByName requires.
    */
-  constructor(options: PgOutputOptions, publications: readonly PublicationInfo[] | undefined, partitions: readonly [number, number[]][] = []) {
+  constructor(options: PgOutputOptions, major: number, publications: readonly PublicationInfo[] | undefined, partitions: readonly [number, number[]][] = []) {
     this.options = options;
     if (publications === undefined) {
       throw new InvalidArgumentError('the slot state carries no publications: make the slot state again with this pgwal to decode with pgoutput');
     }
-    this.publications = options.publicationNames.map((name) => {
+    // see LoadPublications: 18 skips a publication that does not exist (with a WARNING), earlier majors fail.
+    this.publications = [];
+    for (const name of options.publicationNames) {
       const p = publications.find((x) => x.name === name);
-      if (p === undefined) throw new InvalidArgumentError(`publication "${name}" does not exist`);
-      return p;
-    });
+      if (p !== undefined) this.publications.push(p);
+      else if (major < 18) throw new InvalidArgumentError(`publication "${name}" does not exist`);
+    }
     this.ancestors = new Map(partitions);
     if (options.binary) throw new PgOutputUnsupportedError('unsupported-option', 'pgoutput with binary = true is not supported by pgwal yet');
   }
