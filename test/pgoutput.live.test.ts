@@ -88,6 +88,17 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`update ins_only set b = 'not published by p_ins'`);
   // A transaction over logical_decoding_work_mem: spilled by the server and by pgwal.
   await c.query(`insert into plain (id, v) select g, repeat('s', 200) || g from generate_series(1000, 2500) g`);
+  // Two-phase: PREPARE then COMMIT PREPARED / ROLLBACK PREPARED (decoded at PREPARE by the two-phase slot).
+  await c.query('begin');
+  await c.query(`insert into plain (id, v) values (5000, 'prepared 1')`);
+  await c.query(`select pg_logical_emit_message(true, '2pc', 'in a prepared transaction')`);
+  await c.query(`update full_t set a = 'prep'`);
+  await c.query(`prepare transaction 'g1'`);
+  await c.query('begin');
+  await c.query(`insert into plain (id, v) values (5001, 'prepared 2')`);
+  await c.query(`prepare transaction 'g2'`);
+  await c.query(`commit prepared 'g1'`);
+  await c.query(`rollback prepared 'g2'`);
   // The same, rolled back: streamed and then aborted downstream when streaming.
   await c.query('begin');
   await c.query(`insert into plain (id, v) select g, repeat('r', 200) || g from generate_series(3000, 4500) g`);
@@ -106,7 +117,7 @@ const PUBLICATION_SETS: string[][] = [['p_all'], ['p_some'], ['p_some', 'p_ins',
 
 describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
   it("pgwal's pgoutput messages equal pg_logical_slot_peek_binary_changes byte for byte", async () => {
-    await withServer({ major, gucs: { wal_keep_size: "'1GB'", logical_decoding_work_mem: "'64kB'" } }, async (server) => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'", logical_decoding_work_mem: "'64kB'", max_prepared_transactions: 10 } }, async (server) => {
       const c = await server.connect();
       const other = await server.connect();
       try {
@@ -116,6 +127,9 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         const created = io();
         expect(await slotCommand(['create', '--dsn', dsn, '--slot', 'pgo', '--plugin', 'pgoutput', '--state', state], created), created.stderr()).toBe(0);
         expect(readSlotStateFile(state).plugin).toBe('pgoutput');
+        const state2pc = path.join(server.baseDir, 'slot2pc.state');
+        const created2pc = io();
+        expect(await slotCommand(['create', '--dsn', dsn, '--slot', 'pgo2pc', '--plugin', 'pgoutput', '--two-phase', '--state', state2pc], created2pc), created2pc.stderr()).toBe(0);
         const beforeDdl = await workload(c, other);
         const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
         for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
@@ -157,6 +171,33 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
           }
         }
         expect(compared).toBeGreaterThan(100);
+        // The two-phase slot: Begin Prepare / Prepare / Commit Prepared / Rollback Prepared (and Stream Prepare).
+        const twoPhaseSets: { opts: [string, string][]; streaming: boolean }[] = [
+          { opts: [['proto_version', '1'], ['publication_names', 'p_all']], streaming: false },
+          { opts: [['proto_version', '3'], ['publication_names', 'p_all'], ['two_phase', 'on'], ['messages', 'on']], streaming: false },
+          { opts: [['proto_version', String(maxProto)], ['publication_names', 'p_some,p_ins'], ['two_phase', 'on']], streaming: false },
+          ...(major >= 16 ? [{ opts: [['proto_version', '3'], ['publication_names', 'p_some'], ['two_phase', 'on'], ['streaming', 'on']] as [string, string][], streaming: true }] : []),
+        ];
+        for (const { opts, streaming } of twoPhaseSets) {
+          if (major >= 16) await c.query(`set debug_logical_replication_streaming = ${streaming ? 'immediate' : 'buffered'}`);
+          const upto = streaming ? beforeDdl : end;
+          const args = opts.flat();
+          const theirs = (
+            await c.query({
+              text: `select lsn, xid, data from pg_logical_slot_peek_binary_changes('pgo2pc', $1, null${args.map((_, i) => `, $${i + 2}`).join('')})`,
+              values: [upto, ...args],
+              rowMode: 'array',
+              types: asText,
+            })
+          ).rows.map((row) => `${row[0]}\t${row[1]}\t${row[2]}`);
+          const run = io();
+          const code = await decodeCommand(['--state', state2pc, '-p', server.pgWalDir, '--end', upto, '--with-lsn', '--memory-limit', streaming ? '0' : '64kB', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])], run);
+          expect(code, run.stderr()).toBe(0);
+          const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
+          expect(ours, `${major} two-phase: ${JSON.stringify(opts)}`).toEqual(theirs);
+          // Begin Prepare ('b', or Stream Prepare 'p' when streamed), Commit Prepared ('K') and Rollback Prepared ('r') were there.
+          for (const type of [streaming ? '70' : '62', '4b', '72']) expect(theirs.some((r) => r.includes(`\\x${type}`)), `${type}: ${JSON.stringify(opts)}`).toBe(true);
+        }
         // Options the server refuses: pgwal refuses them with the same message, on stderr, exit code 1.
         const refused: [string, string][][] = [
           [['publication_names', 'p_all']],

@@ -754,7 +754,7 @@ export class LogicalDecoder {
     const top = this.txns.get(xid);
     const members = this.members(xid, subxacts);
     if (top !== undefined && members.some((x) => this.txns.get(x)?.hasBase === true)) {
-      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid, prepareEndLsn: top.prepare?.endLsn, prepareTime: top.prepare?.time };
       this.plugin.rollbackPrepared?.(this.ctxAt(rec.endLsn, xid, undefined), txn);
       this.lastCommitEnd = rec.endLsn;
     }

@@ -26,6 +26,7 @@ import {
   writeStreamStop,
   writePrepare,
   writeRelation,
+  writeRollbackPrepared,
   writeTruncate,
   writeType,
   type RelationColumn,
@@ -273,9 +274,12 @@ export class PgOutputPlugin implements OutputPlugin {
     this.emit(ctx, writeCommitPrepared(this.w, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
   }
 
-  rollbackPrepared(_ctx: OutputContext, txn: ReorderTxn): void {
-    // ROLLBACK PREPARED carries the PREPARE's end LSN and time, which the decoder does not hand to plugins yet.
-    throw new PgOutputUnsupportedError('unsupported-rollback-prepared', `pgoutput's Rollback Prepared message (at ${formatLsn(txn.finalLsn)}, gid "${txn.gid ?? ''}") is not supported by pgwal yet`, { lsn: txn.finalLsn });
+  // see pgoutput_rollback_prepared_txn (pgoutput.c) and ReorderBufferFinishPrepared (reorderbuffer.c)
+  rollbackPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    if (txn.prepareEndLsn === undefined || txn.prepareTime === undefined) {
+      throw new PgOutputUnsupportedError('unsupported-rollback-prepared', `ROLLBACK PREPARED at ${formatLsn(txn.finalLsn)} (gid "${txn.gid ?? ''}") comes without its PREPARE's end and time`, { lsn: txn.finalLsn });
+    }
+    this.emit(ctx, writeRollbackPrepared(this.w, txn.prepareEndLsn, txn.endLsn, txn.prepareTime, txn.commitTime, txn.xid, txn.gid ?? ''));
   }
 
   /** A schema change resends the relation before its next change (rel_sync_cache_relation_cb). */

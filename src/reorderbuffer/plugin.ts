@@ -23,6 +23,9 @@ export interface ReorderTxn {
   readonly originId: number;
   /** Two-phase: the transaction's GID. */
   readonly gid?: string;
+  /** ROLLBACK PREPARED: the end of the PREPARE record and its time (rollback_prepared_cb's prepare_end_lsn, prepare_time). */
+  readonly prepareEndLsn?: Lsn;
+  readonly prepareTime?: bigint;
   /** Streaming: the transaction has been streamed before its end. */
   readonly streamed?: boolean;
 }
