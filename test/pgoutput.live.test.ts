@@ -12,6 +12,25 @@ import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { withServer } from './support/pg-server.js';
+import { encodePgOutputMessage, PgOutputParser, type PgOutputMessage } from '../src/reorderbuffer/pgoutput-parse.js';
+import { formatLsn } from '../src/lsn.js';
+
+/**
+ * The server's rows parsed with pgwal's pgoutput parser: each message encodes back to the server's bytes, and
+ * Begin / Commit agree with the row's xid and LSN columns.
+ */
+function parseRows(rows: string[]): { lsn: string; xid: string; m: PgOutputMessage }[] {
+  const parser = new PgOutputParser();
+  return rows.map((row) => {
+    const [lsn, xid, hex] = row.split('\t') as [string, string, string];
+    const bytes = Uint8Array.from(Buffer.from(hex.slice(2), 'hex'));
+    const m = parser.parse(bytes);
+    expect(Buffer.from(encodePgOutputMessage(m)).toString('hex'), row.slice(0, 40)).toBe(hex.slice(2));
+    if (m.tag === 'begin') expect(String(m.xid)).toBe(xid);
+    if (m.tag === 'commit') expect(formatLsn(m.endLsn)).toBe(lsn);
+    return { lsn, xid, m };
+  });
+}
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -44,6 +63,11 @@ async function schema(c: pg.Client, major: number): Promise<void> {
   if (major >= 15) await c.query(`create publication p_schema for tables in schema "Other Schema"`);
   // Column lists (15+): the Relation message and the tuples carry only the listed columns.
   await c.query(`create publication p_cols for table idx_t (a, b), plain (id, v, big)`);
+  // A row filter pgwal does not evaluate yet, and a partition published through its root: typed errors.
+  await c.query(`create publication p_filter for table full_t where (id > 1)`);
+  await c.query(`create table parted (k int primary key, v text) partition by range (k)`);
+  await c.query(`create table parted_1 partition of parted for values from (0) to (100)`);
+  await c.query(`create publication p_root for table parted with (publish_via_partition_root = true)`);
 }
 
 /** Returns the LSN before the first DDL (streamed blocks of catalog changes are not compared: see below). */
@@ -64,6 +88,7 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`update idx_t set b = 'TWO' where a = 2`);
   await c.query(`delete from idx_t where a = 1`);
   await c.query(`insert into ins_only values (1, 'only inserts')`);
+  await c.query(`insert into parted values (1, 'leaf')`);
   await c.query(`insert into "Other Schema"."Odd ""T""" values (1, E'tab\\tü')`);
   await c.query(`update "Other Schema"."Odd ""T""" set x = 'z'`);
   // Subtransactions, a rollback to savepoint, interleaving, messages.
@@ -135,6 +160,7 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
         const maxProto = major >= 16 ? 4 : 3;
         let compared = 0;
+        let semanticChecks = 0;
         for (let proto = 1; proto <= maxProto; proto++) {
           for (const pubs of PUBLICATION_SETS) {
             const variants: [string, string][][] = [[['messages', 'false']]];
@@ -166,11 +192,37 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
               expect(ours, `${major}: ${JSON.stringify(opts)}`).toEqual(theirs);
               expect(theirs.length, JSON.stringify(opts)).toBeGreaterThan(3);
               if (streaming) expect(theirs.some((r) => r.includes('\\x41')), 'a stream abort').toBe(true);
+              const parsed = parseRows(theirs);
+              if (proto === 1 && pubs[0] === 'p_all' && variant[0]![1] === 'false') {
+                // The parser's view of the server's messages against the catalog and the rows inserted.
+                const rel = parsed.find(({ m }) => m.tag === 'relation' && m.name === 'plain')!.m as Extract<PgOutputMessage, { tag: 'relation' }>;
+                const cols = (await c.query(`select attname, atttypid::int, atttypmod from pg_attribute where attrelid = 'plain'::regclass and attnum > 0 and not attisdropped and attgenerated = '' order by attnum`)).rows;
+                expect(rel.columns.map((x) => [x.name, x.typeOid, x.typmod, x.isKey])).toEqual(cols.map((r) => [r.attname, r.atttypid, r.atttypmod, r.attname === 'id']));
+                expect(rel.namespace).toBe('public');
+                const types = parsed.filter(({ m }) => m.tag === 'type').map(({ m }) => m as Extract<PgOutputMessage, { tag: 'type' }>);
+                const moodOid = (await c.query(`select 'mood'::regtype::oid::int as o, 'posint'::regtype::oid::int as p`)).rows[0];
+                expect(types.find((t) => t.typeOid === moodOid.o)).toMatchObject({ namespace: 'public', name: 'mood' });
+                // A domain: its own OID, the name of the type it is over (pg_catalog written as '').
+                expect(types.find((t) => t.typeOid === moodOid.p)).toMatchObject({ namespace: '', name: 'int4' });
+                const ins = parsed.find(({ m }) => m.tag === 'insert' && m.relid === rel.relid)!.m as Extract<PgOutputMessage, { tag: 'insert' }>;
+                expect(ins.newTuple).toEqual([
+                  { kind: 'text', value: '1' },
+                  { kind: 'text', value: 'v1' },
+                  { kind: 'text', value: '1.25' },
+                  { kind: 'text', value: 'ok' },
+                  { kind: 'text', value: '1' },
+                  { kind: 'null' },
+                ]);
+                const unchanged = parsed.filter(({ m }) => m.tag === 'update' && m.relid === rel.relid && m.newTuple[5]?.kind === 'unchanged');
+                expect(unchanged.length, 'an update leaving a TOAST value unchanged').toBeGreaterThan(0);
+                semanticChecks++;
+              }
               compared += theirs.length;
             }
           }
         }
         expect(compared).toBeGreaterThan(100);
+        expect(semanticChecks).toBe(1);
         // The two-phase slot: Begin Prepare / Prepare / Commit Prepared / Rollback Prepared (and Stream Prepare).
         const twoPhaseSets: { opts: [string, string][]; streaming: boolean }[] = [
           { opts: [['proto_version', '1'], ['publication_names', 'p_all']], streaming: false },
@@ -197,6 +249,16 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
           expect(ours, `${major} two-phase: ${JSON.stringify(opts)}`).toEqual(theirs);
           // Begin Prepare ('b', or Stream Prepare 'p' when streamed), Commit Prepared ('K') and Rollback Prepared ('r') were there.
           for (const type of [streaming ? '70' : '62', '4b', '72']) expect(theirs.some((r) => r.includes(`\\x${type}`)), `${type}: ${JSON.stringify(opts)}`).toBe(true);
+        }
+        // What pgwal cannot reproduce yet is an error naming it, never a different stream.
+        for (const [pub, text] of [
+          ['p_filter', 'cannot evaluate the row filter of publication "p_filter" on table public.full_t: WHERE ((id > 1))'],
+          ['p_root', 'publication "p_root" publishes partition public.parted_1 through its root (publish_via_partition_root): not supported by pgwal yet'],
+        ]) {
+          const run = io();
+          const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '-o', 'proto_version=1', '-o', `publication_names=${pub}`], run);
+          expect(code, run.stderr()).toBe(1);
+          expect(run.stderr()).toContain(text!);
         }
         // Options the server refuses: pgwal refuses them with the same message, on stderr, exit code 1.
         const refused: [string, string][][] = [

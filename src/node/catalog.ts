@@ -190,7 +190,7 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
   });
   const nsps = await c.query({ text: `select pnpubid, nspname from pg_publication_namespace join pg_namespace n on n.oid = pnnspid order by pnpubid, nspname`, types: asText });
   const parts = await c.query({
-    text: `select c.oid, array_to_string(array(select a.relid from pg_partition_ancestors(c.oid) with ordinality a(relid, n) where a.relid <> c.oid order by n), ',') as anc
+    text: `select c.oid, array_to_string(array(select a.relid::oid from pg_partition_ancestors(c.oid) with ordinality a(relid, n) where a.relid <> c.oid order by n), ',') as anc
            from pg_class c where c.relispartition order by c.oid`,
     types: asText,
   });
