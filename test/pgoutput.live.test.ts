@@ -68,6 +68,11 @@ async function schema(c: pg.Client, major: number): Promise<void> {
   await c.query(`create table parted (k int primary key, v text) partition by range (k)`);
   await c.query(`create table parted_1 partition of parted for values from (0) to (100)`);
   await c.query(`create publication p_root for table parted with (publish_via_partition_root = true)`);
+  // Arrays in binary (array_send); a point has no binary writer in pgwal yet.
+  await c.query(`create table arr_t (id int primary key, xs int[], ts text[], ns numeric[])`);
+  await c.query(`create table pt_t (id int primary key, pt point)`);
+  await c.query(`create publication p_pt for table pt_t`);
+  await c.query(`create publication p_arr for table arr_t`);
 }
 
 /** Returns the LSN before the first DDL (streamed blocks of catalog changes are not compared: see below). */
@@ -89,6 +94,8 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`delete from idx_t where a = 1`);
   await c.query(`insert into ins_only values (1, 'only inserts')`);
   await c.query(`insert into parted values (1, 'leaf')`);
+  await c.query(`insert into arr_t values (1, '{1,2}', '[0:1]={a,NULL}', '{1.5,NaN,-2}'), (2, '{{1,2},{3,4}}', '{}', null)`);
+  await c.query(`insert into pt_t values (1, '(1,2)')`);
   await c.query(`insert into "Other Schema"."Odd ""T""" values (1, E'tab\\tü')`);
   await c.query(`update "Other Schema"."Odd ""T""" set x = 'z'`);
   // Subtransactions, a rollback to savepoint, interleaving, messages.
@@ -138,7 +145,7 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   return beforeDdl;
 }
 
-const PUBLICATION_SETS: string[][] = [['p_all'], ['p_some'], ['p_some', 'p_ins', 'p_trunc'], ['p_schema'], ['p_cols'], ['p_ins', 'p_schema']];
+const PUBLICATION_SETS: string[][] = [['p_all'], ['p_some'], ['p_some', 'p_ins', 'p_trunc'], ['p_schema'], ['p_cols'], ['p_ins', 'p_schema'], ['p_arr']];
 
 describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
   it("pgwal's pgoutput messages equal pg_logical_slot_peek_binary_changes byte for byte", async () => {
@@ -171,6 +178,8 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
             // opens a block at a catalog change too, which pgwal's reorder buffer does not queue.
             if (major >= 16 && proto >= 2 && pubs[0] === 'p_some') variants.push([['messages', 'on'], ['streaming', 'on']]);
             if (major >= 16 && proto >= 4 && pubs[0] === 'p_some') variants.push([['streaming', 'parallel']]);
+            // Binary: values in their send format (integers, numeric, text types, an enum, a domain, timestamptz).
+            if ((proto === 1 || proto === maxProto) && (pubs[0] === 'p_some' || pubs[0] === 'p_schema' || pubs[0] === 'p_arr')) variants.push([['binary', 'true'], ['messages', 'true']]);
             for (const variant of variants) {
               const opts: [string, string][] = [['proto_version', String(proto)], ['publication_names', pubs.join(',')], ...variant];
               const streaming = variant.some(([k]) => k === 'streaming');
@@ -251,12 +260,13 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
           for (const type of [streaming ? '70' : '62', '4b', '72']) expect(theirs.some((r) => r.includes(`\\x${type}`)), `${type}: ${JSON.stringify(opts)}`).toBe(true);
         }
         // What pgwal cannot reproduce yet is an error naming it, never a different stream.
-        for (const [pub, text] of [
+        for (const [pub, text, binary] of [
           ['p_filter', 'cannot evaluate the row filter of publication "p_filter" on table public.full_t: WHERE ((id > 1))'],
           ['p_root', 'publication "p_root" publishes partition public.parted_1 through its root (publish_via_partition_root): not supported by pgwal yet'],
+          ['p_pt', 'pgwal cannot write column pt of public.pt_t of type point (oid 600) in binary', 'true'],
         ]) {
           const run = io();
-          const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '-o', 'proto_version=1', '-o', `publication_names=${pub}`], run);
+          const code = await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '-o', 'proto_version=1', '-o', `publication_names=${pub}`, '-o', `binary=${binary ?? 'false'}`], run);
           expect(code, run.stderr()).toBe(1);
           expect(run.stderr()).toContain(text!);
         }

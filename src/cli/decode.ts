@@ -43,7 +43,8 @@ Options:
                       or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
                       pgoutput options (the server's): proto_version (required; 1-3 on 15, 1-4 on 16+),
                       publication_names (required; publications as of the slot's creation), messages (false),
-                      streaming (off; on, or parallel with proto_version 4), two_phase, origin (any|none, 16+)
+                      streaming (off; on, or parallel with proto_version 4), two_phase, origin (any|none, 16+),
+                      binary (false; values in their send format, built-in types and arrays)
   --end LSN           stop at this LSN (upto_lsn)
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the

@@ -5,7 +5,9 @@ import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation, PublicationInfo, SchemaChange } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
+import { sendValue } from './pgoutput-send.js';
 import {
+  COLUMN_BINARY,
   COLUMN_NULL,
   COLUMN_TEXT,
   COLUMN_UNCHANGED,
@@ -220,7 +222,6 @@ export class PgOutputPlugin implements OutputPlugin {
       else if (major < 18) throw new InvalidArgumentError(`publication "${name}" does not exist`);
     }
     this.ancestors = new Map(partitions);
-    if (options.binary) throw new PgOutputUnsupportedError('unsupported-option', 'pgoutput with binary = true is not supported by pgwal yet');
   }
 
   // see pgoutput_origin_filter (pgoutput.c)
@@ -494,11 +495,25 @@ export class PgOutputPlugin implements OutputPlugin {
         continue;
       }
       let text: string;
-      if (v.kind === 'missing') text = v.text!;
-      else {
+      if (v.kind === 'missing') {
+        if (this.options.binary) {
+          const a = rel.attributes[i]!;
+          throw new PgOutputUnsupportedError('unsupported-type', `pgwal cannot write column ${a.name} of ${rel.namespace}.${rel.name} in binary: the row predates the column (its default is known as text only) (at ${formatLsn(lsn)})`, { lsn });
+        }
+        text = v.text!;
+      } else {
         const a = rel.attributes[i]!;
         const type = ctx.type(a.typeOid);
         if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
+        if (this.options.binary) {
+          try {
+            w.byte(COLUMN_BINARY).counted(sendValue(v.bytes, type, ctx.type, `${a.name} of ${rel.namespace}.${rel.name}`));
+          } catch (err) {
+            if (err instanceof WalFormatError && err.lsn === undefined) throw new WalFormatError(err.code, `${err.message} (at ${formatLsn(lsn)})`, { lsn });
+            throw err;
+          }
+          continue;
+        }
         try {
           text = v instanceof BytesValue ? outputValueAt(v.src, v.start, v.end, type, ctx.type) : outputValue(v.bytes, type, ctx.type);
         } catch (err) {
