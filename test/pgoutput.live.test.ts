@@ -56,6 +56,7 @@ async function schema(c: pg.Client, major: number): Promise<void> {
   await c.query(`create schema "Other Schema"`);
   await c.query(`create table "Other Schema"."Odd ""T""" ("Col" int primary key, x text)`);
   await c.query(`create table later (id int primary key, v text)`);
+  await c.query(`select pg_replication_origin_create('pgo_origin')`);
   await c.query(`create publication p_all for all tables`);
   await c.query(`create publication p_some for table plain, full_t with (publish = 'insert, update')`);
   await c.query(`create publication p_ins for table ins_only with (publish = 'insert')`);
@@ -98,6 +99,14 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`insert into pt_t values (1, '(1,2)')`);
   await c.query(`insert into "Other Schema"."Odd ""T""" values (1, E'tab\\tü')`);
   await c.query(`update "Other Schema"."Odd ""T""" set x = 'z'`);
+  // A replicated transaction: an Origin message after its Begin (with origin = none, 16+, left out). Not in a
+  // table of p_some, which the streaming comparisons use (see streamedWithOrigin in src/reorderbuffer/pgoutput.ts).
+  await other.query(`select pg_replication_origin_session_setup('pgo_origin')`);
+  await other.query('begin');
+  await other.query(`select pg_replication_origin_xact_setup('0/ABCDEF', '2001-02-03 04:05:06.789+00')`);
+  await other.query(`insert into ins_only values (6000, 'replicated')`);
+  await other.query('commit');
+  await other.query(`select pg_replication_origin_session_reset()`);
   // Subtransactions, a rollback to savepoint, interleaving, messages.
   await c.query('begin');
   await c.query(`insert into idx_t values (10, 'ten', 's0')`);
@@ -178,6 +187,7 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
             // opens a block at a catalog change too, which pgwal's reorder buffer does not queue.
             if (major >= 16 && proto >= 2 && pubs[0] === 'p_some') variants.push([['messages', 'on'], ['streaming', 'on']]);
             if (major >= 16 && proto >= 4 && pubs[0] === 'p_some') variants.push([['streaming', 'parallel']]);
+            if (major >= 16 && pubs[0] === 'p_all' && proto >= 3) variants.push([['origin', proto === 3 ? 'none' : 'any']]);
             // Binary: values in their send format (integers, numeric, text types, an enum, a domain, timestamptz).
             if ((proto === 1 || proto === maxProto) && (pubs[0] === 'p_some' || pubs[0] === 'p_schema' || pubs[0] === 'p_arr')) variants.push([['binary', 'true'], ['messages', 'true']]);
             for (const variant of variants) {
@@ -224,6 +234,9 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
                 ]);
                 const unchanged = parsed.filter(({ m }) => m.tag === 'update' && m.relid === rel.relid && m.newTuple[5]?.kind === 'unchanged');
                 expect(unchanged.length, 'an update leaving a TOAST value unchanged').toBeGreaterThan(0);
+                const origin = parsed.findIndex(({ m }) => m.tag === 'origin');
+                expect(parsed[origin]?.m).toEqual({ tag: 'origin', originLsn: 0xabcdef, name: 'pgo_origin' });
+                expect(parsed[origin - 1]?.m.tag).toBe('begin');
                 semanticChecks++;
               }
               compared += theirs.length;

@@ -68,7 +68,7 @@ export function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { maj
   const { flag } = choice;
   if (choice.name === 'pgoutput') {
     if (slot === undefined) throw new WalError('invalid-argument', 'pgoutput needs the slot state');
-    return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions);
+    return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions, new Map(slot.catalog.replicationOrigins));
   }
   return choice.name === 'json'
     ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))

@@ -24,6 +24,7 @@ export interface Catalog {
   types: TypeInfo[];
   publications?: PublicationInfo[];
   partitions?: [number, number[]][];
+  replicationOrigins?: [number, string][];
 }
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -136,10 +137,11 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     m.set(Number(e.oid), e.enumlabel);
     labels.set(Number(e.enumtypid), m);
   }
-  const { publications, partitions } = await loadPublications(c);
+  const { publications, partitions, replicationOrigins } = await loadPublications(c);
   return {
     publications,
     partitions,
+    replicationOrigins,
     relations: rel.rows.map((r) => ({
       oid: Number(r.oid),
       relfilenode: Number(r.filenode),
@@ -182,7 +184,7 @@ function unwrapArray1(text: string): string | null {
  * The publications (15+ catalogs: row filters, column lists, schemas) and the partitions' ancestors, as pgoutput
  * looks them up (GetPublicationByName, GetRelationPublications, get_partition_ancestors).
  */
-export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][] }> {
+export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][] }> {
   const pubs = await c.query({ text: `select to_jsonb(p) as j from pg_publication p order by p.oid`, types: asText });
   const rels = await c.query({
     text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual from pg_publication_rel order by prpubid, prrelid`,
@@ -214,5 +216,7 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
     };
   });
   const partitions = parts.rows.map((r): [number, number[]] => [Number(r.oid), r.anc === '' ? [] : (r.anc as string).split(',').map(Number)]);
-  return { publications, partitions };
+  const origins = await c.query({ text: `select roident, roname from pg_replication_origin order by roident`, types: asText });
+  const replicationOrigins = origins.rows.map((r): [number, string] => [Number(r.roident), r.roname as string]);
+  return { publications, partitions, replicationOrigins };
 }

@@ -63,6 +63,8 @@ export interface DecoderCatalog {
   publications?: PublicationInfo[];
   /** Partitions and their ancestors, nearest first (get_partition_ancestors), as of the slot's creation. */
   partitions?: [number, number[]][];
+  /** pg_replication_origin (roident, roname) as of the slot's creation: the names pgoutput's Origin message carries. */
+  replicationOrigins?: [number, string][];
 }
 
 /**
@@ -184,6 +186,9 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
         if (!isObj(t) || !u32(t.relid) || !ints(t.columns) || !(t.rowFilter === null || str(t.rowFilter))) return `${where} (${String(p.name)}) has a bad table`;
       }
     }
+  }
+  if (catalog.replicationOrigins !== undefined) {
+    if (!Array.isArray(catalog.replicationOrigins) || !catalog.replicationOrigins.every((e) => Array.isArray(e) && u32(e[0]) && str(e[1]))) return 'the catalog has bad replication origins';
   }
   if (catalog.partitions !== undefined) {
     if (!Array.isArray(catalog.partitions) || !catalog.partitions.every((e) => Array.isArray(e) && u32(e[0]) && Array.isArray(e[1]) && e[1].every(u32))) return 'the catalog has bad partitions';

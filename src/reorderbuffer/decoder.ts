@@ -174,8 +174,10 @@ interface TxnState {
   partial: boolean;
   /** Top-level: a change a plugin sees was queued (RBTXN_HAS_STREAMABLE_CHANGE). */
   streamable: boolean;
+  /** Replication origin of its records (0 or unset: local). */
+  origin?: number;
   /** PREPARE seen: where, when, with which GID. */
-  prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; subxacts: number[] };
+  prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; originLsn: Lsn; subxacts: number[] };
 }
 
 /** A commit's schema changes when there are none (most commits): shared, not made per commit. */
@@ -312,11 +314,14 @@ export class LogicalDecoder {
     this.snapbuild?.process(rec);
     if (rec.xid !== 0) {
       // ReorderBufferProcessXid / ReorderBufferAssignChild: the top-level transaction starts at its first record.
+      let top: TxnState | undefined;
       if (rec.toplevelXid !== 0) {
         this.parent.set(rec.xid, rec.toplevelXid);
-        this.txnFor(rec.toplevelXid, rec.lsn);
+        top = this.txnFor(rec.toplevelXid, rec.lsn);
       }
-      this.txnFor(rec.xid, rec.lsn);
+      const t = this.txnFor(rec.xid, rec.lsn);
+      // The replication origin a streamed block announces before the commit record says it.
+      if (rec.origin !== 0) (top ?? t).origin = rec.origin;
     }
     try {
       this.dispatch(rec);
@@ -454,7 +459,7 @@ export class LogicalDecoder {
   // see ReorderBufferStreamTXN: the queued changes of a top-level transaction go out as one streamed block
   private stream(top: TxnState): void {
     const members = this.members(top.xid, []);
-    const txn: ReorderTxn = { xid: top.xid, firstLsn: top.firstLsn, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: 0, streamed: true };
+    const txn: ReorderTxn = { xid: top.xid, firstLsn: top.firstLsn, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: top.origin ?? 0, streamed: true };
     for (const x of members) {
       const t = this.txns.get(x);
       if (t !== undefined && (x === top.xid || t.size > 0 || t.spilled)) t.streamed = true;
@@ -638,7 +643,7 @@ export class LogicalDecoder {
       const c = parseCommit(rec, major);
       const xid = op === 0x30 ? c.twophaseXid : rec.xid;
       const time = c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originTimestamp : c.xactTime;
-      this.commit(xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined);
+      this.commit(xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined, c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originLsn : 0);
     } else if (op === 0x20 || op === 0x40) {
       const a = parseAbort(rec, major);
       const xid = op === 0x40 ? a.twophaseXid : rec.xid;
@@ -676,7 +681,7 @@ export class LogicalDecoder {
   }
 
   // see DecodeCommit (decode.c), ReorderBufferCommit and ReorderBufferFinishPrepared (reorderbuffer.c)
-  private commit(xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined): void {
+  private commit(xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined, originLsn: Lsn = 0): void {
     for (const s of subxacts) this.parent.set(s, xid);
     // The catalog saw this commit first (process() feeds it before us): its schema changes go out with it.
     const ddl = this.schemaChanges.length === 0 ? NO_SCHEMA_CHANGES : this.schemaChanges.filter((e) => e.xid === xid);
@@ -696,13 +701,13 @@ export class LogicalDecoder {
     if (gid !== undefined && this.twoPhase && prepare !== undefined) {
       // Decoded at PREPARE already, unless it was prepared before two_phase_at: then now, as a prepare.
       if (prepare.lsn < this.options.twoPhaseAt!) this.replay(xid, members, this.prepareTxn(xid, top, prepare), 'prepare');
-      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, gid };
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, originLsn, gid };
       this.plugin.commitPrepared?.(this.ctxAt(rec.endLsn, xid, undefined), txn);
       this.lastCommitEnd = rec.endLsn;
       this.forget(xid, subxacts);
       return;
     }
-    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin };
+    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: rec.lsn, endLsn: rec.endLsn, commitTime: time, originId: rec.origin, originLsn };
     if (top.streamed) {
       // see ReorderBufferStreamCommit: what is still queued goes out as a last block, then the commit
       this.stream(top);
@@ -722,7 +727,7 @@ export class LogicalDecoder {
   }
 
   private prepareTxn(xid: number, top: TxnState, p: NonNullable<TxnState['prepare']>): ReorderTxn {
-    return { xid, firstLsn: top.firstLsn, finalLsn: p.lsn, endLsn: p.endLsn, commitTime: p.time, originId: p.origin, gid: p.gid };
+    return { xid, firstLsn: top.firstLsn, finalLsn: p.lsn, endLsn: p.endLsn, commitTime: p.time, originId: p.origin, originLsn: p.originLsn, gid: p.gid };
   }
 
   // see DecodePrepare (decode.c) and ReorderBufferPrepare (reorderbuffer.c)
@@ -733,7 +738,7 @@ export class LogicalDecoder {
     const top = this.txns.get(xid);
     if (top === undefined) return;
     const time = p.originTimestamp !== 0n ? p.originTimestamp : p.xactTime;
-    top.prepare = { gid: p.twophaseGid, lsn: rec.lsn, endLsn: rec.endLsn, time, origin: rec.origin, subxacts: p.subxacts };
+    top.prepare = { gid: p.twophaseGid, lsn: rec.lsn, endLsn: rec.endLsn, time, origin: rec.origin, originLsn: p.originLsn, subxacts: p.subxacts };
     if (!this.twoPhase || this.plugin.filterPrepare?.(p.twophaseGid) === true) return;
     if (this.snapbuild !== undefined && this.snapbuild.consistentAt === undefined) return;
     if (this.skipsXact(p.dbId, rec)) return;

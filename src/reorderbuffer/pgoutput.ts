@@ -22,6 +22,7 @@ import {
   writeCommit,
   writeCommitPrepared,
   writeMessage,
+  writeOrigin,
   writeStreamAbort,
   writeStreamCommit,
   writeStreamStart,
@@ -209,7 +210,13 @@ export class PgOutputPlugin implements OutputPlugin {
    * `publications`: every publication of the database (the catalog's, as of the slot's creation); those named in
    * publication_names must be among them, as GetPublicationByName requires.
    */
-  constructor(options: PgOutputOptions, major: number, publications: readonly PublicationInfo[] | undefined, partitions: readonly [number, number[]][] = []) {
+  constructor(
+    options: PgOutputOptions,
+    major: number,
+    publications: readonly PublicationInfo[] | undefined,
+    partitions: readonly [number, number[]][] = [],
+    private readonly origins: ReadonlyMap<number, string> = new Map(),
+  ) {
     this.options = options;
     if (publications === undefined) {
       throw new InvalidArgumentError('the slot state carries no publications: make the slot state again with this pgwal to decode with pgoutput');
@@ -242,12 +249,18 @@ export class PgOutputPlugin implements OutputPlugin {
   private sendBegin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
     this.emit(ctx, writeBegin(this.w, txn.finalLsn, txn.commitTime, txn.xid));
     this.sentBegin = true;
-    if (txn.originId !== 0) this.originUnsupported(lsn);
+    this.sendOrigin(ctx, txn, lsn);
   }
 
-  private originUnsupported(lsn: Lsn): never {
-    // The Origin message carries the origin's name (pg_replication_origin, a shared catalog) and its commit LSN.
-    throw new PgOutputUnsupportedError('unsupported-origin', `pgoutput's Origin message for the transaction at ${formatLsn(lsn)} is not supported by pgwal yet (a replication origin's name and LSN are not decoded)`, { lsn });
+  // see send_repl_origin (pgoutput.c): the origin's name and the LSN its commit had there
+  private sendOrigin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
+    if (txn.originId === 0) return;
+    const name = this.origins.get(txn.originId);
+    if (name === undefined) {
+      // The server sends nothing for an origin dropped since; one created after the slot pgwal cannot name.
+      throw new PgOutputUnsupportedError('unknown-origin', `replication origin ${txn.originId} of the transaction at ${formatLsn(lsn)} is not among those recorded at the slot's creation: pgwal cannot write its Origin message`, { lsn });
+    }
+    this.emit(ctx, writeOrigin(this.w, txn.originLsn ?? 0, name));
   }
 
   // see pgoutput_commit_txn (pgoutput.c): an empty transaction sends nothing
@@ -259,8 +272,8 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
-    if (txn.originId !== 0) this.originUnsupported(txn.finalLsn);
     this.emit(ctx, writeBeginPrepare(this.w, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
+    this.sendOrigin(ctx, txn, txn.finalLsn);
     // Changes of a prepared transaction do not send BEGIN again.
     this.sentBegin = true;
   }
@@ -566,8 +579,16 @@ export class PgOutputPlugin implements OutputPlugin {
     const first = !this.streamed.has(txn.xid);
     if (first) this.streamed.set(txn.xid, new Set());
     this.emit(ctx, writeStreamStart(this.w, txn.xid, first));
+    // The origin with the first block only, and without its LSN (not known before the commit).
+    if (first && txn.originId !== 0) {
+      this.sendOrigin(ctx, { ...txn, originLsn: 0 }, txn.firstLsn);
+      this.streamOrigin.set(txn.xid, txn.originId);
+    }
     this.inStreaming = true;
   }
+
+  /** Streamed transactions whose Origin went out with their first block. */
+  private readonly streamOrigin = new Map<number, number>();
 
   streamStop(ctx: OutputContext, _txn: ReorderTxn): void {
     this.endOfTxn();
@@ -577,20 +598,36 @@ export class PgOutputPlugin implements OutputPlugin {
 
   // see pgoutput_stream_abort (pgoutput.c)
   streamAbort(ctx: OutputContext, txn: ReorderTxn, abortLsn: Lsn, topXid: number): void {
+    this.streamedWithOrigin(txn, topXid);
     const info = this.options.streaming === 'parallel' ? { lsn: abortLsn, time: txn.commitTime } : undefined;
     this.emit(ctx, writeStreamAbort(this.w, topXid, txn.xid, info));
-    if (txn.xid === topXid) this.streamed.delete(topXid);
+    if (txn.xid === topXid) {
+      this.streamed.delete(topXid);
+      this.streamOrigin.delete(topXid);
+    }
+  }
+
+  /**
+   * The server sends an Origin message after a streamed transaction's first Stream Start; one whose origin was not
+   * known then (its first block's records had none) went out without it: an error, not a silent gap.
+   */
+  private streamedWithOrigin(txn: ReorderTxn, topXid = txn.xid): void {
+    if (txn.originId === 0 || this.streamOrigin.get(topXid) === txn.originId) return;
+    throw new PgOutputUnsupportedError('unsupported-origin', `the streamed transaction ${txn.xid} (ending at ${formatLsn(txn.finalLsn)}) has replication origin ${txn.originId}: pgwal cannot write the Origin message of a streamed transaction yet`, { lsn: txn.finalLsn });
   }
 
   // see pgoutput_stream_commit and cleanup_rel_sync_cache (pgoutput.c)
   streamCommit(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamedWithOrigin(txn);
     this.emit(ctx, writeStreamCommit(this.w, txn.xid, txn.finalLsn, txn.endLsn, txn.commitTime));
     const sent = this.streamed.get(txn.xid);
     if (sent !== undefined) for (const relid of sent) this.schemaSent.add(relid);
     this.streamed.delete(txn.xid);
+    this.streamOrigin.delete(txn.xid);
   }
 
   streamPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamedWithOrigin(txn);
     this.emit(ctx, writePrepare(this.w, MSG_STREAM_PREPARE, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
   }
 

@@ -21,6 +21,8 @@ export interface ReorderTxn {
   readonly commitTime: bigint;
   /** Replication origin of the commit (0 = local). */
   readonly originId: number;
+  /** The origin's commit LSN (xl_xact_origin.origin_lsn) with a replication origin; 0 without, or where unknown. */
+  readonly originLsn?: Lsn;
   /** Two-phase: the transaction's GID. */
   readonly gid?: string;
   /** ROLLBACK PREPARED: the end of the PREPARE record and its time (rollback_prepared_cb's prepare_end_lsn, prepare_time). */
