@@ -316,6 +316,14 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
           if (ours !== theirs) mismatches.push(`${JSON.stringify(opts)}: server ${JSON.stringify(theirs)}, pgwal ${JSON.stringify(ours)}`);
         }
         expect(mismatches).toEqual([]);
+        // A publication changed after the slot: the server follows it, pgwal stops with a typed error there.
+        await c.query(`alter publication p_some add table idx_t`);
+        await c.query(`insert into idx_t values (99, 'after alter publication', null)`);
+        const end2 = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+        for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end2])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
+        const changed = io();
+        expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end2, '-o', 'proto_version=1', '-o', 'publication_names=p_some'], changed)).toBe(1);
+        expect(changed.stderr()).toMatch(/^pgwal decode: error: a publication changed at [0-9A-F]+\/[0-9A-F]+ \(transaction \d+\): pgwal's pgoutput decodes with the publications of the slot's creation only\n$/);
       } finally {
         await other.end();
         await c.end();

@@ -71,7 +71,8 @@ the server.
 Not yet: DDL inside the range (the catalog is the one of the slot's creation).
 `;
 
-import { byteaHex, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
+import { byteaHex, PgOutputPlugin, PublicationChangeGuard } from '../reorderbuffer/pgoutput.js';
+import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
@@ -146,7 +147,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const pluginName = choice.name;
     const plugin = makePlugin(choice, { major: profile.major, catalog: state.catalog });
     const decoderOptions: DecoderOptions = {
-      catalog: historic ?? state.catalog,
+      catalog: plugin instanceof PgOutputPlugin ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? []) : (historic ?? state.catalog),
       major: profile.major,
       plugin,
       startAt: slot.confirmedFlush,

@@ -25,6 +25,7 @@ export interface Catalog {
   publications?: PublicationInfo[];
   partitions?: [number, number[]][];
   replicationOrigins?: [number, string][];
+  publicationFilenodes?: number[];
 }
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -137,11 +138,12 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     m.set(Number(e.oid), e.enumlabel);
     labels.set(Number(e.enumtypid), m);
   }
-  const { publications, partitions, replicationOrigins } = await loadPublications(c);
+  const { publications, partitions, replicationOrigins, publicationFilenodes } = await loadPublications(c);
   return {
     publications,
     partitions,
     replicationOrigins,
+    publicationFilenodes,
     relations: rel.rows.map((r) => ({
       oid: Number(r.oid),
       relfilenode: Number(r.filenode),
@@ -184,7 +186,7 @@ function unwrapArray1(text: string): string | null {
  * The publications (15+ catalogs: row filters, column lists, schemas) and the partitions' ancestors, as pgoutput
  * looks them up (GetPublicationByName, GetRelationPublications, get_partition_ancestors).
  */
-export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][] }> {
+export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[] }> {
   const pubs = await c.query({ text: `select to_jsonb(p) as j from pg_publication p order by p.oid`, types: asText });
   const rels = await c.query({
     text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual from pg_publication_rel order by prpubid, prrelid`,
@@ -218,5 +220,10 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
   const partitions = parts.rows.map((r): [number, number[]] => [Number(r.oid), r.anc === '' ? [] : (r.anc as string).split(',').map(Number)]);
   const origins = await c.query({ text: `select roident, roname from pg_replication_origin order by roident`, types: asText });
   const replicationOrigins = origins.rows.map((r): [number, string] => [Number(r.roident), r.roname as string]);
-  return { publications, partitions, replicationOrigins };
+  const fns = await c.query({
+    text: `select pg_relation_filenode(c) as fn from unnest(array['pg_catalog.pg_publication', 'pg_catalog.pg_publication_rel', 'pg_catalog.pg_publication_namespace']::regclass[]) c`,
+    types: asText,
+  });
+  const publicationFilenodes = fns.rows.map((r) => Number(r.fn));
+  return { publications, partitions, replicationOrigins, publicationFilenodes };
 }

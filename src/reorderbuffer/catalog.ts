@@ -65,6 +65,8 @@ export interface DecoderCatalog {
   partitions?: [number, number[]][];
   /** pg_replication_origin (roident, roname) as of the slot's creation: the names pgoutput's Origin message carries. */
   replicationOrigins?: [number, string][];
+  /** Relfilenodes of pg_publication, pg_publication_rel and pg_publication_namespace at the slot's creation. */
+  publicationFilenodes?: number[];
 }
 
 /**
@@ -187,6 +189,7 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
       }
     }
   }
+  if (catalog.publicationFilenodes !== undefined && !(Array.isArray(catalog.publicationFilenodes) && catalog.publicationFilenodes.every(u32))) return 'the catalog has bad publication filenodes';
   if (catalog.replicationOrigins !== undefined) {
     if (!Array.isArray(catalog.replicationOrigins) || !catalog.replicationOrigins.every((e) => Array.isArray(e) && u32(e[0]) && str(e[1]))) return 'the catalog has bad replication origins';
   }

@@ -3,7 +3,8 @@
 // the publications named in publication_names.
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import type { DecoderRelation, PublicationInfo, SchemaChange } from './catalog.js';
+import type { CatalogPoint, CatalogView, DecoderRelation, PublicationInfo, SchemaChange } from './catalog.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
 import {
@@ -654,3 +655,54 @@ export function byteaHex(data: Uint8Array): string {
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+const RM_HEAP2_ID = 9;
+const RM_HEAP_ID = 10;
+
+/**
+ * A catalog that refuses to go on past a change to the publication catalogs (pg_publication, pg_publication_rel,
+ * pg_publication_namespace, by relfilenode in the database): pgoutput decodes with the publications of the slot's
+ * creation, and a publication changed since would be followed by the server, not by pgwal.
+ */
+export class PublicationChangeGuard implements CatalogView {
+  constructor(
+    private readonly inner: CatalogView,
+    private readonly filenodes: readonly number[],
+  ) {}
+
+  get databaseOid(): number {
+    return this.inner.databaseOid;
+  }
+
+  get onDdl(): CatalogView['onDdl'] {
+    return this.inner.onDdl;
+  }
+
+  set onDdl(cb: CatalogView['onDdl']) {
+    this.inner.onDdl = cb;
+  }
+
+  process(rec: DecodedRecord): void {
+    const op = rec.rmgrInfo & 0x70;
+    // heap insert, delete, update, hot update; heap2 multi-insert
+    if ((rec.rmid === RM_HEAP_ID && (op === 0x00 || op === 0x10 || op === 0x20 || op === 0x40)) || (rec.rmid === RM_HEAP2_ID && op === 0x50)) {
+      const b = rec.block(0);
+      if (b !== undefined && b.locator.dbOid === this.inner.databaseOid && this.filenodes.includes(b.locator.relNumber)) {
+        throw new PgOutputUnsupportedError('publication-changed', `a publication changed at ${formatLsn(rec.lsn)} (transaction ${rec.xid}): pgwal's pgoutput decodes with the publications of the slot's creation only`, { lsn: rec.lsn });
+      }
+    }
+    this.inner.process(rec);
+  }
+
+  relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.inner.relationByFilenode(tablespace, relfilenode, at);
+  }
+
+  relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.inner.relationByOid(oid, at);
+  }
+
+  type(oid: number, at: CatalogPoint): TypeInfo | undefined {
+    return this.inner.type(oid, at);
+  }
+}
