@@ -8,6 +8,7 @@ const library = {
   xlogreader: 'src/xlogreader/index.ts',
   node: 'src/node/index.ts',
   timeline: 'src/timeline/index.ts',
+  protocol: 'src/protocol/index.ts',
   reorderbuffer: 'src/reorderbuffer/index.ts',
   slot: 'src/slot/index.ts',
   catalog: 'src/catalog/index.ts',

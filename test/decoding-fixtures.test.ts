@@ -25,7 +25,7 @@ import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
 
 const fixtures = listFixtures();
 
-function expectRows(f: Fixture, file: string, rows: { lsn: number; xid: number; data: string }[]): void {
+function expectRows(f: Fixture, file: string, rows: { lsn: number; xid: number; data: string | Uint8Array }[]): void {
   const theirs = readTsv(f, file).map((r) => `${r.lsn}\t${r.xid}\t${r.data}`);
   const ours = rows.map((o) => `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}`);
   expect(ours.length, file).toBe(theirs.length);
@@ -178,7 +178,7 @@ describe.each(fixtures.filter((f) => f.meta.scenario === 'ddl-between-dml').map(
 
     const rows: string[] = [];
     // Row changes are left out (actions): these fixture catalogs predate the keys wal2json needs for them.
-    const json = new LogicalDecoder({ catalog: historic(), major: profileForMajor(f.meta.major)!.major, plugin: new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ['include-ddl', '1'], ['actions', 'truncate']])), startAt: start, sink: (r) => rows.push(r.data) });
+    const json = new LogicalDecoder({ catalog: historic(), major: profileForMajor(f.meta.major)!.major, plugin: new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ['include-ddl', '1'], ['actions', 'truncate']])), startAt: start, sink: (r) => rows.push(r.data as string) });
     for (const rec of records) json.process(rec);
     const ddlRows = rows.filter((r) => r.startsWith('{"action":"DDL"')).map((r) => JSON.parse(r) as { kind: string; schema: string; table: string });
     expect(ddlRows.map((r) => `${r.kind} ${r.schema}.${r.table}`)).toEqual(expected.map((e) => `${e.kind} ${e.namespace}.${e.name}`));

@@ -119,7 +119,7 @@ describe('SqlPlugin', () => {
   const txn: ReorderTxn = { xid: 9, firstLsn: 1, finalLsn: 2, endLsn: 3, commitTime: 0n, originId: 0 };
   function run(plugin: SqlPlugin, changes: RowChange[], message?: string): string[] {
     const rows: string[] = [];
-    const ctx: OutputContext = { major: 16, write: (d) => rows.push(d), type: (oid) => (oid === 23 ? int4 : oid === 25 ? text : undefined) };
+    const ctx: OutputContext = { major: 16, write: (d) => rows.push(d as string), type: (oid) => (oid === 23 ? int4 : oid === 25 ? text : undefined) };
     plugin.begin(ctx, txn);
     for (const c of changes) plugin.change(ctx, txn, c);
     if (message !== undefined) plugin.message(ctx, txn, { kind: 'message', lsn: 2, transactional: true, prefix: message, content: new Uint8Array(1) });

@@ -39,7 +39,7 @@ function change(typeOid: number, value: Uint8Array, lsn: string): RowChange {
 
 function emit(ch: RowChange): string[] {
   const out: string[] = [];
-  const ctx: OutputContext = { major: 17, write: (d) => out.push(d), type: types };
+  const ctx: OutputContext = { major: 17, write: (d) => out.push(d as string), type: types };
   const plugin = new TestDecodingPlugin();
   plugin.change(ctx, { xid: 700 } as ReorderTxn, ch);
   return out;

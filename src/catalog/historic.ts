@@ -666,6 +666,10 @@ export class HistoricCatalog implements CatalogView {
         typmod: rowInt4(a(r, 'atttypmod')),
         notNull: rowBool(a(r, 'attnotnull')),
       };
+      if (this.descriptors.get(PG_ATTRIBUTE)!.index.has('attgenerated')) {
+        const g = rowChar(a(r, 'attgenerated'));
+        attr.generated = g === '\0' ? '' : g;
+      }
       if (rowBool(a(r, 'atthasmissing'))) attr.missing = this.missingValue(a(r, 'attmissingval'), at);
       if (this.hasAttrdefs) {
         // As loadCatalog: the default's text, null for none (or a generated column); undefined when not known.
@@ -726,6 +730,8 @@ export class HistoricCatalog implements CatalogView {
       align: rowChar(c('typalign')),
       byval: rowBool(c('typbyval')),
       elem,
+      typname: rowText(c('typname')),
+      namespace: this.namespaceName(rowOid(c('typnamespace')), at),
     };
     if (typtype === 'c') {
       const rel = this.rows(PG_CLASS, at, HistoricCatalog.firstOid(rowOid(c('typrelid'))))[0];

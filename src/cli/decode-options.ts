@@ -14,6 +14,8 @@ import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
 import { SqlPlugin, type SqlOptions } from '../reorderbuffer/sql.js';
+import { parsePgOutputOptions, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
+import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import type { Parsed } from './getopt.js';
 import type { DumpIo } from './dump.js';
@@ -75,13 +77,16 @@ export function parseBool(text: string): boolean | undefined {
   return undefined;
 }
 
-/** The plugin name and -o options, checked: test_decoding's known options, or wal2json's (checked by its parser). */
+/**
+ * The plugin name and -o options, checked: test_decoding's known options, or wal2json's, pgoutput's and sql's
+ * (checked by their parsers); pgwal's own old-rows options for every plugin.
+ */
 export function pluginChoice(
   options: Parsed['options'],
   statePlugin: string,
-): { name: 'test_decoding' | 'json' | 'sql'; given: [string, string | null][]; flag: (k: string, d: string) => boolean; oldRows?: { budget?: number }; sql?: SqlOptions } {
-  const pluginName = options.find((o) => o.name === 'plugin')?.value ?? (statePlugin === 'wal2json' ? 'json' : 'test_decoding');
-  if (pluginName !== 'test_decoding' && pluginName !== 'json' && pluginName !== 'sql') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding, json or sql`);
+): { name: 'test_decoding' | 'json' | 'sql' | 'pgoutput'; given: [string, string | null][]; flag: (k: string, d: string) => boolean; oldRows?: { budget?: number }; sql?: SqlOptions } {
+  const pluginName = options.find((o) => o.name === 'plugin')?.value ?? (statePlugin === 'wal2json' ? 'json' : statePlugin === 'pgoutput' ? 'pgoutput' : 'test_decoding');
+  if (pluginName !== 'test_decoding' && pluginName !== 'json' && pluginName !== 'sql' && pluginName !== 'pgoutput') throw new WalError('invalid-argument', `unknown plugin "${pluginName}": expected test_decoding, json, pgoutput or sql`);
   const all = options.filter((x) => x.name === 'option').map((o): [string, string | null] => {
     const eq = o.value!.indexOf('=');
     return eq < 0 ? [o.value!, null] : [o.value!.slice(0, eq), o.value!.slice(eq + 1)];
@@ -140,10 +145,17 @@ function sqlOptions(given: readonly [string, string | null][]): SqlOptions {
   return o;
 }
 
-/** A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state). */
-export function makePlugin(choice: ReturnType<typeof pluginChoice>): OutputPlugin {
+/**
+ * A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state); pgoutput
+ * takes its publications from the slot's catalog and checks its options as the slot's major does.
+ */
+export function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { major: number; catalog: DecoderCatalog }): OutputPlugin {
   const { flag } = choice;
   if (choice.name === 'sql') return new SqlPlugin(choice.sql);
+  if (choice.name === 'pgoutput') {
+    if (slot === undefined) throw new WalError('invalid-argument', 'pgoutput needs the slot state');
+    return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions, new Map(slot.catalog.replicationOrigins));
+  }
   return choice.name === 'json'
     ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))
     : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });

@@ -18,16 +18,18 @@ import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
 --plugin json, wal2json's format-version 2) returns from pg_logical_slot_peek_changes for that slot (the data
-column, one row per line).
+column, one row per line); with --plugin pgoutput, what pg_logical_slot_peek_binary_changes returns, each
+message as psql prints a bytea (\\x and lowercase hex).
 
 Usage:
-  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
+  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
 
 Options:
   --state FILE        a state file written by pgwal slot create
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
   --plugin NAME       test_decoding (default), or json: wal2json 2.5's format-version 2, one JSON object per
                       change plus "B"/"C" per transaction (default for a slot created with --plugin wal2json),
+                      or pgoutput: the logical replication protocol (default for a slot created with it),
                       or sql: one SQL statement per change (INSERT, UPDATE/DELETE … WHERE key), BEGIN/COMMIT
   -o NAME[=VALUE]     test_decoding options: include-xids (default 1), include-timestamp (0), skip-empty-xacts (0),
                       only-local (0), include-rewrites (0), stream-changes (0: transactions over the memory limit
@@ -40,6 +42,10 @@ Options:
                       schema.*, comma-separated, \\ escapes), filter-msg-prefixes, add-msg-prefixes, filter-origins;
                       and pgwal's include-ddl (0): a {"action":"DDL",...} row per table created, altered, dropped
                       or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
+                      pgoutput options (the server's): proto_version (required; 1-3 on 15, 1-4 on 16+),
+                      publication_names (required; publications as of the slot's creation), messages (false),
+                      streaming (off; on, or parallel with proto_version 4), two_phase, origin (any|none, 16+),
+                      binary (false; values in their send format, built-in types and arrays)
                       for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
                       REPLICA IDENTITY FULL) where its heap page was seen since a full-page image in the range,
                       else the key as without it (stderr says how many were known at the end);
@@ -83,6 +89,8 @@ nothing is confirmed past what was written.
 `;
 
 import { SqlPlugin } from '../reorderbuffer/sql.js';
+import { byteaHex, PgOutputPlugin, PublicationChangeGuard } from '../reorderbuffer/pgoutput.js';
+import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
 export { parseSize };
@@ -161,20 +169,21 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = choice.flag;
     const pluginName = choice.name;
-    const plugin = makePlugin(choice);
+    const plugin = makePlugin(choice, { major: profile.major, catalog: state.catalog });
     if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
-      catalog: historic ?? state.catalog,
+      catalog: plugin instanceof PgOutputPlugin ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? []) : (historic ?? state.catalog),
       major: profile.major,
       plugin,
       startAt: slot.confirmedFlush,
       spill,
       includeRewrites: flag('include-rewrites', '0'),
-      streaming: pluginName === 'test_decoding' && flag('stream-changes', '0'),
+      streaming: pluginName === 'test_decoding' ? flag('stream-changes', '0') : plugin instanceof PgOutputPlugin && plugin.options.streaming !== 'off',
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
       sink: (o) => {
-        pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
+        const data = typeof o.data === 'string' ? o.data : byteaHex(o.data);
+        pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${data}\n` : `${data}\n`;
         // Without hold-back rows go out as they come, in 64 KiB writes: a large transaction is never one string.
         if (direct && pending.length >= 65536) {
           out(pending);

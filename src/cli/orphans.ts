@@ -12,6 +12,7 @@ import type { TimelineReader } from '../node/slot-decode.js';
 import type { SlotState } from '../slot/state.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import { getopt, type Parsed } from './getopt.js';
+import { byteaHex } from '../reorderbuffer/pgoutput.js';
 import { makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 import type { DumpIo } from './dump.js';
 
@@ -115,9 +116,10 @@ export async function writeOrphans(
       history,
       oldTimeline,
       segmentSize,
-      plugin: makePlugin({ ...choice, flag: (k, d) => (k === 'stream-changes' ? false : choice.flag(k, d)) }),
+      plugin: makePlugin({ ...choice, flag: (k, d) => (k === 'stream-changes' ? false : choice.flag(k, d)) }, { major: state.major, catalog: state.catalog }),
       sink: (row) => {
-        pending += withLsn ? `${formatLsn(row.lsn)}\t${row.xid}\t${row.data}\n` : `${row.data}\n`;
+        const data = typeof row.data === 'string' ? row.data : byteaHex(row.data);
+        pending += withLsn ? `${formatLsn(row.lsn)}\t${row.xid}\t${data}\n` : `${data}\n`;
         if (pending.length >= 65536) flush();
       },
       spill: new FileSpillStore(spillDir),

@@ -25,7 +25,7 @@ export const SLOT_HELP = `pgwal slot keeps a logical slot in a state file: where
 (confirmed_flush), the catalog_xmin it relies on, whether it was invalidated, and the catalog to decode with.
 
 Usage:
-  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json] [--temporary] [--two-phase]
+  pgwal slot create --dsn URL --slot NAME --state FILE [--plugin test_decoding|wal2json|pgoutput] [--temporary] [--two-phase]
                     [--static-catalog]
       a logical slot on a live server, its catalog as of the slot's consistent point. Beside the state file,
       FILE.catalog-<checksum>.json.gz holds the catalog relations' raw pages (pageinspect's get_raw_page: needs a
@@ -42,7 +42,7 @@ Usage:
       remove the state file (and, with --dsn, the server's slot of the same name)
   pgwal slot export --state FILE --out BLOB [--path DIR]... | --dsn URL --slot NAME --out BLOB
       a versioned blob: the state, its catalog, and the source's WAL position when taken
-  pgwal slot orphans --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json] [-o ...]
+  pgwal slot orphans --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput] [-o ...]
       after a failover: the changes of the transactions the slot consumed on its old timeline past the switch
       point, in its plugin's format, from the old timeline's WAL; each orphan is printed whole or reported as
       "changes unavailable" with why (pgwal slot orphans --help)

@@ -2,6 +2,7 @@
 // a transaction that imported a slot's exported snapshot.
 import type pg from 'pg';
 import type { Attribute } from '../reorderbuffer/tuple.js';
+import type { PublicationInfo } from '../reorderbuffer/catalog.js';
 import type { TypeInfo } from '../reorderbuffer/values.js';
 
 export interface CatalogRelation {
@@ -21,6 +22,10 @@ export interface CatalogRelation {
 export interface Catalog {
   relations: CatalogRelation[];
   types: TypeInfo[];
+  publications?: PublicationInfo[];
+  partitions?: [number, number[]][];
+  replicationOrigins?: [number, string][];
+  publicationFilenodes?: number[];
 }
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -37,7 +42,7 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
   });
   const att = await c.query({
     text: `select a.attrelid, a.attnum, a.attname, a.atttypid, a.attlen, a.attalign, a.attbyval, a.attisdropped,
-                  a.atthasmissing, a.attmissingval::text as missing, a.atttypmod, a.attnotnull,
+                  a.atthasmissing, a.attmissingval::text as missing, a.atttypmod, a.attnotnull, a.attgenerated,
                   case when a.atthasdef and a.attgenerated = '' then pg_get_expr(d.adbin, d.adrelid) end as defexpr
            from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
            where a.attnum > 0 and a.attrelid = any($1::oid[]) order by a.attrelid, a.attnum`,
@@ -61,6 +66,7 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       typmod: Number(a.atttypmod),
       notNull: a.attnotnull === 't',
       defaultExpr: a.defexpr,
+      generated: a.attgenerated,
       ...(missing !== undefined ? { missing } : {}),
     });
     byRel.set(Number(a.attrelid), list);
@@ -94,7 +100,7 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
                  union all select rngtypid from pg_range where rngmultitypid = t.oid
                  union all select atttypid from pg_attribute where attrelid = t.typrelid and attnum > 0 and t.typtype = 'c') v(x)
                where x <> 0)
-           select t.oid, format_type(t.oid, null) as name, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem, r.rngsubtype,
+           select t.oid, format_type(t.oid, null) as name, t.typname, (select nspname from pg_namespace where oid = t.typnamespace) as nspname, t.typoutput::text as output, t.typlen, t.typalign, t.typbyval, t.typelem, r.rngsubtype,
                   t.typtype, t.typbasetype, t.typtypmod, t.typrelid, (select m.rngtypid from pg_range m where m.rngmultitypid = t.oid) as multirange_of
            from pg_type t join used u on u.oid = t.oid left join pg_range r on r.rngtypid = t.oid`,
     values: [rel.rows.map((r) => r.oid)],
@@ -132,7 +138,12 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     m.set(Number(e.oid), e.enumlabel);
     labels.set(Number(e.enumtypid), m);
   }
+  const { publications, partitions, replicationOrigins, publicationFilenodes } = await loadPublications(c);
   return {
+    publications,
+    partitions,
+    replicationOrigins,
+    publicationFilenodes,
     relations: rel.rows.map((r) => ({
       oid: Number(r.oid),
       relfilenode: Number(r.filenode),
@@ -153,6 +164,8 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
       align: t.typalign,
       byval: t.typbyval === 't',
       elem: Number(t.typelem),
+      typname: t.typname,
+      namespace: t.nspname,
       ...(labels.has(Number(base(t).oid)) ? { enumLabels: Object.fromEntries(labels.get(Number(base(t).oid))!) } : {}),
       ...(base(t).rngsubtype !== null ? { rangeSubtype: Number(base(t).rngsubtype) } : {}),
       ...(base(t).typtype === 'c' && fields.has(Number(base(t).typrelid)) ? { fields: fields.get(Number(base(t).typrelid)) } : {}),
@@ -167,4 +180,50 @@ function unwrapArray1(text: string): string | null {
   if (inner === 'NULL') return null;
   if (inner.startsWith('"')) return inner.slice(1, -1).replace(/\\(.)/g, '$1');
   return inner;
+}
+
+/**
+ * The publications (15+ catalogs: row filters, column lists, schemas) and the partitions' ancestors, as pgoutput
+ * looks them up (GetPublicationByName, GetRelationPublications, get_partition_ancestors).
+ */
+export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[] }> {
+  const pubs = await c.query({ text: `select to_jsonb(p) as j from pg_publication p order by p.oid`, types: asText });
+  const rels = await c.query({
+    text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual from pg_publication_rel order by prpubid, prrelid`,
+    types: asText,
+  });
+  const nsps = await c.query({ text: `select pnpubid, nspname from pg_publication_namespace join pg_namespace n on n.oid = pnnspid order by pnpubid, nspname`, types: asText });
+  const parts = await c.query({
+    text: `select c.oid, array_to_string(array(select a.relid::oid from pg_partition_ancestors(c.oid) with ordinality a(relid, n) where a.relid <> c.oid order by n), ',') as anc
+           from pg_class c where c.relispartition order by c.oid`,
+    types: asText,
+  });
+  const publications = pubs.rows.map((r): PublicationInfo => {
+    const j = JSON.parse(r.j as string) as Record<string, unknown>;
+    const oid = Number(j.oid);
+    return {
+      oid,
+      name: String(j.pubname),
+      allTables: j.puballtables === true,
+      insert: j.pubinsert === true,
+      update: j.pubupdate === true,
+      delete: j.pubdelete === true,
+      truncate: j.pubtruncate === true,
+      viaRoot: j.pubviaroot === true,
+      ...(typeof j.pubgencols === 'string' ? { generatedColumns: j.pubgencols } : typeof j.pubgencols === 'boolean' ? { generatedColumns: j.pubgencols ? 's' : 'n' } : {}),
+      tables: rels.rows
+        .filter((t) => Number(t.prpubid) === oid)
+        .map((t) => ({ relid: Number(t.prrelid), columns: t.attrs === null || t.attrs === '' ? null : (t.attrs as string).split(',').map(Number), rowFilter: t.qual })),
+      schemas: nsps.rows.filter((n) => Number(n.pnpubid) === oid).map((n) => n.nspname as string),
+    };
+  });
+  const partitions = parts.rows.map((r): [number, number[]] => [Number(r.oid), r.anc === '' ? [] : (r.anc as string).split(',').map(Number)]);
+  const origins = await c.query({ text: `select roident, roname from pg_replication_origin order by roident`, types: asText });
+  const replicationOrigins = origins.rows.map((r): [number, string] => [Number(r.roident), r.roname as string]);
+  const fns = await c.query({
+    text: `select pg_relation_filenode(c) as fn from unnest(array['pg_catalog.pg_publication', 'pg_catalog.pg_publication_rel', 'pg_catalog.pg_publication_namespace']::regclass[]) c`,
+    types: asText,
+  });
+  const publicationFilenodes = fns.rows.map((r) => Number(r.fn));
+  return { publications, partitions, replicationOrigins, publicationFilenodes };
 }

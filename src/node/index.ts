@@ -8,3 +8,6 @@ export * from './spill.js';
 export * from './catalog-snapshot.js';
 export * from './transactions.js';
 export * from './orphans.js';
+export * from './replication.js';
+export * from './walreceiver.js';
+export * from './receivewal.js';

@@ -34,11 +34,39 @@ export interface DecoderRelation {
   attributes: Attribute[];
 }
 
+/** A publication (pg_publication with its pg_publication_rel and pg_publication_namespace rows), as pgoutput reads it. */
+export interface PublicationInfo {
+  oid: number;
+  name: string;
+  /** puballtables */
+  allTables: boolean;
+  insert: boolean;
+  update: boolean;
+  delete: boolean;
+  truncate: boolean;
+  /** pubviaroot */
+  viaRoot: boolean;
+  /** pubgencols (18): 'n' none, 's' stored; undefined before 18. */
+  generatedColumns?: string;
+  /** FOR TABLE members: the column list (prattrs) and row filter (prqual as pg_get_expr prints it), null when none. */
+  tables: { relid: number; columns: number[] | null; rowFilter: string | null }[];
+  /** FOR TABLES IN SCHEMA members: the schemas' names. */
+  schemas: string[];
+}
+
 /** The catalog as a state file carries it: one fixed set of relations and types. */
 export interface DecoderCatalog {
   databaseOid: number;
   relations: DecoderRelation[];
   types: TypeInfo[];
+  /** The publications as of the slot's creation (pgoutput); undefined in a state made before pgwal recorded them. */
+  publications?: PublicationInfo[];
+  /** Partitions and their ancestors, nearest first (get_partition_ancestors), as of the slot's creation. */
+  partitions?: [number, number[]][];
+  /** pg_replication_origin (roident, roname) as of the slot's creation: the names pgoutput's Origin message carries. */
+  replicationOrigins?: [number, string][];
+  /** Relfilenodes of pg_publication, pg_publication_rel and pg_publication_namespace at the slot's creation. */
+  publicationFilenodes?: number[];
 }
 
 /**
@@ -132,6 +160,7 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
     if (typeof a.byval !== 'boolean' || typeof a.dropped !== 'boolean') return `${where} lacks byval or dropped`;
     if (!optional(a.missing, (m) => m === null || str(m)) || !optional(a.typmod, int) || !optional(a.notNull, (b) => typeof b === 'boolean')) return `${where} has a bad missing value, typmod or notNull`;
     if (!optional(a.defaultExpr, (d) => d === null || str(d))) return `${where} has a bad default`;
+    if (!optional(a.generated, str)) return `${where} has a bad attgenerated`;
     return undefined;
   };
   if (!isObj(catalog)) return 'the catalog is not an object';
@@ -148,12 +177,32 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
       if (bad !== undefined) return bad;
     }
   }
+  if (catalog.publications !== undefined) {
+    if (!Array.isArray(catalog.publications)) return 'the catalog has bad publications';
+    for (const [i, p] of catalog.publications.entries()) {
+      const where = `publication ${i}`;
+      if (!isObj(p) || !u32(p.oid) || !str(p.name) || !Array.isArray(p.tables) || !Array.isArray(p.schemas) || !p.schemas.every(str)) return `${where} lacks oid, name, tables or schemas`;
+      for (const k of ['allTables', 'insert', 'update', 'delete', 'truncate', 'viaRoot'] as const) if (typeof p[k] !== 'boolean') return `${where} (${String(p.name)}) has a bad ${k}`;
+      if (!optional(p.generatedColumns, str)) return `${where} (${String(p.name)}) has a bad generatedColumns`;
+      for (const t of p.tables) {
+        if (!isObj(t) || !u32(t.relid) || !ints(t.columns) || !(t.rowFilter === null || str(t.rowFilter))) return `${where} (${String(p.name)}) has a bad table`;
+      }
+    }
+  }
+  if (catalog.publicationFilenodes !== undefined && !(Array.isArray(catalog.publicationFilenodes) && catalog.publicationFilenodes.every(u32))) return 'the catalog has bad publication filenodes';
+  if (catalog.replicationOrigins !== undefined) {
+    if (!Array.isArray(catalog.replicationOrigins) || !catalog.replicationOrigins.every((e) => Array.isArray(e) && u32(e[0]) && str(e[1]))) return 'the catalog has bad replication origins';
+  }
+  if (catalog.partitions !== undefined) {
+    if (!Array.isArray(catalog.partitions) || !catalog.partitions.every((e) => Array.isArray(e) && u32(e[0]) && Array.isArray(e[1]) && e[1].every(u32))) return 'the catalog has bad partitions';
+  }
   for (const [i, t] of catalog.types.entries()) {
     const where = `type ${i}`;
     if (!isObj(t)) return `${where} is not an object`;
     if (!u32(t.oid) || !str(t.name) || !str(t.output) || !u32(t.elem) || typeof t.byval !== 'boolean') return `${where} lacks oid, name, output, elem or byval`;
     if (!int(t.len) || !((t.len as number) > 0 || t.len === -1 || t.len === -2) || !ALIGN.has(t.align as string)) return `${where} (${String(t.name)}) has length ${String(t.len)} or alignment ${JSON.stringify(t.align)}`;
     for (const k of ['rangeType', 'baseType', 'rangeSubtype'] as const) if (!optional(t[k], u32)) return `${where} (${String(t.name)}) has a bad ${k}`;
+    if (!optional(t.typname, str) || !optional(t.namespace, str)) return `${where} (${String(t.name)}) has a bad typname or namespace`;
     if (!optional(t.baseTypmod, int)) return `${where} (${String(t.name)}) has a bad baseTypmod`;
     if (!optional(t.enumLabels, (l) => isObj(l) && Object.values(l).every(str))) return `${where} (${String(t.name)}) has bad enum labels`;
     if (t.fields !== undefined) {

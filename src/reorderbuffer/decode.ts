@@ -27,7 +27,7 @@ import { parseAbort, parseCommit, parsePrepare, parseXactAssignment } from '../x
 import { parseRunningXacts } from '../xlogreader/rmgrdesc/standby.js';
 import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
 import type { Major } from '../xlogreader/profile.js';
-import { formatLsn } from '../lsn.js';
+import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
 import type { SnapshotBuilder } from './snapbuild.js';
 import type { CatalogView } from './catalog.js';
@@ -84,7 +84,7 @@ export function processRecord(ctx: DecodingContext, rec: DecodedRecord): void {
   ctx.snapbuild?.process(rec);
   // Before decoding: a record's own image holds the old row it changes (which redo leaves in place).
   ctx.oldRows?.apply(rec);
-  if (rec.xid !== 0) rb.processXid(rec.xid, rec.toplevelXid, rec.lsn);
+  if (rec.xid !== 0) rb.processXid(rec.xid, rec.toplevelXid, rec.lsn, rec.origin);
   try {
     dispatch(ctx, rec);
   } catch (e) {
@@ -255,7 +255,7 @@ function xactDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     const c = parseCommit(rec, major);
     const xid = op === 0x30 ? c.twophaseXid : rec.xid;
     const time = c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originTimestamp : c.xactTime;
-    decodeCommit(ctx, xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined);
+    decodeCommit(ctx, xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined, c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originLsn : 0);
   } else if (op === 0x20 || op === 0x40) {
     const a = parseAbort(rec, major);
     const xid = op === 0x40 ? a.twophaseXid : rec.xid;
@@ -277,14 +277,14 @@ function skipsXact(ctx: DecodingContext, dbId: number, rec: DecodedRecord): bool
 }
 
 // see DecodeCommit (decode.c): a skipped transaction is forgotten, another committed (or finished, if prepared)
-function decodeCommit(ctx: DecodingContext, xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined): void {
+function decodeCommit(ctx: DecodingContext, xid: number, subxacts: number[], dbId: number, rec: DecodedRecord, time: bigint, gid: string | undefined, originLsn: Lsn): void {
   const rb = ctx.reorder;
   rb.commitChildren(xid, subxacts);
   if (skipsXact(ctx, dbId, rec)) {
     rb.forget(xid, subxacts);
     return;
   }
-  rb.commit(xid, subxacts, rec.lsn, rec.endLsn, time, rec.origin, gid);
+  rb.commit(xid, subxacts, rec.lsn, rec.endLsn, time, rec.origin, gid, originLsn);
 }
 
 // see DecodePrepare and FilterPrepare (decode.c)
@@ -293,7 +293,7 @@ function decodePrepare(ctx: DecodingContext, rec: DecodedRecord): void {
   const p = parsePrepare(rec, ctx.major);
   const xid = p.twophaseXid;
   const time = p.originTimestamp !== 0n ? p.originTimestamp : p.xactTime;
-  if (!rb.rememberPrepareInfo(xid, p.subxacts, p.twophaseGid, rec.lsn, rec.endLsn, time, rec.origin)) return;
+  if (!rb.rememberPrepareInfo(xid, p.subxacts, p.twophaseGid, rec.lsn, rec.endLsn, time, rec.origin, p.originLsn)) return;
   if (!rb.twoPhase || ctx.plugin.filterPrepare?.(p.twophaseGid) === true) return;
   if (ctx.snapbuild !== undefined && ctx.snapbuild.consistentAt === undefined) return;
   if (skipsXact(ctx, p.dbId, rec)) return;

@@ -11,3 +11,6 @@ export * from './spill.js';
 export * from './wal2json.js';
 export * from './jsvalues.js';
 export * from './jschanges.js';
+export * from './pgoutput.js';
+export { PgOutputParser, encodePgOutputMessage, type PgOutputMessage, type TupleColumn } from './pgoutput-parse.js';
+export { type RelationColumn } from './pgoutput-proto.js';

@@ -23,7 +23,8 @@ export type { DecoderCatalog, DecoderRelation } from './catalog.js';
 export interface OutputRow {
   lsn: Lsn;
   xid: number;
-  data: string;
+  /** Text, or bytes from a binary plugin (pgoutput; pg_logical_slot_peek_binary_changes). */
+  data: string | Uint8Array;
 }
 
 export interface DecoderOptions {
@@ -95,7 +96,7 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
   }
 
   // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
-  readonly write = (data: string): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
+  readonly write = (data: string | Uint8Array): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
   readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
 }
 

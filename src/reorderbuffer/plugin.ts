@@ -21,8 +21,13 @@ export interface ReorderTxn {
   readonly commitTime: bigint;
   /** Replication origin of the commit (0 = local). */
   readonly originId: number;
+  /** The origin's commit LSN (xl_xact_origin.origin_lsn) with a replication origin; 0 without, or where unknown. */
+  readonly originLsn?: Lsn;
   /** Two-phase: the transaction's GID. */
   readonly gid?: string;
+  /** ROLLBACK PREPARED: the end of the PREPARE record and its time (rollback_prepared_cb's prepare_end_lsn, prepare_time). */
+  readonly prepareEndLsn?: Lsn;
+  readonly prepareTime?: bigint;
   /** Streaming: the transaction has been streamed before its end. */
   readonly streamed?: boolean;
 }
@@ -70,8 +75,8 @@ export interface MessageChange {
 export interface OutputContext {
   /** The major the WAL is from (output differs in places). */
   readonly major: number;
-  /** Emits one output row at the current callback's LSN and xid. */
-  write(data: string): void;
+  /** Emits one output row at the current callback's LSN and xid: text, or bytes for a binary plugin (pgoutput). */
+  write(data: string | Uint8Array): void;
   /** The type of a column, as the catalog sees it at the current change. */
   type(oid: number): TypeInfo | undefined;
 }

@@ -102,7 +102,10 @@ interface TxnState {
   /** Top-level: a change a plugin sees was queued (RBTXN_HAS_STREAMABLE_CHANGE). */
   streamable: boolean;
   /** PREPARE seen: where, when, with which GID. */
-  prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; subxacts: number[] };
+  /** Replication origin of its records (0 or unset: local). */
+  origin?: number;
+  /** PREPARE seen: where, when, with which GID. */
+  prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; originLsn: Lsn; subxacts: number[] };
 }
 
 /** A commit's schema changes when there are none (most commits): shared, not made per commit. */
@@ -217,12 +220,15 @@ export class ReorderBuffer {
   }
 
   // see ReorderBufferProcessXid and ReorderBufferAssignChild: the top-level transaction starts at its first record
-  processXid(xid: number, toplevelXid: number, lsn: Lsn): void {
+  processXid(xid: number, toplevelXid: number, lsn: Lsn, origin: number): void {
+    let top: TxnState | undefined;
     if (toplevelXid !== 0) {
       this.parent.set(xid, toplevelXid);
-      this.txnFor(toplevelXid, lsn);
+      top = this.txnFor(toplevelXid, lsn);
     }
-    this.txnFor(xid, lsn);
+    const t = this.txnFor(xid, lsn);
+    // The replication origin a streamed block announces before the commit record says it.
+    if (origin !== 0) (top ?? t).origin = origin;
   }
 
   /** An XACT_ASSIGNMENT record: these subtransactions belong to `top` (ReorderBufferAssignChild). */
@@ -358,7 +364,7 @@ export class ReorderBuffer {
   // see ReorderBufferStreamTXN: the queued changes of a top-level transaction go out as one streamed block
   private stream(top: TxnState): void {
     const members = this.members(top.xid, []);
-    const txn: ReorderTxn = { xid: top.xid, firstLsn: top.firstLsn, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: 0, streamed: true };
+    const txn: ReorderTxn = { xid: top.xid, firstLsn: top.firstLsn, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: top.origin ?? 0, streamed: true };
     for (const x of members) {
       const t = this.txns.get(x);
       if (t !== undefined && (x === top.xid || t.size > 0 || t.spilled)) t.streamed = true;
@@ -429,7 +435,7 @@ export class ReorderBuffer {
   }
 
   // see ReorderBufferCommit and ReorderBufferFinishPrepared (reorderbuffer.c); decode.ts has skipped what is not emitted
-  commit(xid: number, subxacts: readonly number[], lsn: Lsn, endLsn: Lsn, time: bigint, origin: number, gid: string | undefined): void {
+  commit(xid: number, subxacts: readonly number[], lsn: Lsn, endLsn: Lsn, time: bigint, origin: number, gid: string | undefined, originLsn: Lsn = 0): void {
     const top = this.txns.get(xid);
     const prepare = top?.prepare;
     if (top === undefined) {
@@ -444,13 +450,13 @@ export class ReorderBuffer {
     if (gid !== undefined && this.twoPhase && prepare !== undefined) {
       // Decoded at PREPARE already, unless it was prepared before two_phase_at: then now, as a prepare.
       if (prepare.lsn < this.options.twoPhaseAt!) this.replay(xid, members, this.prepareTxn(xid, top, prepare), 'prepare');
-      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, gid };
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, originLsn, gid };
       this.plugin.commitPrepared?.(this.ctxAt(endLsn, xid, undefined), txn);
       this.lastCommitEnd = endLsn;
       this.forget(xid, subxacts);
       return;
     }
-    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin };
+    const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, originLsn };
     if (top.streamed) {
       // see ReorderBufferStreamCommit: what is still queued goes out as a last block, then the commit
       this.stream(top);
@@ -470,7 +476,7 @@ export class ReorderBuffer {
   }
 
   private prepareTxn(xid: number, top: TxnState, p: NonNullable<TxnState['prepare']>): ReorderTxn {
-    return { xid, firstLsn: top.firstLsn, finalLsn: p.lsn, endLsn: p.endLsn, commitTime: p.time, originId: p.origin, gid: p.gid };
+    return { xid, firstLsn: top.firstLsn, finalLsn: p.lsn, endLsn: p.endLsn, commitTime: p.time, originId: p.origin, originLsn: p.originLsn, gid: p.gid };
   }
 
   /**
@@ -478,11 +484,11 @@ export class ReorderBuffer {
    * kept for COMMIT / ROLLBACK PREPARED. False when the transaction is not known (nothing of it was decoded).
    */
   // see ReorderBufferRememberPrepareInfo (reorderbuffer.c)
-  rememberPrepareInfo(xid: number, subxacts: number[], gid: string, lsn: Lsn, endLsn: Lsn, time: bigint, origin: number): boolean {
+  rememberPrepareInfo(xid: number, subxacts: number[], gid: string, lsn: Lsn, endLsn: Lsn, time: bigint, origin: number, originLsn: Lsn): boolean {
     for (const s of subxacts) this.parent.set(s, xid);
     const top = this.txns.get(xid);
     if (top === undefined) return false;
-    top.prepare = { gid, lsn, endLsn, time, origin, subxacts };
+    top.prepare = { gid, lsn, endLsn, time, origin, originLsn, subxacts };
     return true;
   }
 
@@ -508,7 +514,7 @@ export class ReorderBuffer {
     const top = this.txns.get(xid);
     const members = this.members(xid, subxacts);
     if (top !== undefined && members.some((x) => this.txns.get(x)?.hasBase === true)) {
-      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, gid };
+      const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, gid, prepareEndLsn: top.prepare?.endLsn, prepareTime: top.prepare?.time };
       this.plugin.rollbackPrepared?.(this.ctxAt(endLsn, xid, undefined), txn);
       this.lastCommitEnd = endLsn;
     }

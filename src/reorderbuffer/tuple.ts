@@ -24,6 +24,8 @@ export interface Attribute {
   notNull?: boolean;
   /** The column default as pg_get_expr prints it; null when none (or generated); undefined when not known. */
   defaultExpr?: string | null;
+  /** attgenerated: '' none, 's' stored, 'v' virtual (18); undefined when not known (an older state file). */
+  generated?: string;
 }
 
 /** A column value as stored: bytes of the datum (varlena payload without its header), or null / a TOAST pointer. */

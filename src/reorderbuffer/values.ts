@@ -29,6 +29,9 @@ export interface TypeInfo {
   baseTypmod?: number;
   /** The columns of a composite type (its typrelid's attributes), for record_out. */
   fields?: Attribute[];
+  /** pg_type.typname and its namespace's name, as pgoutput's Type message carries them; undefined when not known. */
+  typname?: string;
+  namespace?: string;
 }
 
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
@@ -526,7 +529,7 @@ function arrayText(b: Uint8Array, types: TypeLookup): string {
 }
 
 /** One datum at `off` of a packed value (array element, range bound): its bytes and the offset after it. */
-function readDatum(b: Uint8Array, off: number, len: number): [Uint8Array, number] {
+export function readDatum(b: Uint8Array, off: number, len: number): [Uint8Array, number] {
   const past = (end: number): never => {
     throw new WalFormatError('invalid-datum', `an element runs from ${off} to ${end}, past the ${b.length} bytes of its value`);
   };

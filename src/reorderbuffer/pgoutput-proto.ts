@@ -1,0 +1,247 @@
+// The logical replication protocol's message writers (proto.c's logicalrep_write_*): each message as the bytes
+// pgoutput hands to OutputPluginWrite, big-endian as pq_sendint*, strings NUL-terminated as pq_sendstring.
+import type { Lsn } from '../lsn.js';
+
+// LogicalRepMsgType (logicalproto.h)
+export const MSG_BEGIN = 0x42; // 'B'
+export const MSG_COMMIT = 0x43; // 'C'
+export const MSG_ORIGIN = 0x4f; // 'O'
+export const MSG_INSERT = 0x49; // 'I'
+export const MSG_UPDATE = 0x55; // 'U'
+export const MSG_DELETE = 0x44; // 'D'
+export const MSG_TRUNCATE = 0x54; // 'T'
+export const MSG_RELATION = 0x52; // 'R'
+export const MSG_TYPE = 0x59; // 'Y'
+export const MSG_MESSAGE = 0x4d; // 'M'
+export const MSG_BEGIN_PREPARE = 0x62; // 'b'
+export const MSG_PREPARE = 0x50; // 'P'
+export const MSG_COMMIT_PREPARED = 0x4b; // 'K'
+export const MSG_ROLLBACK_PREPARED = 0x72; // 'r'
+export const MSG_STREAM_START = 0x53; // 'S'
+export const MSG_STREAM_STOP = 0x45; // 'E'
+export const MSG_STREAM_COMMIT = 0x63; // 'c'
+export const MSG_STREAM_ABORT = 0x41; // 'A'
+export const MSG_STREAM_PREPARE = 0x70; // 'p'
+
+// Tuple column kinds (LOGICALREP_COLUMN_*).
+export const COLUMN_NULL = 0x6e; // 'n'
+export const COLUMN_UNCHANGED = 0x75; // 'u'
+export const COLUMN_TEXT = 0x74; // 't'
+export const COLUMN_BINARY = 0x62; // 'b'
+
+const utf8 = new TextEncoder();
+
+/**
+ * One message being built: a growable buffer reused between messages (pgoutput's ctx->out StringInfo);
+ * `finish` copies the message out.
+ */
+export class MessageWriter {
+  private buf = new Uint8Array(256);
+  private view = new DataView(this.buf.buffer);
+  private pos = 0;
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
+  byte(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  int16(v: number): this {
+    this.ensure(2);
+    this.view.setUint16(this.pos, v & 0xffff);
+    this.pos += 2;
+    return this;
+  }
+
+  int32(v: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v >>> 0);
+    this.pos += 4;
+    return this;
+  }
+
+  /** An XLogRecPtr (an exact integer below 2^53 in pgwal) as pq_sendint64. */
+  lsn(v: Lsn): this {
+    this.ensure(8);
+    this.view.setUint32(this.pos, Math.floor(v / 0x1_0000_0000));
+    this.view.setUint32(this.pos + 4, v >>> 0);
+    this.pos += 8;
+    return this;
+  }
+
+  /** A TimestampTz. */
+  int64(v: bigint): this {
+    this.ensure(8);
+    this.view.setBigInt64(this.pos, v);
+    this.pos += 8;
+    return this;
+  }
+
+  /** pq_sendstring: UTF-8 bytes and a NUL (the database encoding is UTF-8; see the plugin). */
+  string(s: string): this {
+    const b = utf8.encode(s);
+    this.ensure(b.length + 1);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    this.buf[this.pos++] = 0;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  /** pq_sendcountedtext: int32 length, then the bytes. */
+  counted(b: Uint8Array): this {
+    this.int32(b.length);
+    return this.bytes(b);
+  }
+
+  /** Reserves an int32 to be filled in later (a count known only after the items). */
+  placeholder32(): number {
+    this.ensure(4);
+    const at = this.pos;
+    this.pos += 4;
+    return at;
+  }
+
+  fill32(at: number, v: number): void {
+    this.view.setUint32(at, v >>> 0);
+  }
+
+  placeholder16(): number {
+    this.ensure(2);
+    const at = this.pos;
+    this.pos += 2;
+    return at;
+  }
+
+  fill16(at: number, v: number): void {
+    this.view.setUint16(at, v & 0xffff);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+/** pq_sendint32 of a TransactionId, only in streaming (an invalid xid is not written). */
+export function xidIfStreaming(w: MessageWriter, xid: number): void {
+  if (xid !== 0) w.int32(xid);
+}
+
+// see logicalrep_write_begin (proto.c)
+export function writeBegin(w: MessageWriter, finalLsn: Lsn, commitTime: bigint, xid: number): Uint8Array {
+  return w.reset().byte(MSG_BEGIN).lsn(finalLsn).int64(commitTime).int32(xid).finish();
+}
+
+// see logicalrep_write_commit (proto.c): flags (unused, 0), commit LSN, end LSN, commit time
+export function writeCommit(w: MessageWriter, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): Uint8Array {
+  return w.reset().byte(MSG_COMMIT).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).finish();
+}
+
+// see logicalrep_write_origin (proto.c)
+export function writeOrigin(w: MessageWriter, originLsn: Lsn, name: string): Uint8Array {
+  return w.reset().byte(MSG_ORIGIN).lsn(originLsn).string(name).finish();
+}
+
+// see logicalrep_write_begin_prepare (proto.c)
+export function writeBeginPrepare(w: MessageWriter, prepareLsn: Lsn, endLsn: Lsn, prepareTime: bigint, xid: number, gid: string): Uint8Array {
+  return w.reset().byte(MSG_BEGIN_PREPARE).lsn(prepareLsn).lsn(endLsn).int64(prepareTime).int32(xid).string(gid).finish();
+}
+
+// see logicalrep_write_prepare_common (proto.c): PREPARE and STREAM PREPARE
+export function writePrepare(w: MessageWriter, type: number, prepareLsn: Lsn, endLsn: Lsn, prepareTime: bigint, xid: number, gid: string): Uint8Array {
+  return w.reset().byte(type).byte(0).lsn(prepareLsn).lsn(endLsn).int64(prepareTime).int32(xid).string(gid).finish();
+}
+
+// see logicalrep_write_commit_prepared (proto.c)
+export function writeCommitPrepared(w: MessageWriter, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint, xid: number, gid: string): Uint8Array {
+  return w.reset().byte(MSG_COMMIT_PREPARED).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).int32(xid).string(gid).finish();
+}
+
+// see logicalrep_write_rollback_prepared (proto.c)
+export function writeRollbackPrepared(w: MessageWriter, prepareEndLsn: Lsn, rollbackEndLsn: Lsn, prepareTime: bigint, rollbackTime: bigint, xid: number, gid: string): Uint8Array {
+  return w.reset().byte(MSG_ROLLBACK_PREPARED).byte(0).lsn(prepareEndLsn).lsn(rollbackEndLsn).int64(prepareTime).int64(rollbackTime).int32(xid).string(gid).finish();
+}
+
+// see logicalrep_write_stream_start (proto.c)
+export function writeStreamStart(w: MessageWriter, xid: number, firstSegment: boolean): Uint8Array {
+  return w.reset().byte(MSG_STREAM_START).int32(xid).byte(firstSegment ? 1 : 0).finish();
+}
+
+// see logicalrep_write_stream_stop (proto.c)
+export function writeStreamStop(w: MessageWriter): Uint8Array {
+  return w.reset().byte(MSG_STREAM_STOP).finish();
+}
+
+// see logicalrep_write_stream_commit (proto.c)
+export function writeStreamCommit(w: MessageWriter, xid: number, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): Uint8Array {
+  return w.reset().byte(MSG_STREAM_COMMIT).int32(xid).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).finish();
+}
+
+// see logicalrep_write_stream_abort (proto.c): the abort LSN and time only with parallel streaming (16+)
+export function writeStreamAbort(w: MessageWriter, xid: number, subxid: number, abort?: { lsn: Lsn; time: bigint }): Uint8Array {
+  w.reset().byte(MSG_STREAM_ABORT).int32(xid).int32(subxid);
+  if (abort !== undefined) w.lsn(abort.lsn).int64(abort.time);
+  return w.finish();
+}
+
+// see logicalrep_write_message (proto.c)
+export function writeMessage(w: MessageWriter, xid: number, lsn: Lsn, transactional: boolean, prefix: string, content: Uint8Array): Uint8Array {
+  w.reset().byte(MSG_MESSAGE);
+  xidIfStreaming(w, xid);
+  return w.byte(transactional ? 1 : 0).lsn(lsn).string(prefix).counted(content).finish();
+}
+
+// see logicalrep_write_truncate (proto.c)
+export function writeTruncate(w: MessageWriter, xid: number, relids: readonly number[], cascade: boolean, restartSeqs: boolean): Uint8Array {
+  w.reset().byte(MSG_TRUNCATE);
+  xidIfStreaming(w, xid);
+  w.int32(relids.length).byte((cascade ? 1 : 0) | (restartSeqs ? 2 : 0));
+  for (const r of relids) w.int32(r);
+  return w.finish();
+}
+
+/** A column of a Relation message. */
+export interface RelationColumn {
+  isKey: boolean;
+  name: string;
+  typeOid: number;
+  typmod: number;
+}
+
+// see logicalrep_write_rel, logicalrep_write_namespace and logicalrep_write_attrs (proto.c)
+export function writeRelation(w: MessageWriter, xid: number, relid: number, namespace: string, name: string, replIdent: string, columns: readonly RelationColumn[]): Uint8Array {
+  w.reset().byte(MSG_RELATION);
+  xidIfStreaming(w, xid);
+  // pg_catalog is written as an empty string; user tables are never there.
+  w.int32(relid).string(namespace).string(name).byte(replIdent.charCodeAt(0)).int16(columns.length);
+  for (const c of columns) w.byte(c.isKey ? 1 : 0).string(c.name).int32(c.typeOid).int32(c.typmod);
+  return w.finish();
+}
+
+// see logicalrep_write_typ (proto.c): the type's OID, with the namespace and name of its base type
+export function writeType(w: MessageWriter, xid: number, typeOid: number, namespace: string, name: string): Uint8Array {
+  w.reset().byte(MSG_TYPE);
+  xidIfStreaming(w, xid);
+  return w.int32(typeOid).string(namespace === 'pg_catalog' ? '' : namespace).string(name).finish();
+}

@@ -1,0 +1,708 @@
+// The pgoutput output plugin: the logical replication protocol's messages, byte for byte as the server's
+// pgoutput writes them (what pg_logical_slot_peek_binary_changes returns for a pgoutput slot), filtered by
+// the publications named in publication_names.
+import { InvalidArgumentError, WalFormatError } from '../errors.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+import type { CatalogPoint, CatalogView, DecoderRelation, PublicationInfo, SchemaChange } from './catalog.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
+import { sendValue } from './pgoutput-send.js';
+import {
+  COLUMN_BINARY,
+  COLUMN_NULL,
+  COLUMN_TEXT,
+  COLUMN_UNCHANGED,
+  MessageWriter,
+  MSG_DELETE,
+  MSG_INSERT,
+  MSG_PREPARE,
+  MSG_STREAM_PREPARE,
+  MSG_UPDATE,
+  writeBegin,
+  writeBeginPrepare,
+  writeCommit,
+  writeCommitPrepared,
+  writeMessage,
+  writeOrigin,
+  writeStreamAbort,
+  writeStreamCommit,
+  writeStreamStart,
+  writeStreamStop,
+  writePrepare,
+  writeRelation,
+  writeRollbackPrepared,
+  writeTruncate,
+  writeType,
+  type RelationColumn,
+} from './pgoutput-proto.js';
+import { BytesValue, type Attribute, type RawValue } from './tuple.js';
+import { outputValue, outputValueAt, type TypeInfo } from './values.js';
+import { parsePgBool } from './wal2json.js';
+
+export type PgOutputStreaming = 'off' | 'on' | 'parallel';
+
+export interface PgOutputOptions {
+  protoVersion: number;
+  publicationNames: string[];
+  binary: boolean;
+  messages: boolean;
+  streaming: PgOutputStreaming;
+  twoPhase: boolean;
+  /** 16+: 'none' publishes only changes without a replication origin. */
+  origin: 'any' | 'none';
+}
+
+/** LOGICALREP_PROTO_MAX_VERSION_NUM by major. */
+export const maxProtoVersion = (major: number): number => (major >= 16 ? 4 : 3);
+
+/**
+ * SplitIdentifierString(publication_names, ','): names separated by commas, blanks around them, double quotes
+ * keep case and commas; unquoted names are folded to lower case.
+ */
+// see SplitIdentifierString (varlena.c)
+export function splitIdentifiers(raw: string): string[] | undefined {
+  const out: string[] = [];
+  let i = 0;
+  const blank = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+  while (blank(raw[i])) i++;
+  if (i >= raw.length) return out;
+  for (;;) {
+    let name: string;
+    if (raw[i] === '"') {
+      name = '';
+      i++;
+      for (;;) {
+        const e = raw.indexOf('"', i);
+        if (e < 0) return undefined;
+        name += raw.slice(i, e);
+        i = e + 1;
+        if (raw[i] === '"') {
+          name += '"';
+          i++;
+        } else break;
+      }
+      if (name === '') return undefined;
+    } else {
+      const start = i;
+      while (i < raw.length && raw[i] !== ',' && !blank(raw[i])) i++;
+      if (start === i) return undefined;
+      name = raw.slice(start, i).toLowerCase();
+    }
+    while (blank(raw[i])) i++;
+    out.push(name);
+    if (raw[i] === ',') {
+      i++;
+      while (blank(raw[i])) i++;
+    } else if (i >= raw.length) return out;
+    else return undefined;
+  }
+}
+
+const bad = (message: string): InvalidArgumentError => new InvalidArgumentError(message);
+
+/**
+ * pgoutput's options as START_REPLICATION or the SQL functions pass them (a null value: given without one),
+ * checked as parse_output_parameters and pgoutput_startup check them on `major`.
+ */
+// see parse_output_parameters and pgoutput_startup (pgoutput.c)
+export function parsePgOutputOptions(options: Iterable<readonly [string, string | null]>, major: number): PgOutputOptions {
+  const seen = new Set<string>();
+  let protoVersion: number | undefined;
+  let publicationNames: string[] | undefined;
+  const o: Omit<PgOutputOptions, 'protoVersion' | 'publicationNames'> = { binary: false, messages: false, streaming: 'off', twoPhase: false, origin: 'any' };
+  const boolOf = (name: string, value: string | null): boolean => {
+    if (value === null) return true;
+    const b = parsePgBool(value);
+    if (b === undefined) throw bad(`${name} requires a Boolean value`);
+    return b;
+  };
+  for (const [name, value] of options) {
+    const known = ['proto_version', 'publication_names', 'binary', 'messages', 'streaming', 'two_phase', ...(major >= 16 ? ['origin'] : [])];
+    if (!known.includes(name)) throw bad(`unrecognized pgoutput option: ${name}`);
+    if (seen.has(name)) throw bad('conflicting or redundant options');
+    seen.add(name);
+    switch (name) {
+      case 'proto_version': {
+        const t = (value ?? '').trim();
+        if (!/^[+-]?\d+$/.test(t)) throw bad(`invalid proto_version`);
+        const n = Number(t);
+        if (n > 0xffffffff || n < 0) throw bad(`proto_version "${value}" out of range`);
+        protoVersion = n;
+        break;
+      }
+      case 'publication_names': {
+        const list = splitIdentifiers(value ?? '');
+        if (list === undefined) throw bad('invalid publication_names syntax');
+        publicationNames = list;
+        break;
+      }
+      case 'binary':
+        o.binary = boolOf(name, value);
+        break;
+      case 'messages':
+        o.messages = boolOf(name, value);
+        break;
+      case 'streaming':
+        if (major >= 16 && value !== null && value.toLowerCase() === 'parallel') o.streaming = 'parallel';
+        else if (major >= 16 && value !== null && parsePgBool(value) === undefined) throw bad(`${name} requires a Boolean value or "parallel"`);
+        else o.streaming = boolOf(name, value) ? 'on' : 'off';
+        break;
+      case 'two_phase':
+        o.twoPhase = boolOf(name, value);
+        break;
+      case 'origin': {
+        const v = (value ?? '').toLowerCase();
+        if (v !== 'none' && v !== 'any') throw bad(`unrecognized origin value: "${value ?? ''}"`);
+        o.origin = v;
+        break;
+      }
+    }
+  }
+  // 17 checks that both are given; before, a missing proto_version is 0 and missing names an empty list.
+  if (major >= 17 && protoVersion === undefined) throw bad('option "proto_version" missing');
+  if (major >= 17 && publicationNames === undefined) throw bad('option "publication_names" missing');
+  protoVersion ??= 0;
+  const max = maxProtoVersion(major);
+  const who = major >= 16 ? 'server only supports' : 'we only support';
+  if (protoVersion > max) throw bad(`client sent proto_version=${protoVersion} but ${who} protocol ${max} or lower`);
+  if (protoVersion < 1) throw bad(`client sent proto_version=${protoVersion} but ${who} protocol 1 or higher`);
+  if (publicationNames === undefined || publicationNames.length === 0) throw bad('publication_names parameter missing');
+  if (o.streaming === 'on' && protoVersion < 2) throw bad(`requested proto_version=${protoVersion} does not support streaming, need 2 or higher`);
+  if (o.streaming === 'parallel' && protoVersion < 4) throw bad(`requested proto_version=${protoVersion} does not support parallel streaming, need 4 or higher`);
+  if (o.twoPhase && protoVersion < 3) throw bad(`requested proto_version=${protoVersion} does not support two-phase commit, need 3 or higher`);
+  return { protoVersion, publicationNames, ...o };
+}
+
+/** What a relation publishes (RelationSyncEntry, as get_rel_sync_entry fills it). */
+interface SyncEntry {
+  relation: DecoderRelation;
+  insert: boolean;
+  update: boolean;
+  delete: boolean;
+  truncate: boolean;
+  /** Published columns (attribute indexes into relation.attributes), in attnum order. */
+  columns: number[];
+  /** Row filters per action, when some publication filters it: evaluating them is not supported (an error). */
+  filters: { insert: string[]; update: string[]; delete: string[] };
+  filterPubs: string[];
+}
+
+const FIRST_GENBKI_OBJECT_ID = 10000;
+
+/** A publication or replication feature pgwal does not reproduce: an error, never a different stream. */
+export class PgOutputUnsupportedError extends WalFormatError {}
+
+/** The pgoutput plugin. One instance per decoding session (the server's RelationSyncCache lives as long). */
+export class PgOutputPlugin implements OutputPlugin {
+  readonly options: PgOutputOptions;
+  private readonly w = new MessageWriter();
+  private readonly publications: PublicationInfo[];
+  private readonly ancestors: Map<number, number[]>;
+  private readonly entries = new Map<number, SyncEntry>();
+  /** Relations whose schema went out (schema_sent), until an invalidation of the relation. */
+  private readonly schemaSent = new Set<number>();
+  /** Transactions whose BEGIN went out (sent_begin_txn). */
+  private sentBegin = false;
+  private inStreaming = false;
+  /** Streamed transactions: their first block went out (rbtxn_is_streamed), and the relations sent in them. */
+  private readonly streamed = new Map<number, Set<number>>();
+
+  /**
+   * `publications`: every publication of the database (the catalog's, as of the slot's creation); those named in
+   * publication_names must be among them, as GetPublicationByName requires.
+   */
+  constructor(
+    options: PgOutputOptions,
+    major: number,
+    publications: readonly PublicationInfo[] | undefined,
+    partitions: readonly [number, number[]][] = [],
+    private readonly origins: ReadonlyMap<number, string> = new Map(),
+  ) {
+    this.options = options;
+    if (publications === undefined) {
+      throw new InvalidArgumentError('the slot state carries no publications: make the slot state again with this pgwal to decode with pgoutput');
+    }
+    // see LoadPublications: 18 skips a publication that does not exist (with a WARNING), earlier majors fail.
+    this.publications = [];
+    for (const name of options.publicationNames) {
+      const p = publications.find((x) => x.name === name);
+      if (p !== undefined) this.publications.push(p);
+      else if (major < 18) throw new InvalidArgumentError(`publication "${name}" does not exist`);
+    }
+    this.ancestors = new Map(partitions);
+  }
+
+  // see pgoutput_origin_filter (pgoutput.c)
+  filterByOrigin(originId: number): boolean {
+    return this.options.origin === 'none' && originId !== 0;
+  }
+
+  private emit(ctx: OutputContext, data: Uint8Array): void {
+    ctx.write(data);
+  }
+
+  // see pgoutput_begin_txn: BEGIN waits for the first change that is sent
+  begin(_ctx: OutputContext, _txn: ReorderTxn): void {
+    this.sentBegin = false;
+  }
+
+  // see pgoutput_send_begin and send_repl_origin (pgoutput.c)
+  private sendBegin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
+    this.emit(ctx, writeBegin(this.w, txn.finalLsn, txn.commitTime, txn.xid));
+    this.sentBegin = true;
+    this.sendOrigin(ctx, txn, lsn);
+  }
+
+  // see send_repl_origin (pgoutput.c): the origin's name and the LSN its commit had there
+  private sendOrigin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
+    if (txn.originId === 0) return;
+    const name = this.origins.get(txn.originId);
+    if (name === undefined) {
+      // The server sends nothing for an origin dropped since; one created after the slot pgwal cannot name.
+      throw new PgOutputUnsupportedError('unknown-origin', `replication origin ${txn.originId} of the transaction at ${formatLsn(lsn)} is not among those recorded at the slot's creation: pgwal cannot write its Origin message`, { lsn });
+    }
+    this.emit(ctx, writeOrigin(this.w, txn.originLsn ?? 0, name));
+  }
+
+  // see pgoutput_commit_txn (pgoutput.c): an empty transaction sends nothing
+  commit(ctx: OutputContext, txn: ReorderTxn): void {
+    this.endOfTxn();
+    if (!this.sentBegin) return;
+    this.sentBegin = false;
+    this.emit(ctx, writeCommit(this.w, txn.finalLsn, txn.endLsn, txn.commitTime));
+  }
+
+  beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.emit(ctx, writeBeginPrepare(this.w, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
+    this.sendOrigin(ctx, txn, txn.finalLsn);
+    // Changes of a prepared transaction do not send BEGIN again.
+    this.sentBegin = true;
+  }
+
+  prepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.endOfTxn();
+    this.sentBegin = false;
+    this.emit(ctx, writePrepare(this.w, MSG_PREPARE, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
+  }
+
+  commitPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    this.emit(ctx, writeCommitPrepared(this.w, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
+  }
+
+  // see pgoutput_rollback_prepared_txn (pgoutput.c) and ReorderBufferFinishPrepared (reorderbuffer.c)
+  rollbackPrepared(ctx: OutputContext, txn: ReorderTxn): void {
+    if (txn.prepareEndLsn === undefined || txn.prepareTime === undefined) {
+      throw new PgOutputUnsupportedError('unsupported-rollback-prepared', `ROLLBACK PREPARED at ${formatLsn(txn.finalLsn)} (gid "${txn.gid ?? ''}") comes without its PREPARE's end and time`, { lsn: txn.finalLsn });
+    }
+    this.emit(ctx, writeRollbackPrepared(this.w, txn.prepareEndLsn, txn.endLsn, txn.prepareTime, txn.commitTime, txn.xid, txn.gid ?? ''));
+  }
+
+  /** A schema change resends the relation before its next change (rel_sync_cache_relation_cb). */
+  ddl(_ctx: OutputContext, _txn: ReorderTxn, change: SchemaChange): void {
+    this.invalidate(change.oid);
+  }
+
+  private invalidate(relid: number): void {
+    this.entries.delete(relid);
+    this.schemaSent.delete(relid);
+    for (const sent of this.streamed.values()) sent.delete(relid);
+  }
+
+  // see get_rel_sync_entry (pgoutput.c)
+  private entry(rel: DecoderRelation, lsn: Lsn): SyncEntry {
+    const hit = this.entries.get(rel.oid);
+    if (hit !== undefined && hit.relation === rel) return hit;
+    const e: SyncEntry = {
+      relation: rel,
+      insert: false,
+      update: false,
+      delete: false,
+      truncate: false,
+      columns: [],
+      filters: { insert: [], update: [], delete: [] },
+      filterPubs: [],
+    };
+    const ancestors = this.ancestors.get(rel.oid);
+    const relPubs: PublicationInfo[] = [];
+    for (const pub of this.publications) {
+      let publish = pub.allTables;
+      let viaAncestor = false;
+      if (pub.allTables && pub.viaRoot && ancestors !== undefined && ancestors.length > 0) viaAncestor = true;
+      if (!publish) {
+        let ancestorPublished = false;
+        if (ancestors !== undefined) {
+          for (const a of ancestors) {
+            if (pub.tables.some((t) => t.relid === a) || this.schemaOf(a) !== undefined && pub.schemas.includes(this.schemaOf(a)!)) {
+              ancestorPublished = true;
+              if (pub.viaRoot) viaAncestor = true;
+            }
+          }
+        }
+        publish = pub.tables.some((t) => t.relid === rel.oid) || pub.schemas.includes(rel.namespace) || ancestorPublished;
+      }
+      if (!publish || (rel.kind === 'p' && !pub.viaRoot)) continue;
+      if (viaAncestor) {
+        throw new PgOutputUnsupportedError('unsupported-publication', `publication "${pub.name}" publishes partition ${rel.namespace}.${rel.name} through its root (publish_via_partition_root): not supported by pgwal yet`, { lsn });
+      }
+      e.insert ||= pub.insert;
+      e.update ||= pub.update;
+      e.delete ||= pub.delete;
+      e.truncate ||= pub.truncate;
+      relPubs.push(pub);
+    }
+    // Row filters (pgoutput_row_filter_init): a publication without one for the table wins for its actions.
+    const noFilter = { insert: false, update: false, delete: false };
+    const filters: { pub: PublicationInfo; expr: string }[] = [];
+    for (const pub of relPubs) {
+      const member = pub.allTables || pub.schemas.includes(rel.namespace) ? undefined : pub.tables.find((t) => t.relid === rel.oid);
+      if (member === undefined || member.rowFilter === null) {
+        noFilter.insert ||= pub.insert;
+        noFilter.update ||= pub.update;
+        noFilter.delete ||= pub.delete;
+      } else filters.push({ pub, expr: member.rowFilter });
+    }
+    for (const { pub, expr } of filters) {
+      for (const a of ['insert', 'update', 'delete'] as const) {
+        if (pub[a] && !noFilter[a]) {
+          e.filters[a].push(expr);
+          if (!e.filterPubs.includes(pub.name)) e.filterPubs.push(pub.name);
+        }
+      }
+    }
+    // Column lists (pgoutput_column_list_init): all publications of the table must agree.
+    let list: number[] | null | undefined;
+    let gencols: string | undefined;
+    for (const pub of relPubs) {
+      const member = pub.allTables || pub.schemas.includes(rel.namespace) ? undefined : pub.tables.find((t) => t.relid === rel.oid);
+      const cols = member?.columns ?? null;
+      const sorted = cols === null ? null : [...cols].sort((x, y) => x - y);
+      if (list === undefined) list = sorted;
+      else if (JSON.stringify(list) !== JSON.stringify(sorted)) {
+        throw new WalFormatError('invalid-publication', `cannot use different column lists for table "${rel.namespace}.${rel.name}" in different publications`, { lsn });
+      }
+      const g = pub.generatedColumns ?? 'n';
+      if (gencols === undefined) gencols = g;
+      else if (gencols !== g) throw new WalFormatError('invalid-publication', `cannot use different values of publish_generated_columns for table "${rel.namespace}.${rel.name}" in different publications`, { lsn });
+    }
+    const attrs = rel.attributes;
+    for (let i = 0; i < attrs.length; i++) {
+      const a = attrs[i]!;
+      if (a.dropped) continue;
+      if (a.generated === undefined) {
+        throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} does not say which columns are generated: make the slot state again with this pgwal (at ${formatLsn(lsn)})`, { lsn });
+      }
+      // see logicalrep_should_publish_column (proto.c)
+      if (list !== undefined && list !== null) {
+        if (!list.includes(a.attnum)) continue;
+      } else if (a.generated !== '' && !(a.generated === 's' && gencols === 's')) continue;
+      e.columns.push(i);
+    }
+    this.entries.set(rel.oid, e);
+    return e;
+  }
+
+  private schemaOf(relid: number): string | undefined {
+    return this.namespaces.get(relid);
+  }
+
+  /** Namespaces of relations seen (for FOR TABLES IN SCHEMA of a partition's ancestor). */
+  private readonly namespaces = new Map<number, string>();
+
+  // see maybe_send_schema and send_relation_and_attrs (pgoutput.c)
+  private maybeSendSchema(ctx: OutputContext, txn: ReorderTxn, e: SyncEntry): void {
+    const streamXid = this.inStreaming ? txn.xid : 0;
+    const sentIn = this.inStreaming ? this.streamed.get(txn.xid) : undefined;
+    if (sentIn !== undefined ? sentIn.has(e.relation.oid) : this.schemaSent.has(e.relation.oid)) return;
+    const rel = e.relation;
+    for (const i of e.columns) {
+      const a = rel.attributes[i]!;
+      if (a.typeOid < FIRST_GENBKI_OBJECT_ID) continue;
+      const base = this.baseType(ctx, a, rel);
+      this.emit(ctx, writeType(this.w, streamXid, a.typeOid, base.namespace!, base.typname!));
+    }
+    const identity = rel.replIdent === 'f' ? undefined : rel.identityKey;
+    if (rel.replIdent !== 'f' && identity === undefined) {
+      throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} lacks its replica identity key: make the slot state again with this pgwal`);
+    }
+    const columns: RelationColumn[] = e.columns.map((i) => {
+      const a = rel.attributes[i]!;
+      if (a.typmod === undefined) throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} lacks column type modifiers: make the slot state again with this pgwal`);
+      return { isKey: rel.replIdent === 'f' || (identity ?? []).includes(a.attnum), name: a.name, typeOid: a.typeOid, typmod: a.typmod };
+    });
+    this.emit(ctx, writeRelation(this.w, streamXid, rel.oid, rel.namespace, rel.name, rel.replIdent ?? 'd', columns));
+    if (sentIn !== undefined) sentIn.add(rel.oid);
+    else this.schemaSent.add(rel.oid);
+  }
+
+  /** getBaseType: the type a domain is over, down to a non-domain, with its name and namespace. */
+  private baseType(ctx: OutputContext, a: Attribute, rel: DecoderRelation): TypeInfo {
+    let t = ctx.type(a.typeOid);
+    for (let n = 0; t !== undefined && t.baseType !== undefined && n < 100; n++) t = ctx.type(t.baseType);
+    if (t === undefined || t.typname === undefined || t.namespace === undefined) {
+      throw new WalFormatError('incomplete-catalog', `the catalog lacks the name of type ${a.typeOid} (column ${a.name} of ${rel.namespace}.${rel.name}): make the slot state again with this pgwal`);
+    }
+    return t;
+  }
+
+  // see pgoutput_change (pgoutput.c)
+  change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
+    const rel = change.relation;
+    if (rel.kind !== 'r' && rel.kind !== 'p') return;
+    this.namespaces.set(rel.oid, rel.namespace);
+    const e = this.entry(rel, change.lsn);
+    const action = change.action;
+    if (action === 'INSERT' ? !e.insert : action === 'UPDATE' ? !e.update : !e.delete) return;
+    // A DELETE without the old key cannot be published (replica identity nothing, or no key).
+    if (action === 'DELETE' && change.oldTuple === undefined) return;
+    const filters = action === 'INSERT' ? e.filters.insert : action === 'UPDATE' ? e.filters.update : e.filters.delete;
+    if (filters.length > 0) {
+      throw new PgOutputUnsupportedError(
+        'unsupported-row-filter',
+        `cannot evaluate the row filter of publication ${e.filterPubs.map((p) => `"${p}"`).join(', ')} on table ${rel.namespace}.${rel.name}: WHERE (${filters.join(') OR (')}) (change at ${formatLsn(change.lsn)})`,
+        { lsn: change.lsn },
+      );
+    }
+    const xid = this.inStreaming ? txn.xid : 0;
+    if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
+    this.maybeSendSchema(ctx, txn, e);
+    const w = this.w.reset();
+    if (action === 'INSERT') {
+      // see logicalrep_write_insert (proto.c)
+      w.byte(MSG_INSERT);
+      if (xid !== 0) w.int32(xid);
+      w.int32(rel.oid).byte(0x4e); // 'N'
+      this.tuple(ctx, e, change.newTuple!, change.lsn);
+    } else if (action === 'UPDATE') {
+      // see logicalrep_write_update (proto.c)
+      w.byte(MSG_UPDATE);
+      if (xid !== 0) w.int32(xid);
+      w.int32(rel.oid);
+      if (change.oldTuple !== undefined) {
+        w.byte(rel.replIdent === 'f' ? 0x4f : 0x4b); // 'O' old tuple, 'K' old key
+        this.tuple(ctx, e, change.oldTuple, change.lsn);
+      }
+      w.byte(0x4e);
+      this.tuple(ctx, e, change.newTuple!, change.lsn);
+    } else {
+      // see logicalrep_write_delete (proto.c)
+      w.byte(MSG_DELETE);
+      if (xid !== 0) w.int32(xid);
+      w.int32(rel.oid).byte(rel.replIdent === 'f' ? 0x4f : 0x4b);
+      this.tuple(ctx, e, change.oldTuple!, change.lsn);
+    }
+    this.emit(ctx, w.finish());
+  }
+
+  // see logicalrep_write_tuple (proto.c)
+  private tuple(ctx: OutputContext, e: SyncEntry, values: readonly RawValue[], lsn: Lsn): void {
+    const w = this.w;
+    const rel = e.relation;
+    w.int16(e.columns.length);
+    for (const i of e.columns) {
+      const v = values[i];
+      if (v === undefined || v.kind === 'null' || (v.kind === 'missing' && v.text === null)) {
+        w.byte(COLUMN_NULL);
+        continue;
+      }
+      if (v.kind === 'toast') {
+        w.byte(COLUMN_UNCHANGED);
+        continue;
+      }
+      let text: string;
+      if (v.kind === 'missing') {
+        if (this.options.binary) {
+          const a = rel.attributes[i]!;
+          throw new PgOutputUnsupportedError('unsupported-type', `pgwal cannot write column ${a.name} of ${rel.namespace}.${rel.name} in binary: the row predates the column (its default is known as text only) (at ${formatLsn(lsn)})`, { lsn });
+        }
+        text = v.text!;
+      } else {
+        const a = rel.attributes[i]!;
+        const type = ctx.type(a.typeOid);
+        if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
+        if (this.options.binary) {
+          try {
+            w.byte(COLUMN_BINARY).counted(sendValue(v.bytes, type, ctx.type, `${a.name} of ${rel.namespace}.${rel.name}`));
+          } catch (err) {
+            if (err instanceof WalFormatError && err.lsn === undefined) throw new WalFormatError(err.code, `${err.message} (at ${formatLsn(lsn)})`, { lsn });
+            throw err;
+          }
+          continue;
+        }
+        try {
+          text = v instanceof BytesValue ? outputValueAt(v.src, v.start, v.end, type, ctx.type) : outputValue(v.bytes, type, ctx.type);
+        } catch (err) {
+          if (err instanceof WalFormatError && err.lsn === undefined) throw new WalFormatError(err.code, `${err.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(lsn)})`, { lsn });
+          throw err;
+        }
+      }
+      w.byte(COLUMN_TEXT).counted(utf8.encode(text));
+    }
+  }
+
+  // see pgoutput_truncate (pgoutput.c)
+  truncate(ctx: OutputContext, txn: ReorderTxn, change: TruncateChange): void {
+    // The new storage was made (and its invalidation logged, at a command boundary) before the TRUNCATE record;
+    // the transaction's invalidations run again at its end.
+    for (const rel of change.relations) {
+      this.invalidate(rel.oid);
+      this.atEnd.add(rel.oid);
+    }
+    const relids: number[] = [];
+    for (const rel of change.relations) {
+      if (rel.kind !== 'r' && rel.kind !== 'p') continue;
+      this.namespaces.set(rel.oid, rel.namespace);
+      const e = this.entry(rel, change.lsn);
+      if (!e.truncate) continue;
+      relids.push(rel.oid);
+      if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
+      this.maybeSendSchema(ctx, txn, e);
+    }
+    if (relids.length > 0) this.emit(ctx, writeTruncate(this.w, this.inStreaming ? txn.xid : 0, relids, change.cascade, change.restartSeqs));
+  }
+
+  /** Relations a decoded transaction invalidated: invalidated again when it ends (ReorderBufferProcessTXN). */
+  private readonly atEnd = new Set<number>();
+
+  private endOfTxn(): void {
+    for (const relid of this.atEnd) this.invalidate(relid);
+    this.atEnd.clear();
+  }
+
+  // see pgoutput_message (pgoutput.c)
+  message(ctx: OutputContext, txn: ReorderTxn | undefined, change: MessageChange): void {
+    if (!this.options.messages) return;
+    if (change.transactional && txn !== undefined && !this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
+    this.emit(ctx, writeMessage(this.w, this.inStreaming && txn !== undefined ? txn.xid : 0, change.lsn, change.transactional, change.prefix, change.content));
+  }
+
+  // see pgoutput_stream_start (pgoutput.c)
+  streamStart(ctx: OutputContext, txn: ReorderTxn): void {
+    const first = !this.streamed.has(txn.xid);
+    if (first) this.streamed.set(txn.xid, new Set());
+    this.emit(ctx, writeStreamStart(this.w, txn.xid, first));
+    // The origin with the first block only, and without its LSN (not known before the commit).
+    if (first && txn.originId !== 0) {
+      this.sendOrigin(ctx, { ...txn, originLsn: 0 }, txn.firstLsn);
+      this.streamOrigin.set(txn.xid, txn.originId);
+    }
+    this.inStreaming = true;
+  }
+
+  /** Streamed transactions whose Origin went out with their first block. */
+  private readonly streamOrigin = new Map<number, number>();
+
+  streamStop(ctx: OutputContext, _txn: ReorderTxn): void {
+    this.endOfTxn();
+    this.emit(ctx, writeStreamStop(this.w));
+    this.inStreaming = false;
+  }
+
+  // see pgoutput_stream_abort (pgoutput.c)
+  streamAbort(ctx: OutputContext, txn: ReorderTxn, abortLsn: Lsn, topXid: number): void {
+    this.streamedWithOrigin(txn, topXid);
+    const info = this.options.streaming === 'parallel' ? { lsn: abortLsn, time: txn.commitTime } : undefined;
+    this.emit(ctx, writeStreamAbort(this.w, topXid, txn.xid, info));
+    if (txn.xid === topXid) {
+      this.streamed.delete(topXid);
+      this.streamOrigin.delete(topXid);
+    }
+  }
+
+  /**
+   * The server sends an Origin message after a streamed transaction's first Stream Start; one whose origin was not
+   * known then (its first block's records had none) went out without it: an error, not a silent gap.
+   */
+  private streamedWithOrigin(txn: ReorderTxn, topXid = txn.xid): void {
+    if (txn.originId === 0 || this.streamOrigin.get(topXid) === txn.originId) return;
+    throw new PgOutputUnsupportedError('unsupported-origin', `the streamed transaction ${txn.xid} (ending at ${formatLsn(txn.finalLsn)}) has replication origin ${txn.originId}: pgwal cannot write the Origin message of a streamed transaction yet`, { lsn: txn.finalLsn });
+  }
+
+  // see pgoutput_stream_commit and cleanup_rel_sync_cache (pgoutput.c)
+  streamCommit(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamedWithOrigin(txn);
+    this.emit(ctx, writeStreamCommit(this.w, txn.xid, txn.finalLsn, txn.endLsn, txn.commitTime));
+    const sent = this.streamed.get(txn.xid);
+    if (sent !== undefined) for (const relid of sent) this.schemaSent.add(relid);
+    this.streamed.delete(txn.xid);
+    this.streamOrigin.delete(txn.xid);
+  }
+
+  streamPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.streamedWithOrigin(txn);
+    this.emit(ctx, writePrepare(this.w, MSG_STREAM_PREPARE, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
+  }
+
+  streamChange(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
+    this.change(ctx, txn, change);
+  }
+
+  streamTruncate(ctx: OutputContext, txn: ReorderTxn, change: TruncateChange): void {
+    this.truncate(ctx, txn, change);
+  }
+
+  streamMessage(ctx: OutputContext, txn: ReorderTxn, change: MessageChange): void {
+    this.message(ctx, txn, change);
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** A message as psql prints a bytea (bytea_output = hex): `\x` and two lowercase hex digits a byte. */
+export function byteaHex(data: Uint8Array): string {
+  let s = '\\x';
+  for (let i = 0; i < data.length; i++) s += HEX[data[i]!];
+  return s;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+const RM_HEAP2_ID = 9;
+const RM_HEAP_ID = 10;
+
+/**
+ * A catalog that refuses to go on past a change to the publication catalogs (pg_publication, pg_publication_rel,
+ * pg_publication_namespace, by relfilenode in the database): pgoutput decodes with the publications of the slot's
+ * creation, and a publication changed since would be followed by the server, not by pgwal.
+ */
+export class PublicationChangeGuard implements CatalogView {
+  constructor(
+    private readonly inner: CatalogView,
+    private readonly filenodes: readonly number[],
+  ) {}
+
+  get databaseOid(): number {
+    return this.inner.databaseOid;
+  }
+
+  get onDdl(): CatalogView['onDdl'] {
+    return this.inner.onDdl;
+  }
+
+  set onDdl(cb: CatalogView['onDdl']) {
+    this.inner.onDdl = cb;
+  }
+
+  process(rec: DecodedRecord): void {
+    const op = rec.rmgrInfo & 0x70;
+    // heap insert, delete, update, hot update; heap2 multi-insert
+    if ((rec.rmid === RM_HEAP_ID && (op === 0x00 || op === 0x10 || op === 0x20 || op === 0x40)) || (rec.rmid === RM_HEAP2_ID && op === 0x50)) {
+      const b = rec.block(0);
+      if (b !== undefined && b.locator.dbOid === this.inner.databaseOid && this.filenodes.includes(b.locator.relNumber)) {
+        throw new PgOutputUnsupportedError('publication-changed', `a publication changed at ${formatLsn(rec.lsn)} (transaction ${rec.xid}): pgwal's pgoutput decodes with the publications of the slot's creation only`, { lsn: rec.lsn });
+      }
+    }
+    this.inner.process(rec);
+  }
+
+  relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.inner.relationByFilenode(tablespace, relfilenode, at);
+  }
+
+  relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.inner.relationByOid(oid, at);
+  }
+
+  type(oid: number, at: CatalogPoint): TypeInfo | undefined {
+    return this.inner.type(oid, at);
+  }
+}
