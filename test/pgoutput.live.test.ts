@@ -99,8 +99,7 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`insert into pt_t values (1, '(1,2)')`);
   await c.query(`insert into "Other Schema"."Odd ""T""" values (1, E'tab\\tü')`);
   await c.query(`update "Other Schema"."Odd ""T""" set x = 'z'`);
-  // A replicated transaction: an Origin message after its Begin (with origin = none, 16+, left out). Not in a
-  // table of p_some, which the streaming comparisons use (see streamedWithOrigin in src/reorderbuffer/pgoutput.ts).
+  // A replicated transaction: an Origin message after its Begin (with origin = none, 16+, left out).
   await other.query(`select pg_replication_origin_session_setup('pgo_origin')`);
   await other.query('begin');
   await other.query(`select pg_replication_origin_xact_setup('0/ABCDEF', '2001-02-03 04:05:06.789+00')`);
@@ -182,10 +181,10 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
             const variants: [string, string][][] = [[['messages', 'false']]];
             if (proto === 1 || pubs.length > 1) variants.push([['messages', 'true']]);
             // Streaming (16+: debug_logical_replication_streaming = immediate, pgwal's --memory-limit 0): every
-            // transaction goes out in blocks, committed or aborted. Not on tables changed in subtransactions: pgwal
-            // writes the top-level xid where the server writes the subtransaction's. Up to the first DDL: the server
-            // opens a block at a catalog change too, which pgwal's reorder buffer does not queue.
-            if (major >= 16 && proto >= 2 && pubs[0] === 'p_some') variants.push([['messages', 'on'], ['streaming', 'on']]);
+            // transaction goes out in blocks, committed or aborted, changes in subtransactions with their own xid. Up
+            // to the first DDL: the server opens a block at a catalog change too, which pgwal's reorder buffer does
+            // not queue.
+            if (major >= 16 && proto >= 2 && (pubs[0] === 'p_some' || pubs[0] === 'p_all')) variants.push([['messages', 'on'], ['streaming', 'on']]);
             if (major >= 16 && proto >= 4 && pubs[0] === 'p_some') variants.push([['streaming', 'parallel']]);
             if (major >= 16 && pubs[0] === 'p_all' && proto >= 3) variants.push([['origin', proto === 3 ? 'none' : 'any']]);
             // Binary: values in their send format (integers, numeric, text types, an enum, a domain, timestamptz).

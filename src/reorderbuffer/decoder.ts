@@ -129,6 +129,7 @@ export interface DecoderOptions {
 class DecoderContext implements OutputContext {
   lsn: Lsn = 0;
   xid = 0;
+  changeXid = 0;
   at: CatalogPoint | undefined = undefined;
 
   constructor(
@@ -296,6 +297,9 @@ export class LogicalDecoder {
     }
     return t;
   }
+
+  /** The (sub)transaction whose queue the change being replayed came from (OutputContext.changeXid). */
+  private replayChangeXid = 0;
 
   /** ReadRecPtr of the record being processed: streaming starts only at or after the start point. */
   private recordLsn: Lsn = 0;
@@ -772,6 +776,7 @@ export class LogicalDecoder {
     ctx.lsn = lsn;
     ctx.xid = xid;
     ctx.at = at;
+    ctx.changeXid = this.replayChangeXid;
     return ctx;
   }
 
@@ -799,6 +804,7 @@ export class LogicalDecoder {
       queues++;
     }
     if (queues === 0) return [];
+    this.replayChangeXid = only!.xid;
     if (queues === 1 && !only!.spilled) return only!.own ?? only!.changes;
     // see ReorderBufferIterTXNInit: what a spilled (sub)transaction still holds in memory is spilled too, so that
     // reading it back holds only the read buffers; the chunks kept for its next spill are not needed any more.
@@ -811,7 +817,7 @@ export class LogicalDecoder {
   }
 
   private *mergedQueues(members: readonly number[]): Generator<Uint8Array> {
-    const heads: { it: Iterator<Uint8Array>; cur: Uint8Array; lsn: Lsn }[] = [];
+    const heads: { it: Iterator<Uint8Array>; cur: Uint8Array; lsn: Lsn; xid: number }[] = [];
     for (const x of members) {
       const t = this.txns.get(x);
       if (t === undefined) continue;
@@ -820,13 +826,14 @@ export class LogicalDecoder {
         yield* mem;
       })(this.spill, t.spilled, t.own ?? t.changes);
       const first = it.next();
-      if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value) });
+      if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value), xid: x });
     }
     // Few members as a rule; a linear pick keeps equal LSNs (one multi-insert) in queue order.
     while (heads.length > 0) {
       let k = 0;
       for (let i = 1; i < heads.length; i++) if (heads[i]!.lsn < heads[k]!.lsn) k = i;
       const h = heads[k]!;
+      this.replayChangeXid = h.xid;
       yield h.cur;
       const n = h.it.next();
       if (n.done) heads.splice(k, 1);

@@ -410,7 +410,7 @@ export class PgOutputPlugin implements OutputPlugin {
 
   // see maybe_send_schema and send_relation_and_attrs (pgoutput.c)
   private maybeSendSchema(ctx: OutputContext, txn: ReorderTxn, e: SyncEntry): void {
-    const streamXid = this.inStreaming ? txn.xid : 0;
+    const streamXid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
     const sentIn = this.inStreaming ? this.streamed.get(txn.xid) : undefined;
     if (sentIn !== undefined ? sentIn.has(e.relation.oid) : this.schemaSent.has(e.relation.oid)) return;
     const rel = e.relation;
@@ -462,7 +462,8 @@ export class PgOutputPlugin implements OutputPlugin {
         { lsn: change.lsn },
       );
     }
-    const xid = this.inStreaming ? txn.xid : 0;
+    // In a streamed block: the xid of the (sub)transaction that made the change.
+    const xid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
     if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
     this.maybeSendSchema(ctx, txn, e);
     const w = this.w.reset();
@@ -557,7 +558,7 @@ export class PgOutputPlugin implements OutputPlugin {
       if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
       this.maybeSendSchema(ctx, txn, e);
     }
-    if (relids.length > 0) this.emit(ctx, writeTruncate(this.w, this.inStreaming ? txn.xid : 0, relids, change.cascade, change.restartSeqs));
+    if (relids.length > 0) this.emit(ctx, writeTruncate(this.w, this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0, relids, change.cascade, change.restartSeqs));
   }
 
   /** Relations a decoded transaction invalidated: invalidated again when it ends (ReorderBufferProcessTXN). */
@@ -602,6 +603,9 @@ export class PgOutputPlugin implements OutputPlugin {
     this.streamedWithOrigin(txn, topXid);
     const info = this.options.streaming === 'parallel' ? { lsn: abortLsn, time: txn.commitTime } : undefined;
     this.emit(ctx, writeStreamAbort(this.w, topXid, txn.xid, info));
+    // cleanup_rel_sync_cache(toptxn->xid, false): the relations sent in the transaction's blocks go out again,
+    // after a subtransaction's abort too.
+    this.streamed.get(topXid)?.clear();
     if (txn.xid === topXid) {
       this.streamed.delete(topXid);
       this.streamOrigin.delete(topXid);
