@@ -141,6 +141,7 @@ class DecoderContext implements OutputContext {
   // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
   readonly write = (data: string | Uint8Array): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
   readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
+  readonly relation = (oid: number): DecoderRelation | undefined => this.catalog.relationByOid(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
 }
 
 const SHARED_CHUNK = 1 << 20;

@@ -72,6 +72,8 @@ export interface OutputContext {
    * during a transaction's replay; what pgoutput writes in a streamed block. Undefined from contexts that lack it.
    */
   readonly changeXid?: number;
+  /** A relation by OID, as the catalog sees it at the current change (a partition's ancestor, for pgoutput). */
+  relation?(oid: number): DecoderRelation | undefined;
   /** The type of a column, as the catalog sees it at the current change. */
   type(oid: number): TypeInfo | undefined;
 }
