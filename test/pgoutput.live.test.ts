@@ -156,6 +156,13 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`alter table later add column extra int default 5`);
   await c.query(`insert into later values (2, 'after add column')`);
   await c.query(`update later set v = 'w' where id = 1`);
+  // DDL inside a transaction that changed the table before and after it: the Relation message again in between.
+  await c.query('begin');
+  await c.query(`insert into later values (3, 'before')`);
+  await c.query(`alter table later add column extra2 text`);
+  await c.query(`insert into later values (4, 'after', 6, 'x')`);
+  await c.query('commit');
+  await c.query(`insert into later values (5, 'next transaction')`);
   return beforeDdl;
 }
 

@@ -195,6 +195,10 @@ interface SyncEntry {
 
 const FIRST_GENBKI_OBJECT_ID = 10000;
 
+/** What a Relation message says of a relation: two answers with the same shape send the same message. */
+const relationShape = (r: DecoderRelation): string =>
+  JSON.stringify([r.namespace, r.name, r.replIdent, r.identityKey, r.attributes.map((a) => [a.attnum, a.name, a.typeOid, a.typmod, a.dropped, a.generated])]);
+
 /** A publication or replication feature pgwal does not reproduce: an error, never a different stream. */
 export class PgOutputUnsupportedError extends WalFormatError {}
 
@@ -318,6 +322,9 @@ export class PgOutputPlugin implements OutputPlugin {
   private entry(ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): SyncEntry {
     const hit = this.entries.get(rel.oid);
     if (hit !== undefined && hit.relation === rel) return hit;
+    // The catalog's answer changed inside a transaction (DDL before this change in the same transaction): the
+    // server executed that command's invalidation here, so the schema goes out again if what it says differs.
+    if (hit !== undefined && relationShape(hit.relation) !== relationShape(rel)) this.schemaSent.delete(rel.oid);
     const ancestors = this.ancestors.get(rel.oid) ?? [];
     const nspOf = (oid: number): string | undefined => (oid === rel.oid ? rel.namespace : ctx.relation?.(oid)?.namespace);
     const inPub = (pub: PublicationInfo, oid: number): boolean => pub.tables.some((t) => t.relid === oid) || (pub.schemas.length > 0 && pub.schemas.includes(nspOf(oid) ?? '\0'));
