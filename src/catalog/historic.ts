@@ -585,7 +585,8 @@ export class HistoricCatalog implements CatalogView {
     // Catalogs (and their TOAST tables) are not decoded: see IsCatalogRelationOid (catalog.c)
     if (oid < FIRST_UNPINNED_OBJECT_ID || nsp === PG_CATALOG_NAMESPACE) return undefined;
     let relfilenode = rowOid(c('relfilenode'));
-    if (relfilenode === 0) return undefined; // mapped: catalogs only
+    // 0: mapped (catalogs only), or no storage — a partitioned table is kept (pgoutput publishes through it).
+    if (relfilenode === 0 && rowChar(c('relkind')) !== 'p') return undefined;
     const namespace = this.namespaceName(nsp, at);
     const attributes = this.attributes(oid, at);
     const rewrite = this.descriptors.get(PG_CLASS)!.index.has('relrewrite') ? rowOid(c('relrewrite')) : 0;

@@ -6,7 +6,7 @@ import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
 import type { Lsn } from '../lsn.js';
 import { SnapshotBuilder } from './snapbuild.js';
-import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog } from './catalog.js';
+import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
 import type { OutputPlugin } from './plugin.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 import type { SpillStore } from './spill.js';
@@ -79,6 +79,7 @@ export interface DecoderOptions {
 class LogicalDecodingContext implements CallbackContext, DecodingContext {
   lsn: Lsn = 0;
   xid = 0;
+  changeXid = 0;
   at: CatalogPoint | undefined = undefined;
   readonly reorder: ReorderBuffer;
   readonly oldRows: HeapPages | undefined;
@@ -98,6 +99,7 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
   // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
   readonly write = (data: string | Uint8Array): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
   readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
+  readonly relation = (oid: number): DecoderRelation | undefined => this.catalog.relationByOid(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
 }
 
 export class LogicalDecoder {

@@ -176,11 +176,17 @@ export function parsePgOutputOptions(options: Iterable<readonly [string, string 
 /** What a relation publishes (RelationSyncEntry, as get_rel_sync_entry fills it). */
 interface SyncEntry {
   relation: DecoderRelation;
+  /** The relation changes are published as: the relation, or (publish_via_partition_root) its ancestor. */
+  target: DecoderRelation;
+  /** With an ancestor target: for each of its attributes, the partition's attribute index (-1: none). */
+  map: number[] | undefined;
+  /** The partition's own published columns (its own Relation message), when the target is an ancestor. */
+  ownColumns: number[];
   insert: boolean;
   update: boolean;
   delete: boolean;
   truncate: boolean;
-  /** Published columns (attribute indexes into relation.attributes), in attnum order. */
+  /** Published columns (attribute indexes into target.attributes), in attnum order. */
   columns: number[];
   /** Row filters per action, when some publication filters it: evaluating them is not supported (an error). */
   filters: { insert: string[]; update: string[]; delete: string[] };
@@ -188,6 +194,10 @@ interface SyncEntry {
 }
 
 const FIRST_GENBKI_OBJECT_ID = 10000;
+
+/** What a Relation message says of a relation: two answers with the same shape send the same message. */
+const relationShape = (r: DecoderRelation): string =>
+  JSON.stringify([r.namespace, r.name, r.replIdent, r.identityKey, r.attributes.map((a) => [a.attnum, a.name, a.typeOid, a.typmod, a.dropped, a.generated])]);
 
 /** A publication or replication feature pgwal does not reproduce: an error, never a different stream. */
 export class PgOutputUnsupportedError extends WalFormatError {}
@@ -309,57 +319,71 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see get_rel_sync_entry (pgoutput.c)
-  private entry(rel: DecoderRelation, lsn: Lsn): SyncEntry {
+  private entry(ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): SyncEntry {
     const hit = this.entries.get(rel.oid);
     if (hit !== undefined && hit.relation === rel) return hit;
-    const e: SyncEntry = {
-      relation: rel,
-      insert: false,
-      update: false,
-      delete: false,
-      truncate: false,
-      columns: [],
-      filters: { insert: [], update: [], delete: [] },
-      filterPubs: [],
-    };
-    const ancestors = this.ancestors.get(rel.oid);
-    const relPubs: PublicationInfo[] = [];
+    // The catalog's answer changed inside a transaction (DDL before this change in the same transaction): the
+    // server executed that command's invalidation here, so the schema goes out again if what it says differs.
+    if (hit !== undefined && relationShape(hit.relation) !== relationShape(rel)) this.schemaSent.delete(rel.oid);
+    const ancestors = this.ancestors.get(rel.oid) ?? [];
+    const nspOf = (oid: number): string | undefined => (oid === rel.oid ? rel.namespace : ctx.relation?.(oid)?.namespace);
+    const inPub = (pub: PublicationInfo, oid: number): boolean => pub.tables.some((t) => t.relid === oid) || (pub.schemas.length > 0 && pub.schemas.includes(nspOf(oid) ?? '\0'));
+    const acts = { insert: false, update: false, delete: false, truncate: false };
+    let publishAs = rel.oid;
+    let publishLevel = 0;
+    let relPubs: PublicationInfo[] = [];
     for (const pub of this.publications) {
-      let publish = pub.allTables;
-      let viaAncestor = false;
-      if (pub.allTables && pub.viaRoot && ancestors !== undefined && ancestors.length > 0) viaAncestor = true;
+      let publish = false;
+      let pubRelid = rel.oid;
+      let level = 0;
+      if (pub.allTables) {
+        publish = true;
+        if (pub.viaRoot && ancestors.length > 0) {
+          pubRelid = ancestors[ancestors.length - 1]!;
+          level = ancestors.length;
+        }
+      }
       if (!publish) {
+        // GetTopMostAncestorInPublication: the highest ancestor this publication includes.
         let ancestorPublished = false;
-        if (ancestors !== undefined) {
-          for (const a of ancestors) {
-            if (pub.tables.some((t) => t.relid === a) || this.schemaOf(a) !== undefined && pub.schemas.includes(this.schemaOf(a)!)) {
-              ancestorPublished = true;
-              if (pub.viaRoot) viaAncestor = true;
-            }
+        for (let k = 0; k < ancestors.length; k++) {
+          if (!inPub(pub, ancestors[k]!)) continue;
+          ancestorPublished = true;
+          if (pub.viaRoot) {
+            pubRelid = ancestors[k]!;
+            level = k + 1;
           }
         }
-        publish = pub.tables.some((t) => t.relid === rel.oid) || pub.schemas.includes(rel.namespace) || ancestorPublished;
+        publish = inPub(pub, rel.oid) || ancestorPublished;
       }
       if (!publish || (rel.kind === 'p' && !pub.viaRoot)) continue;
-      if (viaAncestor) {
-        throw new PgOutputUnsupportedError('unsupported-publication', `publication "${pub.name}" publishes partition ${rel.namespace}.${rel.name} through its root (publish_via_partition_root): not supported by pgwal yet`, { lsn });
+      acts.insert ||= pub.insert;
+      acts.update ||= pub.update;
+      acts.delete ||= pub.delete;
+      acts.truncate ||= pub.truncate;
+      if (publishLevel > level) continue;
+      if (publishLevel < level) {
+        publishAs = pubRelid;
+        publishLevel = level;
+        relPubs = [];
       }
-      e.insert ||= pub.insert;
-      e.update ||= pub.update;
-      e.delete ||= pub.delete;
-      e.truncate ||= pub.truncate;
       relPubs.push(pub);
     }
+    const target = publishAs === rel.oid ? rel : ctx.relation?.(publishAs);
+    if (target === undefined) throw new WalFormatError('unknown-relation', `the catalog lacks relation ${publishAs}, the ancestor ${rel.namespace}.${rel.name} is published through (at ${formatLsn(lsn)})`, { lsn });
+    const e: SyncEntry = { relation: rel, target, map: undefined, ...acts, columns: [], ownColumns: [], filters: { insert: [], update: [], delete: [] }, filterPubs: [] };
+    const member = (pub: PublicationInfo): PublicationInfo['tables'][number] | undefined =>
+      pub.allTables || pub.schemas.includes(target.namespace) ? undefined : pub.tables.find((t) => t.relid === target.oid);
     // Row filters (pgoutput_row_filter_init): a publication without one for the table wins for its actions.
     const noFilter = { insert: false, update: false, delete: false };
     const filters: { pub: PublicationInfo; expr: string }[] = [];
     for (const pub of relPubs) {
-      const member = pub.allTables || pub.schemas.includes(rel.namespace) ? undefined : pub.tables.find((t) => t.relid === rel.oid);
-      if (member === undefined || member.rowFilter === null) {
+      const m = member(pub);
+      if (m === undefined || m.rowFilter === null) {
         noFilter.insert ||= pub.insert;
         noFilter.update ||= pub.update;
         noFilter.delete ||= pub.delete;
-      } else filters.push({ pub, expr: member.rowFilter });
+      } else filters.push({ pub, expr: m.rowFilter });
     }
     for (const { pub, expr } of filters) {
       for (const a of ['insert', 'update', 'delete'] as const) {
@@ -373,48 +397,59 @@ export class PgOutputPlugin implements OutputPlugin {
     let list: number[] | null | undefined;
     let gencols: string | undefined;
     for (const pub of relPubs) {
-      const member = pub.allTables || pub.schemas.includes(rel.namespace) ? undefined : pub.tables.find((t) => t.relid === rel.oid);
-      const cols = member?.columns ?? null;
+      const cols = member(pub)?.columns ?? null;
       const sorted = cols === null ? null : [...cols].sort((x, y) => x - y);
       if (list === undefined) list = sorted;
       else if (JSON.stringify(list) !== JSON.stringify(sorted)) {
-        throw new WalFormatError('invalid-publication', `cannot use different column lists for table "${rel.namespace}.${rel.name}" in different publications`, { lsn });
+        throw new WalFormatError('invalid-publication', `cannot use different column lists for table "${target.namespace}.${target.name}" in different publications`, { lsn });
       }
       const g = pub.generatedColumns ?? 'n';
       if (gencols === undefined) gencols = g;
-      else if (gencols !== g) throw new WalFormatError('invalid-publication', `cannot use different values of publish_generated_columns for table "${rel.namespace}.${rel.name}" in different publications`, { lsn });
+      else if (gencols !== g) throw new WalFormatError('invalid-publication', `cannot use different values of publish_generated_columns for table "${target.namespace}.${target.name}" in different publications`, { lsn });
     }
-    const attrs = rel.attributes;
-    for (let i = 0; i < attrs.length; i++) {
-      const a = attrs[i]!;
-      if (a.dropped) continue;
-      if (a.generated === undefined) {
-        throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} does not say which columns are generated: make the slot state again with this pgwal (at ${formatLsn(lsn)})`, { lsn });
+    // see logicalrep_should_publish_column (proto.c); a column list's attribute numbers are the target's, and the
+    // partition's own Relation message applies them to its own columns, as the server does.
+    const published = (r: DecoderRelation): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < r.attributes.length; i++) {
+        const a = r.attributes[i]!;
+        if (a.dropped) continue;
+        if (a.generated === undefined) {
+          throw new WalFormatError('incomplete-catalog', `the catalog of ${r.namespace}.${r.name} does not say which columns are generated: make the slot state again with this pgwal (at ${formatLsn(lsn)})`, { lsn });
+        }
+        if (list !== undefined && list !== null) {
+          if (!list.includes(a.attnum)) continue;
+        } else if (a.generated !== '' && !(a.generated === 's' && gencols === 's')) continue;
+        out.push(i);
       }
-      // see logicalrep_should_publish_column (proto.c)
-      if (list !== undefined && list !== null) {
-        if (!list.includes(a.attnum)) continue;
-      } else if (a.generated !== '' && !(a.generated === 's' && gencols === 's')) continue;
-      e.columns.push(i);
+      return out;
+    };
+    e.columns = published(target);
+    e.ownColumns = target === rel ? e.columns : published(rel);
+    if (target !== rel) {
+      // execute_attr_map_slot: the ancestor's columns by name from the partition's (a dropped one is null).
+      e.map = target.attributes.map((a) => (a.dropped ? -1 : rel.attributes.findIndex((b) => !b.dropped && b.name === a.name)));
     }
     this.entries.set(rel.oid, e);
     return e;
   }
 
-  private schemaOf(relid: number): string | undefined {
-    return this.namespaces.get(relid);
+  // see maybe_send_schema (pgoutput.c)
+  private maybeSendSchema(ctx: OutputContext, txn: ReorderTxn, e: SyncEntry): void {
+    const streamXid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
+    const sentIn = this.inStreaming ? this.streamed.get(txn.xid) : undefined;
+    const rel = e.relation;
+    if (sentIn !== undefined ? sentIn.has(rel.oid) : this.schemaSent.has(rel.oid)) return;
+    // Published through an ancestor: its schema first, then the partition's own.
+    if (e.target !== rel) this.sendRelationAndAttrs(ctx, streamXid, e.target, e.columns);
+    this.sendRelationAndAttrs(ctx, streamXid, rel, e.ownColumns);
+    if (sentIn !== undefined) sentIn.add(rel.oid);
+    else this.schemaSent.add(rel.oid);
   }
 
-  /** Namespaces of relations seen (for FOR TABLES IN SCHEMA of a partition's ancestor). */
-  private readonly namespaces = new Map<number, string>();
-
-  // see maybe_send_schema and send_relation_and_attrs (pgoutput.c)
-  private maybeSendSchema(ctx: OutputContext, txn: ReorderTxn, e: SyncEntry): void {
-    const streamXid = this.inStreaming ? txn.xid : 0;
-    const sentIn = this.inStreaming ? this.streamed.get(txn.xid) : undefined;
-    if (sentIn !== undefined ? sentIn.has(e.relation.oid) : this.schemaSent.has(e.relation.oid)) return;
-    const rel = e.relation;
-    for (const i of e.columns) {
+  // see send_relation_and_attrs (pgoutput.c): Type messages for user types, then the Relation message
+  private sendRelationAndAttrs(ctx: OutputContext, streamXid: number, rel: DecoderRelation, cols: readonly number[]): void {
+    for (const i of cols) {
       const a = rel.attributes[i]!;
       if (a.typeOid < FIRST_GENBKI_OBJECT_ID) continue;
       const base = this.baseType(ctx, a, rel);
@@ -424,14 +459,12 @@ export class PgOutputPlugin implements OutputPlugin {
     if (rel.replIdent !== 'f' && identity === undefined) {
       throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} lacks its replica identity key: make the slot state again with this pgwal`);
     }
-    const columns: RelationColumn[] = e.columns.map((i) => {
+    const columns: RelationColumn[] = cols.map((i) => {
       const a = rel.attributes[i]!;
       if (a.typmod === undefined) throw new WalFormatError('incomplete-catalog', `the catalog of ${rel.namespace}.${rel.name} lacks column type modifiers: make the slot state again with this pgwal`);
       return { isKey: rel.replIdent === 'f' || (identity ?? []).includes(a.attnum), name: a.name, typeOid: a.typeOid, typmod: a.typmod };
     });
     this.emit(ctx, writeRelation(this.w, streamXid, rel.oid, rel.namespace, rel.name, rel.replIdent ?? 'd', columns));
-    if (sentIn !== undefined) sentIn.add(rel.oid);
-    else this.schemaSent.add(rel.oid);
   }
 
   /** getBaseType: the type a domain is over, down to a non-domain, with its name and namespace. */
@@ -448,8 +481,7 @@ export class PgOutputPlugin implements OutputPlugin {
   change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
     const rel = change.relation;
     if (rel.kind !== 'r' && rel.kind !== 'p') return;
-    this.namespaces.set(rel.oid, rel.namespace);
-    const e = this.entry(rel, change.lsn);
+    const e = this.entry(ctx, rel, change.lsn);
     const action = change.action;
     if (action === 'INSERT' ? !e.insert : action === 'UPDATE' ? !e.update : !e.delete) return;
     // A DELETE without the old key cannot be published (replica identity nothing, or no key).
@@ -462,23 +494,25 @@ export class PgOutputPlugin implements OutputPlugin {
         { lsn: change.lsn },
       );
     }
-    const xid = this.inStreaming ? txn.xid : 0;
+    // In a streamed block: the xid of the (sub)transaction that made the change.
+    const xid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
     if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
     this.maybeSendSchema(ctx, txn, e);
+    const target = e.target;
     const w = this.w.reset();
     if (action === 'INSERT') {
       // see logicalrep_write_insert (proto.c)
       w.byte(MSG_INSERT);
       if (xid !== 0) w.int32(xid);
-      w.int32(rel.oid).byte(0x4e); // 'N'
+      w.int32(target.oid).byte(0x4e); // 'N'
       this.tuple(ctx, e, change.newTuple!, change.lsn);
     } else if (action === 'UPDATE') {
       // see logicalrep_write_update (proto.c)
       w.byte(MSG_UPDATE);
       if (xid !== 0) w.int32(xid);
-      w.int32(rel.oid);
+      w.int32(target.oid);
       if (change.oldTuple !== undefined) {
-        w.byte(rel.replIdent === 'f' ? 0x4f : 0x4b); // 'O' old tuple, 'K' old key
+        w.byte(target.replIdent === 'f' ? 0x4f : 0x4b); // 'O' old tuple, 'K' old key
         this.tuple(ctx, e, change.oldTuple, change.lsn);
       }
       w.byte(0x4e);
@@ -487,7 +521,7 @@ export class PgOutputPlugin implements OutputPlugin {
       // see logicalrep_write_delete (proto.c)
       w.byte(MSG_DELETE);
       if (xid !== 0) w.int32(xid);
-      w.int32(rel.oid).byte(rel.replIdent === 'f' ? 0x4f : 0x4b);
+      w.int32(target.oid).byte(target.replIdent === 'f' ? 0x4f : 0x4b);
       this.tuple(ctx, e, change.oldTuple!, change.lsn);
     }
     this.emit(ctx, w.finish());
@@ -496,10 +530,12 @@ export class PgOutputPlugin implements OutputPlugin {
   // see logicalrep_write_tuple (proto.c)
   private tuple(ctx: OutputContext, e: SyncEntry, values: readonly RawValue[], lsn: Lsn): void {
     const w = this.w;
-    const rel = e.relation;
+    const rel = e.target;
+    const map = e.map;
     w.int16(e.columns.length);
     for (const i of e.columns) {
-      const v = values[i];
+      // Through an ancestor: the partition's value of the column of that name.
+      const v = map === undefined ? values[i] : map[i]! < 0 ? undefined : values[map[i]!];
       if (v === undefined || v.kind === 'null' || (v.kind === 'missing' && v.text === null)) {
         w.byte(COLUMN_NULL);
         continue;
@@ -550,14 +586,15 @@ export class PgOutputPlugin implements OutputPlugin {
     const relids: number[] = [];
     for (const rel of change.relations) {
       if (rel.kind !== 'r' && rel.kind !== 'p') continue;
-      this.namespaces.set(rel.oid, rel.namespace);
-      const e = this.entry(rel, change.lsn);
+      const e = this.entry(ctx, rel, change.lsn);
       if (!e.truncate) continue;
+      // A partition published through its root is not truncated downstream by its own name.
+      if (this.ancestors.has(rel.oid) && e.target !== rel) continue;
       relids.push(rel.oid);
       if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
       this.maybeSendSchema(ctx, txn, e);
     }
-    if (relids.length > 0) this.emit(ctx, writeTruncate(this.w, this.inStreaming ? txn.xid : 0, relids, change.cascade, change.restartSeqs));
+    if (relids.length > 0) this.emit(ctx, writeTruncate(this.w, this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0, relids, change.cascade, change.restartSeqs));
   }
 
   /** Relations a decoded transaction invalidated: invalidated again when it ends (ReorderBufferProcessTXN). */
@@ -602,6 +639,9 @@ export class PgOutputPlugin implements OutputPlugin {
     this.streamedWithOrigin(txn, topXid);
     const info = this.options.streaming === 'parallel' ? { lsn: abortLsn, time: txn.commitTime } : undefined;
     this.emit(ctx, writeStreamAbort(this.w, topXid, txn.xid, info));
+    // cleanup_rel_sync_cache(toptxn->xid, false): the relations sent in the transaction's blocks go out again,
+    // after a subtransaction's abort too.
+    this.streamed.get(topXid)?.clear();
     if (txn.xid === topXid) {
       this.streamed.delete(topXid);
       this.streamOrigin.delete(topXid);

@@ -77,6 +77,13 @@ export interface OutputContext {
   readonly major: number;
   /** Emits one output row at the current callback's LSN and xid: text, or bytes for a binary plugin (pgoutput). */
   write(data: string | Uint8Array): void;
+  /**
+   * The (sub)transaction the current change belongs to (ReorderBufferChange.txn->xid: a subtransaction's own xid),
+   * during a transaction's replay; what pgoutput writes in a streamed block. Undefined from contexts that lack it.
+   */
+  readonly changeXid?: number;
+  /** A relation by OID, as the catalog sees it at the current change (a partition's ancestor, for pgoutput). */
+  relation?(oid: number): DecoderRelation | undefined;
   /** The type of a column, as the catalog sees it at the current change. */
   type(oid: number): TypeInfo | undefined;
 }

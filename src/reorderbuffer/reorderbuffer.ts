@@ -66,6 +66,8 @@ export interface ReorderBufferOptions {
 export interface CallbackContext extends OutputContext {
   lsn: Lsn;
   xid: number;
+  /** The (sub)transaction whose queue the change being replayed came from. */
+  changeXid: number;
   at: CatalogPoint | undefined;
 }
 
@@ -533,12 +535,16 @@ export class ReorderBuffer {
     this.forget(xid, subxacts);
   }
 
+  /** The (sub)transaction whose queue the change being replayed came from (OutputContext.changeXid). */
+  private replayChangeXid = 0;
+
   /** The context for a plugin callback, with the row location and xid the server's wrapper sets for it. */
   private ctxAt(lsn: Lsn, xid: number, at: CatalogPoint | undefined): OutputContext {
     const ctx = this.ctx;
     ctx.lsn = lsn;
     ctx.xid = xid;
     ctx.at = at;
+    ctx.changeXid = this.replayChangeXid;
     return ctx;
   }
 
@@ -566,6 +572,7 @@ export class ReorderBuffer {
       queues++;
     }
     if (queues === 0) return [];
+    this.replayChangeXid = only!.xid;
     if (queues === 1 && !only!.spilled) return only!.own ?? only!.changes;
     // see ReorderBufferIterTXNInit: what a spilled (sub)transaction still holds in memory is spilled too, so that
     // reading it back holds only the read buffers; the chunks kept for its next spill are not needed any more.
@@ -578,7 +585,7 @@ export class ReorderBuffer {
   }
 
   private *mergedQueues(members: readonly number[]): Generator<Uint8Array> {
-    const heads: { it: Iterator<Uint8Array>; cur: Uint8Array; lsn: Lsn }[] = [];
+    const heads: { it: Iterator<Uint8Array>; cur: Uint8Array; lsn: Lsn; xid: number }[] = [];
     for (const x of members) {
       const t = this.txns.get(x);
       if (t === undefined) continue;
@@ -587,13 +594,14 @@ export class ReorderBuffer {
         yield* mem;
       })(this.spill, t.spilled, t.own ?? t.changes);
       const first = it.next();
-      if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value) });
+      if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value), xid: x });
     }
     // Few members as a rule; a linear pick keeps equal LSNs (one multi-insert) in queue order.
     while (heads.length > 0) {
       let k = 0;
       for (let i = 1; i < heads.length; i++) if (heads[i]!.lsn < heads[k]!.lsn) k = i;
       const h = heads[k]!;
+      this.replayChangeXid = h.xid;
       yield h.cur;
       const n = h.it.next();
       if (n.done) heads.splice(k, 1);
