@@ -153,6 +153,58 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
     }
   });
 
+  it('a killed walsender: reconnects with backoff and resumes at the first byte not yet written, segments still equal pg_wal', async () => {
+    const server = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    const dir = tmpdir('kill');
+    try {
+      await server.start();
+      await server.query(`select pg_create_physical_replication_slot('k', true)`);
+      await server.query('create table t (id serial primary key, v text)');
+      const lines: string[] = [];
+      const end = { lsn: Number.MAX_SAFE_INTEGER };
+      const ac = new AbortController();
+      const running = receiveWal({
+        connectionString: dsn(server),
+        directory: dir,
+        slot: 'k',
+        statusIntervalMs: 100,
+        reconnectDelayMs: 1000,
+        signal: ac.signal,
+        log: (l) => lines.push(l),
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      let kills = 0;
+      for (let i = 0; i < 8; i++) {
+        await server.query(`insert into t (v) select repeat('y', 300) from generate_series(1, 2500)`);
+        for (let w = 0; w < 200; w++) {
+          if ((await server.query(`select 1 from pg_stat_replication where state = 'streaming'`)).length > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        const k = await server.query<{ ok: boolean }>(`select pg_terminate_backend(pid) as ok from pg_stat_replication`);
+        kills += k.filter((x) => x.ok).length;
+      }
+      await server.query('select pg_switch_wal()');
+      const [{ lsn }] = (await server.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')) as [{ lsn: string }];
+      end.lsn = parseLsn(lsn);
+      const last = walFileName(1, end.lsn / (1024 * 1024) - 1, 1024 * 1024);
+      for (let i = 0; i < 600 && !fs.existsSync(path.join(dir, last)); i++) await new Promise((r) => setTimeout(r, 50));
+      ac.abort();
+      expect(await running, lines.join('\n')).toBeUndefined();
+      expect(kills).toBe(8);
+      const resumed = lines.filter((l) => l.startsWith('resuming log streaming at ')).map((l) => parseLsn(l.split(' ')[4]!));
+      expect(resumed.length, lines.join('\n')).toBeGreaterThanOrEqual(8);
+      // Not back to a segment start: on from where the writing stopped.
+      expect(resumed.some((r) => r % (1024 * 1024) !== 0)).toBe(true);
+      expect(fs.existsSync(path.join(dir, last)), lines.join('\n')).toBe(true);
+      expect(expectSameAsServer(dir, server).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await server.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('authenticates with password, md5 and scram-sha-256; wrong password, unknown slot, refused connection are typed errors', async () => {
     const server = await Server.create({ major, gucs: { listen_addresses: "'127.0.0.1'" } });
     try {
