@@ -201,6 +201,8 @@ interface RunState {
   timeline: number;
   /** Data arrived in the last attempt: the backoff starts again from its first step. */
   progressed: boolean;
+  /** IDENTIFY_SYSTEM's systemid of the first connection: a reconnection must reach the same system. */
+  systemId: string | undefined;
 }
 
 /**
@@ -217,7 +219,7 @@ export async function receiveWal(o: ReceiveWalOptions): Promise<void> {
   }
   const maxDelay = o.reconnectDelayMs ?? 5000;
   let delay = Math.min(200, maxDelay);
-  const state: RunState = { connected: false, writer: undefined, timeline: 0, progressed: false };
+  const state: RunState = { connected: false, writer: undefined, timeline: 0, progressed: false, systemId: undefined };
   try {
     for (;;) {
       if (o.signal?.aborted) return;
@@ -246,7 +248,7 @@ export async function receiveWal(o: ReceiveWalOptions): Promise<void> {
 
 /** Errors a retry cannot cure: bad arguments, authentication, a folder in the wrong state. */
 function isPermanent(e: WalError): boolean {
-  return e.code === 'invalid-argument' || e.code === 'authentication-failed' || e.code === 'bad-partial' || e.code === 'bad-history' || e.code === 'stream-gap';
+  return e.code === 'invalid-argument' || e.code === 'authentication-failed' || e.code === 'bad-partial' || e.code === 'bad-history' || e.code === 'stream-gap' || e.code === 'system-mismatch';
 }
 
 async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: RunState): Promise<Ended> {
@@ -256,12 +258,17 @@ async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: 
   let stream: WalStream | undefined;
   try {
     let startLsn: Lsn;
+    const system = await conn.identifySystem();
+    if (state.systemId !== undefined && system.systemId !== state.systemId) {
+      // A host list can lead elsewhere: WAL of another system must not continue these files.
+      throw new WalSourceError('system-mismatch', `system identifier ${system.systemId} of the server does not match ${state.systemId}, the system streamed so far`);
+    }
+    state.systemId = system.systemId;
     if (state.writer !== undefined) {
       // A reconnection: on from the first byte not yet written, into the segment still open.
       startLsn = state.writer.position;
       log(`resuming log streaming at ${formatLsn(startLsn)} (timeline ${state.timeline})`);
     } else {
-      const system = await conn.identifySystem();
       const segSize = await conn.walSegmentSize();
       let start = findStreamingStart(o.directory, segSize);
       if (start === undefined && o.slot !== undefined) {
