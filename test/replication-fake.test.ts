@@ -293,6 +293,22 @@ describe('against a scripted walsender', () => {
     expect(partial.subarray(0, 0x100).every((b) => b === 7) && partial.subarray(0x100).every((b) => b === 0)).toBe(true);
   });
 
+  it('stop() while START_REPLICATION is on its way ends the COPY once it begins', async () => {
+    const srv = await fakeServer((m, send) => {
+      if (m.type === 'StartupMessage') send({ type: 'AuthenticationOk' }, READY);
+      else if (m.type === 'Query') setTimeout(() => send({ type: 'CopyBothResponse', format: 0, columnFormats: [] }), 50);
+      else if (m.type === 'CopyDone') send({ type: 'CopyDone' }, { type: 'CommandComplete', tag: 'START_STREAMING' }, READY);
+    });
+    cleanups.push(srv.close);
+    const conn = await ReplicationConnection.connect({ connectionString: `host=${srv.socketDir} port=${srv.port} user=u`, env: {} });
+    cleanups.push(() => conn.close());
+    const stream = new WalStream(conn, { startLsn: 0x1000000, timeline: 1, statusIntervalMs: 0 });
+    const it = stream[Symbol.asyncIterator]();
+    const first = it.next();
+    setTimeout(() => stream.stop(), 10);
+    expect((await first).value).toEqual({ type: 'end', timeline: 1, lsn: 0x1000000 });
+  });
+
   it('closing the connection ends a reader waiting for the stream', async () => {
     const srv = await fakeServer((m, send) => {
       if (m.type === 'StartupMessage') send({ type: 'AuthenticationOk' }, READY);

@@ -125,6 +125,8 @@ export class WalStream implements AsyncIterable<WalStreamEvent> {
           start = sw.restartLsn;
           continue;
         }
+        // stop() while START_REPLICATION was on its way found no COPY to end: end it now.
+        if (this.stopping) this.conn.requestEndCopy();
         if (interval > 0) {
           this.timer = setInterval(() => {
             if (Date.now() - this.lastStatus >= interval) {
