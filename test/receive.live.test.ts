@@ -6,7 +6,7 @@
 //    a refused connection are typed one-line errors. TLS with sslmode require / verify-ca.
 //  - Streaming from a standby that is promoted: the history file, both timelines' segments.
 //  - -Z gzip: finished segments gunzip to the server's.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { walFileName } from '../src/walfile.js';
 import { AuthenticationError, ConnectionError, ScramClient, ScramServer, ServerError, buildScramSecret, parseScramSecret } from '../src/protocol/index.js';
 import { debianAvailable, MAJORS, Server } from './support/pg-server.js';
 import { waitForReplay } from './support/slot.js';
+import { cliBundle } from './support/cli-process.js';
 
 function io(): DumpIo & { stderr(): string; stdout(): string } {
   let out = '';
@@ -150,6 +151,28 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
     } finally {
       await server.destroy();
       for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('the pgwal receive process stops on SIGINT with status 0, the segment being written left .partial', async () => {
+    const server = await Server.create({ major });
+    const dir = tmpdir('sigint');
+    try {
+      await server.start();
+      const child = spawn(process.execPath, [cliBundle(), 'receive', '-D', dir, '-d', dsn(server), '-v'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      for (let i = 0; i < 400 && !err.includes('starting log streaming'); i++) await new Promise((r) => setTimeout(r, 25));
+      await server.query('create table t as select g from generate_series(1, 1000) g');
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGINT');
+      expect(await exited, err).toBe(0);
+      expect(err).toMatch(/stopped log streaming at [0-9A-F]+\/[0-9A-F]+ \(timeline 1\)/);
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith('.partial'))).toHaveLength(1);
+    } finally {
+      await server.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
