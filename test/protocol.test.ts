@@ -1,6 +1,7 @@
 // The wire codec: every message both ways, cross-checked with node-postgres' pg-protocol (an independent
 // implementation), the parsers at every split point, and hostile input.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { serialize as pgSerialize } from 'pg-protocol';
 import { Parser as PgParser } from 'pg-protocol/dist/parser.js';
 import {
@@ -435,5 +436,36 @@ describe('SCRAM-SHA-256', () => {
     for (const bad of ['md5abc', 'SCRAM-SHA-256$0:c2FsdA==$AAAA:AAAA', 'SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA']) {
       expect(() => parseScramSecret(bad), bad).toThrow(WalError);
     }
+  });
+});
+
+describe('arbitrary bytes', () => {
+  const onlyTyped = (f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof WalError)) throw e;
+    }
+  };
+  it('either parse or fail with a typed error, in both parsers and for replication messages, whatever the chunking', () => {
+    // Valid headers with random bodies reach the message parsers; pure noise mostly stops at the framing.
+    const framed = fc
+      .tuple(fc.constantFrom(...'RSKZTDCIENGHWdcvA!pQfX'.split('').map((ch) => ch.charCodeAt(0))), fc.uint8Array({ maxLength: 64 }))
+      .map(([t, body]) => Uint8Array.of(t, 0, 0, (body.length + 4) >> 8, (body.length + 4) & 0xff, ...body));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(framed, fc.uint8Array({ maxLength: 32 })), { maxLength: 8 }), fc.integer({ min: 1, max: 40 }), (parts, size) => {
+        const bytes = concat(parts);
+        onlyTyped(() => feed(new BackendParser({ maxMessageLength: 1 << 16 }), bytes, size));
+        onlyTyped(() => feed(new FrontendParser({ maxMessageLength: 1 << 16 }), bytes, size));
+        const startup = serializeFrontendMessage({ type: 'StartupMessage', protocolVersion: PROTOCOL_3_0, parameters: { user: 'u' } });
+        for (const auth of ['password', 'sasl-initial', 'sasl'] as const) {
+          const p = new FrontendParser();
+          p.expectAuthResponse(auth);
+          onlyTyped(() => feed(p, concat([startup, bytes]), size));
+        }
+        for (const part of parts) onlyTyped(() => parseReplicationMessage(part));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -6,7 +6,7 @@
 //    a refused connection are typed one-line errors. TLS with sslmode require / verify-ca.
 //  - Streaming from a standby that is promoted: the history file, both timelines' segments.
 //  - -Z gzip: finished segments gunzip to the server's.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { walFileName } from '../src/walfile.js';
 import { AuthenticationError, ConnectionError, ScramClient, ScramServer, ServerError, buildScramSecret, parseScramSecret } from '../src/protocol/index.js';
 import { debianAvailable, MAJORS, Server } from './support/pg-server.js';
 import { waitForReplay } from './support/slot.js';
+import { cliBundle } from './support/cli-process.js';
 
 function io(): DumpIo & { stderr(): string; stdout(): string } {
   let out = '';
@@ -150,6 +151,80 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
     } finally {
       await server.destroy();
       for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('the pgwal receive process stops on SIGINT with status 0, the segment being written left .partial', async () => {
+    const server = await Server.create({ major });
+    const dir = tmpdir('sigint');
+    try {
+      await server.start();
+      const child = spawn(process.execPath, [cliBundle(), 'receive', '-D', dir, '-d', dsn(server), '-v'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      for (let i = 0; i < 400 && !err.includes('starting log streaming'); i++) await new Promise((r) => setTimeout(r, 25));
+      await server.query('create table t as select g from generate_series(1, 1000) g');
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGINT');
+      expect(await exited, err).toBe(0);
+      expect(err).toMatch(/stopped log streaming at [0-9A-F]+\/[0-9A-F]+ \(timeline 1\)/);
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith('.partial'))).toHaveLength(1);
+    } finally {
+      await server.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a killed walsender: reconnects with backoff and resumes at the first byte not yet written, segments still equal pg_wal', async () => {
+    const server = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    const dir = tmpdir('kill');
+    try {
+      await server.start();
+      await server.query(`select pg_create_physical_replication_slot('k', true)`);
+      await server.query('create table t (id serial primary key, v text)');
+      const lines: string[] = [];
+      const end = { lsn: Number.MAX_SAFE_INTEGER };
+      const ac = new AbortController();
+      const running = receiveWal({
+        connectionString: dsn(server),
+        directory: dir,
+        slot: 'k',
+        statusIntervalMs: 100,
+        reconnectDelayMs: 1000,
+        signal: ac.signal,
+        log: (l) => lines.push(l),
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      let kills = 0;
+      for (let i = 0; i < 8; i++) {
+        await server.query(`insert into t (v) select repeat('y', 300) from generate_series(1, 2500)`);
+        for (let w = 0; w < 200; w++) {
+          if ((await server.query(`select 1 from pg_stat_replication where state = 'streaming'`)).length > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        const k = await server.query<{ ok: boolean }>(`select pg_terminate_backend(pid) as ok from pg_stat_replication`);
+        kills += k.filter((x) => x.ok).length;
+      }
+      await server.query('select pg_switch_wal()');
+      const [{ lsn }] = (await server.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')) as [{ lsn: string }];
+      end.lsn = parseLsn(lsn);
+      const last = walFileName(1, end.lsn / (1024 * 1024) - 1, 1024 * 1024);
+      for (let i = 0; i < 600 && !fs.existsSync(path.join(dir, last)); i++) await new Promise((r) => setTimeout(r, 50));
+      ac.abort();
+      expect(await running, lines.join('\n')).toBeUndefined();
+      expect(kills).toBe(8);
+      const resumed = lines.filter((l) => l.startsWith('resuming log streaming at ')).map((l) => parseLsn(l.split(' ')[4]!));
+      expect(resumed.length, lines.join('\n')).toBeGreaterThanOrEqual(8);
+      // Not back to a segment start: on from where the writing stopped.
+      expect(resumed.some((r) => r % (1024 * 1024) !== 0)).toBe(true);
+      expect(fs.existsSync(path.join(dir, last)), lines.join('\n')).toBe(true);
+      expect(expectSameAsServer(dir, server).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await server.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

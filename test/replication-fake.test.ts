@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicationConnection } from '../src/node/replication.js';
 import { WalStream, type WalStreamEvent } from '../src/node/walreceiver.js';
+import { receiveWal } from '../src/node/receivewal.js';
 import {
   ConnectionError,
   FrontendParser,
@@ -257,6 +258,55 @@ describe('against a scripted walsender', () => {
       if (got === 100) break;
     }
     expect(maxQueued).toBeLessThanOrEqual(64 + 16);
+  });
+
+  it('pgwal receive: a reconnection that reaches another system is refused, its WAL not written', async () => {
+    let connections = 0;
+    const srv = await fakeServer((m, send, _p, sock) => {
+      if (m.type === 'StartupMessage') {
+        connections++;
+        send({ type: 'AuthenticationOk' }, READY);
+      } else if (m.type === 'Query') {
+        const row = (sql: string, values: string[]): void =>
+          send({ type: 'RowDescription', fields: values.map((_, i) => text(`c${i}`)) }, { type: 'DataRow', values: values.map(enc) }, { type: 'CommandComplete', tag: sql }, READY);
+        if (m.sql === 'IDENTIFY_SYSTEM') row('IDENTIFY_SYSTEM', [connections === 1 ? '1111' : '2222', '1', '0/1000000', '']);
+        else if (m.sql === 'SHOW wal_segment_size') row('SHOW', ['1MB']);
+        else if (m.sql.startsWith('START_REPLICATION')) {
+          send({ type: 'CopyBothResponse', format: 0, columnFormats: [] }, xlogDataMessage(0x1000000, 0x1000100, 0, new Uint8Array(0x100).fill(7)));
+          // Then the connection drops.
+          setTimeout(() => sock.destroy(), 20);
+        }
+      }
+    });
+    cleanups.push(srv.close);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-fake-receive-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const lines: string[] = [];
+    await expect(
+      receiveWal({ connectionString: `host=${srv.socketDir} port=${srv.port} user=u`, directory: dir, env: {}, sleep: async () => {}, log: (l) => lines.push(l) }),
+    ).rejects.toMatchObject({ code: 'system-mismatch', message: 'system identifier 2222 of the server does not match 1111, the system streamed so far' });
+    expect(connections).toBe(2);
+    expect(lines[0]).toBe('starting log streaming at 0/1000000 (timeline 1)');
+    // What the first system sent stays, in the .partial, padded.
+    const partial = fs.readFileSync(path.join(dir, '000000010000000000000010.partial'));
+    expect(partial.length).toBe(1024 * 1024);
+    expect(partial.subarray(0, 0x100).every((b) => b === 7) && partial.subarray(0x100).every((b) => b === 0)).toBe(true);
+  });
+
+  it('stop() while START_REPLICATION is on its way ends the COPY once it begins', async () => {
+    const srv = await fakeServer((m, send) => {
+      if (m.type === 'StartupMessage') send({ type: 'AuthenticationOk' }, READY);
+      else if (m.type === 'Query') setTimeout(() => send({ type: 'CopyBothResponse', format: 0, columnFormats: [] }), 50);
+      else if (m.type === 'CopyDone') send({ type: 'CopyDone' }, { type: 'CommandComplete', tag: 'START_STREAMING' }, READY);
+    });
+    cleanups.push(srv.close);
+    const conn = await ReplicationConnection.connect({ connectionString: `host=${srv.socketDir} port=${srv.port} user=u`, env: {} });
+    cleanups.push(() => conn.close());
+    const stream = new WalStream(conn, { startLsn: 0x1000000, timeline: 1, statusIntervalMs: 0 });
+    const it = stream[Symbol.asyncIterator]();
+    const first = it.next();
+    setTimeout(() => stream.stop(), 10);
+    expect((await first).value).toEqual({ type: 'end', timeline: 1, lsn: 0x1000000 });
   });
 
   it('closing the connection ends a reader waiting for the stream', async () => {

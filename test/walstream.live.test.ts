@@ -5,6 +5,8 @@
 //  - Status updates move the physical slot's restart_lsn to the flush position reported.
 //  - ReconnectingWalStream: the walsender killed 10 times during a workload; the bytes delivered are
 //    contiguous, and equal to the server's segments in pg_wal.
+//  - Failover through a host list: the primary dies, its standby is promoted, target_session_attrs=primary
+//    leads the stream there; it ends timeline 1 and goes on on timeline 2, equal to the promoted server's files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import { formatLsn, parseLsn } from '../src/lsn.js';
 import { ReplicationConnection } from '../src/node/replication.js';
 import { ReconnectingWalStream, WalStream, type WalStreamEvent } from '../src/node/walreceiver.js';
 import { MAJORS, Server } from './support/pg-server.js';
+import { waitForReplay } from './support/slot.js';
 
 const dsn = (s: Server): string => `host=${s.socketDir} port=${s.port} user=postgres`;
 
@@ -169,6 +172,102 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       expect(compared).toBeGreaterThanOrEqual(3);
     } finally {
       await server.destroy();
+    }
+  });
+
+  it('failover through a host list: the stream follows the promoted standby onto timeline 2', async () => {
+    const base = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'pgwal-failover-stream-'));
+    fs.chmodSync(base, 0o755);
+    const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    let standby: Server | undefined;
+    try {
+      await primary.start();
+      await primary.query('create table t (id int, v text)');
+      await primary.stop('fast');
+      fs.cpSync(primary.dataDir, path.join(base, 'standby'), { recursive: true });
+      standby = await Server.create({
+        major,
+        dataDir: path.join(base, 'standby'),
+        gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'" },
+      });
+      fs.writeFileSync(path.join(standby.dataDir, 'standby.signal'), '');
+      if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
+      await primary.start();
+      await standby.start();
+      const hosts = `host=${primary.socketDir},${standby.socketDir} port=${primary.port},${standby.port} user=postgres target_session_attrs=primary`;
+      const first = await ReplicationConnection.connect({ connectionString: hosts, env: {} });
+      expect(first.address.port).toBe(primary.port);
+      const id = await first.identifySystem();
+      first.close();
+      const seg = 1024 * 1024;
+      const start = id.xlogpos - (id.xlogpos % seg);
+      const ports: number[] = [];
+      const stream = new ReconnectingWalStream({
+        connect: async () => {
+          const c = await ReplicationConnection.connect({ connectionString: hosts, env: {} });
+          ports.push(c.address.port);
+          return c;
+        },
+        startLsn: start,
+        timeline: id.timeline,
+        statusIntervalMs: 100,
+        initialDelayMs: 50,
+        maxDelayMs: 500,
+      });
+      const bytes = new Map<number, Uint8Array>(); // timeline 2 data by LSN
+      let end = start;
+      let timeline = 1;
+      const switches: WalStreamEvent[] = [];
+      const done = (async () => {
+        for await (const ev of stream) {
+          if (ev.type === 'timeline-switch') {
+            switches.push(ev);
+            timeline = ev.nextTimeline;
+            end = ev.restartLsn;
+          } else if (ev.type === 'data') {
+            if (ev.dataStart !== end) throw new Error(`chunk at ${formatLsn(ev.dataStart)}, expected ${formatLsn(end)}`);
+            if (ev.timeline === 2) bytes.set(ev.dataStart, ev.data.slice());
+            end = ev.dataStart + ev.data.length;
+          }
+        }
+      })();
+      let failed: unknown;
+      done.catch((e: unknown) => (failed = e));
+      await primary.query(`insert into t select g, repeat('z', 100) from generate_series(1, 5000) g`);
+      const sent = formatLsn(await currentLsn(primary));
+      await waitForReplay(standby, sent);
+      await until('the stream to catch up', async () => (failed === undefined ? end >= parseLsn(sent) : Promise.reject(failed)));
+      await primary.stop('immediate');
+      await standby.query('select pg_promote(true, 60)');
+      await standby.query(`insert into t select g, repeat('w', 100) from generate_series(1, 5000) g`);
+      await standby.query('select pg_switch_wal()');
+      const target = await currentLsn(standby);
+      await until(`timeline 2 up to ${formatLsn(target)}`, async () => (failed === undefined ? timeline === 2 && end >= target - (target % seg) : Promise.reject(failed)));
+      stream.stop();
+      await done;
+      expect(ports[0]).toBe(primary.port);
+      expect(ports.at(-1)).toBe(standby.port);
+      expect(switches).toHaveLength(1);
+      expect(switches[0]).toMatchObject({ timeline: 1, nextTimeline: 2 });
+      // Every timeline-2 byte received equals the promoted server's file at that place.
+      const first2 = (switches[0] as { restartLsn: number }).restartLsn;
+      const all = new Uint8Array(end - first2);
+      for (const [at, d] of bytes) all.set(d, at - first2);
+      let compared = 0;
+      for (let s0 = first2 - (first2 % seg); s0 < end; s0 += seg) {
+        const name = walFileName(2, s0 / seg, seg);
+        const from = Math.max(s0, first2);
+        const to = Math.min(s0 + seg, end);
+        const theirs = fs.readFileSync(path.join(standby.pgWalDir, name)).subarray(from - s0, to - s0);
+        expect(Buffer.compare(Buffer.from(all.subarray(from - first2, to - first2)), theirs), name).toBe(0);
+        compared += to - from;
+      }
+      expect(end).toBeGreaterThanOrEqual(target - (target % seg));
+      expect(compared).toBeGreaterThan(500_000);
+    } finally {
+      await standby?.destroy();
+      await primary.destroy();
+      fs.rmSync(base, { recursive: true, force: true });
     }
   });
 });

@@ -38,7 +38,8 @@ Optional actions:
       --drop-slot        drop the replication slot (name given by --slot), then exit
 
 The segment being written is DIR/<segment>.partial, padded to the segment size; it is renamed when whole
-(to <segment>.gz with -Z gzip). A restart resumes at the newest segment in DIR. Authentication: trust,
+(to <segment>.gz with -Z gzip). A restart resumes at the newest segment in DIR; a lost connection is
+retried with backoff (0.2 s doubling to 5 s) from the first byte not yet written. Authentication: trust,
 password, md5, scram-sha-256; TLS when the server offers it (sslmode as in libpq).
 `;
 

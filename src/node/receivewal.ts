@@ -79,10 +79,19 @@ class SegmentWriter {
 
   constructor(
     private readonly dir: string,
-    private readonly segSize: number,
+    readonly segSize: number,
     private readonly gzipLevel: number | undefined,
     private readonly log: (l: string) => void,
-  ) {}
+    start: Lsn,
+  ) {
+    this.pos = start;
+    this.flushed = start;
+  }
+
+  /** After a timeline switch: the next timeline's data begins at `lsn` (a segment start). */
+  restartAt(lsn: Lsn): void {
+    this.pos = lsn;
+  }
 
   get position(): Lsn {
     return this.pos;
@@ -185,9 +194,22 @@ function writeHistoryFile(dir: string, tli: number, history: { filename: string;
 /** Why a streaming attempt ended. */
 type Ended = 'stopped' | 'lost';
 
+/** What survives a lost connection within one run: the open segment and where its bytes end. */
+interface RunState {
+  connected: boolean;
+  writer: SegmentWriter | undefined;
+  timeline: number;
+  /** Data arrived in the last attempt: the backoff starts again from its first step. */
+  progressed: boolean;
+  /** IDENTIFY_SYSTEM's systemid of the first connection: a reconnection must reach the same system. */
+  systemId: string | undefined;
+}
+
 /**
  * Streams until `endpos`, the signal, or (with `noLoop`) the first lost connection. Resolves when stopped
- * on purpose; rejects with a typed error otherwise.
+ * on purpose; rejects with a typed error otherwise. After a lost connection it reconnects with backoff
+ * (doubling from 0.2 s up to `reconnectDelayMs`) and resumes at the first byte not yet written, into the
+ * same open `.partial`; a new run starts again at the beginning of the newest `.partial`, as pg_receivewal does.
  */
 export async function receiveWal(o: ReceiveWalOptions): Promise<void> {
   const log = o.log ?? (() => {});
@@ -195,74 +217,96 @@ export async function receiveWal(o: ReceiveWalOptions): Promise<void> {
   if (!fs.existsSync(o.directory) || !fs.statSync(o.directory).isDirectory()) {
     throw new WalError('invalid-argument', `could not access directory "${o.directory}": No such file or directory`, { file: o.directory });
   }
-  const state = { connected: false };
-  for (;;) {
-    if (o.signal?.aborted) return;
-    let ended: Ended;
-    try {
-      ended = await streamLog(o, log, state);
-    } catch (e) {
-      // A server or protocol error, or a dropped connection: retry unless told not to (pg_receivewal's loop).
-      // As pg_receivewal, a first connection that fails ends it: the arguments are wrong, not the network.
-      if (o.noLoop || !state.connected || !(e instanceof WalError) || isPermanent(e)) throw e;
-      log(`disconnected; waiting ${(o.reconnectDelayMs ?? 5000) / 1000} seconds to try again: ${(e as Error).message}`);
-      await sleep(o.reconnectDelayMs ?? 5000);
-      continue;
+  const maxDelay = o.reconnectDelayMs ?? 5000;
+  let delay = Math.min(200, maxDelay);
+  const state: RunState = { connected: false, writer: undefined, timeline: 0, progressed: false, systemId: undefined };
+  try {
+    for (;;) {
+      if (o.signal?.aborted) return;
+      let why: string;
+      state.progressed = false;
+      try {
+        if ((await streamLog(o, log, state)) === 'stopped') return;
+        if (o.noLoop) throw new WalSourceError('stream-ended', 'replication stream was terminated before stop point');
+        why = 'the server ended the stream';
+      } catch (e) {
+        // A server or protocol error, or a dropped connection: retry unless told not to (pg_receivewal's loop).
+        // As pg_receivewal, a first connection that fails ends it: the arguments are wrong, not the network.
+        if (o.noLoop || !state.connected || !(e instanceof WalError) || isPermanent(e)) throw e;
+        why = e.message;
+      }
+      if (state.progressed) delay = Math.min(200, maxDelay);
+      log(`disconnected; waiting ${delay / 1000} seconds to try again: ${why}`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, maxDelay);
     }
-    if (ended === 'stopped') return;
-    if (o.noLoop) throw new WalSourceError('stream-ended', 'replication stream was terminated before stop point');
-    log(`disconnected; waiting ${(o.reconnectDelayMs ?? 5000) / 1000} seconds to try again`);
-    await sleep(o.reconnectDelayMs ?? 5000);
+  } finally {
+    // The unfinished segment stays .partial, synced.
+    state.writer?.close(state.writer.position);
   }
 }
 
 /** Errors a retry cannot cure: bad arguments, authentication, a folder in the wrong state. */
 function isPermanent(e: WalError): boolean {
-  return e.code === 'invalid-argument' || e.code === 'authentication-failed' || e.code === 'bad-partial' || e.code === 'bad-history' || e.code === 'stream-gap';
+  return e.code === 'invalid-argument' || e.code === 'authentication-failed' || e.code === 'bad-partial' || e.code === 'bad-history' || e.code === 'stream-gap' || e.code === 'system-mismatch';
 }
 
-async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: { connected: boolean }): Promise<Ended> {
+async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: RunState): Promise<Ended> {
   const conn = await ReplicationConnection.connect({ connectionString: o.connectionString, env: o.env, applicationName: 'pgwal receive' });
   state.connected = true;
   const onAbort = (): void => stream?.stop();
   let stream: WalStream | undefined;
-  let writer: SegmentWriter | undefined;
   try {
+    let startLsn: Lsn;
     const system = await conn.identifySystem();
-    const segSize = await conn.walSegmentSize();
-    let start = findStreamingStart(o.directory, segSize);
-    if (start === undefined && o.slot !== undefined) {
-      const s = await conn.readReplicationSlot(o.slot);
-      if (s.slotType === null) throw new ServerError({ S: 'ERROR', C: '42704', M: `replication slot "${o.slot}" does not exist` });
-      if (s.slotType !== 'physical') throw new WalError('invalid-argument', `cannot use the slot "${o.slot}": it is a ${s.slotType} slot, expected a physical one`);
-      if (s.restartLsn !== null && s.restartTimeline !== null) start = { lsn: s.restartLsn, timeline: s.restartTimeline };
+    if (state.systemId !== undefined && system.systemId !== state.systemId) {
+      // A host list can lead elsewhere: WAL of another system must not continue these files.
+      throw new WalSourceError('system-mismatch', `system identifier ${system.systemId} of the server does not match ${state.systemId}, the system streamed so far`);
     }
-    start ??= { lsn: system.xlogpos, timeline: system.timeline };
-    const startLsn = start.lsn - (start.lsn % segSize);
-    if (o.endpos !== undefined && startLsn >= o.endpos) {
-      log(`stopped log streaming at ${formatLsn(startLsn)} (timeline ${start.timeline})`);
-      return 'stopped';
+    state.systemId = system.systemId;
+    if (state.writer !== undefined) {
+      // A reconnection: on from the first byte not yet written, into the segment still open.
+      startLsn = state.writer.position;
+      log(`resuming log streaming at ${formatLsn(startLsn)} (timeline ${state.timeline})`);
+    } else {
+      const segSize = await conn.walSegmentSize();
+      let start = findStreamingStart(o.directory, segSize);
+      if (start === undefined && o.slot !== undefined) {
+        const s = await conn.readReplicationSlot(o.slot);
+        if (s.slotType === null) throw new ServerError({ S: 'ERROR', C: '42704', M: `replication slot "${o.slot}" does not exist` });
+        if (s.slotType !== 'physical') throw new WalError('invalid-argument', `cannot use the slot "${o.slot}": it is a ${s.slotType} slot, expected a physical one`);
+        if (s.restartLsn !== null && s.restartTimeline !== null) start = { lsn: s.restartLsn, timeline: s.restartTimeline };
+      }
+      start ??= { lsn: system.xlogpos, timeline: system.timeline };
+      startLsn = start.lsn - (start.lsn % segSize);
+      if (o.endpos !== undefined && startLsn >= o.endpos) {
+        log(`stopped log streaming at ${formatLsn(startLsn)} (timeline ${start.timeline})`);
+        return 'stopped';
+      }
+      if (start.timeline !== 1 && !fs.existsSync(path.join(o.directory, historyFileName(start.timeline)))) {
+        writeHistoryFile(o.directory, start.timeline, await conn.timelineHistory(start.timeline));
+      }
+      log(`starting log streaming at ${formatLsn(startLsn)} (timeline ${start.timeline})`);
+      state.writer = new SegmentWriter(o.directory, segSize, o.gzipLevel, log, startLsn);
+      state.timeline = start.timeline;
     }
-    if (start.timeline !== 1 && !fs.existsSync(path.join(o.directory, historyFileName(start.timeline)))) {
-      writeHistoryFile(o.directory, start.timeline, await conn.timelineHistory(start.timeline));
-    }
-    log(`starting log streaming at ${formatLsn(startLsn)} (timeline ${start.timeline})`);
-    writer = new SegmentWriter(o.directory, segSize, o.gzipLevel, log);
-    writer.flushed = startLsn;
+    const writer = state.writer;
     stream = new WalStream(conn, {
       slot: o.slot,
       startLsn,
-      timeline: start.timeline,
+      timeline: state.timeline,
       statusIntervalMs: o.statusIntervalMs ?? 10_000,
-      walSegmentSize: segSize,
+      walSegmentSize: writer.segSize,
     });
+    stream.report({ write: writer.position, flush: writer.flushed });
     o.signal?.addEventListener('abort', onAbort);
     if (o.signal?.aborted) stream.stop();
     let stoppedOnPurpose = false;
     for await (const ev of stream) {
       switch (ev.type) {
         case 'data':
-          writer!.write(ev.timeline, ev.dataStart, ev.data, o.synchronous === true);
+          writer.write(ev.timeline, ev.dataStart, ev.data, o.synchronous === true);
+          state.progressed = true;
           stream.report({ write: writer.position, flush: writer.flushed }, o.synchronous === true);
           if (o.endpos !== undefined && writer.position >= o.endpos) {
             stoppedOnPurpose = true;
@@ -272,11 +316,12 @@ async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: 
         case 'timeline-switch':
           // see HandleEndOfCopyStream: the old timeline's last segment stays .partial.
           writer.close(stream.received);
+          writer.restartAt(ev.restartLsn);
+          state.timeline = ev.nextTimeline;
           if (!fs.existsSync(path.join(o.directory, ev.history.filename))) writeHistoryFile(o.directory, ev.nextTimeline, ev.history);
           log(`switched to timeline ${ev.nextTimeline} at ${formatLsn(ev.switchLsn)}`);
           break;
         case 'end':
-          writer.close(ev.lsn);
           if (stoppedOnPurpose || o.signal?.aborted) {
             log(`stopped log streaming at ${formatLsn(ev.lsn)} (timeline ${ev.timeline})`);
             return 'stopped';
@@ -289,7 +334,5 @@ async function streamLog(o: ReceiveWalOptions, log: (l: string) => void, state: 
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     conn.close();
-    // An error leaves the unfinished segment as .partial, synced, for the next attempt to redo.
-    writer?.close(writer.position);
   }
 }

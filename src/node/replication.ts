@@ -485,22 +485,40 @@ export class ReplicationConnection {
     await this.query(`DROP_REPLICATION_SLOT ${quoteIdent(slot)}`);
   }
 
-  /** START_REPLICATION [SLOT s] PHYSICAL X/X TIMELINE n; resolves when the server enters CopyBoth. */
-  async startPhysical(start: { slot?: string; lsn: Lsn; timeline: number }): Promise<void> {
+  /**
+   * START_REPLICATION [SLOT s] PHYSICAL X/X TIMELINE n; resolves when the server enters CopyBoth (undefined),
+   * or with the next timeline when the start point is the end of a historic timeline: the walsender then
+   * answers with the (next_tli, next_tli_startpos) result set and no COPY at all.
+   */
+  async startPhysical(start: { slot?: string; lsn: Lsn; timeline: number }): Promise<EndOfTimeline | undefined> {
     const sql = `START_REPLICATION ${start.slot !== undefined ? `SLOT ${quoteIdent(start.slot)} ` : ''}PHYSICAL ${formatLsn(start.lsn)} TIMELINE ${start.timeline}`;
     this.send({ type: 'Query', sql });
     let error: ServerError | undefined;
+    let row: (string | null)[] | undefined;
     for (;;) {
       const m = await this.take();
-      if (m.type === 'CopyBothResponse') {
-        this.inCopy = true;
-        this.copyDoneSent = false;
-        return;
-      }
-      if (m.type === 'ErrorResponse') error = new ServerError(m.fields);
-      else if (m.type === 'ReadyForQuery' && error !== undefined) throw error;
-      else if (m.type !== 'CommandComplete' && m.type !== 'RowDescription' && m.type !== 'DataRow') {
-        throw new ProtocolError('unexpected-message', `unexpected message "${m.type}" in answer to START_REPLICATION`);
+      switch (m.type) {
+        case 'CopyBothResponse':
+          this.inCopy = true;
+          this.copyDoneSent = false;
+          return undefined;
+        case 'ErrorResponse':
+          error = new ServerError(m.fields);
+          continue;
+        case 'RowDescription':
+        case 'CommandComplete':
+          continue;
+        case 'DataRow':
+          row = m.values.map((v) => (v === null ? null : utf8.decode(v)));
+          continue;
+        case 'ReadyForQuery':
+          if (error !== undefined) throw error;
+          if (row === undefined || row.length < 2 || row[0] === null || row[1] === null) {
+            throw new ProtocolError('unexpected-message', 'START_REPLICATION ended without a COPY and without a next timeline');
+          }
+          return { nextTimeline: Number(row[0]), nextTimelineStart: parseLsn(row[1]!) };
+        default:
+          throw new ProtocolError('unexpected-message', `unexpected message "${m.type}" in answer to START_REPLICATION`);
       }
     }
   }

@@ -7,7 +7,7 @@
 //          └────────────────── at startpos (or its segment start) ◀────────────────────────┘
 import { formatLsn, type Lsn } from '../lsn.js';
 import { ConnectionError, ProtocolError, ServerError } from '../protocol/index.js';
-import type { ReplicationConnection } from './replication.js';
+import type { EndOfTimeline, ReplicationConnection } from './replication.js';
 
 export interface HotStandbyFeedbackValues {
   xmin: number;
@@ -88,6 +88,25 @@ export class WalStream implements AsyncIterable<WalStreamEvent> {
     this.lastStatus = Date.now();
   }
 
+  /** see ReadEndOfStreamingResult and its checks (receivelog.c); then the next timeline's history. */
+  private async nextTimeline(next: EndOfTimeline): Promise<Extract<WalStreamEvent, { type: 'timeline-switch' }>> {
+    if (next.nextTimeline <= this.timeline) {
+      throw new ProtocolError('protocol-violation', `server reported unexpected next timeline ${next.nextTimeline}, following timeline ${this.timeline}`);
+    }
+    if (next.nextTimelineStart > this.received) {
+      throw new ProtocolError(
+        'protocol-violation',
+        `server stopped streaming timeline ${this.timeline} at ${formatLsn(this.received)}, but reported next timeline ${next.nextTimeline} to begin at ${formatLsn(next.nextTimelineStart)}`,
+      );
+    }
+    const history = await this.conn.timelineHistory(next.nextTimeline);
+    const seg = this.options.walSegmentSize;
+    const restart = seg === undefined ? next.nextTimelineStart : next.nextTimelineStart - (next.nextTimelineStart % seg);
+    const ev = { type: 'timeline-switch' as const, timeline: this.timeline, nextTimeline: next.nextTimeline, switchLsn: next.nextTimelineStart, restartLsn: restart, history };
+    this.timeline = next.nextTimeline;
+    return ev;
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<WalStreamEvent> {
     let start = this.options.startLsn;
     const interval = this.options.statusIntervalMs ?? 10_000;
@@ -97,8 +116,17 @@ export class WalStream implements AsyncIterable<WalStreamEvent> {
           yield { type: 'end', timeline: this.timeline, lsn: this.received };
           return;
         }
-        await this.conn.startPhysical({ slot: this.options.slot, lsn: start, timeline: this.timeline });
+        const atEnd = await this.conn.startPhysical({ slot: this.options.slot, lsn: start, timeline: this.timeline });
         this.received = start;
+        if (atEnd !== undefined) {
+          // The start point is where the timeline ended: straight to the next one.
+          const sw = await this.nextTimeline(atEnd);
+          yield sw;
+          start = sw.restartLsn;
+          continue;
+        }
+        // stop() while START_REPLICATION was on its way found no COPY to end: end it now.
+        if (this.stopping) this.conn.requestEndCopy();
         if (interval > 0) {
           this.timer = setInterval(() => {
             if (Date.now() - this.lastStatus >= interval) {
@@ -139,22 +167,9 @@ export class WalStream implements AsyncIterable<WalStreamEvent> {
           yield { type: 'end', timeline: this.timeline, lsn: this.received };
           return;
         }
-        // see ReadEndOfStreamingResult and its checks (receivelog.c)
-        if (next.nextTimeline <= this.timeline) {
-          throw new ProtocolError('protocol-violation', `server reported unexpected next timeline ${next.nextTimeline}, following timeline ${this.timeline}`);
-        }
-        if (next.nextTimelineStart > this.received) {
-          throw new ProtocolError(
-            'protocol-violation',
-            `server stopped streaming timeline ${this.timeline} at ${formatLsn(this.received)}, but reported next timeline ${next.nextTimeline} to begin at ${formatLsn(next.nextTimelineStart)}`,
-          );
-        }
-        const history = await this.conn.timelineHistory(next.nextTimeline);
-        const seg = this.options.walSegmentSize;
-        const restart = seg === undefined ? next.nextTimelineStart : next.nextTimelineStart - (next.nextTimelineStart % seg);
-        yield { type: 'timeline-switch', timeline: this.timeline, nextTimeline: next.nextTimeline, switchLsn: next.nextTimelineStart, restartLsn: restart, history };
-        this.timeline = next.nextTimeline;
-        start = restart;
+        const sw = await this.nextTimeline(next);
+        yield sw;
+        start = sw.restartLsn;
       }
     } finally {
       clearInterval(this.timer);
