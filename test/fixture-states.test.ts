@@ -7,11 +7,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listFixtures, readTsv, type Fixture } from './support/fixtures.js';
 import { runCli } from './support/cli.js';
+import os from 'node:os';
+import { afterAll } from 'vitest';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-states-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const fixtures = listFixtures().filter((f) => fs.existsSync(path.join(f.dir, 'slot.state')));
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('the shipped state of %s', (_id, f) => {
-  const base = ['--state', path.join(f.dir, 'slot.state'), '-p', f.dir, '--end', f.meta.endLsn];
+  // A copy: a decode holds its slot (as the server's peek does), and other tests decode the same shipped state.
+  const copy = (): string => {
+    const dir = fs.mkdtempSync(path.join(tmp, `${f.meta.major}-`));
+    for (const n of fs.readdirSync(f.dir)) if (n.startsWith('slot.state') || n.startsWith('catalog-pages')) fs.cpSync(path.join(f.dir, n), path.join(dir, n), { recursive: true });
+    return path.join(dir, 'slot.state');
+  };
+  const base = ['--state', copy(), '-p', f.dir, '--end', f.meta.endLsn];
 
   it('decodes with test_decoding and with --plugin json', async () => {
     const td = await runCli(['decode', ...base, '-o', 'skip-empty-xacts=1']);

@@ -42,7 +42,7 @@ describe('--plugin sql options', () => {
   });
   it('refuses what it does not know, with a typed error', () => {
     for (const bad of [['xids=1,x'], ['tables=nodot'], ['start-time=yesterday'], ['include-xids=1']]) expect(() => sql(...bad), bad[0]).toThrow(WalError);
-    expect(() => pluginChoice([{ name: 'plugin', value: 'sqlite' }], 'test_decoding')).toThrow(/expected test_decoding, json or sql/);
+    expect(() => pluginChoice([{ name: 'plugin', value: 'sqlite' }], 'test_decoding')).toThrow(/expected test_decoding, json, pgoutput or sql/);
   });
 });
 
