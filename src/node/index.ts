@@ -7,4 +7,5 @@ export * from './catalog.js';
 export * from './spill.js';
 export * from './catalog-snapshot.js';
 export * from './transactions.js';
+export * from './consumer.js';
 export * from './orphans.js';
