@@ -171,6 +171,30 @@ describe.each(fixtures('types-dml'))('TransactionConsumer on %s', (_id, f) => {
     }
   });
 
+  it('an abort ends the batches with its reason, also while paused; an ack after the end still confirms', async () => {
+    const file = copySlot(f);
+    const slot = openSlotFile(file);
+    try {
+      const stop = new AbortController();
+      const consumer = new TransactionConsumer({ slot, path: f.dir, end, signal: stop.signal, batch: { maxTransactions: 1 } });
+      const seen: TransactionBatch[] = [];
+      const done = consumer.run({
+        autoAck: false,
+        eachBatch: ({ batch, pause }) => {
+          seen.push(batch);
+          pause();
+          setTimeout(() => stop.abort(new Error('enough')), 20);
+        },
+      });
+      await expect(done).rejects.toThrow('enough');
+      expect(seen.map((b) => b.transactions[0]!.xid)).toEqual([txns[0]!.xid]);
+      expect(consumer.ack(seen[0]!.lastLsn)).toBe(true);
+    } finally {
+      slot.release();
+    }
+    expect(confirmed(file)).toBe(txns[0]!.endLsn);
+  });
+
   it('refuses bad bounds and a second run', async () => {
     const slot = openSlotFile(copySlot(f));
     try {

@@ -35,6 +35,7 @@ export interface ConsumerOptions {
   end?: Lsn;
   /** Wait at the end of the WAL for more instead of ending (pg_recvlogical's way); `stop()` ends it. */
   follow?: boolean | FollowOptions;
+  /** Aborting ends run() / batches() with the signal's reason, at once (even while paused); nothing more is acked. */
   signal?: AbortSignal;
   /** The bounds of one batch: a batch is handed over once it is full or its first transaction has waited maxWaitMs. */
   batch?: { maxTransactions?: number; maxChanges?: number; maxWaitMs?: number };
@@ -271,6 +272,14 @@ export class TransactionConsumer {
     if (this.started) throw new InvalidArgumentError('a TransactionConsumer runs once: make a new one (on the same slot) to start again');
     this.started = true;
     this.slot.assertUsable();
+    // An abort ends the batches with its reason, also while the consumer waits (paused, or for acks).
+    const signal = this.o.signal;
+    const onAbort = (): void => {
+      this.failure ??= { error: signal!.reason };
+      this.stop();
+    };
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     this.producing = this.produce();
     try {
       for (;;) {
@@ -279,6 +288,7 @@ export class TransactionConsumer {
         yield batch;
       }
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       this.stop();
       await this.producing;
     }
@@ -351,7 +361,8 @@ export class TransactionConsumer {
       });
       // Called at ack time: the historic catalog as it is then serves any restart point at or before its last record.
       this.catalogPagesAt = historic === undefined ? undefined : (restart) => catalogSnapshotToJson(historic.exportSnapshot(restart));
-      const signal = o.signal === undefined ? this.abort.signal : AbortSignal.any([o.signal, this.abort.signal]);
+      // The caller's signal stops the consumer (batches() listens to it), which aborts this one.
+      const signal = this.abort.signal;
       const follow = o.follow === true ? {} : o.follow === false ? undefined : o.follow;
       const stream = openWal({ path: o.path, timeline: 'latest', recycleWindows: true }).records({ start: parseLsn(state.restartLsn), end: o.end, startTimeline: state.timeline, signal, follow });
       try {
@@ -377,7 +388,7 @@ export class TransactionConsumer {
         if (!(this.stopping && this.abort.signal.aborted && (e === this.abort.signal.reason || (e as Error)?.name === 'AbortError'))) throw e;
       }
     } catch (e) {
-      this.failure = { error: e };
+      this.failure ??= { error: e };
     } finally {
       decoder?.close();
       this.finished = true;
