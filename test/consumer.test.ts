@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { AckError, TransactionConsumer, type TransactionBatch } from '../src/node/consumer.js';
 import { openSlotFile, readSlotStateFile } from '../src/node/slot.js';
+import { decodeTransactions } from '../src/node/transactions.js';
 import { listFixtures, readTsv, type Fixture } from './support/fixtures.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-consumer-'));
@@ -193,6 +194,21 @@ describe.each(fixtures('types-dml'))('TransactionConsumer on %s', (_id, f) => {
       slot.release();
     }
     expect(confirmed(file)).toBe(txns[0]!.endLsn);
+  });
+
+  it('values held in the buffer while decoding reads on (recycled WAL windows) are those decodeTransactions hands over at once', async () => {
+    const direct: string[] = [];
+    for await (const t of decodeTransactions({ state: readSlotStateFile(path.join(f.dir, 'slot.state')), path: f.dir, end })) direct.push(JSON.stringify(t));
+    const slot = openSlotFile(copySlot(f));
+    const buffered: string[] = [];
+    try {
+      // One big batch at the end: every transaction sits in the buffer until the WAL has been read to its end.
+      await new TransactionConsumer({ slot, path: f.dir, end, batch: { maxWaitMs: 60_000 } }).run({ eachBatch: ({ batch }) => void buffered.push(...batch.transactions.map((t) => JSON.stringify(t))) });
+    } finally {
+      slot.release();
+    }
+    expect(buffered.length).toBe(txns.length);
+    expect(buffered).toEqual(direct);
   });
 
   it('refuses bad bounds and a second run', async () => {
