@@ -7,6 +7,7 @@ export * from './catalog.js';
 export * from './spill.js';
 export * from './catalog-snapshot.js';
 export * from './transactions.js';
+export * from './consumer.js';
 export * from './orphans.js';
 export * from './replication.js';
 export * from './walreceiver.js';
