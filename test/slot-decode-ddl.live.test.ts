@@ -24,7 +24,11 @@ function io(): DumpIo & { stdout: () => string; stderr: () => string } {
 
 async function endLsn(c: pg.Client): Promise<string> {
   const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
-  for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((r) => setTimeout(r, 25));
+  // The WAL writer leaves a partly filled page unflushed while a transaction stays open: a commit after `end`
+  // (an xid of its own, so a commit record, flushed at once) puts everything up to `end` on disk. Decoding must
+  // reach `end`: stopping short of it is an error.
+  await c.query('select txid_current()');
+  for (let i = 0; i < 400 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((r) => setTimeout(r, 25));
   return end;
 }
 
