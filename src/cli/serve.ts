@@ -1,0 +1,126 @@
+// `pgwal serve`: a walsender that PostgreSQL's replication clients connect to (src/node/walsender.ts).
+import fs from 'node:fs';
+import path from 'node:path';
+import { WalError } from '../errors.js';
+import { WalSender } from '../node/walsender.js';
+import { getopt } from './getopt.js';
+import type { DumpIo } from './dump.js';
+
+export const SERVE_HELP = `pgwal serve answers logical replication connections (replication=database) as a walsender does:
+pg_recvlogical and PostgreSQL subscribers connect to it and receive what each pgwal slot's output plugin
+(test_decoding, wal2json, pgoutput) writes, decoded from WAL files; the folders are followed as they grow.
+A client's standby status updates confirm the slot (its state file, rewritten crash-safely): a restart
+resumes after the last commit the client confirmed.
+
+Usage:
+  pgwal serve --state FILE... -p DIR... --listen ADDR [--port PORT] [--auth trust|scram] [--password-file FILE]
+
+Options:
+  --state FILE        a state file written by pgwal slot create; repeatable (one slot each, by its name)
+  -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
+  --listen ADDR       HOST:PORT for TCP (e.g. 127.0.0.1:5433), or a folder for a unix socket named as
+                      PostgreSQL's, .s.PGSQL.PORT (with --port, default 5432)
+  --port PORT         the port of a unix socket folder
+  --auth METHOD       scram (default): SCRAM-SHA-256 against --password-file; trust: any role, no password
+  --password-file FILE  lines ROLE:PASSWORD, or ROLE:SCRAM-SHA-256$... as pg_authid.rolpassword holds it
+  --log-commands      print each command a client sends on stderr
+
+Served: IDENTIFY_SYSTEM, START_REPLICATION SLOT s LOGICAL lsn (options), SHOW, and the set_config of the
+search_path that clients send. Anything else (SQL, CREATE_REPLICATION_SLOT, BASE_BACKUP, physical
+replication) gets an error with its SQLSTATE. No TLS: an SSLRequest is answered "N".
+`;
+
+export async function serveCommand(argv: string[], io: DumpIo): Promise<number> {
+  let sender: WalSender | undefined;
+  try {
+    const p = getopt(
+      argv,
+      [
+        { long: 'state', arg: 'required' },
+        { short: 'p', long: 'path', arg: 'required' },
+        { long: 'listen', arg: 'required' },
+        { long: 'port', arg: 'required' },
+        { long: 'auth', arg: 'required' },
+        { long: 'password-file', arg: 'required' },
+        { long: 'log-commands', arg: 'none' },
+        { long: 'help', arg: 'none' },
+      ],
+      (m) => {
+        throw new WalError('invalid-argument', m);
+      },
+    );
+    if (p.options.some((o) => o.name === 'help')) {
+      io.out(SERVE_HELP);
+      return 0;
+    }
+    if (p.positional.length > 0) throw new WalError('invalid-argument', `too many command-line arguments (first is "${p.positional[0]}")`);
+    const all = (n: string): string[] => p.options.filter((o) => o.name === n).map((o) => o.value!);
+    const one = (n: string): string | undefined => p.options.find((o) => o.name === n)?.value;
+    const states = all('state').map((f) => path.resolve(io.cwd, f));
+    if (states.length === 0) throw new WalError('invalid-argument', '--state is required');
+    const listen = one('listen');
+    if (listen === undefined) throw new WalError('invalid-argument', '--listen is required');
+    const dirs = all('path').map((d) => path.resolve(io.cwd, d));
+    if (dirs.length === 0) dirs.push(path.resolve(io.cwd, 'pg_wal'));
+    const auth = one('auth') ?? 'scram';
+    if (auth !== 'trust' && auth !== 'scram') throw new WalError('invalid-argument', `invalid --auth "${auth}": expected trust or scram`);
+    const passwords = new Map<string, string>();
+    const pwFile = one('password-file');
+    if (auth === 'scram') {
+      if (pwFile === undefined) throw new WalError('invalid-argument', '--auth scram needs --password-file (or name --auth trust)');
+      let text: string;
+      try {
+        text = fs.readFileSync(path.resolve(io.cwd, pwFile), 'utf8');
+      } catch (e) {
+        throw new WalError('invalid-argument', `could not read password file "${pwFile}": ${(e as Error).message}`);
+      }
+      for (const [i, line] of text.split('\n').entries()) {
+        if (line.trim() === '' || line.startsWith('#')) continue;
+        const c = line.indexOf(':');
+        if (c <= 0) throw new WalError('invalid-argument', `password file "${pwFile}" line ${i + 1}: expected ROLE:PASSWORD`);
+        passwords.set(line.slice(0, c), line.slice(c + 1));
+      }
+    }
+    const portText = one('port');
+    const port = portText === undefined ? 5432 : Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new WalError('invalid-argument', `invalid --port "${portText}"`);
+    const tcp = /^(.*):(\d+)$/.exec(listen);
+    let address: { host: string; port: number } | { socketDir: string; port: number };
+    if (tcp !== null && !fs.existsSync(listen)) {
+      const tcpPort = Number(tcp[2]);
+      if (tcpPort > 65535) throw new WalError('invalid-argument', `invalid --listen "${listen}": port ${tcpPort} is out of range`);
+      address = { host: tcp[1]!.replace(/^\[(.*)\]$/, '$1'), port: tcpPort };
+    } else {
+      const dir = path.resolve(io.cwd, listen);
+      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new WalError('invalid-argument', `invalid --listen "${listen}": neither HOST:PORT nor a folder`);
+      address = { socketDir: dir, port };
+    }
+    if (auth === 'trust' && 'host' in address && !['127.0.0.1', 'localhost', '::1'].includes(address.host)) {
+      io.err(`pgwal serve: warning: --auth trust on ${listen}: any client that reaches it may read the slots\n`);
+    }
+    sender = new WalSender({ states, path: dirs, auth, passwords });
+    if (p.options.some((o) => o.name === 'log-commands')) sender.on('command', (c: { processId: number; sql: string }) => io.err(`pgwal serve: [${c.processId}] ${c.sql}\n`));
+    sender.on('error', () => undefined);
+    let where: string;
+    try {
+      where = await sender.listen(address);
+    } catch (e) {
+      throw new WalError('invalid-argument', `could not listen on ${listen}: ${(e as Error).message}`);
+    }
+    io.err(`pgwal serve: listening on ${where}\n`);
+    await new Promise<void>((resolve) => {
+      if (io.signal?.aborted) resolve();
+      io.signal?.addEventListener('abort', () => resolve(), { once: true });
+      process.once('SIGTERM', () => resolve());
+    });
+    await sender.close();
+    return 0;
+  } catch (e) {
+    await sender?.close().catch(() => undefined);
+    if (e instanceof WalError) {
+      io.err(`pgwal serve: error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
