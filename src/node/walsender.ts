@@ -43,6 +43,7 @@ import { PgOutputPlugin, PublicationChangeGuard, parsePgOutputOptions } from '..
 import { Wal2JsonPlugin, parseWal2JsonOptions } from '../reorderbuffer/wal2json.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
+import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { parseBool } from '../cli/decode-options.js';
 
@@ -77,6 +78,9 @@ export class ServeError extends WalError {
 const TEXT_OID = 25;
 const INT4_OID = 23;
 const INT8_OID = 20;
+const NAME_OID = 19;
+const NAME_ARRAY_OID = 1003;
+const INT2VECTOR_OID = 22;
 /** Socket bytes queued beyond which decoding waits for the client (backpressure). */
 const HIGH_WATER = 1024 * 1024;
 const TEXT = new TextEncoder();
@@ -454,7 +458,39 @@ class Session {
       this.row([['set_config', TEXT_OID]], [[value]], 'SELECT 1');
       return;
     }
+    // A subscriber's queries of the publisher's publications (CREATE SUBSCRIPTION, ALTER … REFRESH): answered
+    // from the catalog of the slot's creation, the one pgoutput decodes with.
+    if (/\bpg_publication\b/.test(text) || /\bpg_publication_tables\b/.test(text) || /\bpg_get_publication_tables\b/.test(text)) {
+      const names = publicationNamesOf(text);
+      const catalog = this.publicationCatalog();
+      if (names !== undefined && catalog !== undefined) {
+        if (/\bpg_get_publication_tables\b/.test(text) && /SELECT DISTINCT n\.nspname, c\.relname, gpt\.attrs\s/i.test(text)) {
+          const rows = publishedTables(catalog, names).map((t) => [t.namespace, t.name, t.columns === null ? null : t.columns.join(' ')]);
+          this.row([['nspname', NAME_OID], ['relname', NAME_OID], ['attrs', INT2VECTOR_OID]], rows, `SELECT ${rows.length}`);
+          return;
+        }
+        if (/FROM pg_catalog\.pg_publication_tables t\s+WHERE t\.pubname IN/i.test(text) && /^SELECT DISTINCT t\.schemaname, t\.tablename\s*,\s*t\.attnames/i.test(text)) {
+          const rows = publishedTables(catalog, names).map((t) => [t.namespace, t.name, `{${t.columnNames.join(',')}}`]);
+          this.row([['schemaname', NAME_OID], ['tablename', NAME_OID], ['attnames', NAME_ARRAY_OID]], rows, `SELECT ${rows.length}`);
+          return;
+        }
+        if (/^SELECT t\.pubname FROM\s+pg_catalog\.pg_publication t WHERE\s+t\.pubname IN/i.test(text)) {
+          const rows = (catalog.publications ?? []).filter((p) => names.includes(p.name)).map((p) => [p.name]);
+          this.row([['pubname', NAME_OID]], rows, `SELECT ${rows.length}`);
+          return;
+        }
+      }
+    }
     throw new ServeError('0A000', `pgwal serve does not run SQL: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`);
+  }
+
+  /** The catalog of a pgoutput slot served (the first: slots of one server share their publications). */
+  private publicationCatalog(): DecoderCatalog | undefined {
+    for (const f of this.sender.slots.values()) {
+      const s = readSlotStateFile(f);
+      if (s.plugin === 'pgoutput' && s.catalog.publications !== undefined && (s.database === undefined || s.database === this.database)) return s.catalog;
+    }
+    return undefined;
   }
 
   private async startReplication(name: string, lsn: Lsn, options: [string, string | null][]): Promise<void> {
@@ -506,6 +542,39 @@ class Session {
       },
     );
   }
+}
+
+/** The quoted names of `pubname IN ('a', 'b')`, as libpqwalreceiver quotes them; undefined when not of that shape. */
+export function publicationNamesOf(sql: string): string[] | undefined {
+  const m = /pubname\s+IN\s*\(\s*((?:'(?:[^']|'')*'\s*,?\s*)+)\)/i.exec(sql);
+  if (m === null) return undefined;
+  return [...m[1]!.matchAll(/'((?:[^']|'')*)'/g)].map((x) => x[1]!.replace(/''/g, "'"));
+}
+
+/** see pg_get_publication_tables: the tables the named publications publish (their column lists, or all columns). */
+export function publishedTables(catalog: DecoderCatalog, names: string[]): { namespace: string; name: string; columns: number[] | null; columnNames: string[] }[] {
+  const pubs = (catalog.publications ?? []).filter((p) => names.includes(p.name));
+  const out: { namespace: string; name: string; columns: number[] | null; columnNames: string[] }[] = [];
+  for (const r of catalog.relations) {
+    if (r.kind !== 'r' && r.kind !== 'p') continue;
+    if (r.namespace === 'pg_catalog' || r.namespace === 'information_schema' || r.namespace.startsWith('pg_toast') || r.oid < 16384) continue;
+    let member = false;
+    let columns: number[] | null = null;
+    let all = false;
+    for (const p of pubs) {
+      const t = p.tables.find((x) => x.relid === r.oid);
+      if (p.allTables || p.schemas.includes(r.namespace) || t !== undefined) {
+        member = true;
+        if (t?.columns == null) all = true;
+        else columns = [...new Set([...(columns ?? []), ...t.columns])].sort((a, b) => a - b);
+      }
+    }
+    if (!member) continue;
+    const live = r.attributes.filter((a) => !a.dropped && a.attnum > 0);
+    const cols = all || columns === null ? null : columns;
+    out.push({ namespace: r.namespace, name: r.name, columns: cols ?? live.map((a) => a.attnum), columnNames: live.filter((a) => cols === null || cols.includes(a.attnum)).map((a) => a.name) });
+  }
+  return out;
 }
 
 /** The slot's plugin with the options START_REPLICATION named (each plugin checks its own, as the server's). */
