@@ -41,7 +41,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
           sender.on('command', (x: { sql: string }) => commands.push(x.sql));
           const errors: unknown[] = [];
-          sender.on('error', (x: { error: unknown }) => errors.push(x.error));
+          sender.on('session-error', (x: { error: unknown }) => errors.push(x.error));
           const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
           await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
           await pc.query(`insert into acct select g, 'owner ' || g, g * 1.5 from generate_series(1, 50) g`);

@@ -100,7 +100,6 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
     }
     sender = new WalSender({ states, path: dirs, auth, passwords });
     if (p.options.some((o) => o.name === 'log-commands')) sender.on('command', (c: { processId: number; sql: string }) => io.err(`pgwal serve: [${c.processId}] ${c.sql}\n`));
-    sender.on('error', () => undefined);
     let where: string;
     try {
       where = await sender.listen(address);

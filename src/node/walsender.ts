@@ -226,7 +226,7 @@ class Session {
     else if (e instanceof ProtocolError) this.error({ sqlState: e.code === 'message-too-long' ? '54000' : '08P01', message: e.message, severity: 'FATAL' });
     else if (e instanceof WalError) this.error({ sqlState: 'XX000', message: e.message, severity: 'FATAL' });
     else this.error({ sqlState: 'XX000', message: `internal error: ${(e as Error)?.message ?? String(e)}`, severity: 'FATAL' });
-    this.sender.emit('error', { processId: this.processId, error: e });
+    this.sender.emit('session-error', { processId: this.processId, error: e });
     this.close();
   }
 

@@ -1,0 +1,185 @@
+// pgwal serve without a PostgreSQL server: authentication (SCRAM, trust), what it refuses, and hostile clients,
+// with Debian's libpq clients (pg_recvlogical, psql 15) where they are installed, and raw sockets.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WalSender } from '../src/node/walsender.js';
+import { serveCommand, SERVE_HELP } from '../src/cli/serve.js';
+import { listFixtures } from './support/fixtures.js';
+import { io } from './support/slot.js';
+import { parseReplicationCommand } from '../src/protocol/index.js';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+const haveClients = fs.existsSync(path.join(BIN, 'pg_recvlogical'));
+
+function run(program: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(path.join(BIN, program), args, { env: { ...process.env, PGCONNECT_TIMEOUT: '5', PGSSLMODE: 'prefer', ...env }, timeout: 20_000 }, (e, stdout, stderr) => {
+      resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : 1, stdout, stderr });
+    });
+  });
+}
+
+/** Bytes to a raw connection, and what comes back until the server closes it (or 5 s pass). */
+function raw(port: number, chunks: Uint8Array[]): Promise<{ reply: Buffer; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const got: Buffer[] = [];
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve({ reply: Buffer.concat(got), closed: false });
+    }, 5000);
+    s.on('data', (d) => got.push(d));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve({ reply: Buffer.concat(got), closed: true });
+    });
+    s.on('connect', () => {
+      for (const c of chunks) s.write(c);
+    });
+  });
+}
+
+function startup(params: Record<string, string>): Uint8Array {
+  const body = Buffer.concat([...Object.entries(params).flatMap(([k, v]) => [Buffer.from(`${k}\0${v}\0`)]), Buffer.from([0])]);
+  const out = Buffer.alloc(8 + body.length);
+  out.writeInt32BE(out.length, 0);
+  out.writeInt32BE(196608, 4);
+  body.copy(out, 8);
+  return out;
+}
+
+describe('pgwal serve', () => {
+  let dir: string;
+  let scram: WalSender;
+  let trust: WalSender;
+  let scramPort: number;
+  let trustPort: number;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-'));
+    const f = listFixtures().find((x) => fs.existsSync(path.join(x.dir, 'slot.state')))!;
+    fs.copyFileSync(path.join(f.dir, 'slot.state'), path.join(dir, 'slot.state'));
+    scram = new WalSender({ states: [path.join(dir, 'slot.state')], path: [dir], auth: 'scram', passwords: new Map([['postgres', 'secret']]) });
+    trust = new WalSender({ states: [path.join(dir, 'slot.state')], path: [dir], auth: 'trust', maxMessageLength: 4096 });
+    scramPort = Number((await scram.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+    trustPort = Number((await trust.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+  });
+  afterAll(async () => {
+    await scram.close();
+    await trust.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const conn = (port: number, user = 'postgres', extra = ' replication=database'): string => `host=127.0.0.1 port=${port} dbname=postgres user=${user}${extra}`;
+
+  it.runIf(haveClients)('SCRAM: the right password gets in (to the server\'s slot error), a wrong one or an unknown role is refused as the server refuses', async () => {
+    const ok = await run('pg_recvlogical', ['--start', '-S', 'nope', '-f', '-', '--no-loop', '-d', conn(scramPort, 'postgres', '')], { PGPASSWORD: 'secret' });
+    expect(ok.code).toBe(1);
+    expect(ok.stderr).toContain('replication slot "nope" does not exist');
+    const wrong = await run('pg_recvlogical', ['--start', '-S', 'nope', '-f', '-', '--no-loop', '-d', conn(scramPort, 'postgres', '')], { PGPASSWORD: 'wrong' });
+    expect(wrong.stderr).toContain('password authentication failed for user "postgres"');
+    const unknown = await run('pg_recvlogical', ['--start', '-S', 'nope', '-f', '-', '--no-loop', '-d', conn(scramPort, 'mallory', '')], { PGPASSWORD: 'secret' });
+    expect(unknown.stderr).toContain('password authentication failed for user "mallory"');
+  });
+
+  it.runIf(haveClients)('answers IDENTIFY_SYSTEM and SHOW; refuses SQL, other replication commands and plain connections with their SQLSTATE', async () => {
+    const id = await run('psql', ['-XAt', '-d', conn(trustPort), '-c', 'IDENTIFY_SYSTEM']);
+    expect(id.code, id.stderr).toBe(0);
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'slot.state'), 'utf8')) as { state: { systemIdentifier: string; timeline: number } };
+    expect(id.stdout.trim().split('|').slice(0, 2)).toEqual([state.state.systemIdentifier, String(state.state.timeline)]);
+    expect(id.stdout.trim().split('|')[3]).toBe('postgres');
+    const show = await run('psql', ['-XAt', '-d', conn(trustPort), '-c', 'SHOW data_directory_mode']);
+    expect(show.stdout.trim()).toBe('0700');
+    const verbose = { PGOPTIONS: '', PG_COLOR: 'never' };
+    const sql = await run('psql', ['-XAt', '-v', 'VERBOSITY=verbose', '-d', conn(trustPort), '-c', 'select 1'], verbose);
+    expect(sql.stderr).toMatch(/ERROR:\s+0A000: pgwal serve does not run SQL: select 1/);
+    const create = await run('psql', ['-XAt', '-v', 'VERBOSITY=verbose', '-d', conn(trustPort), '-c', 'CREATE_REPLICATION_SLOT x LOGICAL test_decoding'], verbose);
+    expect(create.stderr).toMatch(/ERROR:\s+0A000: pgwal serve does not serve CREATE_REPLICATION_SLOT/);
+    const unknownGuc = await run('psql', ['-XAt', '-v', 'VERBOSITY=verbose', '-d', conn(trustPort), '-c', 'SHOW no_such_thing'], verbose);
+    expect(unknownGuc.stderr).toMatch(/ERROR:\s+42704: unrecognized configuration parameter "no_such_thing"/);
+    const plain = await run('psql', ['-XAt', '-d', conn(trustPort, 'postgres', ''), '-c', 'select 1']);
+    expect(plain.stderr).toContain('no pg_hba.conf entry for host "pgwal serve", user "postgres", database "postgres"');
+  });
+
+  it('hostile clients: an oversized or malformed message gets an error and a closed connection, others are served meanwhile', async () => {
+    // A Query announcing 2 GB: refused from its header, nothing allocated.
+    const big = Buffer.alloc(5);
+    big[0] = 0x51;
+    big.writeInt32BE(0x7fff_fff0, 1);
+    const a = await raw(trustPort, [startup({ user: 'postgres', database: 'postgres', replication: 'database' }), big]);
+    expect(a.closed).toBe(true);
+    expect(a.reply.toString('latin1')).toMatch(/54000.*more than the limit of 4096/s);
+    // A start-up packet of length 3, and one of 100 kB.
+    const short = Buffer.from([0, 0, 0, 3, 0, 3, 0, 0]);
+    const b = await raw(trustPort, [short]);
+    expect(b.closed).toBe(true);
+    expect(b.reply.toString('latin1')).toContain('invalid length of startup packet: 3');
+    const huge = Buffer.alloc(8);
+    huge.writeInt32BE(100_000, 0);
+    const c = await raw(trustPort, [huge]);
+    expect(c.closed).toBe(true);
+    expect(c.reply.toString('latin1')).toContain('invalid length of startup packet');
+    // An unknown message type after start-up, and a CopyData outside COPY then garbage.
+    const d = await raw(trustPort, [startup({ user: 'postgres', database: 'postgres', replication: 'database' }), Buffer.from([0x01, 0, 0, 0, 4])]);
+    expect(d.closed).toBe(true);
+    expect(d.reply.toString('latin1')).toMatch(/08P01.*invalid frontend message type 1/s);
+    // A protocol version the server does not speak.
+    const v = Buffer.from(startup({ user: 'postgres' }));
+    v.writeInt32BE(4 << 16, 4);
+    const e = await raw(trustPort, [v]);
+    expect(e.closed).toBe(true);
+    expect(e.reply.toString('latin1')).toContain('unsupported frontend protocol 4.0');
+    // Meanwhile a well-behaved client is served.
+    if (haveClients) {
+      const ok = await run('psql', ['-XAt', '-d', conn(trustPort), '-c', 'IDENTIFY_SYSTEM']);
+      expect(ok.code, ok.stderr).toBe(0);
+    }
+  });
+
+  it('parses the replication grammar as repl_gram.y: quoted names, options with and without values, a semicolon', () => {
+    expect(parseReplicationCommand(`START_REPLICATION SLOT "My ""slot""" LOGICAL 1/ABCDEF00 ("proto_version" '4', publication_names '"p"', binary, streaming 'parallel');`)).toEqual({
+      kind: 'START_REPLICATION',
+      slot: 'My "slot"',
+      logical: true,
+      lsn: 0x1_abcdef00,
+      timeline: undefined,
+      options: [
+        ['proto_version', '4'],
+        ['publication_names', '"p"'],
+        ['binary', null],
+        ['streaming', 'parallel'],
+      ],
+    });
+    expect(parseReplicationCommand('identify_system')).toEqual({ kind: 'IDENTIFY_SYSTEM' });
+    expect(parseReplicationCommand('SELECT 1')).toEqual({ kind: 'sql', sql: 'SELECT 1' });
+    expect(() => parseReplicationCommand('START_REPLICATION SLOT s LOGICAL')).toThrow('syntax error at end of input');
+    expect(() => parseReplicationCommand("START_REPLICATION SLOT s LOGICAL 0/0 (a 'b'")).toThrow('syntax error at end of input');
+    expect(() => parseReplicationCommand("START_REPLICATION SLOT s LOGICAL 0/0 (a 'b)")).toThrow('unterminated quoted string');
+  });
+
+  it('--help, and one-line errors for bad options', async () => {
+    const h = io();
+    expect(await serveCommand(['--help'], h)).toBe(0);
+    expect(h.stdout()).toBe(SERVE_HELP);
+    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands']) expect(SERVE_HELP).toContain(flag);
+    const cases: [string[], string][] = [
+      [['--listen', '127.0.0.1:0'], 'pgwal serve: error: --state is required\n'],
+      [['--state', path.join(dir, 'slot.state')], 'pgwal serve: error: --listen is required\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'md5'], 'pgwal serve: error: invalid --auth "md5": expected trust or scram\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0'], 'pgwal serve: error: --auth scram needs --password-file (or name --auth trust)\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '/no/such/folder', '--auth', 'trust'], 'pgwal serve: error: invalid --listen "/no/such/folder": neither HOST:PORT nor a folder\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:70000', '--auth', 'trust'], 'pgwal serve: error: invalid --listen "127.0.0.1:70000": port 70000 is out of range\n'],
+    ];
+    for (const [argv, want] of cases) {
+      const r = io();
+      expect(await serveCommand(argv, r)).toBe(1);
+      expect(r.stderr()).toBe(want);
+    }
+    const missing = io();
+    expect(await serveCommand(['--state', path.join(dir, 'none.state'), '--listen', '127.0.0.1:0', '--auth', 'trust'], missing)).toBe(1);
+    expect(missing.stderr()).toMatch(/^pgwal serve: error: .*none\.state.*\n$/);
+  });
+});
