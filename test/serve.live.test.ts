@@ -36,11 +36,12 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
       const state = path.join(server.baseDir, 'slot.state');
       const c = await server.connect();
       try {
-        await c.query('create table acct (id int primary key, owner text, balance numeric(12,2))');
+        await c.query(`create type mood as enum ('sad', 'ok', 'happy')`);
+        await c.query('create table acct (id int primary key, owner text, balance numeric(12,2), m mood, ms mood[])');
         const created = io();
         expect(await slotCommand(['create', '--dsn', dsnOf(server), '--slot', 'pgwal_s', '--state', state], created), created.stderr()).toBe(0);
         const before = readSlotStateFile(state).confirmedFlush;
-        await c.query(`insert into acct select g, 'owner ' || g, g * 1.5 from generate_series(1, 40) g`);
+        await c.query(`insert into acct select g, 'owner ' || g, g * 1.5, (array['sad', 'ok', 'happy'])[g % 3 + 1]::mood, array['ok']::mood[] from generate_series(1, 40) g`);
         await c.query('update acct set balance = balance - 10 where id % 4 = 0');
         await c.query('begin');
         await c.query('delete from acct where id > 35');
@@ -59,8 +60,11 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
         try {
           const run1 = await recvlogical(port, 'pgwal_s', end1);
           expect(run1.code, run1.stderr).toBe(0);
+          // pg_recvlogical empties its session's search_path: test_decoding then qualifies user types (public.mood).
+          await c.query(`set search_path = ''`);
           const theirs1 = (await c.query({ text: `select data from pg_logical_slot_peek_changes('pgwal_s', $1, null)`, values: [end1], rowMode: 'array', types: asText })).rows.map((r) => r[0] as string);
           expect(theirs1.length).toBeGreaterThan(40);
+          expect(theirs1.some((r) => r.includes(' m[public.mood]:') && r.includes(' ms[public.mood[]]:'))).toBe(true);
           expect(run1.stdout.trimEnd().split('\n')).toEqual(theirs1);
           expect(commands.some((q) => q.startsWith('IDENTIFY_SYSTEM'))).toBe(true);
           expect(commands.some((q) => q.startsWith('START_REPLICATION SLOT "pgwal_s" LOGICAL'))).toBe(true);
@@ -69,8 +73,8 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           expect(confirmed).not.toBe(before);
 
           // More work; the second run starts after what the first confirmed: together, the server's whole range.
-          await c.query(`insert into acct values (200, 'second run', 2)`);
-          await c.query(`update acct set owner = 'renamed' where id = 1`);
+          await c.query(`insert into public.acct values (200, 'second run', 2)`);
+          await c.query(`update public.acct set owner = 'renamed' where id = 1`);
           const end2 = await flushedLsn(c);
           const run2 = await recvlogical(port, 'pgwal_s', end2);
           expect(run2.code, run2.stderr).toBe(0);

@@ -38,6 +38,7 @@ import type { SlotState } from '../slot/state.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
+import { SearchPathCatalog, searchPathSchemas } from '../reorderbuffer/search-path.js';
 import { LogicalDecoder } from '../reorderbuffer/logical.js';
 import { PgOutputPlugin, PublicationChangeGuard, parsePgOutputOptions } from '../reorderbuffer/pgoutput.js';
 import { Wal2JsonPlugin, parseWal2JsonOptions } from '../reorderbuffer/wal2json.js';
@@ -45,7 +46,7 @@ import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import { profileForMajor } from '../xlogreader/profile.js';
-import { parseBool } from '../cli/decode-options.js';
+import { parseBool } from '../protocol/replication-command.js';
 
 export interface WalSenderOptions {
   /** Slot state files (pgwal slot create): the slots served, by their names. */
@@ -511,7 +512,7 @@ class Session {
       }
       slot.assertUsable();
       const plugin = makeServePlugin(state, options);
-      this.stream = new Stream(this.sender, slot, state, plugin, Math.max(lsn, slot.confirmedFlush), this.sock, this.processId, this.searchPath);
+      this.stream = new Stream(this.sender, slot, state, plugin, Math.max(lsn, slot.confirmedFlush), this.sock, this.processId, this.searchPath, this.user);
     } catch (e) {
       slot.release();
       if (e instanceof WalError && !(e instanceof ServeError)) throw new ServeError(e.code === 'invalid-argument' ? '22023' : '55000', e.message);
@@ -613,7 +614,9 @@ class Stream {
     private readonly startAt: Lsn,
     private readonly sock: net.Socket,
     private readonly processId: number,
-    readonly searchPath: string,
+    /** The session's search_path and role: test_decoding and wal2json name types as format_type does under them. */
+    private readonly searchPath: string,
+    private readonly user: string,
   ) {
     this.sentPtr = startAt;
   }
@@ -660,7 +663,10 @@ class Stream {
     const out: { lsn: Lsn; data: Uint8Array }[] = [];
     const plugin = this.plugin;
     const decoder = new LogicalDecoder({
-      catalog: plugin instanceof PgOutputPlugin ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? []) : (historic ?? state.catalog),
+      catalog:
+        plugin instanceof PgOutputPlugin
+          ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? [])
+          : new SearchPathCatalog(historic ?? new StaticCatalog(state.catalog), searchPathSchemas(this.searchPath, this.user), state.major),
       major: profile.major,
       plugin,
       startAt: this.startAt,

@@ -206,3 +206,16 @@ export function parseReplicationCommand(text: string): ReplicationCommand {
     }
   }
 }
+
+/** see parse_bool (bool.c): a boolean option's value (true/false/yes/no/on/off/1/0, unique prefixes), or undefined. */
+export function parseBool(text: string): boolean | undefined {
+  const v = text.trim().toLowerCase();
+  if (v.length === 0) return undefined;
+  if (v === '1') return true;
+  if (v === '0') return false;
+  for (const [word, value] of [['true', true], ['false', false], ['yes', true], ['no', false]] as const) if (word.startsWith(v)) return value;
+  // "o" alone is ambiguous (on / off).
+  if (v.length >= 2 && 'on'.startsWith(v)) return true;
+  if (v.length >= 2 && 'off'.startsWith(v)) return false;
+  return undefined;
+}
