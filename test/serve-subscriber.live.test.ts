@@ -1,6 +1,8 @@
 // Live: a real PostgreSQL subscriber replicates through `pgwal serve`. A pgoutput pgwal slot made on the
 // publisher (its publication first); the subscriber's CREATE SUBSCRIPTION names pgwal serve and that slot,
 // without creating one or copying data; after a workload on the publisher its tables equal the publisher's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -9,6 +11,32 @@ import { WalSender } from '../src/node/walsender.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { withServer, type Major } from './support/pg-server.js';
 import { dsnOf, io } from './support/slot.js';
+import { cliBundle } from './support/cli-process.js';
+
+const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 10);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `pgwal serve` as a process, once it listens. */
+function startServe(args: string[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [cliBundle(), 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening on')) resolve(p);
+    });
+    p.on('exit', (code) => reject(new Error(`pgwal serve exited (${code}): ${err}`)));
+  });
+}
 
 const SERVE_MAJORS: Major[] = (process.env.PGWAL_SERVE_MAJORS ?? '15,16,17,18').split(',').map(Number) as Major[];
 
@@ -80,4 +108,64 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
       });
     });
   }, 180_000);
+
+  it(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve during the workload: nothing lost or applied twice`, async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
+      await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'100ms'" } }, async (sub) => {
+        const state = path.join(pub.baseDir, 'slot.state');
+        const pc = await pub.connect();
+        const sc = await sub.connect();
+        let serve: ChildProcess | undefined;
+        try {
+          for (const t of TABLES) {
+            await pc.query(t);
+            await sc.query(t);
+          }
+          await pc.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          const port = await freePort();
+          const args = ['--state', state, '-p', pub.pgWalDir, '--listen', `127.0.0.1:${port}`, '--auth', 'trust'];
+          serve = await startServe(args);
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
+          await pc.query(`insert into acct select g, 'owner ' || g, 0 from generate_series(1, 20) g`);
+          // Non-idempotent updates: a transaction applied twice leaves a different balance.
+          let done = false;
+          const workload = (async () => {
+            for (let i = 0; i < 300; i++) {
+              await pc.query('begin');
+              await pc.query(`update acct set balance = balance + 1 where id = ${(i % 20) + 1}`);
+              await pc.query(`insert into ev values (${i}, now(), array['t${i}'], '{"i": ${i}}')`);
+              if (i % 10 === 9) await pc.query(`delete from ev where id = ${i - 5}`);
+              await pc.query('commit');
+              if (i % 5 === 0) await new Promise((r) => setTimeout(r, 10));
+            }
+            done = true;
+          })();
+          for (let k = 0; k < KILLS; k++) {
+            await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+            serve.kill('SIGKILL');
+            await new Promise((r) => serve!.once('exit', r));
+            serve = await startServe(args);
+          }
+          await workload;
+          expect(done).toBe(true);
+          const want = await dump(pc);
+          let got = '';
+          for (let i = 0; i < 600 && got !== want; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            got = await dump(sc);
+          }
+          expect(got).toBe(want);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          serve?.kill('SIGKILL');
+          await pc.end();
+          await sc.end();
+        }
+      });
+    });
+  }, 240_000);
 });
