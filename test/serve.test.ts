@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WalSender } from '../src/node/walsender.js';
 import { serveCommand, SERVE_HELP } from '../src/cli/serve.js';
 import { listFixtures } from './support/fixtures.js';
+import { extractSegments, runCli } from './support/cli.js';
+import { spawn } from 'node:child_process';
 import { io } from './support/slot.js';
 import { parseReplicationCommand } from '../src/protocol/index.js';
 
@@ -182,4 +184,36 @@ describe('pgwal serve', () => {
     expect(await serveCommand(['--state', path.join(dir, 'none.state'), '--listen', '127.0.0.1:0', '--auth', 'trust'], missing)).toBe(1);
     expect(missing.stderr()).toMatch(/^pgwal serve: error: .*none\.state.*\n$/);
   });
+
+  it.runIf(haveClients)('on a unix socket: pg_recvlogical streams a shipped slot\'s WAL as pgwal decode prints it; a second client of the slot gets "is active"', async () => {
+    const f = listFixtures().find((x) => fs.existsSync(path.join(x.dir, 'slot.state')) && x.meta.scenario !== 'wal2json')!;
+    const segs = extractSegments(f);
+    const sockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-sock-'));
+    const state = path.join(segs, 'slot.state');
+    fs.copyFileSync(path.join(f.dir, 'slot.state'), state);
+    const sender = new WalSender({ states: [state], path: [segs], auth: 'trust', pollMs: 100 });
+    try {
+      await sender.listen({ socketDir: sockDir, port: 6543 });
+      expect(fs.existsSync(path.join(sockDir, '.s.PGSQL.6543'))).toBe(true);
+      const want = await runCli(['decode', '--state', state, '-p', segs]);
+      expect(want.code, want.stderr).toBe(0);
+      const name = JSON.parse(fs.readFileSync(state, 'utf8')).state.name as string;
+      const d = `host=${sockDir} port=6543 dbname=${JSON.parse(fs.readFileSync(state, 'utf8')).state.database ?? 'postgres'} user=postgres`;
+      const first = spawn(path.join(BIN, 'pg_recvlogical'), ['--start', '-S', name, '-f', '-', '--no-loop', '-d', d]);
+      let out = '';
+      first.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      for (let i = 0; i < 200 && out.length < want.stdout.length; i++) await new Promise((r) => setTimeout(r, 50));
+      const second = await run('pg_recvlogical', ['--start', '-S', name, '-f', '-', '--no-loop', '-d', d]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`replication slot "${name}" is active for PID \\d+`));
+      first.kill('SIGINT');
+      await new Promise((r) => first.once('close', r));
+      expect(out).toBe(want.stdout);
+      expect(want.stdout.split('\n').length).toBeGreaterThan(3);
+    } finally {
+      await sender.close();
+      fs.rmSync(segs, { recursive: true, force: true });
+      fs.rmSync(sockDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
