@@ -48,10 +48,19 @@ async function dump(c: pg.Client): Promise<string> {
   return JSON.stringify([a.rows, e.rows]);
 }
 
+/** Subscriber variants: its major (default the WAL's) and the subscription's options. */
+const VARIANTS: { sub?: (m: Major) => Major; with: string }[] = [
+  { with: '' },
+  { with: ', binary = true' },
+  { with: ', streaming = on' },
+  // another major's subscriber: the oldest for a newer WAL, the newest for 15's
+  { sub: (m) => (m === 15 ? 18 : 15), with: '' },
+];
+
 describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
-  it('a subscriber of the same major, connected to pgwal serve, ends equal to the publisher', async () => {
+  it.each(VARIANTS.map((v) => [`${v.sub === undefined ? 'of the same major' : `of PostgreSQL ${v.sub(major)}`}${v.with}`, v] as const))('a subscriber %s, connected to pgwal serve, ends equal to the publisher', async (_name, variant) => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
-      await withServer({ major, gucs: { max_logical_replication_workers: 4 } }, async (sub) => {
+      await withServer({ major: variant.sub?.(major) ?? major, gucs: { max_logical_replication_workers: 4 } }, async (sub) => {
         const state = path.join(pub.baseDir, 'slot.state');
         const pc = await pub.connect();
         const sc = await sub.connect();
@@ -71,7 +80,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           const errors: unknown[] = [];
           sender.on('session-error', (x: { error: unknown }) => errors.push(x.error));
           const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
-          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false${variant.with})`);
           await pc.query(`insert into acct select g, 'owner ' || g, g * 1.5 from generate_series(1, 50) g`);
           await pc.query(`insert into ev select g, timestamptz '2024-01-01 00:00+00' + g * interval '1 hour', array['a', 'b' || g], jsonb_build_object('g', g) from generate_series(1, 30) g`);
           await pc.query('update acct set balance = balance - 10 where id % 4 = 0');
@@ -96,7 +105,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           // The apply worker's feedback confirmed the pgwal slot (its state file) past where it was created.
           for (let i = 0; i < 300 && readSlotStateFile(state).confirmedFlush === createdAt; i++) await new Promise((r) => setTimeout(r, 100));
           expect(readSlotStateFile(state).confirmedFlush).not.toBe(createdAt);
-          if (process.env.PGWAL_SERVE_LOG) console.log(`PostgreSQL ${major} subscriber sent:\n${commands.join('\n')}`);
+          if (process.env.PGWAL_SERVE_LOG) console.log(`PostgreSQL ${sub.major} subscriber (${variant.with}) sent:\n${commands.join('\n')}`);
         } finally {
           await sc.query('alter subscription s disable').catch(() => undefined);
           await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
