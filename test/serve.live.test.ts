@@ -52,7 +52,10 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
         await c.query(`select pg_logical_emit_message(true, 'audit', 'done')`);
         const end1 = await flushedLsn(c);
 
-        const served = new WalSender({ states: [state], path: [server.pgWalDir], auth: 'trust', keepaliveMs: 200, pollMs: 100 });
+        // No output queue: every row goes through the spill file (the path of a large transaction to a slow client).
+        const served = new WalSender({ states: [state], path: [server.pgWalDir], auth: 'trust', keepaliveMs: 200, pollMs: 100, maxQueuedOutput: 0 });
+        let spills = 0;
+        served.on('spill', () => spills++);
         const commands: string[] = [];
         served.on('command', (x: { sql: string }) => commands.push(x.sql));
         const addr = await served.listen({ host: '127.0.0.1', port: 0 });
@@ -67,6 +70,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           expect(theirs1.some((r) => r.includes(' m[public.mood]:') && r.includes(' ms[public.mood[]]:'))).toBe(true);
           expect(run1.stdout.trimEnd().split('\n')).toEqual(theirs1);
           expect(commands.some((q) => q.startsWith('IDENTIFY_SYSTEM'))).toBe(true);
+          expect(spills).toBeGreaterThan(0);
           expect(commands.some((q) => q.startsWith('START_REPLICATION SLOT "pgwal_s" LOGICAL'))).toBe(true);
           // pg_recvlogical's feedback confirmed the pgwal slot (the state file) up to a commit it received.
           const confirmed = readSlotStateFile(state).confirmedFlush;

@@ -7,6 +7,7 @@
 //     ─▶ CopyDone ─▶ CopyDone, CommandComplete, Z
 import net from 'node:net';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -61,6 +62,11 @@ export interface WalSenderOptions {
   pollMs?: number;
   /** A primary keepalive after this long without a message to the client (ms, default 1000). */
   keepaliveMs?: number;
+  /**
+   * Output bytes a stream lets wait in its socket while a record is decoded (default 16 MB); more goes to a
+   * temp file, sent once the client takes it: bounded memory per connection.
+   */
+  maxQueuedOutput?: number;
   /** The longest message accepted from a client (bytes, default 1 MB): bounded memory per connection. */
   maxMessageLength?: number;
 }
@@ -627,9 +633,14 @@ class Stream {
 
   /** The client's CopyDone: streaming ends, CopyDone back. */
   async finish(): Promise<void> {
-    this.sock.write(serializeBackendMessage({ type: 'CopyDone' }));
+    // Sent when the stream stops, after the message being written (a spilled one goes out in pieces).
+    this.copyDone = true;
     this.stop();
   }
+
+  private copyDone = false;
+  /** Spilled output is going out in pieces: nothing else may be written between them. */
+  private sendingFile = false;
 
   private write(bytes: Uint8Array): void {
     this.sock.write(bytes);
@@ -637,6 +648,7 @@ class Stream {
   }
 
   private keepalive(replyRequested: boolean): void {
+    if (this.sendingFile) return;
     this.write(serializeBackendMessage({ type: 'CopyData', data: serializeReplicationMessage({ type: 'PrimaryKeepalive', walEnd: this.sentPtr, sendTime: currentTimestamp(), replyRequested }) }));
   }
 
@@ -653,6 +665,40 @@ class Stream {
     }
   }
 
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const go = (): void => {
+        this.sock.off('drain', go);
+        this.sock.off('close', go);
+        resolve();
+      };
+      if (this.sock.destroyed) return resolve();
+      this.sock.on('drain', go);
+      this.sock.on('close', go);
+    });
+  }
+
+  /** Spilled output, 1 MB at a time, as fast as the client takes it. */
+  private async sendFile(fd: number, size: number): Promise<void> {
+    this.sendingFile = true;
+    try {
+      await this.sendPieces(fd, size);
+    } finally {
+      this.sendingFile = false;
+    }
+  }
+
+  private async sendPieces(fd: number, size: number): Promise<void> {
+    for (let at = 0; at < size && !this.sock.destroyed; ) {
+      const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, size - at));
+      const n = fs.readSync(fd, buf, 0, buf.length, at);
+      if (n <= 0) throw new WalError('serve-spill', `could not read back spilled output at ${at} of ${size} bytes`);
+      at += n;
+      this.write(buf.subarray(0, n));
+      if (this.sock.writableLength > HIGH_WATER) await this.drained();
+    }
+  }
+
   /** Resolves with an error to send (fatal), or undefined when the client ended streaming. */
   async run(): Promise<unknown> {
     const state = this.state;
@@ -660,7 +706,24 @@ class Stream {
     const pages = readCatalogPages(state);
     const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
     if (historic !== undefined) this.catalogPagesAt = (restart) => catalogSnapshotToJson(historic.exportSnapshot(restart));
-    const out: { lsn: Lsn; data: Uint8Array }[] = [];
+    // Rows go to the socket as the plugin writes them; past `maxQueued` bytes waiting in the socket (a large
+    // transaction replayed at its commit, to a slow client) they go to a file, sent from there after the record.
+    const maxQueued = this.sender.options.maxQueuedOutput ?? 16 * 1024 * 1024;
+    let spill: { fd: number; file: string; size: number } | undefined;
+    const emit = (lsn: Lsn, data: Uint8Array): void => {
+      const msg = xlogDataMessage(lsn, lsn, currentTimestamp(), data);
+      if (spill === undefined && this.sock.writableLength + msg.length <= maxQueued) {
+        this.write(msg);
+        return;
+      }
+      if (spill === undefined) {
+        const file = path.join(os.tmpdir(), `pgwal-serve-${process.pid}-${this.processId}-${Date.now()}.out`);
+        spill = { fd: fs.openSync(file, 'wx+', 0o600), file, size: 0 };
+        this.sender.emit('spill', { slot: this.slot.name, processId: this.processId, file });
+      }
+      fs.writeSync(spill.fd, msg);
+      spill.size += msg.length;
+    };
     const plugin = this.plugin;
     const decoder = new LogicalDecoder({
       catalog:
@@ -672,7 +735,7 @@ class Stream {
       startAt: this.startAt,
       streaming: plugin instanceof TestDecodingPlugin ? plugin.options.streamChanges : plugin instanceof PgOutputPlugin && plugin.options.streaming !== 'off',
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
-      sink: (o) => out.push({ lsn: o.lsn, data: typeof o.data === 'string' ? TEXT.encode(o.data) : o.data }),
+      sink: (o) => emit(o.lsn, typeof o.data === 'string' ? TEXT.encode(o.data) : o.data),
       timezone: state.timezone,
     });
     const keepaliveMs = this.sender.options.keepaliveMs ?? 1000;
@@ -691,8 +754,16 @@ class Stream {
       for await (const rec of records) {
         this.slot.checkRecord(rec, profile.major);
         decoder.process(rec);
-        for (const o of out) this.write(xlogDataMessage(o.lsn, o.lsn, currentTimestamp(), o.data));
-        out.length = 0;
+        if (spill !== undefined) {
+          const sp: { fd: number; file: string; size: number } = spill;
+          spill = undefined;
+          try {
+            await this.sendFile(sp.fd, sp.size);
+          } finally {
+            fs.closeSync(sp.fd);
+            fs.rmSync(sp.file, { force: true });
+          }
+        }
         this.sentPtr = rec.endLsn;
         if (rec.endLsn > this.sender.walEnd) this.sender.walEnd = rec.endLsn;
         if (decoder.lastCommitEnd > lastCommit) {
@@ -700,17 +771,7 @@ class Stream {
           this.commits.push({ commitEnd: lastCommit, restart: decoder.restartPoint(rec.endLsn) });
         }
         // Backpressure: a slow client stops the reading of WAL for it.
-        if (this.sock.writableLength > HIGH_WATER) {
-          await new Promise<void>((resolve) => {
-            const go = (): void => {
-              this.sock.off('drain', go);
-              this.sock.off('close', go);
-              resolve();
-            };
-            this.sock.on('drain', go);
-            this.sock.on('close', go);
-          });
-        }
+        if (this.sock.writableLength > HIGH_WATER) await this.drained();
         if (this.abort.signal.aborted) break;
       }
       return undefined;
@@ -718,6 +779,7 @@ class Stream {
       if (this.abort.signal.aborted) return undefined;
       return e;
     } finally {
+      if (this.copyDone) this.sock.write(serializeBackendMessage({ type: 'CopyDone' }));
       clearInterval(this.timer);
       decoder.close();
       void this.done;
