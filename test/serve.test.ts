@@ -166,7 +166,7 @@ describe('pgwal serve', () => {
     const h = io();
     expect(await serveCommand(['--help'], h)).toBe(0);
     expect(h.stdout()).toBe(SERVE_HELP);
-    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands']) expect(SERVE_HELP).toContain(flag);
+    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands', '--restore-command', '--wal-segsize', '--restore-timeout']) expect(SERVE_HELP).toContain(flag);
     const cases: [string[], string][] = [
       [['--listen', '127.0.0.1:0'], 'pgwal serve: error: --state is required\n'],
       [['--state', path.join(dir, 'slot.state')], 'pgwal serve: error: --listen is required\n'],
@@ -214,6 +214,38 @@ describe('pgwal serve', () => {
       await sender.close();
       fs.rmSync(segs, { recursive: true, force: true });
       fs.rmSync(sockDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it.runIf(haveClients)('pgwal serve --restore-command: pg_recvlogical streams what a restore_command fetches', async () => {
+    const f = listFixtures().find((x) => fs.existsSync(path.join(x.dir, 'slot.state')) && x.meta.scenario !== 'wal2json')!;
+    const archive = extractSegments(f);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-rc-'));
+    const state = path.join(work, 'slot.state');
+    fs.copyFileSync(path.join(f.dir, 'slot.state'), state);
+    const want = await runCli(['decode', '--state', state, '-p', archive]);
+    expect(want.code, want.stderr).toBe(0);
+    const controller = new AbortController();
+    const r = { ...io(), signal: controller.signal, cwd: work };
+    const serving = serveCommand(['--state', state, '-p', path.join(work, 'none'), '--restore-command', `cp ${archive}/%f %p`, '--listen', '127.0.0.1:0', '--auth', 'trust'], r);
+    try {
+      for (let i = 0; i < 100 && !r.stderr().includes('listening on'); i++) await new Promise((x) => setTimeout(x, 50));
+      const port = Number(/listening on [^:]+:(\d+)/.exec(r.stderr())![1]);
+      const st = JSON.parse(fs.readFileSync(state, 'utf8')).state as { name: string; database?: string };
+      const p = spawn(path.join(BIN, 'pg_recvlogical'), ['--start', '-S', st.name, '-f', '-', '--no-loop', '-d', `host=127.0.0.1 port=${port} dbname=${st.database ?? 'postgres'} user=postgres`]);
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      for (let i = 0; i < 200 && out.length < want.stdout.length; i++) await new Promise((x) => setTimeout(x, 50));
+      p.kill('SIGINT');
+      await new Promise((x) => p.once('close', x));
+      expect(out, err + r.stderr()).toBe(want.stdout);
+    } finally {
+      controller.abort();
+      expect(await serving).toBe(0);
+      fs.rmSync(archive, { recursive: true, force: true });
+      fs.rmSync(work, { recursive: true, force: true });
     }
   }, 60_000);
 });

@@ -2,8 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { WalError } from '../errors.js';
-import { WalSender } from '../node/walsender.js';
+import { WalSender, type WalSenderOptions } from '../node/walsender.js';
 import { getopt } from './getopt.js';
+import { openWalSources } from './decode-options.js';
 import type { DumpIo } from './dump.js';
 
 export const SERVE_HELP = `pgwal serve answers logical replication connections (replication=database) as a walsender does:
@@ -13,11 +14,16 @@ A client's standby status updates confirm the slot (its state file, rewritten cr
 resumes after the last commit the client confirmed.
 
 Usage:
-  pgwal serve --state FILE... -p DIR... --listen ADDR [--port PORT] [--auth trust|scram] [--password-file FILE]
+  pgwal serve --state FILE... (-p DIR... | --restore-command CMD) --listen ADDR [--port PORT] [--auth trust|scram]
+              [--password-file FILE]
 
 Options:
   --state FILE        a state file written by pgwal slot create; repeatable (one slot each, by its name)
   -p, --path DIR      folders holding the WAL (default: ./pg_wal); repeatable
+  --restore-command CMD  fetch segments with a restore_command (%f, %p, %r, %%) before looking in the --path
+                      folders; asked again every second at the end of WAL
+  --wal-segsize MB    wal_segment_size, for --restore-command (default: read from the restart_lsn's segment)
+  --restore-timeout SECONDS  stop a restore_command that runs longer, as an error
   --listen ADDR       HOST:PORT for TCP (e.g. 127.0.0.1:5433), or a folder for a unix socket named as
                       PostgreSQL's, .s.PGSQL.PORT (with --port, default 5432)
   --port PORT         the port of a unix socket folder
@@ -43,6 +49,9 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
         { long: 'auth', arg: 'required' },
         { long: 'password-file', arg: 'required' },
         { long: 'log-commands', arg: 'none' },
+        { long: 'restore-command', arg: 'required' },
+        { long: 'wal-segsize', arg: 'required' },
+        { long: 'restore-timeout', arg: 'required' },
         { long: 'help', arg: 'none' },
       ],
       (m) => {
@@ -98,7 +107,24 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
     if (auth === 'trust' && 'host' in address && !['127.0.0.1', 'localhost', '::1'].includes(address.host)) {
       io.err(`pgwal serve: warning: --auth trust on ${listen}: any client that reaches it may read the slots\n`);
     }
-    sender = new WalSender({ states, path: dirs, auth, passwords });
+    const restoreCommand = one('restore-command');
+    // With a restore_command the archive is read first and the folders after it, as decode does; followed.
+    const records =
+      restoreCommand === undefined
+        ? undefined
+        : async (from: Parameters<NonNullable<WalSenderOptions['records']>>[0]) => {
+            const src = await openWalSources(p.options, io, false, from.start);
+            const archive = src.archive!;
+            const stream = archive.records({ start: from.start, follow: { pollMs: 1000 }, signal: from.signal, expect: from.expect });
+            return (async function* () {
+              try {
+                yield* stream;
+              } finally {
+                archive.close();
+              }
+            })();
+          };
+    sender = new WalSender({ states, path: dirs, auth, passwords, ...(records !== undefined ? { records } : {}) });
     if (p.options.some((o) => o.name === 'log-commands')) sender.on('command', (c: { processId: number; sql: string }) => io.err(`pgwal serve: [${c.processId}] ${c.sql}\n`));
     let where: string;
     try {
@@ -107,11 +133,14 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
       throw new WalError('invalid-argument', `could not listen on ${listen}: ${(e as Error).message}`);
     }
     io.err(`pgwal serve: listening on ${where}\n`);
+    let onTerm: (() => void) | undefined;
     await new Promise<void>((resolve) => {
+      onTerm = resolve;
       if (io.signal?.aborted) resolve();
       io.signal?.addEventListener('abort', () => resolve(), { once: true });
-      process.once('SIGTERM', () => resolve());
+      process.once('SIGTERM', onTerm);
     });
+    process.off('SIGTERM', onTerm!);
     await sender.close();
     return 0;
   } catch (e) {

@@ -47,6 +47,8 @@ import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import { profileForMajor } from '../xlogreader/profile.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { XLogReaderOptions } from '../xlogreader/reader.js';
 import { parseBool } from '../protocol/replication-command.js';
 
 export interface WalSenderOptions {
@@ -54,6 +56,11 @@ export interface WalSenderOptions {
   states: string[];
   /** Folders holding the WAL segments, searched in order (followed as they grow). */
   path: string[];
+  /**
+   * Another source of records (a restore_command's archive): records from `start`, waiting at the end of WAL
+   * for more, until `signal` aborts. Default: the `path` folders.
+   */
+  records?: (from: { start: Lsn; timeline: number; signal: AbortSignal; expect: XLogReaderOptions['expect'] }) => Promise<AsyncIterable<DecodedRecord>>;
   /** trust: any role; scram: SCRAM-SHA-256 against `passwords`. */
   auth: 'trust' | 'scram';
   /** Role → SCRAM secret (pg_authid.rolpassword form) or plain password. */
@@ -742,15 +749,13 @@ class Stream {
     this.timer = setInterval(() => {
       if (Date.now() - this.lastSend >= keepaliveMs && this.sock.writableLength < HIGH_WATER) this.keepalive(false);
     }, Math.max(50, keepaliveMs / 2));
-    const wal = openWal({ path: this.sender.options.path, timeline: state.timeline });
-    const records = wal.records({
-      start: this.slot.restartLsn,
-      follow: { pollMs: this.sender.options.pollMs ?? 200 },
-      signal: this.abort.signal,
-      expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state of "${state.name}"` },
-    });
+    const expect = { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state of "${state.name}"` };
     let lastCommit = decoder.lastCommitEnd;
     try {
+      const records =
+        this.sender.options.records !== undefined
+          ? await this.sender.options.records({ start: this.slot.restartLsn, timeline: this.slot.timeline, signal: this.abort.signal, expect })
+          : openWal({ path: this.sender.options.path, timeline: state.timeline }).records({ start: this.slot.restartLsn, follow: { pollMs: this.sender.options.pollMs ?? 200 }, signal: this.abort.signal, expect });
       for await (const rec of records) {
         this.slot.checkRecord(rec, profile.major);
         decoder.process(rec);
