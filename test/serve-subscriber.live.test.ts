@@ -49,8 +49,10 @@ async function dump(c: pg.Client): Promise<string> {
 }
 
 /** Subscriber variants: its major (default the WAL's) and the subscription's options. */
-const VARIANTS: { sub?: (m: Major) => Major; with: string }[] = [
+const VARIANTS: { sub?: (m: Major) => Major; with: string; twoPhase?: boolean }[] = [
   { with: '' },
+  // a two_phase slot (pgwal slot create --two-phase): a prepared transaction is sent at PREPARE
+  { with: ', two_phase = true', twoPhase: true },
   { with: ', binary = true' },
   { with: ', streaming = on' },
   // another major's subscriber: the oldest for a newer WAL, the newest for 15's
@@ -73,7 +75,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           }
           await pc.query('create publication p for table acct, ev');
           const created = io();
-          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput', ...(variant.twoPhase === true ? ['--two-phase'] : [])], created), created.stderr()).toBe(0);
           const createdAt = readSlotStateFile(state).confirmedFlush;
           sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
           sender.on('command', (x: { sql: string }) => commands.push(x.sql));
@@ -89,6 +91,16 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           await pc.query('update ev set doc = doc || \'{"x": 1}\' where id % 3 = 0');
           await pc.query('commit');
           await pc.query('delete from ev where id % 7 = 0');
+          if (variant.twoPhase === true) {
+            await pc.query('begin');
+            await pc.query(`insert into acct values (500, 'prepared', 5)`);
+            await pc.query(`prepare transaction 'gx'`);
+            await pc.query(`commit prepared 'gx'`);
+            await pc.query('begin');
+            await pc.query(`insert into acct values (501, 'rolled back prepared', 5)`);
+            await pc.query(`prepare transaction 'gy'`);
+            await pc.query(`rollback prepared 'gy'`);
+          }
           const want = await dump(pc);
           let got = '';
           for (let i = 0; i < 300 && got !== want; i++) {

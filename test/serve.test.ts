@@ -93,6 +93,11 @@ describe('pgwal serve', () => {
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'slot.state'), 'utf8')) as { state: { systemIdentifier: string; timeline: number } };
     expect(id.stdout.trim().split('|').slice(0, 2)).toEqual([state.state.systemIdentifier, String(state.state.timeline)]);
     expect(id.stdout.trim().split('|')[3]).toBe('postgres');
+    fs.writeFileSync(path.join(dir, '00000002.history'), '1\t0/3000000\tno recovery target specified\n');
+    const hist = await run('psql', ['-XAt', '-d', conn(trustPort), '-c', 'TIMELINE_HISTORY 2']);
+    expect(hist.stdout).toBe('00000002.history|1\t0/3000000\tno recovery target specified\n\n');
+    const noHist = await run('psql', ['-XAt', '-v', 'VERBOSITY=verbose', '-d', conn(trustPort), '-c', 'TIMELINE_HISTORY 3']);
+    expect(noHist.stderr).toMatch(/ERROR:\s+58P01: could not open file "pg_wal\/00000003.history": No such file or directory/);
     const show = await run('psql', ['-XAt', '-d', conn(trustPort), '-c', 'SHOW data_directory_mode']);
     expect(show.stdout.trim()).toBe('0700');
     const verbose = { PGOPTIONS: '', PG_COLOR: 'never' };

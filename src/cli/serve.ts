@@ -31,8 +31,9 @@ Options:
   --password-file FILE  lines ROLE:PASSWORD, or ROLE:SCRAM-SHA-256$... as pg_authid.rolpassword holds it
   --log-commands      print each command a client sends on stderr
 
-Served: IDENTIFY_SYSTEM, START_REPLICATION SLOT s LOGICAL lsn (options), SHOW, and the set_config of the
-search_path that clients send. Anything else (SQL, CREATE_REPLICATION_SLOT, BASE_BACKUP, physical
+Served: IDENTIFY_SYSTEM, TIMELINE_HISTORY, START_REPLICATION SLOT s LOGICAL lsn (options), SHOW, the
+set_config of the search_path that clients send, and a subscriber's queries of its publications (answered
+from the catalog recorded at the slot's creation). Anything else (SQL, CREATE_REPLICATION_SLOT, BASE_BACKUP, physical
 replication) gets an error with its SQLSTATE. No TLS: an SSLRequest is answered "N".
 `;
 

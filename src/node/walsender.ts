@@ -437,8 +437,22 @@ class Session {
         if (!cmd.logical) throw new ServeError('0A000', 'pgwal serve serves logical replication only: physical START_REPLICATION is not supported');
         return this.startReplication(cmd.slot!, cmd.lsn, cmd.options);
       }
-      case 'TIMELINE_HISTORY':
-        throw new ServeError('58P01', `could not open file "pg_wal/${cmd.timeline.toString(16).toUpperCase().padStart(8, '0')}.history": No such file or directory`);
+      case 'TIMELINE_HISTORY': {
+        // see SendTimeLineHistory: the file's name and its content, both text; from the first folder holding it.
+        const name = `${cmd.timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+        for (const dir of this.sender.options.path) {
+          let content: Buffer;
+          try {
+            content = fs.readFileSync(path.join(dir, name));
+          } catch {
+            continue;
+          }
+          if (content.length > 16 * 1024 * 1024) throw new ServeError('54000', `timeline history file "${name}" is too large`);
+          this.row([['filename', TEXT_OID], ['content', TEXT_OID]], [[name, content.toString('utf8')]], 'TIMELINE_HISTORY');
+          return;
+        }
+        throw new ServeError('58P01', `could not open file "pg_wal/${name}": No such file or directory`);
+      }
       case 'other':
         throw new ServeError('0A000', `pgwal serve does not serve ${cmd.keyword}`);
       case 'sql':
