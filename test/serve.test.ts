@@ -139,6 +139,24 @@ describe('pgwal serve', () => {
     const e = await raw(trustPort, [v]);
     expect(e.closed).toBe(true);
     expect(e.reply.toString('latin1')).toContain('unsupported frontend protocol 4.0');
+    // A client that never authenticates is dropped after authentication_timeout.
+    const quiet = new WalSender({ states: [], path: [dir], auth: 'trust', authenticationTimeoutMs: 200, maxConnections: 2 });
+    const qPort = Number((await quiet.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+    try {
+      const silent = await raw(qPort, []);
+      expect(silent.closed).toBe(true);
+      expect(silent.reply.length).toBe(0);
+      // Beyond maxConnections: the server's 53300, while two silent clients hold their places.
+      const holders = [net.connect(qPort, '127.0.0.1'), net.connect(qPort, '127.0.0.1')];
+      for (const h of holders) h.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 50));
+      const third = await raw(qPort, [startup({ user: 'postgres', database: 'postgres', replication: 'database' })]);
+      expect(third.closed).toBe(true);
+      expect(third.reply.toString('latin1')).toMatch(/53300.*sorry, too many clients already/s);
+      for (const h of holders) h.destroy();
+    } finally {
+      await quiet.close();
+    }
     // Meanwhile a well-behaved client is served.
     if (haveClients) {
       const ok = await run('psql', ['-XAt', '-d', conn(trustPort), '-c', 'IDENTIFY_SYSTEM']);

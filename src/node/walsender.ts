@@ -74,6 +74,10 @@ export interface WalSenderOptions {
    * temp file, sent once the client takes it: bounded memory per connection.
    */
   maxQueuedOutput?: number;
+  /** A client that has not authenticated after this long is dropped (ms, default 60000: authentication_timeout). */
+  authenticationTimeoutMs?: number;
+  /** Connections at once (default 10, as max_wal_senders); one more is refused with 53300. */
+  maxConnections?: number;
   /** The longest message accepted from a client (bytes, default 1 MB): bounded memory per connection. */
   maxMessageLength?: number;
 }
@@ -99,7 +103,7 @@ const INT2VECTOR_OID = 22;
 const HIGH_WATER = 1024 * 1024;
 const TEXT = new TextEncoder();
 
-/** What the walsender tells about itself: events 'connection', 'command', 'confirm', 'error'. */
+/** The walsender, for a Node program: events 'connection', 'command', 'confirm', 'spill' and 'session-error' (a client's connection ended by an error; not 'error', which would throw without a listener). */
 export class WalSender extends EventEmitter {
   private readonly server: net.Server;
   private readonly sessions = new Set<Session>();
@@ -157,6 +161,13 @@ export class WalSender extends EventEmitter {
   }
 
   private accept(sock: net.Socket): void {
+    if (this.sessions.size >= (this.options.maxConnections ?? 10)) {
+      // see ProcessStartupPacket's CAC_TOOMANY: the answer comes before the start-up packet is read.
+      sock.on('error', () => undefined);
+      sock.end(serializeBackendMessage({ type: 'ErrorResponse', fields: { S: 'FATAL', V: 'FATAL', C: '53300', M: 'sorry, too many clients already' } }));
+      setTimeout(() => sock.destroy(), 1000).unref();
+      return;
+    }
     const s = new Session(this, sock);
     this.sessions.add(s);
     sock.on('close', () => {
@@ -179,6 +190,7 @@ class Session {
   private searchPath = '"$user", public';
   private scram: ScramServer | undefined;
   private stream: Stream | undefined;
+  private authTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sender: WalSender,
@@ -188,6 +200,10 @@ class Session {
     sock.setNoDelay(true);
     sock.on('data', (chunk) => this.data(chunk));
     sock.on('error', () => undefined);
+    this.authTimer = setTimeout(() => {
+      if (this.phase === 'startup' || this.phase === 'sasl-initial' || this.phase === 'sasl') this.close();
+    }, sender.options.authenticationTimeoutMs ?? 60_000);
+    this.authTimer.unref();
     // The major of the slots served decides what the server says it is.
     const first = sender.slots.values().next();
     if (!first.done) this.major = readSlotStateFile(first.value).major;
@@ -254,6 +270,7 @@ class Session {
   }
 
   closed(): void {
+    clearTimeout(this.authTimer);
     this.phase = 'closed';
     this.stream?.stop();
   }
@@ -374,6 +391,7 @@ class Session {
   }
 
   private ready(): void {
+    clearTimeout(this.authTimer);
     this.phase = 'ready';
     this.send({ type: 'AuthenticationOk' });
     for (const [name, value] of this.parameters()) this.send({ type: 'ParameterStatus', name, value });
