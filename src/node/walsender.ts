@@ -790,7 +790,13 @@ class Stream {
           : openWal({ path: this.sender.options.path, timeline: state.timeline }).records({ start: this.slot.restartLsn, follow: { pollMs: this.sender.options.pollMs ?? 200 }, signal: this.abort.signal, expect });
       for await (const rec of records) {
         this.slot.checkRecord(rec, profile.major);
-        decoder.process(rec);
+        // A record's messages (a commit's whole transaction) go out in as few writes as the socket takes.
+        this.sock.cork();
+        try {
+          decoder.process(rec);
+        } finally {
+          this.sock.uncork();
+        }
         if (spill !== undefined) {
           const sp: { fd: number; file: string; size: number } = spill;
           spill = undefined;
