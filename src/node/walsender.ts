@@ -99,6 +99,8 @@ const INT8_OID = 20;
 const NAME_OID = 19;
 const NAME_ARRAY_OID = 1003;
 const INT2VECTOR_OID = 22;
+/** Commits sent and not yet confirmed that a stream remembers (thinned beyond). */
+const MAX_UNCONFIRMED = 4096;
 /** Socket bytes queued beyond which decoding waits for the client (backpressure). */
 const HIGH_WATER = 1024 * 1024;
 const TEXT = new TextEncoder();
@@ -812,6 +814,13 @@ class Stream {
         if (decoder.lastCommitEnd > lastCommit) {
           lastCommit = decoder.lastCommitEnd;
           this.commits.push({ commitEnd: lastCommit, restart: decoder.restartPoint(rec.endLsn) });
+          // A client that does not confirm must not grow this list without end: every other commit is dropped
+          // (a confirm then lands on an earlier commit, which only repeats more after a restart).
+          if (this.commits.length > MAX_UNCONFIRMED) {
+            const kept = this.commits.filter((_, i) => i % 2 === 1 || i === this.commits.length - 1);
+            this.commits.length = 0;
+            this.commits.push(...kept);
+          }
         }
         // Backpressure: a slow client stops the reading of WAL for it.
         if (this.sock.writableLength > HIGH_WATER) await this.drained();
