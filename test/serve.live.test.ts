@@ -14,9 +14,9 @@ import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
 const PG_RECVLOGICAL = '/usr/lib/postgresql/15/bin/pg_recvlogical';
 const SERVE_MAJORS: Major[] = (process.env.PGWAL_SERVE_MAJORS ?? '15,16,17,18').split(',').map(Number) as Major[];
 
-function recvlogical(port: number, slot: string, endpos: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function recvlogical(port: number, slot: string, endpos: string, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(PG_RECVLOGICAL, ['--start', '-S', slot, '-f', '-', '--no-loop', '-E', endpos, '-d', `host=127.0.0.1 port=${port} dbname=postgres user=postgres`], { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    const p = spawn(PG_RECVLOGICAL, ['--start', '-S', slot, '-f', '-', '--no-loop', '-E', endpos, ...extra, '-d', `host=127.0.0.1 port=${port} dbname=postgres user=postgres`], { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -86,6 +86,48 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           expect([...run1.stdout.trimEnd().split('\n'), ...run2.stdout.trimEnd().split('\n')]).toEqual(all);
           expect(run2.stdout).toContain('second run');
           expect(run2.stdout).not.toContain("'owner 2'");
+        } finally {
+          await served.close();
+        }
+      } finally {
+        await c.end();
+      }
+    });
+  }, 180_000);
+
+  it('two slots served at once, each client with its own test_decoding options, each equal to its server slot', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+      const c = await server.connect();
+      const states = ['a', 'b'].map((x) => path.join(server.baseDir, `${x}.state`));
+      try {
+        await c.query('create table t (id int primary key, v text)');
+        for (const [i, st] of states.entries()) {
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(server), '--slot', `pgwal_${'ab'[i]}`, '--state', st], created), created.stderr()).toBe(0);
+        }
+        await c.query(`insert into t select g, 'v' || g from generate_series(1, 30) g`);
+        await c.query('begin');
+        await c.query('update t set v = v || \'!\' where id % 2 = 0');
+        await c.query('commit');
+        await c.query('begin');
+        await c.query('rollback');
+        await c.query(`select pg_logical_emit_message(false, 'p', 'nontx')`);
+        await c.query('delete from t where id > 25');
+        const end = await flushedLsn(c);
+        const served = new WalSender({ states, path: [server.pgWalDir], auth: 'trust', keepaliveMs: 200, pollMs: 100 });
+        const port = Number((await served.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+        try {
+          const opts = ['-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '-o', 'include-timestamp=0'];
+          const [ra, rb] = await Promise.all([recvlogical(port, 'pgwal_a', end), recvlogical(port, 'pgwal_b', end, opts)]);
+          expect(ra.code, ra.stderr).toBe(0);
+          expect(rb.code, rb.stderr).toBe(0);
+          await c.query(`set search_path = ''`);
+          const peek = async (slot: string, args: string[]): Promise<string[]> =>
+            (await c.query({ text: `select data from pg_logical_slot_peek_changes($1, $2, null${args.map((_, i) => `, $${i + 3}`).join('')})`, values: [slot, end, ...args], rowMode: 'array', types: asText })).rows.map((r) => r[0] as string);
+          expect(ra.stdout.trimEnd().split('\n')).toEqual(await peek('pgwal_a', []));
+          const wantB = await peek('pgwal_b', ['include-xids', '0', 'skip-empty-xacts', '1', 'include-timestamp', '0']);
+          expect(rb.stdout.trimEnd().split('\n')).toEqual(wantB);
+          expect(wantB).not.toEqual(await peek('pgwal_b', []));
         } finally {
           await served.close();
         }
