@@ -78,6 +78,8 @@ export interface WalSenderOptions {
   authenticationTimeoutMs?: number;
   /** Connections at once (default 10, as max_wal_senders); one more is refused with 53300. */
   maxConnections?: number;
+  /** At most one confirm (a durable rewrite of the state file) per this many ms per stream (default 1000). */
+  confirmIntervalMs?: number;
   /** The longest message accepted from a client (bytes, default 1 MB): bounded memory per connection. */
   maxMessageLength?: number;
 }
@@ -701,6 +703,26 @@ class Stream {
     let upto: { commitEnd: Lsn; restart: Lsn } | undefined;
     while (this.commits.length > 0 && this.commits[0]!.commitEnd <= m.flushLsn) upto = this.commits.shift();
     if (upto === undefined) return;
+    // A confirm rewrites the state file durably (with the catalog's pages): at most one per confirmInterval,
+    // the latest one pending until then (confirming later only repeats more after a crash).
+    this.pendingConfirm = upto;
+    const wait = this.lastConfirm + (this.sender.options.confirmIntervalMs ?? 1000) - Date.now();
+    if (wait <= 0) this.confirmNow();
+    else if (this.confirmTimer === undefined) this.confirmTimer = setTimeout(() => this.confirmNow(), wait);
+  }
+
+  private pendingConfirm: { commitEnd: Lsn; restart: Lsn } | undefined;
+  private lastConfirm = 0;
+  private confirmTimer: NodeJS.Timeout | undefined;
+
+  /** Writes the pending confirm (also when the stream ends). */
+  confirmNow(): void {
+    clearTimeout(this.confirmTimer);
+    this.confirmTimer = undefined;
+    const upto = this.pendingConfirm;
+    this.pendingConfirm = undefined;
+    if (upto === undefined) return;
+    this.lastConfirm = Date.now();
     if (this.slot.confirm(upto.commitEnd, { restartLsn: Math.min(upto.restart, upto.commitEnd), catalogPagesAt: this.catalogPagesAt })) {
       this.sender.emit('confirm', { slot: this.slot.name, processId: this.processId, confirmedFlush: formatLsn(upto.commitEnd) });
     }
@@ -831,6 +853,11 @@ class Stream {
       if (this.abort.signal.aborted) return undefined;
       return e;
     } finally {
+      try {
+        this.confirmNow();
+      } catch (e) {
+        this.sender.emit('session-error', { processId: this.processId, error: e });
+      }
       if (this.copyDone) this.sock.write(serializeBackendMessage({ type: 'CopyDone' }));
       clearInterval(this.timer);
       decoder.close();
