@@ -189,7 +189,7 @@ describe('pgwal serve', () => {
     const h = io();
     expect(await serveCommand(['--help'], h)).toBe(0);
     expect(h.stdout()).toBe(SERVE_HELP);
-    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands', '--restore-command', '--wal-segsize', '--restore-timeout']) expect(SERVE_HELP).toContain(flag);
+    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands', '--restore-command', '--wal-segsize', '--restore-timeout', '--tls-cert', '--tls-key']) expect(SERVE_HELP).toContain(flag);
     const cases: [string[], string][] = [
       [['--listen', '127.0.0.1:0'], 'pgwal serve: error: --state is required\n'],
       [['--state', path.join(dir, 'slot.state')], 'pgwal serve: error: --listen is required\n'],
@@ -197,11 +197,14 @@ describe('pgwal serve', () => {
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0'], 'pgwal serve: error: --auth scram needs --password-file (or name --auth trust)\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '/no/such/folder', '--auth', 'trust'], 'pgwal serve: error: invalid --listen "/no/such/folder": neither HOST:PORT nor a folder\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:70000', '--auth', 'trust'], 'pgwal serve: error: invalid --listen "127.0.0.1:70000": port 70000 is out of range\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--tls-cert', 'x.pem'], 'pgwal serve: error: --tls-cert and --tls-key go together\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key'], 'pgwal serve: error: could not read certificate file "/nonexistent.pem": ENOENT: no such file or directory, open \'/nonexistent.pem\'\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--tls-cert', path.join(dir, 'slot.state'), '--tls-key', path.join(dir, 'slot.state')], expect.stringMatching(/^pgwal serve: error: could not load the TLS key and certificate: .*\n$/) as unknown as string],
     ];
     for (const [argv, want] of cases) {
       const r = io();
       expect(await serveCommand(argv, r)).toBe(1);
-      expect(r.stderr()).toBe(want);
+      expect(r.stderr()).toEqual(want);
     }
     const missing = io();
     expect(await serveCommand(['--state', path.join(dir, 'none.state'), '--listen', '127.0.0.1:0', '--auth', 'trust'], missing)).toBe(1);
@@ -268,6 +271,29 @@ describe('pgwal serve', () => {
       controller.abort();
       expect(await serving).toBe(0);
       fs.rmSync(archive, { recursive: true, force: true });
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it.runIf(haveClients && fs.existsSync('/usr/bin/openssl'))('TLS with a given key and certificate: psql with sslmode=require is served encrypted', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-tls-'));
+    const key = path.join(work, 'key.pem');
+    const cert = path.join(work, 'cert.pem');
+    const gen = spawn('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost']);
+    await new Promise((r) => gen.once('close', r));
+    const sender = new WalSender({ states: [path.join(dir, 'slot.state')], path: [dir], auth: 'scram', passwords: new Map([['postgres', 'secret']]), tls: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } });
+    const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+    try {
+      const r = await run('psql', ['-XAt', '-d', `${conn(port)} sslmode=require`, '-c', 'IDENTIFY_SYSTEM', '-c', '\\conninfo'], { PGPASSWORD: 'secret' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/SSL connection \(protocol: TLSv1\.[23]/);
+      // Bytes sent after SSLRequest before the handshake: refused, as the server refuses them.
+      const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+      const early = await raw(port, [Buffer.concat([sslRequest, Buffer.from(startup({ user: 'postgres' }))])]);
+      expect(early.closed).toBe(true);
+      expect(early.reply.toString('latin1')).toContain('received unencrypted data after SSL request');
+    } finally {
+      await sender.close();
       fs.rmSync(work, { recursive: true, force: true });
     }
   }, 60_000);

@@ -15,7 +15,7 @@ resumes after the last commit the client confirmed.
 
 Usage:
   pgwal serve --state FILE... (-p DIR... | --restore-command CMD) --listen ADDR [--port PORT] [--auth trust|scram]
-              [--password-file FILE]
+              [--password-file FILE] [--tls-cert FILE --tls-key FILE]
 
 Options:
   --state FILE        a state file written by pgwal slot create; repeatable (one slot each, by its name)
@@ -29,12 +29,13 @@ Options:
   --port PORT         the port of a unix socket folder
   --auth METHOD       scram (default): SCRAM-SHA-256 against --password-file; trust: any role, no password
   --password-file FILE  lines ROLE:PASSWORD, or ROLE:SCRAM-SHA-256$... as pg_authid.rolpassword holds it
+  --tls-cert FILE, --tls-key FILE  answer SSLRequest with TLS, with this PEM certificate and key
   --log-commands      print each command a client sends on stderr
 
 Served: IDENTIFY_SYSTEM, TIMELINE_HISTORY, START_REPLICATION SLOT s LOGICAL lsn (options), SHOW, the
 set_config of the search_path that clients send, and a subscriber's queries of its publications (answered
 from the catalog recorded at the slot's creation). Anything else (SQL, CREATE_REPLICATION_SLOT, BASE_BACKUP, physical
-replication) gets an error with its SQLSTATE. No TLS: an SSLRequest is answered "N".
+replication) gets an error with its SQLSTATE. Without --tls-cert an SSLRequest is answered "N".
 `;
 
 export async function serveCommand(argv: string[], io: DumpIo): Promise<number> {
@@ -50,6 +51,8 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
         { long: 'auth', arg: 'required' },
         { long: 'password-file', arg: 'required' },
         { long: 'log-commands', arg: 'none' },
+        { long: 'tls-cert', arg: 'required' },
+        { long: 'tls-key', arg: 'required' },
         { long: 'restore-command', arg: 'required' },
         { long: 'wal-segsize', arg: 'required' },
         { long: 'restore-timeout', arg: 'required' },
@@ -125,7 +128,23 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
               }
             })();
           };
-    sender = new WalSender({ states, path: dirs, auth, passwords, ...(records !== undefined ? { records } : {}) });
+    const certFile = one('tls-cert');
+    const keyFile = one('tls-key');
+    if ((certFile === undefined) !== (keyFile === undefined)) throw new WalError('invalid-argument', '--tls-cert and --tls-key go together');
+    const read = (f: string, what: string): Buffer => {
+      try {
+        return fs.readFileSync(path.resolve(io.cwd, f));
+      } catch (e) {
+        throw new WalError('invalid-argument', `could not read ${what} "${f}": ${(e as Error).message}`);
+      }
+    };
+    const tlsFiles = certFile === undefined ? undefined : { cert: read(certFile, 'certificate file'), key: read(keyFile!, 'private key file') };
+    try {
+      sender = new WalSender({ states, path: dirs, auth, passwords, ...(records !== undefined ? { records } : {}), ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}) });
+    } catch (e) {
+      if (e instanceof WalError) throw e;
+      throw new WalError('invalid-argument', `could not load the TLS key and certificate: ${(e as Error).message}`);
+    }
     if (p.options.some((o) => o.name === 'log-commands')) sender.on('command', (c: { processId: number; sql: string }) => io.err(`pgwal serve: [${c.processId}] ${c.sql}\n`));
     let where: string;
     try {

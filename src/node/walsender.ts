@@ -6,6 +6,7 @@
 //          XLogData (plugin output) ─▶ client;  standby status update ─▶ slot confirmed (state file, durably)
 //     ─▶ CopyDone ─▶ CopyDone, CommandComplete, Z
 import net from 'node:net';
+import tls from 'node:tls';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,6 +75,8 @@ export interface WalSenderOptions {
    * temp file, sent once the client takes it: bounded memory per connection.
    */
   maxQueuedOutput?: number;
+  /** TLS: a PEM key and certificate; an SSLRequest is then answered 'S' (else 'N'). */
+  tls?: { key: string | Uint8Array; cert: string | Uint8Array };
   /** A client that has not authenticated after this long is dropped (ms, default 60000: authentication_timeout). */
   authenticationTimeoutMs?: number;
   /** Connections at once (default 10, as max_wal_senders); one more is refused with 53300. */
@@ -116,6 +119,7 @@ export class WalSender extends EventEmitter {
   /** Slots streaming now, by name → the session's process id. */
   readonly active = new Map<string, number>();
   private readonly secrets = new Map<string, string>();
+  readonly secureContext: tls.SecureContext | undefined;
   /** The end of the last record any stream read: IDENTIFY_SYSTEM's xlogpos at least. */
   walEnd: Lsn = 0;
 
@@ -126,6 +130,7 @@ export class WalSender extends EventEmitter {
       if (this.slots.has(s.name)) throw new WalError('invalid-argument', `two state files hold slot "${s.name}": "${this.slots.get(s.name)}" and "${f}"`);
       this.slots.set(s.name, f);
     }
+    this.secureContext = options.tls === undefined ? undefined : tls.createSecureContext({ key: Buffer.from(options.tls.key), cert: Buffer.from(options.tls.cert) });
     this.server = net.createServer((sock) => this.accept(sock));
   }
 
@@ -198,7 +203,7 @@ class Session {
 
   constructor(
     private readonly sender: WalSender,
-    private readonly sock: net.Socket,
+    private sock: net.Socket,
   ) {
     this.parser = new FrontendParser({ maxMessageLength: sender.options.maxMessageLength ?? 1024 * 1024 });
     sock.setNoDelay(true);
@@ -284,7 +289,8 @@ class Session {
     switch (m.type) {
       case 'SSLRequest':
       case 'GSSENCRequest':
-        if (this.phase !== 'startup') throw new ProtocolError('protocol-violation', `unexpected ${m.type}`);
+        if (this.phase !== 'startup' || this.tls) throw new ProtocolError('protocol-violation', `unexpected ${m.type}`);
+        if (m.type === 'SSLRequest' && this.sender.secureContext !== undefined) return this.startTls(this.sender.secureContext);
         this.send({ type: 'SSLResponse', accepted: false });
         return;
       case 'CancelRequest':
@@ -323,6 +329,23 @@ class Session {
         return never;
       }
     }
+  }
+
+  private tls = false;
+
+  /** 'S', then the TLS handshake on the same socket; the start-up packet comes encrypted. */
+  private startTls(secureContext: tls.SecureContext): void {
+    // Bytes after SSLRequest before the handshake would be read unencrypted (CVE-2021-23214).
+    if (this.parser.buffered > 0) throw new ServeError('08P01', 'received unencrypted data after SSL request', 'FATAL');
+    this.send({ type: 'SSLResponse', accepted: true });
+    const raw = this.sock;
+    raw.removeAllListeners('data');
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext });
+    secure.on('data', (chunk: Uint8Array) => this.data(chunk));
+    secure.on('error', () => this.close());
+    this.sock = secure;
+    this.tls = true;
+    raw.resume();
   }
 
   private async startup(version: number, params: Record<string, string>): Promise<void> {
