@@ -206,6 +206,15 @@ describe('pgwal serve', () => {
       expect(await serveCommand(argv, r)).toBe(1);
       expect(r.stderr()).toEqual(want);
     }
+    // --auth trust beyond loopback: a warning (the run stops at once: its signal is already aborted).
+    const c = new AbortController();
+    c.abort();
+    const open = { ...io(), signal: c.signal };
+    expect(await serveCommand(['--state', path.join(dir, 'slot.state'), '--listen', '0.0.0.0:0', '--auth', 'trust'], open)).toBe(0);
+    expect(open.stderr()).toMatch(/^pgwal serve: warning: --auth trust on 0\.0\.0\.0:0: any client that reaches it may read the slots\npgwal serve: listening on 0\.0\.0\.0:\d+\n$/);
+    const loop = { ...io(), signal: c.signal };
+    expect(await serveCommand(['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust'], loop)).toBe(0);
+    expect(loop.stderr()).not.toContain('warning');
     const missing = io();
     expect(await serveCommand(['--state', path.join(dir, 'none.state'), '--listen', '127.0.0.1:0', '--auth', 'trust'], missing)).toBe(1);
     expect(missing.stderr()).toMatch(/^pgwal serve: error: .*none\.state.*\n$/);
