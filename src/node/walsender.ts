@@ -1,10 +1,10 @@
 // `pgwal serve`: a walsender for logical replication connections (replication=database), serving what a
 // pgwal slot's output plugin writes, decoded from WAL files, to PostgreSQL's own clients.
 //
-//   SSLRequest ─▶ 'N' ─▶ StartupMessage ─▶ auth (trust | SCRAM) ─▶ ParameterStatus…, BackendKeyData, Z
-//     ─▶ Query: IDENTIFY_SYSTEM | SHOW | set_config | START_REPLICATION ─▶ CopyBoth
-//          XLogData (plugin output) ─▶ client;  standby status update ─▶ slot confirmed (state file, durably)
-//     ─▶ CopyDone ─▶ CopyDone, CommandComplete, Z
+//   SSLRequest ─▶ 'N' (or 'S' and TLS) ─▶ StartupMessage ─▶ auth (trust | SCRAM) ─▶ ParameterStatus…, K, Z
+//     ─▶ Query: IDENTIFY_SYSTEM | TIMELINE_HISTORY | SHOW | set_config | publication queries | START_REPLICATION
+//     ─▶ CopyBoth: XLogData (plugin output) ─▶ client; standby status update ─▶ slot confirmed (state file,
+//          durably, at most once a second) ─▶ CopyDone ─▶ CopyDone, CommandComplete, Z
 import net from 'node:net';
 import tls from 'node:tls';
 import fs from 'node:fs';
@@ -675,7 +675,6 @@ class Stream {
   private sentPtr: Lsn;
   private lastSend = Date.now();
   private timer: NodeJS.Timeout | undefined;
-  private done: ((v: undefined) => void) | undefined;
   private catalogPagesAt: ((restart: Lsn) => SlotState['catalogPages']) | undefined;
 
   constructor(
@@ -884,7 +883,6 @@ class Stream {
       if (this.copyDone) this.sock.write(serializeBackendMessage({ type: 'CopyDone' }));
       clearInterval(this.timer);
       decoder.close();
-      void this.done;
     }
   }
 }
