@@ -49,12 +49,13 @@ async function dump(c: pg.Client): Promise<string> {
 }
 
 /** Subscriber variants: its major (default the WAL's) and the subscription's options. */
-const VARIANTS: { sub?: (m: Major) => Major; with: string; twoPhase?: boolean }[] = [
+const VARIANTS: { sub?: (m: Major) => Major; with: string; twoPhase?: boolean; memoryLimit?: number }[] = [
   { with: '' },
   // a two_phase slot (pgwal slot create --two-phase): a prepared transaction is sent at PREPARE
   { with: ', two_phase = true', twoPhase: true },
   { with: ', binary = true' },
-  { with: ', streaming = on' },
+  // every transaction streamed (memory limit 0, as debug_logical_replication_streaming = immediate)
+  { with: ', streaming = on', memoryLimit: 0 },
   // another major's subscriber: the oldest for a newer WAL, the newest for 15's
   { sub: (m) => (m === 15 ? 18 : 15), with: '' },
 ];
@@ -77,7 +78,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           const created = io();
           expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput', ...(variant.twoPhase === true ? ['--two-phase'] : [])], created), created.stderr()).toBe(0);
           const createdAt = readSlotStateFile(state).confirmedFlush;
-          sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
+          sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100, ...(variant.memoryLimit !== undefined ? { memoryLimit: variant.memoryLimit } : {}) });
           sender.on('command', (x: { sql: string }) => commands.push(x.sql));
           const errors: unknown[] = [];
           sender.on('session-error', (x: { error: unknown }) => errors.push(x.error));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { WalError } from '../errors.js';
 import { WalSender, type WalSenderOptions } from '../node/walsender.js';
 import { getopt } from './getopt.js';
-import { openWalSources } from './decode-options.js';
+import { openWalSources, parseSize } from './decode-options.js';
 import type { DumpIo } from './dump.js';
 
 export const SERVE_HELP = `pgwal serve answers logical replication connections (replication=database) as a walsender does:
@@ -29,6 +29,8 @@ Options:
   --port PORT         the port of a unix socket folder
   --auth METHOD       scram (default): SCRAM-SHA-256 against --password-file; trust: any role, no password
   --password-file FILE  lines ROLE:PASSWORD, or ROLE:SCRAM-SHA-256$... as pg_authid.rolpassword holds it
+  --memory-limit SIZE logical_decoding_work_mem of each client (default 64MB): above it transactions are streamed
+                      to a client that asked for streaming, else spilled to disk; 0 streams every change
   --tls-cert FILE, --tls-key FILE  answer SSLRequest with TLS, with this PEM certificate and key
   --log-commands      print each command a client sends on stderr
 
@@ -51,6 +53,7 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
         { long: 'auth', arg: 'required' },
         { long: 'password-file', arg: 'required' },
         { long: 'log-commands', arg: 'none' },
+        { long: 'memory-limit', arg: 'required' },
         { long: 'tls-cert', arg: 'required' },
         { long: 'tls-key', arg: 'required' },
         { long: 'restore-command', arg: 'required' },
@@ -140,7 +143,8 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
     };
     const tlsFiles = certFile === undefined ? undefined : { cert: read(certFile, 'certificate file'), key: read(keyFile!, 'private key file') };
     try {
-      sender = new WalSender({ states, path: dirs, auth, passwords, ...(records !== undefined ? { records } : {}), ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}) });
+      const limit = one('memory-limit');
+      sender = new WalSender({ states, path: dirs, auth, passwords, ...(limit !== undefined ? { memoryLimit: parseSize(limit) } : {}), ...(records !== undefined ? { records } : {}), ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}) });
     } catch (e) {
       if (e instanceof WalError) throw e;
       throw new WalError('invalid-argument', `could not load the TLS key and certificate: ${(e as Error).message}`);

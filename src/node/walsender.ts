@@ -81,6 +81,12 @@ export interface WalSenderOptions {
   authenticationTimeoutMs?: number;
   /** Connections at once (default 10, as max_wal_senders); one more is refused with 53300. */
   maxConnections?: number;
+  /**
+   * logical_decoding_work_mem of each stream, bytes (default 64 MB): above it transactions are streamed to a client
+   * that asked for streaming, else spilled to disk. 0 streams every change at once (debug_logical_replication_streaming
+   * = immediate).
+   */
+  memoryLimit?: number;
   /** At most one confirm (a durable rewrite of the state file) per this many ms per stream (default 1000). */
   confirmIntervalMs?: number;
   /** The longest message accepted from a client (bytes, default 1 MB): bounded memory per connection. */
@@ -820,6 +826,7 @@ class Stream {
       startAt: this.startAt,
       streaming: plugin instanceof TestDecodingPlugin ? plugin.options.streamChanges : plugin instanceof PgOutputPlugin && plugin.options.streaming !== 'off',
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
+      ...(this.sender.options.memoryLimit !== undefined ? { memoryLimit: this.sender.options.memoryLimit } : {}),
       sink: (o) => emit(o.lsn, typeof o.data === 'string' ? TEXT.encode(o.data) : o.data),
       timezone: state.timezone,
     });
