@@ -23,6 +23,7 @@ Usage:
   pgwal decode --state FILE [--path DIR]       test_decoding's or wal2json's output, from WAL files alone
   pgwal receive -D DIR -d CONNSTR [-S SLOT]    stream WAL from a server into segment files, as
                                                pg_receivewal does (pgwal receive --help)
+  pgwal serve --state FILE -p DIR --listen ADDR  a walsender for pg_recvlogical and subscribers (pgwal serve --help)
   pgwal --version                              print the version
   pgwal --help                                 print this help
 
@@ -86,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot' || command === 'receive') {
+  if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot' || command === 'receive' || command === 'serve') {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     // An EPIPE of an asynchronous write comes as an event: it ends the run at the next write (or abort check).
@@ -111,6 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'decode') return (await import('./decode.js')).decodeCommand(rest, io);
     if (command === 'slot') return (await import('./slot.js')).slotCommand(rest, io);
     if (command === 'receive') return (await import('./receive.js')).receiveCommand(rest, io);
+    if (command === 'serve') return (await import('./serve.js')).serveCommand(rest, io);
     return command === 'dump' ? (await import('./dump.js')).dump(rest, io) : (await import('./timeline.js')).timeline(rest, io);
   }
   process.stderr.write(command === undefined ? HELP : `pgwal: unknown command "${command}"\n\n${HELP}`);

@@ -12,3 +12,4 @@ export * from './orphans.js';
 export * from './replication.js';
 export * from './walreceiver.js';
 export * from './receivewal.js';
+export * from './walsender.js';

@@ -7,3 +7,4 @@ export * from './parser.js';
 export * from './replication.js';
 export * from './scram.js';
 export * from './conninfo.js';
+export * from './replication-command.js';

@@ -1,0 +1,193 @@
+// Live: a real PostgreSQL subscriber replicates through `pgwal serve`. A pgoutput pgwal slot made on the
+// publisher (its publication first); the subscriber's CREATE SUBSCRIPTION names pgwal serve and that slot,
+// without creating one or copying data; after a workload on the publisher its tables equal the publisher's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { slotCommand } from '../src/cli/slot.js';
+import { WalSender } from '../src/node/walsender.js';
+import { readSlotStateFile } from '../src/node/slot.js';
+import { withServer, type Major } from './support/pg-server.js';
+import { dsnOf, io } from './support/slot.js';
+import { cliBundle } from './support/cli-process.js';
+
+const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 10);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `pgwal serve` as a process, once it listens. */
+function startServe(args: string[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [cliBundle(), 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening on')) resolve(p);
+    });
+    p.on('exit', (code) => reject(new Error(`pgwal serve exited (${code}): ${err}`)));
+  });
+}
+
+const SERVE_MAJORS: Major[] = (process.env.PGWAL_SERVE_MAJORS ?? '15,16,17,18').split(',').map(Number) as Major[];
+
+const TABLES = ['create table acct (id int primary key, owner text, balance numeric(12,2))', 'create table ev (id bigint primary key, at timestamptz, tags text[], doc jsonb)'];
+
+async function dump(c: pg.Client): Promise<string> {
+  const a = await c.query('select * from acct order by id');
+  const e = await c.query('select id, at::text, tags::text, doc::text from ev order by id');
+  return JSON.stringify([a.rows, e.rows]);
+}
+
+/** Subscriber variants: its major (default the WAL's) and the subscription's options. */
+const VARIANTS: { sub?: (m: Major) => Major; with: string; twoPhase?: boolean; memoryLimit?: number }[] = [
+  { with: '' },
+  // a two_phase slot (pgwal slot create --two-phase): a prepared transaction is sent at PREPARE
+  { with: ', two_phase = true', twoPhase: true },
+  { with: ', binary = true' },
+  // every transaction streamed (memory limit 0, as debug_logical_replication_streaming = immediate)
+  { with: ', streaming = on', memoryLimit: 0 },
+  // another major's subscriber: the oldest for a newer WAL, the newest for 15's
+  { sub: (m) => (m === 15 ? 18 : 15), with: '' },
+];
+
+describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
+  it.each(VARIANTS.map((v) => [`${v.sub === undefined ? 'of the same major' : `of PostgreSQL ${v.sub(major)}`}${v.with}`, v] as const))('a subscriber %s, connected to pgwal serve, ends equal to the publisher', async (_name, variant) => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
+      await withServer({ major: variant.sub?.(major) ?? major, gucs: { max_logical_replication_workers: 4 } }, async (sub) => {
+        const state = path.join(pub.baseDir, 'slot.state');
+        const pc = await pub.connect();
+        const sc = await sub.connect();
+        const commands: string[] = [];
+        let sender: WalSender | undefined;
+        try {
+          for (const t of TABLES) {
+            await pc.query(t);
+            await sc.query(t);
+          }
+          await pc.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput', ...(variant.twoPhase === true ? ['--two-phase'] : [])], created), created.stderr()).toBe(0);
+          const createdAt = readSlotStateFile(state).confirmedFlush;
+          sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100, ...(variant.memoryLimit !== undefined ? { memoryLimit: variant.memoryLimit } : {}) });
+          sender.on('command', (x: { sql: string }) => commands.push(x.sql));
+          const errors: unknown[] = [];
+          sender.on('session-error', (x: { error: unknown }) => errors.push(x.error));
+          const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false${variant.with})`);
+          await pc.query(`insert into acct select g, 'owner ' || g, g * 1.5 from generate_series(1, 50) g`);
+          await pc.query(`insert into ev select g, timestamptz '2024-01-01 00:00+00' + g * interval '1 hour', array['a', 'b' || g], jsonb_build_object('g', g) from generate_series(1, 30) g`);
+          await pc.query('update acct set balance = balance - 10 where id % 4 = 0');
+          await pc.query('begin');
+          await pc.query('delete from acct where id > 45');
+          await pc.query('update ev set doc = doc || \'{"x": 1}\' where id % 3 = 0');
+          await pc.query('commit');
+          await pc.query('delete from ev where id % 7 = 0');
+          if (variant.twoPhase === true) {
+            await pc.query('begin');
+            await pc.query(`insert into acct values (500, 'prepared', 5)`);
+            await pc.query(`prepare transaction 'gx'`);
+            await pc.query(`commit prepared 'gx'`);
+            await pc.query('begin');
+            await pc.query(`insert into acct values (501, 'rolled back prepared', 5)`);
+            await pc.query(`prepare transaction 'gy'`);
+            await pc.query(`rollback prepared 'gy'`);
+          }
+          const want = await dump(pc);
+          let got = '';
+          for (let i = 0; i < 300 && got !== want; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            got = await dump(sc);
+          }
+          expect(got, `commands: ${commands.join(' | ')}\nerrors: ${errors.map(String).join(' | ')}`).toBe(want);
+          expect(commands.some((q) => /^START_REPLICATION SLOT "pgwal_s" LOGICAL/.test(q))).toBe(true);
+          // The published tables pgwal answered CREATE SUBSCRIPTION with became the subscription's, ready.
+          expect((await sc.query(`select srrelid::regclass::text as t, srsubstate from pg_subscription_rel order by 1`)).rows).toEqual([
+            { t: 'acct', srsubstate: 'r' },
+            { t: 'ev', srsubstate: 'r' },
+          ]);
+          // The apply worker's feedback confirmed the pgwal slot (its state file) past where it was created.
+          for (let i = 0; i < 300 && readSlotStateFile(state).confirmedFlush === createdAt; i++) await new Promise((r) => setTimeout(r, 100));
+          expect(readSlotStateFile(state).confirmedFlush).not.toBe(createdAt);
+          if (process.env.PGWAL_SERVE_LOG) console.log(`PostgreSQL ${sub.major} subscriber (${variant.with}) sent:\n${commands.join('\n')}`);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          await sender?.close();
+          await pc.end();
+          await sc.end();
+        }
+      });
+    });
+  }, 180_000);
+
+  it(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve during the workload: nothing lost or applied twice`, async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
+      await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'100ms'" } }, async (sub) => {
+        const state = path.join(pub.baseDir, 'slot.state');
+        const pc = await pub.connect();
+        const sc = await sub.connect();
+        let serve: ChildProcess | undefined;
+        try {
+          for (const t of TABLES) {
+            await pc.query(t);
+            await sc.query(t);
+          }
+          await pc.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          const port = await freePort();
+          const args = ['--state', state, '-p', pub.pgWalDir, '--listen', `127.0.0.1:${port}`, '--auth', 'trust'];
+          serve = await startServe(args);
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
+          await pc.query(`insert into acct select g, 'owner ' || g, 0 from generate_series(1, 20) g`);
+          // Non-idempotent updates: a transaction applied twice leaves a different balance.
+          let done = false;
+          const workload = (async () => {
+            for (let i = 0; i < 300; i++) {
+              await pc.query('begin');
+              await pc.query(`update acct set balance = balance + 1 where id = ${(i % 20) + 1}`);
+              await pc.query(`insert into ev values (${i}, now(), array['t${i}'], '{"i": ${i}}')`);
+              if (i % 10 === 9) await pc.query(`delete from ev where id = ${i - 5}`);
+              await pc.query('commit');
+              if (i % 5 === 0) await new Promise((r) => setTimeout(r, 10));
+            }
+            done = true;
+          })();
+          for (let k = 0; k < KILLS; k++) {
+            await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+            serve.kill('SIGKILL');
+            await new Promise((r) => serve!.once('exit', r));
+            serve = await startServe(args);
+          }
+          await workload;
+          expect(done).toBe(true);
+          const want = await dump(pc);
+          let got = '';
+          for (let i = 0; i < 600 && got !== want; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            got = await dump(sc);
+          }
+          expect(got).toBe(want);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          serve?.kill('SIGKILL');
+          await pc.end();
+          await sc.end();
+        }
+      });
+    });
+  }, 240_000);
+});

@@ -1,0 +1,139 @@
+// Live: `pgwal serve` answers Debian's pg_recvlogical 15 as a walsender does. A test_decoding pgwal slot made
+// with the server's own slot at the same point; pg_recvlogical, connected to pgwal serve, writes exactly the
+// rows pg_logical_slot_peek_changes returns; its feedback confirms the pgwal slot, and a second run resumes
+// after what the first confirmed.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { slotCommand } from '../src/cli/slot.js';
+import { readSlotStateFile } from '../src/node/slot.js';
+import { WalSender } from '../src/node/walsender.js';
+import { withServer, type Major } from './support/pg-server.js';
+import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
+
+const PG_RECVLOGICAL = '/usr/lib/postgresql/15/bin/pg_recvlogical';
+const SERVE_MAJORS: Major[] = (process.env.PGWAL_SERVE_MAJORS ?? '15,16,17,18').split(',').map(Number) as Major[];
+
+function recvlogical(port: number, slot: string, endpos: string, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(PG_RECVLOGICAL, ['--start', '-S', slot, '-f', '-', '--no-loop', '-E', endpos, ...extra, '-d', `host=127.0.0.1 port=${port} dbname=postgres user=postgres`], { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
+  it('pg_recvlogical through pgwal serve receives what the server\'s slot returns, and resumes after its confirm', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+      const state = path.join(server.baseDir, 'slot.state');
+      const c = await server.connect();
+      try {
+        await c.query(`create type mood as enum ('sad', 'ok', 'happy')`);
+        await c.query('create table acct (id int primary key, owner text, balance numeric(12,2), m mood, ms mood[])');
+        const created = io();
+        expect(await slotCommand(['create', '--dsn', dsnOf(server), '--slot', 'pgwal_s', '--state', state], created), created.stderr()).toBe(0);
+        const before = readSlotStateFile(state).confirmedFlush;
+        await c.query(`insert into acct select g, 'owner ' || g, g * 1.5, (array['sad', 'ok', 'happy'])[g % 3 + 1]::mood, array['ok']::mood[] from generate_series(1, 40) g`);
+        await c.query('update acct set balance = balance - 10 where id % 4 = 0');
+        await c.query('begin');
+        await c.query('delete from acct where id > 35');
+        await c.query('savepoint s');
+        await c.query(`insert into acct values (100, 'rolled back', 0)`);
+        await c.query('rollback to savepoint s');
+        await c.query('commit');
+        await c.query(`select pg_logical_emit_message(true, 'audit', 'done')`);
+        const end1 = await flushedLsn(c);
+
+        // No output queue: every row goes through the spill file (the path of a large transaction to a slow client).
+        const served = new WalSender({ states: [state], path: [server.pgWalDir], auth: 'trust', keepaliveMs: 200, pollMs: 100, maxQueuedOutput: 0 });
+        let spills = 0;
+        served.on('spill', () => spills++);
+        const commands: string[] = [];
+        served.on('command', (x: { sql: string }) => commands.push(x.sql));
+        const addr = await served.listen({ host: '127.0.0.1', port: 0 });
+        const port = Number(addr.split(':').at(-1));
+        try {
+          const run1 = await recvlogical(port, 'pgwal_s', end1);
+          expect(run1.code, run1.stderr).toBe(0);
+          // pg_recvlogical empties its session's search_path: test_decoding then qualifies user types (public.mood).
+          await c.query(`set search_path = ''`);
+          const theirs1 = (await c.query({ text: `select data from pg_logical_slot_peek_changes('pgwal_s', $1, null)`, values: [end1], rowMode: 'array', types: asText })).rows.map((r) => r[0] as string);
+          expect(theirs1.length).toBeGreaterThan(40);
+          expect(theirs1.some((r) => r.includes(' m[public.mood]:') && r.includes(' ms[public.mood[]]:'))).toBe(true);
+          expect(run1.stdout.trimEnd().split('\n')).toEqual(theirs1);
+          expect(commands.some((q) => q.startsWith('IDENTIFY_SYSTEM'))).toBe(true);
+          expect(spills).toBeGreaterThan(0);
+          expect(commands.some((q) => q.startsWith('START_REPLICATION SLOT "pgwal_s" LOGICAL'))).toBe(true);
+          // pg_recvlogical's feedback confirmed the pgwal slot (the state file) up to a commit it received.
+          const confirmed = readSlotStateFile(state).confirmedFlush;
+          expect(confirmed).not.toBe(before);
+
+          // More work; the second run starts after what the first confirmed: together, the server's whole range.
+          await c.query(`insert into public.acct values (200, 'second run', 2)`);
+          await c.query(`update public.acct set owner = 'renamed' where id = 1`);
+          const end2 = await flushedLsn(c);
+          const run2 = await recvlogical(port, 'pgwal_s', end2);
+          expect(run2.code, run2.stderr).toBe(0);
+          const all = (await c.query({ text: `select data from pg_logical_slot_peek_changes('pgwal_s', $1, null)`, values: [end2], rowMode: 'array', types: asText })).rows.map((r) => r[0] as string);
+          expect([...run1.stdout.trimEnd().split('\n'), ...run2.stdout.trimEnd().split('\n')]).toEqual(all);
+          expect(run2.stdout).toContain('second run');
+          expect(run2.stdout).not.toContain("'owner 2'");
+        } finally {
+          await served.close();
+        }
+      } finally {
+        await c.end();
+      }
+    });
+  }, 180_000);
+
+  it('two slots served at once, each client with its own test_decoding options, each equal to its server slot', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+      const c = await server.connect();
+      const states = ['a', 'b'].map((x) => path.join(server.baseDir, `${x}.state`));
+      try {
+        await c.query('create table t (id int primary key, v text)');
+        for (const [i, st] of states.entries()) {
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(server), '--slot', `pgwal_${'ab'[i]}`, '--state', st], created), created.stderr()).toBe(0);
+        }
+        await c.query(`insert into t select g, 'v' || g from generate_series(1, 30) g`);
+        await c.query('begin');
+        await c.query('update t set v = v || \'!\' where id % 2 = 0');
+        await c.query('commit');
+        await c.query('begin');
+        await c.query('rollback');
+        await c.query(`select pg_logical_emit_message(false, 'p', 'nontx')`);
+        await c.query('delete from t where id > 25');
+        const end = await flushedLsn(c);
+        const served = new WalSender({ states, path: [server.pgWalDir], auth: 'trust', keepaliveMs: 200, pollMs: 100 });
+        const port = Number((await served.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+        try {
+          const opts = ['-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '-o', 'include-timestamp=0'];
+          const [ra, rb] = await Promise.all([recvlogical(port, 'pgwal_a', end), recvlogical(port, 'pgwal_b', end, opts)]);
+          expect(ra.code, ra.stderr).toBe(0);
+          expect(rb.code, rb.stderr).toBe(0);
+          await c.query(`set search_path = ''`);
+          const peek = async (slot: string, args: string[]): Promise<string[]> =>
+            (await c.query({ text: `select data from pg_logical_slot_peek_changes($1, $2, null${args.map((_, i) => `, $${i + 3}`).join('')})`, values: [slot, end, ...args], rowMode: 'array', types: asText })).rows.map((r) => r[0] as string);
+          expect(ra.stdout.trimEnd().split('\n')).toEqual(await peek('pgwal_a', []));
+          const wantB = await peek('pgwal_b', ['include-xids', '0', 'skip-empty-xacts', '1', 'include-timestamp', '0']);
+          expect(rb.stdout.trimEnd().split('\n')).toEqual(wantB);
+          expect(wantB).not.toEqual(await peek('pgwal_b', []));
+        } finally {
+          await served.close();
+        }
+      } finally {
+        await c.end();
+      }
+    });
+  }, 180_000);
+});
