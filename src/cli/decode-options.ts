@@ -64,18 +64,9 @@ export function parseWalSegSize(text: string): number {
   return mb * 1024 * 1024;
 }
 
-/** parse_bool (bool.c): true, false, yes, no, on, off, 1, 0, or a unique prefix, any case; undefined otherwise. */
-export function parseBool(text: string): boolean | undefined {
-  const v = text.trim().toLowerCase();
-  if (v.length === 0) return undefined;
-  if (v === '1') return true;
-  if (v === '0') return false;
-  for (const [word, value] of [['true', true], ['false', false], ['yes', true], ['no', false]] as const) if (word.startsWith(v)) return value;
-  // "o" alone is ambiguous (on / off).
-  if (v.length >= 2 && 'on'.startsWith(v)) return true;
-  if (v.length >= 2 && 'off'.startsWith(v)) return false;
-  return undefined;
-}
+/** parse_bool (bool.c), shared with the walsender's option parsing. */
+export { parseBool } from '../protocol/replication-command.js';
+import { parseBool } from '../protocol/replication-command.js';
 
 /**
  * The plugin name and -o options, checked: test_decoding's known options, or wal2json's, pgoutput's and sql's
