@@ -109,6 +109,39 @@ export interface CatalogView {
   type(oid: number, at: CatalogPoint): TypeInfo | undefined;
 }
 
+/** A catalog view that answers from another (`inner`): the base of views that change one answer or check records. */
+export class DelegatingCatalog implements CatalogView {
+  constructor(protected readonly inner: CatalogView) {}
+
+  get databaseOid(): number {
+    return this.inner.databaseOid;
+  }
+
+  get onDdl(): CatalogView['onDdl'] {
+    return this.inner.onDdl;
+  }
+
+  set onDdl(cb: CatalogView['onDdl']) {
+    this.inner.onDdl = cb;
+  }
+
+  process(rec: DecodedRecord): void {
+    this.inner.process(rec);
+  }
+
+  relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.inner.relationByFilenode(tablespace, relfilenode, at);
+  }
+
+  relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
+    return this.inner.relationByOid(oid, at);
+  }
+
+  type(oid: number, at: CatalogPoint): TypeInfo | undefined {
+    return this.inner.type(oid, at);
+  }
+}
+
 /** A catalog that does not change: right while no DDL touches the decoded relations. */
 export class StaticCatalog implements CatalogView {
   readonly databaseOid: number;

@@ -3,7 +3,7 @@
 // the publications named in publication_names.
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import type { CatalogPoint, CatalogView, DecoderRelation, PublicationInfo, SchemaChange } from './catalog.js';
+import { DelegatingCatalog, type CatalogView, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
@@ -704,25 +704,15 @@ const RM_HEAP_ID = 10;
  * pg_publication_namespace, by relfilenode in the database): pgoutput decodes with the publications of the slot's
  * creation, and a publication changed since would be followed by the server, not by pgwal.
  */
-export class PublicationChangeGuard implements CatalogView {
+export class PublicationChangeGuard extends DelegatingCatalog {
   constructor(
-    private readonly inner: CatalogView,
+    inner: CatalogView,
     private readonly filenodes: readonly number[],
-  ) {}
-
-  get databaseOid(): number {
-    return this.inner.databaseOid;
+  ) {
+    super(inner);
   }
 
-  get onDdl(): CatalogView['onDdl'] {
-    return this.inner.onDdl;
-  }
-
-  set onDdl(cb: CatalogView['onDdl']) {
-    this.inner.onDdl = cb;
-  }
-
-  process(rec: DecodedRecord): void {
+  override process(rec: DecodedRecord): void {
     const op = rec.rmgrInfo & 0x70;
     // heap insert, delete, update, hot update; heap2 multi-insert
     if ((rec.rmid === RM_HEAP_ID && (op === 0x00 || op === 0x10 || op === 0x20 || op === 0x40)) || (rec.rmid === RM_HEAP2_ID && op === 0x50)) {
@@ -732,17 +722,5 @@ export class PublicationChangeGuard implements CatalogView {
       }
     }
     this.inner.process(rec);
-  }
-
-  relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
-    return this.inner.relationByFilenode(tablespace, relfilenode, at);
-  }
-
-  relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
-    return this.inner.relationByOid(oid, at);
-  }
-
-  type(oid: number, at: CatalogPoint): TypeInfo | undefined {
-    return this.inner.type(oid, at);
   }
 }

@@ -1,7 +1,6 @@
 // A catalog view whose type names are format_type's under a session's search_path: a type whose schema the path
 // does not make visible prints qualified (test_decoding under pg_recvlogical's empty search_path: public.mood).
-import type { CatalogPoint, CatalogView, DecoderRelation } from './catalog.js';
-import type { DecodedRecord } from '../xlogreader/record.js';
+import { DelegatingCatalog, type CatalogPoint, type CatalogView } from './catalog.js';
 import type { TypeInfo } from './values.js';
 import { quoteIdentifier } from './testdecoding.js';
 
@@ -17,45 +16,22 @@ export function searchPathSchemas(setting: string, user: string): string[] {
   return out;
 }
 
-export class SearchPathCatalog implements CatalogView {
+export class SearchPathCatalog extends DelegatingCatalog {
   private readonly renamed = new WeakMap<TypeInfo, TypeInfo>();
   private readonly visible: Set<string>;
 
   constructor(
-    private readonly inner: CatalogView,
+    inner: CatalogView,
     schemas: string[],
     private readonly major: number,
   ) {
+    super(inner);
     this.visible = new Set(['pg_catalog', ...schemas]);
-  }
-
-  get databaseOid(): number {
-    return this.inner.databaseOid;
-  }
-
-  get onDdl(): CatalogView['onDdl'] {
-    return this.inner.onDdl;
-  }
-
-  set onDdl(cb: CatalogView['onDdl']) {
-    this.inner.onDdl = cb;
-  }
-
-  process(rec: DecodedRecord): void {
-    this.inner.process(rec);
-  }
-
-  relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined {
-    return this.inner.relationByFilenode(tablespace, relfilenode, at);
-  }
-
-  relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined {
-    return this.inner.relationByOid(oid, at);
   }
 
   // see format_type_extended (format_type.c): an array is its element's name with [], any other type not
   // visible (TypeIsVisible) is qualified with its schema.
-  type(oid: number, at: CatalogPoint): TypeInfo | undefined {
+  override type(oid: number, at: CatalogPoint): TypeInfo | undefined {
     const t = this.inner.type(oid, at);
     if (t === undefined || t.namespace === undefined || t.typname === undefined || t.namespace === 'pg_catalog') return t;
     const known = this.renamed.get(t);
