@@ -14,6 +14,7 @@ import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
+import { StreamWal } from '../node/stream-wal.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -23,6 +24,7 @@ message as psql prints a bytea (\\x and lowercase hex).
 
 Usage:
   pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
+  pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN] [options as above]
 
 Options:
   --state FILE        a state file written by pgwal slot create
@@ -54,6 +56,14 @@ Options:
                       an unknown old row stops it with an error before anything is printed), xids (a,b,…),
                       tables (schema.table,…), start-time and end-time (commit times, ISO 8601)
   --end LSN           stop at this LSN (upto_lsn)
+  --endpos LSN        the same as --end (pg_recvlogical's name)
+  --dsn CONNSTR       decode straight from the server's physical replication stream (key=value or postgresql://
+                      connection string; not with -p or --restore-command): output as from its WAL files; without
+                      --end, up to the server's flush position when pgwal connected. The flush position reported
+                      to the server is the slot's restart_lsn
+  --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
+                      the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
+                      the WAL and the catalog rows decoding still needs
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
@@ -99,6 +109,9 @@ export { parseSize };
 export const DECODE_OPTIONS: OptionSpec[] = [
   ...SHARED_DECODE_OPTIONS,
   { long: 'end', arg: 'required' },
+  { long: 'endpos', arg: 'required' },
+  { long: 'dsn', arg: 'required' },
+  { long: 'physical-slot', arg: 'required' },
   { long: 'advance', arg: 'none' },
   { long: 'spill-dir', arg: 'required' },
   { long: 'toast-cache', arg: 'required' },
@@ -132,11 +145,32 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     // Before any WAL is opened: a spill folder that cannot be one is refused at once.
     const spill = new FileSpillStore(spillDir === undefined ? defaultSpillDir(statePath) : path.resolve(io.cwd, spillDir));
     const choice = pluginChoice(p.options, state.plugin);
-    const endText = p.options.find((o) => o.name === 'end')?.value;
+    const endText = p.options.find((o) => o.name === 'end' || o.name === 'endpos')?.value;
+    const dsn = p.options.find((o) => o.name === 'dsn')?.value;
+    const physicalSlot = p.options.find((o) => o.name === 'physical-slot')?.value;
+    if (dsn !== undefined) {
+      const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
+      if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
+    } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
     // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
-    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io, true, slot.restartLsn);
+    const streamWal = dsn === undefined ? undefined : await StreamWal.open({ connectionString: dsn, env: process.env, ...(physicalSlot !== undefined ? { physicalSlot } : {}) });
+    if (streamWal !== undefined && streamWal.systemIdentifier !== state.systemIdentifier) {
+      throw new WalError('invalid-argument', `the server of --dsn has system identifier ${streamWal.systemIdentifier}, the slot state "${stateFile}" ${state.systemIdentifier}`);
+    }
+    const { archive, files, history, oldTimeline, segmentSize } =
+      streamWal === undefined
+        ? await openWalSources(p.options, io, true, slot.restartLsn)
+        : {
+            archive: undefined,
+            files: undefined,
+            history: streamWal.history,
+            oldTimeline: async (): Promise<never> => {
+              throw new WalError('invalid-argument', 'the WAL of an older timeline is not read over --dsn: decode from files');
+            },
+            segmentSize: streamWal.segmentSize,
+          };
     const orphansFile = p.options.find((o) => o.name === 'orphans')?.value;
     if (orphansFile !== undefined && history !== undefined) {
       // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.
@@ -206,7 +240,19 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     let endNotice: string | undefined;
     let lastRecord: Lsn | undefined;
     try {
-      if (archive === undefined && direct) {
+      if (streamWal !== undefined) {
+        const heldSlot = slot;
+        const stream = streamWal.records({ ...range, flushLsn: () => heldSlot.restartLsn, catalogXmin: () => heldSlot.catalogXmin });
+        for await (const rec of stream) {
+          lastRecord = rec.lsn;
+          hooks.checkRecord(rec);
+          decoder.process(rec);
+          const text = pending;
+          pending = '';
+          await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        }
+        endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
+      } else if (archive === undefined && direct) {
         // Folders and no hold-back: a synchronous loop, no await per record.
         // Output is written in 64 KiB pieces; only when commits may be confirmed on the way (--confirm-every) is it
         // written at every record, so that nothing is confirmed before its rows are out.
