@@ -155,7 +155,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
     // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
-    const streamWal = dsn === undefined ? undefined : await StreamWal.open({ connectionString: dsn, env: process.env, ...(physicalSlot !== undefined ? { physicalSlot } : {}) });
+    const streamWal = dsn === undefined ? undefined : await StreamWal.open({ connectionString: dsn, env: io.env, ...(physicalSlot !== undefined ? { physicalSlot } : {}) });
     if (streamWal !== undefined && streamWal.systemIdentifier !== state.systemIdentifier) {
       throw new WalError('invalid-argument', `the server of --dsn has system identifier ${streamWal.systemIdentifier}, the slot state "${stateFile}" ${state.systemIdentifier}`);
     }
