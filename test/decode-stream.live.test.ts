@@ -23,7 +23,10 @@ describe('decode --dsn arguments', () => {
   it('refuses --dsn with -p, and --physical-slot without --dsn', async () => {
     const a = io();
     expect(await decodeCommand(['--state', '/nonexistent/x.state', '--dsn', 'host=/tmp', '-p', '/tmp'], a)).toBe(1);
-    expect(a.stderr()).toMatch(/^pgwal decode: error: .*\n$/);
+    expect(a.stderr()).toBe("pgwal decode: error: --dsn and --path cannot be used together: the WAL comes from the server's stream\n");
+    const b = io();
+    expect(await decodeCommand(['--state', '/nonexistent/x.state', '--physical-slot', 'phys', '-p', '/tmp'], b)).toBe(1);
+    expect(b.stderr()).toBe('pgwal decode: error: --physical-slot needs --dsn\n');
   });
 });
 

@@ -135,6 +135,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     }
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
+    const dsn = p.options.find((o) => o.name === 'dsn')?.value;
+    const physicalSlot = p.options.find((o) => o.name === 'physical-slot')?.value;
+    if (dsn !== undefined) {
+      const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
+      if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
+    } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     // A peek takes the slot too (as the server's), but where no lock can be made (a read-only folder) it goes on.
     const peek = !['advance', 'confirm-every', 'rewind', 'accept-orphans'].some((n) => p.options.some((o) => o.name === n));
@@ -146,12 +152,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const spill = new FileSpillStore(spillDir === undefined ? defaultSpillDir(statePath) : path.resolve(io.cwd, spillDir));
     const choice = pluginChoice(p.options, state.plugin);
     const endText = p.options.find((o) => o.name === 'end' || o.name === 'endpos')?.value;
-    const dsn = p.options.find((o) => o.name === 'dsn')?.value;
-    const physicalSlot = p.options.find((o) => o.name === 'physical-slot')?.value;
-    if (dsn !== undefined) {
-      const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
-      if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
-    } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
+
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
     // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
