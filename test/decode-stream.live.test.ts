@@ -94,6 +94,30 @@ describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
         const missing = io();
         expect(await decodeCommand(['--state', state, '--dsn', dsn, '--physical-slot', 'nope', '--end', end], missing)).toBe(1);
         expect(missing.stderr()).toMatch(/^pgwal decode: error: physical replication slot "nope" does not exist on the server\n$/);
+
+        // Without --endpos: up to the server's flush position at connect, as decoding pg_wal to its end.
+        const allFiles = io();
+        expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, ...opts], allFiles), allFiles.stderr()).toBe(0);
+        const allStream = io();
+        expect(await decodeCommand(['--state', state, '--dsn', dsn, ...opts], allStream), allStream.stderr()).toBe(0);
+        expect(allStream.stdout()).toBe(allFiles.stdout());
+        expect(allStream.stdout()).toContain('after the end');
+
+        // --advance: the physical slot ends at the restart_lsn and catalog_xmin the slot moved to.
+        const adv = io();
+        expect(await decodeCommand(['--state', state, '--dsn', dsn, '--physical-slot', 'phys', ...opts, '--endpos', end, '--advance'], adv), adv.stderr()).toBe(0);
+        expect(adv.stdout()).toBe(files.stdout());
+        const moved = openSlotFile(state, { peek: true });
+        const want2 = { restart: formatLsn(moved.restartLsn), catalogXmin: String(moved.catalogXmin) };
+        moved.release();
+        expect(want2.restart).not.toBe(want.restart);
+        let got2: { restart_lsn: string | null; catalog_xmin: string | null } | undefined;
+        for (let i = 0; i < 200; i++) {
+          got2 = (await c.query(`select restart_lsn::text, catalog_xmin::text from pg_replication_slots where slot_name = 'phys'`)).rows[0];
+          if (got2?.restart_lsn === want2.restart && got2?.catalog_xmin === want2.catalogXmin) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        expect(got2).toEqual({ restart_lsn: want2.restart, catalog_xmin: want2.catalogXmin });
       } finally {
         await c.end();
       }

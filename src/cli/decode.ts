@@ -240,10 +240,13 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const targets = { restartLsn: slot.restartLsn, confirmedFlush: slot.confirmedFlush, end: range.end };
     let endNotice: string | undefined;
     let lastRecord: Lsn | undefined;
+    // The stream is ended after the slot has moved (--advance): the server is told its final restart_lsn.
+    let closeStream: (() => Promise<void>) | undefined;
     try {
       if (streamWal !== undefined) {
         const heldSlot = slot;
         const stream = streamWal.records({ ...range, flushLsn: () => heldSlot.restartLsn, catalogXmin: () => heldSlot.catalogXmin });
+        closeStream = stream.close;
         for await (const rec of stream) {
           lastRecord = rec.lsn;
           hooks.checkRecord(rec);
@@ -300,6 +303,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         }
         endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, (e) => (archive === undefined ? files!.damageAfter(e) : archiveDamageAfter(archive, e)));
       }
+    } catch (e) {
+      await closeStream?.();
+      throw e;
     } finally {
       decoder.close();
       archive?.close();
@@ -310,7 +316,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     if (stats !== undefined && stats.known + stats.unknown > 0) {
       io.err(`pgwal decode: old rows known for ${stats.known} of ${stats.known + stats.unknown} updates and deletes (${stats.kept} pages kept, ${stats.evicted} evicted)\n`);
     }
-    const { held } = await hooks.end();
+    let held: number;
+    try {
+      ({ held } = await hooks.end());
+    } finally {
+      await closeStream?.();
+    }
     if (endNotice !== undefined) io.err(`pgwal decode: ${endNotice}\n`);
     if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;

@@ -75,8 +75,12 @@ export class StreamWal {
     }
   }
 
-  /** Records from `start` (the first at or after it) until `end` or the server's flush position at open. */
-  records(options: StreamRecordsOptions): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined } {
+  /**
+   * Records from `start` (the first at or after it) until `end` or the server's flush position at open. The
+   * stream stays open when reading ends (unless it failed): `close()` reports the flush position (the slot's
+   * restart_lsn, after the caller has advanced it) and ends it.
+   */
+  records(options: StreamRecordsOptions): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined; close(): Promise<void> } {
     const startTimeline = options.startTimeline ?? this.timeline;
     if (startTimeline !== this.timeline) {
       throw new WalError('invalid-argument', `the slot is on timeline ${startTimeline} and the server on timeline ${this.timeline}: decoding over a timeline switch from a stream is not supported yet (decode from files)`);
@@ -103,12 +107,16 @@ export class StreamWal {
         return end;
       },
       async *[Symbol.asyncIterator]() {
+        let read = false;
         try {
           end = yield* readRecords(reader, source, options.signal);
+          read = true;
         } finally {
-          await source.close();
+          // Failed or left early: nothing more to report.
+          if (!read) await source.close();
         }
       },
+      close: () => source.close(),
     };
   }
 
@@ -149,6 +157,7 @@ export class StreamSource implements PageSource {
   private bufStart: Lsn;
   private buf = new Uint8Array(0);
   private readonly events: AsyncIterator<WalStreamEvent>;
+  private closed = false;
 
   constructor(
     private readonly stream: ReconnectingWalStream,
@@ -206,6 +215,8 @@ export class StreamSource implements PageSource {
 
   /** Reports the slot's restart_lsn at once (so the server's physical slot shows it), then ends the stream. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     try {
       this.stream.report({ write: this.received, flush: this.flushLsn() }, true);
     } catch {
