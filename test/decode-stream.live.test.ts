@@ -31,7 +31,7 @@ describe('decode --dsn arguments', () => {
 });
 
 describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
-  it('decode --dsn --endpos equals decode -p pg_wal --end and the server slot; --physical-slot holds restart_lsn and catalog_xmin', async () => {
+  it('decode --dsn --endpos equals decode -p pg_wal --end and the server slot; --physical-slot holds restart_lsn and catalog_xmin; walsenders killed mid-stream lose nothing', async () => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
       const state = path.join(server.baseDir, 'slot.state');
       const c = await server.connect();
@@ -118,6 +118,37 @@ describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
           await new Promise((r) => setTimeout(r, 25));
         }
         expect(got2).toEqual({ restart_lsn: want2.restart, catalog_xmin: want2.catalogXmin });
+
+        // Walsenders terminated while pgwal waits for --endpos: it connects again where it stopped, nothing lost
+        // or twice (the same output as from files).
+        const from = (await c.query(`select (pg_current_wal_insert_lsn() + 1500000)::text as l`)).rows[0].l as string;
+        const live = io();
+        const running = decodeCommand(['--state', state, '--dsn', dsn, ...opts, '--endpos', from], live);
+        let kills = 0;
+        const killed: number[] = [];
+        for (let round = 0; round < 4; round++) {
+          // The walsender of the connection made after the last kill.
+          let pid: number | undefined;
+          for (let i = 0; i < 400 && pid === undefined; i++) {
+            pid = (await c.query(`select pid from pg_stat_replication where application_name = 'pgwal decode' and not pid = any($1::int[])`, [killed])).rows[0]?.pid as number | undefined;
+            if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
+          }
+          killed.push(pid!);
+          expect(pid, live.stderr()).toBeDefined();
+          await c.query(`insert into acct select g, 'round ${round} ' || g, g, repeat('z', 200) from generate_series(200000 + ${round} * 1000, 200000 + ${round} * 1000 + 999) g`);
+          if ((await c.query('select pg_terminate_backend($1) as ok', [pid])).rows[0].ok === true) kills++;
+        }
+        for (let n = 300000; (await c.query('select pg_current_wal_insert_lsn() > $1::pg_lsn as past', [from])).rows[0].past !== true; n += 1000) {
+          await c.query(`insert into acct select g, 'filler', g, repeat('f', 200) from generate_series($1::int, $1::int + 999) g`, [n]);
+        }
+        await c.query(`insert into acct values (100003, 'after the second end', 2, null)`);
+        expect(await running, live.stderr()).toBe(0);
+        expect(kills).toBe(4);
+        expect(live.stderr()).toMatch(/connecting again in \d+ ms at /);
+        const liveFiles = io();
+        expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, ...opts, '--end', from], liveFiles), liveFiles.stderr()).toBe(0);
+        expect(live.stdout()).toBe(liveFiles.stdout());
+        expect(live.stdout()).toContain("'round 3 203999'");
       } finally {
         await c.end();
       }

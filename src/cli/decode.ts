@@ -152,14 +152,23 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const spill = new FileSpillStore(spillDir === undefined ? defaultSpillDir(statePath) : path.resolve(io.cwd, spillDir));
     const choice = pluginChoice(p.options, state.plugin);
     const endText = p.options.find((o) => o.name === 'end' || o.name === 'endpos')?.value;
-
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
-    // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
-    const streamWal = dsn === undefined ? undefined : await StreamWal.open({ connectionString: dsn, env: io.env, ...(physicalSlot !== undefined ? { physicalSlot } : {}) });
+    const streamWal =
+      dsn === undefined
+        ? undefined
+        : await StreamWal.open({
+            connectionString: dsn,
+            env: io.env,
+            ...(physicalSlot !== undefined ? { physicalSlot } : {}),
+            // A lost connection is retried from the first byte not yet read: said on stderr, never silent.
+            onReconnect: ({ error, delayMs, resumeAt }) =>
+              io.err(`pgwal decode: ${error instanceof Error ? error.message : String(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
+          });
     if (streamWal !== undefined && streamWal.systemIdentifier !== state.systemIdentifier) {
       throw new WalError('invalid-argument', `the server of --dsn has system identifier ${streamWal.systemIdentifier}, the slot state "${stateFile}" ${state.systemIdentifier}`);
     }
+    // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
     const { archive, files, history, oldTimeline, segmentSize } =
       streamWal === undefined
         ? await openWalSources(p.options, io, true, slot.restartLsn)

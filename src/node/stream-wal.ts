@@ -2,7 +2,8 @@
 // walreceiver writes them and the startup process reads them up to the flushed position. The flush position
 // reported to the server is the pgwal slot's restart_lsn, so the server keeps just the WAL the slot needs;
 // with a physical slot, hot standby feedback carries the slot's catalog_xmin so the server keeps its rows.
-import { WalError } from '../errors.js';
+import { InvalidArgumentError, WalSourceError } from '../errors.js';
+import { ProtocolError } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
@@ -65,8 +66,8 @@ export class StreamWal {
       }
       if (options.physicalSlot !== undefined) {
         const s = await conn.readReplicationSlot(options.physicalSlot);
-        if (s.slotType === null) throw new WalError('invalid-argument', `physical replication slot "${options.physicalSlot}" does not exist on the server`);
-        if (s.slotType !== 'physical') throw new WalError('invalid-argument', `replication slot "${options.physicalSlot}" is ${s.slotType}, not physical`);
+        if (s.slotType === null) throw new InvalidArgumentError(`physical replication slot "${options.physicalSlot}" does not exist on the server`);
+        if (s.slotType !== 'physical') throw new InvalidArgumentError(`replication slot "${options.physicalSlot}" is ${s.slotType}, not physical`);
         nextXid = await readNextXid(options);
       }
       return new StreamWal(options, id.systemId, id.timeline, id.xlogpos, segmentSize, h, nextXid);
@@ -83,7 +84,7 @@ export class StreamWal {
   records(options: StreamRecordsOptions): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined; close(): Promise<void> } {
     const startTimeline = options.startTimeline ?? this.timeline;
     if (startTimeline !== this.timeline) {
-      throw new WalError('invalid-argument', `the slot is on timeline ${startTimeline} and the server on timeline ${this.timeline}: decoding over a timeline switch from a stream is not supported yet (decode from files)`);
+      throw new InvalidArgumentError(`the slot is on timeline ${startTimeline} and the server on timeline ${this.timeline}: decoding over a timeline switch from a stream is not supported yet (decode from files)`);
     }
     const segStart = options.start - (options.start % this.segmentSize);
     const feedback = this.feedback(options);
@@ -141,7 +142,7 @@ async function readNextXid(options: StreamWalOptions): Promise<{ epoch: number; 
     const full = BigInt(r.rows[0]?.[0] ?? 'x');
     return { epoch: Number(full >> 32n), xid: Number(full & 0xffffffffn) };
   } catch (e) {
-    if (e instanceof SyntaxError) throw new WalError('invalid-argument', 'the server did not tell its next transaction id');
+    if (e instanceof SyntaxError) throw new ProtocolError('protocol-violation', 'the server did not tell its next transaction id (pg_current_snapshot)');
     throw e;
   } finally {
     conn.close();
@@ -176,7 +177,7 @@ export class StreamSource implements PageSource {
   }
 
   async read(pagePtr: Lsn, minLength: number): Promise<SourceBytes | SourceMiss> {
-    if (pagePtr < this.bufStart) throw new WalError('invalid-argument', `the reader asked for ${formatLsn(pagePtr)}, before the stream's ${formatLsn(this.bufStart)}`);
+    if (pagePtr < this.bufStart) throw new InvalidArgumentError(`the reader asked for ${formatLsn(pagePtr)}, before the stream's ${formatLsn(this.bufStart)}`);
     // Drop what lies before the page asked for: the reader only goes forward.
     if (pagePtr > this.bufStart) {
       const drop = Math.min(pagePtr - this.bufStart, this.buf.length);
@@ -194,10 +195,10 @@ export class StreamSource implements PageSource {
       if (r.done === true) return { missing: `the server's stream ended at ${formatLsn(this.received)}` };
       const ev = r.value;
       if (ev.type === 'timeline-switch') {
-        throw new WalError('invalid-argument', `the server's timeline ${ev.timeline} ended at ${formatLsn(ev.switchLsn)}: following a timeline switch while decoding from a stream is not supported yet`);
+        throw new WalSourceError('timeline-switch', `the server's timeline ${ev.timeline} ended at ${formatLsn(ev.switchLsn)}: following a timeline switch while decoding from a stream is not supported yet`, { lsn: ev.switchLsn });
       }
       if (ev.type === 'end') return { missing: `the server ended the stream at ${formatLsn(ev.lsn)}` };
-      if (ev.dataStart !== this.received) throw new WalError('invalid-argument', `the stream sent WAL at ${formatLsn(ev.dataStart)}, expected ${formatLsn(this.received)}`);
+      if (ev.dataStart !== this.received) throw new ProtocolError('protocol-violation', `the stream sent WAL at ${formatLsn(ev.dataStart)}, expected ${formatLsn(this.received)}`);
       // A new array each time: bytes handed to the reader are never changed under it.
       const next = new Uint8Array(this.buf.length + ev.data.length);
       next.set(this.buf);
