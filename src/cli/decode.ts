@@ -60,7 +60,8 @@ Options:
   --dsn CONNSTR       decode straight from the server's physical replication stream (key=value or postgresql://
                       connection string; not with -p or --restore-command): output as from its WAL files; without
                       --end, up to the server's flush position when pgwal connected. The flush position reported
-                      to the server is the slot's restart_lsn
+                      to the server is the slot's restart_lsn; a lost connection is retried (said on stderr) from
+                      the first byte not yet read
   --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
                       the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
                       the WAL and the catalog rows decoding still needs
