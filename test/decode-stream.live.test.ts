@@ -9,7 +9,7 @@ import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { openSlotFile } from '../src/node/slot.js';
 import { formatLsn } from '../src/lsn.js';
-import { withServer } from './support/pg-server.js';
+import { MAJORS, withServer } from './support/pg-server.js';
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -30,7 +30,7 @@ describe('decode --dsn arguments', () => {
   });
 });
 
-describe.each([15, 18] as const)('PostgreSQL %i', (major) => {
+describe.each(MAJORS)('PostgreSQL %i', (major) => {
   it('decode --dsn --endpos equals decode -p pg_wal --end and the server slot; --physical-slot holds restart_lsn and catalog_xmin; walsenders killed mid-stream lose nothing', async () => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
       const state = path.join(server.baseDir, 'slot.state');
