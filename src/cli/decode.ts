@@ -14,6 +14,7 @@ import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
+import { StreamWal } from '../node/stream-wal.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -23,6 +24,7 @@ message as psql prints a bytea (\\x and lowercase hex).
 
 Usage:
   pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
+  pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN] [options as above]
 
 Options:
   --state FILE        a state file written by pgwal slot create
@@ -54,6 +56,15 @@ Options:
                       an unknown old row stops it with an error before anything is printed), xids (a,b,…),
                       tables (schema.table,…), start-time and end-time (commit times, ISO 8601)
   --end LSN           stop at this LSN (upto_lsn)
+  --endpos LSN        the same as --end (pg_recvlogical's name)
+  --dsn CONNSTR       decode straight from the server's physical replication stream (key=value or postgresql://
+                      connection string; not with -p or --restore-command): output as from its WAL files; without
+                      --end, up to the server's flush position when pgwal connected. The flush position reported
+                      to the server is the slot's restart_lsn; a lost connection is retried (said on stderr) from
+                      the first byte not yet read
+  --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
+                      the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
+                      the WAL and the catalog rows decoding still needs
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
@@ -99,6 +110,9 @@ export { parseSize };
 export const DECODE_OPTIONS: OptionSpec[] = [
   ...SHARED_DECODE_OPTIONS,
   { long: 'end', arg: 'required' },
+  { long: 'endpos', arg: 'required' },
+  { long: 'dsn', arg: 'required' },
+  { long: 'physical-slot', arg: 'required' },
   { long: 'advance', arg: 'none' },
   { long: 'spill-dir', arg: 'required' },
   { long: 'toast-cache', arg: 'required' },
@@ -122,6 +136,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     }
     const stateFile = p.options.find((o) => o.name === 'state')?.value;
     if (stateFile === undefined) throw new WalError('invalid-argument', '--state is required');
+    const dsn = p.options.find((o) => o.name === 'dsn')?.value;
+    const physicalSlot = p.options.find((o) => o.name === 'physical-slot')?.value;
+    if (dsn !== undefined) {
+      const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
+      if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
+    } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     // A peek takes the slot too (as the server's), but where no lock can be made (a read-only folder) it goes on.
     const peek = !['advance', 'confirm-every', 'rewind', 'accept-orphans'].some((n) => p.options.some((o) => o.name === n));
@@ -132,11 +152,36 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     // Before any WAL is opened: a spill folder that cannot be one is refused at once.
     const spill = new FileSpillStore(spillDir === undefined ? defaultSpillDir(statePath) : path.resolve(io.cwd, spillDir));
     const choice = pluginChoice(p.options, state.plugin);
-    const endText = p.options.find((o) => o.name === 'end')?.value;
+    const endText = p.options.find((o) => o.name === 'end' || o.name === 'endpos')?.value;
     const profile = profileForMajor(state.major);
     if (profile === undefined) throw new WalError('invalid-argument', `unsupported major ${state.major} in the state file`);
+    const streamWal =
+      dsn === undefined
+        ? undefined
+        : await StreamWal.open({
+            connectionString: dsn,
+            env: io.env,
+            ...(physicalSlot !== undefined ? { physicalSlot } : {}),
+            // A lost connection is retried from the first byte not yet read: said on stderr, never silent.
+            onReconnect: ({ error, delayMs, resumeAt }) =>
+              io.err(`pgwal decode: ${error instanceof Error ? error.message : String(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
+          });
+    if (streamWal !== undefined && streamWal.systemIdentifier !== state.systemIdentifier) {
+      throw new WalError('invalid-argument', `the server of --dsn has system identifier ${streamWal.systemIdentifier}, the slot state "${stateFile}" ${state.systemIdentifier}`);
+    }
     // Each record is decoded (its changes copied into the reorder buffer) before the next is read: windows are recycled.
-    const { archive, files, history, oldTimeline, segmentSize } = await openWalSources(p.options, io, true, slot.restartLsn);
+    const { archive, files, history, oldTimeline, segmentSize } =
+      streamWal === undefined
+        ? await openWalSources(p.options, io, true, slot.restartLsn)
+        : {
+            archive: undefined,
+            files: undefined,
+            history: streamWal.history,
+            oldTimeline: async (): Promise<never> => {
+              throw new WalError('invalid-argument', 'the WAL of an older timeline is not read over --dsn: decode from files');
+            },
+            segmentSize: streamWal.segmentSize,
+          };
     const orphansFile = p.options.find((o) => o.name === 'orphans')?.value;
     if (orphansFile !== undefined && history !== undefined) {
       // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.
@@ -205,8 +250,23 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const targets = { restartLsn: slot.restartLsn, confirmedFlush: slot.confirmedFlush, end: range.end };
     let endNotice: string | undefined;
     let lastRecord: Lsn | undefined;
+    // The stream is ended after the slot has moved (--advance): the server is told its final restart_lsn.
+    let closeStream: (() => Promise<void>) | undefined;
     try {
-      if (archive === undefined && direct) {
+      if (streamWal !== undefined) {
+        const heldSlot = slot;
+        const stream = streamWal.records({ ...range, flushLsn: () => heldSlot.restartLsn, catalogXmin: () => heldSlot.catalogXmin });
+        closeStream = stream.close;
+        for await (const rec of stream) {
+          lastRecord = rec.lsn;
+          hooks.checkRecord(rec);
+          decoder.process(rec);
+          const text = pending;
+          pending = '';
+          await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        }
+        endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
+      } else if (archive === undefined && direct) {
         // Folders and no hold-back: a synchronous loop, no await per record.
         // Output is written in 64 KiB pieces; only when commits may be confirmed on the way (--confirm-every) is it
         // written at every record, so that nothing is confirmed before its rows are out.
@@ -253,6 +313,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
         }
         endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, (e) => (archive === undefined ? files!.damageAfter(e) : archiveDamageAfter(archive, e)));
       }
+    } catch (e) {
+      await closeStream?.();
+      throw e;
     } finally {
       decoder.close();
       archive?.close();
@@ -263,7 +326,12 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     if (stats !== undefined && stats.known + stats.unknown > 0) {
       io.err(`pgwal decode: old rows known for ${stats.known} of ${stats.known + stats.unknown} updates and deletes (${stats.kept} pages kept, ${stats.evicted} evicted)\n`);
     }
-    const { held } = await hooks.end();
+    let held: number;
+    try {
+      ({ held } = await hooks.end());
+    } finally {
+      await closeStream?.();
+    }
     if (endNotice !== undefined) io.err(`pgwal decode: ${endNotice}\n`);
     if (held > 0) io.err(`pgwal decode: ${hooks.describeHeld()}\n`);
     return 0;

@@ -13,3 +13,4 @@ export * from './replication.js';
 export * from './walreceiver.js';
 export * from './receivewal.js';
 export * from './walsender.js';
+export * from './stream-wal.js';
