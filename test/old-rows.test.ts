@@ -44,6 +44,28 @@ describe('--plugin sql options', () => {
     for (const bad of [['xids=1,x'], ['tables=nodot'], ['start-time=yesterday'], ['include-xids=1']]) expect(() => sql(...bad), bad[0]).toThrow(WalError);
     expect(() => pluginChoice([{ name: 'plugin', value: 'sqlite' }], 'test_decoding')).toThrow(/expected test_decoding, json, pgoutput or sql/);
   });
+  const flags = (...f: [string, string][]) => pluginChoice([{ name: 'plugin', value: 'sql' }, ...f.map(([name, value]) => ({ name, value }))], 'test_decoding');
+  it('takes the filters as flags too: --xid, --table (repeatable), --start-time, --end-time, -s/--start', () => {
+    const c = flags(['xid', '5'], ['xid', '7,8'], ['table', 'public.t'], ['option', 'tables=s.u'], ['start-time', '2000-01-01T00:00:01Z'], ['end-time', '2000-01-01 00:00:02.5+00:00'], ['start', '0/16B3748']);
+    expect(c.sql).toEqual({ xids: new Set([5, 7, 8]), tables: new Set(['s.u', 'public.t']), startTime: 1_000_000n, endTime: 2_500_000n, startLsn: 0x16b3748 });
+    // A flag over its -o form.
+    expect(flags(['option', 'start-time=2000-01-01T00:00:09Z'], ['start-time', '2000-01-01T00:00:01Z']).sql?.startTime).toBe(1_000_000n);
+  });
+  it('refuses bad flags naming them, and the flags without --plugin sql', () => {
+    const cases: [[string, string][], RegExp][] = [
+      [[['xid', '12x']], /^--xid "12x": expected transaction ids/],
+      [[['xid', '4294967296']], /^--xid "4294967296"/],
+      [[['table', 'nodot']], /^--table "nodot": expected schema\.table/],
+      [[['start-time', 'yesterday']], /^--start-time "yesterday": expected a time/],
+      [[['start-time', 'x'], ['start-time', 'y']], /^--start-time given 2 times/],
+      [[['start', '0/zz']], /pg_lsn: "0\/zz"/],
+      [[['start-time', '2000-01-02Z'], ['end-time', '2000-01-01Z']], /end time is not after the start time/],
+    ];
+    for (const [f, msg] of cases) expect(() => flags(...f), JSON.stringify(f)).toThrow(msg);
+    for (const f of ['xid', 'table', 'start-time', 'end-time', 'start']) {
+      expect(() => pluginChoice([{ name: f, value: '1' }], 'test_decoding')).toThrow(new RegExp(`^--${f} selects what --plugin sql prints: it needs --plugin sql$`));
+    }
+  });
 });
 
 /** A heap tuple: 23-byte header, t_hoff 24, then `data`. */
@@ -137,6 +159,17 @@ describe('SqlPlugin', () => {
       '-- message at 0/2: prefix "a\\nDROP TABLE x;", 1 bytes',
       'COMMIT; -- 0/3',
     ]);
+  });
+
+  it('selects transactions by commit LSN (-s), xid, commit time and table', () => {
+    const ins: RowChange = { kind: 'row', lsn: 0x10, action: 'INSERT', relation: rel, newTuple: [int(1), { kind: 'null' }] };
+    // txn's commit record is at 0/2.
+    expect(run(new SqlPlugin({ startLsn: 2 }), [ins])).toHaveLength(3);
+    expect(run(new SqlPlugin({ startLsn: 3 }), [ins])).toEqual([]);
+    expect(run(new SqlPlugin({ xids: new Set([8]) }), [ins])).toEqual([]);
+    expect(run(new SqlPlugin({ startTime: 1n }), [ins])).toEqual([]);
+    expect(run(new SqlPlugin({ endTime: 1n }), [ins])).toHaveLength(3);
+    expect(run(new SqlPlugin({ tables: new Set(['public.other']) }), [ins])).toEqual([]);
   });
 
   it('undo puts the whole old row back, and stops at an unknown one', () => {

@@ -2,7 +2,8 @@
 // to B (inserts, HOT and non-HOT updates, key changes, deletes, TOAST values an update leaves unchanged, quotes and
 // backslashes, a rolled-back subtransaction); the undo statements of A..B applied to the server give the table
 // at A again, and then the redo statements of A..B give it at B. A slot that starts after the pages' images cannot
-// undo: a typed error naming the LSN and table, and nothing printed. Filters by xid and table.
+// undo: a typed error naming the LSN and table, and nothing printed. Filters by xid, table, commit time and
+// commit LSN, as flags and as -o options.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -55,6 +56,7 @@ describe.each([15, 18] as const)('PostgreSQL %i: --plugin sql', (major) => {
         await c.query(`insert into t select g, g / 3.0, 's' || g, case when g % 20 = 0 then ${big('a')} || g end, '2024-01-01 00:00+00'::timestamptz + g * interval '1 hour', array[g, null, -g], g % 2 = 0, jsonb_build_object('k', g), 'o' || g from generate_series(1, 300) g`);
         const atA = await contents(c, 't');
         const timeA = (await c.query(`select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t`)).rows[0].t as string;
+        const lsnA = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
         // The workload A..B.
         await c.query(`insert into t values (1000, 1.5, E'it''s a \\\\ back\\nslash', null, null, '{}', null, '{"a": [1, "x"]}', 'q''q')`);
         await c.query(`update t set n = n + 1 where id % 3 = 0`);
@@ -76,23 +78,26 @@ describe.each([15, 18] as const)('PostgreSQL %i: --plugin sql', (major) => {
         const atB = await contents(c, 't');
         expect(atB).not.toEqual(atA);
 
-        // Filters: one transaction; one table.
+        // Filters (as flags, and in their -o forms): one transaction; one table.
         const all = await decode(server, state, end, ['-o', 'undo=1']);
         expect(all.code, all.err).toBe(0);
         // Undoing the first insert too: every row deleted, newest transaction first.
         expect(all.out.split('\n').at(-3)).toMatch(/^DELETE FROM public\.t WHERE id = '1';$/);
-        const one = await decode(server, state, end, ['-o', `xids=${xid}`]);
+        const one = await decode(server, state, end, ['--xid', String(xid)]);
+        expect((await decode(server, state, end, ['-o', `xids=${xid}`])).out).toBe(one.out);
         expect(one.code, one.err).toBe(0);
         expect(one.out.split('\n').filter((l) => /^(UPDATE|DELETE|INSERT)/.test(l)).length).toBe(3);
         expect(one.out).toContain('INSERT INTO public.other');
         const onlyOther = await decode(server, state, end, ['-o', 'tables=public.other']);
         expect(onlyOther.out.split('\n').filter((l) => /^(UPDATE|DELETE|INSERT)/.test(l))).toEqual([`INSERT INTO public.other (id, v) VALUES ('1', 'not t');`]);
 
-        const undo = await decode(server, state, end, ['-o', 'undo=1', '-o', 'tables=public.t', '-o', `start-time=${timeA}`]);
+        const undo = await decode(server, state, end, ['-o', 'undo=1', '--table', 'public.t', '--start-time', timeA]);
         expect(undo.code, undo.err).toBe(0);
         await c.query(undo.out);
         expect(await contents(c, 't')).toEqual(atA);
-        const redo = await decode(server, state, end, ['-o', 'tables=public.t', '-o', `start-time=${timeA}`]);
+        // The same range by LSN: -s A.
+        const redo = await decode(server, state, end, ['--table', 'public.t', '-s', lsnA]);
+        expect((await decode(server, state, end, ['-o', 'tables=public.t', '-o', `start-time=${timeA}`])).out).toBe(redo.out);
         expect(redo.code, redo.err).toBe(0);
         await c.query(redo.out);
         expect(await contents(c, 't')).toEqual(atB);

@@ -7,7 +7,7 @@ import { ArchiveSource, ArchiveWal, decompressMember, restoreTimeoutMs } from '.
 import { WalEndedEarlyError } from '../errors.js';
 import { timelineOfLsn } from '../timeline/history.js';
 import { walFileName } from '../walfile.js';
-import { formatLsn, type Lsn } from '../lsn.js';
+import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
 import { isWalPageAt, XLOG_BLCKSZ, type EndOfWal } from '../xlogreader/reader.js';
 import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
@@ -89,7 +89,9 @@ export function pluginChoice(
   if (oldRowsText !== undefined && oldRowsText !== 'full' && oldRowsText !== 'key') throw new WalError('invalid-argument', `option "old-rows" = "${oldRowsText ?? ''}": expected full or key`);
   const memoryText = own.get('old-rows-memory');
   if (memoryText === null) throw new WalError('invalid-argument', 'option "old-rows-memory" needs a size (e.g. 256MB)');
-  const sql = pluginName === 'sql' ? sqlOptions(given) : undefined;
+  const sql = pluginName === 'sql' ? sqlFilterFlags(options, sqlOptions(given)) : undefined;
+  const filter = SQL_FILTER_OPTIONS.find((f) => options.some((o) => o.name === f.long));
+  if (sql === undefined && filter !== undefined) throw new WalError('invalid-argument', `--${filter.long} selects what --plugin sql prints: it needs --plugin sql`);
   // Undo needs whole old rows: on unless asked off.
   const oldRows = oldRowsText === 'full' || (sql?.undo === true && oldRowsText === undefined) ? (memoryText !== undefined ? { budget: parseSize(memoryText) } : {}) : undefined;
   const opts = new Map<string, string>();
@@ -107,8 +109,61 @@ export function pluginChoice(
 /** Microseconds since 2000-01-01 UTC (TimestampTz) of a time as Date.parse reads it (ISO 8601, with a zone). */
 function timestampTz(name: string, text: string): bigint {
   const ms = Date.parse(text.replace(' ', 'T'));
-  if (!Number.isFinite(ms)) throw new WalError('invalid-argument', `option "${name}" = "${text}": expected a time such as 2024-05-01T12:00:00Z`);
+  const what = name.startsWith('--') ? name : `option "${name}" =`;
+  if (!Number.isFinite(ms)) throw new WalError('invalid-argument', `${what} "${text}": expected a time such as 2024-05-01T12:00:00Z`);
   return (BigInt(ms) - 946_684_800_000n) * 1000n;
+}
+
+/** The range filters of `--plugin sql` as flags (the -o forms xids, tables, start-time, end-time do the same). */
+export const SQL_FILTER_OPTIONS = [
+  { long: 'xid', arg: 'required' },
+  { long: 'table', arg: 'required' },
+  { long: 'start-time', arg: 'required' },
+  { long: 'end-time', arg: 'required' },
+  { short: 's', long: 'start', arg: 'required' },
+] as const;
+
+export const SQL_FILTER_HELP = `  --xid XID           with --plugin sql: only this transaction (top-level xid; repeatable, or a,b,…)
+  --table NAME        with --plugin sql: only this table's changes (schema.table; repeatable, or a,b,…)
+  --start-time TIME   with --plugin sql: only transactions committed at or after TIME (ISO 8601, e.g.
+                      2024-05-01T12:00Z; without a zone, local time)
+  --end-time TIME     with --plugin sql: only transactions committed before TIME
+  -s, --start LSN     with --plugin sql: only transactions whose commit record is at or after LSN (with -e: the
+                      range of LSNs within the slot's; old rows are known from the slot's restart_lsn on)
+`;
+
+/** The filter flags added to the -o ones: xids and tables joined, a time or LSN flag over its -o form. */
+function sqlFilterFlags(options: Parsed['options'], o: SqlOptions): SqlOptions {
+  const values = (name: string): string[] => options.filter((x) => x.name === name).map((x) => x.value!);
+  const once = (name: string): string | undefined => {
+    const v = values(name);
+    if (v.length > 1) throw new WalError('invalid-argument', `--${name} given ${v.length} times`);
+    return v[0];
+  };
+  const xids = values('xid');
+  if (xids.length > 0) o.xids = new Set([...(o.xids ?? []), ...parseXids('--xid', xids.join(','))]);
+  const tables = values('table');
+  if (tables.length > 0) o.tables = new Set([...(o.tables ?? []), ...parseTables('--table', tables.join(','))]);
+  const start = once('start-time');
+  if (start !== undefined) o.startTime = timestampTz('--start-time', start);
+  const end = once('end-time');
+  if (end !== undefined) o.endTime = timestampTz('--end-time', end);
+  const startLsn = once('start');
+  if (startLsn !== undefined) o.startLsn = parseLsn(startLsn);
+  if (o.startTime !== undefined && o.endTime !== undefined && o.endTime <= o.startTime) throw new InvalidArgumentError('the end time is not after the start time: nothing would be printed');
+  return o;
+}
+
+function parseXids(name: string, value: string): number[] {
+  const xids = value.split(',').map((x) => x.trim());
+  if (xids.some((x) => !/^\d+$/.test(x) || Number(x) > 0xffffffff)) throw new WalError('invalid-argument', `${name} "${value}": expected transaction ids separated by commas`);
+  return xids.map(Number);
+}
+
+function parseTables(name: string, value: string): string[] {
+  const tables = value.split(',').map((x) => x.trim());
+  if (tables.some((t) => !/^[^.]+\.[^.]+$/.test(t))) throw new WalError('invalid-argument', `${name} "${value}": expected schema.table names separated by commas`);
+  return tables;
 }
 
 /** The sql plugin's -o options: undo, xids, tables, start-time, end-time (commit times). */
@@ -121,15 +176,9 @@ function sqlOptions(given: readonly [string, string | null][]): SqlOptions {
       if (undo === undefined) throw new InvalidArgumentError(`could not parse value "${value}" for parameter "undo"`);
       o.undo = undo;
     }
-    else if (k === 'xids') {
-      const xids = value.split(',').map((x) => x.trim());
-      if (xids.some((x) => !/^\d+$/.test(x))) throw new WalError('invalid-argument', `option "xids" = "${value}": expected transaction ids separated by commas`);
-      o.xids = new Set(xids.map(Number));
-    } else if (k === 'tables') {
-      const tables = value.split(',').map((x) => x.trim());
-      if (tables.some((t) => !/^[^.]+\.[^.]+$/.test(t))) throw new WalError('invalid-argument', `option "tables" = "${value}": expected schema.table names separated by commas`);
-      o.tables = new Set(tables);
-    } else if (k === 'start-time') o.startTime = timestampTz(k, value);
+    else if (k === 'xids') o.xids = new Set(parseXids('option "xids" =', value));
+    else if (k === 'tables') o.tables = new Set(parseTables('option "tables" =', value));
+    else if (k === 'start-time') o.startTime = timestampTz(k, value);
     else if (k === 'end-time') o.endTime = timestampTz(k, value);
     else throw new WalError('invalid-argument', `option "${k}" = "${v ?? ''}" is unknown`);
   }

@@ -23,7 +23,7 @@ column, one row per line); with --plugin pgoutput, what pg_logical_slot_peek_bin
 message as psql prints a bytea (\\x and lowercase hex).
 
 Usage:
-  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
+  pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput|sql] [-o NAME=VALUE]... [-e LSN] [--with-lsn] [--advance]
   pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN] [options as above]
 
 Options:
@@ -53,11 +53,11 @@ Options:
                       else the key as without it (stderr says how many were known at the end);
                       old-rows-memory=SIZE bounds the pages kept (default 256MB);
                       sql options: undo (0: the statements reversing the range, newest first, printed at the end;
-                      an unknown old row stops it with an error before anything is printed), xids (a,b,…),
-                      tables (schema.table,…), start-time and end-time (commit times, ISO 8601)
-  --end LSN           stop at this LSN (upto_lsn)
+                      an unknown old row stops it with an error before anything is printed); xids, tables,
+                      start-time and end-time: the same as --xid, --table, --start-time and --end-time below
+  -e, --end LSN       stop at this LSN (upto_lsn)
   --endpos LSN        the same as --end (pg_recvlogical's name)
-  --dsn CONNSTR       decode straight from the server's physical replication stream (key=value or postgresql://
+${SQL_FILTER_HELP}  --dsn CONNSTR       decode straight from the server's physical replication stream (key=value or postgresql://
                       connection string; not with -p or --restore-command): output as from its WAL files; without
                       --end, up to the server's flush position when pgwal connected. The flush position reported
                       to the server is the slot's restart_lsn; a lost connection is retried (said on stderr) from
@@ -102,15 +102,16 @@ nothing is confirmed past what was written.
 import { SqlPlugin } from '../reorderbuffer/sql.js';
 import { byteaHex, PgOutputPlugin, PublicationChangeGuard } from '../reorderbuffer/pgoutput.js';
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
-import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
+import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS, SQL_FILTER_HELP, SQL_FILTER_OPTIONS } from './decode-options.js';
 
 export { parseSize };
 
 /** Every option `pgwal decode` parses; DECODE_HELP lists the same (test/cli-help.test.ts). */
 export const DECODE_OPTIONS: OptionSpec[] = [
   ...SHARED_DECODE_OPTIONS,
-  { long: 'end', arg: 'required' },
+  { short: 'e', long: 'end', arg: 'required' },
   { long: 'endpos', arg: 'required' },
+  ...SQL_FILTER_OPTIONS,
   { long: 'dsn', arg: 'required' },
   { long: 'physical-slot', arg: 'required' },
   { long: 'advance', arg: 'none' },

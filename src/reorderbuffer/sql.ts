@@ -23,6 +23,8 @@ export interface SqlOptions {
   /** Only transactions committed at or after / before this time: microseconds since 2000-01-01 UTC (TimestampTz). */
   startTime?: bigint;
   endTime?: bigint;
+  /** Only transactions whose commit record is at or after this LSN (the range's start; its end is where decoding stops). */
+  startLsn?: Lsn;
   /** Bytes of undo statements held until the end (default 256 MiB): beyond it, a typed error. */
   undoLimit?: number;
 }
@@ -41,6 +43,7 @@ export class SqlPlugin implements OutputPlugin {
     if (o.xids !== undefined && !o.xids.has(txn.xid)) return false;
     if (o.startTime !== undefined && txn.commitTime < o.startTime) return false;
     if (o.endTime !== undefined && txn.commitTime >= o.endTime) return false;
+    if (o.startLsn !== undefined && txn.finalLsn < o.startLsn) return false;
     return true;
   }
 
