@@ -7,7 +7,8 @@
 // prints equals the server's OLD, and all of them are known (a range that begins with a checkpoint). A second
 // slot begins mid-workload: each of its old rows is the server's OLD, or (unknown) the key the server prints for it,
 // or OLD with TOAST values whose chunks were not seen left unchanged; after its first checkpoint, every one is known.
-// The seed is printed; PGWAL_SEED=N repeats a run.
+// The undo SQL of the range from a point A mid-workload, applied to the server, gives the tables as at A; the redo
+// SQL then gives them as at the end. The seed is printed; PGWAL_SEED=N repeats a run.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -68,8 +69,8 @@ async function workload(server: Server, c: pg.Client, seed: number, marks: Marks
   for (let i = 0; i < 40; i++) await q(`insert into v values ${randomRow(r, vid++).replace(/\)$/, `, ${r() < 0.2 ? bigText(r) : 'null'})`)}`);
   await q(`insert into w values ${Array.from({ length: 120 }, wRow).join(', ')}`);
   await q(`insert into nk select g, 'b' || g from generate_series(1, 50) g`);
-  const steps = 70;
-  const lateAt = int(25, 40);
+  const steps = 120;
+  const lateAt = int(30, 80);
   try {
     for (let step = 0; step < steps; step++) {
       if (step === lateAt) await marks.late();
@@ -182,6 +183,13 @@ async function workload(server: Server, c: pg.Client, seed: number, marks: Marks
   }
 }
 
+/** The rows of v and w as text, sorted: what a data-only dump of them holds. */
+async function snapshot(c: pg.Client): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const t of ['v', 'w']) out.push((await c.query(`select ${t}::text as r from ${t} order by 1`)).rows.map((r: { r: string }) => r.r));
+  return out;
+}
+
 async function waitFlushed(c: pg.Client): Promise<string> {
   const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
   for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
@@ -276,7 +284,7 @@ function equalButToast(ours: string, old: string): boolean {
 }
 
 describe.each(MAJORS)('PostgreSQL %i: old-rows=full against audit triggers, seeded random workload', (major) => {
-  it(`seed ${SEED}: every old row pgwal prints is the server's OLD`, async () => {
+  it(`seed ${SEED}: every old row pgwal prints is the server's OLD; undo and redo SQL of a range take the tables back and forth`, async () => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'", autovacuum: 'off' } }, async (server) => {
       const c = await server.connect();
       try {
@@ -284,11 +292,16 @@ describe.each(MAJORS)('PostgreSQL %i: old-rows=full against audit triggers, seed
         const early = await createSlot(server, 'early');
         await c.query('checkpoint');
         let lateState: string | undefined;
+        let lsnA: string | undefined;
+        let atA: string[][] | undefined;
         await workload(server, c, SEED, {
           late: async () => {
             // Rows changed since the last checkpoint, changed again in the late slot's range: no image, unknown.
             await c.query(`update w set a = a + 1 where id % 4 = 0`);
             lateState = await createSlot(server, 'late');
+            // A, where undo goes back to: the tables as they are now.
+            lsnA = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+            atA = await snapshot(c);
             await c.query(`update w set a = a + 1 where id % 4 = 0`);
           },
         });
@@ -299,6 +312,12 @@ describe.each(MAJORS)('PostgreSQL %i: old-rows=full against audit triggers, seed
         await c.query(`delete from v where id % 3 = 0`);
         await c.query(`update nk set b = 'last' where a % 2 = 0`);
         const end = await waitFlushed(c);
+        const atB = await snapshot(c);
+        // The workload did what the comparison relies on: HOT and non-HOT updates of w.
+        await c.query('select pg_stat_force_next_flush()');
+        const st = (await c.query(`select n_tup_upd::int as upd, n_tup_hot_upd::int as hot from pg_stat_user_tables where relname = 'w'`)).rows[0] as { upd: number; hot: number };
+        expect(st.hot, JSON.stringify(st)).toBeGreaterThan(0);
+        expect(st.upd - st.hot, JSON.stringify(st)).toBeGreaterThan(0);
 
         const theirs = await serverRows(c, 'early', end);
         const ours = await pgwalRows(server, early, end);
@@ -355,6 +374,23 @@ describe.each(MAJORS)('PostgreSQL %i: old-rows=full against audit triggers, seed
         expect(counts.afterCheckpoint, JSON.stringify(counts)).toBeGreaterThan(10);
         // Pages not seen since an image before the checkpoint: unknown there (the key, as the server prints).
         expect(counts.key, JSON.stringify(counts)).toBeGreaterThan(0);
+
+        // Undo A..B (the early slot knows every old row; -s A), applied to the server: the tables as at A. Then
+        // redo A..B on that copy at A: the tables as at B. (nk has no key: its duplicate rows cannot be told apart.)
+        const sql = async (args: string[]): Promise<string> => {
+          const run = io();
+          const code = await decodeCommand(['--state', early, '-p', server.pgWalDir, '-e', end, '--plugin', 'sql', '--table', 'public.v', '--table', 'public.w', '-s', lsnA!, ...args], run);
+          expect(code, run.stderr()).toBe(0);
+          return run.stdout();
+        };
+        const undo = await sql(['-o', 'undo=1']);
+        const redoSql = await sql([]);
+        expect(atB).not.toEqual(atA);
+        expect(undo.split('\n').filter((l) => /^(INSERT|UPDATE|DELETE) /.test(l)).length).toBeGreaterThan(50);
+        await c.query(undo);
+        expect(await snapshot(c), `undo, seed ${SEED}`).toEqual(atA);
+        await c.query(redoSql);
+        expect(await snapshot(c), `redo, seed ${SEED}`).toEqual(atB);
       } finally {
         await c.end();
       }
