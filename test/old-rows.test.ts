@@ -87,7 +87,7 @@ describe('HeapPages', () => {
   });
 
   it('evicts the least recently used page beyond its budget: its tuples are unknown, never stale', () => {
-    const p = new HeapPages(5, 16, 2 * (8192 + 160)); // two pages of one item each
+    const p = new HeapPages(5, 16, 2 * (8192 + 240)); // two pages of one item each
     p.setPage(100, 0, page(tuple([1])));
     p.setPage(100, 1, page(tuple([2])));
     expect(p.tuple(100, 0, 1)?.[24]).toBe(1); // block 0 used last: block 1 goes next
