@@ -2,7 +2,7 @@
 // several budgets (old-rows-memory), against decoding without the option, and the known share of old rows each
 // budget gives. The corpus (bench/.work/oldrows-1g-wal/, git-ignored) is made once with Debian's PostgreSQL 15:
 //
-//   tsx bench/old-rows.ts [--regenerate] [--budgets 256MB,64MB,16MB,1MB]
+//   tsx bench/old-rows.ts [--regenerate] [--budgets 1GB,256MB,64MB,16MB,1MB]
 //
 // initdb (16 MiB segments), the benchmark GUCs (full_page_writes on, autovacuum off); pgbench -i -s 20 (2 M
 // accounts, ~260 MB of heap: more pages than the default budget holds); VACUUM, TRUNCATE pgbench_history;
@@ -111,8 +111,8 @@ async function main(): Promise<void> {
   }
   log(`corpus ${meta.start} .. ${meta.end}: ${fmt(meta.bytes / MB)} MB, ${fmt(meta.transactions)} transactions, ${meta.checkpoints} checkpoints`);
   if (!haveGnuTime) log('no /usr/bin/time: peak RSS is n/a (apt-get install -y time)');
-  const budgets = (arg('--budgets') ?? '256MB,64MB,16MB,1MB').split(',');
-  const base = ['--max-old-space-size=4096', CLI, 'decode', '--state', STATE, '-p', WAL_DIR, '--end', meta.end, '-o', 'include-xids=0'];
+  const budgets = (arg('--budgets') ?? '1GB,256MB,64MB,16MB,1MB').split(',');
+  const base = [CLI, 'decode', '--state', STATE, '-p', WAL_DIR, '--end', meta.end, '-o', 'include-xids=0'];
   const rows: (string | number)[][] = [];
   const raw: Record<string, unknown>[] = [];
   for (const budget of [undefined, ...budgets]) {
