@@ -127,6 +127,12 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     rb.queue(rec.xid, rec.lsn, encodeTruncate(rec.lsn, t.flags, relids));
     return;
   }
+  if (op === 0x70) {
+    // XLOG_HEAP_INPLACE: a catalog row changed in place. With an xid (VACUUM that truncated, CREATE INDEX
+    // CONCURRENTLY) the transaction gets its base snapshot here, so the server emits it even with no change.
+    if (rec.xid !== 0) rb.baseSnapshot(rec.xid, rec.lsn);
+    return;
+  }
   if (op !== 0x00 && op !== 0x10 && op !== 0x20 && op !== 0x40 && op !== 0x50) return;
   const z = blockZero;
   if (!readBlockZero(rec, z) || z.dbOid !== ctx.catalog.databaseOid || filtered(ctx, rec.origin)) return;

@@ -265,6 +265,15 @@ export class ReorderBuffer {
     }
   }
 
+  /**
+   * A record with nothing to replay gave `xid` its base snapshot (heap_decode's XLOG_HEAP_INPLACE): the transaction
+   * is emitted at its commit, empty, as the server's is.
+   */
+  // see SnapBuildProcessChange (snapbuild.c)
+  baseSnapshot(xid: number, lsn: Lsn): void {
+    if (this.decodes(this.topOf(xid))) this.txnFor(xid, lsn).hasBase = true;
+  }
+
   /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
   // see ReorderBufferQueueChange and ReorderBufferProcessPartialChange (reorderbuffer.c)
   queue(xid: number, lsn: Lsn, change: Uint8Array): void {
