@@ -58,7 +58,7 @@ describe('--plugin sql options', () => {
       [[['table', 'nodot']], /^--table "nodot": expected schema\.table/],
       [[['start-time', 'yesterday']], /^--start-time "yesterday": expected a time/],
       [[['start-time', 'x'], ['start-time', 'y']], /^--start-time given 2 times/],
-      [[['start', '0/zz']], /pg_lsn: "0\/zz"/],
+      [[['start', '0/zz']], /^--start: invalid input syntax for type pg_lsn: "0\/zz"$/],
       [[['start-time', '2000-01-02Z'], ['end-time', '2000-01-01Z']], /end time is not after the start time/],
     ];
     for (const [f, msg] of cases) expect(() => flags(...f), JSON.stringify(f)).toThrow(msg);

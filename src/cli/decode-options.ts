@@ -149,7 +149,14 @@ function sqlFilterFlags(options: Parsed['options'], o: SqlOptions): SqlOptions {
   const end = once('end-time');
   if (end !== undefined) o.endTime = timestampTz('--end-time', end);
   const startLsn = once('start');
-  if (startLsn !== undefined) o.startLsn = parseLsn(startLsn);
+  if (startLsn !== undefined) {
+    try {
+      o.startLsn = parseLsn(startLsn);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) throw new InvalidArgumentError(`--start: ${e.message}`);
+      throw e;
+    }
+  }
   if (o.startTime !== undefined && o.endTime !== undefined && o.endTime <= o.startTime) throw new InvalidArgumentError('the end time is not after the start time: nothing would be printed');
   return o;
 }
