@@ -2,15 +2,37 @@
 // to B (inserts, HOT and non-HOT updates, key changes, deletes, TOAST values an update leaves unchanged, quotes and
 // backslashes, a rolled-back subtransaction); the undo statements of A..B applied to the server give the table
 // at A again, and then the redo statements of A..B give it at B. A slot that starts after the pages' images cannot
-// undo: a typed error naming the LSN and table, and nothing printed. Filters by xid, table, commit time and
-// commit LSN, as flags and as -o options.
+// undo: a typed error naming the LSN and table, and nothing printed. On 15 also with Debian's pg_dump: the data
+// dump after the undo equals the one at A, and the redo applied to a copy restored from the dump at A gives the
+// dump at B. Filters by xid, table, commit time and commit LSN, as flags and as -o options.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { decodeCommand } from '../src/cli/decode.js';
 import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
-import { withServer, type Server } from './support/pg-server.js';
+import { spawnSync } from 'node:child_process';
+import { debianAvailable, withServer, type Server } from './support/pg-server.js';
+
+const DEBIAN_BIN = '/usr/lib/postgresql/15/bin';
+
+/** Debian's pg_dump 15 of one table (of a 15 server); with `sortRows`, the COPY block's rows sorted (undo moves rows). */
+function pgDump(server: Server, db: string, args: string[], sortRows: boolean): string {
+  const r = spawnSync(path.join(DEBIAN_BIN, 'pg_dump'), ['-h', server.socketDir, '-p', String(server.port), '-U', 'postgres', '-d', db, ...args], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  if (!sortRows) return r.stdout;
+  // \restrict and \unrestrict carry a key made afresh by each run (pg_dump since the fix of CVE-2025-8714).
+  const lines = r.stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l));
+  const from = lines.findIndex((l) => l.startsWith('COPY '));
+  const to = lines.indexOf('\\.', from);
+  expect(from >= 0 && to > from).toBe(true);
+  return [...lines.slice(0, from + 1), ...lines.slice(from + 1, to).sort(), ...lines.slice(to)].join('\n');
+}
+
+function psqlFile(server: Server, db: string, input: string): void {
+  const r = spawnSync(path.join(DEBIAN_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', server.socketDir, '-p', String(server.port), '-U', 'postgres', '-d', db, '-f', '-'], { encoding: 'utf8', input });
+  expect(r.status, r.stderr).toBe(0);
+}
 
 function io(): DumpIo & { stdout: () => string; stderr: () => string } {
   let out = '';
@@ -55,6 +77,11 @@ describe.each([15, 18] as const)('PostgreSQL %i: --plugin sql', (major) => {
         // again are unknown). A is after this transaction: the range A..B is chosen by commit time.
         await c.query(`insert into t select g, g / 3.0, 's' || g, case when g % 20 = 0 then ${big('a')} || g end, '2024-01-01 00:00+00'::timestamptz + g * interval '1 hour', array[g, null, -g], g % 2 = 0, jsonb_build_object('k', g), 'o' || g from generate_series(1, 300) g`);
         const atA = await contents(c, 't');
+        // On 15, Debian's pg_dump at A too: the table's data, and the table whole for a restored copy at A.
+        const dumps = major === 15;
+        if (dumps) expect(debianAvailable(15), "Debian's postgresql-15 is missing (apt-get install -y postgresql-15): pg_dump and psql").toBe(true);
+        const dumpA = dumps ? pgDump(server, 'postgres', ['--data-only', '-t', 'public.t'], true) : '';
+        const wholeA = dumps ? pgDump(server, 'postgres', ['-t', 'public.t'], false) : '';
         const timeA = (await c.query(`select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as t`)).rows[0].t as string;
         const lsnA = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
         // The workload A..B.
@@ -76,6 +103,7 @@ describe.each([15, 18] as const)('PostgreSQL %i: --plugin sql', (major) => {
         await c.query(`delete from t where id in (100, 120)`);
         const end = await waitFlushed(c);
         const atB = await contents(c, 't');
+        const dumpB = dumps ? pgDump(server, 'postgres', ['--data-only', '-t', 'public.t'], true) : '';
         expect(atB).not.toEqual(atA);
 
         // Filters (as flags, and in their -o forms): one transaction; one table.
@@ -95,12 +123,21 @@ describe.each([15, 18] as const)('PostgreSQL %i: --plugin sql', (major) => {
         expect(undo.code, undo.err).toBe(0);
         await c.query(undo.out);
         expect(await contents(c, 't')).toEqual(atA);
+        if (dumps) expect(pgDump(server, 'postgres', ['--data-only', '-t', 'public.t'], true)).toBe(dumpA);
         // The same range by LSN: -s A.
         const redo = await decode(server, state, end, ['--table', 'public.t', '-s', lsnA]);
         expect((await decode(server, state, end, ['-o', 'tables=public.t', '-o', `start-time=${timeA}`])).out).toBe(redo.out);
         expect(redo.code, redo.err).toBe(0);
         await c.query(redo.out);
         expect(await contents(c, 't')).toEqual(atB);
+        if (dumps) {
+          // The redo applied to a copy restored from the dump at A gives the dump at B.
+          expect(pgDump(server, 'postgres', ['--data-only', '-t', 'public.t'], true)).toBe(dumpB);
+          await c.query('create database copy_a');
+          psqlFile(server, 'copy_a', wholeA);
+          psqlFile(server, 'copy_a', redo.out);
+          expect(pgDump(server, 'copy_a', ['--data-only', '-t', 'public.t'], true)).toBe(dumpB);
+        }
 
         // A slot whose range starts after the images: the old rows are unknown, undo refuses before printing.
         const late = await createSlot(server, 'late');
