@@ -37,8 +37,18 @@ export function parseNodeTree(text: string): NodeValue {
     if (p === s) fail('unexpected end');
     return text.slice(s, p).replace(/\\(.)/g, '$1');
   };
+  let depth = 0;
   const value = (): NodeValue => {
     ws();
+    // Nesting beyond any real filter's (a hostile state file) stops here, not in a stack overflow.
+    if (++depth > 1000) fail('nested too deeply');
+    try {
+      return value1();
+    } finally {
+      depth--;
+    }
+  };
+  const value1 = (): NodeValue => {
     const c = text[p];
     if (c === '{') return node();
     if (c === '(') {
