@@ -23,6 +23,8 @@ const ROWS = [
   `(6, 0, 0, 123456789012345678901234567890.123456789, 3.4e38, -1e-300, E'\\U0001F600', 'ｚ', 'ｚ', null, '2024-02-29', '2024-02-29 00:00', '2024-02-29 00:00-12', null, 4)`,
   `(7, 2, -7, -1.5, -2.5, 2.5, '  pad  ', 'x', ' x', true, '0001-01-01 BC', '4713-01-01 00:00 BC', '294276-12-31 23:59:59+00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 6)`,
   `(8, 100, 3000000000, 2.5, 16777217, 9007199254740993, 'MiXeD', 'mixed', 'MIX', false, '2023-06-02', '2023-06-01 00:00', '2023-05-31 23:59:59.999999+00', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 7)`,
+  `(9, null, null, null, null, null, 'a_c', 'a', 'ab%', null, null, null, null, null, null)`,
+  `(10, null, null, null, null, null, E'50%\nx.y', 'a.b', '(x', null, null, null, null, null, null)`,
 ];
 
 /** Filters the evaluator supports: its answers must equal the server's on every row. */
@@ -127,10 +129,20 @@ const SUPPORTED = [
   'case when b then id else 0 end > 1',
   "(id > 2 and s <> '') or (b is not true and n is not null)",
   "not (s = 'x' or i2 > 50)",
+  "s like 'M%'",
+  "s like '%x%'",
+  "s not like '_'",
+  "s like '__'",
+  "s like '%\\%'",
+  "s like 'a\\_c' or s like '%.%' or s like '(%'",
+  "v like 'a%'",
+  "c like 'ab%'",
+  "c like 'ab'",
+  "c not like '%  '",
 ];
 
 /** Filters outside the supported set: refused when compiled. */
-const UNSUPPORTED = ["s like 'M%'", "s ~ '^M'", "s ilike 'm%'", 'n + 1 > 2', 'f8 + 1 > 2', "s collate \"POSIX\" > 'a' and s < 'b' collate \"C\""];
+const UNSUPPORTED = ["s ~ '^M'", "s ilike 'm%'", 'n + 1 > 2', 'f8 + 1 > 2', "s collate \"POSIX\" > 'a' and s < 'b' collate \"C\""];
 
 describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
   it("row filters evaluate as the server's, and unsupported ones are refused", async () => {

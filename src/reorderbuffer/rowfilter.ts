@@ -442,7 +442,8 @@ export const OPERATOR_FUNCTIONS = `
 837 + 20 21 20;838 - 20 21 20;839 * 20 21 20;840 / 20 21 20
 841 + 21 20 20;942 - 21 20 20;943 * 21 20 20;948 / 21 20 20
 213 - 0 21 21;212 - 0 23 23;462 - 0 20 20;1911 + 0 21 21;1912 + 0 23 23;1910 + 0 20 20
-1258 || 25 25 25`;
+1258 || 25 25 25
+850 ~~ 25 25 16;851 !~~ 25 25 16;1631 ~~ 1042 25 16;1632 !~~ 1042 25 16`;
 
 /** Functions, `oid name arg result` (pg_proc), checked the same way. */
 export const FUNCTIONS = `
@@ -796,6 +797,24 @@ export class RowFilter {
     const rk = KIND_OF[def.right]!;
     const resultKind = KIND_OF[def.result]!;
     const name = def.name;
+    if (name === '~~' || name === '!~~') {
+      // LIKE matches characters, the same under every deterministic collation.
+      if (collid !== DEFAULT_COLLATION && collid !== C_COLLATION && collid !== POSIX_COLLATION) throw new RowFilterUnsupportedError('unsupported-collation', `LIKE under ${this.collationName(collid)} is not supported`);
+      const negate = name === '!~~';
+      let lastPattern: string | undefined;
+      let re: RegExp | undefined;
+      return bool((row) => {
+        const a = l!.eval(row);
+        if (a === null) return null;
+        const b = r.eval(row);
+        if (b === null) return null;
+        if (b !== lastPattern || re === undefined) {
+          re = likeRegExp(b as string);
+          lastPattern = b as string;
+        }
+        return re.test(a as string) !== negate;
+      });
+    }
     if (def.result === 16) {
       const cmp = this.comparator(lk!, rk, collid, name);
       const test = name === '=' ? (c: number) => c === 0 : name === '<>' ? (c: number) => c !== 0 : name === '<' ? (c: number) => c < 0 : name === '<=' ? (c: number) => c <= 0 : name === '>' ? (c: number) => c > 0 : (c: number) => c >= 0;
@@ -970,6 +989,26 @@ export class RowFilter {
         throw new RowFilterUnsupportedError('unsupported-function', `function ${def.name} (${funcid}) is not supported`);
     }
   }
+}
+
+/** see MatchText (like_match.c): `%` any characters, `_` one, `\\` escapes the next. */
+function likeRegExp(pattern: string): RegExp {
+  let out = '^';
+  const cps = [...pattern];
+  for (let i = 0; i < cps.length; i++) {
+    const ch = cps[i]!;
+    if (ch === '%') out += '[\\s\\S]*';
+    else if (ch === '_') out += '[\\s\\S]';
+    else {
+      let lit = ch;
+      if (ch === '\\') {
+        if (i + 1 >= cps.length) throw new RowFilterEvalError('invalid-escape', 'LIKE pattern must not end with escape character');
+        lit = cps[++i]!;
+      }
+      out += lit.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    }
+  }
+  return new RegExp(`${out}$`, 'u');
 }
 
 /** (float4) of an integer: rounded once, to nearest, ties to even (Math.fround(Number(v)) rounds twice past 2^53). */
