@@ -390,11 +390,12 @@ export class PgOutputPlugin implements OutputPlugin {
     const filters: { pub: PublicationInfo; filter: PubFilter }[] = [];
     for (const pub of relPubs) {
       const m = member(pub);
-      if (m === undefined || m.rowFilter === null) {
+      // A filter known by its text (pg_get_expr), its node tree (prqual), or both.
+      if (m === undefined || (m.rowFilter === null && (m.rowFilterNode ?? null) === null)) {
         noFilter.insert ||= pub.insert;
         noFilter.update ||= pub.update;
         noFilter.delete ||= pub.delete;
-      } else filters.push({ pub, filter: { pub: pub.name, expr: m.rowFilter, node: m.rowFilterNode } });
+      } else filters.push({ pub, filter: { pub: pub.name, expr: m.rowFilter ?? m.rowFilterNode!, node: m.rowFilterNode } });
     }
     // One compiled filter per publication, shared by its actions.
     for (const { pub, filter } of filters) {

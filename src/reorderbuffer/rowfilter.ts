@@ -686,7 +686,7 @@ export class RowFilter {
       case 'DISTINCTEXPR':
       case 'NULLIFEXPR': {
         const args = list(f.args).map((x) => this.compile(node(x)));
-        const op = this.operator(int(f.opfuncid), args, int(f.inputcollid));
+        const op = this.operator(int(f.opno), int(f.opfuncid), args, int(f.inputcollid));
         if (n.tag === 'OPEXPR') return op;
         const [l, r] = args as [Compiled, Compiled];
         if (n.tag === 'DISTINCTEXPR') {
@@ -721,7 +721,7 @@ export class RowFilter {
         // One comparison per element: the operator applied to the scalar and the element's value.
         let current: Val = null;
         const elemSlot: Compiled = { type: 0, kind: elemKind, eval: () => current };
-        const op = this.operator(int(f.opfuncid), [scalar, elemSlot], int(f.inputcollid));
+        const op = this.operator(int(f.opno), int(f.opfuncid), [scalar, elemSlot], int(f.inputcollid));
         // see ExecEvalScalarArrayOp (execExprInterp.c)
         return bool((row) => {
           if (elems.length === 0) return !useOr;
@@ -784,9 +784,9 @@ export class RowFilter {
     return c;
   }
 
-  private operator(funcid: number, args: Compiled[], collid: number): Compiled {
+  private operator(opno: number, funcid: number, args: Compiled[], collid: number): Compiled {
     const def = OPS.get(funcid);
-    if (def === undefined) throw new RowFilterUnsupportedError('unsupported-operator', `operator function ${funcid} is not supported`);
+    if (def === undefined) throw new RowFilterUnsupportedError('unsupported-operator', `operator ${opno} (function ${funcid}) is not supported`);
     const unary = def.left === 0;
     if (args.length !== (unary ? 1 : 2)) throw new RowFilterUnsupportedError('bad-node-tree', `operator function ${funcid} with ${args.length} arguments`);
     const [l, r] = unary ? [undefined, args[0]!] : [args[0]!, args[1]!];
