@@ -443,6 +443,8 @@ export const OPERATOR_FUNCTIONS = `
 841 + 21 20 20;942 - 21 20 20;943 * 21 20 20;948 / 21 20 20
 213 - 0 21 21;212 - 0 23 23;462 - 0 20 20;1911 + 0 21 21;1912 + 0 23 23;1910 + 0 20 20
 1258 || 25 25 25
+218 + 701 701 701;219 - 701 701 701;216 * 701 701 701;217 / 701 701 701;220 - 0 701 701;1914 + 0 701 701
+1724 + 1700 1700 1700;1725 - 1700 1700 1700;1726 * 1700 1700 1700;1771 - 0 1700 1700;1915 + 0 1700 1700
 850 ~~ 25 25 16;851 !~~ 25 25 16;1631 ~~ 1042 25 16;1632 !~~ 1042 25 16`;
 
 /** Functions, `oid name arg result` (pg_proc), checked the same way. */
@@ -837,6 +839,8 @@ export class RowFilter {
         },
       };
     }
+    if (resultKind === 'float8') return floatArith(name, l, r);
+    if (resultKind === 'numeric') return numericArith(name, l, r);
     // Integer arithmetic, range-checked in the result's width as int4pl and the others do.
     const arith = (a: bigint, b: bigint): bigint => {
       switch (name) {
@@ -989,6 +993,105 @@ export class RowFilter {
         throw new RowFilterUnsupportedError('unsupported-function', `function ${def.name} (${funcid}) is not supported`);
     }
   }
+}
+
+// see float8pl, float8mi, float8mul, float8div, float8um (float.c): overflow, underflow and zero division are errors
+function floatArith(name: string, l: Compiled | undefined, r: Compiled): Compiled {
+  const overflow = (): never => {
+    throw new RowFilterEvalError('out-of-range', 'value out of range: overflow');
+  };
+  const underflow = (): never => {
+    throw new RowFilterEvalError('out-of-range', 'value out of range: underflow');
+  };
+  return {
+    type: 701,
+    kind: 'float8',
+    eval: (row) => {
+      if (l === undefined) {
+        const b = r.eval(row);
+        return b === null ? null : name === '-' ? -(b as number) : b;
+      }
+      const a0 = l.eval(row);
+      if (a0 === null) return null;
+      const b0 = r.eval(row);
+      if (b0 === null) return null;
+      const a = a0 as number;
+      const b = b0 as number;
+      const inf = (x: number): boolean => x === Infinity || x === -Infinity;
+      let res: number;
+      switch (name) {
+        case '+':
+        case '-':
+          res = name === '+' ? a + b : a - b;
+          if (inf(res) && !inf(a) && !inf(b)) overflow();
+          return res;
+        case '*':
+          res = a * b;
+          if (inf(res) && !inf(a) && !inf(b)) overflow();
+          if (res === 0 && a !== 0 && b !== 0) underflow();
+          return res;
+        case '/':
+          if (b === 0 && !Number.isNaN(a)) throw new RowFilterEvalError('division-by-zero', 'division by zero');
+          res = a / b;
+          if (inf(res) && !inf(a)) overflow();
+          if (res === 0 && a !== 0 && !inf(b)) underflow();
+          return res;
+        default:
+          throw new RowFilterUnsupportedError('unsupported-operator', `operator ${name} on double precision`);
+      }
+    },
+  };
+}
+
+/** A finite numeric as mantissa × 10^exp. */
+function numParts(n: Exclude<Num, string>): [bigint, number] {
+  const m = n.digits === '' ? 0n : BigInt(n.digits);
+  return [n.neg ? -m : m, n.exp];
+}
+
+// see numeric_add, numeric_sub, numeric_mul, numeric_uminus (numeric.c): exact, with NaN and the infinities' rules
+function numericArith(name: string, l: Compiled | undefined, r: Compiled): Compiled {
+  const sign = (x: Num): number => (x === 'Infinity' ? 1 : x === '-Infinity' ? -1 : x === 'NaN' ? 0 : x.digits === '' ? 0 : x.neg ? -1 : 1);
+  const negate = (x: Num): Num => (x === 'NaN' ? x : x === 'Infinity' ? '-Infinity' : x === '-Infinity' ? 'Infinity' : x.digits === '' ? x : { ...x, neg: !x.neg });
+  const add = (a: Num, b: Num): Num => {
+    if (a === 'NaN' || b === 'NaN') return 'NaN';
+    if (typeof a === 'string' || typeof b === 'string') {
+      if (typeof a === 'string' && typeof b === 'string') return a === b ? a : 'NaN';
+      return typeof a === 'string' ? a : b;
+    }
+    const [ma, ea] = numParts(a);
+    const [mb, eb] = numParts(b);
+    const e = Math.min(ea, eb);
+    return parseNum(`${ma * 10n ** BigInt(ea - e) + mb * 10n ** BigInt(eb - e)}e${e}`);
+  };
+  const mul = (a: Num, b: Num): Num => {
+    if (a === 'NaN' || b === 'NaN') return 'NaN';
+    if (typeof a === 'string' || typeof b === 'string') {
+      const s = sign(a) * sign(b);
+      return s === 0 ? 'NaN' : s > 0 ? 'Infinity' : '-Infinity';
+    }
+    const [ma, ea] = numParts(a);
+    const [mb, eb] = numParts(b);
+    return parseNum(`${ma * mb}e${ea + eb}`);
+  };
+  return {
+    type: 1700,
+    kind: 'numeric',
+    eval: (row) => {
+      if (l === undefined) {
+        const b = r.eval(row);
+        return b === null ? null : name === '-' ? negate(b as Num) : b;
+      }
+      const a = l.eval(row);
+      if (a === null) return null;
+      const b = r.eval(row);
+      if (b === null) return null;
+      if (name === '+') return add(a as Num, b as Num);
+      if (name === '-') return add(a as Num, negate(b as Num));
+      if (name === '*') return mul(a as Num, b as Num);
+      throw new RowFilterUnsupportedError('unsupported-operator', `operator ${name} on numeric`);
+    },
+  };
 }
 
 /** see MatchText (like_match.c): `%` any characters, `_` one, `\\` escapes the next. */
