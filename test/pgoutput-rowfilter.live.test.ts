@@ -11,6 +11,7 @@ import { decodeCommand } from '../src/cli/decode.js';
 import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { withServer } from './support/pg-server.js';
+import { readSlotStateFile, writeSlotStateFile } from '../src/node/slot.js';
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -154,6 +155,14 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         const run = io();
         expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end, '-o', 'proto_version=1', '-o', 'publication_names=p_bad'], run)).toBe(1);
         expect(run.stderr()).toMatch(/^pgwal decode: error: cannot evaluate the row filter of publication "p_bad" on table public\.rf_full: WHERE \(s ~ '\^y'::text\): .*not supported \(change at [0-9A-F]+\/[0-9A-F]+\)\n$/);
+        // A state made before pgwal recorded the filters' node trees: an error saying to make it again.
+        const older = path.join(server.baseDir, 'older.state');
+        const s = readSlotStateFile(state);
+        for (const p of s.catalog.publications ?? []) for (const t of p.tables) delete t.rowFilterNode;
+        writeSlotStateFile(older, s);
+        const run2 = io();
+        expect(await decodeCommand(['--state', older, '-p', server.pgWalDir, '--end', end, '-o', 'proto_version=1', '-o', 'publication_names=p_num'], run2)).toBe(1);
+        expect(run2.stderr()).toMatch(/^pgwal decode: error: cannot evaluate the row filter of publication "p_num" on table public\.rf_full: WHERE .*the slot state lacks the filter's node tree: make the slot state again with this pgwal \(change at [0-9A-F]+\/[0-9A-F]+\)\n$/);
       } finally {
         await c.end();
       }

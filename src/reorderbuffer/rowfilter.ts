@@ -144,7 +144,7 @@ const TS_NOBEGIN = -9223372036854775808n;
 const TS_NOEND = 9223372036854775807n;
 const USECS_PER_DAY = 86400000000n;
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function parseNum(t: string): Num {
   if (t === 'NaN' || t === 'Infinity' || t === '-Infinity') return t;
@@ -274,7 +274,12 @@ function fromBytes(b: Uint8Array, kind: Kind): Val {
       return parseNum(numericOut(b));
     case 'text':
     case 'bpchar':
-      return utf8.decode(b);
+      try {
+        return utf8.decode(b);
+      } catch {
+        // Two different invalid strings must not compare equal: refuse rather than decode them lossily.
+        throw new RowFilterEvalError('invalid-text', 'a text value is not valid UTF-8');
+      }
     case 'bool':
       return b[0] !== 0;
     case 'date':
