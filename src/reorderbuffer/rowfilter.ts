@@ -496,7 +496,15 @@ interface Compiled {
   type: number;
   kind: Kind;
   eval: (row: ColumnValue) => Val;
+  /** A value without columns (eval ignores the row), folded as eval_const_expressions folds it. */
+  constant?: boolean;
+  /** The error folding hits in this subtree: the server's fails before any row (ExecPrepareExpr). */
+  foldError?: RowFilterEvalError;
+  /** foldError was decided by the node itself (AND / OR / CASE skip what folding skips). */
+  foldDecided?: boolean;
 }
+
+const NO_ROW: ColumnValue = () => undefined;
 
 export interface RowFilterContext {
   type: (oid: number) => TypeInfo | undefined;
@@ -510,7 +518,7 @@ const DEFAULT_COLLATION = 100;
 
 /** A compiled row filter of one relation (the relation the filter's Vars refer to). */
 export class RowFilter {
-  private readonly root: Compiled;
+  private root: Compiled;
 
   constructor(
     nodeTree: string,
@@ -521,7 +529,21 @@ export class RowFilter {
     if (!isNode(tree)) throw new RowFilterUnsupportedError('bad-node-tree', 'the row filter is not a node');
     this.root = this.compile(tree);
     if (this.root.kind !== 'bool') throw new RowFilterUnsupportedError('not-boolean', 'the row filter is not boolean');
+    const e = this.root.foldError;
+    if (e !== undefined) {
+      this.root = {
+        ...this.root,
+        eval: () => {
+          throw e;
+        },
+      };
+    }
   }
+
+  /** Vars compiled so far: a subtree that adds none is constant. */
+  private vars = 0;
+  /** The children compiled for the node being compiled, in argument order. */
+  private kids: Compiled[] = [];
 
   /** see pgoutput_row_filter_exec_expr (pgoutput.c): NULL counts as false. */
   matches(row: ColumnValue): boolean {
@@ -579,7 +601,41 @@ export class RowFilter {
     return `collation ${collid}`;
   }
 
+  /**
+   * A node compiled, then folded as eval_const_expressions folds it before the server evaluates any row: a subtree
+   * without columns becomes its value, or the error computing it raises (which then fails every row).
+   */
   private compile(n: PgNode): Compiled {
+    const vars = this.vars;
+    const outer = this.kids;
+    this.kids = [];
+    let c: Compiled;
+    try {
+      c = this.compileNode(n);
+      if (!c.foldDecided) {
+        const e = this.kids.find((x) => x.foldError !== undefined)?.foldError;
+        if (e !== undefined) c = { ...c, foldError: e };
+        // A strict operator or function with a NULL constant argument is NULL (evaluate_function); every one
+        // this evaluator knows is strict.
+        else if ((n.tag === 'OPEXPR' || n.tag === 'FUNCEXPR') && this.kids.some((x) => x.constant && x.eval(NO_ROW) === null)) c = { ...c, eval: () => null, constant: true };
+      }
+    } finally {
+      this.kids = outer;
+    }
+    if (c.foldError === undefined && !c.constant && this.vars === vars) {
+      try {
+        const v = c.eval(NO_ROW);
+        c = { ...c, eval: () => v, constant: true };
+      } catch (err) {
+        if (!(err instanceof RowFilterEvalError)) throw err;
+        c = { ...c, foldError: err };
+      }
+    }
+    outer.push(c);
+    return c;
+  }
+
+  private compileNode(n: PgNode): Compiled {
     const f = n.fields;
     switch (n.tag) {
       case 'VAR': {
@@ -591,6 +647,7 @@ export class RowFilter {
         }
         const kind = this.kindOf(a.typeOid, `column ${a.name}`);
         const name = a.name;
+        this.vars++;
         return {
           type: this.baseType(a.typeOid),
           kind,
@@ -610,12 +667,12 @@ export class RowFilter {
         const len = int(f.constlen);
         if (f.constisnull === true || v === null) {
           const kind = KIND_OF[base];
-          return { type: base, kind: kind ?? 'bool', eval: () => null };
+          return { type: base, kind: kind ?? 'bool', eval: () => null, constant: true };
         }
         if (!(v instanceof Uint8Array)) throw new RowFilterUnsupportedError('bad-node-tree', 'a constant without its value');
         const kind = this.kindOf(type, 'a constant');
         const val = fromConst(v, kind, len);
-        return { type: base, kind, eval: () => val };
+        return { type: base, kind, eval: () => val, constant: true };
       }
       case 'RELABELTYPE': {
         // Binary-compatible: varchar → text, a domain → its base type.
@@ -628,6 +685,14 @@ export class RowFilter {
       case 'BOOLEXPR': {
         const args = list(f.args).map((x) => this.boolArg(x));
         const op = f.boolop;
+        // see simplify_and_arguments / simplify_or_arguments (clauses.c): folding stops at a constant FALSE (AND) or
+        // TRUE (OR), and the expression is that constant; a fold error of an argument before it fails the filter.
+        if (op === 'and' || op === 'or') {
+          for (const a of args) {
+            if (a.foldError !== undefined) return { ...bool(() => null), foldError: a.foldError, foldDecided: true };
+            if (a.constant && a.eval(NO_ROW) === (op === 'or')) return { ...bool(() => op === 'or'), constant: true, foldDecided: true };
+          }
+        }
         // Three-valued logic; evaluation stops at the first deciding argument, as ExecInterpExpr's does.
         if (op === 'and') {
           return bool((row) => {
@@ -751,8 +816,17 @@ export class RowFilter {
       }
       case 'COALESCEEXPR': {
         const args = list(f.args).map((x) => this.compile(node(x)));
+        // Folding stops at the first argument that is a non-NULL constant.
+        let foldError: RowFilterEvalError | undefined;
+        for (const a of args) {
+          foldError = a.foldError;
+          if (foldError !== undefined || (a.constant && a.eval(NO_ROW) !== null)) break;
+        }
         return {
           ...args[0]!,
+          constant: false,
+          foldDecided: true,
+          ...(foldError !== undefined ? { foldError } : {}),
           eval: (row) => {
             for (const a of args) {
               const v = a.eval(row);
@@ -771,7 +845,23 @@ export class RowFilter {
         });
         const def = f.defresult === null ? undefined : this.compile(node(f.defresult));
         const kind = this.kindOf(int(f.casetype), 'a CASE');
+        // Folding skips a WHEN whose condition is a constant FALSE, and what follows one that is a constant TRUE.
+        let foldError: RowFilterEvalError | undefined;
+        let decided = false;
+        for (const w of whens) {
+          foldError = w.cond.foldError;
+          if (foldError !== undefined) break;
+          if (w.cond.constant && w.cond.eval(NO_ROW) !== true) continue;
+          foldError = w.result.foldError;
+          if (foldError !== undefined || w.cond.constant) {
+            decided = true;
+            break;
+          }
+        }
+        if (foldError === undefined && !decided) foldError = def?.foldError;
         return {
+          foldDecided: true,
+          ...(foldError !== undefined ? { foldError } : {}),
           type: this.baseType(int(f.casetype)),
           kind,
           eval: (row) => {
