@@ -130,6 +130,25 @@ const SUPPORTED = [
   "(id > 2 and s <> '') or (b is not true and n is not null)",
   "not (s = 'x' or i2 > 50)",
   "s like 'M%'",
+  "starts_with(s, 'Mi')",
+  "starts_with(s, '')",
+  "strpos(s, 'x') > 1",
+  "position('y' in s) = 6",
+  "strpos(s, '') = 1",
+  "replace(s, 'a', 'xy') = '  pxyd  '",
+  "replace(s, '', 'z') = s",
+  "left(s, 2) = 'Mi'",
+  "left(s, -1) = 'MiXe'",
+  "left(s, -100) = ''",
+  "right(s, 2) = 'eD'",
+  "right(s, -2) = 'XeD'",
+  "substr(s, 2, 3) = 'iXe'",
+  "substr(s, 0, 2) = 'M'",
+  "substr(s, -5, 3) = ''",
+  "substr(s, 3) = 'XeD'",
+  "substring(s from 2 for 1) = 'i'",
+  "substr(s, 1, i2) <> ''",
+  "substr(s, 2, 2147483647) = 'iXeD'",
   // Folded before any row, as eval_const_expressions folds: constant errors fail every row, a constant FALSE / TRUE
   // decides AND / OR, a NULL argument makes a strict operator NULL, CASE and COALESCE skip what folding skips.
   'id > 5 or 1 / 0 > 1',
@@ -187,8 +206,8 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         }
         for (const line of FUNCTIONS.trim().split(/[;\n]/)) {
           const [oid, name, a, res] = line.trim().split(' ');
-          const row = (await c.query({ text: `select proname, proargtypes::text as args, prorettype::int as ret, provolatile from pg_proc where oid = $1`, values: [oid], types: asText })).rows[0];
-          expect(row, line).toEqual({ proname: name, args: a, ret: res, provolatile: 'i' });
+          const row = (await c.query({ text: `select proname, proargtypes::text as args, prorettype::int as ret, provolatile, proisstrict from pg_proc where oid = $1`, values: [oid], types: asText })).rows[0];
+          expect(row, line).toEqual({ proname: name, args: a!.replaceAll(',', ' '), ret: res, provolatile: 'i', proisstrict: 't' });
         }
         await c.query(`create domain posint as int check (value > 0)`);
         await c.query(TABLE);

@@ -452,7 +452,7 @@ export const OPERATOR_FUNCTIONS = `
 1724 + 1700 1700 1700;1725 - 1700 1700 1700;1726 * 1700 1700 1700;1771 - 0 1700 1700;1915 + 0 1700 1700
 850 ~~ 25 25 16;851 !~~ 25 25 16;1631 ~~ 1042 25 16;1632 !~~ 1042 25 16`;
 
-/** Functions, `oid name arg result` (pg_proc), checked the same way. */
+/** Functions, `oid name args result` (pg_proc, the arguments' types separated by commas), checked the same way. */
 export const FUNCTIONS = `
 313 int4 21 23;314 int2 23 21;480 int4 20 23;481 int8 23 20;714 int2 20 21;754 int8 21 20
 235 float8 21 701;236 float4 21 700;316 float8 23 701;318 float4 23 700;482 float8 20 701;652 float4 20 700
@@ -462,7 +462,9 @@ export const FUNCTIONS = `
 1317 length 25 23;1369 character_length 25 23;1381 char_length 25 23;1374 octet_length 25 23
 1318 length 1042 23;1367 character_length 1042 23;1372 char_length 1042 23;1375 octet_length 1042 23
 1394 abs 700 700;1395 abs 701 701;1396 abs 20 20;1397 abs 23 23;1398 abs 21 21;1705 abs 1700 1700
-2024 timestamp 1082 1114;2029 date 1114 1082;2557 bool 23 16;2558 int4 16 23`;
+2024 timestamp 1082 1114;2029 date 1114 1082;2557 bool 23 16;2558 int4 16 23
+3696 starts_with 25,25 16;868 strpos 25,25 23;849 position 25,25 23;2087 replace 25,25,25 25
+3060 left 25,23 25;3061 right 25,23 25;877 substr 25,23,23 25;883 substr 25,23 25;936 substring 25,23,23 25;937 substring 25,23 25`;
 
 interface OpDef {
   name: string;
@@ -477,13 +479,13 @@ for (const line of OPERATOR_FUNCTIONS.trim().split(/[;\n]/)) {
 }
 interface FuncDef {
   name: string;
-  arg: number;
+  args: number[];
   result: number;
 }
 const FUNCS = new Map<number, FuncDef>();
 for (const line of FUNCTIONS.trim().split(/[;\n]/)) {
   const [oid, name, a, res] = line.trim().split(' ');
-  FUNCS.set(Number(oid), { name: name!, arg: Number(a), result: Number(res) });
+  FUNCS.set(Number(oid), { name: name!, args: a!.split(',').map(Number), result: Number(res) });
 }
 
 // ---- compiling a filter ----
@@ -1004,12 +1006,69 @@ export class RowFilter {
     throw new RowFilterUnsupportedError('unsupported-operator', `comparing ${lk} with ${rk}`);
   }
 
+  /** Text functions of several arguments (varlena.c); strict: NULL when an argument is. */
+  private textFunc(def: FuncDef, args: Compiled[], collid: number): Compiled {
+    const searches = def.name === 'starts_with' || def.name === 'strpos' || def.name === 'position' || def.name === 'replace';
+    if (searches && collid !== DEFAULT_COLLATION && collid !== C_COLLATION && collid !== POSIX_COLLATION) {
+      throw new RowFilterUnsupportedError('unsupported-collation', `${def.name}() under ${this.collationName(collid)} is not supported`);
+    }
+    const fn = ((): ((v: Val[]) => Val) => {
+      switch (def.name) {
+        case 'starts_with':
+          return ([a, b]) => (a as string).startsWith(b as string);
+        case 'strpos':
+        case 'position':
+          // 1-based, in characters; 0 when absent, 1 for an empty string
+          return ([a, b]) => {
+            const i = (a as string).indexOf(b as string);
+            return BigInt(i < 0 ? 0 : [...(a as string).slice(0, i)].length + 1);
+          };
+        case 'replace':
+          return ([a, b, c]) => ((b as string) === '' ? a : (a as string).split(b as string).join(c as string));
+        case 'left':
+        case 'right':
+          return ([a, b]) => {
+            const cs = [...(a as string)];
+            const n = Number(b as bigint);
+            if (def.name === 'left') return cs.slice(0, n < 0 ? Math.max(cs.length + n, 0) : n).join('');
+            return cs.slice(n < 0 ? Math.min(-n, cs.length) : Math.max(cs.length - n, 0)).join('');
+          };
+        case 'substr':
+        case 'substring':
+          // see text_substring: characters from start (counted from 1, earlier is cut) for count characters
+          return ([a, b, c]) => {
+            const cs = [...(a as string)];
+            const start = Number(b as bigint);
+            if (c !== undefined && (c as bigint) < 0n) throw new RowFilterEvalError('negative-length', 'negative substring length not allowed');
+            const end = c === undefined ? Infinity : start + Number(c as bigint);
+            return end < 1 ? '' : cs.slice(Math.max(start, 1) - 1, end === Infinity ? undefined : Math.max(end - 1, 0)).join('');
+          };
+        default:
+          throw new RowFilterUnsupportedError('unsupported-function', `function ${def.name} is not supported`);
+      }
+    })();
+    return {
+      type: def.result,
+      kind: KIND_OF[def.result]!,
+      eval: (row) => {
+        const vals: Val[] = [];
+        for (const a of args) {
+          const v = a.eval(row);
+          if (v === null) return null;
+          vals.push(v);
+        }
+        return fn(vals);
+      },
+    };
+  }
+
   private func(funcid: number, args: Compiled[], collid: number): Compiled {
     const def = FUNCS.get(funcid);
-    if (def === undefined || args.length !== 1) throw new RowFilterUnsupportedError('unsupported-function', `function ${funcid} is not supported`);
+    if (def === undefined || args.length !== def.args.length) throw new RowFilterUnsupportedError('unsupported-function', `function ${funcid} is not supported`);
+    if (args.some((x, i) => x.type !== def.args[i])) throw new RowFilterUnsupportedError('unsupported-function', `function ${funcid} on other types than its own`);
+    if (args.length > 1) return this.textFunc(def, args, collid);
     const a = args[0]!;
-    if (a.type !== def.arg) throw new RowFilterUnsupportedError('unsupported-function', `function ${funcid} on another type than its own`);
-    const ak = KIND_OF[def.arg]!;
+    const ak = KIND_OF[def.args[0]!]!;
     const rk = KIND_OF[def.result]!;
     const one = (fn: (v: Val) => Val): Compiled => ({
       type: def.result,
