@@ -200,6 +200,8 @@ interface PubFilter {
   expr: string;
   node: string | null | undefined;
   compiled?: RowFilter;
+  /** Why pgwal cannot evaluate it: an error when a change needs it (the server's would evaluate it). */
+  unsupported?: RowFilterUnsupportedError;
 }
 
 const FIRST_GENBKI_OBJECT_ID = 10000;
@@ -401,6 +403,20 @@ export class PgOutputPlugin implements OutputPlugin {
     for (const { pub, filter } of filters) {
       for (const a of ['insert', 'update', 'delete'] as const) if (pub[a] && !noFilter[a]) e.filters[a].push(filter);
     }
+    // ExecPrepareExpr in pgoutput_row_filter_init: the filters are prepared (and folded) with the entry, so a
+    // constant part that fails fails the relation's first change, whatever it is.
+    for (const { filter: f } of filters) {
+      if (!e.filters.insert.includes(f) && !e.filters.update.includes(f) && !e.filters.delete.includes(f)) continue;
+      try {
+        if (f.node === undefined || f.node === null) throw new RowFilterUnsupportedError('no-node-tree', "the slot state lacks the filter's node tree: make the slot state again with this pgwal");
+        f.compiled = new RowFilter(f.node, target, { type: ctx.type, ...(this.locale !== undefined ? { locale: this.locale } : {}) });
+      } catch (err) {
+        if (!(err instanceof RowFilterUnsupportedError)) throw err;
+        f.unsupported = err;
+        continue;
+      }
+      if (f.compiled.foldError !== undefined) throw filterError(f, target, rel, lsn, f.compiled.foldError);
+    }
     // Column lists (pgoutput_column_list_init): all publications of the table must agree.
     let list: number[] | null | undefined;
     let gencols: string | undefined;
@@ -553,19 +569,12 @@ export class PgOutputPlugin implements OutputPlugin {
     // OR of the publications' filters, stopping at the first that matches (make_orclause).
     const test = (values: readonly RawValue[]): boolean => {
       for (const f of filters) {
+        if (f.compiled === undefined) throw filterError(f, target, rel, change.lsn, f.unsupported!);
         try {
-          if (f.compiled === undefined) {
-            if (f.node === undefined || f.node === null) throw new RowFilterUnsupportedError('no-node-tree', "the slot state lacks the filter's node tree: make the slot state again with this pgwal");
-            f.compiled = new RowFilter(f.node, target, { type: ctx.type, ...(this.locale !== undefined ? { locale: this.locale } : {}) });
-          }
           if (f.compiled.matches(reader(values))) return true;
         } catch (err) {
-          if (!(err instanceof RowFilterUnsupportedError || err instanceof RowFilterEvalError)) throw err;
-          throw new PgOutputUnsupportedError(
-            err instanceof RowFilterEvalError ? 'row-filter-failed' : 'unsupported-row-filter',
-            `cannot evaluate the row filter of publication "${f.pub}" on table ${target.namespace}.${target.name}: WHERE ${f.expr}: ${err.message} (change at ${formatLsn(change.lsn)}${rel !== target ? ` in partition ${rel.namespace}.${rel.name}` : ''})`,
-            { lsn: change.lsn },
-          );
+          if (err instanceof RowFilterEvalError) throw filterError(f, target, rel, change.lsn, err);
+          throw err;
         }
       }
       return false;
@@ -751,6 +760,15 @@ export class PgOutputPlugin implements OutputPlugin {
 }
 
 const utf8 = new TextEncoder();
+
+/** A row filter pgwal cannot evaluate, or that fails (as the server's would), named with its publication and table. */
+function filterError(f: PubFilter, target: DecoderRelation, rel: DecoderRelation, lsn: Lsn, err: RowFilterUnsupportedError | RowFilterEvalError): PgOutputUnsupportedError {
+  return new PgOutputUnsupportedError(
+    err instanceof RowFilterEvalError ? 'row-filter-failed' : 'unsupported-row-filter',
+    `cannot evaluate the row filter of publication "${f.pub}" on table ${target.namespace}.${target.name}: WHERE ${f.expr}: ${err.message} (change at ${formatLsn(lsn)}${rel !== target ? ` in partition ${rel.namespace}.${rel.name}` : ''})`,
+    { lsn },
+  );
+}
 
 /** A message as psql prints a bytea (bytea_output = hex): `\x` and two lowercase hex digits a byte. */
 export function byteaHex(data: Uint8Array): string {

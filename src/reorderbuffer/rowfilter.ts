@@ -521,6 +521,8 @@ const DEFAULT_COLLATION = 100;
 /** A compiled row filter of one relation (the relation the filter's Vars refer to). */
 export class RowFilter {
   private root: Compiled;
+  /** The error folding the filter raises: the server's fails where it prepares the filter, before any row. */
+  readonly foldError: RowFilterEvalError | undefined;
 
   constructor(
     nodeTree: string,
@@ -532,6 +534,7 @@ export class RowFilter {
     this.root = this.compile(tree);
     if (this.root.kind !== 'bool') throw new RowFilterUnsupportedError('not-boolean', 'the row filter is not boolean');
     const e = this.root.foldError;
+    this.foldError = e;
     if (e !== undefined) {
       this.root = {
         ...this.root,
