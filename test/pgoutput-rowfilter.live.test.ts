@@ -22,7 +22,7 @@ function io(): DumpIo & { stdout: () => string; stderr: () => string } {
 }
 
 async function schema(c: pg.Client): Promise<void> {
-  await c.query(`create table rf_full (id int, k int, i8 int8, n numeric, f float8, s text, c char(4), b bool, d date, ts timestamptz, u uuid, big text)`);
+  await c.query(`create table rf_full (id int, k int, i8 int8, n numeric, f float8, s text, c char(4), b bool, d date, ts timestamptz, u uuid, big text, j jsonb)`);
   await c.query(`alter table rf_full replica identity full`);
   await c.query(`create table rf_key (id int primary key, v text)`);
   await c.query(`create table parted (k int not null, v text) partition by range (k)`);
@@ -41,6 +41,7 @@ async function schema(c: pg.Client): Promise<void> {
   await c.query(`create publication p_null for table rf_full where (s is null or not b)`);
   await c.query(`create publication p_fn for table rf_full where (lower(s) = 'yes' and length(s) = 3 and s like 'Y_S%' or abs(k) = 7 or u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')`);
   await c.query(`create publication p_toast for table rf_full where (n > 0)`);
+  await c.query(`create publication p_json for table rf_full where (j->>'kind' = 'order' or (j->'n'->>0)::text = '2')`);
   await c.query(`create publication p_key for table rf_key where (id % 2 = 0)`);
   await c.query(`create publication p_key_ins for table rf_key where (id > 10) with (publish = 'insert')`);
   await c.query(`create publication p_key_upd for table rf_key with (publish = 'update')`);
@@ -68,6 +69,9 @@ async function workload(c: pg.Client): Promise<void> {
   await c.query(`update rf_full set ts = '2024-02-01', d = '2024-01-01' where id = 6`);
   await c.query(`update rf_full set id = 2, i8 = -5 where id = 7`);
   await c.query(`update rf_full set s = null where id = 1`);
+  await c.query(`update rf_full set j = '{"kind": "order", "n": [1]}' where id in (1, 9)`);
+  await c.query(`update rf_full set j = '{"kind": "refund", "n": [2, 3]}' where id = 1`);
+  await c.query(`update rf_full set j = j - 'n' where id = 1`);
   await c.query(`delete from rf_full where id in (2, 8)`);
   // TOAST: a row whose big value stays unchanged while the filter's column crosses; as an INSERT its value is sent.
   await c.query(`insert into rf_full (id, n, s, big) values (20, -1, 'toast', ${big(300, 'a')})`);
@@ -98,6 +102,7 @@ const SETS: string[][] = [
   ['p_null'],
   ['p_fn'],
   ['p_toast'],
+  ['p_json'],
   ['p_num', 'p_text'],
   ['p_bool', 'p_all'],
   ['p_key'],

@@ -12,7 +12,7 @@ import { FUNCTIONS, OPERATOR_FUNCTIONS, RowFilter, RowFilterEvalError, RowFilter
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 const TABLE = `create table t (id int primary key, i2 int2, i8 int8, n numeric, f4 float4, f8 float8, s text, v varchar(10), c char(4),
-  b bool, d date, ts timestamp, tz timestamptz, u uuid, dom posint)`;
+  b bool, d date, ts timestamp, tz timestamptz, u uuid, dom posint, j jsonb)`;
 
 const ROWS = [
   `(1, 1, 10, 1.5, 1.5, 2.25, 'x', 'a', 'ab', true, '2023-06-01', '2023-06-01 12:00', '2023-06-01 12:00+00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1)`,
@@ -26,6 +26,20 @@ const ROWS = [
   `(9, null, null, null, null, null, 'a_c', 'a', 'ab%', null, null, null, null, null, null)`,
   `(10, null, null, null, null, null, E'50%\nx.y', 'a.b', '(x', null, null, null, null, null, null)`,
 ];
+
+const JSONB = [
+  `'{"a": "x", "b": [1, "two", null, {"c": true}], "n": 1.50}'`,
+  'null',
+  `'"x"'`,
+  `'[1, 2, 3]'`,
+  `'{"a": null, "b": []}'`,
+  `'{"a": "é😀", "k": {"z": [false]}}'`,
+  `'123.4500'`,
+  `'{"a": 1e2, "aa": "y", "": "empty"}'`,
+  `'{}'`,
+  `'{"a": {"b": {"c": "deep"}}, "b": [[1], [2, 3]]}'`,
+];
+const ROWS_J = ROWS.map((r, i) => r.replace(/\)$/, `, ${JSONB[i]})`));
 
 /** Filters the evaluator supports: its answers must equal the server's on every row. */
 const SUPPORTED = [
@@ -130,6 +144,24 @@ const SUPPORTED = [
   "(id > 2 and s <> '') or (b is not true and n is not null)",
   "not (s = 'x' or i2 > 50)",
   "s like 'M%'",
+  "j->>'a' = 'x'",
+  "j->>'a' is null",
+  "j->'a' is null",
+  "j->'b'->>1 = 'two'",
+  "j->'b'->-1 is not null",
+  "j->'b'->>-4 = '1'",
+  `j->'b'->>3 = '{"c": true}'`,
+  "j->>0 = '1'",
+  "j->0 is null",
+  "j->>'n' = '1.50'",
+  "j->'k'->'z'->>0 = 'false'",
+  "j->>'' = 'empty'",
+  "j->'a'->'b'->>'c' = 'deep'",
+  "j->>'b' like '[%'",
+  "j->>'a' = 'é😀'",
+  "j->>'aa' in ('y', 'z')",
+  "j->>'a' = '100'",
+  "j->'b'->0->>0 = '1'",
   "starts_with(s, 'Mi')",
   "starts_with(s, '')",
   "strpos(s, 'x') > 1",
@@ -212,7 +244,7 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         await c.query(`create domain posint as int check (value > 0)`);
         await c.query(TABLE);
         await c.query(`alter table t replica identity full`);
-        await c.query(`insert into t values ${ROWS.join(', ')}`);
+        await c.query(`insert into t values ${ROWS_J.join(', ')}`);
         await c.query(`create extension pageinspect`);
         const catalog = await loadCatalog(c);
         const rel = catalog.relations.find((r) => r.name === 't')!;

@@ -3,7 +3,7 @@
 import { WalError } from '../errors.js';
 import type { DatabaseLocale, DecoderRelation } from './catalog.js';
 import type { RawValue } from './tuple.js';
-import { numericOut, type TypeInfo } from './values.js';
+import { numericOut, outputValue, type TypeInfo } from './values.js';
 
 /** A filter pgwal does not evaluate (an operator, function, node or collation outside the supported set). */
 export class RowFilterUnsupportedError extends WalError {}
@@ -112,10 +112,12 @@ export function parseNodeTree(text: string): NodeValue {
 
 /** A finite numeric as digits × 10^exp (digits without leading zeros, '' for zero), or NaN / ±Infinity. */
 type Num = { neg: boolean; digits: string; exp: number } | 'NaN' | 'Infinity' | '-Infinity';
-type Val = null | boolean | bigint | number | string | Num;
+/** A jsonb value: a container (its bytes from its header on) or a scalar entry (JEntry type, its bytes). */
+type Jsonb = { container: Uint8Array } | { scalar: number; bytes: Uint8Array };
+type Val = null | boolean | bigint | number | string | Num | Jsonb;
 
 /** What a value of a supported type is in JS. */
-type Kind = 'int2' | 'int4' | 'int8' | 'float4' | 'float8' | 'numeric' | 'text' | 'bpchar' | 'bool' | 'date' | 'timestamp' | 'timestamptz' | 'uuid';
+type Kind = 'int2' | 'int4' | 'int8' | 'float4' | 'float8' | 'numeric' | 'text' | 'bpchar' | 'bool' | 'date' | 'timestamp' | 'timestamptz' | 'uuid' | 'jsonb';
 
 const KIND_OF: Record<number, Kind> = {
   21: 'int2',
@@ -132,6 +134,7 @@ const KIND_OF: Record<number, Kind> = {
   1114: 'timestamp',
   1184: 'timestamptz',
   2950: 'uuid',
+  3802: 'jsonb',
 };
 const INT_RANGE: Record<string, [bigint, bigint]> = {
   int2: [-32768n, 32767n],
@@ -254,6 +257,15 @@ function le(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** UTF-8 text; two different invalid strings must not compare equal, so an invalid one is refused, not replaced. */
+function decodeText(b: Uint8Array): string {
+  try {
+    return utf8.decode(b);
+  } catch {
+    throw new RowFilterEvalError('invalid-text', 'a text value is not valid UTF-8');
+  }
+}
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** A datum's bytes (on disk: a varlena's payload without its header; fixed-length: the value) as a JS value. */
@@ -274,12 +286,7 @@ function fromBytes(b: Uint8Array, kind: Kind): Val {
       return parseNum(numericOut(b));
     case 'text':
     case 'bpchar':
-      try {
-        return utf8.decode(b);
-      } catch {
-        // Two different invalid strings must not compare equal: refuse rather than decode them lossily.
-        throw new RowFilterEvalError('invalid-text', 'a text value is not valid UTF-8');
-      }
+      return decodeText(b);
     case 'bool':
       return b[0] !== 0;
     case 'date':
@@ -292,6 +299,8 @@ function fromBytes(b: Uint8Array, kind: Kind): Val {
       for (let i = 0; i < 16; i++) s += HEX[b[i]!];
       return s;
     }
+    case 'jsonb':
+      return { container: b };
     default:
       return assertNever(kind);
   }
@@ -318,6 +327,7 @@ function fromText(t: string, kind: Kind): Val {
     case 'date':
     case 'timestamp':
     case 'timestamptz':
+    case 'jsonb':
       throw new RowFilterEvalError('missing-value', `a ${kind} column's default for rows that predate it (${t}) is known as text only`);
     default:
       return assertNever(kind);
@@ -357,6 +367,7 @@ const ELEM_LAYOUT: Record<Kind, [len: number, align: number]> = {
   timestamp: [8, 8],
   timestamptz: [8, 8],
   uuid: [16, 1],
+  jsonb: [-1, 4],
 };
 
 /** A one-dimensional array constant (ArrayType: ndim, dataoffset, elemtype, dims, lbounds, null bitmap, data). */
@@ -448,6 +459,7 @@ export const OPERATOR_FUNCTIONS = `
 841 + 21 20 20;942 - 21 20 20;943 * 21 20 20;948 / 21 20 20
 213 - 0 21 21;212 - 0 23 23;462 - 0 20 20;1911 + 0 21 21;1912 + 0 23 23;1910 + 0 20 20
 1258 || 25 25 25
+3478 -> 3802 25 3802;3214 ->> 3802 25 25;3215 -> 3802 23 3802;3216 ->> 3802 23 25
 218 + 701 701 701;219 - 701 701 701;216 * 701 701 701;217 / 701 701 701;220 - 0 701 701;1914 + 0 701 701
 1724 + 1700 1700 1700;1725 - 1700 1700 1700;1726 * 1700 1700 1700;1771 - 0 1700 1700;1915 + 0 1700 1700
 850 ~~ 25 25 16;851 !~~ 25 25 16;1631 ~~ 1042 25 16;1632 !~~ 1042 25 16`;
@@ -899,6 +911,21 @@ export class RowFilter {
     const rk = KIND_OF[def.right]!;
     const resultKind = KIND_OF[def.result]!;
     const name = def.name;
+    if (name === '->' || name === '->>') {
+      const asText = name === '->>';
+      return {
+        type: def.result,
+        kind: resultKind,
+        eval: (row) => {
+          const a = l!.eval(row);
+          if (a === null) return null;
+          const b = r.eval(row);
+          if (b === null) return null;
+          const v = jsonbGet(a as Jsonb, b as string | bigint);
+          return v === null || !asText ? v : jsonbAsText(v);
+        },
+      };
+    }
     if (name === '~~' || name === '!~~') {
       // LIKE matches characters, the same under every deterministic collation.
       if (collid !== DEFAULT_COLLATION && collid !== C_COLLATION && collid !== POSIX_COLLATION) throw new RowFilterUnsupportedError('unsupported-collation', `LIKE under ${this.collationName(collid)} is not supported`);
@@ -1249,6 +1276,81 @@ function numericArith(name: string, l: Compiled | undefined, r: Compiled): Compi
       throw new RowFilterUnsupportedError('unsupported-operator', `operator ${name} on numeric`);
     },
   };
+}
+
+const JB_FOBJECT = 0x20000000;
+const JB_FARRAY = 0x40000000;
+const JENTRY_ISCONTAINER = 0x50000000;
+const JENTRY_ISNULL = 0x40000000;
+
+/** A container's child `i` (JsonbIteratorNext's view: the JEntries' ends or lengths, 4-aligned containers). */
+function jsonbChild(c: Uint8Array, i: number): Jsonb {
+  const d = le(c);
+  const header = d.getUint32(0, true);
+  const count = header & 0x0fffffff;
+  const n = header & JB_FOBJECT ? count * 2 : count;
+  const data = 4 + 4 * n;
+  let start = 0;
+  // An entry's start: the end of the nearest earlier entry that stores its offset, plus the lengths between.
+  for (let k = i - 1; k >= 0; k--) {
+    const je = d.getUint32(4 + 4 * k, true);
+    start += je & 0x0fffffff;
+    if (je & 0x80000000) break;
+  }
+  const je = d.getUint32(4 + 4 * i, true);
+  const end = je & 0x80000000 ? je & 0x0fffffff : start + (je & 0x0fffffff);
+  if (data + end > c.length) throw new RowFilterEvalError('invalid-jsonb', `jsonb entry beyond its container`);
+  const type = je & 0x70000000;
+  if (type === JENTRY_ISCONTAINER) return { container: c.subarray(data + ((start + 3) & ~3), data + end) };
+  if (type === 0x10000000) {
+    // A numeric: a whole varlena, 4-aligned.
+    const [payload] = varlenaPayload(c, data + ((start + 3) & ~3));
+    return { scalar: type, bytes: payload };
+  }
+  return { scalar: type, bytes: c.subarray(data + start, data + end) };
+}
+
+// see jsonb_object_field and jsonb_array_element (jsonfuncs.c): NULL when the value is not an object / array (a raw
+// scalar counts as an array of one) or lacks it
+function jsonbGet(v: Jsonb, key: string | bigint): Jsonb | null {
+  // A scalar is a jsonb of its own: a one-element array (a raw scalar), not an object.
+  if (!('container' in v)) return typeof key === 'string' ? null : key === 0n || key === -1n ? v : null;
+  const c = v.container;
+  const header = le(c).getUint32(0, true);
+  const count = header & 0x0fffffff;
+  if (typeof key === 'string') {
+    if (!(header & JB_FOBJECT)) return null;
+    for (let i = 0; i < count; i++) {
+      const k = jsonbChild(c, i);
+      if ('bytes' in k && decodeText(k.bytes) === key) return jsonbChild(c, i + count);
+    }
+    return null;
+  }
+  if (!(header & JB_FARRAY)) return null;
+  let i = Number(key);
+  if (i < 0) i += count;
+  return i < 0 || i >= count ? null : jsonbChild(c, i);
+}
+
+const JSONB_TYPE: TypeInfo = { oid: 3802, name: 'jsonb', output: 'jsonb_out', len: -1, align: 'i', byval: false, elem: 0 };
+
+/** ->>: a string unquoted, a number or boolean as printed, JSON null as SQL NULL, a container as jsonb_out prints it. */
+function jsonbAsText(v: Jsonb): string | null {
+  if ('container' in v) return outputValue(v.container, JSONB_TYPE, () => undefined);
+  switch (v.scalar) {
+    case 0x00000000:
+      return decodeText(v.bytes);
+    case 0x10000000:
+      return numericOut(v.bytes);
+    case 0x20000000:
+      return 'false';
+    case 0x30000000:
+      return 'true';
+    case JENTRY_ISNULL:
+      return null;
+    default:
+      throw new RowFilterEvalError('invalid-jsonb', `unknown jsonb entry type ${v.scalar >>> 28}`);
+  }
 }
 
 /** see MatchText (like_match.c): `%` any characters, `_` one, `\\` escapes the next. */
