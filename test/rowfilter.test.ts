@@ -93,6 +93,9 @@ describe('row filter evaluator', () => {
       '{BOOLEXPR :boolop and :args ('.repeat(200_000),
       '{BOOLEXPR :boolop xor :args ()}',
       `{BOOLEXPR :boolop not :args (${VAR(1, 23)})}`,
+      '{CONST :consttype 20 :constlen 8 :constbyval true :constisnull false :constvalue 4 [ 1 0 0 0 ]}',
+      `{OPEXPR :opno 521 :opfuncid 147 :opresulttype 16 :args (${VAR(1, 23)} {CONST :consttype 23 :constlen 4 :constbyval true :constisnull false :constvalue 2 [ 1 0 ]})}`,
+      `{SCALARARRAYOPEXPR :opno 96 :opfuncid 65 :useOr true :inputcollid 0 :args (${VAR(1, 23)} {CONST :consttype 1007 :constlen -1 :constbyval false :constisnull false :constvalue 24 [ 96 0 0 0 1 0 0 0 0 0 0 0 23 0 0 0 9 0 0 0 1 0 0 0 ]})}`,
       `{SCALARARRAYOPEXPR :opno 98 :opfuncid 67 :useOr true :inputcollid 100 :args (${VAR(3, 25, 100)} {CONST :consttype 1009 :constlen -1 :constbyval false :constisnull false :constvalue 4 [ 16 0 0 0 ]})}`,
     ];
     for (const t of hostile) {
@@ -103,6 +106,17 @@ describe('row filter evaluator', () => {
         thrown = err;
       }
       expect(thrown instanceof RowFilterUnsupportedError || thrown instanceof RowFilterEvalError, `${t.slice(0, 60)}: ${String(thrown)}`).toBe(true);
+    }
+  });
+
+  it('a damaged jsonb value is a typed error', () => {
+    const jrel = { ...rel, attributes: [attr(1, 'j', 3802)] } as unknown as DecoderRelation;
+    // j->>'a' = 'x'
+    const tree = `{OPEXPR :opno 98 :opfuncid 67 :opresulttype 16 :opretset false :opcollid 0 :inputcollid 100 :args ({OPEXPR :opno 3477 :opfuncid 3214 :opresulttype 25 :opretset false :opcollid 100 :inputcollid 100 :args (${VAR(1, 3802)} {CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location -1 :constvalue 5 [ 20 0 0 0 97 ]}) :location -1} {CONST :consttype 25 :consttypmod -1 :constcollid 100 :constlen -1 :constbyval false :constisnull false :location -1 :constvalue 5 [ 20 0 0 0 120 ]}) :location -1}`;
+    const f = new RowFilter(tree, jrel, ctx);
+    expect(() => new RowFilter(AND_TREE, rel, ctx).evaluate(row({ kind: 'bytes', bytes: new Uint8Array(2) }, int2(1), NULL))).toThrow(RowFilterEvalError);
+    for (const bytes of [[], [1, 0, 0, 0x20], [1, 0, 0, 0x20, 1, 0, 0, 0, 1, 0, 0, 0], [0xff, 0xff, 0xff, 0x2f]]) {
+      expect(() => f.evaluate(row({ kind: 'bytes', bytes: Uint8Array.from(bytes) })), JSON.stringify(bytes)).toThrow(RowFilterEvalError);
     }
   });
 

@@ -573,7 +573,7 @@ export class PgOutputPlugin implements OutputPlugin {
         try {
           if (f.compiled.matches(reader(values))) return true;
         } catch (err) {
-          if (err instanceof RowFilterEvalError) throw filterError(f, target, rel, change.lsn, err);
+          if (err instanceof RowFilterEvalError || err instanceof RowFilterUnsupportedError) throw filterError(f, target, rel, change.lsn, err);
           throw err;
         }
       }

@@ -342,14 +342,21 @@ function fromConst(b: Uint8Array, kind: Kind, len: number): Val {
 
 /** A varlena in memory at `off`: its payload and the offset after it (4-byte or 1-byte header, not TOASTed). */
 function varlenaPayload(b: Uint8Array, off: number): [Uint8Array, number] {
+  const short = (): never => {
+    throw new RowFilterEvalError('invalid-datum', `a varlena at ${off} beyond its ${b.length} bytes`);
+  };
+  if (off >= b.length) short();
   const h = b[off]!;
   if ((h & 0x01) === 1) {
     if (h === 0x01) throw new RowFilterUnsupportedError('toasted-const', 'a TOASTed constant');
     const n = h >>> 1;
+    if (off + n > b.length) short();
     return [b.subarray(off + 1, off + n), off + n];
   }
   if ((h & 0x03) !== 0) throw new RowFilterUnsupportedError('compressed-const', 'a compressed constant');
+  if (off + 4 > b.length) short();
   const n = le(b).getUint32(off, true) >>> 2;
+  if (n < 4 || off + n > b.length) short();
   return [b.subarray(off + 4, off + n), off + n];
 }
 
@@ -543,7 +550,13 @@ export class RowFilter {
   ) {
     const tree = parseNodeTree(nodeTree);
     if (!isNode(tree)) throw new RowFilterUnsupportedError('bad-node-tree', 'the row filter is not a node');
-    this.root = this.compile(tree);
+    try {
+      this.root = this.compile(tree);
+    } catch (err) {
+      // A constant shorter than its type (a damaged state file) reads past its bytes.
+      if (err instanceof RangeError) throw new RowFilterUnsupportedError('bad-node-tree', `a constant of the wrong size: ${err.message}`);
+      throw err;
+    }
     if (this.root.kind !== 'bool') throw new RowFilterUnsupportedError('not-boolean', 'the row filter is not boolean');
     const e = this.root.foldError;
     this.foldError = e;
@@ -564,12 +577,18 @@ export class RowFilter {
 
   /** see pgoutput_row_filter_exec_expr (pgoutput.c): NULL counts as false. */
   matches(row: ColumnValue): boolean {
-    return this.root.eval(row) === true;
+    return this.evaluate(row) === true;
   }
 
   /** The filter's value on a row: true, false or null (SQL's unknown). */
   evaluate(row: ColumnValue): boolean | null {
-    return this.root.eval(row) as boolean | null;
+    try {
+      return this.root.eval(row) as boolean | null;
+    } catch (err) {
+      // A value shorter than its type reads past its bytes: damaged input, not a wrong answer.
+      if (err instanceof RangeError) throw new RowFilterEvalError('invalid-datum', `a value of the wrong size: ${err.message}`);
+      throw err;
+    }
   }
 
   private baseType(oid: number): number {
@@ -1290,6 +1309,7 @@ function jsonbChild(c: Uint8Array, i: number): Jsonb {
   const count = header & 0x0fffffff;
   const n = header & JB_FOBJECT ? count * 2 : count;
   const data = 4 + 4 * n;
+  if (data > c.length) throw new RowFilterEvalError('invalid-jsonb', `jsonb container of ${n} entries in ${c.length} bytes`);
   let start = 0;
   // An entry's start: the end of the nearest earlier entry that stores its offset, plus the lengths between.
   for (let k = i - 1; k >= 0; k--) {
@@ -1316,6 +1336,7 @@ function jsonbGet(v: Jsonb, key: string | bigint): Jsonb | null {
   // A scalar is a jsonb of its own: a one-element array (a raw scalar), not an object.
   if (!('container' in v)) return typeof key === 'string' ? null : key === 0n || key === -1n ? v : null;
   const c = v.container;
+  if (c.length < 4) throw new RowFilterEvalError('invalid-jsonb', `jsonb container of ${c.length} bytes`);
   const header = le(c).getUint32(0, true);
   const count = header & 0x0fffffff;
   if (typeof key === 'string') {
