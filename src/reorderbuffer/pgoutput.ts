@@ -193,7 +193,7 @@ interface SyncEntry {
   filters: { insert: PubFilter[]; update: PubFilter[]; delete: PubFilter[] };
 }
 
-/** One publication's row filter on the published relation, compiled when a change first needs it. */
+/** One publication's row filter on the published relation, compiled with the relation's entry. */
 interface PubFilter {
   pub: string;
   /** pg_get_expr's text, for messages. */
@@ -513,7 +513,7 @@ export class PgOutputPlugin implements OutputPlugin {
     let newTuple = change.newTuple;
     const filters = action === 'INSERT' ? e.filters.insert : action === 'UPDATE' ? e.filters.update : e.filters.delete;
     if (filters.length > 0) {
-      const r = this.rowFilter(ctx, e, filters, change);
+      const r = this.rowFilter(e, filters, change);
       if (r === undefined) return;
       action = r.action;
       newTuple = r.newTuple;
@@ -556,7 +556,7 @@ export class PgOutputPlugin implements OutputPlugin {
    * both (the new with its unchanged TOAST values taken from the old), and becomes a DELETE when only the old row
    * matches, an INSERT of that new row when only the new one does. Undefined: the change is not published.
    */
-  private rowFilter(ctx: OutputContext, e: SyncEntry, filters: PubFilter[], change: RowChange): { action: RowChange['action']; newTuple: readonly RawValue[] | undefined } | undefined {
+  private rowFilter(e: SyncEntry, filters: PubFilter[], change: RowChange): { action: RowChange['action']; newTuple: readonly RawValue[] | undefined } | undefined {
     const rel = change.relation;
     const target = e.target;
     const map = e.map;
