@@ -64,8 +64,8 @@ async function schema(c: pg.Client, major: number): Promise<void> {
   if (major >= 15) await c.query(`create publication p_schema for tables in schema "Other Schema"`);
   // Column lists (15+): the Relation message and the tuples carry only the listed columns.
   await c.query(`create publication p_cols for table idx_t (a, b), plain (id, v, big)`);
-  // A row filter pgwal does not evaluate yet: a typed error.
-  await c.query(`create publication p_filter for table full_t where (id > 1)`);
+  // A row filter outside what pgwal evaluates (a regular expression): a typed error.
+  await c.query(`create publication p_filter for table full_t where (a::text ~ 'x')`);
   await c.query(`create table parted (k int primary key, v text) partition by range (k)`);
   await c.query(`create table parted_1 partition of parted for values from (0) to (100)`);
   // A partition whose columns are in another order than its root's: published through the root, mapped by name.
@@ -286,7 +286,7 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         }
         // What pgwal cannot reproduce yet is an error naming it, never a different stream.
         for (const [pub, text, binary] of [
-          ['p_filter', 'cannot evaluate the row filter of publication "p_filter" on table public.full_t: WHERE ((id > 1))'],
+          ['p_filter', `cannot evaluate the row filter of publication "p_filter" on table public.full_t: WHERE ((a)::text ~ 'x'::text): operator 641 (function 1254) is not supported`],
           ['p_pt', 'pgwal cannot write column pt of public.pt_t of type point (oid 600) in binary', 'true'],
         ]) {
           const run = io();

@@ -201,7 +201,7 @@ export function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { maj
   if (choice.name === 'sql') return new SqlPlugin(choice.sql);
   if (choice.name === 'pgoutput') {
     if (slot === undefined) throw new WalError('invalid-argument', 'pgoutput needs the slot state');
-    return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions, new Map(slot.catalog.replicationOrigins));
+    return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions, new Map(slot.catalog.replicationOrigins), slot.catalog.databaseLocale);
   }
   return choice.name === 'json'
     ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))

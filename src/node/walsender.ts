@@ -659,7 +659,7 @@ export function publishedTables(catalog: DecoderCatalog, names: string[]): { nam
 /** The slot's plugin with the options START_REPLICATION named (each plugin checks its own, as the server's). */
 function makeServePlugin(state: SlotState, options: [string, string | null][]): OutputPlugin {
   if (state.plugin === 'pgoutput') {
-    return new PgOutputPlugin(parsePgOutputOptions(options, state.major), state.major, state.catalog.publications, state.catalog.partitions, new Map(state.catalog.replicationOrigins));
+    return new PgOutputPlugin(parsePgOutputOptions(options, state.major), state.major, state.catalog.publications, state.catalog.partitions, new Map(state.catalog.replicationOrigins), state.catalog.databaseLocale);
   }
   if (state.plugin === 'wal2json') return new Wal2JsonPlugin(parseWal2JsonOptions(options));
   const known = ['include-xids', 'include-timestamp', 'skip-empty-xacts', 'only-local', 'stream-changes', 'include-rewrites'];

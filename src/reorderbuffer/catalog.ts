@@ -48,10 +48,23 @@ export interface PublicationInfo {
   viaRoot: boolean;
   /** pubgencols (18): 'n' none, 's' stored; undefined before 18. */
   generatedColumns?: string;
-  /** FOR TABLE members: the column list (prattrs) and row filter (prqual as pg_get_expr prints it), null when none. */
-  tables: { relid: number; columns: number[] | null; rowFilter: string | null }[];
+  /**
+   * FOR TABLE members: the column list (prattrs) and row filter (prqual as pg_get_expr prints it), null when none;
+   * `rowFilterNode`: prqual's node tree (pg_node_tree text), what pgoutput evaluates (absent in older states).
+   */
+  tables: { relid: number; columns: number[] | null; rowFilter: string | null; rowFilterNode?: string | null }[];
   /** FOR TABLES IN SCHEMA members: the schemas' names. */
   schemas: string[];
+}
+
+/** The database's default collation and character classification (pg_database), as recorded at slot creation. */
+export interface DatabaseLocale {
+  /** datlocprovider: 'c' libc, 'i' ICU, 'b' builtin (17+). */
+  provider: string;
+  collate: string;
+  ctype: string;
+  /** daticulocale (15, 16) or datlocale (17+). */
+  locale?: string | null;
 }
 
 /** The catalog as a state file carries it: one fixed set of relations and types. */
@@ -67,6 +80,8 @@ export interface DecoderCatalog {
   replicationOrigins?: [number, string][];
   /** Relfilenodes of pg_publication, pg_publication_rel and pg_publication_namespace at the slot's creation. */
   publicationFilenodes?: number[];
+  /** The database's default collation and ctype (pg_database): how row filters order and case-map text. */
+  databaseLocale?: DatabaseLocale;
 }
 
 /**
@@ -218,9 +233,13 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
       for (const k of ['allTables', 'insert', 'update', 'delete', 'truncate', 'viaRoot'] as const) if (typeof p[k] !== 'boolean') return `${where} (${String(p.name)}) has a bad ${k}`;
       if (!optional(p.generatedColumns, str)) return `${where} (${String(p.name)}) has a bad generatedColumns`;
       for (const t of p.tables) {
-        if (!isObj(t) || !u32(t.relid) || !ints(t.columns) || !(t.rowFilter === null || str(t.rowFilter))) return `${where} (${String(p.name)}) has a bad table`;
+        if (!isObj(t) || !u32(t.relid) || !ints(t.columns) || !(t.rowFilter === null || str(t.rowFilter)) || !(t.rowFilterNode === undefined || t.rowFilterNode === null || str(t.rowFilterNode))) return `${where} (${String(p.name)}) has a bad table`;
       }
     }
+  }
+  if (catalog.databaseLocale !== undefined) {
+    const l = catalog.databaseLocale as unknown;
+    if (!isObj(l) || !str(l.provider) || !str(l.collate) || !str(l.ctype) || !(l.locale === undefined || l.locale === null || str(l.locale))) return 'the catalog has a bad database locale';
   }
   if (catalog.publicationFilenodes !== undefined && !(Array.isArray(catalog.publicationFilenodes) && catalog.publicationFilenodes.every(u32))) return 'the catalog has bad publication filenodes';
   if (catalog.replicationOrigins !== undefined) {

@@ -14,3 +14,4 @@ export * from './jschanges.js';
 export * from './pgoutput.js';
 export { PgOutputParser, encodePgOutputMessage, type PgOutputMessage, type TupleColumn } from './pgoutput-parse.js';
 export { type RelationColumn } from './pgoutput-proto.js';
+export { RowFilter, RowFilterEvalError, RowFilterUnsupportedError, parseNodeTree, type ColumnValue, type NodeValue, type PgNode, type RowFilterContext } from './rowfilter.js';

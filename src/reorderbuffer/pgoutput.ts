@@ -3,7 +3,8 @@
 // the publications named in publication_names.
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import { DelegatingCatalog, type CatalogView, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
+import { DelegatingCatalog, type CatalogView, type DatabaseLocale, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
+import { RowFilter, RowFilterEvalError, RowFilterUnsupportedError, type ColumnValue } from './rowfilter.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
@@ -188,9 +189,19 @@ interface SyncEntry {
   truncate: boolean;
   /** Published columns (attribute indexes into target.attributes), in attnum order. */
   columns: number[];
-  /** Row filters per action, when some publication filters it: evaluating them is not supported (an error). */
-  filters: { insert: string[]; update: string[]; delete: string[] };
-  filterPubs: string[];
+  /** Row filters per action (OR-ed), when every publication publishing the action filters it. */
+  filters: { insert: PubFilter[]; update: PubFilter[]; delete: PubFilter[] };
+}
+
+/** One publication's row filter on the published relation, compiled with the relation's entry. */
+interface PubFilter {
+  pub: string;
+  /** pg_get_expr's text, for messages. */
+  expr: string;
+  node: string | null | undefined;
+  compiled?: RowFilter;
+  /** Why pgwal cannot evaluate it: an error when a change needs it (the server's would evaluate it). */
+  unsupported?: RowFilterUnsupportedError;
 }
 
 const FIRST_GENBKI_OBJECT_ID = 10000;
@@ -227,6 +238,8 @@ export class PgOutputPlugin implements OutputPlugin {
     publications: readonly PublicationInfo[] | undefined,
     partitions: readonly [number, number[]][] = [],
     private readonly origins: ReadonlyMap<number, string> = new Map(),
+    /** The database's locale (pg_database), how row filters order text; undefined: only C-collated text is ordered. */
+    private readonly locale?: DatabaseLocale,
   ) {
     this.options = options;
     if (publications === undefined) {
@@ -371,27 +384,38 @@ export class PgOutputPlugin implements OutputPlugin {
     }
     const target = publishAs === rel.oid ? rel : ctx.relation?.(publishAs);
     if (target === undefined) throw new WalFormatError('unknown-relation', `the catalog lacks relation ${publishAs}, the ancestor ${rel.namespace}.${rel.name} is published through (at ${formatLsn(lsn)})`, { lsn });
-    const e: SyncEntry = { relation: rel, target, map: undefined, ...acts, columns: [], ownColumns: [], filters: { insert: [], update: [], delete: [] }, filterPubs: [] };
+    const e: SyncEntry = { relation: rel, target, map: undefined, ...acts, columns: [], ownColumns: [], filters: { insert: [], update: [], delete: [] } };
     const member = (pub: PublicationInfo): PublicationInfo['tables'][number] | undefined =>
       pub.allTables || pub.schemas.includes(target.namespace) ? undefined : pub.tables.find((t) => t.relid === target.oid);
     // Row filters (pgoutput_row_filter_init): a publication without one for the table wins for its actions.
     const noFilter = { insert: false, update: false, delete: false };
-    const filters: { pub: PublicationInfo; expr: string }[] = [];
+    const filters: { pub: PublicationInfo; filter: PubFilter }[] = [];
     for (const pub of relPubs) {
       const m = member(pub);
-      if (m === undefined || m.rowFilter === null) {
+      // A filter known by its text (pg_get_expr), its node tree (prqual), or both.
+      if (m === undefined || (m.rowFilter === null && (m.rowFilterNode ?? null) === null)) {
         noFilter.insert ||= pub.insert;
         noFilter.update ||= pub.update;
         noFilter.delete ||= pub.delete;
-      } else filters.push({ pub, expr: m.rowFilter });
+      } else filters.push({ pub, filter: { pub: pub.name, expr: m.rowFilter ?? m.rowFilterNode!, node: m.rowFilterNode } });
     }
-    for (const { pub, expr } of filters) {
-      for (const a of ['insert', 'update', 'delete'] as const) {
-        if (pub[a] && !noFilter[a]) {
-          e.filters[a].push(expr);
-          if (!e.filterPubs.includes(pub.name)) e.filterPubs.push(pub.name);
-        }
+    // One compiled filter per publication, shared by its actions.
+    for (const { pub, filter } of filters) {
+      for (const a of ['insert', 'update', 'delete'] as const) if (pub[a] && !noFilter[a]) e.filters[a].push(filter);
+    }
+    // ExecPrepareExpr in pgoutput_row_filter_init: the filters are prepared (and folded) with the entry, so a
+    // constant part that fails fails the relation's first change, whatever it is.
+    for (const { filter: f } of filters) {
+      if (!e.filters.insert.includes(f) && !e.filters.update.includes(f) && !e.filters.delete.includes(f)) continue;
+      try {
+        if (f.node === undefined || f.node === null) throw new RowFilterUnsupportedError('no-node-tree', "the slot state lacks the filter's node tree: make the slot state again with this pgwal");
+        f.compiled = new RowFilter(f.node, target, { type: ctx.type, ...(this.locale !== undefined ? { locale: this.locale } : {}) });
+      } catch (err) {
+        if (!(err instanceof RowFilterUnsupportedError)) throw err;
+        f.unsupported = err;
+        continue;
       }
+      if (f.compiled.foldError !== undefined) throw filterError(f, target, rel, lsn, f.compiled.foldError);
     }
     // Column lists (pgoutput_column_list_init): all publications of the table must agree.
     let list: number[] | null | undefined;
@@ -482,17 +506,17 @@ export class PgOutputPlugin implements OutputPlugin {
     const rel = change.relation;
     if (rel.kind !== 'r' && rel.kind !== 'p') return;
     const e = this.entry(ctx, rel, change.lsn);
-    const action = change.action;
-    if (action === 'INSERT' ? !e.insert : action === 'UPDATE' ? !e.update : !e.delete) return;
+    if (change.action === 'INSERT' ? !e.insert : change.action === 'UPDATE' ? !e.update : !e.delete) return;
     // A DELETE without the old key cannot be published (replica identity nothing, or no key).
-    if (action === 'DELETE' && change.oldTuple === undefined) return;
+    if (change.action === 'DELETE' && change.oldTuple === undefined) return;
+    let action: RowChange['action'] = change.action;
+    let newTuple = change.newTuple;
     const filters = action === 'INSERT' ? e.filters.insert : action === 'UPDATE' ? e.filters.update : e.filters.delete;
     if (filters.length > 0) {
-      throw new PgOutputUnsupportedError(
-        'unsupported-row-filter',
-        `cannot evaluate the row filter of publication ${e.filterPubs.map((p) => `"${p}"`).join(', ')} on table ${rel.namespace}.${rel.name}: WHERE (${filters.join(') OR (')}) (change at ${formatLsn(change.lsn)})`,
-        { lsn: change.lsn },
-      );
+      const r = this.rowFilter(e, filters, change);
+      if (r === undefined) return;
+      action = r.action;
+      newTuple = r.newTuple;
     }
     // In a streamed block: the xid of the (sub)transaction that made the change.
     const xid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
@@ -505,7 +529,7 @@ export class PgOutputPlugin implements OutputPlugin {
       w.byte(MSG_INSERT);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid).byte(0x4e); // 'N'
-      this.tuple(ctx, e, change.newTuple!, change.lsn);
+      this.tuple(ctx, e, newTuple!, change.lsn);
     } else if (action === 'UPDATE') {
       // see logicalrep_write_update (proto.c)
       w.byte(MSG_UPDATE);
@@ -525,6 +549,56 @@ export class PgOutputPlugin implements OutputPlugin {
       this.tuple(ctx, e, change.oldTuple!, change.lsn);
     }
     this.emit(ctx, w.finish());
+  }
+
+  /**
+   * see pgoutput_row_filter (pgoutput.c): INSERT tests the new row, DELETE the old; an UPDATE with an old row tests
+   * both (the new with its unchanged TOAST values taken from the old), and becomes a DELETE when only the old row
+   * matches, an INSERT of that new row when only the new one does. Undefined: the change is not published.
+   */
+  private rowFilter(e: SyncEntry, filters: PubFilter[], change: RowChange): { action: RowChange['action']; newTuple: readonly RawValue[] | undefined } | undefined {
+    const rel = change.relation;
+    const target = e.target;
+    const map = e.map;
+    // The filters' Vars are the published relation's attnums; a partition's row is read through the name map.
+    const reader = (values: readonly RawValue[]): ColumnValue => (attnum) => {
+      const i = target.attributes.findIndex((a) => a.attnum === attnum);
+      const k = map === undefined || i < 0 ? i : map[i];
+      return k === undefined || k < 0 ? undefined : values[k];
+    };
+    // OR of the publications' filters, stopping at the first that matches (make_orclause).
+    const test = (values: readonly RawValue[]): boolean => {
+      for (const f of filters) {
+        if (f.compiled === undefined) throw filterError(f, target, rel, change.lsn, f.unsupported!);
+        try {
+          if (f.compiled.matches(reader(values))) return true;
+        } catch (err) {
+          if (err instanceof RowFilterEvalError || err instanceof RowFilterUnsupportedError) throw filterError(f, target, rel, change.lsn, err);
+          throw err;
+        }
+      }
+      return false;
+    };
+    const oldTuple = change.oldTuple;
+    const newTuple = change.newTuple;
+    if (change.action !== 'UPDATE' || oldTuple === undefined || newTuple === undefined) {
+      return test((newTuple ?? oldTuple)!) ? { action: change.action, newTuple } : undefined;
+    }
+    // Unchanged TOAST values of the new row from the old row (a replica identity column's, logged there).
+    let merged: RawValue[] | undefined;
+    for (let i = 0; i < newTuple.length; i++) {
+      const n = newTuple[i]!;
+      const o = oldTuple[i];
+      if (n.kind !== 'toast' || o === undefined || o.kind === 'null' || o.kind === 'toast' || (o.kind === 'missing' && o.text === null)) continue;
+      merged ??= [...newTuple];
+      merged[i] = o;
+    }
+    const oldMatched = test(oldTuple);
+    const newMatched = test(merged ?? newTuple);
+    if (!oldMatched && !newMatched) return undefined;
+    if (!oldMatched) return { action: 'INSERT', newTuple: merged ?? newTuple };
+    if (!newMatched) return { action: 'DELETE', newTuple: undefined };
+    return { action: 'UPDATE', newTuple };
   }
 
   // see logicalrep_write_tuple (proto.c)
@@ -686,6 +760,15 @@ export class PgOutputPlugin implements OutputPlugin {
 }
 
 const utf8 = new TextEncoder();
+
+/** A row filter pgwal cannot evaluate, or that fails (as the server's would), named with its publication and table. */
+function filterError(f: PubFilter, target: DecoderRelation, rel: DecoderRelation, lsn: Lsn, err: RowFilterUnsupportedError | RowFilterEvalError): PgOutputUnsupportedError {
+  return new PgOutputUnsupportedError(
+    err instanceof RowFilterEvalError ? 'row-filter-failed' : 'unsupported-row-filter',
+    `cannot evaluate the row filter of publication "${f.pub}" on table ${target.namespace}.${target.name}: WHERE ${f.expr}: ${err.message} (change at ${formatLsn(lsn)}${rel !== target ? ` in partition ${rel.namespace}.${rel.name}` : ''})`,
+    { lsn },
+  );
+}
 
 /** A message as psql prints a bytea (bytea_output = hex): `\x` and two lowercase hex digits a byte. */
 export function byteaHex(data: Uint8Array): string {
