@@ -100,7 +100,7 @@ nothing is confirmed past what was written.
 `;
 
 import { SqlPlugin } from '../reorderbuffer/sql.js';
-import { byteaHex, PgOutputPlugin, PublicationChangeGuard } from '../reorderbuffer/pgoutput.js';
+import { byteaHex, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS } from './decode-options.js';
 
@@ -217,7 +217,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const plugin = makePlugin(choice, { major: profile.major, catalog: state.catalog });
     if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
-      catalog: plugin instanceof PgOutputPlugin ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? []) : (historic ?? state.catalog),
+      catalog: plugin instanceof PgOutputPlugin ? plugin.catalogView(historic ?? new StaticCatalog(state.catalog), state.catalog) : (historic ?? state.catalog),
       major: profile.major,
       plugin,
       startAt: slot.confirmedFlush,

@@ -26,6 +26,7 @@ export interface Catalog {
   partitions?: [number, number[]][];
   replicationOrigins?: [number, string][];
   publicationFilenodes?: number[];
+  replicationOriginFilenode?: number;
 }
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -138,12 +139,13 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     m.set(Number(e.oid), e.enumlabel);
     labels.set(Number(e.enumtypid), m);
   }
-  const { publications, partitions, replicationOrigins, publicationFilenodes } = await loadPublications(c);
+  const { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode } = await loadPublications(c);
   return {
     publications,
     partitions,
     replicationOrigins,
     publicationFilenodes,
+    replicationOriginFilenode,
     relations: rel.rows.map((r) => ({
       oid: Number(r.oid),
       relfilenode: Number(r.filenode),
@@ -186,10 +188,12 @@ function unwrapArray1(text: string): string | null {
  * The publications (15+ catalogs: row filters, column lists, schemas) and the partitions' ancestors, as pgoutput
  * looks them up (GetPublicationByName, GetRelationPublications, get_partition_ancestors).
  */
-export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[] }> {
+export async function loadPublications(
+  c: pg.Client,
+): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[]; replicationOriginFilenode: number }> {
   const pubs = await c.query({ text: `select to_jsonb(p) as j from pg_publication p order by p.oid`, types: asText });
   const rels = await c.query({
-    text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual from pg_publication_rel order by prpubid, prrelid`,
+    text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual, prqual::text as node from pg_publication_rel order by prpubid, prrelid`,
     types: asText,
   });
   const nsps = await c.query({ text: `select pnpubid, nspname from pg_publication_namespace join pg_namespace n on n.oid = pnnspid order by pnpubid, nspname`, types: asText });
@@ -213,7 +217,7 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
       ...(typeof j.pubgencols === 'string' ? { generatedColumns: j.pubgencols } : typeof j.pubgencols === 'boolean' ? { generatedColumns: j.pubgencols ? 's' : 'n' } : {}),
       tables: rels.rows
         .filter((t) => Number(t.prpubid) === oid)
-        .map((t) => ({ relid: Number(t.prrelid), columns: t.attrs === null || t.attrs === '' ? null : (t.attrs as string).split(',').map(Number), rowFilter: t.qual })),
+        .map((t) => ({ relid: Number(t.prrelid), columns: t.attrs === null || t.attrs === '' ? null : (t.attrs as string).split(',').map(Number), rowFilter: t.qual, rowFilterNode: t.node })),
       schemas: nsps.rows.filter((n) => Number(n.pnpubid) === oid).map((n) => n.nspname as string),
     };
   });
@@ -225,5 +229,6 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
     types: asText,
   });
   const publicationFilenodes = fns.rows.map((r) => Number(r.fn));
-  return { publications, partitions, replicationOrigins, publicationFilenodes };
+  const ro = await c.query({ text: `select pg_relation_filenode('pg_catalog.pg_replication_origin') as fn`, types: asText });
+  return { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode: Number(ro.rows[0].fn) };
 }

@@ -48,8 +48,12 @@ export interface PublicationInfo {
   viaRoot: boolean;
   /** pubgencols (18): 'n' none, 's' stored; undefined before 18. */
   generatedColumns?: string;
-  /** FOR TABLE members: the column list (prattrs) and row filter (prqual as pg_get_expr prints it), null when none. */
-  tables: { relid: number; columns: number[] | null; rowFilter: string | null }[];
+  /**
+   * FOR TABLE members: the column list (prattrs) and row filter, null when none: `rowFilter` as pg_get_expr prints
+   * it (where known; a filter set after the slot's creation has its node tree there instead), `rowFilterNode` the
+   * stored node tree (prqual as text; undefined in a state made before pgwal recorded it).
+   */
+  tables: { relid: number; columns: number[] | null; rowFilter: string | null; rowFilterNode?: string | null }[];
   /** FOR TABLES IN SCHEMA members: the schemas' names. */
   schemas: string[];
 }
@@ -67,6 +71,8 @@ export interface DecoderCatalog {
   replicationOrigins?: [number, string][];
   /** Relfilenodes of pg_publication, pg_publication_rel and pg_publication_namespace at the slot's creation. */
   publicationFilenodes?: number[];
+  /** The relfilenode of pg_replication_origin (a shared catalog) at the slot's creation: origins made later are read from its inserts. */
+  replicationOriginFilenode?: number;
 }
 
 /**
@@ -107,6 +113,8 @@ export interface CatalogView {
   relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined;
   relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined;
   type(oid: number, at: CatalogPoint): TypeInfo | undefined;
+  /** Every publication of the database as of `at`, where the catalog follows them (the historic catalog's pages). */
+  publications?(at: CatalogPoint): PublicationInfo[] | undefined;
 }
 
 /** A catalog view that answers from another (`inner`): the base of views that change one answer or check records. */
@@ -139,6 +147,10 @@ export class DelegatingCatalog implements CatalogView {
 
   type(oid: number, at: CatalogPoint): TypeInfo | undefined {
     return this.inner.type(oid, at);
+  }
+
+  publications(at: CatalogPoint): PublicationInfo[] | undefined {
+    return this.inner.publications?.(at);
   }
 }
 
@@ -218,10 +230,11 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
       for (const k of ['allTables', 'insert', 'update', 'delete', 'truncate', 'viaRoot'] as const) if (typeof p[k] !== 'boolean') return `${where} (${String(p.name)}) has a bad ${k}`;
       if (!optional(p.generatedColumns, str)) return `${where} (${String(p.name)}) has a bad generatedColumns`;
       for (const t of p.tables) {
-        if (!isObj(t) || !u32(t.relid) || !ints(t.columns) || !(t.rowFilter === null || str(t.rowFilter))) return `${where} (${String(p.name)}) has a bad table`;
+        if (!isObj(t) || !u32(t.relid) || !ints(t.columns) || !(t.rowFilter === null || str(t.rowFilter)) || !optional(t.rowFilterNode, (n) => n === null || str(n))) return `${where} (${String(p.name)}) has a bad table`;
       }
     }
   }
+  if (!optional(catalog.replicationOriginFilenode, u32)) return 'the catalog has a bad replication origin filenode';
   if (catalog.publicationFilenodes !== undefined && !(Array.isArray(catalog.publicationFilenodes) && catalog.publicationFilenodes.every(u32))) return 'the catalog has bad publication filenodes';
   if (catalog.replicationOrigins !== undefined) {
     if (!Array.isArray(catalog.replicationOrigins) || !catalog.replicationOrigins.every((e) => Array.isArray(e) && u32(e[0]) && str(e[1]))) return 'the catalog has bad replication origins';

@@ -2,8 +2,10 @@
 // pgoutput writes them (what pg_logical_slot_peek_binary_changes returns for a pgoutput slot), filtered by
 // the publications named in publication_names.
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
+import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import { DelegatingCatalog, type CatalogView, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
+import { DelegatingCatalog, type CatalogView, type DecoderCatalog, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
+import { PgOutputCatalog, PgOutputUnsupportedError, type PgOutputInvalidation } from './pgoutput-catalog.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
@@ -190,6 +192,8 @@ interface SyncEntry {
   columns: number[];
   /** Row filters per action, when some publication filters it: evaluating them is not supported (an error). */
   filters: { insert: string[]; update: string[]; delete: string[] };
+  /** The same filters as stored (prqual's node tree; undefined from a state made before pgwal recorded it). */
+  filterNodes: { insert: (string | null | undefined)[]; update: (string | null | undefined)[]; delete: (string | null | undefined)[] };
   filterPubs: string[];
 }
 
@@ -199,14 +203,23 @@ const FIRST_GENBKI_OBJECT_ID = 10000;
 const relationShape = (r: DecoderRelation): string =>
   JSON.stringify([r.namespace, r.name, r.replIdent, r.identityKey, r.attributes.map((a) => [a.attnum, a.name, a.typeOid, a.typmod, a.dropped, a.generated])]);
 
-/** A publication or replication feature pgwal does not reproduce: an error, never a different stream. */
-export class PgOutputUnsupportedError extends WalFormatError {}
+export { PgOutputCatalog, PgOutputUnsupportedError, type PgOutputInvalidation };
 
 /** The pgoutput plugin. One instance per decoding session (the server's RelationSyncCache lives as long). */
 export class PgOutputPlugin implements OutputPlugin {
   readonly options: PgOutputOptions;
   private readonly w = new MessageWriter();
-  private readonly publications: PublicationInfo[];
+  /** data->publications: those named in publication_names, as last loaded (LoadPublications). */
+  private publications: PublicationInfo[];
+  /** Every publication of the slot's creation: what is loaded when the catalog does not follow publications. */
+  private readonly created: readonly PublicationInfo[];
+  /** The catalog view made by catalogView: the invalidations and origins read from the records. */
+  private catalog: PgOutputCatalog | undefined;
+  /** publications_valid: false once pg_publication changed; the list is loaded again at the next entry built. */
+  private publicationsValid = true;
+  /** The transaction being replayed, and how many of its own commands' invalidations were executed. */
+  private ownXid = 0;
+  private ownApplied = 0;
   private readonly ancestors: Map<number, number[]>;
   private readonly entries = new Map<number, SyncEntry>();
   /** Relations whose schema went out (schema_sent), until an invalidation of the relation. */
@@ -223,7 +236,7 @@ export class PgOutputPlugin implements OutputPlugin {
    */
   constructor(
     options: PgOutputOptions,
-    major: number,
+    private readonly major: number,
     publications: readonly PublicationInfo[] | undefined,
     partitions: readonly [number, number[]][] = [],
     private readonly origins: ReadonlyMap<number, string> = new Map(),
@@ -232,14 +245,79 @@ export class PgOutputPlugin implements OutputPlugin {
     if (publications === undefined) {
       throw new InvalidArgumentError('the slot state carries no publications: make the slot state again with this pgwal to decode with pgoutput');
     }
-    // see LoadPublications: 18 skips a publication that does not exist (with a WARNING), earlier majors fail.
-    this.publications = [];
-    for (const name of options.publicationNames) {
-      const p = publications.find((x) => x.name === name);
-      if (p !== undefined) this.publications.push(p);
-      else if (major < 18) throw new InvalidArgumentError(`publication "${name}" does not exist`);
-    }
+    this.created = publications;
+    this.publications = this.load(publications, undefined);
     this.ancestors = new Map(partitions);
+  }
+
+  // see LoadPublications (pgoutput.c): 18 skips a publication that does not exist (with a WARNING), earlier majors fail.
+  private load(all: readonly PublicationInfo[], lsn: Lsn | undefined): PublicationInfo[] {
+    const out: PublicationInfo[] = [];
+    for (const name of this.options.publicationNames) {
+      const p = all.find((x) => x.name === name);
+      if (p !== undefined) out.push(p);
+      else if (this.major < 18) {
+        if (lsn === undefined) throw new InvalidArgumentError(`publication "${name}" does not exist`);
+        throw new PgOutputUnsupportedError('publication-dropped', `publication "${name}" does not exist (at ${formatLsn(lsn)})`, { lsn });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The catalog to decode with: `inner`, with what pgoutput reads from the records besides — the invalidations the
+   * server executes (publication changes among them) and replication origins made after the slot. Over a catalog
+   * that does not follow publications, a change to them stops decoding at its record.
+   */
+  catalogView(inner: CatalogView, catalog: Pick<DecoderCatalog, 'publicationFilenodes' | 'replicationOrigins' | 'replicationOriginFilenode'>): CatalogView {
+    this.catalog = new PgOutputCatalog(inner, catalog, this.major as Major);
+    return this.catalog;
+  }
+
+  /**
+   * Executes the invalidations the server has executed before this point: those of every transaction that ended
+   * before `upTo` (in the order decoding reads them), then the replayed transaction's own commands' before `at`.
+   */
+  // see ReorderBufferProcessTXN (REORDER_BUFFER_CHANGE_INVALIDATION) and ReorderBufferImmediateInvalidation
+  private sync(txn: ReorderTxn, upTo: Lsn, at: Lsn | undefined): void {
+    const cat = this.catalog;
+    if (cat === undefined) return;
+    while (cat.head < cat.ends.length && cat.ends[cat.head]!.lsn < upTo) this.execute(cat.ends[cat.head++]!);
+    cat.release();
+    if (at === undefined) return;
+    if (txn.xid !== this.ownXid) {
+      this.ownXid = txn.xid;
+      this.ownApplied = 0;
+    }
+    const own = cat.commandsOf(txn.xid);
+    while (this.ownApplied < own.length && own[this.ownApplied]!.lsn < at) this.execute(own[this.ownApplied++]!);
+  }
+
+  // see rel_sync_cache_relation_cb, rel_sync_cache_publication_cb and publication_invalidation_cb (pgoutput.c): an
+  // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again
+  private execute(e: PgOutputInvalidation): void {
+    if (e.publications) this.publicationsValid = false;
+    if (e.publications || e.members || e.relids.includes(0)) {
+      this.entries.clear();
+      this.schemaSent.clear();
+      for (const sent of this.streamed.values()) sent.clear();
+    } else for (const relid of e.relids) this.invalidate(relid);
+  }
+
+  /** The publications an entry is built from: the loaded ones (reloaded if invalid), with their current members. */
+  private publicationsAt(txn: ReorderTxn, lsn: Lsn): PublicationInfo[] {
+    const now = this.catalog?.publications({ lsn, xid: txn.xid });
+    if (now === undefined) return this.publications;
+    if (!this.publicationsValid) {
+      this.publications = this.load(now, lsn);
+      this.publicationsValid = true;
+      return this.publications;
+    }
+    // GetRelationPublications and GetSchemaPublications read the catalog now; the options are those loaded.
+    return this.publications.map((p) => {
+      const cur = now.find((x) => x.oid === p.oid);
+      return cur === undefined ? { ...p, tables: [], schemas: [] } : cur === p ? p : { ...p, tables: cur.tables, schemas: cur.schemas };
+    });
   }
 
   // see pgoutput_origin_filter (pgoutput.c)
@@ -252,7 +330,8 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see pgoutput_begin_txn: BEGIN waits for the first change that is sent
-  begin(_ctx: OutputContext, _txn: ReorderTxn): void {
+  begin(_ctx: OutputContext, txn: ReorderTxn): void {
+    this.sync(txn, txn.finalLsn, undefined);
     this.sentBegin = false;
   }
 
@@ -266,6 +345,12 @@ export class PgOutputPlugin implements OutputPlugin {
   // see send_repl_origin (pgoutput.c): the origin's name and the LSN its commit had there
   private sendOrigin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
     if (txn.originId === 0) return;
+    if (this.catalog !== undefined) {
+      // replorigin_by_oid(missing_ok): an origin that is not there (dropped since) sends nothing
+      const known = this.catalog.originName(txn.originId, lsn);
+      if (known !== undefined) this.emit(ctx, writeOrigin(this.w, txn.originLsn ?? 0, known));
+      return;
+    }
     const name = this.origins.get(txn.originId);
     if (name === undefined) {
       // The server sends nothing for an origin dropped since; one created after the slot pgwal cannot name.
@@ -283,6 +368,7 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.sync(txn, txn.finalLsn, undefined);
     this.emit(ctx, writeBeginPrepare(this.w, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
     this.sendOrigin(ctx, txn, txn.finalLsn);
     // Changes of a prepared transaction do not send BEGIN again.
@@ -319,7 +405,7 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see get_rel_sync_entry (pgoutput.c)
-  private entry(ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): SyncEntry {
+  private entry(ctx: OutputContext, txn: ReorderTxn, rel: DecoderRelation, lsn: Lsn): SyncEntry {
     const hit = this.entries.get(rel.oid);
     if (hit !== undefined && hit.relation === rel) return hit;
     // The catalog's answer changed inside a transaction (DDL before this change in the same transaction): the
@@ -332,7 +418,7 @@ export class PgOutputPlugin implements OutputPlugin {
     let publishAs = rel.oid;
     let publishLevel = 0;
     let relPubs: PublicationInfo[] = [];
-    for (const pub of this.publications) {
+    for (const pub of this.publicationsAt(txn, lsn)) {
       let publish = false;
       let pubRelid = rel.oid;
       let level = 0;
@@ -371,24 +457,25 @@ export class PgOutputPlugin implements OutputPlugin {
     }
     const target = publishAs === rel.oid ? rel : ctx.relation?.(publishAs);
     if (target === undefined) throw new WalFormatError('unknown-relation', `the catalog lacks relation ${publishAs}, the ancestor ${rel.namespace}.${rel.name} is published through (at ${formatLsn(lsn)})`, { lsn });
-    const e: SyncEntry = { relation: rel, target, map: undefined, ...acts, columns: [], ownColumns: [], filters: { insert: [], update: [], delete: [] }, filterPubs: [] };
+    const e: SyncEntry = { relation: rel, target, map: undefined, ...acts, columns: [], ownColumns: [], filters: { insert: [], update: [], delete: [] }, filterNodes: { insert: [], update: [], delete: [] }, filterPubs: [] };
     const member = (pub: PublicationInfo): PublicationInfo['tables'][number] | undefined =>
       pub.allTables || pub.schemas.includes(target.namespace) ? undefined : pub.tables.find((t) => t.relid === target.oid);
     // Row filters (pgoutput_row_filter_init): a publication without one for the table wins for its actions.
     const noFilter = { insert: false, update: false, delete: false };
-    const filters: { pub: PublicationInfo; expr: string }[] = [];
+    const filters: { pub: PublicationInfo; expr: string; node: string | null | undefined }[] = [];
     for (const pub of relPubs) {
       const m = member(pub);
       if (m === undefined || m.rowFilter === null) {
         noFilter.insert ||= pub.insert;
         noFilter.update ||= pub.update;
         noFilter.delete ||= pub.delete;
-      } else filters.push({ pub, expr: m.rowFilter });
+      } else filters.push({ pub, expr: m.rowFilter, node: m.rowFilterNode });
     }
-    for (const { pub, expr } of filters) {
+    for (const { pub, expr, node } of filters) {
       for (const a of ['insert', 'update', 'delete'] as const) {
         if (pub[a] && !noFilter[a]) {
           e.filters[a].push(expr);
+          e.filterNodes[a].push(node);
           if (!e.filterPubs.includes(pub.name)) e.filterPubs.push(pub.name);
         }
       }
@@ -481,7 +568,8 @@ export class PgOutputPlugin implements OutputPlugin {
   change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
     const rel = change.relation;
     if (rel.kind !== 'r' && rel.kind !== 'p') return;
-    const e = this.entry(ctx, rel, change.lsn);
+    this.sync(txn, this.inStreaming ? change.lsn : txn.finalLsn, change.lsn);
+    const e = this.entry(ctx, txn, rel, change.lsn);
     const action = change.action;
     if (action === 'INSERT' ? !e.insert : action === 'UPDATE' ? !e.update : !e.delete) return;
     // A DELETE without the old key cannot be published (replica identity nothing, or no key).
@@ -584,9 +672,10 @@ export class PgOutputPlugin implements OutputPlugin {
       this.atEnd.add(rel.oid);
     }
     const relids: number[] = [];
+    this.sync(txn, this.inStreaming ? change.lsn : txn.finalLsn, change.lsn);
     for (const rel of change.relations) {
       if (rel.kind !== 'r' && rel.kind !== 'p') continue;
-      const e = this.entry(ctx, rel, change.lsn);
+      const e = this.entry(ctx, txn, rel, change.lsn);
       if (!e.truncate) continue;
       // A partition published through its root is not truncated downstream by its own name.
       if (this.ancestors.has(rel.oid) && e.target !== rel) continue;
