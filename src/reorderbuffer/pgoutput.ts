@@ -294,10 +294,12 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see rel_sync_cache_relation_cb, rel_sync_cache_publication_cb and publication_invalidation_cb (pgoutput.c): an
-  // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again
+  // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again. Before 18 a change
+  // to any publication catalog marks every entry; 18 leaves that to the relcache (and relsync) messages of the
+  // relations concerned.
   private execute(e: PgOutputInvalidation): void {
     if (e.publications) this.publicationsValid = false;
-    if (e.publications || e.members || e.relids.includes(0)) {
+    if (((e.publications || e.members) && this.major < 18) || e.relids.includes(0)) {
       this.entries.clear();
       this.schemaSent.clear();
       for (const sent of this.streamed.values()) sent.clear();
