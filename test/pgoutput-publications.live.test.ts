@@ -12,6 +12,10 @@ import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { readCatalogPages, readSlotStateFile, writeSlotStateFile } from '../src/node/slot.js';
 import { withServer } from './support/pg-server.js';
+import { walDirRecords } from './support/wal.js';
+import { HistoricCatalog } from '../src/catalog/historic.js';
+import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
+import { parseLsn } from '../src/lsn.js';
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -31,6 +35,7 @@ async function schema(c: pg.Client): Promise<void> {
   await c.query(`create publication p_a for table t1`);
   await c.query(`create publication p_b for all tables with (publish = 'insert')`);
   await c.query(`create publication p_other for table t2`);
+  await c.query(`create publication p_fs for table t2 where (id > 0)`);
 }
 
 /** Publications changed after the slot, with rows changed between each change. */
@@ -168,6 +173,37 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
           await c.query({ text: `select data from pg_logical_slot_peek_binary_changes('pgo', $1, null, 'proto_version', '1', 'publication_names', 'p_a')`, values: [end], rowMode: 'array', types: asText })
         ).rows.filter((r) => (r[0] as string).startsWith('\\x4f') && (r[0] as string).includes(origin));
         expect(withOrigin.length).toBe(1);
+        // Row filters set after the slot (pgwal evaluates none yet): the historic catalog has what the server stores, as
+        // of each point — every publication's options, members, column lists and row filters (prqual's node tree).
+        await c.query(`create publication p_f for table t2 where (id > 3), s1.t3 (k) where (w <> 'x')`);
+        await c.query(`alter publication p_f set table t2 where (v is not null and id < 100)`);
+        await c.query(`alter publication p_a set table t1 (id, a), t2 where (id % 2 = 0)`);
+        await c.query(`insert into t2 values (2000, 'filtered')`);
+        const end2 = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+        for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok', [end2])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
+        const st0 = readSlotStateFile(state);
+        const historic = new HistoricCatalog(catalogSnapshotFromJson(readCatalogPages(st0)!), { defaults: st0.catalog });
+        for (const rec of walDirRecords(server.pgWalDir, parseLsn(st0.restartLsn), parseLsn(end2))) historic.process(rec);
+        const pubsOurs = historic.publications({ lsn: parseLsn(end2) + 1, xid: 0 })!;
+        const pubsTheirs = (
+          await c.query({
+            text: `select p.oid, p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
+                          coalesce((select json_agg(json_build_array(r.prrelid::int8, string_to_array(r.prattrs::text, ' ')::int[], r.prqual::text) order by r.prrelid)
+                                    from pg_publication_rel r where r.prpubid = p.oid), '[]') as tables,
+                          array(select n.nspname::text from pg_publication_namespace pn join pg_namespace n on n.oid = pn.pnnspid where pn.pnpubid = p.oid order by 1) as schemas
+                   from pg_publication p order by p.oid`,
+          })
+        ).rows;
+        expect(pubsOurs.map((p) => [p.oid, p.name, p.allTables, p.insert, p.update, p.delete, p.truncate, p.viaRoot, p.tables.map((t) => [t.relid, t.columns, t.rowFilterNode]), p.schemas])).toEqual(
+          pubsTheirs.map((r) => [Number(r.oid), r.pubname, r.puballtables, r.pubinsert, r.pubupdate, r.pubdelete, r.pubtruncate, r.pubviaroot, r.tables, r.schemas]),
+        );
+        expect(pubsOurs.flatMap((p) => p.tables).filter((t) => t.rowFilterNode !== null).length).toBe(3);
+        // A filter of the slot's creation keeps its pg_get_expr text; one set later has its node tree there.
+        const fsText = (await c.query(`select pg_get_expr(prqual, prrelid) as q from pg_publication_rel r join pg_publication p on p.oid = r.prpubid where p.pubname = 'p_fs'`)).rows[0].q;
+        expect(pubsOurs.find((p) => p.name === 'p_fs')!.tables[0]!.rowFilter).toBe(fsText);
+        const run2 = io();
+        expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end2, '-o', 'proto_version=1', '-o', 'publication_names=p_a'], run2)).toBe(1);
+        expect(run2.stderr()).toContain('cannot evaluate the row filter of publication "p_a" on table public.t2: WHERE ({OPEXPR');
         // A state made before pgwal kept the publication catalogs: decoding stops at the first change to them.
         const st = readSlotStateFile(state);
         const pages = readCatalogPages(st)!;
