@@ -97,6 +97,15 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
   await rows();
   await c.query(`create index on t1 (b)`);
   await rows();
+  // A publication changed while another transaction is in progress: the server hands the change's invalidations to
+  // it at that point (changes before it not published, after it published), and to one that only begins after it.
+  await other.query('begin');
+  await other.query(`insert into t2 values (3000, 'before the concurrent add')`);
+  await c.query(`alter publication p_a add table t2`);
+  await rows();
+  await other.query(`insert into t2 values (3001, 'after the concurrent add')`);
+  await other.query('commit');
+  await rows();
   // A replication origin made after the slot: its name in the Origin message.
   await c.query(`select pg_replication_origin_create('late_origin')`);
   await other.query(`select pg_replication_origin_session_setup('late_origin')`);

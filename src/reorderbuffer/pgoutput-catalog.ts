@@ -27,6 +27,8 @@ export interface PgOutputInvalidation {
   xid: number;
   /** A commit or abort (executed when the transaction is done), or one command's (executed at its place in it). */
   end: boolean;
+  /** A commit: its messages also go to the transactions in progress then, at its place in them (SnapBuildDistributeSnapshotAndInval). */
+  commit: boolean;
   /** Relations whose relcache (or 18's relsync) entry is invalidated; 0: all of them. */
   relids: number[];
   /** pg_publication rows written (PUBLICATIONOID): the publication list is loaded again. */
@@ -211,7 +213,7 @@ export class PgOutputCatalog extends DelegatingCatalog {
       const inv = parseXactInvalidations(rec);
       const w = this.pendingWrites.get(rec.xid);
       this.pendingWrites.delete(rec.xid);
-      const e: PgOutputInvalidation = { lsn: rec.lsn, xid: rec.xid, end: rec.xid === 0, relids: this.relids(rec, inv.msgsOffset, inv.nmsgs), publications: w?.publications ?? false, members: w?.members ?? false };
+      const e: PgOutputInvalidation = { lsn: rec.lsn, xid: rec.xid, end: rec.xid === 0, commit: false, relids: this.relids(rec, inv.msgsOffset, inv.nmsgs), publications: w?.publications ?? false, members: w?.members ?? false };
       if (rec.xid === 0) {
         this.ends.push(e);
         return;
@@ -251,7 +253,7 @@ export class PgOutputCatalog extends DelegatingCatalog {
     }
     // A commit carries all its messages; an abort none: the server executes those its commands logged.
     const relids = commit ? this.relids(rec, p.msgsOffset, p.nmsgs) : [...new Set(mine.flatMap((e) => e.relids))];
-    if (relids.length > 0 || publications || wrote) this.ends.push({ lsn: rec.lsn, xid, end: true, relids, publications, members: wrote });
+    if (relids.length > 0 || publications || wrote) this.ends.push({ lsn: rec.lsn, xid, end: true, commit, relids, publications, members: wrote });
     else this.commands.delete(xid);
     for (const m of members) {
       for (const o of this.pendingOrigins.get(m) ?? []) {

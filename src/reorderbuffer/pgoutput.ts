@@ -220,6 +220,9 @@ export class PgOutputPlugin implements OutputPlugin {
   /** The transaction being replayed, and how many of its own commands' invalidations were executed. */
   private ownXid = 0;
   private ownApplied = 0;
+  /** Commits of others while it was in progress (their invalidations were distributed to it), and how many ran. */
+  private distributed: PgOutputInvalidation[] = [];
+  private distributedApplied = 0;
   private readonly ancestors: Map<number, number[]>;
   private readonly entries = new Map<number, SyncEntry>();
   /** Relations whose schema went out (schema_sent), until an invalidation of the relation. */
@@ -282,15 +285,38 @@ export class PgOutputPlugin implements OutputPlugin {
   private sync(txn: ReorderTxn, upTo: Lsn, at: Lsn | undefined): void {
     const cat = this.catalog;
     if (cat === undefined) return;
-    while (cat.head < cat.ends.length && cat.ends[cat.head]!.lsn < upTo) this.execute(cat.ends[cat.head++]!);
-    cat.release();
-    if (at === undefined) return;
     if (txn.xid !== this.ownXid) {
       this.ownXid = txn.xid;
       this.ownApplied = 0;
+      this.distributedApplied = 0;
+      this.distributed = [];
+      // Known at a replay from its end (not for a streamed block): the commits while it was in progress.
+      if (txn.finalLsn > 0) {
+        let from = cat.head;
+        while (from > 0 && cat.ends[from - 1]!.lsn > txn.firstLsn) from--;
+        for (let i = from; i < cat.ends.length && cat.ends[i]!.lsn < txn.finalLsn; i++) {
+          const e = cat.ends[i]!;
+          if (e.commit && e.xid !== txn.xid && e.lsn > txn.firstLsn) this.distributed.push(e);
+        }
+      }
     }
+    while (cat.head < cat.ends.length && cat.ends[cat.head]!.lsn < upTo) this.execute(cat.ends[cat.head++]!);
+    cat.release();
+    if (at === undefined) return;
+    // The transaction's own commands' and the distributed invalidations before this change, in WAL order.
     const own = cat.commandsOf(txn.xid);
-    while (this.ownApplied < own.length && own[this.ownApplied]!.lsn < at) this.execute(own[this.ownApplied++]!);
+    for (;;) {
+      const o = this.ownApplied < own.length && own[this.ownApplied]!.lsn < at ? own[this.ownApplied]! : undefined;
+      const d = this.distributedApplied < this.distributed.length && this.distributed[this.distributedApplied]!.lsn < at ? this.distributed[this.distributedApplied]! : undefined;
+      if (o === undefined && d === undefined) break;
+      if (d === undefined || (o !== undefined && o.lsn < d.lsn)) {
+        this.execute(o!);
+        this.ownApplied++;
+      } else {
+        this.execute(d);
+        this.distributedApplied++;
+      }
+    }
   }
 
   // see rel_sync_cache_relation_cb, rel_sync_cache_publication_cb and publication_invalidation_cb (pgoutput.c): an
@@ -412,7 +438,15 @@ export class PgOutputPlugin implements OutputPlugin {
     if (hit !== undefined && hit.relation === rel) return hit;
     // The catalog's answer changed inside a transaction (DDL before this change in the same transaction): the
     // server executed that command's invalidation here, so the schema goes out again if what it says differs.
-    if (hit !== undefined && relationShape(hit.relation) !== relationShape(rel)) this.schemaSent.delete(rel.oid);
+    const reshaped = hit !== undefined && relationShape(hit.relation) !== relationShape(rel);
+    // Following the server's invalidations, an entry no invalidation reached stays as built (under the snapshot
+    // of its build, as the server's does), whatever the catalog says now of its publications.
+    if (hit !== undefined && !reshaped && this.catalog !== undefined) {
+      if (hit.target === hit.relation) hit.target = rel;
+      hit.relation = rel;
+      return hit;
+    }
+    if (reshaped) this.schemaSent.delete(rel.oid);
     const ancestors = this.ancestors.get(rel.oid) ?? [];
     const nspOf = (oid: number): string | undefined => (oid === rel.oid ? rel.namespace : ctx.relation?.(oid)?.namespace);
     const inPub = (pub: PublicationInfo, oid: number): boolean => pub.tables.some((t) => t.relid === oid) || (pub.schemas.length > 0 && pub.schemas.includes(nspOf(oid) ?? '\0'));
@@ -694,6 +728,10 @@ export class PgOutputPlugin implements OutputPlugin {
   private endOfTxn(): void {
     for (const relid of this.atEnd) this.invalidate(relid);
     this.atEnd.clear();
+    // The invalidations distributed to it run again at its end, with its own (ReorderBufferProcessTXN).
+    for (const e of this.distributed) this.execute(e);
+    this.distributed = [];
+    this.distributedApplied = 0;
   }
 
   // see pgoutput_message (pgoutput.c)
