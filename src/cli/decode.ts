@@ -45,7 +45,7 @@ Options:
                       and pgwal's include-ddl (0): a {"action":"DDL",...} row per table created, altered, dropped
                       or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
                       pgoutput options (the server's): proto_version (required; 1-3 on 15, 1-4 on 16+),
-                      publication_names (required; publications as of the slot's creation), messages (false),
+                      publication_names (required; publications as of each change), messages (false),
                       streaming (off; on, or parallel with proto_version 4), two_phase, origin (any|none, 16+),
                       binary (false; values in their send format, built-in types and arrays)
                       for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
