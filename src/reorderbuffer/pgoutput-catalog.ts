@@ -110,11 +110,6 @@ export class PgOutputCatalog extends DelegatingCatalog {
     return undefined;
   }
 
-  /** The top-level transaction of `xid`, as far as the records read say. */
-  top(xid: number): number {
-    return this.topOf.get(xid) ?? xid;
-  }
-
   /** The command invalidations of top-level transaction `xid` (its subtransactions' included once its commit was read). */
   commandsOf(xid: number): readonly PgOutputInvalidation[] {
     return this.commands.get(xid) ?? [];
@@ -230,14 +225,18 @@ export class PgOutputCatalog extends DelegatingCatalog {
     const top = this.topOf.get(xid);
     if (!commit && top !== undefined && top !== xid) {
       // A subtransaction rolled back: its changes, commands and catalog rows are gone with it.
-      for (const m of [xid, ...p.subxacts]) this.forget(m);
+      for (const m of [xid, ...p.subxacts]) {
+        this.forget(m);
+        this.topOf.delete(m);
+      }
       return;
     }
     const members = [xid, ...p.subxacts];
     // Subtransactions' commands go under the top-level transaction, in LSN order.
     const mine = this.commands.get(xid) ?? [];
     for (const s of p.subxacts) {
-      this.topOf.set(s, xid);
+      // Known from here on by the commit itself: the map is only for records before it.
+      this.topOf.delete(s);
       const sub = this.commands.get(s);
       if (sub !== undefined) mine.push(...sub);
       this.commands.delete(s);
