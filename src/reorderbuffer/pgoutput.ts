@@ -211,8 +211,6 @@ export class PgOutputPlugin implements OutputPlugin {
   private readonly w = new MessageWriter();
   /** data->publications: those named in publication_names, as last loaded (LoadPublications). */
   private publications: PublicationInfo[];
-  /** Every publication of the slot's creation: what is loaded when the catalog does not follow publications. */
-  private readonly created: readonly PublicationInfo[];
   /** The catalog view made by catalogView: the invalidations and origins read from the records. */
   private catalog: PgOutputCatalog | undefined;
   /** publications_valid: false once pg_publication changed; the list is loaded again at the next entry built. */
@@ -248,7 +246,6 @@ export class PgOutputPlugin implements OutputPlugin {
     if (publications === undefined) {
       throw new InvalidArgumentError('the slot state carries no publications: make the slot state again with this pgwal to decode with pgoutput');
     }
-    this.created = publications;
     this.publications = this.load(publications, undefined);
     this.ancestors = new Map(partitions);
   }
