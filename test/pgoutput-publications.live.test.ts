@@ -1,8 +1,9 @@
 // Live, PostgreSQL 15–18: publications changed after the slot's creation in every way pgoutput follows (ADD / DROP /
 // SET TABLE, column lists, TABLES IN SCHEMA, publish actions, publish_via_partition_root, CREATE and DROP
 // PUBLICATION, a change inside a transaction that also changes rows), a replication origin created after the slot,
-// and invalidations that make the server send a Relation message again (ANALYZE, ALTER TABLE): `pgwal decode
-// --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for byte, for proto_version 1 and the newest.
+// and invalidations that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX,
+// CREATE and ALTER SCHEMA): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for
+// byte, for proto_version 1 and the newest (with binary).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,6 +97,11 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
   await c.query(`alter table t1 add column d int`);
   await rows();
   await c.query(`create index on t1 (b)`);
+  await rows();
+  // A schema made, then renamed (pg_namespace changes): every entry is rebuilt, every Relation message sent again.
+  await c.query(`create schema s2`);
+  await rows();
+  await c.query(`alter schema s2 rename to s2_renamed`);
   await rows();
   // A publication changed while another transaction is in progress: the server hands the change's invalidations to
   // it at that point (changes before it not published, after it published), and to one that only begins after it.

@@ -27,6 +27,7 @@ export interface Catalog {
   replicationOrigins?: [number, string][];
   publicationFilenodes?: number[];
   replicationOriginFilenode?: number;
+  namespaceFilenode?: number;
 }
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -139,13 +140,14 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     m.set(Number(e.oid), e.enumlabel);
     labels.set(Number(e.enumtypid), m);
   }
-  const { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode } = await loadPublications(c);
+  const { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode, namespaceFilenode } = await loadPublications(c);
   return {
     publications,
     partitions,
     replicationOrigins,
     publicationFilenodes,
     replicationOriginFilenode,
+    namespaceFilenode,
     relations: rel.rows.map((r) => ({
       oid: Number(r.oid),
       relfilenode: Number(r.filenode),
@@ -190,7 +192,7 @@ function unwrapArray1(text: string): string | null {
  */
 export async function loadPublications(
   c: pg.Client,
-): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[]; replicationOriginFilenode: number }> {
+): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[]; replicationOriginFilenode: number; namespaceFilenode: number }> {
   const pubs = await c.query({ text: `select to_jsonb(p) as j from pg_publication p order by p.oid`, types: asText });
   const rels = await c.query({
     text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual, prqual::text as node from pg_publication_rel order by prpubid, prrelid`,
@@ -229,6 +231,6 @@ export async function loadPublications(
     types: asText,
   });
   const publicationFilenodes = fns.rows.map((r) => Number(r.fn));
-  const ro = await c.query({ text: `select pg_relation_filenode('pg_catalog.pg_replication_origin') as fn`, types: asText });
-  return { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode: Number(ro.rows[0].fn) };
+  const ro = await c.query({ text: `select pg_relation_filenode('pg_catalog.pg_replication_origin') as fn, pg_relation_filenode('pg_catalog.pg_namespace') as nsp`, types: asText });
+  return { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode: Number(ro.rows[0].fn), namespaceFilenode: Number(ro.rows[0].nsp) };
 }

@@ -73,6 +73,8 @@ export interface DecoderCatalog {
   publicationFilenodes?: number[];
   /** The relfilenode of pg_replication_origin (a shared catalog) at the slot's creation: origins made later are read from its inserts. */
   replicationOriginFilenode?: number;
+  /** The relfilenode of pg_namespace at the slot's creation: pgoutput rebuilds every entry after a schema change. */
+  namespaceFilenode?: number;
 }
 
 /**
@@ -234,7 +236,7 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
       }
     }
   }
-  if (!optional(catalog.replicationOriginFilenode, u32)) return 'the catalog has a bad replication origin filenode';
+  if (!optional(catalog.replicationOriginFilenode, u32) || !optional(catalog.namespaceFilenode, u32)) return 'the catalog has a bad replication origin or namespace filenode';
   if (catalog.publicationFilenodes !== undefined && !(Array.isArray(catalog.publicationFilenodes) && catalog.publicationFilenodes.every(u32))) return 'the catalog has bad publication filenodes';
   if (catalog.replicationOrigins !== undefined) {
     if (!Array.isArray(catalog.replicationOrigins) || !catalog.replicationOrigins.every((e) => Array.isArray(e) && u32(e[0]) && str(e[1]))) return 'the catalog has bad replication origins';

@@ -33,8 +33,10 @@ export interface PgOutputInvalidation {
   relids: number[];
   /** pg_publication rows written (PUBLICATIONOID): the publication list is loaded again. */
   publications: boolean;
-  /** pg_publication_rel / pg_publication_namespace rows written: every entry is rebuilt. */
+  /** pg_publication_rel / pg_publication_namespace rows written: every entry is rebuilt (before 18). */
   members: boolean;
+  /** pg_namespace rows written (NAMESPACEOID, a schema made or renamed): every entry is rebuilt. */
+  namespaces: boolean;
 }
 
 const RM_XACT_ID = 1;
@@ -48,6 +50,12 @@ const ORIGIN_ATTRS: Attribute[] = [
   { attnum: 1, name: 'roident', typeOid: 26, len: 4, align: 'i', byval: true, dropped: false },
   { attnum: 2, name: 'roname', typeOid: 25, len: -1, align: 'i', byval: false, dropped: false },
 ];
+
+interface Writes {
+  publications: boolean;
+  members: boolean;
+  namespaces: boolean;
+}
 
 interface OriginRow {
   name: string;
@@ -67,13 +75,14 @@ export class PgOutputCatalog extends DelegatingCatalog {
   head = 0;
   /** Command entries by the xid of their record (a subtransaction's go under its top-level xid at the commit). */
   private readonly commands = new Map<number, PgOutputInvalidation[]>();
-  /** Per xid: publication catalogs written since its last command's invalidations, and since it began. */
-  private readonly pendingWrites = new Map<number, { publications: boolean; members: boolean }>();
-  private readonly txnWrites = new Map<number, { publications: boolean; members: boolean }>();
+  /** Per xid: publication catalogs and pg_namespace written since its last command's invalidations, and since it began. */
+  private readonly pendingWrites = new Map<number, Writes>();
+  private readonly txnWrites = new Map<number, Writes>();
   private readonly topOf = new Map<number, number>();
   private follows: boolean | undefined;
   private readonly pubFilenodes: readonly number[];
   private readonly originFilenode: number | undefined;
+  private readonly namespaceFilenode: number | undefined;
   /** Origins by roident: those of the slot's creation (no dates), and those inserted since. */
   private readonly origins = new Map<number, OriginRow>();
   /** Inserted origin rows by ctid (block, offset): a delete names its row by ctid only. */
@@ -84,12 +93,13 @@ export class PgOutputCatalog extends DelegatingCatalog {
 
   constructor(
     inner: CatalogView,
-    catalog: Pick<DecoderCatalog, 'publicationFilenodes' | 'replicationOrigins' | 'replicationOriginFilenode'>,
+    catalog: Pick<DecoderCatalog, 'publicationFilenodes' | 'replicationOrigins' | 'replicationOriginFilenode' | 'namespaceFilenode'>,
     private readonly major: Major,
   ) {
     super(inner);
     this.pubFilenodes = catalog.publicationFilenodes ?? [];
     this.originFilenode = catalog.replicationOriginFilenode;
+    this.namespaceFilenode = catalog.namespaceFilenode;
     for (const [id, name] of catalog.replicationOrigins ?? []) this.origins.set(id, { name });
   }
 
@@ -143,15 +153,19 @@ export class PgOutputCatalog extends DelegatingCatalog {
       if (!this.follows) {
         throw new PgOutputUnsupportedError('publication-changed', `a publication changed at ${formatLsn(rec.lsn)} (transaction ${rec.xid}): pgwal's pgoutput decodes with the publications of the slot's creation only (make the slot state again with this pgwal to follow publications)`, { lsn: rec.lsn });
       }
-      const publications = loc.relNumber === this.pubFilenodes[0];
-      for (const map of [this.pendingWrites, this.txnWrites]) {
-        const w = map.get(rec.xid) ?? { publications: false, members: false };
-        if (publications) w.publications = true;
-        else w.members = true;
-        map.set(rec.xid, w);
-      }
+      this.wrote(rec.xid, loc.relNumber === this.pubFilenodes[0] ? 'publications' : 'members');
+    } else if (loc.dbOid === this.inner.databaseOid && loc.relNumber === this.namespaceFilenode) {
+      this.wrote(rec.xid, 'namespaces');
     } else if (rec.rmid === RM_HEAP_ID && loc.dbOid === 0 && loc.spcOid === GLOBALTABLESPACE_OID && loc.relNumber === this.originFilenode && (b.flags & BKPBLOCK_FORK_MASK) === MAIN_FORKNUM) {
       this.originWrite(rec, op, b.blockNumber);
+    }
+  }
+
+  private wrote(xid: number, what: keyof Writes): void {
+    for (const map of [this.pendingWrites, this.txnWrites]) {
+      const w = map.get(xid) ?? { publications: false, members: false, namespaces: false };
+      w[what] = true;
+      map.set(xid, w);
     }
   }
 
@@ -208,7 +222,7 @@ export class PgOutputCatalog extends DelegatingCatalog {
       const inv = parseXactInvalidations(rec);
       const w = this.pendingWrites.get(rec.xid);
       this.pendingWrites.delete(rec.xid);
-      const e: PgOutputInvalidation = { lsn: rec.lsn, xid: rec.xid, end: rec.xid === 0, commit: false, relids: this.relids(rec, inv.msgsOffset, inv.nmsgs), publications: w?.publications ?? false, members: w?.members ?? false };
+      const e: PgOutputInvalidation = { lsn: rec.lsn, xid: rec.xid, end: rec.xid === 0, commit: false, relids: this.relids(rec, inv.msgsOffset, inv.nmsgs), publications: w?.publications ?? false, members: w?.members ?? false, namespaces: w?.namespaces ?? false };
       if (rec.xid === 0) {
         this.ends.push(e);
         return;
@@ -245,14 +259,16 @@ export class PgOutputCatalog extends DelegatingCatalog {
     if (mine.length > 0) this.commands.set(xid, mine);
     let publications = false;
     let wrote = false;
+    let namespaces = false;
     for (const m of members) {
       const w = this.txnWrites.get(m);
       publications ||= w?.publications ?? false;
       wrote ||= w?.members ?? false;
+      namespaces ||= w?.namespaces ?? false;
     }
     // A commit carries all its messages; an abort none: the server executes those its commands logged.
     const relids = commit ? this.relids(rec, p.msgsOffset, p.nmsgs) : [...new Set(mine.flatMap((e) => e.relids))];
-    if (relids.length > 0 || publications || wrote) this.ends.push({ lsn: rec.lsn, xid, end: true, commit, relids, publications, members: wrote });
+    if (relids.length > 0 || publications || wrote || namespaces) this.ends.push({ lsn: rec.lsn, xid, end: true, commit, relids, publications, members: wrote, namespaces });
     else this.commands.delete(xid);
     for (const m of members) {
       for (const o of this.pendingOrigins.get(m) ?? []) {

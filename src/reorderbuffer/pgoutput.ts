@@ -269,7 +269,7 @@ export class PgOutputPlugin implements OutputPlugin {
    * server executes (publication changes among them) and replication origins made after the slot. Over a catalog
    * that does not follow publications, a change to them stops decoding at its record.
    */
-  catalogView(inner: CatalogView, catalog: Pick<DecoderCatalog, 'publicationFilenodes' | 'replicationOrigins' | 'replicationOriginFilenode'>): CatalogView {
+  catalogView(inner: CatalogView, catalog: Pick<DecoderCatalog, 'publicationFilenodes' | 'replicationOrigins' | 'replicationOriginFilenode' | 'namespaceFilenode'>): CatalogView {
     this.catalog = new PgOutputCatalog(inner, catalog, this.major as Major);
     return this.catalog;
   }
@@ -317,12 +317,12 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see rel_sync_cache_relation_cb, rel_sync_cache_publication_cb and publication_invalidation_cb (pgoutput.c): an
-  // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again. Before 18 a change
-  // to any publication catalog marks every entry; 18 leaves that to the relcache (and relsync) messages of the
-  // relations concerned.
+  // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again. A pg_namespace
+  // change marks every entry; before 18 a change to any publication catalog does too, 18 leaves that to the
+  // relcache (and relsync) messages of the relations concerned.
   private execute(e: PgOutputInvalidation): void {
     if (e.publications) this.publicationsValid = false;
-    if (((e.publications || e.members) && this.major < 18) || e.relids.includes(0)) {
+    if (((e.publications || e.members) && this.major < 18) || e.namespaces || e.relids.includes(0)) {
       this.entries.clear();
       this.schemaSent.clear();
       for (const sent of this.streamed.values()) sent.clear();
