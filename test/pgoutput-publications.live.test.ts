@@ -2,7 +2,7 @@
 // SET TABLE, column lists, TABLES IN SCHEMA, publish actions, publish_via_partition_root, CREATE and DROP
 // PUBLICATION, a change inside a transaction that also changes rows), a replication origin created after the slot,
 // and invalidations that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX,
-// CREATE and ALTER SCHEMA): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for
+// CREATE and ALTER SCHEMA on 16+): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for
 // byte, for proto_version 1 and the newest (with binary).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -98,7 +98,7 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
   await rows();
   await c.query(`create index on t1 (b)`);
   await rows();
-  // A schema made, then renamed (pg_namespace changes): every entry is rebuilt, every Relation message sent again.
+  // A schema made, then renamed (pg_namespace changes): on 16+ every entry is rebuilt, every Relation sent again.
   await c.query(`create schema s2`);
   await rows();
   await c.query(`alter schema s2 rename to s2_renamed`);

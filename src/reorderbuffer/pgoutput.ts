@@ -318,11 +318,11 @@ export class PgOutputPlugin implements OutputPlugin {
 
   // see rel_sync_cache_relation_cb, rel_sync_cache_publication_cb and publication_invalidation_cb (pgoutput.c): an
   // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again. A pg_namespace
-  // change marks every entry; before 18 a change to any publication catalog does too, 18 leaves that to the
+  // change marks every entry (16+); before 18 a change to any publication catalog does too, 18 leaves that to the
   // relcache (and relsync) messages of the relations concerned.
   private execute(e: PgOutputInvalidation): void {
     if (e.publications) this.publicationsValid = false;
-    if (((e.publications || e.members) && this.major < 18) || e.namespaces || e.relids.includes(0)) {
+    if (((e.publications || e.members) && this.major < 18) || (e.namespaces && this.major >= 16) || e.relids.includes(0)) {
       this.entries.clear();
       this.schemaSent.clear();
       for (const sent of this.streamed.values()) sent.clear();
