@@ -1,9 +1,10 @@
 // Live, PostgreSQL 15–18: publications changed after the slot's creation in every way pgoutput follows (ADD / DROP /
-// SET TABLE, column lists, TABLES IN SCHEMA, publish actions, publish_via_partition_root, CREATE and DROP
-// PUBLICATION, a change inside a transaction that also changes rows), a replication origin created after the slot,
-// and invalidations that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX,
-// CREATE and ALTER SCHEMA on 16+): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for
-// byte, for proto_version 1 and the newest (with binary).
+// SET TABLE, column lists, TABLES IN SCHEMA, publish actions, publish_via_partition_root, CREATE, DROP and RENAME
+// PUBLICATION, a change inside a transaction that also changes rows, one while another transaction is open),
+// TRUNCATE with and without the action published, replication origins created after the slot, and invalidations
+// that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX, CREATE and ALTER SCHEMA
+// on 16+): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for byte, for
+// proto_version 1 and the newest (with binary).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +51,7 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
     await c.query(`insert into s1.t3 values (${n}, 'w${n}')`);
     await c.query(`insert into parted values (${n}, 'p${n}')`);
     if (n % 3 === 0) await c.query(`delete from t1 where id = ${n - 1}`);
+    if (n % 4 === 0) await c.query(`truncate t2, s1.t3`);
   };
   await rows();
   await c.query(`alter publication p_a add table t2`);
@@ -81,6 +83,9 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
   await c.query(`drop publication p_other`);
   await rows();
   await c.query(`alter publication p_b set (publish = 'insert, update')`);
+  await rows();
+  // A publication renamed (18 sends relsync invalidations for its tables, earlier majors rebuild every entry).
+  await c.query(`alter publication p_fs rename to p_fs_renamed`);
   await rows();
   // Within one transaction: rows before and after the publication changes.
   await c.query('begin');
@@ -218,8 +223,8 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
         );
         expect(pubsOurs.flatMap((p) => p.tables).filter((t) => t.rowFilterNode !== null).length).toBe(3);
         // A filter of the slot's creation keeps its pg_get_expr text; one set later has its node tree there.
-        const fsText = (await c.query(`select pg_get_expr(prqual, prrelid) as q from pg_publication_rel r join pg_publication p on p.oid = r.prpubid where p.pubname = 'p_fs'`)).rows[0].q;
-        expect(pubsOurs.find((p) => p.name === 'p_fs')!.tables[0]!.rowFilter).toBe(fsText);
+        const fsText = (await c.query(`select pg_get_expr(prqual, prrelid) as q from pg_publication_rel r join pg_publication p on p.oid = r.prpubid where p.pubname = 'p_fs_renamed'`)).rows[0].q;
+        expect(pubsOurs.find((p) => p.name === 'p_fs_renamed')!.tables[0]!.rowFilter).toBe(fsText);
         const run2 = io();
         expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', end2, '-o', 'proto_version=1', '-o', 'publication_names=p_a'], run2)).toBe(1);
         expect(run2.stderr()).toContain('cannot evaluate the row filter of publication "p_a" on table public.t2: WHERE ({OPEXPR');
