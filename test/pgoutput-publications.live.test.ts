@@ -1,7 +1,7 @@
 // Live, PostgreSQL 15–18: publications changed after the slot's creation in every way pgoutput follows (ADD / DROP /
 // SET TABLE, column lists, TABLES IN SCHEMA, publish actions, publish_via_partition_root, CREATE, DROP and RENAME
 // PUBLICATION, a change inside a transaction that also changes rows, one while another transaction is open),
-// TRUNCATE with and without the action published, replication origins created after the slot, and invalidations
+// partitions made and attached after the slot, TRUNCATE with and without the action published, replication origins created after the slot, and invalidations
 // that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX, CREATE and ALTER SCHEMA
 // on 16+): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for byte, for
 // proto_version 1 and the newest (with binary).
@@ -75,6 +75,13 @@ async function workload(c: pg.Client, other: pg.Client): Promise<void> {
   await c.query(`alter publication p_a add table parted`);
   await rows();
   await c.query(`alter publication p_a set (publish_via_partition_root = true)`);
+  await rows();
+  // Partitions made and attached after the slot: their ancestors from the historic catalog (pg_inherits).
+  await c.query(`create table parted_2 partition of parted for values from (100) to (200)`);
+  await c.query(`create table parted_3 (v text, k int not null)`);
+  await c.query(`alter table parted attach partition parted_3 for values from (200) to (300)`);
+  await c.query(`insert into parted values (150, 'new partition'), (250, 'attached partition')`);
+  await c.query(`update parted set v = v || '!' where k >= 100`);
   await rows();
   // A publication made after the slot (named in publication_names before it exists: 18 skips it until then).
   await c.query(`create publication p_late for table s1.t3`);

@@ -74,6 +74,7 @@ export const PG_ATTRDEF = 2604;
 export const PG_PUBLICATION = 6104;
 export const PG_PUBLICATION_REL = 6106;
 export const PG_PUBLICATION_NAMESPACE = 6237;
+export const PG_INHERITS = 2611;
 /** The publication catalogs: a snapshot made before pgwal kept them has none of the three. */
 export const PUBLICATION_CATALOGS = [PG_PUBLICATION, PG_PUBLICATION_REL, PG_PUBLICATION_NAMESPACE];
 /** The catalogs the historic catalog keeps, by OID. */
@@ -89,6 +90,7 @@ export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_PUBLICATION]: 'pg_publication',
   [PG_PUBLICATION_REL]: 'pg_publication_rel',
   [PG_PUBLICATION_NAMESPACE]: 'pg_publication_namespace',
+  [PG_INHERITS]: 'pg_inherits',
 };
 const MAPPED = new Set([PG_TYPE, PG_ATTRIBUTE, PG_CLASS]);
 const FIRST_NORMAL_OBJECT_ID = 16384;
@@ -173,6 +175,9 @@ export class HistoricCatalog implements CatalogView {
   /** Row filters' text (pg_get_expr) by publication, table and stored node tree, from the catalog read at the snapshot. */
   private readonly rowFilterText = new Map<string, string>();
   private readonly publicationCache = new Map<number, CacheEntry>();
+  /** Whether the snapshot holds pg_inherits (older snapshots do not): partitions' ancestors follow the WAL. */
+  readonly hasInherits: boolean;
+  private readonly ancestorCache = new Map<number, CacheEntry>();
 
   /**
    * `options.defaults`: the catalog loadCatalog read at the snapshot's point (a state file's `catalog`), for the
@@ -191,6 +196,7 @@ export class HistoricCatalog implements CatalogView {
     }
     this.hasIndexes = snapshot.filenodes[PG_INDEX] !== undefined;
     this.hasPublications = PUBLICATION_CATALOGS.every((oid) => snapshot.filenodes[oid] !== undefined);
+    this.hasInherits = snapshot.filenodes[PG_INHERITS] !== undefined;
     this.committedAtStart = new Set(snapshot.committedXids);
     for (const p of snapshot.pages) {
       for (const it of parsePage(p.page, 0).items) {
@@ -255,6 +261,7 @@ export class HistoricCatalog implements CatalogView {
     if (oid === PG_INDEX) return this.hasIndexes;
     if (oid === PG_ATTRDEF) return this.hasAttrdefs;
     if (PUBLICATION_CATALOGS.includes(oid)) return this.hasPublications;
+    if (oid === PG_INHERITS) return this.hasInherits;
     return true;
   }
 
@@ -788,6 +795,29 @@ export class HistoricCatalog implements CatalogView {
     for (const p of out) {
       p.tables.sort((x, y) => x.relid - y.relid);
       p.schemas.sort();
+    }
+    return out;
+  };
+
+  /**
+   * A partition's ancestors as of `at`, nearest first (get_partition_ancestors: pg_inherits' inhseqno 1 parent while
+   * the relation is a partition); [] for a relation that is not one; undefined when the snapshot lacks pg_inherits.
+   */
+  partitionAncestors(oid: number, at: CatalogPoint): number[] | undefined {
+    if (!this.hasInherits) return undefined;
+    return this.cached(this.ancestorCache, oid, at, this.computeAncestors);
+  }
+
+  private readonly computeAncestors = (oid: number, at: CatalogPoint): number[] => {
+    const out: number[] = [];
+    const [parentCol, seqCol, partCol] = [this.col(PG_INHERITS, 'inhparent'), this.col(PG_INHERITS, 'inhseqno'), this.col(PG_CLASS, 'relispartition')];
+    for (let cur = oid; out.length < 64; ) {
+      const cls = this.classRow(cur, at);
+      if (cls === undefined || !rowBool(cls[partCol])) break;
+      const inh = this.rows(PG_INHERITS, at, HistoricCatalog.firstOid(cur)).find((r) => rowInt4(r[seqCol]) === 1);
+      if (inh === undefined) break;
+      cur = rowOid(inh[parentCol]);
+      out.push(cur);
     }
     return out;
   };

@@ -117,6 +117,8 @@ export interface CatalogView {
   type(oid: number, at: CatalogPoint): TypeInfo | undefined;
   /** Every publication of the database as of `at`, where the catalog follows them (the historic catalog's pages). */
   publications?(at: CatalogPoint): PublicationInfo[] | undefined;
+  /** A partition's ancestors as of `at`, nearest first, where the catalog follows them (pg_inherits' pages). */
+  partitionAncestors?(oid: number, at: CatalogPoint): number[] | undefined;
 }
 
 /** A catalog view that answers from another (`inner`): the base of views that change one answer or check records. */
@@ -153,6 +155,10 @@ export class DelegatingCatalog implements CatalogView {
 
   publications(at: CatalogPoint): PublicationInfo[] | undefined {
     return this.inner.publications?.(at);
+  }
+
+  partitionAncestors(oid: number, at: CatalogPoint): number[] | undefined {
+    return this.inner.partitionAncestors?.(oid, at);
   }
 }
 

@@ -329,6 +329,11 @@ export class PgOutputPlugin implements OutputPlugin {
     } else for (const relid of e.relids) this.invalidate(relid);
   }
 
+  /** get_partition_ancestors: from the historic catalog where it keeps pg_inherits, else as at the slot's creation. */
+  private ancestorsOf(txn: ReorderTxn, relid: number, lsn: Lsn): number[] {
+    return this.catalog?.partitionAncestors(relid, { lsn, xid: txn.xid }) ?? this.ancestors.get(relid) ?? [];
+  }
+
   /** The publications an entry is built from: the loaded ones (reloaded if invalid), with their current members. */
   private publicationsAt(txn: ReorderTxn, lsn: Lsn): PublicationInfo[] {
     const now = this.catalog?.publications({ lsn, xid: txn.xid });
@@ -444,7 +449,7 @@ export class PgOutputPlugin implements OutputPlugin {
       return hit;
     }
     if (reshaped) this.schemaSent.delete(rel.oid);
-    const ancestors = this.ancestors.get(rel.oid) ?? [];
+    const ancestors = this.ancestorsOf(txn, rel.oid, lsn);
     const nspOf = (oid: number): string | undefined => (oid === rel.oid ? rel.namespace : ctx.relation?.(oid)?.namespace);
     const inPub = (pub: PublicationInfo, oid: number): boolean => pub.tables.some((t) => t.relid === oid) || (pub.schemas.length > 0 && pub.schemas.includes(nspOf(oid) ?? '\0'));
     const acts = { insert: false, update: false, delete: false, truncate: false };
@@ -711,7 +716,7 @@ export class PgOutputPlugin implements OutputPlugin {
       const e = this.entry(ctx, txn, rel, change.lsn);
       if (!e.truncate) continue;
       // A partition published through its root is not truncated downstream by its own name.
-      if (this.ancestors.has(rel.oid) && e.target !== rel) continue;
+      if (this.ancestorsOf(txn, rel.oid, change.lsn).length > 0 && e.target !== rel) continue;
       relids.push(rel.oid);
       if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
       this.maybeSendSchema(ctx, txn, e);
