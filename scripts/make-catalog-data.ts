@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { MAJORS, withServer } from '../test/support/pg-server.js';
 
-const CATALOGS = ['pg_class', 'pg_attribute', 'pg_type', 'pg_namespace', 'pg_enum', 'pg_range', 'pg_database', 'pg_index', 'pg_attrdef'];
+const CATALOGS = ['pg_class', 'pg_attribute', 'pg_type', 'pg_namespace', 'pg_enum', 'pg_range', 'pg_database', 'pg_index', 'pg_attrdef', 'pg_publication', 'pg_publication_rel', 'pg_publication_namespace', 'pg_replication_origin', 'pg_inherits'];
 
 const out: Record<number, unknown> = {};
 for (const major of MAJORS) {

@@ -10,7 +10,7 @@ import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
 import { parseAbort, parseCommit, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
 import { parseRelmapUpdate } from '../xlogreader/rmgrdesc/relmap.js';
-import type { CatalogPoint, CatalogView, DecoderCatalog, DecoderRelation } from '../reorderbuffer/catalog.js';
+import type { CatalogPoint, CatalogView, DecoderCatalog, DecoderRelation, PublicationInfo } from '../reorderbuffer/catalog.js';
 import { deformTuple, type Attribute, type RawValue } from '../reorderbuffer/tuple.js';
 import { outputValue, type TypeInfo } from '../reorderbuffer/values.js';
 import { quoteIdentifier } from '../reorderbuffer/testdecoding.js';
@@ -71,6 +71,12 @@ export const PG_ENUM = 3501;
 export const PG_RANGE = 3541;
 export const PG_INDEX = 2610;
 export const PG_ATTRDEF = 2604;
+export const PG_PUBLICATION = 6104;
+export const PG_PUBLICATION_REL = 6106;
+export const PG_PUBLICATION_NAMESPACE = 6237;
+export const PG_INHERITS = 2611;
+/** The publication catalogs: a snapshot made before pgwal kept them has none of the three. */
+export const PUBLICATION_CATALOGS = [PG_PUBLICATION, PG_PUBLICATION_REL, PG_PUBLICATION_NAMESPACE];
 /** The catalogs the historic catalog keeps, by OID. */
 export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_TYPE]: 'pg_type',
@@ -81,6 +87,10 @@ export const CATALOG_RELATIONS: Record<number, string> = {
   [PG_RANGE]: 'pg_range',
   [PG_INDEX]: 'pg_index',
   [PG_ATTRDEF]: 'pg_attrdef',
+  [PG_PUBLICATION]: 'pg_publication',
+  [PG_PUBLICATION_REL]: 'pg_publication_rel',
+  [PG_PUBLICATION_NAMESPACE]: 'pg_publication_namespace',
+  [PG_INHERITS]: 'pg_inherits',
 };
 const MAPPED = new Set([PG_TYPE, PG_ATTRIBUTE, PG_CLASS]);
 const FIRST_NORMAL_OBJECT_ID = 16384;
@@ -160,6 +170,14 @@ export class HistoricCatalog implements CatalogView {
   private readonly defaultText = new Map<number, string>();
   /** Whether the snapshot holds pg_index (older snapshots do not): primary and replica identity keys are known. */
   private readonly hasIndexes: boolean;
+  /** Whether the snapshot holds the publication catalogs (older snapshots do not): publications follow the WAL. */
+  readonly hasPublications: boolean;
+  /** Row filters' text (pg_get_expr) by publication, table and stored node tree, from the catalog read at the snapshot. */
+  private readonly rowFilterText = new Map<string, string>();
+  private readonly publicationCache = new Map<number, CacheEntry>();
+  /** Whether the snapshot holds pg_inherits (older snapshots do not): partitions' ancestors follow the WAL. */
+  readonly hasInherits: boolean;
+  private readonly ancestorCache = new Map<number, CacheEntry>();
 
   /**
    * `options.defaults`: the catalog loadCatalog read at the snapshot's point (a state file's `catalog`), for the
@@ -177,6 +195,8 @@ export class HistoricCatalog implements CatalogView {
       void name;
     }
     this.hasIndexes = snapshot.filenodes[PG_INDEX] !== undefined;
+    this.hasPublications = PUBLICATION_CATALOGS.every((oid) => snapshot.filenodes[oid] !== undefined);
+    this.hasInherits = snapshot.filenodes[PG_INHERITS] !== undefined;
     this.committedAtStart = new Set(snapshot.committedXids);
     for (const p of snapshot.pages) {
       for (const it of parsePage(p.page, 0).items) {
@@ -210,6 +230,16 @@ export class HistoricCatalog implements CatalogView {
     }
     this.pages.onTupleWrite = (relfilenode, xid, tuple, lsn) => this.tupleWritten(relfilenode, xid, tuple, lsn);
     this.hasAttrdefs = snapshot.filenodes[PG_ATTRDEF] !== undefined;
+    if (this.hasPublications && options.defaults?.publications !== undefined) {
+      // The row filters visible at the snapshot, paired with the text loadCatalog read for them then.
+      const start: CatalogPoint = { lsn: 1, xid: 0 };
+      for (const r of this.rows(PG_PUBLICATION_REL, start)) {
+        const [pubid, relid, qual] = [rowOid(r[this.col(PG_PUBLICATION_REL, 'prpubid')]), rowOid(r[this.col(PG_PUBLICATION_REL, 'prrelid')]), r[this.col(PG_PUBLICATION_REL, 'prqual')]];
+        if (qual?.kind !== 'bytes') continue;
+        const text = options.defaults.publications.find((p) => p.oid === pubid)?.tables.find((t) => t.relid === relid)?.rowFilter;
+        if (typeof text === 'string') this.rowFilterText.set(`${pubid}:${relid}:${rowText(qual)}`, text);
+      }
+    }
     if (snapshot.defaults !== undefined) {
       for (const [oid, text] of Object.entries(snapshot.defaults)) this.defaultText.set(Number(oid), text);
     } else if (this.hasAttrdefs && options.defaults !== undefined) {
@@ -224,6 +254,15 @@ export class HistoricCatalog implements CatalogView {
         }
       }
     }
+  }
+
+  /** The catalog kept: in the snapshot's filenodes (pg_index, pg_attrdef and the publication catalogs may not be). */
+  private keeps(oid: number): boolean {
+    if (oid === PG_INDEX) return this.hasIndexes;
+    if (oid === PG_ATTRDEF) return this.hasAttrdefs;
+    if (PUBLICATION_CATALOGS.includes(oid)) return this.hasPublications;
+    if (oid === PG_INHERITS) return this.hasInherits;
+    return true;
   }
 
   private tupleWritten(_relfilenode: number, xid: number, tuple: Uint8Array, lsn: Lsn): void {
@@ -698,6 +737,91 @@ export class HistoricCatalog implements CatalogView {
     return inner;
   }
 
+  /**
+   * Every publication of the database as of `at` (pg_publication with its pg_publication_rel and
+   * pg_publication_namespace rows), in OID order; undefined when the snapshot does not keep them.
+   */
+  publications(at: CatalogPoint): PublicationInfo[] | undefined {
+    if (!this.hasPublications) return undefined;
+    return this.cached(this.publicationCache, 0, at, this.computePublications);
+  }
+
+  private readonly computePublications = (_key: number, at: CatalogPoint): PublicationInfo[] => {
+    const c = (oid: number, r: RawValue[], name: string): RawValue | undefined => r[this.col(oid, name)];
+    const out: PublicationInfo[] = [];
+    const gencols = this.descriptors.get(PG_PUBLICATION)!.index.has('pubgencols');
+    for (const r of this.rows(PG_PUBLICATION, at)) {
+      const b = (name: string): boolean => rowBool(c(PG_PUBLICATION, r, name));
+      out.push({
+        oid: rowOid(r[0]),
+        name: rowText(c(PG_PUBLICATION, r, 'pubname')),
+        allTables: b('puballtables'),
+        insert: b('pubinsert'),
+        update: b('pubupdate'),
+        delete: b('pubdelete'),
+        truncate: b('pubtruncate'),
+        viaRoot: b('pubviaroot'),
+        ...(gencols ? { generatedColumns: rowChar(c(PG_PUBLICATION, r, 'pubgencols')) } : {}),
+        tables: [],
+        schemas: [],
+      });
+    }
+    const byOid = new Map(out.map((p) => [p.oid, p]));
+    for (const r of this.rows(PG_PUBLICATION_REL, at)) {
+      const pub = byOid.get(rowOid(c(PG_PUBLICATION_REL, r, 'prpubid')));
+      if (pub === undefined) continue;
+      const relid = rowOid(c(PG_PUBLICATION_REL, r, 'prrelid'));
+      const qual = c(PG_PUBLICATION_REL, r, 'prqual');
+      if (qual?.kind === 'toast') {
+        throw new CatalogError('unsupported-catalog-row', `the row filter of publication "${pub.name}" on relation ${relid} is stored out of line (TOAST): pgwal cannot read it, at ${formatLsn(at.lsn)}`, { lsn: at.lsn });
+      }
+      // prattrs is an int2vector: a one-dimensional array header (20 bytes), then the int2 attribute numbers.
+      const attrs = c(PG_PUBLICATION_REL, r, 'prattrs');
+      let columns: number[] | null = null;
+      if (attrs?.kind === 'bytes') {
+        columns = [];
+        for (let i = 20; i + 1 < attrs.bytes.length; i += 2) columns.push(((attrs.bytes[i]! | (attrs.bytes[i + 1]! << 8)) << 16) >> 16);
+      }
+      const node = qual?.kind === 'bytes' ? rowText(qual) : null;
+      // The filter's text where it is the one the slot's creation read; else the stored node tree stands for it.
+      const rowFilter = node === null ? null : (this.rowFilterText.get(`${pub.oid}:${relid}:${node}`) ?? node);
+      pub.tables.push({ relid, columns, rowFilter, rowFilterNode: node });
+    }
+    for (const r of this.rows(PG_PUBLICATION_NAMESPACE, at)) {
+      const pub = byOid.get(rowOid(c(PG_PUBLICATION_NAMESPACE, r, 'pnpubid')));
+      if (pub !== undefined) pub.schemas.push(this.namespaceName(rowOid(c(PG_PUBLICATION_NAMESPACE, r, 'pnnspid')), at));
+    }
+    out.sort((x, y) => x.oid - y.oid);
+    for (const p of out) {
+      p.tables.sort((x, y) => x.relid - y.relid);
+      p.schemas.sort();
+    }
+    return out;
+  };
+
+  /**
+   * A partition's ancestors as of `at`, nearest first (get_partition_ancestors: pg_inherits' inhseqno 1 parent while
+   * the relation is a partition); [] for a relation that is not one; undefined when the snapshot lacks pg_inherits.
+   */
+  partitionAncestors(oid: number, at: CatalogPoint): number[] | undefined {
+    if (!this.hasInherits) return undefined;
+    return this.cached(this.ancestorCache, oid, at, this.computeAncestors);
+  }
+
+  private readonly computeAncestors = (oid: number, at: CatalogPoint): number[] => {
+    const out: number[] = [];
+    const [parentCol, seqCol, partCol] = [this.col(PG_INHERITS, 'inhparent'), this.col(PG_INHERITS, 'inhseqno'), this.col(PG_CLASS, 'relispartition')];
+    for (let cur = oid; out.length < 64; ) {
+      const cls = this.classRow(cur, at);
+      if (cls === undefined || !rowBool(cls[partCol])) break;
+      const inh = this.rows(PG_INHERITS, at, HistoricCatalog.firstOid(cur)).find((r) => rowInt4(r[seqCol]) === 1);
+      if (inh === undefined) break;
+      cur = rowOid(inh[parentCol]);
+      out.push(cur);
+    }
+    return out;
+  };
+
   type(oid: number, at: CatalogPoint): TypeInfo | undefined {
     return this.cached(this.typeCache, oid, at, this.computeTypeInfo);
   }
@@ -769,7 +893,7 @@ export class HistoricCatalog implements CatalogView {
     const relmap = Object.fromEntries(this.relmaps[this.relmaps.length - 1]!.map) as Record<number, number>;
     const filenodes: Record<number, number> = {};
     for (const oid of Object.keys(CATALOG_RELATIONS).map(Number)) {
-      if ((oid !== PG_INDEX || this.hasIndexes) && (oid !== PG_ATTRDEF || this.hasAttrdefs)) filenodes[oid] = this.filenodeOf(oid, at);
+      if (this.keeps(oid)) filenodes[oid] = this.filenodeOf(oid, at);
     }
     const pages: CatalogSnapshot['pages'] = [];
     const nblocks: Record<number, number> = {};

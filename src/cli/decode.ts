@@ -45,7 +45,7 @@ Options:
                       and pgwal's include-ddl (0): a {"action":"DDL",...} row per table created, altered, dropped
                       or renamed, with the old and new columns, before the transaction's "C" (historic catalog);
                       pgoutput options (the server's): proto_version (required; 1-3 on 15, 1-4 on 16+),
-                      publication_names (required; publications as of the slot's creation), messages (false),
+                      publication_names (required; publications as of each change), messages (false),
                       streaming (off; on, or parallel with proto_version 4), two_phase, origin (any|none, 16+),
                       binary (false; values in their send format, built-in types and arrays)
                       for every plugin, pgwal's old-rows=full: UPDATE and DELETE carry the whole old row (as under
@@ -100,7 +100,7 @@ nothing is confirmed past what was written.
 `;
 
 import { SqlPlugin } from '../reorderbuffer/sql.js';
-import { byteaHex, PgOutputPlugin, PublicationChangeGuard } from '../reorderbuffer/pgoutput.js';
+import { byteaHex, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS, SQL_FILTER_HELP, SQL_FILTER_OPTIONS } from './decode-options.js';
 
@@ -218,7 +218,7 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     const plugin = makePlugin(choice, { major: profile.major, catalog: state.catalog });
     if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
-      catalog: plugin instanceof PgOutputPlugin ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? []) : (historic ?? state.catalog),
+      catalog: plugin instanceof PgOutputPlugin ? plugin.catalogView(historic ?? new StaticCatalog(state.catalog), state.catalog) : (historic ?? state.catalog),
       major: profile.major,
       plugin,
       startAt: slot.confirmedFlush,

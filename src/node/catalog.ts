@@ -27,6 +27,8 @@ export interface Catalog {
   replicationOrigins?: [number, string][];
   publicationFilenodes?: number[];
   databaseLocale?: DatabaseLocale;
+  replicationOriginFilenode?: number;
+  namespaceFilenode?: number;
 }
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -139,13 +141,15 @@ export async function loadCatalog(c: pg.Client): Promise<Catalog> {
     m.set(Number(e.oid), e.enumlabel);
     labels.set(Number(e.enumtypid), m);
   }
-  const { publications, partitions, replicationOrigins, publicationFilenodes, databaseLocale } = await loadPublications(c);
+  const { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode, namespaceFilenode, databaseLocale } = await loadPublications(c);
   return {
     publications,
     partitions,
     replicationOrigins,
     publicationFilenodes,
     databaseLocale,
+    replicationOriginFilenode,
+    namespaceFilenode,
     relations: rel.rows.map((r) => ({
       oid: Number(r.oid),
       relfilenode: Number(r.filenode),
@@ -188,10 +192,12 @@ function unwrapArray1(text: string): string | null {
  * The publications (15+ catalogs: row filters, column lists, schemas) and the partitions' ancestors, as pgoutput
  * looks them up (GetPublicationByName, GetRelationPublications, get_partition_ancestors).
  */
-export async function loadPublications(c: pg.Client): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[]; databaseLocale: DatabaseLocale }> {
+export async function loadPublications(
+  c: pg.Client,
+): Promise<{ publications: PublicationInfo[]; partitions: [number, number[]][]; replicationOrigins: [number, string][]; publicationFilenodes: number[]; replicationOriginFilenode: number; namespaceFilenode: number; databaseLocale: DatabaseLocale }> {
   const pubs = await c.query({ text: `select to_jsonb(p) as j from pg_publication p order by p.oid`, types: asText });
   const rels = await c.query({
-    text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual, prqual::text as qualnode from pg_publication_rel order by prpubid, prrelid`,
+    text: `select prpubid, prrelid, array_to_string(prattrs, ',') as attrs, pg_get_expr(prqual, prrelid) as qual, prqual::text as node from pg_publication_rel order by prpubid, prrelid`,
     types: asText,
   });
   const nsps = await c.query({ text: `select pnpubid, nspname from pg_publication_namespace join pg_namespace n on n.oid = pnnspid order by pnpubid, nspname`, types: asText });
@@ -215,7 +221,7 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
       ...(typeof j.pubgencols === 'string' ? { generatedColumns: j.pubgencols } : typeof j.pubgencols === 'boolean' ? { generatedColumns: j.pubgencols ? 's' : 'n' } : {}),
       tables: rels.rows
         .filter((t) => Number(t.prpubid) === oid)
-        .map((t) => ({ relid: Number(t.prrelid), columns: t.attrs === null || t.attrs === '' ? null : (t.attrs as string).split(',').map(Number), rowFilter: t.qual, rowFilterNode: t.qualnode })),
+        .map((t) => ({ relid: Number(t.prrelid), columns: t.attrs === null || t.attrs === '' ? null : (t.attrs as string).split(',').map(Number), rowFilter: t.qual, rowFilterNode: t.node })),
       schemas: nsps.rows.filter((n) => Number(n.pnpubid) === oid).map((n) => n.nspname as string),
     };
   });
@@ -232,5 +238,6 @@ export async function loadPublications(c: pg.Client): Promise<{ publications: Pu
   const d = JSON.parse(db.rows[0].j as string) as Record<string, unknown>;
   const locale = (d.datlocale ?? d.daticulocale ?? null) as string | null;
   const databaseLocale: DatabaseLocale = { provider: String(d.datlocprovider ?? 'c'), collate: String(d.datcollate), ctype: String(d.datctype), locale };
-  return { publications, partitions, replicationOrigins, publicationFilenodes, databaseLocale };
+  const ro = await c.query({ text: `select pg_relation_filenode('pg_catalog.pg_replication_origin') as fn, pg_relation_filenode('pg_catalog.pg_namespace') as nsp`, types: asText });
+  return { publications, partitions, replicationOrigins, publicationFilenodes, replicationOriginFilenode: Number(ro.rows[0].fn), namespaceFilenode: Number(ro.rows[0].nsp), databaseLocale };
 }

@@ -16,6 +16,8 @@ import { LogicalDecoder, type DecoderOptions, type OutputRow } from '../reorderb
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import type { SpillStore } from '../reorderbuffer/spill.js';
 import { HistoricCatalog } from '../catalog/historic.js';
+import { PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
+import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { catalogSnapshotFromJson } from '../catalog/snapshot-json.js';
 import type { OrphanedTransaction } from '../slot/errors.js';
 import { catalogFileTest, describeRemoval, invalidates, rowRemovalOf } from '../slot/guard.js';
@@ -106,7 +108,9 @@ export async function decodeOrphans(o: DecodeOrphansOptions): Promise<OrphanRepo
 
   if (whole.size > 0) {
     const pages = chosen.catalogPagesFile !== undefined || chosen.catalogPages !== undefined ? readCatalogPages({ ...s, catalogPages: chosen.catalogPages, catalogPagesFile: chosen.catalogPagesFile }) : undefined;
-    const catalog = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: s.catalog }) : s.catalog;
+    const base = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: s.catalog }) : s.catalog;
+    // pgoutput follows publications, invalidations and origins through the records, as for the slot's own decoding.
+    const catalog = o.plugin instanceof PgOutputPlugin ? o.plugin.catalogView('process' in base ? base : new StaticCatalog(base), s.catalog) : base;
     const firstSeen = new Map<number, Lsn>();
     const decoderOptions: DecoderOptions = {
       catalog,

@@ -42,7 +42,7 @@ import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snaps
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { SearchPathCatalog, searchPathSchemas } from '../reorderbuffer/search-path.js';
 import { LogicalDecoder } from '../reorderbuffer/logical.js';
-import { PgOutputPlugin, PublicationChangeGuard, parsePgOutputOptions } from '../reorderbuffer/pgoutput.js';
+import { PgOutputPlugin, parsePgOutputOptions } from '../reorderbuffer/pgoutput.js';
 import { Wal2JsonPlugin, parseWal2JsonOptions } from '../reorderbuffer/wal2json.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
@@ -819,7 +819,7 @@ class Stream {
     const decoder = new LogicalDecoder({
       catalog:
         plugin instanceof PgOutputPlugin
-          ? new PublicationChangeGuard(historic ?? new StaticCatalog(state.catalog), state.catalog.publicationFilenodes ?? [])
+          ? plugin.catalogView(historic ?? new StaticCatalog(state.catalog), state.catalog)
           : new SearchPathCatalog(historic ?? new StaticCatalog(state.catalog), searchPathSchemas(this.searchPath, this.user), state.major),
       major: profile.major,
       plugin,

@@ -49,8 +49,9 @@ export interface PublicationInfo {
   /** pubgencols (18): 'n' none, 's' stored; undefined before 18. */
   generatedColumns?: string;
   /**
-   * FOR TABLE members: the column list (prattrs) and row filter (prqual as pg_get_expr prints it), null when none;
-   * `rowFilterNode`: prqual's node tree (pg_node_tree text), what pgoutput evaluates (absent in older states).
+   * FOR TABLE members: the column list (prattrs) and row filter, null when none: `rowFilter` as pg_get_expr prints
+   * it (where known; a filter set after the slot's creation has its node tree there instead), `rowFilterNode` the
+   * stored node tree (prqual as text; undefined in a state made before pgwal recorded it).
    */
   tables: { relid: number; columns: number[] | null; rowFilter: string | null; rowFilterNode?: string | null }[];
   /** FOR TABLES IN SCHEMA members: the schemas' names. */
@@ -82,6 +83,10 @@ export interface DecoderCatalog {
   publicationFilenodes?: number[];
   /** The database's default collation and ctype (pg_database): how row filters order and case-map text. */
   databaseLocale?: DatabaseLocale;
+  /** The relfilenode of pg_replication_origin (a shared catalog) at the slot's creation: origins made later are read from its inserts. */
+  replicationOriginFilenode?: number;
+  /** The relfilenode of pg_namespace at the slot's creation: pgoutput rebuilds every entry after a schema change. */
+  namespaceFilenode?: number;
 }
 
 /**
@@ -122,6 +127,10 @@ export interface CatalogView {
   relationByFilenode(tablespace: number, relfilenode: number, at: CatalogPoint): DecoderRelation | undefined;
   relationByOid(oid: number, at: CatalogPoint): DecoderRelation | undefined;
   type(oid: number, at: CatalogPoint): TypeInfo | undefined;
+  /** Every publication of the database as of `at`, where the catalog follows them (the historic catalog's pages). */
+  publications?(at: CatalogPoint): PublicationInfo[] | undefined;
+  /** A partition's ancestors as of `at`, nearest first, where the catalog follows them (pg_inherits' pages). */
+  partitionAncestors?(oid: number, at: CatalogPoint): number[] | undefined;
 }
 
 /** A catalog view that answers from another (`inner`): the base of views that change one answer or check records. */
@@ -154,6 +163,14 @@ export class DelegatingCatalog implements CatalogView {
 
   type(oid: number, at: CatalogPoint): TypeInfo | undefined {
     return this.inner.type(oid, at);
+  }
+
+  publications(at: CatalogPoint): PublicationInfo[] | undefined {
+    return this.inner.publications?.(at);
+  }
+
+  partitionAncestors(oid: number, at: CatalogPoint): number[] | undefined {
+    return this.inner.partitionAncestors?.(oid, at);
   }
 }
 
@@ -241,6 +258,7 @@ export function catalogShapeProblem(catalog: unknown): string | undefined {
     const l = catalog.databaseLocale as unknown;
     if (!isObj(l) || !str(l.provider) || !str(l.collate) || !str(l.ctype) || !(l.locale === undefined || l.locale === null || str(l.locale))) return 'the catalog has a bad database locale';
   }
+  if (!optional(catalog.replicationOriginFilenode, u32) || !optional(catalog.namespaceFilenode, u32)) return 'the catalog has a bad replication origin or namespace filenode';
   if (catalog.publicationFilenodes !== undefined && !(Array.isArray(catalog.publicationFilenodes) && catalog.publicationFilenodes.every(u32))) return 'the catalog has bad publication filenodes';
   if (catalog.replicationOrigins !== undefined) {
     if (!Array.isArray(catalog.replicationOrigins) || !catalog.replicationOrigins.every((e) => Array.isArray(e) && u32(e[0]) && str(e[1]))) return 'the catalog has bad replication origins';

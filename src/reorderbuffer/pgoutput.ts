@@ -2,9 +2,11 @@
 // pgoutput writes them (what pg_logical_slot_peek_binary_changes returns for a pgoutput slot), filtered by
 // the publications named in publication_names.
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
+import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
-import { DelegatingCatalog, type CatalogView, type DatabaseLocale, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
 import { RowFilter, RowFilterEvalError, RowFilterUnsupportedError, type ColumnValue } from './rowfilter.js';
+import { DelegatingCatalog, type CatalogView, type DatabaseLocale, type DecoderCatalog, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
+import { PgOutputCatalog, PgOutputUnsupportedError, type PgOutputInvalidation } from './pgoutput-catalog.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
@@ -210,14 +212,24 @@ const FIRST_GENBKI_OBJECT_ID = 10000;
 const relationShape = (r: DecoderRelation): string =>
   JSON.stringify([r.namespace, r.name, r.replIdent, r.identityKey, r.attributes.map((a) => [a.attnum, a.name, a.typeOid, a.typmod, a.dropped, a.generated])]);
 
-/** A publication or replication feature pgwal does not reproduce: an error, never a different stream. */
-export class PgOutputUnsupportedError extends WalFormatError {}
+export { PgOutputCatalog, PgOutputUnsupportedError, type PgOutputInvalidation };
 
 /** The pgoutput plugin. One instance per decoding session (the server's RelationSyncCache lives as long). */
 export class PgOutputPlugin implements OutputPlugin {
   readonly options: PgOutputOptions;
   private readonly w = new MessageWriter();
-  private readonly publications: PublicationInfo[];
+  /** data->publications: those named in publication_names, as last loaded (LoadPublications). */
+  private publications: PublicationInfo[];
+  /** The catalog view made by catalogView: the invalidations and origins read from the records. */
+  private catalog: PgOutputCatalog | undefined;
+  /** publications_valid: false once pg_publication changed; the list is loaded again at the next entry built. */
+  private publicationsValid = true;
+  /** The transaction being replayed, and how many of its own commands' invalidations were executed. */
+  private ownXid = 0;
+  private ownApplied = 0;
+  /** Commits of others while it was in progress (their invalidations were distributed to it), and how many ran. */
+  private distributed: PgOutputInvalidation[] = [];
+  private distributedApplied = 0;
   private readonly ancestors: Map<number, number[]>;
   private readonly entries = new Map<number, SyncEntry>();
   /** Relations whose schema went out (schema_sent), until an invalidation of the relation. */
@@ -234,7 +246,7 @@ export class PgOutputPlugin implements OutputPlugin {
    */
   constructor(
     options: PgOutputOptions,
-    major: number,
+    private readonly major: number,
     publications: readonly PublicationInfo[] | undefined,
     partitions: readonly [number, number[]][] = [],
     private readonly origins: ReadonlyMap<number, string> = new Map(),
@@ -245,14 +257,108 @@ export class PgOutputPlugin implements OutputPlugin {
     if (publications === undefined) {
       throw new InvalidArgumentError('the slot state carries no publications: make the slot state again with this pgwal to decode with pgoutput');
     }
-    // see LoadPublications: 18 skips a publication that does not exist (with a WARNING), earlier majors fail.
-    this.publications = [];
-    for (const name of options.publicationNames) {
-      const p = publications.find((x) => x.name === name);
-      if (p !== undefined) this.publications.push(p);
-      else if (major < 18) throw new InvalidArgumentError(`publication "${name}" does not exist`);
-    }
+    this.publications = this.load(publications, undefined);
     this.ancestors = new Map(partitions);
+  }
+
+  // see LoadPublications (pgoutput.c): 18 skips a publication that does not exist (with a WARNING), earlier majors fail.
+  private load(all: readonly PublicationInfo[], lsn: Lsn | undefined): PublicationInfo[] {
+    const out: PublicationInfo[] = [];
+    for (const name of this.options.publicationNames) {
+      const p = all.find((x) => x.name === name);
+      if (p !== undefined) out.push(p);
+      else if (this.major < 18) {
+        if (lsn === undefined) throw new InvalidArgumentError(`publication "${name}" does not exist`);
+        throw new PgOutputUnsupportedError('publication-dropped', `publication "${name}" does not exist (at ${formatLsn(lsn)})`, { lsn });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The catalog to decode with: `inner`, with what pgoutput reads from the records besides — the invalidations the
+   * server executes (publication changes among them) and replication origins made after the slot. Over a catalog
+   * that does not follow publications, a change to them stops decoding at its record.
+   */
+  catalogView(inner: CatalogView, catalog: Pick<DecoderCatalog, 'publicationFilenodes' | 'replicationOrigins' | 'replicationOriginFilenode' | 'namespaceFilenode'>): CatalogView {
+    this.catalog = new PgOutputCatalog(inner, catalog, this.major as Major);
+    return this.catalog;
+  }
+
+  /**
+   * Executes the invalidations the server has executed before this point: those of every transaction that ended
+   * before `upTo` (in the order decoding reads them), then the replayed transaction's own commands' before `at`.
+   */
+  // see ReorderBufferProcessTXN (REORDER_BUFFER_CHANGE_INVALIDATION) and ReorderBufferImmediateInvalidation
+  private sync(txn: ReorderTxn, upTo: Lsn, at: Lsn | undefined): void {
+    const cat = this.catalog;
+    if (cat === undefined) return;
+    if (txn.xid !== this.ownXid) {
+      this.ownXid = txn.xid;
+      this.ownApplied = 0;
+      this.distributedApplied = 0;
+      this.distributed = [];
+      // Known at a replay from its end (not for a streamed block): the commits while it was in progress.
+      if (txn.finalLsn > 0) {
+        let from = cat.head;
+        while (from > 0 && cat.ends[from - 1]!.lsn > txn.firstLsn) from--;
+        for (let i = from; i < cat.ends.length && cat.ends[i]!.lsn < txn.finalLsn; i++) {
+          const e = cat.ends[i]!;
+          if (e.commit && e.xid !== txn.xid && e.lsn > txn.firstLsn) this.distributed.push(e);
+        }
+      }
+    }
+    while (cat.head < cat.ends.length && cat.ends[cat.head]!.lsn < upTo) this.execute(cat.ends[cat.head++]!);
+    cat.release();
+    if (at === undefined) return;
+    // The transaction's own commands' and the distributed invalidations before this change, in WAL order.
+    const own = cat.commandsOf(txn.xid);
+    for (;;) {
+      const o = this.ownApplied < own.length && own[this.ownApplied]!.lsn < at ? own[this.ownApplied]! : undefined;
+      const d = this.distributedApplied < this.distributed.length && this.distributed[this.distributedApplied]!.lsn < at ? this.distributed[this.distributedApplied]! : undefined;
+      if (o === undefined && d === undefined) break;
+      if (d === undefined || (o !== undefined && o.lsn < d.lsn)) {
+        this.execute(o!);
+        this.ownApplied++;
+      } else {
+        this.execute(d);
+        this.distributedApplied++;
+      }
+    }
+  }
+
+  // see rel_sync_cache_relation_cb, rel_sync_cache_publication_cb and publication_invalidation_cb (pgoutput.c): an
+  // entry marked invalid is rebuilt at its next use, and a rebuilt entry sends its schema again. A pg_namespace
+  // change marks every entry (16+); before 18 a change to any publication catalog does too, 18 leaves that to the
+  // relcache (and relsync) messages of the relations concerned.
+  private execute(e: PgOutputInvalidation): void {
+    if (e.publications) this.publicationsValid = false;
+    if (((e.publications || e.members) && this.major < 18) || (e.namespaces && this.major >= 16) || e.relids.includes(0)) {
+      this.entries.clear();
+      this.schemaSent.clear();
+      for (const sent of this.streamed.values()) sent.clear();
+    } else for (const relid of e.relids) this.invalidate(relid);
+  }
+
+  /** get_partition_ancestors: from the historic catalog where it keeps pg_inherits, else as at the slot's creation. */
+  private ancestorsOf(txn: ReorderTxn, relid: number, lsn: Lsn): number[] {
+    return this.catalog?.partitionAncestors(relid, { lsn, xid: txn.xid }) ?? this.ancestors.get(relid) ?? [];
+  }
+
+  /** The publications an entry is built from: the loaded ones (reloaded if invalid), with their current members. */
+  private publicationsAt(txn: ReorderTxn, lsn: Lsn): PublicationInfo[] {
+    const now = this.catalog?.publications({ lsn, xid: txn.xid });
+    if (now === undefined) return this.publications;
+    if (!this.publicationsValid) {
+      this.publications = this.load(now, lsn);
+      this.publicationsValid = true;
+      return this.publications;
+    }
+    // GetRelationPublications and GetSchemaPublications read the catalog now; the options are those loaded.
+    return this.publications.map((p) => {
+      const cur = now.find((x) => x.oid === p.oid);
+      return cur === undefined ? { ...p, tables: [], schemas: [] } : cur === p ? p : { ...p, tables: cur.tables, schemas: cur.schemas };
+    });
   }
 
   // see pgoutput_origin_filter (pgoutput.c)
@@ -265,7 +371,8 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see pgoutput_begin_txn: BEGIN waits for the first change that is sent
-  begin(_ctx: OutputContext, _txn: ReorderTxn): void {
+  begin(_ctx: OutputContext, txn: ReorderTxn): void {
+    this.sync(txn, txn.finalLsn, undefined);
     this.sentBegin = false;
   }
 
@@ -279,6 +386,12 @@ export class PgOutputPlugin implements OutputPlugin {
   // see send_repl_origin (pgoutput.c): the origin's name and the LSN its commit had there
   private sendOrigin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
     if (txn.originId === 0) return;
+    if (this.catalog !== undefined) {
+      // replorigin_by_oid(missing_ok): an origin that is not there (dropped since) sends nothing
+      const known = this.catalog.originName(txn.originId, lsn);
+      if (known !== undefined) this.emit(ctx, writeOrigin(this.w, txn.originLsn ?? 0, known));
+      return;
+    }
     const name = this.origins.get(txn.originId);
     if (name === undefined) {
       // The server sends nothing for an origin dropped since; one created after the slot pgwal cannot name.
@@ -296,6 +409,7 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
+    this.sync(txn, txn.finalLsn, undefined);
     this.emit(ctx, writeBeginPrepare(this.w, txn.finalLsn, txn.endLsn, txn.commitTime, txn.xid, txn.gid ?? ''));
     this.sendOrigin(ctx, txn, txn.finalLsn);
     // Changes of a prepared transaction do not send BEGIN again.
@@ -332,20 +446,28 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 
   // see get_rel_sync_entry (pgoutput.c)
-  private entry(ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): SyncEntry {
+  private entry(ctx: OutputContext, txn: ReorderTxn, rel: DecoderRelation, lsn: Lsn): SyncEntry {
     const hit = this.entries.get(rel.oid);
     if (hit !== undefined && hit.relation === rel) return hit;
     // The catalog's answer changed inside a transaction (DDL before this change in the same transaction): the
     // server executed that command's invalidation here, so the schema goes out again if what it says differs.
-    if (hit !== undefined && relationShape(hit.relation) !== relationShape(rel)) this.schemaSent.delete(rel.oid);
-    const ancestors = this.ancestors.get(rel.oid) ?? [];
+    const reshaped = hit !== undefined && relationShape(hit.relation) !== relationShape(rel);
+    // Following the server's invalidations, an entry no invalidation reached stays as built (under the snapshot
+    // of its build, as the server's does), whatever the catalog says now of its publications.
+    if (hit !== undefined && !reshaped && this.catalog !== undefined) {
+      if (hit.target === hit.relation) hit.target = rel;
+      hit.relation = rel;
+      return hit;
+    }
+    if (reshaped) this.schemaSent.delete(rel.oid);
+    const ancestors = this.ancestorsOf(txn, rel.oid, lsn);
     const nspOf = (oid: number): string | undefined => (oid === rel.oid ? rel.namespace : ctx.relation?.(oid)?.namespace);
     const inPub = (pub: PublicationInfo, oid: number): boolean => pub.tables.some((t) => t.relid === oid) || (pub.schemas.length > 0 && pub.schemas.includes(nspOf(oid) ?? '\0'));
     const acts = { insert: false, update: false, delete: false, truncate: false };
     let publishAs = rel.oid;
     let publishLevel = 0;
     let relPubs: PublicationInfo[] = [];
-    for (const pub of this.publications) {
+    for (const pub of this.publicationsAt(txn, lsn)) {
       let publish = false;
       let pubRelid = rel.oid;
       let level = 0;
@@ -505,7 +627,8 @@ export class PgOutputPlugin implements OutputPlugin {
   change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
     const rel = change.relation;
     if (rel.kind !== 'r' && rel.kind !== 'p') return;
-    const e = this.entry(ctx, rel, change.lsn);
+    this.sync(txn, this.inStreaming ? change.lsn : txn.finalLsn, change.lsn);
+    const e = this.entry(ctx, txn, rel, change.lsn);
     if (change.action === 'INSERT' ? !e.insert : change.action === 'UPDATE' ? !e.update : !e.delete) return;
     // A DELETE without the old key cannot be published (replica identity nothing, or no key).
     if (change.action === 'DELETE' && change.oldTuple === undefined) return;
@@ -658,12 +781,13 @@ export class PgOutputPlugin implements OutputPlugin {
       this.atEnd.add(rel.oid);
     }
     const relids: number[] = [];
+    this.sync(txn, this.inStreaming ? change.lsn : txn.finalLsn, change.lsn);
     for (const rel of change.relations) {
       if (rel.kind !== 'r' && rel.kind !== 'p') continue;
-      const e = this.entry(ctx, rel, change.lsn);
+      const e = this.entry(ctx, txn, rel, change.lsn);
       if (!e.truncate) continue;
       // A partition published through its root is not truncated downstream by its own name.
-      if (this.ancestors.has(rel.oid) && e.target !== rel) continue;
+      if (this.ancestorsOf(txn, rel.oid, change.lsn).length > 0 && e.target !== rel) continue;
       relids.push(rel.oid);
       if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
       this.maybeSendSchema(ctx, txn, e);
@@ -677,6 +801,10 @@ export class PgOutputPlugin implements OutputPlugin {
   private endOfTxn(): void {
     for (const relid of this.atEnd) this.invalidate(relid);
     this.atEnd.clear();
+    // The invalidations distributed to it run again at its end, with its own (ReorderBufferProcessTXN).
+    for (const e of this.distributed) this.execute(e);
+    this.distributed = [];
+    this.distributedApplied = 0;
   }
 
   // see pgoutput_message (pgoutput.c)
