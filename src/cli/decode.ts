@@ -24,7 +24,7 @@ message as psql prints a bytea (\\x and lowercase hex).
 
 Usage:
   pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput] [-o NAME=VALUE]... [--end LSN] [--with-lsn] [--advance]
-  pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN] [options as above]
+  pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN | -f] [options as above]
 
 Options:
   --state FILE        a state file written by pgwal slot create
@@ -61,7 +61,11 @@ Options:
                       connection string; not with -p or --restore-command): output as from its WAL files; without
                       --end, up to the server's flush position when pgwal connected. The flush position reported
                       to the server is the slot's restart_lsn; a lost connection is retried (said on stderr) from
-                      the first byte not yet read
+                      the first byte not yet read. A timeline switch in the stream (a promoted server) is followed
+                      as a standby follows it, and a host list (host=a,b target_session_attrs=primary) leads to a
+                      promoted standby; a slot on an older timeline streams it up to its switch point
+  -f, --follow        with --dsn and no --endpos: keep decoding as WAL arrives; SIGINT or SIGTERM ends after the
+                      last whole record, the slot saved as at any end (with --confirm-every, what was confirmed)
   --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
                       the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
                       the WAL and the catalog rows decoding still needs
@@ -113,6 +117,7 @@ export const DECODE_OPTIONS: OptionSpec[] = [
   { long: 'endpos', arg: 'required' },
   { long: 'dsn', arg: 'required' },
   { long: 'physical-slot', arg: 'required' },
+  { short: 'f', long: 'follow', arg: 'none' },
   { long: 'advance', arg: 'none' },
   { long: 'spill-dir', arg: 'required' },
   { long: 'toast-cache', arg: 'required' },
@@ -142,6 +147,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
       if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
     } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
+    else if (p.options.some((o) => o.name === 'follow')) throw new WalError('invalid-argument', '--follow needs --dsn');
+    const follow = p.options.some((o) => o.name === 'follow');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     // A peek takes the slot too (as the server's), but where no lock can be made (a read-only folder) it goes on.
     const peek = !['advance', 'confirm-every', 'rewind', 'accept-orphans'].some((n) => p.options.some((o) => o.name === n));
@@ -255,17 +262,33 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     try {
       if (streamWal !== undefined) {
         const heldSlot = slot;
-        const stream = streamWal.records({ ...range, flushLsn: () => heldSlot.restartLsn, catalogXmin: () => heldSlot.catalogXmin });
+        // --follow: SIGINT or SIGTERM ends decoding after the last whole record; the slot is saved as at any end.
+        const stop = follow ? stopOnSignals(io.signal) : undefined;
+        const stream = streamWal.records({
+          ...range,
+          flushLsn: () => heldSlot.restartLsn,
+          catalogXmin: () => heldSlot.catalogXmin,
+          follow,
+          ...(stop !== undefined ? { signal: stop.signal } : {}),
+          onTimelineSwitch: ({ timeline, nextTimeline, switchLsn }) => io.err(`pgwal decode: timeline ${timeline} ended at ${formatLsn(switchLsn)}; following timeline ${nextTimeline}\n`),
+        });
         closeStream = stream.close;
-        for await (const rec of stream) {
-          lastRecord = rec.lsn;
-          hooks.checkRecord(rec);
-          decoder.process(rec);
-          const text = pending;
-          pending = '';
-          await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        try {
+          for await (const rec of stream) {
+            lastRecord = rec.lsn;
+            hooks.checkRecord(rec);
+            decoder.process(rec);
+            const text = pending;
+            pending = '';
+            await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+          }
+          endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
+        } catch (e) {
+          if (stop?.signal.aborted !== true) throw e;
+          endNotice = `stopped by ${stop.reason()}${lastRecord !== undefined ? ` after the record at ${formatLsn(lastRecord)}` : ''}`;
+        } finally {
+          stop?.dispose();
         }
-        endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
       } else if (archive === undefined && direct) {
         // Folders and no hold-back: a synchronous loop, no await per record.
         // Output is written in 64 KiB pieces; only when commits may be confirmed on the way (--confirm-every) is it
@@ -344,4 +367,26 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
   } finally {
     slot?.release();
   }
+}
+
+/** An abort signal for --follow: the CLI's (SIGINT, a closed stdout) or SIGTERM. */
+function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; reason(): string; dispose(): void } {
+  const ac = new AbortController();
+  let why = 'SIGINT';
+  const onTerm = (): void => {
+    why = 'SIGTERM';
+    ac.abort();
+  };
+  const onOuter = (): void => ac.abort();
+  process.once('SIGTERM', onTerm);
+  if (outer?.aborted === true) ac.abort();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  return {
+    signal: ac.signal,
+    reason: () => why,
+    dispose: () => {
+      process.off('SIGTERM', onTerm);
+      outer?.removeEventListener('abort', onOuter);
+    },
+  };
 }
