@@ -14,6 +14,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCommand } from '../src/cli/decode.js';
 import { slotCommand } from '../src/cli/slot.js';
+import { decodeTransactions } from '../src/node/transactions.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { openSlotFile, readSlotStateFile } from '../src/node/slot.js';
 import { formatLsn } from '../src/lsn.js';
@@ -149,6 +150,16 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         expect(out.trimEnd().split('\n')).toHaveLength(3);
         const again = readSlotStateFile(state);
         expect(again.confirmedFlush).toBe(out.trimEnd().split('\n').at(-1)!.split('\t')[0]!);
+
+        // The library: decodeTransactions({ stream }) from the state as it was, following until the loop breaks.
+        const xids: number[] = [];
+        for await (const txn of decodeTransactions({ state: readSlotStateFile(before), stream: { connectionString: dsnOf(server), follow: true } })) {
+          xids.push(txn.xid);
+          if (txn.changes.some((ch) => JSON.stringify(ch).includes('for the process'))) break;
+        }
+        const fromFiles = [...files.stdout().matchAll(/\tBEGIN (\d+)\n/g)].map((m) => Number(m[1]));
+        expect(xids.slice(0, fromFiles.length)).toEqual(fromFiles);
+        expect(xids).toHaveLength(fromFiles.length + 1);
       } finally {
         await c.end();
       }
