@@ -199,6 +199,11 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       // The standby passes the slot's catalog_xmin on: its physical slot shows it.
       const catalogXmin = String(readSlotStateFile(state).catalogXmin);
       await until(async () => (await standby!.query<{ x: string | null }>(`select catalog_xmin::text as x from pg_replication_slots where slot_name = 'phys'`))[0]?.x === catalogXmin, () => `catalog_xmin ${catalogXmin}`);
+      // hot_standby_feedback passes it on: the primary's walsender for the standby holds it as its xmin.
+      await until(
+        async () => (await primary.query<{ x: string | null }>(`select backend_xmin::text as x from pg_stat_replication`))[0]?.x === catalogXmin,
+        () => `backend_xmin ${catalogXmin} on the primary`,
+      );
 
       await primary.stop('fast');
       await standby.query('select pg_promote(true, 60)');
