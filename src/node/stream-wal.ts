@@ -7,7 +7,7 @@ import { ProtocolError } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { XLOG_BLCKSZ, XLogReader, type EndOfWal, type XLogReaderOptions } from '../xlogreader/reader.js';
+import { SIZE_OF_SHORT_PHD, XLOG_BLCKSZ, XLogReader, type EndOfWal, type XLogReaderOptions } from '../xlogreader/reader.js';
 import { readRecords, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { ReplicationConnection } from './replication.js';
 import { ReconnectingWalStream, type HotStandbyFeedbackValues, type WalStreamEvent } from './walreceiver.js';
@@ -120,15 +120,7 @@ export class StreamWal {
       async *[Symbol.asyncIterator]() {
         let read = false;
         try {
-          for (;;) {
-            end = yield* readRecords(reader, source, options.signal);
-            // The source stopped the reader at a switch point it followed: read on from there on the next timeline.
-            if (end.reason === 'timeline-end' && source.takeSwitch(end.lsn)) {
-              reader.retry();
-              continue;
-            }
-            break;
-          }
+          end = yield* readStreamRecords(reader, source, options.signal);
           read = true;
         } finally {
           // Failed or left early: nothing more to report.
@@ -149,6 +141,19 @@ export class StreamWal {
       const epoch = x <= next.xid ? next.epoch : next.epoch - 1;
       return { xmin: 0, xminEpoch: 0, catalogXmin: x, catalogXminEpoch: epoch };
     };
+  }
+}
+
+/** Drives a reader over a StreamSource, reading on after each timeline switch the source followed. */
+export async function* readStreamRecords(reader: XLogReader, source: StreamSource, signal?: AbortSignal): AsyncGenerator<DecodedRecord, EndOfWal> {
+  for (;;) {
+    const end = yield* readRecords(reader, source, signal);
+    // The source stopped the reader at a switch point it followed: read on from there on the next timeline.
+    if (end.reason === 'timeline-end' && source.takeSwitch(end.lsn)) {
+      reader.retry();
+      continue;
+    }
+    return end;
   }
 }
 
@@ -265,8 +270,9 @@ export class StreamSource implements PageSource {
       this.buf = this.buf.subarray(drop);
       this.bufStart += drop;
     }
-    // More than minLength where it exists: a read of just a short page header is a failed read to the reader.
-    const want = pagePtr + Math.min(XLOG_BLCKSZ, minLength);
+    // At least minLength, and more than a short page header (a read of no more is a failed read to the reader,
+    // as ReadPageInternal's); never more than that, or a record ending at the flush position would wait for more.
+    const want = pagePtr + Math.min(XLOG_BLCKSZ, Math.max(minLength, SIZE_OF_SHORT_PHD + 1));
     while (this.received < want) {
       if (this.stopAtIsEnd && this.received >= this.stopAt) {
         return { missing: `the server's WAL was flushed up to ${formatLsn(this.stopAt)} when pgwal connected` };
