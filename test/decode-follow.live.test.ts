@@ -179,6 +179,8 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       const created = io();
       // The server's slot is made with pgwal's and copied with the data folder: the promoted server decodes it too.
       expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'f', '--state', state], created), created.stderr()).toBe(0);
+      const before = path.join(base, 'before.state');
+      fs.copyFileSync(state, before);
       await primary.query(`insert into t select g, 'W1 on the primary' from generate_series(1, 50) g`);
       standby = await standbyOf(primary, base, major, { hot_standby_feedback: 'on' });
       await standby.query(`select pg_create_physical_replication_slot('phys')`);
@@ -223,6 +225,10 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       expect(await running, live.stderr()).toBe(0);
       expect(live.stderr()).toMatch(/^pgwal decode: timeline 1 ended at [0-9A-F]+\/[0-9A-F]+; following timeline 2\npgwal decode: stopped by SIGINT after /);
       expect(live.stdout()).toBe(await serverPeek(standby, 'f', end));
+      // And to decoding the promoted server's files (both timelines) from the same state.
+      const files = io();
+      expect(await decodeCommand(['--state', before, '-p', standby.pgWalDir, ...opts, '--end', end], files), files.stderr()).toBe(0);
+      expect(live.stdout()).toBe(files.stdout());
       expect(live.stdout()).toContain("'W1 on the primary'");
       expect(readSlotStateFile(state).timeline).toBe(2);
     } finally {
@@ -242,6 +248,8 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       const state = path.join(base, 'slot.state');
       const created = io();
       expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'f', '--state', state], created), created.stderr()).toBe(0);
+      const before = path.join(base, 'before.state');
+      fs.copyFileSync(state, before);
       standby = await standbyOf(primary, base, major);
       const both = `host=${primary.socketDir},${standby.socketDir} port=${primary.port},${standby.port} user=postgres dbname=postgres target_session_attrs=primary`;
 
@@ -274,6 +282,10 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       expect(live.stderr()).toMatch(/connecting again in \d+ ms at /);
       expect(live.stderr()).toMatch(/timeline 1 ended at [0-9A-F]+\/[0-9A-F]+; following timeline 2\n/);
       expect(live.stdout()).toBe(await serverPeek(standby, 'f', end));
+      // And to decoding the promoted server's files (both timelines) from the same state.
+      const files = io();
+      expect(await decodeCommand(['--state', before, '-p', standby.pgWalDir, ...opts, '--end', end], files), files.stderr()).toBe(0);
+      expect(live.stdout()).toBe(files.stdout());
 
     } finally {
       await standby?.destroy();
