@@ -14,7 +14,8 @@ import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
-import { StreamWal } from '../node/stream-wal.js';
+import { StreamWal, TimelineForkError } from '../node/stream-wal.js';
+import { OrphanedTransactionsError } from '../slot/errors.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -284,6 +285,10 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
           }
           endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
         } catch (e) {
+          // A failover to a server that never had what the slot confirmed: the refusal the next run gives.
+          if (e instanceof TimelineForkError && e.timeline === slot.timeline && slot.confirmedFlush > e.switchPoint) {
+            throw new OrphanedTransactionsError(slot.name, slot.timeline, e.switchPoint, slot.confirmedFlush, undefined);
+          }
           if (stop?.signal.aborted !== true) throw e;
           endNotice = `stopped by ${stop.reason()}${lastRecord !== undefined ? ` after the record at ${formatLsn(lastRecord)}` : ''}`;
         } finally {

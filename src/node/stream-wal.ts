@@ -144,6 +144,26 @@ export class StreamWal {
   }
 }
 
+/**
+ * The server's history left the timeline being read at `switchPoint`, before records pgwal already returned
+ * (up to `readUpTo`): the old primary had WAL the server it now streams from never got. What was decoded past
+ * the switch point cannot be taken back in this run; the slot's failover handling applies on the next.
+ */
+export class TimelineForkError extends WalSourceError {
+  constructor(
+    readonly timeline: number,
+    readonly switchPoint: Lsn,
+    readonly nextTimeline: number,
+    readonly readUpTo: Lsn,
+  ) {
+    super(
+      'timeline-fork',
+      `the server's history left timeline ${timeline} at ${formatLsn(switchPoint)} (timeline ${nextTimeline} follows), but pgwal had read that timeline's WAL up to ${formatLsn(readUpTo)}: decode again from the slot, which handles the transactions past the switch point as after any failover`,
+      { lsn: switchPoint },
+    );
+  }
+}
+
 /** Drives a reader over a StreamSource, reading on after each timeline switch the source followed. */
 export async function* readStreamRecords(reader: XLogReader, source: StreamSource, signal?: AbortSignal): AsyncGenerator<DecodedRecord, EndOfWal> {
   for (;;) {
@@ -239,13 +259,7 @@ export class StreamSource implements PageSource {
    */
   private switchTimeline(ev: Extract<WalStreamEvent, { type: 'timeline-switch' }>): SourceMiss {
     const at = ev.switchLsn;
-    if (this.recPtr > at) {
-      throw new WalSourceError(
-        'timeline-fork',
-        `the server's history left timeline ${ev.timeline} at ${formatLsn(at)} (timeline ${ev.nextTimeline} follows), but pgwal had read that timeline's WAL up to ${formatLsn(this.recPtr)}: decode again from the slot, which handles the transactions past the switch point as after any failover`,
-        { lsn: at },
-      );
-    }
+    if (this.recPtr > at) throw new TimelineForkError(ev.timeline, at, ev.nextTimeline, this.recPtr);
     if (at < this.bufStart) throw new WalSourceError('timeline-fork', `the server's timeline ${ev.timeline} ended at ${formatLsn(at)}, before the stream's ${formatLsn(this.bufStart)}`, { lsn: at });
     if (at < this.received) this.buf = this.buf.subarray(0, at - this.bufStart);
     this.tli = ev.nextTimeline;
