@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { WalError } from '../src/errors.js';
 import { formatLsn, type Lsn } from '../src/lsn.js';
 import { readStreamRecords, StreamSource } from '../src/node/stream-wal.js';
-import type { ReconnectingWalStream, WalStreamEvent } from '../src/node/walreceiver.js';
+import { ReconnectingWalStream, type WalStreamEvent } from '../src/node/walreceiver.js';
+import { ConnectionError } from '../src/protocol/index.js';
 import { MemorySource, XLogReader } from '../src/xlogreader/source.js';
 import type { DecodedRecord } from '../src/xlogreader/record.js';
 import { filler, WalBuilder } from './support/walbuilder.js';
@@ -115,5 +116,27 @@ describe('StreamSource at a timeline switch', () => {
     expect(err).toBeInstanceOf(WalError);
     expect((err as WalError).code).toBe('timeline-fork');
     expect((err as Error).message).toMatch(new RegExp(`^the server's history left timeline 1 at ${formatLsn(switchLsn)} \\(timeline 2 follows\\), but pgwal had read that timeline's WAL up to ${formatLsn(a.pos)}:`));
+  });
+});
+
+describe('ReconnectingWalStream.stop', () => {
+  it('ends a backoff pause at once (SIGINT while the server is down does not wait for the next attempt)', async () => {
+    let attempts = 0;
+    const stream = new ReconnectingWalStream({
+      startLsn: SEG,
+      timeline: 1,
+      initialDelayMs: 60_000,
+      connect: () => {
+        attempts++;
+        return Promise.reject(new ConnectionError('connection refused'));
+      },
+      onReconnect: () => setTimeout(() => stream.stop(), 10),
+    });
+    const started = Date.now();
+    const events: WalStreamEvent[] = [];
+    for await (const ev of stream) events.push(ev);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(attempts).toBe(1);
+    expect(events).toEqual([]);
   });
 });

@@ -233,7 +233,11 @@ export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
   stop(): void {
     this.stopping = true;
     this.current?.stop();
+    this.wake?.();
   }
+
+  /** Ends the backoff pause in progress (stop() while the server is down ends the stream at once). */
+  private wake: (() => void) | undefined;
 
   async *[Symbol.asyncIterator](): AsyncIterator<WalStreamEvent> {
     const o = this.options;
@@ -278,7 +282,10 @@ export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
         failures++;
         if (o.maxAttempts !== undefined && failures > o.maxAttempts) throw e;
         o.onReconnect?.({ attempt: failures, delayMs: delay, error: e, resumeAt: this.resumeAt, timeline: this.timeline });
-        await sleep(delay);
+        if (!this.stopping) {
+          await Promise.race([sleep(delay), new Promise<void>((r) => (this.wake = r))]);
+          this.wake = undefined;
+        }
         delay = Math.min(delay * 2, o.maxDelayMs ?? 10_000);
       } finally {
         this.current = undefined;
