@@ -68,6 +68,9 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
   const profile = profileForMajor(state.major);
   if (profile === undefined) throw new InvalidArgumentError(`unsupported major ${state.major} in the slot state`);
   slot?.assertUsable();
+  if ((options.path === undefined) === (options.stream === undefined)) throw new InvalidArgumentError('decodeTransactions takes the WAL from path or from stream (one of them)');
+  // Connected (and the slot checked against the server's history) before anything is allocated.
+  const fromServer = options.stream === undefined ? undefined : await openStream(options.stream, state, slot, options);
   const ready: TypedTransaction[] = [];
   const pages = readCatalogPages(state);
   const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
@@ -84,9 +87,7 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     ...(options.oldRows === true ? { oldRows: {} } : typeof options.oldRows === 'object' ? { oldRows: options.oldRows } : {}),
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });
-  if ((options.path === undefined) === (options.stream === undefined)) throw new InvalidArgumentError('decodeTransactions takes the WAL from path or from stream (one of them)');
   // The decoder copies what it keeps out of each record before the next is read: windows are recycled.
-  const fromServer = options.stream === undefined ? undefined : await openStream(options.stream, state, slot, options);
   const stream: AsyncIterable<DecodedRecord> =
     fromServer ?? openWal({ path: options.path!, timeline: 'latest', recycleWindows: true }).records({ start: parseLsn(state.restartLsn), end: options.end, startTimeline: state.timeline, signal: options.signal });
   const catalogPagesAt = historic === undefined ? undefined : (restart: Lsn): SlotState['catalogPages'] => catalogSnapshotToJson(historic.exportSnapshot(restart));
