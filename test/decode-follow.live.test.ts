@@ -7,6 +7,7 @@
 //  - From the primary through a host list (target_session_attrs=primary): the primary dies, the standby is
 //    promoted, pgwal connects to it and goes on. A slot that consumed what the standby never had: decoding
 //    stops refusing the orphaned transactions, as decoding again and decode -p do; --accept-orphans goes on.
+//    One that only read ahead of the standby (an open transaction) starts again from the slot by itself.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -358,6 +359,61 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       expect(streamed.stdout()).toBe(files.stdout());
       expect(streamed.stdout()).toContain("'on timeline 2'");
       expect(streamed.stdout()).not.toContain("'orphan");
+    } finally {
+      await standby?.destroy();
+      await primary.destroy();
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('a failover to a standby that has less than pgwal read, nothing of it confirmed: decoding starts again from the slot and goes on', async () => {
+    const base = tmpdir('again');
+    const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    let standby: Server | undefined;
+    try {
+      await primary.start();
+      await primary.query('create table t (id int primary key, v text)');
+      const state = path.join(base, 'slot.state');
+      const created = io();
+      expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'f', '--state', state], created), created.stderr()).toBe(0);
+      const before = path.join(base, 'before.state');
+      fs.copyFileSync(state, before);
+      standby = await standbyOf(primary, base, major);
+      const both = `host=${primary.socketDir},${standby.socketDir} port=${primary.port},${standby.port} user=postgres dbname=postgres target_session_attrs=primary`;
+      const ac = new AbortController();
+      const live = io(ac.signal);
+      const running = decodeCommand(['--state', state, '--dsn', both, '-f', '--confirm-every', '1', ...opts], live);
+      const p = await primary.connect();
+      p.on('error', () => undefined);
+      await p.query(`insert into t select g, 'replicated ' || g from generate_series(1, 500) g`);
+      await waitForReplay(standby, await flushedLsn(p));
+      await until(() => live.stdout().includes("'replicated 500'"), () => live.stderr());
+      await standby.stop('fast');
+      // A transaction the primary never commits: pgwal reads its records past what the standby has.
+      await p.query('begin');
+      await p.query(`insert into t select g, 'never committed ' || g from generate_series(1000, 3000) g`);
+      const [{ l: open }] = (await primary.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l')) as [{ l: string }];
+      await until(
+        async () => (await primary.query<{ ok: boolean }>(`select sent_lsn >= $1::pg_lsn as ok from pg_stat_replication where application_name = 'pgwal decode'`, [open]))[0]?.ok === true,
+        () => `pgwal sent ${open}`,
+      );
+      await sleep(300);
+      await primary.stop('immediate');
+      await p.end().catch(() => undefined);
+      await standby.start();
+      await standby.query('select pg_promote(true, 60)');
+      await standby.query(`insert into t values (8000, 'on timeline 2')`);
+      const sc = await standby.connect();
+      const end = await flushedLsn(sc).finally(() => sc.end());
+      await until(() => live.stdout().includes("'on timeline 2'"), () => live.stderr());
+      ac.abort();
+      expect(await running, live.stderr()).toBe(0);
+      expect(live.stderr()).toMatch(/pgwal decode: the server's history left timeline 1 at [0-9A-F]+\/[0-9A-F]+ \(timeline 2 follows\), but pgwal had read that timeline's WAL up to [0-9A-F]+\/[0-9A-F]+; decoding again from the slot's restart_lsn\n/);
+      expect(live.stdout()).toBe(await serverPeek(standby, 'f', end));
+      const files = io();
+      expect(await decodeCommand(['--state', before, '-p', standby.pgWalDir, ...opts, '--end', end], files), files.stderr()).toBe(0);
+      expect(live.stdout()).toBe(files.stdout());
+      expect(live.stdout()).not.toContain('never committed');
     } finally {
       await standby?.destroy();
       await primary.destroy();

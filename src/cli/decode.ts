@@ -66,7 +66,10 @@ Options:
                       as a standby follows it, and a host list (host=a,b target_session_attrs=primary) leads to a
                       promoted standby; a slot on an older timeline streams it up to its switch point
   -f, --follow        with --dsn and no --endpos: keep decoding as WAL arrives; SIGINT or SIGTERM ends after the
-                      last whole record, the slot saved as at any end (with --confirm-every, what was confirmed)
+                      last whole record, the slot saved as at any end (with --confirm-every, what was confirmed).
+                      A failover to a server that lacks WAL pgwal read: a slot that confirmed past the switch point
+                      is refused (orphaned transactions, as from files); else, with --confirm-every, decoding
+                      starts again from the slot
   --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
                       the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
                       the WAL and the catalog rows decoding still needs
@@ -126,7 +129,33 @@ export const DECODE_OPTIONS: OptionSpec[] = [
   ...SLOT_DECODE_OPTIONS,
 ];
 
+/**
+ * A failover through --dsn to a server whose history left the old timeline before records already decoded, none
+ * of them confirmed past the switch point: decoding starts again from the slot, as a restart would.
+ */
+class DecodeAgain extends Error {
+  constructor(readonly fork: TimelineForkError) {
+    super(fork.message);
+  }
+}
+
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
+  // Bounded: each new start follows another failover.
+  for (let starts = 1; ; starts++) {
+    try {
+      return await decodeRun(argv, io);
+    } catch (e) {
+      if (!(e instanceof DecodeAgain)) throw e;
+      if (starts >= 10) {
+        io.err(`pgwal decode: error: ${e.fork.message}\n`);
+        return 1;
+      }
+      io.err(`pgwal decode: ${e.fork.message.replace(/: decode again from the slot.*$/, '')}; decoding again from the slot's restart_lsn\n`);
+    }
+  }
+}
+
+async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
   let slot: Slot | undefined;
   try {
     const p = getopt(
@@ -289,6 +318,9 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
           if (e instanceof TimelineForkError && e.timeline === slot.timeline && slot.confirmedFlush > e.switchPoint) {
             throw new OrphanedTransactionsError(slot.name, slot.timeline, e.switchPoint, slot.confirmedFlush, undefined);
           }
+          // Nothing past the switch point confirmed (--confirm-every): what the decoder holds from the old timeline
+          // is dropped and the run starts again from the slot; output after the last confirm may come again.
+          if (e instanceof TimelineForkError && follow && hooks.confirmsAsItGoes) throw new DecodeAgain(e);
           if (stop?.signal.aborted !== true) throw e;
           endNotice = `stopped by ${stop.reason()}${lastRecord !== undefined ? ` after the record at ${formatLsn(lastRecord)}` : ''}`;
         } finally {
