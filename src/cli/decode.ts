@@ -7,7 +7,7 @@ import { openSlotFile, readCatalogPages } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Slot } from '../slot/slot.js';
-import { judgeEndOfWal, SlotDecodeHooks } from '../node/slot-decode.js';
+import { judgeEndOfWal, orphanedTransactions, SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { defaultSpillDir, FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
@@ -15,7 +15,9 @@ import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
 import { StreamWal, TimelineForkError } from '../node/stream-wal.js';
-import { OrphanedTransactionsError } from '../slot/errors.js';
+import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { Major } from '../xlogreader/profile.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -303,8 +305,10 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           onTimelineSwitch: ({ timeline, nextTimeline, switchLsn }) => io.err(`pgwal decode: timeline ${timeline} ended at ${formatLsn(switchLsn)}; following timeline ${nextTimeline}\n`),
         });
         closeStream = stream.close;
+        const seen = new SeenCommits(state.major, state.databaseOid);
         try {
           for await (const rec of stream) {
+            await seen.add(rec);
             lastRecord = rec.lsn;
             hooks.checkRecord(rec);
             decoder.process(rec);
@@ -316,7 +320,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
         } catch (e) {
           // A failover to a server that never had what the slot confirmed: the refusal the next run gives.
           if (e instanceof TimelineForkError && e.timeline === slot.timeline && slot.confirmedFlush > e.switchPoint) {
-            throw new OrphanedTransactionsError(slot.name, slot.timeline, e.switchPoint, slot.confirmedFlush, undefined);
+            throw new OrphanedTransactionsError(slot.name, slot.timeline, e.switchPoint, slot.confirmedFlush, seen.between(e.switchPoint, slot.confirmedFlush));
           }
           // Nothing past the switch point confirmed (--confirm-every): what the decoder holds from the old timeline
           // is dropped and the run starts again from the slot; output after the last confirm may come again.
@@ -426,4 +430,43 @@ function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; r
       outer?.removeEventListener('abort', onOuter);
     },
   };
+}
+
+const RM_XACT_ID = 1;
+
+/**
+ * The commits of the slot's database this run read, to list the orphaned transactions when a failover leaves
+ * them off the new history (the old timeline's WAL past the switch point is not on the server pgwal reconnects
+ * to). Bounded: past MAX entries the oldest go, and a range reaching before what is kept cannot be listed.
+ */
+class SeenCommits {
+  private static readonly MAX = 100_000;
+  private readonly commits: OrphanedTransaction[] = [];
+  /** Commits from here on were all kept (the first record read, then the end of the last one dropped). */
+  private from: Lsn | undefined;
+
+  constructor(
+    private readonly major: Major,
+    private readonly dbOid: number,
+  ) {}
+
+  async add(rec: DecodedRecord): Promise<void> {
+    this.from ??= rec.lsn;
+    // Only xact records can be commits: the rest cost nothing here.
+    if (rec.rmid !== RM_XACT_ID) return;
+    const [c] = await orphanedTransactions(oneRecord(rec), Number.MAX_SAFE_INTEGER, this.major, this.dbOid);
+    if (c === undefined) return;
+    this.commits.push(c);
+    if (this.commits.length > SeenCommits.MAX) this.from = this.commits.shift()!.commitEndLsn;
+  }
+
+  /** The commits in [from, to] (orphanedTransactions' range), or undefined when not all of it was read. */
+  between(from: Lsn, to: Lsn): OrphanedTransaction[] | undefined {
+    if (this.from === undefined || this.from > from) return undefined;
+    return this.commits.filter((c) => c.commitLsn >= from && c.commitLsn < to && c.commitEndLsn <= to);
+  }
+}
+
+async function* oneRecord(rec: DecodedRecord): AsyncGenerator<DecodedRecord> {
+  yield rec;
 }
