@@ -129,10 +129,11 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
         // A walsender can be gone before it is terminated (pg_terminate_backend is then false): rounds go on until
         // four were killed.
         for (let round = 0; kills < 4 && round < 12; round++) {
-          // The walsender of the connection made after the last kill.
+          // The walsender of the connection made after the last kill, once streaming: killing the connection that
+          // StreamWal.open makes first (IDENTIFY_SYSTEM, SHOW) ends the run, a failed start as pg_recvlogical's.
           let pid: number | undefined;
           for (let i = 0; i < 400 && pid === undefined; i++) {
-            pid = (await c.query(`select pid from pg_stat_replication where application_name = 'pgwal decode' and not pid = any($1::int[])`, [killed])).rows[0]?.pid as number | undefined;
+            pid = (await c.query(`select pid from pg_stat_replication where application_name = 'pgwal decode' and state in ('catchup', 'streaming') and not pid = any($1::int[])`, [killed])).rows[0]?.pid as number | undefined;
             if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
           }
           killed.push(pid!);

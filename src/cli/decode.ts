@@ -7,14 +7,17 @@ import { openSlotFile, readCatalogPages } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Slot } from '../slot/slot.js';
-import { judgeEndOfWal, SlotDecodeHooks } from '../node/slot-decode.js';
+import { judgeEndOfWal, orphanedTransactions, SlotDecodeHooks } from '../node/slot-decode.js';
 import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
 import { defaultSpillDir, FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
-import { StreamWal } from '../node/stream-wal.js';
+import { StreamWal, TimelineForkError } from '../node/stream-wal.js';
+import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
+import type { Major } from '../xlogreader/profile.js';
 import type { DumpIo } from './dump.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -24,7 +27,7 @@ message as psql prints a bytea (\\x and lowercase hex).
 
 Usage:
   pgwal decode --state FILE [--path DIR]... [--restore-command CMD] [--plugin test_decoding|json|pgoutput|sql] [-o NAME=VALUE]... [-e LSN] [--with-lsn] [--advance]
-  pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN] [options as above]
+  pgwal decode --state FILE --dsn CONNSTR [--physical-slot NAME] [--endpos LSN | -f] [options as above]
 
 Options:
   --state FILE        a state file written by pgwal slot create
@@ -61,7 +64,14 @@ ${SQL_FILTER_HELP}  --dsn CONNSTR       decode straight from the server's physic
                       connection string; not with -p or --restore-command): output as from its WAL files; without
                       --end, up to the server's flush position when pgwal connected. The flush position reported
                       to the server is the slot's restart_lsn; a lost connection is retried (said on stderr) from
-                      the first byte not yet read
+                      the first byte not yet read. A timeline switch in the stream (a promoted server) is followed
+                      as a standby follows it, and a host list (host=a,b target_session_attrs=primary) leads to a
+                      promoted standby; a slot on an older timeline streams it up to its switch point
+  -f, --follow        with --dsn and no --endpos: keep decoding as WAL arrives; SIGINT or SIGTERM ends after the
+                      last whole record, the slot saved as at any end (with --confirm-every, what was confirmed).
+                      A failover to a server that lacks WAL pgwal read: a slot that confirmed past the switch point
+                      is refused (orphaned transactions, as from files); else, with --confirm-every, decoding
+                      starts again from the slot
   --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
                       the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
                       the WAL and the catalog rows decoding still needs
@@ -114,6 +124,7 @@ export const DECODE_OPTIONS: OptionSpec[] = [
   ...SQL_FILTER_OPTIONS,
   { long: 'dsn', arg: 'required' },
   { long: 'physical-slot', arg: 'required' },
+  { short: 'f', long: 'follow', arg: 'none' },
   { long: 'advance', arg: 'none' },
   { long: 'spill-dir', arg: 'required' },
   { long: 'toast-cache', arg: 'required' },
@@ -121,7 +132,33 @@ export const DECODE_OPTIONS: OptionSpec[] = [
   ...SLOT_DECODE_OPTIONS,
 ];
 
+/**
+ * A failover through --dsn to a server whose history left the old timeline before records already decoded, none
+ * of them confirmed past the switch point: decoding starts again from the slot, as a restart would.
+ */
+class DecodeAgain extends Error {
+  constructor(readonly fork: TimelineForkError) {
+    super(fork.message);
+  }
+}
+
 export async function decodeCommand(argv: string[], io: DumpIo): Promise<number> {
+  // Bounded: each new start follows another failover.
+  for (let starts = 1; ; starts++) {
+    try {
+      return await decodeRun(argv, io);
+    } catch (e) {
+      if (!(e instanceof DecodeAgain)) throw e;
+      if (starts >= 10) {
+        io.err(`pgwal decode: error: ${e.fork.message}\n`);
+        return 1;
+      }
+      io.err(`pgwal decode: ${e.fork.message.replace(/: decode again from the slot.*$/, '')}; decoding again from the slot's restart_lsn\n`);
+    }
+  }
+}
+
+async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
   let slot: Slot | undefined;
   try {
     const p = getopt(
@@ -143,6 +180,8 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
       const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
       if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
     } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
+    else if (p.options.some((o) => o.name === 'follow')) throw new WalError('invalid-argument', '--follow needs --dsn');
+    const follow = p.options.some((o) => o.name === 'follow');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     // A peek takes the slot too (as the server's), but where no lock can be made (a read-only folder) it goes on.
     const peek = !['advance', 'confirm-every', 'rewind', 'accept-orphans'].some((n) => p.options.some((o) => o.name === n));
@@ -256,17 +295,42 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
     try {
       if (streamWal !== undefined) {
         const heldSlot = slot;
-        const stream = streamWal.records({ ...range, flushLsn: () => heldSlot.restartLsn, catalogXmin: () => heldSlot.catalogXmin });
+        // --follow: SIGINT or SIGTERM ends decoding after the last whole record; the slot is saved as at any end.
+        const stop = follow ? stopOnSignals(io.signal) : undefined;
+        const stream = streamWal.records({
+          ...range,
+          flushLsn: () => heldSlot.restartLsn,
+          catalogXmin: () => heldSlot.catalogXmin,
+          follow,
+          ...(stop !== undefined ? { signal: stop.signal } : {}),
+          onTimelineSwitch: ({ timeline, nextTimeline, switchLsn }) => io.err(`pgwal decode: timeline ${timeline} ended at ${formatLsn(switchLsn)}; following timeline ${nextTimeline}\n`),
+        });
         closeStream = stream.close;
-        for await (const rec of stream) {
-          lastRecord = rec.lsn;
-          hooks.checkRecord(rec);
-          decoder.process(rec);
-          const text = pending;
-          pending = '';
-          await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+        const seen = new SeenCommits(state.major, state.databaseOid);
+        try {
+          for await (const rec of stream) {
+            await seen.add(rec);
+            lastRecord = rec.lsn;
+            hooks.checkRecord(rec);
+            decoder.process(rec);
+            const text = pending;
+            pending = '';
+            await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
+          }
+          endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
+        } catch (e) {
+          // A failover to a server that never had what the slot confirmed: the refusal the next run gives.
+          if (e instanceof TimelineForkError && e.timeline === slot.timeline && slot.confirmedFlush > e.switchPoint) {
+            throw new OrphanedTransactionsError(slot.name, slot.timeline, e.switchPoint, slot.confirmedFlush, seen.between(e.switchPoint, slot.confirmedFlush));
+          }
+          // Nothing past the switch point confirmed (--confirm-every): what the decoder holds from the old timeline
+          // is dropped and the run starts again from the slot; output after the last confirm may come again.
+          if (e instanceof TimelineForkError && follow && hooks.confirmsAsItGoes) throw new DecodeAgain(e);
+          if (stop?.signal.aborted !== true) throw e;
+          endNotice = `stopped by ${stop.reason()}${lastRecord !== undefined ? ` after the record at ${formatLsn(lastRecord)}` : ''}`;
+        } finally {
+          stop?.dispose();
         }
-        endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
       } else if (archive === undefined && direct) {
         // Folders and no hold-back: a synchronous loop, no await per record.
         // Output is written in 64 KiB pieces; only when commits may be confirmed on the way (--confirm-every) is it
@@ -345,4 +409,65 @@ export async function decodeCommand(argv: string[], io: DumpIo): Promise<number>
   } finally {
     slot?.release();
   }
+}
+
+/** An abort signal for --follow: the CLI's (SIGINT, a closed stdout) or SIGTERM. */
+function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; reason(): string; dispose(): void } {
+  const ac = new AbortController();
+  let why = 'SIGINT';
+  const onTerm = (): void => {
+    why = 'SIGTERM';
+    ac.abort();
+  };
+  const onOuter = (): void => ac.abort();
+  process.once('SIGTERM', onTerm);
+  if (outer?.aborted === true) ac.abort();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  return {
+    signal: ac.signal,
+    reason: () => why,
+    dispose: () => {
+      process.off('SIGTERM', onTerm);
+      outer?.removeEventListener('abort', onOuter);
+    },
+  };
+}
+
+const RM_XACT_ID = 1;
+
+/**
+ * The commits of the slot's database this run read, to list the orphaned transactions when a failover leaves
+ * them off the new history (the old timeline's WAL past the switch point is not on the server pgwal reconnects
+ * to). Bounded: past MAX entries the oldest go, and a range reaching before what is kept cannot be listed.
+ */
+class SeenCommits {
+  private static readonly MAX = 100_000;
+  private readonly commits: OrphanedTransaction[] = [];
+  /** Commits from here on were all kept (the first record read, then the end of the last one dropped). */
+  private from: Lsn | undefined;
+
+  constructor(
+    private readonly major: Major,
+    private readonly dbOid: number,
+  ) {}
+
+  async add(rec: DecodedRecord): Promise<void> {
+    this.from ??= rec.lsn;
+    // Only xact records can be commits: the rest cost nothing here.
+    if (rec.rmid !== RM_XACT_ID) return;
+    const [c] = await orphanedTransactions(oneRecord(rec), Number.MAX_SAFE_INTEGER, this.major, this.dbOid);
+    if (c === undefined) return;
+    this.commits.push(c);
+    if (this.commits.length > SeenCommits.MAX) this.from = this.commits.shift()!.commitEndLsn;
+  }
+
+  /** The commits in [from, to] (orphanedTransactions' range), or undefined when not all of it was read. */
+  between(from: Lsn, to: Lsn): OrphanedTransaction[] | undefined {
+    if (this.from === undefined || this.from > from) return undefined;
+    return this.commits.filter((c) => c.commitLsn >= from && c.commitLsn < to && c.commitEndLsn <= to);
+  }
+}
+
+async function* oneRecord(rec: DecodedRecord): AsyncGenerator<DecodedRecord> {
+  yield rec;
 }

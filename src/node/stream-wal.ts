@@ -7,7 +7,7 @@ import { ProtocolError } from '../protocol/index.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { historyWithoutFile, parseTimelineHistory, type TimelineHistory } from '../timeline/history.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
-import { XLOG_BLCKSZ, XLogReader, type EndOfWal, type XLogReaderOptions } from '../xlogreader/reader.js';
+import { SIZE_OF_SHORT_PHD, XLOG_BLCKSZ, XLogReader, type EndOfWal, type XLogReaderOptions } from '../xlogreader/reader.js';
 import { readRecords, type PageSource, type SourceBytes, type SourceMiss } from '../xlogreader/source.js';
 import { ReplicationConnection } from './replication.js';
 import { ReconnectingWalStream, type HotStandbyFeedbackValues, type WalStreamEvent } from './walreceiver.js';
@@ -34,6 +34,10 @@ export interface StreamRecordsOptions {
   flushLsn: () => Lsn;
   /** The pgwal slot's catalog_xmin, sent in hot standby feedback (only with a physical slot). */
   catalogXmin?: () => number;
+  /** Without `end`: keep reading as WAL arrives (until `signal` aborts), not only up to the flush position at open. */
+  follow?: boolean;
+  /** Each timeline switch followed (the server's timeline ended, or a failover led to a server whose history left it). */
+  onTimelineSwitch?: (info: { timeline: number; nextTimeline: number; switchLsn: Lsn; history: TimelineHistory }) => void;
 }
 
 /**
@@ -82,9 +86,11 @@ export class StreamWal {
    * restart_lsn, after the caller has advanced it) and ends it.
    */
   records(options: StreamRecordsOptions): AsyncIterable<DecodedRecord> & { readonly end: EndOfWal | undefined; close(): Promise<void> } {
+    // A slot on an older timeline streams it from the restart_lsn: the server ends that timeline at its switch
+    // point and streaming goes on on the next, as walreceiver follows it.
     const startTimeline = options.startTimeline ?? this.timeline;
-    if (startTimeline !== this.timeline) {
-      throw new InvalidArgumentError(`the slot is on timeline ${startTimeline} and the server on timeline ${this.timeline}: decoding over a timeline switch from a stream is not supported yet (decode from files)`);
+    if (this.history.every((e) => e.tli !== startTimeline)) {
+      throw new InvalidArgumentError(`the slot is on timeline ${startTimeline}, which is not on the server's history (timeline ${this.timeline})`);
     }
     const segStart = options.start - (options.start % this.segmentSize);
     const feedback = this.feedback(options);
@@ -93,15 +99,19 @@ export class StreamWal {
       slot: this.options.physicalSlot,
       // Whole segments from the start of the restart_lsn's: the reader checks the segment's long page header.
       startLsn: segStart,
-      timeline: this.timeline,
+      timeline: startTimeline,
       statusIntervalMs: this.options.statusIntervalMs,
       reportFlush: true,
+      // A host list may lead to a promoted standby that has less of the old timeline than was read.
+      followForks: true,
       ...(feedback !== undefined ? { hotStandbyFeedback: feedback } : {}),
       ...(this.options.onReconnect !== undefined ? { onReconnect: this.options.onReconnect } : {}),
     });
     stream.report({ write: segStart, flush: options.flushLsn() });
-    const source = new StreamSource(stream, segStart, this.timeline, options.end ?? this.serverFlush, options.end === undefined, options.flushLsn);
-    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.timeline, expect: options.expect });
+    const follow = options.follow === true && options.end === undefined;
+    const source = new StreamSource(stream, segStart, startTimeline, options.end ?? this.serverFlush, options.end === undefined && !follow, options.flushLsn, options.signal);
+    if (options.onTimelineSwitch !== undefined) source.onTimelineSwitch = options.onTimelineSwitch;
+    const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: startTimeline, expect: options.expect });
     let end: EndOfWal | undefined;
     return {
       get end() {
@@ -110,7 +120,7 @@ export class StreamWal {
       async *[Symbol.asyncIterator]() {
         let read = false;
         try {
-          end = yield* readRecords(reader, source, options.signal);
+          end = yield* readStreamRecords(reader, source, options.signal);
           read = true;
         } finally {
           // Failed or left early: nothing more to report.
@@ -131,6 +141,39 @@ export class StreamWal {
       const epoch = x <= next.xid ? next.epoch : next.epoch - 1;
       return { xmin: 0, xminEpoch: 0, catalogXmin: x, catalogXminEpoch: epoch };
     };
+  }
+}
+
+/**
+ * The server's history left the timeline being read at `switchPoint`, before records pgwal already returned
+ * (up to `readUpTo`): the old primary had WAL the server it now streams from never got. What was decoded past
+ * the switch point cannot be taken back in this run; the slot's failover handling applies on the next.
+ */
+export class TimelineForkError extends WalSourceError {
+  constructor(
+    readonly timeline: number,
+    readonly switchPoint: Lsn,
+    readonly nextTimeline: number,
+    readonly readUpTo: Lsn,
+  ) {
+    super(
+      'timeline-fork',
+      `the server's history left timeline ${timeline} at ${formatLsn(switchPoint)} (timeline ${nextTimeline} follows), but pgwal had read that timeline's WAL up to ${formatLsn(readUpTo)}: decode again from the slot, which handles the transactions past the switch point as after any failover`,
+      { lsn: switchPoint },
+    );
+  }
+}
+
+/** Drives a reader over a StreamSource, reading on after each timeline switch the source followed. */
+export async function* readStreamRecords(reader: XLogReader, source: StreamSource, signal?: AbortSignal): AsyncGenerator<DecodedRecord, EndOfWal> {
+  for (;;) {
+    const end = yield* readRecords(reader, source, signal);
+    // The source stopped the reader at a switch point it followed: read on from there on the next timeline.
+    if (end.reason === 'timeline-end' && source.takeSwitch(end.lsn)) {
+      reader.retry();
+      continue;
+    }
+    return end;
   }
 }
 
@@ -159,44 +202,100 @@ export class StreamSource implements PageSource {
   private buf = new Uint8Array(0);
   private readonly events: AsyncIterator<WalStreamEvent>;
   private closed = false;
+  /** The record the reader is reading (its last recPtr): bytes of its page are kept, it may read it again. */
+  private recPtr: Lsn = 0;
+  /** A switch point at which the reader was stopped, to be read on from (takeSwitch). */
+  private switchedAt: Lsn | undefined;
+  /** The timeline whose WAL is streamed now. */
+  tli: number;
+  onTimelineSwitch: StreamRecordsOptions['onTimelineSwitch'];
 
   constructor(
     private readonly stream: ReconnectingWalStream,
     start: Lsn,
-    private readonly tli: number,
+    tli: number,
     private readonly stopAt: Lsn,
     private readonly stopAtIsEnd: boolean,
     private readonly flushLsn: () => Lsn,
+    private readonly signal?: AbortSignal,
   ) {
     this.bufStart = start;
+    this.tli = tli;
     this.events = stream[Symbol.asyncIterator]();
+  }
+
+  /** Whether the reader's `timeline-end` at `lsn` is a switch this source followed (then the reader retries). */
+  takeSwitch(lsn: Lsn): boolean {
+    if (this.switchedAt !== lsn) return false;
+    this.switchedAt = undefined;
+    return true;
+  }
+
+  /** The next stream event, or the abort of `signal` (thrown as its reason). */
+  private nextEvent(): Promise<IteratorResult<WalStreamEvent>> {
+    const signal = this.signal;
+    if (signal === undefined) return this.events.next();
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.events.next().then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /**
+   * The server's timeline ended at `switchLsn` (or a failover led to a server whose history left it there): bytes
+   * past it are not on the new history. The reader is stopped there (a miss naming the switch point) and reads
+   * on from it; records it already returned past the switch point cannot be taken back: an error.
+   */
+  private switchTimeline(ev: Extract<WalStreamEvent, { type: 'timeline-switch' }>): SourceMiss {
+    const at = ev.switchLsn;
+    if (this.recPtr > at) throw new TimelineForkError(ev.timeline, at, ev.nextTimeline, this.recPtr);
+    if (at < this.bufStart) throw new WalSourceError('timeline-fork', `the server's timeline ${ev.timeline} ended at ${formatLsn(at)}, before the stream's ${formatLsn(this.bufStart)}`, { lsn: at });
+    if (at < this.received) this.buf = this.buf.subarray(0, at - this.bufStart);
+    this.tli = ev.nextTimeline;
+    this.switchedAt = at;
+    const history = parseTimelineHistory(ev.history.content, ev.nextTimeline, ev.history.filename);
+    this.onTimelineSwitch?.({ timeline: ev.timeline, nextTimeline: ev.nextTimeline, switchLsn: at, history });
+    return { missing: `the server's timeline ${ev.timeline} ended at ${formatLsn(at)}; timeline ${ev.nextTimeline} follows`, switchPoint: at };
   }
 
   get received(): Lsn {
     return this.bufStart + this.buf.length;
   }
 
-  async read(pagePtr: Lsn, minLength: number): Promise<SourceBytes | SourceMiss> {
+  async read(pagePtr: Lsn, minLength: number, recPtr: Lsn): Promise<SourceBytes | SourceMiss> {
     if (pagePtr < this.bufStart) throw new InvalidArgumentError(`the reader asked for ${formatLsn(pagePtr)}, before the stream's ${formatLsn(this.bufStart)}`);
-    // Drop what lies before the page asked for: the reader only goes forward.
-    if (pagePtr > this.bufStart) {
-      const drop = Math.min(pagePtr - this.bufStart, this.buf.length);
+    this.recPtr = recPtr;
+    // Drop what lies before the page asked for and before the record being read (read again after a timeline
+    // switch): the reader only goes forward.
+    const keepFrom = Math.min(pagePtr, recPtr - (recPtr % XLOG_BLCKSZ));
+    if (keepFrom > this.bufStart) {
+      const drop = Math.min(keepFrom - this.bufStart, this.buf.length);
       this.buf = this.buf.subarray(drop);
       this.bufStart += drop;
     }
-    // More than minLength where it exists: a read of just a short page header is a failed read to the reader.
-    const want = pagePtr + Math.min(XLOG_BLCKSZ, minLength);
+    // At least minLength, and more than a short page header (a read of no more is a failed read to the reader,
+    // as ReadPageInternal's); never more than that, or a record ending at the flush position would wait for more.
+    const want = pagePtr + Math.min(XLOG_BLCKSZ, Math.max(minLength, SIZE_OF_SHORT_PHD + 1));
     while (this.received < want) {
       if (this.stopAtIsEnd && this.received >= this.stopAt) {
         return { missing: `the server's WAL was flushed up to ${formatLsn(this.stopAt)} when pgwal connected` };
       }
       this.stream.report({ write: this.received, flush: this.flushLsn() });
-      const r = await this.events.next();
+      const r = await this.nextEvent();
       if (r.done === true) return { missing: `the server's stream ended at ${formatLsn(this.received)}` };
       const ev = r.value;
-      if (ev.type === 'timeline-switch') {
-        throw new WalSourceError('timeline-switch', `the server's timeline ${ev.timeline} ended at ${formatLsn(ev.switchLsn)}: following a timeline switch while decoding from a stream is not supported yet`, { lsn: ev.switchLsn });
-      }
+      if (ev.type === 'timeline-switch') return this.switchTimeline(ev);
       if (ev.type === 'end') return { missing: `the server ended the stream at ${formatLsn(ev.lsn)}` };
       if (ev.dataStart !== this.received) throw new ProtocolError('protocol-violation', `the stream sent WAL at ${formatLsn(ev.dataStart)}, expected ${formatLsn(this.received)}`);
       // A new array each time: bytes handed to the reader are never changed under it.
@@ -225,7 +324,7 @@ export class StreamSource implements PageSource {
     }
     this.stream.stop();
     try {
-      // Drain to the end event: the connection is closed by the stream.
+      // Drain to the end event (after an abort, the read still pending comes first): the connection is closed by the stream.
       for (;;) {
         const r = await this.events.next();
         if (r.done === true) break;

@@ -7,9 +7,12 @@ import { TypedChangesPlugin, type TypedChange, type TypedTransaction } from '../
 import type { SlotState } from '../slot/state.js';
 import type { Slot } from '../slot/slot.js';
 import { profileForMajor } from '../xlogreader/profile.js';
+import type { DecodedRecord } from '../xlogreader/record.js';
 import { FileSpillStore } from './spill.js';
 import { openWal } from './wal.js';
 import { readCatalogPages } from './slot.js';
+import { StreamWal, type StreamRecordsOptions, type StreamWalOptions } from './stream-wal.js';
+import { assertOnHistory, timelineOfLsn } from '../timeline/history.js';
 import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 
@@ -23,8 +26,15 @@ export interface DecodeTransactionsOptions {
    * the acknowledgement, so a transaction whose body did not finish (a crash, a break, a throw) comes again.
    */
   slot?: Slot;
-  /** Folders holding the WAL. */
-  path: string | string[];
+  /** Folders holding the WAL (or give `stream`). */
+  path?: string | string[];
+  /**
+   * The WAL from a server's physical replication stream instead of folders (as `pgwal decode --dsn`): the flush
+   * position reported is the slot's restart_lsn; with `physicalSlot`, hot standby feedback carries its
+   * catalog_xmin. Without `end`, up to the server's flush position when connected, or with `follow` on as WAL
+   * arrives (until `signal` aborts), following timeline switches and a host list's failover.
+   */
+  stream?: StreamWalOptions & Pick<StreamRecordsOptions, 'follow' | 'onTimelineSwitch'>;
   /** Stop at this LSN (upto_lsn); default: the end of the WAL in the folders. */
   end?: Lsn;
   signal?: AbortSignal;
@@ -58,6 +68,9 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
   const profile = profileForMajor(state.major);
   if (profile === undefined) throw new InvalidArgumentError(`unsupported major ${state.major} in the slot state`);
   slot?.assertUsable();
+  if ((options.path === undefined) === (options.stream === undefined)) throw new InvalidArgumentError('decodeTransactions takes the WAL from path or from stream (one of them)');
+  // Connected (and the slot checked against the server's history) before anything is allocated.
+  const fromServer = options.stream === undefined ? undefined : await openStream(options.stream, state, slot, options);
   const ready: TypedTransaction[] = [];
   const pages = readCatalogPages(state);
   const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
@@ -75,7 +88,8 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     ...(options.spillDir !== undefined ? { spill: new FileSpillStore(options.spillDir) } : {}),
   });
   // The decoder copies what it keeps out of each record before the next is read: windows are recycled.
-  const stream = openWal({ path: options.path, timeline: 'latest', recycleWindows: true }).records({ start: parseLsn(state.restartLsn), end: options.end, startTimeline: state.timeline, signal: options.signal });
+  const stream: AsyncIterable<DecodedRecord> =
+    fromServer ?? openWal({ path: options.path!, timeline: 'latest', recycleWindows: true }).records({ start: parseLsn(state.restartLsn), end: options.end, startTimeline: state.timeline, signal: options.signal });
   const catalogPagesAt = historic === undefined ? undefined : (restart: Lsn): SlotState['catalogPages'] => catalogSnapshotToJson(historic.exportSnapshot(restart));
   try {
     for await (const rec of stream) {
@@ -93,5 +107,34 @@ export async function* decodeTransactions(options: DecodeTransactionsOptions): A
     }
   } finally {
     decoder.close();
+    // A stream reports the slot's final restart_lsn before it ends.
+    await fromServer?.close();
   }
+}
+
+/** The records of a server's stream from the state's restart_lsn, on the server's history. */
+async function openStream(
+  o: NonNullable<DecodeTransactionsOptions['stream']>,
+  state: SlotState,
+  slot: Slot | undefined,
+  options: DecodeTransactionsOptions,
+): Promise<ReturnType<StreamWal['records']>> {
+  const wal = await StreamWal.open(o);
+  if (wal.systemIdentifier !== state.systemIdentifier) {
+    throw new InvalidArgumentError(`the server has system identifier ${wal.systemIdentifier}, the slot state ${state.systemIdentifier}`);
+  }
+  // A slot that consumed what the server's history never had (a failover that lost transactions) is refused.
+  assertOnHistory(state.timeline, parseLsn(state.confirmedFlush), wal.history);
+  const restart = parseLsn(state.restartLsn);
+  return wal.records({
+    start: restart,
+    end: options.end,
+    startTimeline: timelineOfLsn(restart, wal.history),
+    expect: { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: 'the slot state' },
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    flushLsn: () => (slot !== undefined ? slot.restartLsn : restart),
+    catalogXmin: () => (slot !== undefined ? slot.catalogXmin : state.catalogXmin),
+    ...(o.follow !== undefined ? { follow: o.follow } : {}),
+    ...(o.onTimelineSwitch !== undefined ? { onTimelineSwitch: o.onTimelineSwitch } : {}),
+  });
 }

@@ -7,6 +7,7 @@
 //          └────────────────── at startpos (or its segment start) ◀────────────────────────┘
 import { formatLsn, type Lsn } from '../lsn.js';
 import { ConnectionError, ProtocolError, ServerError } from '../protocol/index.js';
+import { parseTimelineHistory, timelineOfLsn } from '../timeline/history.js';
 import type { EndOfTimeline, ReplicationConnection } from './replication.js';
 
 export interface HotStandbyFeedbackValues {
@@ -188,6 +189,13 @@ export interface ReconnectingWalStreamOptions extends WalStreamOptions {
   maxAttempts?: number;
   onReconnect?: (info: { attempt: number; delayMs: number; error: unknown; resumeAt: Lsn; timeline: number }) => void;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * On each connection, before START_REPLICATION: when the server is on a newer timeline whose history left
+   * ours before the first byte not yet delivered (a failover to a standby that had less WAL), deliver a
+   * `timeline-switch` at that switch point (below what was delivered) and go on from it on the next timeline.
+   * The consumer must drop what it received past the switch point. Without it, START_REPLICATION fails there.
+   */
+  followForks?: boolean;
 }
 
 /**
@@ -225,7 +233,11 @@ export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
   stop(): void {
     this.stopping = true;
     this.current?.stop();
+    this.wake?.();
   }
+
+  /** Ends the backoff pause in progress (stop() while the server is down ends the stream at once). */
+  private wake: (() => void) | undefined;
 
   async *[Symbol.asyncIterator](): AsyncIterator<WalStreamEvent> {
     const o = this.options;
@@ -237,6 +249,14 @@ export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
       let conn: ReplicationConnection | undefined;
       try {
         conn = await o.connect();
+        if (o.followForks === true) {
+          const fork = await forkBefore(conn, this.timeline, this.resumeAt);
+          if (fork !== undefined) {
+            this.timeline = fork.nextTimeline;
+            this.resumeAt = fork.restartLsn;
+            yield fork;
+          }
+        }
         // Bytes before resumeAt were delivered: a new START_REPLICATION begins exactly after them.
         const stream = new WalStream(conn, { ...o, startLsn: this.resumeAt, timeline: this.timeline, walSegmentSize: undefined });
         this.current = stream;
@@ -262,7 +282,10 @@ export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
         failures++;
         if (o.maxAttempts !== undefined && failures > o.maxAttempts) throw e;
         o.onReconnect?.({ attempt: failures, delayMs: delay, error: e, resumeAt: this.resumeAt, timeline: this.timeline });
-        await sleep(delay);
+        if (!this.stopping) {
+          await Promise.race([sleep(delay), new Promise<void>((r) => (this.wake = r))]);
+          this.wake = undefined;
+        }
         delay = Math.min(delay * 2, o.maxDelayMs ?? 10_000);
       } finally {
         this.current = undefined;
@@ -270,4 +293,24 @@ export class ReconnectingWalStream implements AsyncIterable<WalStreamEvent> {
       }
     }
   }
+}
+
+/**
+ * When the server's history left `timeline` before `resumeAt` (IDENTIFY_SYSTEM, then TIMELINE_HISTORY of its
+ * timeline): the switch to the next timeline at that point, else undefined. A timeline that is not on the
+ * server's history at all is an error naming both.
+ */
+export async function forkBefore(conn: ReplicationConnection, timeline: number, resumeAt: Lsn): Promise<Extract<WalStreamEvent, { type: 'timeline-switch' }> | undefined> {
+  const id = await conn.identifySystem();
+  if (id.timeline <= timeline) return undefined;
+  const file = await conn.timelineHistory(id.timeline);
+  const history = parseTimelineHistory(file.content, id.timeline, file.filename);
+  const entry = history.find((e) => e.tli === timeline);
+  if (entry === undefined) {
+    throw new ProtocolError('protocol-violation', `the server's timeline ${id.timeline} does not descend from timeline ${timeline} (${file.filename})`);
+  }
+  if (entry.end === undefined || resumeAt <= entry.end) return undefined;
+  const next = timelineOfLsn(entry.end, history);
+  const nextFile = next === id.timeline ? file : await conn.timelineHistory(next);
+  return { type: 'timeline-switch', timeline, nextTimeline: next, switchLsn: entry.end, restartLsn: entry.end, history: nextFile };
 }
