@@ -13,7 +13,19 @@ import { withServer, type Major } from './support/pg-server.js';
 import { dsnOf, io } from './support/slot.js';
 import { cliBundle } from './support/cli-process.js';
 
-const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 10);
+const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 20);
+
+/** A seeded random sequence (mulberry32): a failing run is repeated with its PGWAL_SERVE_SEED. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -131,7 +143,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
     });
   }, 180_000);
 
-  it(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve during the workload: nothing lost or applied twice`, async () => {
+  it.each(['-p', '--dsn'] as const)(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve (WAL from %s) during a seeded workload: nothing lost or applied twice`, async (source) => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
       await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'100ms'" } }, async (sub) => {
         const state = path.join(pub.baseDir, 'slot.state');
@@ -147,38 +159,49 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           const created = io();
           expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
           const port = await freePort();
-          const args = ['--state', state, '-p', pub.pgWalDir, '--listen', `127.0.0.1:${port}`, '--auth', 'trust'];
+          // From the folders, or from the publisher's replication stream (decode --dsn's source), followed.
+          const args = ['--state', state, ...(source === '-p' ? ['-p', pub.pgWalDir] : ['--dsn', dsnOf(pub)]), '--listen', `127.0.0.1:${port}`, '--auth', 'trust'];
+          const seed = Number(process.env.PGWAL_SERVE_SEED ?? Date.now() % 100000);
+          const random = seeded(seed);
           serve = await startServe(args);
           await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
           await pc.query(`insert into acct select g, 'owner ' || g, 0 from generate_series(1, 20) g`);
           // Non-idempotent updates: a transaction applied twice leaves a different balance.
+          // The workload runs until the last kill (at least 300 transactions), so every kill falls inside it.
           let done = false;
+          let killing = true;
+          let transactions = 0;
+          const work = seeded(seed + 1);
           const workload = (async () => {
-            for (let i = 0; i < 300; i++) {
+            for (let i = 0; i < 300 || killing; i++) {
               await pc.query('begin');
-              await pc.query(`update acct set balance = balance + 1 where id = ${(i % 20) + 1}`);
+              await pc.query(`update acct set balance = balance + ${1 + Math.floor(work() * 5)} where id = ${1 + Math.floor(work() * 20)}`);
               await pc.query(`insert into ev values (${i}, now(), array['t${i}'], '{"i": ${i}}')`);
-              if (i % 10 === 9) await pc.query(`delete from ev where id = ${i - 5}`);
-              await pc.query('commit');
-              if (i % 5 === 0) await new Promise((r) => setTimeout(r, 10));
+              if (i % 10 === 9) await pc.query(`delete from ev where id = ${i - 1 - Math.floor(work() * 8)}`);
+              if (work() < 0.3) await pc.query('rollback');
+              else await pc.query('commit');
+              transactions++;
+              if (work() < 0.2) await new Promise((r) => setTimeout(r, 10));
             }
             done = true;
           })();
           for (let k = 0; k < KILLS; k++) {
-            await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+            await new Promise((r) => setTimeout(r, 150 + Math.floor(random() * 250)));
             serve.kill('SIGKILL');
             await new Promise((r) => serve!.once('exit', r));
             serve = await startServe(args);
           }
+          killing = false;
           await workload;
           expect(done).toBe(true);
+          expect(transactions).toBeGreaterThanOrEqual(300);
           const want = await dump(pc);
           let got = '';
           for (let i = 0; i < 600 && got !== want; i++) {
             await new Promise((r) => setTimeout(r, 100));
             got = await dump(sc);
           }
-          expect(got).toBe(want);
+          expect(got, `seed ${seed}`).toBe(want);
         } finally {
           await sc.query('alter subscription s disable').catch(() => undefined);
           await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
@@ -189,5 +212,5 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
         }
       });
     });
-  }, 240_000);
+  }, 300_000);
 });
