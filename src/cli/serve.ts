@@ -15,7 +15,7 @@ import { formatLsn, type Lsn } from '../lsn.js';
  * --dsn: each client's records come from the server's physical replication stream (as decode --dsn reads
  * them), followed as WAL arrives; the flush position reported is the client's slot's restart_lsn.
  */
-async function openStream(dsn: string, physicalSlot: string | undefined, states: string[], io: DumpIo): Promise<Pick<WalSenderOptions, 'records' | 'identify'>> {
+export async function streamSourceOptions(dsn: string, physicalSlot: string | undefined, states: string[], io: DumpIo): Promise<Pick<WalSenderOptions, 'records' | 'identify'>> {
   const wal = await StreamWal.open({
     connectionString: dsn,
     env: io.env,
@@ -194,7 +194,7 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
       const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout'].find((n) => p.options.some((o) => o.name === n));
       if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
     } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
-    const stream = dsn === undefined ? undefined : await openStream(dsn, physicalSlot, states, io);
+    const stream = dsn === undefined ? undefined : await streamSourceOptions(dsn, physicalSlot, states, io);
     const certFile = one('tls-cert');
     const keyFile = one('tls-key');
     if ((certFile === undefined) !== (keyFile === undefined)) throw new WalError('invalid-argument', '--tls-cert and --tls-key go together');
