@@ -2,6 +2,7 @@
 // publisher (its publication first); the subscriber's CREATE SUBSCRIPTION names pgwal serve and that slot,
 // without creating one or copying data; after a workload on the publisher its tables equal the publisher's.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +143,47 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
       });
     });
   }, 180_000);
+
+  it('copy_data = true: the table synchronization is refused with an error naming copy_data, as a failing sync of the server\'s; the subscriber logs it and retries', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
+      await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'200ms'" } }, async (sub) => {
+        const state = path.join(pub.baseDir, 'slot.state');
+        const pc = await pub.connect();
+        const sc = await sub.connect();
+        let sender: WalSender | undefined;
+        const commands: string[] = [];
+        try {
+          for (const t of TABLES) {
+            await pc.query(t);
+            await sc.query(t);
+          }
+          await pc.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
+          sender.on('command', (x: { sql: string }) => commands.push(x.sql));
+          const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = true)`);
+          const message = 'pgwal serve does not synchronize tables (copy_data = true)';
+          for (let i = 0; i < 300 && !fs.readFileSync(sub.logFile, 'utf8').includes(message); i++) await new Promise((r) => setTimeout(r, 100));
+          if (process.env.PGWAL_SERVE_LOG) console.log(`PostgreSQL ${major} subscriber with copy_data = true sent:\n${commands.join('\n')}`);
+          expect(fs.readFileSync(sub.logFile, 'utf8')).toContain(message);
+          // The tablesync worker's transaction (tablesync.c) is what was refused; nothing was copied.
+          expect(commands).toContain('BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ');
+          expect((await sc.query(`select sync_error_count::int as n from pg_stat_subscription_stats where subname = 's'`)).rows[0].n).toBeGreaterThan(0);
+          expect((await sc.query(`select count(*)::int as n from pg_subscription_rel where srsubstate = 'r'`)).rows[0].n).toBe(0);
+          expect((await sc.query('select count(*)::int as n from acct')).rows[0].n).toBe(0);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          await sender?.close();
+          await pc.end();
+          await sc.end();
+        }
+      });
+    });
+  }, 120_000);
 
   it.each(['-p', '--dsn'] as const)(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve (WAL from %s) during a seeded workload: nothing lost or applied twice`, async (source) => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {

@@ -132,6 +132,9 @@ const MAX_UNCONFIRMED = 4096;
 /** Socket bytes queued beyond which decoding waits for the client (backpressure). */
 const HIGH_WATER = 1024 * 1024;
 const TEXT = new TextEncoder();
+/** What a subscription's table synchronization gets: pgwal has the changes in the WAL, not the tables' contents. */
+const TABLE_SYNC_UNSUPPORTED =
+  'pgwal serve does not synchronize tables (copy_data = true): it serves changes decoded from WAL and holds no table contents to copy; copy the tables under the slot\'s snapshot and create the subscription with copy_data = false';
 
 /** The walsender, for a Node program: events 'connection', 'command', 'confirm', 'spill' and 'session-error' (a client's connection ended by an error; not 'error', which would throw without a listener). */
 export class WalSender extends EventEmitter {
@@ -480,8 +483,11 @@ class Session {
     this.send({ type: 'CommandComplete', tag });
   }
 
+  private lastSql = '';
+
   private async query(sql: string): Promise<void> {
     this.sender.emit('command', { processId: this.processId, sql });
+    this.lastSql = sql;
     let cmd: ReplicationCommand;
     try {
       cmd = parseReplicationCommand(sql);
@@ -545,6 +551,8 @@ class Session {
         throw new ServeError('58P01', `could not open file "pg_wal/${name}": No such file or directory`);
       }
       case 'other':
+        // A tablesync worker's slot (pg_<suboid>_sync_<relid>_<sysid>): the copy it is for cannot be served.
+        if (cmd.keyword === 'CREATE_REPLICATION_SLOT' && /\bpg_\d+_sync_\d+_\d+\b/.test(this.lastSql)) throw new ServeError('0A000', TABLE_SYNC_UNSUPPORTED);
         throw new ServeError('0A000', `pgwal serve does not serve ${cmd.keyword}`);
       case 'sql':
         return this.sql(cmd.sql);
@@ -600,6 +608,8 @@ class Session {
         }
       }
     }
+    // The tablesync worker (copy_data = true) opens its snapshot's transaction first (tablesync.c).
+    if (/^BEGIN\s+READ\s+ONLY\s+ISOLATION\s+LEVEL\s+REPEATABLE\s+READ$/i.test(text)) throw new ServeError('0A000', TABLE_SYNC_UNSUPPORTED);
     throw new ServeError('0A000', `pgwal serve does not run SQL: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`);
   }
 
