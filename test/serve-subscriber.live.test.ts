@@ -4,14 +4,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { slotCommand } from '../src/cli/slot.js';
 import { WalSender } from '../src/node/walsender.js';
 import { readSlotStateFile } from '../src/node/slot.js';
-import { withServer, type Major } from './support/pg-server.js';
-import { dsnOf, io } from './support/slot.js';
+import { Server, withServer, type Major } from './support/pg-server.js';
+import { dsnOf, flushedLsn, io, waitForReplay } from './support/slot.js';
 import { cliBundle } from './support/cli-process.js';
 
 const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 20);
@@ -184,6 +185,93 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
       });
     });
   }, 120_000);
+
+  it('the standby case: pgwal serves from a physical standby\'s pg_wal; the standby is promoted while the subscriber streams; it ends equal to the promoted server', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-promote-'));
+    fs.chmodSync(base, 0o755);
+    const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    let standby: Server | undefined;
+    let sender: WalSender | undefined;
+    try {
+      await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'200ms'" } }, async (sub) => {
+        await primary.start();
+        const state = path.join(base, 'slot.state');
+        const sc = await sub.connect();
+        let p: pg.Client | undefined;
+        let s: pg.Client | undefined;
+        try {
+          for (const t of TABLES) {
+            await primary.query(t);
+            await sc.query(t);
+          }
+          await primary.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          await primary.query(`insert into acct select g, 'owner ' || g, g from generate_series(1, 20) g`);
+          // The standby: a cold copy of the primary, streaming from it.
+          await primary.stop('fast');
+          fs.cpSync(primary.dataDir, path.join(base, 'standby'), { recursive: true });
+          standby = await Server.create({ major, dataDir: path.join(base, 'standby'), gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'" } });
+          fs.writeFileSync(path.join(standby.dataDir, 'standby.signal'), '');
+          if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
+          await primary.start();
+          await standby.start();
+          p = await primary.connect();
+          p.on('error', () => undefined);
+          sender = new WalSender({ states: [state], path: [standby.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
+          const commands: string[] = [];
+          sender.on('command', (x: { sql: string }) => commands.push(x.sql));
+          const errors: unknown[] = [];
+          sender.on('session-error', (x: { error: unknown }) => errors.push(x.error));
+          const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
+          for (let i = 0; i < 40; i++) {
+            await p.query(`update acct set balance = balance + ${i} where id = ${(i % 20) + 1}`);
+            await p.query(`insert into ev values (${i}, now(), array['before'], '{"tl": 1}')`);
+          }
+          await p.query('begin');
+          await p.query(`insert into ev values (1000, now(), array['in flight'], '{}')`);
+          const sent = await flushedLsn(p);
+          await waitForReplay(standby, sent);
+          // The primary dies with a transaction open; the standby is promoted: timeline 2.
+          await primary.stop('immediate');
+          p = undefined;
+          await standby.query('select pg_promote(true, 60)');
+          s = await standby.connect();
+          for (let i = 40; i < 80; i++) {
+            await s.query(`update acct set balance = balance - ${i} where id = ${(i % 20) + 1}`);
+            await s.query(`insert into ev values (${i}, now(), array['after'], '{"tl": 2}')`);
+          }
+          await s.query('delete from ev where id % 9 = 0');
+          const want = await dump(s);
+          let got = '';
+          for (let i = 0; i < 300 && got !== want; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            got = await dump(sc);
+          }
+          expect(got, `errors: ${errors.map(String).join(' | ')}`).toBe(want);
+          expect(got).toContain('{after}');
+          // The slot's confirms moved it onto the new timeline.
+          for (let i = 0; i < 100 && readSlotStateFile(state).timeline !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+          expect(readSlotStateFile(state).timeline).toBe(2);
+          // IDENTIFY_SYSTEM says the folders' newest timeline, as the promoted server's does.
+          expect(commands.filter((q) => q.startsWith('IDENTIFY_SYSTEM')).length).toBeGreaterThan(0);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          await sender?.close();
+          await sc.end();
+          await p?.end().catch(() => undefined);
+          await s?.end();
+        }
+      });
+    } finally {
+      await standby?.destroy();
+      await primary.destroy();
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it.each(['-p', '--dsn'] as const)(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve (WAL from %s) during a seeded workload: nothing lost or applied twice`, async (source) => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
