@@ -886,6 +886,12 @@ class Stream {
     }, Math.max(50, keepaliveMs / 2));
     const expect = { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state of "${state.name}"` };
     let lastCommit = decoder.lastCommitEnd;
+    let corked = false;
+    const flush = (): void => {
+      if (!corked) return;
+      corked = false;
+      this.sock.uncork();
+    };
     try {
       const slot = this.slot;
       const records =
@@ -894,14 +900,16 @@ class Stream {
           : followFolders(this.sender.options.path, slot.restartLsn, slot.timeline, this.sender.options.pollMs ?? 200, this.abort.signal, expect);
       for await (const rec of records) {
         this.slot.checkRecord(rec, profile.major);
-        // A record's messages (a commit's whole transaction) go out in as few writes as the socket takes.
-        this.sock.cork();
-        try {
-          decoder.process(rec);
-        } finally {
-          this.sock.uncork();
+        // The messages of all records read without waiting go out in one write (one writev, not one per commit):
+        // the socket stays corked until the loop waits for WAL or the client (setImmediate runs then).
+        if (!corked) {
+          corked = true;
+          this.sock.cork();
+          setImmediate(flush);
         }
+        decoder.process(rec);
         if (spill !== undefined) {
+          flush();
           const sp: { fd: number; file: string; size: number } = spill;
           spill = undefined;
           try {
@@ -925,7 +933,10 @@ class Stream {
           }
         }
         // Backpressure: a slow client stops the reading of WAL for it.
-        if (this.sock.writableLength > HIGH_WATER) await this.drained();
+        if (this.sock.writableLength > HIGH_WATER) {
+          flush();
+          await this.drained();
+        }
         if (this.abort.signal.aborted) break;
       }
       return undefined;
@@ -933,6 +944,7 @@ class Stream {
       if (this.abort.signal.aborted) return undefined;
       return e;
     } finally {
+      flush();
       try {
         this.confirmNow();
       } catch (e) {
