@@ -962,7 +962,7 @@ class Stream {
  * newest timeline's history is followed, and when a newer history file appears (a promotion of the server
  * writing the folders), reading goes on from the next record on it, as decoding from files over a switch does.
  */
-export async function* followFolders(dirs: string[], start: Lsn, timeline: number, pollMs: number, signal: AbortSignal, expect: XLogReaderOptions['expect']): AsyncGenerator<DecodedRecord> {
+async function* followFolders(dirs: string[], start: Lsn, timeline: number, pollMs: number, signal: AbortSignal, expect: XLogReaderOptions['expect']): AsyncGenerator<DecodedRecord> {
   let next = start;
   let startTimeline = timeline;
   for (;;) {
