@@ -175,8 +175,8 @@ export class WalSender extends EventEmitter {
     try {
       timeline = Math.max(timeline, newestTimeline(this.options.path));
       if (this.options.records === undefined) {
-        const recs = openWal({ path: this.options.path, timeline: 'latest', readAhead: 0 }).recordsSync({ start: known });
-        for (const rec of recs) known = rec.endLsn;
+        // Read asynchronously (the read-ahead worker): other clients are served meanwhile.
+        for await (const rec of openWal({ path: this.options.path, timeline: 'latest' }).records({ start: known })) known = rec.endLsn;
         if (known > this.walEnd) this.walEnd = known;
       }
     } catch {
