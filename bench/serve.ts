@@ -2,9 +2,11 @@
 // publisher's WAL files) against one applying it from the publisher's own walsender, in one run, same WAL.
 // Prints seconds and the ratio; asserts nothing.
 //
-//   tsx bench/serve.ts [--major 17] [--transactions 20000] [--scale 1]
+//   tsx bench/serve.ts [--major 17] [--transactions 20000] [--scale 1] [--profile FILE.cpuprofile]
 // Needs Debian's postgresql-15 (its pgbench).
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import inspector from 'node:inspector/promises';
 import path from 'node:path';
 import { Server, type Major } from '../test/support/pg-server.js';
 import { slotCommand } from '../src/cli/slot.js';
@@ -28,7 +30,7 @@ function pgbench(s: Server, args: string[]): void {
 const STATE = `select (select sum(abalance) from pgbench_accounts)::text || '/' || (select count(*) from pgbench_history)::text || '/' || (select sum(tbalance) from pgbench_tellers)::text as s`;
 
 /** Seconds from CREATE SUBSCRIPTION until the subscriber's pgbench tables match `want`. */
-async function catchUp(sub: Server, conninfo: string, slot: string, want: string): Promise<number> {
+async function catchUp(sub: Server, conninfo: string, slot: string, want: string): Promise<{ secs: number; t0: bigint }> {
   pgbench(sub, ['-i', '-q', '-s', String(SCALE)]);
   const t0 = process.hrtime.bigint();
   await sub.query(`create subscription s connection '${conninfo}' publication p with (create_slot = false, slot_name = '${slot}', copy_data = false)`);
@@ -41,7 +43,7 @@ async function catchUp(sub: Server, conninfo: string, slot: string, want: string
   await sub.query('alter subscription s disable');
   await sub.query('alter subscription s set (slot_name = none)');
   await sub.query('drop subscription s');
-  return secs;
+  return { secs, t0 };
 }
 
 async function main(): Promise<void> {
@@ -63,10 +65,29 @@ async function main(): Promise<void> {
     console.log(`pgbench -t ${TX} (scale ${SCALE}) on PostgreSQL ${MAJOR}: ${mb} MB of WAL; subscribers of ${MAJOR}, copy_data = false`);
     sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust' });
     const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
-    const native = await catchUp(subs[0]!, `host=127.0.0.1 port=${pub.port} dbname=postgres user=postgres`, 'native_s', want);
-    const ours = await catchUp(subs[1]!, `host=127.0.0.1 port=${port} dbname=postgres user=postgres`, 'pgwal_s', want);
+    // Where pgwal's time goes: until the apply worker's START_REPLICATION (the subscriber's own start), then streaming.
+    let startedAt = 0n;
+    sender.on('command', (c: { sql: string }) => {
+      if (c.sql.startsWith('START_REPLICATION') && startedAt === 0n) startedAt = process.hrtime.bigint();
+    });
+    const { secs: native } = await catchUp(subs[0]!, `host=127.0.0.1 port=${pub.port} dbname=postgres user=postgres`, 'native_s', want);
+    // --profile FILE: a CPU profile of this process while the subscriber catches up through pgwal serve.
+    const profileAt = process.argv.indexOf('--profile');
+    const session = profileAt < 0 ? undefined : new inspector.Session();
+    if (session !== undefined) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    const { secs: ours, t0 } = await catchUp(subs[1]!, `host=127.0.0.1 port=${port} dbname=postgres user=postgres`, 'pgwal_s', want);
+    if (session !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(process.argv[profileAt + 1]!, JSON.stringify(profile));
+      session.disconnect();
+    }
     console.log(`native walsender: ${native.toFixed(2)} s`);
     console.log(`pgwal serve:      ${ours.toFixed(2)} s   (${(ours / native).toFixed(2)}x the native time)`);
+    console.log(`  (the apply worker's START_REPLICATION reached pgwal ${(Number(startedAt - t0) / 1e9).toFixed(2)} s after CREATE SUBSCRIPTION)`);
   } finally {
     await sender?.close();
     for (const s of [pub, ...subs]) await s.destroy();

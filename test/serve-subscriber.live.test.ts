@@ -2,18 +2,32 @@
 // publisher (its publication first); the subscriber's CREATE SUBSCRIPTION names pgwal serve and that slot,
 // without creating one or copying data; after a workload on the publisher its tables equal the publisher's.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { slotCommand } from '../src/cli/slot.js';
 import { WalSender } from '../src/node/walsender.js';
 import { readSlotStateFile } from '../src/node/slot.js';
-import { withServer, type Major } from './support/pg-server.js';
-import { dsnOf, io } from './support/slot.js';
+import { Server, withServer, type Major } from './support/pg-server.js';
+import { dsnOf, flushedLsn, io, waitForReplay } from './support/slot.js';
 import { cliBundle } from './support/cli-process.js';
 
-const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 10);
+const KILLS = Number(process.env.PGWAL_SERVE_KILLS ?? 20);
+
+/** A seeded random sequence (mulberry32): a failing run is repeated with its PGWAL_SERVE_SEED. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -131,7 +145,135 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
     });
   }, 180_000);
 
-  it(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve during the workload: nothing lost or applied twice`, async () => {
+  it('copy_data = true: the table synchronization is refused with an error naming copy_data, as a failing sync of the server\'s; the subscriber logs it and retries', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
+      await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'200ms'" } }, async (sub) => {
+        const state = path.join(pub.baseDir, 'slot.state');
+        const pc = await pub.connect();
+        const sc = await sub.connect();
+        let sender: WalSender | undefined;
+        const commands: string[] = [];
+        try {
+          for (const t of TABLES) {
+            await pc.query(t);
+            await sc.query(t);
+          }
+          await pc.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          sender = new WalSender({ states: [state], path: [pub.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
+          sender.on('command', (x: { sql: string }) => commands.push(x.sql));
+          const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = true)`);
+          const message = 'pgwal serve does not synchronize tables (copy_data = true)';
+          for (let i = 0; i < 300 && !fs.readFileSync(sub.logFile, 'utf8').includes(message); i++) await new Promise((r) => setTimeout(r, 100));
+          if (process.env.PGWAL_SERVE_LOG) console.log(`PostgreSQL ${major} subscriber with copy_data = true sent:\n${commands.join('\n')}`);
+          expect(fs.readFileSync(sub.logFile, 'utf8')).toContain(message);
+          // The tablesync worker's transaction (tablesync.c) is what was refused; nothing was copied.
+          expect(commands).toContain('BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ');
+          expect((await sc.query(`select sync_error_count::int as n from pg_stat_subscription_stats where subname = 's'`)).rows[0].n).toBeGreaterThan(0);
+          expect((await sc.query(`select count(*)::int as n from pg_subscription_rel where srsubstate = 'r'`)).rows[0].n).toBe(0);
+          expect((await sc.query('select count(*)::int as n from acct')).rows[0].n).toBe(0);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          await sender?.close();
+          await pc.end();
+          await sc.end();
+        }
+      });
+    });
+  }, 120_000);
+
+  it('the standby case: pgwal serves from a physical standby\'s pg_wal; the standby is promoted while the subscriber streams; it ends equal to the promoted server', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-promote-'));
+    fs.chmodSync(base, 0o755);
+    const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    let standby: Server | undefined;
+    let sender: WalSender | undefined;
+    try {
+      await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'200ms'" } }, async (sub) => {
+        await primary.start();
+        const state = path.join(base, 'slot.state');
+        const sc = await sub.connect();
+        let p: pg.Client | undefined;
+        let s: pg.Client | undefined;
+        try {
+          for (const t of TABLES) {
+            await primary.query(t);
+            await sc.query(t);
+          }
+          await primary.query('create publication p for table acct, ev');
+          const created = io();
+          expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
+          await primary.query(`insert into acct select g, 'owner ' || g, g from generate_series(1, 20) g`);
+          // The standby: a cold copy of the primary, streaming from it.
+          await primary.stop('fast');
+          fs.cpSync(primary.dataDir, path.join(base, 'standby'), { recursive: true });
+          standby = await Server.create({ major, dataDir: path.join(base, 'standby'), gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'" } });
+          fs.writeFileSync(path.join(standby.dataDir, 'standby.signal'), '');
+          if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
+          await primary.start();
+          await standby.start();
+          p = await primary.connect();
+          p.on('error', () => undefined);
+          sender = new WalSender({ states: [state], path: [standby.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
+          const commands: string[] = [];
+          sender.on('command', (x: { sql: string }) => commands.push(x.sql));
+          const errors: unknown[] = [];
+          sender.on('session-error', (x: { error: unknown }) => errors.push(x.error));
+          const port = Number((await sender.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+          await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
+          for (let i = 0; i < 40; i++) {
+            await p.query(`update acct set balance = balance + ${i} where id = ${(i % 20) + 1}`);
+            await p.query(`insert into ev values (${i}, now(), array['before'], '{"tl": 1}')`);
+          }
+          await p.query('begin');
+          await p.query(`insert into ev values (1000, now(), array['in flight'], '{}')`);
+          const sent = await flushedLsn(p);
+          await waitForReplay(standby, sent);
+          // The primary dies with a transaction open; the standby is promoted: timeline 2.
+          await primary.stop('immediate');
+          p = undefined;
+          await standby.query('select pg_promote(true, 60)');
+          s = await standby.connect();
+          for (let i = 40; i < 80; i++) {
+            await s.query(`update acct set balance = balance - ${i} where id = ${(i % 20) + 1}`);
+            await s.query(`insert into ev values (${i}, now(), array['after'], '{"tl": 2}')`);
+          }
+          await s.query('delete from ev where id % 9 = 0');
+          const want = await dump(s);
+          let got = '';
+          for (let i = 0; i < 300 && got !== want; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            got = await dump(sc);
+          }
+          expect(got, `errors: ${errors.map(String).join(' | ')}`).toBe(want);
+          expect(got).toContain('{after}');
+          // The slot's confirms moved it onto the new timeline.
+          for (let i = 0; i < 100 && readSlotStateFile(state).timeline !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+          expect(readSlotStateFile(state).timeline).toBe(2);
+          // IDENTIFY_SYSTEM says the folders' newest timeline, as the promoted server's does.
+          expect(commands.filter((q) => q.startsWith('IDENTIFY_SYSTEM')).length).toBeGreaterThan(0);
+        } finally {
+          await sc.query('alter subscription s disable').catch(() => undefined);
+          await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
+          await sc.query('drop subscription if exists s').catch(() => undefined);
+          await sender?.close();
+          await sc.end();
+          await p?.end().catch(() => undefined);
+          await s?.end();
+        }
+      });
+    } finally {
+      await standby?.destroy();
+      await primary.destroy();
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it.each(['-p', '--dsn'] as const)(`a subscriber ends equal to the publisher through ${KILLS} kill -9 of pgwal serve (WAL from %s) during a seeded workload: nothing lost or applied twice`, async (source) => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (pub) => {
       await withServer({ major, gucs: { max_logical_replication_workers: 4, wal_retrieve_retry_interval: "'100ms'" } }, async (sub) => {
         const state = path.join(pub.baseDir, 'slot.state');
@@ -147,38 +289,49 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           const created = io();
           expect(await slotCommand(['create', '--dsn', dsnOf(pub), '--slot', 'pgwal_s', '--state', state, '--plugin', 'pgoutput'], created), created.stderr()).toBe(0);
           const port = await freePort();
-          const args = ['--state', state, '-p', pub.pgWalDir, '--listen', `127.0.0.1:${port}`, '--auth', 'trust'];
+          // From the folders, or from the publisher's replication stream (decode --dsn's source), followed.
+          const args = ['--state', state, ...(source === '-p' ? ['-p', pub.pgWalDir] : ['--dsn', dsnOf(pub)]), '--listen', `127.0.0.1:${port}`, '--auth', 'trust'];
+          const seed = Number(process.env.PGWAL_SERVE_SEED ?? Date.now() % 100000);
+          const random = seeded(seed);
           serve = await startServe(args);
           await sc.query(`create subscription s connection 'host=127.0.0.1 port=${port} dbname=postgres user=postgres' publication p with (create_slot = false, slot_name = 'pgwal_s', copy_data = false)`);
           await pc.query(`insert into acct select g, 'owner ' || g, 0 from generate_series(1, 20) g`);
           // Non-idempotent updates: a transaction applied twice leaves a different balance.
+          // The workload runs until the last kill (at least 300 transactions), so every kill falls inside it.
           let done = false;
+          let killing = true;
+          let transactions = 0;
+          const work = seeded(seed + 1);
           const workload = (async () => {
-            for (let i = 0; i < 300; i++) {
+            for (let i = 0; i < 300 || killing; i++) {
               await pc.query('begin');
-              await pc.query(`update acct set balance = balance + 1 where id = ${(i % 20) + 1}`);
+              await pc.query(`update acct set balance = balance + ${1 + Math.floor(work() * 5)} where id = ${1 + Math.floor(work() * 20)}`);
               await pc.query(`insert into ev values (${i}, now(), array['t${i}'], '{"i": ${i}}')`);
-              if (i % 10 === 9) await pc.query(`delete from ev where id = ${i - 5}`);
-              await pc.query('commit');
-              if (i % 5 === 0) await new Promise((r) => setTimeout(r, 10));
+              if (i % 10 === 9) await pc.query(`delete from ev where id = ${i - 1 - Math.floor(work() * 8)}`);
+              if (work() < 0.3) await pc.query('rollback');
+              else await pc.query('commit');
+              transactions++;
+              if (work() < 0.2) await new Promise((r) => setTimeout(r, 10));
             }
             done = true;
           })();
           for (let k = 0; k < KILLS; k++) {
-            await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+            await new Promise((r) => setTimeout(r, 150 + Math.floor(random() * 250)));
             serve.kill('SIGKILL');
             await new Promise((r) => serve!.once('exit', r));
             serve = await startServe(args);
           }
+          killing = false;
           await workload;
           expect(done).toBe(true);
+          expect(transactions).toBeGreaterThanOrEqual(300);
           const want = await dump(pc);
           let got = '';
           for (let i = 0; i < 600 && got !== want; i++) {
             await new Promise((r) => setTimeout(r, 100));
             got = await dump(sc);
           }
-          expect(got).toBe(want);
+          expect(got, `seed ${seed}`).toBe(want);
         } finally {
           await sc.query('alter subscription s disable').catch(() => undefined);
           await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);
@@ -189,5 +342,5 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
         }
       });
     });
-  }, 240_000);
+  }, 300_000);
 });

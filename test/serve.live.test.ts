@@ -8,8 +8,52 @@ import { describe, expect, it } from 'vitest';
 import { slotCommand } from '../src/cli/slot.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { WalSender } from '../src/node/walsender.js';
+import { parseLsn } from '../src/lsn.js';
 import { withServer, type Major } from './support/pg-server.js';
 import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
+import { streamSourceOptions } from '../src/cli/serve.js';
+
+const PSQL = '/usr/lib/postgresql/15/bin/psql';
+
+/** IDENTIFY_SYSTEM over a replication=database connection (Debian's psql 15): systemid|timeline|xlogpos|dbname. */
+function identifySystem(conninfo: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(PSQL, ['-Atc', 'IDENTIFY_SYSTEM', '-d', `${conninfo} dbname=postgres user=postgres replication=database`]);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(out.trim().split('|')) : reject(new Error(`psql: ${err}`))));
+  });
+}
+
+/** pg_recvlogical without an end: its rows as they come, stopped with SIGINT (it then exits 0). */
+function recvlogicalFollow(port: number, slot: string): { lines: () => string[]; stop: () => Promise<{ code: number | null; stderr: string }> } {
+  const p = spawn(PG_RECVLOGICAL, ['--start', '-S', slot, '-f', '-', '--no-loop', '-s', '1', '-d', `host=127.0.0.1 port=${port} dbname=postgres user=postgres`]);
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => p.on('close', (code) => resolve({ code, stderr })));
+  return {
+    lines: () => stdout.trimEnd().split('\n').filter((l) => l !== ''),
+    stop: async () => {
+      p.kill('SIGINT');
+      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+  };
+}
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  for (const t0 = Date.now(); !(await ok()); ) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const PG_RECVLOGICAL = '/usr/lib/postgresql/15/bin/pg_recvlogical';
 const SERVE_MAJORS: Major[] = (process.env.PGWAL_SERVE_MAJORS ?? '15,16,17,18').split(',').map(Number) as Major[];
@@ -94,6 +138,92 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
       }
     });
   }, 180_000);
+
+  it('serve --dsn: pg_recvlogical receives from the server\'s replication stream (a physical slot) what the server\'s slot returns, WAL written while it streams included; IDENTIFY_SYSTEM says the server\'s timeline and flush', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+      const state = path.join(server.baseDir, 'slot.state');
+      const c = await server.connect();
+      try {
+        await c.query(`select pg_create_physical_replication_slot('pgwal_phys')`);
+        await c.query('create table t (id int primary key, v text, n numeric)');
+        const created = io();
+        expect(await slotCommand(['create', '--dsn', dsnOf(server), '--slot', 'pgwal_s', '--state', state], created), created.stderr()).toBe(0);
+        await c.query(`insert into t select g, 'v' || g, g / 3.0 from generate_series(1, 30) g`);
+        await c.query(`select pg_logical_emit_message(true, 'mark', 'one')`);
+        const quiet = io();
+        const served = new WalSender({ states: [state], path: [], auth: 'trust', keepaliveMs: 200, ...(await streamSourceOptions(dsnOf(server), 'pgwal_phys', [state], quiet)) });
+        const port = Number((await served.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+        try {
+          const rl = recvlogicalFollow(port, 'pgwal_s');
+          await until('the first part', () => rl.lines().some((l) => l.includes('content:one')));
+          // Written while pg_recvlogical streams: pgwal follows the stream.
+          await c.query(`update t set v = v || '!' where id % 3 = 0`);
+          await c.query('begin');
+          await c.query('delete from t where id > 25');
+          await c.query(`insert into t values (100, 'late', 1)`);
+          await c.query('commit');
+          await c.query(`select pg_logical_emit_message(true, 'mark', 'two')`);
+          const end = await flushedLsn(c);
+          await until('the second part', () => rl.lines().some((l) => l.includes('content:two')));
+          // The physical slot shows the stream, holding WAL from the pgwal slot's restart_lsn on.
+          await until('the physical slot active', async () => (await c.query(`select active from pg_replication_slots where slot_name = 'pgwal_phys'`)).rows[0].active === true);
+          const ident = await identifySystem(`host=127.0.0.1 port=${port}`);
+          const theirsId = await identifySystem(`host=${server.socketDir} port=${server.port}`);
+          expect(ident[0]).toBe(theirsId[0]);
+          expect(ident[1]).toBe(theirsId[1]);
+          expect(parseLsn(ident[2]!)).toBeGreaterThanOrEqual(parseLsn(end));
+          expect(parseLsn(ident[2]!)).toBeLessThanOrEqual(parseLsn(theirsId[2]!));
+          const r = await rl.stop();
+          expect(r.code, r.stderr).toBe(0);
+          await c.query(`set search_path = ''`);
+          const theirs = (await c.query({ text: `select data from pg_logical_slot_peek_changes('pgwal_s', $1, null)`, values: [end], rowMode: 'array', types: asText })).rows.map((x) => x[0] as string);
+          expect(theirs.some((l) => l.includes("'late'"))).toBe(true);
+          expect(rl.lines()).toEqual(theirs);
+          // pg_recvlogical's feedback confirmed the pgwal slot; the stream told the physical slot its restart_lsn.
+          const st = readSlotStateFile(state);
+          await until('the physical slot\'s restart_lsn', async () => (await c.query(`select restart_lsn::text as r from pg_replication_slots where slot_name = 'pgwal_phys'`)).rows[0].r === st.restartLsn);
+        } finally {
+          await served.close();
+        }
+      } finally {
+        await c.end();
+      }
+    });
+  }, 180_000);
+
+  it('IDENTIFY_SYSTEM from the folders: the end of the last record, equal to the server\'s flush position when it is idle', async () => {
+    await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {
+      const state = path.join(server.baseDir, 'slot.state');
+      const c = await server.connect();
+      try {
+        await c.query('create table t (id int primary key)');
+        const created = io();
+        expect(await slotCommand(['create', '--dsn', dsnOf(server), '--slot', 'pgwal_s', '--state', state], created), created.stderr()).toBe(0);
+        await c.query(`insert into t select generate_series(1, 1000)`);
+        const served = new WalSender({ states: [state], path: [server.pgWalDir], auth: 'trust' });
+        const port = Number((await served.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+        try {
+          // The server's background records (running_xacts) can land between the two looks: looked at again then.
+          let seen: string[] = [];
+          for (let i = 0; i < 20; i++) {
+            await c.query(`insert into t values (${2000 + i})`);
+            const before = await identifySystem(`host=${server.socketDir} port=${server.port}`);
+            const ours = await identifySystem(`host=127.0.0.1 port=${port}`);
+            const after = await identifySystem(`host=${server.socketDir} port=${server.port}`);
+            seen = [before[2]!, ours[2]!, after[2]!];
+            expect(ours[0]).toBe(before[0]);
+            expect(ours[1]).toBe(before[1]);
+            if (before[2] === after[2]) break;
+          }
+          expect(seen[1]).toBe(seen[0]);
+        } finally {
+          await served.close();
+        }
+      } finally {
+        await c.end();
+      }
+    });
+  }, 120_000);
 
   it('two slots served at once, each client with its own test_decoding options, each equal to its server slot', async () => {
     await withServer({ major, gucs: { wal_keep_size: "'1GB'" } }, async (server) => {

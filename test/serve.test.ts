@@ -194,7 +194,7 @@ describe('pgwal serve', () => {
     const h = io();
     expect(await serveCommand(['--help'], h)).toBe(0);
     expect(h.stdout()).toBe(SERVE_HELP);
-    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands', '--restore-command', '--wal-segsize', '--restore-timeout', '--tls-cert', '--tls-key', '--memory-limit']) expect(SERVE_HELP).toContain(flag);
+    for (const flag of ['--state', '--path', '--listen', '--port', '--auth', '--password-file', '--log-commands', '--restore-command', '--wal-segsize', '--restore-timeout', '--tls-cert', '--tls-key', '--memory-limit', '--dsn', '--physical-slot']) expect(SERVE_HELP).toContain(flag);
     const cases: [string[], string][] = [
       [['--listen', '127.0.0.1:0'], 'pgwal serve: error: --state is required\n'],
       [['--state', path.join(dir, 'slot.state')], 'pgwal serve: error: --listen is required\n'],
@@ -203,6 +203,8 @@ describe('pgwal serve', () => {
       [['--state', path.join(dir, 'slot.state'), '--listen', '/no/such/folder', '--auth', 'trust'], 'pgwal serve: error: invalid --listen "/no/such/folder": neither HOST:PORT nor a folder\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:70000', '--auth', 'trust'], 'pgwal serve: error: invalid --listen "127.0.0.1:70000": port 70000 is out of range\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--memory-limit', 'lots'], 'pgwal serve: error: invalid value for --memory-limit: "lots": expected a number with a unit B, kB, MB, GB or TB (default kB)\n'],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--dsn', 'host=/tmp', '-p', dir], "pgwal serve: error: --dsn and --path cannot be used together: the WAL comes from the server's stream\n"],
+      [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--physical-slot', 'ps'], 'pgwal serve: error: --physical-slot needs --dsn\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--tls-cert', 'x.pem'], 'pgwal serve: error: --tls-cert and --tls-key go together\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key'], 'pgwal serve: error: could not read certificate file "/nonexistent.pem": ENOENT: no such file or directory, open \'/nonexistent.pem\'\n'],
       [['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--tls-cert', path.join(dir, 'slot.state'), '--tls-key', path.join(dir, 'slot.state')], expect.stringMatching(/^pgwal serve: error: could not load the TLS key and certificate: .*\n$/) as unknown as string],

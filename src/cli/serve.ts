@@ -6,15 +6,65 @@ import { WalSender, type WalSenderOptions } from '../node/walsender.js';
 import { getopt } from './getopt.js';
 import { openWalSources, parseSize } from './decode-options.js';
 import type { DumpIo } from './dump.js';
+import { StreamWal } from '../node/stream-wal.js';
+import { ReplicationConnection } from '../node/replication.js';
+import { readSlotStateFile } from '../node/slot.js';
+import { formatLsn, type Lsn } from '../lsn.js';
+
+/**
+ * --dsn: each client's records come from the server's physical replication stream (as decode --dsn reads
+ * them), followed as WAL arrives; the flush position reported is the client's slot's restart_lsn.
+ */
+export async function streamSourceOptions(dsn: string, physicalSlot: string | undefined, states: string[], io: DumpIo): Promise<Pick<WalSenderOptions, 'records' | 'identify'>> {
+  const wal = await StreamWal.open({
+    connectionString: dsn,
+    env: io.env,
+    ...(physicalSlot !== undefined ? { physicalSlot } : {}),
+    onReconnect: ({ error, delayMs, resumeAt }) => io.err(`pgwal serve: ${error instanceof Error ? error.message : String(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
+  });
+  for (const f of states) {
+    const st = readSlotStateFile(f);
+    if (st.systemIdentifier !== wal.systemIdentifier) throw new WalError('invalid-argument', `the server of --dsn has system identifier ${wal.systemIdentifier}, the slot state "${f}" ${st.systemIdentifier}`);
+  }
+  return {
+    records: async (from) => {
+      // No end: the stream is read as the server sends it (a reader waits at the end of what has arrived).
+      const recs = wal.records({ start: from.start, end: Number.MAX_SAFE_INTEGER, startTimeline: from.timeline, expect: from.expect, signal: from.signal, flushLsn: from.flushLsn, catalogXmin: from.catalogXmin });
+      // A client gone: the stream ends (CopyDone to the server), which also ends a read waiting for WAL.
+      const stop = (): void => void recs.close();
+      from.signal.addEventListener('abort', stop, { once: true });
+      return (async function* () {
+        try {
+          yield* recs;
+        } finally {
+          from.signal.removeEventListener('abort', stop);
+          await recs.close();
+        }
+      })();
+    },
+    // The server's own IDENTIFY_SYSTEM: its timeline and flush position are the end of the WAL pgwal can read.
+    identify: async (): Promise<{ timeline: number; xlogpos: Lsn }> => {
+      const conn = await ReplicationConnection.connect({ connectionString: dsn, env: io.env, applicationName: 'pgwal serve' });
+      try {
+        const id = await conn.identifySystem();
+        return { timeline: id.timeline, xlogpos: id.xlogpos };
+      } finally {
+        conn.close();
+      }
+    },
+  };
+}
 
 export const SERVE_HELP = `pgwal serve answers logical replication connections (replication=database) as a walsender does:
 pg_recvlogical and PostgreSQL subscribers connect to it and receive what each pgwal slot's output plugin
-(test_decoding, wal2json, pgoutput) writes, decoded from WAL files; the folders are followed as they grow.
+(test_decoding, wal2json, pgoutput) writes, decoded from WAL files or the server's replication stream; the
+folders are followed as they grow and across timeline switches (a promotion of the server writing them).
 A client's standby status updates confirm the slot (its state file, rewritten crash-safely): a restart
 resumes after the last commit the client confirmed.
 
 Usage:
-  pgwal serve --state FILE... (-p DIR... | --restore-command CMD) --listen ADDR [--port PORT] [--auth trust|scram]
+  pgwal serve --state FILE... (-p DIR... | --restore-command CMD | --dsn CONNSTR [--physical-slot NAME])
+              --listen ADDR [--port PORT] [--auth trust|scram]
               [--password-file FILE] [--tls-cert FILE --tls-key FILE]
 
 Options:
@@ -24,6 +74,11 @@ Options:
                       folders; asked again every second at the end of WAL
   --wal-segsize MB    wal_segment_size, for --restore-command (default: read from the restart_lsn's segment)
   --restore-timeout SECONDS  stop a restore_command that runs longer, as an error
+  --dsn CONNSTR       read each client's WAL from the server's physical replication stream (key=value or
+                      postgresql://), following new WAL as it arrives; the flush position reported is the
+                      client's slot's restart_lsn; lost connections are retried
+  --physical-slot NAME  stream through this physical slot of the server (it must exist; one client at a
+                      time then): it holds the WAL and, by hot standby feedback, the slot's catalog_xmin
   --listen ADDR       HOST:PORT for TCP (e.g. 127.0.0.1:5433), or a folder for a unix socket named as
                       PostgreSQL's, .s.PGSQL.PORT (with --port, default 5432)
   --port PORT         the port of a unix socket folder
@@ -59,6 +114,8 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
         { long: 'restore-command', arg: 'required' },
         { long: 'wal-segsize', arg: 'required' },
         { long: 'restore-timeout', arg: 'required' },
+        { long: 'dsn', arg: 'required' },
+        { long: 'physical-slot', arg: 'required' },
         { long: 'help', arg: 'none' },
       ],
       (m) => {
@@ -77,7 +134,7 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
     const listen = one('listen');
     if (listen === undefined) throw new WalError('invalid-argument', '--listen is required');
     const dirs = all('path').map((d) => path.resolve(io.cwd, d));
-    if (dirs.length === 0) dirs.push(path.resolve(io.cwd, 'pg_wal'));
+    if (dirs.length === 0 && one('dsn') === undefined) dirs.push(path.resolve(io.cwd, 'pg_wal'));
     const auth = one('auth') ?? 'scram';
     if (auth !== 'trust' && auth !== 'scram') throw new WalError('invalid-argument', `invalid --auth "${auth}": expected trust or scram`);
     const passwords = new Map<string, string>();
@@ -131,6 +188,13 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
               }
             })();
           };
+    const dsn = one('dsn');
+    const physicalSlot = one('physical-slot');
+    if (dsn !== undefined) {
+      const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout'].find((n) => p.options.some((o) => o.name === n));
+      if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
+    } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
+    const stream = dsn === undefined ? undefined : await streamSourceOptions(dsn, physicalSlot, states, io);
     const certFile = one('tls-cert');
     const keyFile = one('tls-key');
     if ((certFile === undefined) !== (keyFile === undefined)) throw new WalError('invalid-argument', '--tls-cert and --tls-key go together');
@@ -144,7 +208,7 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
     const tlsFiles = certFile === undefined ? undefined : { cert: read(certFile, 'certificate file'), key: read(keyFile!, 'private key file') };
     try {
       const limit = one('memory-limit');
-      sender = new WalSender({ states, path: dirs, auth, passwords, ...(limit !== undefined ? { memoryLimit: parseSize(limit) } : {}), ...(records !== undefined ? { records } : {}), ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}) });
+      sender = new WalSender({ states, path: dirs, auth, passwords, ...(limit !== undefined ? { memoryLimit: parseSize(limit) } : {}), ...(stream !== undefined ? stream : records !== undefined ? { records } : {}), ...(tlsFiles !== undefined ? { tls: tlsFiles } : {}) });
     } catch (e) {
       if (e instanceof WalError) throw e;
       throw new WalError('invalid-argument', `could not load the TLS key and certificate: ${(e as Error).message}`);

@@ -34,7 +34,7 @@ import {
   type ReplicationCommand,
 } from '../protocol/index.js';
 import { openSlotFile, readCatalogPages, readSlotStateFile } from './slot.js';
-import { openWal } from './wal.js';
+import { newestTimeline, openWal } from './wal.js';
 import type { Slot } from '../slot/slot.js';
 import type { SlotState } from '../slot/state.js';
 import { HistoricCatalog } from '../catalog/historic.js';
@@ -61,7 +61,12 @@ export interface WalSenderOptions {
    * Another source of records (a restore_command's archive): records from `start`, waiting at the end of WAL
    * for more, until `signal` aborts. Default: the `path` folders.
    */
-  records?: (from: { start: Lsn; timeline: number; signal: AbortSignal; expect: XLogReaderOptions['expect'] }) => Promise<AsyncIterable<DecodedRecord>>;
+  records?: (from: RecordsFrom) => Promise<AsyncIterable<DecodedRecord>>;
+  /**
+   * IDENTIFY_SYSTEM's timeline and xlogpos: the source's newest timeline and the end of the WAL it holds (a
+   * stream's server: its flush position). Default: the folders' newest timeline and their last valid record's end.
+   */
+  identify?: () => Promise<{ timeline: number; xlogpos: Lsn }>;
   /** trust: any role; scram: SCRAM-SHA-256 against `passwords`. */
   auth: 'trust' | 'scram';
   /** Role → SCRAM secret (pg_authid.rolpassword form) or plain password. */
@@ -93,6 +98,18 @@ export interface WalSenderOptions {
   maxMessageLength?: number;
 }
 
+/** What a stream reads from: the slot's restart_lsn on its timeline, and what a source that reports back needs. */
+export interface RecordsFrom {
+  start: Lsn;
+  timeline: number;
+  signal: AbortSignal;
+  expect: XLogReaderOptions['expect'];
+  /** The slot's restart_lsn now: the position a replication source is told is flushed (it keeps the WAL after it). */
+  flushLsn: () => Lsn;
+  /** The slot's catalog_xmin now (hot standby feedback to a physical slot). */
+  catalogXmin: () => number;
+}
+
 /** An error a session sends: the server's SQLSTATE and message. */
 export class ServeError extends WalError {
   constructor(
@@ -115,6 +132,9 @@ const MAX_UNCONFIRMED = 4096;
 /** Socket bytes queued beyond which decoding waits for the client (backpressure). */
 const HIGH_WATER = 1024 * 1024;
 const TEXT = new TextEncoder();
+/** What a subscription's table synchronization gets: pgwal has the changes in the WAL, not the tables' contents. */
+const TABLE_SYNC_UNSUPPORTED =
+  'pgwal serve does not synchronize tables (copy_data = true): it serves changes decoded from WAL and holds no table contents to copy; copy the tables under the slot\'s snapshot and create the subscription with copy_data = false';
 
 /** The walsender, for a Node program: events 'connection', 'command', 'confirm', 'spill' and 'session-error' (a client's connection ended by an error; not 'error', which would throw without a listener). */
 export class WalSender extends EventEmitter {
@@ -138,6 +158,31 @@ export class WalSender extends EventEmitter {
     }
     this.secureContext = options.tls === undefined ? undefined : tls.createSecureContext({ key: Buffer.from(options.tls.key), cert: Buffer.from(options.tls.cert) });
     this.server = net.createServer((sock) => this.accept(sock));
+  }
+
+  /**
+   * IDENTIFY_SYSTEM's timeline and xlogpos: as the server reports its flush position, the end of the WAL pgwal
+   * can read (from the folders: the end of the last valid record, read on from what is already known).
+   */
+  async identify(states: SlotState[]): Promise<{ timeline: number; xlogpos: Lsn }> {
+    let known = this.walEnd;
+    for (const st of states) known = Math.max(known, parseLsn(st.confirmedFlush));
+    if (this.options.identify !== undefined) {
+      const r = await this.options.identify();
+      return { timeline: r.timeline, xlogpos: Math.max(r.xlogpos, known) };
+    }
+    let timeline = states[0]!.timeline;
+    try {
+      timeline = Math.max(timeline, newestTimeline(this.options.path));
+      if (this.options.records === undefined) {
+        // Read asynchronously (the read-ahead worker): other clients are served meanwhile.
+        for await (const rec of openWal({ path: this.options.path, timeline: 'latest' }).records({ start: known })) known = rec.endLsn;
+        if (known > this.walEnd) this.walEnd = known;
+      }
+    } catch {
+      // Folders that cannot be read (yet) from there: what streams have read is what is known.
+    }
+    return { timeline, xlogpos: known };
   }
 
   /** The SCRAM secret of a role (built once from a plain password). */
@@ -438,8 +483,11 @@ class Session {
     this.send({ type: 'CommandComplete', tag });
   }
 
+  private lastSql = '';
+
   private async query(sql: string): Promise<void> {
     this.sender.emit('command', { processId: this.processId, sql });
+    this.lastSql = sql;
     let cmd: ReplicationCommand;
     try {
       cmd = parseReplicationCommand(sql);
@@ -464,9 +512,7 @@ class Session {
         const states = [...this.sender.slots.values()].map((f) => readSlotStateFile(f));
         const s = states[0];
         if (s === undefined) throw new ServeError('55000', 'pgwal serve has no slot');
-        let pos = 0;
-        for (const st of states) pos = Math.max(pos, parseLsn(st.confirmedFlush));
-        pos = Math.max(pos, this.sender.walEnd);
+        const { timeline, xlogpos } = await this.sender.identify(states);
         this.row(
           [
             ['systemid', TEXT_OID],
@@ -474,7 +520,7 @@ class Session {
             ['xlogpos', TEXT_OID],
             ['dbname', TEXT_OID],
           ],
-          [[s.systemIdentifier, String(s.timeline), formatLsn(pos), this.database]],
+          [[s.systemIdentifier, String(timeline), formatLsn(xlogpos), this.database]],
           'IDENTIFY_SYSTEM',
         );
         return;
@@ -505,6 +551,8 @@ class Session {
         throw new ServeError('58P01', `could not open file "pg_wal/${name}": No such file or directory`);
       }
       case 'other':
+        // A tablesync worker's slot (pg_<suboid>_sync_<relid>_<sysid>): the copy it is for cannot be served.
+        if (cmd.keyword === 'CREATE_REPLICATION_SLOT' && /\bpg_\d+_sync_\d+_\d+\b/.test(this.lastSql)) throw new ServeError('0A000', TABLE_SYNC_UNSUPPORTED);
         throw new ServeError('0A000', `pgwal serve does not serve ${cmd.keyword}`);
       case 'sql':
         return this.sql(cmd.sql);
@@ -560,6 +608,8 @@ class Session {
         }
       }
     }
+    // The tablesync worker (copy_data = true) opens its snapshot's transaction first (tablesync.c).
+    if (/^BEGIN\s+READ\s+ONLY\s+ISOLATION\s+LEVEL\s+REPEATABLE\s+READ$/i.test(text)) throw new ServeError('0A000', TABLE_SYNC_UNSUPPORTED);
     throw new ServeError('0A000', `pgwal serve does not run SQL: ${text.length > 60 ? `${text.slice(0, 60)}…` : text}`);
   }
 
@@ -677,7 +727,7 @@ function makeServePlugin(state: SlotState, options: [string, string | null][]): 
 /** One START_REPLICATION: decodes from the slot's restart_lsn, following the folders, and streams the plugin's output. */
 class Stream {
   private readonly abort = new AbortController();
-  private readonly commits: { commitEnd: Lsn; restart: Lsn }[] = [];
+  private readonly commits: { commitEnd: Lsn; restart: Lsn; timeline: number }[] = [];
   private sentPtr: Lsn;
   private lastSend = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -728,7 +778,7 @@ class Stream {
     const m = parseWalReceiverMessage(payload);
     if (m.type !== 'StandbyStatusUpdate') return;
     if (m.replyRequested) this.keepalive(false);
-    let upto: { commitEnd: Lsn; restart: Lsn } | undefined;
+    let upto: { commitEnd: Lsn; restart: Lsn; timeline: number } | undefined;
     while (this.commits.length > 0 && this.commits[0]!.commitEnd <= m.flushLsn) upto = this.commits.shift();
     if (upto === undefined) return;
     // A confirm rewrites the state file durably (with the catalog's pages): at most one per confirmInterval,
@@ -739,7 +789,7 @@ class Stream {
     else if (this.confirmTimer === undefined) this.confirmTimer = setTimeout(() => this.confirmNow(), wait);
   }
 
-  private pendingConfirm: { commitEnd: Lsn; restart: Lsn } | undefined;
+  private pendingConfirm: { commitEnd: Lsn; restart: Lsn; timeline: number } | undefined;
   private lastConfirm = 0;
   private confirmTimer: NodeJS.Timeout | undefined;
 
@@ -751,7 +801,7 @@ class Stream {
     this.pendingConfirm = undefined;
     if (upto === undefined) return;
     this.lastConfirm = Date.now();
-    if (this.slot.confirm(upto.commitEnd, { restartLsn: Math.min(upto.restart, upto.commitEnd), catalogPagesAt: this.catalogPagesAt })) {
+    if (this.slot.confirm(upto.commitEnd, { restartLsn: Math.min(upto.restart, upto.commitEnd), timeline: upto.timeline, catalogPagesAt: this.catalogPagesAt })) {
       this.sender.emit('confirm', { slot: this.slot.name, processId: this.processId, confirmedFlush: formatLsn(upto.commitEnd) });
     }
   }
@@ -836,21 +886,30 @@ class Stream {
     }, Math.max(50, keepaliveMs / 2));
     const expect = { systemIdentifier: BigInt(state.systemIdentifier), major: state.major, what: `the slot state of "${state.name}"` };
     let lastCommit = decoder.lastCommitEnd;
+    let corked = false;
+    const flush = (): void => {
+      if (!corked) return;
+      corked = false;
+      this.sock.uncork();
+    };
     try {
+      const slot = this.slot;
       const records =
         this.sender.options.records !== undefined
-          ? await this.sender.options.records({ start: this.slot.restartLsn, timeline: this.slot.timeline, signal: this.abort.signal, expect })
-          : openWal({ path: this.sender.options.path, timeline: state.timeline }).records({ start: this.slot.restartLsn, follow: { pollMs: this.sender.options.pollMs ?? 200 }, signal: this.abort.signal, expect });
+          ? await this.sender.options.records({ start: slot.restartLsn, timeline: slot.timeline, signal: this.abort.signal, expect, flushLsn: () => slot.restartLsn, catalogXmin: () => slot.catalogXmin })
+          : followFolders(this.sender.options.path, slot.restartLsn, slot.timeline, this.sender.options.pollMs ?? 200, this.abort.signal, expect);
       for await (const rec of records) {
         this.slot.checkRecord(rec, profile.major);
-        // A record's messages (a commit's whole transaction) go out in as few writes as the socket takes.
-        this.sock.cork();
-        try {
-          decoder.process(rec);
-        } finally {
-          this.sock.uncork();
+        // The messages of all records read without waiting go out in one write (one writev, not one per commit):
+        // the socket stays corked until the loop waits for WAL or the client (setImmediate runs then).
+        if (!corked) {
+          corked = true;
+          this.sock.cork();
+          setImmediate(flush);
         }
+        decoder.process(rec);
         if (spill !== undefined) {
+          flush();
           const sp: { fd: number; file: string; size: number } = spill;
           spill = undefined;
           try {
@@ -864,7 +923,7 @@ class Stream {
         if (rec.endLsn > this.sender.walEnd) this.sender.walEnd = rec.endLsn;
         if (decoder.lastCommitEnd > lastCommit) {
           lastCommit = decoder.lastCommitEnd;
-          this.commits.push({ commitEnd: lastCommit, restart: decoder.restartPoint(rec.endLsn) });
+          this.commits.push({ commitEnd: lastCommit, restart: decoder.restartPoint(rec.endLsn), timeline: rec.timeline });
           // A client that does not confirm must not grow this list without end: every other commit is dropped
           // (a confirm then lands on an earlier commit, which only repeats more after a restart).
           if (this.commits.length > MAX_UNCONFIRMED) {
@@ -874,7 +933,10 @@ class Stream {
           }
         }
         // Backpressure: a slow client stops the reading of WAL for it.
-        if (this.sock.writableLength > HIGH_WATER) await this.drained();
+        if (this.sock.writableLength > HIGH_WATER) {
+          flush();
+          await this.drained();
+        }
         if (this.abort.signal.aborted) break;
       }
       return undefined;
@@ -882,6 +944,7 @@ class Stream {
       if (this.abort.signal.aborted) return undefined;
       return e;
     } finally {
+      flush();
       try {
         this.confirmNow();
       } catch (e) {
@@ -890,6 +953,44 @@ class Stream {
       if (this.copyDone) this.sock.write(serializeBackendMessage({ type: 'CopyDone' }));
       clearInterval(this.timer);
       decoder.close();
+    }
+  }
+}
+
+/**
+ * The folders' records from `start` (on `timeline`), followed as they grow and across timeline switches: the
+ * newest timeline's history is followed, and when a newer history file appears (a promotion of the server
+ * writing the folders), reading goes on from the next record on it, as decoding from files over a switch does.
+ */
+async function* followFolders(dirs: string[], start: Lsn, timeline: number, pollMs: number, signal: AbortSignal, expect: XLogReaderOptions['expect']): AsyncGenerator<DecodedRecord> {
+  let next = start;
+  let startTimeline = timeline;
+  for (;;) {
+    const wal = openWal({ path: dirs, timeline: 'latest' });
+    const newest = wal.info.timeline;
+    // Reading stops (its signal) when a newer timeline's history shows up.
+    const switched = new AbortController();
+    const onAbort = (): void => switched.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const look = setInterval(() => {
+      try {
+        if (newestTimeline(dirs) > newest) switched.abort(new Error('newer timeline'));
+      } catch {
+        /* looked at again */
+      }
+    }, Math.max(pollMs, 200));
+    try {
+      for await (const rec of wal.records({ start: next, startTimeline, follow: { pollMs }, signal: switched.signal, expect })) {
+        yield rec;
+        next = rec.endLsn;
+        startTimeline = rec.timeline;
+      }
+      return;
+    } catch (e) {
+      if (signal.aborted || !switched.signal.aborted) throw e;
+    } finally {
+      clearInterval(look);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 }
