@@ -1,7 +1,7 @@
 // Live: what a real server answers when `pgwal decode --dsn` (and `pgwal receive`) cannot go on, each one
 // line on stderr and exit 1: an unknown role and a wrong password (the server's message and SQLSTATE),
 // max_wal_senders reached, a physical slot whose restart_lsn is past the slot's (both LSNs), and wal_level
-// lowered below logical (the setting and its value).
+// lowered below logical (the setting and its value; from files, the PARAMETER_CHANGE record that lowered it).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,15 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
       const low = io();
       expect(await decodeCommand(['--state', state, '--dsn', dsn], low)).toBe(1);
       expect(low.stderr()).toBe("pgwal decode: error: logical decoding requires wal_level >= logical, but the server's wal_level is replica\n");
+      // From files over the restart: the PARAMETER_CHANGE record that lowered it stops decoding (xlog_decode's check).
+      await server.query(`insert into t values (-1)`);
+      const [{ l: after }] = await server.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l');
+      await server.query(`insert into t values (-2)`);
+      const files = io();
+      expect(await decodeCommand(['--state', state, '-p', server.pgWalDir, '--end', after!], files)).toBe(1);
+      expect(files.stderr()).toMatch(/^pgwal decode: error: logical decoding requires wal_level >= logical, but the server's wal_level was set to replica at \d+\/[0-9A-F]+\n$/);
+      // The rows committed before it were printed.
+      expect(files.stdout()).toContain('table public.t: INSERT: id[integer]:100');
     });
   });
 });
