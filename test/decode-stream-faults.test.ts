@@ -196,8 +196,8 @@ describe('decode --dsn against a scripted walsender', () => {
     // Part of the WAL, then nothing but the keepalive answering each ping, for three timeouts; then the rest.
     const fake = await serve([{ upTo: SEG_START + 0x1200, then: 'hold' }]);
     const got = io();
-    const running = decodeCommand(['--state', path.join(folder(false), 'slot.state'), '--dsn', fake.dsn, ...OPTS, '--endpos', END, '--wal-receiver-timeout', '0.4'], got);
-    await new Promise((r) => setTimeout(r, 1200));
+    const running = decodeCommand(['--state', path.join(folder(false), 'slot.state'), '--dsn', fake.dsn, ...OPTS, '--endpos', END, '--wal-receiver-timeout', '1'], got);
+    await new Promise((r) => setTimeout(r, 2600));
     fake.sendRest();
     expect(await running, got.stderr()).toBe(0);
     expect(got.stdout()).toBe(want);
