@@ -15,6 +15,7 @@ import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
 import { StreamWal, TimelineForkError } from '../node/stream-wal.js';
+import { ServerError } from '../protocol/index.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
@@ -74,7 +75,13 @@ ${SQL_FILTER_HELP}  --dsn CONNSTR       decode straight from the server's physic
                       starts again from the slot
   --physical-slot NAME  stream through this physical slot of the server (it must exist): its restart_lsn follows
                       the slot's, and hot standby feedback sets its catalog_xmin to the slot's, so the server keeps
-                      the WAL and the catalog rows decoding still needs
+                      the WAL and the catalog rows decoding still needs; a slot whose restart_lsn is past the
+                      slot's is refused (naming both)
+  --status-interval SECONDS  with --dsn: time between status packets sent to the server (default: 10; 0: only
+                      when the server asks)
+  --wal-receiver-timeout SECONDS  with --dsn: a server that sends nothing this long (no WAL, no keepalive; a reply
+                      is asked for at half of it) is a lost connection, said on stderr and retried (default: 60;
+                      0: no limit), as walreceiver's wal_receiver_timeout
   --with-lsn          print "lsn<TAB>xid<TAB>data" as the SQL function's three columns
   --advance           consume what was printed, as pg_logical_slot_get_changes: confirmed_flush moves to the
                       last commit printed and restart_lsn to where no open transaction is lost; the state file
@@ -125,6 +132,8 @@ export const DECODE_OPTIONS: OptionSpec[] = [
   { long: 'dsn', arg: 'required' },
   { long: 'physical-slot', arg: 'required' },
   { short: 'f', long: 'follow', arg: 'none' },
+  { long: 'status-interval', arg: 'required' },
+  { long: 'wal-receiver-timeout', arg: 'required' },
   { long: 'advance', arg: 'none' },
   { long: 'spill-dir', arg: 'required' },
   { long: 'toast-cache', arg: 'required' },
@@ -179,8 +188,19 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     if (dsn !== undefined) {
       const clash = ['path', 'restore-command', 'wal-segsize', 'restore-timeout', 'orphans'].find((n) => p.options.some((o) => o.name === n));
       if (clash !== undefined) throw new WalError('invalid-argument', `--dsn and --${clash} cannot be used together: the WAL comes from the server's stream`);
-    } else if (physicalSlot !== undefined) throw new WalError('invalid-argument', '--physical-slot needs --dsn');
-    else if (p.options.some((o) => o.name === 'follow')) throw new WalError('invalid-argument', '--follow needs --dsn');
+    } else {
+      const needsDsn = ['physical-slot', 'follow', 'status-interval', 'wal-receiver-timeout'].find((n) => p.options.some((o) => o.name === n));
+      if (needsDsn !== undefined) throw new WalError('invalid-argument', `--${needsDsn} needs --dsn`);
+    }
+    const seconds = (name: string, dflt: number): number => {
+      const v = p.options.find((o) => o.name === name)?.value;
+      if (v === undefined) return dflt;
+      const n = Number(v);
+      if (!/^\d+(\.\d+)?$/.test(v) || n > 2147483) throw new WalError('invalid-argument', `--${name} must be a number of seconds in range 0..2147483, not "${v}"`);
+      return Math.round(n * 1000);
+    };
+    const statusIntervalMs = seconds('status-interval', 10);
+    const walReceiverTimeoutMs = seconds('wal-receiver-timeout', 60);
     const follow = p.options.some((o) => o.name === 'follow');
     // slot hooks (src/cli/slot.ts, src/node/slot-decode.ts): usability, failover, catalog_xmin, confirms
     // A peek takes the slot too (as the server's), but where no lock can be made (a read-only folder) it goes on.
@@ -202,9 +222,11 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
             connectionString: dsn,
             env: io.env,
             ...(physicalSlot !== undefined ? { physicalSlot } : {}),
+            statusIntervalMs,
+            walReceiverTimeoutMs,
             // A lost connection is retried from the first byte not yet read: said on stderr, never silent.
             onReconnect: ({ error, delayMs, resumeAt }) =>
-              io.err(`pgwal decode: ${error instanceof Error ? error.message : String(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
+              io.err(`pgwal decode: ${errorText(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
           });
     if (streamWal !== undefined && streamWal.systemIdentifier !== state.systemIdentifier) {
       throw new WalError('invalid-argument', `the server of --dsn has system identifier ${streamWal.systemIdentifier}, the slot state "${stateFile}" ${state.systemIdentifier}`);
@@ -402,7 +424,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof WalError) {
-      io.err(`pgwal decode: error: ${e.message}\n`);
+      io.err(`pgwal decode: error: ${errorText(e)}\n`);
       return 1;
     }
     throw e;
@@ -470,4 +492,10 @@ class SeenCommits {
 
 async function* oneRecord(rec: DecodedRecord): AsyncGenerator<DecodedRecord> {
   yield rec;
+}
+
+/** An error as one line: the server's message with its SQLSTATE, as psql's VERBOSITY default prints both. */
+function errorText(e: unknown): string {
+  if (e instanceof ServerError) return `${e.message} (SQLSTATE ${e.sqlState})`;
+  return e instanceof Error ? e.message : String(e);
 }

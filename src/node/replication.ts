@@ -47,6 +47,12 @@ export interface ReplicationConnectOptions {
   maxMessageLength?: number;
   /** NoticeResponse messages (warnings) from the server. */
   onNotice?: (fields: NoticeFields) => void;
+  /**
+   * Milliseconds a wait for the server may go without a byte from it before the connection is ended with a
+   * ConnectionError (wal_receiver_timeout; 0 or undefined: no limit). A stream keeps it alive by asking the
+   * server for a reply (WalStream does at half of it); while the consumer is slow the clock does not run.
+   */
+  receiveTimeoutMs?: number;
 }
 
 export interface QueryResult {
@@ -115,6 +121,10 @@ export class ReplicationConnection {
   private paused = false;
   private inCopy = false;
   private copyDoneSent = false;
+  /** Date.now() of the last bytes from the server, and of the start of the current wait for a message (0: none). */
+  private lastReceive = Date.now();
+  private waitingSince = 0;
+  private timeoutTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private sock: net.Socket,
@@ -122,8 +132,15 @@ export class ReplicationConnection {
     readonly user: string,
     private readonly onNotice: ((f: NoticeFields) => void) | undefined,
     maxMessageLength: number | undefined,
+    /** wal_receiver_timeout in milliseconds, 0: none. */
+    readonly receiveTimeoutMs: number,
   ) {
     this.parser = new BackendParser(maxMessageLength === undefined ? {} : { maxMessageLength });
+  }
+
+  /** Milliseconds since the server last sent anything, counted from the start of the current wait. */
+  get silentMs(): number {
+    return Date.now() - Math.max(this.lastReceive, this.waitingSince);
   }
 
   /** Connects to the first server of the host list that accepts (and matches target_session_attrs). */
@@ -207,7 +224,7 @@ export class ReplicationConnection {
     });
     if (!a.unixSocket) sock.setNoDelay(true);
     const user = params.user ?? os.userInfo().username;
-    const c = new ReplicationConnection(sock, a, user, options.onNotice, options.maxMessageLength);
+    const c = new ReplicationConnection(sock, a, user, options.onNotice, options.maxMessageLength, options.receiveTimeoutMs ?? 0);
     try {
       await c.startup(params, options, a);
     } catch (e) {
@@ -218,6 +235,16 @@ export class ReplicationConnection {
   }
 
   private attach(): void {
+    const t = this.receiveTimeoutMs;
+    if (t > 0) {
+      // see WalReceiverMain's wal_receiver_timeout check: only a wait for the server counts, not a slow consumer.
+      this.timeoutTimer = setInterval(() => {
+        if (this.waiter === undefined || this.queue.length > 0 || this.silentMs < t) return;
+        this.fail(new ConnectionError(`terminating the connection due to timeout: no message from the server for ${t / 1000} s (wal_receiver_timeout)`));
+        this.sock.destroy();
+      }, Math.max(10, Math.min(1000, t / 4)));
+      this.timeoutTimer.unref();
+    }
     this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
     this.sock.on('error', (e: Error) => this.fail(new ConnectionError(`could not receive data from server: ${e.message}`, { cause: e })));
     this.sock.on('close', () => {
@@ -226,6 +253,7 @@ export class ReplicationConnection {
   }
 
   private onData(chunk: Uint8Array): void {
+    this.lastReceive = Date.now();
     this.parser.push(chunk);
     try {
       for (let m = this.parser.next(); m !== undefined; m = this.parser.next()) this.queue.push(m);
@@ -243,6 +271,7 @@ export class ReplicationConnection {
 
   private fail(e: WalError): void {
     if (this.failure === undefined) this.failure = e;
+    clearInterval(this.timeoutTimer);
     this.wake();
   }
 
@@ -270,9 +299,11 @@ export class ReplicationConnection {
           continue;
         }
         if (m.type === 'NotificationResponse') continue;
+        this.waitingSince = 0;
         return m;
       }
       if (this.failure !== undefined) throw this.failure;
+      if (this.waitingSince === 0) this.waitingSince = Date.now();
       await new Promise<void>((r) => (this.waiter = r));
     }
   }
@@ -590,6 +621,7 @@ export class ReplicationConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.timeoutTimer);
     try {
       if (this.failure === undefined && !this.sock.destroyed) this.sock.end(serializeFrontendMessage({ type: 'Terminate' }));
     } catch {

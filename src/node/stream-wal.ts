@@ -20,6 +20,11 @@ export interface StreamWalOptions {
   physicalSlot?: string;
   /** Milliseconds between standby status updates (default 10 s). */
   statusIntervalMs?: number;
+  /**
+   * Milliseconds without a message from the server before the connection is ended and made again, as
+   * walreceiver's wal_receiver_timeout (default 60 s; 0: no limit). Half of it asks the server for a reply.
+   */
+  walReceiverTimeoutMs?: number;
   onReconnect?: (info: { attempt: number; delayMs: number; error: unknown; resumeAt: Lsn; timeline: number }) => void;
 }
 
@@ -55,13 +60,23 @@ export class StreamWal {
     readonly history: TimelineHistory,
     /** The epoch of the server's next transaction id, for hot standby feedback (undefined without a physical slot). */
     private readonly nextXid: { epoch: number; xid: number } | undefined,
+    /** The physical slot's restart_lsn when pgwal connected (null: none yet, or no slot). */
+    readonly physicalSlotRestartLsn: Lsn | null,
   ) {}
 
   static async open(options: StreamWalOptions): Promise<StreamWal> {
-    const conn = await ReplicationConnection.connect({ connectionString: options.connectionString, env: options.env, applicationName: 'pgwal decode' });
+    const conn = await connect(options);
     let nextXid: { epoch: number; xid: number } | undefined;
+    let slotRestart: Lsn | null = null;
     try {
       const id = await conn.identifySystem();
+      // A standby shows its own wal_level, not that of the primary whose WAL it passes on: only a primary's is checked.
+      if (conn.parameters.get('in_hot_standby') !== 'on') {
+        const level = await conn.show('wal_level');
+        if (level !== 'logical') {
+          throw new WalSourceError('wal-level', `logical decoding requires wal_level >= logical, but the server's wal_level is ${level}`);
+        }
+      }
       const segmentSize = await conn.walSegmentSize();
       let h = historyWithoutFile(1);
       if (id.timeline !== 1) {
@@ -72,9 +87,10 @@ export class StreamWal {
         const s = await conn.readReplicationSlot(options.physicalSlot);
         if (s.slotType === null) throw new InvalidArgumentError(`physical replication slot "${options.physicalSlot}" does not exist on the server`);
         if (s.slotType !== 'physical') throw new InvalidArgumentError(`replication slot "${options.physicalSlot}" is ${s.slotType}, not physical`);
+        slotRestart = s.restartLsn;
         nextXid = await readNextXid(options);
       }
-      return new StreamWal(options, id.systemId, id.timeline, id.xlogpos, segmentSize, h, nextXid);
+      return new StreamWal(options, id.systemId, id.timeline, id.xlogpos, segmentSize, h, nextXid, slotRestart);
     } finally {
       conn.close();
     }
@@ -92,10 +108,18 @@ export class StreamWal {
     if (this.history.every((e) => e.tli !== startTimeline)) {
       throw new InvalidArgumentError(`the slot is on timeline ${startTimeline}, which is not on the server's history (timeline ${this.timeline})`);
     }
+    const held = this.physicalSlotRestartLsn;
+    if (held !== null && held > options.start) {
+      // The server keeps WAL (and rows) from the physical slot's restart_lsn on: what lies before may be gone.
+      throw new InvalidArgumentError(
+        `physical replication slot "${this.options.physicalSlot}" has restart_lsn ${formatLsn(held)}, past the pgwal slot's restart_lsn ${formatLsn(options.start)}: the server may have removed WAL the slot needs`,
+        { lsn: options.start },
+      );
+    }
     const segStart = options.start - (options.start % this.segmentSize);
     const feedback = this.feedback(options);
     const stream = new ReconnectingWalStream({
-      connect: () => ReplicationConnection.connect({ connectionString: this.options.connectionString, env: this.options.env, applicationName: 'pgwal decode' }),
+      connect: () => connect(this.options),
       slot: this.options.physicalSlot,
       // Whole segments from the start of the restart_lsn's: the reader checks the segment's long page header.
       startLsn: segStart,
@@ -177,9 +201,19 @@ export async function* readStreamRecords(reader: XLogReader, source: StreamSourc
   }
 }
 
+function connect(options: StreamWalOptions, replication: 'true' | 'database' = 'true'): Promise<ReplicationConnection> {
+  return ReplicationConnection.connect({
+    connectionString: options.connectionString,
+    env: options.env,
+    replication,
+    applicationName: 'pgwal decode',
+    receiveTimeoutMs: options.walReceiverTimeoutMs ?? 60_000,
+  });
+}
+
 /** The server's next full transaction id, through a replication=database connection (its SQL). */
 async function readNextXid(options: StreamWalOptions): Promise<{ epoch: number; xid: number }> {
-  const conn = await ReplicationConnection.connect({ connectionString: options.connectionString, env: options.env, replication: 'database', applicationName: 'pgwal decode' });
+  const conn = await connect(options, 'database');
   try {
     const r = await conn.query('SELECT pg_snapshot_xmax(pg_current_snapshot())::text');
     const full = BigInt(r.rows[0]?.[0] ?? 'x');

@@ -128,16 +128,23 @@ export class WalStream implements AsyncIterable<WalStreamEvent> {
         }
         // stop() while START_REPLICATION was on its way found no COPY to end: end it now.
         if (this.stopping) this.conn.requestEndCopy();
-        if (interval > 0) {
+        // see WalReceiverMain: at half of wal_receiver_timeout without a byte from the server, a status update
+        // asks it for a reply (once), so a quiet but live server answers and a stalled one runs into the timeout.
+        const timeout = this.conn.receiveTimeoutMs;
+        let pinged = false;
+        if (interval > 0 || timeout > 0) {
           this.timer = setInterval(() => {
-            if (Date.now() - this.lastStatus >= interval) {
-              try {
-                this.sendStatus(false);
-              } catch {
-                /* the stream's own read reports a broken connection */
-              }
+            try {
+              const silent = this.conn.silentMs;
+              if (timeout > 0 && silent < timeout / 2) pinged = false;
+              if (timeout > 0 && silent >= timeout / 2 && !pinged) {
+                pinged = true;
+                this.sendStatus(true);
+              } else if (interval > 0 && Date.now() - this.lastStatus >= interval) this.sendStatus(false);
+            } catch {
+              /* the stream's own read reports a broken connection */
             }
-          }, Math.max(10, Math.min(interval, 1000)));
+          }, Math.max(10, Math.min(interval > 0 ? interval : 1000, timeout > 0 ? timeout / 4 : 1000, 1000)));
           this.timer.unref();
         }
         let serverEnded = false;
@@ -199,12 +206,14 @@ export interface ReconnectingWalStreamOptions extends WalStreamOptions {
 }
 
 /**
- * Errors after which a new connection may go on: the connection broke, or the server ended the session
- * (class 57, operator intervention: a terminated walsender, a shutdown; class 08, connection exception).
+ * Errors after which a new connection may go on: the connection broke (or timed out), or the server ended the
+ * session (class 57, operator intervention: a terminated walsender, a shutdown; class 08, connection
+ * exception), or had no walsender free (53300).
  */
 export function isRetryableStreamError(e: unknown): boolean {
   if (e instanceof ConnectionError) return true;
-  return e instanceof ServerError && (e.sqlState.startsWith('57') || e.sqlState.startsWith('08'));
+  // 53300 too_many_connections: max_wal_senders reached, e.g. while a terminated walsender still exits.
+  return e instanceof ServerError && (e.sqlState.startsWith('57') || e.sqlState.startsWith('08') || e.sqlState === '53300');
 }
 
 /**

@@ -26,6 +26,7 @@ import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
 import { parseAbort, parseCommit, parsePrepare, parseXactAssignment } from '../xlogreader/rmgrdesc/xact.js';
 import { parseRunningXacts } from '../xlogreader/rmgrdesc/standby.js';
 import { parseLogicalMessage } from '../xlogreader/rmgrdesc/logicalmsg.js';
+import { parseParameterChange, walLevelName, XLOG_PARAMETER_CHANGE } from '../xlogreader/rmgrdesc/xlog.js';
 import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
@@ -62,6 +63,7 @@ export interface DecodingContext {
   readonly oldRows?: OldRowSource | undefined;
 }
 
+const RM_XLOG_ID = 0;
 const RM_XACT_ID = 1;
 const RM_STANDBY_ID = 8;
 const RM_HEAP2_ID = 9;
@@ -69,7 +71,7 @@ const RM_HEAP_ID = 10;
 const RM_LOGICALMSG_ID = 21;
 const XACT_XINFO_HAS_ORIGIN = 1 << 5;
 
-const RMGR_NAMES: Record<number, string> = { 1: 'Transaction', 8: 'Standby', 9: 'Heap2', 10: 'Heap', 21: 'LogicalMessage' };
+const RMGR_NAMES: Record<number, string> = { 0: 'XLOG', 1: 'Transaction', 8: 'Standby', 9: 'Heap2', 10: 'Heap', 21: 'LogicalMessage' };
 const rmgrName = (id: number): string => RMGR_NAMES[id] ?? `rmgr ${id}`;
 
 /** Block 0, read by heapDecode (reused: numbers only, read before the next record). */
@@ -94,9 +96,21 @@ export function processRecord(ctx: DecodingContext, rec: DecodedRecord): void {
   }
 }
 
+/** wal_level's enum (xlog.h): minimal 0, replica 1, logical 2. */
+const WAL_LEVEL_LOGICAL = 2;
+
 // The rm_decode table: other rmgrs (xlog_decode too) only have their xid processed, done above.
 function dispatch(ctx: DecodingContext, rec: DecodedRecord): void {
   switch (rec.rmid) {
+    case RM_XLOG_ID:
+      // see xlog_decode's XLOG_PARAMETER_CHANGE: WAL written below wal_level logical lacks what decoding needs.
+      if ((rec.info & 0xf0) === XLOG_PARAMETER_CHANGE) {
+        const level = parseParameterChange(rec).walLevel;
+        if (level < WAL_LEVEL_LOGICAL) {
+          throw new WalFormatError('wal-level', `logical decoding requires wal_level >= logical, but the server's wal_level was set to ${walLevelName(level)} at ${formatLsn(rec.lsn)}`, { lsn: rec.lsn });
+        }
+      }
+      return;
     case RM_HEAP_ID:
       return heapDecode(ctx, rec);
     case RM_HEAP2_ID:
