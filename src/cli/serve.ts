@@ -28,8 +28,18 @@ export async function streamSourceOptions(dsn: string, physicalSlot: string | un
   }
   return {
     records: async (from) => {
-      // No end: the stream is read as the server sends it (a reader waits at the end of what has arrived).
-      const recs = wal.records({ start: from.start, end: Number.MAX_SAFE_INTEGER, startTimeline: from.timeline, expect: from.expect, signal: from.signal, flushLsn: from.flushLsn, catalogXmin: from.catalogXmin });
+      // Followed: the stream is read as the server sends it (a reader waits at the end of what has arrived), and
+      // across a timeline switch (the server promoted, or a host list's failover) as decode --dsn -f reads on.
+      const recs = wal.records({
+        start: from.start,
+        follow: true,
+        startTimeline: from.timeline,
+        expect: from.expect,
+        signal: from.signal,
+        flushLsn: from.flushLsn,
+        catalogXmin: from.catalogXmin,
+        onTimelineSwitch: ({ timeline, nextTimeline, switchLsn }) => io.err(`pgwal serve: timeline ${timeline} ended at ${formatLsn(switchLsn)}; following timeline ${nextTimeline}\n`),
+      });
       // A client gone: the stream ends (CopyDone to the server), which also ends a read waiting for WAL.
       const stop = (): void => void recs.close();
       from.signal.addEventListener('abort', stop, { once: true });
