@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { slotCommand } from '../src/cli/slot.js';
+import { streamSourceOptions } from '../src/cli/serve.js';
 import { WalSender } from '../src/node/walsender.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { Server, withServer, type Major } from './support/pg-server.js';
@@ -186,7 +187,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
     });
   }, 120_000);
 
-  it('the standby case: pgwal serves from a physical standby\'s pg_wal; the standby is promoted while the subscriber streams; it ends equal to the promoted server', async () => {
+  it.each(['-p', '--dsn'] as const)('the standby case (WAL from %s): pgwal serves a physical standby\'s WAL (its pg_wal, or its replication stream through a physical slot on it); the standby is promoted while the subscriber streams; it ends equal to the promoted server', async (source) => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-promote-'));
     fs.chmodSync(base, 0o755);
     const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
@@ -211,14 +212,20 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           // The standby: a cold copy of the primary, streaming from it.
           await primary.stop('fast');
           fs.cpSync(primary.dataDir, path.join(base, 'standby'), { recursive: true });
-          standby = await Server.create({ major, dataDir: path.join(base, 'standby'), gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'" } });
+          // --dsn: hot_standby_feedback passes the catalog_xmin pgwal tells the standby's physical slot on to the primary.
+          standby = await Server.create({ major, dataDir: path.join(base, 'standby'), gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'", ...(source === '--dsn' ? { hot_standby_feedback: 'on' } : {}) } });
           fs.writeFileSync(path.join(standby.dataDir, 'standby.signal'), '');
           if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
           await primary.start();
           await standby.start();
           p = await primary.connect();
           p.on('error', () => undefined);
-          sender = new WalSender({ states: [state], path: [standby.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 });
+          const notes = io();
+          if (source === '--dsn') await standby.query(`select pg_create_physical_replication_slot('pgwal_phys', true)`);
+          sender =
+            source === '-p'
+              ? new WalSender({ states: [state], path: [standby.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 })
+              : new WalSender({ states: [state], path: [], auth: 'trust', keepaliveMs: 500, ...(await streamSourceOptions(dsnOf(standby), 'pgwal_phys', [state], notes)) });
           const commands: string[] = [];
           sender.on('command', (x: { sql: string }) => commands.push(x.sql));
           const errors: unknown[] = [];
@@ -249,13 +256,28 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
             await new Promise((r) => setTimeout(r, 100));
             got = await dump(sc);
           }
-          expect(got, `errors: ${errors.map(String).join(' | ')}`).toBe(want);
+          expect(got, `errors: ${errors.map(String).join(' | ')}\nstderr: ${notes.stderr()}`).toBe(want);
           expect(got).toContain('{after}');
           // The slot's confirms moved it onto the new timeline.
           for (let i = 0; i < 100 && readSlotStateFile(state).timeline !== 2; i++) await new Promise((r) => setTimeout(r, 100));
           expect(readSlotStateFile(state).timeline).toBe(2);
           // IDENTIFY_SYSTEM says the folders' newest timeline, as the promoted server's does.
           expect(commands.filter((q) => q.startsWith('IDENTIFY_SYSTEM')).length).toBeGreaterThan(0);
+          if (source === '--dsn') {
+            // The stream went on over the switch: no session ended with an error, and the standby's physical slot
+            // holds what pgwal's slot needs (its restart_lsn, and the catalog_xmin passed on by feedback).
+            expect(errors.map(String)).toEqual([]);
+            // One START_REPLICATION: the apply worker was never dropped and reconnected; pgwal read on over the switch.
+            expect(commands.filter((q) => q.startsWith('START_REPLICATION')), commands.join(' | ')).toHaveLength(1);
+            expect(notes.stderr()).toMatch(/timeline 1 ended at [0-9A-F]+\/[0-9A-F]+; following timeline 2/);
+            const phys = async (): Promise<{ restart_lsn: string | null; catalog_xmin: string | null }> => (await s!.query(`select restart_lsn::text, catalog_xmin::text from pg_replication_slots where slot_name = 'pgwal_phys'`)).rows[0];
+            // Hot standby feedback goes with the status updates (every 10 s).
+            for (let i = 0; i < 150 && (await phys()).catalog_xmin === null; i++) await new Promise((r) => setTimeout(r, 100));
+            const held = await phys();
+            expect(held.restart_lsn).not.toBeNull();
+            expect(held.catalog_xmin).not.toBeNull();
+            expect(Number(held.catalog_xmin)).toBeLessThanOrEqual(readSlotStateFile(state).catalogXmin);
+          }
         } finally {
           await sc.query('alter subscription s disable').catch(() => undefined);
           await sc.query('alter subscription s set (slot_name = none)').catch(() => undefined);

@@ -3,14 +3,16 @@
 // rows pg_logical_slot_peek_changes returns; its feedback confirms the pgwal slot, and a second run resumes
 // after what the first confirmed.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { slotCommand } from '../src/cli/slot.js';
 import { readSlotStateFile } from '../src/node/slot.js';
 import { WalSender } from '../src/node/walsender.js';
 import { parseLsn } from '../src/lsn.js';
-import { withServer, type Major } from './support/pg-server.js';
-import { asText, dsnOf, flushedLsn, io } from './support/slot.js';
+import { Server, withServer, type Major } from './support/pg-server.js';
+import { asText, dsnOf, flushedLsn, io, waitForReplay } from './support/slot.js';
 import { streamSourceOptions } from '../src/cli/serve.js';
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql';
@@ -189,6 +191,77 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
         await c.end();
       }
     });
+  }, 180_000);
+
+  it('serve --dsn from a standby that is promoted while pg_recvlogical streams: pgwal follows onto timeline 2 in the same stream; pg_recvlogical receives what the promoted server\'s slot returns', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-serve-dsn-promote-'));
+    fs.chmodSync(base, 0o755);
+    const primary = await Server.create({ major, gucs: { wal_keep_size: "'1GB'" } });
+    let standby: Server | undefined;
+    let served: WalSender | undefined;
+    try {
+      await primary.start();
+      await primary.query('create table t (id int primary key, v text)');
+      const state = path.join(base, 'slot.state');
+      const created = io();
+      // The server's slot is made with pgwal's and copied with the data folder: the promoted server decodes it too.
+      expect(await slotCommand(['create', '--dsn', dsnOf(primary), '--slot', 'pgwal_s', '--state', state], created), created.stderr()).toBe(0);
+      await primary.query(`insert into t select g, 'on the primary' from generate_series(1, 20) g`);
+      // The standby: a cold copy of the primary, streaming from it, passing catalog_xmin on (hot_standby_feedback).
+      await primary.stop('fast');
+      fs.cpSync(primary.dataDir, path.join(base, 'standby'), { recursive: true });
+      standby = await Server.create({ major, dataDir: path.join(base, 'standby'), gucs: { primary_conninfo: `'host=${primary.socketDir} port=${primary.port} user=postgres'`, wal_keep_size: "'1GB'", hot_standby_feedback: 'on' } });
+      fs.writeFileSync(path.join(standby.dataDir, 'standby.signal'), '');
+      if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
+      await primary.start();
+      await standby.start();
+      await standby.query(`select pg_create_physical_replication_slot('pgwal_phys', true)`);
+      const notes = io();
+      served = new WalSender({ states: [state], path: [], auth: 'trust', keepaliveMs: 200, ...(await streamSourceOptions(dsnOf(standby), 'pgwal_phys', [state], notes)) });
+      const commands: string[] = [];
+      served.on('command', (x: { sql: string }) => commands.push(x.sql));
+      const port = Number((await served.listen({ host: '127.0.0.1', port: 0 })).split(':').at(-1));
+      const rl = recvlogicalFollow(port, 'pgwal_s');
+      const p = await primary.connect();
+      try {
+        await p.query(`insert into t select g, 'streamed ' || g from generate_series(100, 600) g`);
+        await p.query(`update t set v = v || ' updated' where id % 10 = 0`);
+        await p.query(`select pg_logical_emit_message(true, 'mark', 'timeline one')`);
+        await waitForReplay(standby, await flushedLsn(p));
+      } finally {
+        await p.end();
+      }
+      await until('the timeline 1 part', () => rl.lines().some((l) => l.includes('content:timeline one')));
+      await primary.stop('fast');
+      await standby.query('select pg_promote(true, 60)');
+      const s = await standby.connect();
+      try {
+        await s.query(`insert into t select g, 'on timeline 2 ' || g from generate_series(1000, 1300) g`);
+        await s.query('select pg_switch_wal()');
+        await s.query('delete from t where id between 100 and 150');
+        await s.query(`select pg_logical_emit_message(true, 'mark', 'timeline two')`);
+        const end = await flushedLsn(s);
+        await until('the timeline 2 part', () => rl.lines().some((l) => l.includes('content:timeline two')));
+        // pg_recvlogical's status updates (every second) confirm the pgwal slot onto timeline 2.
+        await until('the slot confirmed on timeline 2', () => readSlotStateFile(state).timeline === 2);
+        const r = await rl.stop();
+        expect(r.code, r.stderr).toBe(0);
+        await s.query(`set search_path = ''`);
+        const theirs = (await s.query({ text: `select data from pg_logical_slot_peek_changes('pgwal_s', $1, null)`, values: [end], rowMode: 'array', types: asText })).rows.map((x) => x[0] as string);
+        expect(theirs.some((l) => l.includes("'on timeline 2 1300'"))).toBe(true);
+        expect(rl.lines()).toEqual(theirs);
+      } finally {
+        await s.end();
+      }
+      // One stream over the switch, said on stderr.
+      expect(commands.filter((q) => q.startsWith('START_REPLICATION'))).toHaveLength(1);
+      expect(notes.stderr()).toMatch(/^pgwal serve: timeline 1 ended at [0-9A-F]+\/[0-9A-F]+; following timeline 2\n/);
+    } finally {
+      await served?.close();
+      await standby?.destroy();
+      await primary.destroy();
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it('IDENTIFY_SYSTEM from the folders: the end of the last record, equal to the server\'s flush position when it is idle', async () => {

@@ -28,8 +28,18 @@ export async function streamSourceOptions(dsn: string, physicalSlot: string | un
   }
   return {
     records: async (from) => {
-      // No end: the stream is read as the server sends it (a reader waits at the end of what has arrived).
-      const recs = wal.records({ start: from.start, end: Number.MAX_SAFE_INTEGER, startTimeline: from.timeline, expect: from.expect, signal: from.signal, flushLsn: from.flushLsn, catalogXmin: from.catalogXmin });
+      // Followed: the stream is read as the server sends it (a reader waits at the end of what has arrived), and
+      // across a timeline switch (the server promoted, or a host list's failover) as decode --dsn -f reads on.
+      const recs = wal.records({
+        start: from.start,
+        follow: true,
+        startTimeline: from.timeline,
+        expect: from.expect,
+        signal: from.signal,
+        flushLsn: from.flushLsn,
+        catalogXmin: from.catalogXmin,
+        onTimelineSwitch: ({ timeline, nextTimeline, switchLsn }) => io.err(`pgwal serve: timeline ${timeline} ended at ${formatLsn(switchLsn)}; following timeline ${nextTimeline}\n`),
+      });
       // A client gone: the stream ends (CopyDone to the server), which also ends a read waiting for WAL.
       const stop = (): void => void recs.close();
       from.signal.addEventListener('abort', stop, { once: true });
@@ -57,8 +67,8 @@ export async function streamSourceOptions(dsn: string, physicalSlot: string | un
 
 export const SERVE_HELP = `pgwal serve answers logical replication connections (replication=database) as a walsender does:
 pg_recvlogical and PostgreSQL subscribers connect to it and receive what each pgwal slot's output plugin
-(test_decoding, wal2json, pgoutput) writes, decoded from WAL files or the server's replication stream; the
-folders are followed as they grow and across timeline switches (a promotion of the server writing them).
+(test_decoding, wal2json, pgoutput) writes, decoded from WAL files or the server's replication stream; both
+are followed as they grow and across timeline switches (a promotion of the server writing or sending them).
 A client's standby status updates confirm the slot (its state file, rewritten crash-safely): a restart
 resumes after the last commit the client confirmed.
 
@@ -75,7 +85,8 @@ Options:
   --wal-segsize MB    wal_segment_size, for --restore-command (default: read from the restart_lsn's segment)
   --restore-timeout SECONDS  stop a restore_command that runs longer, as an error
   --dsn CONNSTR       read each client's WAL from the server's physical replication stream (key=value or
-                      postgresql://), following new WAL as it arrives; the flush position reported is the
+                      postgresql://), following new WAL as it arrives and a timeline switch in the stream
+                      (a promoted standby) as a standby follows it; the flush position reported is the
                       client's slot's restart_lsn; lost connections are retried
   --physical-slot NAME  stream through this physical slot of the server (it must exist; one client at a
                       time then): it holds the WAL and, by hot standby feedback, the slot's catalog_xmin
