@@ -1,7 +1,7 @@
 // `pgwal slot create` and `pgwal decode`: a slot's catalog from a live server, then test_decoding's or
 // wal2json's output from WAL files alone.
 import path from 'node:path';
-import { WalError } from '../errors.js';
+import { WalError, WalSourceError } from '../errors.js';
 import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
 import { openSlotFile, readCatalogPages } from '../node/slot.js';
 import { HistoricCatalog } from '../catalog/historic.js';
@@ -14,8 +14,9 @@ import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 import { writeOrphans } from './orphans.js';
-import { StreamWal, TimelineForkError } from '../node/stream-wal.js';
-import { ServerError } from '../protocol/index.js';
+// Type only: the streaming modules (replication protocol, net, tls, crypto) are loaded for --dsn alone.
+import type { TimelineForkError } from '../node/stream-wal.js';
+import { ServerError } from '../protocol/errors.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
@@ -121,6 +122,9 @@ import { byteaHex, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS, SQL_FILTER_HELP, SQL_FILTER_OPTIONS } from './decode-options.js';
 
+/** StreamWal's TimelineForkError, recognized without loading the streaming modules (only --dsn raises it). */
+const isTimelineFork = (e: unknown): e is TimelineForkError => e instanceof WalSourceError && e.code === 'timeline-fork' && 'switchPoint' in e;
+
 export { parseSize };
 
 /** Every option `pgwal decode` parses; DECODE_HELP lists the same (test/cli-help.test.ts). */
@@ -218,7 +222,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const streamWal =
       dsn === undefined
         ? undefined
-        : await StreamWal.open({
+        : await (await import('../node/stream-wal.js')).StreamWal.open({
             connectionString: dsn,
             env: io.env,
             ...(physicalSlot !== undefined ? { physicalSlot } : {}),
@@ -342,12 +346,12 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
         } catch (e) {
           // A failover to a server that never had what the slot confirmed: the refusal the next run gives.
-          if (e instanceof TimelineForkError && e.timeline === slot.timeline && slot.confirmedFlush > e.switchPoint) {
+          if (isTimelineFork(e) && e.timeline === slot.timeline && slot.confirmedFlush > e.switchPoint) {
             throw new OrphanedTransactionsError(slot.name, slot.timeline, e.switchPoint, slot.confirmedFlush, seen.between(e.switchPoint, slot.confirmedFlush));
           }
           // Nothing past the switch point confirmed (--confirm-every): what the decoder holds from the old timeline
           // is dropped and the run starts again from the slot; output after the last confirm may come again.
-          if (e instanceof TimelineForkError && follow && hooks.confirmsAsItGoes) throw new DecodeAgain(e);
+          if (isTimelineFork(e) && follow && hooks.confirmsAsItGoes) throw new DecodeAgain(e);
           if (stop?.signal.aborted !== true) throw e;
           endNotice = `stopped by ${stop.reason()}${lastRecord !== undefined ? ` after the record at ${formatLsn(lastRecord)}` : ''}`;
         } finally {

@@ -1,11 +1,11 @@
 // `pgwal slot create|show|advance|drop|export|import`, and the slot options `pgwal decode` takes.
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { WalError, WalSourceError } from '../errors.js';
 import { formatLsn, parseLsn, segmentStart, type Lsn } from '../lsn.js';
 import { openWal, type WalFiles } from '../node/wal.js';
 import { createSlot, createSlotFromDataDir, dropServerSlot, openSlotFile, readServerSlot, readSlotStateFile, removeSlotStateFile, writeFileDurably, writeSlotStateFile } from '../node/slot.js';
+import { pgClient } from '../node/pg-client.js';
 import { judgeEndOfWal, type DurabilitySource, type SlotDecodeOptions } from '../node/slot-decode.js';
 import { DEFAULT_KEEP_RESTARTS } from '../slot/slot.js';
 import { orphansCommand } from './orphans.js';
@@ -156,7 +156,7 @@ export function standbyFlushSource(dsn: string): DurabilitySource {
   return {
     describe: () => `the standby at ${dsn.replace(/:[^:@/]*@/, ':***@')}`,
     async covered(): Promise<Lsn> {
-      const c = new pg.Client({ connectionString: dsn });
+      const c = await pgClient({ connectionString: dsn });
       await c.connect();
       try {
         const r = await c.query(`select coalesce(pg_last_wal_receive_lsn(), case when pg_is_in_recovery() then null else pg_current_wal_flush_lsn() end)::text as l`);
@@ -443,7 +443,7 @@ async function exportCmd(argv: string[], io: DumpIo): Promise<void> {
   const dsn = o.get('dsn');
   if (dsn !== undefined) {
     const s = await readServerSlot(dsn, need(o.get('slot'), '--slot'));
-    const c = new pg.Client({ connectionString: dsn });
+    const c = await pgClient({ connectionString: dsn });
     await c.connect();
     const insert = (await c.query(`select (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_insert_lsn() end)::text as l`)).rows[0].l as string;
     await c.end();

@@ -93,6 +93,8 @@ function start(): boolean {
     });
     port = channel.port1;
     port.unref();
+    // The ring may exist already: this thread reads its own first window into it before any read-ahead.
+    if (ring != null) worker.postMessage({ ring: ring.memory });
   } catch {
     return false;
   }
@@ -137,7 +139,7 @@ function ringSlot(): number {
       const pages = Math.ceil((TABLE_BYTES + RING_SLOTS * WINDOW_MAX) / 65536);
       const api = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBufferLike } } }).WebAssembly;
       const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
-      worker!.postMessage({ ring: memory });
+      worker?.postMessage({ ring: memory });
       ring = { memory, buffer: memory.buffer, free: Array.from({ length: RING_SLOTS }, (_, i) => RING_SLOTS - 1 - i) };
     } catch {
       ring = null;
@@ -157,7 +159,8 @@ let own: { wasm: WasmCrc32c; bytes: Uint8Array; check: ReturnType<typeof makeWin
  * the records it vouches for. Undefined when no slot is free or the window cannot be read whole.
  */
 export function readWindowInRing(file: string, offset: number, length: number): { bytes: Uint8Array; crc: CrcVerified } | undefined {
-  if (length !== WINDOW_MAX || !start()) return undefined;
+  // No worker started for this: a run that reads one window (a small fixture) never pays for a thread.
+  if (length !== WINDOW_MAX) return undefined;
   const slot = ringSlot();
   if (slot < 0) return undefined;
   if (own === undefined) {

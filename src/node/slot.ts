@@ -3,8 +3,9 @@
 // crash-safely (temp file, fsync, rename, fsync of the folder).
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { WalSourceError } from '../errors.js';
+import { pgClient } from './pg-client.js';
 import { ownStartTime, processAlive, processStartedAt } from './process-identity.js';
 import { catalogChecksum, parseSlotState, serializeSlotState, SLOT_STATE_VERSION, type SlotState } from '../slot/state.js';
 import { Slot } from '../slot/slot.js';
@@ -81,8 +82,8 @@ export async function loadCatalogFilenodes(sql: pg.Client): Promise<[number, num
  */
 export async function createSlot(options: CreateSlotOptions): Promise<SlotState> {
   const base = clientConfig(options.connection);
-  const repl = new pg.Client({ ...base, replication: 'database' } as pg.ClientConfig);
-  const sql = new pg.Client(base);
+  const repl = await pgClient({ ...base, replication: 'database' } as pg.ClientConfig);
+  const sql = await pgClient(base);
   await repl.connect();
   try {
     await sql.connect();
@@ -142,7 +143,7 @@ export async function createSlot(options: CreateSlotOptions): Promise<SlotState>
 // see the slot-sync rules of PG17 (synchronize_one_slot, slotsync.c): a remote slot is usable once it has a
 // restart_lsn, a confirmed_flush and a catalog_xmin.
 export async function readServerSlot(connection: pg.ClientConfig | string, slotName: string): Promise<SlotState> {
-  const sql = new pg.Client(clientConfig(connection));
+  const sql = await pgClient(clientConfig(connection));
   await sql.connect();
   try {
     const rows = (await sql.query(`select * from pg_replication_slots where slot_name = $1`, [slotName])).rows;
@@ -187,7 +188,7 @@ export async function readServerSlot(connection: pg.ClientConfig | string, slotN
 
 /** Drops the server's slot of that name (pg_drop_replication_slot); false when there is none. */
 export async function dropServerSlot(connection: pg.ClientConfig | string, slotName: string): Promise<boolean> {
-  const sql = new pg.Client(clientConfig(connection));
+  const sql = await pgClient(clientConfig(connection));
   await sql.connect();
   try {
     const r = await sql.query(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1`, [slotName]);
