@@ -571,7 +571,7 @@ export class PgOutputPlugin implements OutputPlugin {
           throw err;
         }
       }
-      w.byte(COLUMN_TEXT).counted(utf8.encode(text));
+      w.byte(COLUMN_TEXT).countedText(text);
     }
   }
 
@@ -685,7 +685,6 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 }
 
-const utf8 = new TextEncoder();
 
 /** A message as psql prints a bytea (bytea_output = hex): `\x` and two lowercase hex digits a byte. */
 export function byteaHex(data: Uint8Array): string {
