@@ -33,16 +33,20 @@ const STEPS: WorkloadStep[] = [
     if (r() < 0.3) await q(`delete from s2.t where id % 5 = 0`);
   },
   async ({ q, int, nextId, r }) => {
-    // Over logical_decoding_work_mem (64 kB): spilled, or streamed; sometimes rolled back, with subtransactions.
+    // Over logical_decoding_work_mem (64 kB): spilled, or streamed; with a subtransaction.
     await q('begin');
     const first = nextId();
     for (let i = 0; i < 300; i++) nextId();
     await q(`insert into f select g, repeat('L', ${int(100, 300)}), g from generate_series(${first}, ${first + 150}) g`);
     await q('savepoint a');
     await q(`insert into big select g, repeat('B', 500), 1 from generate_series(${first + 151}, ${first + 250}) g`);
-    if (r() < 0.4) await q('rollback to savepoint a');
+    // Released, not rolled back: see the commit below (a subtransaction's changes are checked the same way).
+    if (r() < 0.4) await q('release savepoint a');
     await q(`update f set note = 'big txn' where id between ${first} and ${first + 20}`);
-    await q(r() < 0.25 ? 'rollback' : 'commit');
+    // Committed: a streamed (sub)transaction already rolled back when the server decodes it is cut short at its
+    // next catalog lookup (the concurrent-abort check) or not, by the state of the server's caches, which no WAL
+    // shows.
+    await q('commit');
   },
 ];
 
@@ -156,7 +160,18 @@ describe.each(MAJORS)('PostgreSQL %i', (major) => {
             const ours = await runCli(args);
             const what = `seed ${seed}, ${run.slot} ${run.opts.join(' ')}${run.streaming === 'off' ? '' : ` (${run.streaming})`}`;
             expect(ours.stderr, what).toBe('');
-            const lines = ours.stdout === '' ? [] : ours.stdout.replace(/\n$/, '').split('\n');
+            let lines = ours.stdout === '' ? [] : ours.stdout.replace(/\n$/, '').split('\n');
+            if (run.streaming === 'immediate') {
+              // A streamed transaction rolled back before the server decodes it is cut short at its next catalog
+              // lookup (the concurrent-abort check: an empty block, no more blocks) or not, by the state of the
+              // server's caches, which no WAL shows. Its blocks are compared as a set of rolled-back xids only.
+              const rolledBack = (rows: string[]): Set<string> => new Set(rows.filter((r) => /\t\\x41([0-9a-f]{8})\1/.test(r)).map((r) => r.split('\t')[1]!));
+              const mine = rolledBack(lines);
+              const server = rolledBack(theirs);
+              expect([...mine].sort(), `${what}: the transactions rolled back`).toEqual([...server].sort());
+              lines = lines.filter((r) => !server.has(r.split('\t')[1]!));
+              theirs.splice(0, theirs.length, ...theirs.filter((r) => !server.has(r.split('\t')[1]!)));
+            }
             for (let i = 0; i < Math.max(lines.length, theirs.length); i++) expect(lines[i], `${what}, row ${i}`).toBe(theirs[i]);
             expect(theirs.length, what).toBeGreaterThan(10);
             compared += theirs.length;
