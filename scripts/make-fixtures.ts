@@ -408,6 +408,8 @@ function writeReadme(): void {
     '  (3 on 15, 4 on 16+), `binary` off / on; `pgoutput-twophase.tsv` from a pgoutput slot made with two_phase',
     "  (`two_phase` on); always gzipped. `meta.json` → `pgoutputOptions` lists the options (the tests make those",
     "  slots' state files from `meta.json` and `catalog.json`, as `scripts/fixture-states.ts` does for the others).",
+    '  `pg15/types-dml` and `pg15/torn-record` are kept as made before these answers (`-- --major 15 --only …` would',
+    '  move the LSNs that test/decode-stops.test.ts and test/timeline-end.test.ts name).',
     '- PostgreSQL 15 only, from Debian\'s `pg_waldump` 15 over the shipped segments: `waldump.txt` (`-s start -e end`),',
     '  `waldump-bkp.txt` (`-b`), `waldump-stats.txt` (`--stats=record`), `waldump-end.txt` (exit code and stderr of',
     '  `-q` from the start to the end of the shipped files: where and why pg_waldump stops).',

@@ -45,7 +45,8 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
     if (m.major >= 16) expected.push('blocks.tsv');
     if (m.slots.some((s) => s.twoPhase)) expected.push('decoded-twophase.tsv');
     if (m.slots.some((s) => s.plugin === 'wal2json')) expected.push(...Object.keys(m.wal2jsonOptions ?? {}).map((n) => `${n}.tsv`));
-    expect(m.slots.filter((s) => s.plugin === 'pgoutput').length).toBe(m.slots.some((s) => s.twoPhase) ? 2 : 1);
+    // pg15/types-dml and pg15/torn-record predate the pgoutput answers (see pgoutput-fixtures.test.ts).
+    if (m.pgoutputOptions !== undefined) expect(m.slots.filter((s) => s.plugin === 'pgoutput').length).toBe(m.slots.some((s) => s.twoPhase) ? 2 : 1);
     expected.push(...Object.keys(m.pgoutputOptions ?? {}).map((n) => `${n}.tsv`));
     for (const name of expected) expect(hasFixtureFile(f, name), name).toBe(true);
     for (const stored of Object.values(m.files)) expect(hasFixtureFile(f, stored.replace(/\.gz$/, '')), stored).toBe(true);

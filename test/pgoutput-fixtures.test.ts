@@ -31,11 +31,18 @@ function stateFile(f: Fixture, twoPhase: boolean): string {
  */
 const EXPECTED_ERRORS: Record<string, RegExp> = {};
 
+/**
+ * Fixtures kept as made before the pgoutput answers: decode-stops.test.ts and timeline-end.test.ts name their
+ * records' LSNs, which a regeneration moves.
+ */
+const WITHOUT_PGOUTPUT = ['pg15/types-dml', 'pg15/torn-record'];
+
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
   const answers = Object.entries(f.meta.pgoutputOptions ?? {});
   it('has pgoutput answers', () => {
-    expect(answers.map(([name]) => name)).toContain('pgoutput-v1');
-    expect(f.meta.slots.some((s) => s.plugin === 'pgoutput')).toBe(true);
+    const has = f.meta.slots.some((s) => s.plugin === 'pgoutput');
+    expect(has).toBe(!WITHOUT_PGOUTPUT.includes(f.id));
+    if (has) expect(answers.map(([name]) => name)).toContain('pgoutput-v1');
   });
   for (const [name, opts] of answers) {
     it(`${name}: ${opts.join(' ')}`, async () => {
