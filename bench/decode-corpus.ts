@@ -96,6 +96,10 @@ export const PEEK_TD = "SELECT count(*) FROM pg_logical_slot_peek_changes('bench
 export const PEEK_PGO =
   "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('bench_pgo', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')";
 
+/** The pgoutput slot's messages as psql prints them (`\x` hex, one per line): what `pgwal decode --plugin pgoutput` prints. */
+export const PEEK_PGO_DATA =
+  "SELECT data FROM pg_logical_slot_peek_binary_changes('bench_pgo', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')";
+
 /** The slot's whole test_decoding output streamed through SHA-256: rows, hash, bytes, row changes. */
 export async function serverOutputDigest(server: Server): Promise<{ rows: number; sha256: string; bytes: number; rowChanges: number }> {
   const p = spawn(PSQL, psqlArgs(server, "SELECT data FROM pg_logical_slot_peek_changes('bench_td', NULL, NULL)", ['-v', 'FETCH_COUNT=100000']), { stdio: ['ignore', 'pipe', 'pipe'] });

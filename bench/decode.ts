@@ -7,6 +7,7 @@
 //                                            64 MB memory limit and file spilling: peak RSS (target ≤ 256 MB)
 //   npm run bench:decode -- --only-large     only that
 //   npm run bench:decode -- --regenerate     generate the corpus again
+//   npm run bench:pgoutput                   only --plugin pgoutput against the server's peek_binary_changes (--pgoutput-only)
 //
 // Every time is wall time, median of the timed runs after a warm-up, WAL in the page cache. MB = 10^6 bytes.
 import { spawn } from 'node:child_process';
@@ -16,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withServer } from '../test/support/pg-server.js';
 import { GUCS, WORK } from './corpus.js';
-import { digestLines, ensureDecodeCorpus, PEEK_PGO, PEEK_TD, PSQL, psqlArgs, type DecodeCorpus } from './decode-corpus.js';
+import { digestLines, ensureDecodeCorpus, PEEK_PGO, PEEK_PGO_DATA, PEEK_TD, PSQL, psqlArgs, type DecodeCorpus } from './decode-corpus.js';
 import { fmt, haveGnuTime, machine, MB, summarize, table, type Timed } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -165,9 +166,28 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
     const td = await timeChild(PSQL, psqlArgs(server, PEEK_TD), 'capture', expect('test_decoding peek', m.serverRows));
     let pgoRows = 0;
     const pgo = await timeChild(PSQL, psqlArgs(server, PEEK_PGO), 'capture', (r) => (pgoRows = Number(r.stdout!.trim())));
+    // The messages themselves, to check pgwal's against.
+    const pgoDigest = (await runChild(PSQL, psqlArgs(server, PEEK_PGO_DATA, ['-v', 'FETCH_COUNT=100000']), 'digest')).digest!;
     await server.stop('fast');
-    return { td, pgo: { ...pgo, rows: pgoRows } };
+    return { td, pgo: { ...pgo, rows: pgoRows, digest: pgoDigest } };
   });
+
+  if (flag('--pgoutput-only')) {
+    const cliPgo = await pgoutputCli(c, pgo.digest);
+    log(`\n## pgoutput: ${(m.bytes / MB).toFixed(1)} MB of pgbench WAL (${fmt(pgo.rows)} messages)\n`);
+    log(
+      table(
+        ['', 'median s', 'min–max s', 'WAL MB/s', 'messages/s', '÷ server pgoutput', 'peak RSS'],
+        [
+          ['server: SELECT count(*) FROM pg_logical_slot_peek_binary_changes (pgoutput v1; psql, whole process)', pgo, 'server'] as const,
+          ['pgwal `decode --plugin pgoutput` (v1; CLI, whole process, `\\x` hex to /dev/null)', cliPgo, 'pgwal'] as const,
+        ].map(([label, t]) => [label, t.median.toFixed(3), `${t.min.toFixed(3)}–${t.max.toFixed(3)}`, fmt(m.bytes / MB / t.median), `${(pgo.rows / t.median / 1e3).toFixed(0)} k`, `${(pgo.median / t.median).toFixed(2)}×`, t.maxRssKiB === undefined ? '' : mib(t.maxRssKiB)]),
+      ),
+    );
+    logPgoutputRatio(pgo, cliPgo);
+    Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, cliPgoutput: cliPgo });
+    return;
+  }
 
   log('measuring the pgwal library loop (in-process) …');
   const w = await workerRun(c);
@@ -186,6 +206,7 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
     throw new Error(`pgwal decode's output differs from the server's: ${check.digest!.rows} rows, sha256 ${check.digest!.sha256}`);
   }
   const cli = await timeChild(process.execPath, decodeArgs(c), 'null');
+  const cliPgo = await pgoutputCli(c, pgo.digest);
 
   const rowsPerS = (t: Timed, rows = m.serverRows): string => `${(rows / t.median / 1e3).toFixed(0)} k`;
   const row = (label: string, t: Timed, rows = m.serverRows, changes = m.serverRowChanges): (string | number)[] => [
@@ -208,6 +229,7 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
         row('pgwal library loop (in-process: reader + TestDecodingDecoder, text of every row)', lib),
         row(`pgwal library loop, wal2json format-version 2 plugin (${fmt(wj.rows)} JSON rows)`, libJson, wj.rows),
         row('pgwal `decode` (CLI, whole process, stdout to /dev/null)', cli),
+        row('pgwal `decode --plugin pgoutput` (v1, bench_pub; CLI, whole process, `\\x` hex to /dev/null)', cliPgo, pgo.rows),
       ],
     ),
   );
@@ -218,6 +240,7 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
     `\npgwal ÷ server test_decoding (throughput): library loop ${ratioLib.toFixed(2)}×, CLI ${ratioCli.toFixed(2)}× — target ≥ ${TARGET_RATIO}× ` +
       `(goal ${GOAL_RATIO}×): library ${verdict(ratioLib)}, CLI ${verdict(ratioCli)}`,
   );
+  logPgoutputRatio(pgo, cliPgo);
   log(`pgwal's wal2json rows ÷ the server's pgoutput (throughput of changes): ${(pgo.median / libJson.median).toFixed(2)}× (no target; its output is checked against wal2json itself in the tests)`);
   log(`output checked: ${fmt(w.rows)} rows and SHA-256 ${w.sha256.slice(0, 16)}… equal the server's, for both the library loop and the CLI`);
   const cpu = summarize(w.cpuSeconds);
@@ -227,7 +250,28 @@ async function pgbench(results: Record<string, unknown>): Promise<void> {
   );
   log(`the library loop's process RSS at exit: ${(w.rss / 2 ** 20).toFixed(0)} MiB; the CLI's peak: ${both(cli.maxRssKiB)}`);
 
-  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryJson: libJson, libraryCpu: cpu, cli });
+  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverPgoutput: pgo, library: lib, libraryJson: libJson, libraryCpu: cpu, cli, cliPgoutput: cliPgo });
+}
+
+type Digest = NonNullable<ChildRun['digest']>;
+
+/** `pgwal decode --plugin pgoutput` (v1, bench_pub): its output checked against the server's messages, then timed. */
+async function pgoutputCli(c: DecodeCorpus, server: Digest): Promise<Timed> {
+  log('measuring pgwal decode --plugin pgoutput (CLI, whole process, stdout to /dev/null) …');
+  const args = [...decodeArgs(c), '--plugin', 'pgoutput', '-o', 'proto_version=1', '-o', 'publication_names=bench_pub'];
+  const ours = (await runChild(process.execPath, args, 'digest')).digest!;
+  if (ours.rows !== server.rows || ours.sha256 !== server.sha256) {
+    throw new Error(`pgwal decode --plugin pgoutput's output differs from the server's: ${ours.rows} rows, sha256 ${ours.sha256}; server ${server.rows} rows, ${server.sha256}`);
+  }
+  return timeChild(process.execPath, args, 'null');
+}
+
+function logPgoutputRatio(pgo: Timed & { digest: Digest }, cliPgo: Timed): void {
+  const r = pgo.median / cliPgo.median;
+  log(
+    `pgwal decode --plugin pgoutput ÷ server pg_logical_slot_peek_binary_changes (same WAL, same messages: ${fmt(pgo.digest.rows)} rows, SHA-256 ` +
+      `${pgo.digest.sha256.slice(0, 16)}… equal): ${r.toFixed(2)}× — target ≥ ${TARGET_RATIO}×: ${r >= TARGET_RATIO ? 'MET' : 'NOT MET'}`,
+  );
 }
 
 async function large(results: Record<string, unknown>): Promise<void> {

@@ -14,6 +14,8 @@ export interface Scenario {
   catalogPages?: boolean;
   /** Also capture wal2json's format-version 2 output (Debian's postgresql-15-wal2json; debian flavor only). */
   wal2json?: boolean;
+  /** What the pgoutput answers' publication publishes (default `for all tables`; which refuses updates of tables without replica identity). */
+  pgoutputPublication?: string;
   /** Restarts or crashes the server: runs on a server of its own. */
   ownServer?: boolean;
   gucs?: Record<string, string>;
@@ -316,6 +318,8 @@ export const scenarios: Scenario[] = [
     name: 'wal2json',
     flavor: 'debian',
     wal2json: true,
+    // Not wj_nokey and wj_nothing: a publication of their updates would make the server refuse them.
+    pgoutputPublication: 'for table wj_types, wj_toast, wj_idx, wj_full',
     description:
       "what wal2json prints differently: the many types of types-dml inserted, updated (key changed and not) and deleted; " +
       'lz4 TOAST values left unchanged by an update (wal2json leaves them out); replica identity full, index (identity ' +

@@ -28,6 +28,24 @@ const WAL2JSON_OPTIONS = {
   'wal2json-all': ['format-version', '2', 'include-xids', '1', 'include-timestamp', '1', 'include-lsn', '1', 'include-pk', '1', 'include-type-oids', '1', 'include-not-null', '1', 'include-column-positions', '1', 'include-origin', '1'],
 };
 
+/** The publication every pgoutput answer is made with (FOR ALL TABLES, made before the range and the slots). */
+const PGOUTPUT_PUBLICATION = 'fx_all';
+/**
+ * The pgoutput answers (file name → options of pg_logical_slot_peek_binary_changes): proto_version 1 and the
+ * major's newest, in text and in binary, messages on; `twophase` from the pgoutput slot made with two_phase.
+ */
+function pgoutputVariants(major: number): [string, string[]][] {
+  const newest = major >= 16 ? 4 : 3;
+  const base = (proto: number): string[] => ['proto_version', String(proto), 'publication_names', PGOUTPUT_PUBLICATION, 'messages', 'true'];
+  return [
+    ['pgoutput-v1', base(1)],
+    ['pgoutput-v1-binary', [...base(1), 'binary', 'true']],
+    [`pgoutput-v${newest}`, base(newest)],
+    [`pgoutput-v${newest}-binary`, [...base(newest), 'binary', 'true']],
+  ];
+}
+const pgoutputTwoPhase = (major: number): string[] => ['proto_version', String(major >= 16 ? 4 : 3), 'publication_names', PGOUTPUT_PUBLICATION, 'messages', 'true', 'two_phase', 'true'];
+
 /** Server answers larger than this are stored gzipped (name + .gz). */
 const GZIP_ABOVE = 64 * 1024;
 
@@ -55,9 +73,9 @@ function tsv(fields: string[], rows: (string | null)[][]): string {
   return [fields.join('\t'), ...rows.map((r) => r.map(esc).join('\t'))].join('\n') + '\n';
 }
 
-function writeAnswer(dir: string, name: string, content: string | Buffer): string {
+function writeAnswer(dir: string, name: string, content: string | Buffer, alwaysGzip = false): string {
   const buf = typeof content === 'string' ? Buffer.from(content) : content;
-  if (buf.length > GZIP_ABOVE) {
+  if (alwaysGzip || buf.length > GZIP_ABOVE) {
     fs.writeFileSync(path.join(dir, `${name}.gz`), zlib.gzipSync(buf, { level: 9 }));
     return `${name}.gz`;
   }
@@ -100,6 +118,9 @@ interface Capture {
 
 async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Capture> {
   if (s.catalogPages) await c.query('create extension if not exists pageinspect');
+  // Before the range (and before the catalog is read): the publication of the pgoutput answers.
+  await c.query(`drop publication if exists ${PGOUTPUT_PUBLICATION}`);
+  await c.query(`create publication ${PGOUTPUT_PUBLICATION} ${s.pgoutputPublication ?? 'for all tables'}`);
   await c.query('select pg_switch_wal()');
   const insert = await lsnOf(c, 'select pg_current_wal_insert_lsn()');
   const segSize = Number((await c.query(`select setting from pg_settings where name = 'wal_segment_size'`)).rows[0].setting);
@@ -109,6 +130,8 @@ async function beginRange(server: Server, c: pg.Client, s: Scenario): Promise<Ca
   const slots = [{ name: `fx_${s.name.replace(/-/g, '_')}`, twoPhase: false, plugin: 'test_decoding' }];
   if (s.twoPhase) slots.push({ name: `${slots[0]!.name}_2pc`, twoPhase: true, plugin: 'test_decoding' });
   if (s.wal2json) slots.push({ name: `${slots[0]!.name}_w2j`, twoPhase: false, plugin: 'wal2json' });
+  slots.push({ name: `${slots[0]!.name}_pgo`, twoPhase: false, plugin: 'pgoutput' });
+  if (s.twoPhase) slots.push({ name: `${slots[0]!.name}_pgo2pc`, twoPhase: true, plugin: 'pgoutput' });
   for (const slot of slots) {
     await c.query(`select pg_create_logical_replication_slot($1, $2, false, $3)`, [slot.name, slot.plugin, slot.twoPhase]);
   }
@@ -146,6 +169,18 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
 
   const slotMeta = [];
   for (const slot of cap.slots) {
+    if (slot.plugin === 'pgoutput') {
+      const variants: [string, string[]][] = slot.twoPhase ? [['pgoutput-twophase', pgoutputTwoPhase(major)]] : pgoutputVariants(major);
+      for (const [name, opts] of variants) {
+        const out = await textRows(
+          c,
+          `select lsn, xid, data from pg_logical_slot_peek_binary_changes($1, $2, NULL, ${opts.map((_, i) => `$${i + 3}`).join(', ')})`,
+          [slot.name, formatLsn(end), ...opts],
+        );
+        // Hex compresses well: always gzipped.
+        files[name] = writeAnswer(dir, `${name}.tsv`, tsv(out.fields, out.rows), true);
+      }
+    }
     const variants: [string, string[]][] =
       slot.plugin === 'wal2json'
         ? [
@@ -156,7 +191,7 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
             ['decoded', ['include-xids', '0', 'skip-empty-xacts', '1']],
             ['decoded-xids', ['include-xids', '1', 'skip-empty-xacts', '1']],
           ];
-    for (const [name, opts] of variants) {
+    for (const [name, opts] of slot.plugin === 'pgoutput' ? [] : variants) {
       if (slot.twoPhase && name === 'decoded-xids') continue;
       const out = await textRows(
         c,
@@ -220,6 +255,7 @@ async function capture(server: Server, c: pg.Client, s: Scenario, cap: Capture, 
     files,
     gucs: s.gucs ?? {},
     ...(s.wal2json ? { wal2jsonOptions: WAL2JSON_OPTIONS } : {}),
+    pgoutputOptions: Object.fromEntries([...pgoutputVariants(major), ...(s.twoPhase ? [['pgoutput-twophase', pgoutputTwoPhase(major)] as [string, string[]]] : [])]),
   };
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
   writeFixtureStates(dir);
@@ -291,6 +327,8 @@ async function runScenario(server: Server, s: Scenario, flavor: Flavor): Promise
     // A scenario that restarted the server hands back a fresh session.
     const c = after ?? sql;
     await capture(server, c, s, cap, dir, flavor);
+    // After the range: the next scenario's setup may update tables without replica identity.
+    await c.query(`drop publication if exists ${PGOUTPUT_PUBLICATION}`);
     // lz4/zstd images: the restored pages as liblz4/libzstd produce them (see fpi-ground-truth.ts).
     const fixture = listFixtures().find((x) => x.dir === dir);
     if (fixture !== undefined) writeFpiGroundTruth(fixture);
@@ -364,6 +402,14 @@ function writeReadme(): void {
     "- `wal2json.tsv`, `wal2json-all.tsv` (scenarios made for it) — the same from a slot of Debian's wal2json 2.5",
     "  (`postgresql-15-wal2json`) with `format-version` 2, alone / with every option that adds a field (`meta.json` →",
     "  `wal2jsonOptions` lists them); `slot-wal2json.state` is that slot's state file.",
+    "- `pgoutput-v1.tsv`, `pgoutput-v1-binary.tsv`, `pgoutput-v<newest>.tsv`, `pgoutput-v<newest>-binary.tsv` — `lsn, xid, data`",
+    '  of `pg_logical_slot_peek_binary_changes` from a pgoutput slot made beside the test_decoding one, with the',
+    '  publication `fx_all` (FOR ALL TABLES but in the wal2json scenario, made before the range), `messages` on, `proto_version` 1 and the major\'s newest',
+    '  (3 on 15, 4 on 16+), `binary` off / on; `pgoutput-twophase.tsv` from a pgoutput slot made with two_phase',
+    "  (`two_phase` on); always gzipped. `meta.json` → `pgoutputOptions` lists the options (the tests make those",
+    "  slots' state files from `meta.json` and `catalog.json`, as `scripts/fixture-states.ts` does for the others).",
+    '  `pg15/types-dml` and `pg15/torn-record` are kept as made before these answers (`-- --major 15 --only …` would',
+    '  move the LSNs that test/decode-stops.test.ts and test/timeline-end.test.ts name).',
     '- PostgreSQL 15 only, from Debian\'s `pg_waldump` 15 over the shipped segments: `waldump.txt` (`-s start -e end`),',
     '  `waldump-bkp.txt` (`-b`), `waldump-stats.txt` (`--stats=record`), `waldump-end.txt` (exit code and stderr of',
     '  `-q` from the start to the end of the shipped files: where and why pg_waldump stops).',

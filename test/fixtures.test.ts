@@ -37,7 +37,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
     expect(parseLsn(m.startLsn)).toBeLessThan(parseLsn(m.endLsn));
     expect(m.slots.length).toBeGreaterThan(0);
     for (const slot of m.slots) {
-      expect(slot.plugin).toBe(m.wal2jsonOptions !== undefined && slot.name.endsWith('_w2j') ? 'wal2json' : 'test_decoding');
+      expect(slot.plugin).toBe(m.wal2jsonOptions !== undefined && slot.name.endsWith('_w2j') ? 'wal2json' : /_pgo(2pc)?$/.test(slot.name) ? 'pgoutput' : 'test_decoding');
       expect(parseLsn(slot.restartLsn)).toBeGreaterThanOrEqual(parseLsn(m.startLsn));
       expect(Number(slot.catalogXmin)).toBeGreaterThan(0);
     }
@@ -45,6 +45,9 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
     if (m.major >= 16) expected.push('blocks.tsv');
     if (m.slots.some((s) => s.twoPhase)) expected.push('decoded-twophase.tsv');
     if (m.slots.some((s) => s.plugin === 'wal2json')) expected.push(...Object.keys(m.wal2jsonOptions ?? {}).map((n) => `${n}.tsv`));
+    // pg15/types-dml and pg15/torn-record predate the pgoutput answers (see pgoutput-fixtures.test.ts).
+    if (m.pgoutputOptions !== undefined) expect(m.slots.filter((s) => s.plugin === 'pgoutput').length).toBe(m.slots.some((s) => s.twoPhase) ? 2 : 1);
+    expected.push(...Object.keys(m.pgoutputOptions ?? {}).map((n) => `${n}.tsv`));
     for (const name of expected) expect(hasFixtureFile(f, name), name).toBe(true);
     for (const stored of Object.values(m.files)) expect(hasFixtureFile(f, stored.replace(/\.gz$/, '')), stored).toBe(true);
   });

@@ -109,6 +109,24 @@ export class MessageWriter {
     return this;
   }
 
+  /** pq_sendcountedtext of a string: int32 length, then its UTF-8 bytes, written in place (no copy per value). */
+  countedText(s: string): this {
+    const n = s.length;
+    this.ensure(4 + 3 * n);
+    const at = this.pos + 4;
+    const buf = this.buf;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + i] = c;
+    }
+    const len = i === n ? n : i + utf8.encodeInto(s.slice(i), buf.subarray(at + i)).written;
+    this.view.setUint32(this.pos, len);
+    this.pos = at + len;
+    return this;
+  }
+
   /** pq_sendcountedtext: int32 length, then the bytes. */
   counted(b: Uint8Array): this {
     this.int32(b.length);

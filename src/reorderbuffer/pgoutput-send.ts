@@ -1,7 +1,7 @@
 // Values in their binary send format (the types' *send functions), for pgoutput's `binary = true`: built from the
 // datum as stored. A type without a writer here is a typed error naming it, never a guessed byte.
 import { WalFormatError } from '../errors.js';
-import { u16 } from '../xlogreader/bytes.js';
+import { u16, u32 } from '../xlogreader/bytes.js';
 import { outputValue, readDatum, type TypeInfo, type TypeLookup } from './values.js';
 
 const utf8 = new TextEncoder();
@@ -32,10 +32,11 @@ function numericSend(b: Uint8Array): Uint8Array {
   let weight: number;
   let first: number;
   if ((h & 0xc000) === 0xc000) {
-    // NaN, ±Infinity: the extended flag bits, no digits.
+    // NaN, ±Infinity: the extended flag bits, no digits; dscale and weight read as from a short header (the
+    // NUMERIC_DSCALE and NUMERIC_WEIGHT macros test only 0x8000), so ±Infinity sends dscale 32.
     sign = h & 0xf000;
-    dscale = 0;
-    weight = 0;
+    dscale = (h >> 7) & 0x3f;
+    weight = h & 0x40 ? (h & 0x3f) - 64 : h & 0x3f;
     first = 2;
   } else if (h & 0x8000) {
     sign = h & 0x2000 ? 0x4000 : 0;
@@ -114,6 +115,64 @@ function arraySend(b: Uint8Array, types: TypeLookup, column: string): Uint8Array
   return out;
 }
 
+// see network_send (network.c): family, bits, is_cidr, address length, the address. Stored: family, bits, address.
+function networkSend(b: Uint8Array, isCidr: boolean): Uint8Array {
+  const nb = b.length - 2;
+  const out = new Uint8Array(4 + nb);
+  out[0] = b[0]!;
+  out[1] = b[1]!;
+  out[2] = isCidr ? 1 : 0;
+  out[3] = nb;
+  out.set(b.subarray(2), 4);
+  return out;
+}
+
+// see bit_send (varbit.c): the bit length as int32, then the bytes as stored.
+function bitSend(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(b.length);
+  out.set(bigEndian(b, 4));
+  out.set(b.subarray(4), 4);
+  return out;
+}
+
+const RANGE_EMPTY = 0x01;
+const RANGE_LB_INF = 0x08;
+const RANGE_UB_INF = 0x10;
+const RANGE_LB_NULL = 0x20;
+const RANGE_UB_NULL = 0x40;
+
+// see range_send (rangetypes.c): the flags, then each bound present as its length and send bytes. Stored: the
+// range type's OID, the bounds (aligned as their subtype), the flags last.
+function rangeSend(b: Uint8Array, type: TypeInfo, types: TypeLookup, column: string): Uint8Array {
+  const flags = b[b.length - 1]!;
+  // A domain over a range type may carry no subtype: the datum names its range type.
+  const rangeType = type.rangeSubtype === undefined ? types(u32(b, 0)) : type;
+  const sub = rangeType?.rangeSubtype === undefined ? undefined : types(rangeType.rangeSubtype);
+  if (sub === undefined) throw new WalFormatError('unknown-type', `the subtype of range type ${type.name} is not in the catalog`);
+  const align = alignOf(sub.align);
+  const parts: Uint8Array[] = [Uint8Array.of(flags)];
+  // Offsets are relative to the payload; alignment is relative to the varlena start, 4 bytes earlier.
+  let off = 4;
+  const bound = (): void => {
+    if (sub.len !== -1 || b[off] === 0) off = ((off + 4 + align - 1) & ~(align - 1)) - 4;
+    const [datum, next] = readDatum(b, off, sub.len);
+    off = next;
+    const sent = sendValue(datum, sub, types, column);
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setInt32(0, sent.length);
+    parts.push(len, sent);
+  };
+  if (!(flags & (RANGE_EMPTY | RANGE_LB_NULL | RANGE_LB_INF))) bound();
+  if (!(flags & (RANGE_EMPTY | RANGE_UB_NULL | RANGE_UB_INF))) bound();
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /**
  * The send format of a stored value of `type` (a domain sends as its base type: it shares its functions).
  * `column` names the value in the error for a type pgwal cannot send.
@@ -148,7 +207,18 @@ export function sendValue(b: Uint8Array, type: TypeInfo, types: TypeLookup, colu
       return fields(b, [8, 4, 4]);
     case 'uuid_out':
     case 'byteaout':
+    case 'macaddr_out':
+    case 'macaddr8_out':
       return b.slice();
+    case 'inet_out':
+      return networkSend(b, false);
+    case 'cidr_out':
+      return networkSend(b, true);
+    case 'bit_out':
+    case 'varbit_out':
+      return bitSend(b);
+    case 'range_out':
+      return rangeSend(b, type, types, column);
     case 'numeric_out':
       return numericSend(b);
     case 'textout':

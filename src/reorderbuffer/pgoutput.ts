@@ -768,7 +768,7 @@ export class PgOutputPlugin implements OutputPlugin {
           throw err;
         }
       }
-      w.byte(COLUMN_TEXT).counted(utf8.encode(text));
+      w.byte(COLUMN_TEXT).countedText(text);
     }
   }
 
@@ -887,7 +887,6 @@ export class PgOutputPlugin implements OutputPlugin {
   }
 }
 
-const utf8 = new TextEncoder();
 
 /** A row filter pgwal cannot evaluate, or that fails (as the server's would), named with its publication and table. */
 function filterError(f: PubFilter, target: DecoderRelation, rel: DecoderRelation, lsn: Lsn, err: RowFilterUnsupportedError | RowFilterEvalError): PgOutputUnsupportedError {

@@ -119,8 +119,17 @@ export function walinspectStatsRows(stats: WalStats, perRecord: boolean, profile
   ]);
 }
 
-/** C's %6.02f / %.02f. */
-const fixed2 = (x: number): string => x.toFixed(2);
+/**
+ * C's %6.02f / %.02f of a non-negative value. An exact tie (x = k/8 with 5 in the third decimal, e.g. 3.125) is
+ * rounded to even by glibc's printf and up by toFixed.
+ */
+const fixed2 = (x: number): string => {
+  if (x >= 0 && Number.isInteger(x * 8) && (x * 1000) % 10 === 5) {
+    const down = Math.floor(x * 100);
+    if (down % 2 === 0) return (down / 100).toFixed(2);
+  }
+  return x.toFixed(2);
+};
 
 // see XLogDumpDisplayStats (pg_waldump.c)
 export function waldumpStatsText(stats: WalStats, perRecord: boolean, profile: VersionProfile): string {

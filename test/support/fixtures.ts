@@ -34,6 +34,8 @@ export interface FixtureMeta {
   gucs: Record<string, string>;
   /** wal2json answers: file name (without .tsv) → the options passed to pg_logical_slot_peek_changes. */
   wal2jsonOptions?: Record<string, string[]>;
+  /** pgoutput answers: file name (without .tsv) → the options passed to pg_logical_slot_peek_binary_changes. */
+  pgoutputOptions?: Record<string, string[]>;
 }
 
 export interface Fixture {
