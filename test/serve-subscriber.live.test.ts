@@ -221,7 +221,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
           p = await primary.connect();
           p.on('error', () => undefined);
           const notes = io();
-          if (source === '--dsn') await standby.query(`select pg_create_physical_replication_slot('pgwal_phys', true)`);
+          if (source === '--dsn') await standby.query(`select pg_create_physical_replication_slot('pgwal_phys')`);
           sender =
             source === '-p'
               ? new WalSender({ states: [state], path: [standby.pgWalDir], auth: 'trust', keepaliveMs: 500, pollMs: 100 })

@@ -215,7 +215,7 @@ describe.each(SERVE_MAJORS)('PostgreSQL %i', (major) => {
       if (standby.owner) fs.chownSync(path.join(standby.dataDir, 'standby.signal'), standby.owner.uid, standby.owner.gid);
       await primary.start();
       await standby.start();
-      await standby.query(`select pg_create_physical_replication_slot('pgwal_phys', true)`);
+      await standby.query(`select pg_create_physical_replication_slot('pgwal_phys')`);
       const notes = io();
       served = new WalSender({ states: [state], path: [], auth: 'trust', keepaliveMs: 200, ...(await streamSourceOptions(dsnOf(standby), 'pgwal_phys', [state], notes)) });
       const commands: string[] = [];
