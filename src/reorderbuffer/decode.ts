@@ -283,8 +283,8 @@ function xactDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     const time = c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originTimestamp : c.xactTime;
     // see DecodeCommit and SnapBuildCommitTxn: the commit's invalidations are queued, then a catalog change's
     // new snapshot handed to the transactions in progress, before the transaction is replayed or skipped.
-    if (c.nmsgs > 0) ctx.reorder.queueInternal(xid, rec.lsn, SIZEOF_REORDER_BUFFER_CHANGE + 16 * c.nmsgs);
-    ctx.reorder.committedCatalog(xid, c.subxacts, rec.lsn, major >= 17 ? 104 : 120);
+    if (c.nmsgs > 0) ctx.reorder.catalogChanged(xid);
+    ctx.reorder.committedCatalog(xid, c.subxacts, rec.lsn, major >= 18 ? 104 : 120);
     decodeCommit(ctx, xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined, c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originLsn : 0);
   } else if (op === 0x20 || op === 0x40) {
     const a = parseAbort(rec, major);
@@ -296,8 +296,8 @@ function xactDecode(ctx: DecodingContext, rec: DecodedRecord): void {
   } else if (op === 0x10) {
     decodePrepare(ctx, rec);
   } else if (op === 0x60 && rec.xid !== 0) {
-    // XLOG_XACT_INVALIDATIONS: queued as a change of SharedInvalidationMessage (16 bytes) per message
-    ctx.reorder.queueInternal(rec.xid, rec.lsn, SIZEOF_REORDER_BUFFER_CHANGE + 16 * rec.view.getInt32(rec.mainDataOffset, true));
+    // XLOG_XACT_INVALIDATIONS: one command's messages, queued as a change
+    ctx.reorder.queueInvalidations(rec.xid, rec.lsn, rec.view.getInt32(rec.mainDataOffset, true));
   } else if (op === 0x50) {
     const a = parseXactAssignment(rec);
     ctx.reorder.assignChildren(a.xtop, a.subxacts, rec.lsn);

@@ -81,6 +81,8 @@ const SHARED_CHUNKS_HELD = 8;
 
 /** The server's sizeof(ReorderBufferChange) on 64-bit Linux, 15–18. */
 export const SIZEOF_REORDER_BUFFER_CHANGE = 80;
+/** sizeof(SharedInvalidationMessage). */
+const SIZEOF_SHARED_INVALIDATION_MESSAGE = 16;
 /** sizeof(HeapTupleData) and SizeofHeapTupleHeader: a decoded tuple's t_len is its WAL data plus the header. */
 const SIZEOF_HEAP_TUPLE_DATA = 24;
 const SIZEOF_HEAP_TUPLE_HEADER = 23;
@@ -170,6 +172,8 @@ export class ReorderBuffer {
   private sharedChunkSeen = 0;
   /** Transactions with catalog changes (RBTXN_HAS_CATALOG_CHANGES), until their end. */
   private readonly catalogChanges = new Set<number>();
+  /** Invalidation messages queued per top-level transaction (txn->ninvalidations), until its end. */
+  private readonly invalidationCounts = new Map<number, number>();
   /** The snapshot builder's committed catalog-modifying xids (builder->committed): a snapshot's xip. */
   private committedCatalogXids: number[] = [];
   /** Total bytes of changes in memory (rb->size). */
@@ -360,6 +364,19 @@ export class ReorderBuffer {
     this.queue(xid, lsn, encodeInternal(lsn, size));
   }
 
+  /** A commit with invalidation messages changed the catalog (ReorderBufferXidSetCatalogChanges). */
+  catalogChanged(xid: number): void {
+    this.catalogChanges.add(xid);
+  }
+
+  /** XLOG_XACT_INVALIDATIONS: queued, and kept under the top-level transaction (txn->invalidations). */
+  // see ReorderBufferAddInvalidations (reorderbuffer.c)
+  queueInvalidations(xid: number, lsn: Lsn, nmsgs: number): void {
+    const top = this.topOf(xid);
+    this.invalidationCounts.set(top, (this.invalidationCounts.get(top) ?? 0) + nmsgs);
+    this.queueInternal(xid, lsn, SIZEOF_REORDER_BUFFER_CHANGE + SIZEOF_SHARED_INVALIDATION_MESSAGE * nmsgs);
+  }
+
   /**
    * The commit of `xid` with its subtransactions (or COMMIT PREPARED) at `lsn`: if it changed the catalog, every
    * transaction in progress with a base snapshot, the committing one too, gets the new catalog snapshot queued,
@@ -380,10 +397,13 @@ export class ReorderBuffer {
     }
     if (!changed || this.consistentAt === undefined) return;
     const size = SIZEOF_REORDER_BUFFER_CHANGE + snapshotDataSize + 4 * this.committedCatalogXids.length;
+    // The others also get the committing transaction's invalidations (distributed, as of 15.13, 16.9, 17.5, 18).
+    const nmsgs = this.invalidationCounts.get(xid) ?? 0;
     for (const t of [...this.txns.values()]) {
       // The committing transaction is given its base snapshot here if it had none.
       if (this.parent.has(t.xid) || t.prepare !== undefined || (t.xid !== xid && !this.anyHasBase(this.members(t.xid, [])))) continue;
       this.queueInternal(t.xid, lsn, size, false);
+      if (t.xid !== xid && nmsgs > 0) this.queueInternal(t.xid, lsn, SIZEOF_REORDER_BUFFER_CHANGE + SIZEOF_SHARED_INVALIDATION_MESSAGE * nmsgs, false);
     }
   }
 
@@ -493,6 +513,7 @@ export class ReorderBuffer {
   forget(xid: number, subxacts: readonly number[] = []): void {
     for (const x of this.members(xid, subxacts)) {
       this.catalogChanges.delete(x);
+      this.invalidationCounts.delete(x);
       this.dropQueue(x);
       this.parent.delete(x);
     }
