@@ -91,6 +91,54 @@ async function probes(server: Server, offsets: readonly number[], counted: (end:
 }
 
 describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
+  it('of two transactions of the same size, the one with the earlier base snapshot is streamed', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-stream-limit-'));
+    try {
+      await withServer({ major, gucs: { wal_keep_size: "'1GB'", logical_decoding_work_mem: "'64kB'" } }, async (server) => {
+        const c = await server.connect();
+        const [a, b] = [await server.connect(), await server.connect()];
+        try {
+          await c.query('create table w (id int, pad text)');
+          await c.query('create table z (x int)');
+          const state = path.join(work, 'td.state');
+          expect((await runCli(['slot', 'create', '--dsn', dsnOf(server), '--slot', 'td', '--state', state])).code).toBe(0);
+          await a.query('begin');
+          await b.query('begin');
+          // A's transaction is known first (its lock is logged) but B's first change gives B the earlier base snapshot.
+          await a.query('lock table z in access exclusive mode');
+          // Rows of one size, B then A: after each of A's rows the two are equal, and 196 rows pass 64kB after A's.
+          for (let i = 0; i < 300; i++) {
+            await b.query(`insert into w values (${i}, repeat('b', 200))`);
+            await a.query(`insert into w values (${i}, repeat('a', 200))`);
+          }
+          await b.query('commit');
+          await a.query('commit');
+          const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
+          const opts = ['stream-changes', '1', 'include-xids', '1', 'skip-empty-xacts', '1'];
+          const theirs = (
+            await c.query({
+              text: `select lsn, xid, data from pg_logical_slot_peek_changes('td', $1, null${opts.map((_, i) => `, $${i + 2}`).join('')})`,
+              values: [end, ...opts],
+              rowMode: 'array',
+              types: asText,
+            })
+          ).rows.map((r) => r.join('\t'));
+          const args = ['decode', '--state', state, '-p', server.pgWalDir, '--end', end, '--memory-limit', '64kB', '--with-lsn'];
+          for (let i = 0; i < opts.length; i += 2) args.push('-o', `${opts[i]}=${opts[i + 1]}`);
+          const ours = await runCli(args);
+          expect(ours.stderr).toBe('');
+          expect(ours.stdout.replace(/\n$/, '').split('\n')).toEqual(theirs);
+        } finally {
+          await a.end();
+          await b.end();
+          await c.end();
+        }
+      });
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it('a block ends at the change the server counts to the limit, to the byte (tuples, messages, snapshots, invalidations)', async () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-stream-limit-'));
     try {

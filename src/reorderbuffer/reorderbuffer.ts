@@ -146,6 +146,8 @@ interface TxnState {
   partial: boolean;
   /** Top-level: a change a plugin sees was queued (RBTXN_HAS_STREAMABLE_CHANGE). */
   streamable: boolean;
+  /** Top-level: where it got its base snapshot (base_snapshot_lsn), which orders txns_by_base_snapshot_lsn. */
+  baseLsn?: Lsn;
   /** PREPARE seen: where, when, with which GID. */
   /** Replication origin of its records (0 or unset: local). */
   origin?: number;
@@ -320,7 +322,10 @@ export class ReorderBuffer {
    */
   // see SnapBuildProcessChange (snapbuild.c)
   baseSnapshot(xid: number, lsn: Lsn): void {
-    if (this.decodes(this.topOf(xid))) this.txnFor(xid, lsn).hasBase = true;
+    const top = this.topOf(xid);
+    if (!this.decodes(top)) return;
+    this.txnFor(xid, lsn).hasBase = true;
+    this.txnFor(top, lsn).baseLsn ??= lsn;
   }
 
   /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
@@ -336,6 +341,7 @@ export class ReorderBuffer {
     } else {
       if (kind !== CHANGE_SPEC_CONFIRM && kind !== CHANGE_SPEC_ABORT) top.streamable = true;
       t.hasBase = true;
+      top.baseLsn ??= lsn;
     }
     if (t.own !== undefined) t.own.push(change);
     else t.changes.push(change);
@@ -442,7 +448,8 @@ export class ReorderBuffer {
         for (const t of this.txns.values()) {
           if (this.parent.has(t.xid) || t.partial || !t.streamable) continue;
           const n = this.totalSize(t);
-          if (n > 0 && (top === undefined || n > topSize)) {
+          // Of equal sizes, the first in txns_by_base_snapshot_lsn: the earliest base snapshot.
+          if (n > 0 && (top === undefined || n > topSize || (n === topSize && (t.baseLsn ?? Infinity) < (top.baseLsn ?? Infinity)))) {
             top = t;
             topSize = n;
           }
