@@ -2,8 +2,9 @@
 // server streams the largest transaction each time its changes pass the limit, counted as ReorderBufferChangeSize
 // counts them; `pgwal decode --memory-limit 64kB` must count and choose the same, or its Stream Start/Stop fall at
 // other changes. Large transactions interleaved, with savepoints, TOAST values and a catalog change in one of them
-// (whose commit hands a new snapshot to the others), through test_decoding's stream-changes and pgoutput's
-// streaming=on, byte for byte.
+// (whose commit hands a new snapshot and its invalidations to the others), through test_decoding's stream-changes
+// and pgoutput's streaming=on, byte for byte; probes that place a message at the limit to the byte by pgwal's count,
+// which the server must cross at the same change; and a tie between two transactions of one size.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
