@@ -10,7 +10,7 @@
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
 import { decompressDatum, deformTupleAt, type RawValue } from './tuple.js';
-import type { SnapshotBuilder } from './snapbuild.js';
+import { SNAPBUILD_FULL_SNAPSHOT, type SnapshotBuilder } from './snapbuild.js';
 import type { CatalogPoint, CatalogView, DecoderRelation, SchemaChange } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
@@ -401,7 +401,8 @@ export class ReorderBuffer {
       this.committedCatalogXids.push(xid);
       changed = true;
     }
-    if (!changed || this.consistentAt === undefined) return;
+    // Before a full snapshot none is handed out.
+    if (!changed || (this.snapbuild !== undefined && this.snapbuild.state < SNAPBUILD_FULL_SNAPSHOT)) return;
     const size = SIZEOF_REORDER_BUFFER_CHANGE + snapshotDataSize + 4 * this.committedCatalogXids.length;
     // The others also get the committing transaction's invalidations (distributed, as of 15.13, 16.9, 17.5, 18).
     const nmsgs = this.invalidationCounts.get(xid) ?? 0;
