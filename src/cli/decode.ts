@@ -104,8 +104,9 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
 
 A slot created with --two-phase decodes prepared transactions at PREPARE TRANSACTION, as a two_phase slot does.
 
-With stream-changes, where blocks begin and end follows pgwal's memory accounting, which is close to but not the
-server's; with --memory-limit 0 it equals the server's immediate mode.
+With stream-changes (or pgoutput's streaming), pgwal counts changes against --memory-limit as the server counts
+them against logical_decoding_work_mem, so streamed blocks begin and end at the server's changes; with
+--memory-limit 0 it equals the server's immediate mode.
 
 wal2json has no streaming callbacks: with --plugin json, transactions over the memory limit spill, as they do in
 the server.

@@ -16,6 +16,8 @@ export const CHANGE_SPEC_CONFIRM = 5;
 export const CHANGE_SPEC_ABORT = 6;
 export const CHANGE_TRUNCATE = 7;
 export const CHANGE_MESSAGE = 8;
+/** A change the server queues but no plugin sees (command id, invalidations, snapshot): its LSN and server size. */
+export const CHANGE_INTERNAL = 9;
 
 /** Row changes: the creator says the TOAST chunks collected so far may be dropped after this change. */
 export const CF_CLEAR_TOAST = 0x01;
@@ -171,6 +173,11 @@ function putWalTuple(b: Uint8Array, at: number, src: Uint8Array, from: number, l
   return to + n;
 }
 
+/** An internal change: `size` is what the server counts for it (ReorderBufferChangeSize). */
+export function encodeInternal(lsn: Lsn, size: number): Uint8Array {
+  return header(CHANGE_INTERNAL, 0, lsn, size, 0, 0, 0);
+}
+
 /** SPEC_CONFIRM / SPEC_ABORT: no body. */
 export function encodeMarker(kind: number, lsn: Lsn): Uint8Array {
   return header(kind, 0, lsn, 0, 0, 0, 0);
@@ -220,6 +227,13 @@ export function decodeTruncate(c: Uint8Array): { lsn: Lsn; flags: number; relids
   const relids: number[] = [];
   for (let i = 0; i < n; i++) relids.push(get32(c, CHANGE_HEADER + 4 * i));
   return { lsn: changeLsn(c), flags: get32(c, 16), relids };
+}
+
+export const decodeInternalSize = (c: Uint8Array): number => get32(c, 4);
+
+/** A message's prefix and content lengths in bytes. */
+export function decodeMessageSizes(c: Uint8Array): { prefix: number; content: number } {
+  return { prefix: get32(c, 4), content: get32(c, 16) };
 }
 
 export function decodeMessage(c: Uint8Array): { lsn: Lsn; prefix: string; content: Uint8Array } {

@@ -33,7 +33,7 @@ import { WalFormatError } from '../errors.js';
 import type { SnapshotBuilder } from './snapbuild.js';
 import type { CatalogView } from './catalog.js';
 import type { OutputPlugin } from './plugin.js';
-import type { ReorderBuffer } from './reorderbuffer.js';
+import { SIZEOF_REORDER_BUFFER_CHANGE, type ReorderBuffer } from './reorderbuffer.js';
 import { readOldRow, type OldRowSource } from './oldrows.js';
 import {
   CF_CLEAR_TOAST,
@@ -115,12 +115,18 @@ function dispatch(ctx: DecodingContext, rec: DecodedRecord): void {
       return heapDecode(ctx, rec);
     case RM_HEAP2_ID:
       if ((rec.info & 0x70) === 0x50) multiInsertDecode(ctx, rec);
+      // see SnapBuildProcessNewCid: each XLOG_HEAP2_NEW_CID queues a new command id (counted, as the server counts it)
+      else if ((rec.info & 0x70) === 0x70 && rec.xid !== 0) ctx.reorder.queueInternal(rec.xid, rec.lsn, SIZEOF_REORDER_BUFFER_CHANGE);
       return;
     case RM_XACT_ID:
       return xactDecode(ctx, rec);
     case RM_STANDBY_ID:
       // see standby_decode: the builder saw running_xacts already (in processRecord)
-      if ((rec.info & 0xf0) === 0x10) ctx.reorder.abortOld(parseRunningXacts(rec).oldestRunningXid);
+      if ((rec.info & 0xf0) === 0x10) {
+        const oldest = parseRunningXacts(rec).oldestRunningXid;
+        ctx.reorder.purgeCommittedCatalog(oldest);
+        ctx.reorder.abortOld(oldest);
+      }
       return;
     case RM_LOGICALMSG_ID:
       return logicalMsgDecode(ctx, rec);
@@ -275,6 +281,10 @@ function xactDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     const c = parseCommit(rec, major);
     const xid = op === 0x30 ? c.twophaseXid : rec.xid;
     const time = c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originTimestamp : c.xactTime;
+    // see DecodeCommit and SnapBuildCommitTxn: the commit's invalidations are queued, then a catalog change's
+    // new snapshot handed to the transactions in progress, before the transaction is replayed or skipped.
+    if (c.nmsgs > 0) ctx.reorder.catalogChanged(xid);
+    ctx.reorder.committedCatalog(xid, c.subxacts, rec.lsn, major >= 18 ? 104 : 120);
     decodeCommit(ctx, xid, c.subxacts, c.dbId, rec, time, op === 0x30 ? c.twophaseGid : undefined, c.xinfo & XACT_XINFO_HAS_ORIGIN ? c.originLsn : 0);
   } else if (op === 0x20 || op === 0x40) {
     const a = parseAbort(rec, major);
@@ -285,6 +295,9 @@ function xactDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     else ctx.reorder.abort(xid, a.subxacts, rec.lsn, rec.endLsn, time, rec.origin);
   } else if (op === 0x10) {
     decodePrepare(ctx, rec);
+  } else if (op === 0x60 && rec.xid !== 0) {
+    // XLOG_XACT_INVALIDATIONS: one command's messages, queued as a change
+    ctx.reorder.queueInvalidations(rec.xid, rec.lsn, rec.view.getInt32(rec.mainDataOffset, true));
   } else if (op === 0x50) {
     const a = parseXactAssignment(rec);
     ctx.reorder.assignChildren(a.xtop, a.subxacts, rec.lsn);

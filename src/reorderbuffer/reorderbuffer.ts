@@ -10,7 +10,7 @@
 import { formatLsn, type Lsn } from '../lsn.js';
 import { WalFormatError } from '../errors.js';
 import { decompressDatum, deformTupleAt, type RawValue } from './tuple.js';
-import type { SnapshotBuilder } from './snapbuild.js';
+import { SNAPBUILD_FULL_SNAPSHOT, type SnapshotBuilder } from './snapbuild.js';
 import type { CatalogPoint, CatalogView, DecoderRelation, SchemaChange } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
 import { MemorySpillStore, type SpillStore } from './spill.js';
@@ -23,6 +23,8 @@ import {
   CF_TOAST_INSERT,
   CHANGE_DELETE,
   CHANGE_INSERT,
+  CHANGE_INTERNAL,
+  encodeInternal,
   CHANGE_MESSAGE,
   CHANGE_SPEC_ABORT,
   CHANGE_SPEC_CONFIRM,
@@ -38,6 +40,8 @@ import {
   storedInfomask,
   storedInfomask2,
   decodeMessage,
+  decodeMessageSizes,
+  decodeInternalSize,
   rowNewTupleAt,
   rowOldTupleAt,
   rowRelfilenode,
@@ -75,8 +79,47 @@ const SHARED_CHUNK = 1 << 20;
 /** Shared chunks a transaction's changes may stay in before they move to the transaction's own arena. */
 const SHARED_CHUNKS_HELD = 8;
 
-/** The server's sizeof(ReorderBufferChange) on 64-bit, counted per change as it does. */
-const CHANGE_OVERHEAD = 80;
+/** The server's sizeof(ReorderBufferChange) on 64-bit Linux, 15–18. */
+export const SIZEOF_REORDER_BUFFER_CHANGE = 80;
+/** sizeof(SharedInvalidationMessage). */
+const SIZEOF_SHARED_INVALIDATION_MESSAGE = 16;
+/** sizeof(HeapTupleData) and SizeofHeapTupleHeader: a decoded tuple's t_len is its WAL data plus the header. */
+const SIZEOF_HEAP_TUPLE_DATA = 24;
+const SIZEOF_HEAP_TUPLE_HEADER = 23;
+/** sizeof(Size), twice: ReorderBufferChangeSize counts a message's prefix and message lengths. */
+const MESSAGE_SIZE_FIELDS = 16;
+
+/**
+ * What the server counts against logical_decoding_work_mem for a queued change (ReorderBufferChangeSize):
+ * sizeof(ReorderBufferChange), plus sizeof(HeapTupleData) and t_len per tuple, a message's prefix with its NUL,
+ * its content and two Size fields, or a truncate's relation OIDs.
+ */
+// see ReorderBufferChangeSize (reorderbuffer.c)
+export function serverChangeSize(c: Uint8Array): number {
+  switch (c[0]) {
+    case CHANGE_INSERT:
+    case CHANGE_UPDATE:
+    case CHANGE_DELETE:
+    case CHANGE_SPEC_INSERT: {
+      let n = SIZEOF_REORDER_BUFFER_CHANGE;
+      const at = rowNewTupleAt(c);
+      if (at >= 0) n += SIZEOF_HEAP_TUPLE_DATA + SIZEOF_HEAP_TUPLE_HEADER + storedDataLength(c, at);
+      const old = rowOldTupleAt(c);
+      if (old >= 0) n += SIZEOF_HEAP_TUPLE_DATA + SIZEOF_HEAP_TUPLE_HEADER + storedDataLength(c, old);
+      return n;
+    }
+    case CHANGE_MESSAGE: {
+      const m = decodeMessageSizes(c);
+      return SIZEOF_REORDER_BUFFER_CHANGE + m.prefix + 1 + m.content + MESSAGE_SIZE_FIELDS;
+    }
+    case CHANGE_TRUNCATE:
+      return SIZEOF_REORDER_BUFFER_CHANGE + 4 * decodeTruncate(c).relids.length;
+    case CHANGE_INTERNAL:
+      return decodeInternalSize(c);
+    default:
+      return SIZEOF_REORDER_BUFFER_CHANGE;
+  }
+}
 export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
 
 /** A (sub)transaction's queue: ReorderBufferTXN. */
@@ -103,6 +146,8 @@ interface TxnState {
   partial: boolean;
   /** Top-level: a change a plugin sees was queued (RBTXN_HAS_STREAMABLE_CHANGE). */
   streamable: boolean;
+  /** Top-level: where it got its base snapshot (base_snapshot_lsn), which orders txns_by_base_snapshot_lsn. */
+  baseLsn?: Lsn;
   /** PREPARE seen: where, when, with which GID. */
   /** Replication origin of its records (0 or unset: local). */
   origin?: number;
@@ -127,6 +172,12 @@ export class ReorderBuffer {
   /** Chunks of spilled queues, for the next changes: at most the limit less what is queued (see reduceMemory). */
   private readonly pool = new ChunkPool();
   private sharedChunkSeen = 0;
+  /** Transactions with catalog changes (RBTXN_HAS_CATALOG_CHANGES), until their end. */
+  private readonly catalogChanges = new Set<number>();
+  /** Invalidation messages queued per top-level transaction (txn->ninvalidations), until its end. */
+  private readonly invalidationCounts = new Map<number, number>();
+  /** The snapshot builder's committed catalog-modifying xids (builder->committed): a snapshot's xip. */
+  private committedCatalogXids: number[] = [];
   /** Total bytes of changes in memory (rb->size). */
   private size = 0;
   /** The end LSN of the last commit emitted: what a consumer confirms (confirmed_flush). */
@@ -271,7 +322,10 @@ export class ReorderBuffer {
    */
   // see SnapBuildProcessChange (snapbuild.c)
   baseSnapshot(xid: number, lsn: Lsn): void {
-    if (this.decodes(this.topOf(xid))) this.txnFor(xid, lsn).hasBase = true;
+    const top = this.topOf(xid);
+    if (!this.decodes(top)) return;
+    this.txnFor(xid, lsn).hasBase = true;
+    this.txnFor(top, lsn).baseLsn ??= lsn;
   }
 
   /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
@@ -282,22 +336,92 @@ export class ReorderBuffer {
     const t = this.txnFor(xid, lsn);
     const top = topXid === xid ? t : this.txnFor(topXid, lsn);
     const kind = change[0]!;
-    if (kind !== CHANGE_SPEC_CONFIRM && kind !== CHANGE_SPEC_ABORT) top.streamable = true;
+    if (kind === CHANGE_INTERNAL) {
+      // Internal changes give no base snapshot and make nothing to stream.
+    } else {
+      if (kind !== CHANGE_SPEC_CONFIRM && kind !== CHANGE_SPEC_ABORT) top.streamable = true;
+      t.hasBase = true;
+      top.baseLsn ??= lsn;
+    }
     if (t.own !== undefined) t.own.push(change);
     else t.changes.push(change);
-    t.hasBase = true;
     if (this.shared.chunkNo !== this.sharedChunkSeen) {
       this.sharedChunkSeen = this.shared.chunkNo;
       this.rehomeOldChanges();
     }
-    const sz = change.length + CHANGE_OVERHEAD;
-    t.size += sz;
-    this.size += sz;
+    const size = serverChangeSize(change);
+    t.size += size;
     const flags = change[1]!;
     if (kind === CHANGE_INSERT && flags & CF_TOAST_INSERT) top.partial = true;
     else if (top.partial && (kind === CHANGE_INSERT || kind === CHANGE_UPDATE) && flags & CF_CLEAR_TOAST) top.partial = false;
     if (kind === CHANGE_SPEC_INSERT) top.partial = true;
     else if (top.partial && (kind === CHANGE_SPEC_CONFIRM || kind === CHANGE_SPEC_ABORT)) top.partial = false;
+    this.counted(t, top, size);
+  }
+
+  /**
+   * A change the server queues for the transaction's own replay but no plugin sees (a new command id, a command's
+   * invalidation messages, a catalog snapshot handed out at another's commit): only its size is kept, so that the
+   * memory limit is reached at the same change as the server's.
+   */
+  // see ReorderBufferAddNewCommandId, ReorderBufferAddInvalidations and ReorderBufferAddSnapshot (reorderbuffer.c)
+  queueInternal(xid: number, lsn: Lsn, size: number, catalogChange = true): void {
+    if (catalogChange) this.catalogChanges.add(xid);
+    this.queue(xid, lsn, encodeInternal(lsn, size));
+  }
+
+  /** A commit with invalidation messages changed the catalog (ReorderBufferXidSetCatalogChanges). */
+  catalogChanged(xid: number): void {
+    this.catalogChanges.add(xid);
+  }
+
+  /** XLOG_XACT_INVALIDATIONS: queued, and kept under the top-level transaction (txn->invalidations). */
+  // see ReorderBufferAddInvalidations (reorderbuffer.c)
+  queueInvalidations(xid: number, lsn: Lsn, nmsgs: number): void {
+    const top = this.topOf(xid);
+    this.invalidationCounts.set(top, (this.invalidationCounts.get(top) ?? 0) + nmsgs);
+    this.queueInternal(xid, lsn, SIZEOF_REORDER_BUFFER_CHANGE + SIZEOF_SHARED_INVALIDATION_MESSAGE * nmsgs);
+  }
+
+  /**
+   * The commit of `xid` with its subtransactions (or COMMIT PREPARED) at `lsn`: if it changed the catalog, every
+   * transaction in progress with a base snapshot, the committing one too, gets the new catalog snapshot queued,
+   * sizeof(SnapshotData) and its committed xids counted.
+   */
+  // see SnapBuildCommitTxn and SnapBuildDistributeNewCatalogSnapshot (snapbuild.c)
+  committedCatalog(xid: number, subxacts: readonly number[], lsn: Lsn, snapshotDataSize: number): void {
+    let changed = false;
+    for (const s of subxacts) {
+      if (this.catalogChanges.delete(s)) {
+        this.committedCatalogXids.push(s);
+        changed = true;
+      }
+    }
+    if (this.catalogChanges.delete(xid) || changed) {
+      this.committedCatalogXids.push(xid);
+      changed = true;
+    }
+    // Before a full snapshot none is handed out.
+    if (!changed || (this.snapbuild !== undefined && this.snapbuild.state < SNAPBUILD_FULL_SNAPSHOT)) return;
+    const size = SIZEOF_REORDER_BUFFER_CHANGE + snapshotDataSize + 4 * this.committedCatalogXids.length;
+    // The others also get the committing transaction's invalidations (distributed, as of 15.13, 16.9, 17.5, 18).
+    const nmsgs = this.invalidationCounts.get(xid) ?? 0;
+    for (const t of [...this.txns.values()]) {
+      // The committing transaction is given its base snapshot here if it had none.
+      if (this.parent.has(t.xid) || t.prepare !== undefined || (t.xid !== xid && !this.anyHasBase(this.members(t.xid, [])))) continue;
+      this.queueInternal(t.xid, lsn, size, false);
+      if (t.xid !== xid && nmsgs > 0) this.queueInternal(t.xid, lsn, SIZEOF_REORDER_BUFFER_CHANGE + SIZEOF_SHARED_INVALIDATION_MESSAGE * nmsgs, false);
+    }
+  }
+
+  /** SnapBuildPurgeOlderTxn: committed catalog xids older than the oldest running one leave the snapshot. */
+  purgeCommittedCatalog(oldestRunningXid: number): void {
+    if (this.committedCatalogXids.length > 0) this.committedCatalogXids = this.committedCatalogXids.filter((x) => !xidPrecedes(x, oldestRunningXid));
+  }
+
+  // see ReorderBufferChangeMemoryUpdate, the end of ReorderBufferProcessPartialChange and ReorderBufferCheckMemoryLimit
+  private counted(t: TxnState, top: TxnState, size: number): void {
+    this.size += size;
     // A transaction spilled while it could not be streamed is streamed as soon as its changes are whole again.
     if (this.canStartStreaming() && !top.partial && t.spilled && top.streamable) this.stream(top);
     // Chunks pooled for reuse count too: over the limit, the pool gives way first.
@@ -325,7 +449,8 @@ export class ReorderBuffer {
         for (const t of this.txns.values()) {
           if (this.parent.has(t.xid) || t.partial || !t.streamable) continue;
           const n = this.totalSize(t);
-          if (n > 0 && (top === undefined || n > topSize)) {
+          // Of equal sizes, the first in txns_by_base_snapshot_lsn: the earliest base snapshot.
+          if (n > 0 && (top === undefined || n > topSize || (n === topSize && (t.baseLsn ?? Infinity) < (top.baseLsn ?? Infinity)))) {
             top = t;
             topSize = n;
           }
@@ -395,6 +520,8 @@ export class ReorderBuffer {
   /** Drops a transaction with its subtransactions, queued changes and spill files. */
   forget(xid: number, subxacts: readonly number[] = []): void {
     for (const x of this.members(xid, subxacts)) {
+      this.catalogChanges.delete(x);
+      this.invalidationCounts.delete(x);
       this.dropQueue(x);
       this.parent.delete(x);
     }
@@ -716,6 +843,8 @@ export class ReorderBuffer {
           else plugin.truncate(this.ctxAt(lsn, xid, at), txn, tc);
           break;
         }
+        case CHANGE_INTERNAL:
+          break;
         case CHANGE_MESSAGE: {
           const m = decodeMessage(c);
           const mc: MessageChange = { kind: 'message', lsn: m.lsn, transactional: true, prefix: m.prefix, content: m.content };
