@@ -175,12 +175,15 @@ export class Server {
   readonly baseDir: string;
   readonly dataDir: string;
   readonly socketDir: string;
-  readonly port: number;
+  /** Changed by start() when another process took it first (a bind failure), before anything connects. */
+  port: number;
   readonly logFile: string;
   private proc: ChildProcess | undefined;
   private exited: Promise<number | null> | undefined;
   private readonly who: RunAs | undefined;
   private readonly ownsDataDir: boolean;
+
+  private portRetries = 0;
 
   private constructor(opts: ServerOptions, baseDir: string) {
     this.major = opts.major;
@@ -290,6 +293,14 @@ export class Server {
       if (proc.exitCode !== null || proc.signalCode !== null) {
         this.proc = undefined;
         live.delete(this);
+        // A random port another process (a server of a parallel test file) bound first: take the next one.
+        if (/could not bind .*Address already in use/.test(this.log()) && this.portRetries++ < 5) {
+          this.port = nextPort++;
+          const conf = path.join(this.dataDir, 'postgresql.auto.conf');
+          fs.appendFileSync(conf, `port = ${this.port}\n`);
+          fs.writeFileSync(this.logFile, '');
+          return this.start(Math.max(1000, deadline - Date.now()));
+        }
         throw new Error(`postgres ${this.major} exited during start-up:\n${this.log()}`);
       }
       try {
