@@ -8,8 +8,9 @@ const PAIRS = new Uint16Array(256);
 for (let b = 0; b < 256; b++) PAIRS[b] = DIGITS[b >> 4]! | (DIGITS[b & 15]! << 8);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Output held until written; its buffers are unpooled (their own ArrayBuffer from offset 0: the 16-bit view is aligned). */
 export class OutputBuffer {
-  private buf = Buffer.allocUnsafe(1 << 18);
+  private buf = Buffer.allocUnsafeSlow(1 << 18);
   private words = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 1);
   /** Bytes of output held: `bytes[0, length)`. */
   length = 0;
@@ -22,7 +23,7 @@ export class OutputBuffer {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.length + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
+    const next = Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.length);
     this.buf = next;
     this.words = new Uint16Array(next.buffer, next.byteOffset, next.length >> 1);
