@@ -38,8 +38,7 @@ import {
   writeType,
   type RelationColumn,
 } from './pgoutput-proto.js';
-import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, deformTupleInto, type Attribute, type RawValue } from './tuple.js';
-import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
+import { BytesValue, type Attribute, type RawValue } from './tuple.js';
 import { outputValue, outputValueAt, type TypeInfo } from './values.js';
 import { parsePgBool } from './wal2json.js';
 
@@ -634,11 +633,9 @@ export class PgOutputPlugin implements OutputPlugin {
     const e = this.entry(ctx, txn, rel, change.lsn);
     if (change.action === 'INSERT' ? !e.insert : change.action === 'UPDATE' ? !e.update : !e.delete) return;
     // A DELETE without the old key cannot be published (replica identity nothing, or no key).
-    const hasOld = change instanceof StoredRowChange ? change.oldAt >= 0 : change.oldTuple !== undefined;
-    if (change.action === 'DELETE' && !hasOld) return;
+    if (change.action === 'DELETE' && change.oldTuple === undefined) return;
     let action: RowChange['action'] = change.action;
-    // Read only where written (a stored change deforms its tuple into value objects when asked).
-    let newTuple: readonly RawValue[] | undefined;
+    let newTuple = change.newTuple;
     const filters = action === 'INSERT' ? e.filters.insert : action === 'UPDATE' ? e.filters.update : e.filters.delete;
     if (filters.length > 0) {
       const r = this.rowFilter(e, filters, change);
@@ -652,31 +649,29 @@ export class PgOutputPlugin implements OutputPlugin {
     this.maybeSendSchema(ctx, txn, e);
     const target = e.target;
     const w = this.w.reset();
-    // Text values of a change as the reorder buffer stored it are written straight from its bytes (no value objects).
-    const stored = filters.length === 0 && !this.options.binary && change instanceof StoredRowChange ? change : undefined;
     if (action === 'INSERT') {
       // see logicalrep_write_insert (proto.c)
       w.byte(MSG_INSERT);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid).byte(0x4e); // 'N'
-      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.newAt)) this.tuple(ctx, e, filters.length > 0 ? newTuple! : change.newTuple!, change.lsn);
+      this.tuple(ctx, e, newTuple!, change.lsn);
     } else if (action === 'UPDATE') {
       // see logicalrep_write_update (proto.c)
       w.byte(MSG_UPDATE);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid);
-      if (hasOld) {
+      if (change.oldTuple !== undefined) {
         w.byte(target.replIdent === 'f' ? 0x4f : 0x4b); // 'O' old tuple, 'K' old key
-        if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.oldAt)) this.tuple(ctx, e, change.oldTuple!, change.lsn);
+        this.tuple(ctx, e, change.oldTuple, change.lsn);
       }
       w.byte(0x4e);
-      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.newAt)) this.tuple(ctx, e, change.newTuple!, change.lsn);
+      this.tuple(ctx, e, change.newTuple!, change.lsn);
     } else {
       // see logicalrep_write_delete (proto.c)
       w.byte(MSG_DELETE);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid).byte(target.replIdent === 'f' ? 0x4f : 0x4b);
-      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.oldAt)) this.tuple(ctx, e, change.oldTuple!, change.lsn);
+      this.tuple(ctx, e, change.oldTuple!, change.lsn);
     }
     this.emit(ctx, w);
   }
@@ -729,69 +724,6 @@ export class PgOutputPlugin implements OutputPlugin {
     if (!oldMatched) return { action: 'INSERT', newTuple: merged ?? newTuple };
     if (!newMatched) return { action: 'DELETE', newTuple: undefined };
     return { action: 'UPDATE', newTuple };
-  }
-
-  private layout: Int32Array = new Int32Array(3 * 32);
-
-  /**
-   * `tuple` in text mode for the stored tuple at offset `at` of the change, read through a layout of its columns:
-   * false (nothing written) when a column is compressed inline, which `tuple` decompresses.
-   */
-  private storedTuple(ctx: OutputContext, e: SyncEntry, ch: StoredRowChange, at: number): boolean {
-    const src = ch.change;
-    const attrs = ch.relation.attributes;
-    const layout = (this.layout = deformTupleInto(this.layout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), attrs, ch.lsn));
-    const map = e.map;
-    const cols = e.columns;
-    for (const i of cols) {
-      const k = map === undefined ? i : map[i]!;
-      if (k >= 0 && layout[3 * k] === ATT_COMPRESSED) return false;
-    }
-    const w = this.w;
-    const rel = e.target;
-    w.int16(cols.length);
-    for (const i of cols) {
-      // Through an ancestor: the partition's value of the column of that name.
-      const k = map === undefined ? i : map[i]!;
-      const kind = k < 0 ? ATT_NULL : layout[3 * k];
-      if (kind === ATT_TOAST) {
-        w.byte(COLUMN_UNCHANGED);
-        continue;
-      }
-      if (kind === ATT_MISSING) {
-        const missing = attrs[k]!.missing;
-        if (missing === undefined || missing === null) w.byte(COLUMN_NULL);
-        else w.byte(COLUMN_TEXT).countedText(missing);
-        continue;
-      }
-      if (kind !== ATT_BYTES) {
-        w.byte(COLUMN_NULL);
-        continue;
-      }
-      const start = layout[3 * k + 1]!;
-      const end = layout[3 * k + 2]!;
-      const a = rel.attributes[i]!;
-      const type = ctx.type(a.typeOid);
-      if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(ch.lsn)})`, { lsn: ch.lsn });
-      const out = type.output;
-      if (out === 'textout' || out === 'varcharout' || out === 'bpcharout') {
-        w.byte(COLUMN_TEXT).countedRange(src, start, end);
-        continue;
-      }
-      if (out === 'int4out' && end - start === 4) {
-        w.byte(COLUMN_TEXT).countedInt(src[start]! | (src[start + 1]! << 8) | (src[start + 2]! << 16) | (src[start + 3]! << 24));
-        continue;
-      }
-      let text: string;
-      try {
-        text = outputValueAt(src, start, end, type, ctx.type);
-      } catch (err) {
-        if (err instanceof WalFormatError && err.lsn === undefined) throw new WalFormatError(err.code, `${err.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(ch.lsn)})`, { lsn: ch.lsn });
-        throw err;
-      }
-      w.byte(COLUMN_TEXT).countedText(text);
-    }
-    return true;
   }
 
   // see logicalrep_write_tuple (proto.c)
