@@ -21,6 +21,7 @@ import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/err
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
 import type { DumpIo } from './dump.js';
+import { OutputBuffer } from './output-buffer.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
 --plugin json, wal2json's format-version 2) returns from pg_logical_slot_peek_changes for that slot (the data
@@ -275,9 +276,32 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const pages = readCatalogPages(state);
     const historic = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : undefined;
     if (historic !== undefined) hooks.catalogPagesAt = (restart) => catalogSnapshotToJson(historic.exportSnapshot(restart));
+    // Rows not yet written: text rows in `pending`; binary rows (pgoutput) as `\x` hex lines in `bytesOut`, with
+    // any text after them (bytesOut, when not empty, holds the newer rows).
     let pending = '';
+    const bytesOut = new OutputBuffer();
     const direct = !hooks.holdsBack && !hooks.asksCandidate;
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
+    // Straight from the buffer where output is synchronous; else (and for held-back rows) as text.
+    const outBytes = out === io.outSync ? io.outBytesSync : undefined;
+    /** Writes what is pending now, in order. */
+    const flushPending = (): void => {
+      if (pending !== '') out(pending);
+      pending = '';
+      if (bytesOut.length === 0) return;
+      if (outBytes !== undefined) {
+        outBytes(bytesOut.bytes, bytesOut.length);
+        bytesOut.length = 0;
+      } else {
+        out(bytesOut.take());
+      }
+    };
+    /** What is pending as one text (for the hooks), emptied. */
+    const takePending = (): string => {
+      const text = bytesOut.length === 0 ? pending : pending + bytesOut.take();
+      pending = '';
+      return text;
+    };
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = choice.flag;
     const pluginName = choice.name;
@@ -294,19 +318,30 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
       sink: (o) => {
-        // Node's hex encoder: byteaHex's string building was a fifth of a pgoutput run.
-        const data = typeof o.data === 'string' ? o.data : `\\x${Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength).toString('hex')}`;
-        pending += withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${data}\n` : `${data}\n`;
-        // Without hold-back rows go out as they come, in 64 KiB writes: a large transaction is never one string.
-        if (direct && pending.length >= 65536) {
-          out(pending);
-          pending = '';
+        if (typeof o.data !== 'string') {
+          bytesRow(o.lsn, o.xid, o.data, o.data.length);
+          return;
         }
+        const line = withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
+        if (bytesOut.length > 0) bytesOut.text(line);
+        else pending += line;
+        // Without hold-back rows go out as they come, in 64 KiB writes: a large transaction is never one string.
+        if (direct && pending.length + bytesOut.length >= 65536) flushPending();
       },
+      // pgoutput's messages, hexed from the plugin's buffer into bytesOut (no copy, string or row object each).
+      byteSink: (lsn, xid, bytes, n) => bytesRow(lsn, xid, bytes, n),
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!, '--toast-cache') } : {}),
       ...(choice.oldRows !== undefined ? { oldRows: choice.oldRows } : {}),
     };
+    function bytesRow(lsn: Lsn, xid: number, bytes: Uint8Array, n: number): void {
+      if (pending !== '') {
+        bytesOut.text(pending);
+        pending = '';
+      }
+      bytesOut.hexLine(withLsn ? `${formatLsn(lsn)}\t${xid}\t` : undefined, bytes, n);
+      if (direct && bytesOut.length >= BYTES_FLUSH_AT) flushPending();
+    }
     const decoder = new LogicalDecoder(decoderOptions);
     const range = {
       start: slot.restartLsn,
@@ -341,8 +376,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
             lastRecord = rec.lsn;
             hooks.checkRecord(rec);
             decoder.process(rec);
-            const text = pending;
-            pending = '';
+            const text = takePending();
             await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
           }
           endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, async () => undefined);
@@ -367,6 +401,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
         // The rows of every record processed whole: what is printed when a later record fails (a refusal, a typed
         // error), as when each record's rows were written at once.
         let whole = 0;
+        let wholeBytes = 0;
         // One function for every record (not a closure each): where decoding could restart after the current one.
         let current = 0;
         const restartAt = (): Lsn => decoder.restartPoint(current);
@@ -378,20 +413,23 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
             hooks.checkRecord(rec);
             decoder.process(rec);
             let text = '';
-            if (flushEach || pending.length >= 65536) {
-              text = pending;
-              pending = '';
+            if (flushEach || pending.length >= 65536 || bytesOut.length >= BYTES_FLUSH_AT) {
+              // Binary rows go out from their buffer here, before emittedNow may confirm them.
+              if (bytesOut.length > 0 && outBytes !== undefined) flushPending();
+              else text = takePending();
             }
             hooks.emittedNow(rec, text, decoder.lastCommitEnd, restartAt);
             whole = pending.length;
+            wholeBytes = bytesOut.length;
           }
         } catch (e) {
           if (whole > 0) out(pending.slice(0, whole));
           pending = '';
+          bytesOut.length = Math.min(wholeBytes, bytesOut.length);
+          flushPending();
           throw e;
         }
-        if (pending !== '') out(pending);
-        pending = '';
+        flushPending();
         endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
       } else {
         const stream = archive === undefined ? files!.records(range) : archive.records(range);
@@ -400,8 +438,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           hooks.checkRecord(rec);
           decoder.process(rec);
           // Rows are written before the commit they belong to is confirmed (hooks.emitted): never the other way round.
-          const text = pending;
-          pending = '';
+          const text = takePending();
           await hooks.emitted(rec, text, decoder.lastCommitEnd, () => decoder.restartPoint(rec.endLsn));
         }
         endNotice = await judgeEndOfWal(stream.end, targets, lastRecord, (e) => (archive === undefined ? files!.damageAfter(e) : archiveDamageAfter(archive, e)));
@@ -460,6 +497,9 @@ function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; r
     },
   };
 }
+
+/** Binary rows are written in pieces of about this many bytes (a large transaction's rows are never held whole). */
+const BYTES_FLUSH_AT = 256 * 1024;
 
 const RM_XACT_ID = 1;
 

@@ -91,6 +91,8 @@ export interface DumpIo {
    * synchronous loop (decode over folders), which `out` would queue in memory as fast as it is made.
    */
   outSync?(text: string): void;
+  /** As outSync, for `bytes[0, length)` (used during the call only). */
+  outBytesSync?(bytes: Uint8Array, length: number): void;
 }
 
 class BadArgument extends Error {}

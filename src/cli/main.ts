@@ -60,10 +60,20 @@ function writeAllSync(fd: number, text: string): void {
     if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') closed(e);
   }
   if (off >= text.length && off === Buffer.byteLength(text)) return;
-  const buf = Buffer.from(text);
-  while (off < buf.length) {
+  writeRestSync(fd, Buffer.from(text), off, Infinity);
+}
+
+/** Writes `buf[0, length)` to `fd` as writeAllSync does. */
+function writeBytesSync(fd: number, buf: Uint8Array, length: number): void {
+  if (outputClosed) throw new OutputClosed('stdout closed');
+  writeRestSync(fd, buf, 0, length);
+}
+
+function writeRestSync(fd: number, buf: Uint8Array, off: number, length: number): void {
+  const end = Math.min(length, buf.length);
+  while (off < end) {
     try {
-      off += fs.writeSync(fd, buf, off, buf.length - off);
+      off += fs.writeSync(fd, buf, off, end - off);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') closed(e);
       Atomics.wait(pause, 0, 0, 1);
@@ -108,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       signal: controller.signal,
       outSync: (t) => writeAllSync(1, t),
+      outBytesSync: (b, n) => writeBytesSync(1, b, n),
     };
     if (command === 'decode') return (await import('./decode.js')).decodeCommand(rest, io);
     if (command === 'slot') return (await import('./slot.js')).slotCommand(rest, io);

@@ -55,6 +55,11 @@ export interface DecoderOptions {
   includeRewrites?: boolean;
   /** Receives each output row; default: appended to `output`. */
   sink?: (row: OutputRow) => void;
+  /**
+   * Receives rows of bytes (pgoutput's messages) as `bytes[0, length)` of a buffer the plugin reuses: to be used
+   * within the call, never kept (no copy and no row object per message). Without it they come to `sink` as copies.
+   */
+  byteSink?: (lsn: Lsn, xid: number, bytes: Uint8Array, length: number) => void;
   /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
   timezone?: string;
   /**
@@ -92,12 +97,18 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
     private readonly sink: (row: OutputRow) => void,
     options: DecoderOptions,
   ) {
+    this.byteSink = options.byteSink;
     this.reorder = new ReorderBuffer(options, catalog, plugin, snapbuild, this);
     this.oldRows = options.oldRows === undefined ? undefined : new HeapPages(catalog.databaseOid, major, options.oldRows.budget);
   }
 
   // Arrow properties: callers may pass ctx.write / ctx.type around unbound.
   readonly write = (data: string | Uint8Array): void => this.sink({ lsn: this.lsn, xid: this.xid, data });
+  readonly writeBytes = (buf: Uint8Array, length: number): void => {
+    if (this.byteSink !== undefined) this.byteSink(this.lsn, this.xid, buf, length);
+    else this.sink({ lsn: this.lsn, xid: this.xid, data: buf.slice(0, length) });
+  };
+  private readonly byteSink: DecoderOptions['byteSink'];
   readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
   readonly relation = (oid: number): DecoderRelation | undefined => this.catalog.relationByOid(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
 }

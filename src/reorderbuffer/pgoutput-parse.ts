@@ -331,13 +331,16 @@ function writeTuple(w: MessageWriter, tuple: readonly TupleColumn[]): void {
 
 /** A message back to its bytes (what the server would have written for it). */
 export function encodePgOutputMessage(m: PgOutputMessage): Uint8Array {
-  const w = new MessageWriter();
+  return writePgOutputMessage(new MessageWriter(), m).finish();
+}
+
+function writePgOutputMessage(w: MessageWriter, m: PgOutputMessage): MessageWriter {
   const sx = (x: number | undefined): number => x ?? 0;
   switch (m.tag) {
     case 'begin':
       return writeBegin(w, m.finalLsn, m.commitTime, m.xid);
     case 'commit':
-      return w.reset().byte(MSG_COMMIT).byte(m.flags).lsn(m.commitLsn).lsn(m.endLsn).int64(m.commitTime).finish();
+      return w.reset().byte(MSG_COMMIT).byte(m.flags).lsn(m.commitLsn).lsn(m.endLsn).int64(m.commitTime);
     case 'origin':
       return writeOrigin(w, m.originLsn, m.name);
     case 'relation':
@@ -346,13 +349,13 @@ export function encodePgOutputMessage(m: PgOutputMessage): Uint8Array {
       // The namespace as sent (empty for pg_catalog).
       w.reset().byte(MSG_TYPE);
       if (m.xid !== undefined) w.int32(m.xid);
-      return w.int32(m.typeOid).string(m.namespace).string(m.name).finish();
+      return w.int32(m.typeOid).string(m.namespace).string(m.name);
     case 'insert':
       w.reset().byte(MSG_INSERT);
       if (m.xid !== undefined) w.int32(m.xid);
       w.int32(m.relid).byte(0x4e);
       writeTuple(w, m.newTuple);
-      return w.finish();
+      return w;
     case 'update':
       w.reset().byte(MSG_UPDATE);
       if (m.xid !== undefined) w.int32(m.xid);
@@ -363,13 +366,13 @@ export function encodePgOutputMessage(m: PgOutputMessage): Uint8Array {
       }
       w.byte(0x4e);
       writeTuple(w, m.newTuple);
-      return w.finish();
+      return w;
     case 'delete':
       w.reset().byte(MSG_DELETE);
       if (m.xid !== undefined) w.int32(m.xid);
       w.int32(m.relid).byte(m.old.kind.charCodeAt(0));
       writeTuple(w, m.old.tuple);
-      return w.finish();
+      return w;
     case 'truncate':
       return writeTruncate(w, sx(m.xid), m.relids, m.cascade, m.restartIdentity);
     case 'message':
@@ -378,19 +381,19 @@ export function encodePgOutputMessage(m: PgOutputMessage): Uint8Array {
       return writeBeginPrepare(w, m.prepareLsn, m.endLsn, m.prepareTime, m.xid, m.gid);
     case 'prepare':
     case 'streamPrepare':
-      return w.reset().byte(m.tag === 'prepare' ? MSG_PREPARE : MSG_STREAM_PREPARE).byte(m.flags).lsn(m.prepareLsn).lsn(m.endLsn).int64(m.prepareTime).int32(m.xid).string(m.gid).finish();
+      return w.reset().byte(m.tag === 'prepare' ? MSG_PREPARE : MSG_STREAM_PREPARE).byte(m.flags).lsn(m.prepareLsn).lsn(m.endLsn).int64(m.prepareTime).int32(m.xid).string(m.gid);
     case 'commitPrepared':
-      return m.flags === 0 ? writeCommitPrepared(w, m.commitLsn, m.endLsn, m.commitTime, m.xid, m.gid) : w.reset().byte(MSG_COMMIT_PREPARED).byte(m.flags).lsn(m.commitLsn).lsn(m.endLsn).int64(m.commitTime).int32(m.xid).string(m.gid).finish();
+      return m.flags === 0 ? writeCommitPrepared(w, m.commitLsn, m.endLsn, m.commitTime, m.xid, m.gid) : w.reset().byte(MSG_COMMIT_PREPARED).byte(m.flags).lsn(m.commitLsn).lsn(m.endLsn).int64(m.commitTime).int32(m.xid).string(m.gid);
     case 'rollbackPrepared':
       return m.flags === 0
         ? writeRollbackPrepared(w, m.prepareEndLsn, m.rollbackEndLsn, m.prepareTime, m.rollbackTime, m.xid, m.gid)
-        : w.reset().byte(MSG_ROLLBACK_PREPARED).byte(m.flags).lsn(m.prepareEndLsn).lsn(m.rollbackEndLsn).int64(m.prepareTime).int64(m.rollbackTime).int32(m.xid).string(m.gid).finish();
+        : w.reset().byte(MSG_ROLLBACK_PREPARED).byte(m.flags).lsn(m.prepareEndLsn).lsn(m.rollbackEndLsn).int64(m.prepareTime).int64(m.rollbackTime).int32(m.xid).string(m.gid);
     case 'streamStart':
       return writeStreamStart(w, m.xid, m.firstSegment);
     case 'streamStop':
       return writeStreamStop(w);
     case 'streamCommit':
-      return m.flags === 0 ? writeStreamCommit(w, m.xid, m.commitLsn, m.endLsn, m.commitTime) : w.reset().byte(MSG_STREAM_COMMIT).int32(m.xid).byte(m.flags).lsn(m.commitLsn).lsn(m.endLsn).int64(m.commitTime).finish();
+      return m.flags === 0 ? writeStreamCommit(w, m.xid, m.commitLsn, m.endLsn, m.commitTime) : w.reset().byte(MSG_STREAM_COMMIT).int32(m.xid).byte(m.flags).lsn(m.commitLsn).lsn(m.endLsn).int64(m.commitTime);
     case 'streamAbort':
       return writeStreamAbort(w, m.xid, m.subxid, m.abortLsn !== undefined ? { lsn: m.abortLsn, time: m.abortTime ?? 0n } : undefined);
     default:

@@ -33,7 +33,7 @@ const utf8 = new TextEncoder();
 
 /**
  * One message being built: a growable buffer reused between messages (pgoutput's ctx->out StringInfo);
- * `finish` copies the message out.
+ * `finish` copies the message out, `buffer` and `length` lend it.
  */
 export class MessageWriter {
   private buf = new Uint8Array(256);
@@ -92,14 +92,25 @@ export class MessageWriter {
     return this;
   }
 
-  /** pq_sendstring: UTF-8 bytes and a NUL (the database encoding is UTF-8; see the plugin). */
+  /** pq_sendstring: UTF-8 bytes and a NUL (the database encoding is UTF-8; see the plugin), written in place. */
   string(s: string): this {
-    const b = utf8.encode(s);
-    this.ensure(b.length + 1);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.ensure(3 * s.length + 1);
+    this.pos += this.utf8At(s, this.pos);
     this.buf[this.pos++] = 0;
     return this;
+  }
+
+  /** Writes `s` as UTF-8 at `at` (room for 3 bytes a UTF-16 unit ensured); its byte length. */
+  private utf8At(s: string, at: number): number {
+    const n = s.length;
+    const buf = this.buf;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + i] = c;
+    }
+    return i === n ? n : i + utf8.encodeInto(s.slice(i), buf.subarray(at + i)).written;
   }
 
   bytes(b: Uint8Array): this {
@@ -111,19 +122,42 @@ export class MessageWriter {
 
   /** pq_sendcountedtext of a string: int32 length, then its UTF-8 bytes, written in place (no copy per value). */
   countedText(s: string): this {
-    const n = s.length;
-    this.ensure(4 + 3 * n);
-    const at = this.pos + 4;
-    const buf = this.buf;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      buf[at + i] = c;
-    }
-    const len = i === n ? n : i + utf8.encodeInto(s.slice(i), buf.subarray(at + i)).written;
+    this.ensure(4 + 3 * s.length);
+    const len = this.utf8At(s, this.pos + 4);
     this.view.setUint32(this.pos, len);
-    this.pos = at + len;
+    this.pos += 4 + len;
+    return this;
+  }
+
+  /** pq_sendcountedtext of `src[start, end)`: a text value whose output is its stored bytes. */
+  countedRange(src: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    this.ensure(4 + n);
+    this.view.setUint32(this.pos, n);
+    this.buf.set(src.subarray(start, end), this.pos + 4);
+    this.pos += 4 + n;
+    return this;
+  }
+
+  /** pq_sendcountedtext of an integer's decimal text (int4out, int2out): no string made. */
+  countedInt(v: number): this {
+    this.ensure(4 + 11);
+    const buf = this.buf;
+    let at = this.pos + 4;
+    let u = v;
+    if (v < 0) {
+      buf[at++] = 0x2d; // '-'
+      u = -v;
+    }
+    let digits = 1;
+    for (let t = u; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let i = at + digits - 1; i >= at; i--) {
+      buf[i] = 0x30 + (u % 10);
+      u = Math.floor(u / 10);
+    }
+    at += digits;
+    this.view.setUint32(this.pos, at - this.pos - 4);
+    this.pos = at;
     return this;
   }
 
@@ -156,6 +190,16 @@ export class MessageWriter {
     this.view.setUint16(at, v & 0xffff);
   }
 
+  /** The message so far is `buffer[0, length)`; the buffer is reused by the next message (and may be replaced as it grows). */
+  get buffer(): Uint8Array {
+    return this.buf;
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** A copy of the message. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
@@ -167,76 +211,76 @@ export function xidIfStreaming(w: MessageWriter, xid: number): void {
 }
 
 // see logicalrep_write_begin (proto.c)
-export function writeBegin(w: MessageWriter, finalLsn: Lsn, commitTime: bigint, xid: number): Uint8Array {
-  return w.reset().byte(MSG_BEGIN).lsn(finalLsn).int64(commitTime).int32(xid).finish();
+export function writeBegin(w: MessageWriter, finalLsn: Lsn, commitTime: bigint, xid: number): MessageWriter {
+  return w.reset().byte(MSG_BEGIN).lsn(finalLsn).int64(commitTime).int32(xid);
 }
 
 // see logicalrep_write_commit (proto.c): flags (unused, 0), commit LSN, end LSN, commit time
-export function writeCommit(w: MessageWriter, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): Uint8Array {
-  return w.reset().byte(MSG_COMMIT).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).finish();
+export function writeCommit(w: MessageWriter, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): MessageWriter {
+  return w.reset().byte(MSG_COMMIT).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime);
 }
 
 // see logicalrep_write_origin (proto.c)
-export function writeOrigin(w: MessageWriter, originLsn: Lsn, name: string): Uint8Array {
-  return w.reset().byte(MSG_ORIGIN).lsn(originLsn).string(name).finish();
+export function writeOrigin(w: MessageWriter, originLsn: Lsn, name: string): MessageWriter {
+  return w.reset().byte(MSG_ORIGIN).lsn(originLsn).string(name);
 }
 
 // see logicalrep_write_begin_prepare (proto.c)
-export function writeBeginPrepare(w: MessageWriter, prepareLsn: Lsn, endLsn: Lsn, prepareTime: bigint, xid: number, gid: string): Uint8Array {
-  return w.reset().byte(MSG_BEGIN_PREPARE).lsn(prepareLsn).lsn(endLsn).int64(prepareTime).int32(xid).string(gid).finish();
+export function writeBeginPrepare(w: MessageWriter, prepareLsn: Lsn, endLsn: Lsn, prepareTime: bigint, xid: number, gid: string): MessageWriter {
+  return w.reset().byte(MSG_BEGIN_PREPARE).lsn(prepareLsn).lsn(endLsn).int64(prepareTime).int32(xid).string(gid);
 }
 
 // see logicalrep_write_prepare_common (proto.c): PREPARE and STREAM PREPARE
-export function writePrepare(w: MessageWriter, type: number, prepareLsn: Lsn, endLsn: Lsn, prepareTime: bigint, xid: number, gid: string): Uint8Array {
-  return w.reset().byte(type).byte(0).lsn(prepareLsn).lsn(endLsn).int64(prepareTime).int32(xid).string(gid).finish();
+export function writePrepare(w: MessageWriter, type: number, prepareLsn: Lsn, endLsn: Lsn, prepareTime: bigint, xid: number, gid: string): MessageWriter {
+  return w.reset().byte(type).byte(0).lsn(prepareLsn).lsn(endLsn).int64(prepareTime).int32(xid).string(gid);
 }
 
 // see logicalrep_write_commit_prepared (proto.c)
-export function writeCommitPrepared(w: MessageWriter, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint, xid: number, gid: string): Uint8Array {
-  return w.reset().byte(MSG_COMMIT_PREPARED).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).int32(xid).string(gid).finish();
+export function writeCommitPrepared(w: MessageWriter, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint, xid: number, gid: string): MessageWriter {
+  return w.reset().byte(MSG_COMMIT_PREPARED).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).int32(xid).string(gid);
 }
 
 // see logicalrep_write_rollback_prepared (proto.c)
-export function writeRollbackPrepared(w: MessageWriter, prepareEndLsn: Lsn, rollbackEndLsn: Lsn, prepareTime: bigint, rollbackTime: bigint, xid: number, gid: string): Uint8Array {
-  return w.reset().byte(MSG_ROLLBACK_PREPARED).byte(0).lsn(prepareEndLsn).lsn(rollbackEndLsn).int64(prepareTime).int64(rollbackTime).int32(xid).string(gid).finish();
+export function writeRollbackPrepared(w: MessageWriter, prepareEndLsn: Lsn, rollbackEndLsn: Lsn, prepareTime: bigint, rollbackTime: bigint, xid: number, gid: string): MessageWriter {
+  return w.reset().byte(MSG_ROLLBACK_PREPARED).byte(0).lsn(prepareEndLsn).lsn(rollbackEndLsn).int64(prepareTime).int64(rollbackTime).int32(xid).string(gid);
 }
 
 // see logicalrep_write_stream_start (proto.c)
-export function writeStreamStart(w: MessageWriter, xid: number, firstSegment: boolean): Uint8Array {
-  return w.reset().byte(MSG_STREAM_START).int32(xid).byte(firstSegment ? 1 : 0).finish();
+export function writeStreamStart(w: MessageWriter, xid: number, firstSegment: boolean): MessageWriter {
+  return w.reset().byte(MSG_STREAM_START).int32(xid).byte(firstSegment ? 1 : 0);
 }
 
 // see logicalrep_write_stream_stop (proto.c)
-export function writeStreamStop(w: MessageWriter): Uint8Array {
-  return w.reset().byte(MSG_STREAM_STOP).finish();
+export function writeStreamStop(w: MessageWriter): MessageWriter {
+  return w.reset().byte(MSG_STREAM_STOP);
 }
 
 // see logicalrep_write_stream_commit (proto.c)
-export function writeStreamCommit(w: MessageWriter, xid: number, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): Uint8Array {
-  return w.reset().byte(MSG_STREAM_COMMIT).int32(xid).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime).finish();
+export function writeStreamCommit(w: MessageWriter, xid: number, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): MessageWriter {
+  return w.reset().byte(MSG_STREAM_COMMIT).int32(xid).byte(0).lsn(commitLsn).lsn(endLsn).int64(commitTime);
 }
 
 // see logicalrep_write_stream_abort (proto.c): the abort LSN and time only with parallel streaming (16+)
-export function writeStreamAbort(w: MessageWriter, xid: number, subxid: number, abort?: { lsn: Lsn; time: bigint }): Uint8Array {
+export function writeStreamAbort(w: MessageWriter, xid: number, subxid: number, abort?: { lsn: Lsn; time: bigint }): MessageWriter {
   w.reset().byte(MSG_STREAM_ABORT).int32(xid).int32(subxid);
   if (abort !== undefined) w.lsn(abort.lsn).int64(abort.time);
-  return w.finish();
+  return w;
 }
 
 // see logicalrep_write_message (proto.c)
-export function writeMessage(w: MessageWriter, xid: number, lsn: Lsn, transactional: boolean, prefix: string, content: Uint8Array): Uint8Array {
+export function writeMessage(w: MessageWriter, xid: number, lsn: Lsn, transactional: boolean, prefix: string, content: Uint8Array): MessageWriter {
   w.reset().byte(MSG_MESSAGE);
   xidIfStreaming(w, xid);
-  return w.byte(transactional ? 1 : 0).lsn(lsn).string(prefix).counted(content).finish();
+  return w.byte(transactional ? 1 : 0).lsn(lsn).string(prefix).counted(content);
 }
 
 // see logicalrep_write_truncate (proto.c)
-export function writeTruncate(w: MessageWriter, xid: number, relids: readonly number[], cascade: boolean, restartSeqs: boolean): Uint8Array {
+export function writeTruncate(w: MessageWriter, xid: number, relids: readonly number[], cascade: boolean, restartSeqs: boolean): MessageWriter {
   w.reset().byte(MSG_TRUNCATE);
   xidIfStreaming(w, xid);
   w.int32(relids.length).byte((cascade ? 1 : 0) | (restartSeqs ? 2 : 0));
   for (const r of relids) w.int32(r);
-  return w.finish();
+  return w;
 }
 
 /** A column of a Relation message. */
@@ -248,18 +292,18 @@ export interface RelationColumn {
 }
 
 // see logicalrep_write_rel, logicalrep_write_namespace and logicalrep_write_attrs (proto.c)
-export function writeRelation(w: MessageWriter, xid: number, relid: number, namespace: string, name: string, replIdent: string, columns: readonly RelationColumn[]): Uint8Array {
+export function writeRelation(w: MessageWriter, xid: number, relid: number, namespace: string, name: string, replIdent: string, columns: readonly RelationColumn[]): MessageWriter {
   w.reset().byte(MSG_RELATION);
   xidIfStreaming(w, xid);
   // pg_catalog is written as an empty string; user tables are never there.
   w.int32(relid).string(namespace).string(name).byte(replIdent.charCodeAt(0)).int16(columns.length);
   for (const c of columns) w.byte(c.isKey ? 1 : 0).string(c.name).int32(c.typeOid).int32(c.typmod);
-  return w.finish();
+  return w;
 }
 
 // see logicalrep_write_typ (proto.c): the type's OID, with the namespace and name of its base type
-export function writeType(w: MessageWriter, xid: number, typeOid: number, namespace: string, name: string): Uint8Array {
+export function writeType(w: MessageWriter, xid: number, typeOid: number, namespace: string, name: string): MessageWriter {
   w.reset().byte(MSG_TYPE);
   xidIfStreaming(w, xid);
-  return w.int32(typeOid).string(namespace === 'pg_catalog' ? '' : namespace).string(name).finish();
+  return w.int32(typeOid).string(namespace === 'pg_catalog' ? '' : namespace).string(name);
 }

@@ -366,8 +366,10 @@ export class PgOutputPlugin implements OutputPlugin {
     return this.options.origin === 'none' && originId !== 0;
   }
 
-  private emit(ctx: OutputContext, data: Uint8Array): void {
-    ctx.write(data);
+  /** The writer's message as one row: lent where the context takes it so (the CLI hexes it at once), else a copy. */
+  private emit(ctx: OutputContext, w: MessageWriter): void {
+    if (ctx.writeBytes !== undefined) ctx.writeBytes(w.buffer, w.length);
+    else ctx.write(w.finish());
   }
 
   // see pgoutput_begin_txn: BEGIN waits for the first change that is sent
@@ -671,7 +673,7 @@ export class PgOutputPlugin implements OutputPlugin {
       w.int32(target.oid).byte(target.replIdent === 'f' ? 0x4f : 0x4b);
       this.tuple(ctx, e, change.oldTuple!, change.lsn);
     }
-    this.emit(ctx, w.finish());
+    this.emit(ctx, w);
   }
 
   /**
@@ -760,6 +762,21 @@ export class PgOutputPlugin implements OutputPlugin {
             throw err;
           }
           continue;
+        }
+        if (v instanceof BytesValue) {
+          // The commonest outputs written straight into the message, without a string: a text type's output is its
+          // stored bytes, an integer's its digits.
+          const out = type.output;
+          if (out === 'textout' || out === 'varcharout' || out === 'bpcharout') {
+            w.byte(COLUMN_TEXT).countedRange(v.src, v.start, v.end);
+            continue;
+          }
+          if (out === 'int4out' && v.end - v.start === 4) {
+            const s = v.src;
+            const at = v.start;
+            w.byte(COLUMN_TEXT).countedInt((s[at]! | (s[at + 1]! << 8) | (s[at + 2]! << 16) | (s[at + 3]! << 24)));
+            continue;
+          }
         }
         try {
           text = v instanceof BytesValue ? outputValueAt(v.src, v.start, v.end, type, ctx.type) : outputValue(v.bytes, type, ctx.type);

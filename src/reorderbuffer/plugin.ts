@@ -78,6 +78,11 @@ export interface OutputContext {
   /** Emits one output row at the current callback's LSN and xid: text, or bytes for a binary plugin (pgoutput). */
   write(data: string | Uint8Array): void;
   /**
+   * Emits `buf[0, length)` as one row of bytes without a copy: `buf` is the plugin's and is reused, so the sink
+   * uses it during the call only. Contexts without it take `write` of a copy.
+   */
+  writeBytes?(buf: Uint8Array, length: number): void;
+  /**
    * The (sub)transaction the current change belongs to (ReorderBufferChange.txn->xid: a subtransaction's own xid),
    * during a transaction's replay; what pgoutput writes in a streamed block. Undefined from contexts that lack it.
    */

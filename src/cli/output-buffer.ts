@@ -1,0 +1,77 @@
+// Output lines built as bytes in one reused buffer: a binary row (pgoutput's message) is printed as psql prints a
+// bytea (`\x` and lowercase hex) straight from the plugin's bytes, with no Buffer, string or join per row.
+
+/** The ASCII hex digit of each nibble. */
+const DIGITS = new Uint8Array([0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
+/** Each byte's two hex digits as one little-endian 16-bit unit ('ab' → 0x6261), for writes through a Uint16Array. */
+const PAIRS = new Uint16Array(256);
+for (let b = 0; b < 256; b++) PAIRS[b] = DIGITS[b >> 4]! | (DIGITS[b & 15]! << 8);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Output held until written; its buffers are unpooled (their own ArrayBuffer from offset 0: the 16-bit view is aligned). */
+export class OutputBuffer {
+  private buf = Buffer.allocUnsafeSlow(1 << 18);
+  private words = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 1);
+  /** Bytes of output held: `bytes[0, length)`. */
+  length = 0;
+
+  get bytes(): Buffer {
+    return this.buf;
+  }
+
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+    this.words = new Uint16Array(next.buffer, next.byteOffset, next.length >> 1);
+  }
+
+  /** A line (or part of one) of text, as UTF-8. */
+  text(s: string): void {
+    this.ensure(3 * s.length);
+    this.length += this.buf.write(s, this.length);
+  }
+
+  /** One line: `prefix`, then `\x` and `bytes[0, n)` in lowercase hex, then a newline. */
+  hexLine(prefix: string | undefined, bytes: Uint8Array, n: number): void {
+    if (prefix !== undefined) this.text(prefix);
+    this.ensure(2 * n + 3);
+    const buf = this.buf;
+    let at = this.length;
+    buf[at++] = 0x5c; // '\'
+    buf[at++] = 0x78; // 'x'
+    if (LITTLE_ENDIAN && n > 1) {
+      // Two digits a 16-bit store. From an odd offset each store takes a byte's low digit and the next one's high.
+      const w = this.words;
+      if ((at & 1) === 0) {
+        let k = at >> 1;
+        for (let i = 0; i < n; i++) w[k++] = PAIRS[bytes[i]!]!;
+        at = k << 1;
+      } else {
+        buf[at++] = DIGITS[bytes[0]! >> 4]!;
+        let k = at >> 1;
+        for (let i = 1; i < n; i++) w[k++] = PAIRS[((bytes[i - 1]! << 4) | (bytes[i]! >> 4)) & 0xff]!;
+        at = k << 1;
+        buf[at++] = DIGITS[bytes[n - 1]! & 15]!;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const d = bytes[i]!;
+        buf[at++] = DIGITS[d >> 4]!;
+        buf[at++] = DIGITS[d & 15]!;
+      }
+    }
+    buf[at++] = 0x0a;
+    this.length = at;
+  }
+
+  /** The held output as a string, emptying the buffer. */
+  take(): string {
+    const s = this.buf.toString('utf8', 0, this.length);
+    this.length = 0;
+    return s;
+  }
+}
