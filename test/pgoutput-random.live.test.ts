@@ -124,7 +124,10 @@ describe.each(MAJORS.flatMap((m) => [[m, 0], [m, 1]] as [Major, number][]))('Pos
           const beforeDdl = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
           await workload(server, c, seed + 7919, work, { steps: 25, extra: [...STEPS, ...DDL, ...DDL], ids });
           const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;
-          await c.query('checkpoint'); // the WAL up to `end` is on disk
+          // A commit after `end` (nothing published) and a checkpoint: the WAL up to and past `end` is on disk.
+          await c.query('select txid_current()');
+          await c.query('checkpoint');
+          for (let i = 0; i < 200 && (await c.query('select pg_current_wal_flush_lsn() > $1::pg_lsn as ok', [end])).rows[0].ok !== true; i++) await new Promise((res) => setTimeout(res, 25));
           const maxProto = major >= 16 ? 4 : 3;
           const runs: { slot: string; file: string; opts: string[]; streaming: 'off' | 'immediate' }[] = [];
           for (let proto = 1; proto <= maxProto; proto++) {
