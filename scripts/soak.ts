@@ -173,6 +173,8 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
           restarts++;
           o.log(`soak: restarting the decoder from its state (confirmed ${readSlotStateFile(stateFile).confirmedFlush})`);
           const second = decodeOnce(() => false);
+          // Awaited below, after the workload: a failure before then must not be an unhandled rejection.
+          second.catch(() => undefined);
           const transactions = await work$;
           stopWorkload = true;
           const end = (await c.query('select pg_current_wal_insert_lsn()::text as l')).rows[0].l as string;

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, parseLsn, WalSourceError } from '../src/index.js';
 import { ArchiveSource, ArchiveWal, decompressMember, RestoreCommand } from '../src/node/restore.js';
@@ -83,6 +84,35 @@ describe('restore_command', () => {
     const src = new ArchiveSource({ fetchers: [r], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0 });
     await expect(src.read(parseLsn(f.meta.startLsn))).rejects.toThrow(/has wrong size: 1000 instead of 1048576/);
     r.close();
+  });
+
+  it('in follow mode (the server\'s standby mode) waits out a segment still being copied into the archive, plain or gzip', async () => {
+    for (const gzip of [false, true]) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-partial-'));
+      tmp.push(dir);
+      const whole = fs.readFileSync(path.join(archive, seg));
+      const member = gzip ? zlib.gzipSync(whole) : whole;
+      for (const other of f.meta.segments.slice(1)) fs.copyFileSync(path.join(archive, other), path.join(dir, other));
+      fs.writeFileSync(path.join(dir, seg), member.subarray(0, 3000)); // archive_command's cp half way
+      const r = new RestoreCommand(`cp ${dir}/%f %p`);
+      const short = new ArchiveSource({ fetchers: [r], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0, standbyMode: true });
+      const miss = await short.read(parseLsn(f.meta.startLsn));
+      expect('missing' in miss && miss.missing).toMatch(gzip ? /ends before its gzip stream does; taken as still being copied/ : /has wrong size: 3000 instead of 1048576; taken as still being copied/);
+      // Outside follow mode the same file is an error, as the server's FATAL.
+      const strict = new ArchiveSource({ fetchers: [r], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0 });
+      await expect(strict.read(parseLsn(f.meta.startLsn))).rejects.toThrow(gzip ? /ends before its gzip stream does/ : /has wrong size: 3000/);
+      // The copy finishes: the follower reads the records.
+      const wal = await ArchiveWal.open({ restoreCommand: `cp ${dir}/%f %p`, segmentSize: f.meta.walSegmentSize, prefetch: 0 });
+      const abort = new AbortController();
+      setTimeout(() => fs.writeFileSync(path.join(dir, seg), member), 150);
+      const got: number[] = [];
+      const timer = setTimeout(() => abort.abort(new Error('the follower never read the finished copy')), 20_000);
+      for await (const rec of wal.records({ start: parseLsn(f.meta.startLsn), end: parseLsn(f.meta.endLsn), follow: { pollMs: 50 }, signal: abort.signal })) got.push(rec.lsn);
+      clearTimeout(timer);
+      wal.close();
+      r.close();
+      expect(got).toEqual(fixtureRead(f).records.map((x) => x.lsn));
+    }
   });
 });
 

@@ -376,7 +376,11 @@ export function decompressMember(bytes: Uint8Array, maxSize: number, name: strin
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       return zlib.gunzipSync(bytes, { maxOutputLength: maxSize });
-    } catch {
+    } catch (e) {
+      // A gzip stream that ends early is most often one still being written by archive_command.
+      if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') {
+        throw new WalSourceError('truncated-archive-member', `compressed WAL file "${name}" ends before its gzip stream does`, { file: name });
+      }
       return bad('gzip');
     }
   }

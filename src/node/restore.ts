@@ -338,6 +338,12 @@ export interface ArchiveSourceOptions {
   /** Later segments fetched while the current one is read (default 4). */
   prefetch?: number;
   signal?: AbortSignal;
+  /**
+   * Follow mode (the server's standby mode): a file shorter than a segment, or a compressed one that ends early, is
+   * taken as still being copied into the archive and looked for again, as the server's startup process does.
+   * Outside follow mode it is an error, as the server's FATAL "archive file has wrong size".
+   */
+  standbyMode?: boolean;
 }
 
 /**
@@ -355,6 +361,9 @@ export class ArchiveSource implements PageSource {
     options.signal?.addEventListener('abort', () => this.controller.abort(options.signal!.reason), { once: true });
   }
 
+  /** Why the last segment looked for in standby mode was taken as not there yet (named in the miss). */
+  private readonly partial = new Map<number, string>();
+
   private candidates(segno: number): number[] {
     const { history, segmentSize, timeline } = this.options;
     return history === undefined ? [timeline] : timelinesForSegment(segno, history, segmentSize).filter((t) => t >= this.lastTli);
@@ -369,10 +378,25 @@ export class ArchiveSource implements PageSource {
           for (const f of this.options.fetchers) {
             const got = await f.fetch(name, this.controller.signal);
             if (got === null) continue;
-            const bytes = decompressMember(got, this.options.segmentSize, name);
-            if (bytes.length !== this.options.segmentSize) {
-              throw new WalSourceError('wrong-size', `archive file "${name}" has wrong size: ${bytes.length} instead of ${this.options.segmentSize}`, { file: name });
+            let bytes: Uint8Array;
+            try {
+              bytes = decompressMember(got, this.options.segmentSize, name);
+            } catch (e) {
+              if (this.options.standbyMode === true && e instanceof WalSourceError && e.code === 'truncated-archive-member') {
+                this.partial.set(segno, `${e.message}; taken as still being copied`);
+                return null;
+              }
+              throw e;
             }
+            if (bytes.length !== this.options.segmentSize) {
+              const text = `archive file "${name}" has wrong size: ${bytes.length} instead of ${this.options.segmentSize}`;
+              if (this.options.standbyMode === true && bytes.length < this.options.segmentSize) {
+                this.partial.set(segno, `${text}; taken as still being copied`);
+                return null;
+              }
+              throw new WalSourceError('wrong-size', text, { file: name });
+            }
+            this.partial.delete(segno);
             return { bytes, tli };
           }
         }
@@ -401,6 +425,8 @@ export class ArchiveSource implements PageSource {
       if (got === null) {
         const tli = this.candidates(segno)[0] ?? this.options.timeline;
         const name = walFileName(tli, segno, segmentSize);
+        const partial = this.partial.get(segno);
+        if (partial !== undefined) return { missing: `${partial} (needed for ${formatLsn(pagePtr)})` };
         const said = this.options.fetchers.map((f) => f.lastMessage?.(name)).find((t) => t !== undefined);
         return { missing: `could not restore file "${name}" from archive: not found (needed for ${formatLsn(pagePtr)})${said === undefined ? '' : `; restore_command said: ${said}`}` };
       }
@@ -517,6 +543,7 @@ export class ArchiveWal {
       history: this.history,
       prefetch: this.options.prefetch,
       signal: options.signal,
+      standbyMode: options.follow !== undefined,
     });
     const tlis = new Set(this.history.map((e) => e.tli));
     const reader = new XLogReader({ segmentSize: this.segmentSize, startLsn: options.start, findFirst: true, endLsn: options.end, timeline: this.history[0]!.tli, expect: options.expect, isExpectedTimeline: (t) => tlis.has(t) });
