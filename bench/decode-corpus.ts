@@ -5,7 +5,8 @@
 //                                         state of the bench_td slot), meta.json (range, the server's output
 //                                         rows, their SHA-256, how it was made)
 // bench/.work/pgbench-decode-pgdata/      the generating server, stopped cleanly, with slots bench_td
-//                                         (test_decoding) and bench_pgo (pgoutput): restarted to time the peeks
+//                                         (test_decoding), bench_pgo (pgoutput) and bench_wj (wal2json), made at
+//                                         the same point: restarted to time the peeks
 // bench/.work/bigtx-decode-wal/           --large: one transaction of ≥ 1 GiB of WAL, its state and meta.json
 //                                         (no data directory kept: the server's output is counted and hashed once)
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,8 +19,10 @@ import { DEBIAN_BIN, GUCS, lsnOf, WORK } from './corpus.js';
 import { fmt, MB } from './lib.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
-const META_VERSION = 1;
+/** 2: slot bench_wj (wal2json) beside bench_td and bench_pgo; a corpus of another version is generated again. */
+const META_VERSION = 2;
 export const PSQL = path.join(DEBIAN_BIN, 'psql');
+const WAL2JSON_SO = '/usr/lib/postgresql/15/lib/wal2json.so';
 
 export interface DecodeCorpusMeta {
   version: number;
@@ -75,7 +78,8 @@ export function cachedDecodeCorpus(name: string): DecodeCorpus | undefined {
   if (!fs.existsSync(metaFile) || !fs.existsSync(p.stateFile)) return undefined;
   try {
     const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as DecodeCorpusMeta;
-    if (meta.version !== META_VERSION) return undefined;
+    // Version 1 lacked bench_wj; the large corpus (no data directory, no peeks) is still good at version 1.
+    if (meta.version !== META_VERSION && !(name === 'bigtx-decode' && meta.version === 1)) return undefined;
     for (const s of meta.segments) {
       const st = fs.statSync(path.join(p.walDir, s), { throwIfNoEntry: false });
       if (st === undefined || st.size !== meta.segmentSize) return undefined;
@@ -95,6 +99,10 @@ export function psqlArgs(server: Server, sql: string, extra: string[] = []): str
 export const PEEK_TD = "SELECT count(*) FROM pg_logical_slot_peek_changes('bench_td', NULL, NULL)";
 export const PEEK_PGO =
   "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('bench_pgo', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')";
+
+/** The wal2json slot (Debian's wal2json 2.5) with format-version 2 and its defaults: what `pgwal decode --plugin json` prints. */
+export const PEEK_WJ = "SELECT count(*) FROM pg_logical_slot_peek_changes('bench_wj', NULL, NULL, 'format-version', '2')";
+export const PEEK_WJ_DATA = "SELECT data FROM pg_logical_slot_peek_changes('bench_wj', NULL, NULL, 'format-version', '2')";
 
 /** The pgoutput slot's messages as psql prints them (`\x` hex, one per line): what `pgwal decode --plugin pgoutput` prints. */
 export const PEEK_PGO_DATA =
@@ -201,6 +209,7 @@ const bigTransactionWorkload: Workload = async (server, log) => {
  */
 async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: string) => void): Promise<DecodeCorpus> {
   if (!debianAvailable(15)) throw new Error(`Debian's postgresql-15 is needed (${DEBIAN_BIN}): apt-get install -y postgresql-15`);
+  if (!fs.existsSync(WAL2JSON_SO)) throw new Error(`Debian's wal2json is needed (${WAL2JSON_SO}): apt-get install -y postgresql-15-wal2json`);
   const p = paths(name);
   const keepDataDir = kind === 'pgbench';
   fs.rmSync(p.walDir, { recursive: true, force: true });
@@ -223,6 +232,7 @@ async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: str
     await server.query('CREATE PUBLICATION bench_pub FOR ALL TABLES');
     const state = await createSlot({ connection: server.connection, slotName: 'bench_td', plugin: 'test_decoding' });
     await server.query("SELECT pg_create_logical_replication_slot('bench_pgo', 'pgoutput')");
+    await server.query("SELECT pg_create_logical_replication_slot('bench_wj', 'wal2json')");
     fs.mkdirSync(p.walDir);
     writeSlotStateFile(p.stateFile, state);
     log(`  slots made: bench_td restart_lsn ${state.restartLsn}, confirmed_flush ${state.confirmedFlush}; workload …`);
@@ -278,7 +288,7 @@ async function generate(name: string, kind: 'pgbench' | 'bigtx', log: (line: str
       recipe:
         'initdb --wal-segsize=16; wal_level=logical, fsync=off, synchronous_commit=off, autovacuum=off, shared_buffers=512MB; ' +
         (kind === 'pgbench' ? 'pgbench -i -s 10; VACUUM pgbench_branches, pgbench_tellers; TRUNCATE pgbench_history; CHECKPOINT; ' : 'CREATE TABLE big; ') +
-        `CREATE PUBLICATION bench_pub FOR ALL TABLES; slot bench_td (test_decoding, by pgwal slot create's createSlot → bench_td.state), slot bench_pgo (pgoutput); ${w.recipe}; end`,
+        `CREATE PUBLICATION bench_pub FOR ALL TABLES; slot bench_td (test_decoding, by pgwal slot create's createSlot → bench_td.state), slot bench_pgo (pgoutput), slot bench_wj (wal2json); ${w.recipe}; end`,
     };
     return m;
   });

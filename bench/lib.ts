@@ -83,11 +83,12 @@ export function fmt(n: number, digits = 0): string {
 }
 
 /** Prints rows as a Markdown table (so the output pastes straight into bench/README.md). */
-export function table(head: string[], rows: (string | number)[][]): string {
+export function table(head: string[], rows: (string | number)[][], leftColumns: number[] = [0]): string {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  return [line(cells[0]!), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+  const left = (i: number): boolean => leftColumns.includes(i);
+  const line = (r: string[]): string => `| ${r.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(cells[0]!), `|${widths.map((w, i) => (left(i) ? ':' : '-') + '-'.repeat(w) + (left(i) ? '-' : ':')).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
 }
 
 /** The machine, for the record: cores, CPU model, memory, Node, date. */
@@ -101,4 +102,35 @@ export function machine(): string {
   }
   const gib = (os.totalmem() / 2 ** 30).toFixed(0);
   return `${os.availableParallelism()} × ${cpu}, ${gib} GiB RAM, Linux ${os.release()}, Node ${process.version}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * One of the issues' targets as one run measured it, for the summary at the end of `npm run bench` (bench/summary.ts):
+ * each script writes its own to bench/.work/last-*.json under `targets`.
+ */
+export interface Target {
+  /** Its place in the summary (the issue's order). */
+  order: number;
+  what: string;
+  /** The measured figure: a throughput ratio (pgwal ÷ the reference, > 1 is pgwal faster), a start-up ratio, or MB; absent when not measured. */
+  value?: number;
+  unit: '×' | 'MB';
+  /** 'min': met when value ≥ bound; 'max': met when value ≤ bound. */
+  kind: 'min' | 'max';
+  bound: number;
+  /** Why there is no value, or what else the reader must know (an output that differs fails the target). */
+  note?: string;
+  /** False when the compared outputs differ: the target is then NOT MET whatever the time. */
+  sameOutput?: boolean;
+}
+
+export function met(t: Target): boolean | undefined {
+  if (t.value === undefined) return undefined;
+  if (t.sameOutput === false) return false;
+  return t.kind === 'min' ? t.value >= t.bound : t.value <= t.bound;
+}
+
+export function verdict(t: Target): string {
+  const m = met(t);
+  return m === undefined ? 'not measured' : m ? 'MET' : 'NOT MET';
 }

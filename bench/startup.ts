@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { machine, median, table } from './lib.js';
+import { machine, median, table, verdict, type Target } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const WORK = path.join(HERE, 'startup-work.mjs');
+const LAST = path.join(HERE, '.work', 'last-startup.json');
 const FIXTURE = path.join(ROOT, 'fixtures', 'pg15', 'types-dml');
 const TARGET = 1.5;
 
@@ -57,6 +58,8 @@ function main(): void {
     console.log(machine());
     console.log(`load average: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores): a loaded machine stretches every figure\n`);
     const rows: (string | number)[][] = [];
+    const targets: Target[] = [];
+    const figures: Record<string, unknown> = {};
     for (const [name, args] of commands) {
       // One warm-up of each (page cache, disk), then the pairs; the in-process split in its own runs.
       wall(['-e', '0'], dir);
@@ -80,6 +83,17 @@ function main(): void {
       const d = median(diff);
       const wk = median(works);
       const ratio = (b + d) / (b + wk);
+      const t: Target = {
+        order: name === 'dump' ? 6 : 7,
+        what: `start-up: \`pgwal ${name}\` of ${name === 'dump' ? 'one segment' : 'types-dml'} ÷ (\`node -e 0\` + the work)`,
+        value: ratio,
+        unit: '×',
+        kind: 'max',
+        bound: TARGET,
+        note: `${(b + d).toFixed(0)} ms against ${b.toFixed(0)} + ${wk.toFixed(0)} ms`,
+      };
+      targets.push(t);
+      figures[name] = { nodeMs: b, wholeMs: b + d, deltaMs: d, importMs: median(loads), workMs: wk, ratio };
       rows.push([
         `pgwal ${name}`,
         b.toFixed(1),
@@ -89,7 +103,7 @@ function main(): void {
         wk.toFixed(1),
         (d - wk).toFixed(1),
         `${ratio.toFixed(2)}×`,
-        ratio <= TARGET ? 'MET' : 'NOT MET',
+        verdict(t),
       ]);
     }
     console.log(
@@ -100,6 +114,8 @@ function main(): void {
     );
     console.log('\nΔ pairs: median of (whole − node -e 0) over the pairs; import and work: medians inside a process');
     console.log('(bench/startup-work.mjs); Δ − work: what the CLI costs beyond the work (modules, worker thread, exit).');
+    fs.mkdirSync(path.dirname(LAST), { recursive: true });
+    fs.writeFileSync(LAST, JSON.stringify({ machine: machine(), load: os.loadavg(), pairs: PAIRS, figures, targets, finishedAt: new Date().toISOString() }, null, 2) + '\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
