@@ -2,6 +2,7 @@
 // each takes those it knows), then the summary of every target (bench/summary.ts) from the figures they wrote in
 // this run. A script that fails leaves its rows "not measured"; the exit status is then 1.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LEGEND, summary } from './summary.js';
@@ -21,5 +22,5 @@ for (const script of ['run.ts', 'startup.ts', 'decode.ts']) {
   }
   console.log('\n');
 }
-console.log(`# Targets (issues 16 and 19), this run\n\n${summary(since).text}\n\n${LEGEND}`);
+console.log(`# Targets (issues 16 and 19), this run (load average at its end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores)\n\n${summary(since).text}\n\n${LEGEND}`);
 process.exit(failed > 0 ? 1 : 0);

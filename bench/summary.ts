@@ -45,7 +45,10 @@ export function summary(since?: Date): { text: string; notMet: number } {
       const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { targets?: Target[]; finishedAt?: string };
       const at = j.finishedAt === undefined ? fs.statSync(file).mtime : new Date(j.finishedAt);
       if (since !== undefined && at < since) why = `${s.script} did not finish in this run (its last figures are of ${at.toISOString().slice(0, 16)})`;
-      else targets = j.targets ?? [];
+      else {
+        targets = j.targets ?? [];
+        why = `not measured by the last ${s.script} (its options)`;
+      }
     }
     for (const order of s.orders) rows.push(targets.find((t) => t.order === order) ?? { order, ...NAMES[order]!, note: why });
   }
