@@ -155,6 +155,34 @@ describe('storedTupleBytes', () => {
     }
     expect(printed).toBeGreaterThan(3000);
   });
+
+  it('drops a row whose value cannot be printed, with the error the text path gives', () => {
+    const src = Uint8Array.from([1, 0, 0, 0, 24, 0, 0, 0, 0, 7]);
+    const change = encodeRowChange(CHANGE_INSERT, 0, 0x2000000, 0, 90100, src, 0, src.length, -1, 0);
+    const rel: DecoderRelation = { ...relation, attributes: [{ attnum: 1, name: 'x', typeOid: 99999, len: 4, align: 'i', byval: true, dropped: false }] };
+    const ch = new StoredRowChange(0x2000000, 'INSERT', rel, change, CHANGE_HEADER, -1);
+    const txn = { xid: 5, firstLsn: 0, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: 0 };
+    const errorOf = (f: () => void): unknown => {
+      try {
+        f();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const out = new ByteRows(8);
+    out.text('before\n');
+    let cancelled = 0;
+    let ended = 0;
+    const byteCtx = { major: 16, write: () => undefined, type: (oid: number) => byOid.get(oid), textRows: { start: () => (out.text('0/2000000\t5\t'), out), end: () => void ended++, cancel: () => void (cancelled++, (out.length = 7)) } };
+    const textCtx = { major: 16, write: () => undefined, type: (oid: number) => byOid.get(oid) };
+    const viaBytes = errorOf(() => new TestDecodingPlugin().change(byteCtx, txn, ch));
+    const viaText = errorOf(() => new TestDecodingPlugin().change(textCtx, txn, ch));
+    expect(viaText).toBeInstanceOf(Error);
+    expect(String(viaBytes)).toBe(String(viaText));
+    expect([cancelled, ended]).toEqual([1, 0]);
+    expect(decoder.decode(out.buf.subarray(0, out.length))).toBe('before\n');
+  });
 });
 
 // The CLI with synchronous byte output (as `pgwal decode` runs in a terminal or a pipe) writes what it writes
