@@ -22,6 +22,7 @@ import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
 import type { DumpIo } from './dump.js';
 import { OutputBuffer } from './output-buffer.js';
+import type { TextByteSink } from '../reorderbuffer/row-bytes.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
 --plugin json, wal2json's format-version 2) returns from pg_logical_slot_peek_changes for that slot (the data
@@ -284,6 +285,9 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const withLsn = p.options.some((o) => o.name === 'with-lsn');
     // Straight from the buffer where output is synchronous; else (and for held-back rows) as text.
     const outBytes = out === io.outSync ? io.outBytesSync : undefined;
+    // Where output goes straight out as bytes, every text row is put in bytesOut too, and a plugin that can
+    // (test_decoding) writes its change rows there as bytes.
+    const textBytes = direct && outBytes !== undefined;
     /** Writes what is pending now, in order. */
     const flushPending = (): void => {
       if (pending !== '') out(pending);
@@ -323,17 +327,41 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           return;
         }
         const line = withLsn ? `${formatLsn(o.lsn)}\t${o.xid}\t${o.data}\n` : `${o.data}\n`;
-        if (bytesOut.length > 0) bytesOut.text(line);
+        if (bytesOut.length > 0 || textBytes) bytesOut.text(line);
         else pending += line;
         // Without hold-back rows go out as they come, in 64 KiB writes: a large transaction is never one string.
         if (direct && pending.length + bytesOut.length >= 65536) flushPending();
       },
       // pgoutput's messages, hexed from the plugin's buffer into bytesOut (no copy, string or row object each).
       byteSink: (lsn, xid, bytes, n) => bytesRow(lsn, xid, bytes, n),
+      // test_decoding's change rows, written by the plugin as bytes into bytesOut (no string per row).
+      ...(textBytes ? { textByteSink: textRowSink() } : {}),
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!, '--toast-cache') } : {}),
       ...(choice.oldRows !== undefined ? { oldRows: choice.oldRows } : {}),
     };
+    /** Text rows as bytes in bytesOut: each begun after what is pending, with its --with-lsn columns. */
+    function textRowSink(): TextByteSink {
+      let rowAt = 0;
+      return {
+        start: (lsn, xid) => {
+          if (pending !== '') {
+            bytesOut.text(pending);
+            pending = '';
+          }
+          rowAt = bytesOut.length;
+          if (withLsn) bytesOut.text(`${formatLsn(lsn)}\t${xid}\t`);
+          return bytesOut;
+        },
+        end: () => {
+          bytesOut.ensure(1)[bytesOut.length++] = 0x0a;
+          if (bytesOut.length >= BYTES_FLUSH_AT) flushPending();
+        },
+        cancel: () => {
+          bytesOut.length = rowAt;
+        },
+      };
+    }
     function bytesRow(lsn: Lsn, xid: number, bytes: Uint8Array, n: number): void {
       if (pending !== '') {
         bytesOut.text(pending);

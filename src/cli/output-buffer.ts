@@ -1,5 +1,6 @@
 // Output lines built as bytes in one reused buffer: a binary row (pgoutput's message) is printed as psql prints a
 // bytea (`\x` and lowercase hex) straight from the plugin's bytes, with no Buffer, string or join per row.
+import { ByteRows } from '../reorderbuffer/row-bytes.js';
 
 /** The ASCII hex digit of each nibble. */
 const DIGITS = new Uint8Array([0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
@@ -8,38 +9,32 @@ const PAIRS = new Uint16Array(256);
 for (let b = 0; b < 256; b++) PAIRS[b] = DIGITS[b >> 4]! | (DIGITS[b & 15]! << 8);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Output held until written; its buffers are unpooled (their own ArrayBuffer from offset 0: the 16-bit view is aligned). */
-export class OutputBuffer {
-  private buf = Buffer.allocUnsafeSlow(1 << 18);
-  private words = new Uint16Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 1);
-  /** Bytes of output held: `bytes[0, length)`. */
-  length = 0;
+/**
+ * Output held until written (`bytes[0, length)`); text plugins write rows into it as ByteRows. Its buffers are
+ * unpooled (their own ArrayBuffer from offset 0: the 16-bit view is aligned).
+ */
+export class OutputBuffer extends ByteRows {
+  declare buf: Buffer;
+  declare private words: Uint16Array;
+
+  constructor() {
+    super(1 << 18);
+  }
+
+  protected override alloc(n: number): Buffer {
+    const b = Buffer.allocUnsafeSlow(n);
+    this.words = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
+    return b;
+  }
 
   get bytes(): Buffer {
     return this.buf;
   }
 
-  private ensure(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + n) size *= 2;
-    const next = Buffer.allocUnsafeSlow(size);
-    this.buf.copy(next, 0, 0, this.length);
-    this.buf = next;
-    this.words = new Uint16Array(next.buffer, next.byteOffset, next.length >> 1);
-  }
-
-  /** A line (or part of one) of text, as UTF-8. */
-  text(s: string): void {
-    this.ensure(3 * s.length);
-    this.length += this.buf.write(s, this.length);
-  }
-
   /** One line: `prefix`, then `\x` and `bytes[0, n)` in lowercase hex, then a newline. */
   hexLine(prefix: string | undefined, bytes: Uint8Array, n: number): void {
     if (prefix !== undefined) this.text(prefix);
-    this.ensure(2 * n + 3);
-    const buf = this.buf;
+    const buf = this.ensure(2 * n + 3);
     let at = this.length;
     buf[at++] = 0x5c; // '\'
     buf[at++] = 0x78; // 'x'

@@ -3,6 +3,7 @@ export * from './tuple.js';
 export * from './values.js';
 export * from './testdecoding.js';
 export * from './value-error.js';
+export * from './row-bytes.js';
 export * from './catalog.js';
 export * from './plugin.js';
 export * from './logical.js';

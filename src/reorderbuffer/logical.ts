@@ -8,6 +8,7 @@ import type { Lsn } from '../lsn.js';
 import { SnapshotBuilder } from './snapbuild.js';
 import { StaticCatalog, type CatalogPoint, type CatalogView, type DecoderCatalog, type DecoderRelation } from './catalog.js';
 import type { OutputPlugin } from './plugin.js';
+import type { TextByteSink, TextRowBytes } from './row-bytes.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 import type { SpillStore } from './spill.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from './testdecoding.js';
@@ -60,6 +61,11 @@ export interface DecoderOptions {
    * within the call, never kept (no copy and no row object per message). Without it they come to `sink` as copies.
    */
   byteSink?: (lsn: Lsn, xid: number, bytes: Uint8Array, length: number) => void;
+  /**
+   * Receives text rows written as UTF-8 bytes (test_decoding's change rows) instead of as strings through `sink`:
+   * a plugin that can appends a row to the buffer `start` returns, then calls `end`. Other rows still come to `sink`.
+   */
+  textByteSink?: TextByteSink;
   /** The session TimeZone timestamptz values print in (the slot's, as its state recorded it); default UTC. */
   timezone?: string;
   /**
@@ -98,6 +104,8 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
     options: DecoderOptions,
   ) {
     this.byteSink = options.byteSink;
+    const rows = options.textByteSink;
+    this.textRows = rows === undefined ? undefined : { start: () => rows.start(this.lsn, this.xid), end: () => rows.end(), cancel: () => rows.cancel() };
     this.reorder = new ReorderBuffer(options, catalog, plugin, snapbuild, this);
     this.oldRows = options.oldRows === undefined ? undefined : new HeapPages(catalog.databaseOid, major, options.oldRows.budget);
   }
@@ -109,6 +117,7 @@ class LogicalDecodingContext implements CallbackContext, DecodingContext {
     else this.sink({ lsn: this.lsn, xid: this.xid, data: buf.slice(0, length) });
   };
   private readonly byteSink: DecoderOptions['byteSink'];
+  readonly textRows: TextRowBytes | undefined;
   readonly type = (oid: number): TypeInfo | undefined => this.catalog.type(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
   readonly relation = (oid: number): DecoderRelation | undefined => this.catalog.relationByOid(oid, this.at ?? { lsn: this.lsn, xid: this.xid });
 }

@@ -6,6 +6,7 @@ import type { Lsn } from '../lsn.js';
 import type { DecoderRelation, SchemaChange } from './catalog.js';
 import type { RawValue } from './tuple.js';
 import type { TypeInfo } from './values.js';
+import type { TextRowBytes } from './row-bytes.js';
 
 /** ReorderBufferTXN, as far as plugins see it. */
 export interface ReorderTxn {
@@ -82,6 +83,11 @@ export interface OutputContext {
    * uses it during the call only. Contexts without it take `write` of a copy.
    */
   writeBytes?(buf: Uint8Array, length: number): void;
+  /**
+   * Where a text plugin may write a row as UTF-8 bytes instead of a string through `write`, at the current
+   * callback's LSN and xid (the same output). Undefined from contexts that lack it.
+   */
+  readonly textRows?: TextRowBytes | undefined;
   /**
    * The (sub)transaction the current change belongs to (ReorderBufferChange.txn->xid: a subtransaction's own xid),
    * during a transaction's replay; what pgoutput writes in a streamed block. Undefined from contexts that lack it.

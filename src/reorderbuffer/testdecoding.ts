@@ -5,6 +5,8 @@ import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, stored
 import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, outputValueAt, timestamptzText } from './values.js';
 import { rowValueError } from './value-error.js';
+import type { ByteRows, TextRowBytes } from './row-bytes.js';
+import { u16, u32 } from '../xlogreader/bytes.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
 // Keywords that are not UNRESERVED_KEYWORD in kwlist.h (15–18; 16+ added the JSON ones, MERGE_ACTION, SYSTEM_USER).
@@ -60,6 +62,8 @@ interface ColumnHeads {
   names: string[];
   types: (TypeInfo | undefined)[];
   heads: string[];
+  /** `heads` as UTF-8, made when first written as bytes. */
+  headBytes: (Uint8Array | undefined)[];
   /** The value's text is printed bare (numbers) rather than quoted. */
   bare: boolean[];
 }
@@ -68,7 +72,7 @@ const headsCache = new WeakMap<readonly OutputColumn[], ColumnHeads>();
 function columnHeads(columns: readonly OutputColumn[], major: number): ColumnHeads {
   let h = headsCache.get(columns);
   if (h === undefined || h.major !== major || h.names.length !== columns.length) {
-    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), bare: columns.map((c) => unquoted(c.typeOid)) };
+    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), headBytes: columns.map(() => undefined), bare: columns.map((c) => unquoted(c.typeOid)) };
     headsCache.set(columns, h);
   }
   return h;
@@ -82,6 +86,7 @@ function columnType(h: ColumnHeads, i: number, c: OutputColumn, types: TypeLooku
     h.types[i] = type;
     h.names[i] = c.name;
     h.heads[i] = ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
+    h.headBytes[i] = undefined;
     h.bare[i] = unquoted(c.typeOid);
   }
   return type;
@@ -149,6 +154,137 @@ export function storedTupleText(ch: StoredRowChange, at: number, types: TypeLook
     storedLayout = layout;
   }
   return s;
+}
+
+const encoder = new TextEncoder();
+const NULL_BYTES = encoder.encode('null');
+const TOAST_BYTES = encoder.encode('unchanged-toast-datum');
+const NO_TUPLE_BYTES = encoder.encode(' (no-tuple-data)');
+const OLD_KEY_BYTES = encoder.encode(' old-key:');
+const NEW_TUPLE_BYTES = encoder.encode(' new-tuple:');
+const ACTION_BYTES = { INSERT: encoder.encode('INSERT:'), UPDATE: encoder.encode('UPDATE:'), DELETE: encoder.encode('DELETE:') };
+const QUOTE = 0x27;
+
+/**
+ * The value `src[start, end)` of a column of type `type` printed as print_literal prints its text, as bytes, for the
+ * commonest types: integers from their bytes, ASCII text copied with ' doubled. False when it is not one of
+ * those (the caller prints the text), so that the bytes are always what the text would be.
+ */
+function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number, type: TypeInfo, typeOid: number, bare: boolean): boolean {
+  // Quoted unless bare; the types print_literal prints otherwise take the text's way.
+  if (!bare && (typeOid === BIT || typeOid === VARBIT || typeOid === BOOL)) return false;
+  let v: number;
+  switch (type.output) {
+    case 'int4out':
+      if (end - start !== 4) return false;
+      v = u32(src, start) | 0;
+      break;
+    case 'int2out':
+      if (end - start !== 2) return false;
+      v = (u16(src, start) << 16) >> 16;
+      break;
+    case 'int8out': {
+      if (end - start !== 8) return false;
+      const hi = u32(src, start + 4) | 0;
+      // Without BigInt while a safe integer, as outputValueAt.
+      if (hi < -0x200000 || hi >= 0x200000) return false;
+      v = hi * 0x1_0000_0000 + u32(src, start);
+      break;
+    }
+    case 'oidout':
+    case 'xidout':
+      if (end - start !== 4) return false;
+      v = u32(src, start);
+      break;
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      return asciiLiteral(out, src, start, end, bare);
+    default:
+      return false;
+  }
+  if (bare) {
+    out.int(v);
+    return true;
+  }
+  out.ensure(1)[out.length++] = QUOTE;
+  out.int(v);
+  out.ensure(1)[out.length++] = QUOTE;
+  return true;
+}
+
+/**
+ * Text that is all ASCII, copied (quoted, with ' doubled, unless bare). Other bytes take the text's way: the
+ * decoder replaces invalid UTF-8 and drops a leading byte order mark, and the copy must print the same.
+ */
+function asciiLiteral(out: ByteRows, src: Uint8Array, start: number, end: number, bare: boolean): boolean {
+  let quotes = 0;
+  for (let i = start; i < end; i++) {
+    const b = src[i]!;
+    if (b >= 0x80) return false;
+    if (b === QUOTE) quotes++;
+  }
+  if (bare) {
+    out.ensure(end - start).set(src.subarray(start, end), out.length);
+    out.length += end - start;
+    return true;
+  }
+  const buf = out.ensure(end - start + quotes + 2);
+  let at = out.length;
+  buf[at++] = QUOTE;
+  if (quotes === 0) {
+    // Short values byte by byte: a subarray and set cost more than the copy.
+    if (end - start <= 32) for (let i = start; i < end; i++) buf[at++] = src[i]!;
+    else {
+      buf.set(src.subarray(start, end), at);
+      at += end - start;
+    }
+  } else {
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      buf[at++] = b;
+      if (b === QUOTE) buf[at++] = QUOTE;
+    }
+  }
+  buf[at++] = QUOTE;
+  out.length = at;
+  return true;
+}
+
+/** storedTupleText written into `out` as its UTF-8 bytes. */
+export function storedTupleBytes(out: ByteRows, ch: StoredRowChange, at: number, types: TypeLookup, major: number, skipNulls: boolean): void {
+  const columns = ch.relation.attributes;
+  const src = ch.change;
+  const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), columns, ch.lsn);
+  storedLayout = LAYOUT_IN_USE;
+  const h = columnHeads(columns, major);
+  try {
+    for (let i = 0, o = 0; i < columns.length; i++, o += 3) {
+      const c = columns[i]!;
+      if (c.dropped) continue;
+      const kind = layout[o]!;
+      const missing = kind === ATT_MISSING ? c.missing : undefined;
+      const isNull = kind === ATT_NULL || (kind === ATT_MISSING && (missing === undefined || missing === null));
+      if (isNull && skipNulls) continue;
+      const type = columnType(h, i, c, types, major);
+      out.append(h.headBytes[i] ?? (h.headBytes[i] = encoder.encode(h.heads[i]!)));
+      if (isNull) out.append(NULL_BYTES);
+      else if (kind === ATT_BYTES) {
+        const start = layout[o + 1]!;
+        const end = layout[o + 2]!;
+        if (!literalBytes(out, src, start, end, type, c.typeOid, h.bare[i]!)) {
+          const text = outputValueAt(src, start, end, type, types);
+          out.text(h.bare[i] ? text : printLiteral(c.typeOid, text));
+        }
+      } else if (kind === ATT_COMPRESSED) {
+        const text = outputValue(decompressDatum(src.subarray(layout[o + 1]!, layout[o + 2]!), ch.lsn), type, types);
+        out.text(h.bare[i] ? text : printLiteral(c.typeOid, text));
+      } else if (kind === ATT_TOAST) out.append(TOAST_BYTES);
+      else out.text(printLiteral(c.typeOid, missing!));
+    }
+  } finally {
+    storedLayout = layout;
+  }
 }
 
 export interface TestDecodingOptions {
@@ -282,6 +418,8 @@ export class TestDecodingPlugin implements OutputPlugin {
     this.opened(ctx, txn);
     const columns = ch.relation.attributes;
     const types = this.typesOf(ctx);
+    const rows = ctx.textRows;
+    if (rows !== undefined && ch instanceof StoredRowChange) return this.storedChangeBytes(rows, ch, types, ctx.major);
     let line = tableHead(ch.relation, ctx.major) + (ch.action === 'INSERT' ? 'INSERT:' : ch.action === 'UPDATE' ? 'UPDATE:' : 'DELETE:');
     try {
       if (ch instanceof StoredRowChange) return ctx.write(line + this.storedTuples(ch, types, ctx.major));
@@ -319,6 +457,29 @@ export class TestDecodingPlugin implements OutputPlugin {
       return old + (newAt >= 0 ? storedTupleText(ch, newAt, types, major, false) : ' (no-tuple-data)');
     }
     return oldAt >= 0 ? storedTupleText(ch, oldAt, types, major, true) : ' (no-tuple-data)';
+  }
+
+  /** A change's row as `change` prints it, written as bytes. */
+  private storedChangeBytes(rows: TextRowBytes, ch: StoredRowChange, types: TypeLookup, major: number): void {
+    const out = rows.start();
+    try {
+      out.append(tableHeadBytes(ch.relation, major));
+      out.append(ACTION_BYTES[ch.action]);
+      const { newAt, oldAt } = ch;
+      if (ch.action !== 'INSERT' && oldAt >= 0) {
+        if (ch.action === 'UPDATE') out.append(OLD_KEY_BYTES);
+        storedTupleBytes(out, ch, oldAt, types, major, true);
+        if (ch.action === 'UPDATE') out.append(NEW_TUPLE_BYTES);
+      }
+      if (ch.action !== 'DELETE') {
+        if (newAt >= 0) storedTupleBytes(out, ch, newAt, types, major, false);
+        else out.append(NO_TUPLE_BYTES);
+      } else if (oldAt < 0) out.append(NO_TUPLE_BYTES);
+    } catch (e) {
+      rows.cancel();
+      throw rowValueError(e, ch, types);
+    }
+    rows.end();
   }
 
   truncate(ctx: OutputContext, txn: ReorderTxn, ch: TruncateChange): void {
@@ -366,6 +527,18 @@ function tableHead(rel: RowChange['relation'], major: number): string {
   const text = `table ${qualifiedName(rel.namespace, rel.name, major)}: `;
   tableHeads.set(rel, { namespace: rel.namespace, name: rel.name, major, text });
   return text;
+}
+
+/** tableHead as UTF-8. */
+const tableHeadsBytes = new WeakMap<RowChange['relation'], { text: string; bytes: Uint8Array }>();
+
+function tableHeadBytes(rel: RowChange['relation'], major: number): Uint8Array {
+  const text = tableHead(rel, major);
+  const t = tableHeadsBytes.get(rel);
+  if (t !== undefined && t.text === text) return t.bytes;
+  const bytes = encoder.encode(text);
+  tableHeadsBytes.set(rel, { text, bytes });
+  return bytes;
 }
 
 /** quote_literal_cstr: single quotes doubled; a backslash makes it an E'' literal with backslashes doubled. */

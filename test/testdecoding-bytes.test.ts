@@ -1,0 +1,219 @@
+// test_decoding's rows written as bytes (textByteSink, what `pgwal decode` uses when its output is direct) are the
+// UTF-8 of the rows it writes as strings: on every fixture, with every option the fixtures are decoded with, and on
+// datums the byte path copies or must leave to the text's way (invalid UTF-8, a byte order mark, quotes, domains).
+import { describe, expect, it } from 'vitest';
+import { formatLsn, parseLsn } from '../src/index.js';
+import { LogicalDecoder, type DecoderCatalog, type DecoderOptions } from '../src/reorderbuffer/logical.js';
+import type { CatalogView } from '../src/reorderbuffer/catalog.js';
+import { HistoricCatalog } from '../src/catalog/historic.js';
+import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
+import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
+import { ByteRows, type TextByteSink } from '../src/reorderbuffer/row-bytes.js';
+import { TestDecodingPlugin, storedTupleBytes, storedTupleText, type TestDecodingOptions } from '../src/reorderbuffer/testdecoding.js';
+import { StoredRowChange, encodeRowChange, CHANGE_INSERT, CHANGE_HEADER } from '../src/reorderbuffer/change.js';
+import type { TypeInfo } from '../src/reorderbuffer/values.js';
+import type { DecoderRelation } from '../src/reorderbuffer/catalog.js';
+import type { Attribute } from '../src/reorderbuffer/tuple.js';
+import { rng } from './support/random-rows.js';
+import { runCli } from './support/cli.js';
+import { decodeCommand } from '../src/cli/decode.js';
+import path from 'node:path';
+import { profileForMajor } from '../src/xlogreader/profile.js';
+import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
+import { fixtureRead } from './support/wal.js';
+
+const fixtures = listFixtures();
+const decoder = new TextDecoder();
+
+/** The rows of one decoding as text (strings only) and as bytes (change rows through textByteSink), `lsn\txid\tdata\n` each. */
+function bothWays(make: (more: Partial<DecoderOptions>) => LogicalDecoder, records: Iterable<unknown>): { text: string; bytes: Uint8Array; byteRows: number } {
+  let text = '';
+  const a = make({ sink: (o) => void (text += `${formatLsn(o.lsn)}\t${o.xid}\t${o.data as string}\n`) });
+  for (const rec of records) a.process(rec as never);
+  const out = new ByteRows(16);
+  let byteRows = 0;
+  let rowAt = 0;
+  const textByteSink: TextByteSink = {
+    start: (lsn, xid) => {
+      rowAt = out.length;
+      out.text(`${formatLsn(lsn)}\t${xid}\t`);
+      return out;
+    },
+    end: () => {
+      out.text('\n');
+      byteRows++;
+    },
+    cancel: () => void (out.length = rowAt),
+  };
+  const b = make({ sink: (o) => out.text(`${formatLsn(o.lsn)}\t${o.xid}\t${o.data as string}\n`), textByteSink });
+  for (const rec of records) b.process(rec as never);
+  return { text, bytes: out.buf.slice(0, out.length), byteRows };
+}
+
+const OPTIONS: Partial<TestDecodingOptions>[] = [];
+for (const includeXids of [true, false]) for (const skipEmptyXacts of [true, false]) for (const includeTimestamp of [false, true]) OPTIONS.push({ includeXids, skipEmptyXacts, includeTimestamp });
+
+describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
+  const pages = (f.meta.files as Record<string, string>).catalogPages;
+  const catalog = (): DecoderCatalog | CatalogView =>
+    pages !== undefined
+      ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
+      : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
+  const major = profileForMajor(f.meta.major)!.major;
+
+  it('writes the same rows as bytes as in text, with every option, spilled, streamed and two-phase', () => {
+    let byteRows = 0;
+    for (const slot of f.meta.slots.filter((s) => s.plugin === 'test_decoding')) {
+      const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
+      const start = parseLsn(slot.confirmedFlushLsn);
+      const twoPhase = slot.twoPhase ? { twoPhaseAt: start } : {};
+      const runs: [string, Partial<TestDecodingOptions>, Partial<DecoderOptions>][] = OPTIONS.map((o) => [JSON.stringify(o), o, {}]);
+      runs.push(['spilled', { skipEmptyXacts: true }, { memoryLimit: 1 }]);
+      runs.push(['streamed', { skipEmptyXacts: true, streamChanges: true }, { memoryLimit: 0, streaming: true }]);
+      for (const [name, options, more] of runs) {
+        const both = bothWays(
+          (m) => new LogicalDecoder({ catalog: catalog(), major, plugin: new TestDecodingPlugin(options), startAt: start, spill: new MemorySpillStore(), ...twoPhase, ...more, ...m }),
+          records,
+        );
+        expect(decoder.decode(both.bytes), `${slot.twoPhase ? 'two-phase ' : ''}${name}`).toBe(both.text);
+        // Byte for byte: the text's UTF-8 (a string compare alone would pass replaced invalid bytes).
+        expect(Buffer.compare(Buffer.from(both.bytes), Buffer.from(both.text, 'utf8'))).toBe(0);
+        byteRows += both.byteRows;
+      }
+    }
+    // The byte path was taken wherever the fixture has change rows.
+    const hasChanges = f.meta.slots.some((s) => s.plugin === 'test_decoding') && /\ttable [^\n]*: (INSERT|UPDATE|DELETE):/.test(readFixtureFile(f, 'decoded-xids.tsv').toString());
+    if (hasChanges) expect(byteRows).toBeGreaterThan(0);
+  });
+});
+
+// Datums built by hand: ints at their extremes and in domains (quoted), text with quotes, non-ASCII, invalid UTF-8
+// and a byte order mark (the decoder's replacements and dropped BOM must show in the bytes too), name, timestamp.
+describe('storedTupleBytes', () => {
+  const ty = (oid: number, name: string, output: string, len: number, align: string): TypeInfo => ({ oid, name, output, len, align, byval: len > 0 && len <= 8, elem: 0 });
+  const TYPES = [
+    ty(23, 'integer', 'int4out', 4, 'i'),
+    ty(90001, 'dint', 'int4out', 4, 'i'),
+    ty(20, 'bigint', 'int8out', 8, 'd'),
+    ty(26, 'oid', 'oidout', 4, 'i'),
+    ty(21, 'smallint', 'int2out', 2, 's'),
+    ty(16, 'boolean', 'boolout', 1, 'c'),
+    ty(1114, 'timestamp without time zone', 'timestamp_out', 8, 'd'),
+    ty(25, 'text', 'textout', -1, 'i'),
+    ty(1043, 'character varying', 'varcharout', -1, 'i'),
+    ty(1042, 'character', 'bpcharout', -1, 'i'),
+    ty(90002, 'dtext', 'textout', -1, 'i'),
+    ty(19, 'name', 'nameout', 64, 'c'),
+  ];
+  const byOid = new Map(TYPES.map((t) => [t.oid, t]));
+  const attrs: Attribute[] = TYPES.map((t, i) => ({ attnum: i + 1, name: i === 1 ? 'Mixed' : `c${i}`, typeOid: t.oid, len: t.len, align: t.align, byval: t.byval, dropped: false }));
+  const relation: DecoderRelation = { oid: 90100, relfilenode: 90100, namespace: 'public', name: 't', kind: 'r', toastRelid: 0, attributes: attrs };
+
+  const TEXTS = [[], [0x27], [0x61, 0x27, 0x27, 0x62], [0xc3, 0xa9], [0xef, 0xbb, 0xbf, 0x61], [0xff, 0x61], [0xc3], [0x5c, 0x0a, 0x09], [0x41, 0x00, 0x42]];
+
+  it('prints what storedTupleText prints, byte for byte', () => {
+    const r = rng(16);
+    const int = (bits: number): number[] => Array.from({ length: bits / 8 }, () => (r() < 0.3 ? (r() < 0.5 ? 0 : 0xff) : Math.floor(r() * 256)));
+    const text = (): number[] => (r() < 0.5 ? TEXTS[Math.floor(r() * TEXTS.length)]! : Array.from({ length: Math.floor(r() * 60) }, () => (r() < 0.1 ? 0x27 : r() < 0.05 ? 0x80 + Math.floor(r() * 128) : 0x20 + Math.floor(r() * 95))));
+    let printed = 0;
+    for (let row = 0; row < 2000; row++) {
+      // Tuple offsets from hoff 24: fixed columns at their alignment, then 1-byte-header varlenas, then name.
+      const data: number[] = [];
+      const put = (bytes: number[], align: number): void => {
+        while ((24 + data.length) % align !== 0) data.push(0);
+        data.push(...bytes);
+      };
+      put(int(32), 4);
+      put(int(32), 4);
+      put(int(64), 8);
+      put(int(32), 4);
+      put(int(16), 2);
+      put([r() < 0.5 ? 1 : 0], 1);
+      put(int(64).map((b, i) => (i === 7 ? b & 0x0f : b)), 8);
+      for (let k = 0; k < 4; k++) {
+        const t = text();
+        data.push(((t.length + 1) << 1) | 1, ...t);
+      }
+      const name = text().slice(0, 63);
+      put([...name, ...new Array<number>(64 - name.length).fill(0)], 1);
+      // xl_heap_header (infomask2 = natts, infomask HEAP_HASVARWIDTH, hoff 24), then from t_bits on: one pad byte.
+      const src = Uint8Array.from([attrs.length, 0, 0x02, 0, 24, 0, ...data]);
+      const change = encodeRowChange(CHANGE_INSERT, 0, 0x1000000 + row, 0, 90100, src, 0, src.length, -1, 0);
+      const ch = new StoredRowChange(0x1000000 + row, 'INSERT', relation, change, CHANGE_HEADER, -1);
+      for (const major of [15, 16]) {
+        let expected: string;
+        try {
+          expected = storedTupleText(ch, CHANGE_HEADER, (oid) => byOid.get(oid), major, false);
+        } catch {
+          continue;
+        }
+        const out = new ByteRows(8);
+        storedTupleBytes(out, ch, CHANGE_HEADER, (oid) => byOid.get(oid), major, false);
+        expect(Buffer.from(out.buf.subarray(0, out.length)).equals(Buffer.from(expected, 'utf8')), `row ${row}: ${expected}`).toBe(true);
+        printed++;
+      }
+    }
+    expect(printed).toBeGreaterThan(3000);
+  });
+
+  it('drops a row whose value cannot be printed, with the error the text path gives', () => {
+    const src = Uint8Array.from([1, 0, 0, 0, 24, 0, 0, 0, 0, 7]);
+    const change = encodeRowChange(CHANGE_INSERT, 0, 0x2000000, 0, 90100, src, 0, src.length, -1, 0);
+    const rel: DecoderRelation = { ...relation, attributes: [{ attnum: 1, name: 'x', typeOid: 99999, len: 4, align: 'i', byval: true, dropped: false }] };
+    const ch = new StoredRowChange(0x2000000, 'INSERT', rel, change, CHANGE_HEADER, -1);
+    const txn = { xid: 5, firstLsn: 0, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: 0 };
+    const errorOf = (f: () => void): unknown => {
+      try {
+        f();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const out = new ByteRows(8);
+    out.text('before\n');
+    let cancelled = 0;
+    let ended = 0;
+    const byteCtx = { major: 16, write: () => undefined, type: (oid: number) => byOid.get(oid), textRows: { start: () => (out.text('0/2000000\t5\t'), out), end: () => void ended++, cancel: () => void (cancelled++, (out.length = 7)) } };
+    const textCtx = { major: 16, write: () => undefined, type: (oid: number) => byOid.get(oid) };
+    const viaBytes = errorOf(() => new TestDecodingPlugin().change(byteCtx, txn, ch));
+    const viaText = errorOf(() => new TestDecodingPlugin().change(textCtx, txn, ch));
+    expect(viaText).toBeInstanceOf(Error);
+    expect(String(viaBytes)).toBe(String(viaText));
+    expect([cancelled, ended]).toEqual([1, 0]);
+    expect(decoder.decode(out.buf.subarray(0, out.length))).toBe('before\n');
+  });
+});
+
+// The CLI with synchronous byte output (as `pgwal decode` runs in a terminal or a pipe) writes what it writes
+// through strings (runCli has no outBytesSync): the rows, their order and --with-lsn's columns.
+describe.each(fixtures.filter((f) => f.meta.slots.some((s) => s.plugin === 'test_decoding')).map((f) => [f.id, f] as [string, Fixture]))('pgwal decode with byte output on %s', (_id, f) => {
+  it('prints the same bytes as through strings', async () => {
+    for (const slot of f.meta.slots.filter((s) => s.plugin === 'test_decoding')) {
+      const state = path.join(f.dir, slot.twoPhase ? 'slot-2pc.state' : 'slot.state');
+      for (const opts of [['-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn'], [], ['-o', 'include-timestamp=1', '--with-lsn']]) {
+        const argv = ['decode', '--state', state, '-p', f.dir, '--end', f.meta.endLsn, ...opts];
+        const viaText = await runCli(argv);
+        const chunks: Buffer[] = [];
+        let err = '';
+        let byteWrites = 0;
+        const code = await decodeCommand(argv.slice(1), {
+          out: (t) => void chunks.push(Buffer.from(t)),
+          outSync: (t) => void chunks.push(Buffer.from(t)),
+          outBytesSync: (b, n) => {
+            byteWrites++;
+            chunks.push(Buffer.from(b.subarray(0, n)));
+          },
+          err: (t) => void (err += t),
+          errIsTty: false,
+          env: {},
+          cwd: process.cwd(),
+          sleep: async () => undefined,
+        });
+        expect([code, err]).toEqual([viaText.code, viaText.stderr]);
+        expect(Buffer.concat(chunks).equals(Buffer.from(viaText.stdout, 'utf8')), `${state} ${opts.join(' ')}`).toBe(true);
+        if (viaText.stdout.length > 0) expect(byteWrites).toBeGreaterThan(0);
+      }
+    }
+  });
+});
