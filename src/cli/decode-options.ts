@@ -12,9 +12,8 @@ import { isWalPageAt, XLOG_BLCKSZ, type EndOfWal } from '../xlogreader/reader.js
 import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
-import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
-import { SqlPlugin, type SqlOptions } from '../reorderbuffer/sql.js';
-import { parsePgOutputOptions, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
+// Types only: the other plugins (pgoutput with its row filter, wal2json, sql) are loaded when chosen (makePlugin).
+import type { SqlOptions } from '../reorderbuffer/sql.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import type { Parsed } from './getopt.js';
@@ -194,18 +193,23 @@ function sqlOptions(given: readonly [string, string | null][]): SqlOptions {
 
 /**
  * A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state); pgoutput
- * takes its publications from the slot's catalog and checks its options as the slot's major does.
+ * takes its publications from the slot's catalog and checks its options as the slot's major does. Each plugin but
+ * test_decoding (which the decoder loads anyway) is imported here, when chosen: a test_decoding run does not load
+ * pgoutput, its row filter, wal2json or sql (start-up, bench/README.md).
  */
-export function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { major: number; catalog: DecoderCatalog }): OutputPlugin {
+export async function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { major: number; catalog: DecoderCatalog }): Promise<OutputPlugin> {
   const { flag } = choice;
-  if (choice.name === 'sql') return new SqlPlugin(choice.sql);
+  if (choice.name === 'sql') return new (await import('../reorderbuffer/sql.js')).SqlPlugin(choice.sql);
   if (choice.name === 'pgoutput') {
     if (slot === undefined) throw new WalError('invalid-argument', 'pgoutput needs the slot state');
+    const { PgOutputPlugin, parsePgOutputOptions } = await import('../reorderbuffer/pgoutput.js');
     return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions, new Map(slot.catalog.replicationOrigins), slot.catalog.databaseLocale);
   }
-  return choice.name === 'json'
-    ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))
-    : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
+  if (choice.name === 'json') {
+    const { Wal2JsonPlugin, parseWal2JsonOptions } = await import('../reorderbuffer/wal2json.js');
+    return new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]));
+  }
+  return new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
 }
 
 /** Where decode reads WAL: folders, or a restore_command with the folders after it; and the old timelines' own WAL. */
