@@ -3,7 +3,9 @@
 import path from 'node:path';
 import { InvalidArgumentError, WalError, WalFormatError } from '../errors.js';
 import { laterPageAddr, openWal, type WalFiles } from '../node/wal.js';
-import { ArchiveSource, ArchiveWal, decompressMember, restoreTimeoutMs } from '../node/restore.js';
+import { decompressMember } from '../node/directory.js';
+// Type only: the restore_command modules (and child_process) are loaded when --restore-command is given.
+import type { ArchiveWal } from '../node/restore.js';
 import { WalEndedEarlyError } from '../errors.js';
 import { timelineOfLsn } from '../timeline/history.js';
 import { walFileName } from '../walfile.js';
@@ -256,13 +258,16 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
   let segmentSize = segText === undefined ? undefined : parseWalSegSize(segText);
-  const timeoutMs = restoreTimeoutMs(options.find((o) => o.name === 'restore-timeout')?.value);
-  let archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+  const timeoutText = options.find((o) => o.name === 'restore-timeout')?.value;
+  const restore = restoreCommand !== undefined || timeoutText !== undefined ? await import('../node/restore.js') : undefined;
+  const timeoutMs = restore?.restoreTimeoutMs(timeoutText);
+  const Archive = restore?.ArchiveWal;
+  let archive = restoreCommand === undefined ? undefined : await Archive!.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
   if (archive !== undefined && segmentSize === undefined && firstLsn !== undefined) {
     segmentSize = await probeSegmentSize(archive, firstLsn);
     if (segmentSize !== archive.segmentSize) {
       archive.close();
-      archive = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+      archive = await Archive!.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeoutMs });
     }
   }
   const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest', recycleWindows: recycle }) : undefined;
@@ -271,7 +276,7 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
     archive === undefined
       ? folderTimelineReader(files!.dirs)
       : async (tli, start) => {
-          const old = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli, timeoutMs });
+          const old = await Archive!.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli, timeoutMs });
           return (async function* () {
             try {
               yield* old.records({ start });
@@ -289,6 +294,7 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
  */
 export async function archiveDamageAfter(archive: ArchiveWal, end: EndOfWal): Promise<string | undefined> {
   const { segmentSize } = archive;
+  const { ArchiveSource } = await import('../node/restore.js');
   const source = new ArchiveSource({ fetchers: archive.fetchers, segmentSize, timeline: archive.history[0]!.tli, history: archive.history, prefetch: 0 });
   try {
     const next = (Math.floor(end.lsn / segmentSize) + 1) * segmentSize;
