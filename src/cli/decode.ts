@@ -15,7 +15,7 @@ import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
 // Type only: the streaming modules (replication protocol, net, tls, crypto) are loaded for --dsn alone.
 import type { TimelineForkError } from '../node/stream-wal.js';
-import { ServerError } from '../protocol/errors.js';
+import { errorText } from './error-text.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
@@ -539,10 +539,4 @@ class SeenCommits {
 
 async function* oneRecord(rec: DecodedRecord): AsyncGenerator<DecodedRecord> {
   yield rec;
-}
-
-/** An error as one line: the server's message with its SQLSTATE, as psql's VERBOSITY default prints both. */
-function errorText(e: unknown): string {
-  if (e instanceof ServerError) return `${e.message} (SQLSTATE ${e.sqlState})`;
-  return e instanceof Error ? e.message : String(e);
 }
