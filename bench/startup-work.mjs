@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const DIST = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'dist');
+const DIST = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'dist', 'cli');
 const [command, ...args] = process.argv.slice(2);
 // The subcommand's chunk as main.js imports it (tsup names it after the source file and a hash).
 const chunk = fs.readdirSync(DIST).find((f) => f.startsWith(`${command}-`) && f.endsWith('.js'));
-if (chunk === undefined) throw new Error(`no dist/${command}-*.js: npm run build first`);
+if (chunk === undefined) throw new Error(`no dist/cli/${command}-*.js: npm run build first`);
 const sink = fs.openSync('/dev/null', 'w');
 const io = {
   out: (t) => fs.writeSync(sink, t),

@@ -228,6 +228,15 @@ describe('pgwal serve', () => {
     expect(missing.stderr()).toMatch(/^pgwal serve: error: .*none\.state.*\n$/);
   });
 
+  it('--dsn: an error from the upstream server names its SQLSTATE, as decode and receive print it', async () => {
+    // A pgwal walsender as the upstream: it serves logical replication only, so the physical stream --dsn asks
+    // for finds "no pg_hba.conf entry", FATAL 28000 (ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, as hba.c).
+    const r = io();
+    const dsn = `host=127.0.0.1 port=${trustPort} user=postgres sslmode=disable`;
+    expect(await serveCommand(['--state', path.join(dir, 'slot.state'), '--listen', '127.0.0.1:0', '--auth', 'trust', '--dsn', dsn], r)).toBe(1);
+    expect(r.stderr()).toBe('pgwal serve: error: no pg_hba.conf entry for replication connection from host "pgwal serve", no encryption (SQLSTATE 28000)\n');
+  });
+
   it('on a unix socket: pg_recvlogical streams a shipped slot\'s WAL as pgwal decode prints it; a second client of the slot gets "is active"', async () => {
     const f = listFixtures().find((x) => fs.existsSync(path.join(x.dir, 'slot.state')) && x.meta.scenario !== 'wal2json')!;
     const segs = extractSegments(f);

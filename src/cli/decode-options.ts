@@ -3,7 +3,9 @@
 import path from 'node:path';
 import { InvalidArgumentError, WalError, WalFormatError } from '../errors.js';
 import { laterPageAddr, openWal, type WalFiles } from '../node/wal.js';
-import { ArchiveSource, ArchiveWal, decompressMember, restoreTimeoutMs } from '../node/restore.js';
+import { decompressMember } from '../node/directory.js';
+// Type only: the restore_command modules (and child_process) are loaded when --restore-command is given.
+import type { ArchiveWal } from '../node/restore.js';
 import { WalEndedEarlyError } from '../errors.js';
 import { timelineOfLsn } from '../timeline/history.js';
 import { walFileName } from '../walfile.js';
@@ -12,9 +14,8 @@ import { isWalPageAt, XLOG_BLCKSZ, type EndOfWal } from '../xlogreader/reader.js
 import { folderTimelineReader, type TimelineReader } from '../node/slot-decode.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
-import { parseWal2JsonOptions, Wal2JsonPlugin } from '../reorderbuffer/wal2json.js';
-import { SqlPlugin, type SqlOptions } from '../reorderbuffer/sql.js';
-import { parsePgOutputOptions, PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
+// Types only: the other plugins (pgoutput with its row filter, wal2json, sql) are loaded when chosen (makePlugin).
+import type { SqlOptions } from '../reorderbuffer/sql.js';
 import type { DecoderCatalog } from '../reorderbuffer/catalog.js';
 import type { TimelineHistory } from '../timeline/history.js';
 import type { Parsed } from './getopt.js';
@@ -194,18 +195,23 @@ function sqlOptions(given: readonly [string, string | null][]): SqlOptions {
 
 /**
  * A new output plugin as chosen (each decoding run gets its own: plugins keep per-transaction state); pgoutput
- * takes its publications from the slot's catalog and checks its options as the slot's major does.
+ * takes its publications from the slot's catalog and checks its options as the slot's major does. Each plugin but
+ * test_decoding (which the decoder loads anyway) is imported here, when chosen: a test_decoding run does not load
+ * pgoutput, its row filter, wal2json or sql (start-up, bench/README.md).
  */
-export function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { major: number; catalog: DecoderCatalog }): OutputPlugin {
+export async function makePlugin(choice: ReturnType<typeof pluginChoice>, slot?: { major: number; catalog: DecoderCatalog }): Promise<OutputPlugin> {
   const { flag } = choice;
-  if (choice.name === 'sql') return new SqlPlugin(choice.sql);
+  if (choice.name === 'sql') return new (await import('../reorderbuffer/sql.js')).SqlPlugin(choice.sql);
   if (choice.name === 'pgoutput') {
     if (slot === undefined) throw new WalError('invalid-argument', 'pgoutput needs the slot state');
+    const { PgOutputPlugin, parsePgOutputOptions } = await import('../reorderbuffer/pgoutput.js');
     return new PgOutputPlugin(parsePgOutputOptions(choice.given, slot.major), slot.major, slot.catalog.publications, slot.catalog.partitions, new Map(slot.catalog.replicationOrigins), slot.catalog.databaseLocale);
   }
-  return choice.name === 'json'
-    ? new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]))
-    : new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
+  if (choice.name === 'json') {
+    const { Wal2JsonPlugin, parseWal2JsonOptions } = await import('../reorderbuffer/wal2json.js');
+    return new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...choice.given]));
+  }
+  return new TestDecodingPlugin({ includeXids: flag('include-xids', '1'), includeTimestamp: flag('include-timestamp', '0'), skipEmptyXacts: flag('skip-empty-xacts', '0'), onlyLocal: flag('only-local', '0'), streamChanges: flag('stream-changes', '0') });
 }
 
 /** Where decode reads WAL: folders, or a restore_command with the folders after it; and the old timelines' own WAL. */
@@ -252,13 +258,16 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
   const segText = options.find((o) => o.name === 'wal-segsize')?.value;
   // With a restore_command the archive comes first and the folders after it, as the server's recovery does.
   let segmentSize = segText === undefined ? undefined : parseWalSegSize(segText);
-  const timeoutMs = restoreTimeoutMs(options.find((o) => o.name === 'restore-timeout')?.value);
-  let archive = restoreCommand === undefined ? undefined : await ArchiveWal.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+  const timeoutText = options.find((o) => o.name === 'restore-timeout')?.value;
+  const restore = restoreCommand !== undefined || timeoutText !== undefined ? await import('../node/restore.js') : undefined;
+  const timeoutMs = restore?.restoreTimeoutMs(timeoutText);
+  const Archive = restore?.ArchiveWal;
+  let archive = restoreCommand === undefined ? undefined : await Archive!.open({ restoreCommand, dirs, segmentSize, cwd: io.cwd, timeoutMs });
   if (archive !== undefined && segmentSize === undefined && firstLsn !== undefined) {
     segmentSize = await probeSegmentSize(archive, firstLsn);
     if (segmentSize !== archive.segmentSize) {
       archive.close();
-      archive = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeoutMs });
+      archive = await Archive!.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeoutMs });
     }
   }
   const files = archive === undefined ? openWal({ path: dirs.length > 0 ? dirs : [path.resolve(io.cwd, 'pg_wal')], timeline: 'latest', recycleWindows: recycle }) : undefined;
@@ -267,7 +276,7 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
     archive === undefined
       ? folderTimelineReader(files!.dirs)
       : async (tli, start) => {
-          const old = await ArchiveWal.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli, timeoutMs });
+          const old = await Archive!.open({ restoreCommand: restoreCommand!, dirs, segmentSize, cwd: io.cwd, timeline: tli, timeoutMs });
           return (async function* () {
             try {
               yield* old.records({ start });
@@ -285,6 +294,7 @@ export async function openWalSources(options: Parsed['options'], io: DumpIo, rec
  */
 export async function archiveDamageAfter(archive: ArchiveWal, end: EndOfWal): Promise<string | undefined> {
   const { segmentSize } = archive;
+  const { ArchiveSource } = await import('../node/restore.js');
   const source = new ArchiveSource({ fetchers: archive.fetchers, segmentSize, timeline: archive.history[0]!.tli, history: archive.history, prefetch: 0 });
   try {
     const next = (Math.floor(end.lsn / segmentSize) + 1) * segmentSize;

@@ -8,15 +8,14 @@ import { HistoricCatalog } from '../catalog/historic.js';
 import { catalogSnapshotFromJson, catalogSnapshotToJson } from '../catalog/snapshot-json.js';
 import type { Slot } from '../slot/slot.js';
 import { judgeEndOfWal, orphanedTransactions, SlotDecodeHooks } from '../node/slot-decode.js';
-import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot.js';
+import { slotDecodeArgs, SLOT_DECODE_OPTIONS, SLOT_DECODE_HELP } from './slot-decode-options.js';
 import { defaultSpillDir, FileSpillStore } from '../node/spill.js';
 import { LogicalDecoder, type DecoderOptions } from '../reorderbuffer/logical.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { getopt, type OptionSpec } from './getopt.js';
-import { writeOrphans } from './orphans.js';
 // Type only: the streaming modules (replication protocol, net, tls, crypto) are loaded for --dsn alone.
 import type { TimelineForkError } from '../node/stream-wal.js';
-import { ServerError } from '../protocol/errors.js';
+import { errorText } from './error-text.js';
 import { OrphanedTransactionsError, type OrphanedTransaction } from '../slot/errors.js';
 import type { DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
@@ -120,8 +119,9 @@ slot's restart_lsn, its confirmed_flush or --end, and an invalid record with val
 nothing is confirmed past what was written.
 `;
 
-import { SqlPlugin } from '../reorderbuffer/sql.js';
-import { PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
+// Types only: a plugin's module is loaded when it is chosen (makePlugin), --orphans' when it is given.
+import type { SqlPlugin } from '../reorderbuffer/sql.js';
+import type { PgOutputPlugin } from '../reorderbuffer/pgoutput.js';
 import { StaticCatalog } from '../reorderbuffer/catalog.js';
 import { archiveDamageAfter, makePlugin, openWalSources, parseSize, pluginChoice, SHARED_DECODE_OPTIONS, SQL_FILTER_HELP, SQL_FILTER_OPTIONS } from './decode-options.js';
 
@@ -255,7 +255,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     if (orphansFile !== undefined && history !== undefined) {
       // Before the slot is refused, rewound or accepted: the orphans' changes, while the slot still says what it consumed.
       try {
-        await writeOrphans(state, history, oldTimeline, segmentSize, choice, p.options, path.resolve(io.cwd, orphansFile), io, 'pgwal decode');
+        await (await import('./orphans.js')).writeOrphans(state, history, oldTimeline, segmentSize, choice, p.options, path.resolve(io.cwd, orphansFile), io, 'pgwal decode');
       } catch (e) {
         archive?.close();
         throw e;
@@ -309,16 +309,17 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = choice.flag;
     const pluginName = choice.name;
-    const plugin = makePlugin(choice, { major: profile.major, catalog: state.catalog });
+    const plugin = await makePlugin(choice, { major: profile.major, catalog: state.catalog });
+    const pgoutput = pluginName === 'pgoutput' ? (plugin as PgOutputPlugin) : undefined;
     if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
-      catalog: plugin instanceof PgOutputPlugin ? plugin.catalogView(historic ?? new StaticCatalog(state.catalog), state.catalog) : (historic ?? state.catalog),
+      catalog: pgoutput !== undefined ? pgoutput.catalogView(historic ?? new StaticCatalog(state.catalog), state.catalog) : (historic ?? state.catalog),
       major: profile.major,
       plugin,
       startAt: slot.confirmedFlush,
       spill,
       includeRewrites: flag('include-rewrites', '0'),
-      streaming: pluginName === 'test_decoding' ? flag('stream-changes', '0') : plugin instanceof PgOutputPlugin && plugin.options.streaming !== 'off',
+      streaming: pluginName === 'test_decoding' ? flag('stream-changes', '0') : pgoutput !== undefined && pgoutput.options.streaming !== 'off',
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
       sink: (o) => {
@@ -479,7 +480,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
       archive?.close();
     }
     // Undo: the reversing statements, newest first, once the whole range decoded without an unknown old row.
-    if (plugin instanceof SqlPlugin && choice.sql?.undo === true) out(plugin.undoScript().map((l) => `${l}\n`).join(''));
+    if (pluginName === 'sql' && choice.sql?.undo === true) out((plugin as SqlPlugin).undoScript().map((l) => `${l}\n`).join(''));
     const stats = decoder.oldRowStats;
     if (stats !== undefined && stats.known + stats.unknown > 0) {
       io.err(`pgwal decode: old rows known for ${stats.known} of ${stats.known + stats.unknown} updates and deletes (${stats.kept} pages kept, ${stats.evicted} evicted)\n`);
@@ -566,10 +567,4 @@ class SeenCommits {
 
 async function* oneRecord(rec: DecodedRecord): AsyncGenerator<DecodedRecord> {
   yield rec;
-}
-
-/** An error as one line: the server's message with its SQLSTATE, as psql's VERBOSITY default prints both. */
-function errorText(e: unknown): string {
-  if (e instanceof ServerError) return `${e.message} (SQLSTATE ${e.sqlState})`;
-  return e instanceof Error ? e.message : String(e);
 }

@@ -116,7 +116,7 @@ export async function writeOrphans(
       history,
       oldTimeline,
       segmentSize,
-      plugin: makePlugin({ ...choice, flag: (k, d) => (k === 'stream-changes' ? false : choice.flag(k, d)) }, { major: state.major, catalog: state.catalog }),
+      plugin: await makePlugin({ ...choice, flag: (k, d) => (k === 'stream-changes' ? false : choice.flag(k, d)) }, { major: state.major, catalog: state.catalog }),
       sink: (row) => {
         const data = typeof row.data === 'string' ? row.data : byteaHex(row.data);
         pending += withLsn ? `${formatLsn(row.lsn)}\t${row.xid}\t${data}\n` : `${data}\n`;

@@ -5,6 +5,7 @@ import { parseConnectionString, ServerError } from '../protocol/index.js';
 import { ReplicationConnection } from '../node/replication.js';
 import { receiveWal } from '../node/receivewal.js';
 import { getopt } from './getopt.js';
+import { errorText } from './error-text.js';
 import type { DumpIo } from './dump.js';
 
 export const RECEIVE_HELP = `pgwal receive streams write-ahead log from a running server into a folder, as pg_receivewal does.
@@ -181,8 +182,7 @@ export async function receiveCommand(argv: string[], io: DumpIo): Promise<number
     return 0;
   } catch (e) {
     if (e instanceof WalError) {
-      const sqlState = e instanceof ServerError ? ` (SQLSTATE ${e.sqlState})` : '';
-      return fail(io, `${e.message}${sqlState}`);
+      return fail(io, errorText(e));
     }
     throw e;
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { WalError } from '../errors.js';
 import { WalSender, type WalSenderOptions } from '../node/walsender.js';
 import { getopt } from './getopt.js';
+import { errorText } from './error-text.js';
 import { openWalSources, parseSize } from './decode-options.js';
 import type { DumpIo } from './dump.js';
 import { StreamWal } from '../node/stream-wal.js';
@@ -20,7 +21,7 @@ export async function streamSourceOptions(dsn: string, physicalSlot: string | un
     connectionString: dsn,
     env: io.env,
     ...(physicalSlot !== undefined ? { physicalSlot } : {}),
-    onReconnect: ({ error, delayMs, resumeAt }) => io.err(`pgwal serve: ${error instanceof Error ? error.message : String(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
+    onReconnect: ({ error, delayMs, resumeAt }) => io.err(`pgwal serve: ${errorText(error)}; connecting again in ${delayMs} ms at ${formatLsn(resumeAt)}\n`),
   });
   for (const f of states) {
     const st = readSlotStateFile(f);
@@ -245,7 +246,7 @@ export async function serveCommand(argv: string[], io: DumpIo): Promise<number> 
   } catch (e) {
     await sender?.close().catch(() => undefined);
     if (e instanceof WalError) {
-      io.err(`pgwal serve: error: ${e.message}\n`);
+      io.err(`pgwal serve: error: ${errorText(e)}\n`);
       return 1;
     }
     throw e;

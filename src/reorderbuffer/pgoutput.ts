@@ -5,9 +5,8 @@ import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import { RowFilter, RowFilterEvalError, RowFilterUnsupportedError, type ColumnValue } from './rowfilter.js';
-import { DelegatingCatalog, type CatalogView, type DatabaseLocale, type DecoderCatalog, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
+import { type CatalogView, type DatabaseLocale, type DecoderCatalog, type DecoderRelation, type PublicationInfo, type SchemaChange } from './catalog.js';
 import { PgOutputCatalog, PgOutputUnsupportedError, type PgOutputInvalidation } from './pgoutput-catalog.js';
-import type { DecodedRecord } from '../xlogreader/record.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
 import {
@@ -922,32 +921,3 @@ export function byteaHex(data: Uint8Array): string {
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-const RM_HEAP2_ID = 9;
-const RM_HEAP_ID = 10;
-
-/**
- * A catalog that refuses to go on past a change to the publication catalogs (pg_publication, pg_publication_rel,
- * pg_publication_namespace, by relfilenode in the database): pgoutput decodes with the publications of the slot's
- * creation, and a publication changed since would be followed by the server, not by pgwal.
- */
-export class PublicationChangeGuard extends DelegatingCatalog {
-  constructor(
-    inner: CatalogView,
-    private readonly filenodes: readonly number[],
-  ) {
-    super(inner);
-  }
-
-  override process(rec: DecodedRecord): void {
-    const op = rec.rmgrInfo & 0x70;
-    // heap insert, delete, update, hot update; heap2 multi-insert
-    if ((rec.rmid === RM_HEAP_ID && (op === 0x00 || op === 0x10 || op === 0x20 || op === 0x40)) || (rec.rmid === RM_HEAP2_ID && op === 0x50)) {
-      const b = rec.block(0);
-      if (b !== undefined && b.locator.dbOid === this.inner.databaseOid && this.filenodes.includes(b.locator.relNumber)) {
-        throw new PgOutputUnsupportedError('publication-changed', `a publication changed at ${formatLsn(rec.lsn)} (transaction ${rec.xid}): pgwal's pgoutput decodes with the publications of the slot's creation only`, { lsn: rec.lsn });
-      }
-    }
-    this.inner.process(rec);
-  }
-}

@@ -7,11 +7,12 @@ import type { DecodedRecord, RelFileLocator } from '../xlogreader/record.js';
 import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
 import type { Major } from '../xlogreader/profile.js';
 import { parseHeapFreezePage, parseHeapPruneFreeze, parseHeapPruneV15, parseHeapVisible, VISIBILITYMAP_XLOG_CATALOG_REL } from '../xlogreader/rmgrdesc/heap-parse.js';
-import { btreeConflictHorizon, type ConflictHorizon } from '../xlogreader/rmgrdesc/nbtree.js';
-import { hashConflictHorizon } from '../xlogreader/rmgrdesc/hash.js';
-import { gistConflictHorizon } from '../xlogreader/rmgrdesc/gist.js';
-import { spgistConflictHorizon } from '../xlogreader/rmgrdesc/spgist.js';
-import { rmgrById } from '../xlogreader/rmgr.js';
+import { btreeConflictHorizon, btreeRmgr, type ConflictHorizon } from '../xlogreader/rmgrdesc/nbtree.js';
+import { hashConflictHorizon, hashRmgr } from '../xlogreader/rmgrdesc/hash.js';
+import { gistConflictHorizon, gistRmgr } from '../xlogreader/rmgrdesc/gist.js';
+import { spgistConflictHorizon, spgistRmgr } from '../xlogreader/rmgrdesc/spgist.js';
+import { heap2Rmgr } from '../xlogreader/rmgrdesc/heap.js';
+import type { RmgrDescriptor } from '../xlogreader/rmgrdesc/types.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 
@@ -20,6 +21,9 @@ const RM_BTREE_ID = 11;
 const RM_HASH_ID = 12;
 const RM_GIST_ID = 14;
 const RM_SPGIST_ID = 16;
+
+/** The rmgrs whose records remove rows, to name a removal's record (not the whole rmgr table: decode loads less). */
+const REMOVAL_RMGRS: Record<number, RmgrDescriptor> = { [RM_HEAP2_ID]: heap2Rmgr, [RM_BTREE_ID]: btreeRmgr, [RM_HASH_ID]: hashRmgr, [RM_GIST_ID]: gistRmgr, [RM_SPGIST_ID]: spgistRmgr };
 
 /** FirstNormalObjectId: relations made at initdb have file numbers below it until rewritten. */
 const FIRST_NORMAL_OBJECT_ID = 16384;
@@ -126,7 +130,7 @@ class Removal implements RowRemoval {
   ) {}
 
   get record(): string {
-    const rmgr = rmgrById(this.rmid);
+    const rmgr = REMOVAL_RMGRS[this.rmid]!;
     return `${rmgr.name}/${rmgr.identify(this.info, profileForMajor(this.major)!) ?? `UNKNOWN (${this.info})`}`;
   }
 }
