@@ -102,6 +102,29 @@ export interface CrcVerified {
    * (its xl_tot_len, page headers skipped) and lying wholly within them, has a matching CRC.
    */
   verified(offset: number): boolean;
+  /** The records from the first one starting in the supplied bytes that passed every check the reader makes. */
+  readonly run?: VouchedRun | undefined;
+}
+
+/**
+ * Records of supplied bytes, from the first one that starts in them, that a worker found to pass every check the
+ * reader would make on the way: page headers (the same magic and timeline, the right addresses, contrecord flags
+ * and lengths), record headers with the prev-links chained from the first record's `prev`, CRC-32C and
+ * DecodeXLogRecord; no XLOG_SWITCH among them. Offsets are into the supplied bytes.
+ */
+export interface VouchedRun {
+  count: number;
+  /** Where the first record starts, and the last. */
+  first: number;
+  last: number;
+  /** Where the record after the last one starts (MAXALIGNed end), and the last one's end. */
+  next: number;
+  end: number;
+  /** The first record's xl_prev. */
+  prev: Lsn;
+  /** The magic and timeline of every page the records lie in. */
+  magic: number;
+  tli: number;
 }
 
 interface Chunk {
@@ -472,6 +495,31 @@ export class XLogReader {
       return false;
     }
     return true;
+  }
+
+  /**
+   * For callers that only count records (`pgwal dump -q`): when the next record is the first of a run the supplied
+   * bytes' CrcVerified vouches for, and the reader stands where the worker assumed (it expects that prev-link, and
+   * has validated pages of that magic and timeline in that segment), steps over the whole run as step() would over
+   * each record, and returns how many records it passed; 0 otherwise (call step()). `record` is not set.
+   */
+  skipVouched(): number {
+    if (this.end !== undefined || this.asm !== undefined || this.randAccess || this.findPending !== undefined || this.findTarget !== undefined) return 0;
+    const c = this.cachedChunk;
+    const run = c?.crc?.run;
+    if (run === undefined || c!.start + run.first !== this.nextRecPtr || run.prev !== this.decodeRecPtr) return 0;
+    if (run.magic !== this.profile?.pageMagic || run.tli !== this.latestPageTli) return 0;
+    const start = c!.start;
+    if (Math.floor(start / this.segmentSize) !== this.validatedSegno || run.end > c!.bytes.length) return 0;
+    if (this.endLsn !== undefined && start + run.end > this.endLsn) return 0;
+    this.decodeRecPtr = start + run.last;
+    this.nextRecPtr = start + run.next;
+    const lastPage = start + run.end - 1;
+    this.latestPagePtr = Math.max(this.latestPagePtr, lastPage - offInPage(lastPage));
+    this.record = undefined;
+    this.cachedPagePtr = -1;
+    this.evict();
+    return run.count;
   }
 
   /** Reads the next record. See the diagram at the top of the file. */
