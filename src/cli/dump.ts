@@ -469,8 +469,9 @@ async function run(c: Config, io: DumpIo): Promise<number> {
     if (buffered.length > 0) write(buffered);
     buffered = '';
   };
-  // -q with nothing to select or count: runs of records the read-ahead already checked in full are stepped over.
-  const onlyRead = c.quiet && c.rmgrs === undefined && c.xid === undefined && c.relation === undefined && c.fork === undefined && c.block === undefined && !c.fpw && !(c.limit > 0) && c.saveFullpage === undefined && !c.follow;
+  // -q or --stats with nothing to select: runs of records the read-ahead already checked in full are stepped over
+  // (with --stats, their statistics come with them).
+  const onlyRead = (c.quiet || (c.stats !== false && !c.json)) && c.rmgrs === undefined && c.xid === undefined && c.relation === undefined && c.fork === undefined && c.block === undefined && !c.fpw && !(c.limit > 0) && c.saveFullpage === undefined && !c.follow;
   for (;;) {
     if (io.signal?.aborted) {
       flush();
@@ -478,9 +479,10 @@ async function run(c: Config, io: DumpIo): Promise<number> {
       return 0;
     }
     if (onlyRead && !first) {
-      const n = reader.skipVouched();
-      if (n > 0) {
-        progress.tick(reader.nextLsn, n);
+      const run = reader.skipVouched(!c.quiet);
+      if (run !== undefined) {
+        if (!c.quiet) stats.addRun(run, reader.nextLsn);
+        progress.tick(reader.nextLsn, run.count);
         continue;
       }
     }

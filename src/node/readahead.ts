@@ -43,9 +43,14 @@ export function waitForReadAhead(on: boolean): void {
   patient = on;
 }
 
-/** Bytes of a window's result buffer: its CRC bits (one per 8-byte offset), then the run (makeWindowCheck). */
+/**
+ * Bytes of a window's result buffer: its CRC bits (one per 8-byte offset), then the run (makeWindowCheck), then the
+ * run's statistics (RUN_STATS entries).
+ */
 const bitsBytes = (length: number): number => Math.max(8, length / 64);
-const resultBytes = (length: number): number => bitsBytes(length) + 8 * 8;
+const RUN_STATS = 128;
+const resultBytes = (length: number): number => bitsBytes(length) + 8 * 8 + 4 * (1 + 4 * RUN_STATS);
+const statsOf = (buffer: ArrayBuffer, length: number): Int32Array => new Int32Array(buffer, bitsBytes(length) + 64, 1 + 4 * RUN_STATS);
 
 /**
  * The records of a read-ahead window the worker found with a matching CRC (one bit per 8-byte offset), and the
@@ -58,7 +63,11 @@ class AheadVerified implements CrcVerified {
   constructor(buffer: ArrayBuffer, length: number) {
     this.bits = new Int32Array(buffer, 0, bitsBytes(length) / 4);
     const r = new Float64Array(buffer, bitsBytes(length), 8);
-    this.run = r[0]! > 0 ? { count: r[0]!, first: r[1]!, last: r[2]!, next: r[3]!, end: r[4]!, prev: r[5]!, magic: r[6]!, tli: r[7]! } : undefined;
+    const stats = statsOf(buffer, length);
+    this.run =
+      r[0]! > 0
+        ? { count: r[0]!, first: r[1]!, last: r[2]!, next: r[3]!, end: r[4]!, prev: r[5]!, magic: r[6]!, tli: r[7]!, stats: stats[0]! >= 0 ? stats : undefined }
+        : undefined;
   }
 
   verified(offset: number): boolean {
@@ -207,7 +216,7 @@ export function readWindowInRing(file: string, offset: number, length: number, l
     return undefined;
   }
   const result = new ArrayBuffer(resultBytes(length));
-  own.check(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), own.wasm, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8));
+  own.check(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), own.wasm, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8), statsOf(result, length));
   return { bytes, crc: new AheadVerified(result, length) };
 }
 
@@ -222,7 +231,7 @@ export function checkWindow(bytes: Uint8Array, lsn: number, offset: number): Crc
   plainCheck ??= makeWindowCheck(makeCrc32c());
   const length = bytes.length;
   const result = new ArrayBuffer(resultBytes(length));
-  plainCheck(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), undefined, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8));
+  plainCheck(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), undefined, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8), statsOf(result, length));
   return new AheadVerified(result, length);
 }
 
@@ -354,7 +363,7 @@ export class AheadWindow {
  */
 export function makeWindowCheck(
   crc: Crc32c,
-): (b: Uint8Array, len: number, bits: Int32Array, wasm: WasmCrc32c | undefined, lsn?: number, segmentStart?: boolean, run?: Float64Array) => void {
+): (b: Uint8Array, len: number, bits: Int32Array, wasm: WasmCrc32c | undefined, lsn?: number, segmentStart?: boolean, run?: Float64Array, stats?: Int32Array) => void {
   const BLCKSZ = 8192;
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
@@ -512,6 +521,29 @@ export function makeWindowCheck(
   // end, the first record's xl_prev, page magic, timeline]. An XLOG_SWITCH record ends the run before it. A reader
   // that has just validated the page the first record starts in, with the same magic and timeline, and that
   // expects that prev-link there, may step over the run as a whole (XLogReader.skipVouched).
+  // The run's statistics as XLogRecStoreStats keeps them, by rmid << 4 | xl_info >> 4: records, bytes without
+  // images, image bytes. Only keys in use are handed on: [n, then key, count, record bytes, image bytes n times],
+  // n = -1 when more than fit.
+  const table = new Int32Array(256 * 16 * 3);
+  const used: number[] = [];
+  const putStats = (out: Int32Array): void => {
+    const max = (out.length - 1) / 4;
+    out[0] = used.length <= max ? used.length : -1;
+    for (let i = 0; i < used.length; i++) {
+      const k = used[i]!;
+      if (i < max) {
+        out[1 + 4 * i] = k;
+        out[2 + 4 * i] = table[3 * k]!;
+        out[3 + 4 * i] = table[3 * k + 1]!;
+        out[4 + 4 * i] = table[3 * k + 2]!;
+      }
+      table[3 * k] = 0;
+      table[3 * k + 1] = 0;
+      table[3 * k + 2] = 0;
+    }
+    used.length = 0;
+  };
+
   function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
     let off = 0;
     if (run !== undefined) run[0] = 0;
@@ -645,6 +677,11 @@ export function makeWindowCheck(
           }
           count++;
           lastLsn = lsn + off;
+          const k = (rmid << 4) | (info >> 4);
+          if (table[3 * k] === 0) used.push(k);
+          table[3 * k]++;
+          table[3 * k + 1] += tot - fpi;
+          table[3 * k + 2] += fpi;
           run![0] = count;
           run![2] = off;
           run![3] = next;
@@ -655,10 +692,11 @@ export function makeWindowCheck(
     }
   }
 
-  return (b, len, bits, wasm, lsn = 0, segmentStart = false, run = undefined) => {
+  return (b, len, bits, wasm, lsn = 0, segmentStart = false, run = undefined, stats = undefined) => {
     active = wasm;
     try {
       check(b, len, bits, lsn, segmentStart, run);
+      if (stats !== undefined) putStats(stats);
     } finally {
       active = undefined;
     }
@@ -707,6 +745,7 @@ function workerMain(
   // Views of a job's result buffer (see resultBytes): CRC bits, then the run.
   const bitsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, 0, Math.max(8, length / 64) / 4);
   const runOf = (job: Job, length: number): Float64Array => new Float64Array(job.bits, Math.max(8, length / 64), 8);
+  const statsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, Math.max(8, length / 64) + 64, (job.bits.byteLength - Math.max(8, length / 64) - 64) / 4);
   wt.parentPort!.on('message', (job: Job | { ring: { buffer: ArrayBufferLike } }) => {
     if ('ring' in job) {
       // Tables go in at the front again: the same values, so writing them while the other side reads is harmless.
@@ -721,7 +760,7 @@ function workerMain(
         if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined) {
           const into = ringBytes!.subarray(TABLE + job.slot * WINDOW, TABLE + job.slot * WINDOW + job.length!);
           ok = read(job.file, job.offset, into) === into.length;
-          if (ok) check(into, into.length, bitsOf(job, into.length), ringWasm, job.lsn, job.offset === 0, runOf(job, into.length));
+          if (ok) check(into, into.length, bitsOf(job, into.length), ringWasm, job.lsn, job.offset === 0, runOf(job, into.length), statsOf(job, into.length));
         }
       } catch {
         ok = false;
@@ -740,7 +779,7 @@ function workerMain(
         const into = inWasm ? memory!.subarray(TABLE, TABLE + b.length) : b;
         whole = read(job.file, job.offset, into) === b.length;
         if (whole) {
-          check(into, into.length, bitsOf(job, b.length), inWasm ? wasm : undefined, job.lsn, job.offset === 0, runOf(job, b.length));
+          check(into, into.length, bitsOf(job, b.length), inWasm ? wasm : undefined, job.lsn, job.offset === 0, runOf(job, b.length), statsOf(job, b.length));
           if (into !== b) b.set(into);
         }
       }

@@ -125,6 +125,11 @@ export interface VouchedRun {
   /** The magic and timeline of every page the records lie in. */
   magic: number;
   tli: number;
+  /**
+   * The records' statistics as pg_waldump --stats keeps them (WalStats.addRun): `[n, then n times key, records,
+   * bytes without images, image bytes]`, key = `rmid << 4 | xl_info >> 4`. Undefined when not gathered.
+   */
+  stats?: Int32Array | undefined;
 }
 
 interface Chunk {
@@ -501,17 +506,18 @@ export class XLogReader {
    * For callers that only count records (`pgwal dump -q`): when the next record is the first of a run the supplied
    * bytes' CrcVerified vouches for, and the reader stands where the worker assumed (it expects that prev-link, and
    * has validated pages of that magic and timeline in that segment), steps over the whole run as step() would over
-   * each record, and returns how many records it passed; 0 otherwise (call step()). `record` is not set.
+   * each record, and returns it; undefined otherwise (call step()). `record` is not set. `withStats`: only a run
+   * that carries its statistics.
    */
-  skipVouched(): number {
-    if (this.end !== undefined || this.asm !== undefined || this.randAccess || this.findPending !== undefined || this.findTarget !== undefined) return 0;
+  skipVouched(withStats = false): VouchedRun | undefined {
+    if (this.end !== undefined || this.asm !== undefined || this.randAccess || this.findPending !== undefined || this.findTarget !== undefined) return undefined;
     const c = this.cachedChunk;
     const run = c?.crc?.run;
-    if (run === undefined || c!.start + run.first !== this.nextRecPtr || run.prev !== this.decodeRecPtr) return 0;
-    if (run.magic !== this.profile?.pageMagic || run.tli !== this.latestPageTli) return 0;
+    if (run === undefined || c!.start + run.first !== this.nextRecPtr || run.prev !== this.decodeRecPtr || (withStats && run.stats === undefined)) return undefined;
+    if (run.magic !== this.profile?.pageMagic || run.tli !== this.latestPageTli) return undefined;
     const start = c!.start;
-    if (Math.floor(start / this.segmentSize) !== this.validatedSegno || run.end > c!.bytes.length) return 0;
-    if (this.endLsn !== undefined && start + run.end > this.endLsn) return 0;
+    if (Math.floor(start / this.segmentSize) !== this.validatedSegno || run.end > c!.bytes.length) return undefined;
+    if (this.endLsn !== undefined && start + run.end > this.endLsn) return undefined;
     this.decodeRecPtr = start + run.last;
     this.nextRecPtr = start + run.next;
     const lastPage = start + run.end - 1;
@@ -519,7 +525,7 @@ export class XLogReader {
     this.record = undefined;
     this.cachedPagePtr = -1;
     this.evict();
-    return run.count;
+    return run;
   }
 
   /** Reads the next record. See the diagram at the top of the file. */
