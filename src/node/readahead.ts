@@ -421,20 +421,23 @@ export function makeWindowCheck(
     let maxBlockId = -1;
     let fpi = 0;
     while (remaining > datatotal) {
-      if (remaining < 1 || ptr >= lim) return -1;
+      if (remaining < 1) return -1;
+      if (ptr >= lim) return -2;
       const id = b[ptr]!;
       ptr += 1;
       remaining -= 1;
       if (id === 255) {
         // XLR_BLOCK_ID_DATA_SHORT: the main data header comes last
-        if (remaining < 1 || ptr >= lim) return -1;
+        if (remaining < 1) return -1;
+        if (ptr >= lim) return -2;
         datatotal += b[ptr]!;
         ptr += 1;
         remaining -= 1;
         break;
       } else if (id === 254) {
         // XLR_BLOCK_ID_DATA_LONG
-        if (remaining < 4 || ptr + 4 > lim) return -1;
+        if (remaining < 4) return -1;
+        if (ptr + 4 > lim) return -2;
         datatotal += u32(b, ptr) >>> 0;
         ptr += 4;
         remaining -= 4;
@@ -452,7 +455,8 @@ export function makeWindowCheck(
       } else if (id <= 32) {
         if (id <= maxBlockId) return -1;
         maxBlockId = id;
-        if (remaining < 3 || ptr + 3 > lim) return -1;
+        if (remaining < 3) return -1;
+        if (ptr + 3 > lim) return -2;
         const flags = b[ptr]!;
         const dataLength = b[ptr + 1]! | (b[ptr + 2]! << 8);
         ptr += 3;
@@ -463,7 +467,8 @@ export function makeWindowCheck(
         datatotal += dataLength;
         if (flags & 0x10) {
           // BKPBLOCK_HAS_IMAGE
-          if (remaining < 5 || ptr + 5 > lim) return -1;
+          if (remaining < 5) return -1;
+          if (ptr + 5 > lim) return -2;
           const imageLength = b[ptr]! | (b[ptr + 1]! << 8);
           const holeOffset = b[ptr + 2]! | (b[ptr + 3]! << 8);
           const bimgInfo = b[ptr + 4]!;
@@ -474,7 +479,8 @@ export function makeWindowCheck(
           const hasHole = (bimgInfo & 0x01) !== 0; // BKPIMAGE_HAS_HOLE
           if (compressed) {
             if (hasHole) {
-              if (remaining < 2 || ptr + 2 > lim) return -1;
+              if (remaining < 2) return -1;
+              if (ptr + 2 > lim) return -2;
               holeLength = b[ptr]! | (b[ptr + 1]! << 8);
               ptr += 2;
               remaining -= 2;
@@ -657,9 +663,19 @@ export function makeWindowCheck(
         info = pieceByte(b, 16);
         rmid = pieceByte(b, 17);
         if (open) {
-          const n = gatherHead(b, tot);
-          prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
-          fpi = decodeCheck(head, 0, tot, n);
+          // The headers lie in the first piece but for a few records (those starting near a page's end).
+          if (pieces[2]! >= 24) {
+            prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+            fpi = decodeCheck(b, off, tot, pieces[2]!);
+          } else {
+            prev = 0;
+            fpi = -2;
+          }
+          if (fpi === -2) {
+            const n = gatherHead(b, tot);
+            prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
+            fpi = decodeCheck(head, 0, tot, n);
+          }
         } else prev = 0;
       }
       bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
