@@ -511,12 +511,27 @@ export class XLogReader {
    */
   skipVouched(withStats = false): VouchedRun | undefined {
     if (this.end !== undefined || this.asm !== undefined || this.randAccess || this.findPending !== undefined || this.findTarget !== undefined) return undefined;
-    const c = this.cachedChunk;
-    const run = c?.crc?.run;
-    if (run === undefined || c!.start + run.first !== this.nextRecPtr || run.prev !== this.decodeRecPtr || (withStats && run.stats === undefined)) return undefined;
+    let at = this.nextRecPtr;
+    let c = this.cachedChunk;
+    if (c === undefined || at < c.start || at >= c.start + c.bytes.length) {
+      c = undefined;
+      for (const k of this.chunks) if (at >= k.start && at < k.start + k.bytes.length) c = k;
+      if (c === undefined) return undefined;
+    }
+    if (offInPage(at) === 0) {
+      // The last record ended at a page's end: the next starts after this page's header, which must not say it
+      // continues a record (readStart's "contrecord is requested"); the worker checked the rest of the header.
+      const p = at - c.start;
+      if (c.bytes.length < p + SIZE_OF_LONG_PHD) return undefined;
+      const info = c.bytes[p + 2]! | (c.bytes[p + 3]! << 8);
+      if (info & XLP_FIRST_IS_CONTRECORD) return undefined;
+      at += info & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
+    }
+    const run = c.crc?.run;
+    if (run === undefined || c.start + run.first !== at || run.prev !== this.decodeRecPtr || (withStats && run.stats === undefined)) return undefined;
     if (run.magic !== this.profile?.pageMagic || run.tli !== this.latestPageTli) return undefined;
-    const start = c!.start;
-    if (Math.floor(start / this.segmentSize) !== this.validatedSegno || run.end > c!.bytes.length) return undefined;
+    const start = c.start;
+    if (Math.floor(start / this.segmentSize) !== this.validatedSegno || run.end > c.bytes.length) return undefined;
     if (this.endLsn !== undefined && start + run.end > this.endLsn) return undefined;
     this.decodeRecPtr = start + run.last;
     this.nextRecPtr = start + run.next;
