@@ -469,11 +469,22 @@ async function run(c: Config, io: DumpIo): Promise<number> {
     if (buffered.length > 0) write(buffered);
     buffered = '';
   };
+  // -q or --stats with nothing to select: runs of records the read-ahead already checked in full are stepped over
+  // (with --stats, their statistics come with them).
+  const onlyRead = (c.quiet || (c.stats !== false && !c.json)) && c.rmgrs === undefined && c.xid === undefined && c.relation === undefined && c.fork === undefined && c.block === undefined && !c.fpw && !(c.limit > 0) && c.saveFullpage === undefined && !c.follow;
   for (;;) {
     if (io.signal?.aborted) {
       flush();
       if (c.stats !== false && !c.quiet) io.out(waldumpStatsText(stats, c.stats === 'record', reader.profile!));
       return 0;
+    }
+    if (onlyRead && !first) {
+      const run = reader.skipVouched(!c.quiet);
+      if (run !== undefined) {
+        if (!c.quiet) stats.addRun(run, reader.nextLsn);
+        progress.tick(reader.nextLsn, run.count);
+        continue;
+      }
     }
     const step = reader.step();
     if (step === STEP_NEED) {
@@ -569,9 +580,9 @@ class Progress {
     private readonly end: Lsn | undefined,
   ) {}
 
-  tick(lsn: Lsn): void {
-    this.count++;
-    if (!this.io.errIsTty || (this.count & 0x3ff) !== 0) return;
+  tick(lsn: Lsn, records = 1): void {
+    this.count += records;
+    if (!this.io.errIsTty || (records === 1 && (this.count & 0x3ff) !== 0)) return;
     const now = Date.now();
     if (now - this.last < 500) return;
     this.last = now;

@@ -11,7 +11,7 @@ import { lz4DecompressFrame, zstdDecompressInto } from '../xlogreader/compressio
 import type { CrcVerified } from '../xlogreader/reader.js';
 import { timelinesForSegment, type TimelineHistory } from '../timeline/history.js';
 import { clipAtSwitchPoint } from './switch-point.js';
-import { AheadWindow, callerReadsNext, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
+import { AheadWindow, callerReadsNext, checkWindow, readWindowInRing, releaseWindow, WINDOW_MAX } from './readahead.js';
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = WINDOW_MAX;
@@ -138,7 +138,7 @@ export class DirectorySource implements SyncPageSource {
       const found = this.located.found;
       if (found === undefined || found.compressed || found.unusable !== undefined || found.file.endsWith('.partial')) break;
       const off = w - segno * segmentSize;
-      this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off), this.options.recycleWindows === true));
+      this.ahead.set(w, callerReadsNext() ? null : new AheadWindow(found.file, off, Math.min(WINDOW, segmentSize - off), this.options.recycleWindows === true, w));
     }
   }
 
@@ -213,7 +213,7 @@ export class DirectorySource implements SyncPageSource {
         }
       }
       if (depth > 0 && this.options.recycleWindows === true && !found.file.endsWith('.partial')) {
-        const own = readWindowInRing(found.file, winStart, Math.min(WINDOW, segmentSize - winStart));
+        const own = readWindowInRing(found.file, winStart, Math.min(WINDOW, segmentSize - winStart), start);
         if (own !== undefined) {
           this.setCache({ segno, start, bytes: own.bytes, file: found.file, tli: found.tli, crc: own.crc });
           return { start, bytes: own.bytes, tli: found.tli, crc: own.crc };
@@ -234,7 +234,9 @@ export class DirectorySource implements SyncPageSource {
         fs.closeSync(fd);
       }
     }
-    this.setCache({ segno, start, bytes, file: found.file, tli: found.tli });
+    // A whole window read here when recycling (no ring slot was free): checked as the worker checks its windows.
+    const crc = this.options.recycleWindows === true && (this.options.readAhead ?? 8) > 0 && !found.compressed && bytes.length === WINDOW ? checkWindow(bytes, start, start - segStart) : undefined;
+    this.setCache({ segno, start, bytes, file: found.file, tli: found.tli, crc });
     const off = pagePtr - start;
     if (bytes.length < off + Math.min(minLength, 8192)) {
       return {
@@ -242,7 +244,7 @@ export class DirectorySource implements SyncPageSource {
         missing: `could not read from file ${path.basename(found.file)}, offset ${pagePtr - segStart + Math.max(0, bytes.length - off)}: read 0 of ${8192 - Math.max(0, bytes.length - off)}`,
       };
     }
-    return { start, bytes, tli: found.tli };
+    return { start, bytes, tli: found.tli, crc };
   }
 }
 

@@ -5,7 +5,7 @@
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { CrcVerified } from '../xlogreader/reader.js';
+import type { CrcVerified, VouchedRun } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
 import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
 
@@ -43,9 +43,32 @@ export function waitForReadAhead(on: boolean): void {
   patient = on;
 }
 
-/** The records of a read-ahead window the worker found with a matching CRC: one bit per 8-byte offset. */
+/**
+ * Bytes of a window's result buffer: its CRC bits (one per 8-byte offset), then the run (makeWindowCheck), then the
+ * run's statistics (RUN_STATS entries).
+ */
+const bitsBytes = (length: number): number => Math.max(8, length / 64);
+const RUN_STATS = 128;
+const resultBytes = (length: number): number => bitsBytes(length) + 8 * 8 + 4 * (1 + 4 * RUN_STATS);
+const statsOf = (buffer: ArrayBuffer, length: number): Int32Array => new Int32Array(buffer, bitsBytes(length) + 64, 1 + 4 * RUN_STATS);
+
+/**
+ * The records of a read-ahead window the worker found with a matching CRC (one bit per 8-byte offset), and the
+ * run of records from its first on that passed every check the reader makes.
+ */
 class AheadVerified implements CrcVerified {
-  constructor(private readonly bits: Int32Array) {}
+  private readonly bits: Int32Array;
+  readonly run: VouchedRun | undefined;
+
+  constructor(buffer: ArrayBuffer, length: number) {
+    this.bits = new Int32Array(buffer, 0, bitsBytes(length) / 4);
+    const r = new Float64Array(buffer, bitsBytes(length), 8);
+    const stats = statsOf(buffer, length);
+    this.run =
+      r[0]! > 0
+        ? { count: r[0]!, first: r[1]!, last: r[2]!, next: r[3]!, end: r[4]!, prev: r[5]!, magic: r[6]!, tli: r[7]!, stats: stats[0]! >= 0 ? stats : undefined }
+        : undefined;
+  }
 
   verified(offset: number): boolean {
     return (this.bits[offset >>> 8]! & (1 << ((offset >>> 3) & 31))) !== 0;
@@ -158,7 +181,7 @@ let own: { wasm: WasmCrc32c; bytes: Uint8Array; check: ReturnType<typeof makeWin
  * into a ring slot as well and is checked there as the worker checks its windows, so the reader skips the CRC of
  * the records it vouches for. Undefined when no slot is free or the window cannot be read whole.
  */
-export function readWindowInRing(file: string, offset: number, length: number): { bytes: Uint8Array; crc: CrcVerified } | undefined {
+export function readWindowInRing(file: string, offset: number, length: number, lsn = 0): { bytes: Uint8Array; crc: CrcVerified } | undefined {
   // No worker started for this: a run that reads one window (a small fixture) never pays for a thread.
   if (length !== WINDOW_MAX) return undefined;
   const slot = ringSlot();
@@ -192,9 +215,24 @@ export function readWindowInRing(file: string, offset: number, length: number): 
     freeSlot(slot);
     return undefined;
   }
-  const bits = new Int32Array(length / 256);
-  own.check(bytes, length, bits, own.wasm);
-  return { bytes, crc: new AheadVerified(bits) };
+  const result = new ArrayBuffer(resultBytes(length));
+  own.check(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), own.wasm, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8), statsOf(result, length));
+  return { bytes, crc: new AheadVerified(result, length) };
+}
+
+/** This thread's window check with the JS CRC-32C, for windows read into a buffer of their own. */
+let plainCheck: ReturnType<typeof makeWindowCheck> | undefined;
+
+/**
+ * For sources that recycle windows: the check a read-ahead window gets, for a whole window this thread read into
+ * a buffer of its own (no ring slot was free), so its runs can be stepped over too.
+ */
+export function checkWindow(bytes: Uint8Array, lsn: number, offset: number): CrcVerified {
+  plainCheck ??= makeWindowCheck(makeCrc32c());
+  const length = bytes.length;
+  const result = new ArrayBuffer(resultBytes(length));
+  plainCheck(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), undefined, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8), statsOf(result, length));
+  return new AheadVerified(result, length);
 }
 
 function freeSlot(slot: number | undefined): void {
@@ -238,17 +276,19 @@ export class AheadWindow {
     readonly offset: number,
     readonly length: number,
     inRing = false,
+    /** The LSN the window starts at (the worker checks page addresses against it). */
+    readonly lsn = 0,
   ) {
     this.id = start() ? nextId++ : 0;
     this.slot = this.id !== 0 && inRing && length === WINDOW_MAX ? ringSlot() : -1;
     if (this.id !== 0) {
       pending.add(this.id);
-      const bits = new ArrayBuffer(Math.max(4, length / 64));
+      const bits = new ArrayBuffer(resultBytes(length));
       if (this.slot >= 0) {
-        worker!.postMessage({ id: this.id, file, offset, length, slot: this.slot, bits }, [bits]);
+        worker!.postMessage({ id: this.id, file, offset, lsn, length, slot: this.slot, bits }, [bits]);
       } else {
         const data = windowBuffer(length);
-        worker!.postMessage({ id: this.id, file, offset, data, bits }, [data, bits]);
+        worker!.postMessage({ id: this.id, file, offset, lsn, data, bits }, [data, bits]);
       }
     }
   }
@@ -296,11 +336,11 @@ export class AheadWindow {
           freeSlot(done.slot);
           return undefined;
         }
-        this.crc = new AheadVerified(new Int32Array(done.bits!));
+        this.crc = new AheadVerified(done.bits!, this.length);
         return new Uint8Array(ring!.buffer, TABLE_BYTES + done.slot * WINDOW_MAX, this.length);
       }
       if (done.data === undefined || done.data.byteLength !== this.length) return undefined;
-      this.crc = new AheadVerified(new Int32Array(done.bits!));
+      this.crc = new AheadVerified(done.bits!, this.length);
       return new Uint8Array(done.data);
     }
   }
@@ -321,7 +361,9 @@ export class AheadWindow {
  * `check(b, len, bits, wasm)` frames the records starting in `b` and marks those whose CRC matches; with `wasm`,
  * `b` lies in that module's memory and its CRC runs there. Self-contained (the worker runs its source text).
  */
-export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits: Int32Array, wasm: WasmCrc32c | undefined) => void {
+export function makeWindowCheck(
+  crc: Crc32c,
+): (b: Uint8Array, len: number, bits: Int32Array, wasm: WasmCrc32c | undefined, lsn?: number, segmentStart?: boolean, run?: Float64Array, stats?: Int32Array) => void {
   const BLCKSZ = 8192;
   const u32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
   const hdrSize = (b: Uint8Array, page: number): number => (b[page + 2]! & 2 ? 40 : 24); // XLP_LONG_HEADER
@@ -353,13 +395,164 @@ export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits:
     return 0;
   };
 
+  // The header section of a record spanning pages, gathered from its pieces (DecodeXLogRecord reads only that).
+  const HEAD_MAX = 4096;
+  const head = new Uint8Array(HEAD_MAX);
+  const gatherHead = (b: Uint8Array, tot: number): number => {
+    const n = Math.min(tot, HEAD_MAX);
+    for (let i = 0; i < npieces; i++) {
+      const recOff = pieces[3 * i + 1]!;
+      if (recOff >= n) break;
+      const m = Math.min(pieces[3 * i + 2]!, n - recOff);
+      head.set(b.subarray(pieces[3 * i]!, pieces[3 * i]! + m), recOff);
+    }
+    return n;
+  };
+
+  // DecodeXLogRecord's checks (decodeRecordBody in decode-record.ts makes the same ones, in the same order) over
+  // the record at `base` of `total` bytes, `avail` of them at hand: its image bytes (fpi_len), or -1 when the
+  // server would refuse it (or the headers run past what is at hand).
+  function decodeCheck(b: Uint8Array, base: number, total: number, avail: number): number {
+    let ptr = base + 24;
+    const lim = base + avail;
+    let remaining = total - 24;
+    let datatotal = 0;
+    let haveRel = false;
+    let maxBlockId = -1;
+    let fpi = 0;
+    while (remaining > datatotal) {
+      if (remaining < 1) return -1;
+      if (ptr >= lim) return -2;
+      const id = b[ptr]!;
+      ptr += 1;
+      remaining -= 1;
+      if (id === 255) {
+        // XLR_BLOCK_ID_DATA_SHORT: the main data header comes last
+        if (remaining < 1) return -1;
+        if (ptr >= lim) return -2;
+        datatotal += b[ptr]!;
+        ptr += 1;
+        remaining -= 1;
+        break;
+      } else if (id === 254) {
+        // XLR_BLOCK_ID_DATA_LONG
+        if (remaining < 4) return -1;
+        if (ptr + 4 > lim) return -2;
+        datatotal += u32(b, ptr) >>> 0;
+        ptr += 4;
+        remaining -= 4;
+        break;
+      } else if (id === 253) {
+        // XLR_BLOCK_ID_ORIGIN
+        if (remaining < 2) return -1;
+        ptr += 2;
+        remaining -= 2;
+      } else if (id === 252) {
+        // XLR_BLOCK_ID_TOPLEVEL_XID
+        if (remaining < 4) return -1;
+        ptr += 4;
+        remaining -= 4;
+      } else if (id <= 32) {
+        if (id <= maxBlockId) return -1;
+        maxBlockId = id;
+        if (remaining < 3) return -1;
+        if (ptr + 3 > lim) return -2;
+        const flags = b[ptr]!;
+        const dataLength = b[ptr + 1]! | (b[ptr + 2]! << 8);
+        ptr += 3;
+        remaining -= 3;
+        const hasData = (flags & 0x20) !== 0; // BKPBLOCK_HAS_DATA
+        if (hasData && dataLength === 0) return -1;
+        if (!hasData && dataLength !== 0) return -1;
+        datatotal += dataLength;
+        if (flags & 0x10) {
+          // BKPBLOCK_HAS_IMAGE
+          if (remaining < 5) return -1;
+          if (ptr + 5 > lim) return -2;
+          const imageLength = b[ptr]! | (b[ptr + 1]! << 8);
+          const holeOffset = b[ptr + 2]! | (b[ptr + 3]! << 8);
+          const bimgInfo = b[ptr + 4]!;
+          let holeLength = 0;
+          ptr += 5;
+          remaining -= 5;
+          const compressed = (bimgInfo & 0x1c) !== 0; // BKPIMAGE_COMPRESS_PGLZ | _LZ4 | _ZSTD
+          const hasHole = (bimgInfo & 0x01) !== 0; // BKPIMAGE_HAS_HOLE
+          if (compressed) {
+            if (hasHole) {
+              if (remaining < 2) return -1;
+              if (ptr + 2 > lim) return -2;
+              holeLength = b[ptr]! | (b[ptr + 1]! << 8);
+              ptr += 2;
+              remaining -= 2;
+            }
+          } else {
+            holeLength = BLCKSZ - imageLength;
+          }
+          datatotal += imageLength;
+          fpi += imageLength;
+          if (hasHole && (holeOffset === 0 || holeLength === 0 || imageLength === BLCKSZ)) return -1;
+          if (!hasHole && (holeOffset !== 0 || holeLength !== 0)) return -1;
+          if (compressed && imageLength === BLCKSZ) return -1;
+          if (!hasHole && !compressed && imageLength !== BLCKSZ) return -1;
+        }
+        if (!(flags & 0x80)) {
+          // not BKPBLOCK_SAME_REL: a RelFileLocator follows
+          if (remaining < 12) return -1;
+          ptr += 12;
+          remaining -= 12;
+          haveRel = true;
+        } else if (!haveRel) {
+          return -1;
+        }
+        if (remaining < 4) return -1;
+        ptr += 4;
+        remaining -= 4;
+      } else {
+        return -1;
+      }
+    }
+    return remaining === datatotal ? fpi : -1;
+  }
+
   // Frames the records starting in the window as the reader does (XLogFindNextRecord for the first, then
-  // xl_tot_len, page headers skipped) and marks those whose CRC matches. Checks nothing else: what it cannot
-  // frame, a record running past the window, or a mismatch stops it, and the reader checks the rest itself.
-  // A mark is a fact about the bytes alone (the record at that offset, as long as its xl_tot_len says, matches
-  // its xl_crc), so it holds whatever the reader's framing.
-  function check(b: Uint8Array, len: number, bits: Int32Array): void {
+  // xl_tot_len, page headers skipped) and marks those whose CRC matches. What it cannot frame, a record running
+  // past the window, or a mismatch stops it, and the reader checks the rest itself. A mark is a fact about the
+  // bytes alone (the record at that offset, as long as its xl_tot_len says, matches its xl_crc), so it holds
+  // whatever the reader's framing.
+  //
+  // With `run` it also makes every other check the reader makes on the way (page headers against the first
+  // page's magic and timeline and the window's LSN `lsn`, the contrecord flags and lengths, record headers with
+  // prev-links chained from the first record's, DecodeXLogRecord) and says how far from the first record all of
+  // them passed: run = [records, first record's offset, last record's offset, the offset after it (aligned), its
+  // end, the first record's xl_prev, page magic, timeline]. An XLOG_SWITCH record ends the run before it. A reader
+  // that has just validated the page the first record starts in, with the same magic and timeline, and that
+  // expects that prev-link there, may step over the run as a whole (XLogReader.skipVouched).
+  // The run's statistics as XLogRecStoreStats keeps them, by rmid << 4 | xl_info >> 4: records, bytes without
+  // images, image bytes. Only keys in use are handed on: [n, then key, count, record bytes, image bytes n times],
+  // n = -1 when more than fit.
+  const table = new Int32Array(256 * 16 * 3);
+  const used: number[] = [];
+  const putStats = (out: Int32Array): void => {
+    const max = (out.length - 1) / 4;
+    out[0] = used.length <= max ? used.length : -1;
+    for (let i = 0; i < used.length; i++) {
+      const k = used[i]!;
+      if (i < max) {
+        out[1 + 4 * i] = k;
+        out[2 + 4 * i] = table[3 * k]!;
+        out[3 + 4 * i] = table[3 * k + 1]!;
+        out[4 + 4 * i] = table[3 * k + 2]!;
+      }
+      table[3 * k] = 0;
+      table[3 * k + 1] = 0;
+      table[3 * k + 2] = 0;
+    }
+    used.length = 0;
+  };
+
+  function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
     let off = 0;
+    if (run !== undefined) run[0] = 0;
     for (;;) {
       if (off + 24 > len) return;
       const hdr = hdrSize(b, off);
@@ -376,9 +569,39 @@ export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits:
       }
       break;
     }
+    // The run: open while every check passed.
+    let open = run !== undefined;
+    let magic = 0;
+    let tli = 0;
+    let count = 0;
+    let lastLsn = 0;
+    // The page whose header was checked last (-1: none yet).
+    let checkedPage = -1;
+    // XLogReaderValidatePageHeader's checks of the page at window offset `page`, against the first page's magic and timeline.
+    const pageOk = (page: number): boolean => {
+      const m = b[page]! | (b[page + 1]! << 8);
+      const info = b[page + 2]! | (b[page + 3]! << 8);
+      const t = u32(b, page + 4) >>> 0;
+      if (checkedPage < 0) {
+        magic = m;
+        tli = t;
+      }
+      checkedPage = page;
+      if (m !== magic || t !== tli || (info & ~0xf) !== 0) return false;
+      // A long header on a segment's first page only (the reader checks its fields against the first file's).
+      if ((info & 2) !== 0 !== (segmentStart && page === 0)) return false;
+      // xlp_pageaddr as two halves (no % on a double: a slow call in V8)
+      const addr = lsn + page;
+      const hi = Math.floor(addr / 0x1_0000_0000);
+      return u32(b, page + 8) >>> 0 === addr - hi * 0x1_0000_0000 && u32(b, page + 12) >>> 0 === hi;
+    };
+    if (open && !pageOk(off - (off & (BLCKSZ - 1)))) open = false;
     while (off + 24 <= len) {
       let inPage = off & (BLCKSZ - 1);
       if (inPage === 0) {
+        // The last record ended at the end of a page: this one starts after the next page's header, which must
+        // not say it continues a record ("contrecord is requested").
+        if (open && (!pageOk(off) || (b[off + 2]! & 1) !== 0)) open = false;
         off += hdrSize(b, off);
         inPage = off & (BLCKSZ - 1);
         if (off + 24 > len) break;
@@ -388,11 +611,19 @@ export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits:
       let next: number;
       let info: number;
       let rmid: number;
+      let prev: number;
+      let end: number;
+      let fpi = 0;
       if (inPage + tot <= BLCKSZ) {
         next = off + maxAlign(tot);
+        end = off + tot;
         if (recordCrc(b, off, tot) !== u32(b, off + 20) >>> 0) break;
         info = b[off + 16]!;
         rmid = b[off + 17]!;
+        if (open) {
+          prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+          fpi = decodeCheck(b, off, tot, tot);
+        } else prev = 0;
       } else {
         // Spans pages: its pieces, the page headers of the continuation pages skipped; the CRC runs over them.
         if (tot > len) break;
@@ -403,8 +634,15 @@ export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits:
         pieces[2] = got;
         let page = off - inPage + BLCKSZ;
         next = -1;
+        end = -1;
         while (page + 24 <= len) {
           const h = hdrSize(b, page);
+          if (open) {
+            // A continuation page: XLP_FIRST_IS_CONTRECORD, not XLP_FIRST_IS_OVERWRITE_CONTRECORD, and the
+            // xlp_rem_len of what is left of this record.
+            const pinfo = b[page + 2]!;
+            if (!pageOk(page) || (pinfo & 1) === 0 || (pinfo & 8) !== 0 || u32(b, page + 16) >>> 0 !== tot - got) open = false;
+          }
           const piece = Math.min(tot - got, BLCKSZ - h);
           if (page + h + piece > len) break;
           pieces[3 * npieces] = page + h;
@@ -414,6 +652,7 @@ export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits:
           got += piece;
           if (got === tot) {
             next = page + h + maxAlign(piece);
+            end = page + h + piece;
             break;
           }
           page += BLCKSZ;
@@ -423,18 +662,57 @@ export function makeWindowCheck(crc: Crc32c): (b: Uint8Array, len: number, bits:
         if (piecesCrc(b, 0, 20, piecesCrc(b, 24, tot, 0)) >>> 0 !== want) break;
         info = pieceByte(b, 16);
         rmid = pieceByte(b, 17);
+        if (open) {
+          // The headers lie in the first piece but for a few records (those starting near a page's end).
+          if (pieces[2]! >= 24) {
+            prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+            fpi = decodeCheck(b, off, tot, pieces[2]!);
+          } else {
+            prev = 0;
+            fpi = -2;
+          }
+          if (fpi === -2) {
+            const n = gatherHead(b, tot);
+            prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
+            fpi = decodeCheck(head, 0, tot, n);
+          }
+        } else prev = 0;
       }
       bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
       // XLOG_SWITCH: the rest of the segment is not records.
       if (rmid === 0 && (info & 0xf0) === 0x40) break;
+      if (open) {
+        // ValidXLogRecordHeader: a known resource manager, the prev-link chained (the first one the reader checks).
+        if (fpi < 0 || !(rmid <= 21 || rmid >= 128) || (count > 0 && prev !== lastLsn)) open = false;
+        else {
+          if (count === 0) {
+            run![1] = off;
+            run![5] = prev;
+            run![6] = magic;
+            run![7] = tli;
+          }
+          count++;
+          lastLsn = lsn + off;
+          const k = (rmid << 4) | (info >> 4);
+          if (table[3 * k] === 0) used.push(k);
+          table[3 * k]++;
+          table[3 * k + 1] += tot - fpi;
+          table[3 * k + 2] += fpi;
+          run![0] = count;
+          run![2] = off;
+          run![3] = next;
+          run![4] = end;
+        }
+      }
       off = next;
     }
   }
 
-  return (b, len, bits, wasm) => {
+  return (b, len, bits, wasm, lsn = 0, segmentStart = false, run = undefined, stats = undefined) => {
     active = wasm;
     try {
-      check(b, len, bits);
+      check(b, len, bits, lsn, segmentStart, run);
+      if (stats !== undefined) putStats(stats);
     } finally {
       active = undefined;
     }
@@ -479,7 +757,11 @@ function workerMain(
   let ringBytes: Uint8Array | undefined;
 
   const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
-  type Job = { id: number; file: string; offset: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
+  type Job = { id: number; file: string; offset: number; lsn: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
+  // Views of a job's result buffer (see resultBytes): CRC bits, then the run.
+  const bitsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, 0, Math.max(8, length / 64) / 4);
+  const runOf = (job: Job, length: number): Float64Array => new Float64Array(job.bits, Math.max(8, length / 64), 8);
+  const statsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, Math.max(8, length / 64) + 64, (job.bits.byteLength - Math.max(8, length / 64) - 64) / 4);
   wt.parentPort!.on('message', (job: Job | { ring: { buffer: ArrayBufferLike } }) => {
     if ('ring' in job) {
       // Tables go in at the front again: the same values, so writing them while the other side reads is harmless.
@@ -494,7 +776,7 @@ function workerMain(
         if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined) {
           const into = ringBytes!.subarray(TABLE + job.slot * WINDOW, TABLE + job.slot * WINDOW + job.length!);
           ok = read(job.file, job.offset, into) === into.length;
-          if (ok) check(into, into.length, new Int32Array(job.bits), ringWasm);
+          if (ok) check(into, into.length, bitsOf(job, into.length), ringWasm, job.lsn, job.offset === 0, runOf(job, into.length), statsOf(job, into.length));
         }
       } catch {
         ok = false;
@@ -513,7 +795,7 @@ function workerMain(
         const into = inWasm ? memory!.subarray(TABLE, TABLE + b.length) : b;
         whole = read(job.file, job.offset, into) === b.length;
         if (whole) {
-          check(into, into.length, new Int32Array(job.bits), inWasm ? wasm : undefined);
+          check(into, into.length, bitsOf(job, b.length), inWasm ? wasm : undefined, job.lsn, job.offset === 0, runOf(job, b.length), statsOf(job, b.length));
           if (into !== b) b.set(into);
         }
       }

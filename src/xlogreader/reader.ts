@@ -102,6 +102,34 @@ export interface CrcVerified {
    * (its xl_tot_len, page headers skipped) and lying wholly within them, has a matching CRC.
    */
   verified(offset: number): boolean;
+  /** The records from the first one starting in the supplied bytes that passed every check the reader makes. */
+  readonly run?: VouchedRun | undefined;
+}
+
+/**
+ * Records of supplied bytes, from the first one that starts in them, that a worker found to pass every check the
+ * reader would make on the way: page headers (the same magic and timeline, the right addresses, contrecord flags
+ * and lengths), record headers with the prev-links chained from the first record's `prev`, CRC-32C and
+ * DecodeXLogRecord; no XLOG_SWITCH among them. Offsets are into the supplied bytes.
+ */
+export interface VouchedRun {
+  count: number;
+  /** Where the first record starts, and the last. */
+  first: number;
+  last: number;
+  /** Where the record after the last one starts (MAXALIGNed end), and the last one's end. */
+  next: number;
+  end: number;
+  /** The first record's xl_prev. */
+  prev: Lsn;
+  /** The magic and timeline of every page the records lie in. */
+  magic: number;
+  tli: number;
+  /**
+   * The records' statistics as pg_waldump --stats keeps them (WalStats.addRun): `[n, then n times key, records,
+   * bytes without images, image bytes]`, key = `rmid << 4 | xl_info >> 4`. Undefined when not gathered.
+   */
+  stats?: Int32Array | undefined;
 }
 
 interface Chunk {
@@ -472,6 +500,47 @@ export class XLogReader {
       return false;
     }
     return true;
+  }
+
+  /**
+   * For callers that only count records (`pgwal dump -q`): when the next record is the first of a run the supplied
+   * bytes' CrcVerified vouches for, and the reader stands where the worker assumed (it expects that prev-link, and
+   * has validated pages of that magic and timeline in that segment), steps over the whole run as step() would over
+   * each record, and returns it; undefined otherwise (call step()). `record` is not set. `withStats`: only a run
+   * that carries its statistics.
+   */
+  skipVouched(withStats = false): VouchedRun | undefined {
+    if (this.end !== undefined || this.asm !== undefined || this.randAccess || this.findPending !== undefined || this.findTarget !== undefined) return undefined;
+    let at = this.nextRecPtr;
+    let c = this.cachedChunk;
+    if (c === undefined || at < c.start || at >= c.start + c.bytes.length) {
+      c = undefined;
+      for (const k of this.chunks) if (at >= k.start && at < k.start + k.bytes.length) c = k;
+      if (c === undefined) return undefined;
+    }
+    if (offInPage(at) === 0) {
+      // The last record ended at a page's end: the next starts after this page's header, which must not say it
+      // continues a record (readStart's "contrecord is requested"); the worker checked the rest of the header.
+      const p = at - c.start;
+      if (c.bytes.length < p + SIZE_OF_LONG_PHD) return undefined;
+      const info = c.bytes[p + 2]! | (c.bytes[p + 3]! << 8);
+      if (info & XLP_FIRST_IS_CONTRECORD) return undefined;
+      at += info & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
+    }
+    const run = c.crc?.run;
+    if (run === undefined || c.start + run.first !== at || run.prev !== this.decodeRecPtr || (withStats && run.stats === undefined)) return undefined;
+    if (run.magic !== this.profile?.pageMagic || run.tli !== this.latestPageTli) return undefined;
+    const start = c.start;
+    if (Math.floor(start / this.segmentSize) !== this.validatedSegno || run.end > c.bytes.length) return undefined;
+    if (this.endLsn !== undefined && start + run.end > this.endLsn) return undefined;
+    this.decodeRecPtr = start + run.last;
+    this.nextRecPtr = start + run.next;
+    const lastPage = start + run.end - 1;
+    this.latestPagePtr = Math.max(this.latestPagePtr, lastPage - offInPage(lastPage));
+    this.record = undefined;
+    this.cachedPagePtr = -1;
+    this.evict();
+    return run;
   }
 
   /** Reads the next record. See the diagram at the top of the file. */

@@ -3,6 +3,7 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecodedRecord } from './record.js';
 import { BUILTIN_RMGRS, RM_MIN_CUSTOM_ID, RM_MAX_ID, rmgrById } from './rmgr.js';
 import type { VersionProfile } from './profile.js';
+import type { VouchedRun } from './reader.js';
 
 const RM_XACT_ID = 1;
 
@@ -40,6 +41,35 @@ export class WalStats {
     s.count++;
     s.recLen += recLen;
     s.fpiLen += fpi;
+  }
+
+  /**
+   * A run of records the read-ahead checked (XLogReader.skipVouched) with its statistics; `endLsn` is where the
+   * record after its last starts. False when the run has none (add each record instead).
+   */
+  addRun(run: VouchedRun, endLsn: Lsn): boolean {
+    const s = run.stats;
+    if (s === undefined) return false;
+    this.count += run.count;
+    this.endLsn = endLsn;
+    for (let i = 0, n = s[0]!; i < n; i++) {
+      const key = s[1 + 4 * i]!;
+      const rmid = key >> 4;
+      let recid = key & 0x0f;
+      if (rmid === RM_XACT_ID) recid &= 0x07;
+      const count = s[2 + 4 * i]!;
+      const recLen = s[3 + 4 * i]!;
+      const fpiLen = s[4 + 4 * i]!;
+      const r = this.rmgr[rmid]!;
+      r.count += count;
+      r.recLen += recLen;
+      r.fpiLen += fpiLen;
+      const c = this.record[rmid]![recid]!;
+      c.count += count;
+      c.recLen += recLen;
+      c.fpiLen += fpiLen;
+    }
+    return true;
   }
 
   totals(): StatCounts {
