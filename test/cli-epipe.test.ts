@@ -74,3 +74,45 @@ describe('a reader that closes stdout early', () => {
     expect(r).toMatchObject({ code: 141, stderr: '' });
   });
 });
+
+/**
+ * Runs the CLI with stdout a pipe nobody reads until it has blocked, and returns the flags of its fd 1 then (from
+ * /proc) and the whole output. Node's process.stdout puts a pipe into non-blocking mode; the CLI's synchronous
+ * writes must then wait in write(2), not in sleeps between EAGAINs (which capped a pipe at 64 KiB per sleep).
+ */
+function slowReader(args: string[]): Promise<{ flags: number; out: Buffer; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.pause();
+    const chunks: Buffer[] = [];
+    let flags = -1;
+    const look = (): void => {
+      // Blocked once the pipe is full and the process sleeps in write(2) (or in its EAGAIN loop).
+      let info: string;
+      try {
+        info = fs.readFileSync(`/proc/${child.pid}/fdinfo/1`, 'utf8');
+      } catch (e) {
+        return reject(e);
+      }
+      flags = parseInt(/flags:\s+([0-7]+)/.exec(info)![1]!, 8);
+      child.stdout.on('data', (d: Buffer) => chunks.push(d));
+      child.stdout.resume();
+    };
+    setTimeout(look, 1500);
+    child.on('close', (code) => resolve({ flags, out: Buffer.concat(chunks), code }));
+  });
+}
+
+describe('a pipe on stdout', () => {
+  const O_NONBLOCK = 0o4000;
+  it.each([
+    ['dump', ['dump', '-p', dir, '-s', f.meta.startLsn, '-e', f.meta.endLsn]],
+    ['decode', ['decode', '--state', path.join(dir, 'slot.state'), '-p', dir]],
+  ])('pgwal %s leaves it blocking (waits in write(2)) and writes everything', async (_name, args) => {
+    const r = await slowReader(args);
+    expect(r.flags).toBeGreaterThanOrEqual(0);
+    expect(r.flags & O_NONBLOCK).toBe(0);
+    expect(r.code).toBe(0);
+    expect(r.out.length).toBeGreaterThan(1 << 20); // more than any pipe buffer: the writer did block
+  });
+});

@@ -76,7 +76,9 @@ function writeRestSync(fd: number, buf: Uint8Array, off: number, length: number)
       off += fs.writeSync(fd, buf, off, end - off);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') closed(e);
-      Atomics.wait(pause, 0, 0, 1);
+      // A pipe made non-blocking (by process.stdout, or by whoever shares it): a short sleep, as a 1 ms one
+      // capped the output at a pipe buffer (64 KiB) per millisecond.
+      Atomics.wait(pause, 0, 0, 0.05);
     }
   }
 }
@@ -100,16 +102,24 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot' || command === 'receive' || command === 'serve') {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
-    // An EPIPE of an asynchronous write comes as an event: it ends the run at the next write (or abort check).
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
-      outputClosed = true;
-      controller.abort();
-    });
+    // process.stdout is made only for an asynchronous write: making it puts a pipe on fd 1 into non-blocking
+    // mode, and the synchronous writes would then wait out a full pipe in sleeps instead of in write(2).
+    let stdout: NodeJS.WriteStream | undefined;
+    const asyncStdout = (): NodeJS.WriteStream => {
+      if (stdout !== undefined) return stdout;
+      stdout = process.stdout;
+      // An EPIPE of an asynchronous write comes as an event: it ends the run at the next write (or abort check).
+      stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EPIPE') throw e;
+        outputClosed = true;
+        controller.abort();
+      });
+      return stdout;
+    };
     const io: DumpIo = {
       out: (t) => {
         if (outputClosed) throw new OutputClosed('stdout closed');
-        process.stdout.write(t);
+        asyncStdout().write(t);
       },
       err: (t) => process.stderr.write(t),
       errIsTty: process.stderr.isTTY === true,

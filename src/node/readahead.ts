@@ -108,6 +108,10 @@ function start(): boolean {
       eval: true,
       workerData: { port: channel.port2, posted, window: WINDOW_MAX, ringSlots: RING_SLOTS },
       transferList: [channel.port2],
+      // Not piped to process.stdout / stderr: making those puts a pipe on fd 1 (or 2, when `2>&1`) into
+      // non-blocking mode, and the CLI's synchronous writes would wait out a full pipe in sleeps. It prints nothing.
+      stdout: true,
+      stderr: true,
     });
     // Never keeps the process alive; a dead worker's jobs are waited out by take(), then read by the caller.
     worker.unref();
