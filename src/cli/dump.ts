@@ -12,6 +12,7 @@ import { FORK_NAMES, type DecodedRecord } from '../xlogreader/record.js';
 import { BUILTIN_RMGRS, rmgrById, RM_MIN_CUSTOM_ID } from '../xlogreader/rmgr.js';
 import { WalStats, waldumpStatsText } from '../xlogreader/stats.js';
 import { waldumpContext, walinspectContext } from '../xlogreader/timestamp.js';
+import { localZoneAbbreviation } from '../node/localzone.js';
 import { getopt, type OptionSpec } from './getopt.js';
 
 const PROG = 'pgwal dump';
@@ -542,7 +543,7 @@ async function run(c: Config, io: DumpIo): Promise<number> {
         else io.err(`${PROG}: ${note}`);
       }
     }
-    profileCtx ??= { dump: waldumpContext(reader.profile!), inspect: walinspectContext(reader.profile!) };
+    profileCtx ??= { dump: waldumpContext(reader.profile!, localZoneAbbreviation(io.env)), inspect: walinspectContext(reader.profile!) };
     progress.tick(rec.endLsn);
     if (c.rmgrs !== undefined && !c.rmgrs.has(rec.rmid)) continue;
     if (c.xid !== undefined && rec.xid !== c.xid) continue;

@@ -52,11 +52,37 @@ export function formatTimestampBackend(usecSince2000: bigint): string {
   return bc ? `${text} BC` : text;
 }
 
+/** The minute (ms / 60000) whose zone abbreviation is cached, the UTC offset it was asked under, and the text. */
+let zoneMinute = NaN;
+let zoneOffset = NaN;
+let zoneText = '';
+
+/** A new formatter each time: one made earlier keeps the zone of its making, and TZ may have changed since. */
+function zoneAt(ms: number): string {
+  return new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+}
+
+/**
+ * The local zone's abbreviation at `ms` (whose local UTC offset is `offset`), cached per minute: asking Intl was
+ * ~70 µs a commit record and most of `dump`'s text time. A minute is cached only when its first and last
+ * millisecond agree (a zone change inside it is asked for each time), and only under the same offset.
+ */
+function zoneAbbreviation(ms: number, offset: number): string {
+  const minute = Math.floor(ms / 60_000);
+  if (minute === zoneMinute && offset === zoneOffset) return zoneText;
+  const first = zoneAt(minute * 60_000);
+  if (first !== zoneAt(minute * 60_000 + 59_999)) return zoneAt(ms);
+  zoneMinute = minute;
+  zoneOffset = offset;
+  zoneText = first;
+  return first;
+}
+
 /**
  * pg_waldump's timestamptz_to_str (compat.c): strftime("%Y-%m-%d %H:%M:%S") in local time, `.%06d`, and the
  * zone abbreviation (`UTC` under TZ=UTC).
  */
-export function formatTimestampFrontend(usecSince2000: bigint): string {
+export function formatTimestampFrontend(usecSince2000: bigint, zoneOf?: ZoneAbbreviation): string {
   const unixUs = usecSince2000 + EPOCH_OFFSET_US;
   const ms = Number(unixUs / 1000n);
   const date = new Date(ms);
@@ -67,8 +93,7 @@ export function formatTimestampFrontend(usecSince2000: bigint): string {
   }
   // C's `dt % USECS_PER_SEC` keeps the sign of dt.
   const frac = Number(usecSince2000 % 1_000_000n);
-  const zone =
-    new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(date).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+  const zone = zoneOf !== undefined ? zoneOf(ms, date.getTimezoneOffset()) : zoneAbbreviation(ms, date.getTimezoneOffset());
   const body = `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
   return `${body}.${frac < 0 ? '-' + pad(-frac, 6) : pad(frac, 6)} ${zone}`;
 }
@@ -78,7 +103,16 @@ export function walinspectContext(profile: VersionProfile): DescribeContext {
   return { profile, formatTimestamp: formatTimestampBackend };
 }
 
-/** The DescribeContext for text as pg_waldump prints it. */
-export function waldumpContext(profile: VersionProfile): DescribeContext {
-  return { profile, formatTimestamp: formatTimestampFrontend };
+/**
+ * The local zone's abbreviation at `ms` (Date's getTimezoneOffset() there given too) as the C library's strftime
+ * %Z gives it; pgwal/node's localZoneAbbreviation reads it from the TZif file.
+ */
+export type ZoneAbbreviation = (ms: number, offsetMinutesWest: number) => string;
+
+/**
+ * The DescribeContext for text as pg_waldump prints it. Without `zoneOf` the zone's name is Intl's, which equals
+ * the C library's for UTC and the US zones only.
+ */
+export function waldumpContext(profile: VersionProfile, zoneOf?: ZoneAbbreviation): DescribeContext {
+  return { profile, formatTimestamp: zoneOf === undefined ? formatTimestampFrontend : (t) => formatTimestampFrontend(t, zoneOf) };
 }
