@@ -264,13 +264,20 @@ export class ReorderBuffer {
 
   /** ReorderBufferTXNByXid(create): the queue of `xid`, made with `lsn` as its first LSN. */
   private txnFor(xid: number, lsn: Lsn): TxnState {
+    // A record's xid is looked up several times over (its header, its change, its arena): the last one is kept.
+    const last = this.lastTxn;
+    if (last !== undefined && last.xid === xid) return last;
     let t = this.txns.get(xid);
     if (t === undefined) {
       t = { xid, firstLsn: lsn, changes: [], sharedFrom: -1, own: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
       this.txns.set(xid, t);
     }
+    this.lastTxn = t;
     return t;
   }
+
+  /** The transaction txnFor returned last, while it is in `txns`. */
+  private lastTxn: TxnState | undefined;
 
   // see ReorderBufferProcessXid and ReorderBufferAssignChild: the top-level transaction starts at its first record
   processXid(xid: number, toplevelXid: number, lsn: Lsn, origin: number): void {
@@ -515,11 +522,16 @@ export class ReorderBuffer {
     this.size -= t.size;
     if (t.spilled) this.spill.remove(xid);
     this.txns.delete(xid);
+    if (this.lastTxn === t) this.lastTxn = undefined;
   }
 
   /** Drops a transaction with its subtransactions, queued changes and spill files. */
   forget(xid: number, subxacts: readonly number[] = []): void {
-    for (const x of this.members(xid, subxacts)) {
+    this.forgetMembers(this.members(xid, subxacts));
+  }
+
+  private forgetMembers(members: readonly number[]): void {
+    for (const x of members) {
       this.catalogChanges.delete(x);
       this.invalidationCounts.delete(x);
       this.dropQueue(x);
@@ -536,7 +548,7 @@ export class ReorderBuffer {
 
   /** The arena `xid`'s next change is encoded into (ReorderBufferAllocChange; its TxnState exists: processXid made it). */
   arenaOf(xid: number): ChangeAllocator | undefined {
-    const t = this.txns.get(xid);
+    const t = this.lastTxn?.xid === xid ? this.lastTxn : this.txns.get(xid);
     if (t === undefined) return undefined;
     if (t.own !== undefined) return t.own;
     if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
@@ -582,7 +594,7 @@ export class ReorderBuffer {
     }
     const members = this.members(xid, subxacts);
     if (!this.anyHasBase(members)) {
-      this.forget(xid, subxacts);
+      this.forgetMembers(members);
       return;
     }
     if (gid !== undefined && this.twoPhase && prepare !== undefined) {
@@ -591,7 +603,7 @@ export class ReorderBuffer {
       const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, originLsn, gid };
       this.plugin.commitPrepared?.(this.ctxAt(endLsn, xid, undefined), txn);
       this.lastCommitEnd = endLsn;
-      this.forget(xid, subxacts);
+      this.forgetMembers(members);
       return;
     }
     const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, originLsn };
@@ -604,7 +616,7 @@ export class ReorderBuffer {
       this.replay(xid, members, txn, 'commit');
     }
     this.lastCommitEnd = endLsn;
-    this.forget(xid, subxacts);
+    this.forgetMembers(members);
   }
 
   /** Whether any of these (sub)transactions queued a change. */
