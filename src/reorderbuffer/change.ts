@@ -68,6 +68,22 @@ export class ChangeArena implements ChangeAllocator {
     return out;
   }
 
+  /** The chunk reserve() placed its last `n` bytes in. */
+  get buf(): Uint8Array {
+    return this.chunk!;
+  }
+
+  /**
+   * Room for `n` bytes (at most 16 KiB) in the current chunk (`buf`), by offset: no view per change. A queued change
+   * is then (chunk, offset, length), and the chunk is the same object for the changes of a megabyte.
+   */
+  reserve(n: number): number {
+    const c = this.chunk;
+    if (c === undefined || this.pos + n > c.length) this.alloc(n);
+    else this.pos += n;
+    return this.pos - n;
+  }
+
   /** A copy of `c` in this arena. */
   copy(c: Uint8Array): Uint8Array {
     const d = this.alloc(c.length);
@@ -90,16 +106,43 @@ const get32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8)
 /** The header; the LSN (< 2^53) as two u32 halves. */
 function header(kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number, bodyLength: number, arena?: ChangeAllocator): Uint8Array {
   const bytes = arena === undefined ? new Uint8Array(CHANGE_HEADER + bodyLength) : arena.alloc(CHANGE_HEADER + bodyLength);
-  bytes[0] = kind;
-  bytes[1] = flags;
-  bytes[2] = 0;
-  bytes[3] = 0;
-  put32(bytes, 4, a);
-  put32(bytes, 8, lsn % 0x1_0000_0000);
-  put32(bytes, 12, Math.floor(lsn / 0x1_0000_0000));
-  put32(bytes, 16, b);
-  put32(bytes, 20, c);
+  putHeader(bytes, 0, kind, flags, lsn, a, b, c);
   return bytes;
+}
+
+function putHeader(bytes: Uint8Array, at: number, kind: number, flags: number, lsn: Lsn, a: number, b: number, c: number): void {
+  bytes[at] = kind;
+  bytes[at + 1] = flags;
+  bytes[at + 2] = 0;
+  bytes[at + 3] = 0;
+  put32(bytes, at + 4, a);
+  put32(bytes, at + 8, lsn % 0x1_0000_0000);
+  put32(bytes, at + 12, Math.floor(lsn / 0x1_0000_0000));
+  put32(bytes, at + 16, b);
+  put32(bytes, at + 20, c);
+}
+
+/** The encoded length of a row change (see encodeRowChange), without an appendix. */
+export const rowChangeLength = (newAt: number, newLength: number, oldAt: number, oldLength: number): number =>
+  CHANGE_HEADER + (newAt < 0 ? 1 : 5 + newLength) + (oldAt < 0 ? 1 : 5 + oldLength);
+
+/** encodeRowChange's bytes (no appendix) at offset `at` of `bytes`, which has room for rowChangeLength of them. */
+export function putRowChange(
+  bytes: Uint8Array,
+  at: number,
+  kind: number,
+  flags: number,
+  lsn: Lsn,
+  tablespace: number,
+  relfilenode: number,
+  src: Uint8Array,
+  newAt: number,
+  newLength: number,
+  oldAt: number,
+  oldLength: number,
+): void {
+  putHeader(bytes, at, kind, flags, lsn, tablespace, relfilenode, 0);
+  putWalTuple(bytes, putWalTuple(bytes, at + CHANGE_HEADER, src, newAt, newLength), src, oldAt, oldLength);
 }
 
 /**
@@ -202,16 +245,18 @@ export function encodeMessage(lsn: Lsn, prefix: string, content: Uint8Array): Ui
 }
 
 /** Reading a change back: fields by offset, no object per field until a plugin needs one. */
-export const changeKind = (c: Uint8Array): number => c[0]!;
-export const changeFlags = (c: Uint8Array): number => c[1]!;
-export const changeLsn = (c: Uint8Array): Lsn => get32(c, 12) * 0x1_0000_0000 + get32(c, 8);
+// `base`: where the change starts in `c` (a change kept in a shared chunk); tuple offsets returned are in `c`.
+export const changeKind = (c: Uint8Array, base = 0): number => c[base]!;
+export const changeFlags = (c: Uint8Array, base = 0): number => c[base + 1]!;
+export const changeLsn = (c: Uint8Array, base = 0): Lsn => get32(c, base + 12) * 0x1_0000_0000 + get32(c, base + 8);
 
 // A row change read back: fields by offset, its tuples by offset (-1 when it has none); no object per change.
-export const rowTablespace = (c: Uint8Array): number => get32(c, 4);
-export const rowRelfilenode = (c: Uint8Array): number => get32(c, 16);
-export const rowNewTupleAt = (c: Uint8Array): number => (c[CHANGE_HEADER] === 0 ? -1 : CHANGE_HEADER);
-export function rowOldTupleAt(c: Uint8Array): number {
-  const next = c[CHANGE_HEADER] === 0 ? CHANGE_HEADER + 1 : CHANGE_HEADER + 10 + get32(c, CHANGE_HEADER + 6);
+export const rowTablespace = (c: Uint8Array, base = 0): number => get32(c, base + 4);
+export const rowRelfilenode = (c: Uint8Array, base = 0): number => get32(c, base + 16);
+export const rowNewTupleAt = (c: Uint8Array, base = 0): number => (c[base + CHANGE_HEADER] === 0 ? -1 : base + CHANGE_HEADER);
+export function rowOldTupleAt(c: Uint8Array, base = 0): number {
+  const h = base + CHANGE_HEADER;
+  const next = c[h] === 0 ? h + 1 : h + 10 + get32(c, h + 6);
   return c[next] === 0 ? -1 : next;
 }
 
@@ -255,7 +300,7 @@ export class StoredRowChange implements RowChange {
     readonly lsn: Lsn,
     readonly action: RowAction,
     readonly relation: DecoderRelation,
-    /** The encoded change and its tuples' offsets in it (-1: none). */
+    /** Bytes holding the encoded change (it, or the chunk it was kept in) and its tuples' offsets in them (-1: none). */
     readonly change: Uint8Array,
     readonly newAt: number,
     readonly oldAt: number,

@@ -170,8 +170,7 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     const hasTuple = flags & XLH_INSERT_CONTAINS_NEW_TUPLE && z.dataLength !== 0;
     const kind = flags & XLH_INSERT_IS_SPECULATIVE ? CHANGE_SPEC_INSERT : CHANGE_INSERT;
     const cflags = CF_CLEAR_TOAST | (flags & XLH_INSERT_ON_TOAST_RELATION ? CF_TOAST_INSERT : 0);
-    const change = encodeRowChange(kind, cflags, rec.lsn, z.spcOid, z.relNumber, src, hasTuple ? z.dataOffset : -1, z.dataLength, -1, 0, rb.arenaOf(rec.xid));
-    rb.queue(rec.xid, rec.lsn, change);
+    rb.queueRowChange(rec.xid, rec.lsn, kind, cflags, z.spcOid, z.relNumber, src, hasTuple ? z.dataOffset : -1, z.dataLength, -1, 0);
   } else if (op === 0x10) {
     if (mainLength < 8) return shortHeapRecord(rec, op);
     const flags = src[main + 7]!;
@@ -184,11 +183,8 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     // Under replica identity full the record holds the whole old row already (its TOAST values inlined).
     const whole = (flags & XLH_DELETE_CONTAINS_OLD_TUPLE) !== 0;
     const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, z.blockNumber, u16(src, main + 4)) : undefined;
-    const change =
-      old !== undefined
-        ? encodeWholeOld(CHANGE_DELETE, rec, z, -1, 0, old.tuple, old.toast, rb.arenaOf(rec.xid))
-        : encodeRowChange(CHANGE_DELETE, CF_CLEAR_TOAST | oldFlags(ctx, whole), rec.lsn, z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8, rb.arenaOf(rec.xid));
-    rb.queue(rec.xid, rec.lsn, change);
+    if (old !== undefined) rb.queue(rec.xid, rec.lsn, encodeWholeOld(CHANGE_DELETE, rec, z, -1, 0, old.tuple, old.toast, rb.arenaOf(rec.xid)));
+    else rb.queueRowChange(rec.xid, rec.lsn, CHANGE_DELETE, CF_CLEAR_TOAST | oldFlags(ctx, whole), z.spcOid, z.relNumber, src, -1, 0, hasOld ? main + 8 : -1, mainLength - 8);
   } else {
     if (mainLength < 14) return shortHeapRecord(rec, op);
     const flags = src[main + 7]!;
@@ -206,11 +202,8 @@ function heapDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     const whole = (flags & XLH_UPDATE_CONTAINS_OLD_TUPLE) !== 0;
     // The old tuple is on block 1 when it moved to another page, else on block 0 (block references built only here).
     const old = ctx.oldRows && !whole ? readOldRow(ctx.oldRows, ctx.catalog, rec, z.spcOid, z.relNumber, rec.hasBlockRef(1) ? rec.block(1)!.blockNumber : z.blockNumber, u16(src, main + 4)) : undefined;
-    const change =
-      old !== undefined
-        ? encodeWholeOld(CHANGE_UPDATE, rec, z, newAt, newLength, old.tuple, old.toast, rb.arenaOf(rec.xid))
-        : encodeRowChange(CHANGE_UPDATE, CF_CLEAR_TOAST | oldFlags(ctx, whole), rec.lsn, z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14, rb.arenaOf(rec.xid));
-    rb.queue(rec.xid, rec.lsn, change);
+    if (old !== undefined) rb.queue(rec.xid, rec.lsn, encodeWholeOld(CHANGE_UPDATE, rec, z, newAt, newLength, old.tuple, old.toast, rb.arenaOf(rec.xid)));
+    else rb.queueRowChange(rec.xid, rec.lsn, CHANGE_UPDATE, CF_CLEAR_TOAST | oldFlags(ctx, whole), z.spcOid, z.relNumber, src, newAt, newLength, hasOld ? main + 14 : -1, mainLength - 14);
   }
 }
 
@@ -249,7 +242,7 @@ function multiInsertDecode(ctx: DecodingContext, rec: DecodedRecord): void {
     }
     const clear = i + 1 === m.ntuples && (m.flags & XLH_INSERT_LAST_IN_MULTI) !== 0 ? CF_CLEAR_TOAST : 0;
     // xl_multi_insert_tuple: datalen, then the same five header bytes as xl_heap_header, then the data.
-    rb.queue(rec.xid, rec.lsn, encodeRowChange(CHANGE_INSERT, clear, rec.lsn, at.spcOid, at.relNumber, rec.bytes, p + 2, 5 + datalen, -1, 0, rb.arenaOf(rec.xid)));
+    rb.queueRowChange(rec.xid, rec.lsn, CHANGE_INSERT, clear, at.spcOid, at.relNumber, rec.bytes, p + 2, 5 + datalen, -1, 0);
     off += 7 + datalen;
   }
 }

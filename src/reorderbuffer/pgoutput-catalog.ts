@@ -13,6 +13,7 @@ import { parseAbort, parseCommit, parseXactInvalidations } from '../xlogreader/r
 import { readInvalMessages } from '../xlogreader/rmgrdesc/standby.js';
 import { parseHeapDelete, parseHeapInsert } from '../xlogreader/rmgrdesc/heap-parse.js';
 import { restoreBlockImage } from '../xlogreader/fpi.js';
+import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
 import { DelegatingCatalog, type CatalogView, type DecoderCatalog } from './catalog.js';
 import { deformTuple, type Attribute } from './tuple.js';
 import { WalFormatError } from '../errors.js';
@@ -69,6 +70,9 @@ interface OriginRow {
  * names read from the records. Over a catalog that does not follow publications (a state made before pgwal kept
  * their pages), a write to the publication catalogs stops decoding there instead.
  */
+/** Block 0 of the heap record being looked at (reused: numbers only). */
+const blockZero = new BlockZero();
+
 export class PgOutputCatalog extends DelegatingCatalog {
   /** Commit and abort entries, in WAL order; the plugin consumes them from `head`. */
   readonly ends: PgOutputInvalidation[] = [];
@@ -145,9 +149,10 @@ export class PgOutputCatalog extends DelegatingCatalog {
     // heap insert, delete, update, hot update; heap2 multi-insert
     const write = rec.rmid === RM_HEAP_ID ? op === 0x00 || op === 0x10 || op === 0x20 || op === 0x40 : op === 0x50;
     if (!write) return;
-    const b = rec.block(0);
-    if (b === undefined) return;
-    const loc = b.locator;
+    // Block 0 read from the header (no block references built for every heap record).
+    const b = blockZero;
+    if (!readBlockZero(rec, b)) return;
+    const loc = b;
     if (loc.dbOid === this.inner.databaseOid && this.pubFilenodes.includes(loc.relNumber)) {
       this.follows ??= this.inner.publications?.({ lsn: rec.lsn, xid: 0 }) !== undefined;
       if (!this.follows) {
@@ -237,6 +242,8 @@ export class PgOutputCatalog extends DelegatingCatalog {
     const p = commit ? parseCommit(rec, this.major) : parseAbort(rec, this.major);
     const xid = p.twophaseXid !== 0 ? p.twophaseXid : rec.xid;
     const top = this.topOf.get(xid);
+    // Most ends: no subtransactions, no messages and nothing kept for the xid, so nothing to do.
+    if (p.subxacts.length === 0 && p.nmsgs === 0 && (top === undefined || top === xid) && !this.commands.has(xid) && !this.txnWrites.has(xid) && !this.pendingWrites.has(xid) && !this.pendingOrigins.has(xid)) return;
     if (!commit && top !== undefined && top !== xid) {
       // A subtransaction rolled back: its changes, commands and catalog rows are gone with it.
       for (const m of [xid, ...p.subxacts]) {

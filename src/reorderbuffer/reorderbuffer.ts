@@ -49,7 +49,10 @@ import {
   StoredRowChange,
   decodeTruncate,
   encodeMessage,
+  encodeRowChange,
   oldToastValues,
+  putRowChange,
+  rowChangeLength,
 } from './change.js';
 
 /** What the reorder buffer reads of logical.ts's DecoderOptions (when it needs it, not copied). */
@@ -78,6 +81,26 @@ export interface CallbackContext extends OutputContext {
 const SHARED_CHUNK = 1 << 20;
 /** Shared chunks a transaction's changes may stay in before they move to the transaction's own arena. */
 const SHARED_CHUNKS_HELD = 8;
+/** The largest change placed in a shared chunk by offset (ChangeArena gives a larger one its own buffer). */
+const SHARED_PLACED_MAX = 16384;
+const NO_CHANGES: readonly Uint8Array[] = Object.freeze([]);
+
+/** A transaction's in-memory changes as views, in order (for spilling and moving them: not the replay path). */
+function changeViews(t: TxnState): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const c = t.changes;
+  for (let i = 0; i < c.length; i += 3) {
+    const b = c[i] as Uint8Array;
+    const at = c[i + 1] as number;
+    const n = c[i + 2] as number;
+    out.push(at === 0 && n === b.length ? b : b.subarray(at, at + n));
+  }
+  return out;
+}
+
+function clearChanges(t: TxnState): void {
+  t.changes = [];
+}
 
 /** The server's sizeof(ReorderBufferChange) on 64-bit Linux, 15–18. */
 export const SIZEOF_REORDER_BUFFER_CHANGE = 80;
@@ -95,27 +118,27 @@ const MESSAGE_SIZE_FIELDS = 16;
  * its content and two Size fields, or a truncate's relation OIDs.
  */
 // see ReorderBufferChangeSize (reorderbuffer.c)
-export function serverChangeSize(c: Uint8Array): number {
-  switch (c[0]) {
+export function serverChangeSize(c: Uint8Array, base = 0): number {
+  switch (c[base]) {
     case CHANGE_INSERT:
     case CHANGE_UPDATE:
     case CHANGE_DELETE:
     case CHANGE_SPEC_INSERT: {
       let n = SIZEOF_REORDER_BUFFER_CHANGE;
-      const at = rowNewTupleAt(c);
+      const at = rowNewTupleAt(c, base);
       if (at >= 0) n += SIZEOF_HEAP_TUPLE_DATA + SIZEOF_HEAP_TUPLE_HEADER + storedDataLength(c, at);
-      const old = rowOldTupleAt(c);
+      const old = rowOldTupleAt(c, base);
       if (old >= 0) n += SIZEOF_HEAP_TUPLE_DATA + SIZEOF_HEAP_TUPLE_HEADER + storedDataLength(c, old);
       return n;
     }
     case CHANGE_MESSAGE: {
-      const m = decodeMessageSizes(c);
+      const m = decodeMessageSizes(base === 0 ? c : c.subarray(base));
       return SIZEOF_REORDER_BUFFER_CHANGE + m.prefix + 1 + m.content + MESSAGE_SIZE_FIELDS;
     }
     case CHANGE_TRUNCATE:
-      return SIZEOF_REORDER_BUFFER_CHANGE + 4 * decodeTruncate(c).relids.length;
+      return SIZEOF_REORDER_BUFFER_CHANGE + 4 * decodeTruncate(base === 0 ? c : c.subarray(base)).relids.length;
     case CHANGE_INTERNAL:
-      return decodeInternalSize(c);
+      return decodeInternalSize(base === 0 ? c : c.subarray(base));
     default:
       return SIZEOF_REORDER_BUFFER_CHANGE;
   }
@@ -126,8 +149,12 @@ export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
 interface TxnState {
   xid: number;
   firstLsn: Lsn;
-  /** Changes in memory, after any spilled ones (while it has no queue of its own). */
-  changes: Uint8Array[];
+  /**
+   * Changes in memory, after any spilled ones (while it has no queue of its own), as triples (bytes, offset, length):
+   * a shared chunk and where the change lies in it, or a change of its own from 0. No view per change, and one
+   * array per transaction.
+   */
+  changes: (Uint8Array | number)[];
   /**
    * Changes are encoded into the reorder buffer's shared arena, from its chunk number `sharedFrom` on (-1: none there);
    * a transaction still open a few chunks later, or spilled, moves them to a queue of its own (`own`), so that a
@@ -154,6 +181,22 @@ interface TxnState {
   /** PREPARE seen: where, when, with which GID. */
   prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; originLsn: Lsn; subxacts: number[] };
 }
+
+/** What a transaction's replay carries from one change to the next. */
+interface ReplayState {
+  readonly xid: number;
+  readonly txn: ReorderTxn;
+  readonly streaming: boolean;
+  /** The last change's LSN: a streamed block opens at its first change, whatever that change turns out to be. */
+  lastLsn: Lsn | undefined;
+  /** TOAST chunks by value id, made at the first chunk (most transactions have none). */
+  toast: Map<number, Uint8Array[]> | undefined;
+  /** A speculative insertion waiting for its confirmation: the bytes holding it, at `specAt`. */
+  spec: Uint8Array | undefined;
+  specAt: number;
+}
+
+const isTxnState = (x: Iterable<Uint8Array> | TxnState): x is TxnState => (x as TxnState).changes !== undefined;
 
 /** A commit's schema changes when there are none (most commits): shared, not made per commit. */
 const NO_SCHEMA_CHANGES: readonly SchemaChange[] = Object.freeze([]);
@@ -264,13 +307,20 @@ export class ReorderBuffer {
 
   /** ReorderBufferTXNByXid(create): the queue of `xid`, made with `lsn` as its first LSN. */
   private txnFor(xid: number, lsn: Lsn): TxnState {
+    // A record's xid is looked up several times over (its header, its change, its arena): the last one is kept.
+    const last = this.lastTxn;
+    if (last !== undefined && last.xid === xid) return last;
     let t = this.txns.get(xid);
     if (t === undefined) {
       t = { xid, firstLsn: lsn, changes: [], sharedFrom: -1, own: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
       this.txns.set(xid, t);
     }
+    this.lastTxn = t;
     return t;
   }
+
+  /** The transaction txnFor returned last, while it is in `txns`. */
+  private lastTxn: TxnState | undefined;
 
   // see ReorderBufferProcessXid and ReorderBufferAssignChild: the top-level transaction starts at its first record
   processXid(xid: number, toplevelXid: number, lsn: Lsn, origin: number): void {
@@ -331,11 +381,34 @@ export class ReorderBuffer {
   /** Queues an encoded change under `xid` (if its transaction is decoded) and keeps memory under the limit. */
   // see ReorderBufferQueueChange and ReorderBufferProcessPartialChange (reorderbuffer.c)
   queue(xid: number, lsn: Lsn, change: Uint8Array): void {
+    this.queueAt(xid, lsn, change, 0, change.length);
+  }
+
+  /**
+   * A row change from a record's bytes (see encodeRowChange): encoded into the shared arena by offset, unless the
+   * transaction has a queue of its own or the change is large (then as encodeRowChange with arenaOf does).
+   */
+  queueRowChange(xid: number, lsn: Lsn, kind: number, flags: number, tablespace: number, relfilenode: number, src: Uint8Array, newAt: number, newLength: number, oldAt: number, oldLength: number): void {
+    const n = rowChangeLength(newAt, newLength, oldAt, oldLength);
+    const t = this.lastTxn?.xid === xid ? this.lastTxn : this.txns.get(xid);
+    if (t === undefined || t.own !== undefined || n > SHARED_PLACED_MAX) {
+      this.queue(xid, lsn, encodeRowChange(kind, flags, lsn, tablespace, relfilenode, src, newAt, newLength, oldAt, oldLength, this.arenaOf(xid)));
+      return;
+    }
+    if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
+    const at = this.shared.reserve(n);
+    const buf = this.shared.buf;
+    putRowChange(buf, at, kind, flags, lsn, tablespace, relfilenode, src, newAt, newLength, oldAt, oldLength);
+    this.queueAt(xid, lsn, buf, at, n);
+  }
+
+  /** Queues the change of `length` bytes at `at` of `buf`. */
+  private queueAt(xid: number, lsn: Lsn, buf: Uint8Array, at: number, length: number): void {
     const topXid = this.topOf(xid);
     if (!this.decodes(topXid)) return;
     const t = this.txnFor(xid, lsn);
     const top = topXid === xid ? t : this.txnFor(topXid, lsn);
-    const kind = change[0]!;
+    const kind = buf[at]!;
     if (kind === CHANGE_INTERNAL) {
       // Internal changes give no base snapshot and make nothing to stream.
     } else {
@@ -343,15 +416,17 @@ export class ReorderBuffer {
       t.hasBase = true;
       top.baseLsn ??= lsn;
     }
-    if (t.own !== undefined) t.own.push(change);
-    else t.changes.push(change);
+    if (t.own !== undefined) t.own.push(at === 0 && length === buf.length ? buf : buf.subarray(at, at + length));
+    else {
+      t.changes.push(buf, at, length);
+    }
     if (this.shared.chunkNo !== this.sharedChunkSeen) {
       this.sharedChunkSeen = this.shared.chunkNo;
       this.rehomeOldChanges();
     }
-    const size = serverChangeSize(change);
+    const size = serverChangeSize(buf, at);
     t.size += size;
-    const flags = change[1]!;
+    const flags = buf[at + 1]!;
     if (kind === CHANGE_INSERT && flags & CF_TOAST_INSERT) top.partial = true;
     else if (top.partial && (kind === CHANGE_INSERT || kind === CHANGE_UPDATE) && flags & CF_CLEAR_TOAST) top.partial = false;
     if (kind === CHANGE_SPEC_INSERT) top.partial = true;
@@ -470,10 +545,10 @@ export class ReorderBuffer {
   // see ReorderBufferSerializeTXN: the queued changes of `t` go to its spill file
   private serialize(t: TxnState): void {
     if (t.own !== undefined) this.spill.writeFrames(t.xid, t.own.frames());
-    else this.spill.write(t.xid, t.changes);
+    else this.spill.write(t.xid, changeViews(t));
     this.size -= t.size;
     t.size = 0;
-    t.changes = [];
+    clearChanges(t);
     // Its next changes go to its own queue, into the chunks just written out (no plugin saw them): a large
     // transaction reuses the same memory spill after spill instead of leaving it to the garbage collector.
     (t.own ??= new ChangeQueue(this.pool)).clear(this.memoryLimit - this.size - 1);
@@ -489,7 +564,7 @@ export class ReorderBuffer {
       if (t === undefined) continue;
       this.size -= t.size;
       if (t.spilled) this.spill.remove(x);
-      t.changes = [];
+      clearChanges(t);
       t.own = undefined;
       t.sharedFrom = -1;
       t.size = 0;
@@ -515,11 +590,16 @@ export class ReorderBuffer {
     this.size -= t.size;
     if (t.spilled) this.spill.remove(xid);
     this.txns.delete(xid);
+    if (this.lastTxn === t) this.lastTxn = undefined;
   }
 
   /** Drops a transaction with its subtransactions, queued changes and spill files. */
   forget(xid: number, subxacts: readonly number[] = []): void {
-    for (const x of this.members(xid, subxacts)) {
+    this.forgetMembers(this.members(xid, subxacts));
+  }
+
+  private forgetMembers(members: readonly number[]): void {
+    for (const x of members) {
       this.catalogChanges.delete(x);
       this.invalidationCounts.delete(x);
       this.dropQueue(x);
@@ -536,7 +616,7 @@ export class ReorderBuffer {
 
   /** The arena `xid`'s next change is encoded into (ReorderBufferAllocChange; its TxnState exists: processXid made it). */
   arenaOf(xid: number): ChangeAllocator | undefined {
-    const t = this.txns.get(xid);
+    const t = this.lastTxn?.xid === xid ? this.lastTxn : this.txns.get(xid);
     if (t === undefined) return undefined;
     if (t.own !== undefined) return t.own;
     if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
@@ -549,8 +629,8 @@ export class ReorderBuffer {
     for (const t of this.txns.values()) {
       if (t.sharedFrom < 0 || t.sharedFrom > oldest) continue;
       const own = new ChangeQueue(this.pool);
-      for (const c of t.changes) own.push(c);
-      t.changes = [];
+      for (const c of changeViews(t)) own.push(c);
+      clearChanges(t);
       t.own = own;
       t.sharedFrom = -1;
     }
@@ -582,7 +662,7 @@ export class ReorderBuffer {
     }
     const members = this.members(xid, subxacts);
     if (!this.anyHasBase(members)) {
-      this.forget(xid, subxacts);
+      this.forgetMembers(members);
       return;
     }
     if (gid !== undefined && this.twoPhase && prepare !== undefined) {
@@ -591,7 +671,7 @@ export class ReorderBuffer {
       const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, originLsn, gid };
       this.plugin.commitPrepared?.(this.ctxAt(endLsn, xid, undefined), txn);
       this.lastCommitEnd = endLsn;
-      this.forget(xid, subxacts);
+      this.forgetMembers(members);
       return;
     }
     const txn: ReorderTxn = { xid, firstLsn: top.firstLsn, finalLsn: lsn, endLsn, commitTime: time, originId: origin, originLsn };
@@ -604,7 +684,7 @@ export class ReorderBuffer {
       this.replay(xid, members, txn, 'commit');
     }
     this.lastCommitEnd = endLsn;
-    this.forget(xid, subxacts);
+    this.forgetMembers(members);
   }
 
   /** Whether any of these (sub)transactions queued a change. */
@@ -697,8 +777,8 @@ export class ReorderBuffer {
   }
 
   /** The changes of a transaction and its subtransactions, merged by LSN (spilled ones read back first). */
-  private merged(members: readonly number[]): Iterable<Uint8Array> {
-    // The common case, one queue all in memory: the queue itself.
+  private merged(members: readonly number[]): Iterable<Uint8Array> | TxnState {
+    // The common case, one queue all in memory: the queue itself (a transaction's own, or its changes by offset).
     let only: TxnState | undefined;
     let queues = 0;
     for (const x of members) {
@@ -707,9 +787,9 @@ export class ReorderBuffer {
       only = t;
       queues++;
     }
-    if (queues === 0) return [];
+    if (queues === 0) return NO_CHANGES;
     this.replayChangeXid = only!.xid;
-    if (queues === 1 && !only!.spilled) return only!.own ?? only!.changes;
+    if (queues === 1 && !only!.spilled) return only!.own ?? only!;
     // see ReorderBufferIterTXNInit: what a spilled (sub)transaction still holds in memory is spilled too, so that
     // reading it back holds only the read buffers; the chunks kept for its next spill are not needed any more.
     for (const x of members) {
@@ -728,7 +808,7 @@ export class ReorderBuffer {
       const it = (function* (spill: SpillStore, spilled: boolean, mem: Iterable<Uint8Array>): Generator<Uint8Array> {
         if (spilled) yield* spill.read(x);
         yield* mem;
-      })(this.spill, t.spilled, t.own ?? t.changes);
+      })(this.spill, t.spilled, t.own ?? changeViews(t));
       const first = it.next();
       if (!first.done) heads.push({ it, cur: first.value, lsn: changeLsn(first.value), xid: x });
     }
@@ -762,106 +842,126 @@ export class ReorderBuffer {
     const streaming = end === 'stream';
     if (end === 'prepare') plugin.beginPrepare!(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     else if (end === 'commit') plugin.begin(this.ctxAt(txn.firstLsn, xid, undefined), txn);
-    // A streamed block opens at its first change, whatever that change turns out to be.
-    let lastLsn: Lsn | undefined;
-    // TOAST chunks by value id, made at the first chunk (most transactions have none).
-    let toast: Map<number, Uint8Array[]> | undefined;
-    let spec: { change: Uint8Array; rel: DecoderRelation } | undefined;
-    for (const c of this.merged(members)) {
-      const kind = c[0]!;
-      const lsn = changeLsn(c);
-      const at = this.replayPoint;
-      at.lsn = lsn;
-      at.xid = xid;
-      if (streaming && lastLsn === undefined) plugin.streamStart!(this.ctxAt(lsn, xid, undefined), txn);
-      lastLsn = lsn;
-      switch (kind) {
-        case CHANGE_INSERT:
-        case CHANGE_UPDATE:
-        case CHANGE_DELETE:
-        case CHANGE_SPEC_INSERT:
-        case CHANGE_SPEC_CONFIRM: {
-          let change = c;
-          if (kind === CHANGE_SPEC_CONFIRM) {
-            if (spec === undefined) throw new WalFormatError('invalid-change-order', `speculative insertion confirmed at ${formatLsn(lsn)} without a pending insertion`, { lsn });
-            change = spec.change;
-          }
-          // A confirmed speculative insertion is the insertion's change: its kind, flags, LSN and tuples.
-          const rKind = change[0]!;
-          const rLsn = change === c ? lsn : changeLsn(change);
-          const newAt = rowNewTupleAt(change);
-          const oldAt = rowOldTupleAt(change);
-          const rel = this.catalog.relationByFilenode(rowTablespace(change), rowRelfilenode(change), at);
-          spec = kind === CHANGE_SPEC_INSERT && rel !== undefined ? { change, rel } : kind === CHANGE_SPEC_CONFIRM ? spec : undefined;
-          if (kind === CHANGE_SPEC_INSERT) break;
-          if (rel === undefined) {
-            this.unknownRelationChanges++;
-            break;
-          }
-          if ((rel.rewriteOf ?? 0) !== 0 && this.options.includeRewrites !== true) break;
-          if (rel.kind === 'S') break;
-          if (rel.kind === 't') {
-            if (rKind === CHANGE_INSERT || rKind === CHANGE_SPEC_INSERT) this.appendChunk((toast ??= new Map()), rel, change, newAt, lsn);
-            break;
-          }
-          const action: RowAction = rKind === CHANGE_DELETE ? 'DELETE' : rKind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
-          // Tuples stay in the change unless TOAST values of this transaction (or the TOAST cache) replace pointers.
-          const cflags = change[1]!;
-          const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0 && (cflags & CF_OLD_WANTED) === 0
-            ? new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
-            : {
-            kind: 'row',
-            lsn: rLsn,
-            action,
-            relation: rel,
-            newTuple: newAt >= 0 ? this.fillToast(reassemble(this.deform(change, newAt, rel, lsn), toast, lsn, this.remember)) : undefined,
-            ...this.oldValues(change, cflags, oldAt, rel, lsn),
-          };
-          if (streaming) plugin.streamChange!(this.ctxAt(rLsn, xid, at), txn, row);
-          else plugin.change(this.ctxAt(rLsn, xid, at), txn, row);
-          if (change[1]! & CF_CLEAR_TOAST) toast?.clear();
-          if (kind === CHANGE_SPEC_CONFIRM) spec = undefined;
-          break;
-        }
-        case CHANGE_SPEC_ABORT:
-          if (spec !== undefined) {
-            toast?.clear();
-            spec = undefined;
-          }
-          break;
-        case CHANGE_TRUNCATE: {
-          const t = decodeTruncate(c);
-          const relations: DecoderRelation[] = [];
-          for (const oid of t.relids) {
-            const r = this.catalog.relationByOid(oid, at);
-            if (r !== undefined) relations.push(r);
-            else this.unknownRelationChanges++;
-          }
-          if (relations.length === 0) break;
-          const tc: TruncateChange = { kind: 'truncate', lsn, relations, cascade: (t.flags & 0x01) !== 0, restartSeqs: (t.flags & 0x02) !== 0 };
-          if (streaming) plugin.streamTruncate!(this.ctxAt(lsn, xid, at), txn, tc);
-          else plugin.truncate(this.ctxAt(lsn, xid, at), txn, tc);
-          break;
-        }
-        case CHANGE_INTERNAL:
-          break;
-        case CHANGE_MESSAGE: {
-          const m = decodeMessage(c);
-          const mc: MessageChange = { kind: 'message', lsn: m.lsn, transactional: true, prefix: m.prefix, content: m.content };
-          if (streaming) plugin.streamMessage!(this.ctxAt(m.lsn, xid, at), txn, mc);
-          else plugin.message(this.ctxAt(m.lsn, xid, at), txn, mc);
-          break;
-        }
-        default:
-          throw new WalFormatError('invalid-change', `unknown queued change kind ${kind} at ${formatLsn(lsn)}`, { lsn });
-      }
+    const r: ReplayState = { xid, txn, streaming, lastLsn: undefined, toast: undefined, spec: undefined, specAt: 0 };
+    const src = this.merged(members);
+    if (isTxnState(src)) {
+      // Changes kept by offset in shared chunks: read in place, no view per change.
+      const c = src.changes;
+      for (let i = 0; i < c.length; i += 3) this.replayChange(r, c[i] as Uint8Array, c[i + 1] as number, c[i + 2] as number);
+    } else {
+      for (const c of src) this.replayChange(r, c, 0, c.length);
     }
+    const lastLsn = r.lastLsn;
     if (end === 'prepare') plugin.prepare!(this.ctxAt(txn.endLsn, xid, undefined), txn);
     else if (end === 'commit') {
       for (const e of this.ddlOfCommit) plugin.ddl!(this.ctxAt(e.lsn, xid, undefined), txn, e);
       plugin.commit(this.ctxAt(txn.endLsn, xid, undefined), txn);
     }
     else if (lastLsn !== undefined) plugin.streamStop!(this.ctxAt(lastLsn, xid, undefined), txn);
+  }
+
+  /** One change of a transaction's replay: `length` bytes of `buf` from `base`. */
+  private replayChange(r: ReplayState, buf: Uint8Array, base: number, length: number): void {
+    const kind = buf[base]!;
+    if ((base !== 0 || length !== buf.length) && (kind === CHANGE_TRUNCATE || kind === CHANGE_MESSAGE || (kind <= CHANGE_SPEC_INSERT && (buf[base + 1]! & CF_OLD_WANTED) !== 0))) {
+      // These are read to their end (a truncate's relations, a message, old-rows' TOAST values): a view of their own.
+      buf = buf.subarray(base, base + length);
+      base = 0;
+    }
+    const { xid, txn, streaming } = r;
+    const plugin = this.plugin;
+    const lsn = changeLsn(buf, base);
+    const at = this.replayPoint;
+    at.lsn = lsn;
+    at.xid = xid;
+    if (streaming && r.lastLsn === undefined) plugin.streamStart!(this.ctxAt(lsn, xid, undefined), txn);
+    r.lastLsn = lsn;
+    switch (kind) {
+      case CHANGE_INSERT:
+      case CHANGE_UPDATE:
+      case CHANGE_DELETE:
+      case CHANGE_SPEC_INSERT:
+      case CHANGE_SPEC_CONFIRM: {
+        let change = buf;
+        let cat = base;
+        if (kind === CHANGE_SPEC_CONFIRM) {
+          if (r.spec === undefined) throw new WalFormatError('invalid-change-order', `speculative insertion confirmed at ${formatLsn(lsn)} without a pending insertion`, { lsn });
+          change = r.spec;
+          cat = r.specAt;
+        }
+        // A confirmed speculative insertion is the insertion's change: its kind, flags, LSN and tuples.
+        const rKind = change[cat]!;
+        const rLsn = kind !== CHANGE_SPEC_CONFIRM ? lsn : changeLsn(change, cat);
+        const newAt = rowNewTupleAt(change, cat);
+        const oldAt = rowOldTupleAt(change, cat);
+        const rel = this.catalog.relationByFilenode(rowTablespace(change, cat), rowRelfilenode(change, cat), at);
+        if (kind === CHANGE_SPEC_INSERT) {
+          r.spec = rel !== undefined ? change : undefined;
+          r.specAt = cat;
+        } else if (kind !== CHANGE_SPEC_CONFIRM) r.spec = undefined;
+        if (kind === CHANGE_SPEC_INSERT) break;
+        if (rel === undefined) {
+          this.unknownRelationChanges++;
+          break;
+        }
+        if ((rel.rewriteOf ?? 0) !== 0 && this.options.includeRewrites !== true) break;
+        if (rel.kind === 'S') break;
+        if (rel.kind === 't') {
+          if (rKind === CHANGE_INSERT || rKind === CHANGE_SPEC_INSERT) this.appendChunk((r.toast ??= new Map()), rel, change, newAt, lsn);
+          break;
+        }
+        const action: RowAction = rKind === CHANGE_DELETE ? 'DELETE' : rKind === CHANGE_UPDATE ? 'UPDATE' : 'INSERT';
+        // Tuples stay in the change unless TOAST values of this transaction (or the TOAST cache) replace pointers.
+        const cflags = change[cat + 1]!;
+        const toast = r.toast;
+        const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0 && (cflags & CF_OLD_WANTED) === 0
+          ? new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
+          : {
+          kind: 'row',
+          lsn: rLsn,
+          action,
+          relation: rel,
+          newTuple: newAt >= 0 ? this.fillToast(reassemble(this.deform(change, newAt, rel, lsn), toast, lsn, this.remember)) : undefined,
+          ...this.oldValues(change, cflags, oldAt, rel, lsn),
+        };
+        if (streaming) plugin.streamChange!(this.ctxAt(rLsn, xid, at), txn, row);
+        else plugin.change(this.ctxAt(rLsn, xid, at), txn, row);
+        if (cflags & CF_CLEAR_TOAST) toast?.clear();
+        if (kind === CHANGE_SPEC_CONFIRM) r.spec = undefined;
+        break;
+      }
+      case CHANGE_SPEC_ABORT:
+        if (r.spec !== undefined) {
+          r.toast?.clear();
+          r.spec = undefined;
+        }
+        break;
+      case CHANGE_TRUNCATE: {
+        const t = decodeTruncate(buf);
+        const relations: DecoderRelation[] = [];
+        for (const oid of t.relids) {
+          const rel = this.catalog.relationByOid(oid, at);
+          if (rel !== undefined) relations.push(rel);
+          else this.unknownRelationChanges++;
+        }
+        if (relations.length === 0) break;
+        const tc: TruncateChange = { kind: 'truncate', lsn, relations, cascade: (t.flags & 0x01) !== 0, restartSeqs: (t.flags & 0x02) !== 0 };
+        if (streaming) plugin.streamTruncate!(this.ctxAt(lsn, xid, at), txn, tc);
+        else plugin.truncate(this.ctxAt(lsn, xid, at), txn, tc);
+        break;
+      }
+      case CHANGE_INTERNAL:
+        break;
+      case CHANGE_MESSAGE: {
+        const m = decodeMessage(buf);
+        const mc: MessageChange = { kind: 'message', lsn: m.lsn, transactional: true, prefix: m.prefix, content: m.content };
+        if (streaming) plugin.streamMessage!(this.ctxAt(m.lsn, xid, at), txn, mc);
+        else plugin.message(this.ctxAt(m.lsn, xid, at), txn, mc);
+        break;
+      }
+      default:
+        throw new WalFormatError('invalid-change', `unknown queued change kind ${kind} at ${formatLsn(lsn)}`, { lsn });
+    }
   }
 
   /** Remembers a reassembled TOAST value for later unchanged columns (when toastCache is on). */

@@ -13,6 +13,7 @@ import { gistConflictHorizon, gistRmgr } from '../xlogreader/rmgrdesc/gist.js';
 import { spgistConflictHorizon, spgistRmgr } from '../xlogreader/rmgrdesc/spgist.js';
 import { heap2Rmgr } from '../xlogreader/rmgrdesc/heap.js';
 import type { RmgrDescriptor } from '../xlogreader/rmgrdesc/types.js';
+import { u32 } from '../xlogreader/bytes.js';
 import { profileForMajor } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 
@@ -61,8 +62,10 @@ function transactionIdRetreat(x: number): number {
  */
 export function catalogFileTest(filenodes: readonly (readonly [number, number])[]): (locator: RelFileLocator) => boolean {
   if (filenodes.length === 0) return (l) => l.relNumber < FIRST_NORMAL_OBJECT_ID;
-  const set = new Set(filenodes.map(([spc, rel]) => `${spc}/${rel}`));
-  return (l) => set.has(`${l.spcOid}/${l.relNumber}`);
+  // By file number, then tablespace: no key string per record checked.
+  const byRel = new Map<number, number[]>();
+  for (const [spc, rel] of filenodes) byRel.set(rel, [...(byRel.get(rel) ?? []), spc]);
+  return (l) => byRel.get(l.relNumber)?.includes(l.spcOid) === true;
 }
 
 /**
@@ -82,8 +85,13 @@ export function rowRemovalOf(rec: DecodedRecord, major: Major, isCatalogFile: (l
         const p = parseHeapPruneFreeze(rec);
         if (p.snapshotConflictHorizon !== undefined) h = { horizon: p.snapshotConflictHorizon, isCatalogRel: p.isCatalogRel };
       } else if (major < 17 && op === 0x10) {
-        const p = parseHeapPruneV15(rec, major);
-        h = { horizon: p.snapshotConflictHorizon, isCatalogRel: p.isCatalogRel };
+        // The most frequent removal (a page pruned on access): the horizon is the main data's first field, read
+        // from the record's bytes; the full parse (and the block references it builds) only for a record too short.
+        if (rec.mainDataLength < (major >= 16 ? 9 : 8)) parseHeapPruneV15(rec, major);
+        const at = rec.sourceOffset + rec.mainDataOffset;
+        const horizon = u32(rec.source, at);
+        if (horizon === 0) return undefined;
+        h = { horizon, isCatalogRel: major >= 16 && rec.source[at + 8] !== 0 };
       } else if (major < 17 && op === 0x30) {
         const p = parseHeapFreezePage(rec, major);
         // 15 logs the freeze cutoff and conflicts with the xid before it; 16 logs the horizon itself.

@@ -170,14 +170,38 @@ function parseXactEnd(rec: DecodedRecord, major: Major, withInvals: boolean): Pa
   return p;
 }
 
+// The last parse, for the same record asked again: a commit is parsed by the catalog, the decoder and pgoutput's
+// catalog in turn. Readers reuse record objects, so the record's place (LSN, end, timeline) is part of the key.
+// Callers treat a parse as read-only.
+let lastRec: DecodedRecord | undefined;
+let lastLsn = -1;
+let lastEnd = -1;
+let lastTimeline = -1;
+let lastMajor = 0;
+let lastInvals = false;
+let lastParse: ParsedXactEnd | undefined;
+
+function parseXactEndOnce(rec: DecodedRecord, major: Major, withInvals: boolean): ParsedXactEnd {
+  if (rec === lastRec && rec.lsn === lastLsn && rec.endLsn === lastEnd && rec.timeline === lastTimeline && major === lastMajor && withInvals === lastInvals) return lastParse!;
+  const p = parseXactEnd(rec, major, withInvals);
+  lastRec = rec;
+  lastLsn = rec.lsn;
+  lastEnd = rec.endLsn;
+  lastTimeline = rec.timeline;
+  lastMajor = major;
+  lastInvals = withInvals;
+  lastParse = p;
+  return p;
+}
+
 // see ParseCommitRecord (xactdesc.c)
 export function parseCommit(rec: DecodedRecord, major: Major): ParsedCommit {
-  return parseXactEnd(rec, major, true);
+  return parseXactEndOnce(rec, major, true);
 }
 
 // see ParseAbortRecord (xactdesc.c)
 export function parseAbort(rec: DecodedRecord, major: Major): ParsedAbort {
-  return parseXactEnd(rec, major, false);
+  return parseXactEndOnce(rec, major, false);
 }
 
 /** xl_xact_parsed_prepare: the two-phase state file image a PREPARE record carries. */
