@@ -35,6 +35,23 @@ export function formatLsn(lsn: Lsn): string {
   return `${lsnHi(lsn).toString(16).toUpperCase()}/${lsnLo(lsn).toString(16).toUpperCase()}`;
 }
 
+/** Each byte as two upper-case hex digits. */
+const HEX2: string[] = [];
+for (let b = 0; b < 256; b++) HEX2.push(b.toString(16).toUpperCase().padStart(2, '0'));
+let paddedHi = -1;
+let paddedHiText = '';
+
+/** `%X/%08X` as pg_waldump prints an LSN in a record line: built from a table (it is ~2 per line of `dump`). */
+export function formatLsnPadded(lsn: Lsn): string {
+  const hi = Math.floor(lsn / 0x100000000);
+  const lo = lsn >>> 0;
+  if (hi !== paddedHi) {
+    paddedHi = hi;
+    paddedHiText = hi.toString(16).toUpperCase();
+  }
+  return `${paddedHiText}/${HEX2[lo >>> 24]}${HEX2[(lo >>> 16) & 255]}${HEX2[(lo >>> 8) & 255]}${HEX2[lo & 255]}`;
+}
+
 const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 
 /** Parses `X/X` the way pg_lsn_in does (1–8 hex digits each side). */

@@ -1,6 +1,6 @@
 // Record text as PostgreSQL's tools print it: pg_walinspect's columns and pg_waldump's lines.
 import { WalError, WalFormatError } from '../errors.js';
-import { formatLsn } from '../lsn.js';
+import { formatLsn, formatLsnPadded } from '../lsn.js';
 import { imageCompression } from './fpi.js';
 import { toHex } from './hex.js';
 import { FORK_NAMES, MAIN_FORKNUM, XLR_INFO_MASK, type DecodedRecord } from './record.js';
@@ -119,11 +119,7 @@ export function walinspectRow(rec: DecodedRecord, ctx: DescribeContext): WalReco
   };
 }
 
-const lsnPadded = (lsn: number): string => {
-  const t = formatLsn(lsn);
-  const [hi, lo] = t.split('/');
-  return `${hi}/${lo!.padStart(8, '0')}`;
-};
+const lsnPadded = formatLsnPadded;
 
 // see XLogDumpDisplayRecord (pg_waldump.c)
 export function waldumpLine(rec: DecodedRecord, ctx: DescribeContext, bkpDetails: boolean): string {
