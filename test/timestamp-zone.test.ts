@@ -49,8 +49,9 @@ describe('pgwal dump under a TZ, against pg_waldump under the same TZ', () => {
   const dir = extractSegments(f);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   // tzdata names (Intl's en-US names differ: "GMT+1" for CET, "GMT+5:30" for IST), TZ empty, a ':' file, a
-  // POSIX rule without DST part and one that names a tzdata file.
-  it.each(['Europe/Berlin', 'Asia/Kolkata', 'Australia/Lord_Howe', 'America/New_York', ':Europe/Paris', '', 'EST5EDT', 'XYZ+3'])('TZ=%j', (tz) => {
+  // POSIX rule without DST part and one that names a tzdata file; names of no zone file, which glibc takes as a
+  // rule (a bare name at UTC; under 3 letters, no name; '..' refused), a file that is not a zone, and ':' alone.
+  it.each(['Europe/Berlin', 'Asia/Kolkata', 'Australia/Lord_Howe', 'America/New_York', ':Europe/Paris', '', 'EST5EDT', 'XYZ+3', 'No/Such_Zone', 'zone.tab', 'ab', 'Foo/../UTC', '/etc/passwd', ':'])('TZ=%j', (tz) => {
     expect(fs.existsSync(PG_WALDUMP), `${PG_WALDUMP} is missing: apt-get install -y postgresql-15`).toBe(true);
     const args = ['-p', dir, '-s', f.meta.startLsn, '-e', f.meta.endLsn];
     const env = { ...process.env, TZ: tz, LC_ALL: 'C' };

@@ -40,8 +40,9 @@ export function parsePosixTz(text: string): ZoneTable['rule'] {
   };
   const std = name();
   if (std === undefined) return undefined;
+  // glibc takes a name without an offset ("Europe" when no such file) as that name at UTC.
   const stdOff = offset();
-  if (stdOff === undefined) return undefined;
+  if (stdOff === undefined) return { std, stdOff: 0 };
   if (at >= text.length || text[at] === ',') return { std, stdOff };
   const dst = name();
   if (dst === undefined) return { std, stdOff };
@@ -122,14 +123,16 @@ export function abbreviationAt(zone: ZoneTable, ms: number, offsetSecs: number):
 }
 
 /**
- * The C library's zone for this process: TZ unset → /etc/localtime; TZ empty → UTC; `:file` or a name → that
- * file under TZDIR (/usr/share/zoneinfo); a string that names no file → a POSIX TZ rule. Undefined when none of
- * these can be read (the caller keeps its own way).
+ * The C library's zone for this process, as glibc's tzset finds it: TZ unset or `:` → /etc/localtime; TZ empty →
+ * UTC; `:file` or a name → that file under TZDIR (/usr/share/zoneinfo); a string that names no file → a POSIX TZ
+ * rule (a bare name is that name at UTC; no name of 3+ letters, an empty one). Undefined only when
+ * /etc/localtime cannot be read (the caller keeps its own way).
  */
 export function localZone(env: NodeJS.ProcessEnv = process.env): ZoneTable | undefined {
   const tz = env.TZ;
   if (tz === '') return { times: [], typeOf: [], types: [{ utoff: 0, isdst: false, abbr: 'UTC' }], rule: undefined };
-  const spec = tz === undefined ? '/etc/localtime' : tz.startsWith(':') ? tz.slice(1) : tz;
+  const named = tz?.startsWith(':') === true ? tz.slice(1) : tz;
+  const spec = named === undefined || named === '' ? '/etc/localtime' : named;
   const file = path.isAbsolute(spec) ? spec : path.join(env.TZDIR ?? '/usr/share/zoneinfo', spec);
   if (!spec.includes('..')) {
     try {
@@ -139,9 +142,10 @@ export function localZone(env: NodeJS.ProcessEnv = process.env): ZoneTable | und
       // not a file: maybe a POSIX rule
     }
   }
-  if (tz === undefined) return undefined;
-  const rule = parsePosixTz(spec);
-  return rule === undefined ? undefined : { times: [], typeOf: [], types: [{ utoff: rule.stdOff, isdst: false, abbr: rule.std }], rule };
+  if (spec === '/etc/localtime') return undefined;
+  // Neither a zone file nor a rule with a name of 3+ letters: glibc goes on at UTC with an empty name.
+  const rule = parsePosixTz(spec) ?? { std: '', stdOff: 0 };
+  return { times: [], typeOf: [], types: [{ utoff: rule.stdOff, isdst: false, abbr: rule.std }], rule };
 }
 
 /** `(ms) => abbreviation` for the process's zone, or undefined when it cannot be read. */
