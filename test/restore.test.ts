@@ -98,6 +98,12 @@ describe('restore_command', () => {
       const short = new ArchiveSource({ fetchers: [r], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0, standbyMode: true });
       const miss = await short.read(parseLsn(f.meta.startLsn));
       expect('missing' in miss && miss.missing).toMatch(gzip ? /ends before its gzip stream does; taken as still being copied/ : /has wrong size: 3000 instead of 1048576; taken as still being copied/);
+      // As not found: the next source is asked (a whole copy there is read).
+      const r2 = new RestoreCommand(`cp ${archive}/%f %p`);
+      const both = new ArchiveSource({ fetchers: [r, r2], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0, standbyMode: true });
+      const fromNext = await both.read(parseLsn(f.meta.startLsn));
+      expect('missing' in fromNext).toBe(false);
+      r2.close();
       // Outside follow mode the same file is an error, as the server's FATAL.
       const strict = new ArchiveSource({ fetchers: [r], segmentSize: f.meta.walSegmentSize, timeline: 1, prefetch: 0 });
       await expect(strict.read(parseLsn(f.meta.startLsn))).rejects.toThrow(gzip ? /ends before its gzip stream does/ : /has wrong size: 3000/);

@@ -378,23 +378,23 @@ export class ArchiveSource implements PageSource {
           for (const f of this.options.fetchers) {
             const got = await f.fetch(name, this.controller.signal);
             if (got === null) continue;
+            // In standby mode a file still being copied counts as not found here, as the server's RestoreArchivedFile
+            // returns false for it: the next source, then the next timeline, are tried, and the miss names it.
             let bytes: Uint8Array;
             try {
               bytes = decompressMember(got, this.options.segmentSize, name);
             } catch (e) {
               if (this.options.standbyMode === true && e instanceof WalSourceError && e.code === 'truncated-archive-member') {
                 this.partial.set(segno, `${e.message}; taken as still being copied`);
-                return null;
+                continue;
               }
               throw e;
             }
             if (bytes.length !== this.options.segmentSize) {
               const text = `archive file "${name}" has wrong size: ${bytes.length} instead of ${this.options.segmentSize}`;
-              if (this.options.standbyMode === true && bytes.length < this.options.segmentSize) {
-                this.partial.set(segno, `${text}; taken as still being copied`);
-                return null;
-              }
-              throw new WalSourceError('wrong-size', text, { file: name });
+              if (this.options.standbyMode !== true || bytes.length > this.options.segmentSize) throw new WalSourceError('wrong-size', text, { file: name });
+              this.partial.set(segno, `${text}; taken as still being copied`);
+              continue;
             }
             this.partial.delete(segno);
             return { bytes, tli };
