@@ -134,7 +134,12 @@ export class MessageWriter {
     const n = end - start;
     this.ensure(4 + n);
     this.view.setUint32(this.pos, n);
-    this.buf.set(src.subarray(start, end), this.pos + 4);
+    // Short values byte by byte: a subarray per value costs more than the copy.
+    if (n <= 128) {
+      const buf = this.buf;
+      const to = this.pos + 4 - start;
+      for (let i = start; i < end; i++) buf[to + i] = src[i]!;
+    } else this.buf.set(src.subarray(start, end), this.pos + 4);
     this.pos += 4 + n;
     return this;
   }
@@ -197,6 +202,11 @@ export class MessageWriter {
 
   get length(): number {
     return this.pos;
+  }
+
+  /** Drops what was written after the first `n` bytes. */
+  truncate(n: number): void {
+    this.pos = n;
   }
 
   /** A copy of the message. */

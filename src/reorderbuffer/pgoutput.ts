@@ -37,7 +37,8 @@ import {
   writeType,
   type RelationColumn,
 } from './pgoutput-proto.js';
-import { BytesValue, type Attribute, type RawValue } from './tuple.js';
+import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, deformTupleInto, type Attribute, type RawValue } from './tuple.js';
+import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import { outputValue, outputValueAt, type TypeInfo } from './values.js';
 import { parsePgBool } from './wal2json.js';
 
@@ -192,6 +193,27 @@ interface SyncEntry {
   columns: number[];
   /** Row filters per action (OR-ed), when every publication publishing the action filters it. */
   filters: { insert: PubFilter[]; update: PubFilter[]; delete: PubFilter[] };
+  /** How its stored changes' columns are written (storedTuple), for this relation and target. */
+  plan?: StoredPlan;
+}
+
+// How storedTuple writes a published column that has bytes: by its type's output function.
+/** Another output function (outputValueAt). */
+const OUT_OTHER = 0;
+/** textout, varcharout, bpcharout: the stored bytes are the text. */
+const OUT_COPY = 1;
+/** int4out: the digits, written without a string. */
+const OUT_INT4 = 2;
+
+interface StoredPlan {
+  relation: DecoderRelation;
+  target: DecoderRelation;
+  /** Per published column: the stored tuple's attribute index it is read from (-1: none, null). */
+  from: Int32Array;
+  /** Per published column: OUT_*. */
+  out: Uint8Array;
+  /** Per published column: its type when built in (fixed for the session), else undefined (looked up per value). */
+  types: (TypeInfo | undefined)[];
 }
 
 /** One publication's row filter on the published relation, compiled with the relation's entry. */
@@ -632,9 +654,11 @@ export class PgOutputPlugin implements OutputPlugin {
     const e = this.entry(ctx, txn, rel, change.lsn);
     if (change.action === 'INSERT' ? !e.insert : change.action === 'UPDATE' ? !e.update : !e.delete) return;
     // A DELETE without the old key cannot be published (replica identity nothing, or no key).
-    if (change.action === 'DELETE' && change.oldTuple === undefined) return;
+    const hasOld = change instanceof StoredRowChange ? change.oldAt >= 0 : change.oldTuple !== undefined;
+    if (change.action === 'DELETE' && !hasOld) return;
     let action: RowChange['action'] = change.action;
-    let newTuple = change.newTuple;
+    // Read only where written (a stored change deforms its tuple into value objects when asked).
+    let newTuple: readonly RawValue[] | undefined;
     const filters = action === 'INSERT' ? e.filters.insert : action === 'UPDATE' ? e.filters.update : e.filters.delete;
     if (filters.length > 0) {
       const r = this.rowFilter(e, filters, change);
@@ -648,29 +672,31 @@ export class PgOutputPlugin implements OutputPlugin {
     this.maybeSendSchema(ctx, txn, e);
     const target = e.target;
     const w = this.w.reset();
+    // Text values of a change as the reorder buffer stored it are written straight from its bytes (no value objects).
+    const stored = filters.length === 0 && !this.options.binary && change instanceof StoredRowChange ? change : undefined;
     if (action === 'INSERT') {
       // see logicalrep_write_insert (proto.c)
       w.byte(MSG_INSERT);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid).byte(0x4e); // 'N'
-      this.tuple(ctx, e, newTuple!, change.lsn);
+      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.newAt)) this.tuple(ctx, e, filters.length > 0 ? newTuple! : change.newTuple!, change.lsn);
     } else if (action === 'UPDATE') {
       // see logicalrep_write_update (proto.c)
       w.byte(MSG_UPDATE);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid);
-      if (change.oldTuple !== undefined) {
+      if (hasOld) {
         w.byte(target.replIdent === 'f' ? 0x4f : 0x4b); // 'O' old tuple, 'K' old key
-        this.tuple(ctx, e, change.oldTuple, change.lsn);
+        if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.oldAt)) this.tuple(ctx, e, change.oldTuple!, change.lsn);
       }
       w.byte(0x4e);
-      this.tuple(ctx, e, change.newTuple!, change.lsn);
+      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.newAt)) this.tuple(ctx, e, change.newTuple!, change.lsn);
     } else {
       // see logicalrep_write_delete (proto.c)
       w.byte(MSG_DELETE);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid).byte(target.replIdent === 'f' ? 0x4f : 0x4b);
-      this.tuple(ctx, e, change.oldTuple!, change.lsn);
+      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.oldAt)) this.tuple(ctx, e, change.oldTuple!, change.lsn);
     }
     this.emit(ctx, w);
   }
@@ -723,6 +749,97 @@ export class PgOutputPlugin implements OutputPlugin {
     if (!oldMatched) return { action: 'INSERT', newTuple: merged ?? newTuple };
     if (!newMatched) return { action: 'DELETE', newTuple: undefined };
     return { action: 'UPDATE', newTuple };
+  }
+
+  /** The stored tuple's column layout (deformTupleInto), reused. */
+  private layout: Int32Array = new Int32Array(3 * 32);
+
+  /** How `storedTuple` writes each published column of the entry, made at its first stored change. */
+  private storedPlan(ctx: OutputContext, e: SyncEntry): StoredPlan {
+    const p = e.plan;
+    if (p !== undefined && p.relation === e.relation && p.target === e.target) return p;
+    const cols = e.columns;
+    const from = new Int32Array(cols.length);
+    const out = new Uint8Array(cols.length);
+    const types: (TypeInfo | undefined)[] = [];
+    for (let j = 0; j < cols.length; j++) {
+      const i = cols[j]!;
+      from[j] = e.map === undefined ? i : e.map[i]!;
+      const oid = e.target.attributes[i]!.typeOid;
+      // A built-in type's output function is the same for the session; another's is looked up per value (an enum's
+      // labels may grow without an invalidation of the relation).
+      const t = oid < FIRST_GENBKI_OBJECT_ID ? ctx.type(oid) : undefined;
+      types.push(t);
+      const o = t?.output;
+      out[j] = o === 'textout' || o === 'varcharout' || o === 'bpcharout' ? OUT_COPY : o === 'int4out' ? OUT_INT4 : OUT_OTHER;
+    }
+    return (e.plan = { relation: e.relation, target: e.target, from, out, types });
+  }
+
+  /**
+   * `tuple` in text mode for the stored tuple at offset `at` of the change, written from its bytes through a layout
+   * of its columns (no value object per column): false, with nothing written, when a published column is
+   * compressed inline (`tuple` decompresses it).
+   */
+  private storedTuple(ctx: OutputContext, e: SyncEntry, ch: StoredRowChange, at: number): boolean {
+    const src = ch.change;
+    const attrs = ch.relation.attributes;
+    const layout = (this.layout = deformTupleInto(this.layout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), attrs, ch.lsn));
+    const plan = this.storedPlan(ctx, e);
+    const from = plan.from;
+    const kinds = plan.out;
+    const n = from.length;
+    const w = this.w;
+    const start = w.length;
+    w.int16(n);
+    for (let j = 0; j < n; j++) {
+      const k = from[j]!;
+      const kind = k < 0 ? ATT_NULL : layout[3 * k]!;
+      if (kind === ATT_BYTES) {
+        const s = layout[3 * k + 1]!;
+        const end = layout[3 * k + 2]!;
+        const out = kinds[j]!;
+        if (out === OUT_COPY) w.byte(COLUMN_TEXT).countedRange(src, s, end);
+        else if (out === OUT_INT4 && end - s === 4) w.byte(COLUMN_TEXT).countedInt(src[s]! | (src[s + 1]! << 8) | (src[s + 2]! << 16) | (src[s + 3]! << 24));
+        else this.storedValue(ctx, e, plan.types[j], e.columns[j]!, src, s, end, ch.lsn);
+      } else if (kind === ATT_NULL) w.byte(COLUMN_NULL);
+      else if (kind === ATT_TOAST) w.byte(COLUMN_UNCHANGED);
+      else if (kind === ATT_MISSING) {
+        const missing = attrs[k]!.missing;
+        if (missing === undefined || missing === null) w.byte(COLUMN_NULL);
+        else w.byte(COLUMN_TEXT).countedText(missing);
+      } else {
+        w.truncate(start);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A stored value whose text is made by its type's output function. */
+  private storedValue(ctx: OutputContext, e: SyncEntry, known: TypeInfo | undefined, i: number, src: Uint8Array, start: number, end: number, lsn: Lsn): void {
+    const rel = e.target;
+    const a = rel.attributes[i]!;
+    const type = known ?? ctx.type(a.typeOid);
+    if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
+    const out = type.output;
+    const w = this.w;
+    if (out === 'textout' || out === 'varcharout' || out === 'bpcharout') {
+      w.byte(COLUMN_TEXT).countedRange(src, start, end);
+      return;
+    }
+    if (out === 'int4out' && end - start === 4) {
+      w.byte(COLUMN_TEXT).countedInt(src[start]! | (src[start + 1]! << 8) | (src[start + 2]! << 16) | (src[start + 3]! << 24));
+      return;
+    }
+    let text: string;
+    try {
+      text = outputValueAt(src, start, end, type, ctx.type);
+    } catch (err) {
+      if (err instanceof WalFormatError && err.lsn === undefined) throw new WalFormatError(err.code, `${err.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(lsn)})`, { lsn });
+      throw err;
+    }
+    w.byte(COLUMN_TEXT).countedText(text);
   }
 
   // see logicalrep_write_tuple (proto.c)
