@@ -1,7 +1,7 @@
 // Live, PostgreSQL 15–18: `pgwal slot create --plugin pgoutput` (publications made before it), a workload (replica
 // identity default / full / index, key changes, TOAST unchanged and changed, a user enum and a domain (Type
 // messages), generated and dropped columns, subtransactions and a rollback to savepoint, messages, a transaction
-// that spills, TRUNCATE and changes after it, a column added mid-stream), then `pgwal decode --plugin pgoutput`
+// that spills, TRUNCATE and changes after it, a column added mid-stream, timestamps), then `pgwal decode --plugin pgoutput`
 // equals pg_logical_slot_peek_binary_changes on the server's slot byte for byte, for each proto_version the major
 // has and several publication sets.
 import path from 'node:path';
@@ -77,6 +77,8 @@ async function schema(c: pg.Client, major: number): Promise<void> {
   await c.query(`create table arr_t (id int primary key, xs int[], ts text[], ns numeric[])`);
   await c.query(`create table pt_t (id int primary key, pt point)`);
   await c.query(`create publication p_pt for table pt_t`);
+  // Timestamps without time zone (text: written from their digits): fractions, before 2000, BC, the largest, infinities.
+  await c.query(`create table ts_t (id int primary key, t timestamp)`);
   await c.query(`create publication p_arr for table arr_t`);
 }
 
@@ -103,6 +105,10 @@ async function workload(c: pg.Client, other: pg.Client): Promise<string> {
   await c.query(`delete from parted where k = 1`);
   await c.query(`insert into arr_t values (1, '{1,2}', '[0:1]={a,NULL}', '{1.5,NaN,-2}'), (2, '{{1,2},{3,4}}', '{}', null)`);
   await c.query(`insert into pt_t values (1, '(1,2)')`);
+  await c.query(
+    `insert into ts_t values (1, '2024-01-01 00:00:00'), (2, '2024-01-01 23:59:59.999999'), (3, '2024-01-01 12:00:00.5'), (4, '1999-12-31 23:59:59.000001'), (5, '0044-03-15 12:00:00 BC'), (6, '4713-11-24 00:00:00.01 BC'), (7, '294276-12-31 23:59:59.999999'), (8, 'infinity'), (9, '-infinity'), (10, '1900-02-28 10:20:30.04'), (11, '2024-01-01 09:08:07.000600'), (12, null)`,
+  );
+  await c.query(`update ts_t set t = t + interval '1 day 1 microsecond' where id in (1, 4, 10)`);
   await c.query(`insert into "Other Schema"."Odd ""T""" values (1, E'tab\\tü')`);
   await c.query(`update "Other Schema"."Odd ""T""" set x = 'z'`);
   // A replicated transaction: an Origin message after its Begin (with origin = none, 16+, left out).

@@ -166,6 +166,47 @@ export class MessageWriter {
     return this;
   }
 
+  /**
+   * pq_sendcountedtext of timestamp_out's text from its parts: `date` (the date and a blank, as printed), then the
+   * time of day `tod` in microseconds as HH:MM:SS and the fraction without trailing zeros.
+   */
+  countedTimestamp(date: Uint8Array, tod: number): this {
+    this.ensure(4 + date.length + 18);
+    const buf = this.buf;
+    let at = this.pos + 4;
+    for (let i = 0; i < date.length; i++) buf[at++] = date[i]!;
+    const h = Math.floor(tod / 3_600_000_000);
+    const rem = tod - h * 3_600_000_000;
+    const m = Math.floor(rem / 60_000_000);
+    const sec = rem - m * 60_000_000;
+    const s = Math.floor(sec / 1_000_000);
+    let frac = sec - s * 1_000_000;
+    buf[at++] = 0x30 + Math.floor(h / 10);
+    buf[at++] = 0x30 + (h % 10);
+    buf[at++] = 0x3a; // ':'
+    buf[at++] = 0x30 + Math.floor(m / 10);
+    buf[at++] = 0x30 + (m % 10);
+    buf[at++] = 0x3a;
+    buf[at++] = 0x30 + Math.floor(s / 10);
+    buf[at++] = 0x30 + (s % 10);
+    if (frac !== 0) {
+      let digits = 6;
+      while (frac % 10 === 0) {
+        frac /= 10;
+        digits--;
+      }
+      buf[at++] = 0x2e; // '.'
+      for (let i = at + digits - 1; i >= at; i--) {
+        buf[i] = 0x30 + (frac % 10);
+        frac = Math.floor(frac / 10);
+      }
+      at += digits;
+    }
+    this.view.setUint32(this.pos, at - this.pos - 4);
+    this.pos = at;
+    return this;
+  }
+
   /** pq_sendcountedtext: int32 length, then the bytes. */
   counted(b: Uint8Array): this {
     this.int32(b.length);

@@ -42,6 +42,8 @@ import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, stored
 import { outputValue, outputValueAt, type TypeInfo } from './values.js';
 import { parsePgBool } from './wal2json.js';
 
+const utf8 = new TextEncoder();
+
 export type PgOutputStreaming = 'off' | 'on' | 'parallel';
 
 export interface PgOutputOptions {
@@ -318,7 +320,7 @@ export class PgOutputPlugin implements OutputPlugin {
       this.ownXid = txn.xid;
       this.ownApplied = 0;
       this.distributedApplied = 0;
-      this.distributed = [];
+      if (this.distributed.length > 0) this.distributed = [];
       // Known at a replay from its end (not for a streamed block): the commits while it was in progress.
       if (txn.finalLsn > 0) {
         let from = cat.head;
@@ -832,6 +834,7 @@ export class PgOutputPlugin implements OutputPlugin {
       w.byte(COLUMN_TEXT).countedInt(src[start]! | (src[start + 1]! << 8) | (src[start + 2]! << 16) | (src[start + 3]! << 24));
       return;
     }
+    if (out === 'timestamp_out' && end - start === 8 && this.timestamp(src, start, type, ctx)) return;
     let text: string;
     try {
       text = outputValueAt(src, start, end, type, ctx.type);
@@ -840,6 +843,40 @@ export class PgOutputPlugin implements OutputPlugin {
       throw err;
     }
     w.byte(COLUMN_TEXT).countedText(text);
+  }
+
+  /** The day of the last timestamp written, and its date as outputValueAt prints it (with the blank). */
+  private tsDays = Number.NaN;
+  private tsDate = new Uint8Array(0);
+
+  /**
+   * A timestamp (without time zone) written as timestamp_out's text without a string: the date part as
+   * outputValueAt printed it for the day (a column of timestamps mostly shares its day), the time from its digits.
+   * False when not a safe integer of microseconds (years about 1715 to 2285: no BC, no infinity), which
+   * outputValueAt prints.
+   */
+  private timestamp(src: Uint8Array, at: number, type: TypeInfo, ctx: OutputContext): boolean {
+    const hi = src[at + 4]! | (src[at + 5]! << 8) | (src[at + 6]! << 16) | (src[at + 7]! << 24);
+    if (hi < -0x200000 || hi >= 0x200000) return false;
+    const lo = (src[at]! | (src[at + 1]! << 8) | (src[at + 2]! << 16)) + src[at + 3]! * 0x1000000;
+    const us = hi * 0x1_0000_0000 + lo;
+    let days = Math.floor(us / 86_400_000_000);
+    let tod = us - days * 86_400_000_000;
+    // The division rounds: step back into [0, one day) when it lands one day off.
+    if (tod < 0) {
+      days -= 1;
+      tod += 86_400_000_000;
+    } else if (tod >= 86_400_000_000) {
+      days += 1;
+      tod -= 86_400_000_000;
+    }
+    if (days !== this.tsDays) {
+      const text = outputValueAt(src, at, at + 8, type, ctx.type);
+      this.tsDate = utf8.encode(text.slice(0, text.indexOf(' ') + 1));
+      this.tsDays = days;
+    }
+    this.w.byte(COLUMN_TEXT).countedTimestamp(this.tsDate, tod);
+    return true;
   }
 
   // see logicalrep_write_tuple (proto.c)
@@ -932,11 +969,16 @@ export class PgOutputPlugin implements OutputPlugin {
   private readonly atEnd = new Set<number>();
 
   private endOfTxn(): void {
-    for (const relid of this.atEnd) this.invalidate(relid);
-    this.atEnd.clear();
+    // Mostly nothing to do: no Set iterator or new array per transaction then.
+    if (this.atEnd.size > 0) {
+      for (const relid of this.atEnd) this.invalidate(relid);
+      this.atEnd.clear();
+    }
     // The invalidations distributed to it run again at its end, with its own (ReorderBufferProcessTXN).
-    for (const e of this.distributed) this.execute(e);
-    this.distributed = [];
+    if (this.distributed.length > 0) {
+      for (const e of this.distributed) this.execute(e);
+      this.distributed = [];
+    }
     this.distributedApplied = 0;
   }
 
