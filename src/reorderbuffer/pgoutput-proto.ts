@@ -175,30 +175,32 @@ export class MessageWriter {
     const buf = this.buf;
     let at = this.pos + 4;
     for (let i = 0; i < date.length; i++) buf[at++] = date[i]!;
-    const h = Math.floor(tod / 3_600_000_000);
+    // Past the hours every part fits an int32 (| 0): integer division and remainder, not floating point.
+    const h = Math.floor(tod / 3_600_000_000) | 0;
     const rem = tod - h * 3_600_000_000;
-    const m = Math.floor(rem / 60_000_000);
-    const sec = rem - m * 60_000_000;
-    const s = Math.floor(sec / 1_000_000);
-    let frac = sec - s * 1_000_000;
-    buf[at++] = 0x30 + Math.floor(h / 10);
+    const m = Math.floor(rem / 60_000_000) | 0;
+    const sec = (rem - m * 60_000_000) | 0;
+    const s = (sec / 1_000_000) | 0;
+    let frac = (sec - s * 1_000_000) | 0;
+    buf[at++] = 0x30 + ((h / 10) | 0);
     buf[at++] = 0x30 + (h % 10);
     buf[at++] = 0x3a; // ':'
-    buf[at++] = 0x30 + Math.floor(m / 10);
+    buf[at++] = 0x30 + ((m / 10) | 0);
     buf[at++] = 0x30 + (m % 10);
     buf[at++] = 0x3a;
-    buf[at++] = 0x30 + Math.floor(s / 10);
+    buf[at++] = 0x30 + ((s / 10) | 0);
     buf[at++] = 0x30 + (s % 10);
     if (frac !== 0) {
       let digits = 6;
       while (frac % 10 === 0) {
-        frac /= 10;
+        frac = (frac / 10) | 0;
         digits--;
       }
       buf[at++] = 0x2e; // '.'
       for (let i = at + digits - 1; i >= at; i--) {
-        buf[i] = 0x30 + (frac % 10);
-        frac = Math.floor(frac / 10);
+        const q = (frac / 10) | 0;
+        buf[i] = 0x30 + (frac - 10 * q);
+        frac = q;
       }
       at += digits;
     }
