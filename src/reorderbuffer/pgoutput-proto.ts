@@ -149,18 +149,20 @@ export class MessageWriter {
     this.ensure(4 + 11);
     const buf = this.buf;
     let at = this.pos + 4;
+    // |v| ≤ 2^31: unsigned 32-bit division (>>> 0), not floating point.
     let u = v;
     if (v < 0) {
       buf[at++] = 0x2d; // '-'
       u = -v;
     }
-    let digits = 1;
-    for (let t = u; t >= 10; t = Math.floor(t / 10)) digits++;
-    for (let i = at + digits - 1; i >= at; i--) {
-      buf[i] = 0x30 + (u % 10);
-      u = Math.floor(u / 10);
-    }
+    const digits = u < 10 ? 1 : u < 100 ? 2 : u < 1000 ? 3 : u < 10000 ? 4 : u < 100000 ? 5 : u < 1000000 ? 6 : u < 10000000 ? 7 : u < 100000000 ? 8 : u < 1000000000 ? 9 : 10;
     at += digits;
+    let i = at;
+    do {
+      const q = (u / 10) >>> 0;
+      buf[--i] = 0x30 + (u - 10 * q);
+      u = q;
+    } while (u !== 0);
     this.view.setUint32(this.pos, at - this.pos - 4);
     this.pos = at;
     return this;
