@@ -9,7 +9,7 @@
 import { formatLsn, type Lsn } from '../lsn.js';
 import { BKPBLOCK_FORK_MASK, MAIN_FORKNUM, type DecodedRecord } from '../xlogreader/record.js';
 import type { Major } from '../xlogreader/profile.js';
-import { parseAbort, parseCommit, parseXactInvalidations, XLOG_XACT_HAS_INFO } from '../xlogreader/rmgrdesc/xact.js';
+import { parseAbort, parseCommit, parseXactInvalidations } from '../xlogreader/rmgrdesc/xact.js';
 import { readInvalMessages } from '../xlogreader/rmgrdesc/standby.js';
 import { parseHeapDelete, parseHeapInsert } from '../xlogreader/rmgrdesc/heap-parse.js';
 import { restoreBlockImage } from '../xlogreader/fpi.js';
@@ -240,15 +240,12 @@ export class PgOutputCatalog extends DelegatingCatalog {
       return;
     }
     if (op !== 0x00 && op !== 0x30 && op !== 0x20 && op !== 0x40) return;
-    // Most ends: no subtransactions, no messages and nothing kept for the xid, so nothing to do. Without
-    // XLOG_XACT_HAS_INFO the record has no xl_xact_xinfo (no subtransactions, messages or two-phase xid): known
-    // without parsing it.
-    if ((rec.info & XLOG_XACT_HAS_INFO) === 0 && this.keepsNothing(rec.xid)) return;
     const commit = op === 0x00 || op === 0x30;
     const p = commit ? parseCommit(rec, this.major) : parseAbort(rec, this.major);
     const xid = p.twophaseXid !== 0 ? p.twophaseXid : rec.xid;
     const top = this.topOf.get(xid);
-    if (p.subxacts.length === 0 && p.nmsgs === 0 && this.keepsNothing(xid)) return;
+    // Most ends: no subtransactions, no messages and nothing kept for the xid, so nothing to do.
+    if (p.subxacts.length === 0 && p.nmsgs === 0 && (top === undefined || top === xid) && !this.commands.has(xid) && !this.txnWrites.has(xid) && !this.pendingWrites.has(xid) && !this.pendingOrigins.has(xid)) return;
     if (!commit && top !== undefined && top !== xid) {
       // A subtransaction rolled back: its changes, commands and catalog rows are gone with it.
       for (const m of [xid, ...p.subxacts]) {
@@ -299,12 +296,6 @@ export class PgOutputCatalog extends DelegatingCatalog {
       this.txnWrites.delete(m);
       this.pendingWrites.delete(m);
     }
-  }
-
-  /** Nothing is kept for `xid`: no subtransaction's, and no commands, catalog writes or origins. */
-  private keepsNothing(xid: number): boolean {
-    const top = this.topOf.get(xid);
-    return (top === undefined || top === xid) && !this.commands.has(xid) && !this.txnWrites.has(xid) && !this.pendingWrites.has(xid) && !this.pendingOrigins.has(xid);
   }
 
   private forget(xid: number): void {
