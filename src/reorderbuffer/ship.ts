@@ -39,6 +39,8 @@ const OP_STREAM_COMMIT = 16;
 const OP_STREAM_CHANGE = 17;
 const OP_STREAM_TRUNCATE = 18;
 const OP_STREAM_MESSAGE = 19;
+/** The end of a record whose decoding made callbacks (one byte, no context). */
+const OP_RECORD_END = 20;
 
 const ACTIONS: readonly RowAction[] = ['INSERT', 'UPDATE', 'DELETE'];
 const ACTION_CODE: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2 };
@@ -50,6 +52,8 @@ const T_PREPARE_END = 4;
 const T_PREPARE_TIME = 8;
 const T_STREAMED = 16;
 const T_STREAMED_TRUE = 32;
+/** The same transaction object as the callback before. */
+const T_SAME = 0xff;
 
 /** Outputs whose value names other types than the column's own closure (a regtype's OID, a record's type). */
 const DYNAMIC_OUTPUTS = new Set(['regtypeout', 'multirange_out', 'anyarray_out', 'anycompatiblearray_out']);
@@ -77,6 +81,8 @@ export class ShippingPlugin {
   private readonly columnTypes = new WeakMap<DecoderRelation, { oids: number[]; dynamic: boolean }>();
   private readonly types = new Map<number, TypeInfo>();
 
+  /** The transaction object last written into a batch. */
+  private lastTxn: ReorderTxn | undefined = undefined;
   /** Where batches go; undefined while callbacks still go to `real` on this thread (before `ship`). */
   private post: ((m: ShipMessage, transfer?: ArrayBuffer[]) => void) | undefined = undefined;
 
@@ -128,6 +134,7 @@ export class ShippingPlugin {
     this.buf = new Uint8Array(this.batchSize);
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;
+    this.lastTxn = undefined;
   }
 
   /** Whether callbacks are shipped. */
@@ -161,8 +168,23 @@ export class ShippingPlugin {
     }
   }
 
+  /** Callbacks were written since the last record end. */
+  private inRecord = false;
+
+  /**
+   * The record whose decoding made the callbacks since the last call has been processed whole: the other thread
+   * is told, so that rows of a record that fails later (there or here) are dropped as they are on one thread.
+   */
+  recordEnd(): void {
+    if (!this.inRecord) return;
+    this.inRecord = false;
+    this.room(1);
+    this.buf[this.pos++] = OP_RECORD_END;
+  }
+
   /** op, the context's LSN, xid and changeXid: 1 + 8 + 4 + 4 bytes. */
   private head(op: number, ctx: OutputContext): void {
+    this.inRecord = true;
     const c = ctx as Ctx;
     const v = this.view;
     this.buf[this.pos] = op;
@@ -177,6 +199,12 @@ export class ShippingPlugin {
   }
 
   private putTxn(txn: ReorderTxn): void {
+    // A transaction's changes come with the object its begin came with: sent once, then named as the same.
+    if (txn === this.lastTxn) {
+      this.buf[this.pos++] = T_SAME;
+      return;
+    }
+    this.lastTxn = txn;
     const v = this.view;
     let p = this.pos;
     let flags = 0;
@@ -337,7 +365,7 @@ export class ShippingPlugin {
     const buf = this.buf;
     if (newLen > 0) {
       const from = ch.newAt;
-      if (newLen <= 64) for (let i = 0; i < newLen; i++) buf[p + i] = src[from + i]!;
+      if (newLen <= 256) for (let i = 0; i < newLen; i++) buf[p + i] = src[from + i]!;
       else buf.set(src.subarray(from, from + newLen), p);
       p += newLen;
     }
@@ -396,6 +424,8 @@ function plain(values: readonly RawValue[] | undefined): RawValue[] | undefined 
 export interface ReplaySink {
   /** A text or bytes row at `lsn` / `xid`. */
   row(lsn: Lsn, xid: number, data: string | Uint8Array): void;
+  /** The rows so far are those of records processed whole. */
+  recordEnd?(): void;
   /** Text rows as bytes (undefined: rows come to `row`). */
   readonly textRows?: { start(lsn: Lsn, xid: number): ReturnType<TextRowBytes['start']>; end(): void; cancel(): void } | undefined;
 }
@@ -405,6 +435,7 @@ export interface ReplaySink {
  * types and relations from what was shipped. Errors come out of `receive` as they would from the decoder.
  */
 export class CallbackReplayer {
+  private lastTxn: ReorderTxn | undefined = undefined;
   private readonly relations = new Map<number, DecoderRelation>();
   private readonly types = new Map<number, TypeInfo>();
   private readonly ctx: OutputContext & { lsn: Lsn; xid: number; changeXid: number };
@@ -412,7 +443,7 @@ export class CallbackReplayer {
   constructor(
     private readonly plugin: OutputPlugin,
     major: number,
-    sink: ReplaySink,
+    private readonly sink: ReplaySink,
     private readonly timezone: string | undefined,
   ) {
     const types = this.types;
@@ -491,6 +522,10 @@ export class CallbackReplayer {
     let txn: ReorderTxn | undefined;
     const readTxn = (): ReorderTxn => {
       const flags = buf[at]!;
+      if (flags === T_SAME) {
+        at++;
+        return this.lastTxn!;
+      }
       const o = at + 1;
       const t: { -readonly [K in keyof ReorderTxn]: ReorderTxn[K] } = {
         xid: v.getUint32(o, true),
@@ -506,6 +541,7 @@ export class CallbackReplayer {
       at = o + 64;
       if (flags & T_GID) t.gid = readText();
       if (flags & T_STREAMED) t.streamed = (flags & T_STREAMED_TRUE) !== 0;
+      this.lastTxn = t;
       return t;
     };
     const readText = (): string => {
@@ -516,6 +552,11 @@ export class CallbackReplayer {
     };
     while (at < length) {
       const op = buf[at]!;
+      if (op === OP_RECORD_END) {
+        at++;
+        this.sink.recordEnd?.();
+        continue;
+      }
       ctx.lsn = v.getFloat64(at + 1, true);
       ctx.xid = v.getUint32(at + 9, true);
       ctx.changeXid = v.getUint32(at + 13, true);
