@@ -14,9 +14,9 @@ import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
 
 const fixtures = listFixtures();
 
-function run(args: string[], closeAfterFirst = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], closeAfterFirst = false, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const out: Buffer[] = [];
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -46,6 +46,16 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode
       const theirs = server(f, answer);
       expect(theirs.length).toBeGreaterThan(0);
       expect(r.stdout).toBe(theirs);
+    });
+  }
+  // auto: the thread starts after some WAL (here 16 kB instead of 8 MB) and takes over once ready, between records
+  // (where that falls depends on how soon it is ready; test/ship.test.ts switches at fixed records).
+  const slot = f.meta.slots.find((x) => x.plugin === 'test_decoding' && !x.twoPhase);
+  if (slot !== undefined) {
+    it('auto, switching to the thread midway: the server\'s decoded-xids.tsv', async () => {
+      const r = await run(['decode', '--state', path.join(f.dir, 'slot.state'), '-p', f.dir, '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn], false, { PGWAL_FORMAT_THREAD_AFTER: '16384' });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(server(f, 'decoded-xids.tsv'));
     });
   }
   if (f.meta.wal2jsonOptions !== undefined) {

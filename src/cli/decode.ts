@@ -97,7 +97,7 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
                       streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
                       as debug_logical_replication_streaming = immediate does
   --format-thread auto|on|off  test_decoding's and json's rows formatted on a second thread while the first reads,
-                      decodes and reorders (output the same): auto (default) starts it once 32 MB of WAL were read,
+                      decodes and reorders (output the same): auto (default) starts it once 8 MB of WAL were read,
                       reading from folders with output to a file or pipe, without stream-changes, old-rows or
                       --confirm-every; on starts it at once wherever it can be used; off keeps one thread
   --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
@@ -455,21 +455,27 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
         const restartAt = (): Lsn => decoder.restartPoint(current);
         const iter = files!.recordsSync(range);
         // The second thread starts at once with --format-thread on; with auto, once the run has read enough WAL
-        // for its start-up to pay (between records: no transaction is being emitted then).
+        // for its start-up to pay, and rows go to it once it is ready (meanwhile they are formatted here). The
+        // switch is between records: no transaction is being emitted then.
         let thread: FormatThread | undefined;
-        let threadAt = shipping === undefined ? Infinity : threadMode === 'on' ? 0 : range.start + FORMAT_THREAD_AFTER;
+        let threadAt = shipping === undefined ? Infinity : threadMode === 'on' ? 0 : range.start + (Number(io.env.PGWAL_FORMAT_THREAD_AFTER) || FORMAT_THREAD_AFTER);
+        let shipped = false;
         try {
           for (const rec of iter) {
             if (rec.lsn >= threadAt) {
               threadAt = Infinity;
-              flushPending();
               thread = shipping!.start({ plugin: shipping!.spec, major: profile.major, withLsn, timezone: state.timezone }, outBytes!);
+            }
+            if (thread !== undefined && !shipped && (threadMode === 'on' || thread.ready)) {
+              shipped = true;
+              flushPending();
+              shipping!.shipper.ship(thread.post);
             }
             lastRecord = rec.lsn;
             current = rec.endLsn;
             hooks.checkRecord(rec);
             decoder.process(rec);
-            if (thread !== undefined) shipping!.shipper.recordEnd();
+            if (shipped) shipping!.shipper.recordEnd();
             let text = '';
             if (flushEach || pending.length >= 65536 || bytesOut.length >= BYTES_FLUSH_AT) {
               // Binary rows go out from their buffer here, before emittedNow may confirm them.
@@ -481,29 +487,29 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
             wholeBytes = bytesOut.length;
           }
         } catch (e) {
-          if (thread !== undefined) {
-            // The rows shipped before the failure are written; a failure the other thread met first is the one told.
-            try {
-              shipping!.shipper.flush();
-              thread.drain('drop');
-            } finally {
-              thread.close();
-            }
-            throw e;
-          }
-          if (whole > 0) out(pending.slice(0, whole));
-          pending = '';
-          bytesOut.length = Math.min(wholeBytes, bytesOut.length);
-          flushPending();
-          throw e;
-        }
-        if (thread !== undefined) {
           try {
-            shipping!.shipper.flush();
-            thread.drain();
+            if (shipped) {
+              // The rows shipped before the failure are written; a failure the other thread met first is the one told.
+              shipping!.shipper.flush();
+              thread!.drain('drop');
+              throw e;
+            }
+            if (whole > 0) out(pending.slice(0, whole));
+            pending = '';
+            bytesOut.length = Math.min(wholeBytes, bytesOut.length);
+            flushPending();
+            throw e;
           } finally {
-            thread.close();
+            thread?.close();
           }
+        }
+        try {
+          if (shipped) {
+            shipping!.shipper.flush();
+            thread!.drain();
+          }
+        } finally {
+          thread?.close();
         }
         flushPending();
         endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
@@ -574,12 +580,15 @@ function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; r
   };
 }
 
-/** With --format-thread auto, the WAL read before the second thread starts (its start-up is ~30 ms of a core). */
-const FORMAT_THREAD_AFTER = 32 * 1048576;
+/**
+ * With --format-thread auto, the WAL read before the second thread starts (its start-up is ~50 ms of a core).
+ * PGWAL_FORMAT_THREAD_AFTER (bytes) sets another, for tests of the switch on small WAL.
+ */
+const FORMAT_THREAD_AFTER = 8 * 1048576;
 
 /**
- * The plugin behind a ShippingPlugin, for --format-thread: its callbacks go to it on this thread until `start`,
- * then to a FormatThread running a plugin made from `spec` (the options, structured-cloned). Undefined when the
+ * The plugin behind a ShippingPlugin, for --format-thread: its callbacks go to it on this thread until the
+ * shipper ships them to a FormatThread (`start`) running a plugin made from `spec` (the options, structured-cloned). Undefined when the
  * thread cannot be had: the CLI is not built (run from its sources), or the options do not clone.
  */
 async function formatThreadPlan(
@@ -601,11 +610,7 @@ async function formatThreadPlan(
     plugin: shipper.plugin,
     shipper,
     spec: { name, options },
-    start: (data, write) => {
-      const thread = new FormatThread(data, write);
-      shipper.ship(thread.post);
-      return thread;
-    },
+    start: (data, write) => new FormatThread(data, write),
   };
 }
 

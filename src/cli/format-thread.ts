@@ -39,13 +39,18 @@ export class FormatThread {
   ) {
     const file = workerFile();
     if (file === undefined) throw new WalError('internal', 'the format thread module is missing');
-    const progress = new SharedArrayBuffer(4);
+    const progress = new SharedArrayBuffer(8);
     this.progress = new Int32Array(progress);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(file, { workerData: { ...data, progress, port: port2 } satisfies FormatWorkerData, transferList: [port2], stdout: true, stderr: true });
     // Its exit is not waited for: the process ends with this thread.
     this.worker.unref();
+  }
+
+  /** Whether the thread has loaded its modules (messages sent before wait for it). */
+  get ready(): boolean {
+    return Atomics.load(this.progress, 1) === 1;
   }
 
   /** Sends one message; writes the rows that came back; waits while too much is in flight. */

@@ -9,7 +9,7 @@ export interface FormatWorkerData {
   major: number;
   withLsn: boolean;
   timezone: string | undefined;
-  /** [0]: messages handled (progress), which the decoding thread waits on. */
+  /** [0]: messages handled (progress), which the decoding thread waits on; [1]: 1 once ready (modules loaded). */
   progress: SharedArrayBuffer;
   /** Where rows and errors go. */
   port: MessagePort;
@@ -119,6 +119,7 @@ async function run(): Promise<void> {
   } catch (e) {
     fail(e);
   }
+  Atomics.store(progress, 1, 1);
   parentPort!.on('message', (m: ShipMessage | FlushMessage) => {
     if (!failed) handle(m);
     step();

@@ -365,7 +365,7 @@ export class ShippingPlugin {
     const buf = this.buf;
     if (newLen > 0) {
       const from = ch.newAt;
-      if (newLen <= 256) for (let i = 0; i < newLen; i++) buf[p + i] = src[from + i]!;
+      if (newLen <= 32) for (let i = 0; i < newLen; i++) buf[p + i] = src[from + i]!;
       else buf.set(src.subarray(from, from + newLen), p);
       p += newLen;
     }
