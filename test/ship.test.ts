@@ -6,8 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { LogicalDecoder, type DecoderCatalog, type DecoderOptions } from '../src/reorderbuffer/logical.js';
 import type { CatalogView } from '../src/reorderbuffer/catalog.js';
-import { HistoricCatalog } from '../src/catalog/historic.js';
-import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { ByteRows } from '../src/reorderbuffer/row-bytes.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from '../src/reorderbuffer/testdecoding.js';
@@ -17,7 +15,7 @@ import type { OutputPlugin } from '../src/reorderbuffer/plugin.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import type { DecodedRecord } from '../src/xlogreader/record.js';
 import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/fixtures.js';
-import { fixtureRead } from './support/wal.js';
+import { fixtureCatalog, fixtureRead } from './support/wal.js';
 
 const fixtures = listFixtures();
 const utf8 = new TextDecoder();
@@ -99,11 +97,7 @@ const RUNS: Run[] = [
 ];
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
-  const pages = (f.meta.files as Record<string, string>).catalogPages;
-  const catalog = (): DecoderCatalog | CatalogView =>
-    pages !== undefined
-      ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
-      : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
+  const catalog = (): DecoderCatalog | CatalogView => fixtureCatalog(f);
   const major = profileForMajor(f.meta.major)!.major;
 
   it('test_decoding shipped prints the server rows (include-xids on and off), from the start and from midway', () => {

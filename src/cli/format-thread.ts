@@ -9,8 +9,8 @@ import { WalError, WalFormatError } from '../errors.js';
 import type { ShipMessage } from '../reorderbuffer/ship.js';
 import type { FlushMessage, FormatReply, FormatWorkerData } from './format-worker.js';
 
-/** Batches (of 256 KiB) in flight before this thread waits for the other: bounds the memory between the two. */
-const IN_FLIGHT = 16;
+/** Batches (of 1 MiB) in flight before this thread waits for the other: bounds the memory between the two. */
+const IN_FLIGHT = 8;
 const STALL_MS = 120_000;
 
 /** The worker's module beside this one (the built CLI's); undefined when not built (run from the sources). */

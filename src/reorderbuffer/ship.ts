@@ -89,7 +89,7 @@ export class ShippingPlugin {
   constructor(
     private readonly real: OutputPlugin,
     private readonly probe: OutputPlugin,
-    private readonly batchSize = 256 * 1024,
+    private readonly batchSize = 1024 * 1024,
   ) {
     this.buf = new Uint8Array(0);
     this.view = new DataView(this.buf.buffer);
