@@ -24,8 +24,9 @@ import { OutputBuffer } from './output-buffer.js';
 import type { TextByteSink } from '../reorderbuffer/row-bytes.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
-import type { ShippingPlugin } from '../reorderbuffer/ship.js';
-import type { FormatThread } from './format-thread.js';
+import { ShippingPlugin } from '../reorderbuffer/ship.js';
+// Static: loading them when the thread starts would need an await in the synchronous decode loop.
+import { FormatThread, formatThreadAvailable } from './format-thread.js';
 import type { FormatWorkerData } from './format-worker.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -595,7 +596,6 @@ async function formatThreadPlan(
   real: OutputPlugin,
   makeProbe: () => Promise<OutputPlugin>,
 ): Promise<{ plugin: OutputPlugin; shipper: ShippingPlugin; spec: FormatWorkerData['plugin']; start: (data: Omit<FormatWorkerData, 'progress' | 'port'>, write: (b: Uint8Array, n: number) => void) => FormatThread } | undefined> {
-  const { FormatThread, formatThreadAvailable } = await import('./format-thread.js');
   if (!formatThreadAvailable()) return undefined;
   const name = real instanceof TestDecodingPlugin ? 'test_decoding' : 'json';
   let options: unknown;
@@ -604,7 +604,6 @@ async function formatThreadPlan(
   } catch {
     return undefined;
   }
-  const { ShippingPlugin } = await import('../reorderbuffer/ship.js');
   const shipper = new ShippingPlugin(real, await makeProbe());
   return {
     plugin: shipper.plugin,
