@@ -252,24 +252,37 @@ export class ShippingPlugin {
     this.pos += 12;
   }
 
+  /** The relation of the change before, and its column types. */
+  private lastRel: DecoderRelation | undefined = undefined;
+  private lastTypes: { oids: number[]; dynamic: boolean } | undefined = undefined;
+
   /** The relation as the catalog answers now, and its columns' types, shipped where they are new. */
-  private relation(ctx: OutputContext, rel: DecoderRelation): void {
-    if (this.relations.get(rel.oid) !== rel) {
-      this.relations.set(rel.oid, rel);
-      this.send({ t: 'relation', relation: rel });
+  private relation(ctx: OutputContext, rel: DecoderRelation): { oids: number[]; dynamic: boolean } {
+    let ct = this.lastTypes;
+    if (rel !== this.lastRel) {
+      if (this.relations.get(rel.oid) !== rel) {
+        this.relations.set(rel.oid, rel);
+        this.send({ t: 'relation', relation: rel });
+      }
+      ct = this.columnTypes.get(rel);
+      if (ct === undefined) {
+        const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
+        ct = { oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)) };
+        this.columnTypes.set(rel, ct);
+      }
+      this.lastRel = rel;
+      this.lastTypes = ct;
     }
-    let ct = this.columnTypes.get(rel);
-    if (ct === undefined) {
-      const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
-      ct = { oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)) };
-      this.columnTypes.set(rel, ct);
-    }
+    // Types are asked for at every change: the catalog may answer with a new one (an enum's new label) at any.
+    const oids = ct!.oids;
     let fresh: TypeInfo[] | undefined;
-    for (const oid of ct.oids) {
+    for (let i = 0; i < oids.length; i++) {
+      const oid = oids[i]!;
       const t = ctx.type(oid);
       if (t !== undefined && this.types.get(oid) !== t) fresh = this.closure(ctx, t, (fresh ??= []));
     }
     if (fresh !== undefined) this.send({ t: 'types', types: fresh });
+    return ct!;
   }
 
   /** Whether values of type `oid` may name types outside its closure (then each row is probed). */
@@ -342,8 +355,7 @@ export class ShippingPlugin {
   private change(op: number, ctx: OutputContext, txn: ReorderTxn, ch: RowChange): void {
     if (!this.alwaysShipped) this.always(ctx);
     const rel = ch.relation;
-    this.relation(ctx, rel);
-    if (this.columnTypes.get(rel)!.dynamic) this.probeRow(ctx, txn, ch);
+    if (this.relation(ctx, rel).dynamic) this.probeRow(ctx, txn, ch);
     if (!(ch instanceof StoredRowChange)) {
       this.cloned(op, ctx, txn, { lsn: ch.lsn, action: ch.action, relid: rel.oid, newTuple: plain(ch.newTuple), oldTuple: plain(ch.oldTuple), oldRow: plain(ch.oldRow), oldRowComplete: ch.oldRowComplete });
       return;
