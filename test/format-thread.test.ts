@@ -139,6 +139,17 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
     expect(again).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('streamed and spilled transactions, and whole old rows: the same rows as on one thread', async () => {
+    const large = fixtures.find((x) => x.id === 'pg15/large-records')!;
+    for (const more of [['-o', 'stream-changes=1', '--memory-limit', '0'], ['--memory-limit', '64kB'], ['-o', 'old-rows=full']]) {
+      const args = ['decode', '--state', path.join(large.dir, 'slot.state'), '-p', large.dir, '--end', large.meta.endLsn, '--with-lsn', '--spill-dir', work, ...more];
+      const one = await run([...args, '--format-thread', 'off']);
+      expect(one.code, more.join(' ')).toBe(0);
+      expect(one.stdout.length).toBeGreaterThan(0);
+      expect(await run([...args, '--format-thread', 'on']), more.join(' ')).toEqual(one);
+    }
+  });
+
   it('a bad --format-thread value is one line, exit 1', async () => {
     const r = await run(['decode', '--state', path.join(f.dir, 'slot.state'), '-p', f.dir, '--format-thread', 'sometimes']);
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'pgwal decode: error: --format-thread must be auto, on or off, not "sometimes"\n' });
