@@ -36,11 +36,23 @@ const server = (f: Fixture, file: string): string =>
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-format-thread-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
+/**
+ * A private copy of a fixture's state file (decode locks the state: other test files decode the same fixtures at
+ * the same time), its catalog pages named where they are.
+ */
+function stateCopy(f: Fixture, name: string): string {
+  const state = parseSlotState(fs.readFileSync(path.join(f.dir, name)), name);
+  if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.join(f.dir, state.catalogPagesFile);
+  const file = path.join(fs.mkdtempSync(path.join(work, 'state-')), name);
+  fs.writeFileSync(file, serializeSlotState(state));
+  return file;
+}
+
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode --format-thread on, %s', (_id, f) => {
   for (const slot of f.meta.slots.filter((x) => x.plugin === 'test_decoding')) {
     const [stateFile, answer] = slot.twoPhase ? ['slot-2pc.state', 'decoded-twophase.tsv'] : ['slot.state', 'decoded.tsv'];
     it(`${stateFile} → the server's ${answer}`, async () => {
-      const r = await run(['decode', '--state', path.join(f.dir, stateFile), '-p', f.dir, '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn, '--format-thread', 'on']);
+      const r = await run(['decode', '--state', stateCopy(f, stateFile), '-p', f.dir, '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn, '--format-thread', 'on']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const theirs = server(f, answer);
@@ -53,7 +65,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode
   const slot = f.meta.slots.find((x) => x.plugin === 'test_decoding' && !x.twoPhase);
   if (slot !== undefined) {
     it('auto, switching to the thread midway: the server\'s decoded-xids.tsv', async () => {
-      const r = await run(['decode', '--state', path.join(f.dir, 'slot.state'), '-p', f.dir, '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn], false, { PGWAL_FORMAT_THREAD_AFTER: '16384' });
+      const r = await run(['decode', '--state', stateCopy(f, 'slot.state'), '-p', f.dir, '-o', 'skip-empty-xacts=1', '--with-lsn', '--end', f.meta.endLsn], false, { PGWAL_FORMAT_THREAD_AFTER: '16384' });
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe(server(f, 'decoded-xids.tsv'));
     });
@@ -63,7 +75,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode
       it(`slot-wal2json.state → the server's ${name}.tsv`, async () => {
         const opts: string[] = [];
         for (let i = 0; i < options.length; i += 2) if (options[i] !== 'format-version') opts.push('-o', `${options[i]}=${options[i + 1]}`);
-        const r = await run(['decode', '--state', path.join(f.dir, 'slot-wal2json.state'), '-p', f.dir, '--with-lsn', '--end', f.meta.endLsn, '--format-thread', 'on', ...opts]);
+        const r = await run(['decode', '--state', stateCopy(f, 'slot-wal2json.state'), '-p', f.dir, '--with-lsn', '--end', f.meta.endLsn, '--format-thread', 'on', ...opts]);
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
         expect(r.stdout).toBe(server(f, `${name}.tsv`));
@@ -77,7 +89,7 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
 
   it('a value that cannot be printed: the same error line, exit code and rows before it as on one thread', async () => {
     // The slot's catalog with a column of the second table given a type it lacks: its rows cannot be printed.
-    const state = parseSlotState(fs.readFileSync(path.join(f.dir, 'slot.state')), 'slot.state');
+    const state = parseSlotState(fs.readFileSync(stateCopy(f, 'slot.state')), 'slot.state');
     const rel = state.catalog.relations.find((r) => r.namespace === 'public' && r.name === 'types_full')!;
     rel.attributes.find((a) => a.name === 'n')!.typeOid = 424242;
     delete state.catalogPagesFile;
@@ -95,7 +107,7 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
   it('damaged WAL midway: the same error, exit code and rows (of the records before it) as on one thread', async () => {
     const dir = fs.mkdtempSync(path.join(work, 'damaged-'));
     for (const name of f.meta.segments) fs.writeFileSync(path.join(dir, name), readSegment(f, name));
-    fs.copyFileSync(path.join(f.dir, 'slot.state'), path.join(dir, 'slot.state'));
+    fs.copyFileSync(stateCopy(f, 'slot.state'), path.join(dir, 'slot.state'));
     // A byte inside the record after the third COMMIT row (its end): its CRC fails, with valid WAL after it.
     const commits = readTsv(f, 'decoded.tsv').filter((r) => r.data!.startsWith('COMMIT'));
     expect(commits.length).toBeGreaterThan(4);
@@ -115,9 +127,7 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
 
   it('a reader that closes stdout: exit 141, quietly, and --advance confirms nothing', async () => {
     const large = fixtures.find((x) => x.id === 'pg15/large-records')!;
-    const dir = fs.mkdtempSync(path.join(work, 'epipe-'));
-    const state = path.join(dir, 'slot.state');
-    fs.copyFileSync(path.join(large.dir, 'slot.state'), state);
+    const state = stateCopy(large, 'slot.state');
     const before = fs.readFileSync(state);
     const r = await run(['decode', '--state', state, '-p', large.dir, '--advance', '--format-thread', 'on'], true);
     expect(r).toMatchObject({ code: 141, stderr: '' });
@@ -125,9 +135,7 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
   });
 
   it('--advance: the slot moves to the last commit once its rows are written', async () => {
-    const dir = fs.mkdtempSync(path.join(work, 'advance-'));
-    const state = path.join(dir, 'slot.state');
-    fs.copyFileSync(path.join(f.dir, 'slot.state'), state);
+    const state = stateCopy(f, 'slot.state');
     const r = await run(['decode', '--state', state, '-p', f.dir, '--advance', '--end', f.meta.endLsn, '--format-thread', 'on', '-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(server(f, 'decoded.tsv'));
@@ -142,7 +150,7 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
   it('streamed and spilled transactions, and whole old rows: the same rows as on one thread', async () => {
     const large = fixtures.find((x) => x.id === 'pg15/large-records')!;
     for (const more of [['-o', 'stream-changes=1', '--memory-limit', '0'], ['--memory-limit', '64kB'], ['-o', 'old-rows=full']]) {
-      const args = ['decode', '--state', path.join(large.dir, 'slot.state'), '-p', large.dir, '--end', large.meta.endLsn, '--with-lsn', '--spill-dir', work, ...more];
+      const args = ['decode', '--state', stateCopy(large, 'slot.state'), '-p', large.dir, '--end', large.meta.endLsn, '--with-lsn', '--spill-dir', work, ...more];
       const one = await run([...args, '--format-thread', 'off']);
       expect(one.code, more.join(' ')).toBe(0);
       expect(one.stdout.length).toBeGreaterThan(0);
@@ -151,7 +159,7 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
   });
 
   it('a bad --format-thread value is one line, exit 1', async () => {
-    const r = await run(['decode', '--state', path.join(f.dir, 'slot.state'), '-p', f.dir, '--format-thread', 'sometimes']);
+    const r = await run(['decode', '--state', stateCopy(f, 'slot.state'), '-p', f.dir, '--format-thread', 'sometimes']);
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'pgwal decode: error: --format-thread must be auto, on or off, not "sometimes"\n' });
   });
 });
