@@ -30,7 +30,7 @@ export default defineConfig([
     // the library's eight entries as well, which cut the code of `pgwal dump` and `pgwal decode` into many more
     // files: each file is a cost at every start (bench/README.md, start-up). The CLI carries its own copy of the
     // library code it uses.
-    entry: { main: 'src/cli/main.ts' },
+    entry: { main: 'src/cli/main.ts', 'format-worker': 'src/cli/format-worker.ts' },
     outDir: 'dist/cli',
     format: ['esm'],
     target: 'node20',

@@ -217,7 +217,12 @@ async function pgbench(results: Record<string, unknown> & { targets: Target[] })
     throw new Error(`pgwal decode's output differs from the server's: ${check.digest!.rows} rows, sha256 ${check.digest!.sha256}`);
   }
   const cli = await timeChild(process.execPath, decodeArgs(c), 'null');
+  // The same on one thread (--format-thread off): how the ratio moves from one core to two.
+  log('measuring pgwal decode --format-thread off (rows formatted on the decoding thread) …');
+  const cliOne = await timeChild(process.execPath, [...decodeArgs(c), '--format-thread', 'off'], 'null');
   const cliJson = await jsonCli(c, wj!.digest);
+  log('measuring pgwal decode --plugin json --format-thread off …');
+  const cliJsonOne = await timeChild(process.execPath, [...decodeArgs(c), '--plugin', 'json', '--format-thread', 'off'], 'null');
   const cliPgo = await pgoutputCli(c, pgo.digest);
 
   const rowsPerS = (t: Timed, rows = m.serverRows): string => `${(rows / t.median / 1e3).toFixed(0)} k`;
@@ -243,8 +248,10 @@ async function pgbench(results: Record<string, unknown> & { targets: Target[] })
         row(`server: … peek_binary_changes (pgoutput v1; ${fmt(pgo.rows)} rows)`, pgo, pgo.rows),
         row('pgwal library loop (in-process: reader + TestDecodingDecoder, text of every row)', lib, m.serverRows, td),
         row(`pgwal library loop, wal2json format-version 2 plugin (${fmt(wLib.rows)} JSON rows)`, libJson, wLib.rows, wj),
-        row('pgwal `decode` (CLI, whole process, stdout to /dev/null)', cli, m.serverRows, td),
-        row('pgwal `decode --plugin json` (wal2json format-version 2; CLI, whole process, stdout to /dev/null)', cliJson, wj!.rows, wj),
+        row('pgwal `decode` (CLI, whole process, stdout to /dev/null; rows formatted on a second thread)', cli, m.serverRows, td),
+        row('pgwal `decode --format-thread off` (the same on one thread)', cliOne, m.serverRows, td),
+        row('pgwal `decode --plugin json` (wal2json format-version 2; CLI, whole process, stdout to /dev/null; second thread)', cliJson, wj!.rows, wj),
+        row('pgwal `decode --plugin json --format-thread off` (one thread)', cliJsonOne, wj!.rows, wj),
         row('pgwal `decode --plugin pgoutput` (v1, bench_pub; CLI, whole process, `\\x` hex to /dev/null)', cliPgo, pgo.rows, pgo),
       ],
     ),
@@ -268,7 +275,8 @@ async function pgbench(results: Record<string, unknown> & { targets: Target[] })
   );
   log(`the library loop's process RSS at exit: ${(w.rss / 2 ** 20).toFixed(0)} MiB; the CLI's peak: ${both(cli.maxRssKiB)}`);
 
-  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverWal2json: wj, serverPgoutput: pgo, library: lib, libraryJson: libJson, libraryCpu: cpu, cli, cliJson, cliPgoutput: cliPgo });
+  log(`one thread against two (--format-thread off / default): test_decoding ${(cliOne.median / cli.median).toFixed(2)}×, json ${(cliJsonOne.median / cliJson.median).toFixed(2)}× (on ${os.cpus().length} cores)`);
+  Object.assign(results, { corpus: m, runs: RUNS, serverTestDecoding: td, serverWal2json: wj, serverPgoutput: pgo, library: lib, libraryJson: libJson, libraryCpu: cpu, cli, cliOneThread: cliOne, cliJson, cliJsonOneThread: cliJsonOne, cliPgoutput: cliPgo });
 }
 
 type Digest = NonNullable<ChildRun['digest']>;

@@ -16,7 +16,7 @@ import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/fixtures.js';
-import { fixtureRead } from './support/wal.js';
+import { fixtureCatalog, fixtureRead } from './support/wal.js';
 import { runCli } from './support/cli.js';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -33,11 +33,7 @@ function expectRows(f: Fixture, file: string, rows: { lsn: number; xid: number; 
 }
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
-  const pages = (f.meta.files as Record<string, string>).catalogPages;
-  const catalog = (): DecoderCatalog | CatalogView =>
-    pages !== undefined
-      ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
-      : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
+  const catalog = (): DecoderCatalog | CatalogView => fixtureCatalog(f);
   const major = profileForMajor(f.meta.major)!.major;
 
   it('prints what test_decoding printed for the slot, with include-xids on and off', () => {

@@ -5,8 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { LogicalDecoder, type DecoderCatalog, type DecoderOptions } from '../src/reorderbuffer/logical.js';
 import type { CatalogView } from '../src/reorderbuffer/catalog.js';
-import { HistoricCatalog } from '../src/catalog/historic.js';
-import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { ByteRows, type TextByteSink } from '../src/reorderbuffer/row-bytes.js';
 import { TestDecodingPlugin, storedTupleBytes, storedTupleText, type TestDecodingOptions } from '../src/reorderbuffer/testdecoding.js';
@@ -20,7 +18,7 @@ import { decodeCommand } from '../src/cli/decode.js';
 import path from 'node:path';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
-import { fixtureRead } from './support/wal.js';
+import { fixtureCatalog, fixtureRead } from './support/wal.js';
 
 const fixtures = listFixtures();
 const decoder = new TextDecoder();
@@ -54,11 +52,7 @@ const OPTIONS: Partial<TestDecodingOptions>[] = [];
 for (const includeXids of [true, false]) for (const skipEmptyXacts of [true, false]) for (const includeTimestamp of [false, true]) OPTIONS.push({ includeXids, skipEmptyXacts, includeTimestamp });
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
-  const pages = (f.meta.files as Record<string, string>).catalogPages;
-  const catalog = (): DecoderCatalog | CatalogView =>
-    pages !== undefined
-      ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
-      : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
+  const catalog = (): DecoderCatalog | CatalogView => fixtureCatalog(f);
   const major = profileForMajor(f.meta.major)!.major;
 
   it('writes the same rows as bytes as in text, with every option, spilled, streamed and two-phase', () => {

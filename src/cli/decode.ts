@@ -22,6 +22,12 @@ import type { Major } from '../xlogreader/profile.js';
 import type { DumpIo } from './dump.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { TextByteSink } from '../reorderbuffer/row-bytes.js';
+import type { OutputPlugin } from '../reorderbuffer/plugin.js';
+import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
+import { ShippingPlugin } from '../reorderbuffer/ship.js';
+// Static: loading them when the thread starts would need an await in the synchronous decode loop.
+import { FormatThread, formatThreadAvailable } from './format-thread.js';
+import type { FormatWorkerData } from './format-worker.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
 --plugin json, wal2json's format-version 2) returns from pg_logical_slot_peek_changes for that slot (the data
@@ -91,6 +97,10 @@ ${SQL_FILTER_HELP}  --dsn CONNSTR       decode straight from the server's physic
 ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
                       streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
                       as debug_logical_replication_streaming = immediate does
+  --format-thread auto|on|off  test_decoding's and json's rows formatted on a second thread while the first reads,
+                      decodes and reorders (output the same): auto (default) starts it once 8 MB of WAL were read,
+                      reading from folders with output to a file or pipe, without stream-changes, old-rows or
+                      --confirm-every; on starts it at once wherever it can be used; off keeps one thread
   --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
                       file, or in the temp folder when that folder is read-only); folders of runs that are gone
                       are removed at start, those of running ones never
@@ -145,6 +155,7 @@ export const DECODE_OPTIONS: OptionSpec[] = [
   { long: 'spill-dir', arg: 'required' },
   { long: 'toast-cache', arg: 'required' },
   { long: 'orphans', arg: 'required' },
+  { long: 'format-thread', arg: 'required' },
   ...SLOT_DECODE_OPTIONS,
 ];
 
@@ -309,8 +320,17 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const limitText = p.options.find((o) => o.name === 'memory-limit')?.value;
     const flag = choice.flag;
     const pluginName = choice.name;
-    const plugin = await makePlugin(choice, { major: profile.major, catalog: state.catalog });
-    const pgoutput = pluginName === 'pgoutput' ? (plugin as PgOutputPlugin) : undefined;
+    const realPlugin = await makePlugin(choice, { major: profile.major, catalog: state.catalog });
+    const pgoutput = pluginName === 'pgoutput' ? (realPlugin as PgOutputPlugin) : undefined;
+    // --format-thread: test_decoding's and wal2json's rows formatted on a second thread (see formatThreadPlan).
+    const threadMode = p.options.find((o) => o.name === 'format-thread')?.value ?? 'auto';
+    if (threadMode !== 'auto' && threadMode !== 'on' && threadMode !== 'off') throw new WalError('invalid-argument', `--format-thread must be auto, on or off, not "${threadMode}"`);
+    const streaming = pluginName === 'test_decoding' ? flag('stream-changes', '0') : pgoutput !== undefined && pgoutput.options.streaming !== 'off';
+    const shipping =
+      threadMode !== 'off' && (pluginName === 'test_decoding' || pluginName === 'json') && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (!streaming && choice.oldRows === undefined))
+        ? await formatThreadPlan(realPlugin, () => makePlugin(choice, { major: profile.major, catalog: state.catalog }))
+        : undefined;
+    const plugin = shipping?.plugin ?? realPlugin;
     if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
       catalog: pgoutput !== undefined ? pgoutput.catalogView(historic ?? new StaticCatalog(state.catalog), state.catalog) : (historic ?? state.catalog),
@@ -319,7 +339,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
       startAt: slot.confirmedFlush,
       spill,
       includeRewrites: flag('include-rewrites', '0'),
-      streaming: pluginName === 'test_decoding' ? flag('stream-changes', '0') : pgoutput !== undefined && pgoutput.options.streaming !== 'off',
+      streaming,
       ...(limitText !== undefined ? { memoryLimit: parseSize(limitText) } : {}),
       ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
       sink: (o) => {
@@ -435,12 +455,28 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
         let current = 0;
         const restartAt = (): Lsn => decoder.restartPoint(current);
         const iter = files!.recordsSync(range);
+        // The second thread starts at once with --format-thread on; with auto, once the run has read enough WAL
+        // for its start-up to pay, and rows go to it once it is ready (meanwhile they are formatted here). The
+        // switch is between records: no transaction is being emitted then.
+        let thread: FormatThread | undefined;
+        let threadAt = shipping === undefined ? Infinity : threadMode === 'on' ? 0 : range.start + (Number(io.env.PGWAL_FORMAT_THREAD_AFTER) || FORMAT_THREAD_AFTER);
+        let shipped = false;
         try {
           for (const rec of iter) {
+            if (rec.lsn >= threadAt) {
+              threadAt = Infinity;
+              thread = shipping!.start({ plugin: shipping!.spec, major: profile.major, withLsn, timezone: state.timezone }, outBytes!);
+            }
+            if (thread !== undefined && !shipped && (threadMode === 'on' || thread.ready)) {
+              shipped = true;
+              flushPending();
+              shipping!.shipper.ship(thread.post);
+            }
             lastRecord = rec.lsn;
             current = rec.endLsn;
             hooks.checkRecord(rec);
             decoder.process(rec);
+            if (shipped) shipping!.shipper.recordEnd();
             let text = '';
             if (flushEach || pending.length >= 65536 || bytesOut.length >= BYTES_FLUSH_AT) {
               // Binary rows go out from their buffer here, before emittedNow may confirm them.
@@ -452,11 +488,29 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
             wholeBytes = bytesOut.length;
           }
         } catch (e) {
-          if (whole > 0) out(pending.slice(0, whole));
-          pending = '';
-          bytesOut.length = Math.min(wholeBytes, bytesOut.length);
-          flushPending();
-          throw e;
+          try {
+            if (shipped) {
+              // The rows shipped before the failure are written; a failure the other thread met first is the one told.
+              shipping!.shipper.flush();
+              thread!.drain('drop');
+              throw e;
+            }
+            if (whole > 0) out(pending.slice(0, whole));
+            pending = '';
+            bytesOut.length = Math.min(wholeBytes, bytesOut.length);
+            flushPending();
+            throw e;
+          } finally {
+            thread?.close();
+          }
+        }
+        try {
+          if (shipped) {
+            shipping!.shipper.flush();
+            thread!.drain();
+          }
+        } finally {
+          thread?.close();
         }
         flushPending();
         endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
@@ -524,6 +578,38 @@ function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; r
       process.off('SIGTERM', onTerm);
       outer?.removeEventListener('abort', onOuter);
     },
+  };
+}
+
+/**
+ * With --format-thread auto, the WAL read before the second thread starts (its start-up is ~50 ms of a core).
+ * PGWAL_FORMAT_THREAD_AFTER (bytes) sets another, for tests of the switch on small WAL.
+ */
+const FORMAT_THREAD_AFTER = 8 * 1048576;
+
+/**
+ * The plugin behind a ShippingPlugin, for --format-thread: its callbacks go to it on this thread until the
+ * shipper ships them to a FormatThread (`start`) running a plugin made from `spec` (the options, structured-cloned). Undefined when the
+ * thread cannot be had: the CLI is not built (run from its sources), or the options do not clone.
+ */
+async function formatThreadPlan(
+  real: OutputPlugin,
+  makeProbe: () => Promise<OutputPlugin>,
+): Promise<{ plugin: OutputPlugin; shipper: ShippingPlugin; spec: FormatWorkerData['plugin']; start: (data: Omit<FormatWorkerData, 'progress' | 'port'>, write: (b: Uint8Array, n: number) => void) => FormatThread } | undefined> {
+  if (!formatThreadAvailable()) return undefined;
+  const name = real instanceof TestDecodingPlugin ? 'test_decoding' : 'json';
+  let options: unknown;
+  try {
+    options = structuredClone((real as unknown as { options: unknown }).options);
+  } catch {
+    return undefined;
+  }
+  const shipper = new ShippingPlugin(real, await makeProbe());
+  return {
+    plugin: shipper.plugin,
+    shipper,
+    spec: { name, options },
+    start: (data, write) => new FormatThread(data, write),
   };
 }
 

@@ -3,6 +3,7 @@
 // differ outside the US ("GMT+1" where tzdata says "CET").
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LocalZone } from '../xlogreader/timestamp.js';
 
 interface ZoneTable {
   /** Transition times, seconds since 1970, ascending. */
@@ -11,11 +12,25 @@ interface ZoneTable {
   typeOf: number[];
   types: { utoff: number; isdst: boolean; abbr: string }[];
   /** The footer's POSIX TZ rule's names and UTC offsets (seconds east), for times after the last transition. */
-  rule: { std: string; stdOff: number; dst?: string; dstOff?: number } | undefined;
+  rule: PosixRule | undefined;
 }
 
+/** A POSIX TZ rule: names, offsets (seconds east of UTC) and, with daylight time, when it starts and ends. */
+interface PosixRule {
+  std: string;
+  stdOff: number;
+  dst?: string;
+  dstOff?: number;
+  /** Daylight time's start (in standard time) and end (in daylight time), local; glibc's default when not given. */
+  start?: RuleDate;
+  end?: RuleDate;
+}
+
+/** Jn (day 1-365, February 29 never counted), n (day 0-365), or Mm.w.d; `secs` the local time of day. */
+type RuleDate = { kind: 'J' | 'n'; day: number; secs: number } | { kind: 'M'; month: number; week: number; weekday: number; secs: number };
+
 /** A POSIX TZ string's zone names and offsets ("CET-1CEST,M3.5.0,M10.5.0/3"; "<+0330>-3:30"); undefined if not one. */
-export function parsePosixTz(text: string): ZoneTable['rule'] {
+export function parsePosixTz(text: string): PosixRule | undefined {
   let at = 0;
   const name = (): string | undefined => {
     if (text[at] === '<') {
@@ -47,7 +62,70 @@ export function parsePosixTz(text: string): ZoneTable['rule'] {
   const dst = name();
   if (dst === undefined) return { std, stdOff };
   const explicit = text[at] !== undefined && text[at] !== ',' ? offset() : undefined;
-  return { std, stdOff, dst, dstOff: explicit ?? stdOff + 3600 };
+  const rule: PosixRule = { std, stdOff, dst, dstOff: explicit ?? stdOff + 3600 };
+  // ",start[/time],end[/time]"; without it glibc takes the US rules (M3.2.0,M11.1.0).
+  const date = (): RuleDate | undefined => {
+    const m = /^(?:J(\d{1,3})|(\d{1,3})|M(\d{1,2})\.(\d)\.(\d))/.exec(text.slice(at));
+    if (m === null) return undefined;
+    at += m[0].length;
+    let secs = 7200;
+    if (text[at] === '/') {
+      at++;
+      const t = /^([+-]?)(\d{1,3})(?::(\d{1,2}))?(?::(\d{1,2}))?/.exec(text.slice(at));
+      if (t === null) return undefined;
+      at += t[0].length;
+      secs = (Number(t[2]) * 3600 + Number(t[3] ?? 0) * 60 + Number(t[4] ?? 0)) * (t[1] === '-' ? -1 : 1);
+    }
+    if (m[1] !== undefined) return { kind: 'J', day: Number(m[1]), secs };
+    if (m[2] !== undefined) return { kind: 'n', day: Number(m[2]), secs };
+    return { kind: 'M', month: Number(m[3]), week: Number(m[4]), weekday: Number(m[5]), secs };
+  };
+  if (text[at] === ',') {
+    at++;
+    const start = date();
+    if (start !== undefined && text[at] === ',') {
+      at++;
+      const end = date();
+      if (end !== undefined) return { ...rule, start, end };
+    }
+    return rule;
+  }
+  return { ...rule, start: US_START, end: US_END };
+}
+
+const US_START: RuleDate = { kind: 'M', month: 3, week: 2, weekday: 0, secs: 7200 };
+const US_END: RuleDate = { kind: 'M', month: 11, week: 1, weekday: 0, secs: 7200 };
+
+/** Seconds since 1970 (UTC) of `d` in `year`, its time of day being local at `offset` seconds east. */
+function ruleInstant(d: RuleDate, year: number, offset: number): number {
+  const jan1 = Date.UTC(year, 0, 1) / 1000;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  let day: number;
+  if (d.kind !== 'M') day = d.kind === 'J' ? d.day - 1 + (leap && d.day >= 60 ? 1 : 0) : d.day;
+  else {
+    const first = Date.UTC(year, d.month - 1, 1) / 1000;
+    const firstWeekday = new Date(first * 1000).getUTCDay();
+    let dom = 1 + ((d.weekday - firstWeekday + 7) % 7) + (d.week - 1) * 7;
+    const days = new Date(Date.UTC(year, d.month, 0)).getUTCDate();
+    while (dom > days) dom -= 7;
+    day = (Date.UTC(year, d.month - 1, dom) / 1000 - jan1) / 86400;
+  }
+  return jan1 + day * 86400 + d.secs - offset;
+}
+
+/** Whether daylight time of `rule` is in force at `t` (seconds since 1970). */
+function ruleIsDst(rule: PosixRule, t: number): boolean {
+  if (rule.dst === undefined || rule.start === undefined || rule.end === undefined) return false;
+  const year = new Date((t + rule.stdOff) * 1000).getUTCFullYear();
+  const start = ruleInstant(rule.start, year, rule.stdOff);
+  const end = ruleInstant(rule.end, year, rule.dstOff!);
+  // Southern zones start daylight time late in the year and end it early in the next.
+  return start < end ? t >= start && t < end : !(t >= end && t < start);
+}
+
+/** The rule's UTC offset (seconds east) and name at `t`. */
+function ruleAt(rule: PosixRule, t: number): { offset: number; abbr: string } {
+  return ruleIsDst(rule, t) ? { offset: rule.dstOff!, abbr: rule.dst! } : { offset: rule.stdOff, abbr: rule.std };
 }
 
 /** Parses a TZif file (RFC 8536), version 1 data or the 64-bit data of version 2+, and its footer. */
@@ -100,17 +178,17 @@ export function parseTzif(bytes: Uint8Array): ZoneTable | undefined {
   return { times, typeOf, types, rule };
 }
 
-/** The abbreviation in force at `ms` (local UTC offset `offsetSecs` east, as Date gives it) in a zone table. */
-export function abbreviationAt(zone: ZoneTable, ms: number, offsetSecs: number): string {
+/** The UTC offset (seconds east) and abbreviation in force at `ms` in a zone table, as localtime gives them. */
+export function zoneAt(zone: ZoneTable, ms: number): { offset: number; abbr: string } {
   const t = Math.floor(ms / 1000);
   const { times, typeOf, types, rule } = zone;
-  if (times.length > 0 && t >= times[times.length - 1]! && rule !== undefined) {
-    // Past the table: the footer's rule. Which of its two zones is in force, Date's offset says.
-    return rule.dst !== undefined && offsetSecs === rule.dstOff && offsetSecs !== rule.stdOff ? rule.dst : rule.std;
+  // Past the table (or without one): the footer's rule.
+  if (rule !== undefined && (times.length === 0 || t >= times[times.length - 1]!)) {
+    if (times.length === 0 || rule.dst !== undefined) return ruleAt(rule, t);
   }
   if (times.length === 0 || t < times[0]!) {
-    if (times.length === 0 && rule !== undefined) return rule.dst !== undefined && offsetSecs === rule.dstOff && offsetSecs !== rule.stdOff ? rule.dst : rule.std;
-    return (types.find((x) => !x.isdst) ?? types[0]!).abbr;
+    const first = types.find((x) => !x.isdst) ?? types[0]!;
+    return { offset: first.utoff, abbr: first.abbr };
   }
   let lo = 0;
   let hi = times.length - 1;
@@ -119,7 +197,8 @@ export function abbreviationAt(zone: ZoneTable, ms: number, offsetSecs: number):
     if (times[mid]! <= t) lo = mid;
     else hi = mid - 1;
   }
-  return types[typeOf[lo]!]!.abbr;
+  const type = types[typeOf[lo]!]!;
+  return { offset: type.utoff, abbr: type.abbr };
 }
 
 /**
@@ -144,13 +223,17 @@ export function localZone(env: NodeJS.ProcessEnv = process.env): ZoneTable | und
   }
   if (spec === '/etc/localtime') return undefined;
   // Neither a zone file nor a rule with a name of 3+ letters: glibc goes on at UTC with an empty name.
-  const rule = parsePosixTz(spec) ?? { std: '', stdOff: 0 };
+  const rule: PosixRule = parsePosixTz(spec) ?? { std: '', stdOff: 0 };
   return { times: [], typeOf: [], types: [{ utoff: rule.stdOff, isdst: false, abbr: rule.std }], rule };
 }
 
-/** `(ms) => abbreviation` for the process's zone, or undefined when it cannot be read. */
-export function localZoneAbbreviation(env: NodeJS.ProcessEnv = process.env): ((ms: number, offsetMinutesWest: number) => string) | undefined {
+/**
+ * The process's zone as the C library applies it (TZif tables, POSIX rules with their daylight time), for
+ * pg_waldump's local times: `(ms) => abbreviation` with `offsetAt(ms)`, seconds east of UTC; undefined when it
+ * cannot be read (Date's local time is used then).
+ */
+export function localZoneAbbreviation(env: NodeJS.ProcessEnv = process.env): LocalZone | undefined {
   const zone = localZone(env);
   if (zone === undefined) return undefined;
-  return (ms, offsetMinutesWest) => abbreviationAt(zone, ms, -offsetMinutesWest * 60);
+  return Object.assign((ms: number) => zoneAt(zone, ms).abbr, { offsetAt: (ms: number) => zoneAt(zone, ms).offset });
 }

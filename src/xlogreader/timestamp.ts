@@ -93,8 +93,18 @@ export function formatTimestampFrontend(usecSince2000: bigint, zoneOf?: ZoneAbbr
   }
   // C's `dt % USECS_PER_SEC` keeps the sign of dt.
   const frac = Number(usecSince2000 % 1_000_000n);
-  const zone = zoneOf !== undefined ? zoneOf(ms, date.getTimezoneOffset()) : zoneAbbreviation(ms, date.getTimezoneOffset());
-  const body = `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const offset = (zoneOf as LocalZone | undefined)?.offsetAt?.(ms);
+  let body: string;
+  let zone: string;
+  if (offset !== undefined) {
+    // The zone's own offset (a POSIX rule Date does not apply): local fields as the UTC fields of the shifted instant.
+    const local = new Date(ms + offset * 1000);
+    body = `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())} ${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}`;
+    zone = zoneOf!(ms, -offset / 60);
+  } else {
+    zone = zoneOf !== undefined ? zoneOf(ms, date.getTimezoneOffset()) : zoneAbbreviation(ms, date.getTimezoneOffset());
+    body = `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  }
   return `${body}.${frac < 0 ? '-' + pad(-frac, 6) : pad(frac, 6)} ${zone}`;
 }
 
@@ -108,6 +118,9 @@ export function walinspectContext(profile: VersionProfile): DescribeContext {
  * %Z gives it; pgwal/node's localZoneAbbreviation reads it from the TZif file.
  */
 export type ZoneAbbreviation = (ms: number, offsetMinutesWest: number) => string;
+
+/** A ZoneAbbreviation that also gives the zone's UTC offset (seconds east) at `ms`: local times then follow it. */
+export type LocalZone = ZoneAbbreviation & { offsetAt?(ms: number): number };
 
 /**
  * The DescribeContext for text as pg_waldump prints it. Without `zoneOf` the zone's name is Intl's, which equals

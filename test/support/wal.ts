@@ -4,7 +4,10 @@ import { XLogReader, type EndOfWal } from '../../src/xlogreader/reader.js';
 import { MemorySource, readRecordsSync } from '../../src/xlogreader/source.js';
 import type { DecodedRecord } from '../../src/xlogreader/record.js';
 import { DirectorySource, inspectDirectory } from '../../src/node/directory.js';
-import { readSegment, type Fixture } from './fixtures.js';
+import { readFixtureFile, readSegment, type Fixture } from './fixtures.js';
+import { HistoricCatalog } from '../../src/catalog/historic.js';
+import { catalogSnapshotFromJson } from '../../src/catalog/snapshot-json.js';
+import type { CatalogView, DecoderCatalog } from '../../src/reorderbuffer/catalog.js';
 
 export { walinspectContext, waldumpContext } from '../../src/xlogreader/timestamp.js';
 
@@ -50,4 +53,12 @@ export function walDirRecords(dir: string, start: Lsn, end: Lsn): DecodedRecord[
   const source = new DirectorySource({ dirs: [dir], segmentSize: info.segmentSize, timeline: info.timeline });
   const reader = new XLogReader({ segmentSize: info.segmentSize, startLsn: start, findFirst: true });
   return readAll(reader, source, end).records;
+}
+
+/** The catalog a fixture's slot decodes with: its historic catalog from the shipped pages, else its catalog.json. */
+export function fixtureCatalog(f: Fixture): DecoderCatalog | CatalogView {
+  const pages = (f.meta.files as Record<string, string>).catalogPages;
+  return pages !== undefined
+    ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
+    : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
 }

@@ -1,0 +1,156 @@
+// An output plugin on another thread (ShippingPlugin → CallbackReplayer, what `pgwal decode --format-thread`
+// uses): the callbacks shipped as bytes and replayed against test_decoding and wal2json print the server's rows
+// on every fixture — with every option set, spilled, streamed and two-phase, in batches of any size, when shipping
+// starts after decoding began, and with rows written as bytes.
+import { describe, expect, it } from 'vitest';
+import { formatLsn, parseLsn } from '../src/index.js';
+import { LogicalDecoder, type DecoderCatalog, type DecoderOptions } from '../src/reorderbuffer/logical.js';
+import type { CatalogView } from '../src/reorderbuffer/catalog.js';
+import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
+import { ByteRows } from '../src/reorderbuffer/row-bytes.js';
+import { TestDecodingPlugin, type TestDecodingOptions } from '../src/reorderbuffer/testdecoding.js';
+import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
+import { CallbackReplayer, ShippingPlugin, type ShipMessage } from '../src/reorderbuffer/ship.js';
+import type { OutputPlugin } from '../src/reorderbuffer/plugin.js';
+import { profileForMajor } from '../src/xlogreader/profile.js';
+import type { DecodedRecord } from '../src/xlogreader/record.js';
+import { listFixtures, readFixtureFile, readTsv, type Fixture } from './support/fixtures.js';
+import { fixtureCatalog, fixtureRead } from './support/wal.js';
+
+const fixtures = listFixtures();
+const utf8 = new TextDecoder();
+
+interface Run {
+  /** Record index at which shipping starts (0: from the start). */
+  from: number;
+  batchSize: number;
+  /** Rows as bytes through textRows where the plugin can. */
+  bytes: boolean;
+}
+
+/**
+ * `lsn\txid\tdata\n` rows of a decoding whose plugin runs behind a ShippingPlugin, replayed by a CallbackReplayer
+ * (no thread: messages are replayed as they are posted, each batch from a copy, as a thread receives it).
+ */
+function shipped(make: () => OutputPlugin, options: Omit<DecoderOptions, 'plugin' | 'sink'>, records: readonly DecodedRecord[], run: Run, timezone?: string): { text: string; messages: number } {
+  let text = '';
+  const out = new ByteRows(16);
+  let rowAt = 0;
+  const local = make();
+  const shipping = new ShippingPlugin(local, make(), run.batchSize);
+  const replayer = new CallbackReplayer(
+    make(),
+    options.major,
+    {
+      row: (lsn, xid, data) => void out.text(`${formatLsn(lsn)}\t${xid}\t${data as string}\n`),
+      textRows: run.bytes
+        ? {
+            start: (lsn, xid) => {
+              rowAt = out.length;
+              out.text(`${formatLsn(lsn)}\t${xid}\t`);
+              return out;
+            },
+            end: () => out.text('\n'),
+            cancel: () => void (out.length = rowAt),
+          }
+        : undefined,
+    },
+    timezone,
+  );
+  let messages = 0;
+  const post = (m: ShipMessage): void => {
+    messages++;
+    // A transferred batch is the other thread's: replayed from a copy, as structured clone delivers it.
+    replayer.receive(m.t === 'batch' ? { ...m, buf: m.buf.slice() } : structuredClone(m));
+  };
+  const decoder = new LogicalDecoder({ ...options, plugin: shipping.plugin, sink: (o) => void (text += `${formatLsn(o.lsn)}\t${o.xid}\t${o.data as string}\n`) });
+  records.forEach((rec, i) => {
+    if (i === run.from) {
+      // Rows written on this thread so far come first.
+      out.text(text);
+      text = '';
+      shipping.ship(post);
+    }
+    decoder.process(rec);
+  });
+  shipping.flush();
+  expect(text, 'nothing is written on the decoding thread once shipping started').toBe('');
+  return { text: utf8.decode(out.buf.subarray(0, out.length)), messages };
+}
+
+function direct(plugin: OutputPlugin, options: Omit<DecoderOptions, 'plugin' | 'sink'>, records: readonly DecodedRecord[]): string {
+  let text = '';
+  const decoder = new LogicalDecoder({ ...options, plugin, sink: (o) => void (text += `${formatLsn(o.lsn)}\t${o.xid}\t${o.data as string}\n`) });
+  for (const rec of records) decoder.process(rec);
+  return text;
+}
+
+const server = (f: Fixture, file: string): string =>
+  readTsv(f, file)
+    .map((r) => `${r.lsn}\t${r.xid}\t${r.data}\n`)
+    .join('');
+
+const RUNS: Run[] = [
+  { from: 0, batchSize: 256 * 1024, bytes: true },
+  { from: 0, batchSize: 64, bytes: false },
+  { from: 0, batchSize: 1, bytes: true },
+];
+
+describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
+  const catalog = (): DecoderCatalog | CatalogView => fixtureCatalog(f);
+  const major = profileForMajor(f.meta.major)!.major;
+
+  it('test_decoding shipped prints the server rows (include-xids on and off), from the start and from midway', () => {
+    const slot = f.meta.slots.find((s) => s.plugin === 'test_decoding' && !s.twoPhase)!;
+    const records = [...fixtureRead(f, { start: parseLsn(slot.restartLsn) }).records];
+    const startAt = parseLsn(slot.confirmedFlushLsn);
+    for (const [file, includeXids] of [['decoded-xids.tsv', true], ['decoded.tsv', false]] as const) {
+      const theirs = server(f, file);
+      expect(theirs.length).toBeGreaterThan(0);
+      const runs = [...RUNS, { from: Math.floor(records.length / 2), batchSize: 4096, bytes: true }, { from: records.length - 1, batchSize: 4096, bytes: false }];
+      for (const run of runs) {
+        const got = shipped(() => new TestDecodingPlugin({ includeXids, skipEmptyXacts: true }), { catalog: catalog(), major, startAt }, records, run);
+        expect(got.text, `${file} ${JSON.stringify(run)}`).toBe(theirs);
+      }
+    }
+  });
+
+  it('test_decoding shipped prints what it prints on one thread: every option, spilled, streamed, two-phase, another time zone', () => {
+    for (const slot of f.meta.slots.filter((s) => s.plugin === 'test_decoding')) {
+      const records = [...fixtureRead(f, { start: parseLsn(slot.restartLsn) }).records];
+      const startAt = parseLsn(slot.confirmedFlushLsn);
+      const twoPhase = slot.twoPhase ? { twoPhaseAt: startAt } : {};
+      const runs: [string, Partial<TestDecodingOptions>, Partial<DecoderOptions>][] = [];
+      for (const includeXids of [true, false]) for (const skipEmptyXacts of [true, false]) runs.push([`xids ${includeXids} skip ${skipEmptyXacts}`, { includeXids, skipEmptyXacts, includeTimestamp: true }, {}]);
+      runs.push(['spilled', { skipEmptyXacts: true }, { memoryLimit: 1, spill: new MemorySpillStore() }]);
+      runs.push(['streamed', { skipEmptyXacts: true, streamChanges: true }, { memoryLimit: 0, streaming: true }]);
+      runs.push(['Asia/Kolkata', { includeTimestamp: true }, { timezone: 'Asia/Kolkata' }]);
+      for (const [name, options, more] of runs) {
+        const base = { catalog: catalog(), major, startAt, ...twoPhase, ...more };
+        const one = direct(new TestDecodingPlugin(options), { ...base, catalog: catalog() }, records);
+        expect(one.length, name).toBeGreaterThan(0);
+        const got = shipped(() => new TestDecodingPlugin(options), base, records, RUNS[0]!, more.timezone);
+        expect(got.text, `${slot.twoPhase ? 'two-phase ' : ''}${name}`).toBe(one);
+      }
+    }
+  });
+
+  const wal2json = f.meta.slots.find((s) => s.plugin === 'wal2json');
+  if (wal2json !== undefined && f.meta.wal2jsonOptions !== undefined) {
+    it('wal2json shipped prints the server rows for every option set the fixture holds', () => {
+      const records = [...fixtureRead(f, { start: parseLsn(wal2json.restartLsn) }).records];
+      for (const [name, options] of Object.entries(f.meta.wal2jsonOptions!)) {
+        const pairs = Array.from({ length: options.length / 2 }, (_, i) => [options[2 * i]!, options[2 * i + 1]!] as [string, string]);
+        for (const run of RUNS) {
+          const got = shipped(
+            () => new Wal2JsonPlugin(parseWal2JsonOptions(pairs)),
+            { catalog: JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog, major, startAt: parseLsn(wal2json.confirmedFlushLsn) },
+            records,
+            run,
+          );
+          expect(got.text, `${name}.tsv ${JSON.stringify(run)}`).toBe(server(f, `${name}.tsv`));
+        }
+      }
+    });
+  }
+});
