@@ -1,6 +1,8 @@
 // Read-ahead for DirectorySource: one worker thread reads the next windows of segment files and checks their
 // records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result, or,
-// for sources that recycle windows, stay in a slot of memory both threads share (the ring below).
+// for sources that recycle windows, stay in a slot of memory both threads share (the ring below). A ring window
+// the worker has not begun when the calling thread wants it, or a later one while the worker is on it, the calling
+// thread claims and does itself (claims), so the two share the reading and checking instead of one waiting.
 // The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
@@ -93,20 +95,31 @@ let port: MessagePort | undefined;
  * reads that window itself); [2] the id of the job the worker is on.
  */
 let posted: Int32Array | undefined;
+/**
+ * Shared with the worker, one word per ring slot: the id of the job queued for it, until a thread claims that job
+ * (compareExchange): the worker writes -id, this thread 0. So while the worker is on one window this thread can
+ * read and check a later one instead of waiting, and neither does a window twice.
+ */
+let claims: Int32Array | undefined;
 let nextId = 1;
 const results = new Map<number, Done>();
 const pending = new Set<number>();
+/** Ring jobs not yet taken, in id order: what this thread may claim while it waits. */
+const ringJobs = new Map<number, { file: string; offset: number; length: number; lsn: number; slot: number }>();
+/** Jobs this thread claimed: the worker's message for each (it skipped it) is dropped when it comes. */
+const claimedHere = new Set<number>();
 
 function start(): boolean {
   if (worker !== undefined) return true;
   try {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
+    claims = new Int32Array(new SharedArrayBuffer(4 * RING_SLOTS));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
     const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables); const check = (${makeWindowCheck.toString()})(crc);`;
     worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check);`, {
       eval: true,
-      workerData: { port: channel.port2, posted, window: WINDOW_MAX, ringSlots: RING_SLOTS },
+      workerData: { port: channel.port2, posted, claims, window: WINDOW_MAX, ringSlots: RING_SLOTS },
       transferList: [channel.port2],
       // Not piped to process.stdout / stderr: making those puts a pipe on fd 1 (or 2, when `2>&1`) into
       // non-blocking mode, and the CLI's synchronous writes would wait out a full pipe in sleeps. It prints nothing.
@@ -190,15 +203,25 @@ export function readWindowInRing(file: string, offset: number, length: number, l
   if (length !== WINDOW_MAX) return undefined;
   const slot = ringSlot();
   if (slot < 0) return undefined;
+  const result = fillSlot(slot, file, offset, length, lsn);
+  if (result === undefined) {
+    freeSlot(slot);
+    return undefined;
+  }
+  return { bytes: own!.bytes.subarray(TABLE_BYTES + slot * WINDOW_MAX, TABLE_BYTES + slot * WINDOW_MAX + length), crc: new AheadVerified(result, length) };
+}
+
+/**
+ * Reads `length` bytes of `file` at `offset` into ring slot `slot` on this thread and checks them as the worker
+ * does: the result buffer, or undefined (no WebAssembly here, or the window could not be read whole).
+ */
+function fillSlot(slot: number, file: string, offset: number, length: number, lsn: number): ArrayBuffer | undefined {
   if (own === undefined) {
     const crc = makeCrc32c();
     const wasm = makeWasmCrc32c(RING_SLOTS * WINDOW_MAX, crc.tables, ring!.memory);
     own = wasm === undefined ? null : { wasm, bytes: new Uint8Array(ring!.buffer), check: makeWindowCheck(crc) };
   }
-  if (own === null) {
-    freeSlot(slot);
-    return undefined;
-  }
+  if (own === null) return undefined;
   const bytes = own.bytes.subarray(TABLE_BYTES + slot * WINDOW_MAX, TABLE_BYTES + slot * WINDOW_MAX + length);
   let got = 0;
   try {
@@ -215,13 +238,30 @@ export function readWindowInRing(file: string, offset: number, length: number, l
   } catch {
     got = -1;
   }
-  if (got !== length) {
-    freeSlot(slot);
-    return undefined;
-  }
+  if (got !== length) return undefined;
   const result = new ArrayBuffer(resultBytes(length));
   own.check(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), own.wasm, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8), statsOf(result, length));
-  return { bytes, crc: new AheadVerified(result, length) };
+  return result;
+}
+
+/**
+ * Claims the ring job `id` for this thread when the worker has not begun it, and does it here: its result is kept
+ * for take() as the worker's would be. False when the worker has it (or had it).
+ */
+function claimHere(id: number): boolean {
+  const job = ringJobs.get(id);
+  if (job === undefined || Atomics.compareExchange(claims!, job.slot, id, 0) !== id) return false;
+  ringJobs.delete(id);
+  claimedHere.add(id);
+  const result = fillSlot(job.slot, job.file, job.offset, job.length, job.lsn);
+  results.set(id, { id, data: undefined, bits: result, slot: job.slot, ok: result !== undefined });
+  return true;
+}
+
+/** Does here the first ring job after `id` the worker has not begun; false when there is none. */
+function helpAfter(id: number): boolean {
+  for (const later of ringJobs.keys()) if (later > id && pending.has(later) && claimHere(later)) return true;
+  return false;
 }
 
 /** This thread's window check with the JS CRC-32C, for windows read into a buffer of their own. */
@@ -243,8 +283,12 @@ function freeSlot(slot: number | undefined): void {
   if (slot !== undefined && slot >= 0 && ring != null && !ring.free.includes(slot)) ring.free.push(slot);
 }
 
-/** Receives what the worker has posted: results wanted are kept for take(), slots of dropped ones freed. */
+/**
+ * Receives what the worker has posted: results wanted are kept for take(), slots of dropped ones freed; for a job
+ * this thread claimed the worker only says it skipped it (the slot is this thread's).
+ */
 function receive(r: Done): void {
+  if (claimedHere.delete(r.id)) return;
   if (!pending.has(r.id)) freeSlot(r.slot);
   else results.set(r.id, r);
 }
@@ -289,6 +333,8 @@ export class AheadWindow {
       pending.add(this.id);
       const bits = new ArrayBuffer(resultBytes(length));
       if (this.slot >= 0) {
+        ringJobs.set(this.id, { file, offset, length, lsn, slot: this.slot });
+        Atomics.store(claims!, this.slot, this.id);
         worker!.postMessage({ id: this.id, file, offset, lsn, length, slot: this.slot, bits }, [bits]);
       } else {
         const data = windowBuffer(length);
@@ -303,7 +349,7 @@ export class AheadWindow {
     // Whatever happens, jobs before this one are not wanted any more.
     if (Atomics.load(posted!, 1) < this.id - 1) Atomics.store(posted!, 1, this.id - 1);
     const began = performance.now();
-    const deadline = began + (patient ? 10_000 : WAIT_MS);
+    let deadline = began + (patient ? 10_000 : WAIT_MS);
     let waited = false;
     for (;;) {
       // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
@@ -312,6 +358,13 @@ export class AheadWindow {
         const seen = Atomics.load(posted!, 0);
         const m = receiveMessageOnPort(port!);
         if (m === undefined) {
+          // Not begun by the worker: this thread does it now. Begun: this thread does a later one meanwhile.
+          if (this.slot >= 0 && (claimHere(this.id) || helpAfter(this.id))) {
+            done = results.get(this.id);
+            // The patience is for waiting on the worker: time spent helping does not count.
+            deadline = performance.now() + (patient ? 10_000 : WAIT_MS);
+            continue;
+          }
           // Waiting is worth it only when the worker is at this window or the one before.
           const near = !lagging && Atomics.load(posted!, 2) >= this.id - 1;
           const left = patient || near ? deadline - performance.now() : 0;
@@ -326,15 +379,17 @@ export class AheadWindow {
           continue;
         }
         const r = m.message as Done;
-        if (r.id === this.id) done = r;
+        if (r.id === this.id && !claimedHere.has(r.id)) done = r;
         else receive(r);
       }
       results.delete(this.id);
       pending.delete(this.id);
+      ringJobs.delete(this.id);
       lagging = false;
       // Only a real wait (the worker a window behind) hands one to the caller: short ones come and go with the
       // worker's own pace, and taking windows then made reading slower.
-      if (waited && performance.now() - began > STEAL_AFTER_MS && owedToCaller < 4) owedToCaller++;
+      // (A ring window's wait is spent on later windows instead: see claimHere.)
+      if (waited && this.slot < 0 && performance.now() - began > STEAL_AFTER_MS && owedToCaller < 4) owedToCaller++;
       if (done.slot !== undefined) {
         if (done.ok !== true) {
           freeSlot(done.slot);
@@ -352,6 +407,12 @@ export class AheadWindow {
   /** Not needed after all: its result, when it comes, is dropped (and its ring slot freed then). */
   cancel(): void {
     pending.delete(this.id);
+    // Not begun by the worker: its slot is free at once (the worker skips it).
+    if (ringJobs.delete(this.id) && Atomics.compareExchange(claims!, this.slot, this.id, 0) === this.id) {
+      claimedHere.add(this.id);
+      freeSlot(this.slot);
+      return;
+    }
     const r = results.get(this.id);
     if (r !== undefined) {
       results.delete(this.id);
@@ -760,7 +821,7 @@ function workerMain(
   let ringWasm: WasmCrc32c | undefined;
   let ringBytes: Uint8Array | undefined;
 
-  const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
+  const { port, posted, claims } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array; claims: Int32Array };
   type Job = { id: number; file: string; offset: number; lsn: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
   // Views of a job's result buffer (see resultBytes): CRC bits, then the run.
   const bitsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, 0, Math.max(8, length / 64) / 4);
@@ -777,7 +838,8 @@ function workerMain(
     if (job.slot !== undefined) {
       let ok = false;
       try {
-        if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined) {
+        // Not claimed by the calling thread first (which then does it itself, or dropped it).
+        if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined && Atomics.compareExchange(claims, job.slot, job.id, -job.id) === job.id) {
           const into = ringBytes!.subarray(TABLE + job.slot * WINDOW, TABLE + job.slot * WINDOW + job.length!);
           ok = read(job.file, job.offset, into) === into.length;
           if (ok) check(into, into.length, bitsOf(job, into.length), ringWasm, job.lsn, job.offset === 0, runOf(job, into.length), statsOf(job, into.length));
