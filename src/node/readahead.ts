@@ -615,11 +615,112 @@ export function makeWindowCheck(
     used.length = 0;
   };
 
-  function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
+  // pageOk's state for the window being checked: its bytes, LSN, whether it starts a segment; the first page's
+  // magic and timeline; the page whose header was checked last (-1: none yet).
+  let pageB: Uint8Array = new Uint8Array(0);
+  let pageLsn = 0;
+  let pageSegmentStart = false;
+  let magic = 0;
+  let tli = 0;
+  let checkedPage = -1;
+  // XLogReaderValidatePageHeader's checks of the page at window offset `page`, against the first page's magic and timeline.
+  const pageOk = (page: number): boolean => {
+    const b = pageB;
+    const m = b[page]! | (b[page + 1]! << 8);
+    const info = b[page + 2]! | (b[page + 3]! << 8);
+    const t = u32(b, page + 4) >>> 0;
+    if (checkedPage < 0) {
+      magic = m;
+      tli = t;
+    }
+    checkedPage = page;
+    if (m !== magic || t !== tli || (info & ~0xf) !== 0) return false;
+    // A long header on a segment's first page only (the reader checks its fields against the first file's).
+    if ((info & 2) !== 0 !== (pageSegmentStart && page === 0)) return false;
+    // xlp_pageaddr as two halves (no % on a double: a slow call in V8)
+    const addr = pageLsn + page;
+    const hi = Math.floor(addr / 0x1_0000_0000);
+    return u32(b, page + 8) >>> 0 === addr - hi * 0x1_0000_0000 && u32(b, page + 12) >>> 0 === hi;
+  };
+
+  // What spanning() found: where the record after it starts, where it ends, its xl_info, rmid and xl_prev, its
+  // image bytes (decodeCheck's answer), and whether the run stays open.
+  let spanNext = 0;
+  let spanEnd = 0;
+  let spanInfo = 0;
+  let spanRmid = 0;
+  let spanPrev = 0;
+  let spanFpi = 0;
+  let spanOpen = false;
+  // A record at `off` spanning pages: its pieces, the page headers of the continuation pages skipped; the CRC runs
+  // over them. False: framing stops before it. Apart from check() so that V8 compiles check's loop over the many
+  // records within a page small and soon (this path, inlined, made that compile ~40 ms, twice: once per thread).
+  function spanning(b: Uint8Array, len: number, off: number, inPage: number, tot: number, open: boolean): boolean {
+    if (tot > len) return false;
+    let got = BLCKSZ - inPage;
+    npieces = 1;
+    pieces[0] = off;
+    pieces[1] = 0;
+    pieces[2] = got;
+    let page = off - inPage + BLCKSZ;
+    let next = -1;
+    let end = -1;
+    while (page + 24 <= len) {
+      const h = hdrSize(b, page);
+      if (open) {
+        // A continuation page: XLP_FIRST_IS_CONTRECORD, not XLP_FIRST_IS_OVERWRITE_CONTRECORD, and the
+        // xlp_rem_len of what is left of this record.
+        const pinfo = b[page + 2]!;
+        if (!pageOk(page) || (pinfo & 1) === 0 || (pinfo & 8) !== 0 || u32(b, page + 16) >>> 0 !== tot - got) open = false;
+      }
+      const piece = Math.min(tot - got, BLCKSZ - h);
+      if (page + h + piece > len) break;
+      pieces[3 * npieces] = page + h;
+      pieces[3 * npieces + 1] = got;
+      pieces[3 * npieces + 2] = piece;
+      npieces++;
+      got += piece;
+      if (got === tot) {
+        next = page + h + maxAlign(piece);
+        end = page + h + piece;
+        break;
+      }
+      page += BLCKSZ;
+    }
+    if (next < 0) return false;
+    const want = (pieceByte(b, 20) | (pieceByte(b, 21) << 8) | (pieceByte(b, 22) << 16) | (pieceByte(b, 23) << 24)) >>> 0;
+    if (piecesCrc(b, 0, 20, piecesCrc(b, 24, tot, 0)) >>> 0 !== want) return false;
+    spanInfo = pieceByte(b, 16);
+    spanRmid = pieceByte(b, 17);
+    let prev = 0;
+    let fpi = 0;
+    if (open) {
+      // The headers lie in the first piece but for a few records (those starting near a page's end).
+      if (pieces[2]! >= 24) {
+        prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+        fpi = decodeCheck(b, off, tot, pieces[2]!);
+      } else {
+        fpi = -2;
+      }
+      if (fpi === -2) {
+        const n = gatherHead(b, tot);
+        prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
+        fpi = decodeCheck(head, 0, tot, n);
+      }
+    }
+    spanNext = next;
+    spanEnd = end;
+    spanPrev = prev;
+    spanFpi = fpi;
+    spanOpen = open;
+    return true;
+  }
+
+  // Where the first record starting in the window is, or -1 (apart from check() for the same reason as spanning()).
+  function firstRecord(b: Uint8Array, len: number): number {
     let off = 0;
-    if (run !== undefined) run[0] = 0;
     for (;;) {
-      if (off + 24 > len) return;
+      if (off + 24 > len) return -1;
       const hdr = hdrSize(b, off);
       if (b[off + 2]! & 1) {
         // XLP_FIRST_IS_CONTRECORD: skip the end of a record begun in an earlier segment
@@ -628,39 +729,30 @@ export function makeWindowCheck(
           off += BLCKSZ;
           continue;
         }
-        off += hdr + maxAlign(rem);
-      } else {
-        off += hdr;
+        return off + hdr + maxAlign(rem);
       }
-      break;
+      return off + hdr;
     }
+  }
+
+  function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
+    if (run !== undefined) run[0] = 0;
+    let off = firstRecord(b, len);
+    if (off < 0) return;
     // The run: open while every check passed.
     let open = run !== undefined;
-    let magic = 0;
-    let tli = 0;
+    pageB = b;
+    pageLsn = lsn;
+    pageSegmentStart = segmentStart;
+    checkedPage = -1;
     let count = 0;
     let lastLsn = 0;
-    // The page whose header was checked last (-1: none yet).
-    let checkedPage = -1;
-    // XLogReaderValidatePageHeader's checks of the page at window offset `page`, against the first page's magic and timeline.
-    const pageOk = (page: number): boolean => {
-      const m = b[page]! | (b[page + 1]! << 8);
-      const info = b[page + 2]! | (b[page + 3]! << 8);
-      const t = u32(b, page + 4) >>> 0;
-      if (checkedPage < 0) {
-        magic = m;
-        tli = t;
-      }
-      checkedPage = page;
-      if (m !== magic || t !== tli || (info & ~0xf) !== 0) return false;
-      // A long header on a segment's first page only (the reader checks its fields against the first file's).
-      if ((info & 2) !== 0 !== (segmentStart && page === 0)) return false;
-      // xlp_pageaddr as two halves (no % on a double: a slow call in V8)
-      const addr = lsn + page;
-      const hi = Math.floor(addr / 0x1_0000_0000);
-      return u32(b, page + 8) >>> 0 === addr - hi * 0x1_0000_0000 && u32(b, page + 12) >>> 0 === hi;
-    };
     if (open && !pageOk(off - (off & (BLCKSZ - 1)))) open = false;
+    // The run's last record, the offset after it and its end: written into `run` once, after the loop.
+    let runLast = 0;
+    let runNext = 0;
+    let runEnd = 0;
+    const view = new DataView(b.buffer, b.byteOffset, len);
     while (off + 24 <= len) {
       let inPage = off & (BLCKSZ - 1);
       if (inPage === 0) {
@@ -671,7 +763,7 @@ export function makeWindowCheck(
         inPage = off & (BLCKSZ - 1);
         if (off + 24 > len) break;
       }
-      const tot = u32(b, off) >>> 0;
+      const tot = view.getUint32(off, true);
       if (tot < 24) break;
       let next: number;
       let info: number;
@@ -682,66 +774,22 @@ export function makeWindowCheck(
       if (inPage + tot <= BLCKSZ) {
         next = off + maxAlign(tot);
         end = off + tot;
-        if (recordCrc(b, off, tot) !== u32(b, off + 20) >>> 0) break;
+        if (recordCrc(b, off, tot) !== view.getUint32(off + 20, true)) break;
         info = b[off + 16]!;
         rmid = b[off + 17]!;
         if (open) {
-          prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+          prev = view.getUint32(off + 12, true) * 0x1_0000_0000 + view.getUint32(off + 8, true);
           fpi = decodeCheck(b, off, tot, tot);
         } else prev = 0;
       } else {
-        // Spans pages: its pieces, the page headers of the continuation pages skipped; the CRC runs over them.
-        if (tot > len) break;
-        let got = BLCKSZ - inPage;
-        npieces = 1;
-        pieces[0] = off;
-        pieces[1] = 0;
-        pieces[2] = got;
-        let page = off - inPage + BLCKSZ;
-        next = -1;
-        end = -1;
-        while (page + 24 <= len) {
-          const h = hdrSize(b, page);
-          if (open) {
-            // A continuation page: XLP_FIRST_IS_CONTRECORD, not XLP_FIRST_IS_OVERWRITE_CONTRECORD, and the
-            // xlp_rem_len of what is left of this record.
-            const pinfo = b[page + 2]!;
-            if (!pageOk(page) || (pinfo & 1) === 0 || (pinfo & 8) !== 0 || u32(b, page + 16) >>> 0 !== tot - got) open = false;
-          }
-          const piece = Math.min(tot - got, BLCKSZ - h);
-          if (page + h + piece > len) break;
-          pieces[3 * npieces] = page + h;
-          pieces[3 * npieces + 1] = got;
-          pieces[3 * npieces + 2] = piece;
-          npieces++;
-          got += piece;
-          if (got === tot) {
-            next = page + h + maxAlign(piece);
-            end = page + h + piece;
-            break;
-          }
-          page += BLCKSZ;
-        }
-        if (next < 0) break;
-        const want = (pieceByte(b, 20) | (pieceByte(b, 21) << 8) | (pieceByte(b, 22) << 16) | (pieceByte(b, 23) << 24)) >>> 0;
-        if (piecesCrc(b, 0, 20, piecesCrc(b, 24, tot, 0)) >>> 0 !== want) break;
-        info = pieceByte(b, 16);
-        rmid = pieceByte(b, 17);
-        if (open) {
-          // The headers lie in the first piece but for a few records (those starting near a page's end).
-          if (pieces[2]! >= 24) {
-            prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
-            fpi = decodeCheck(b, off, tot, pieces[2]!);
-          } else {
-            prev = 0;
-            fpi = -2;
-          }
-          if (fpi === -2) {
-            const n = gatherHead(b, tot);
-            prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
-            fpi = decodeCheck(head, 0, tot, n);
-          }
-        } else prev = 0;
+        if (!spanning(b, len, off, inPage, tot, open)) break;
+        next = spanNext;
+        end = spanEnd;
+        info = spanInfo;
+        rmid = spanRmid;
+        prev = spanPrev;
+        fpi = spanFpi;
+        open = spanOpen;
       }
       bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
       // XLOG_SWITCH: the rest of the segment is not records.
@@ -763,13 +811,18 @@ export function makeWindowCheck(
           table[3 * k]++;
           table[3 * k + 1] += tot - fpi;
           table[3 * k + 2] += fpi;
-          run![0] = count;
-          run![2] = off;
-          run![3] = next;
-          run![4] = end;
+          runLast = off;
+          runNext = next;
+          runEnd = end;
         }
       }
       off = next;
+    }
+    if (count > 0) {
+      run![0] = count;
+      run![2] = runLast;
+      run![3] = runNext;
+      run![4] = runEnd;
     }
   }
 
