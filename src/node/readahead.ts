@@ -29,7 +29,8 @@ let lagging = false;
 /**
  * Windows the calling thread should read (and check) itself rather than hand to the worker: one more each time
  * it had to wait for the worker more than STEAL_AFTER_MS, so that when the worker is the slower of the two (CRC-32C is most of the work)
- * the calling thread takes a share of it instead of idling.
+ * the calling thread takes a share of it instead of idling. For windows moved by transfer only: ring windows are
+ * shared by claiming (claimHere) instead.
  */
 let owedToCaller = 0;
 
