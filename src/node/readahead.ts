@@ -618,7 +618,8 @@ export function makeWindowCheck(
 
   // pageOk's state for the window being checked: its bytes, LSN, whether it starts a segment; the first page's
   // magic and timeline; the page whose header was checked last (-1: none yet).
-  let pageB: Uint8Array = new Uint8Array(0);
+  const NO_BYTES = new Uint8Array(0);
+  let pageB: Uint8Array = NO_BYTES;
   let pageLsn = 0;
   let pageSegmentStart = false;
   let magic = 0;
@@ -834,6 +835,7 @@ export function makeWindowCheck(
       if (stats !== undefined) putStats(stats);
     } finally {
       active = undefined;
+      pageB = NO_BYTES; // the window is not kept alive by its check
     }
   };
 }
