@@ -11,8 +11,11 @@ import type { CrcVerified, VouchedRun } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
 import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
 
-/** The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one. */
-export const WINDOW_MAX = 1 << 20;
+/**
+ * The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one. 2 MB rather than 1:
+ * half the hand-overs between the threads (bench/README.md, dumpq). A segment smaller than this is one window.
+ */
+export const WINDOW_MAX = 1 << 21;
 
 /**
  * How long the calling thread waits for a window the worker has not finished before reading (and checking) it
@@ -144,7 +147,7 @@ function start(): boolean {
 
 /** Window buffers given back (recycleWindow): their pages are mapped already, so filling them costs no faults. */
 const spareWindows: ArrayBuffer[] = [];
-const SPARE_MAX = 16;
+const SPARE_MAX = 8;
 
 /**
  * A source that recycles windows gives one back once no record of it is in use; it is detached when reused. Only
@@ -169,7 +172,7 @@ function windowBuffer(length: number): ArrayBuffer {
  * no fresh pages. A slot is free again when its source has left the window (releaseWindow), or when a job for it
  * was dropped. null: shared memory is unavailable (the transfer path is used).
  */
-const RING_SLOTS = 12;
+const RING_SLOTS = 8;
 const TABLE_BYTES = 16 * 256 * 4;
 let ring: { memory: { readonly buffer: ArrayBufferLike }; buffer: ArrayBufferLike; free: number[] } | null | undefined;
 
@@ -201,7 +204,7 @@ let own: { wasm: WasmCrc32c; bytes: Uint8Array; check: ReturnType<typeof makeWin
  */
 export function readWindowInRing(file: string, offset: number, length: number, lsn = 0): { bytes: Uint8Array; crc: CrcVerified } | undefined {
   // No worker started for this: a run that reads one window (a small fixture) never pays for a thread.
-  if (length !== WINDOW_MAX) return undefined;
+  if (length <= 0 || length > WINDOW_MAX) return undefined;
   const slot = ringSlot();
   if (slot < 0) return undefined;
   const result = fillSlot(slot, file, offset, length, lsn);
@@ -309,7 +312,7 @@ export function releaseWindow(bytes: Uint8Array): void {
 }
 
 /**
- * A window (1 MB) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
+ * A window (2 MB, or a whole smaller segment) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
  * in it that it can frame from those bytes alone. The bytes move (are transferred) to this thread when taken;
  * they are allocated here, so the memory is this thread's to reuse, and short-lived, so it is freed early.
  */
@@ -329,7 +332,7 @@ export class AheadWindow {
     readonly lsn = 0,
   ) {
     this.id = start() ? nextId++ : 0;
-    this.slot = this.id !== 0 && inRing && length === WINDOW_MAX ? ringSlot() : -1;
+    this.slot = this.id !== 0 && inRing && length > 0 && length <= WINDOW_MAX ? ringSlot() : -1;
     if (this.id !== 0) {
       pending.add(this.id);
       const bits = new ArrayBuffer(resultBytes(length));
