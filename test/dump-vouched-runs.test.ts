@@ -1,6 +1,6 @@
 // `pgwal dump -q` and `--stats` step over runs of records the read-ahead worker checked in full (XLogReader.skipVouched): a
 // record or page that fails any check must still end the dump where pg_waldump ends it, with its message and exit
-// code. Built WAL of PostgreSQL 15 in 4 MB segments (windows of 1 MB end inside segments), each with one thing
+// code. Built WAL of PostgreSQL 15 in segments of four windows (windows end inside segments), each with one thing
 // broken and every CRC correct, checked against Debian's pg_waldump 15.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,15 +9,15 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLsn } from '../src/lsn.js';
 import { DirectorySource } from '../src/node/directory.js';
-import { waitForReadAhead } from '../src/node/readahead.js';
+import { waitForReadAhead, WINDOW_MAX } from '../src/node/readahead.js';
 import { crc32c } from '../src/xlogreader/crc32c.js';
 import { STEP_END, STEP_NEED, XLogReader } from '../src/xlogreader/reader.js';
 import { runDump } from './support/cli.js';
 import { filler, WalBuilder } from './support/walbuilder.js';
 
 const PG_WALDUMP = '/usr/lib/postgresql/15/bin/pg_waldump';
-const SEG = 4 * 1024 * 1024;
-const WINDOW = 1024 * 1024;
+const WINDOW = WINDOW_MAX;
+const SEG = 4 * WINDOW;
 const BLCKSZ = 8192;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-vouched-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/lsn.js';
 import { DirectorySource } from '../src/node/directory.js';
-import { readWindowInRing, releaseWindow, waitForReadAhead } from '../src/node/readahead.js';
+import { readWindowInRing, releaseWindow, waitForReadAhead, WINDOW_MAX } from '../src/node/readahead.js';
 import type { EndOfWal } from '../src/xlogreader/reader.js';
 import { XLogReader } from '../src/xlogreader/reader.js';
 import { readRecordsSync, type SourceBytes, type SourceMiss, type SyncPageSource } from '../src/xlogreader/source.js';
@@ -146,15 +146,15 @@ describe.each(listFixtures().map((f) => [f.id, f] as [string, Fixture]))('%s, re
   });
 });
 
-// Segments of 4 MB, so windows (1 MB) end inside segments: records that start right after a window boundary, that
+// Segments of four windows, so windows end inside segments: records that start right after a window boundary, that
 // run across one, and a record longer than a window. Built WAL, compared with reading on one thread.
 describe('windows inside a segment', () => {
-  const SEG = 4 * 1024 * 1024;
-  const WINDOW = 1024 * 1024;
+  const WINDOW = WINDOW_MAX;
+  const SEG = 4 * WINDOW;
   const b = new WalBuilder({ segmentSize: SEG, startSegno: 2 });
   let seed = 1;
   while (b.pos < b.startLsn + 2 * SEG - 64 * 1024) {
-    const size = seed % 97 === 0 ? 20000 : seed === 300 ? 1_500_000 : 40 + ((seed * 7919) % 700);
+    const size = seed % 97 === 0 ? 20000 : seed === 300 ? 1.5 * WINDOW : 40 + ((seed * 7919) % 700);
     b.add(filler(size, seed++));
   }
   const lsns = b.lsns;

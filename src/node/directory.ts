@@ -15,6 +15,8 @@ import { AheadWindow, callerReadsNext, checkWindow, readWindowInRing, releaseWin
 
 /** Bytes read from a plain segment file at a time; compressed files are read whole. */
 const WINDOW = WINDOW_MAX;
+/** Windows read ahead by default (10 MB). */
+const READ_AHEAD = 5;
 
 interface Found {
   file: string;
@@ -60,8 +62,8 @@ export interface DirectorySourceOptions {
   /** A timeline history to follow: each segment is read from the timeline that owns it. */
   history?: TimelineHistory;
   /**
-   * How many 1 MB windows of plain segment files a worker thread reads ahead of the one being read, checking the
-   * CRC-32C of the records in them meanwhile (default 8; 0 = none: everything on the calling thread).
+   * How many 2 MB windows of plain segment files a worker thread reads ahead of the one being read, checking the
+   * CRC-32C of the records in them meanwhile (default 5; 0 = none: everything on the calling thread).
    */
   readAhead?: number;
   /**
@@ -131,7 +133,9 @@ export class DirectorySource implements SyncPageSource {
         this.ahead.delete(w);
       }
     }
-    for (let k = 1, w = start + WINDOW; k <= depth; k++, w += WINDOW) {
+    // A segment smaller than a window (1 MB) is one window.
+    const step = Math.min(WINDOW, segmentSize);
+    for (let k = 1, w = start + step; k <= depth; k++, w += step) {
       if (this.ahead.has(w)) continue;
       const segno = Math.floor(w / segmentSize);
       if (this.located?.segno !== segno) this.located = { segno, found: this.locate(segno) };
@@ -202,7 +206,7 @@ export class DirectorySource implements SyncPageSource {
       const off = pagePtr - segStart;
       const winStart = off - (off % WINDOW);
       start = segStart + winStart;
-      const depth = this.options.readAhead ?? 8;
+      const depth = this.options.readAhead ?? READ_AHEAD;
       if (depth > 0 && !found.file.endsWith('.partial')) {
         const a = this.ahead.get(start);
         const ready = a != null && a.file === found.file ? a.take() : undefined;
@@ -235,7 +239,8 @@ export class DirectorySource implements SyncPageSource {
       }
     }
     // A whole window read here when recycling (no ring slot was free): checked as the worker checks its windows.
-    const crc = this.options.recycleWindows === true && (this.options.readAhead ?? 8) > 0 && !found.compressed && bytes.length === WINDOW ? checkWindow(bytes, start, start - segStart) : undefined;
+    const whole = Math.min(WINDOW, segmentSize - (start - segStart));
+    const crc = this.options.recycleWindows === true && (this.options.readAhead ?? READ_AHEAD) > 0 && !found.compressed && bytes.length === whole ? checkWindow(bytes, start, start - segStart) : undefined;
     this.setCache({ segno, start, bytes, file: found.file, tli: found.tli, crc });
     const off = pagePtr - start;
     if (bytes.length < off + Math.min(minLength, 8192)) {

@@ -1,6 +1,8 @@
 // Read-ahead for DirectorySource: one worker thread reads the next windows of segment files and checks their
 // records' CRC-32C while the calling thread frames the current one; the bytes then move over with the result, or,
-// for sources that recycle windows, stay in a slot of memory both threads share (the ring below).
+// for sources that recycle windows, stay in a slot of memory both threads share (the ring below). A ring window
+// the worker has not begun when the calling thread wants it, or a later one while the worker is on it, the calling
+// thread claims and does itself (claims), so the two share the reading and checking instead of one waiting.
 // The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
@@ -9,8 +11,11 @@ import type { CrcVerified, VouchedRun } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
 import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
 
-/** The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one. */
-export const WINDOW_MAX = 1 << 20;
+/**
+ * The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one. 2 MB rather than 1:
+ * half the hand-overs between the threads (bench/README.md, dumpq). A segment smaller than this is one window.
+ */
+export const WINDOW_MAX = 1 << 21;
 
 /**
  * How long the calling thread waits for a window the worker has not finished before reading (and checking) it
@@ -27,7 +32,8 @@ let lagging = false;
 /**
  * Windows the calling thread should read (and check) itself rather than hand to the worker: one more each time
  * it had to wait for the worker more than STEAL_AFTER_MS, so that when the worker is the slower of the two (CRC-32C is most of the work)
- * the calling thread takes a share of it instead of idling.
+ * the calling thread takes a share of it instead of idling. For windows moved by transfer only: ring windows are
+ * shared by claiming (claimHere) instead.
  */
 let owedToCaller = 0;
 
@@ -93,20 +99,31 @@ let port: MessagePort | undefined;
  * reads that window itself); [2] the id of the job the worker is on.
  */
 let posted: Int32Array | undefined;
+/**
+ * Shared with the worker, one word per ring slot: the id of the job queued for it, until a thread claims that job
+ * (compareExchange): the worker writes -id, this thread 0. So while the worker is on one window this thread can
+ * read and check a later one instead of waiting, and neither does a window twice.
+ */
+let claims: Int32Array | undefined;
 let nextId = 1;
 const results = new Map<number, Done>();
 const pending = new Set<number>();
+/** Ring jobs not yet taken, in id order: what this thread may claim while it waits. */
+const ringJobs = new Map<number, { file: string; offset: number; length: number; lsn: number; slot: number }>();
+/** Jobs this thread claimed: the worker's message for each (it skipped it) is dropped when it comes. */
+const claimedHere = new Set<number>();
 
 function start(): boolean {
   if (worker !== undefined) return true;
   try {
     const channel = new MessageChannel();
     posted = new Int32Array(new SharedArrayBuffer(12));
+    claims = new Int32Array(new SharedArrayBuffer(4 * RING_SLOTS));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
     const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables); const check = (${makeWindowCheck.toString()})(crc);`;
     worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check);`, {
       eval: true,
-      workerData: { port: channel.port2, posted, window: WINDOW_MAX, ringSlots: RING_SLOTS },
+      workerData: { port: channel.port2, posted, claims, window: WINDOW_MAX, ringSlots: RING_SLOTS },
       transferList: [channel.port2],
       // Not piped to process.stdout / stderr: making those puts a pipe on fd 1 (or 2, when `2>&1`) into
       // non-blocking mode, and the CLI's synchronous writes would wait out a full pipe in sleeps. It prints nothing.
@@ -130,7 +147,7 @@ function start(): boolean {
 
 /** Window buffers given back (recycleWindow): their pages are mapped already, so filling them costs no faults. */
 const spareWindows: ArrayBuffer[] = [];
-const SPARE_MAX = 16;
+const SPARE_MAX = 8;
 
 /**
  * A source that recycles windows gives one back once no record of it is in use; it is detached when reused. Only
@@ -155,7 +172,7 @@ function windowBuffer(length: number): ArrayBuffer {
  * no fresh pages. A slot is free again when its source has left the window (releaseWindow), or when a job for it
  * was dropped. null: shared memory is unavailable (the transfer path is used).
  */
-const RING_SLOTS = 12;
+const RING_SLOTS = 8;
 const TABLE_BYTES = 16 * 256 * 4;
 let ring: { memory: { readonly buffer: ArrayBufferLike }; buffer: ArrayBufferLike; free: number[] } | null | undefined;
 
@@ -187,18 +204,28 @@ let own: { wasm: WasmCrc32c; bytes: Uint8Array; check: ReturnType<typeof makeWin
  */
 export function readWindowInRing(file: string, offset: number, length: number, lsn = 0): { bytes: Uint8Array; crc: CrcVerified } | undefined {
   // No worker started for this: a run that reads one window (a small fixture) never pays for a thread.
-  if (length !== WINDOW_MAX) return undefined;
+  if (length <= 0 || length > WINDOW_MAX) return undefined;
   const slot = ringSlot();
   if (slot < 0) return undefined;
+  const result = fillSlot(slot, file, offset, length, lsn);
+  if (result === undefined) {
+    freeSlot(slot);
+    return undefined;
+  }
+  return { bytes: own!.bytes.subarray(TABLE_BYTES + slot * WINDOW_MAX, TABLE_BYTES + slot * WINDOW_MAX + length), crc: new AheadVerified(result, length) };
+}
+
+/**
+ * Reads `length` bytes of `file` at `offset` into ring slot `slot` on this thread and checks them as the worker
+ * does: the result buffer, or undefined (no WebAssembly here, or the window could not be read whole).
+ */
+function fillSlot(slot: number, file: string, offset: number, length: number, lsn: number): ArrayBuffer | undefined {
   if (own === undefined) {
     const crc = makeCrc32c();
     const wasm = makeWasmCrc32c(RING_SLOTS * WINDOW_MAX, crc.tables, ring!.memory);
     own = wasm === undefined ? null : { wasm, bytes: new Uint8Array(ring!.buffer), check: makeWindowCheck(crc) };
   }
-  if (own === null) {
-    freeSlot(slot);
-    return undefined;
-  }
+  if (own === null) return undefined;
   const bytes = own.bytes.subarray(TABLE_BYTES + slot * WINDOW_MAX, TABLE_BYTES + slot * WINDOW_MAX + length);
   let got = 0;
   try {
@@ -215,13 +242,30 @@ export function readWindowInRing(file: string, offset: number, length: number, l
   } catch {
     got = -1;
   }
-  if (got !== length) {
-    freeSlot(slot);
-    return undefined;
-  }
+  if (got !== length) return undefined;
   const result = new ArrayBuffer(resultBytes(length));
   own.check(bytes, length, new Int32Array(result, 0, bitsBytes(length) / 4), own.wasm, lsn, offset === 0, new Float64Array(result, bitsBytes(length), 8), statsOf(result, length));
-  return { bytes, crc: new AheadVerified(result, length) };
+  return result;
+}
+
+/**
+ * Claims the ring job `id` for this thread when the worker has not begun it, and does it here: its result is kept
+ * for take() as the worker's would be. False when the worker has it (or had it).
+ */
+function claimHere(id: number): boolean {
+  const job = ringJobs.get(id);
+  if (job === undefined || Atomics.compareExchange(claims!, job.slot, id, 0) !== id) return false;
+  ringJobs.delete(id);
+  claimedHere.add(id);
+  const result = fillSlot(job.slot, job.file, job.offset, job.length, job.lsn);
+  results.set(id, { id, data: undefined, bits: result, slot: job.slot, ok: result !== undefined });
+  return true;
+}
+
+/** Does here the first ring job after `id` the worker has not begun; false when there is none. */
+function helpAfter(id: number): boolean {
+  for (const later of ringJobs.keys()) if (later > id && pending.has(later) && claimHere(later)) return true;
+  return false;
 }
 
 /** This thread's window check with the JS CRC-32C, for windows read into a buffer of their own. */
@@ -243,8 +287,12 @@ function freeSlot(slot: number | undefined): void {
   if (slot !== undefined && slot >= 0 && ring != null && !ring.free.includes(slot)) ring.free.push(slot);
 }
 
-/** Receives what the worker has posted: results wanted are kept for take(), slots of dropped ones freed. */
+/**
+ * Receives what the worker has posted: results wanted are kept for take(), slots of dropped ones freed; for a job
+ * this thread claimed the worker only says it skipped it (the slot is this thread's).
+ */
 function receive(r: Done): void {
+  if (claimedHere.delete(r.id)) return;
   if (!pending.has(r.id)) freeSlot(r.slot);
   else results.set(r.id, r);
 }
@@ -264,7 +312,7 @@ export function releaseWindow(bytes: Uint8Array): void {
 }
 
 /**
- * A window (1 MB) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
+ * A window (2 MB, or a whole smaller segment) of a segment file that the worker reads and then checks: the CRC-32C of every record starting
  * in it that it can frame from those bytes alone. The bytes move (are transferred) to this thread when taken;
  * they are allocated here, so the memory is this thread's to reuse, and short-lived, so it is freed early.
  */
@@ -284,11 +332,13 @@ export class AheadWindow {
     readonly lsn = 0,
   ) {
     this.id = start() ? nextId++ : 0;
-    this.slot = this.id !== 0 && inRing && length === WINDOW_MAX ? ringSlot() : -1;
+    this.slot = this.id !== 0 && inRing && length > 0 && length <= WINDOW_MAX ? ringSlot() : -1;
     if (this.id !== 0) {
       pending.add(this.id);
       const bits = new ArrayBuffer(resultBytes(length));
       if (this.slot >= 0) {
+        ringJobs.set(this.id, { file, offset, length, lsn, slot: this.slot });
+        Atomics.store(claims!, this.slot, this.id);
         worker!.postMessage({ id: this.id, file, offset, lsn, length, slot: this.slot, bits }, [bits]);
       } else {
         const data = windowBuffer(length);
@@ -303,7 +353,7 @@ export class AheadWindow {
     // Whatever happens, jobs before this one are not wanted any more.
     if (Atomics.load(posted!, 1) < this.id - 1) Atomics.store(posted!, 1, this.id - 1);
     const began = performance.now();
-    const deadline = began + (patient ? 10_000 : WAIT_MS);
+    let deadline = began + (patient ? 10_000 : WAIT_MS);
     let waited = false;
     for (;;) {
       // Results come in the order asked for: receive only up to this one, so later ones stay unmade.
@@ -312,6 +362,13 @@ export class AheadWindow {
         const seen = Atomics.load(posted!, 0);
         const m = receiveMessageOnPort(port!);
         if (m === undefined) {
+          // Not begun by the worker: this thread does it now. Begun: this thread does a later one meanwhile.
+          if (this.slot >= 0 && (claimHere(this.id) || helpAfter(this.id))) {
+            done = results.get(this.id);
+            // The patience is for waiting on the worker: time spent helping does not count.
+            deadline = performance.now() + (patient ? 10_000 : WAIT_MS);
+            continue;
+          }
           // Waiting is worth it only when the worker is at this window or the one before.
           const near = !lagging && Atomics.load(posted!, 2) >= this.id - 1;
           const left = patient || near ? deadline - performance.now() : 0;
@@ -326,15 +383,17 @@ export class AheadWindow {
           continue;
         }
         const r = m.message as Done;
-        if (r.id === this.id) done = r;
+        if (r.id === this.id && !claimedHere.has(r.id)) done = r;
         else receive(r);
       }
       results.delete(this.id);
       pending.delete(this.id);
+      ringJobs.delete(this.id);
       lagging = false;
       // Only a real wait (the worker a window behind) hands one to the caller: short ones come and go with the
       // worker's own pace, and taking windows then made reading slower.
-      if (waited && performance.now() - began > STEAL_AFTER_MS && owedToCaller < 4) owedToCaller++;
+      // (A ring window's wait is spent on later windows instead: see claimHere.)
+      if (waited && this.slot < 0 && performance.now() - began > STEAL_AFTER_MS && owedToCaller < 4) owedToCaller++;
       if (done.slot !== undefined) {
         if (done.ok !== true) {
           freeSlot(done.slot);
@@ -352,6 +411,12 @@ export class AheadWindow {
   /** Not needed after all: its result, when it comes, is dropped (and its ring slot freed then). */
   cancel(): void {
     pending.delete(this.id);
+    // Not begun by the worker: its slot is free at once (the worker skips it).
+    if (ringJobs.delete(this.id) && Atomics.compareExchange(claims!, this.slot, this.id, 0) === this.id) {
+      claimedHere.add(this.id);
+      freeSlot(this.slot);
+      return;
+    }
     const r = results.get(this.id);
     if (r !== undefined) {
       results.delete(this.id);
@@ -554,11 +619,113 @@ export function makeWindowCheck(
     used.length = 0;
   };
 
-  function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
+  // pageOk's state for the window being checked: its bytes, LSN, whether it starts a segment; the first page's
+  // magic and timeline; the page whose header was checked last (-1: none yet).
+  const NO_BYTES = new Uint8Array(0);
+  let pageB: Uint8Array = NO_BYTES;
+  let pageLsn = 0;
+  let pageSegmentStart = false;
+  let magic = 0;
+  let tli = 0;
+  let checkedPage = -1;
+  // XLogReaderValidatePageHeader's checks of the page at window offset `page`, against the first page's magic and timeline.
+  const pageOk = (page: number): boolean => {
+    const b = pageB;
+    const m = b[page]! | (b[page + 1]! << 8);
+    const info = b[page + 2]! | (b[page + 3]! << 8);
+    const t = u32(b, page + 4) >>> 0;
+    if (checkedPage < 0) {
+      magic = m;
+      tli = t;
+    }
+    checkedPage = page;
+    if (m !== magic || t !== tli || (info & ~0xf) !== 0) return false;
+    // A long header on a segment's first page only (the reader checks its fields against the first file's).
+    if ((info & 2) !== 0 !== (pageSegmentStart && page === 0)) return false;
+    // xlp_pageaddr as two halves (no % on a double: a slow call in V8)
+    const addr = pageLsn + page;
+    const hi = Math.floor(addr / 0x1_0000_0000);
+    return u32(b, page + 8) >>> 0 === addr - hi * 0x1_0000_0000 && u32(b, page + 12) >>> 0 === hi;
+  };
+
+  // What spanning() found: where the record after it starts, where it ends, its xl_info, rmid and xl_prev, its
+  // image bytes (decodeCheck's answer), and whether the run stays open.
+  let spanNext = 0;
+  let spanEnd = 0;
+  let spanInfo = 0;
+  let spanRmid = 0;
+  let spanPrev = 0;
+  let spanFpi = 0;
+  let spanOpen = false;
+  // A record at `off` spanning pages: its pieces, the page headers of the continuation pages skipped; the CRC runs
+  // over them. False: framing stops before it. Apart from check() so that V8 compiles check's loop over the many
+  // records within a page small and soon (this path, inlined, made that compile ~40 ms, twice: once per thread).
+  function spanning(b: Uint8Array, len: number, off: number, inPage: number, tot: number, open: boolean): boolean {
+    if (tot > len) return false;
+    let got = BLCKSZ - inPage;
+    npieces = 1;
+    pieces[0] = off;
+    pieces[1] = 0;
+    pieces[2] = got;
+    let page = off - inPage + BLCKSZ;
+    let next = -1;
+    let end = -1;
+    while (page + 24 <= len) {
+      const h = hdrSize(b, page);
+      if (open) {
+        // A continuation page: XLP_FIRST_IS_CONTRECORD, not XLP_FIRST_IS_OVERWRITE_CONTRECORD, and the
+        // xlp_rem_len of what is left of this record.
+        const pinfo = b[page + 2]!;
+        if (!pageOk(page) || (pinfo & 1) === 0 || (pinfo & 8) !== 0 || u32(b, page + 16) >>> 0 !== tot - got) open = false;
+      }
+      const piece = Math.min(tot - got, BLCKSZ - h);
+      if (page + h + piece > len) break;
+      pieces[3 * npieces] = page + h;
+      pieces[3 * npieces + 1] = got;
+      pieces[3 * npieces + 2] = piece;
+      npieces++;
+      got += piece;
+      if (got === tot) {
+        next = page + h + maxAlign(piece);
+        end = page + h + piece;
+        break;
+      }
+      page += BLCKSZ;
+    }
+    if (next < 0) return false;
+    const want = (pieceByte(b, 20) | (pieceByte(b, 21) << 8) | (pieceByte(b, 22) << 16) | (pieceByte(b, 23) << 24)) >>> 0;
+    if (piecesCrc(b, 0, 20, piecesCrc(b, 24, tot, 0)) >>> 0 !== want) return false;
+    spanInfo = pieceByte(b, 16);
+    spanRmid = pieceByte(b, 17);
+    let prev = 0;
+    let fpi = 0;
+    if (open) {
+      // The headers lie in the first piece but for a few records (those starting near a page's end).
+      if (pieces[2]! >= 24) {
+        prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+        fpi = decodeCheck(b, off, tot, pieces[2]!);
+      } else {
+        fpi = -2;
+      }
+      if (fpi === -2) {
+        const n = gatherHead(b, tot);
+        prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
+        fpi = decodeCheck(head, 0, tot, n);
+      }
+    }
+    spanNext = next;
+    spanEnd = end;
+    spanPrev = prev;
+    spanFpi = fpi;
+    spanOpen = open;
+    return true;
+  }
+
+  // Where the first record starting in the window is, or -1 (apart from check() for the same reason as spanning()).
+  function firstRecord(b: Uint8Array, len: number): number {
     let off = 0;
-    if (run !== undefined) run[0] = 0;
     for (;;) {
-      if (off + 24 > len) return;
+      if (off + 24 > len) return -1;
       const hdr = hdrSize(b, off);
       if (b[off + 2]! & 1) {
         // XLP_FIRST_IS_CONTRECORD: skip the end of a record begun in an earlier segment
@@ -567,39 +734,30 @@ export function makeWindowCheck(
           off += BLCKSZ;
           continue;
         }
-        off += hdr + maxAlign(rem);
-      } else {
-        off += hdr;
+        return off + hdr + maxAlign(rem);
       }
-      break;
+      return off + hdr;
     }
+  }
+
+  function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
+    if (run !== undefined) run[0] = 0;
+    let off = firstRecord(b, len);
+    if (off < 0) return;
     // The run: open while every check passed.
     let open = run !== undefined;
-    let magic = 0;
-    let tli = 0;
+    pageB = b;
+    pageLsn = lsn;
+    pageSegmentStart = segmentStart;
+    checkedPage = -1;
     let count = 0;
     let lastLsn = 0;
-    // The page whose header was checked last (-1: none yet).
-    let checkedPage = -1;
-    // XLogReaderValidatePageHeader's checks of the page at window offset `page`, against the first page's magic and timeline.
-    const pageOk = (page: number): boolean => {
-      const m = b[page]! | (b[page + 1]! << 8);
-      const info = b[page + 2]! | (b[page + 3]! << 8);
-      const t = u32(b, page + 4) >>> 0;
-      if (checkedPage < 0) {
-        magic = m;
-        tli = t;
-      }
-      checkedPage = page;
-      if (m !== magic || t !== tli || (info & ~0xf) !== 0) return false;
-      // A long header on a segment's first page only (the reader checks its fields against the first file's).
-      if ((info & 2) !== 0 !== (segmentStart && page === 0)) return false;
-      // xlp_pageaddr as two halves (no % on a double: a slow call in V8)
-      const addr = lsn + page;
-      const hi = Math.floor(addr / 0x1_0000_0000);
-      return u32(b, page + 8) >>> 0 === addr - hi * 0x1_0000_0000 && u32(b, page + 12) >>> 0 === hi;
-    };
     if (open && !pageOk(off - (off & (BLCKSZ - 1)))) open = false;
+    // The run's last record, the offset after it and its end: written into `run` once, after the loop.
+    let runLast = 0;
+    let runNext = 0;
+    let runEnd = 0;
+    const view = new DataView(b.buffer, b.byteOffset, len);
     while (off + 24 <= len) {
       let inPage = off & (BLCKSZ - 1);
       if (inPage === 0) {
@@ -610,7 +768,7 @@ export function makeWindowCheck(
         inPage = off & (BLCKSZ - 1);
         if (off + 24 > len) break;
       }
-      const tot = u32(b, off) >>> 0;
+      const tot = view.getUint32(off, true);
       if (tot < 24) break;
       let next: number;
       let info: number;
@@ -621,66 +779,22 @@ export function makeWindowCheck(
       if (inPage + tot <= BLCKSZ) {
         next = off + maxAlign(tot);
         end = off + tot;
-        if (recordCrc(b, off, tot) !== u32(b, off + 20) >>> 0) break;
+        if (recordCrc(b, off, tot) !== view.getUint32(off + 20, true)) break;
         info = b[off + 16]!;
         rmid = b[off + 17]!;
         if (open) {
-          prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
+          prev = view.getUint32(off + 12, true) * 0x1_0000_0000 + view.getUint32(off + 8, true);
           fpi = decodeCheck(b, off, tot, tot);
         } else prev = 0;
       } else {
-        // Spans pages: its pieces, the page headers of the continuation pages skipped; the CRC runs over them.
-        if (tot > len) break;
-        let got = BLCKSZ - inPage;
-        npieces = 1;
-        pieces[0] = off;
-        pieces[1] = 0;
-        pieces[2] = got;
-        let page = off - inPage + BLCKSZ;
-        next = -1;
-        end = -1;
-        while (page + 24 <= len) {
-          const h = hdrSize(b, page);
-          if (open) {
-            // A continuation page: XLP_FIRST_IS_CONTRECORD, not XLP_FIRST_IS_OVERWRITE_CONTRECORD, and the
-            // xlp_rem_len of what is left of this record.
-            const pinfo = b[page + 2]!;
-            if (!pageOk(page) || (pinfo & 1) === 0 || (pinfo & 8) !== 0 || u32(b, page + 16) >>> 0 !== tot - got) open = false;
-          }
-          const piece = Math.min(tot - got, BLCKSZ - h);
-          if (page + h + piece > len) break;
-          pieces[3 * npieces] = page + h;
-          pieces[3 * npieces + 1] = got;
-          pieces[3 * npieces + 2] = piece;
-          npieces++;
-          got += piece;
-          if (got === tot) {
-            next = page + h + maxAlign(piece);
-            end = page + h + piece;
-            break;
-          }
-          page += BLCKSZ;
-        }
-        if (next < 0) break;
-        const want = (pieceByte(b, 20) | (pieceByte(b, 21) << 8) | (pieceByte(b, 22) << 16) | (pieceByte(b, 23) << 24)) >>> 0;
-        if (piecesCrc(b, 0, 20, piecesCrc(b, 24, tot, 0)) >>> 0 !== want) break;
-        info = pieceByte(b, 16);
-        rmid = pieceByte(b, 17);
-        if (open) {
-          // The headers lie in the first piece but for a few records (those starting near a page's end).
-          if (pieces[2]! >= 24) {
-            prev = (u32(b, off + 12) >>> 0) * 0x1_0000_0000 + (u32(b, off + 8) >>> 0);
-            fpi = decodeCheck(b, off, tot, pieces[2]!);
-          } else {
-            prev = 0;
-            fpi = -2;
-          }
-          if (fpi === -2) {
-            const n = gatherHead(b, tot);
-            prev = (u32(head, 12) >>> 0) * 0x1_0000_0000 + (u32(head, 8) >>> 0);
-            fpi = decodeCheck(head, 0, tot, n);
-          }
-        } else prev = 0;
+        if (!spanning(b, len, off, inPage, tot, open)) break;
+        next = spanNext;
+        end = spanEnd;
+        info = spanInfo;
+        rmid = spanRmid;
+        prev = spanPrev;
+        fpi = spanFpi;
+        open = spanOpen;
       }
       bits[off >>> 8] = bits[off >>> 8]! | (1 << ((off >>> 3) & 31));
       // XLOG_SWITCH: the rest of the segment is not records.
@@ -702,13 +816,18 @@ export function makeWindowCheck(
           table[3 * k]++;
           table[3 * k + 1] += tot - fpi;
           table[3 * k + 2] += fpi;
-          run![0] = count;
-          run![2] = off;
-          run![3] = next;
-          run![4] = end;
+          runLast = off;
+          runNext = next;
+          runEnd = end;
         }
       }
       off = next;
+    }
+    if (count > 0) {
+      run![0] = count;
+      run![2] = runLast;
+      run![3] = runNext;
+      run![4] = runEnd;
     }
   }
 
@@ -719,6 +838,7 @@ export function makeWindowCheck(
       if (stats !== undefined) putStats(stats);
     } finally {
       active = undefined;
+      pageB = NO_BYTES; // the window is not kept alive by its check
     }
   };
 }
@@ -760,7 +880,7 @@ function workerMain(
   let ringWasm: WasmCrc32c | undefined;
   let ringBytes: Uint8Array | undefined;
 
-  const { port, posted } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array };
+  const { port, posted, claims } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array; claims: Int32Array };
   type Job = { id: number; file: string; offset: number; lsn: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
   // Views of a job's result buffer (see resultBytes): CRC bits, then the run.
   const bitsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, 0, Math.max(8, length / 64) / 4);
@@ -777,7 +897,8 @@ function workerMain(
     if (job.slot !== undefined) {
       let ok = false;
       try {
-        if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined) {
+        // Not claimed by the calling thread first (which then does it itself, or dropped it).
+        if (job.id > Atomics.load(posted, 1) && ringWasm !== undefined && Atomics.compareExchange(claims, job.slot, job.id, -job.id) === job.id) {
           const into = ringBytes!.subarray(TABLE + job.slot * WINDOW, TABLE + job.slot * WINDOW + job.length!);
           ok = read(job.file, job.offset, into) === into.length;
           if (ok) check(into, into.length, bitsOf(job, into.length), ringWasm, job.lsn, job.offset === 0, runOf(job, into.length), statsOf(job, into.length));

@@ -20,8 +20,8 @@ export interface OpenWalOptions {
    */
   timeline?: number | 'latest';
   /**
-   * 1 MB windows of segment files a worker thread reads ahead, checking their records' CRC-32C meanwhile, so
-   * both cores work (default 8; 0 = read and check everything on the calling thread). Records, errors and the
+   * 2 MB windows of segment files a worker thread reads ahead, checking their records' CRC-32C meanwhile, so
+   * both cores work (default 5; 0 = read and check everything on the calling thread). Records, errors and the
    * end of WAL are the same either way.
    */
   readAhead?: number;

@@ -70,26 +70,44 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
     op(CONST, ...sleb(1020), AND);
     load(t * 1024);
   };
+  // Table t's entry for the byte at P + offset, as a byte address: byte * 4 + t * 1024.
+  const byteLookup = (offset: number, t: number): void => {
+    op(GET, P, LOAD8U, 0, ...uleb(offset), CONST, 2, SHL);
+    load(t * 1024);
+  };
   op(GET, SEED, CONST, ...sleb(-1), XOR, SET, C);
   op(BLOCK, VOID, LOOP, VOID);
   op(GET, E, GET, P, SUB, CONST, 16, LT_S, BR_IF, 1);
+  // Bytes 4..15 first, each read on its own: they do not depend on the running CRC, so they are worked out while
+  // the previous step's finishes; then the first word XOR the CRC, its four lookups as a tree. (One chain of 16
+  // XORs after the CRC's lookups made each step wait on the last.)
+  for (let i = 4; i < 16; i++) {
+    byteLookup(i, 15 - i);
+    if (i > 4) op(XOR);
+  }
   op(GET, P);
   load(0);
   op(GET, C, XOR, SET, 4);
-  for (let w = 1; w < 4; w++) {
-    op(GET, P);
-    load(4 * w);
-    op(SET, 4 + w);
-  }
-  let first = true;
-  for (let w = 0; w < 4; w++) {
-    for (let k = 0; k < 4; k++) {
-      lookup(4 + w, 8 * k, 15 - 4 * w - k);
-      if (!first) op(XOR);
-      first = false;
-    }
-  }
+  lookup(4, 0, 15);
+  lookup(4, 8, 14);
+  op(XOR);
+  lookup(4, 16, 13);
+  lookup(4, 24, 12);
+  op(XOR, XOR, XOR);
   op(SET, C, GET, P, CONST, 16, ADD, SET, P, BR, 0, END, END);
+  // Then four bytes at a time (slice-by-4: tables 3..0), then single bytes.
+  op(BLOCK, VOID, LOOP, VOID);
+  op(GET, E, GET, P, SUB, CONST, 4, LT_S, BR_IF, 1);
+  op(GET, P);
+  load(0);
+  op(GET, C, XOR, SET, 4);
+  lookup(4, 0, 3);
+  lookup(4, 8, 2);
+  op(XOR);
+  lookup(4, 16, 1);
+  lookup(4, 24, 0);
+  op(XOR, XOR);
+  op(SET, C, GET, P, CONST, 4, ADD, SET, P, BR, 0, END, END);
   op(BLOCK, VOID, LOOP, VOID);
   op(GET, P, GET, E, GE_U, BR_IF, 1);
   op(GET, C, CONST, 8, SHR_U, GET, C, GET, P, LOAD8U, 0, 0, XOR, CONST, ...sleb(255), AND, CONST, 2, SHL);
