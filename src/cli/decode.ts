@@ -1,5 +1,6 @@
 // `pgwal slot create` and `pgwal decode`: a slot's catalog from a live server, then test_decoding's or
 // wal2json's output from WAL files alone.
+import os from 'node:os';
 import path from 'node:path';
 import { WalError, WalSourceError } from '../errors.js';
 import { formatLsn, parseLsn, type Lsn } from '../lsn.js';
@@ -99,8 +100,8 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
                       as debug_logical_replication_streaming = immediate does
   --format-thread auto|on|off  test_decoding's and json's rows formatted on a second thread while the first reads,
                       decodes and reorders (output the same): auto (default) starts it once 8 MB of WAL were read,
-                      reading from folders with output to a file or pipe, without stream-changes, old-rows or
-                      --confirm-every; on starts it at once wherever it can be used; off keeps one thread
+                      on a machine of two cores or more, reading from folders with output to a file or pipe,
+                      without stream-changes, old-rows or --confirm-every; on starts it at once wherever it can be used; off keeps one thread
   --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
                       file, or in the temp folder when that folder is read-only); folders of runs that are gone
                       are removed at start, those of running ones never
@@ -327,7 +328,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     if (threadMode !== 'auto' && threadMode !== 'on' && threadMode !== 'off') throw new WalError('invalid-argument', `--format-thread must be auto, on or off, not "${threadMode}"`);
     const streaming = pluginName === 'test_decoding' ? flag('stream-changes', '0') : pgoutput !== undefined && pgoutput.options.streaming !== 'off';
     const shipping =
-      threadMode !== 'off' && (pluginName === 'test_decoding' || pluginName === 'json') && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (!streaming && choice.oldRows === undefined))
+      threadMode !== 'off' && (pluginName === 'test_decoding' || pluginName === 'json') && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (!streaming && choice.oldRows === undefined && os.availableParallelism() > 1))
         ? await formatThreadPlan(realPlugin, () => makePlugin(choice, { major: profile.major, catalog: state.catalog }))
         : undefined;
     const plugin = shipping?.plugin ?? realPlugin;
