@@ -101,7 +101,8 @@ ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the
   --format-thread auto|on|off  test_decoding's and json's rows formatted on a second thread while the first reads,
                       decodes and reorders (output the same): auto (default) starts it once 8 MB of WAL were read,
                       on a machine of two cores or more, reading from folders with output to a file or pipe,
-                      without stream-changes, old-rows or --confirm-every; on starts it at once wherever it can be used; off keeps one thread
+                      without stream-changes, old-rows or --confirm-every; on starts it at once wherever it can
+                      be used; off keeps one thread
   --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
                       file, or in the temp folder when that folder is read-only); folders of runs that are gone
                       are removed at start, those of running ones never
