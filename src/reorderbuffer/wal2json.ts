@@ -6,8 +6,11 @@ import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
-import type { Attribute, RawValue } from './tuple.js';
-import { outputValue, type TypeInfo } from './values.js';
+import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, LAYOUT_IN_USE, decompressDatum, deformTupleInto, type Attribute, type RawValue } from './tuple.js';
+import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
+import type { ByteRows, TextRowBytes } from './row-bytes.js';
+import { u16, u32 } from '../xlogreader/bytes.js';
+import { outputValue, outputValueAt, type TypeInfo } from './values.js';
 
 /** A `filter-tables` / `add-tables` entry: `schema.table`, `*.table`, `schema.*`. */
 export interface SelectTable {
@@ -395,7 +398,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
   // see pg_decode_change_v2 and pg_decode_write_change (wal2json.c)
   change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
     const o = this.options;
-    const { relation: rel, action, newTuple, oldTuple } = change;
+    const { relation: rel, action } = change;
     if (action === 'INSERT' ? !o.actions.insert : action === 'UPDATE' ? !o.actions.update : !o.actions.delete) return;
     if (!this.tableSelected(rel)) return;
     if (!this.complete.has(rel) && (rel.identityKey === undefined || rel.primaryKey === undefined || (o.includeTypes && rel.attributes.some((a) => a.typmod === undefined)))) {
@@ -405,6 +408,14 @@ export class Wal2JsonPlugin implements OutputPlugin {
     this.complete.add(rel);
     // Changes wal2json drops with a WARNING: no tuple, or no way to identify the old row.
     const hasIdentity = rel.identityKey !== null || rel.replIdent === 'f';
+    // A stored change written as bytes where the context takes them: its tuples are never made value objects.
+    const rows = ctx.textRows;
+    if (rows !== undefined && change instanceof StoredRowChange && (change.newAt >= 0 || change.oldAt >= 0)) {
+      if (action !== 'DELETE' && change.newAt < 0) return;
+      if (action !== 'INSERT' && change.oldAt < 0 && !hasIdentity) return;
+      return this.storedChangeBytes(rows, ctx, txn, change);
+    }
+    const { newTuple, oldTuple } = change;
     if (action !== 'DELETE' && newTuple === undefined) return;
     if (action !== 'INSERT' && oldTuple === undefined && !hasIdentity) return;
 
@@ -444,16 +455,129 @@ export class Wal2JsonPlugin implements OutputPlugin {
       const type = ctx.type(a.typeOid);
       let s = this.columnHead(ctx, a, type, rel, lsn);
       if (kind !== 'pk') s += `,"value":${this.value(v, a, type, ctx, rel, lsn)}`;
-      if (kind === 'change' && o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
-      if (kind === 'change' && o.includeColumnPositions) s += `,"position":${a.attnum}`;
-      if (kind === 'change' && o.includeDefault) {
-        if (a.defaultExpr === undefined) throw new WalFormatError('unknown-default', `the catalog does not hold the default of column ${a.name} of ${rel.namespace}.${rel.name} (include-default)`, { lsn });
-        // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
-        s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
-      }
+      if (kind === 'change' && this.withTail) s += this.columnTail(a, rel, lsn);
       out += out === '' ? s + '}' : ',' + s + '}';
     }
     return out;
+  }
+
+  /** include-not-null, include-column-positions, include-default: what follows a changed column's value. */
+  private columnTail(a: Attribute, rel: DecoderRelation, lsn: Lsn): string {
+    const o = this.options;
+    let s = '';
+    if (o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
+    if (o.includeColumnPositions) s += `,"position":${a.attnum}`;
+    if (o.includeDefault) {
+      if (a.defaultExpr === undefined) throw new WalFormatError('unknown-default', `the catalog does not hold the default of column ${a.name} of ${rel.namespace}.${rel.name} (include-default)`, { lsn });
+      // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
+      s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
+    }
+    return s;
+  }
+
+  private get withTail(): boolean {
+    const o = this.options;
+    return o.includeNotNull || o.includeColumnPositions || o.includeDefault;
+  }
+
+  /** `change` of a stored change, written as UTF-8 bytes straight from its tuples' bytes. */
+  // see pg_decode_write_change (wal2json.c)
+  private storedChangeBytes(rows: TextRowBytes, ctx: OutputContext, txn: ReorderTxn, ch: StoredRowChange): void {
+    const o = this.options;
+    const rel = ch.relation;
+    const { action, newAt, oldAt } = ch;
+    const out = rows.start();
+    try {
+      out.append(action === 'INSERT' ? ACTION_I : action === 'UPDATE' ? ACTION_U : ACTION_D);
+      if (o.includeXids || o.includeTimestamp || o.includeOrigin) out.text(this.txnFields(ctx, txn));
+      if (o.includeLsn) out.text(`,"lsn":"${formatLsn(ch.lsn)}"`);
+      out.append(this.relationBytes(rel));
+      if (newAt >= 0) {
+        out.append(COLUMNS_OPEN);
+        this.storedTupleBytes(out, ctx, ch, newAt, 'change');
+        out.append(LIST_CLOSE);
+      }
+      if (oldAt >= 0 || (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null))) {
+        // Without an old tuple the key did not change: wal2json takes the identity from the new tuple.
+        out.append(IDENTITY_OPEN);
+        this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'identity');
+        out.append(LIST_CLOSE);
+      }
+      if (o.includePk) {
+        out.append(PK_OPEN);
+        if (rel.primaryKey !== null) this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'pk');
+        out.append(LIST_CLOSE);
+      }
+      out.ensure(1)[out.length++] = 0x7d; // '}'
+    } catch (e) {
+      rows.cancel();
+      throw e;
+    }
+    rows.end();
+  }
+
+  /** `,"schema":…,"table":…` of a relation as UTF-8, made once per relation and its names. */
+  private relationBytes(rel: DecoderRelation): Uint8Array {
+    const hit = this.relations.get(rel);
+    if (hit !== undefined && hit.namespace === rel.namespace && hit.name === rel.name) return hit.bytes;
+    const text = `${this.options.includeSchemas ? `,"schema":${escapeJson(rel.namespace)}` : ''},"table":${escapeJson(rel.name)}`;
+    const bytes = encoder.encode(text);
+    this.relations.set(rel, { namespace: rel.namespace, name: rel.name, bytes });
+    return bytes;
+  }
+
+  private readonly relations = new WeakMap<DecoderRelation, { namespace: string; name: string; bytes: Uint8Array }>();
+
+  /** `tuple` of the stored tuple at `at` of a change, written as bytes. */
+  // see pg_decode_write_tuple (wal2json.c)
+  private storedTupleBytes(out: ByteRows, ctx: OutputContext, ch: StoredRowChange, at: number, kind: Kind): void {
+    const rel = ch.relation;
+    const lsn = ch.lsn;
+    const key = (kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined) ?? undefined;
+    const keyed = key !== undefined && key.length > 0;
+    const tail = kind === 'change' && this.withTail;
+    const attrs = rel.attributes;
+    const src = ch.change;
+    const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), attrs, lsn);
+    // Taken off the scratch while values print (an output function never comes back here, but be safe).
+    storedLayout = LAYOUT_IN_USE;
+    try {
+      let first = true;
+      for (let i = 0, k = 0; i < attrs.length; i++, k += 3) {
+        const a = attrs[i]!;
+        if (a.dropped) continue;
+        if (keyed && !key.includes(a.attnum)) continue;
+        const held = layout[k]!;
+        // An unchanged TOAST value is left out, never shown as null.
+        if (held === ATT_TOAST) continue;
+        const type = ctx.type(a.typeOid);
+        const head = this.columnHeadEntry(ctx, a, type, rel, lsn);
+        if (!first) out.ensure(1)[out.length++] = 0x2c; // ','
+        first = false;
+        if (kind === 'pk') out.append((head.headBytes ??= encoder.encode(head.head)));
+        else {
+          out.append((head.valueHeadBytes ??= encoder.encode(`${head.head},"value":`)));
+          if (held === ATT_NULL) out.append(NULL_BYTES);
+          else if (held === ATT_MISSING) {
+            const missing = a.missing;
+            if (missing === undefined || missing === null) out.append(NULL_BYTES);
+            else out.text(jsonOfText(missing, a, lsn));
+          } else {
+            if (type === undefined) throw unknownType(a, rel, lsn);
+            const start = layout[k + 1]!;
+            const end = layout[k + 2]!;
+            if (held !== ATT_BYTES || !datumJsonBytes(out, src, start, end, a.typeOid, type)) {
+              const text = held === ATT_BYTES ? datumText(ctx, src, start, end, type, a, rel, lsn) : datumText(ctx, decompressDatum(src.subarray(start, end), lsn), 0, -1, type, a, rel, lsn);
+              textJsonBytes(out, text, a, lsn);
+            }
+          }
+        }
+        if (tail) out.text(this.columnTail(a, rel, lsn));
+        out.ensure(1)[out.length++] = 0x7d; // '}'
+      }
+    } finally {
+      storedLayout = layout;
+    }
   }
 
   /**
@@ -461,10 +585,14 @@ export class Wal2JsonPlugin implements OutputPlugin {
    * answers with the same type object while the type does not change).
    */
   private columnHead(ctx: OutputContext, a: Attribute, type: TypeInfo | undefined, rel: DecoderRelation, lsn: Lsn): string {
+    return this.columnHeadEntry(ctx, a, type, rel, lsn).head;
+  }
+
+  private columnHeadEntry(ctx: OutputContext, a: Attribute, type: TypeInfo | undefined, rel: DecoderRelation, lsn: Lsn): ColumnHead {
     const o = this.options;
     const base = o.includeTypes && o.includeDomainDataType && type?.baseType !== undefined ? ctx.type(type.baseType) : undefined;
     const hit = this.heads.get(a);
-    if (hit !== undefined && hit.type === type && hit.base === base) return hit.head;
+    if (hit !== undefined && hit.type === type && hit.base === base) return hit;
     let s = `{"name":${escapeJson(a.name)}`;
     if (o.includeTypes) {
       if (type === undefined) throw unknownType(a, rel, lsn);
@@ -475,11 +603,12 @@ export class Wal2JsonPlugin implements OutputPlugin {
       s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
     }
     if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
-    this.heads.set(a, { type, base, head: s });
-    return s;
+    const entry: ColumnHead = { type, base, head: s, headBytes: undefined, valueHeadBytes: undefined };
+    this.heads.set(a, entry);
+    return entry;
   }
 
-  private readonly heads = new WeakMap<Attribute, { type: TypeInfo | undefined; base: TypeInfo | undefined; head: string }>();
+  private readonly heads = new WeakMap<Attribute, ColumnHead>();
 
   // see pg_decode_write_value (wal2json.c)
   private value(v: RawValue, a: Attribute, type: TypeInfo | undefined, ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): string {
@@ -495,14 +624,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
         throw e;
       }
     } else return 'null';
-    if (NUMBER_TYPES.has(a.typeOid)) {
-      if (/^(nan|infinity|-infinity)/i.test(text)) return 'null';
-      if (!NUMBER_CHARS.test(text)) throw new WalFormatError('invalid-datum', `${text} is not a number (column ${a.name} at ${formatLsn(lsn)})`, { lsn });
-      return text;
-    }
-    if (a.typeOid === BOOLOID) return text === 't' ? 'true' : 'false';
-    if (a.typeOid === BYTEAOID) return escapeJson(text.slice(2));
-    return escapeJson(text);
+    return jsonOfText(text, a, lsn);
   }
 
   // see pg_decode_truncate_v2 (wal2json.c)
@@ -537,6 +659,182 @@ export class Wal2JsonPlugin implements OutputPlugin {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+interface ColumnHead {
+  type: TypeInfo | undefined;
+  base: TypeInfo | undefined;
+  /** `{"name":…,"type":…` as the options ask. */
+  head: string;
+  /** `head` as UTF-8, and with `,"value":` after it: made when first written as bytes. */
+  headBytes: Uint8Array | undefined;
+  valueHeadBytes: Uint8Array | undefined;
+}
+
+/** pg_decode_write_value on a value's text: numbers bare (NaN and infinities as null), booleans, bytea without `\x`, else a JSON string. */
+function jsonOfText(text: string, a: Attribute, lsn: Lsn): string {
+  if (NUMBER_TYPES.has(a.typeOid)) {
+    if (/^(nan|infinity|-infinity)/i.test(text)) return 'null';
+    if (!NUMBER_CHARS.test(text)) throw new WalFormatError('invalid-datum', `${text} is not a number (column ${a.name} at ${formatLsn(lsn)})`, { lsn });
+    return text;
+  }
+  if (a.typeOid === BOOLOID) return text === 't' ? 'true' : 'false';
+  if (a.typeOid === BYTEAOID) return escapeJson(text.slice(2));
+  return escapeJson(text);
+}
+
+const encoder = new TextEncoder();
+const ACTION_I = encoder.encode('{"action":"I"');
+const ACTION_U = encoder.encode('{"action":"U"');
+const ACTION_D = encoder.encode('{"action":"D"');
+const COLUMNS_OPEN = encoder.encode(',"columns":[');
+const IDENTITY_OPEN = encoder.encode(',"identity":[');
+const PK_OPEN = encoder.encode(',"pk":[');
+const LIST_CLOSE = encoder.encode(']');
+const NULL_BYTES = encoder.encode('null');
+const TRUE_BYTES = encoder.encode('true');
+const FALSE_BYTES = encoder.encode('false');
+
+let storedLayout: Int32Array = new Int32Array(3 * 32);
+
+/** The datum `src[start, end)` (end -1: to the end) as its type's output function prints it; a failure names the column. */
+function datumText(ctx: OutputContext, src: Uint8Array, start: number, end: number, type: TypeInfo, a: Attribute, rel: DecoderRelation, lsn: Lsn): string {
+  try {
+    return end < 0 ? outputValue(src, type, (oid) => ctx.type(oid)) : outputValueAt(src, start, end, type, (oid) => ctx.type(oid));
+  } catch (e) {
+    if (e instanceof WalFormatError && e.lsn === undefined) throw new WalFormatError(e.code, `${e.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(lsn)})`, { lsn });
+    throw e;
+  }
+}
+
+/** Types wal2json writes bare (NUMBER_TYPES), without a Set lookup. */
+const isNumberType = (oid: number): boolean => oid === 23 || oid === 20 || oid === 21 || oid === NUMERICOID || oid === 26 || oid === 701 || oid === 700;
+
+/**
+ * The value `src[start, end)` of a column of type `type` written as pg_decode_write_value writes its text, as
+ * bytes, for the commonest types: integers from their bytes, ASCII text escaped as escape_json does. False when
+ * it is not one of those (the caller writes the text), so that the bytes are always what the text would be.
+ */
+function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number, typeOid: number, type: TypeInfo): boolean {
+  if (typeOid === BYTEAOID) return false;
+  let v: number;
+  switch (type.output) {
+    case 'int4out':
+      if (end - start !== 4) return false;
+      v = u32(src, start) | 0;
+      break;
+    case 'int2out':
+      if (end - start !== 2) return false;
+      v = (u16(src, start) << 16) >> 16;
+      break;
+    case 'int8out': {
+      if (end - start !== 8) return false;
+      const hi = u32(src, start + 4) | 0;
+      // Without BigInt while a safe integer, as outputValueAt.
+      if (hi < -0x200000 || hi >= 0x200000) return false;
+      v = hi * 0x1_0000_0000 + u32(src, start);
+      break;
+    }
+    case 'oidout':
+    case 'xidout':
+      if (end - start !== 4) return false;
+      v = u32(src, start);
+      break;
+    case 'boolout':
+      if (typeOid !== BOOLOID || end - start !== 1) return false;
+      out.append(src[start] !== 0 ? TRUE_BYTES : FALSE_BYTES);
+      return true;
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      if (isNumberType(typeOid) || typeOid === BOOLOID) return false;
+      return asciiJsonBytes(out, src, start, end);
+    default:
+      return false;
+  }
+  if (typeOid === BOOLOID) return false;
+  if (isNumberType(typeOid)) {
+    out.int(v);
+    return true;
+  }
+  out.ensure(1)[out.length++] = 0x22;
+  out.int(v);
+  out.ensure(1)[out.length++] = 0x22;
+  return true;
+}
+
+/** One character below 0x20, a quote or a backslash as escape_json writes it, at `at`; the new end. */
+function escapeByte(buf: Uint8Array, at: number, c: number): number {
+  buf[at++] = 0x5c; // '\'
+  switch (c) {
+    case 0x22:
+    case 0x5c:
+      buf[at++] = c;
+      break;
+    case 8:
+      buf[at++] = 0x62; // b
+      break;
+    case 12:
+      buf[at++] = 0x66; // f
+      break;
+    case 10:
+      buf[at++] = 0x6e; // n
+      break;
+    case 13:
+      buf[at++] = 0x72; // r
+      break;
+    case 9:
+      buf[at++] = 0x74; // t
+      break;
+    default:
+      // \u00XX, lower-case hex
+      buf[at++] = 0x75;
+      buf[at++] = 0x30;
+      buf[at++] = 0x30;
+      buf[at++] = 0x30 + (c >> 4);
+      buf[at++] = HEX[c & 15]!;
+  }
+  return at;
+}
+const HEX = encoder.encode('0123456789abcdef');
+
+/**
+ * Text that is all ASCII, written as a JSON string (escape_json). Other bytes take the text's way: the decoder
+ * replaces invalid UTF-8 and drops a leading byte order mark, and the copy must write the same.
+ */
+function asciiJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number): boolean {
+  const buf = out.ensure(6 * (end - start) + 2);
+  let at = out.length;
+  buf[at++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      if (c >= 0x80) return false;
+      buf[at++] = c;
+    } else at = escapeByte(buf, at, c);
+  }
+  buf[at++] = 0x22;
+  out.length = at;
+  return true;
+}
+
+/** jsonOfText written as bytes: a JSON string's ASCII characters escaped straight into the buffer. */
+function textJsonBytes(out: ByteRows, text: string, a: Attribute, lsn: Lsn): void {
+  const oid = a.typeOid;
+  if (isNumberType(oid) || oid === BOOLOID || oid === BYTEAOID) return out.text(jsonOfText(text, a, lsn));
+  const n = text.length;
+  const buf = out.ensure(6 * n + 2);
+  let at = out.length;
+  buf[at++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      if (c >= 0x80) return out.text(escapeJson(text));
+      buf[at++] = c;
+    } else at = escapeByte(buf, at, c);
+  }
+  buf[at++] = 0x22;
+  out.length = at;
+}
 
 const TIMESTAMPTZ: TypeInfo = { oid: TIMESTAMPTZOID, name: 'timestamp with time zone', output: 'timestamptz_out', len: 8, align: 'd', byval: true, elem: 0 };
 
