@@ -527,6 +527,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
   }
 
   private readonly relations = new WeakMap<DecoderRelation, { namespace: string; name: string; bytes: Uint8Array }>();
+  private readonly relationHeads = new WeakMap<DecoderRelation, (ColumnHead | undefined)[]>();
 
   /** `tuple` of the stored tuple at `at` of a change, written as bytes. */
   // see pg_decode_write_tuple (wal2json.c)
@@ -538,6 +539,9 @@ export class Wal2JsonPlugin implements OutputPlugin {
     const tail = kind === 'change' && this.withTail;
     const attrs = rel.attributes;
     const src = ch.change;
+    let heads = this.relationHeads.get(rel);
+    if (heads === undefined || heads.length !== attrs.length) this.relationHeads.set(rel, (heads = new Array<ColumnHead | undefined>(attrs.length)));
+    const domains = this.options.includeTypes && this.options.includeDomainDataType;
     const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), attrs, lsn);
     // Taken off the scratch while values print (an output function never comes back here, but be safe).
     storedLayout = LAYOUT_IN_USE;
@@ -551,7 +555,9 @@ export class Wal2JsonPlugin implements OutputPlugin {
         // An unchanged TOAST value is left out, never shown as null.
         if (held === ATT_TOAST) continue;
         const type = ctx.type(a.typeOid);
-        const head = this.columnHeadEntry(ctx, a, type, rel, lsn);
+        // The relation's heads by column (one map look-up per tuple, not per column); a domain's base is looked up each time.
+        let head = heads[i];
+        if (head === undefined || head.attr !== a || head.type !== type || domains) head = heads[i] = this.columnHeadEntry(ctx, a, type, rel, lsn);
         if (!first) out.ensure(1)[out.length++] = 0x2c; // ','
         first = false;
         if (kind === 'pk') out.append((head.headBytes ??= encoder.encode(head.head)));
@@ -603,7 +609,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
       s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
     }
     if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
-    const entry: ColumnHead = { type, base, head: s, headBytes: undefined, valueHeadBytes: undefined };
+    const entry: ColumnHead = { attr: a, type, base, head: s, headBytes: undefined, valueHeadBytes: undefined };
     this.heads.set(a, entry);
     return entry;
   }
@@ -661,6 +667,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 interface ColumnHead {
+  attr: Attribute;
   type: TypeInfo | undefined;
   base: TypeInfo | undefined;
   /** `{"name":…,"type":…` as the options ask. */
