@@ -11,7 +11,7 @@ import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { ByteRows, type TextByteSink } from '../src/reorderbuffer/row-bytes.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
 import { StoredRowChange, encodeRowChange, rowOldTupleAt, CHANGE_HEADER, CHANGE_UPDATE } from '../src/reorderbuffer/change.js';
-import type { TypeInfo } from '../src/reorderbuffer/values.js';
+import { withOutputTimeZone, type TypeInfo } from '../src/reorderbuffer/values.js';
 import type { Attribute } from '../src/reorderbuffer/tuple.js';
 import type { OutputContext } from '../src/reorderbuffer/plugin.js';
 import { rng } from './support/random-rows.js';
@@ -154,12 +154,30 @@ describe('Wal2JsonPlugin change as bytes', () => {
   const TEXTS = [[], [0x22], [0x5c], [0x61, 0x22, 0x5c, 0x62], [0xc3, 0xa9], [0xef, 0xbb, 0xbf, 0x61], [0xff, 0x61], [0xc3], [0x5c, 0x0a, 0x09, 0x08, 0x0c, 0x0d, 0x01, 0x1f, 0x7f], [0x41, 0x00, 0x42]];
   const OPTION_SETS: [string, string][][] = [[], [['include-pk', '1'], ['include-type-oids', '1'], ['include-not-null', '1'], ['include-column-positions', '1'], ['include-default', '1'], ['include-lsn', '1'], ['include-xids', '1']], [['include-types', '0'], ['include-schemas', '0']], [['include-domain-data-type', '1']]];
 
+  // timestamptz in a zone other than UTC takes the text's way; Etc/UTC is UTC.
+  const CONFIGS: [[string, string][], string][] = [...OPTION_SETS.map((o): [[string, string][], string] => [o, 'UTC']), [[], 'Europe/Berlin'], [[['include-xids', '1']], 'Etc/UTC']];
+
   it('writes what the text path writes, byte for byte', () => {
     const r = rng(17);
     const int = (bits: number): number[] => Array.from({ length: bits / 8 }, () => (r() < 0.3 ? (r() < 0.5 ? 0 : 0xff) : Math.floor(r() * 256)));
     const text = (): number[] => (r() < 0.5 ? TEXTS[Math.floor(r() * TEXTS.length)]! : Array.from({ length: Math.floor(r() * 60) }, () => (r() < 0.1 ? 0x22 : r() < 0.05 ? 0x5c : r() < 0.05 ? Math.floor(r() * 0x20) : r() < 0.05 ? 0x80 + Math.floor(r() * 128) : 0x20 + Math.floor(r() * 95))));
     // numeric payloads: short header, 0-3 base-10000 digits; sometimes NaN.
     const numeric = (): number[] => (r() < 0.1 ? [0x00, 0xc0] : [Math.floor(r() * 4), 0x80 | (r() < 0.3 ? 0x20 : 0), ...Array.from({ length: Math.floor(r() * 3) }, () => { const d = Math.floor(r() * 10000); return [d & 0xff, d >> 8]; }).flat()]);
+    // Timestamps: infinities, far ones (BigInt's way), and either side of a safe integer with 0-6 trailing zero digits.
+    const ts = (): number[] => {
+      let us: bigint;
+      const pick = r();
+      if (pick < 0.05) us = 2n ** 63n - 1n;
+      else if (pick < 0.1) us = -(2n ** 63n);
+      else if (pick < 0.25) us = BigInt.asIntN(64, BigInt(Math.floor(r() * 2 ** 52)) * BigInt(Math.floor(r() * 4096)) - 2n ** 62n);
+      else {
+        const k = 10n ** BigInt(Math.floor(r() * 7));
+        us = (BigInt(Math.floor((r() * 2 - 1) * 2 ** 53)) / k) * k;
+      }
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigInt64(0, us, true);
+      return [...b];
+    };
     const txn = { xid: 77, firstLsn: 0, finalLsn: 0, endLsn: 0, commitTime: 0n, originId: 0 };
     let compared = 0;
     for (let row = 0; row < 1500; row++) {
@@ -182,8 +200,8 @@ describe('Wal2JsonPlugin change as bytes', () => {
         () => put(int(32), 4),
         () => put(int(16), 2),
         () => put([r() < 0.5 ? 1 : 0], 1),
-        () => put(int(64).map((b, i) => (i === 7 ? b & 0x0f : b)), 8),
-        () => put(int(64).map((b, i) => (i === 7 ? b & 0x0f : b)), 8),
+        () => put(ts(), 8),
+        () => put(ts(), 8),
         () => put(int(64).map((b, i) => (i === 7 ? b & 0x3f : b)), 8),
         () => varlena(text()),
         () => varlena(text()),
@@ -208,12 +226,12 @@ describe('Wal2JsonPlugin change as bytes', () => {
       const withOld = r() < 0.5;
       const change = encodeRowChange(CHANGE_UPDATE, 0, lsn, 0, 90100, src, 0, src.length, withOld ? 0 : -1, withOld ? src.length : 0);
       const ch = new StoredRowChange(lsn, 'UPDATE', relation, change, CHANGE_HEADER, rowOldTupleAt(change));
-      for (const options of OPTION_SETS) {
+      for (const [options, zone] of CONFIGS) {
         const ofText: string[] = [];
         let textError: string | undefined;
         const textCtx: OutputContext = { major: 15, write: (d) => void ofText.push(d as string), type: (oid) => byOid.get(oid) };
         try {
-          new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...options])).change(textCtx, txn, ch);
+          withOutputTimeZone(zone, () => new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...options])).change(textCtx, txn, ch));
         } catch (e) {
           textError = String(e);
         }
@@ -228,7 +246,7 @@ describe('Wal2JsonPlugin change as bytes', () => {
           textRows: { start: () => out, end: () => void (ended++, out.text('\n')), cancel: () => void (out.length = 7) },
         };
         try {
-          new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...options])).change(byteCtx, txn, new StoredRowChange(lsn, 'UPDATE', relation, change, ch.newAt, ch.oldAt));
+          withOutputTimeZone(zone, () => new Wal2JsonPlugin(parseWal2JsonOptions([['format-version', '2'], ...options])).change(byteCtx, txn, new StoredRowChange(lsn, 'UPDATE', relation, change, ch.newAt, ch.oldAt)));
         } catch (e) {
           bytesError = String(e);
         }
@@ -241,7 +259,7 @@ describe('Wal2JsonPlugin change as bytes', () => {
         }
       }
     }
-    expect(compared).toBeGreaterThan(4000);
+    expect(compared).toBeGreaterThan(6000);
   });
 });
 

@@ -10,7 +10,7 @@ import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, LAYOUT_IN_
 import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import type { ByteRows, TextRowBytes } from './row-bytes.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
-import { outputValue, outputValueAt, type TypeInfo } from './values.js';
+import { outputValue, outputValueAt, timestampAsciiFromHalves, type TypeInfo } from './values.js';
 
 /** A `filter-tables` / `add-tables` entry: `schema.table`, `*.table`, `schema.*`. */
 export interface SelectTable {
@@ -755,6 +755,17 @@ function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: numb
     case 'bpcharout':
       if (isNumberType(typeOid) || typeOid === BOOLOID) return false;
       return asciiJsonBytes(out, src, start, end);
+    case 'timestamp_out':
+    case 'timestamptz_out': {
+      if (end - start !== 8 || isNumberType(typeOid) || typeOid === BOOLOID) return false;
+      const buf = out.ensure(48);
+      const at = timestampAsciiFromHalves(buf, out.length + 1, u32(src, start + 4) | 0, u32(src, start), type.output === 'timestamptz_out');
+      if (at < 0) return false;
+      buf[out.length] = 0x22;
+      buf[at] = 0x22;
+      out.length = at + 1;
+      return true;
+    }
     default:
       return false;
   }
