@@ -151,7 +151,12 @@ describe('Wal2JsonPlugin change as bytes', () => {
   attrs.push({ attnum: attrs.length + 1, name: 'late', typeOid: 25, len: -1, align: 'i', byval: false, dropped: false, typmod: -1, notNull: false, defaultExpr: null, missing: 'late "value"' });
   const relation: DecoderRelation = { oid: 90100, relfilenode: 90100, namespace: 'pub"lic', name: 'tåble', kind: 'r', replIdent: 'd', toastRelid: 0, attributes: attrs, primaryKey: [1, 3], identityKey: [1, 3] };
 
-  const TEXTS = [[], [0x22], [0x5c], [0x61, 0x22, 0x5c, 0x62], [0xc3, 0xa9], [0xef, 0xbb, 0xbf, 0x61], [0xff, 0x61], [0xc3], [0x5c, 0x0a, 0x09, 0x08, 0x0c, 0x0d, 0x01, 0x1f, 0x7f], [0x41, 0x00, 0x42]];
+  const utf8 = (cp: number): number[] => [...Buffer.from(String.fromCodePoint(cp), 'utf8')];
+  // Well-formed sequences at the edges of table 3-7, a byte order mark first and inside, and ill-formed ones:
+  // a surrogate, overlongs, past U+10FFFF, a lone continuation, cut short.
+  const TEXTS = [[], [0x22], [0x5c], [0x61, 0x22, 0x5c, 0x62], [0xc3, 0xa9], [0xef, 0xbb, 0xbf, 0x61], [0x61, 0xef, 0xbb, 0xbf], [0xff, 0x61], [0xc3], [0x5c, 0x0a, 0x09, 0x08, 0x0c, 0x0d, 0x01, 0x1f, 0x7f], [0x41, 0x00, 0x42]];
+  TEXTS.push(...[0x80, 0x7ff, 0x800, 0xd7ff, 0xe000, 0xfffd, 0xffff, 0x10000, 0x10ffff, 0x2028].map(utf8));
+  TEXTS.push([0xed, 0xa0, 0x80], [0xe0, 0x80, 0x80], [0xc0, 0x80], [0xc1, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x80, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0x61, 0xe2, 0x82, 0x61]);
   const OPTION_SETS: [string, string][][] = [[], [['include-pk', '1'], ['include-type-oids', '1'], ['include-not-null', '1'], ['include-column-positions', '1'], ['include-default', '1'], ['include-lsn', '1'], ['include-xids', '1']], [['include-types', '0'], ['include-schemas', '0']], [['include-domain-data-type', '1']]];
 
   // timestamptz in a zone other than UTC takes the text's way; Etc/UTC is UTC.
@@ -160,7 +165,11 @@ describe('Wal2JsonPlugin change as bytes', () => {
   it('writes what the text path writes, byte for byte', () => {
     const r = rng(17);
     const int = (bits: number): number[] => Array.from({ length: bits / 8 }, () => (r() < 0.3 ? (r() < 0.5 ? 0 : 0xff) : Math.floor(r() * 256)));
-    const text = (): number[] => (r() < 0.5 ? TEXTS[Math.floor(r() * TEXTS.length)]! : Array.from({ length: Math.floor(r() * 60) }, () => (r() < 0.1 ? 0x22 : r() < 0.05 ? 0x5c : r() < 0.05 ? Math.floor(r() * 0x20) : r() < 0.05 ? 0x80 + Math.floor(r() * 128) : 0x20 + Math.floor(r() * 95))));
+    const codePoint = (): number => { const cp = [0x80, 0x800, 0x10000][Math.floor(r() * 3)]! + Math.floor(r() * 0x800); return cp >= 0xd800 && cp < 0xe000 ? 0xe9 : cp; };
+    const text = (): number[] =>
+      r() < 0.4
+        ? TEXTS[Math.floor(r() * TEXTS.length)]!
+        : Array.from({ length: Math.floor(r() * 60) }, () => (r() < 0.1 ? [0x22] : r() < 0.05 ? [0x5c] : r() < 0.05 ? [Math.floor(r() * 0x20)] : r() < 0.02 ? [0x80 + Math.floor(r() * 128)] : r() < 0.1 ? utf8(codePoint()) : r() < 0.02 ? TEXTS[Math.floor(r() * TEXTS.length)]! : [0x20 + Math.floor(r() * 95)])).flat();
     // numeric payloads: short header, 0-3 base-10000 digits; sometimes NaN.
     const numeric = (): number[] => (r() < 0.1 ? [0x00, 0xc0] : [Math.floor(r() * 4), 0x80 | (r() < 0.3 ? 0x20 : 0), ...Array.from({ length: Math.floor(r() * 3) }, () => { const d = Math.floor(r() * 10000); return [d & 0xff, d >> 8]; }).flat()]);
     // Timestamps: infinities, far ones (BigInt's way), and either side of a safe integer with 0-6 trailing zero digits.

@@ -718,7 +718,7 @@ const isNumberType = (oid: number): boolean => oid === 23 || oid === 20 || oid =
 
 /**
  * The value `src[start, end)` of a column of type `type` written as pg_decode_write_value writes its text, as
- * bytes, for the commonest types: integers from their bytes, ASCII text escaped as escape_json does. False when
+ * bytes, for the commonest types: integers from their bytes, UTF-8 text escaped as escape_json does. False when
  * it is not one of those (the caller writes the text), so that the bytes are always what the text would be.
  */
 function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number, typeOid: number, type: TypeInfo): boolean {
@@ -754,7 +754,7 @@ function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: numb
     case 'varcharout':
     case 'bpcharout':
       if (isNumberType(typeOid) || typeOid === BOOLOID) return false;
-      return asciiJsonBytes(out, src, start, end);
+      return utf8JsonBytes(out, src, start, end);
     case 'timestamp_out':
     case 'timestamptz_out': {
       if (end - start !== 8 || isNumberType(typeOid) || typeOid === BOOLOID) return false;
@@ -816,23 +816,48 @@ function escapeByte(buf: Uint8Array, at: number, c: number): number {
 const HEX = encoder.encode('0123456789abcdef');
 
 /**
- * Text that is all ASCII, written as a JSON string (escape_json). Other bytes take the text's way: the decoder
- * replaces invalid UTF-8 and drops a leading byte order mark, and the copy must write the same.
+ * Text written as a JSON string (escape_json) from its UTF-8 bytes. False where the text's way would print other
+ * bytes: the decoder replaces invalid UTF-8 and drops a leading byte order mark, and the copy must write the same.
  */
-function asciiJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number): boolean {
+function utf8JsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number): boolean {
   const buf = out.ensure(6 * (end - start) + 2);
   let at = out.length;
   buf[at++] = 0x22;
   for (let i = start; i < end; i++) {
     const c = src[i]!;
     if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
-      if (c >= 0x80) return false;
-      buf[at++] = c;
+      if (c >= 0x80) {
+        const n = utf8SequenceLength(src, i, end);
+        if (n === 0 || (i === start && c === 0xef && src[i + 1] === 0xbb && src[i + 2] === 0xbf)) return false;
+        buf[at++] = c;
+        for (let k = 1; k < n; k++) buf[at++] = src[i + k]!;
+        i += n - 1;
+      } else buf[at++] = c;
     } else at = escapeByte(buf, at, c);
   }
   buf[at++] = 0x22;
   out.length = at;
   return true;
+}
+
+/** The length of the well-formed UTF-8 sequence that starts with the byte >= 0x80 at `i` (Unicode table 3-7), 0 when ill-formed. */
+function utf8SequenceLength(src: Uint8Array, i: number, end: number): number {
+  const c = src[i]!;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => {
+    if (i + k >= end) return false;
+    const b = src[i + k]!;
+    return b >= lo && b <= hi;
+  };
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const ok = c === 0xe0 ? cont(1, 0xa0) : c === 0xed ? cont(1, 0x80, 0x9f) : cont(1);
+    return ok && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const ok = c === 0xf0 ? cont(1, 0x90) : c === 0xf4 ? cont(1, 0x80, 0x8f) : cont(1);
+    return ok && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 /** jsonOfText written as bytes: a JSON string's ASCII characters escaped straight into the buffer. */
