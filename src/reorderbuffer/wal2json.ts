@@ -410,7 +410,8 @@ export class Wal2JsonPlugin implements OutputPlugin {
     const hasIdentity = rel.identityKey !== null || rel.replIdent === 'f';
     // A stored change written as bytes where the context takes them: its tuples are never made value objects.
     const rows = ctx.textRows;
-    if (rows !== undefined && change instanceof StoredRowChange && (change.newAt >= 0 || change.oldAt >= 0)) {
+    // (A DELETE without its old key is left to the text's way: it has no tuple to write.)
+    if (rows !== undefined && change instanceof StoredRowChange && (action === 'DELETE' ? change.oldAt >= 0 : change.newAt >= 0 || change.oldAt >= 0)) {
       if (action !== 'DELETE' && change.newAt < 0) return;
       if (action !== 'INSERT' && change.oldAt < 0 && !hasIdentity) return;
       return this.storedChangeBytes(rows, ctx, txn, change);
@@ -488,27 +489,28 @@ export class Wal2JsonPlugin implements OutputPlugin {
     const { action, newAt, oldAt } = ch;
     const out = rows.start();
     try {
-      out.append(action === 'INSERT' ? ACTION_I : action === 'UPDATE' ? ACTION_U : ACTION_D);
-      if (o.includeXids || o.includeTimestamp || o.includeOrigin) out.text(this.txnFields(ctx, txn));
-      if (o.includeLsn) out.text(`,"lsn":"${formatLsn(ch.lsn)}"`);
-      out.append(this.relationBytes(rel));
-      if (newAt >= 0) {
-        out.append(COLUMNS_OPEN);
+      const heads = this.relationBytes(rel);
+      // Up to the first tuple's opening bracket (INSERT, UPDATE: the new tuple; DELETE: the old key) in one piece
+      // unless transaction fields or the LSN come between.
+      if (o.includeXids || o.includeTimestamp || o.includeOrigin || o.includeLsn) {
+        out.append(action === 'INSERT' ? ACTION_I : action === 'UPDATE' ? ACTION_U : ACTION_D);
+        if (o.includeXids || o.includeTimestamp || o.includeOrigin) out.text(this.txnFields(ctx, txn));
+        if (o.includeLsn) out.text(`,"lsn":"${formatLsn(ch.lsn)}"`);
+        out.append(action === 'DELETE' ? heads.identity : heads.columns);
+      } else out.append(action === 'INSERT' ? heads.insert : action === 'UPDATE' ? heads.update : heads.delete);
+      if (action !== 'DELETE') {
         this.storedTupleBytes(out, ctx, ch, newAt, 'change');
-        out.append(LIST_CLOSE);
-      }
-      if (oldAt >= 0 || (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null))) {
-        // Without an old tuple the key did not change: wal2json takes the identity from the new tuple.
-        out.append(IDENTITY_OPEN);
-        this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'identity');
-        out.append(LIST_CLOSE);
-      }
+        if (oldAt >= 0 || (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null))) {
+          // Without an old tuple the key did not change: wal2json takes the identity from the new tuple.
+          out.append(CLOSE_IDENTITY_OPEN);
+          this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'identity');
+        }
+      } else this.storedTupleBytes(out, ctx, ch, oldAt, 'identity');
       if (o.includePk) {
-        out.append(PK_OPEN);
+        out.append(CLOSE_PK_OPEN);
         if (rel.primaryKey !== null) this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'pk');
-        out.append(LIST_CLOSE);
       }
-      out.ensure(1)[out.length++] = 0x7d; // '}'
+      out.append(CLOSE_ROW);
     } catch (e) {
       rows.cancel();
       throw e;
@@ -516,17 +518,26 @@ export class Wal2JsonPlugin implements OutputPlugin {
     rows.end();
   }
 
-  /** `,"schema":…,"table":…` of a relation as UTF-8, made once per relation and its names. */
-  private relationBytes(rel: DecoderRelation): Uint8Array {
+  /** A relation's `,"schema":…,"table":…` with what follows it, as UTF-8: made once per relation and its names. */
+  private relationBytes(rel: DecoderRelation): RelationBytes {
     const hit = this.relations.get(rel);
-    if (hit !== undefined && hit.namespace === rel.namespace && hit.name === rel.name) return hit.bytes;
+    if (hit !== undefined && hit.namespace === rel.namespace && hit.name === rel.name) return hit;
     const text = `${this.options.includeSchemas ? `,"schema":${escapeJson(rel.namespace)}` : ''},"table":${escapeJson(rel.name)}`;
-    const bytes = encoder.encode(text);
-    this.relations.set(rel, { namespace: rel.namespace, name: rel.name, bytes });
-    return bytes;
+    const b = (s: string): Uint8Array => encoder.encode(s);
+    const entry: RelationBytes = {
+      namespace: rel.namespace,
+      name: rel.name,
+      columns: b(`${text},"columns":[`),
+      identity: b(`${text},"identity":[`),
+      insert: b(`{"action":"I"${text},"columns":[`),
+      update: b(`{"action":"U"${text},"columns":[`),
+      delete: b(`{"action":"D"${text},"identity":[`),
+    };
+    this.relations.set(rel, entry);
+    return entry;
   }
 
-  private readonly relations = new WeakMap<DecoderRelation, { namespace: string; name: string; bytes: Uint8Array }>();
+  private readonly relations = new WeakMap<DecoderRelation, RelationBytes>();
   private readonly relationHeads = new WeakMap<DecoderRelation, (ColumnHead | undefined)[]>();
 
   /** `tuple` of the stored tuple at `at` of a change, written as bytes. */
@@ -558,11 +569,10 @@ export class Wal2JsonPlugin implements OutputPlugin {
         // The relation's heads by column (one map look-up per tuple, not per column); a domain's base is looked up each time.
         let head = heads[i];
         if (head === undefined || head.attr !== a || head.type !== type || domains) head = heads[i] = this.columnHeadEntry(ctx, a, type, rel, lsn);
-        if (!first) out.ensure(1)[out.length++] = 0x2c; // ','
-        first = false;
-        if (kind === 'pk') out.append((head.headBytes ??= encoder.encode(head.head)));
+        // After the first column the previous one's closing `},` comes with the head.
+        if (kind === 'pk') out.append(first ? (head.headBytes ??= encoder.encode(head.head)) : (head.nextHeadBytes ??= encoder.encode(`},${head.head}`)));
         else {
-          out.append((head.valueHeadBytes ??= encoder.encode(`${head.head},"value":`)));
+          out.append(first ? (head.valueHeadBytes ??= encoder.encode(`${head.head},"value":`)) : (head.nextValueHeadBytes ??= encoder.encode(`},${head.head},"value":`)));
           if (held === ATT_NULL) out.append(NULL_BYTES);
           else if (held === ATT_MISSING) {
             const missing = a.missing;
@@ -572,15 +582,16 @@ export class Wal2JsonPlugin implements OutputPlugin {
             if (type === undefined) throw unknownType(a, rel, lsn);
             const start = layout[k + 1]!;
             const end = layout[k + 2]!;
-            if (held !== ATT_BYTES || !datumJsonBytes(out, src, start, end, a.typeOid, type)) {
+            if (held !== ATT_BYTES || head.code === 0 || !datumJsonBytes(out, src, start, end, head.code)) {
               const text = held === ATT_BYTES ? datumText(ctx, src, start, end, type, a, rel, lsn) : datumText(ctx, decompressDatum(src.subarray(start, end), lsn), 0, -1, type, a, rel, lsn);
               textJsonBytes(out, text, a, lsn);
             }
           }
         }
         if (tail) out.text(this.columnTail(a, rel, lsn));
-        out.ensure(1)[out.length++] = 0x7d; // '}'
+        first = false;
       }
+      if (!first) out.ensure(1)[out.length++] = 0x7d; // '}'
     } finally {
       storedLayout = layout;
     }
@@ -609,7 +620,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
       s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
     }
     if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
-    const entry: ColumnHead = { attr: a, type, base, head: s, headBytes: undefined, valueHeadBytes: undefined };
+    const entry: ColumnHead = { attr: a, type, base, head: s, headBytes: undefined, valueHeadBytes: undefined, nextHeadBytes: undefined, nextValueHeadBytes: undefined, code: type === undefined ? 0 : valueCode(a.typeOid, type) };
     this.heads.set(a, entry);
     return entry;
   }
@@ -672,9 +683,13 @@ interface ColumnHead {
   base: TypeInfo | undefined;
   /** `{"name":…,"type":…` as the options ask. */
   head: string;
-  /** `head` as UTF-8, and with `,"value":` after it: made when first written as bytes. */
+  /** `head` as UTF-8, and with `,"value":` after it, each also after the previous column's `},`: made when first written as bytes. */
   headBytes: Uint8Array | undefined;
   valueHeadBytes: Uint8Array | undefined;
+  nextHeadBytes: Uint8Array | undefined;
+  nextValueHeadBytes: Uint8Array | undefined;
+  /** How datumJsonBytes writes the column's values (valueCode); 0: through their text. */
+  code: number;
 }
 
 /** pg_decode_write_value on a value's text: numbers bare (NaN and infinities as null), booleans, bytea without `\x`, else a JSON string. */
@@ -693,10 +708,21 @@ const encoder = new TextEncoder();
 const ACTION_I = encoder.encode('{"action":"I"');
 const ACTION_U = encoder.encode('{"action":"U"');
 const ACTION_D = encoder.encode('{"action":"D"');
-const COLUMNS_OPEN = encoder.encode(',"columns":[');
-const IDENTITY_OPEN = encoder.encode(',"identity":[');
-const PK_OPEN = encoder.encode(',"pk":[');
-const LIST_CLOSE = encoder.encode(']');
+const CLOSE_IDENTITY_OPEN = encoder.encode('],"identity":[');
+const CLOSE_PK_OPEN = encoder.encode('],"pk":[');
+const CLOSE_ROW = encoder.encode(']}');
+
+interface RelationBytes {
+  namespace: string;
+  name: string;
+  /** `,"schema":…,"table":…` then `,"columns":[` or `,"identity":[`. */
+  columns: Uint8Array;
+  identity: Uint8Array;
+  /** The same after `{"action":"I"`, `"U"`, `"D"` (a DELETE opens its identity). */
+  insert: Uint8Array;
+  update: Uint8Array;
+  delete: Uint8Array;
+}
 const NULL_BYTES = encoder.encode('null');
 const TRUE_BYTES = encoder.encode('true');
 const FALSE_BYTES = encoder.encode('false');
@@ -716,24 +742,68 @@ function datumText(ctx: OutputContext, src: Uint8Array, start: number, end: numb
 /** Types wal2json writes bare (NUMBER_TYPES), without a Set lookup. */
 const isNumberType = (oid: number): boolean => oid === 23 || oid === 20 || oid === 21 || oid === NUMERICOID || oid === 26 || oid === 701 || oid === 700;
 
+// valueCode: what datumJsonBytes does with a column's datum (the low bits), and BARE: written as a bare number.
+const V_INT4 = 1;
+const V_INT2 = 2;
+const V_INT8 = 3;
+const V_OID = 4;
+const V_BOOL = 5;
+const V_TEXT = 6;
+const V_TIMESTAMP = 7;
+const V_TIMESTAMPTZ = 8;
+const BARE = 16;
+
 /**
- * The value `src[start, end)` of a column of type `type` written as pg_decode_write_value writes its text, as
- * bytes, for the commonest types: integers from their bytes, UTF-8 text escaped as escape_json does. False when
- * it is not one of those (the caller writes the text), so that the bytes are always what the text would be.
+ * How the values of a column of type `type` (the column's own type OID `typeOid`: a domain's is not its base's) are
+ * written as bytes, decided once per column and type: pg_decode_write_value's choice by OID (numbers bare, bool as
+ * true/false, bytea and the rest quoted) with the type's output function. 0: through the text.
  */
-function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number, typeOid: number, type: TypeInfo): boolean {
-  if (typeOid === BYTEAOID) return false;
-  let v: number;
+function valueCode(typeOid: number, type: TypeInfo): number {
+  if (typeOid === BYTEAOID) return 0;
+  const bare = isNumberType(typeOid) ? BARE : 0;
   switch (type.output) {
     case 'int4out':
+      return typeOid === BOOLOID ? 0 : V_INT4 | bare;
+    case 'int2out':
+      return typeOid === BOOLOID ? 0 : V_INT2 | bare;
+    case 'int8out':
+      return typeOid === BOOLOID ? 0 : V_INT8 | bare;
+    case 'oidout':
+    case 'xidout':
+      return typeOid === BOOLOID ? 0 : V_OID | bare;
+    case 'boolout':
+      return typeOid === BOOLOID ? V_BOOL : 0;
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      return bare !== 0 || typeOid === BOOLOID ? 0 : V_TEXT;
+    case 'timestamp_out':
+      return bare !== 0 || typeOid === BOOLOID ? 0 : V_TIMESTAMP;
+    case 'timestamptz_out':
+      return bare !== 0 || typeOid === BOOLOID ? 0 : V_TIMESTAMPTZ;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The value `src[start, end)` of a column written as pg_decode_write_value writes its text, as bytes, for the
+ * commonest types (`code` from valueCode): integers from their bytes, UTF-8 text escaped as escape_json does,
+ * timestamps. False when the bytes are not what that needs (the caller writes the text), so that the bytes are
+ * always what the text would be.
+ */
+function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number, code: number): boolean {
+  let v: number;
+  switch (code & 15) {
+    case V_INT4:
       if (end - start !== 4) return false;
       v = u32(src, start) | 0;
       break;
-    case 'int2out':
+    case V_INT2:
       if (end - start !== 2) return false;
       v = (u16(src, start) << 16) >> 16;
       break;
-    case 'int8out': {
+    case V_INT8: {
       if (end - start !== 8) return false;
       const hi = u32(src, start + 4) | 0;
       // Without BigInt while a safe integer, as outputValueAt.
@@ -741,25 +811,21 @@ function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: numb
       v = hi * 0x1_0000_0000 + u32(src, start);
       break;
     }
-    case 'oidout':
-    case 'xidout':
+    case V_OID:
       if (end - start !== 4) return false;
       v = u32(src, start);
       break;
-    case 'boolout':
-      if (typeOid !== BOOLOID || end - start !== 1) return false;
+    case V_BOOL:
+      if (end - start !== 1) return false;
       out.append(src[start] !== 0 ? TRUE_BYTES : FALSE_BYTES);
       return true;
-    case 'textout':
-    case 'varcharout':
-    case 'bpcharout':
-      if (isNumberType(typeOid) || typeOid === BOOLOID) return false;
+    case V_TEXT:
       return utf8JsonBytes(out, src, start, end);
-    case 'timestamp_out':
-    case 'timestamptz_out': {
-      if (end - start !== 8 || isNumberType(typeOid) || typeOid === BOOLOID) return false;
+    case V_TIMESTAMP:
+    case V_TIMESTAMPTZ: {
+      if (end - start !== 8) return false;
       const buf = out.ensure(48);
-      const at = timestampAsciiFromHalves(buf, out.length + 1, u32(src, start + 4) | 0, u32(src, start), type.output === 'timestamptz_out');
+      const at = timestampAsciiFromHalves(buf, out.length + 1, u32(src, start + 4) | 0, u32(src, start), (code & 15) === V_TIMESTAMPTZ);
       if (at < 0) return false;
       buf[out.length] = 0x22;
       buf[at] = 0x22;
@@ -769,8 +835,7 @@ function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: numb
     default:
       return false;
   }
-  if (typeOid === BOOLOID) return false;
-  if (isNumberType(typeOid)) {
+  if ((code & BARE) !== 0) {
     out.int(v);
     return true;
   }
