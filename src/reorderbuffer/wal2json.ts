@@ -488,7 +488,15 @@ export class Wal2JsonPlugin implements OutputPlugin {
     const rel = ch.relation;
     const { action, newAt, oldAt } = ch;
     const out = rows.start();
+    // Each tuple deformed once (an UPDATE's identity and pk come from the new tuple when no old one was logged).
+    const scratchNew = newLayout;
+    const scratchOld = oldLayout;
+    newLayout = oldLayout = LAYOUT_IN_USE;
+    let layoutNew: Int32Array | undefined;
+    let layoutOld: Int32Array | undefined;
     try {
+      if (newAt >= 0) layoutNew = deformStored(scratchNew, ch, newAt);
+      if (oldAt >= 0) layoutOld = deformStored(scratchOld, ch, oldAt);
       const heads = this.relationBytes(rel);
       // Up to the first tuple's opening bracket (INSERT, UPDATE: the new tuple; DELETE: the old key) in one piece
       // unless transaction fields or the LSN come between.
@@ -499,21 +507,24 @@ export class Wal2JsonPlugin implements OutputPlugin {
         out.append(action === 'DELETE' ? heads.identity : heads.columns);
       } else out.append(action === 'INSERT' ? heads.insert : action === 'UPDATE' ? heads.update : heads.delete);
       if (action !== 'DELETE') {
-        this.storedTupleBytes(out, ctx, ch, newAt, 'change');
-        if (oldAt >= 0 || (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null))) {
+        this.storedTupleBytes(out, ctx, ch, layoutNew!, 'change');
+        if (layoutOld !== undefined || (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null))) {
           // Without an old tuple the key did not change: wal2json takes the identity from the new tuple.
           out.append(CLOSE_IDENTITY_OPEN);
-          this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'identity');
+          this.storedTupleBytes(out, ctx, ch, (layoutOld ?? layoutNew)!, 'identity');
         }
-      } else this.storedTupleBytes(out, ctx, ch, oldAt, 'identity');
+      } else this.storedTupleBytes(out, ctx, ch, layoutOld!, 'identity');
       if (o.includePk) {
         out.append(CLOSE_PK_OPEN);
-        if (rel.primaryKey !== null) this.storedTupleBytes(out, ctx, ch, oldAt >= 0 ? oldAt : newAt, 'pk');
+        if (rel.primaryKey !== null) this.storedTupleBytes(out, ctx, ch, (layoutOld ?? layoutNew)!, 'pk');
       }
       out.append(CLOSE_ROW);
     } catch (e) {
       rows.cancel();
       throw e;
+    } finally {
+      newLayout = layoutNew ?? scratchNew;
+      oldLayout = layoutOld ?? scratchOld;
     }
     rows.end();
   }
@@ -540,9 +551,9 @@ export class Wal2JsonPlugin implements OutputPlugin {
   private readonly relations = new WeakMap<DecoderRelation, RelationBytes>();
   private readonly relationHeads = new WeakMap<DecoderRelation, (ColumnHead | undefined)[]>();
 
-  /** `tuple` of the stored tuple at `at` of a change, written as bytes. */
+  /** `tuple` of a stored tuple of a change (its `layout`), written as bytes. */
   // see pg_decode_write_tuple (wal2json.c)
-  private storedTupleBytes(out: ByteRows, ctx: OutputContext, ch: StoredRowChange, at: number, kind: Kind): void {
+  private storedTupleBytes(out: ByteRows, ctx: OutputContext, ch: StoredRowChange, layout: Int32Array, kind: Kind): void {
     const rel = ch.relation;
     const lsn = ch.lsn;
     const key = (kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined) ?? undefined;
@@ -553,48 +564,41 @@ export class Wal2JsonPlugin implements OutputPlugin {
     let heads = this.relationHeads.get(rel);
     if (heads === undefined || heads.length !== attrs.length) this.relationHeads.set(rel, (heads = new Array<ColumnHead | undefined>(attrs.length)));
     const domains = this.options.includeTypes && this.options.includeDomainDataType;
-    const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), attrs, lsn);
-    // Taken off the scratch while values print (an output function never comes back here, but be safe).
-    storedLayout = LAYOUT_IN_USE;
-    try {
-      let first = true;
-      for (let i = 0, k = 0; i < attrs.length; i++, k += 3) {
-        const a = attrs[i]!;
-        if (a.dropped) continue;
-        if (keyed && !key.includes(a.attnum)) continue;
-        const held = layout[k]!;
-        // An unchanged TOAST value is left out, never shown as null.
-        if (held === ATT_TOAST) continue;
-        const type = ctx.type(a.typeOid);
-        // The relation's heads by column (one map look-up per tuple, not per column); a domain's base is looked up each time.
-        let head = heads[i];
-        if (head === undefined || head.attr !== a || head.type !== type || domains) head = heads[i] = this.columnHeadEntry(ctx, a, type, rel, lsn);
-        // After the first column the previous one's closing `},` comes with the head.
-        if (kind === 'pk') out.append(first ? (head.headBytes ??= encoder.encode(head.head)) : (head.nextHeadBytes ??= encoder.encode(`},${head.head}`)));
-        else {
-          out.append(first ? (head.valueHeadBytes ??= encoder.encode(`${head.head},"value":`)) : (head.nextValueHeadBytes ??= encoder.encode(`},${head.head},"value":`)));
-          if (held === ATT_NULL) out.append(NULL_BYTES);
-          else if (held === ATT_MISSING) {
-            const missing = a.missing;
-            if (missing === undefined || missing === null) out.append(NULL_BYTES);
-            else out.text(jsonOfText(missing, a, lsn));
-          } else {
-            if (type === undefined) throw unknownType(a, rel, lsn);
-            const start = layout[k + 1]!;
-            const end = layout[k + 2]!;
-            if (held !== ATT_BYTES || head.code === 0 || !datumJsonBytes(out, src, start, end, head.code)) {
-              const text = held === ATT_BYTES ? datumText(ctx, src, start, end, type, a, rel, lsn) : datumText(ctx, decompressDatum(src.subarray(start, end), lsn), 0, -1, type, a, rel, lsn);
-              textJsonBytes(out, text, a, lsn);
-            }
+    let first = true;
+    for (let i = 0, k = 0; i < attrs.length; i++, k += 3) {
+      const a = attrs[i]!;
+      if (a.dropped) continue;
+      if (keyed && !key.includes(a.attnum)) continue;
+      const held = layout[k]!;
+      // An unchanged TOAST value is left out, never shown as null.
+      if (held === ATT_TOAST) continue;
+      const type = ctx.type(a.typeOid);
+      // The relation's heads by column (one map look-up per tuple, not per column); a domain's base is looked up each time.
+      let head = heads[i];
+      if (head === undefined || head.attr !== a || head.type !== type || domains) head = heads[i] = this.columnHeadEntry(ctx, a, type, rel, lsn);
+      // After the first column the previous one's closing `},` comes with the head.
+      if (kind === 'pk') out.append(first ? (head.headBytes ??= encoder.encode(head.head)) : (head.nextHeadBytes ??= encoder.encode(`},${head.head}`)));
+      else {
+        out.append(first ? (head.valueHeadBytes ??= encoder.encode(`${head.head},"value":`)) : (head.nextValueHeadBytes ??= encoder.encode(`},${head.head},"value":`)));
+        if (held === ATT_NULL) out.append(NULL_BYTES);
+        else if (held === ATT_MISSING) {
+          const missing = a.missing;
+          if (missing === undefined || missing === null) out.append(NULL_BYTES);
+          else out.text(jsonOfText(missing, a, lsn));
+        } else {
+          if (type === undefined) throw unknownType(a, rel, lsn);
+          const start = layout[k + 1]!;
+          const end = layout[k + 2]!;
+          if (held !== ATT_BYTES || head.code === 0 || !datumJsonBytes(out, src, start, end, head.code)) {
+            const text = held === ATT_BYTES ? datumText(ctx, src, start, end, type, a, rel, lsn) : datumText(ctx, decompressDatum(src.subarray(start, end), lsn), 0, -1, type, a, rel, lsn);
+            textJsonBytes(out, text, a, lsn);
           }
         }
-        if (tail) out.text(this.columnTail(a, rel, lsn));
-        first = false;
       }
-      if (!first) out.ensure(1)[out.length++] = 0x7d; // '}'
-    } finally {
-      storedLayout = layout;
+      if (tail) out.text(this.columnTail(a, rel, lsn));
+      first = false;
     }
+    if (!first) out.ensure(1)[out.length++] = 0x7d; // '}'
   }
 
   /**
@@ -727,7 +731,16 @@ const NULL_BYTES = encoder.encode('null');
 const TRUE_BYTES = encoder.encode('true');
 const FALSE_BYTES = encoder.encode('false');
 
-let storedLayout: Int32Array = new Int32Array(3 * 32);
+// Scratch layouts of a change's new and old tuple: taken off while in use (an output function never comes back
+// here, but be safe).
+let newLayout: Int32Array = new Int32Array(3 * 32);
+let oldLayout: Int32Array = new Int32Array(3 * 32);
+
+/** Where each column of the stored tuple at `at` of a change lies (deformTupleInto). */
+function deformStored(layout: Int32Array, ch: StoredRowChange, at: number): Int32Array {
+  const src = ch.change;
+  return deformTupleInto(layout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), ch.relation.attributes, ch.lsn);
+}
 
 /** The datum `src[start, end)` (end -1: to the end) as its type's output function prints it; a failure names the column. */
 function datumText(ctx: OutputContext, src: Uint8Array, start: number, end: number, type: TypeInfo, a: Attribute, rel: DecoderRelation, lsn: Lsn): string {
