@@ -170,8 +170,23 @@ describe('Wal2JsonPlugin change as bytes', () => {
       r() < 0.4
         ? TEXTS[Math.floor(r() * TEXTS.length)]!
         : Array.from({ length: Math.floor(r() * 60) }, () => (r() < 0.1 ? [0x22] : r() < 0.05 ? [0x5c] : r() < 0.05 ? [Math.floor(r() * 0x20)] : r() < 0.02 ? [0x80 + Math.floor(r() * 128)] : r() < 0.1 ? utf8(codePoint()) : r() < 0.02 ? TEXTS[Math.floor(r() * TEXTS.length)]! : [0x20 + Math.floor(r() * 95)])).flat();
-    // numeric payloads: short header, 0-3 base-10000 digits; sometimes NaN.
-    const numeric = (): number[] => (r() < 0.1 ? [0x00, 0xc0] : [Math.floor(r() * 4), 0x80 | (r() < 0.3 ? 0x20 : 0), ...Array.from({ length: Math.floor(r() * 3) }, () => { const d = Math.floor(r() * 10000); return [d & 0xff, d >> 8]; }).flat()]);
+    // numeric payloads: short and long headers, weights -4..5 and scales 0..20 (so digits before, after and far from
+    // the point), negative, NaN and the infinities, digits of 0, 9999 and (corrupt) ≥ 10000, a datum cut short.
+    const numeric = (): number[] => {
+      if (r() < 0.08) return [[0x00, 0xc0], [0x00, 0xd0], [0x00, 0xf0], [0x00, 0xe0]][Math.floor(r() * 4)]!;
+      if (r() < 0.02) return r() < 0.5 ? [0x05] : [0x00, 0x00, 0x01];
+      const neg = r() < 0.3;
+      const weight = Math.floor(r() * 10) - 4;
+      const digits = Array.from({ length: Math.floor(r() * 5) }, () => { const d = r() < 0.05 ? 10000 + Math.floor(r() * 50000) : r() < 0.2 ? (r() < 0.5 ? 0 : 9999) : Math.floor(r() * 10000); return [d & 0xff, d >> 8]; }).flat();
+      if (r() < 0.5) {
+        const dscale = Math.floor(r() * 21);
+        const h = 0x8000 | (neg ? 0x2000 : 0) | (dscale << 7) | (weight < 0 ? 0x40 | (weight + 64) : weight);
+        return [h & 0xff, h >> 8, ...digits];
+      }
+      const dscale = Math.floor(r() * 21);
+      const h = (neg ? 0x4000 : 0) | dscale;
+      return [h & 0xff, h >> 8, weight & 0xff, (weight >> 8) & 0xff, ...digits];
+    };
     // Timestamps: infinities, far ones (BigInt's way), and either side of a safe integer with 0-6 trailing zero digits.
     const ts = (): number[] => {
       let us: bigint;
@@ -261,7 +276,8 @@ describe('Wal2JsonPlugin change as bytes', () => {
         }
         expect(bytesError).toBe(textError);
         const expected = 'before\n' + ofText.map((t) => t + '\n').join('');
-        expect(Buffer.from(out.buf.subarray(0, out.length)).equals(Buffer.from(expected, 'utf8')), `row ${row} ${JSON.stringify(options)}: ${expected}`).toBe(true);
+        expect(Buffer.from(out.buf.subarray(0, out.length)).toString(), `row ${row} ${JSON.stringify(options)} ${textError}`).toBe(expected);
+        expect(Buffer.from(out.buf.subarray(0, out.length)).equals(Buffer.from(expected, "utf8")), `row ${row} ${JSON.stringify(options)}: ${expected}`).toBe(true);
         if (textError === undefined) {
           expect(ended).toBe(1);
           compared++;

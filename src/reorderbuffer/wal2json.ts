@@ -10,7 +10,7 @@ import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, LAYOUT_IN_
 import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import type { ByteRows, TextRowBytes } from './row-bytes.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
-import { outputValue, outputValueAt, timestampAsciiFromHalves, type TypeInfo } from './values.js';
+import { outputValue, timestampAsciiFromHalves, type TypeInfo } from './values.js';
 
 /** A `filter-tables` / `add-tables` entry: `schema.table`, `*.table`, `schema.*`. */
 export interface SelectTable {
@@ -745,7 +745,9 @@ function deformStored(layout: Int32Array, ch: StoredRowChange, at: number): Int3
 /** The datum `src[start, end)` (end -1: to the end) as its type's output function prints it; a failure names the column. */
 function datumText(ctx: OutputContext, src: Uint8Array, start: number, end: number, type: TypeInfo, a: Attribute, rel: DecoderRelation, lsn: Lsn): string {
   try {
-    return end < 0 ? outputValue(src, type, (oid) => ctx.type(oid)) : outputValueAt(src, start, end, type, (oid) => ctx.type(oid));
+    // A view of the datum, as the text path gives the output function (one that reads past a short datum then reads
+    // the same nothing, not the next column's bytes).
+    return outputValue(end < 0 ? src : src.subarray(start, end), type, (oid) => ctx.type(oid));
   } catch (e) {
     if (e instanceof WalFormatError && e.lsn === undefined) throw new WalFormatError(e.code, `${e.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(lsn)})`, { lsn });
     throw e;
@@ -764,6 +766,7 @@ const V_BOOL = 5;
 const V_TEXT = 6;
 const V_TIMESTAMP = 7;
 const V_TIMESTAMPTZ = 8;
+const V_NUMERIC = 9;
 const BARE = 16;
 
 /**
@@ -790,6 +793,9 @@ function valueCode(typeOid: number, type: TypeInfo): number {
     case 'varcharout':
     case 'bpcharout':
       return bare !== 0 || typeOid === BOOLOID ? 0 : V_TEXT;
+    case 'numeric_out':
+      // Bare only: a domain over numeric is quoted, NaN and all.
+      return bare !== 0 ? V_NUMERIC | bare : 0;
     case 'timestamp_out':
       return bare !== 0 || typeOid === BOOLOID ? 0 : V_TIMESTAMP;
     case 'timestamptz_out':
@@ -834,6 +840,8 @@ function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: numb
       return true;
     case V_TEXT:
       return utf8JsonBytes(out, src, start, end);
+    case V_NUMERIC:
+      return numericJsonBytes(out, src, start, end);
     case V_TIMESTAMP:
     case V_TIMESTAMPTZ: {
       if (end - start !== 8) return false;
@@ -856,6 +864,67 @@ function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: numb
   out.int(v);
   out.ensure(1)[out.length++] = 0x22;
   return true;
+}
+
+/**
+ * A numeric column's value `b[s0, e0)` written bare as numericOut prints it, from its base-10000 digits; NaN and the
+ * infinities as null (pg_decode_write_value). False for a datum too short for its header (the text's way).
+ */
+// see get_str_from_var (numeric.c)
+function numericJsonBytes(out: ByteRows, b: Uint8Array, s0: number, e0: number): boolean {
+  if (e0 - s0 < 2) return false;
+  const h = u16(b, s0);
+  if ((h & 0xc000) === 0xc000) {
+    out.append(NULL_BYTES);
+    return true;
+  }
+  let neg: boolean;
+  let dscale: number;
+  let weight: number;
+  let first: number;
+  if (h & 0x8000) {
+    neg = (h & 0x2000) !== 0;
+    dscale = (h >> 7) & 0x3f;
+    weight = h & 0x40 ? (h & 0x3f) - 64 : h & 0x3f;
+    first = 2;
+  } else {
+    if (e0 - s0 < 4) return false;
+    neg = (h & 0x4000) !== 0;
+    dscale = h & 0x3fff;
+    weight = (u16(b, s0 + 2) << 16) >> 16;
+    first = 4;
+  }
+  const ndigits = (e0 - s0 - first) >> 1;
+  const at0 = s0 + first;
+  // Room for every group of the integer part, the fraction and a sign, at 5 characters a group at most.
+  const buf = out.ensure(5 * (Math.max(weight, 0) + 1) + dscale + 8);
+  let at = out.length;
+  if (neg && ndigits > 0) buf[at++] = 0x2d;
+  if (weight < 0) buf[at++] = 0x30;
+  else for (let k = 0; k <= weight; k++) at = putDigits(buf, at, k < ndigits ? u16(b, at0 + 2 * k) : 0, k === 0 ? 1 : 4);
+  if (dscale > 0) {
+    buf[at++] = 0x2e;
+    const from = at;
+    for (let k = weight + 1; at - from < dscale; k++) {
+      if (at + 5 > buf.length) return false;
+      at = putDigits(buf, at, k >= 0 && k < ndigits ? u16(b, at0 + 2 * k) : 0, 4);
+    }
+    at = from + dscale;
+  }
+  out.length = at;
+  return true;
+}
+
+/** `d` in decimal, zero-padded to `width`, at `at`; the new end. */
+function putDigits(buf: Uint8Array, at: number, d: number, width: number): number {
+  let n = d >= 10000 ? 5 : d >= 1000 ? 4 : d >= 100 ? 3 : d >= 10 ? 2 : 1;
+  if (n < width) n = width;
+  for (let k = n - 1; k >= 0; k--) {
+    const q = Math.floor(d / 10);
+    buf[at + k] = 0x30 + (d - q * 10);
+    d = q;
+  }
+  return at + n;
 }
 
 /** One character below 0x20, a quote or a backslash as escape_json writes it, at `at`; the new end. */
