@@ -276,8 +276,9 @@ describe('Wal2JsonPlugin change as bytes', () => {
         }
         expect(bytesError).toBe(textError);
         const expected = 'before\n' + ofText.map((t) => t + '\n').join('');
-        expect(Buffer.from(out.buf.subarray(0, out.length)).toString(), `row ${row} ${JSON.stringify(options)} ${textError}`).toBe(expected);
-        expect(Buffer.from(out.buf.subarray(0, out.length)).equals(Buffer.from(expected, "utf8")), `row ${row} ${JSON.stringify(options)}: ${expected}`).toBe(true);
+        // As text first (a readable difference), then byte for byte (replaced invalid bytes would pass as text).
+        expect(Buffer.from(out.buf.subarray(0, out.length)).toString(), `row ${row} ${JSON.stringify(options)} ${zone}`).toBe(expected);
+        expect(Buffer.from(out.buf.subarray(0, out.length)).equals(Buffer.from(expected, 'utf8')), `row ${row} ${JSON.stringify(options)}: ${expected}`).toBe(true);
         if (textError === undefined) {
           expect(ended).toBe(1);
           compared++;
