@@ -21,10 +21,22 @@ const SEED = Number(process.env.PGWAL_SEED ?? Date.now() % 100000);
 const WAL2JSON = '/usr/lib/postgresql/15/lib/wal2json.so';
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
+/** The CLI's io with synchronous byte output, as a terminal or a pipe gives it: change rows come as bytes (ctx.textRows). */
 function io(): DumpIo & { stdout: () => string; stderr: () => string } {
-  let out = '';
+  const out: Buffer[] = [];
   let err = '';
-  return { out: (t) => (out += t), err: (t) => (err += t), errIsTty: false, env: {}, cwd: process.cwd(), sleep: async () => undefined, stdout: () => out, stderr: () => err };
+  return {
+    out: (t) => void out.push(Buffer.from(t)),
+    outSync: (t) => void out.push(Buffer.from(t)),
+    outBytesSync: (b, n) => void out.push(Buffer.from(b.subarray(0, n))),
+    err: (t) => (err += t),
+    errIsTty: false,
+    env: {},
+    cwd: process.cwd(),
+    sleep: async () => undefined,
+    stdout: () => Buffer.concat(out).toString('utf8'),
+    stderr: () => err,
+  };
 }
 
 /** Option sets compared: wal2json's defaults, everything on, filters and actions. */

@@ -299,7 +299,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     // Straight from the buffer where output is synchronous; else (and for held-back rows) as text.
     const outBytes = out === io.outSync ? io.outBytesSync : undefined;
     // Where output goes straight out as bytes, every text row is put in bytesOut too, and a plugin that can
-    // (test_decoding) writes its change rows there as bytes.
+    // (test_decoding, wal2json) writes its change rows there as bytes.
     const textBytes = direct && outBytes !== undefined;
     /** Writes what is pending now, in order. */
     const flushPending = (): void => {
@@ -357,7 +357,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
       },
       // pgoutput's messages, hexed from the plugin's buffer into bytesOut (no copy, string or row object each).
       byteSink: (lsn, xid, bytes, n) => bytesRow(lsn, xid, bytes, n),
-      // test_decoding's change rows, written by the plugin as bytes into bytesOut (no string per row).
+      // test_decoding's and wal2json's change rows, written by the plugin as bytes into bytesOut (no string per row).
       ...(textBytes ? { textByteSink: textRowSink() } : {}),
       timezone: state.timezone,
       ...(p.options.some((o) => o.name === 'toast-cache') ? { toastCache: parseSize(p.options.find((o) => o.name === 'toast-cache')!.value!, '--toast-cache') } : {}),

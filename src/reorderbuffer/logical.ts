@@ -62,7 +62,7 @@ export interface DecoderOptions {
    */
   byteSink?: (lsn: Lsn, xid: number, bytes: Uint8Array, length: number) => void;
   /**
-   * Receives text rows written as UTF-8 bytes (test_decoding's change rows) instead of as strings through `sink`:
+   * Receives text rows written as UTF-8 bytes (test_decoding's and wal2json's change rows) instead of as strings through `sink`:
    * a plugin that can appends a row to the buffer `start` returns, then calls `end`. Other rows still come to `sink`.
    */
   textByteSink?: TextByteSink;

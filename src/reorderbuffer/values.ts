@@ -261,6 +261,82 @@ let lastDays = Number.NaN;
 let lastDate = '';
 let lastEra = '';
 
+/**
+ * timestampTextFromHalves written as ASCII into `buf` from `at` (room for 40 bytes): the new end, or -1 where the
+ * text takes the general path (beyond a safe integer, timestamptz in a zone other than UTC).
+ */
+export function timestampAsciiFromHalves(buf: Uint8Array, at: number, hi: number, lo: number, tz: boolean): number {
+  if (hi < -0x200000 || hi >= 0x200000 || (tz && !UTC_NAMES.has(sessionTimeZone))) return -1;
+  const us = hi * 0x1_0000_0000 + lo;
+  let days = Math.floor(us / 86_400_000_000);
+  let tod = us - days * 86_400_000_000;
+  if (tod < 0) {
+    days -= 1;
+    tod += 86_400_000_000;
+  } else if (tod >= 86_400_000_000) {
+    days += 1;
+    tod -= 86_400_000_000;
+  }
+  if (days !== lastDateBytesDays) {
+    const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
+    const year = y > 0 ? y : 1 - y;
+    const text = `${year >= 1000 ? year : pad(year, 4)}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d} `;
+    lastDateBytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) lastDateBytes[i] = text.charCodeAt(i);
+    lastDateBytesDays = days;
+    lastDateBytesBC = y <= 0;
+  }
+  const date = lastDateBytes;
+  for (let i = 0; i < date.length; i++) buf[at++] = date[i]!;
+  // HH:MM:SS[.ffffff] without the fraction's trailing zeros, as timeTextNumber.
+  const h = Math.floor(tod / 3_600_000_000);
+  const rem = tod - h * 3_600_000_000;
+  const m = Math.floor(rem / 60_000_000);
+  const sec = rem - m * 60_000_000;
+  const sWhole = Math.floor(sec / 1_000_000);
+  let frac = sec - sWhole * 1_000_000;
+  at = twoDigits(buf, at, h);
+  buf[at++] = 0x3a;
+  at = twoDigits(buf, at, m);
+  buf[at++] = 0x3a;
+  at = twoDigits(buf, at, sWhole);
+  if (frac !== 0) {
+    let digits = 6;
+    while (frac % 10 === 0) {
+      frac /= 10;
+      digits--;
+    }
+    buf[at++] = 0x2e;
+    for (let k = digits - 1; k >= 0; k--) {
+      const q = Math.floor(frac / 10);
+      buf[at + k] = 0x30 + (frac - q * 10);
+      frac = q;
+    }
+    at += digits;
+  }
+  if (tz) {
+    buf[at++] = 0x2b; // +00
+    buf[at++] = 0x30;
+    buf[at++] = 0x30;
+  }
+  if (lastDateBytesBC) {
+    buf[at++] = 0x20; // ' BC'
+    buf[at++] = 0x42;
+    buf[at++] = 0x43;
+  }
+  return at;
+}
+let lastDateBytesDays = Number.NaN;
+let lastDateBytes = new Uint8Array(0);
+let lastDateBytesBC = false;
+
+function twoDigits(buf: Uint8Array, at: number, v: number): number {
+  const t = Math.floor(v / 10);
+  buf[at] = 0x30 + t;
+  buf[at + 1] = 0x30 + (v - t * 10);
+  return at + 2;
+}
+
 /** timestamp_out / timestamptz_out (UTC): ISO, ` BC`, infinities. */
 // The session TimeZone that timestamptz values print in (the slot's, from its state). Output is synchronous, so
 // the decoder sets it around each plugin call rather than threading it through every nested output function.

@@ -6,8 +6,11 @@ import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation } from './catalog.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
-import type { Attribute, RawValue } from './tuple.js';
-import { outputValue, type TypeInfo } from './values.js';
+import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, LAYOUT_IN_USE, decompressDatum, deformTupleInto, type Attribute, type RawValue } from './tuple.js';
+import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
+import type { ByteRows, TextRowBytes } from './row-bytes.js';
+import { u16, u32 } from '../xlogreader/bytes.js';
+import { outputValue, timestampAsciiFromHalves, type TypeInfo } from './values.js';
 
 /** A `filter-tables` / `add-tables` entry: `schema.table`, `*.table`, `schema.*`. */
 export interface SelectTable {
@@ -395,7 +398,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
   // see pg_decode_change_v2 and pg_decode_write_change (wal2json.c)
   change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void {
     const o = this.options;
-    const { relation: rel, action, newTuple, oldTuple } = change;
+    const { relation: rel, action } = change;
     if (action === 'INSERT' ? !o.actions.insert : action === 'UPDATE' ? !o.actions.update : !o.actions.delete) return;
     if (!this.tableSelected(rel)) return;
     if (!this.complete.has(rel) && (rel.identityKey === undefined || rel.primaryKey === undefined || (o.includeTypes && rel.attributes.some((a) => a.typmod === undefined)))) {
@@ -405,6 +408,15 @@ export class Wal2JsonPlugin implements OutputPlugin {
     this.complete.add(rel);
     // Changes wal2json drops with a WARNING: no tuple, or no way to identify the old row.
     const hasIdentity = rel.identityKey !== null || rel.replIdent === 'f';
+    // A stored change written as bytes where the context takes them: its tuples are never made value objects.
+    const rows = ctx.textRows;
+    // (A DELETE without its old key is left to the text's way: it has no tuple to write.)
+    if (rows !== undefined && change instanceof StoredRowChange && (action === 'DELETE' ? change.oldAt >= 0 : change.newAt >= 0 || change.oldAt >= 0)) {
+      if (action !== 'DELETE' && change.newAt < 0) return;
+      if (action !== 'INSERT' && change.oldAt < 0 && !hasIdentity) return;
+      return this.storedChangeBytes(rows, ctx, txn, change);
+    }
+    const { newTuple, oldTuple } = change;
     if (action !== 'DELETE' && newTuple === undefined) return;
     if (action !== 'INSERT' && oldTuple === undefined && !hasIdentity) return;
 
@@ -444,16 +456,149 @@ export class Wal2JsonPlugin implements OutputPlugin {
       const type = ctx.type(a.typeOid);
       let s = this.columnHead(ctx, a, type, rel, lsn);
       if (kind !== 'pk') s += `,"value":${this.value(v, a, type, ctx, rel, lsn)}`;
-      if (kind === 'change' && o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
-      if (kind === 'change' && o.includeColumnPositions) s += `,"position":${a.attnum}`;
-      if (kind === 'change' && o.includeDefault) {
-        if (a.defaultExpr === undefined) throw new WalFormatError('unknown-default', `the catalog does not hold the default of column ${a.name} of ${rel.namespace}.${rel.name} (include-default)`, { lsn });
-        // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
-        s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
-      }
+      if (kind === 'change' && this.withTail) s += this.columnTail(a, rel, lsn);
       out += out === '' ? s + '}' : ',' + s + '}';
     }
     return out;
+  }
+
+  /** include-not-null, include-column-positions, include-default: what follows a changed column's value. */
+  private columnTail(a: Attribute, rel: DecoderRelation, lsn: Lsn): string {
+    const o = this.options;
+    let s = '';
+    if (o.includeNotNull) s += `,"optional":${a.notNull === true ? 'false' : 'true'}`;
+    if (o.includeColumnPositions) s += `,"position":${a.attnum}`;
+    if (o.includeDefault) {
+      if (a.defaultExpr === undefined) throw new WalFormatError('unknown-default', `the catalog does not hold the default of column ${a.name} of ${rel.namespace}.${rel.name} (include-default)`, { lsn });
+      // Written between quotes as pg_get_expr prints it, without escaping, as wal2json does.
+      s += a.defaultExpr === null ? ',"default":null' : `,"default":"${a.defaultExpr}"`;
+    }
+    return s;
+  }
+
+  private get withTail(): boolean {
+    const o = this.options;
+    return o.includeNotNull || o.includeColumnPositions || o.includeDefault;
+  }
+
+  /** `change` of a stored change, written as UTF-8 bytes straight from its tuples' bytes. */
+  // see pg_decode_write_change (wal2json.c)
+  private storedChangeBytes(rows: TextRowBytes, ctx: OutputContext, txn: ReorderTxn, ch: StoredRowChange): void {
+    const o = this.options;
+    const rel = ch.relation;
+    const { action, newAt, oldAt } = ch;
+    const out = rows.start();
+    // Each tuple deformed once (an UPDATE's identity and pk come from the new tuple when no old one was logged).
+    const scratchNew = newLayout;
+    const scratchOld = oldLayout;
+    newLayout = oldLayout = LAYOUT_IN_USE;
+    let layoutNew: Int32Array | undefined;
+    let layoutOld: Int32Array | undefined;
+    try {
+      if (newAt >= 0) layoutNew = deformStored(scratchNew, ch, newAt);
+      if (oldAt >= 0) layoutOld = deformStored(scratchOld, ch, oldAt);
+      const heads = this.relationBytes(rel);
+      // Up to the first tuple's opening bracket (INSERT, UPDATE: the new tuple; DELETE: the old key) in one piece
+      // unless transaction fields or the LSN come between.
+      if (o.includeXids || o.includeTimestamp || o.includeOrigin || o.includeLsn) {
+        out.append(action === 'INSERT' ? ACTION_I : action === 'UPDATE' ? ACTION_U : ACTION_D);
+        if (o.includeXids || o.includeTimestamp || o.includeOrigin) out.text(this.txnFields(ctx, txn));
+        if (o.includeLsn) out.text(`,"lsn":"${formatLsn(ch.lsn)}"`);
+        out.append(action === 'DELETE' ? heads.identity : heads.columns);
+      } else out.append(action === 'INSERT' ? heads.insert : action === 'UPDATE' ? heads.update : heads.delete);
+      if (action !== 'DELETE') {
+        this.storedTupleBytes(out, ctx, ch, layoutNew!, 'change');
+        if (layoutOld !== undefined || (action === 'UPDATE' && (rel.primaryKey !== null || rel.identityKey !== null))) {
+          // Without an old tuple the key did not change: wal2json takes the identity from the new tuple.
+          out.append(CLOSE_IDENTITY_OPEN);
+          this.storedTupleBytes(out, ctx, ch, (layoutOld ?? layoutNew)!, 'identity');
+        }
+      } else this.storedTupleBytes(out, ctx, ch, layoutOld!, 'identity');
+      if (o.includePk) {
+        out.append(CLOSE_PK_OPEN);
+        if (rel.primaryKey !== null) this.storedTupleBytes(out, ctx, ch, (layoutOld ?? layoutNew)!, 'pk');
+      }
+      out.append(CLOSE_ROW);
+    } catch (e) {
+      rows.cancel();
+      throw e;
+    } finally {
+      newLayout = layoutNew ?? scratchNew;
+      oldLayout = layoutOld ?? scratchOld;
+    }
+    rows.end();
+  }
+
+  /** A relation's `,"schema":…,"table":…` with what follows it, as UTF-8: made once per relation and its names. */
+  private relationBytes(rel: DecoderRelation): RelationBytes {
+    const hit = this.relations.get(rel);
+    if (hit !== undefined && hit.namespace === rel.namespace && hit.name === rel.name) return hit;
+    const text = `${this.options.includeSchemas ? `,"schema":${escapeJson(rel.namespace)}` : ''},"table":${escapeJson(rel.name)}`;
+    const b = (s: string): Uint8Array => encoder.encode(s);
+    const entry: RelationBytes = {
+      namespace: rel.namespace,
+      name: rel.name,
+      columns: b(`${text},"columns":[`),
+      identity: b(`${text},"identity":[`),
+      insert: b(`{"action":"I"${text},"columns":[`),
+      update: b(`{"action":"U"${text},"columns":[`),
+      delete: b(`{"action":"D"${text},"identity":[`),
+    };
+    this.relations.set(rel, entry);
+    return entry;
+  }
+
+  private readonly relations = new WeakMap<DecoderRelation, RelationBytes>();
+  private readonly relationHeads = new WeakMap<DecoderRelation, (ColumnHead | undefined)[]>();
+
+  /** `tuple` of a stored tuple of a change (its `layout`), written as bytes. */
+  // see pg_decode_write_tuple (wal2json.c)
+  private storedTupleBytes(out: ByteRows, ctx: OutputContext, ch: StoredRowChange, layout: Int32Array, kind: Kind): void {
+    const rel = ch.relation;
+    const lsn = ch.lsn;
+    const key = (kind === 'identity' ? rel.identityKey : kind === 'pk' ? rel.primaryKey : undefined) ?? undefined;
+    const keyed = key !== undefined && key.length > 0;
+    const tail = kind === 'change' && this.withTail;
+    const attrs = rel.attributes;
+    const src = ch.change;
+    let heads = this.relationHeads.get(rel);
+    if (heads === undefined || heads.length !== attrs.length) this.relationHeads.set(rel, (heads = new Array<ColumnHead | undefined>(attrs.length)));
+    const domains = this.options.includeTypes && this.options.includeDomainDataType;
+    let first = true;
+    for (let i = 0, k = 0; i < attrs.length; i++, k += 3) {
+      const a = attrs[i]!;
+      if (a.dropped) continue;
+      if (keyed && !key.includes(a.attnum)) continue;
+      const held = layout[k]!;
+      // An unchanged TOAST value is left out, never shown as null.
+      if (held === ATT_TOAST) continue;
+      const type = ctx.type(a.typeOid);
+      // The relation's heads by column (one map look-up per tuple, not per column); a domain's base is looked up each time.
+      let head = heads[i];
+      if (head === undefined || head.attr !== a || head.type !== type || domains) head = heads[i] = this.columnHeadEntry(ctx, a, type, rel, lsn);
+      // After the first column the previous one's closing `},` comes with the head.
+      if (kind === 'pk') out.append(first ? (head.headBytes ??= encoder.encode(head.head)) : (head.nextHeadBytes ??= encoder.encode(`},${head.head}`)));
+      else {
+        out.append(first ? (head.valueHeadBytes ??= encoder.encode(`${head.head},"value":`)) : (head.nextValueHeadBytes ??= encoder.encode(`},${head.head},"value":`)));
+        if (held === ATT_NULL) out.append(NULL_BYTES);
+        else if (held === ATT_MISSING) {
+          const missing = a.missing;
+          if (missing === undefined || missing === null) out.append(NULL_BYTES);
+          else out.text(jsonOfText(missing, a, lsn));
+        } else {
+          if (type === undefined) throw unknownType(a, rel, lsn);
+          const start = layout[k + 1]!;
+          const end = layout[k + 2]!;
+          if (held !== ATT_BYTES || head.code === 0 || !datumJsonBytes(out, src, start, end, head.code)) {
+            const text = held === ATT_BYTES ? datumText(ctx, src, start, end, type, a, rel, lsn) : datumText(ctx, decompressDatum(src.subarray(start, end), lsn), 0, -1, type, a, rel, lsn);
+            textJsonBytes(out, text, a, lsn);
+          }
+        }
+      }
+      if (tail) out.text(this.columnTail(a, rel, lsn));
+      first = false;
+    }
+    if (!first) out.ensure(1)[out.length++] = 0x7d; // '}'
   }
 
   /**
@@ -461,10 +606,14 @@ export class Wal2JsonPlugin implements OutputPlugin {
    * answers with the same type object while the type does not change).
    */
   private columnHead(ctx: OutputContext, a: Attribute, type: TypeInfo | undefined, rel: DecoderRelation, lsn: Lsn): string {
+    return this.columnHeadEntry(ctx, a, type, rel, lsn).head;
+  }
+
+  private columnHeadEntry(ctx: OutputContext, a: Attribute, type: TypeInfo | undefined, rel: DecoderRelation, lsn: Lsn): ColumnHead {
     const o = this.options;
     const base = o.includeTypes && o.includeDomainDataType && type?.baseType !== undefined ? ctx.type(type.baseType) : undefined;
     const hit = this.heads.get(a);
-    if (hit !== undefined && hit.type === type && hit.base === base) return hit.head;
+    if (hit !== undefined && hit.type === type && hit.base === base) return hit;
     let s = `{"name":${escapeJson(a.name)}`;
     if (o.includeTypes) {
       if (type === undefined) throw unknownType(a, rel, lsn);
@@ -475,11 +624,12 @@ export class Wal2JsonPlugin implements OutputPlugin {
       s += `,"type":${name.startsWith('"') && !name.endsWith(']') ? name : escapeJson(name)}`;
     }
     if (o.includeTypeOids) s += `,"typeoid":${a.typeOid | 0}`;
-    this.heads.set(a, { type, base, head: s });
-    return s;
+    const entry: ColumnHead = { attr: a, type, base, head: s, headBytes: undefined, valueHeadBytes: undefined, nextHeadBytes: undefined, nextValueHeadBytes: undefined, code: type === undefined ? 0 : valueCode(a.typeOid, type) };
+    this.heads.set(a, entry);
+    return entry;
   }
 
-  private readonly heads = new WeakMap<Attribute, { type: TypeInfo | undefined; base: TypeInfo | undefined; head: string }>();
+  private readonly heads = new WeakMap<Attribute, ColumnHead>();
 
   // see pg_decode_write_value (wal2json.c)
   private value(v: RawValue, a: Attribute, type: TypeInfo | undefined, ctx: OutputContext, rel: DecoderRelation, lsn: Lsn): string {
@@ -495,14 +645,7 @@ export class Wal2JsonPlugin implements OutputPlugin {
         throw e;
       }
     } else return 'null';
-    if (NUMBER_TYPES.has(a.typeOid)) {
-      if (/^(nan|infinity|-infinity)/i.test(text)) return 'null';
-      if (!NUMBER_CHARS.test(text)) throw new WalFormatError('invalid-datum', `${text} is not a number (column ${a.name} at ${formatLsn(lsn)})`, { lsn });
-      return text;
-    }
-    if (a.typeOid === BOOLOID) return text === 't' ? 'true' : 'false';
-    if (a.typeOid === BYTEAOID) return escapeJson(text.slice(2));
-    return escapeJson(text);
+    return jsonOfText(text, a, lsn);
   }
 
   // see pg_decode_truncate_v2 (wal2json.c)
@@ -537,6 +680,351 @@ export class Wal2JsonPlugin implements OutputPlugin {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+interface ColumnHead {
+  attr: Attribute;
+  type: TypeInfo | undefined;
+  base: TypeInfo | undefined;
+  /** `{"name":…,"type":…` as the options ask. */
+  head: string;
+  /** `head` as UTF-8, and with `,"value":` after it, each also after the previous column's `},`: made when first written as bytes. */
+  headBytes: Uint8Array | undefined;
+  valueHeadBytes: Uint8Array | undefined;
+  nextHeadBytes: Uint8Array | undefined;
+  nextValueHeadBytes: Uint8Array | undefined;
+  /** How datumJsonBytes writes the column's values (valueCode); 0: through their text. */
+  code: number;
+}
+
+/** pg_decode_write_value on a value's text: numbers bare (NaN and infinities as null), booleans, bytea without `\x`, else a JSON string. */
+function jsonOfText(text: string, a: Attribute, lsn: Lsn): string {
+  if (NUMBER_TYPES.has(a.typeOid)) {
+    if (/^(nan|infinity|-infinity)/i.test(text)) return 'null';
+    if (!NUMBER_CHARS.test(text)) throw new WalFormatError('invalid-datum', `${text} is not a number (column ${a.name} at ${formatLsn(lsn)})`, { lsn });
+    return text;
+  }
+  if (a.typeOid === BOOLOID) return text === 't' ? 'true' : 'false';
+  if (a.typeOid === BYTEAOID) return escapeJson(text.slice(2));
+  return escapeJson(text);
+}
+
+const encoder = new TextEncoder();
+const ACTION_I = encoder.encode('{"action":"I"');
+const ACTION_U = encoder.encode('{"action":"U"');
+const ACTION_D = encoder.encode('{"action":"D"');
+const CLOSE_IDENTITY_OPEN = encoder.encode('],"identity":[');
+const CLOSE_PK_OPEN = encoder.encode('],"pk":[');
+const CLOSE_ROW = encoder.encode(']}');
+
+interface RelationBytes {
+  namespace: string;
+  name: string;
+  /** `,"schema":…,"table":…` then `,"columns":[` or `,"identity":[`. */
+  columns: Uint8Array;
+  identity: Uint8Array;
+  /** The same after `{"action":"I"`, `"U"`, `"D"` (a DELETE opens its identity). */
+  insert: Uint8Array;
+  update: Uint8Array;
+  delete: Uint8Array;
+}
+const NULL_BYTES = encoder.encode('null');
+const TRUE_BYTES = encoder.encode('true');
+const FALSE_BYTES = encoder.encode('false');
+
+// Scratch layouts of a change's new and old tuple: taken off while in use (an output function never comes back
+// here, but be safe).
+let newLayout: Int32Array = new Int32Array(3 * 32);
+let oldLayout: Int32Array = new Int32Array(3 * 32);
+
+/** Where each column of the stored tuple at `at` of a change lies (deformTupleInto). */
+function deformStored(layout: Int32Array, ch: StoredRowChange, at: number): Int32Array {
+  const src = ch.change;
+  return deformTupleInto(layout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), ch.relation.attributes, ch.lsn);
+}
+
+/** The datum `src[start, end)` (end -1: to the end) as its type's output function prints it; a failure names the column. */
+function datumText(ctx: OutputContext, src: Uint8Array, start: number, end: number, type: TypeInfo, a: Attribute, rel: DecoderRelation, lsn: Lsn): string {
+  try {
+    // A view of the datum, as the text path gives the output function (one that reads past a short datum then reads
+    // the same nothing, not the next column's bytes).
+    return outputValue(end < 0 ? src : src.subarray(start, end), type, (oid) => ctx.type(oid));
+  } catch (e) {
+    if (e instanceof WalFormatError && e.lsn === undefined) throw new WalFormatError(e.code, `${e.message} (column ${a.name} of ${rel.namespace}.${rel.name} at ${formatLsn(lsn)})`, { lsn });
+    throw e;
+  }
+}
+
+/** Types wal2json writes bare (NUMBER_TYPES), without a Set lookup. */
+const isNumberType = (oid: number): boolean => oid === 23 || oid === 20 || oid === 21 || oid === NUMERICOID || oid === 26 || oid === 701 || oid === 700;
+
+// valueCode: what datumJsonBytes does with a column's datum (the low bits), and BARE: written as a bare number.
+const V_INT4 = 1;
+const V_INT2 = 2;
+const V_INT8 = 3;
+const V_OID = 4;
+const V_BOOL = 5;
+const V_TEXT = 6;
+const V_TIMESTAMP = 7;
+const V_TIMESTAMPTZ = 8;
+const V_NUMERIC = 9;
+const BARE = 16;
+
+/**
+ * How the values of a column of type `type` (the column's own type OID `typeOid`: a domain's is not its base's) are
+ * written as bytes, decided once per column and type: pg_decode_write_value's choice by OID (numbers bare, bool as
+ * true/false, bytea and the rest quoted) with the type's output function. 0: through the text.
+ */
+function valueCode(typeOid: number, type: TypeInfo): number {
+  if (typeOid === BYTEAOID) return 0;
+  const bare = isNumberType(typeOid) ? BARE : 0;
+  switch (type.output) {
+    case 'int4out':
+      return typeOid === BOOLOID ? 0 : V_INT4 | bare;
+    case 'int2out':
+      return typeOid === BOOLOID ? 0 : V_INT2 | bare;
+    case 'int8out':
+      return typeOid === BOOLOID ? 0 : V_INT8 | bare;
+    case 'oidout':
+    case 'xidout':
+      return typeOid === BOOLOID ? 0 : V_OID | bare;
+    case 'boolout':
+      return typeOid === BOOLOID ? V_BOOL : 0;
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      return bare !== 0 || typeOid === BOOLOID ? 0 : V_TEXT;
+    case 'numeric_out':
+      // Bare only: a domain over numeric is quoted, NaN and all.
+      return bare !== 0 ? V_NUMERIC | bare : 0;
+    case 'timestamp_out':
+      return bare !== 0 || typeOid === BOOLOID ? 0 : V_TIMESTAMP;
+    case 'timestamptz_out':
+      return bare !== 0 || typeOid === BOOLOID ? 0 : V_TIMESTAMPTZ;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The value `src[start, end)` of a column written as pg_decode_write_value writes its text, as bytes, for the
+ * commonest types (`code` from valueCode): integers from their bytes, UTF-8 text escaped as escape_json does,
+ * timestamps. False when the bytes are not what that needs (the caller writes the text), so that the bytes are
+ * always what the text would be.
+ */
+function datumJsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number, code: number): boolean {
+  let v: number;
+  switch (code & 15) {
+    case V_INT4:
+      if (end - start !== 4) return false;
+      v = u32(src, start) | 0;
+      break;
+    case V_INT2:
+      if (end - start !== 2) return false;
+      v = (u16(src, start) << 16) >> 16;
+      break;
+    case V_INT8: {
+      if (end - start !== 8) return false;
+      const hi = u32(src, start + 4) | 0;
+      // Without BigInt while a safe integer, as outputValueAt.
+      if (hi < -0x200000 || hi >= 0x200000) return false;
+      v = hi * 0x1_0000_0000 + u32(src, start);
+      break;
+    }
+    case V_OID:
+      if (end - start !== 4) return false;
+      v = u32(src, start);
+      break;
+    case V_BOOL:
+      if (end - start !== 1) return false;
+      out.append(src[start] !== 0 ? TRUE_BYTES : FALSE_BYTES);
+      return true;
+    case V_TEXT:
+      return utf8JsonBytes(out, src, start, end);
+    case V_NUMERIC:
+      return numericJsonBytes(out, src, start, end);
+    case V_TIMESTAMP:
+    case V_TIMESTAMPTZ: {
+      if (end - start !== 8) return false;
+      const buf = out.ensure(48);
+      const at = timestampAsciiFromHalves(buf, out.length + 1, u32(src, start + 4) | 0, u32(src, start), (code & 15) === V_TIMESTAMPTZ);
+      if (at < 0) return false;
+      buf[out.length] = 0x22;
+      buf[at] = 0x22;
+      out.length = at + 1;
+      return true;
+    }
+    default:
+      return false;
+  }
+  if ((code & BARE) !== 0) {
+    out.int(v);
+    return true;
+  }
+  out.ensure(1)[out.length++] = 0x22;
+  out.int(v);
+  out.ensure(1)[out.length++] = 0x22;
+  return true;
+}
+
+/**
+ * A numeric column's value `b[s0, e0)` written bare as numericOut prints it, from its base-10000 digits; NaN and the
+ * infinities as null (pg_decode_write_value). False for a datum too short for its header (the text's way).
+ */
+// see get_str_from_var (numeric.c)
+function numericJsonBytes(out: ByteRows, b: Uint8Array, s0: number, e0: number): boolean {
+  if (e0 - s0 < 2) return false;
+  const h = u16(b, s0);
+  if ((h & 0xc000) === 0xc000) {
+    out.append(NULL_BYTES);
+    return true;
+  }
+  let neg: boolean;
+  let dscale: number;
+  let weight: number;
+  let first: number;
+  if (h & 0x8000) {
+    neg = (h & 0x2000) !== 0;
+    dscale = (h >> 7) & 0x3f;
+    weight = h & 0x40 ? (h & 0x3f) - 64 : h & 0x3f;
+    first = 2;
+  } else {
+    if (e0 - s0 < 4) return false;
+    neg = (h & 0x4000) !== 0;
+    dscale = h & 0x3fff;
+    weight = (u16(b, s0 + 2) << 16) >> 16;
+    first = 4;
+  }
+  const ndigits = (e0 - s0 - first) >> 1;
+  const at0 = s0 + first;
+  // Room for every group of the integer part, the fraction and a sign, at 5 characters a group at most.
+  const buf = out.ensure(5 * (Math.max(weight, 0) + 1) + dscale + 8);
+  let at = out.length;
+  if (neg && ndigits > 0) buf[at++] = 0x2d;
+  if (weight < 0) buf[at++] = 0x30;
+  else for (let k = 0; k <= weight; k++) at = putDigits(buf, at, k < ndigits ? u16(b, at0 + 2 * k) : 0, k === 0 ? 1 : 4);
+  if (dscale > 0) {
+    buf[at++] = 0x2e;
+    const from = at;
+    for (let k = weight + 1; at - from < dscale; k++) {
+      if (at + 5 > buf.length) return false;
+      at = putDigits(buf, at, k >= 0 && k < ndigits ? u16(b, at0 + 2 * k) : 0, 4);
+    }
+    at = from + dscale;
+  }
+  out.length = at;
+  return true;
+}
+
+/** `d` in decimal, zero-padded to `width`, at `at`; the new end. */
+function putDigits(buf: Uint8Array, at: number, d: number, width: number): number {
+  let n = d >= 10000 ? 5 : d >= 1000 ? 4 : d >= 100 ? 3 : d >= 10 ? 2 : 1;
+  if (n < width) n = width;
+  for (let k = n - 1; k >= 0; k--) {
+    const q = Math.floor(d / 10);
+    buf[at + k] = 0x30 + (d - q * 10);
+    d = q;
+  }
+  return at + n;
+}
+
+/** One character below 0x20, a quote or a backslash as escape_json writes it, at `at`; the new end. */
+function escapeByte(buf: Uint8Array, at: number, c: number): number {
+  buf[at++] = 0x5c; // '\'
+  switch (c) {
+    case 0x22:
+    case 0x5c:
+      buf[at++] = c;
+      break;
+    case 8:
+      buf[at++] = 0x62; // b
+      break;
+    case 12:
+      buf[at++] = 0x66; // f
+      break;
+    case 10:
+      buf[at++] = 0x6e; // n
+      break;
+    case 13:
+      buf[at++] = 0x72; // r
+      break;
+    case 9:
+      buf[at++] = 0x74; // t
+      break;
+    default:
+      // \u00XX, lower-case hex
+      buf[at++] = 0x75;
+      buf[at++] = 0x30;
+      buf[at++] = 0x30;
+      buf[at++] = 0x30 + (c >> 4);
+      buf[at++] = HEX[c & 15]!;
+  }
+  return at;
+}
+const HEX = encoder.encode('0123456789abcdef');
+
+/**
+ * Text written as a JSON string (escape_json) from its UTF-8 bytes. False where the text's way would print other
+ * bytes: the decoder replaces invalid UTF-8 and drops a leading byte order mark, and the copy must write the same.
+ */
+function utf8JsonBytes(out: ByteRows, src: Uint8Array, start: number, end: number): boolean {
+  const buf = out.ensure(6 * (end - start) + 2);
+  let at = out.length;
+  buf[at++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      if (c >= 0x80) {
+        const n = utf8SequenceLength(src, i, end);
+        if (n === 0 || (i === start && c === 0xef && src[i + 1] === 0xbb && src[i + 2] === 0xbf)) return false;
+        buf[at++] = c;
+        for (let k = 1; k < n; k++) buf[at++] = src[i + k]!;
+        i += n - 1;
+      } else buf[at++] = c;
+    } else at = escapeByte(buf, at, c);
+  }
+  buf[at++] = 0x22;
+  out.length = at;
+  return true;
+}
+
+/** The length of the well-formed UTF-8 sequence that starts with the byte >= 0x80 at `i` (Unicode table 3-7), 0 when ill-formed. */
+function utf8SequenceLength(src: Uint8Array, i: number, end: number): number {
+  const c = src[i]!;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => {
+    if (i + k >= end) return false;
+    const b = src[i + k]!;
+    return b >= lo && b <= hi;
+  };
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const ok = c === 0xe0 ? cont(1, 0xa0) : c === 0xed ? cont(1, 0x80, 0x9f) : cont(1);
+    return ok && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const ok = c === 0xf0 ? cont(1, 0x90) : c === 0xf4 ? cont(1, 0x80, 0x8f) : cont(1);
+    return ok && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/** jsonOfText written as bytes: a JSON string's ASCII characters escaped straight into the buffer. */
+function textJsonBytes(out: ByteRows, text: string, a: Attribute, lsn: Lsn): void {
+  const oid = a.typeOid;
+  if (isNumberType(oid) || oid === BOOLOID || oid === BYTEAOID) return out.text(jsonOfText(text, a, lsn));
+  const n = text.length;
+  const buf = out.ensure(6 * n + 2);
+  let at = out.length;
+  buf[at++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      if (c >= 0x80) return out.text(escapeJson(text));
+      buf[at++] = c;
+    } else at = escapeByte(buf, at, c);
+  }
+  buf[at++] = 0x22;
+  out.length = at;
+}
 
 const TIMESTAMPTZ: TypeInfo = { oid: TIMESTAMPTZOID, name: 'timestamp with time zone', output: 'timestamptz_out', len: 8, align: 'd', byval: true, elem: 0 };
 
