@@ -25,9 +25,9 @@ import { OutputBuffer } from './output-buffer.js';
 import type { TextByteSink } from '../reorderbuffer/row-bytes.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
-import { ShippingPlugin } from '../reorderbuffer/ship.js';
-// Static: loading them when the thread starts would need an await in the synchronous decode loop.
-import { FormatThread, formatThreadAvailable } from './format-thread.js';
+// Types only: the thread's modules are loaded when a run may use it (formatThreadPlan).
+import type { ShippingPlugin } from '../reorderbuffer/ship.js';
+import type { FormatThread } from './format-thread.js';
 import type { FormatWorkerData } from './format-worker.js';
 
 export const DECODE_HELP = `pgwal decode prints, from WAL files and a slot state file, what the server's test_decoding (or, with
@@ -325,11 +325,18 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const realPlugin = await makePlugin(choice, { major: profile.major, catalog: state.catalog });
     const pgoutput = pluginName === 'pgoutput' ? (realPlugin as PgOutputPlugin) : undefined;
     // --format-thread: test_decoding's and wal2json's rows formatted on a second thread (see formatThreadPlan).
+    // How much WAL the folders hold from restart_lsn (to --end): a run too short for the thread loads nothing of it.
+    const threadAfter = Number(io.env.PGWAL_FORMAT_THREAD_AFTER) || FORMAT_THREAD_AFTER;
+    const walAhead = (): number => {
+      const segs = files?.info.segments ?? [];
+      const last = segs.length === 0 ? Infinity : (segs[segs.length - 1]! + 1) * files!.info.segmentSize;
+      return Math.min(last, endText === undefined ? Infinity : parseLsn(endText)) - slot!.restartLsn;
+    };
     const threadMode = p.options.find((o) => o.name === 'format-thread')?.value ?? 'auto';
     if (threadMode !== 'auto' && threadMode !== 'on' && threadMode !== 'off') throw new WalError('invalid-argument', `--format-thread must be auto, on or off, not "${threadMode}"`);
     const streaming = pluginName === 'test_decoding' ? flag('stream-changes', '0') : pgoutput !== undefined && pgoutput.options.streaming !== 'off';
     const shipping =
-      threadMode !== 'off' && (pluginName === 'test_decoding' || pluginName === 'json') && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (!streaming && choice.oldRows === undefined && os.availableParallelism() > 1))
+      threadMode !== 'off' && (pluginName === 'test_decoding' || pluginName === 'json') && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (!streaming && choice.oldRows === undefined && os.availableParallelism() > 1 && walAhead() >= threadAfter))
         ? await formatThreadPlan(realPlugin, () => makePlugin(choice, { major: profile.major, catalog: state.catalog }))
         : undefined;
     const plugin = shipping?.plugin ?? realPlugin;
@@ -461,7 +468,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
         // for its start-up to pay, and rows go to it once it is ready (meanwhile they are formatted here). The
         // switch is between records: no transaction is being emitted then.
         let thread: FormatThread | undefined;
-        let threadAt = shipping === undefined ? Infinity : threadMode === 'on' ? 0 : range.start + (Number(io.env.PGWAL_FORMAT_THREAD_AFTER) || FORMAT_THREAD_AFTER);
+        let threadAt = shipping === undefined ? Infinity : threadMode === 'on' ? 0 : range.start + threadAfter;
         let shipped = false;
         try {
           for (const rec of iter) {
@@ -598,6 +605,7 @@ async function formatThreadPlan(
   real: OutputPlugin,
   makeProbe: () => Promise<OutputPlugin>,
 ): Promise<{ plugin: OutputPlugin; shipper: ShippingPlugin; spec: FormatWorkerData['plugin']; start: (data: Omit<FormatWorkerData, 'progress' | 'port'>, write: (b: Uint8Array, n: number) => void) => FormatThread } | undefined> {
+  const { FormatThread, formatThreadAvailable } = await import('./format-thread.js');
   if (!formatThreadAvailable()) return undefined;
   const name = real instanceof TestDecodingPlugin ? 'test_decoding' : 'json';
   let options: unknown;
@@ -606,6 +614,7 @@ async function formatThreadPlan(
   } catch {
     return undefined;
   }
+  const { ShippingPlugin } = await import('../reorderbuffer/ship.js');
   const shipper = new ShippingPlugin(real, await makeProbe());
   return {
     plugin: shipper.plugin,
