@@ -620,7 +620,11 @@ async function formatThreadPlan(
     plugin: shipper.plugin,
     shipper,
     spec: { name, options },
-    start: (data, write) => new FormatThread(data, write),
+    start: (data, write) => {
+      const thread = new FormatThread(data, write);
+      thread.onSpare = (buf) => shipper.giveBack(buf);
+      return thread;
+    },
   };
 }
 

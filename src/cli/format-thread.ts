@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { WalError, WalFormatError } from '../errors.js';
 import type { ShipMessage } from '../reorderbuffer/ship.js';
-import type { FlushMessage, FormatReply, FormatWorkerData } from './format-worker.js';
+import type { FlushMessage, FormatReply, FormatWorkerData, SpareMessage } from './format-worker.js';
 
 /** Batches (of 1 MiB) in flight before this thread waits for the other: bounds the memory between the two. */
-const IN_FLIGHT = 8;
+const IN_FLIGHT = 4;
 const STALL_MS = 120_000;
 /**
  * The thread's young generation: its garbage is short-lived rows, and V8's default (tens of MB) added ~30 MB of
@@ -37,6 +37,9 @@ export class FormatThread {
   private posted = 0;
   private failure: Error | undefined;
 
+  /** Where batches the thread is done with go (the shipper reuses them). */
+  onSpare: ((buf: Uint8Array) => void) | undefined = undefined;
+
   constructor(
     data: Omit<FormatWorkerData, 'progress' | 'port'>,
     /** Writes rows (`buf[0, length)`), as the CLI writes to stdout. */
@@ -59,7 +62,7 @@ export class FormatThread {
   }
 
   /** Sends one message; writes the rows that came back; waits while too much is in flight. */
-  readonly post = (m: ShipMessage | FlushMessage, transfer?: ArrayBuffer[]): void => {
+  readonly post = (m: ShipMessage | FlushMessage | SpareMessage, transfer?: ArrayBuffer[]): void => {
     this.worker.postMessage(m, transfer);
     this.posted++;
     this.take();
@@ -103,7 +106,12 @@ export class FormatThread {
   private take(): void {
     for (let r = receiveMessageOnPort(this.port); r !== undefined; r = receiveMessageOnPort(this.port)) {
       const m = r.message as FormatReply;
-      if (m.t === 'rows') this.write(m.buf, m.length);
+      if (m.t === 'rows') {
+        this.write(m.buf, m.length);
+        // Written: the buffer goes back to be filled again (not counted as a message the thread answers).
+        this.worker.postMessage({ t: 'spare', buf: m.buf } satisfies SpareMessage, [m.buf.buffer as ArrayBuffer]);
+        this.posted++;
+      } else if (m.t === 'spare') this.onSpare?.(m.buf);
       else {
         const e = m.error;
         this.failure = e.wal ? new WalFormatError(e.code, e.message, { ...(e.lsn !== undefined ? { lsn: e.lsn } : {}), ...(e.file !== undefined ? { file: e.file } : {}) }) : Object.assign(new Error(e.message), { stack: e.stack });

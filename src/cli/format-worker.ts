@@ -16,12 +16,18 @@ export interface FormatWorkerData {
 }
 
 /** What this thread sends back. */
-export type FormatReply = { t: 'rows'; buf: Uint8Array; length: number } | { t: 'error'; error: { wal: boolean; name: string; code: string; message: string; lsn?: number; file?: string; stack?: string } };
+export type FormatReply = { t: 'rows'; buf: Uint8Array; length: number } | { t: 'spare'; buf: Uint8Array } | { t: 'error'; error: { wal: boolean; name: string; code: string; message: string; lsn?: number; file?: string; stack?: string } };
 
 /** Asks for every row formatted so far; `drop`: less those of the record being decoded (it failed). */
 export interface FlushMessage {
   t: 'flush';
   partial?: 'drop';
+}
+
+/** A rows buffer the decoding thread has written, given back for reuse. */
+export interface SpareMessage {
+  t: 'spare';
+  buf: Uint8Array;
 }
 
 /** Rows are sent back in pieces of about this many bytes. */
@@ -46,7 +52,7 @@ async function run(): Promise<void> {
     } satisfies FormatReply);
   };
   // Messages that come while the modules load wait in the port's queue; none is handled before the replayer is.
-  let handle: (m: ShipMessage | FlushMessage) => void = () => {};
+  let handle: (m: ShipMessage | FlushMessage | SpareMessage) => void = () => {};
   try {
     const [{ CallbackReplayer }, { OutputBuffer }, { formatLsn }] = await Promise.all([import('../reorderbuffer/ship.js'), import('./output-buffer.js'), import('../lsn.js')]);
     const plugin =
@@ -85,20 +91,32 @@ async function run(): Promise<void> {
       },
       data.timezone,
     );
+    // Rows buffers the decoding thread gave back (each is written there, then returned): no new buffer per send.
+    const spare: Uint8Array[] = [];
     const send = (): void => {
       whole -= out.length;
       if (out.length === 0) return;
-      const buf = new Uint8Array(out.bytes.subarray(0, out.length));
+      let buf = spare.pop();
+      if (buf === undefined || buf.length < out.length) buf = new Uint8Array(Math.max(out.length, ROWS_AT * 2));
+      buf.set(out.bytes.subarray(0, out.length));
+      const length = out.length;
       out.length = 0;
-      port.postMessage({ t: 'rows', buf, length: buf.length } satisfies FormatReply, [buf.buffer]);
+      port.postMessage({ t: 'rows', buf, length } satisfies FormatReply, [buf.buffer as ArrayBuffer]);
+      return;
     };
     handle = (m) => {
+      if (m.t === 'spare') {
+        if (spare.length < 4) spare.push(m.buf);
+        return;
+      }
       if (m.t === 'flush') {
         // After a failure on the decoding thread: the rows of the record it was decoding are dropped.
         if (m.partial === 'drop') out.length = Math.max(0, Math.min(out.length, whole));
         send();
       } else {
         replayer.receive(m);
+        // The batch back to the decoding thread, to be filled again.
+        if (m.t === 'batch') port.postMessage({ t: 'spare', buf: m.buf } satisfies FormatReply, [m.buf.buffer as ArrayBuffer]);
         if (out.length >= ROWS_AT) send();
       }
     };
@@ -120,7 +138,7 @@ async function run(): Promise<void> {
     fail(e);
   }
   Atomics.store(progress, 1, 1);
-  parentPort!.on('message', (m: ShipMessage | FlushMessage) => {
+  parentPort!.on('message', (m: ShipMessage | FlushMessage | SpareMessage) => {
     if (!failed) handle(m);
     step();
   });
