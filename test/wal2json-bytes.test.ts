@@ -5,8 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { LogicalDecoder, type DecoderCatalog, type DecoderOptions } from '../src/reorderbuffer/logical.js';
 import type { CatalogView, DecoderRelation } from '../src/reorderbuffer/catalog.js';
-import { HistoricCatalog } from '../src/catalog/historic.js';
-import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { ByteRows, type TextByteSink } from '../src/reorderbuffer/row-bytes.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
@@ -20,7 +18,7 @@ import { decodeCommand } from '../src/cli/decode.js';
 import path from 'node:path';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
-import { fixtureRead } from './support/wal.js';
+import { fixtureCatalog, fixtureRead } from './support/wal.js';
 
 const fixtures = listFixtures();
 const decoder = new TextDecoder();
@@ -78,19 +76,16 @@ const OPTION_SETS: [string, string][][] = [
 ];
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {
-  const pages = (f.meta.files as Record<string, string>).catalogPages;
-  const catalog = (): DecoderCatalog | CatalogView =>
-    pages !== undefined
-      ? new HistoricCatalog(catalogSnapshotFromJson(JSON.parse(readFixtureFile(f, pages.replace(/\.gz$/, '')).toString())))
-      : (JSON.parse(readFixtureFile(f, 'catalog.json').toString()) as DecoderCatalog);
+  const catalog = (): DecoderCatalog | CatalogView => fixtureCatalog(f);
   const major = profileForMajor(f.meta.major)!.major;
-  // The wal2json slot where there is one, else the first: decoding does not depend on the slot's plugin.
-  const slot = f.meta.slots.find((s) => s.plugin === 'wal2json') ?? f.meta.slots[0];
+  // The wal2json slot where there is one, else the first (every fixture has one): decoding does not depend on the
+  // slot's plugin.
+  const slot = f.meta.slots.find((s) => s.plugin === 'wal2json') ?? f.meta.slots[0]!;
 
-  it.skipIf(slot === undefined)('writes the same rows as bytes as in text, with every option set, and spilled', () => {
-    const { records } = fixtureRead(f, { start: parseLsn(slot!.restartLsn) });
-    const start = parseLsn(slot!.confirmedFlushLsn);
-    const twoPhase = slot!.twoPhase ? { twoPhaseAt: start } : {};
+  it('writes the same rows as bytes as in text, with every option set, and spilled', () => {
+    const { records } = fixtureRead(f, { start: parseLsn(slot.restartLsn) });
+    const start = parseLsn(slot.confirmedFlushLsn);
+    const twoPhase = slot.twoPhase ? { twoPhaseAt: start } : {};
     const runs: [string, [string, string][], Partial<DecoderOptions>][] = OPTION_SETS.map((o) => [JSON.stringify(o), o, {}]);
     runs.push(['spilled', [['include-pk', '1']], { memoryLimit: 1 }]);
     let byteRows = 0;
