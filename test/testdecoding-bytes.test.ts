@@ -13,8 +13,7 @@ import type { TypeInfo } from '../src/reorderbuffer/values.js';
 import type { DecoderRelation } from '../src/reorderbuffer/catalog.js';
 import type { Attribute } from '../src/reorderbuffer/tuple.js';
 import { rng } from './support/random-rows.js';
-import { runCli } from './support/cli.js';
-import { decodeCommand } from '../src/cli/decode.js';
+import { runCli, runDecodeBytes } from './support/cli.js';
 import path from 'node:path';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
@@ -188,24 +187,9 @@ describe.each(fixtures.filter((f) => f.meta.slots.some((s) => s.plugin === 'test
       for (const opts of [['-o', 'include-xids=0', '-o', 'skip-empty-xacts=1', '--with-lsn'], [], ['-o', 'include-timestamp=1', '--with-lsn']]) {
         const argv = ['decode', '--state', state, '-p', f.dir, '--end', f.meta.endLsn, ...opts];
         const viaText = await runCli(argv);
-        const chunks: Buffer[] = [];
-        let err = '';
-        let byteWrites = 0;
-        const code = await decodeCommand(argv.slice(1), {
-          out: (t) => void chunks.push(Buffer.from(t)),
-          outSync: (t) => void chunks.push(Buffer.from(t)),
-          outBytesSync: (b, n) => {
-            byteWrites++;
-            chunks.push(Buffer.from(b.subarray(0, n)));
-          },
-          err: (t) => void (err += t),
-          errIsTty: false,
-          env: {},
-          cwd: process.cwd(),
-          sleep: async () => undefined,
-        });
+        const { code, stdout: bytes, stderr: err, byteWrites } = await runDecodeBytes(argv);
         expect([code, err]).toEqual([viaText.code, viaText.stderr]);
-        expect(Buffer.concat(chunks).equals(Buffer.from(viaText.stdout, 'utf8')), `${state} ${opts.join(' ')}`).toBe(true);
+        expect(bytes.equals(Buffer.from(viaText.stdout, 'utf8')), `${state} ${opts.join(' ')}`).toBe(true);
         if (viaText.stdout.length > 0) expect(byteWrites).toBeGreaterThan(0);
       }
     }

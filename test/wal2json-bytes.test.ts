@@ -13,8 +13,7 @@ import { withOutputTimeZone, type TypeInfo } from '../src/reorderbuffer/values.j
 import type { Attribute } from '../src/reorderbuffer/tuple.js';
 import type { OutputContext } from '../src/reorderbuffer/plugin.js';
 import { rng } from './support/random-rows.js';
-import { runCli } from './support/cli.js';
-import { decodeCommand } from '../src/cli/decode.js';
+import { runCli, runDecodeBytes } from './support/cli.js';
 import path from 'node:path';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import { listFixtures, readFixtureFile, type Fixture } from './support/fixtures.js';
@@ -292,25 +291,10 @@ describe.each(fixtures.filter((f) => f.meta.wal2jsonOptions !== undefined).map((
     for (const opts of [['--with-lsn'], ['-o', 'include-xids=1', '-o', 'include-pk=1', '-o', 'include-lsn=1'], ['-o', 'include-types=0', '--with-lsn']]) {
       const argv = ['decode', '--state', state, '-p', f.dir, '--end', f.meta.endLsn, ...opts];
       const viaText = await runCli(argv);
-      const chunks: Buffer[] = [];
-      let err = '';
-      let byteWrites = 0;
-      const code = await decodeCommand(argv.slice(1), {
-        out: (t) => void chunks.push(Buffer.from(t)),
-        outSync: (t) => void chunks.push(Buffer.from(t)),
-        outBytesSync: (b, n) => {
-          byteWrites++;
-          chunks.push(Buffer.from(b.subarray(0, n)));
-        },
-        err: (t) => void (err += t),
-        errIsTty: false,
-        env: {},
-        cwd: process.cwd(),
-        sleep: async () => undefined,
-      });
+      const { code, stdout: bytes, stderr: err, byteWrites } = await runDecodeBytes(argv);
       expect([code, err]).toEqual([viaText.code, viaText.stderr]);
       expect(viaText.stdout.length).toBeGreaterThan(1000);
-      expect(Buffer.concat(chunks).equals(Buffer.from(viaText.stdout, 'utf8')), opts.join(' ')).toBe(true);
+      expect(bytes.equals(Buffer.from(viaText.stdout, 'utf8')), opts.join(' ')).toBe(true);
       expect(byteWrites).toBeGreaterThan(0);
     }
   });

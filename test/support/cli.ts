@@ -48,3 +48,24 @@ export async function runCli(argv: string[], cwd = process.cwd()): Promise<{ cod
 export function dsnOf(server: { socketDir: string; port: number }): string {
   return `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(server.socketDir)}&port=${server.port}`;
 }
+
+/** `pgwal decode …` in-process with synchronous byte output (as in a terminal or a pipe): its bytes and how many byte writes. */
+export async function runDecodeBytes(argv: string[]): Promise<{ code: number; stdout: Buffer; stderr: string; byteWrites: number }> {
+  const chunks: Buffer[] = [];
+  let stderr = '';
+  let byteWrites = 0;
+  const code = await decodeCommand(argv[0] === 'decode' ? argv.slice(1) : argv, {
+    out: (t) => void chunks.push(Buffer.from(t)),
+    outSync: (t) => void chunks.push(Buffer.from(t)),
+    outBytesSync: (b, n) => {
+      byteWrites++;
+      chunks.push(Buffer.from(b.subarray(0, n)));
+    },
+    err: (t) => void (stderr += t),
+    errIsTty: false,
+    env: {},
+    cwd: process.cwd(),
+    sleep: async () => undefined,
+  });
+  return { code, stdout: Buffer.concat(chunks), stderr, byteWrites };
+}
