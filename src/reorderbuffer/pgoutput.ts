@@ -1,6 +1,7 @@
 // The pgoutput output plugin: the logical replication protocol's messages, byte for byte as the server's
 // pgoutput writes them (what pg_logical_slot_peek_binary_changes returns for a pgoutput slot), filtered by
 // the publications named in publication_names.
+import { splitDays, splitTod } from './timestamp-days.js';
 import { InvalidArgumentError, WalFormatError } from '../errors.js';
 import type { Major } from '../xlogreader/profile.js';
 import { formatLsn, type Lsn } from '../lsn.js';
@@ -860,16 +861,8 @@ export class PgOutputPlugin implements OutputPlugin {
     if (hi < -0x200000 || hi >= 0x200000) return false;
     const lo = (src[at]! | (src[at + 1]! << 8) | (src[at + 2]! << 16)) + src[at + 3]! * 0x1000000;
     const us = hi * 0x1_0000_0000 + lo;
-    let days = Math.floor(us / 86_400_000_000);
-    let tod = us - days * 86_400_000_000;
-    // The division rounds: step back into [0, one day) when it lands one day off.
-    if (tod < 0) {
-      days -= 1;
-      tod += 86_400_000_000;
-    } else if (tod >= 86_400_000_000) {
-      days += 1;
-      tod -= 86_400_000_000;
-    }
+    const days = splitDays(us);
+    const tod = splitTod;
     if (days !== this.tsDays) {
       const text = outputValueAt(src, at, at + 8, type, ctx.type);
       this.tsDate = utf8.encode(text.slice(0, text.indexOf(' ') + 1));

@@ -1,5 +1,6 @@
 // Column values to text as the server's output functions print them (DateStyle ISO, TimeZone UTC,
 // extra_float_digits 1, bytea_output hex, lc_monetary C), chosen by pg_type.typoutput.
+import { splitDays, splitTod } from './timestamp-days.js';
 import { WalFormatError } from '../errors.js';
 import { toHex } from '../xlogreader/hex.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
@@ -237,16 +238,8 @@ function timestampTextFromHalves(hi: number, lo: number, tz: boolean): string {
   // timestamptz in a session TimeZone other than UTC takes the general path (the zone's offset at that instant).
   if (hi < -0x200000 || hi >= 0x200000 || (tz && !UTC_NAMES.has(sessionTimeZone))) return timestampText((BigInt(hi) << 32n) | BigInt(lo), tz);
   const us = hi * 0x1_0000_0000 + lo;
-  let days = Math.floor(us / 86_400_000_000);
-  let tod = us - days * 86_400_000_000;
-  // The division rounds: step back into [0, one day) when it lands one day off.
-  if (tod < 0) {
-    days -= 1;
-    tod += 86_400_000_000;
-  } else if (tod >= 86_400_000_000) {
-    days += 1;
-    tod -= 86_400_000_000;
-  }
+  const days = splitDays(us);
+  const tod = splitTod;
   if (days !== lastDays) {
     const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
     const year = y > 0 ? y : 1 - y;
@@ -268,15 +261,8 @@ let lastEra = '';
 export function timestampAsciiFromHalves(buf: Uint8Array, at: number, hi: number, lo: number, tz: boolean): number {
   if (hi < -0x200000 || hi >= 0x200000 || (tz && !UTC_NAMES.has(sessionTimeZone))) return -1;
   const us = hi * 0x1_0000_0000 + lo;
-  let days = Math.floor(us / 86_400_000_000);
-  let tod = us - days * 86_400_000_000;
-  if (tod < 0) {
-    days -= 1;
-    tod += 86_400_000_000;
-  } else if (tod >= 86_400_000_000) {
-    days += 1;
-    tod -= 86_400_000_000;
-  }
+  const days = splitDays(us);
+  const tod = splitTod;
   if (days !== lastDateBytesDays) {
     const [y, m, d] = j2date(days + POSTGRES_EPOCH_JDATE);
     const year = y > 0 ? y : 1 - y;
