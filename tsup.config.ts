@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { defineConfig } from 'tsup';
 
@@ -25,21 +26,31 @@ export default defineConfig([
     splitting: true,
   },
   {
-    // The CLI on its own, in dist/cli/: its chunks are split by its own dynamic imports alone (a subcommand, an
-    // output plugin, --dsn's streaming modules are imported when used, see main.ts and decode-options.ts), not by
-    // the library's eight entries as well, which cut the code of `pgwal dump` and `pgwal decode` into many more
-    // files: each file is a cost at every start (bench/README.md, start-up). The CLI carries its own copy of the
-    // library code it uses.
-    entry: { main: 'src/cli/main.ts', 'format-worker': 'src/cli/format-worker.ts' },
+    // The CLI on its own, in dist/cli/, as CommonJS (dist/cli/package.json says so): pgwal.js is all of it in one
+    // file (a subcommand, an output plugin, --dsn's modules are still evaluated only when used: see main.ts and
+    // decode-options.ts), main.js starts it from the V8 code cache that scripts/make-code-cache.mjs makes
+    // (src/cli/bin.ts). One file and a code cache start a small decode ~30 ms sooner than ES module chunks, which
+    // Node 20 compiles anew at every start (bench/README.md, start-up). The format thread's module stays apart.
+    // The CLI carries its own copy of the library code it uses.
+    entry: { main: 'src/cli/bin.ts', pgwal: 'src/cli/main.ts', 'format-worker': 'src/cli/format-worker.ts' },
     outDir: 'dist/cli',
-    format: ['esm'],
+    format: ['cjs'],
+    outExtension: () => ({ js: '.js' }),
     target: 'node20',
-    splitting: true,
+    splitting: false,
+    shims: true,
+    // import() of a module the bundle holds becomes a call in the bundle, and import('pg') a require: a vm.Script
+    // has no loader for import().
+    esbuildOptions(options) {
+      options.supported = { ...options.supported, 'dynamic-import': false };
+    },
     // The CLI entry alone gets the interpreter line and the execute bits.
     onSuccess: async () => {
+      fs.writeFileSync('dist/cli/package.json', '{ "type": "commonjs" }\n');
       const text = fs.readFileSync(CLI, 'utf8');
       if (!text.startsWith('#!')) fs.writeFileSync(CLI, `#!/usr/bin/env node\n${text}`);
       fs.chmodSync(CLI, 0o755);
+      execFileSync(process.execPath, ['scripts/make-code-cache.mjs'], { stdio: 'inherit' });
     },
   },
   {

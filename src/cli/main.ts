@@ -140,16 +140,19 @@ export async function main(argv: string[]): Promise<number> {
   return 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = outputClosed ? EXIT_OUTPUT_CLOSED : code;
-  },
-  (e: unknown) => {
-    if (e instanceof OutputClosed || outputClosed) {
-      process.exitCode = EXIT_OUTPUT_CLOSED;
-      return;
-    }
-    process.stderr.write(`pgwal: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 70;
-  },
-);
+/** Runs the CLI as the program: `argv` without node and the script; the exit code is set when it ends. */
+export function run(argv: string[]): Promise<void> {
+  return main(argv).then(
+    (code) => {
+      process.exitCode = outputClosed ? EXIT_OUTPUT_CLOSED : code;
+    },
+    (e: unknown) => {
+      if (e instanceof OutputClosed || outputClosed) {
+        process.exitCode = EXIT_OUTPUT_CLOSED;
+        return;
+      }
+      process.stderr.write(`pgwal: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,6 +1,8 @@
-// The pgwal CLI as a real process (for tests that kill it): src/cli/main.ts bundled once per test run with
-// esbuild into test-build/cli-PID/main.js, so it starts in a fraction of tsx's time and is always current; with
-// the format thread's module beside it, as in dist/cli/.
+// The pgwal CLI as a real process (for tests that kill it): bundled once per test run with esbuild into
+// test-build/cli-PID/ as tsup lays out dist/cli/ (main.js the loader of src/cli/bin.ts, pgwal.js the CLI, the format
+// thread's module, all CommonJS), so it starts in a fraction of tsx's time and is always current. It has no code
+// cache: the loader's path without one is the one tested here.
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -14,15 +16,24 @@ export function cliBundle(): string {
   // ../../package.json from test-build/cli-PID/ is the package's own, as from dist/cli/.
   const outdir = path.join(root, 'test-build', `cli-${process.pid}`);
   buildSync({
-    entryPoints: { main: path.join(root, 'src/cli/main.ts'), 'format-worker': path.join(root, 'src/cli/format-worker.ts') },
+    entryPoints: {
+      main: path.join(root, 'src/cli/bin.ts'),
+      pgwal: path.join(root, 'src/cli/main.ts'),
+      'format-worker': path.join(root, 'src/cli/format-worker.ts'),
+    },
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     outdir,
     packages: 'external',
     logLevel: 'error',
+    // As tsup.config.ts builds dist/cli/: import() as require, import.meta.url from the file's name.
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__pgwalImportMetaUrl' },
+    banner: { js: 'var __pgwalImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   });
+  fs.writeFileSync(path.join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
   built = path.join(outdir, 'main.js');
   return built;
 }
