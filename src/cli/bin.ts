@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 /** What pgwal.js exports (src/cli/main.ts). */
 export interface CliBundle {
   main(argv: string[]): Promise<number>;
+  commandModule(command: string): Promise<{ run(argv: string[], io: unknown): Promise<number> }>;
   run(argv: string[]): Promise<void>;
 }
 

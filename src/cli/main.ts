@@ -83,6 +83,24 @@ function writeRestSync(fd: number, buf: Uint8Array, off: number, length: number)
   }
 }
 
+/** A subcommand's entry, its modules loaded and evaluated (bench/startup-work.mjs times the two apart). */
+export async function commandModule(command: 'dump' | 'timeline' | 'decode' | 'slot' | 'receive' | 'serve'): Promise<{ run(argv: string[], io: DumpIo): Promise<number> }> {
+  switch (command) {
+    case 'decode':
+      return { run: (await import('./decode.js')).decodeCommand };
+    case 'slot':
+      return { run: (await import('./slot.js')).slotCommand };
+    case 'receive':
+      return { run: (await import('./receive.js')).receiveCommand };
+    case 'serve':
+      return { run: (await import('./serve.js')).serveCommand };
+    case 'dump':
+      return { run: (await import('./dump.js')).dump };
+    case 'timeline':
+      return { run: (await import('./timeline.js')).timeline };
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-V') {
@@ -130,11 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       outSync: (t) => writeAllSync(1, t),
       outBytesSync: (b, n) => writeBytesSync(1, b, n),
     };
-    if (command === 'decode') return (await import('./decode.js')).decodeCommand(rest, io);
-    if (command === 'slot') return (await import('./slot.js')).slotCommand(rest, io);
-    if (command === 'receive') return (await import('./receive.js')).receiveCommand(rest, io);
-    if (command === 'serve') return (await import('./serve.js')).serveCommand(rest, io);
-    return command === 'dump' ? (await import('./dump.js')).dump(rest, io) : (await import('./timeline.js')).timeline(rest, io);
+    return (await commandModule(command)).run(rest, io);
   }
   process.stderr.write(command === undefined ? HELP : `pgwal: unknown command "${command}"\n\n${HELP}`);
   return 1;
