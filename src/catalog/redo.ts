@@ -152,9 +152,10 @@ export class CatalogPages {
   }
 
   /** The end (commit or abort) of transactions: what they wrote that the catalog did not take is dropped. */
-  endTransaction(xids: readonly number[]): void {
+  endTransaction(xid: number, subxacts: readonly number[]): void {
     if (this.pending.size === 0 && this.tentative.size === 0) return;
-    const ended = new Set(xids);
+    const ended = new Set(subxacts);
+    ended.add(xid);
     for (const [fn, p] of this.pending) {
       if (!ended.has(p.xid)) continue;
       this.keptBytes -= 8192 * p.images.size;

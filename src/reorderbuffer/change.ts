@@ -293,18 +293,31 @@ export function decodeMessage(c: Uint8Array): { lsn: Lsn; prefix: string; conten
  * TOAST value of the transaction replaces a pointer in it: the stored tuples are then the change's tuples as they are.
  */
 export class StoredRowChange implements RowChange {
-  private newValues: RawValue[] | undefined;
-  private oldValues: RawValue[] | undefined;
+  private newValues: RawValue[] | undefined = undefined;
+  private oldValues: RawValue[] | undefined = undefined;
 
   constructor(
-    readonly lsn: Lsn,
-    readonly action: RowAction,
-    readonly relation: DecoderRelation,
+    public lsn: Lsn,
+    public action: RowAction,
+    public relation: DecoderRelation,
     /** Bytes holding the encoded change (it, or the chunk it was kept in) and its tuples' offsets in them (-1: none). */
-    readonly change: Uint8Array,
-    readonly newAt: number,
-    readonly oldAt: number,
+    public change: Uint8Array,
+    public newAt: number,
+    public oldAt: number,
   ) {}
+
+  /** The same object as another change (for a plugin with transientRowChanges): its values deformed anew. */
+  refill(lsn: Lsn, action: RowAction, relation: DecoderRelation, change: Uint8Array, newAt: number, oldAt: number): this {
+    this.lsn = lsn;
+    this.action = action;
+    this.relation = relation;
+    this.change = change;
+    this.newAt = newAt;
+    this.oldAt = oldAt;
+    this.newValues = undefined;
+    this.oldValues = undefined;
+    return this;
+  }
 
   get kind(): 'row' {
     return 'row';

@@ -681,6 +681,9 @@ export class ReorderBuffer {
     }
   }
 
+  /** The stored change passed to a plugin with transientRowChanges, refilled for each. */
+  private storedRow: StoredRowChange | undefined = undefined;
+
   /** The catalog point of the change being replayed (reused: read during the calls it is passed to only). */
   private readonly replayPoint: CatalogPoint = { lsn: 0, xid: 0 };
 
@@ -961,7 +964,9 @@ export class ReorderBuffer {
         const cflags = change[cat + 1]!;
         const toast = r.toast;
         const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0 && (cflags & CF_OLD_WANTED) === 0
-          ? new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
+          ? plugin.transientRowChanges === true
+            ? (this.storedRow?.refill(rLsn, action, rel, change, newAt, oldAt) ?? (this.storedRow = new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)))
+            : new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
           : {
           kind: 'row',
           lsn: rLsn,

@@ -96,6 +96,10 @@ export class ShippingPlugin {
     // Each callback `real` has: to `real` until shipping starts, then shipped.
     const local = (): boolean => this.post === undefined;
     const p: OutputPlugin = {
+      // Shipped changes are copied into the batch at once.
+      get transientRowChanges() {
+        return local() ? real.transientRowChanges === true : true;
+      },
       begin: (ctx, txn) => (local() ? real.begin(ctx, txn) : this.txnCall(OP_BEGIN, ctx, txn)),
       commit: (ctx, txn) => (local() ? real.commit(ctx, txn) : this.txnCall(OP_COMMIT, ctx, txn)),
       change: (ctx, txn, ch) => (local() ? real.change(ctx, txn, ch) : this.change(OP_CHANGE, ctx, txn, ch)),
@@ -379,7 +383,9 @@ export class ShippingPlugin {
     this.putTxn(txn);
     const v = this.view;
     let p = this.pos;
-    this.buf[p] = ACTION_CODE[ch.action];
+    const action = ch.action;
+    // Compared, not looked up: a keyed load by string per change is a megamorphic lookup.
+    this.buf[p] = action === 'INSERT' ? ACTION_CODE.INSERT : action === 'UPDATE' ? ACTION_CODE.UPDATE : ACTION_CODE.DELETE;
     v.setFloat64(p + 1, ch.lsn, true);
     v.setUint32(p + 9, rel.oid, true);
     v.setInt32(p + 13, ch.newAt < 0 ? -1 : newLen, true);
