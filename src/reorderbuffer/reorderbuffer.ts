@@ -198,6 +198,8 @@ interface ReplayState {
   readonly xid: number;
   readonly txn: ReorderTxn;
   readonly streaming: boolean;
+  /** The plugin's transientRowChanges, read once per replay (it changes only between records). */
+  readonly transient: boolean;
   /** The last change's LSN: a streamed block opens at its first change, whatever that change turns out to be. */
   lastLsn: Lsn | undefined;
   /** TOAST chunks by value id, made at the first chunk (most transactions have none). */
@@ -427,7 +429,7 @@ export class ReorderBuffer {
     if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
     const at = this.shared.reserve(n);
     const buf = this.shared.buf;
-    putRowChange(buf, at, kind, flags, lsn, tablespace, relfilenode, src, newAt, newLength, oldAt, oldLength);
+    putRowChange(buf, this.shared.view, at, kind, flags, lsn, tablespace, relfilenode, src, newAt, newLength, oldAt, oldLength);
     // serverChangeSize of it, from the lengths at hand: a tuple's t_len is its data (the length less xl_heap_header's 5) plus the header.
     const tuple = SIZEOF_HEAP_TUPLE_DATA + SIZEOF_HEAP_TUPLE_HEADER - 5;
     this.queueAt(xid, lsn, buf, at, n, SIZEOF_REORDER_BUFFER_CHANGE + (newAt < 0 ? 0 : tuple + newLength) + (oldAt < 0 ? 0 : tuple + oldLength));
@@ -890,7 +892,7 @@ export class ReorderBuffer {
     const streaming = end === 'stream';
     if (end === 'prepare') plugin.beginPrepare!(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     else if (end === 'commit') plugin.begin(this.ctxAt(txn.firstLsn, xid, undefined), txn);
-    const r: ReplayState = { xid, txn, streaming, lastLsn: undefined, toast: undefined, spec: undefined, specAt: 0 };
+    const r: ReplayState = { xid, txn, streaming, transient: plugin.transientRowChanges === true, lastLsn: undefined, toast: undefined, spec: undefined, specAt: 0 };
     const src = this.merged(members);
     if (isTxnState(src)) {
       // Changes kept by offset in shared chunks: read in place, no view per change.
@@ -964,7 +966,7 @@ export class ReorderBuffer {
         const cflags = change[cat + 1]!;
         const toast = r.toast;
         const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0 && (cflags & CF_OLD_WANTED) === 0
-          ? plugin.transientRowChanges === true
+          ? r.transient
             ? (this.storedRow?.refill(rLsn, action, rel, change, newAt, oldAt) ?? (this.storedRow = new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)))
             : new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
           : {
