@@ -311,7 +311,7 @@ export class HistoricCatalog implements CatalogView {
       for (const s of c.subxacts) if (this.writers.has(s)) wrote = true;
       // Only xids on catalog pages need a commit LSN: the writers', and those the starting pages hold. The
       // others are forgotten, so that memory follows the DDL, not the number of transactions.
-      if (wrote || this.startPending.has(xid) || c.subxacts.some((s) => this.startPending.has(s))) {
+      if (wrote || (this.startPending.size > 0 && (this.startPending.has(xid) || c.subxacts.some((s) => this.startPending.has(s))))) {
         this.commitLsn.set(xid, rec.lsn);
         this.startPending.delete(xid);
         for (const s of c.subxacts) {
@@ -329,7 +329,7 @@ export class HistoricCatalog implements CatalogView {
       }
       this.touched.delete(xid);
       for (const s of c.subxacts) this.touched.delete(s);
-      this.pages.endTransaction([xid, ...c.subxacts]);
+      this.pages.endTransaction(xid, c.subxacts);
     } else if (op === 0x20 || op === 0x40) {
       const a = parseAbort(rec, this.major);
       const xid = a.twophaseXid !== 0 ? a.twophaseXid : rec.xid;
@@ -345,7 +345,7 @@ export class HistoricCatalog implements CatalogView {
       }
       this.startPending.delete(xid);
       if (this.topOf.get(xid) === undefined) this.touched.delete(xid);
-      this.pages.endTransaction([xid, ...a.subxacts]);
+      this.pages.endTransaction(xid, a.subxacts);
       // A subtransaction rolled back: what its top-level transaction sees of its own changes changes.
       if (top !== xid && this.writers.has(top)) this.ownEvent(top, rec.lsn);
     } else if (op === 0x50) {
@@ -377,6 +377,25 @@ export class HistoricCatalog implements CatalogView {
     list.push(lsn);
   }
 
+  /** The events before `lsn` (countBefore of `events`), with the LSN range the last answer holds for. */
+  private epochAt(lsn: Lsn): number {
+    const events = this.events;
+    // Most calls come for LSNs between the same two events (every change of every transaction, between DDLs).
+    if (events.length === this.epochEvents && lsn > this.epochAfter && lsn <= this.epochUpTo) return this.epoch;
+    const e = HistoricCatalog.countBefore(events, lsn);
+    this.epochEvents = events.length;
+    this.epochAfter = e === 0 ? -Infinity : events[e - 1]!;
+    this.epochUpTo = e === events.length ? Infinity : events[e]!;
+    this.epoch = e;
+    return e;
+  }
+
+  private epoch = 0;
+  /** epochAt's last answer holds for LSNs in (epochAfter, epochUpTo] while `events` has epochEvents entries. */
+  private epochEvents = -1;
+  private epochAfter = 0;
+  private epochUpTo = 0;
+
   /** How many entries of a sorted list lie before `lsn`. */
   private static countBefore(list: readonly Lsn[], lsn: Lsn): number {
     let lo = 0;
@@ -394,8 +413,8 @@ export class HistoricCatalog implements CatalogView {
    * on its own changes logged before `at.lsn`: cached per (epoch, own epoch).
    */
   private cached<T>(cache: Map<number, CacheEntry>, key: number, at: CatalogPoint, compute: (key: number, at: CatalogPoint) => T): T {
-    const epoch = HistoricCatalog.countBefore(this.events, at.lsn);
-    const own = this.writers.has(at.xid) ? at.xid : 0;
+    const epoch = this.epochAt(at.lsn);
+    const own = this.writers.size !== 0 && this.writers.has(at.xid) ? at.xid : 0;
     const ownEpoch = own === 0 ? 0 : HistoricCatalog.countBefore(this.ownEvents.get(own) ?? [], at.lsn);
     const hit = cache.get(key);
     if (hit !== undefined && hit.epoch === epoch && hit.own === own && hit.ownEpoch === ownEpoch) return hit.value as T;

@@ -82,8 +82,13 @@ export type TupleWriteHook = (relfilenode: number, xid: number, tuple: Uint8Arra
 /** Pages of the tracked relations of one database, keyed by relfilenode then block number. */
 export class CatalogPages {
   readonly pages = new Map<number, Map<number, Page>>();
-  /** Relfilenodes whose pages are kept. */
+  /** Relfilenodes whose pages are kept (added to by track() only). */
   readonly tracked = new Set<number>();
+  /**
+   * The largest relfilenode ever tracked: a record on a larger one (a user table's, as most are) is not the
+   * catalog's, known without a lookup.
+   */
+  private trackedMax = -1;
   /** Blocks a record touched that were never seen (no starting page, no image): relfilenode → first LSN. */
   readonly missing = new Map<number, { block: number; lsn: Lsn }>();
   /**
@@ -107,7 +112,7 @@ export class CatalogPages {
 
   /** Whether the pages of a relation are kept (a subclass may keep every relation's). */
   protected isTracked(relfilenode: number): boolean {
-    return this.tracked.has(relfilenode);
+    return relfilenode <= this.trackedMax && this.tracked.has(relfilenode);
   }
 
   /** The page a record's image of block `i` of a tracked relation restores; undefined: not kept (never, for the catalog). */
@@ -133,6 +138,7 @@ export class CatalogPages {
     }
     if (this.tracked.has(relfilenode)) return;
     this.tracked.add(relfilenode);
+    if (relfilenode > this.trackedMax) this.trackedMax = relfilenode;
     if (!this.pages.has(relfilenode)) this.pages.set(relfilenode, new Map());
     const p = this.pending.get(relfilenode);
     if (p !== undefined) {
@@ -152,9 +158,10 @@ export class CatalogPages {
   }
 
   /** The end (commit or abort) of transactions: what they wrote that the catalog did not take is dropped. */
-  endTransaction(xids: readonly number[]): void {
+  endTransaction(xid: number, subxacts: readonly number[]): void {
     if (this.pending.size === 0 && this.tentative.size === 0) return;
-    const ended = new Set(xids);
+    const ended = new Set(subxacts);
+    ended.add(xid);
     for (const [fn, p] of this.pending) {
       if (!ended.has(p.xid)) continue;
       this.keptBytes -= 8192 * p.images.size;

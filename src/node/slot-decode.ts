@@ -263,11 +263,15 @@ export class SlotDecodeHooks {
     }
   }
 
-  private lastWritten = { commitEnd: 0, restart: 0, timeline: 0 };
+  /** Updated in place: one object for the run, not one per commit. */
+  private readonly lastWritten = { commitEnd: 0, restart: 0, timeline: 0 };
 
   private written(commitEnd: Lsn, restart: Lsn, timeline: number): void {
-    if (commitEnd <= this.lastWritten.commitEnd) return;
-    this.lastWritten = { commitEnd, restart, timeline };
+    const w = this.lastWritten;
+    if (commitEnd <= w.commitEnd) return;
+    w.commitEnd = commitEnd;
+    w.restart = restart;
+    w.timeline = timeline;
     if (this.options.confirmEvery > 0 && ++this.commitsSinceConfirm >= this.options.confirmEvery) {
       this.commitsSinceConfirm = 0;
       this.slot.confirm(commitEnd, { restartLsn: Math.min(restart, commitEnd), timeline, catalogPagesAt: this.catalogPagesAt, durable: this.durableForConfirm });

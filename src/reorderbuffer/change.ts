@@ -47,6 +47,8 @@ export class ChangeArena implements ChangeAllocator {
   /** How many chunks were started: the current chunk's number. */
   chunkNo = 0;
   private chunk: Uint8Array | undefined;
+  /** A DataView of the current chunk (putRowChange's stores). */
+  private chunkView: DataView | undefined;
   private pos = 0;
 
   constructor(
@@ -59,6 +61,7 @@ export class ChangeArena implements ChangeAllocator {
     let c = this.chunk;
     if (c === undefined || this.pos + n > c.length) {
       c = this.chunk = new Uint8Array(Math.max(this.nextSize, n));
+      this.chunkView = undefined;
       this.nextSize = Math.min(this.nextSize * 2, this.maxSize);
       this.pos = 0;
       this.chunkNo++;
@@ -71,6 +74,12 @@ export class ChangeArena implements ChangeAllocator {
   /** The chunk reserve() placed its last `n` bytes in. */
   get buf(): Uint8Array {
     return this.chunk!;
+  }
+
+  /** A DataView of `buf`, made once per chunk. */
+  get view(): DataView {
+    const c = this.chunk!;
+    return (this.chunkView ??= new DataView(c.buffer, c.byteOffset, c.byteLength));
   }
 
   /**
@@ -126,9 +135,13 @@ function putHeader(bytes: Uint8Array, at: number, kind: number, flags: number, l
 export const rowChangeLength = (newAt: number, newLength: number, oldAt: number, oldLength: number): number =>
   CHANGE_HEADER + (newAt < 0 ? 1 : 5 + newLength) + (oldAt < 0 ? 1 : 5 + oldLength);
 
-/** encodeRowChange's bytes (no appendix) at offset `at` of `bytes`, which has room for rowChangeLength of them. */
+/**
+ * encodeRowChange's bytes (no appendix) at offset `at` of `bytes`, which has room for rowChangeLength of them;
+ * `view` is a DataView of the same bytes (one u32 store where put32 makes four).
+ */
 export function putRowChange(
   bytes: Uint8Array,
+  view: DataView,
   at: number,
   kind: number,
   flags: number,
@@ -141,8 +154,33 @@ export function putRowChange(
   oldAt: number,
   oldLength: number,
 ): void {
-  putHeader(bytes, at, kind, flags, lsn, tablespace, relfilenode, 0);
-  putWalTuple(bytes, putWalTuple(bytes, at + CHANGE_HEADER, src, newAt, newLength), src, oldAt, oldLength);
+  view.setUint32(at, kind | (flags << 8), true);
+  view.setUint32(at + 4, tablespace, true);
+  view.setUint32(at + 8, lsn % 0x1_0000_0000, true);
+  view.setUint32(at + 12, Math.floor(lsn / 0x1_0000_0000), true);
+  view.setUint32(at + 16, relfilenode, true);
+  view.setUint32(at + 20, 0, true);
+  putViewTuple(bytes, view, putViewTuple(bytes, view, at + CHANGE_HEADER, src, newAt, newLength), src, oldAt, oldLength);
+}
+
+/** putWalTuple with the length stored through `view`. */
+function putViewTuple(b: Uint8Array, view: DataView, at: number, src: Uint8Array, from: number, length: number): number {
+  if (from < 0) {
+    b[at] = 0;
+    return at + 1;
+  }
+  b[at] = 1;
+  b[at + 1] = src[from]!;
+  b[at + 2] = src[from + 1]!;
+  b[at + 3] = src[from + 2]!;
+  b[at + 4] = src[from + 3]!;
+  b[at + 5] = src[from + 4]!;
+  const n = length - 5;
+  view.setUint32(at + 6, n, true);
+  const to = at + 10;
+  if (n <= 32) for (let i = 0; i < n; i++) b[to + i] = src[from + 5 + i]!;
+  else b.set(src.subarray(from + 5, from + length), to);
+  return to + n;
 }
 
 /**
@@ -293,18 +331,31 @@ export function decodeMessage(c: Uint8Array): { lsn: Lsn; prefix: string; conten
  * TOAST value of the transaction replaces a pointer in it: the stored tuples are then the change's tuples as they are.
  */
 export class StoredRowChange implements RowChange {
-  private newValues: RawValue[] | undefined;
-  private oldValues: RawValue[] | undefined;
+  private newValues: RawValue[] | undefined = undefined;
+  private oldValues: RawValue[] | undefined = undefined;
 
   constructor(
-    readonly lsn: Lsn,
-    readonly action: RowAction,
-    readonly relation: DecoderRelation,
+    public lsn: Lsn,
+    public action: RowAction,
+    public relation: DecoderRelation,
     /** Bytes holding the encoded change (it, or the chunk it was kept in) and its tuples' offsets in them (-1: none). */
-    readonly change: Uint8Array,
-    readonly newAt: number,
-    readonly oldAt: number,
+    public change: Uint8Array,
+    public newAt: number,
+    public oldAt: number,
   ) {}
+
+  /** The same object as another change (for a plugin with transientRowChanges): its values deformed anew. */
+  refill(lsn: Lsn, action: RowAction, relation: DecoderRelation, change: Uint8Array, newAt: number, oldAt: number): this {
+    this.lsn = lsn;
+    this.action = action;
+    this.relation = relation;
+    this.change = change;
+    this.newAt = newAt;
+    this.oldAt = oldAt;
+    this.newValues = undefined;
+    this.oldValues = undefined;
+    return this;
+  }
 
   get kind(): 'row' {
     return 'row';

@@ -104,6 +104,11 @@ export interface OutputContext {
  * (it spills) and decodes prepared transactions at COMMIT PREPARED.
  */
 export interface OutputPlugin {
+  /**
+   * The plugin keeps no RowChange past the change callback it came with: the reorder buffer may then pass one
+   * object, refilled, for every stored change (no object per change).
+   */
+  readonly transientRowChanges?: boolean;
   begin(ctx: OutputContext, txn: ReorderTxn): void;
   change(ctx: OutputContext, txn: ReorderTxn, change: RowChange): void;
   truncate(ctx: OutputContext, txn: ReorderTxn, change: TruncateChange): void;

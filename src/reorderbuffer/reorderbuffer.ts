@@ -89,7 +89,7 @@ const NO_CHANGES: readonly Uint8Array[] = Object.freeze([]);
 function changeViews(t: TxnState): Uint8Array[] {
   const out: Uint8Array[] = [];
   const c = t.changes;
-  for (let i = 0; i < c.length; i += 3) {
+  for (let i = 0; i < t.changesUsed; i += 3) {
     const b = c[i] as Uint8Array;
     const at = c[i + 1] as number;
     const n = c[i + 2] as number;
@@ -98,8 +98,15 @@ function changeViews(t: TxnState): Uint8Array[] {
   return out;
 }
 
+/** Arrays of changes longer than this are let go at a clear rather than kept for the transaction's next use. */
+const CHANGES_KEPT = 3 * 256;
+
+/** Empties the changes of `t`: the array is kept for reuse (a short one), its chunk references dropped. */
 function clearChanges(t: TxnState): void {
-  t.changes = [];
+  const c = t.changes;
+  if (c.length > CHANGES_KEPT) t.changes = [];
+  else for (let i = 0; i < t.changesUsed; i += 3) c[i] = 0;
+  t.changesUsed = 0;
 }
 
 /** The server's sizeof(ReorderBufferChange) on 64-bit Linux, 15–18. */
@@ -155,6 +162,8 @@ interface TxnState {
    * array per transaction.
    */
   changes: (Uint8Array | number)[];
+  /** Entries of `changes` in use (the array is reused: its length may be larger). */
+  changesUsed: number;
   /**
    * Changes are encoded into the reorder buffer's shared arena, from its chunk number `sharedFrom` on (-1: none there);
    * a transaction still open a few chunks later, or spilled, moves them to a queue of its own (`own`), so that a
@@ -174,19 +183,23 @@ interface TxnState {
   /** Top-level: a change a plugin sees was queued (RBTXN_HAS_STREAMABLE_CHANGE). */
   streamable: boolean;
   /** Top-level: where it got its base snapshot (base_snapshot_lsn), which orders txns_by_base_snapshot_lsn. */
-  baseLsn?: Lsn;
-  /** PREPARE seen: where, when, with which GID. */
+  baseLsn: Lsn | undefined;
   /** Replication origin of its records (0 or unset: local). */
-  origin?: number;
+  origin: number | undefined;
   /** PREPARE seen: where, when, with which GID. */
-  prepare?: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; originLsn: Lsn; subxacts: number[] };
+  prepare: { gid: string; lsn: Lsn; endLsn: Lsn; time: bigint; origin: number; originLsn: Lsn; subxacts: number[] } | undefined;
 }
+
+/** Ended transactions' states kept for the next ones (most transactions are small and short). */
+const TXN_POOL = 64;
 
 /** What a transaction's replay carries from one change to the next. */
 interface ReplayState {
   readonly xid: number;
   readonly txn: ReorderTxn;
   readonly streaming: boolean;
+  /** The plugin's transientRowChanges, read once per replay (it changes only between records). */
+  readonly transient: boolean;
   /** The last change's LSN: a streamed block opens at its first change, whatever that change turns out to be. */
   lastLsn: Lsn | undefined;
   /** TOAST chunks by value id, made at the first chunk (most transactions have none). */
@@ -312,7 +325,23 @@ export class ReorderBuffer {
     if (last !== undefined && last.xid === xid) return last;
     let t = this.txns.get(xid);
     if (t === undefined) {
-      t = { xid, firstLsn: lsn, changes: [], sharedFrom: -1, own: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false };
+      t = this.freeTxns.pop();
+      if (t === undefined) {
+        t = { xid, firstLsn: lsn, changes: [], changesUsed: 0, sharedFrom: -1, own: undefined, size: 0, spilled: false, hasBase: false, streamed: false, partial: false, streamable: false, baseLsn: undefined, origin: undefined, prepare: undefined };
+      } else {
+        // A state an ended transaction left (its changes cleared when it was dropped).
+        t.xid = xid;
+        t.firstLsn = lsn;
+        t.sharedFrom = -1;
+        t.size = 0;
+        t.spilled = false;
+        t.hasBase = false;
+        t.streamed = false;
+        t.partial = false;
+        t.streamable = false;
+        t.baseLsn = undefined;
+        t.origin = undefined;
+      }
       this.txns.set(xid, t);
     }
     this.lastTxn = t;
@@ -321,6 +350,8 @@ export class ReorderBuffer {
 
   /** The transaction txnFor returned last, while it is in `txns`. */
   private lastTxn: TxnState | undefined;
+  /** States of dropped transactions, for txnFor to reuse (no object and no changes array per transaction). */
+  private readonly freeTxns: TxnState[] = [];
 
   // see ReorderBufferProcessXid and ReorderBufferAssignChild: the top-level transaction starts at its first record
   processXid(xid: number, toplevelXid: number, lsn: Lsn, origin: number): void {
@@ -398,12 +429,14 @@ export class ReorderBuffer {
     if (t.sharedFrom < 0) t.sharedFrom = this.shared.chunkNo;
     const at = this.shared.reserve(n);
     const buf = this.shared.buf;
-    putRowChange(buf, at, kind, flags, lsn, tablespace, relfilenode, src, newAt, newLength, oldAt, oldLength);
-    this.queueAt(xid, lsn, buf, at, n);
+    putRowChange(buf, this.shared.view, at, kind, flags, lsn, tablespace, relfilenode, src, newAt, newLength, oldAt, oldLength);
+    // serverChangeSize of it, from the lengths at hand: a tuple's t_len is its data (the length less xl_heap_header's 5) plus the header.
+    const tuple = SIZEOF_HEAP_TUPLE_DATA + SIZEOF_HEAP_TUPLE_HEADER - 5;
+    this.queueAt(xid, lsn, buf, at, n, SIZEOF_REORDER_BUFFER_CHANGE + (newAt < 0 ? 0 : tuple + newLength) + (oldAt < 0 ? 0 : tuple + oldLength));
   }
 
-  /** Queues the change of `length` bytes at `at` of `buf`. */
-  private queueAt(xid: number, lsn: Lsn, buf: Uint8Array, at: number, length: number): void {
+  /** Queues the change of `length` bytes at `at` of `buf`; `size` is its serverChangeSize when the caller knows it. */
+  private queueAt(xid: number, lsn: Lsn, buf: Uint8Array, at: number, length: number, size = serverChangeSize(buf, at)): void {
     const topXid = this.topOf(xid);
     if (!this.decodes(topXid)) return;
     const t = this.txnFor(xid, lsn);
@@ -418,13 +451,19 @@ export class ReorderBuffer {
     }
     if (t.own !== undefined) t.own.push(at === 0 && length === buf.length ? buf : buf.subarray(at, at + length));
     else {
-      t.changes.push(buf, at, length);
+      const c = t.changes;
+      const i = t.changesUsed;
+      if (i < c.length) {
+        c[i] = buf;
+        c[i + 1] = at;
+        c[i + 2] = length;
+      } else c.push(buf, at, length);
+      t.changesUsed = i + 3;
     }
     if (this.shared.chunkNo !== this.sharedChunkSeen) {
       this.sharedChunkSeen = this.shared.chunkNo;
       this.rehomeOldChanges();
     }
-    const size = serverChangeSize(buf, at);
     t.size += size;
     const flags = buf[at + 1]!;
     if (kind === CHANGE_INSERT && flags & CF_TOAST_INSERT) top.partial = true;
@@ -591,6 +630,14 @@ export class ReorderBuffer {
     if (t.spilled) this.spill.remove(xid);
     this.txns.delete(xid);
     if (this.lastTxn === t) this.lastTxn = undefined;
+    if (this.freeTxns.length < TXN_POOL) {
+      // Kept for reuse: what it referred to is let go now (its xid stays until reused: a caller iterating over a
+      // copy of the transactions may still read it, and finds it gone from `txns`).
+      clearChanges(t);
+      t.own = undefined;
+      t.prepare = undefined;
+      this.freeTxns.push(t);
+    }
   }
 
   /** Drops a transaction with its subtransactions, queued changes and spill files. */
@@ -635,6 +682,9 @@ export class ReorderBuffer {
       t.sharedFrom = -1;
     }
   }
+
+  /** The stored change passed to a plugin with transientRowChanges, refilled for each. */
+  private storedRow: StoredRowChange | undefined = undefined;
 
   /** The catalog point of the change being replayed (reused: read during the calls it is passed to only). */
   private readonly replayPoint: CatalogPoint = { lsn: 0, xid: 0 };
@@ -783,7 +833,7 @@ export class ReorderBuffer {
     let queues = 0;
     for (const x of members) {
       const t = this.txns.get(x);
-      if (t === undefined || ((t.own?.length ?? t.changes.length) === 0 && !t.spilled)) continue;
+      if (t === undefined || ((t.own?.length ?? t.changesUsed) === 0 && !t.spilled)) continue;
       only = t;
       queues++;
     }
@@ -794,7 +844,7 @@ export class ReorderBuffer {
     // reading it back holds only the read buffers; the chunks kept for its next spill are not needed any more.
     for (const x of members) {
       const t = this.txns.get(x);
-      if (t !== undefined && t.spilled && (t.own?.length ?? t.changes.length) > 0) this.serialize(t);
+      if (t !== undefined && t.spilled && (t.own?.length ?? t.changesUsed) > 0) this.serialize(t);
     }
     this.pool.trim(0);
     return this.mergedQueues(members);
@@ -842,12 +892,13 @@ export class ReorderBuffer {
     const streaming = end === 'stream';
     if (end === 'prepare') plugin.beginPrepare!(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     else if (end === 'commit') plugin.begin(this.ctxAt(txn.firstLsn, xid, undefined), txn);
-    const r: ReplayState = { xid, txn, streaming, lastLsn: undefined, toast: undefined, spec: undefined, specAt: 0 };
+    const r: ReplayState = { xid, txn, streaming, transient: plugin.transientRowChanges === true, lastLsn: undefined, toast: undefined, spec: undefined, specAt: 0 };
     const src = this.merged(members);
     if (isTxnState(src)) {
       // Changes kept by offset in shared chunks: read in place, no view per change.
       const c = src.changes;
-      for (let i = 0; i < c.length; i += 3) this.replayChange(r, c[i] as Uint8Array, c[i + 1] as number, c[i + 2] as number);
+      const n = src.changesUsed;
+      for (let i = 0; i < n; i += 3) this.replayChange(r, c[i] as Uint8Array, c[i + 1] as number, c[i + 2] as number);
     } else {
       for (const c of src) this.replayChange(r, c, 0, c.length);
     }
@@ -915,7 +966,9 @@ export class ReorderBuffer {
         const cflags = change[cat + 1]!;
         const toast = r.toast;
         const row: RowChange = (toast === undefined || toast.size === 0) && this.toastValues.size === 0 && (cflags & CF_OLD_WANTED) === 0
-          ? new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
+          ? r.transient
+            ? (this.storedRow?.refill(rLsn, action, rel, change, newAt, oldAt) ?? (this.storedRow = new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)))
+            : new StoredRowChange(rLsn, action, rel, change, newAt, oldAt)
           : {
           kind: 'row',
           lsn: rLsn,

@@ -63,6 +63,15 @@ const ALWAYS_TYPES = [1184];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** A relation's distinct column type OIDs, whether their output names others, and the types last answered for them. */
+interface ColumnTypes {
+  oids: number[];
+  dynamic: boolean;
+  seen: (TypeInfo | undefined)[];
+  /** typesVersion when `seen` was last checked against `types`. */
+  seenAt: number;
+}
+
 /** What a callback's context says on the decoding thread, as the replaying thread needs it. */
 type Ctx = OutputContext & { lsn: Lsn; xid: number; changeXid: number };
 
@@ -78,8 +87,10 @@ export class ShippingPlugin {
   private pos = 0;
   private readonly relations = new Map<number, DecoderRelation>();
   /** Per relation object shipped: the distinct type OIDs of its columns, and whether their output names others. */
-  private readonly columnTypes = new WeakMap<DecoderRelation, { oids: number[]; dynamic: boolean }>();
+  private readonly columnTypes = new WeakMap<DecoderRelation, ColumnTypes>();
   private readonly types = new Map<number, TypeInfo>();
+  /** Bumped at every change of `types`: a relation's last answers (ColumnTypes.seen) hold while it is unchanged. */
+  private typesVersion = 0;
 
   /** The transaction object last written into a batch. */
   private lastTxn: ReorderTxn | undefined = undefined;
@@ -96,6 +107,10 @@ export class ShippingPlugin {
     // Each callback `real` has: to `real` until shipping starts, then shipped.
     const local = (): boolean => this.post === undefined;
     const p: OutputPlugin = {
+      // Shipped changes are copied into the batch at once.
+      get transientRowChanges() {
+        return local() ? real.transientRowChanges === true : true;
+      },
       begin: (ctx, txn) => (local() ? real.begin(ctx, txn) : this.txnCall(OP_BEGIN, ctx, txn)),
       commit: (ctx, txn) => (local() ? real.commit(ctx, txn) : this.txnCall(OP_COMMIT, ctx, txn)),
       change: (ctx, txn, ch) => (local() ? real.change(ctx, txn, ch) : this.change(OP_CHANGE, ctx, txn, ch)),
@@ -265,10 +280,10 @@ export class ShippingPlugin {
 
   /** The relation of the change before, and its column types. */
   private lastRel: DecoderRelation | undefined = undefined;
-  private lastTypes: { oids: number[]; dynamic: boolean } | undefined = undefined;
+  private lastTypes: ColumnTypes | undefined = undefined;
 
   /** The relation as the catalog answers now, and its columns' types, shipped where they are new. */
-  private relation(ctx: OutputContext, rel: DecoderRelation): { oids: number[]; dynamic: boolean } {
+  private relation(ctx: OutputContext, rel: DecoderRelation): ColumnTypes {
     let ct = this.lastTypes;
     if (rel !== this.lastRel) {
       if (this.relations.get(rel.oid) !== rel) {
@@ -278,7 +293,7 @@ export class ShippingPlugin {
       ct = this.columnTypes.get(rel);
       if (ct === undefined) {
         const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
-        ct = { oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)) };
+        ct = { oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)), seen: [], seenAt: -1 };
         this.columnTypes.set(rel, ct);
       }
       this.lastRel = rel;
@@ -286,13 +301,19 @@ export class ShippingPlugin {
     }
     // Types are asked for at every change: the catalog may answer with a new one (an enum's new label) at any.
     const oids = ct!.oids;
+    const seen = ct!.seen;
+    // The same answers as at this relation's last change, with `types` unchanged since: nothing to look up or ship.
+    const same = ct!.seenAt === this.typesVersion;
     let fresh: TypeInfo[] | undefined;
     for (let i = 0; i < oids.length; i++) {
       const oid = oids[i]!;
       const t = ctx.type(oid);
+      if (same && t === seen[i]) continue;
+      seen[i] = t;
       if (t !== undefined && this.types.get(oid) !== t) fresh = this.closure(ctx, t, (fresh ??= []));
     }
     if (fresh !== undefined) this.send({ t: 'types', types: fresh });
+    ct!.seenAt = this.typesVersion;
     return ct!;
   }
 
@@ -324,6 +345,7 @@ export class ShippingPlugin {
   private closure(ctx: OutputContext, t: TypeInfo, out: TypeInfo[]): TypeInfo[] {
     if (this.types.get(t.oid) === t) return out;
     this.types.set(t.oid, t);
+    this.typesVersion++;
     out.push(t);
     const next = (oid: number | undefined): void => {
       if (oid === undefined || oid === 0) return;
@@ -379,7 +401,9 @@ export class ShippingPlugin {
     this.putTxn(txn);
     const v = this.view;
     let p = this.pos;
-    this.buf[p] = ACTION_CODE[ch.action];
+    const action = ch.action;
+    // Compared, not looked up: a keyed load by string per change is a megamorphic lookup.
+    this.buf[p] = action === 'INSERT' ? ACTION_CODE.INSERT : action === 'UPDATE' ? ACTION_CODE.UPDATE : ACTION_CODE.DELETE;
     v.setFloat64(p + 1, ch.lsn, true);
     v.setUint32(p + 9, rel.oid, true);
     v.setInt32(p + 13, ch.newAt < 0 ? -1 : newLen, true);

@@ -303,6 +303,8 @@ export interface TestDecodingOptions {
 /** contrib/test_decoding as an output plugin: the rows pg_logical_slot_peek_changes returns. */
 export class TestDecodingPlugin implements OutputPlugin {
   readonly options: TestDecodingOptions;
+  /** Each change is printed in its callback. */
+  readonly transientRowChanges = true;
   /** xact_wrote_changes of the transaction being emitted. */
   private wrote = false;
 

@@ -75,7 +75,7 @@ export function catalogFileTest(filenodes: readonly (readonly [number, number])[
 // see heap_xlog_prune_freeze, heap_xlog_visible (heapam_xlog.c), btree_xlog_delete, btree_xlog_reuse_page
 // (nbtxlog.c), hash_xlog_vacuum_one_page, gistRedoDeleteRecord, spgRedoVacuumRedirect and, for 15,
 // heap_xlog_prune / heap_xlog_freeze_page (heapam.c)
-export function rowRemovalOf(rec: DecodedRecord, major: Major, isCatalogFile: (l: RelFileLocator) => boolean): RowRemoval | undefined {
+export function rowRemovalOf(rec: DecodedRecord, major: Major, isCatalogFile: (l: RelFileLocator) => boolean, catalogOnly = false): RowRemoval | undefined {
   let h: ConflictHorizon | undefined;
   let block = 0;
   switch (rec.rmid) {
@@ -91,7 +91,10 @@ export function rowRemovalOf(rec: DecodedRecord, major: Major, isCatalogFile: (l
         const at = rec.sourceOffset + rec.mainDataOffset;
         const horizon = u32(rec.source, at);
         if (horizon === 0) return undefined;
-        h = { horizon, isCatalogRel: major >= 16 && rec.source[at + 8] !== 0 };
+        const isCatalogRel = major >= 16 && rec.source[at + 8] !== 0;
+        // A slot's check (catalogOnly) drops a user table's removal: decided before any object is made.
+        if (catalogOnly && (major >= 16 ? !isCatalogRel : readBlockZero(rec, zero) && !isCatalogFile(zero))) return undefined;
+        h = { horizon, isCatalogRel };
       } else if (major < 17 && op === 0x30) {
         const p = parseHeapFreezePage(rec, major);
         // 15 logs the freeze cutoff and conflicts with the xid before it; 16 logs the horizon itself.

@@ -118,7 +118,7 @@ export class Slot {
       this.running.push({ lsn: rec.lsn, oldestRunningXid: parseRunningXacts(rec).oldestRunningXid });
       return;
     }
-    const removal = rowRemovalOf(rec, major, this.isCatalogFile);
+    const removal = rowRemovalOf(rec, major, this.isCatalogFile, true);
     if (removal !== undefined && invalidates(removal, this.s.catalogXmin, this.s.databaseOid)) this.invalidateForRemoval(removal);
   }
 

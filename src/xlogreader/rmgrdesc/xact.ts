@@ -102,11 +102,25 @@ export interface ParsedXactEnd {
 export type ParsedCommit = ParsedXactEnd;
 export type ParsedAbort = ParsedXactEnd;
 
+/** A DataView of a record's source, kept while records come from the same buffer (a reader reuses its pages). */
+let viewedSource: Uint8Array | undefined;
+let sourceDataView: DataView | undefined;
+
+function sourceView(src: Uint8Array): DataView {
+  if (src !== viewedSource) {
+    viewedSource = src;
+    sourceDataView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  }
+  return sourceDataView!;
+}
+
 // see ParseCommitRecord and ParseAbortRecord (xactdesc.c): optional pieces follow xact_time in xinfo-bit order.
 function parseXactEnd(rec: DecodedRecord, major: Major, withInvals: boolean): ParsedXactEnd {
-  const v = rec.view;
-  const end = rec.mainDataOffset + rec.mainDataLength;
-  let at = rec.mainDataOffset;
+  // Read where the record lies (offsets shifted by sourceOffset): no cut of its bytes and no DataView per commit.
+  const src = rec.source;
+  const v = sourceView(src);
+  let at = rec.sourceOffset + rec.mainDataOffset;
+  const end = at + rec.mainDataLength;
   const p: ParsedXactEnd = {
     xinfo: 0,
     xactTime: v.getBigInt64(at, true),
@@ -150,14 +164,14 @@ function parseXactEnd(rec: DecodedRecord, major: Major, withInvals: boolean): Pa
   }
   if (withInvals && xinfo & XACT_XINFO_HAS_INVALS) {
     p.nmsgs = v.getInt32(at, true);
-    p.msgsOffset = at + 4;
+    p.msgsOffset = at + 4 - rec.sourceOffset;
     at += 4 + SIZE_OF_SHARED_INVAL_MESSAGE * p.nmsgs;
   }
   if (xinfo & XACT_XINFO_HAS_TWOPHASE) {
     p.twophaseXid = v.getUint32(at, true);
     at += 4;
     if (xinfo & XACT_XINFO_HAS_GID) {
-      const gid = cString(rec.bytes, at, end);
+      const gid = cString(src, at, end);
       p.twophaseGid = gid.text;
       at += gid.length + 1;
     }
