@@ -59,7 +59,7 @@ export class PgOutputRowWriter {
 
   /**
    * The message of a published change: `stored` (the change itself, when its values are written from its stored
-   * bytes) or the values (`newTuple`: the new row, as a row filter left it).
+   * bytes) or the values (`newTuple`: the new row as a row filter left it, else the change's).
    */
   write(ctx: OutputContext, e: RowTarget, action: RowChange['action'], xid: number, change: RowChange, hasOld: boolean, stored: StoredRowChange | undefined, newTuple: readonly RawValue[] | undefined): MessageWriter {
     const target = e.target;
@@ -70,7 +70,7 @@ export class PgOutputRowWriter {
       w.byte(MSG_INSERT);
       if (xid !== 0) w.int32(xid);
       w.int32(target.oid).byte(0x4e); // 'N'
-      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.newAt)) this.tuple(ctx, e, newTuple!, change.lsn);
+      if (stored === undefined || !this.storedTuple(ctx, e, stored, stored.newAt)) this.tuple(ctx, e, (newTuple ?? change.newTuple)!, change.lsn);
     } else if (action === 'UPDATE') {
       // see logicalrep_write_update (proto.c)
       w.byte(MSG_UPDATE);
