@@ -98,11 +98,12 @@ ${SQL_FILTER_HELP}  --dsn CONNSTR       decode straight from the server's physic
 ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
                       streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
                       as debug_logical_replication_streaming = immediate does
-  --format-thread auto|on|off  test_decoding's and json's rows formatted on a second thread while the first reads,
-                      decodes and reorders (output the same): auto (default) starts it once 8 MB of WAL were read,
-                      on a machine of two cores or more, reading from folders with output to a file or pipe,
-                      without stream-changes, old-rows or --confirm-every; on starts it at once wherever it can
-                      be used; off keeps one thread
+  --format-thread auto|on|off  rows formatted on a second thread while the first reads, decodes and reorders
+                      (output the same; pgoutput's messages printed there, and those of stored changes of
+                      built-in column types written there): auto (default) starts it once 8 MB of WAL were
+                      read, on a machine of two cores or more, reading from folders with output to a file or
+                      pipe, without --confirm-every (nor, but for pgoutput, stream-changes or old-rows); on
+                      starts it at once wherever it can be used; off keeps one thread
   --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
                       file, or in the temp folder when that folder is read-only); folders of runs that are gone
                       are removed at start, those of running ones never
@@ -324,7 +325,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const pluginName = choice.name;
     const realPlugin = await makePlugin(choice, { major: profile.major, catalog: state.catalog });
     const pgoutput = pluginName === 'pgoutput' ? (realPlugin as PgOutputPlugin) : undefined;
-    // --format-thread: test_decoding's and wal2json's rows formatted on a second thread (see formatThreadPlan).
+    // --format-thread: rows formatted on a second thread (see formatThreadPlan and bytesThreadPlan).
     // How much WAL the folders hold from restart_lsn (to --end): a run too short for the thread loads nothing of it.
     const threadAfter = Number(io.env.PGWAL_FORMAT_THREAD_AFTER) || FORMAT_THREAD_AFTER;
     const walAhead = (): number => {
