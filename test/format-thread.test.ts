@@ -210,24 +210,44 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
     }
   });
 
-  it('pgoutput, a value that cannot be written: the same error line, exit code and rows before it as on one thread', async () => {
+  it('pgoutput, a value that cannot be written (there or here): the same error line, exit code and rows before it as on one thread', async () => {
     const g = fixtures.find((x) => x.id === 'pg16/types-dml')!;
-    const state = parseSlotState(fs.readFileSync(pgoutputState(g, false)), 'slot.state');
-    delete state.catalogPagesFile;
-    // A json column read as a built-in type whose values it cannot be (pg_snapshot): malformed, where the message
-    // is written (the second thread, for a built-in type).
-    const rel = state.catalog.relations.find((r) => r.namespace === 'public' && r.name === 'types_full')!;
-    rel.attributes.find((a) => a.name === 'j')!.typeOid = 5038;
-    state.catalog.types.push({ oid: 5038, name: 'pg_snapshot', output: 'pg_snapshot_out', len: -1, align: 'd', byval: false, elem: 0, typname: 'pg_snapshot', namespace: 'pg_catalog' });
-    const file = path.join(work, 'pgo-bad-type.state');
-    fs.writeFileSync(file, serializeSlotState(state));
-    const args = ['decode', '--state', file, '-p', g.dir, '--end', g.meta.endLsn, '-o', 'proto_version=1', '-o', 'publication_names=fx_all'];
-    const one = await run([...args, '--format-thread', 'off']);
-    const two = await run([...args, '--format-thread', 'on']);
-    expect(one.code).toBe(1);
-    expect(one.stderr).toMatch(/^pgwal decode: error: pg_snapshot value is malformed: .*column j of public\.types_full at [0-9A-F]+\/[0-9A-F]+\)\n$/);
-    expect(one.stdout.length, 'rows before the failing one').toBeGreaterThan(0);
-    expect(two).toEqual(one);
+    const cases: [string, (state: ReturnType<typeof parseSlotState>) => void, RegExp][] = [
+      [
+        // A json column read as a built-in type whose values it cannot be (pg_snapshot): malformed where the
+        // message is written, on the second thread (a built-in type).
+        'built-in',
+        (state) => {
+          const rel = state.catalog.relations.find((r) => r.namespace === 'public' && r.name === 'types_full')!;
+          rel.attributes.find((a) => a.name === 'j')!.typeOid = 5038;
+          state.catalog.types.push({ oid: 5038, name: 'pg_snapshot', output: 'pg_snapshot_out', len: -1, align: 'd', byval: false, elem: 0, typname: 'pg_snapshot', namespace: 'pg_catalog' });
+        },
+        /^pgwal decode: error: pg_snapshot value is malformed: .*column j of public\.types_full at [0-9A-F]+\/[0-9A-F]+\)\n$/,
+      ],
+      [
+        // A type the catalog lacks (not a built-in one): its Type message cannot be written, on the first thread.
+        'unknown',
+        (state) => {
+          const rel = state.catalog.relations.find((r) => r.namespace === 'public' && r.name === 'types_full')!;
+          rel.attributes.find((a) => a.name === 'n')!.typeOid = 424242;
+        },
+        /^pgwal decode: error: the catalog lacks the name of type 424242 \(column n of public\.types_full\): make the slot state again with this pgwal\n$/,
+      ],
+    ];
+    for (const [name, change, message] of cases) {
+      const state = parseSlotState(fs.readFileSync(pgoutputState(g, false)), 'slot.state');
+      delete state.catalogPagesFile;
+      change(state);
+      const file = path.join(work, `pgo-bad-type-${name}.state`);
+      fs.writeFileSync(file, serializeSlotState(state));
+      const args = ['decode', '--state', file, '-p', g.dir, '--end', g.meta.endLsn, '-o', 'proto_version=1', '-o', 'publication_names=fx_all'];
+      const one = await run([...args, '--format-thread', 'off']);
+      const two = await run([...args, '--format-thread', 'on']);
+      expect(one.code, name).toBe(1);
+      expect(one.stderr, name).toMatch(message);
+      expect(one.stdout.length, `${name}: rows before the failing one`).toBeGreaterThan(0);
+      expect(two, name).toEqual(one);
+    }
   });
 
   it('pgoutput: a reader that closes stdout is exit 141 with nothing confirmed; --advance moves the slot once the rows are out', async () => {
