@@ -2,7 +2,9 @@
 // replayed there against the real plugin (CallbackReplayer), so that formatting rows takes the second core while
 // the decoding thread reads and reorders. Stored row changes travel as their tuple bytes; relations and types go
 // ahead of the first change that needs them, again whenever the catalog answers with a new object (DDL), so the
-// plugin sees the catalog as of each change, as it would on the decoding thread.
+// plugin sees the catalog as of each change, as it would on the decoding thread. pgoutput, whose plugin reads the
+// catalog's publications and invalidations at every change, stays on the decoding thread instead: its messages,
+// and the stored changes whose messages the other thread can write alone, are shipped (BytesRowShipper).
 import { WalError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation, SchemaChange } from './catalog.js';
