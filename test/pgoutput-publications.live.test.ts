@@ -5,7 +5,6 @@
 // that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX, CREATE and ALTER SCHEMA
 // on 16+): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for byte, for
 // proto_version 1 and the newest (with binary), on one thread and with --format-thread on.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,23 +14,11 @@ import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { readCatalogPages, readSlotStateFile, writeSlotStateFile } from '../src/node/slot.js';
 import { withServer } from './support/pg-server.js';
-import { cliBundle } from './support/cli-process.js';
+import { runCliProcess } from './support/cli-process.js';
 import { walDirRecords } from './support/wal.js';
 import { HistoricCatalog } from '../src/catalog/historic.js';
 import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
 import { parseLsn } from '../src/lsn.js';
-
-/** The CLI as a process (the format thread needs its module beside the CLI's). */
-function cliProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -205,7 +192,7 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
             const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
             expect(ours, where).toEqual(theirs);
             // The same through the second thread (messages of stored changes written there, in the process the CLI is).
-            const threaded = await cliProcess(['decode', '--state', state, '-p', server.pgWalDir, '--end', end, '--with-lsn', '--format-thread', 'on', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])]);
+            const threaded = await runCliProcess(['decode', '--state', state, '-p', server.pgWalDir, '--end', end, '--with-lsn', '--format-thread', 'on', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])]);
             expect(threaded, `${where} --format-thread on`).toEqual({ code: 0, stdout: run.stdout(), stderr: run.stderr() });
             compared += theirs.length;
           }

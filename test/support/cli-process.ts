@@ -1,6 +1,7 @@
 // The pgwal CLI as a real process (for tests that kill it): src/cli/main.ts bundled once per test run with
 // esbuild into test-build/cli-PID/main.js, so it starts in a fraction of tsx's time and is always current; with
 // the format thread's module beside it, as in dist/cli/.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -25,4 +26,16 @@ export function cliBundle(): string {
   });
   built = path.join(outdir, 'main.js');
   return built;
+}
+
+/** Runs the bundled CLI as a process (the format thread needs its module beside the CLI's): exit code and output. */
+export function runCliProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
