@@ -26,7 +26,8 @@ import type { TextByteSink } from '../reorderbuffer/row-bytes.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 // Types only: the thread's modules are loaded when a run may use it (formatThreadPlan).
-import type { BytesRowShipper, Shipper } from '../reorderbuffer/ship.js';
+import type { Shipper } from '../reorderbuffer/ship.js';
+import type { BytesRowShipper } from '../reorderbuffer/pgoutput-ship.js';
 import type { FormatThread } from './format-thread.js';
 import type { FormatWorkerData } from './format-worker.js';
 
@@ -657,7 +658,7 @@ async function formatThreadPlan(
 async function bytesThreadPlan(real: OutputPlugin): Promise<ThreadPlan | undefined> {
   const { FormatThread, formatThreadAvailable } = await import('./format-thread.js');
   if (!formatThreadAvailable()) return undefined;
-  const { BytesRowShipper } = await import('../reorderbuffer/ship.js');
+  const { BytesRowShipper } = await import('../reorderbuffer/pgoutput-ship.js');
   const rows = new BytesRowShipper();
   return {
     plugin: real,

@@ -56,7 +56,7 @@ async function run(): Promise<void> {
   // Messages that come while the modules load wait in the port's queue; none is handled before the replayer is.
   let handle: (m: ShipMessage | FlushMessage | SpareMessage) => void = () => {};
   try {
-    const [{ CallbackReplayer, BytesRowReplayer }, { OutputBuffer }, { formatLsn }] = await Promise.all([import('../reorderbuffer/ship.js'), import('./output-buffer.js'), import('../lsn.js')]);
+    const [{ CallbackReplayer }, { OutputBuffer }, { formatLsn }] = await Promise.all([import('../reorderbuffer/ship.js'), import('./output-buffer.js'), import('../lsn.js')]);
     const out = new OutputBuffer();
     let rowAt = 0;
     /** Where the rows of records processed whole end (what is kept when a later one fails). */
@@ -68,7 +68,7 @@ async function run(): Promise<void> {
     // pgoutput's messages are written on the decoding thread: here only printed. The others' callbacks are replayed.
     const replayer: { receive(m: ShipMessage): void } =
       data.plugin.name === 'pgoutput'
-        ? new BytesRowReplayer({ row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd }, data.major, data.timezone)
+        ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer({ row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd }, data.major, data.timezone)
         : new CallbackReplayer(
             data.plugin.name === 'json'
               ? new (await import('../reorderbuffer/wal2json.js')).Wal2JsonPlugin(data.plugin.options as never)
