@@ -167,7 +167,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
  * (BytesRowShipper → BytesRowReplayer, as `pgwal decode --plugin pgoutput --format-thread` does, without the thread):
  * messages written here before, then stored changes' messages written by the replayer.
  */
-function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run: Run | undefined): { text: string; stored: number; records: number } {
+function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run: Run | undefined, timezone?: string): { text: string; stored: number; records: number } {
   const slot = f.meta.slots.find((s) => s.plugin === 'pgoutput' && s.twoPhase === (name === 'pgoutput-twophase'))!;
   const state = fixtureSlotState(f.dir, slot);
   if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.join(f.dir, state.catalogPagesFile);
@@ -179,7 +179,8 @@ function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run:
   const hex = (lsn: number, xid: number, b: Uint8Array, n: number): string => `${formatLsn(lsn)}\t${xid}\t\\x${Buffer.from(b.subarray(0, n)).toString('hex')}\n`;
   let text = '';
   let stored = 0;
-  const replayer = new BytesRowReplayer({ row: (lsn, xid, b, n) => void (text += hex(lsn, xid, b, n)), recordEnd: () => {} }, major, state.timezone);
+  const zone = timezone ?? state.timezone;
+  const replayer = new BytesRowReplayer({ row: (lsn, xid, b, n) => void (text += hex(lsn, xid, b, n)), recordEnd: () => {} }, major, zone);
   const shipper = new BytesRowShipper(run?.batchSize);
   let byteRow = (lsn: number, xid: number, b: Uint8Array, n: number): void => void (text += hex(lsn, xid, b, n));
   const decoder = new LogicalDecoder({
@@ -188,7 +189,7 @@ function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run:
     plugin,
     startAt: parseLsn(slot.confirmedFlushLsn),
     ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
-    timezone: state.timezone,
+    timezone: zone,
     sink: () => expect.fail('pgoutput writes bytes'),
     byteSink: (lsn, xid, b, n) => byteRow(lsn, xid, b, n),
   });
@@ -237,5 +238,18 @@ describe.each(fixtures.filter((f) => f.meta.pgoutputOptions !== undefined).map((
     }
     // Text answers of changes (not binary) are written on the replaying side.
     if (server(f, 'pgoutput-v1.tsv').includes('\t\\x49')) expect(stored).toBeGreaterThan(0);
+  });
+});
+
+describe('pgoutput shipped, in another time zone', () => {
+  it('timestamptz values written on the replaying side in the session time zone, as on one thread', () => {
+    const f = fixtures.find((x) => x.id === 'pg16/types-dml')!;
+    const opts = f.meta.pgoutputOptions!['pgoutput-v1']!;
+    const utc = pgoutputShipped(f, 'pgoutput-v1', opts, undefined).text;
+    const one = pgoutputShipped(f, 'pgoutput-v1', opts, undefined, 'Asia/Kolkata').text;
+    expect(one, 'the zone changes the text').not.toBe(utc);
+    const got = pgoutputShipped(f, 'pgoutput-v1', opts, RUNS[0], 'Asia/Kolkata');
+    expect(got.stored).toBeGreaterThan(0);
+    expect(got.text).toBe(one);
   });
 });
