@@ -533,6 +533,9 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           }
         } finally {
           thread?.close();
+          // Anything written after (nothing is, today) goes out here, not into a batch nobody sends.
+          byteRow = bytesRow;
+          if (pgoutput !== undefined) pgoutput.rowSink = undefined;
         }
         flushPending();
         endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
