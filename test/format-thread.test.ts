@@ -11,6 +11,7 @@ import { cliBundle } from './support/cli-process.js';
 import { listFixtures, readSegment, readTsv, type Fixture } from './support/fixtures.js';
 import { parseLsn } from '../src/lsn.js';
 import { parseSlotState, serializeSlotState } from '../src/slot/state.js';
+import { fixtureSlotState } from '../scripts/fixture-states.js';
 
 const fixtures = listFixtures();
 
@@ -82,6 +83,44 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('pgwal decode
       });
     }
   }
+});
+
+/** A fixture's pgoutput slot state (not committed: made as pgoutput-fixtures.test.ts makes it). */
+function pgoutputState(f: Fixture, twoPhase: boolean): string {
+  const slot = f.meta.slots.find((s) => s.plugin === 'pgoutput' && s.twoPhase === twoPhase)!;
+  const state = fixtureSlotState(f.dir, slot);
+  if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.join(f.dir, state.catalogPagesFile);
+  const file = path.join(fs.mkdtempSync(path.join(work, 'pgo-')), 'slot.state');
+  fs.writeFileSync(file, serializeSlotState(state));
+  return file;
+}
+
+const pgoutputArgs = (f: Fixture, name: string, opts: readonly string[]): string[] => {
+  const args = ['decode', '--state', pgoutputState(f, name === 'pgoutput-twophase'), '-p', f.dir, '--with-lsn', '--end', f.meta.endLsn];
+  for (let i = 0; i < opts.length; i += 2) args.push('-o', `${opts[i]}=${opts[i + 1]}`);
+  return args;
+};
+
+// pgoutput: the plugin stays on the first thread, its messages (or a stored change's tuple, for the message to be
+// written there) go to the second, which prints them in hex.
+describe.each(fixtures.filter((f) => f.meta.pgoutputOptions !== undefined).map((f) => [f.id, f] as [string, Fixture]))('pgwal decode --plugin pgoutput --format-thread on, %s', (_id, f) => {
+  const answers = Object.entries(f.meta.pgoutputOptions!);
+  for (const [name, opts] of answers) {
+    it(`${name} → the server's ${name}.tsv`, async () => {
+      const r = await run([...pgoutputArgs(f, name, opts), '--format-thread', 'on']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const theirs = server(f, `${name}.tsv`);
+      expect(theirs.length).toBeGreaterThan(0);
+      expect(r.stdout).toBe(theirs);
+    });
+  }
+  it('auto, switching to the thread midway: the server\'s pgoutput-v1.tsv', async () => {
+    const [name, opts] = answers.find(([n]) => n === 'pgoutput-v1')!;
+    const r = await run(pgoutputArgs(f, name, opts), false, { PGWAL_FORMAT_THREAD_AFTER: '16384' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(server(f, `${name}.tsv`));
+  });
 });
 
 describe('pgwal decode --format-thread on, when things go wrong', () => {
@@ -156,6 +195,75 @@ describe('pgwal decode --format-thread on, when things go wrong', () => {
       expect(one.stdout.length).toBeGreaterThan(0);
       expect(await run([...args, '--format-thread', 'on']), more.join(' ')).toEqual(one);
     }
+  });
+
+  it('pgoutput streamed (in every block, and at a 64 kB limit) and spilled: the same rows as on one thread', async () => {
+    for (const id of ['pg16/large-records', 'pg16/subxacts', 'pg16/toast', 'pg17/two-phase']) {
+      const g = fixtures.find((x) => x.id === id)!;
+      for (const more of [['-o', 'streaming=on', '--memory-limit', '0'], ['-o', 'streaming=parallel', '--memory-limit', '64kB'], ['--memory-limit', '64kB']]) {
+        const args = [...pgoutputArgs(g, 'pgoutput-v4', ['proto_version', '4', 'publication_names', 'fx_all', 'messages', 'true']), '--spill-dir', work, ...more];
+        const one = await run([...args, '--format-thread', 'off']);
+        expect(one.code, `${id} ${more.join(' ')}: ${one.stderr}`).toBe(0);
+        expect(one.stdout.length).toBeGreaterThan(0);
+        expect(await run([...args, '--format-thread', 'on']), `${id} ${more.join(' ')}`).toEqual(one);
+      }
+    }
+  });
+
+  it('pgoutput, a value that cannot be written (there or here): the same error line, exit code and rows before it as on one thread', async () => {
+    const g = fixtures.find((x) => x.id === 'pg16/types-dml')!;
+    const cases: [string, (state: ReturnType<typeof parseSlotState>) => void, RegExp][] = [
+      [
+        // A json column read as a built-in type whose values it cannot be (pg_snapshot): malformed where the
+        // message is written, on the second thread (a built-in type).
+        'built-in',
+        (state) => {
+          const rel = state.catalog.relations.find((r) => r.namespace === 'public' && r.name === 'types_full')!;
+          rel.attributes.find((a) => a.name === 'j')!.typeOid = 5038;
+          state.catalog.types.push({ oid: 5038, name: 'pg_snapshot', output: 'pg_snapshot_out', len: -1, align: 'd', byval: false, elem: 0, typname: 'pg_snapshot', namespace: 'pg_catalog' });
+        },
+        /^pgwal decode: error: pg_snapshot value is malformed: .*column j of public\.types_full at [0-9A-F]+\/[0-9A-F]+\)\n$/,
+      ],
+      [
+        // A type the catalog lacks (not a built-in one): its Type message cannot be written, on the first thread.
+        'unknown',
+        (state) => {
+          const rel = state.catalog.relations.find((r) => r.namespace === 'public' && r.name === 'types_full')!;
+          rel.attributes.find((a) => a.name === 'n')!.typeOid = 424242;
+        },
+        /^pgwal decode: error: the catalog lacks the name of type 424242 \(column n of public\.types_full\): make the slot state again with this pgwal\n$/,
+      ],
+    ];
+    for (const [name, change, message] of cases) {
+      const state = parseSlotState(fs.readFileSync(pgoutputState(g, false)), 'slot.state');
+      delete state.catalogPagesFile;
+      change(state);
+      const file = path.join(work, `pgo-bad-type-${name}.state`);
+      fs.writeFileSync(file, serializeSlotState(state));
+      const args = ['decode', '--state', file, '-p', g.dir, '--end', g.meta.endLsn, '-o', 'proto_version=1', '-o', 'publication_names=fx_all'];
+      const one = await run([...args, '--format-thread', 'off']);
+      const two = await run([...args, '--format-thread', 'on']);
+      expect(one.code, name).toBe(1);
+      expect(one.stderr, name).toMatch(message);
+      expect(one.stdout.length, `${name}: rows before the failing one`).toBeGreaterThan(0);
+      expect(two, name).toEqual(one);
+    }
+  });
+
+  it('pgoutput: a reader that closes stdout is exit 141 with nothing confirmed; --advance moves the slot once the rows are out', async () => {
+    // 500 kB of messages: more than a pipe holds.
+    const large = fixtures.find((x) => x.id === 'pg16/toast')!;
+    const state = pgoutputState(large, false);
+    const before = fs.readFileSync(state);
+    const o = ['-o', 'proto_version=1', '-o', 'publication_names=fx_all'];
+    const closed = await run(['decode', '--state', state, '-p', large.dir, '--advance', '--format-thread', 'on', ...o], true);
+    expect(closed).toMatchObject({ code: 141, stderr: '' });
+    expect(fs.readFileSync(state)).toEqual(before);
+    const r = await run(['decode', '--state', state, '-p', large.dir, '--advance', '--end', large.meta.endLsn, '--with-lsn', '--format-thread', 'on', ...o]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(server(large, 'pgoutput-v1.tsv'));
+    const again = await run(['decode', '--state', state, '-p', large.dir, '--end', large.meta.endLsn, '--format-thread', 'on', ...o]);
+    expect(again).toMatchObject({ code: 0, stdout: '' });
   });
 
   it('a bad --format-thread value is one line, exit 1', async () => {

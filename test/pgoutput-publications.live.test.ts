@@ -4,7 +4,7 @@
 // partitions made and attached after the slot, TRUNCATE with and without the action published, replication origins created after the slot, and invalidations
 // that make the server send a Relation message again (ANALYZE, ALTER TABLE, CREATE INDEX, CREATE and ALTER SCHEMA
 // on 16+): `pgwal decode --plugin pgoutput` equals pg_logical_slot_peek_binary_changes byte for byte, for
-// proto_version 1 and the newest (with binary).
+// proto_version 1 and the newest (with binary), on one thread and with --format-thread on.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { slotCommand } from '../src/cli/slot.js';
 import type { DumpIo } from '../src/cli/dump.js';
 import { readCatalogPages, readSlotStateFile, writeSlotStateFile } from '../src/node/slot.js';
 import { withServer } from './support/pg-server.js';
+import { runCliProcess } from './support/cli-process.js';
 import { walDirRecords } from './support/wal.js';
 import { HistoricCatalog } from '../src/catalog/historic.js';
 import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
@@ -190,6 +191,9 @@ describe.each([15, 16, 17, 18] as const)('PostgreSQL %i', (major) => {
             expect(code, `${where}: ${run.stderr()}`).toBe(0);
             const ours = run.stdout() === '' ? [] : run.stdout().replace(/\n$/, '').split('\n');
             expect(ours, where).toEqual(theirs);
+            // The same through the second thread (messages of stored changes written there, in the process the CLI is).
+            const threaded = await runCliProcess(['decode', '--state', state, '-p', server.pgWalDir, '--end', end, '--with-lsn', '--format-thread', 'on', ...opts.flatMap(([k, v]) => ['-o', `${k}=${v}`])]);
+            expect(threaded, `${where} --format-thread on`).toEqual({ code: 0, stdout: run.stdout(), stderr: run.stderr() });
             compared += theirs.length;
           }
         }

@@ -3,7 +3,8 @@
 // ON CONFLICT, messages, an origin) with partitions, a schema's table and large transactions (spilled at 64 kB;
 // streamed, every transaction, on 16+), then DDL mid-stream and TRUNCATE; `pgwal decode --plugin pgoutput` equals
 // pg_logical_slot_peek_binary_changes byte for byte for each proto_version, with and without binary, all tables,
-// listed tables, a schema, column lists and partitions with and without publish_via_partition_root.
+// listed tables, a schema, column lists and partitions with and without publish_via_partition_root; so does it
+// with --format-thread on.
 // The seed is printed on a mismatch; PGWAL_SEED=N repeats a run.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { MAJORS, withServer, type Major } from './support/pg-server.js';
 import { COLUMNS } from './support/random-rows.js';
 import { workload, type WorkloadStep } from './support/random-workload.js';
 import { dsnOf, runCli } from './support/cli.js';
+import { runCliProcess } from './support/cli-process.js';
 
 const SEED = Number(process.env.PGWAL_SEED ?? Date.now() % 100000);
 const asText = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -164,6 +166,8 @@ describe.each(MAJORS.flatMap((m) => [[m, 0], [m, 1]] as [Major, number][]))('Pos
             const ours = await runCli(args);
             const what = `seed ${seed}, ${run.slot} ${run.opts.join(' ')}${run.streaming === 'off' ? '' : ` (${run.streaming})`}`;
             expect(ours.stderr, what).toBe('');
+            // The same through the second thread (messages of stored changes written there).
+            expect(await runCliProcess([...args, '--format-thread', 'on']), `${what} --format-thread on`).toEqual({ code: ours.code, stdout: ours.stdout, stderr: ours.stderr });
             let lines = ours.stdout === '' ? [] : ours.stdout.replace(/\n$/, '').split('\n');
             if (run.streaming === 'immediate') {
               // A streamed transaction rolled back before the server decodes it is cut short at its next catalog

@@ -2,15 +2,22 @@
 // uses): the callbacks shipped as bytes and replayed against test_decoding and wal2json print the server's rows
 // on every fixture — with every option set, spilled, streamed and two-phase, in batches of any size, when shipping
 // starts after decoding began, and with rows written as bytes.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/index.js';
 import { LogicalDecoder, type DecoderCatalog, type DecoderOptions } from '../src/reorderbuffer/logical.js';
-import type { CatalogView } from '../src/reorderbuffer/catalog.js';
+import { StaticCatalog, type CatalogView } from '../src/reorderbuffer/catalog.js';
 import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { ByteRows } from '../src/reorderbuffer/row-bytes.js';
 import { TestDecodingPlugin, type TestDecodingOptions } from '../src/reorderbuffer/testdecoding.js';
 import { parseWal2JsonOptions, Wal2JsonPlugin } from '../src/reorderbuffer/wal2json.js';
 import { CallbackReplayer, ShippingPlugin, type ShipMessage } from '../src/reorderbuffer/ship.js';
+import { BytesRowReplayer, BytesRowShipper } from '../src/reorderbuffer/pgoutput-ship.js';
+import { parsePgOutputOptions, PgOutputPlugin } from '../src/reorderbuffer/pgoutput.js';
+import { HistoricCatalog } from '../src/catalog/historic.js';
+import { catalogSnapshotFromJson } from '../src/catalog/snapshot-json.js';
+import { readCatalogPages } from '../src/node/slot.js';
+import { fixtureSlotState } from '../scripts/fixture-states.js';
 import type { OutputPlugin } from '../src/reorderbuffer/plugin.js';
 import { profileForMajor } from '../src/xlogreader/profile.js';
 import type { DecodedRecord } from '../src/xlogreader/record.js';
@@ -153,4 +160,96 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
       }
     });
   }
+});
+
+/**
+ * `lsn\txid\t\xHEX\n` rows of a pgoutput decoding whose messages are shipped from record `run.from` on
+ * (BytesRowShipper → BytesRowReplayer, as `pgwal decode --plugin pgoutput --format-thread` does, without the thread):
+ * messages written here before, then stored changes' messages written by the replayer.
+ */
+function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run: Run | undefined, timezone?: string): { text: string; stored: number; records: number } {
+  const slot = f.meta.slots.find((s) => s.plugin === 'pgoutput' && s.twoPhase === (name === 'pgoutput-twophase'))!;
+  const state = fixtureSlotState(f.dir, slot);
+  if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.join(f.dir, state.catalogPagesFile);
+  const pages = readCatalogPages(state);
+  const inner = pages !== undefined ? new HistoricCatalog(catalogSnapshotFromJson(pages), { defaults: state.catalog }) : new StaticCatalog(state.catalog);
+  const pairs = Array.from({ length: opts.length / 2 }, (_, i) => [opts[2 * i]!, opts[2 * i + 1]!] as [string, string]);
+  const major = profileForMajor(f.meta.major)!.major;
+  const plugin = new PgOutputPlugin(parsePgOutputOptions(pairs, major), major, state.catalog.publications, state.catalog.partitions, new Map(state.catalog.replicationOrigins), state.catalog.databaseLocale);
+  const hex = (lsn: number, xid: number, b: Uint8Array, n: number): string => `${formatLsn(lsn)}\t${xid}\t\\x${Buffer.from(b.subarray(0, n)).toString('hex')}\n`;
+  let text = '';
+  let stored = 0;
+  const zone = timezone ?? state.timezone;
+  const replayer = new BytesRowReplayer({ row: (lsn, xid, b, n) => void (text += hex(lsn, xid, b, n)), recordEnd: () => {} }, major, zone);
+  const shipper = new BytesRowShipper(run?.batchSize);
+  let byteRow = (lsn: number, xid: number, b: Uint8Array, n: number): void => void (text += hex(lsn, xid, b, n));
+  const decoder = new LogicalDecoder({
+    catalog: plugin.catalogView(inner, state.catalog),
+    major,
+    plugin,
+    startAt: parseLsn(slot.confirmedFlushLsn),
+    ...(state.twoPhase ? { twoPhaseAt: parseLsn(state.twoPhaseAt ?? state.confirmedFlush) } : {}),
+    timezone: zone,
+    sink: () => expect.fail('pgoutput writes bytes'),
+    byteSink: (lsn, xid, b, n) => byteRow(lsn, xid, b, n),
+  });
+  const records = [...fixtureRead(f, { start: parseLsn(slot.restartLsn) }).records].filter((r) => r.lsn < parseLsn(f.meta.endLsn));
+  records.forEach((rec, i) => {
+    if (run !== undefined && i === run.from) {
+      shipper.ship((m) => {
+        if (m.t === 'batch') {
+          const view = new DataView(m.buf.buffer, m.buf.byteOffset, m.length);
+          for (let at = 0; at < m.length; ) at = skip(view, at, () => stored++);
+        }
+        replayer.receive(m.t === 'batch' ? { ...m, buf: m.buf.slice() } : structuredClone(m));
+      });
+      byteRow = shipper.row;
+      plugin.rowSink = shipper.storedRow;
+    }
+    decoder.process(rec);
+    shipper.recordEnd();
+  });
+  if (shipper.shipping) shipper.flush();
+  return { text, stored, records: records.length };
+}
+
+/** Steps over one op of a BytesRowShipper batch (21: a message, 22: a stored change, 20: a record end). */
+function skip(v: DataView, at: number, onStored: () => void): number {
+  const op = v.getUint8(at);
+  if (op === 20) return at + 1;
+  if (op === 21) return at + 17 + v.getUint32(at + 13, true);
+  onStored();
+  return at + 38 + Math.max(0, v.getInt32(at + 30, true)) + Math.max(0, v.getInt32(at + 34, true));
+}
+
+describe.each(fixtures.filter((f) => f.meta.pgoutputOptions !== undefined).map((f) => [f.id, f] as [string, Fixture]))('pgoutput shipped, %s', (_id, f) => {
+  it('prints the server rows for every answer the fixture holds, shipping from the start, midway and at the end, in batches of any size', () => {
+    let stored = 0;
+    for (const [name, opts] of Object.entries(f.meta.pgoutputOptions!)) {
+      const theirs = server(f, `${name}.tsv`);
+      const one = pgoutputShipped(f, name, opts, undefined);
+      expect(one.text, `${name} on one thread`).toBe(theirs);
+      const n = one.records;
+      for (const run of [...RUNS, { from: Math.floor(n / 3), batchSize: 4096, bytes: true }, { from: n - 1, batchSize: 64, bytes: true }]) {
+        const got = pgoutputShipped(f, name, opts, run);
+        expect(got.text, `${name} ${JSON.stringify(run)}`).toBe(theirs);
+        stored += got.stored;
+      }
+    }
+    // Text answers of changes (not binary) are written on the replaying side.
+    if (server(f, 'pgoutput-v1.tsv').includes('\t\\x49')) expect(stored).toBeGreaterThan(0);
+  });
+});
+
+describe('pgoutput shipped, in another time zone', () => {
+  it('timestamptz values written on the replaying side in the session time zone, as on one thread', () => {
+    const f = fixtures.find((x) => x.id === 'pg16/types-dml')!;
+    const opts = f.meta.pgoutputOptions!['pgoutput-v1']!;
+    const utc = pgoutputShipped(f, 'pgoutput-v1', opts, undefined).text;
+    const one = pgoutputShipped(f, 'pgoutput-v1', opts, undefined, 'Asia/Kolkata').text;
+    expect(one, 'the zone changes the text').not.toBe(utc);
+    const got = pgoutputShipped(f, 'pgoutput-v1', opts, RUNS[0], 'Asia/Kolkata');
+    expect(got.stored).toBeGreaterThan(0);
+    expect(got.text).toBe(one);
+  });
 });

@@ -26,7 +26,8 @@ import type { TextByteSink } from '../reorderbuffer/row-bytes.js';
 import type { OutputPlugin } from '../reorderbuffer/plugin.js';
 import { TestDecodingPlugin } from '../reorderbuffer/testdecoding.js';
 // Types only: the thread's modules are loaded when a run may use it (formatThreadPlan).
-import type { ShippingPlugin } from '../reorderbuffer/ship.js';
+import type { Shipper } from '../reorderbuffer/ship.js';
+import type { BytesRowShipper } from '../reorderbuffer/pgoutput-ship.js';
 import type { FormatThread } from './format-thread.js';
 import type { FormatWorkerData } from './format-worker.js';
 
@@ -98,11 +99,12 @@ ${SQL_FILTER_HELP}  --dsn CONNSTR       decode straight from the server's physic
 ${SLOT_DECODE_HELP}  --memory-limit SIZE logical_decoding_work_mem: above it the largest transactions spill to disk (or are
                       streamed) (default 64MB; units B, kB, MB, GB). 0 streams or spills every change at once,
                       as debug_logical_replication_streaming = immediate does
-  --format-thread auto|on|off  test_decoding's and json's rows formatted on a second thread while the first reads,
-                      decodes and reorders (output the same): auto (default) starts it once 8 MB of WAL were read,
-                      on a machine of two cores or more, reading from folders with output to a file or pipe,
-                      without stream-changes, old-rows or --confirm-every; on starts it at once wherever it can
-                      be used; off keeps one thread
+  --format-thread auto|on|off  rows formatted on a second thread while the first reads, decodes and reorders
+                      (output the same; pgoutput's messages printed there, and those of stored changes of
+                      built-in column types written there): auto (default) starts it once 8 MB of WAL were
+                      read, on a machine of two cores or more, reading from folders with output to a file or
+                      pipe, without --confirm-every (nor, but for pgoutput, stream-changes or old-rows); on
+                      starts it at once wherever it can be used; off keeps one thread
   --spill-dir DIR     where spill files go, in a folder of this run's own (default: FILE.spill beside the state
                       file, or in the temp folder when that folder is read-only); folders of runs that are gone
                       are removed at start, those of running ones never
@@ -324,7 +326,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const pluginName = choice.name;
     const realPlugin = await makePlugin(choice, { major: profile.major, catalog: state.catalog });
     const pgoutput = pluginName === 'pgoutput' ? (realPlugin as PgOutputPlugin) : undefined;
-    // --format-thread: test_decoding's and wal2json's rows formatted on a second thread (see formatThreadPlan).
+    // --format-thread: rows formatted on a second thread (see formatThreadPlan and bytesThreadPlan).
     // How much WAL the folders hold from restart_lsn (to --end): a run too short for the thread loads nothing of it.
     const threadAfter = Number(io.env.PGWAL_FORMAT_THREAD_AFTER) || FORMAT_THREAD_AFTER;
     const walAhead = (): number => {
@@ -335,10 +337,17 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
     const threadMode = p.options.find((o) => o.name === 'format-thread')?.value ?? 'auto';
     if (threadMode !== 'auto' && threadMode !== 'on' && threadMode !== 'off') throw new WalError('invalid-argument', `--format-thread must be auto, on or off, not "${threadMode}"`);
     const streaming = pluginName === 'test_decoding' ? flag('stream-changes', '0') : pgoutput !== undefined && pgoutput.options.streaming !== 'off';
+    // pgoutput's messages are written here and only printed there (bytesThreadPlan): every option goes to the thread.
+    const threadable = pluginName === 'test_decoding' || pluginName === 'json' || pgoutput !== undefined;
+    const autoThread = pgoutput !== undefined || (!streaming && choice.oldRows === undefined);
     const shipping =
-      threadMode !== 'off' && (pluginName === 'test_decoding' || pluginName === 'json') && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (!streaming && choice.oldRows === undefined && os.availableParallelism() > 1 && walAhead() >= threadAfter))
-        ? await formatThreadPlan(realPlugin, () => makePlugin(choice, { major: profile.major, catalog: state.catalog }))
+      threadMode !== 'off' && threadable && streamWal === undefined && archive === undefined && direct && outBytes !== undefined && !hooks.confirmsAsItGoes && (threadMode === 'on' || (autoThread && os.availableParallelism() > 1 && walAhead() >= threadAfter))
+        ? pgoutput !== undefined
+          ? await bytesThreadPlan(realPlugin)
+          : await formatThreadPlan(realPlugin, () => makePlugin(choice, { major: profile.major, catalog: state.catalog }))
         : undefined;
+    // pgoutput's rows once shipped: to the thread instead of bytesRow.
+    let byteRow = bytesRow;
     const plugin = shipping?.plugin ?? realPlugin;
     if (choice.sql?.undo === true && p.options.some((o) => o.name === 'advance')) throw new WalError('invalid-argument', 'undo (--plugin sql -o undo=1) does not consume the slot: drop --advance');
     const decoderOptions: DecoderOptions = {
@@ -363,7 +372,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
         if (direct && pending.length + bytesOut.length >= 65536) flushPending();
       },
       // pgoutput's messages, hexed from the plugin's buffer into bytesOut (no copy, string or row object each).
-      byteSink: (lsn, xid, bytes, n) => bytesRow(lsn, xid, bytes, n),
+      byteSink: (lsn, xid, bytes, n) => byteRow(lsn, xid, bytes, n),
       // test_decoding's and wal2json's change rows, written by the plugin as bytes into bytesOut (no string per row).
       ...(textBytes ? { textByteSink: textRowSink() } : {}),
       timezone: state.timezone,
@@ -480,6 +489,10 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
               shipped = true;
               flushPending();
               shipping!.shipper.ship(thread.post);
+              if (shipping!.rows !== undefined) {
+                byteRow = shipping!.rows.row;
+                pgoutput!.rowSink = shipping!.rows.storedRow;
+              }
             }
             lastRecord = rec.lsn;
             current = rec.endLsn;
@@ -520,6 +533,9 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           }
         } finally {
           thread?.close();
+          // Anything written after (nothing is, today) goes out here, not into a batch nobody sends.
+          byteRow = bytesRow;
+          if (pgoutput !== undefined) pgoutput.rowSink = undefined;
         }
         flushPending();
         endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
@@ -596,6 +612,16 @@ function stopOnSignals(outer: AbortSignal | undefined): { signal: AbortSignal; r
  */
 const FORMAT_THREAD_AFTER = 8 * 1048576;
 
+/** How a run uses the second thread: the plugin to decode with, what ships to the thread, and how to start it. */
+interface ThreadPlan {
+  plugin: OutputPlugin;
+  shipper: Shipper;
+  /** pgoutput's rows, when they are what is shipped. */
+  rows?: BytesRowShipper;
+  spec: FormatWorkerData['plugin'];
+  start: (data: Omit<FormatWorkerData, 'progress' | 'port'>, write: (b: Uint8Array, n: number) => void) => FormatThread;
+}
+
 /**
  * The plugin behind a ShippingPlugin, for --format-thread: its callbacks go to it on this thread until the
  * shipper ships them to a FormatThread (`start`) running a plugin made from `spec` (the options, structured-cloned). Undefined when the
@@ -604,7 +630,7 @@ const FORMAT_THREAD_AFTER = 8 * 1048576;
 async function formatThreadPlan(
   real: OutputPlugin,
   makeProbe: () => Promise<OutputPlugin>,
-): Promise<{ plugin: OutputPlugin; shipper: ShippingPlugin; spec: FormatWorkerData['plugin']; start: (data: Omit<FormatWorkerData, 'progress' | 'port'>, write: (b: Uint8Array, n: number) => void) => FormatThread } | undefined> {
+): Promise<ThreadPlan | undefined> {
   const { FormatThread, formatThreadAvailable } = await import('./format-thread.js');
   if (!formatThreadAvailable()) return undefined;
   const name = real instanceof TestDecodingPlugin ? 'test_decoding' : 'json';
@@ -623,6 +649,28 @@ async function formatThreadPlan(
     start: (data, write) => {
       const thread = new FormatThread(data, write);
       thread.onSpare = (buf) => shipper.giveBack(buf);
+      return thread;
+    },
+  };
+}
+
+/**
+ * pgoutput on the second thread: the plugin stays here (its publications, invalidations and relations sent are
+ * this thread's), its messages go there in batches (BytesRowShipper) to be printed in hex and come back as rows.
+ */
+async function bytesThreadPlan(real: OutputPlugin): Promise<ThreadPlan | undefined> {
+  const { FormatThread, formatThreadAvailable } = await import('./format-thread.js');
+  if (!formatThreadAvailable()) return undefined;
+  const { BytesRowShipper } = await import('../reorderbuffer/pgoutput-ship.js');
+  const rows = new BytesRowShipper();
+  return {
+    plugin: real,
+    shipper: rows,
+    rows,
+    spec: { name: 'pgoutput', options: undefined },
+    start: (data, write) => {
+      const thread = new FormatThread(data, write);
+      thread.onSpare = (buf) => rows.giveBack(buf);
       return thread;
     },
   };

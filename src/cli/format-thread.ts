@@ -1,7 +1,8 @@
-// `pgwal decode`'s second thread for output: test_decoding's and wal2json's rows formatted there while this thread
-// reads, decodes and reorders. Callbacks go there in batches (ShippingPlugin); rows come back in order and are
-// written here, so that stdout, EPIPE and the exit code stay this thread's. This thread never waits on an event:
-// it polls the rows' port and waits on a shared progress counter, so its synchronous decode loop keeps running.
+// `pgwal decode`'s second thread for output: test_decoding's and wal2json's rows formatted there (pgoutput's
+// messages printed, and written for stored changes) while this thread reads, decodes and reorders. Callbacks go
+// there in batches (ShippingPlugin, BytesRowShipper); rows come back in order and are written here, so that
+// stdout, EPIPE and the exit code stay this thread's. This thread never waits on an event: it polls the rows' port
+// and waits on a shared progress counter, so its synchronous decode loop keeps running.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';

@@ -1,11 +1,13 @@
-// The thread `pgwal decode` formats rows on (format-thread.ts starts it): replays the shipped plugin callbacks and
-// sends the rows back as bytes, in order. Every failure is reported as a message (the decoding thread waits on
-// the progress counter, never on an event), including one while this module's imports load.
+// The thread `pgwal decode` formats rows on (format-thread.ts starts it): replays the shipped plugin callbacks (or
+// prints pgoutput's shipped messages in hex) and sends the rows back as bytes, in order. Every failure is reported
+// as a message (the decoding thread waits on the progress counter, never on an event), including one while this
+// module's imports load.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ShipMessage } from '../reorderbuffer/ship.js';
 
 export interface FormatWorkerData {
-  plugin: { name: 'test_decoding' | 'json'; options: unknown };
+  /** pgoutput: its messages come as bytes (BytesRowShipper), printed here as hex lines. */
+  plugin: { name: 'test_decoding' | 'json' | 'pgoutput'; options: unknown };
   major: number;
   withLsn: boolean;
   timezone: string | undefined;
@@ -55,42 +57,45 @@ async function run(): Promise<void> {
   let handle: (m: ShipMessage | FlushMessage | SpareMessage) => void = () => {};
   try {
     const [{ CallbackReplayer }, { OutputBuffer }, { formatLsn }] = await Promise.all([import('../reorderbuffer/ship.js'), import('./output-buffer.js'), import('../lsn.js')]);
-    const plugin =
-      data.plugin.name === 'json'
-        ? new (await import('../reorderbuffer/wal2json.js')).Wal2JsonPlugin(data.plugin.options as never)
-        : new (await import('../reorderbuffer/testdecoding.js')).TestDecodingPlugin(data.plugin.options as never);
     const out = new OutputBuffer();
     let rowAt = 0;
     /** Where the rows of records processed whole end (what is kept when a later one fails). */
     let whole = 0;
     const prefix = (lsn: number, xid: number): string => `${formatLsn(lsn)}\t${xid}\t`;
-    const replayer = new CallbackReplayer(
-      plugin,
-      data.major,
-      {
-        row: (lsn, xid, d) => {
-          if (typeof d === 'string') out.text(data.withLsn ? `${prefix(lsn, xid)}${d}\n` : `${d}\n`);
-          else out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, d.length);
-        },
-        textRows: {
-          start: (lsn, xid) => {
-            rowAt = out.length;
-            if (data.withLsn) out.text(prefix(lsn, xid));
-            return out;
-          },
-          end: () => {
-            out.ensure(1)[out.length++] = 0x0a;
-          },
-          cancel: () => {
-            out.length = rowAt;
-          },
-        },
-        recordEnd: () => {
-          whole = out.length;
-        },
-      },
-      data.timezone,
-    );
+    const recordEnd = (): void => {
+      whole = out.length;
+    };
+    // pgoutput's messages are written on the decoding thread: here only printed. The others' callbacks are replayed.
+    const replayer: { receive(m: ShipMessage): void } =
+      data.plugin.name === 'pgoutput'
+        ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer({ row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd }, data.major, data.timezone)
+        : new CallbackReplayer(
+            data.plugin.name === 'json'
+              ? new (await import('../reorderbuffer/wal2json.js')).Wal2JsonPlugin(data.plugin.options as never)
+              : new (await import('../reorderbuffer/testdecoding.js')).TestDecodingPlugin(data.plugin.options as never),
+            data.major,
+            {
+              row: (lsn, xid, d) => {
+                if (typeof d === 'string') out.text(data.withLsn ? `${prefix(lsn, xid)}${d}\n` : `${d}\n`);
+                else out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, d.length);
+              },
+              textRows: {
+                start: (lsn, xid) => {
+                  rowAt = out.length;
+                  if (data.withLsn) out.text(prefix(lsn, xid));
+                  return out;
+                },
+                end: () => {
+                  out.ensure(1)[out.length++] = 0x0a;
+                },
+                cancel: () => {
+                  out.length = rowAt;
+                },
+              },
+              recordEnd,
+            },
+            data.timezone,
+          );
     // Rows buffers the decoding thread gave back (each is written there, then returned): no new buffer per send.
     const spare: Uint8Array[] = [];
     const send = (): void => {

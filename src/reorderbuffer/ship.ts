@@ -2,13 +2,16 @@
 // replayed there against the real plugin (CallbackReplayer), so that formatting rows takes the second core while
 // the decoding thread reads and reorders. Stored row changes travel as their tuple bytes; relations and types go
 // ahead of the first change that needs them, again whenever the catalog answers with a new object (DDL), so the
-// plugin sees the catalog as of each change, as it would on the decoding thread.
+// plugin sees the catalog as of each change, as it would on the decoding thread. pgoutput, whose plugin reads the
+// catalog's publications and invalidations at every change, stays on the decoding thread instead: its messages,
+// and the stored changes whose messages the other thread can write alone, are shipped (pgoutput-ship.ts).
 import { WalError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation, SchemaChange } from './catalog.js';
 import { storedDataLength, StoredRowChange } from './change.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowAction, RowChange, TruncateChange } from './plugin.js';
 import type { TextRowBytes } from './row-bytes.js';
+import type { RowTarget } from './pgoutput-rows.js';
 import { BytesValue, type RawValue } from './tuple.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 
@@ -17,6 +20,8 @@ export type ShipMessage =
   | { t: 'batch'; buf: Uint8Array; length: number }
   | { t: 'relation'; relation: DecoderRelation }
   | { t: 'types'; types: TypeInfo[] }
+  /** pgoutput: how the stored changes named by `id` are written (a RowTarget, without its plan: pgoutput-ship.ts). */
+  | { t: 'rowTarget'; id: number; target: RowTarget }
   /** A callback whose change is not stored bytes (TOAST values filled in), or a schema change: cloned. */
   | { t: 'call'; op: number; lsn: Lsn; xid: number; changeXid: number; txn: ReorderTxn | undefined; change: unknown };
 
@@ -40,10 +45,10 @@ const OP_STREAM_CHANGE = 17;
 const OP_STREAM_TRUNCATE = 18;
 const OP_STREAM_MESSAGE = 19;
 /** The end of a record whose decoding made callbacks (one byte, no context). */
-const OP_RECORD_END = 20;
+export const OP_RECORD_END = 20;
 
-const ACTIONS: readonly RowAction[] = ['INSERT', 'UPDATE', 'DELETE'];
-const ACTION_CODE: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2 };
+export const ACTIONS: readonly RowAction[] = ['INSERT', 'UPDATE', 'DELETE'];
+export const ACTION_CODE: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2 };
 
 // ReorderTxn's optional fields, as bits.
 const T_ORIGIN_LSN = 1;
@@ -56,7 +61,7 @@ const T_STREAMED_TRUE = 32;
 const T_SAME = 0xff;
 
 /** Outputs whose value names other types than the column's own closure (a regtype's OID, a record's type). */
-const DYNAMIC_OUTPUTS = new Set(['regtypeout', 'multirange_out', 'anyarray_out', 'anycompatiblearray_out']);
+export const DYNAMIC_OUTPUTS = new Set(['regtypeout', 'multirange_out', 'anyarray_out', 'anycompatiblearray_out']);
 /** Built-in types a plugin looks up besides its columns' (wal2json's commit timestamps). */
 const ALWAYS_TYPES = [1184];
 
@@ -73,14 +78,14 @@ interface ColumnTypes {
 }
 
 /** What a callback's context says on the decoding thread, as the replaying thread needs it. */
-type Ctx = OutputContext & { lsn: Lsn; xid: number; changeXid: number };
+export type Ctx = OutputContext & { lsn: Lsn; xid: number; changeXid: number };
 
 /**
  * The decoding thread's side: an OutputPlugin with the callbacks `real` has, each written into a batch that goes
  * to `post` when full or at `flush` (once `ship` was called; before, each goes to `real` on this thread). `real` answers the filters (origin, prepare), which are the options' alone,
  * and finds the types a row names in its values (a second instance: its output is dropped).
  */
-export class ShippingPlugin {
+export class ShippingPlugin implements Shipper {
   readonly plugin: OutputPlugin;
   private buf: Uint8Array;
   private view: DataView;
@@ -697,4 +702,13 @@ export class CallbackReplayer {
       }
     }
   }
+}
+
+/** What the CLI's loop drives on the decoding thread, whatever is shipped (callbacks or rows). */
+export interface Shipper {
+  ship(post: (m: ShipMessage, transfer?: ArrayBuffer[]) => void): void;
+  recordEnd(): void;
+  flush(): void;
+  giveBack(buf: Uint8Array): void;
+  readonly shipping: boolean;
 }

@@ -2,6 +2,7 @@
 // test-build/cli-PID/ as tsup lays out dist/cli/ (main.js the loader of src/cli/bin.ts, pgwal.js the CLI, the format
 // thread's module, all CommonJS), so it starts in a fraction of tsx's time and is always current. It has no code
 // cache: the loader's path without one is the one tested here.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,4 +37,16 @@ export function cliBundle(): string {
   fs.writeFileSync(path.join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
   built = path.join(outdir, 'main.js');
   return built;
+}
+
+/** Runs the bundled CLI as a process (the format thread needs its module beside the CLI's): exit code and output. */
+export function runCliProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
