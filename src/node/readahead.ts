@@ -6,7 +6,8 @@
 // The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import { newBootWorker, takeBootedWorker } from './readahead-boot.js';
 import type { CrcVerified, VouchedRun } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
 import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
@@ -121,20 +122,15 @@ function start(): boolean {
     claims = new Int32Array(new SharedArrayBuffer(4 * RING_SLOTS));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
     const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables); const check = (${makeWindowCheck.toString()})(crc);`;
-    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check);`, {
-      eval: true,
-      workerData: { port: channel.port2, posted, claims, window: WINDOW_MAX, ringSlots: RING_SLOTS },
-      transferList: [channel.port2],
-      // Not piped to process.stdout / stderr: making those puts a pipe on fd 1 (or 2, when `2>&1`) into
-      // non-blocking mode, and the CLI's synchronous writes would wait out a full pipe in sleeps. It prints nothing.
-      stdout: true,
-      stderr: true,
+    // The thread may be up already (bootReadAhead: the CLI started it while loading); its code comes as a message.
+    const w = takeBootedWorker() ?? newBootWorker();
+    worker = w;
+    w.on('error', () => {
+      if (worker === w) worker = undefined;
     });
-    // Never keeps the process alive; a dead worker's jobs are waited out by take(), then read by the caller.
-    worker.unref();
-    worker.on('error', () => {
-      worker = undefined;
-    });
+    const data = { port: channel.port2, posted, claims, window: WINDOW_MAX, ringSlots: RING_SLOTS };
+    w.postMessage({ source: `${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check, data);`, data }, [channel.port2]);
+    // A dead worker's jobs are waited out by take(), then read by the caller.
     port = channel.port1;
     port.unref();
     // The ring may exist already: this thread reads its own first window into it before any read-ahead.
@@ -854,8 +850,9 @@ function workerMain(
   wasm: WasmCrc32c | undefined,
   makeWasm: typeof makeWasmCrc32c,
   check: ReturnType<typeof makeWindowCheck>,
+  data: { port: import('node:worker_threads').MessagePort; posted: Int32Array; claims: Int32Array; window: number; ringSlots: number },
 ): void {
-  const { window: WINDOW, ringSlots } = wt.workerData as { window: number; ringSlots: number };
+  const { window: WINDOW, ringSlots } = data;
   const RING_DATA = ringSlots * WINDOW;
   function read(file: string, offset: number, b: Uint8Array): number {
     const fd = fs.openSync(file, 'r');
@@ -880,7 +877,7 @@ function workerMain(
   let ringWasm: WasmCrc32c | undefined;
   let ringBytes: Uint8Array | undefined;
 
-  const { port, posted, claims } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array; claims: Int32Array };
+  const { port, posted, claims } = data;
   type Job = { id: number; file: string; offset: number; lsn: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
   // Views of a job's result buffer (see resultBytes): CRC bits, then the run.
   const bitsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, 0, Math.max(8, length / 64) / 4);
