@@ -11,7 +11,28 @@ export interface WasmCrc32c {
   crc: (start: number, end: number, seed: number) => number;
   /** The CRC a WAL record of `totalLength` bytes at `start` should carry: its body, then its header up to xl_crc. */
   record: (start: number, totalLength: number) => number;
+  /**
+   * The read-ahead's walk over the records of one page (walkRecords below): from window offset `off` of the window
+   * at `base`, on while each record lies within its page and passes every check; returns where it stopped.
+   */
+  walk: (base: number, off: number, len: number, open: number, lsnLo: number, lsnHi: number, scratch: number) => number;
+  /** Where this thread's scratch area (WALK_*) lies in memory: WASM_SCRATCH_BYTES from there are walk's. */
+  scratch: number;
 }
+
+/** Bytes of one thread's scratch area for walk: its state, the window's CRC bits, the statistics and their keys. */
+export const WASM_SCRATCH_BYTES = 2 * 65536;
+/** Offsets in the scratch area: run count (i32), last LSN (i64), run's last, next, end (i32), keys in use (i32). */
+export const WALK_COUNT = 0;
+export const WALK_LAST_LSN = 8;
+export const WALK_RUN_LAST = 16;
+export const WALK_RUN_NEXT = 20;
+export const WALK_RUN_END = 24;
+export const WALK_USED_N = 28;
+/** The window's CRC bits (one per 8-byte offset of a 2 MB window), the statistics table, the keys in use. */
+export const WALK_BITS = 64;
+export const WALK_TABLE = WALK_BITS + 32768;
+export const WALK_USED = WALK_TABLE + 256 * 16 * 3 * 4;
 
 /** The little of the WebAssembly API used here (the core compiles without DOM or runtime-specific types). */
 interface WebAssemblyApi {
@@ -27,8 +48,9 @@ export const WASM_CRC_TABLE_BYTES = 16 * 256 * 4;
  * With `shared` (a shared WebAssembly.Memory of at least TABLE_BYTES + dataBytes), the module works in that memory
  * instead of one of its own, so threads holding it see the same bytes.
  * Self-contained on purpose (the read-ahead worker runs its source text): it refers to nothing outside itself.
+ * `scratch`: where walk's scratch area lies (the caller keeps WASM_SCRATCH_BYTES there within the memory, apart from data).
  */
-export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: { readonly buffer: ArrayBufferLike }): WasmCrc32c | undefined {
+export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: { readonly buffer: ArrayBufferLike }, scratch = 0): WasmCrc32c | undefined {
   const TABLE = 16 * 256 * 4;
   const uleb = (n: number): number[] => {
     const out: number[] = [];
@@ -118,18 +140,148 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   // record(start, totalLength) = crc(start, start + 20, crc(start + 24, start + totalLength, 0)): one call per record.
   const CALL = 0x10;
   const recordBody = [0, GET, 0, GET, 0, CONST, 20, ADD, GET, 0, CONST, 24, ADD, GET, 0, GET, 1, ADD, CONST, 0, CALL, 0, CALL, 0, END];
+
+  // decodeCheck(a, total): DecodeXLogRecord's checks of the record at `a` of `total` bytes, all at hand (as
+  // makeWindowCheck's decodeCheck with avail = total, which never runs past the record): its image bytes, or -1.
+  // params 0 a, 1 total; locals 2 ptr, 3 remaining, 4 haveRel, 5 maxBlockId, 6 fpi, 7 id, 8 flags, 9 dataLength,
+  // 10 imageLength, 11 holeOffset, 12 bimgInfo, 13 holeLength, 14 compressed, 15 hasHole (i32); 16 datatotal (i64).
+  const I64_EXTEND_U = 0xad, I64_ADD = 0x7c, I64_EQ = 0x51, I64_GT_S = 0x55, I64_LOAD32U = 0x35, I64_LOAD = 0x29, I64_NE = 0x52;
+  const I64_SHL = 0x86, I64_OR = 0x84, I64_CONST = 0x42;
+  const IF = 0x04, ELSE = 0x05, RETURN = 0x0f, TEE = 0x22, EQZ = 0x45, EQ = 0x46, NE = 0x47, LT_U = 0x49, GT_U = 0x4b, LE_S = 0x4c, LE_U = 0x4d, GT_S = 0x4a, OR = 0x72;
+  const LOAD16U = 0x2f, I32_STORE = 0x36, I64_STORE = 0x37;
+  const d: number[] = [];
+  const e = (...b: number[]): void => void d.push(...b);
+  const c32 = (n: number): void => e(CONST, ...sleb(n));
+  const fail = (): void => e(CONST, ...sleb(-1), RETURN);
+  // if (local < n) return -1
+  const need = (n: number): void => {
+    e(GET, 3, CONST, ...sleb(n), LT_U, IF, VOID);
+    fail();
+    e(END);
+  };
+  // ptr += n; remaining -= n
+  const skip = (n: number): void => e(GET, 2, CONST, ...sleb(n), ADD, SET, 2, GET, 3, CONST, ...sleb(n), SUB, SET, 3);
+  e(GET, 0, CONST, 24, ADD, SET, 2, GET, 1, CONST, 24, SUB, SET, 3, CONST, ...sleb(-1), SET, 5);
+  e(BLOCK, VOID, LOOP, VOID);
+  // while (remaining > datatotal)
+  e(GET, 3, I64_EXTEND_U, GET, 16, I64_GT_S, EQZ, BR_IF, 1);
+  need(1);
+  e(GET, 2, LOAD8U, 0, 0, SET, 7);
+  skip(1);
+  e(GET, 7, CONST, ...sleb(255), EQ, IF, VOID); // XLR_BLOCK_ID_DATA_SHORT
+  need(1);
+  e(GET, 16, GET, 2, LOAD8U, 0, 0, I64_EXTEND_U, I64_ADD, SET, 16);
+  skip(1);
+  e(BR, 2, END);
+  e(GET, 7, CONST, ...sleb(254), EQ, IF, VOID); // XLR_BLOCK_ID_DATA_LONG
+  need(4);
+  e(GET, 16, GET, 2, I64_LOAD32U, 0, 0, I64_ADD, SET, 16);
+  skip(4);
+  e(BR, 2, END);
+  e(GET, 7, CONST, ...sleb(253), EQ, IF, VOID); // XLR_BLOCK_ID_ORIGIN
+  need(2);
+  skip(2);
+  e(BR, 1, END);
+  e(GET, 7, CONST, ...sleb(252), EQ, IF, VOID); // XLR_BLOCK_ID_TOPLEVEL_XID
+  need(4);
+  skip(4);
+  e(BR, 1, END);
+  e(GET, 7, CONST, 32, GT_U, IF, VOID), fail(), e(END);
+  // a block reference: ids in increasing order
+  e(GET, 7, GET, 5, LE_S, IF, VOID), fail(), e(END);
+  e(GET, 7, SET, 5);
+  need(3);
+  e(GET, 2, LOAD8U, 0, 0, SET, 8, GET, 2, LOAD16U, 0, 1, SET, 9);
+  skip(3);
+  // BKPBLOCK_HAS_DATA with no data, or data without it
+  e(GET, 8, CONST, 0x20, AND, EQZ, GET, 9, EQZ, NE, IF, VOID), fail(), e(END);
+  e(GET, 16, GET, 9, I64_EXTEND_U, I64_ADD, SET, 16);
+  e(GET, 8, CONST, 0x10, AND, IF, VOID); // BKPBLOCK_HAS_IMAGE
+  need(5);
+  e(GET, 2, LOAD16U, 0, 0, SET, 10, GET, 2, LOAD16U, 0, 2, SET, 11, GET, 2, LOAD8U, 0, 4, SET, 12, CONST, 0, SET, 13);
+  skip(5);
+  e(GET, 12, CONST, 0x1c, AND, SET, 14, GET, 12, CONST, 1, AND, SET, 15);
+  e(GET, 14, IF, VOID, GET, 15, IF, VOID);
+  need(2);
+  e(GET, 2, LOAD16U, 0, 0, SET, 13);
+  skip(2);
+  e(END, ELSE, CONST, ...sleb(8192), GET, 10, SUB, SET, 13, END);
+  e(GET, 16, GET, 10, I64_EXTEND_U, I64_ADD, SET, 16, GET, 6, GET, 10, ADD, SET, 6);
+  // the image's hole and compression as the server checks them
+  e(GET, 15, IF, VOID, GET, 11, EQZ, GET, 13, EQZ, OR, GET, 10, CONST, ...sleb(8192), EQ, OR, IF, VOID), fail(), e(END);
+  e(ELSE, GET, 11, GET, 13, OR, IF, VOID), fail(), e(END);
+  e(GET, 14, EQZ, GET, 10, CONST, ...sleb(8192), NE, AND, IF, VOID), fail(), e(END, END);
+  e(GET, 14, IF, VOID, GET, 10, CONST, ...sleb(8192), EQ, IF, VOID), fail(), e(END, END);
+  e(END); // HAS_IMAGE
+  e(GET, 8, CONST, ...sleb(0x80), AND, EQZ, IF, VOID); // not BKPBLOCK_SAME_REL: a RelFileLocator follows
+  need(12);
+  skip(12);
+  e(CONST, 1, SET, 4);
+  e(ELSE, GET, 4, EQZ, IF, VOID), fail(), e(END, END);
+  need(4);
+  skip(4);
+  e(BR, 0, END, END); // loop
+  e(GET, 3, I64_EXTEND_U, GET, 16, I64_EQ, IF, 0x7f, GET, 6, ELSE, CONST, ...sleb(-1), END, END);
+  const decodeBody = [2, 14, 0x7f, 1, 0x7e, ...d];
+
+  // walk(base, off, len, open, lsnLo, lsnHi, scratch): the records from window offset `off` of the window at
+  // `base` (`len` bytes) that lie within their page, whose CRC matches, that are no XLOG_SWITCH, and, with `open`,
+  // that continue the run (its first record is the caller's), pass DecodeXLogRecord's checks and chain their
+  // prev-links: each marked in the scratch area's bits, counted in the run and its statistics there. Returns the
+  // offset of the first record it left to the caller (one starting a page or spanning pages, or one failing a check:
+  // the caller makes its checks again and goes on as it would have).
+  // params 0 base, 1 off, 2 len, 3 open, 4 lsnLo, 5 lsnHi, 6 scratch; locals 7 a, 8 tot, 9 next, 10 info, 11 rmid,
+  // 12 fpi, 13 k, 14 count, 15 t (i32); 16 lsn, 17 lastLsn (i64).
+  const w: number[] = [];
+  const f = (...b: number[]): void => void w.push(...b);
+  f(GET, 5, I64_EXTEND_U, I64_CONST, 32, I64_SHL, GET, 4, I64_EXTEND_U, I64_OR, SET, 16);
+  f(GET, 6, LOAD, 2, ...uleb(0), SET, 14, GET, 6, I64_LOAD, 3, ...uleb(8), SET, 17);
+  f(BLOCK, VOID, LOOP, VOID);
+  f(GET, 1, CONST, 24, ADD, GET, 2, GT_S, BR_IF, 1);
+  f(GET, 1, CONST, ...sleb(8191), AND, TEE, 15, EQZ, BR_IF, 1);
+  f(GET, 0, GET, 1, ADD, TEE, 7, LOAD, 2, 0, TEE, 8, CONST, 24, LT_U, BR_IF, 1);
+  f(GET, 8, CONST, ...sleb(8192), GET, 15, SUB, GT_U, BR_IF, 1);
+  f(GET, 7, GET, 8, CALL, 1, GET, 7, LOAD, 2, 20, NE, BR_IF, 1);
+  f(GET, 7, LOAD8U, 0, 16, SET, 10, GET, 7, LOAD8U, 0, 17, SET, 11);
+  // XLOG_SWITCH
+  f(GET, 11, EQZ, GET, 10, CONST, ...sleb(0xf0), AND, CONST, ...sleb(0x40), EQ, AND, BR_IF, 1);
+  f(GET, 1, GET, 8, CONST, 7, ADD, CONST, ...sleb(-8), AND, ADD, SET, 9);
+  f(GET, 3, IF, VOID);
+  f(GET, 14, EQZ, BR_IF, 2);
+  // a known resource manager, the prev-link chained, DecodeXLogRecord's checks
+  f(GET, 11, CONST, 21, GT_U, GET, 11, CONST, ...sleb(128), LT_U, AND, BR_IF, 2);
+  f(GET, 7, I64_LOAD, 3, 8, GET, 17, I64_NE, BR_IF, 2);
+  f(GET, 7, GET, 8, CALL, 2, TEE, 12, CONST, 0, LT_S, BR_IF, 2);
+  f(GET, 14, CONST, 1, ADD, SET, 14, GET, 16, GET, 1, I64_EXTEND_U, I64_ADD, SET, 17);
+  // the statistics: table entry k = rmid << 4 | info >> 4 at scratch + WALK_TABLE + 12k; a new key is listed
+  f(GET, 6, CONST, ...sleb(32768 + 64), ADD, GET, 11, CONST, 4, SHL, GET, 10, CONST, 4, SHR_U, OR, TEE, 13, CONST, 12, 0x6c, ADD, SET, 15);
+  f(GET, 15, LOAD, 2, 0, EQZ, IF, VOID);
+  f(GET, 6, GET, 6, LOAD, 2, 28, TEE, 7, CONST, 2, SHL, ADD, GET, 13, I32_STORE, 2, ...uleb(32768 + 64 + 256 * 16 * 3 * 4));
+  f(GET, 6, GET, 7, CONST, 1, ADD, I32_STORE, 2, 28);
+  f(GET, 0, GET, 1, ADD, SET, 7, END);
+  f(GET, 15, GET, 15, LOAD, 2, 0, CONST, 1, ADD, I32_STORE, 2, 0);
+  f(GET, 15, GET, 15, LOAD, 2, 4, GET, 8, GET, 12, SUB, ADD, I32_STORE, 2, 4);
+  f(GET, 15, GET, 15, LOAD, 2, 8, GET, 12, ADD, I32_STORE, 2, 8);
+  f(GET, 6, GET, 1, I32_STORE, 2, 16, GET, 6, GET, 9, I32_STORE, 2, 20, GET, 6, GET, 1, GET, 8, ADD, I32_STORE, 2, 24);
+  f(END);
+  // its bit: word off >>> 8, bit (off >>> 3) & 31
+  f(GET, 6, GET, 1, CONST, 8, SHR_U, CONST, 2, SHL, ADD, TEE, 15, GET, 15, LOAD, 2, 64, CONST, 1, GET, 1, CONST, 3, SHR_U, SHL, OR, I32_STORE, 2, 64);
+  f(GET, 9, SET, 1, BR, 0, END, END);
+  f(GET, 6, GET, 14, I32_STORE, 2, 0, GET, 6, GET, 17, I64_STORE, 3, 8, GET, 1, END);
+  const walkBody = [2, 9, 0x7f, 2, 0x7e, ...w];
+
   const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
   const str = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const pages = Math.ceil((TABLE + dataBytes) / 65536);
   const bytes = new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [2, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]),
+    ...section(1, [3, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 1, 0x7f, 0x60, 7, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
     // A shared memory is imported (limits flag 3: shared, with a maximum); otherwise the module has its own.
     ...(shared === undefined ? [] : section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)])),
-    ...section(3, [2, 0, 1]),
+    ...section(3, [4, 0, 1, 1, 2]),
     ...(shared === undefined ? section(5, [1, 0, ...uleb(pages)]) : []),
-    ...section(7, [3, ...str('crc'), 0x00, 0, ...str('record'), 0x00, 1, ...str('mem'), 0x02, 0]),
-    ...section(10, [2, ...uleb(body.length), ...body, ...uleb(recordBody.length), ...recordBody]),
+    ...section(7, [4, ...str('crc'), 0x00, 0, ...str('record'), 0x00, 1, ...str('walk'), 0x00, 3, ...str('mem'), 0x02, 0]),
+    ...section(10, [4, ...uleb(body.length), ...body, ...uleb(recordBody.length), ...recordBody, ...uleb(decodeBody.length), ...decodeBody, ...uleb(walkBody.length), ...walkBody]),
   ]);
   const api = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   if (api === undefined) return undefined;
@@ -138,8 +290,9 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
     const memory = instance.exports.mem as WasmCrc32c['memory'];
     const crc = instance.exports.crc as WasmCrc32c['crc'];
     const record = instance.exports.record as WasmCrc32c['record'];
+    const walk = instance.exports.walk as WasmCrc32c['walk'];
     new Int32Array(memory.buffer, 0, 16 * 256).set(tables);
-    return { memory, crc, record };
+    return { memory, crc, record, walk, scratch };
   } catch {
     return undefined;
   }
