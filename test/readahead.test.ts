@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/lsn.js';
 import { DirectorySource } from '../src/node/directory.js';
-import { readWindowInRing, releaseWindow, waitForReadAhead, WINDOW_MAX } from '../src/node/readahead.js';
+import { makeWindowCheck, readWindowInRing, releaseWindow, waitForReadAhead, WINDOW_MAX } from '../src/node/readahead.js';
+import { makeCrc32c } from '../src/xlogreader/crc32c.js';
+import { makeWasmCrc32c, WASM_CRC_TABLE_BYTES, WASM_SCRATCH_BYTES } from '../src/xlogreader/crc32c-wasm.js';
 import type { EndOfWal } from '../src/xlogreader/reader.js';
 import { XLogReader } from '../src/xlogreader/reader.js';
 import { readRecordsSync, type SourceBytes, type SourceMiss, type SyncPageSource } from '../src/xlogreader/source.js';
@@ -255,4 +257,136 @@ describe('windows inside a segment', () => {
       }
     });
   }
+});
+
+describe('the window check in WebAssembly (walk)', () => {
+  // The records within a page go through crc32c-wasm.ts's walk when the window lies in a module's memory; the JS
+  // check alone (JS CRC-32C) must give the same CRC bits, run and statistics for every window, damaged or not.
+  const crc = makeCrc32c();
+  const TABLE = WASM_CRC_TABLE_BYTES;
+  const wasm = makeWasmCrc32c(WINDOW_MAX + WASM_SCRATCH_BYTES, crc.tables, undefined, TABLE + WINDOW_MAX)!;
+  const memory = new Uint8Array(wasm.memory.buffer);
+  const jsCheck = makeWindowCheck(crc);
+  const wasmCheck = makeWindowCheck(crc);
+  const outcome = (len: number) => ({ bits: new Int32Array(Math.max(8, len / 64) / 4), run: new Float64Array(8), stats: new Int32Array(1 + 4 * 128) });
+  function both(window: Uint8Array, lsn: number, segmentStart: boolean) {
+    const len = window.length;
+    const js = outcome(len);
+    jsCheck(window, len, js.bits, undefined, lsn, segmentStart, js.run, js.stats);
+    memory.set(window, TABLE);
+    const w = outcome(len);
+    wasmCheck(memory.subarray(TABLE, TABLE + len), len, w.bits, wasm, lsn, segmentStart, w.run, w.stats);
+    return { js: { bits: Array.from(js.bits), run: Array.from(js.run), stats: Array.from(js.stats) }, w: { bits: Array.from(w.bits), run: Array.from(w.run), stats: Array.from(w.stats) } };
+  }
+  const windows = listFixtures()
+    .filter((f) => f.meta.major === 15 || f.meta.major === 18)
+    .flatMap((f) =>
+      f.meta.segments.flatMap((seg) => {
+        const bytes = readSegment(f, seg);
+        const segno = parseInt(seg.slice(8, 16), 16) * 0x100 + parseInt(seg.slice(16), 16);
+        const out: { id: string; bytes: Uint8Array; lsn: number; segmentStart: boolean }[] = [];
+        for (let off = 0; off < bytes.length; off += WINDOW_MAX)
+          out.push({ id: `${f.id} ${seg}+${off}`, bytes: bytes.subarray(off, Math.min(bytes.length, off + WINDOW_MAX)), lsn: segno * f.meta.walSegmentSize + off, segmentStart: off === 0 });
+        return out;
+      }),
+    );
+
+  it('gives the JS check\'s bits, run and statistics on every window of the PostgreSQL 15 and 18 fixtures', () => {
+    expect(windows.length).toBeGreaterThan(20);
+    let runs = 0;
+    for (const { id, bytes, lsn, segmentStart } of windows) {
+      const { js, w } = both(new Uint8Array(bytes), lsn, segmentStart);
+      expect(w, id).toEqual(js);
+      if (js.run[0]! > 1) runs++;
+    }
+    expect(runs).toBeGreaterThan(10);
+  });
+
+  /**
+   * The bytes of a record DecodeXLogRecord's checks read (walking its block headers as it does), each with values
+   * to try: block ids (XLR_BLOCK_ID_*, out of order, past 32), the
+   * BKPBLOCK_* flags, data lengths of 0 and not, image lengths and holes around BLCKSZ, BKPIMAGE_* bits.
+   */
+  function checkedFields(b: Uint8Array, at: number, tot: number): [number, number[]][] {
+    const out: [number, number[]][] = [];
+    let p = at + 24;
+    const end = at + tot;
+    let last = -1;
+    while (p + 1 <= end) {
+      const id = b[p]!;
+      out.push([p, [0, last < 0 ? 0 : last, 32, 33, 0xfc, 0xfd, 0xfe, 0xff]]);
+      if (id === 0xff) {
+        out.push([p + 1, [0, 1, b[p + 1]! + 1, 255]]);
+        break;
+      }
+      if (id === 0xfe || id > 32) break;
+      if (id === 0xfd || id === 0xfc) {
+        p += id === 0xfd ? 3 : 5;
+        continue;
+      }
+      last = id;
+      const flags = b[p + 1]!;
+      out.push([p + 1, [flags ^ 0x20, flags ^ 0x10, flags ^ 0x80, flags | 0x80, flags & 0x7f]]);
+      out.push([p + 2, [0, 1]], [p + 3, [0, 1]]);
+      p += 4;
+      if (flags & 0x10) {
+        out.push([p, [0, 1, 0xff]], [p + 1, [0, 0x1f, 0x20]], [p + 2, [0, 1]], [p + 3, [0, 1]]);
+        const info = b[p + 4]!;
+        out.push([p + 4, [info ^ 0x01, info ^ 0x04, info ^ 0x08, info ^ 0x10, info | 0x02]]);
+        p += 5 + ((info & 0x1c) !== 0 && (info & 0x01) !== 0 ? 2 : 0);
+      }
+      p += (flags & 0x80 ? 0 : 12) + 4;
+    }
+    return out;
+  }
+  it('gives the same with one record within a page changed (its CRC made right again), 2000 times', () => {
+    let seed = 7;
+    // xorshift32 (an LCG's low bits repeat with a short period)
+    const rand = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
+    let changedRun = 0;
+    for (let t = 0; t < 2000; t++) {
+      const { id, bytes, lsn, segmentStart } = withRuns[rand(withRuns.length)]!;
+      const b = new Uint8Array(bytes);
+      const before = both(b, lsn, segmentStart).js;
+      // the records within a page it vouched for
+      const starts: number[] = [];
+      for (let i = 0; i < before.bits.length * 32; i++) {
+        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
+        const at = i * 8;
+        const tot = b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+        if ((at & 8191) + tot <= 8192) starts.push(at);
+      }
+      const at = starts[1 + rand(starts.length - 1)]!;
+      const tot = b[at]! | (b[at + 1]! << 8);
+      // mostly a field DecodeXLogRecord checks (found as it reads them), set to a value on either side of a check;
+      // else a byte of the header (never xl_crc itself) or xl_tot_len, or one after the block headers
+      const targets = checkedFields(b, at, tot);
+      for (let n = 1 + rand(2); n > 0; n--) {
+        const r = rand(8);
+        if (r === 0) {
+          b[at + 17] = [0, 21, 22, 127, 128, 255][rand(6)]!; // xl_rmid around the known ones
+        } else if (r > 1 && targets.length > 0) {
+          const [p, values] = targets[rand(targets.length)]!;
+          b[p] = values[rand(values.length)]!;
+        } else {
+          let p = at + 4 + rand(Math.min(tot - 4, 96));
+          if (p >= at + 20 && p < at + 24) p = at + rand(4);
+          b[p] = rand(2) === 0 ? rand(256) : b[p]! ^ (1 << rand(8));
+        }
+      }
+      const tot2 = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      if (tot2 >= 24 && (at & 8191) + tot2 <= 8192) new DataView(b.buffer).setUint32(at + 20, crc.record(b, at, tot2), true);
+      const { js, w } = both(b, lsn, segmentStart);
+      expect(w, `${id} record at ${at}`).toEqual(js);
+      if (js.run[0] !== before.run[0]) changedRun++;
+    }
+    // the changes reached the checks past the CRC often enough
+    expect(changedRun).toBeGreaterThan(200);
+  });
 });
