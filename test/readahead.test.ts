@@ -260,8 +260,9 @@ describe('windows inside a segment', () => {
 });
 
 describe('the window check in WebAssembly (walk)', () => {
-  // The records within a page go through crc32c-wasm.ts's walk when the window lies in a module's memory; the JS
-  // check alone (JS CRC-32C) must give the same CRC bits, run and statistics for every window, damaged or not.
+  // The records go through crc32c-wasm.ts's walk when the window lies in a module's memory (but those it leaves to
+  // the JS); the JS check alone (JS CRC-32C) must give the same CRC bits, run and statistics for every window,
+  // damaged or not.
   const crc = makeCrc32c();
   const TABLE = WASM_CRC_TABLE_BYTES;
   const wasm = makeWasmCrc32c(WINDOW_MAX + WASM_SCRATCH_BYTES, crc.tables, undefined, TABLE + WINDOW_MAX)!;
@@ -339,6 +340,66 @@ describe('the window check in WebAssembly (walk)', () => {
     }
     return out;
   }
+  it('gives the same with a record spanning pages changed: a continuation page header, or its headers (CRC made right), 1500 times', () => {
+    let seed = 11;
+    const rand = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
+    let changedRun = 0;
+    let tried = 0;
+    for (let t = 0; t < 1500; t++) {
+      const { id, bytes, lsn, segmentStart } = withRuns[rand(withRuns.length)]!;
+      const b = new Uint8Array(bytes);
+      const view = new DataView(b.buffer);
+      const before = both(b, lsn, segmentStart).js;
+      // the records spanning pages it vouched for, with their header in the first piece and all pages in the window
+      const spans: number[] = [];
+      for (let i = 0; i < before.bits.length * 32; i++) {
+        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
+        const at = i * 8;
+        const tot = view.getUint32(at, true);
+        if ((at & 8191) + tot > 8192 && 8192 - (at & 8191) >= 24) spans.push(at);
+      }
+      if (spans.length === 0) continue;
+      tried++;
+      const at = spans[rand(spans.length)]!;
+      const tot = view.getUint32(at, true);
+      // its pieces: [window offset, length]
+      const pieces: [number, number][] = [[at, 8192 - (at & 8191)]];
+      for (let got = pieces[0]![1], page = at - (at & 8191) + 8192; got < tot; page += 8192) {
+        const n = Math.min(tot - got, 8192 - 24);
+        pieces.push([page + 24, n]);
+        got += n;
+      }
+      if (rand(2) === 0) {
+        // a continuation page's header: magic, info, timeline, page address, remaining length
+        const page = pieces[1 + rand(pieces.length - 1)]![0] - 24;
+        const field = [0, 1, 2, 4, 8, 12, 16, 17][rand(8)]!;
+        b[page + field] = field === 2 ? [0, 1, 2, 3, 4, 5, 8, 9, 0x11][rand(9)]! : b[page + field]! ^ (1 << rand(8));
+      } else {
+        const targets = checkedFields(b, at, Math.min(tot, pieces[0]![1]));
+        if (rand(4) === 0 || targets.length === 0) b[at + 17] = [0, 21, 22, 127, 128, 255][rand(6)]!;
+        else {
+          const [p, values] = targets[rand(targets.length)]!;
+          b[p] = values[rand(values.length)]!;
+        }
+        // the CRC over the pieces: the body after xl_crc, then the header up to it
+        let c = 0;
+        for (const [i, [o, n]] of pieces.entries()) c = crc.range(b, i === 0 ? o + 24 : o, o + n, c);
+        view.setUint32(at + 20, crc.range(b, at, at + 20, c) >>> 0, true);
+      }
+      const { js, w } = both(b, lsn, segmentStart);
+      expect(w, `${id} record at ${at}`).toEqual(js);
+      if (js.run[0] !== before.run[0]) changedRun++;
+    }
+    expect(tried).toBeGreaterThan(1000);
+    expect(changedRun).toBeGreaterThan(300);
+  });
+
   it('gives the same with one record within a page changed (its CRC made right again), 2000 times', () => {
     let seed = 7;
     // xorshift32 (an LCG's low bits repeat with a short period)

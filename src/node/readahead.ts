@@ -753,8 +753,9 @@ export function makeWindowCheck(
     let bits = out;
     let off = firstRecord(b, len);
     if (off < 0) return;
-    // The records within a page go through the WebAssembly walk when there is one; the JS below takes the rest
-    // (records starting a page or spanning pages, the run's first, any failing a check) one at a time.
+    // The records go through the WebAssembly walk when there is one; the JS below takes the rest (records starting
+    // a page, the run's first, any failing a check, a spanning one whose headers do not lie in its first piece)
+    // one at a time.
     const wasm = active;
     const sc = wasm === undefined ? 0 : wasm.scratch >> 2;
     table = ownTable;
@@ -792,7 +793,7 @@ export function makeWindowCheck(
         words[sc + 5] = runNext;
         words[sc + 6] = runEnd;
         words[sc + 7] = usedN;
-        off = wasm.walk(b.byteOffset, off, len, open ? 1 : 0, lsnLo, lsnHi, wasm.scratch);
+        off = wasm.walk(b.byteOffset, off, len, open ? 1 : 0, lsnLo, lsnHi, wasm.scratch, checkedPage < 0 ? -1 : magic, tli);
         count = words[sc]!;
         lastLsn = (words[sc + 3]! >>> 0) * 0x1_0000_0000 + (words[sc + 2]! >>> 0);
         runLast = words[sc + 4]!;
