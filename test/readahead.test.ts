@@ -400,6 +400,57 @@ describe('the window check in WebAssembly (walk)', () => {
     expect(changedRun).toBeGreaterThan(300);
   });
 
+  it('refuses a compressed image of BLCKSZ bytes in a record spanning pages, as the JS check does', () => {
+    // Built by hand (no fixture has an image without a hole in a record whose headers lie in its first piece): a
+    // window of three pages 2 MB into a segment, a small record, then one with an 8192-byte image running onto the
+    // next page; BKPIMAGE_COMPRESS_PGLZ set or not (set: DecodeXLogRecord refuses it).
+    const lsn = 5 * 16 * 1024 * 1024 + WINDOW_MAX;
+    for (const bimgInfo of [0x02, 0x02 | 0x04]) {
+      const b = new Uint8Array(3 * XLOG_BLCKSZ);
+      const view = new DataView(b.buffer);
+      for (let page = 0; page < 3; page++) {
+        const at = page * XLOG_BLCKSZ;
+        view.setUint16(at, 0xd110, true); // PG 15's XLOG_PAGE_MAGIC
+        view.setUint16(at + 2, page === 0 ? 0 : 1, true); // XLP_FIRST_IS_CONTRECORD on the continuation pages
+        view.setUint32(at + 4, 1, true);
+        view.setUint32(at + 8, lsn + at, true);
+        view.setUint32(at + 12, 0, true);
+      }
+      // the first record: 6 bytes of main data
+      const first = 24;
+      view.setUint32(first, 32, true);
+      view.setUint32(first + 8, lsn - 64, true);
+      b[first + 17] = 10; // RM_HEAP_ID
+      b[first + 24] = 255;
+      b[first + 25] = 6;
+      view.setUint32(first + 20, crc.record(b, first, 32), true);
+      // the second: block 0 with an image of BLCKSZ bytes, no hole, its RelFileLocator and block number
+      const at = 56;
+      const tot = 24 + 4 + 5 + 12 + 4 + XLOG_BLCKSZ;
+      view.setUint32(at, tot, true);
+      view.setUint32(at + 8, lsn + first, true);
+      b[at + 17] = 10;
+      b.set([0, 0x10, 0, 0], at + 24);
+      view.setUint16(at + 28, XLOG_BLCKSZ, true);
+      b[at + 32] = bimgInfo;
+      for (let i = at + 33; i < XLOG_BLCKSZ; i++) b[i] = i & 255;
+      // its pieces after the first: the continuation pages' xlp_rem_len, and the CRC over all of them
+      let got = XLOG_BLCKSZ - at;
+      let c = crc.range(b, at + 24, XLOG_BLCKSZ, 0);
+      for (let page = XLOG_BLCKSZ; got < tot; page += XLOG_BLCKSZ) {
+        const n = Math.min(tot - got, XLOG_BLCKSZ - 24);
+        view.setUint32(page + 16, tot - got, true);
+        for (let i = page + 24; i < page + 24 + n; i++) b[i] = i & 255;
+        c = crc.range(b, page + 24, page + 24 + n, c);
+        got += n;
+      }
+      view.setUint32(at + 20, crc.range(b, at, at + 20, c) >>> 0, true);
+      const { js, w } = both(b, lsn, false);
+      expect(js.run[0]).toBe(bimgInfo & 0x04 ? 1 : 2);
+      expect(w).toEqual(js);
+    }
+  });
+
   it('gives the same with one record within a page changed (its CRC made right again), 2000 times', () => {
     let seed = 7;
     // xorshift32 (an LCG's low bits repeat with a short period)

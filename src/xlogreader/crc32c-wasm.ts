@@ -12,8 +12,8 @@ export interface WasmCrc32c {
   /** The CRC a WAL record of `totalLength` bytes at `start` should carry: its body, then its header up to xl_crc. */
   record: (start: number, totalLength: number) => number;
   /**
-   * The read-ahead's walk over the records of one page (walkRecords below): from window offset `off` of the window
-   * at `base`, on while each record lies within its page and passes every check; returns where it stopped.
+   * The read-ahead's walk over a window's records (makeWindowCheck in src/node/readahead.ts): from window offset
+   * `off` of the window at `base`, on while each record passes every check; returns where it stopped (see below).
    */
   walk: (base: number, off: number, len: number, open: number, lsnLo: number, lsnHi: number, scratch: number, magic: number, tli: number) => number;
   /** Where this thread's scratch area (WALK_*) lies in memory: WASM_SCRATCH_BYTES from there are walk's. */
@@ -22,7 +22,10 @@ export interface WasmCrc32c {
 
 /** Bytes of one thread's scratch area for walk: its state, the window's CRC bits, the statistics and their keys. */
 export const WASM_SCRATCH_BYTES = 2 * 65536;
-/** Offsets in the scratch area: run count (i32), last LSN (i64), run's last, next, end (i32), keys in use (i32). */
+/**
+ * Offsets in the scratch area (makeWindowCheck, being self-contained, spells them out again): run count (i32), last
+ * LSN (i64), the run's last record, the offset after it, its end (i32), keys in use (i32).
+ */
 export const WALK_COUNT = 0;
 export const WALK_LAST_LSN = 8;
 export const WALK_RUN_LAST = 16;
@@ -145,10 +148,9 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   // at hand (as makeWindowCheck's decodeCheck): its image bytes, -1 when the server would refuse it, -2 when its
   // headers run past what is at hand.
   const I64_EXTEND_U = 0xad, I64_ADD = 0x7c, I64_EQ = 0x51, I64_GT_S = 0x55, I64_LOAD32U = 0x35, I64_LOAD = 0x29, I64_NE = 0x52;
-  const I64_SHL = 0x86, I64_OR = 0x84, I64_CONST = 0x42, MUL = 0x6c, MIN_U = -1;
+  const I64_SHL = 0x86, I64_OR = 0x84, I64_CONST = 0x42, MUL = 0x6c;
   const IF = 0x04, ELSE = 0x05, RETURN = 0x0f, TEE = 0x22, EQZ = 0x45, EQ = 0x46, NE = 0x47, LT_U = 0x49, GT_U = 0x4b, LE_S = 0x4c, GT_S = 0x4a, OR = 0x72;
-  const LOAD16U = 0x2f, I32_STORE = 0x36, I64_STORE = 0x37, SELECT = 0x1b;
-  void MIN_U;
+  const LOAD16U = 0x2f, I32_STORE = 0x36, I64_STORE = 0x37;
   const d: number[] = [];
   const e = (...b: number[]): void => void d.push(...b);
   // params; locals (i32, then the i64 datatotal)
@@ -229,7 +231,7 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   e(GET, COMPR, EQZ, GET, ILEN, CONST, ...sleb(8192), NE, AND);
   failIf();
   e(END);
-  e(GET, COMPR, GET, ILEN, CONST, ...sleb(8192), EQ, AND);
+  e(GET, COMPR, EQZ, EQZ, GET, ILEN, CONST, ...sleb(8192), EQ, AND);
   failIf();
   e(END); // HAS_IMAGE
   e(GET, FLAGS, CONST, ...sleb(0x80), AND, EQZ, IF, VOID); // not BKPBLOCK_SAME_REL: a RelFileLocator follows
@@ -318,7 +320,6 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   f(GET, NEXT, SET, OFF, BR, 0, END, END);
   f(GET, SCR, GET, COUNT, I32_STORE, 2, 0, GET, SCR, GET, LAST, I64_STORE, 3, 8, GET, OFF, END);
   const walkBody = [2, WEND - A + 1, 0x7f, 2, 0x7e, ...w];
-  void SELECT;
 
   const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
   const str = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
