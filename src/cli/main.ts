@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { DumpIo } from './dump.js';
-import { bootReadAhead } from '../node/readahead-boot.js';
 // Each subcommand is loaded when asked for: `pgwal dump` starts without the decoder, the catalog or `pg`.
 
 const require = createRequire(import.meta.url);
@@ -138,7 +137,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot' || command === 'receive' || command === 'serve') {
-    if (command === 'dump' && longDump(rest)) bootReadAhead();
+    // (Imported here: other commands do not load node:worker_threads at start.)
+    if (command === 'dump' && longDump(rest)) (await import('../node/readahead-boot.js')).bootReadAhead();
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     // process.stdout is made only for an asynchronous write: making it puts a pipe on fd 1 into non-blocking
