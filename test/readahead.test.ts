@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../src/lsn.js';
 import { DirectorySource } from '../src/node/directory.js';
-import { readWindowInRing, releaseWindow, waitForReadAhead, WINDOW_MAX } from '../src/node/readahead.js';
+import { makeWindowCheck, readWindowInRing, releaseWindow, waitForReadAhead, WINDOW_MAX } from '../src/node/readahead.js';
+import { makeCrc32c } from '../src/xlogreader/crc32c.js';
+import { makeWasmCrc32c, WASM_CRC_TABLE_BYTES, WASM_SCRATCH_BYTES } from '../src/xlogreader/crc32c-wasm.js';
 import type { EndOfWal } from '../src/xlogreader/reader.js';
 import { XLogReader } from '../src/xlogreader/reader.js';
 import { readRecordsSync, type SourceBytes, type SourceMiss, type SyncPageSource } from '../src/xlogreader/source.js';
@@ -255,4 +257,248 @@ describe('windows inside a segment', () => {
       }
     });
   }
+});
+
+describe('the window check in WebAssembly (walk)', () => {
+  // The records go through crc32c-wasm.ts's walk when the window lies in a module's memory (but those it leaves to
+  // the JS); the JS check alone (JS CRC-32C) must give the same CRC bits, run and statistics for every window,
+  // damaged or not.
+  const crc = makeCrc32c();
+  const TABLE = WASM_CRC_TABLE_BYTES;
+  const wasm = makeWasmCrc32c(WINDOW_MAX + WASM_SCRATCH_BYTES, crc.tables, undefined, TABLE + WINDOW_MAX)!;
+  const memory = new Uint8Array(wasm.memory.buffer);
+  const jsCheck = makeWindowCheck(crc);
+  const wasmCheck = makeWindowCheck(crc);
+  const outcome = (len: number) => ({ bits: new Int32Array(Math.max(8, len / 64) / 4), run: new Float64Array(8), stats: new Int32Array(1 + 4 * 128) });
+  function both(window: Uint8Array, lsn: number, segmentStart: boolean) {
+    const len = window.length;
+    const js = outcome(len);
+    jsCheck(window, len, js.bits, undefined, lsn, segmentStart, js.run, js.stats);
+    memory.set(window, TABLE);
+    const w = outcome(len);
+    wasmCheck(memory.subarray(TABLE, TABLE + len), len, w.bits, wasm, lsn, segmentStart, w.run, w.stats);
+    return { js: { bits: Array.from(js.bits), run: Array.from(js.run), stats: Array.from(js.stats) }, w: { bits: Array.from(w.bits), run: Array.from(w.run), stats: Array.from(w.stats) } };
+  }
+  const windows = listFixtures()
+    .filter((f) => f.meta.major === 15 || f.meta.major === 18)
+    .flatMap((f) =>
+      f.meta.segments.flatMap((seg) => {
+        const bytes = readSegment(f, seg);
+        const segno = parseInt(seg.slice(8, 16), 16) * 0x100 + parseInt(seg.slice(16), 16);
+        const out: { id: string; bytes: Uint8Array; lsn: number; segmentStart: boolean }[] = [];
+        for (let off = 0; off < bytes.length; off += WINDOW_MAX)
+          out.push({ id: `${f.id} ${seg}+${off}`, bytes: bytes.subarray(off, Math.min(bytes.length, off + WINDOW_MAX)), lsn: segno * f.meta.walSegmentSize + off, segmentStart: off === 0 });
+        return out;
+      }),
+    );
+
+  it('gives the JS check\'s bits, run and statistics on every window of the PostgreSQL 15 and 18 fixtures', () => {
+    expect(windows.length).toBeGreaterThan(20);
+    let runs = 0;
+    for (const { id, bytes, lsn, segmentStart } of windows) {
+      const { js, w } = both(new Uint8Array(bytes), lsn, segmentStart);
+      expect(w, id).toEqual(js);
+      if (js.run[0]! > 1) runs++;
+    }
+    expect(runs).toBeGreaterThan(10);
+  });
+
+  /**
+   * The bytes of a record DecodeXLogRecord's checks read (walking its block headers as it does), each with values
+   * to try: block ids (XLR_BLOCK_ID_*, out of order, past 32), the
+   * BKPBLOCK_* flags, data lengths of 0 and not, image lengths and holes around BLCKSZ, BKPIMAGE_* bits.
+   */
+  function checkedFields(b: Uint8Array, at: number, tot: number): [number, number[]][] {
+    const out: [number, number[]][] = [];
+    let p = at + 24;
+    const end = at + tot;
+    let last = -1;
+    while (p + 1 <= end) {
+      const id = b[p]!;
+      out.push([p, [0, last < 0 ? 0 : last, 32, 33, 0xfc, 0xfd, 0xfe, 0xff]]);
+      if (id === 0xff) {
+        out.push([p + 1, [0, 1, b[p + 1]! + 1, 255]]);
+        break;
+      }
+      if (id === 0xfe || id > 32) break;
+      if (id === 0xfd || id === 0xfc) {
+        p += id === 0xfd ? 3 : 5;
+        continue;
+      }
+      last = id;
+      const flags = b[p + 1]!;
+      out.push([p + 1, [flags ^ 0x20, flags ^ 0x10, flags ^ 0x80, flags | 0x80, flags & 0x7f]]);
+      out.push([p + 2, [0, 1]], [p + 3, [0, 1]]);
+      p += 4;
+      if (flags & 0x10) {
+        out.push([p, [0, 1, 0xff]], [p + 1, [0, 0x1f, 0x20]], [p + 2, [0, 1]], [p + 3, [0, 1]]);
+        const info = b[p + 4]!;
+        out.push([p + 4, [info ^ 0x01, info ^ 0x04, info ^ 0x08, info ^ 0x10, info | 0x02]]);
+        p += 5 + ((info & 0x1c) !== 0 && (info & 0x01) !== 0 ? 2 : 0);
+      }
+      p += (flags & 0x80 ? 0 : 12) + 4;
+    }
+    return out;
+  }
+  it('gives the same with a record spanning pages changed: a continuation page header, or its headers (CRC made right), 1500 times', () => {
+    let seed = 11;
+    const rand = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
+    let changedRun = 0;
+    let tried = 0;
+    for (let t = 0; t < 1500; t++) {
+      const { id, bytes, lsn, segmentStart } = withRuns[rand(withRuns.length)]!;
+      const b = new Uint8Array(bytes);
+      const view = new DataView(b.buffer);
+      const before = both(b, lsn, segmentStart).js;
+      // the records spanning pages it vouched for, with their header in the first piece and all pages in the window
+      const spans: number[] = [];
+      for (let i = 0; i < before.bits.length * 32; i++) {
+        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
+        const at = i * 8;
+        const tot = view.getUint32(at, true);
+        if ((at & 8191) + tot > 8192 && 8192 - (at & 8191) >= 24) spans.push(at);
+      }
+      if (spans.length === 0) continue;
+      tried++;
+      const at = spans[rand(spans.length)]!;
+      const tot = view.getUint32(at, true);
+      // its pieces: [window offset, length]
+      const pieces: [number, number][] = [[at, 8192 - (at & 8191)]];
+      for (let got = pieces[0]![1], page = at - (at & 8191) + 8192; got < tot; page += 8192) {
+        const n = Math.min(tot - got, 8192 - 24);
+        pieces.push([page + 24, n]);
+        got += n;
+      }
+      if (rand(2) === 0) {
+        // a continuation page's header: magic, info, timeline, page address, remaining length
+        const page = pieces[1 + rand(pieces.length - 1)]![0] - 24;
+        const field = [0, 1, 2, 4, 8, 12, 16, 17][rand(8)]!;
+        b[page + field] = field === 2 ? [0, 1, 2, 3, 4, 5, 8, 9, 0x11][rand(9)]! : b[page + field]! ^ (1 << rand(8));
+      } else {
+        const targets = checkedFields(b, at, Math.min(tot, pieces[0]![1]));
+        if (rand(4) === 0 || targets.length === 0) b[at + 17] = [0, 21, 22, 127, 128, 255][rand(6)]!;
+        else {
+          const [p, values] = targets[rand(targets.length)]!;
+          b[p] = values[rand(values.length)]!;
+        }
+        // the CRC over the pieces: the body after xl_crc, then the header up to it
+        let c = 0;
+        for (const [i, [o, n]] of pieces.entries()) c = crc.range(b, i === 0 ? o + 24 : o, o + n, c);
+        view.setUint32(at + 20, crc.range(b, at, at + 20, c) >>> 0, true);
+      }
+      const { js, w } = both(b, lsn, segmentStart);
+      expect(w, `${id} record at ${at}`).toEqual(js);
+      if (js.run[0] !== before.run[0]) changedRun++;
+    }
+    expect(tried).toBeGreaterThan(1000);
+    expect(changedRun).toBeGreaterThan(300);
+  });
+
+  it('refuses a compressed image of BLCKSZ bytes in a record spanning pages, as the JS check does', () => {
+    // Built by hand (no fixture has an image without a hole in a record whose headers lie in its first piece): a
+    // window of three pages 2 MB into a segment, a small record, then one with an 8192-byte image running onto the
+    // next page; BKPIMAGE_COMPRESS_PGLZ set or not (set: DecodeXLogRecord refuses it).
+    const lsn = 5 * 16 * 1024 * 1024 + WINDOW_MAX;
+    for (const bimgInfo of [0x02, 0x02 | 0x04]) {
+      const b = new Uint8Array(3 * XLOG_BLCKSZ);
+      const view = new DataView(b.buffer);
+      for (let page = 0; page < 3; page++) {
+        const at = page * XLOG_BLCKSZ;
+        view.setUint16(at, 0xd110, true); // PG 15's XLOG_PAGE_MAGIC
+        view.setUint16(at + 2, page === 0 ? 0 : 1, true); // XLP_FIRST_IS_CONTRECORD on the continuation pages
+        view.setUint32(at + 4, 1, true);
+        view.setUint32(at + 8, lsn + at, true);
+        view.setUint32(at + 12, 0, true);
+      }
+      // the first record: 6 bytes of main data
+      const first = 24;
+      view.setUint32(first, 32, true);
+      view.setUint32(first + 8, lsn - 64, true);
+      b[first + 17] = 10; // RM_HEAP_ID
+      b[first + 24] = 255;
+      b[first + 25] = 6;
+      view.setUint32(first + 20, crc.record(b, first, 32), true);
+      // the second: block 0 with an image of BLCKSZ bytes, no hole, its RelFileLocator and block number
+      const at = 56;
+      const tot = 24 + 4 + 5 + 12 + 4 + XLOG_BLCKSZ;
+      view.setUint32(at, tot, true);
+      view.setUint32(at + 8, lsn + first, true);
+      b[at + 17] = 10;
+      b.set([0, 0x10, 0, 0], at + 24);
+      view.setUint16(at + 28, XLOG_BLCKSZ, true);
+      b[at + 32] = bimgInfo;
+      for (let i = at + 33; i < XLOG_BLCKSZ; i++) b[i] = i & 255;
+      // its pieces after the first: the continuation pages' xlp_rem_len, and the CRC over all of them
+      let got = XLOG_BLCKSZ - at;
+      let c = crc.range(b, at + 24, XLOG_BLCKSZ, 0);
+      for (let page = XLOG_BLCKSZ; got < tot; page += XLOG_BLCKSZ) {
+        const n = Math.min(tot - got, XLOG_BLCKSZ - 24);
+        view.setUint32(page + 16, tot - got, true);
+        for (let i = page + 24; i < page + 24 + n; i++) b[i] = i & 255;
+        c = crc.range(b, page + 24, page + 24 + n, c);
+        got += n;
+      }
+      view.setUint32(at + 20, crc.range(b, at, at + 20, c) >>> 0, true);
+      const { js, w } = both(b, lsn, false);
+      expect(js.run[0]).toBe(bimgInfo & 0x04 ? 1 : 2);
+      expect(w).toEqual(js);
+    }
+  });
+
+  it('gives the same with one record within a page changed (its CRC made right again), 2000 times', () => {
+    let seed = 7;
+    // xorshift32 (an LCG's low bits repeat with a short period)
+    const rand = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
+    let changedRun = 0;
+    for (let t = 0; t < 2000; t++) {
+      const { id, bytes, lsn, segmentStart } = withRuns[rand(withRuns.length)]!;
+      const b = new Uint8Array(bytes);
+      const before = both(b, lsn, segmentStart).js;
+      // the records within a page it vouched for
+      const starts: number[] = [];
+      for (let i = 0; i < before.bits.length * 32; i++) {
+        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
+        const at = i * 8;
+        const tot = b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+        if ((at & 8191) + tot <= 8192) starts.push(at);
+      }
+      const at = starts[1 + rand(starts.length - 1)]!;
+      const tot = b[at]! | (b[at + 1]! << 8);
+      // mostly a field DecodeXLogRecord checks (found as it reads them), set to a value on either side of a check;
+      // else a byte of the header (never xl_crc itself) or xl_tot_len, or one after the block headers
+      const targets = checkedFields(b, at, tot);
+      for (let n = 1 + rand(2); n > 0; n--) {
+        const r = rand(8);
+        if (r === 0) {
+          b[at + 17] = [0, 21, 22, 127, 128, 255][rand(6)]!; // xl_rmid around the known ones
+        } else if (r > 1 && targets.length > 0) {
+          const [p, values] = targets[rand(targets.length)]!;
+          b[p] = values[rand(values.length)]!;
+        } else {
+          let p = at + 4 + rand(Math.min(tot - 4, 96));
+          if (p >= at + 20 && p < at + 24) p = at + rand(4);
+          b[p] = rand(2) === 0 ? rand(256) : b[p]! ^ (1 << rand(8));
+        }
+      }
+      const tot2 = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      if (tot2 >= 24 && (at & 8191) + tot2 <= 8192) new DataView(b.buffer).setUint32(at + 20, crc.record(b, at, tot2), true);
+      const { js, w } = both(b, lsn, segmentStart);
+      expect(w, `${id} record at ${at}`).toEqual(js);
+      if (js.run[0] !== before.run[0]) changedRun++;
+    }
+    // the changes reached the checks past the CRC often enough
+    expect(changedRun).toBeGreaterThan(200);
+  });
 });

@@ -6,10 +6,11 @@
 // The reader is told which records of those very bytes matched (CrcVerified); everything else it checks itself,
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import { newBootWorker, takeBootedWorker } from './readahead-boot.js';
 import type { CrcVerified, VouchedRun } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
-import { makeWasmCrc32c, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
+import { makeWasmCrc32c, WASM_SCRATCH_BYTES, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
 
 /**
  * The largest window asked for (DirectorySource's): the worker's WebAssembly memory holds one. 2 MB rather than 1:
@@ -120,21 +121,16 @@ function start(): boolean {
     posted = new Int32Array(new SharedArrayBuffer(12));
     claims = new Int32Array(new SharedArrayBuffer(4 * RING_SLOTS));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
-    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX}, crc.tables); const check = (${makeWindowCheck.toString()})(crc);`;
-    worker = new Worker(`${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check);`, {
-      eval: true,
-      workerData: { port: channel.port2, posted, claims, window: WINDOW_MAX, ringSlots: RING_SLOTS },
-      transferList: [channel.port2],
-      // Not piped to process.stdout / stderr: making those puts a pipe on fd 1 (or 2, when `2>&1`) into
-      // non-blocking mode, and the CLI's synchronous writes would wait out a full pipe in sleeps. It prints nothing.
-      stdout: true,
-      stderr: true,
+    const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX + WASM_SCRATCH_BYTES}, crc.tables, undefined, ${TABLE_BYTES + WINDOW_MAX}); const check = (${makeWindowCheck.toString()})(crc);`;
+    // The thread may be up already (bootReadAhead: the CLI started it while loading); its code comes as a message.
+    const w = takeBootedWorker() ?? newBootWorker();
+    worker = w;
+    w.on('error', () => {
+      if (worker === w) worker = undefined;
     });
-    // Never keeps the process alive; a dead worker's jobs are waited out by take(), then read by the caller.
-    worker.unref();
-    worker.on('error', () => {
-      worker = undefined;
-    });
+    const data = { port: channel.port2, posted, claims, window: WINDOW_MAX, ringSlots: RING_SLOTS, scratch: WASM_SCRATCH_BYTES };
+    w.postMessage({ source: `${setup} (${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), crc, wasm, makeWasm, check, data);`, data }, [channel.port2]);
+    // A dead worker's jobs are waited out by take(), then read by the caller.
     port = channel.port1;
     port.unref();
     // The ring may exist already: this thread reads its own first window into it before any read-ahead.
@@ -174,13 +170,15 @@ function windowBuffer(length: number): ArrayBuffer {
  */
 const RING_SLOTS = 8;
 const TABLE_BYTES = 16 * 256 * 4;
+/** The ring's memory after the tables: the slots, then a scratch area for each thread's walk (this one's first). */
+const RING_DATA = RING_SLOTS * WINDOW_MAX + 2 * WASM_SCRATCH_BYTES;
 let ring: { memory: { readonly buffer: ArrayBufferLike }; buffer: ArrayBufferLike; free: number[] } | null | undefined;
 
 function ringSlot(): number {
   if (ring === undefined) {
     ring = null;
     try {
-      const pages = Math.ceil((TABLE_BYTES + RING_SLOTS * WINDOW_MAX) / 65536);
+      const pages = Math.ceil((TABLE_BYTES + RING_DATA) / 65536);
       const api = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBufferLike } } }).WebAssembly;
       const memory = new api.Memory({ initial: pages, maximum: pages, shared: true });
       worker?.postMessage({ ring: memory });
@@ -222,7 +220,7 @@ export function readWindowInRing(file: string, offset: number, length: number, l
 function fillSlot(slot: number, file: string, offset: number, length: number, lsn: number): ArrayBuffer | undefined {
   if (own === undefined) {
     const crc = makeCrc32c();
-    const wasm = makeWasmCrc32c(RING_SLOTS * WINDOW_MAX, crc.tables, ring!.memory);
+    const wasm = makeWasmCrc32c(RING_DATA, crc.tables, ring!.memory, TABLE_BYTES + RING_SLOTS * WINDOW_MAX);
     own = wasm === undefined ? null : { wasm, bytes: new Uint8Array(ring!.buffer), check: makeWindowCheck(crc) };
   }
   if (own === null) return undefined;
@@ -599,12 +597,17 @@ export function makeWindowCheck(
   // The run's statistics as XLogRecStoreStats keeps them, by rmid << 4 | xl_info >> 4: records, bytes without
   // images, image bytes. Only keys in use are handed on: [n, then key, count, record bytes, image bytes n times],
   // n = -1 when more than fit.
-  const table = new Int32Array(256 * 16 * 3);
-  const used: number[] = [];
+  // With a WebAssembly walk (crc32c-wasm.ts) they, the CRC bits and the run's state lie in the thread's scratch area
+  // of its memory, where the walk keeps them too (offsets as WALK_* there).
+  const ownTable = new Int32Array(256 * 16 * 3);
+  const ownUsed = new Int32Array(256 * 16);
+  let table = ownTable;
+  let used = ownUsed;
+  let usedN = 0;
   const putStats = (out: Int32Array): void => {
     const max = (out.length - 1) / 4;
-    out[0] = used.length <= max ? used.length : -1;
-    for (let i = 0; i < used.length; i++) {
+    out[0] = usedN <= max ? usedN : -1;
+    for (let i = 0; i < usedN; i++) {
       const k = used[i]!;
       if (i < max) {
         out[1 + 4 * i] = k;
@@ -616,8 +619,13 @@ export function makeWindowCheck(
       table[3 * k + 1] = 0;
       table[3 * k + 2] = 0;
     }
-    used.length = 0;
+    usedN = 0;
   };
+  const WALK_BITS = 64;
+  const WALK_TABLE = WALK_BITS + 32768;
+  const WALK_USED = WALK_TABLE + 256 * 16 * 3 * 4;
+  // The scratch area's words (Int32Array over the memory of the last module seen).
+  let words = new Int32Array(0);
 
   // pageOk's state for the window being checked: its bytes, LSN, whether it starts a segment; the first page's
   // magic and timeline; the page whose header was checked last (-1: none yet).
@@ -740,10 +748,27 @@ export function makeWindowCheck(
     }
   }
 
-  function check(b: Uint8Array, len: number, bits: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
+  function check(b: Uint8Array, len: number, out: Int32Array, lsn: number, segmentStart: boolean, run: Float64Array | undefined): void {
     if (run !== undefined) run[0] = 0;
+    let bits = out;
     let off = firstRecord(b, len);
     if (off < 0) return;
+    // The records go through the WebAssembly walk when there is one; the JS below takes the rest (records starting
+    // a page, the run's first, any failing a check, a spanning one whose headers do not lie in its first piece)
+    // one at a time.
+    const wasm = active;
+    const sc = wasm === undefined ? 0 : wasm.scratch >> 2;
+    table = ownTable;
+    used = ownUsed;
+    if (wasm !== undefined) {
+      if (words.buffer !== wasm.memory.buffer) words = new Int32Array(wasm.memory.buffer);
+      bits = words.subarray(sc + WALK_BITS / 4, sc + WALK_BITS / 4 + bits.length);
+      bits.fill(0);
+      table = words.subarray(sc + WALK_TABLE / 4, sc + WALK_TABLE / 4 + 256 * 16 * 3);
+      used = words.subarray(sc + WALK_USED / 4, sc + WALK_USED / 4 + 256 * 16);
+    }
+    const lsnHi = Math.floor(lsn / 0x1_0000_0000);
+    const lsnLo = lsn - lsnHi * 0x1_0000_0000;
     // The run: open while every check passed.
     let open = run !== undefined;
     pageB = b;
@@ -759,6 +784,24 @@ export function makeWindowCheck(
     let runEnd = 0;
     const view = new DataView(b.buffer, b.byteOffset, len);
     while (off + 24 <= len) {
+      if (wasm !== undefined) {
+        const hi = Math.floor(lastLsn / 0x1_0000_0000);
+        words[sc] = count;
+        words[sc + 2] = lastLsn - hi * 0x1_0000_0000;
+        words[sc + 3] = hi;
+        words[sc + 4] = runLast;
+        words[sc + 5] = runNext;
+        words[sc + 6] = runEnd;
+        words[sc + 7] = usedN;
+        off = wasm.walk(b.byteOffset, off, len, open ? 1 : 0, lsnLo, lsnHi, wasm.scratch, checkedPage < 0 ? -1 : magic, tli);
+        count = words[sc]!;
+        lastLsn = (words[sc + 3]! >>> 0) * 0x1_0000_0000 + (words[sc + 2]! >>> 0);
+        runLast = words[sc + 4]!;
+        runNext = words[sc + 5]!;
+        runEnd = words[sc + 6]!;
+        usedN = words[sc + 7]!;
+        if (off + 24 > len) break;
+      }
       let inPage = off & (BLCKSZ - 1);
       if (inPage === 0) {
         // The last record ended at the end of a page: this one starts after the next page's header, which must
@@ -812,7 +855,7 @@ export function makeWindowCheck(
           count++;
           lastLsn = lsn + off;
           const k = (rmid << 4) | (info >> 4);
-          if (table[3 * k] === 0) used.push(k);
+          if (table[3 * k] === 0) used[usedN++] = k;
           table[3 * k]++;
           table[3 * k + 1] += tot - fpi;
           table[3 * k + 2] += fpi;
@@ -829,6 +872,7 @@ export function makeWindowCheck(
       run![3] = runNext;
       run![4] = runEnd;
     }
+    if (wasm !== undefined) out.set(bits);
   }
 
   return (b, len, bits, wasm, lsn = 0, segmentStart = false, run = undefined, stats = undefined) => {
@@ -854,9 +898,11 @@ function workerMain(
   wasm: WasmCrc32c | undefined,
   makeWasm: typeof makeWasmCrc32c,
   check: ReturnType<typeof makeWindowCheck>,
+  data: { port: import('node:worker_threads').MessagePort; posted: Int32Array; claims: Int32Array; window: number; ringSlots: number; scratch: number },
 ): void {
-  const { window: WINDOW, ringSlots } = wt.workerData as { window: number; ringSlots: number };
-  const RING_DATA = ringSlots * WINDOW;
+  const { window: WINDOW, ringSlots, scratch: SCRATCH } = data;
+  // The ring's slots, then the calling thread's scratch area, then this thread's.
+  const RING_DATA = ringSlots * WINDOW + 2 * SCRATCH;
   function read(file: string, offset: number, b: Uint8Array): number {
     const fd = fs.openSync(file, 'r');
     try {
@@ -876,11 +922,11 @@ function workerMain(
   // then copied out to be handed on.
   const TABLE = 16 * 256 * 4;
   const memory = wasm === undefined ? undefined : new Uint8Array(wasm.memory.buffer);
-  const wasmLimit = memory === undefined ? 0 : memory.length - TABLE;
+  const wasmLimit = memory === undefined ? 0 : memory.length - TABLE - SCRATCH;
   let ringWasm: WasmCrc32c | undefined;
   let ringBytes: Uint8Array | undefined;
 
-  const { port, posted, claims } = wt.workerData as { port: import('node:worker_threads').MessagePort; posted: Int32Array; claims: Int32Array };
+  const { port, posted, claims } = data;
   type Job = { id: number; file: string; offset: number; lsn: number; data?: ArrayBuffer; length?: number; slot?: number; bits: ArrayBuffer };
   // Views of a job's result buffer (see resultBytes): CRC bits, then the run.
   const bitsOf = (job: Job, length: number): Int32Array => new Int32Array(job.bits, 0, Math.max(8, length / 64) / 4);
@@ -889,7 +935,7 @@ function workerMain(
   wt.parentPort!.on('message', (job: Job | { ring: { buffer: ArrayBufferLike } }) => {
     if ('ring' in job) {
       // Tables go in at the front again: the same values, so writing them while the other side reads is harmless.
-      ringWasm = makeWasm(RING_DATA, crc.tables, job.ring);
+      ringWasm = makeWasm(RING_DATA, crc.tables, job.ring, TABLE + ringSlots * WINDOW + SCRATCH);
       if (ringWasm !== undefined) ringBytes = new Uint8Array(job.ring.buffer);
       return;
     }
