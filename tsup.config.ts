@@ -39,10 +39,16 @@ export default defineConfig([
     target: 'node20',
     splitting: false,
     shims: true,
+    // Whitespace and comments out, strings as ASCII: 0.9 MB, one byte a character. Its buffers freed after loading
+    // must stay under 1 MiB: glibc raises its threshold for giving an allocation its own mapping to the size of
+    // one freed, and above 1 MiB the reorder buffer's 1 MiB chunks went to the main heap and fragmented it
+    // (+16 MiB peak RSS for a 1 GB transaction; bench/README.md, start-up). test/cli-code-cache.test.ts holds it.
+    minifyWhitespace: true,
     // import() of a module the bundle holds becomes a call in the bundle, and import('pg') a require: a vm.Script
     // has no loader for import().
     esbuildOptions(options) {
       options.supported = { ...options.supported, 'dynamic-import': false };
+      options.charset = 'ascii';
     },
     // The CLI entry alone gets the interpreter line and the execute bits.
     onSuccess: async () => {

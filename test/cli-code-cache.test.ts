@@ -47,6 +47,12 @@ describe('the CLI code cache', () => {
     expect(other.cachedDataRejected).toBe(true);
   });
 
+  it('the bundle is ASCII and under 1 MiB (tsup.config.ts: what it frees after loading must stay under the reorder buffer chunks)', () => {
+    const bytes = fs.readFileSync(path.join(DIST, 'pgwal.js'));
+    expect(bytes.length).toBeLessThan(1 << 20);
+    expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+  });
+
   it('a cache file with one byte changed is not used', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-code-cache-')), 'pgwal.js.cache');
     dirs.push(path.dirname(file));
