@@ -267,35 +267,25 @@ function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number
  * decoder replaces invalid UTF-8 and drops a leading byte order mark, and the copy must print the same.
  */
 function asciiLiteral(out: ByteRows, src: Uint8Array, start: number, end: number, bare: boolean): boolean {
-  let quotes = 0;
-  for (let i = start; i < end; i++) {
-    const b = src[i]!;
-    if (b >= 0x80) return false;
-    if (b === QUOTE) quotes++;
-  }
-  if (bare) {
-    out.ensure(end - start).set(src.subarray(start, end), out.length);
-    out.length += end - start;
-    return true;
-  }
-  const buf = out.ensure(end - start + quotes + 2);
+  // One pass: copied while checked; nothing is kept (length unchanged) when a byte is not ASCII.
+  const buf = out.ensure(2 * (end - start) + 2);
   let at = out.length;
-  buf[at++] = QUOTE;
-  if (quotes === 0) {
-    // Short values byte by byte: a subarray and set cost more than the copy.
-    if (end - start <= 32) for (let i = start; i < end; i++) buf[at++] = src[i]!;
-    else {
-      buf.set(src.subarray(start, end), at);
-      at += end - start;
-    }
-  } else {
+  if (bare) {
     for (let i = start; i < end; i++) {
       const b = src[i]!;
+      if (b >= 0x80) return false;
+      buf[at++] = b;
+    }
+  } else {
+    buf[at++] = QUOTE;
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      if (b >= 0x80) return false;
       buf[at++] = b;
       if (b === QUOTE) buf[at++] = QUOTE;
     }
+    buf[at++] = QUOTE;
   }
-  buf[at++] = QUOTE;
   out.length = at;
   return true;
 }
