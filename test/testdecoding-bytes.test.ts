@@ -9,7 +9,7 @@ import { MemorySpillStore } from '../src/reorderbuffer/spill.js';
 import { ByteRows, type TextByteSink } from '../src/reorderbuffer/row-bytes.js';
 import { TestDecodingPlugin, storedTupleBytes, storedTupleText, type TestDecodingOptions } from '../src/reorderbuffer/testdecoding.js';
 import { StoredRowChange, encodeRowChange, CHANGE_INSERT, CHANGE_HEADER } from '../src/reorderbuffer/change.js';
-import type { TypeInfo } from '../src/reorderbuffer/values.js';
+import { withOutputTimeZone, type TypeInfo } from '../src/reorderbuffer/values.js';
 import type { DecoderRelation } from '../src/reorderbuffer/catalog.js';
 import type { Attribute } from '../src/reorderbuffer/tuple.js';
 import { rng } from './support/random-rows.js';
@@ -92,6 +92,7 @@ describe('storedTupleBytes', () => {
     ty(21, 'smallint', 'int2out', 2, 's'),
     ty(16, 'boolean', 'boolout', 1, 'c'),
     ty(1114, 'timestamp without time zone', 'timestamp_out', 8, 'd'),
+    ty(1184, 'timestamp with time zone', 'timestamptz_out', 8, 'd'),
     ty(25, 'text', 'textout', -1, 'i'),
     ty(1043, 'character varying', 'varcharout', -1, 'i'),
     ty(1042, 'character', 'bpcharout', -1, 'i'),
@@ -122,7 +123,17 @@ describe('storedTupleBytes', () => {
       put(int(32), 4);
       put(int(16), 2);
       put([r() < 0.5 ? 1 : 0], 1);
-      put(int(64).map((b, i) => (i === 7 ? b & 0x0f : b)), 8);
+      // Timestamps mostly within a safe integer (printed from their halves; some BC, some whole seconds), a few not.
+      const stamp = (): number[] => {
+        if (r() < 0.2) return int(64).map((b, i) => (i === 7 ? b & 0x0f : b));
+        const whole = r() < 0.3;
+        const us = Math.floor((r() - 0.3) * 2 ** 53 * (r() < 0.5 ? 1 : 1e-4) / (whole ? 1e6 : 1)) * (whole ? 1e6 : 1);
+        const lo = ((us % 2 ** 32) + 2 ** 32) % 2 ** 32;
+        const hi = (us - lo) / 2 ** 32;
+        return [lo, lo >>> 8, lo >>> 16, lo >>> 24, hi, hi >> 8, hi >> 16, hi >> 24].map((b) => b & 0xff);
+      };
+      put(stamp(), 8);
+      put(stamp(), 8);
       for (let k = 0; k < 4; k++) {
         const t = text();
         data.push(((t.length + 1) << 1) | 1, ...t);
@@ -134,14 +145,16 @@ describe('storedTupleBytes', () => {
       const change = encodeRowChange(CHANGE_INSERT, 0, 0x1000000 + row, 0, 90100, src, 0, src.length, -1, 0);
       const ch = new StoredRowChange(0x1000000 + row, 'INSERT', relation, change, CHANGE_HEADER, -1);
       for (const major of [15, 16]) {
+        // timestamptz in a session TimeZone other than UTC takes the text's way.
+        const zone = major === 16 && row % 4 === 0 ? 'Europe/Berlin' : 'UTC';
         let expected: string;
         try {
-          expected = storedTupleText(ch, CHANGE_HEADER, (oid) => byOid.get(oid), major, false);
+          expected = withOutputTimeZone(zone, () => storedTupleText(ch, CHANGE_HEADER, (oid) => byOid.get(oid), major, false));
         } catch {
           continue;
         }
         const out = new ByteRows(8);
-        storedTupleBytes(out, ch, CHANGE_HEADER, (oid) => byOid.get(oid), major, false);
+        withOutputTimeZone(zone, () => storedTupleBytes(out, ch, CHANGE_HEADER, (oid) => byOid.get(oid), major, false));
         expect(Buffer.from(out.buf.subarray(0, out.length)).equals(Buffer.from(expected, 'utf8')), `row ${row}: ${expected}`).toBe(true);
         printed++;
       }

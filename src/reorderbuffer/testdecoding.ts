@@ -3,7 +3,7 @@ import { WalFormatError } from '../errors.js';
 import { ATT_BYTES, ATT_COMPRESSED, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, LAYOUT_IN_USE, decompressDatum, deformTupleInto, type RawValue } from './tuple.js';
 import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import type { TypeInfo, TypeLookup } from './values.js';
-import { outputValue, outputValueAt, timestamptzText } from './values.js';
+import { outputValue, outputValueAt, timestampAsciiFromHalves, timestamptzText } from './values.js';
 import { rowValueError } from './value-error.js';
 import type { ByteRows, TextRowBytes } from './row-bytes.js';
 import { u16, u32 } from '../xlogreader/bytes.js';
@@ -66,13 +66,15 @@ interface ColumnHeads {
   headBytes: (Uint8Array | undefined)[];
   /** The value's text is printed bare (numbers) rather than quoted. */
   bare: boolean[];
+  /** How literalBytes writes the column's values (a C_* code), from its type's output function. */
+  codes: number[];
 }
 const headsCache = new WeakMap<readonly OutputColumn[], ColumnHeads>();
 
 function columnHeads(columns: readonly OutputColumn[], major: number): ColumnHeads {
   let h = headsCache.get(columns);
   if (h === undefined || h.major !== major || h.names.length !== columns.length) {
-    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), headBytes: columns.map(() => undefined), bare: columns.map((c) => unquoted(c.typeOid)) };
+    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), headBytes: columns.map(() => undefined), bare: columns.map((c) => unquoted(c.typeOid)), codes: columns.map(() => C_TEXT_WAY) };
     headsCache.set(columns, h);
   }
   return h;
@@ -88,6 +90,7 @@ function columnType(h: ColumnHeads, i: number, c: OutputColumn, types: TypeLooku
     h.heads[i] = ` ${quoteIdentifier(c.name, major)}[${type.name}]:`;
     h.headBytes[i] = undefined;
     h.bare[i] = unquoted(c.typeOid);
+    h.codes[i] = literalCode(type, c.typeOid, h.bare[i]!);
   }
   return type;
 }
@@ -163,27 +166,64 @@ const NO_TUPLE_BYTES = encoder.encode(' (no-tuple-data)');
 const OLD_KEY_BYTES = encoder.encode(' old-key:');
 const NEW_TUPLE_BYTES = encoder.encode(' new-tuple:');
 const ACTION_BYTES = { INSERT: encoder.encode('INSERT:'), UPDATE: encoder.encode('UPDATE:'), DELETE: encoder.encode('DELETE:') };
+const BEGIN_BYTES = encoder.encode('BEGIN');
+const COMMIT_BYTES = encoder.encode('COMMIT');
 const QUOTE = 0x27;
 
-/**
- * The value `src[start, end)` of a column of type `type` printed as print_literal prints its text, as bytes, for the
- * commonest types: integers from their bytes, ASCII text copied with ' doubled. False when it is not one of
- * those (the caller prints the text), so that the bytes are always what the text would be.
- */
-function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number, type: TypeInfo, typeOid: number, bare: boolean): boolean {
+// How literalBytes writes a column's values: by the text (C_TEXT_WAY) or from the bytes by type.
+const C_TEXT_WAY = 0;
+const C_INT4 = 1;
+const C_INT2 = 2;
+const C_INT8 = 3;
+const C_OID = 4;
+const C_TEXT = 5;
+const C_TIMESTAMP = 6;
+const C_TIMESTAMPTZ = 7;
+
+function literalCode(type: TypeInfo, typeOid: number, bare: boolean): number {
   // Quoted unless bare; the types print_literal prints otherwise take the text's way.
-  if (!bare && (typeOid === BIT || typeOid === VARBIT || typeOid === BOOL)) return false;
-  let v: number;
+  if (!bare && (typeOid === BIT || typeOid === VARBIT || typeOid === BOOL)) return C_TEXT_WAY;
   switch (type.output) {
     case 'int4out':
+      return C_INT4;
+    case 'int2out':
+      return C_INT2;
+    case 'int8out':
+      return C_INT8;
+    case 'oidout':
+    case 'xidout':
+      return C_OID;
+    case 'textout':
+    case 'varcharout':
+    case 'bpcharout':
+      return C_TEXT;
+    // A bare timestamp would be a type printed bare with timestamp's output function: by the text.
+    case 'timestamp_out':
+      return bare ? C_TEXT_WAY : C_TIMESTAMP;
+    case 'timestamptz_out':
+      return bare ? C_TEXT_WAY : C_TIMESTAMPTZ;
+    default:
+      return C_TEXT_WAY;
+  }
+}
+
+/**
+ * The value `src[start, end)` of a column whose literalCode is `code` printed as print_literal prints its text, as
+ * bytes, for the commonest types: integers and timestamps from their bytes, ASCII text copied with ' doubled. False
+ * when it is not one of those (the caller prints the text), so that the bytes are always what the text would be.
+ */
+function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number, code: number, bare: boolean): boolean {
+  let v: number;
+  switch (code) {
+    case C_INT4:
       if (end - start !== 4) return false;
       v = u32(src, start) | 0;
       break;
-    case 'int2out':
+    case C_INT2:
       if (end - start !== 2) return false;
       v = (u16(src, start) << 16) >> 16;
       break;
-    case 'int8out': {
+    case C_INT8: {
       if (end - start !== 8) return false;
       const hi = u32(src, start + 4) | 0;
       // Without BigInt while a safe integer, as outputValueAt.
@@ -191,15 +231,24 @@ function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number
       v = hi * 0x1_0000_0000 + u32(src, start);
       break;
     }
-    case 'oidout':
-    case 'xidout':
+    case C_OID:
       if (end - start !== 4) return false;
       v = u32(src, start);
       break;
-    case 'textout':
-    case 'varcharout':
-    case 'bpcharout':
+    case C_TEXT:
       return asciiLiteral(out, src, start, end, bare);
+    case C_TIMESTAMP:
+    case C_TIMESTAMPTZ: {
+      if (end - start !== 8) return false;
+      // Quoted (literalCode): the text is ASCII, at most 40 bytes.
+      const buf = out.ensure(42);
+      const at = timestampAsciiFromHalves(buf, out.length + 1, u32(src, start + 4) | 0, u32(src, start), code === C_TIMESTAMPTZ);
+      if (at < 0) return false;
+      buf[out.length] = QUOTE;
+      buf[at] = QUOTE;
+      out.length = at + 1;
+      return true;
+    }
     default:
       return false;
   }
@@ -218,35 +267,25 @@ function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number
  * decoder replaces invalid UTF-8 and drops a leading byte order mark, and the copy must print the same.
  */
 function asciiLiteral(out: ByteRows, src: Uint8Array, start: number, end: number, bare: boolean): boolean {
-  let quotes = 0;
-  for (let i = start; i < end; i++) {
-    const b = src[i]!;
-    if (b >= 0x80) return false;
-    if (b === QUOTE) quotes++;
-  }
-  if (bare) {
-    out.ensure(end - start).set(src.subarray(start, end), out.length);
-    out.length += end - start;
-    return true;
-  }
-  const buf = out.ensure(end - start + quotes + 2);
+  // One pass: copied while checked; nothing is kept (length unchanged) when a byte is not ASCII.
+  const buf = out.ensure(2 * (end - start) + 2);
   let at = out.length;
-  buf[at++] = QUOTE;
-  if (quotes === 0) {
-    // Short values byte by byte: a subarray and set cost more than the copy.
-    if (end - start <= 32) for (let i = start; i < end; i++) buf[at++] = src[i]!;
-    else {
-      buf.set(src.subarray(start, end), at);
-      at += end - start;
-    }
-  } else {
+  if (bare) {
     for (let i = start; i < end; i++) {
       const b = src[i]!;
+      if (b >= 0x80) return false;
+      buf[at++] = b;
+    }
+  } else {
+    buf[at++] = QUOTE;
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      if (b >= 0x80) return false;
       buf[at++] = b;
       if (b === QUOTE) buf[at++] = QUOTE;
     }
+    buf[at++] = QUOTE;
   }
-  buf[at++] = QUOTE;
   out.length = at;
   return true;
 }
@@ -272,7 +311,7 @@ export function storedTupleBytes(out: ByteRows, ch: StoredRowChange, at: number,
       else if (kind === ATT_BYTES) {
         const start = layout[o + 1]!;
         const end = layout[o + 2]!;
-        if (!literalBytes(out, src, start, end, type, c.typeOid, h.bare[i]!)) {
+        if (!literalBytes(out, src, start, end, h.codes[i]!, h.bare[i]!)) {
           const text = outputValueAt(src, start, end, type, types);
           out.text(h.bare[i] ? text : printLiteral(c.typeOid, text));
         }
@@ -403,7 +442,21 @@ export class TestDecodingPlugin implements OutputPlugin {
 
   begin(ctx: OutputContext, txn: ReorderTxn): void {
     this.wrote = false;
-    if (!this.options.skipEmptyXacts) ctx.write(this.beginLine(txn));
+    if (!this.options.skipEmptyXacts && !this.xidLine(ctx, BEGIN_BYTES, txn.xid)) ctx.write(this.beginLine(txn));
+  }
+
+  /** `word xid` (or `word` without include-xids) written as bytes where the context takes them: false if not. */
+  private xidLine(ctx: OutputContext, word: Uint8Array, xid: number): boolean {
+    const rows = ctx.textRows;
+    if (rows === undefined) return false;
+    const out = rows.start();
+    out.append(word);
+    if (this.options.includeXids) {
+      out.ensure(1)[out.length++] = 0x20;
+      out.int(xid);
+    }
+    rows.end();
+    return true;
   }
 
   beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
@@ -412,7 +465,7 @@ export class TestDecodingPlugin implements OutputPlugin {
 
   /** The delayed BEGIN of skip-empty-xacts, written at the first change's location. */
   private opened(ctx: OutputContext, txn: ReorderTxn): void {
-    if (this.options.skipEmptyXacts && !this.wrote) ctx.write(this.beginLine(txn));
+    if (this.options.skipEmptyXacts && !this.wrote && !this.xidLine(ctx, BEGIN_BYTES, txn.xid)) ctx.write(this.beginLine(txn));
     this.wrote = true;
   }
 
@@ -499,6 +552,7 @@ export class TestDecodingPlugin implements OutputPlugin {
 
   commit(ctx: OutputContext, txn: ReorderTxn): void {
     if (this.options.skipEmptyXacts && !this.wrote) return;
+    if (!this.options.includeTimestamp && this.xidLine(ctx, COMMIT_BYTES, txn.xid)) return;
     ctx.write(`${this.options.includeXids ? `COMMIT ${txn.xid}` : 'COMMIT'}${this.at(txn.commitTime)}`);
   }
 
