@@ -13,7 +13,7 @@ import { parseAbort, parseCommit, parseXactInvalidations } from '../xlogreader/r
 import { readInvalMessages } from '../xlogreader/rmgrdesc/standby.js';
 import { parseHeapDelete, parseHeapInsert } from '../xlogreader/rmgrdesc/heap-parse.js';
 import { restoreBlockImage } from '../xlogreader/fpi.js';
-import { BlockZero, readBlockZero } from '../xlogreader/decode-record.js';
+import { BlockZero, blockZeroRelNumber, readBlockZero } from '../xlogreader/decode-record.js';
 import { DelegatingCatalog, type CatalogView, type DecoderCatalog } from './catalog.js';
 import { deformTuple, type Attribute } from './tuple.js';
 import { WalFormatError } from '../errors.js';
@@ -151,6 +151,9 @@ export class PgOutputCatalog extends DelegatingCatalog {
     // heap insert, delete, update, hot update; heap2 multi-insert
     const write = rec.rmid === RM_HEAP_ID ? op === 0x00 || op === 0x10 || op === 0x20 || op === 0x40 : op === 0x50;
     if (!write) return;
+    // Most heap records are of other relations: their relfilenode number alone rules them out.
+    const relNumber = blockZeroRelNumber(rec);
+    if (relNumber !== this.namespaceFilenode && relNumber !== this.originFilenode && !this.pubFilenodes.includes(relNumber)) return;
     // Block 0 read from the header (no block references built for every heap record).
     const b = blockZero;
     if (!readBlockZero(rec, b)) return;

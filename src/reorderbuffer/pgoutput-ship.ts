@@ -114,25 +114,47 @@ export class BytesRowShipper implements Shipper {
     v.setUint32(p + 13, t.id, true);
     v.setUint32(p + 17, xid >>> 0, true);
     v.setFloat64(p + 21, ch.lsn, true);
-    buf[p + 29] = ACTION_CODE[ch.action];
+    const action = ch.action;
+    buf[p + 29] = action === 'INSERT' ? ACTION_CODE.INSERT : action === 'UPDATE' ? ACTION_CODE.UPDATE : ACTION_CODE.DELETE;
     v.setInt32(p + 30, ch.newAt < 0 ? -1 : newLen, true);
     v.setInt32(p + 34, ch.oldAt < 0 ? -1 : oldLen, true);
     p += 38;
     if (newLen > 0) {
-      const from = ch.newAt;
-      if (newLen <= 16) for (let i = 0; i < newLen; i++) buf[p + i] = src[from + i]!;
-      else buf.set(src.subarray(from, from + newLen), p);
+      this.copy(src, ch.newAt, newLen, p);
       p += newLen;
     }
     if (oldLen > 0) {
-      const from = ch.oldAt;
-      if (oldLen <= 16) for (let i = 0; i < oldLen; i++) buf[p + i] = src[from + i]!;
-      else buf.set(src.subarray(from, from + oldLen), p);
+      this.copy(src, ch.oldAt, oldLen, p);
       p += oldLen;
     }
     this.pos = p;
     return true;
   };
+
+  /** The bytes stored changes were last copied from (a reorder buffer chunk holds many), and a view of them. */
+  private srcBytes: Uint8Array | undefined = undefined;
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
+
+  /**
+   * `src[from, from + n)` into the batch at `p`, four bytes a step through views: a subarray and its set per tuple
+   * cost more than the copy itself at a tuple's usual size.
+   */
+  private copy(src: Uint8Array, from: number, n: number, p: number): void {
+    if (n > 256) {
+      this.buf.set(src.subarray(from, from + n), p);
+      return;
+    }
+    if (src !== this.srcBytes) {
+      this.srcBytes = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    const sv = this.srcView;
+    const v = this.view;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) v.setInt32(p + i, sv.getInt32(from + i, true), true);
+    const buf = this.buf;
+    for (; i < n; i++) buf[p + i] = src[from + i]!;
+  }
 
   /** Whether every published column is of a built-in type whose values name none outside its closure; those types shipped. */
   private builtIn(ctx: OutputContext, e: RowTarget): boolean {
@@ -184,6 +206,8 @@ export class BytesRowReplayer {
   private readonly types = new Map<number, TypeInfo>();
   private readonly rows = new PgOutputRowWriter(new MessageWriter(), false);
   private readonly ctx: OutputContext & { lsn: Lsn };
+  /** The change being written, one object refilled per row (its message is written before the next). */
+  private readonly stored = new StoredRowChange(0, 'INSERT', undefined as unknown as DecoderRelation, new Uint8Array(0), -1, -1);
 
   constructor(
     private readonly sink: { row(lsn: Lsn, xid: number, bytes: Uint8Array, n: number): void; recordEnd(): void },
@@ -240,7 +264,7 @@ export class BytesRowReplayer {
         if (newLen > 0) at += newLen;
         const oldAt = oldLen < 0 ? -1 : at;
         if (oldLen > 0) at += oldLen;
-        const ch = new StoredRowChange(changeLsn, action, e.relation, buf, newAt, oldAt);
+        const ch = this.stored.refill(changeLsn, action, e.relation, buf, newAt, oldAt);
         this.ctx.lsn = lsn;
         let w: MessageWriter;
         try {

@@ -291,3 +291,16 @@ export function readBlockZero(rec: DecodedRecord, out: BlockZero): boolean {
   out.dataLength = blk.hasData ? blk.dataLength : 0;
   return true;
 }
+
+/** The relfilenode number of block 0 as readBlockZero finds it (-1: no block 0): one number, for a filter. */
+export function blockZeroRelNumber(rec: DecodedRecord): number {
+  const b = rec.source;
+  const base = rec.sourceOffset;
+  if (rec.maxBlockId === 0 && b[base + SIZE_OF_XLOG_RECORD] === 0) {
+    const p = base + SIZE_OF_XLOG_RECORD + 1;
+    const q = b[p]! & BKPBLOCK_HAS_IMAGE ? p + 3 + (b[p + 7]! & BKPIMAGE_COMPRESSED && b[p + 7]! & BKPIMAGE_HAS_HOLE ? 7 : 5) : p + 3;
+    return u32(b, q + 8);
+  }
+  const blk = rec.block(0);
+  return blk === undefined ? -1 : blk.locator.relNumber;
+}
