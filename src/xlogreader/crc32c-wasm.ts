@@ -327,8 +327,8 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   f(GET, A, I64_LOAD, 3, 8, GET, LAST, I64_NE, BR_IF, 2);
   f(GET, A, GET, TOT, GET, FIRST, CALL, 2, TEE, WFPI, CONST, ...sleb(-2), EQ, IF, VOID);
   // headers past a spanning record's first piece (of at most HEAD bytes): checked in a copy of that piece and up to
-  // HEAD bytes of the next (past its short header) in the scratch area
-  f(GET, FIRST, CONST, ...sleb(HEAD), GT_U, BR_IF, 3);
+  // HEAD bytes of the next (past its short header) in the scratch area (never for a record within its page)
+  f(GET, FIRST, CONST, ...sleb(HEAD), GT_U, GET, FIRST, GET, TOT, EQ, OR, BR_IF, 3);
   f(GET, SCR, CONST, ...sleb(WALK_HEAD), ADD, TEE, T, GET, A, GET, FIRST, ...MEMORY_COPY);
   f(GET, TOT, GET, FIRST, SUB, TEE, PIECE, CONST, ...sleb(HEAD), GT_U, IF, VOID, CONST, ...sleb(HEAD), SET, PIECE, END);
   f(GET, T, GET, FIRST, ADD, GET, A, GET, FIRST, ADD, CONST, 24, ADD, GET, PIECE, ...MEMORY_COPY);
