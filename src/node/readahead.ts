@@ -753,9 +753,8 @@ export function makeWindowCheck(
     let bits = out;
     let off = firstRecord(b, len);
     if (off < 0) return;
-    // The records go through the WebAssembly walk when there is one; the JS below takes the rest (records starting
-    // a page, the run's first, any failing a check, a spanning one whose headers do not lie in its first piece)
-    // one at a time.
+    // The records go through the WebAssembly walk when there is one; the JS below takes the rest (the run's first,
+    // any failing a check or one the walk checks more strictly, a spanning one running past the window) one at a time.
     const wasm = active;
     const sc = wasm === undefined ? 0 : wasm.scratch >> 2;
     table = ownTable;

@@ -252,8 +252,9 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   // run (its first record is the caller's), pass DecodeXLogRecord's checks and chain their prev-links: each marked
   // in the scratch area's bits, counted in the run and its statistics there. A record spanning pages is taken when
   // its continuation pages' headers pass every check (pages of `magic` and `tli`, magic -1: none known yet) and its
-  // headers lie in its first piece. Returns the offset of the first record it left to the caller (one starting a
-  // page, or failing a check, or any of the above not met): the caller makes its checks again and goes on as it
+  // headers lie in its first piece, or in a first piece of at most HEAD bytes and HEAD bytes of the next; a record
+  // starting a page when that page's header passes them too. Returns the offset of the first record it left to the
+  // caller (one failing a check, or any of the above not met): the caller makes its checks again and goes on as it
   // would have.
   const w: number[] = [];
   const f = (...b: number[]): void => void w.push(...b);
