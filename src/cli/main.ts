@@ -1,6 +1,5 @@
 // The `pgwal` command line: one subcommand per job.
 import fs from 'node:fs';
-import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { DumpIo } from './dump.js';
 // Each subcommand is loaded when asked for: `pgwal dump` starts without the decoder, the catalog or `pg`.
@@ -30,42 +29,6 @@ Usage:
 
 pgwal dump --help, pgwal timeline --help and pgwal decode --help list their options.
 `;
-
-/** Bytes of WAL from which `pgwal dump` starts the read-ahead thread before loading (4 read-ahead windows). */
-const LONG_DUMP = 8 << 20;
-
-/**
- * Whether `pgwal dump`'s arguments name a range of at least LONG_DUMP bytes: -s and -e (`-s X`, `-sX`,
- * `--start=X`, `--start X`) LSNs that far apart, or STARTSEG and ENDSEG file names of different segments. Such a
- * dump reads ahead on a second thread, whose start then runs while dump's modules load; any other dump starts it
- * when it first reads ahead, so a short one never pays for a thread. A rough look: dump parses its arguments itself.
- */
-function longDump(argv: string[]): boolean {
-  const lsn = (s: string | undefined): number | undefined => {
-    const m = s === undefined ? null : /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(s);
-    return m === null ? undefined : parseInt(m[1]!, 16) * 0x1_0000_0000 + parseInt(m[2]!, 16);
-  };
-  let start: number | undefined;
-  let end: number | undefined;
-  const segments: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    let m: RegExpExecArray | null;
-    if ((m = /^(?:-([se])|--(start|end))(?:=?(.*))?$/.exec(a)) !== null) {
-      const value = m[3] !== undefined && m[3] !== '' ? m[3] : argv[++i];
-      if ((m[1] ?? m[2]![0]) === 's') start = lsn(value);
-      else end = lsn(value);
-    } else if (a === '-n' || a.startsWith('--limit')) {
-      return false; // a few records, most likely
-    } else if (/^[0-9A-Fa-f]{24}$/.test(path.basename(a))) {
-      segments.push(path.basename(a).toUpperCase());
-    } else if (/^-[^-]*[BFpRrtx]$/.test(a) || /^--(block|fork|path|relation|rmgr|timeline|xid|save-fullpage)$/.test(a)) {
-      i++; // the option's value
-    }
-  }
-  if (start !== undefined && end !== undefined) return end - start >= LONG_DUMP;
-  return segments.length === 2 && segments[0]!.slice(8) !== segments[1]!.slice(8);
-}
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -155,8 +118,6 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'dump' || command === 'timeline' || command === 'decode' || command === 'slot' || command === 'receive' || command === 'serve') {
-    // (Imported here: other commands do not load node:worker_threads at start.)
-    if (command === 'dump' && longDump(rest)) (await import('../node/readahead-boot.js')).bootReadAhead();
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     // process.stdout is made only for an asynchronous write: making it puts a pipe on fd 1 into non-blocking

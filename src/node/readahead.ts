@@ -7,7 +7,7 @@
 // so what it returns and where and how it stops are unchanged.
 import fs from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import { newBootWorker, takeBootedWorker } from './readahead-boot.js';
+import { newBootWorker } from './readahead-boot.js';
 import type { CrcVerified, VouchedRun } from '../xlogreader/reader.js';
 import { makeCrc32c, type Crc32c } from '../xlogreader/crc32c.js';
 import { makeWasmCrc32c, WASM_SCRATCH_BYTES, type WasmCrc32c } from '../xlogreader/crc32c-wasm.js';
@@ -122,8 +122,8 @@ function start(): boolean {
     claims = new Int32Array(new SharedArrayBuffer(4 * RING_SLOTS));
     // __name: what esbuild's keepNames (tsx, vitest) wraps named functions in; the source text needs it too.
     const setup = `var __name = (f) => f; const crc = (${makeCrc32c.toString()})(); const makeWasm = (${makeWasmCrc32c.toString()}); const wasm = makeWasm(${WINDOW_MAX + WASM_SCRATCH_BYTES}, crc.tables, undefined, ${TABLE_BYTES + WINDOW_MAX}); const check = (${makeWindowCheck.toString()})(crc);`;
-    // The thread may be up already (bootReadAhead: the CLI started it while loading); its code comes as a message.
-    const w = takeBootedWorker() ?? newBootWorker();
+    // The thread starts first and its code comes as a message.
+    const w = newBootWorker();
     worker = w;
     w.on('error', () => {
       if (worker === w) worker = undefined;
@@ -753,9 +753,8 @@ export function makeWindowCheck(
     let bits = out;
     let off = firstRecord(b, len);
     if (off < 0) return;
-    // The records go through the WebAssembly walk when there is one; the JS below takes the rest (records starting
-    // a page, the run's first, any failing a check, a spanning one whose headers do not lie in its first piece)
-    // one at a time.
+    // The records go through the WebAssembly walk when there is one; the JS below takes the rest (the run's first,
+    // any failing a check or one the walk checks more strictly, a spanning one running past the window) one at a time.
     const wasm = active;
     const sc = wasm === undefined ? 0 : wasm.scratch >> 2;
     table = ownTable;

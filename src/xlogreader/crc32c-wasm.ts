@@ -20,7 +20,7 @@ export interface WasmCrc32c {
   scratch: number;
 }
 
-/** Bytes of one thread's scratch area for walk: its state, the window's CRC bits, the statistics and their keys. */
+/** Bytes of one thread's scratch area for walk: its state, the window's CRC bits, the statistics and their keys, a record's headers. */
 export const WASM_SCRATCH_BYTES = 2 * 65536;
 /**
  * Offsets in the scratch area (makeWindowCheck, being self-contained, spells them out again): run count (i32), last
@@ -252,19 +252,34 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   // run (its first record is the caller's), pass DecodeXLogRecord's checks and chain their prev-links: each marked
   // in the scratch area's bits, counted in the run and its statistics there. A record spanning pages is taken when
   // its continuation pages' headers pass every check (pages of `magic` and `tli`, magic -1: none known yet) and its
-  // headers lie in its first piece. Returns the offset of the first record it left to the caller (one starting a
-  // page, or failing a check, or any of the above not met): the caller makes its checks again and goes on as it
+  // headers lie in its first piece, or in a first piece of at most HEAD bytes and HEAD bytes of the next; a record
+  // starting a page when that page's header passes them too. Returns the offset of the first record it left to the
+  // caller (one failing a check, or any of the above not met): the caller makes its checks again and goes on as it
   // would have.
   const w: number[] = [];
   const f = (...b: number[]): void => void w.push(...b);
+  const MEMORY_COPY = [0xfc, 10, 0, 0];
+  // the scratch area's copy of a record's headers (after the keys in use), HEAD bytes from each of two pieces
+  const WALK_HEAD = 32768 + 64 + 256 * 16 * 3 * 4 + 256 * 16 * 4;
+  const HEAD = 512;
   const BASE = 0, OFF = 1, LEN = 2, OPEN = 3, LSNLO = 4, LSNHI = 5, SCR = 6, MAGIC = 7, TLI = 8;
   const A = 9, TOT = 10, NEXT = 11, INFO = 12, RMID = 13, WFPI = 14, K = 15, COUNT = 16, T = 17, FIRST = 18, GOT = 19, PAGE = 20, PA = 21, PIECE = 22, CRCV = 23, WEND = 24;
-  const LSN = 25, LAST = 26;
+  const SKIP = 25, LSN = 26, LAST = 27;
   f(GET, LSNHI, I64_EXTEND_U, I64_CONST, 32, I64_SHL, GET, LSNLO, I64_EXTEND_U, I64_OR, SET, LSN);
   f(GET, SCR, LOAD, 2, 0, SET, COUNT, GET, SCR, I64_LOAD, 3, 8, SET, LAST);
   f(BLOCK, VOID, LOOP, VOID);
   f(GET, OFF, CONST, 24, ADD, GET, LEN, GT_S, BR_IF, 1);
-  f(GET, OFF, CONST, ...sleb(8191), AND, TEE, T, EQZ, BR_IF, 1);
+  // a record starting a page (the last one ended at its end): the page's header first, stricter than the reader's
+  // (a short one, no flag but XLP_BKP_REMOVABLE, this magic and timeline, its address), else the caller's
+  f(GET, OFF, CONST, ...sleb(8191), AND, TEE, T, EQZ, IF, VOID);
+  f(GET, MAGIC, CONST, 0, LT_S, BR_IF, 2, GET, BASE, GET, OFF, ADD, SET, PA);
+  f(GET, PA, LOAD16U, 1, 0, GET, MAGIC, NE, BR_IF, 2);
+  f(GET, PA, LOAD16U, 1, 2, CONST, ...sleb(0xfffb), AND, BR_IF, 2);
+  f(GET, PA, LOAD, 2, 4, GET, TLI, NE, BR_IF, 2);
+  f(GET, PA, I64_LOAD, 3, 8, GET, LSN, GET, OFF, I64_EXTEND_U, I64_ADD, I64_NE, BR_IF, 2);
+  f(GET, OFF, CONST, 24, ADD, SET, OFF, CONST, 24, SET, T);
+  f(GET, OFF, CONST, 24, ADD, GET, LEN, GT_S, BR_IF, 2);
+  f(END);
   f(GET, BASE, GET, OFF, ADD, TEE, A, LOAD, 2, 0, TEE, TOT, CONST, 24, LT_U, BR_IF, 1);
   // the record's first piece: all of it, or up to the page's end
   f(CONST, ...sleb(8192), GET, T, SUB, TEE, FIRST, GET, TOT, GT_U, IF, VOID, GET, TOT, SET, FIRST, END);
@@ -274,8 +289,10 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   f(GET, OFF, GET, TOT, CONST, 7, ADD, CONST, ...sleb(-8), AND, ADD, SET, NEXT, GET, OFF, GET, TOT, ADD, SET, WEND);
   f(ELSE);
   // spanning pages: its header in the first piece, the continuation pages' headers as the reader checks them
-  f(GET, MAGIC, CONST, 0, LT_S, GET, FIRST, CONST, 24, LT_U, OR, BR_IF, 2);
-  f(GET, A, CONST, 24, ADD, GET, A, GET, FIRST, ADD, CONST, 0, CALL, 0, SET, CRCV, GET, FIRST, SET, GOT);
+  // (a header cut by the page's end: its SKIP bytes on the next page are not data)
+  f(GET, MAGIC, CONST, 0, LT_S, BR_IF, 2, CONST, 0, SET, SKIP, CONST, 0, SET, CRCV);
+  f(GET, FIRST, CONST, 24, LT_U, IF, VOID, CONST, 24, GET, FIRST, SUB, SET, SKIP, ELSE);
+  f(GET, A, CONST, 24, ADD, GET, A, GET, FIRST, ADD, CONST, 0, CALL, 0, SET, CRCV, END, GET, FIRST, SET, GOT);
   f(GET, OFF, GET, T, SUB, SET, PAGE);
   f(LOOP, VOID);
   f(GET, PAGE, CONST, ...sleb(8192), ADD, TEE, PAGE, CONST, 24, ADD, GET, LEN, GT_S, BR_IF, 3);
@@ -289,9 +306,16 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   // this page's piece: the rest of the record, or all of the page after its header
   f(GET, TOT, GET, GOT, SUB, TEE, PIECE, CONST, ...sleb(8192 - 24), GT_U, IF, VOID, CONST, ...sleb(8192 - 24), SET, PIECE, END);
   f(GET, PAGE, CONST, 24, ADD, GET, PIECE, ADD, GET, LEN, GT_S, BR_IF, 3);
-  f(GET, PA, CONST, 24, ADD, GET, PA, CONST, 24, ADD, GET, PIECE, ADD, GET, CRCV, CALL, 0, SET, CRCV);
+  f(GET, PA, CONST, 24, ADD, GET, SKIP, ADD, GET, PA, CONST, 24, ADD, GET, PIECE, ADD, GET, CRCV, CALL, 0, SET, CRCV, CONST, 0, SET, SKIP);
   f(GET, GOT, GET, PIECE, ADD, TEE, GOT, GET, TOT, NE, BR_IF, 0, END);
   f(GET, PAGE, CONST, 24, ADD, TEE, T, GET, PIECE, ADD, SET, WEND, GET, T, GET, PIECE, CONST, 7, ADD, CONST, ...sleb(-8), AND, ADD, SET, NEXT);
+  // a cut header: the record's headers read from a copy of its first piece and up to HEAD bytes of the next
+  f(GET, FIRST, CONST, 24, LT_U, IF, VOID);
+  f(GET, SCR, CONST, ...sleb(WALK_HEAD), ADD, TEE, T, GET, A, GET, FIRST, ...MEMORY_COPY);
+  f(GET, TOT, GET, FIRST, SUB, TEE, PIECE, CONST, ...sleb(HEAD), GT_U, IF, VOID, CONST, ...sleb(HEAD), SET, PIECE, END);
+  f(GET, T, GET, FIRST, ADD, GET, A, GET, FIRST, ADD, CONST, 24, ADD, GET, PIECE, ...MEMORY_COPY);
+  f(GET, T, SET, A, GET, FIRST, GET, PIECE, ADD, SET, FIRST);
+  f(END);
   f(GET, A, GET, A, CONST, 20, ADD, GET, CRCV, CALL, 0, GET, A, LOAD, 2, 20, NE, BR_IF, 2);
   f(END);
   f(GET, A, LOAD8U, 0, 16, SET, INFO, GET, A, LOAD8U, 0, 17, SET, RMID);
@@ -302,7 +326,16 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   // a known resource manager, the prev-link chained, DecodeXLogRecord's checks
   f(GET, RMID, CONST, 21, GT_U, GET, RMID, CONST, ...sleb(128), LT_U, AND, BR_IF, 2);
   f(GET, A, I64_LOAD, 3, 8, GET, LAST, I64_NE, BR_IF, 2);
-  f(GET, A, GET, TOT, GET, FIRST, CALL, 2, TEE, WFPI, CONST, 0, LT_S, BR_IF, 2);
+  f(GET, A, GET, TOT, GET, FIRST, CALL, 2, TEE, WFPI, CONST, ...sleb(-2), EQ, IF, VOID);
+  // headers past a spanning record's first piece (of at most HEAD bytes): checked in a copy of that piece and up to
+  // HEAD bytes of the next (past its short header) in the scratch area (never for a record within its page)
+  f(GET, FIRST, CONST, ...sleb(HEAD), GT_U, GET, FIRST, GET, TOT, EQ, OR, BR_IF, 3);
+  f(GET, SCR, CONST, ...sleb(WALK_HEAD), ADD, TEE, T, GET, A, GET, FIRST, ...MEMORY_COPY);
+  f(GET, TOT, GET, FIRST, SUB, TEE, PIECE, CONST, ...sleb(HEAD), GT_U, IF, VOID, CONST, ...sleb(HEAD), SET, PIECE, END);
+  f(GET, T, GET, FIRST, ADD, GET, A, GET, FIRST, ADD, CONST, 24, ADD, GET, PIECE, ...MEMORY_COPY);
+  f(GET, T, GET, TOT, GET, FIRST, GET, PIECE, ADD, CALL, 2, SET, WFPI);
+  f(END);
+  f(GET, WFPI, CONST, 0, LT_S, BR_IF, 2);
   f(GET, COUNT, CONST, 1, ADD, SET, COUNT, GET, LSN, GET, OFF, I64_EXTEND_U, I64_ADD, SET, LAST);
   // the statistics: table entry k = rmid << 4 | info >> 4 at scratch + WALK_TABLE + 12k; a new key is listed
   f(GET, SCR, CONST, ...sleb(32768 + 64), ADD, GET, RMID, CONST, 4, SHL, GET, INFO, CONST, 4, SHR_U, OR, TEE, K, CONST, 12, MUL, ADD, SET, T);
@@ -319,7 +352,7 @@ export function makeWasmCrc32c(dataBytes: number, tables: Int32Array, shared?: {
   f(GET, SCR, GET, OFF, CONST, 8, SHR_U, CONST, 2, SHL, ADD, TEE, T, GET, T, LOAD, 2, 64, CONST, 1, GET, OFF, CONST, 3, SHR_U, SHL, OR, I32_STORE, 2, 64);
   f(GET, NEXT, SET, OFF, BR, 0, END, END);
   f(GET, SCR, GET, COUNT, I32_STORE, 2, 0, GET, SCR, GET, LAST, I64_STORE, 3, 8, GET, OFF, END);
-  const walkBody = [2, WEND - A + 1, 0x7f, 2, 0x7e, ...w];
+  const walkBody = [2, SKIP - A + 1, 0x7f, 2, 0x7e, ...w];
 
   const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
   const str = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
