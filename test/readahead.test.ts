@@ -148,6 +148,16 @@ describe.each(listFixtures().map((f) => [f.id, f] as [string, Fixture]))('%s, re
   });
 });
 
+/** A seeded xorshift32: rand(n) in [0, n) (an LCG's low bits repeat with a short period). */
+function xorshift(seed: number): (n: number) => number {
+  return (n) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+}
+
 // Segments of four windows, so windows end inside segments: records that start right after a window boundary, that
 // run across one, and a record longer than a window. Built WAL, compared with reading on one thread.
 describe('windows inside a segment', () => {
@@ -341,13 +351,7 @@ describe('the window check in WebAssembly (walk)', () => {
     return out;
   }
   it('gives the same with a record spanning pages changed: a continuation page header, or its headers (CRC made right), 1500 times', () => {
-    let seed = 11;
-    const rand = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rand = xorshift(11);
     const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
     let changedRun = 0;
     let tried = 0;
@@ -426,13 +430,7 @@ describe('the window check in WebAssembly (walk)', () => {
   });
 
   it('gives the same with the headers of a record spanning pages changed where they lie past its first piece or are cut by the page\'s end, or a page header before a record starting the page, 1500 times', () => {
-    let seed = 29;
-    const rand = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rand = xorshift(29);
     const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
     let changedRun = 0;
     const tried = { cut: 0, past: 0, pageStart: 0 };
@@ -551,14 +549,7 @@ describe('the window check in WebAssembly (walk)', () => {
   });
 
   it('gives the same with one record within a page changed (its CRC made right again), 2000 times', () => {
-    let seed = 7;
-    // xorshift32 (an LCG's low bits repeat with a short period)
-    const rand = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rand = xorshift(7);
     const withRuns = windows.filter((x) => both(new Uint8Array(x.bytes), x.lsn, x.segmentStart).js.run[0]! > 20);
     let changedRun = 0;
     for (let t = 0; t < 2000; t++) {
