@@ -169,6 +169,54 @@ export function decodeRecordBody(rec: DecodedRecord, readRecLsn: number, bytes: 
   return undefined;
 }
 
+/**
+ * decodeRecordBody for a record whose headers a read-ahead worker already found DecodeXLogRecord accepts (a
+ * VouchedRun's): the same fields, none of the checks. Ends whatever the bytes (each step moves on).
+ */
+export function decodeVouchedBody(rec: DecodedRecord, bytes: Uint8Array, base: number): void {
+  const end = base + rec.totalLength;
+  let ptr = base + SIZE_OF_XLOG_RECORD;
+  let datatotal = 0;
+  let maxBlockId = -1;
+  let fpi = 0;
+  while (end - ptr > datatotal) {
+    const id = bytes[ptr]!;
+    if (id === XLR_BLOCK_ID_DATA_SHORT) {
+      rec.mainDataLength = bytes[ptr + 1]!;
+      ptr += 2;
+      datatotal += rec.mainDataLength;
+      break;
+    } else if (id === XLR_BLOCK_ID_DATA_LONG) {
+      rec.mainDataLength = u32(bytes, ptr + 1);
+      ptr += 5;
+      datatotal += rec.mainDataLength;
+      break;
+    } else if (id === XLR_BLOCK_ID_ORIGIN) {
+      rec.origin = u16(bytes, ptr + 1);
+      ptr += 3;
+    } else if (id === XLR_BLOCK_ID_TOPLEVEL_XID) {
+      rec.toplevelXid = u32(bytes, ptr + 1);
+      ptr += 5;
+    } else {
+      maxBlockId = id;
+      const flags = bytes[ptr + 1]!;
+      datatotal += bytes[ptr + 2]! | (bytes[ptr + 3]! << 8);
+      ptr += 4;
+      if (flags & BKPBLOCK_HAS_IMAGE) {
+        const imageLength = bytes[ptr]! | (bytes[ptr + 1]! << 8);
+        const bimgInfo = bytes[ptr + 4]!;
+        datatotal += imageLength;
+        fpi += imageLength;
+        ptr += bimgInfo & BKPIMAGE_COMPRESSED && bimgInfo & BKPIMAGE_HAS_HOLE ? 7 : 5;
+      }
+      ptr += flags & BKPBLOCK_SAME_REL ? 4 : 16;
+    }
+  }
+  rec.mainDataOffset = ptr - base + datatotal - rec.mainDataLength;
+  rec.maxBlockId = maxBlockId;
+  rec.fpiLength = fpi;
+}
+
 /** The block references of a record decodeRecordBody accepted: the same walk, now keeping what it finds. */
 // see DecodeXLogRecord (xlogreader.c)
 export function decodeBlockRefs(rec: DecodedRecord): (BlockRef | undefined)[] {

@@ -13,7 +13,7 @@ import { assertWalSegmentSize, formatLsn, lsnFromParts, maxAlign, type Lsn } fro
 import { walFileName } from '../walfile.js';
 import { u32 } from './bytes.js';
 import { recordCrc } from './crc32c.js';
-import { decodeRecordBody } from './decode-record.js';
+import { decodeRecordBody, decodeVouchedBody } from './decode-record.js';
 import { profileForMagic, type VersionProfile } from './profile.js';
 import { DecodedRecord, SIZE_OF_XLOG_RECORD } from './record.js';
 
@@ -566,7 +566,6 @@ export class XLogReader {
     if (this.vouched !== undefined) {
       const v = this.readVouched();
       if (v !== undefined) {
-        if (v === FAIL) return STEP_END;
         this.record = v;
         return STEP_RECORD;
       }
@@ -656,7 +655,7 @@ export class XLogReader {
    * The next record of a vouched run, framed as the worker framed it (page headers skipped, pieces of a record
    * spanning pages copied together), with none of the checks it made; undefined past the run or the end LSN.
    */
-  private readVouched(): DecodedRecord | typeof FAIL | undefined {
+  private readVouched(): DecodedRecord | undefined {
     const c = this.vouched!;
     const b = c.bytes;
     let o = this.nextRecPtr - c.start;
@@ -667,7 +666,7 @@ export class XLogReader {
     if (this.endLsn !== undefined && recPtr + totalLength > this.endLsn) return this.leaveVouched();
     this.vouchedRecords++;
     const inPage = o & (XLOG_BLCKSZ - 1);
-    if (inPage + totalLength <= XLOG_BLCKSZ) return this.finish(recPtr, b, o, totalLength, recPtr + maxAlign(totalLength));
+    if (inPage + totalLength <= XLOG_BLCKSZ) return this.finishVouched(recPtr, b, o, totalLength, recPtr + maxAlign(totalLength));
     // Spanning pages: every continuation page has a short header (the worker refused any other).
     const buffer = totalLength > ARENA_RECORD_MAX ? new Uint8Array(totalLength) : this.assemblyBuffer(totalLength);
     let got = XLOG_BLCKSZ - inPage;
@@ -680,7 +679,22 @@ export class XLogReader {
       got += piece;
       p += XLOG_BLCKSZ;
     }
-    return this.finish(recPtr, buffer, 0, totalLength, c.start + p - XLOG_BLCKSZ + SIZE_OF_SHORT_PHD + maxAlign(piece));
+    return this.finishVouched(recPtr, buffer, 0, totalLength, c.start + p - XLOG_BLCKSZ + SIZE_OF_SHORT_PHD + maxAlign(piece));
+  }
+
+  /** finish() for a record of a vouched run: no XLOG_SWITCH among them, DecodeXLogRecord's checks passed. */
+  private finishVouched(recPtr: Lsn, bytes: Uint8Array, base: number, totalLength: number, next: Lsn): DecodedRecord {
+    const rec = this.reuseBuffers ? (this.reused?.reuseFor(bytes, base, totalLength) ?? (this.reused = new DecodedRecord(bytes, base, totalLength))) : new DecodedRecord(bytes, base, totalLength);
+    rec.lsn = recPtr;
+    rec.xid = u32(bytes, base + 4);
+    rec.info = bytes[base + 16]!;
+    rec.rmid = bytes[base + 17]!;
+    rec.timeline = this.currentTli;
+    rec.endLsn = next;
+    decodeVouchedBody(rec, bytes, base);
+    this.decodeRecPtr = recPtr;
+    this.nextRecPtr = next;
+    return rec;
   }
 
   /**
