@@ -606,13 +606,13 @@ export class XLogReader {
   private enterVouched(): void {
     if (this.randAccess || this.asm !== undefined || this.findTarget !== undefined || this.findPending !== undefined) return;
     const at = this.nextRecPtr;
-    let c = this.cachedChunk;
-    if (c === undefined || at < c.start || at >= c.start + c.bytes.length) {
-      c = undefined;
-      for (const k of this.chunks) if (at >= k.start && at < k.start + k.bytes.length) c = k;
-      if (c === undefined) return;
+    // The bytes pageBytes would read the record from: the latest supplied that hold it.
+    let c: Chunk | undefined;
+    for (let i = this.chunks.length - 1; i >= 0 && c === undefined; i--) {
+      const k = this.chunks[i]!;
+      if (at >= k.start && at < k.start + k.bytes.length) c = k;
     }
-    if (c === this.unvouched) return;
+    if (c === undefined || c === this.unvouched) return;
     const run = c.crc?.run;
     const b = c.bytes;
     let o = at - c.start;
