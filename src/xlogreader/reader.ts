@@ -292,6 +292,8 @@ export class XLogReader {
     for (const c of this.chunks) {
       if (c.start + c.bytes.length <= keep) {
         this.chunks = this.chunks.filter((k) => k.start + k.bytes.length > keep);
+        // Nor is a dropped window kept alive as the run left last.
+        if (this.unvouched !== undefined && !this.chunks.includes(this.unvouched)) this.unvouched = undefined;
         return;
       }
     }
