@@ -362,7 +362,9 @@ export class XLogReader {
     let page = this.pageBytes(pagePtr, Math.max(reqLen, SIZE_OF_SHORT_PHD));
     if (typeof page === 'number') return page;
     if (page.length <= SIZE_OF_SHORT_PHD) {
-      // ReadPageInternal treats a read of no more than a short header as a failed read.
+      // ReadPageInternal treats a read of no more than a short header as a failed read; when -e cut it (the page
+      // callback gives only the bytes before the end) pg_waldump ends there without a word.
+      if (this.endLsn !== undefined && pagePtr + page.length >= this.endLsn) return this.fail('end-lsn', this.endLsn, '');
       return this.fail('no-more-wal', pagePtr, 'short read', pagePtr);
     }
     const hdrSize = page[2]! & XLP_LONG_HEADER ? SIZE_OF_LONG_PHD : SIZE_OF_SHORT_PHD;
