@@ -191,6 +191,83 @@ describe('storedTupleBytes', () => {
   });
 });
 
+// With OutputContext.typesVersion (the format thread's), a column's type is looked up once per version: what prints
+// must still follow the types of each version, as the lookup-per-value path (storedTupleText) prints them.
+describe('storedTupleBytes with a typesVersion', () => {
+  const ty = (oid: number, name: string, output: string, len: number, align: string): TypeInfo => ({ oid, name, output, len, align, byval: len > 0 && len <= 8, elem: 0 });
+  const attrs: Attribute[] = [
+    { attnum: 1, name: 'n', typeOid: 23, len: 4, align: 'i', byval: true, dropped: false },
+    { attnum: 2, name: 'gone', typeOid: 23, len: 4, align: 'i', byval: true, dropped: true },
+    { attnum: 3, name: 'k', typeOid: 90003, len: 4, align: 'i', byval: true, dropped: false },
+    { attnum: 4, name: 't', typeOid: 25, len: -1, align: 'i', byval: false, dropped: false },
+  ];
+  const relation: DecoderRelation = { oid: 90200, relfilenode: 90200, namespace: 'public', name: 'v', kind: 'r', toastRelid: 0, attributes: attrs };
+  // xl_heap_header (natts 4, HEAP_HASNULL | HEAP_HASVARWIDTH, hoff 24), t_bits 0b1001 (gone and k null), n = 7, t = 'x'.
+  const src = Uint8Array.from([4, 0, 0x03, 0, 24, 9, 7, 0, 0, 0, 5, 0x78]);
+  const change = encodeRowChange(CHANGE_INSERT, 0, 0x3000000, 0, 90200, src, 0, src.length, -1, 0);
+  const ch = new StoredRowChange(0x3000000, 'INSERT', relation, change, CHANGE_HEADER, -1);
+  const versions: [number, Map<number, TypeInfo>][] = [
+    // k's type unknown: fine while k is null and skipped (an old key), an error where it prints.
+    [1, new Map([ty(23, 'integer', 'int4out', 4, 'i'), ty(25, 'text', 'textout', -1, 'i')].map((t) => [t.oid, t]))],
+    [2, new Map([ty(23, 'integer', 'int4out', 4, 'i'), ty(25, 'text', 'textout', -1, 'i'), ty(90003, 'kind', 'int4out', 4, 'i')].map((t) => [t.oid, t]))],
+    // The same OIDs answered differently (a renamed type, another output function).
+    [3, new Map([ty(23, 'int_renamed', 'int4out', 4, 'i'), ty(25, 'words', 'varcharout', -1, 'i'), ty(90003, 'kind2', 'textout', 4, 'i')].map((t) => [t.oid, t]))],
+  ];
+  const expected = (types: Map<number, TypeInfo>, skipNulls: boolean): string | Error => {
+    try {
+      return storedTupleText(ch, CHANGE_HEADER, (oid) => types.get(oid), 16, skipNulls);
+    } catch (e) {
+      return e as Error;
+    }
+  };
+  const printed = (types: Map<number, TypeInfo>, skipNulls: boolean, version: number): string | Error => {
+    const out = new ByteRows(8);
+    try {
+      storedTupleBytes(out, ch, CHANGE_HEADER, (oid) => types.get(oid), 16, skipNulls, version);
+    } catch (e) {
+      return e as Error;
+    }
+    return decoder.decode(out.buf.subarray(0, out.length));
+  };
+
+  it('prints each version as the lookup per value does, old keys and rows, going forward and back', () => {
+    let compared = 0;
+    for (const order of [[0, 1, 2], [2, 1, 0], [0, 2, 0, 1]]) {
+      for (const i of order) {
+        const [version, types] = versions[i]!;
+        for (const skipNulls of [true, false, true]) {
+          const want = expected(types, skipNulls);
+          const got = printed(types, skipNulls, version + 10 * compared);
+          if (want instanceof Error) expect(String(got)).toBe(String(want));
+          else expect(got).toBe(want);
+          compared++;
+        }
+      }
+    }
+    // The versions differ where they should: an unknown type, then two names per OID.
+    expect(String(expected(versions[0]![1], false))).toMatch(/type 90003 of column k/);
+    expect(expected(versions[1]![1], false)).toContain(' n[integer]:7 k[kind]:null');
+    expect(expected(versions[2]![1], false)).toContain(' n[int_renamed]:7 k[kind2]:null');
+  });
+
+  it('looks the types up again only when the version changes', () => {
+    const [, types] = versions[1]!;
+    let lookups = 0;
+    const counted = (oid: number): TypeInfo | undefined => (lookups++, types.get(oid));
+    const out = new ByteRows(8);
+    storedTupleBytes(out, ch, CHANGE_HEADER, counted, 16, false, 100);
+    const first = lookups;
+    for (let k = 0; k < 5; k++) storedTupleBytes(out, ch, CHANGE_HEADER, counted, 16, false, 100);
+    expect(lookups).toBe(first);
+    storedTupleBytes(out, ch, CHANGE_HEADER, counted, 16, false, 101);
+    expect(lookups).toBeGreaterThan(first);
+    // Without a version: per value, as before.
+    const before = lookups;
+    storedTupleBytes(out, ch, CHANGE_HEADER, counted, 16, false);
+    expect(lookups - before).toBe(3);
+  });
+});
+
 // The CLI with synchronous byte output (as `pgwal decode` runs in a terminal or a pipe) writes what it writes
 // through strings (runCli has no outBytesSync): the rows, their order and --with-lsn's columns.
 describe.each(fixtures.filter((f) => f.meta.slots.some((s) => s.plugin === 'test_decoding')).map((f) => [f.id, f] as [string, Fixture]))('pgwal decode with byte output on %s', (_id, f) => {

@@ -135,6 +135,12 @@ interface CacheEntry {
   value: unknown;
 }
 
+/** Whether any of `xids` is in `set` (a loop, not a closure: this runs for every commit). */
+function anyIn(set: ReadonlySet<number>, xids: readonly number[]): boolean {
+  for (const x of xids) if (set.has(x)) return true;
+  return false;
+}
+
 export class HistoricCatalog implements CatalogView {
   readonly databaseOid: number;
   readonly major: Major;
@@ -311,7 +317,7 @@ export class HistoricCatalog implements CatalogView {
       for (const s of c.subxacts) if (this.writers.has(s)) wrote = true;
       // Only xids on catalog pages need a commit LSN: the writers', and those the starting pages hold. The
       // others are forgotten, so that memory follows the DDL, not the number of transactions.
-      if (wrote || (this.startPending.size > 0 && (this.startPending.has(xid) || c.subxacts.some((s) => this.startPending.has(s))))) {
+      if (wrote || (this.startPending.size > 0 && (this.startPending.has(xid) || anyIn(this.startPending, c.subxacts)))) {
         this.commitLsn.set(xid, rec.lsn);
         this.startPending.delete(xid);
         for (const s of c.subxacts) {

@@ -101,13 +101,10 @@ async function run(): Promise<void> {
     const send = (): void => {
       whole -= out.length;
       if (out.length === 0) return;
-      let buf = spare.pop();
-      if (buf === undefined || buf.length < out.length) buf = new Uint8Array(Math.max(out.length, ROWS_AT * 2));
-      buf.set(out.bytes.subarray(0, out.length));
+      // The rows' buffer itself goes (no copy); writing goes on in one given back.
       const length = out.length;
-      out.length = 0;
+      const buf = out.swap(spare.pop() ?? new Uint8Array(ROWS_AT * 2));
       port.postMessage({ t: 'rows', buf, length } satisfies FormatReply, [buf.buffer as ArrayBuffer]);
-      return;
     };
     handle = (m) => {
       if (m.t === 'spare') {

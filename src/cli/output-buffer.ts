@@ -63,6 +63,19 @@ export class OutputBuffer extends ByteRows {
     this.length = at;
   }
 
+  /**
+   * Hands over the buffer holding `bytes[0, length)` and writes on in `next` from now on (empty): the output moves
+   * to a reader without a copy. `next` must be a whole ArrayBuffer of its own (offset 0), as one given back is.
+   */
+  swap(next: Uint8Array): Buffer {
+    const held = this.buf;
+    const b = Buffer.from(next.buffer, next.byteOffset, next.byteLength);
+    this.words = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
+    this.buf = b;
+    this.length = 0;
+    return held;
+  }
+
   /** The held output as a string, emptying the buffer. */
   take(): string {
     const s = this.buf.toString('utf8', 0, this.length);

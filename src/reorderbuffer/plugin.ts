@@ -97,6 +97,11 @@ export interface OutputContext {
   relation?(oid: number): DecoderRelation | undefined;
   /** The type of a column, as the catalog sees it at the current change. */
   type(oid: number): TypeInfo | undefined;
+  /**
+   * A number that changes whenever `type` may answer differently for some OID (undefined: it may at any call),
+   * so that a plugin may keep what it looked up while it stays the same.
+   */
+  readonly typesVersion?: number;
 }
 
 /**

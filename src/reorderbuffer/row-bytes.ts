@@ -27,6 +27,18 @@ export class ByteRows {
     return next;
   }
 
+  private viewed: Uint8Array | undefined = undefined;
+  private dataView: DataView | undefined = undefined;
+
+  /** A DataView of the buffer as it is now (valid until it grows or is replaced). */
+  view(): DataView {
+    if (this.viewed !== this.buf) {
+      this.viewed = this.buf;
+      this.dataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    }
+    return this.dataView!;
+  }
+
   /** Bytes as they are. */
   append(b: Uint8Array): void {
     const buf = this.ensure(b.length);

@@ -488,9 +488,10 @@ export interface ReplaySink {
  */
 export class CallbackReplayer {
   private lastTxn: ReorderTxn | undefined = undefined;
+  private transientRow: StoredRowChange | undefined = undefined;
   private readonly relations = new Map<number, DecoderRelation>();
   private readonly types = new Map<number, TypeInfo>();
-  private readonly ctx: OutputContext & { lsn: Lsn; xid: number; changeXid: number };
+  private readonly ctx: OutputContext & { lsn: Lsn; xid: number; changeXid: number; typesVersion: number };
 
   constructor(
     private readonly plugin: OutputPlugin,
@@ -509,6 +510,8 @@ export class CallbackReplayer {
       write: (data: string | Uint8Array) => sink.row(ctx.lsn, ctx.xid, data),
       textRows: rows === undefined ? undefined : { start: () => rows.start(ctx.lsn, ctx.xid), end: () => rows.end(), cancel: () => rows.cancel() },
       type: (oid: number) => types.get(oid),
+      // Types change only as they are shipped.
+      typesVersion: 0,
       relation: (oid: number) => relations.get(oid),
     };
     this.ctx = ctx;
@@ -516,7 +519,10 @@ export class CallbackReplayer {
 
   receive(m: ShipMessage): void {
     if (m.t === 'relation') this.relations.set(m.relation.oid, m.relation);
-    else if (m.t === 'types') for (const t of m.types) this.types.set(t.oid, t);
+    else if (m.t === 'types') {
+      for (const t of m.types) this.types.set(t.oid, t);
+      this.ctx.typesVersion++;
+    }
     else {
       const zone = this.timezone;
       if (zone === undefined || zone === 'UTC') this.replay(m);
@@ -572,6 +578,7 @@ export class CallbackReplayer {
     const p = this.plugin;
     let at = 0;
     let txn: ReorderTxn | undefined;
+    const transient = p.transientRowChanges === true;
     const readTxn = (): ReorderTxn => {
       const flags = buf[at]!;
       if (flags === T_SAME) {
@@ -664,7 +671,8 @@ export class CallbackReplayer {
           if (newLen > 0) at += newLen;
           const oldAt = oldLen < 0 ? -1 : at;
           if (oldLen > 0) at += oldLen;
-          const row = new StoredRowChange(lsn, action, rel, buf, newAt, oldAt);
+          // A plugin that keeps no change gets one object refilled (as the reorder buffer passes it).
+          const row = transient ? (this.transientRow ??= new StoredRowChange(lsn, action, rel, buf, newAt, oldAt)).refill(lsn, action, rel, buf, newAt, oldAt) : new StoredRowChange(lsn, action, rel, buf, newAt, oldAt);
           if (op === OP_CHANGE) p.change(ctx, txn!, row);
           else p.streamChange!(ctx, txn!, row);
           break;

@@ -68,13 +68,15 @@ interface ColumnHeads {
   bare: boolean[];
   /** How literalBytes writes the column's values (a C_* code), from its type's output function. */
   codes: number[];
+  /** The context's typesVersion at which every live column's head and type were last brought up to date. */
+  version: number | undefined;
 }
 const headsCache = new WeakMap<readonly OutputColumn[], ColumnHeads>();
 
 function columnHeads(columns: readonly OutputColumn[], major: number): ColumnHeads {
   let h = headsCache.get(columns);
   if (h === undefined || h.major !== major || h.names.length !== columns.length) {
-    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), headBytes: columns.map(() => undefined), bare: columns.map((c) => unquoted(c.typeOid)), codes: columns.map(() => C_TEXT_WAY) };
+    h = { major, names: columns.map((c) => c.name), types: columns.map(() => undefined), heads: columns.map(() => ''), headBytes: columns.map(() => undefined), bare: columns.map((c) => unquoted(c.typeOid)), codes: columns.map(() => C_TEXT_WAY), version: undefined };
     headsCache.set(columns, h);
   }
   return h;
@@ -93,6 +95,24 @@ function columnType(h: ColumnHeads, i: number, c: OutputColumn, types: TypeLooku
     h.codes[i] = literalCode(type, c.typeOid, h.bare[i]!);
   }
   return type;
+}
+
+/**
+ * Whether the heads of `columns` hold for `version` of the context's types (OutputContext.typesVersion): when
+ * not yet, every live column is brought up to date, and if each has its type they are marked as holding.
+ */
+function headsHold(h: ColumnHeads, columns: readonly OutputColumn[], types: TypeLookup, major: number, version: number | undefined): boolean {
+  if (version === undefined) return false;
+  if (h.version === version) return true;
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i]!;
+    if (c.dropped) continue;
+    // A type not in the catalog is an error only where the column is printed: left to the slow path.
+    if (types(c.typeOid) === undefined) return false;
+    columnType(h, i, c, types, major);
+  }
+  h.version = version;
+  return true;
 }
 
 /** tuple_to_stringinfo: ` name[type]:value` per live column; `skipNulls` for old keys. */
@@ -262,6 +282,18 @@ function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number
   return true;
 }
 
+let lastSrc: Uint8Array | undefined;
+let lastSrcView: DataView | undefined;
+
+/** A DataView of `b` (the last one kept: a batch's changes come from one buffer). */
+function viewOf(b: Uint8Array): DataView {
+  if (b !== lastSrc) {
+    lastSrc = b;
+    lastSrcView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return lastSrcView!;
+}
+
 /**
  * Text that is all ASCII, copied (quoted, with ' doubled, unless bare). Other bytes take the text's way: the
  * decoder replaces invalid UTF-8 and drops a leading byte order mark, and the copy must print the same.
@@ -278,7 +310,20 @@ function asciiLiteral(out: ByteRows, src: Uint8Array, start: number, end: number
     }
   } else {
     buf[at++] = QUOTE;
-    for (let i = start; i < end; i++) {
+    let i = start;
+    if (end - start >= 16) {
+      // Four bytes a step while none is a quote or above 0x7f (padded char(n) columns are long runs of such).
+      const from = viewOf(src);
+      const to = out.view();
+      for (; i + 4 <= end; i += 4) {
+        const w = from.getUint32(i, true);
+        const q = w ^ 0x27272727; // a zero byte where a quote was
+        if (((w | ((q - 0x01010101) & ~q)) & 0x80808080) !== 0) break;
+        to.setUint32(at, w, true);
+        at += 4;
+      }
+    }
+    for (; i < end; i++) {
       const b = src[i]!;
       if (b >= 0x80) return false;
       buf[at++] = b;
@@ -290,13 +335,17 @@ function asciiLiteral(out: ByteRows, src: Uint8Array, start: number, end: number
   return true;
 }
 
-/** storedTupleText written into `out` as its UTF-8 bytes. */
-export function storedTupleBytes(out: ByteRows, ch: StoredRowChange, at: number, types: TypeLookup, major: number, skipNulls: boolean): void {
+/**
+ * storedTupleText written into `out` as its UTF-8 bytes. `typesVersion`: the context's (OutputContext.typesVersion),
+ * with which the columns' types are looked up once per version rather than per value.
+ */
+export function storedTupleBytes(out: ByteRows, ch: StoredRowChange, at: number, types: TypeLookup, major: number, skipNulls: boolean, typesVersion?: number): void {
   const columns = ch.relation.attributes;
   const src = ch.change;
   const layout = deformTupleInto(storedLayout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), columns, ch.lsn);
   storedLayout = LAYOUT_IN_USE;
   const h = columnHeads(columns, major);
+  const hold = headsHold(h, columns, types, major, typesVersion);
   try {
     for (let i = 0, o = 0; i < columns.length; i++, o += 3) {
       const c = columns[i]!;
@@ -305,7 +354,7 @@ export function storedTupleBytes(out: ByteRows, ch: StoredRowChange, at: number,
       const missing = kind === ATT_MISSING ? c.missing : undefined;
       const isNull = kind === ATT_NULL || (kind === ATT_MISSING && (missing === undefined || missing === null));
       if (isNull && skipNulls) continue;
-      const type = columnType(h, i, c, types, major);
+      const type = hold ? h.types[i]! : columnType(h, i, c, types, major);
       out.append(h.headBytes[i] ?? (h.headBytes[i] = encoder.encode(h.heads[i]!)));
       if (isNull) out.append(NULL_BYTES);
       else if (kind === ATT_BYTES) {
@@ -474,7 +523,7 @@ export class TestDecodingPlugin implements OutputPlugin {
     const columns = ch.relation.attributes;
     const types = this.typesOf(ctx);
     const rows = ctx.textRows;
-    if (rows !== undefined && ch instanceof StoredRowChange) return this.storedChangeBytes(rows, ch, types, ctx.major);
+    if (rows !== undefined && ch instanceof StoredRowChange) return this.storedChangeBytes(rows, ch, types, ctx.major, ctx.typesVersion);
     let line = tableHead(ch.relation, ctx.major) + (ch.action === 'INSERT' ? 'INSERT:' : ch.action === 'UPDATE' ? 'UPDATE:' : 'DELETE:');
     try {
       if (ch instanceof StoredRowChange) return ctx.write(line + this.storedTuples(ch, types, ctx.major));
@@ -515,7 +564,7 @@ export class TestDecodingPlugin implements OutputPlugin {
   }
 
   /** A change's row as `change` prints it, written as bytes. */
-  private storedChangeBytes(rows: TextRowBytes, ch: StoredRowChange, types: TypeLookup, major: number): void {
+  private storedChangeBytes(rows: TextRowBytes, ch: StoredRowChange, types: TypeLookup, major: number, typesVersion: number | undefined): void {
     const out = rows.start();
     try {
       out.append(tableHeadBytes(ch.relation, major));
@@ -523,11 +572,11 @@ export class TestDecodingPlugin implements OutputPlugin {
       const { newAt, oldAt } = ch;
       if (ch.action !== 'INSERT' && oldAt >= 0) {
         if (ch.action === 'UPDATE') out.append(OLD_KEY_BYTES);
-        storedTupleBytes(out, ch, oldAt, types, major, true);
+        storedTupleBytes(out, ch, oldAt, types, major, true, typesVersion);
         if (ch.action === 'UPDATE') out.append(NEW_TUPLE_BYTES);
       }
       if (ch.action !== 'DELETE') {
-        if (newAt >= 0) storedTupleBytes(out, ch, newAt, types, major, false);
+        if (newAt >= 0) storedTupleBytes(out, ch, newAt, types, major, false, typesVersion);
         else out.append(NO_TUPLE_BYTES);
       } else if (oldAt < 0) out.append(NO_TUPLE_BYTES);
     } catch (e) {
