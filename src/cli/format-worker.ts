@@ -32,7 +32,7 @@ export interface SpareMessage {
   buf: Uint8Array;
 }
 
-/** Rows are sent back in pieces of about this many bytes. */
+/** Rows are sent back in pieces of about this many bytes (OutputBuffer's start size). */
 const ROWS_AT = 256 * 1024;
 
 async function run(): Promise<void> {
@@ -96,18 +96,14 @@ async function run(): Promise<void> {
             },
             data.timezone,
           );
-    // Rows buffers the decoding thread gave back (each is written there, then returned): no new buffer per send.
+    // Rows buffers the decoding thread gave back (each is written there, then returned): the output buffer itself
+    // goes (transferred, not copied) and writing goes on in one of them, no new buffer per send.
     const spare: Uint8Array[] = [];
     const send = (): void => {
       whole -= out.length;
       if (out.length === 0) return;
-      let buf = spare.pop();
-      if (buf === undefined || buf.length < out.length) buf = new Uint8Array(Math.max(out.length, ROWS_AT * 2));
-      buf.set(out.bytes.subarray(0, out.length));
-      const length = out.length;
-      out.length = 0;
+      const { buf, length } = out.handOff(spare.pop());
       port.postMessage({ t: 'rows', buf, length } satisfies FormatReply, [buf.buffer as ArrayBuffer]);
-      return;
     };
     handle = (m) => {
       if (m.t === 'spare') {
