@@ -24,6 +24,8 @@ export class OutputBuffer extends ByteRows {
   declare buf: Buffer;
   declare private words: Uint16Array;
   declare private quads: Uint32Array;
+  /** Lines printed in hex (until the 32-bit table is made). */
+  private hexLines = 0;
 
   constructor() {
     super(1 << 18);
@@ -63,13 +65,28 @@ export class OutputBuffer extends ByteRows {
     let at = this.length;
     buf[at++] = 0x5c; // '\'
     buf[at++] = 0x78; // 'x'
-    if (LITTLE_ENDIAN && n > 1) {
+    // The 32-bit table (256 KiB, ~2 ms to make) once there are lines enough to pay for it.
+    const quads = QUADS ?? (++this.hexLines > 4096 ? makeQuads() : undefined);
+    if (LITTLE_ENDIAN && n > 1 && quads === undefined) {
+      // Two digits a 16-bit store. From an odd offset each store takes a byte's low digit and the next one's high.
+      const w = this.words;
+      if ((at & 1) === 0) {
+        let k = at >> 1;
+        for (let i = 0; i < n; i++) w[k++] = PAIRS[bytes[i]!]!;
+        at = k << 1;
+      } else {
+        buf[at++] = DIGITS[bytes[0]! >> 4]!;
+        let k = at >> 1;
+        for (let i = 1; i < n; i++) w[k++] = PAIRS[((bytes[i - 1]! << 4) | (bytes[i]! >> 4)) & 0xff]!;
+        at = k << 1;
+        buf[at++] = DIGITS[bytes[n - 1]! & 15]!;
+      }
+    } else if (LITTLE_ENDIAN && n > 1 && quads !== undefined) {
       // Four digits (two bytes) a 32-bit store, at a 4-aligned place; a 16-bit store (one byte) before and after
       // to align. From an odd offset the stores take the digits shifted by one nibble (a byte's low digit and the
       // next one's high), the first and last digit written alone.
       const w = this.words;
       const q = this.quads;
-      const quads = QUADS ?? makeQuads();
       let i: number;
       if ((at & 1) === 0) {
         i = 0;
