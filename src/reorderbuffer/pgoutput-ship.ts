@@ -13,7 +13,8 @@ import type { OutputContext } from './plugin.js';
 import { MessageWriter, writeBegin, writeCommit } from './pgoutput-proto.js';
 import { FIRST_GENBKI_OBJECT_ID, PgOutputRowWriter, type RowTarget } from './pgoutput-rows.js';
 import type { PgOutputRowSink, PgOutputTxnSink } from './pgoutput.js';
-import { ACTION_CODE, ACTIONS, DYNAMIC_OUTPUTS, OP_RECORD_END, type Ctx, type ShipMessage, type Shipper } from './ship.js';
+import { ACTION_CODE, ACTIONS, DYNAMIC_OUTPUTS, type Ctx, type ShipMessage } from './ship.js';
+import { OP_RECORD_END, ShipBatch } from './ship-batch.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 
 /** A binary row (pgoutput's message): its LSN, xid, length and bytes. */
@@ -29,55 +30,9 @@ const OP_COMMIT_ROW = 24;
 type ShippedTarget = { id: number; relation: DecoderRelation; target: DecoderRelation; columns: number[]; map: number[] | undefined; ok: boolean };
 
 /** The decoding thread's side: pgoutput's messages (`row`) and stored changes (`storedRow`) into batches. */
-export class BytesRowShipper implements Shipper {
-  private buf: Uint8Array = new Uint8Array(0);
-  private view = new DataView(this.buf.buffer);
-  private pos = 0;
-  private post: ((m: ShipMessage, transfer?: ArrayBuffer[]) => void) | undefined = undefined;
-  private readonly spare: Uint8Array[] = [];
-  private inRecord = false;
-
-  constructor(private readonly batchSize = 1024 * 1024) {}
-
-  get shipping(): boolean {
-    return this.post !== undefined;
-  }
-
-  ship(post: (m: ShipMessage, transfer?: ArrayBuffer[]) => void): void {
-    this.post = post;
-    this.buf = new Uint8Array(this.batchSize);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-  }
-
-  giveBack(buf: Uint8Array): void {
-    if (buf.length === this.batchSize && this.spare.length < 4) this.spare.push(buf);
-  }
-
-  flush(): void {
-    if (this.pos === 0) return;
-    const buf = this.buf;
-    this.post!({ t: 'batch', buf, length: this.pos }, [buf.buffer as ArrayBuffer]);
-    this.buf = this.spare.pop() ?? new Uint8Array(this.batchSize);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    this.flush();
-    if (n > this.buf.length) {
-      this.buf = new Uint8Array(n);
-      this.view = new DataView(this.buf.buffer);
-    }
-  }
-
-  /** As ShippingPlugin.recordEnd: the rows so far are of records processed whole. */
-  recordEnd(): void {
-    if (!this.inRecord) return;
-    this.inRecord = false;
-    this.room(1);
-    this.buf[this.pos++] = OP_RECORD_END;
+export class BytesRowShipper extends ShipBatch {
+  constructor(batchSize = 1024 * 1024) {
+    super(batchSize);
   }
 
   /** Per RowTarget object: the id it was shipped under, with what it was as shipped (an entry is updated in place). */
@@ -178,12 +133,6 @@ export class BytesRowShipper implements Shipper {
       this.send({ t: 'types', types: fresh });
     }
     return true;
-  }
-
-  /** An object message, after the batch before it. */
-  private send(m: ShipMessage): void {
-    this.flush();
-    this.post!(m);
   }
 
   /** The plugin's txnSink: Begin and Commit as their fields (no message written and copied here). */
