@@ -671,7 +671,7 @@ async function bytesThreadPlan(real: OutputPlugin): Promise<ThreadPlan | undefin
     plugin: real,
     shipper: rows,
     rows,
-    spec: { name: 'pgoutput', options: undefined },
+    spec: { name: 'pgoutput', options: { binary: (real as PgOutputPlugin).options.binary } },
     start: (data, write) => {
       const thread = new FormatThread(data, write);
       thread.onSpare = (buf) => rows.giveBack(buf);

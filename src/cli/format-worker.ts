@@ -68,7 +68,12 @@ async function run(): Promise<void> {
     // pgoutput's messages are written on the decoding thread: here only printed. The others' callbacks are replayed.
     const replayer: { receive(m: ShipMessage): void } =
       data.plugin.name === 'pgoutput'
-        ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer({ row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd }, data.major, data.timezone)
+        ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer(
+            { row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd },
+            data.major,
+            data.timezone,
+            (data.plugin.options as { binary?: boolean } | undefined)?.binary === true,
+          )
         : new CallbackReplayer(
             data.plugin.name === 'json'
               ? new (await import('../reorderbuffer/wal2json.js')).Wal2JsonPlugin(data.plugin.options as never)

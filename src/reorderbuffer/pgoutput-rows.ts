@@ -58,12 +58,14 @@ export class PgOutputRowWriter {
   ) {}
 
   /**
-   * The message of a published change: `stored` (the change itself, when its values are written from its stored
-   * bytes) or the values (`newTuple`: the new row as a row filter left it, else the change's).
+   * The message of a published change: `stored` (the change itself, when its text values may be written from its
+   * stored bytes) or the values (`newTuple`: the new row as a row filter left it, else the change's).
    */
-  write(ctx: OutputContext, e: RowTarget, action: RowChange['action'], xid: number, change: RowChange, hasOld: boolean, stored: StoredRowChange | undefined, newTuple: readonly RawValue[] | undefined): MessageWriter {
+  write(ctx: OutputContext, e: RowTarget, action: RowChange['action'], xid: number, change: RowChange, hasOld: boolean, storedChange: StoredRowChange | undefined, newTuple: readonly RawValue[] | undefined): MessageWriter {
     const target = e.target;
     const w = this.w.reset();
+    // Binary values are sent from value objects (sendValue).
+    const stored = this.binary ? undefined : storedChange;
     // Text values of a change as the reorder buffer stored it are written straight from its bytes (no value objects).
     if (action === 'INSERT') {
       // see logicalrep_write_insert (proto.c)

@@ -3,8 +3,9 @@
 // switching (even inside a transaction) gives the same rows; its messages go in batches to the other thread, which
 // prints them as hex lines. A stored change whose published columns are all of built-in types goes as its tuple
 // bytes instead (the plugin's rowSink), and the other thread writes its message as the plugin would
-// (PgOutputRowWriter): the writing of values is off the decoding thread too, and so is that of Begin and Commit
-// (txnSink). Row filters, binary and user types keep the message written on the decoding thread. The batches are framed as ship.ts's (ShippingPlugin's).
+// (PgOutputRowWriter, in text or binary as the plugin's option says): the writing of values is off the decoding
+// thread too, and so is that of Begin and Commit (txnSink). Row filters and user types keep the message written on
+// the decoding thread. The batches are framed as ship.ts's (ShippingPlugin's).
 import { WalError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation } from './catalog.js';
@@ -189,7 +190,7 @@ export class BytesRowShipper extends ShipBatch {
 export class BytesRowReplayer {
   private readonly targets = new Map<number, RowTarget>();
   private readonly types = new Map<number, TypeInfo>();
-  private readonly rows = new PgOutputRowWriter(new MessageWriter(), false);
+  private readonly rows: PgOutputRowWriter;
   private readonly ctx: OutputContext & { lsn: Lsn };
   /** The change being written, one object refilled per row (its message is written before the next). */
   private readonly stored = new StoredRowChange(0, 'INSERT', undefined as unknown as DecoderRelation, new Uint8Array(0), -1, -1);
@@ -198,7 +199,10 @@ export class BytesRowReplayer {
     private readonly sink: { row(lsn: Lsn, xid: number, bytes: Uint8Array, n: number): void; recordEnd(): void },
     major: number,
     private readonly timezone: string | undefined,
+    /** The plugin's `binary` option: values in their send format. */
+    binary = false,
   ) {
+    this.rows = new PgOutputRowWriter(new MessageWriter(), binary);
     const types = this.types;
     this.ctx = {
       major,

@@ -654,10 +654,11 @@ export class PgOutputPlugin implements OutputPlugin {
     const xid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
     if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
     this.maybeSendSchema(ctx, txn, e);
-    const stored = filters.length === 0 && !this.options.binary && change instanceof StoredRowChange ? change : undefined;
+    const stored = filters.length === 0 && change instanceof StoredRowChange ? change : undefined;
     // Where the CLI formats on a second thread, a stored change's message is written there (same bytes).
     if (stored !== undefined && this.rowSink?.(ctx, e, xid, stored) === true) return;
-    this.emit(ctx, this.rows.write(ctx, e, action, xid, change, hasOld, stored, filters.length > 0 ? newTuple : change.newTuple));
+    // Without a filter the change's own values (undefined: a stored change deforms them only where written).
+    this.emit(ctx, this.rows.write(ctx, e, action, xid, change, hasOld, stored, filters.length > 0 ? newTuple : undefined));
   }
 
   /**
