@@ -241,6 +241,21 @@ export class PgOutputRowWriter {
         const type = ctx.type(a.typeOid);
         if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
         if (this.binary) {
+          if (v instanceof BytesValue) {
+            // The commonest send functions written straight into the message (no value copy or string): a text
+            // type sends its stored bytes (the database encoding is UTF-8), an integer or timestamp its bytes in
+            // network order.
+            const out = type.output;
+            const n = v.end - v.start;
+            if (out === 'textout' || out === 'varcharout' || out === 'bpcharout') {
+              w.byte(COLUMN_BINARY).countedRange(v.src, v.start, v.end);
+              continue;
+            }
+            if ((n === 4 && (out === 'int4out' || out === 'date_out' || out === 'oidout')) || (n === 8 && (out === 'int8out' || out === 'timestamp_out' || out === 'timestamptz_out' || out === 'float8out'))) {
+              w.byte(COLUMN_BINARY).countedReversed(v.src, v.start, n);
+              continue;
+            }
+          }
           try {
             w.byte(COLUMN_BINARY).counted(sendValue(v.bytes, type, ctx.type, `${a.name} of ${rel.namespace}.${rel.name}`));
           } catch (err) {
