@@ -6,7 +6,10 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ShipMessage } from '../reorderbuffer/ship.js';
 
 export interface FormatWorkerData {
-  /** pgoutput: its messages come as bytes (BytesRowShipper), printed here as hex lines. */
+  /**
+   * pgoutput (options `{ binary }`): its messages come as bytes, or as stored changes and Begin/Commit fields whose
+   * messages are written here (BytesRowShipper), printed as hex lines.
+   */
   plugin: { name: 'test_decoding' | 'json' | 'pgoutput'; options: unknown };
   major: number;
   withLsn: boolean;
@@ -65,7 +68,8 @@ async function run(): Promise<void> {
     const recordEnd = (): void => {
       whole = out.length;
     };
-    // pgoutput's messages are written on the decoding thread: here only printed. The others' callbacks are replayed.
+    // pgoutput's plugin runs on the decoding thread: its messages are printed here (those of stored changes written
+    // first). The others' callbacks are replayed.
     const replayer: { receive(m: ShipMessage): void } =
       data.plugin.name === 'pgoutput'
         ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer(
