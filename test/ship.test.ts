@@ -167,7 +167,7 @@ describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f
  * (BytesRowShipper → BytesRowReplayer, as `pgwal decode --plugin pgoutput --format-thread` does, without the thread):
  * messages written here before, then stored changes' messages written by the replayer.
  */
-function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run: Run | undefined, timezone?: string): { text: string; stored: number; records: number } {
+function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run: Run | undefined, timezone?: string): { text: string; stored: number; txns: number; records: number } {
   const slot = f.meta.slots.find((s) => s.plugin === 'pgoutput' && s.twoPhase === (name === 'pgoutput-twophase'))!;
   const state = fixtureSlotState(f.dir, slot);
   if (state.catalogPagesFile !== undefined) state.catalogPagesFile = path.join(f.dir, state.catalogPagesFile);
@@ -179,8 +179,9 @@ function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run:
   const hex = (lsn: number, xid: number, b: Uint8Array, n: number): string => `${formatLsn(lsn)}\t${xid}\t\\x${Buffer.from(b.subarray(0, n)).toString('hex')}\n`;
   let text = '';
   let stored = 0;
+  let txns = 0;
   const zone = timezone ?? state.timezone;
-  const replayer = new BytesRowReplayer({ row: (lsn, xid, b, n) => void (text += hex(lsn, xid, b, n)), recordEnd: () => {} }, major, zone);
+  const replayer = new BytesRowReplayer({ row: (lsn, xid, b, n) => void (text += hex(lsn, xid, b, n)), recordEnd: () => {} }, major, zone, plugin.options.binary);
   const shipper = new BytesRowShipper(run?.batchSize);
   let byteRow = (lsn: number, xid: number, b: Uint8Array, n: number): void => void (text += hex(lsn, xid, b, n));
   const decoder = new LogicalDecoder({
@@ -199,25 +200,31 @@ function pgoutputShipped(f: Fixture, name: string, opts: readonly string[], run:
       shipper.ship((m) => {
         if (m.t === 'batch') {
           const view = new DataView(m.buf.buffer, m.buf.byteOffset, m.length);
-          for (let at = 0; at < m.length; ) at = skip(view, at, () => stored++);
+          for (let at = 0; at < m.length; ) at = skip(view, at, () => stored++, () => txns++);
         }
         replayer.receive(m.t === 'batch' ? { ...m, buf: m.buf.slice() } : structuredClone(m));
       });
       byteRow = shipper.row;
       plugin.rowSink = shipper.storedRow;
+      plugin.txnSink = shipper.txnSink;
     }
     decoder.process(rec);
     shipper.recordEnd();
   });
   if (shipper.shipping) shipper.flush();
-  return { text, stored, records: records.length };
+  return { text, stored, txns, records: records.length };
 }
 
-/** Steps over one op of a BytesRowShipper batch (21: a message, 22: a stored change, 20: a record end). */
-function skip(v: DataView, at: number, onStored: () => void): number {
+/** Steps over one op of a BytesRowShipper batch (21: a message, 22: a stored change, 23/24: Begin/Commit, 20: a record end). */
+function skip(v: DataView, at: number, onStored: () => void, onTxn: () => void): number {
   const op = v.getUint8(at);
   if (op === 20) return at + 1;
   if (op === 21) return at + 17 + v.getUint32(at + 13, true);
+  if (op === 23 || op === 24) {
+    onTxn();
+    return at + (op === 23 ? 33 : 37);
+  }
+  expect(op).toBe(22);
   onStored();
   return at + 38 + Math.max(0, v.getInt32(at + 30, true)) + Math.max(0, v.getInt32(at + 34, true));
 }
@@ -225,6 +232,7 @@ function skip(v: DataView, at: number, onStored: () => void): number {
 describe.each(fixtures.filter((f) => f.meta.pgoutputOptions !== undefined).map((f) => [f.id, f] as [string, Fixture]))('pgoutput shipped, %s', (_id, f) => {
   it('prints the server rows for every answer the fixture holds, shipping from the start, midway and at the end, in batches of any size', () => {
     let stored = 0;
+    let txns = 0;
     for (const [name, opts] of Object.entries(f.meta.pgoutputOptions!)) {
       const theirs = server(f, `${name}.tsv`);
       const one = pgoutputShipped(f, name, opts, undefined);
@@ -233,11 +241,15 @@ describe.each(fixtures.filter((f) => f.meta.pgoutputOptions !== undefined).map((
       for (const run of [...RUNS, { from: Math.floor(n / 3), batchSize: 4096, bytes: true }, { from: n - 1, batchSize: 64, bytes: true }]) {
         const got = pgoutputShipped(f, name, opts, run);
         expect(got.text, `${name} ${JSON.stringify(run)}`).toBe(theirs);
+        // Binary rows too are written there (from the start: every row of the fixture's tables is shipped).
+        if (run.from === 0 && name.endsWith('-binary') && theirs.includes('\t\\x49')) expect(got.stored, `${name} ${JSON.stringify(run)}`).toBeGreaterThan(0);
         stored += got.stored;
+        txns += got.txns;
       }
     }
-    // Text answers of changes (not binary) are written on the replaying side.
+    // Changes are written on the replaying side, and so are Begin and Commit.
     if (server(f, 'pgoutput-v1.tsv').includes('\t\\x49')) expect(stored).toBeGreaterThan(0);
+    if (server(f, 'pgoutput-v1.tsv').includes('\t\\x42')) expect(txns).toBeGreaterThan(0);
   });
 });
 

@@ -492,6 +492,7 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
               if (shipping!.rows !== undefined) {
                 byteRow = shipping!.rows.row;
                 pgoutput!.rowSink = shipping!.rows.storedRow;
+                pgoutput!.txnSink = shipping!.rows.txnSink;
               }
             }
             lastRecord = rec.lsn;
@@ -535,7 +536,10 @@ async function decodeRun(argv: string[], io: DumpIo): Promise<number> {
           thread?.close();
           // Anything written after (nothing is, today) goes out here, not into a batch nobody sends.
           byteRow = bytesRow;
-          if (pgoutput !== undefined) pgoutput.rowSink = undefined;
+          if (pgoutput !== undefined) {
+            pgoutput.rowSink = undefined;
+            pgoutput.txnSink = undefined;
+          }
         }
         flushPending();
         endNotice = await judgeEndOfWal(iter.end, targets, lastRecord, (e) => files!.damageAfter(e));
@@ -667,7 +671,7 @@ async function bytesThreadPlan(real: OutputPlugin): Promise<ThreadPlan | undefin
     plugin: real,
     shipper: rows,
     rows,
-    spec: { name: 'pgoutput', options: undefined },
+    spec: { name: 'pgoutput', options: { binary: (real as PgOutputPlugin).options.binary } },
     start: (data, write) => {
       const thread = new FormatThread(data, write);
       thread.onSpare = (buf) => rows.giveBack(buf);

@@ -6,7 +6,10 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ShipMessage } from '../reorderbuffer/ship.js';
 
 export interface FormatWorkerData {
-  /** pgoutput: its messages come as bytes (BytesRowShipper), printed here as hex lines. */
+  /**
+   * pgoutput (options `{ binary }`): its messages come as bytes, or as stored changes and Begin/Commit fields whose
+   * messages are written here (BytesRowShipper), printed as hex lines.
+   */
   plugin: { name: 'test_decoding' | 'json' | 'pgoutput'; options: unknown };
   major: number;
   withLsn: boolean;
@@ -32,7 +35,7 @@ export interface SpareMessage {
   buf: Uint8Array;
 }
 
-/** Rows are sent back in pieces of about this many bytes. */
+/** Rows are sent back in pieces of about this many bytes (OutputBuffer's start size). */
 const ROWS_AT = 256 * 1024;
 
 async function run(): Promise<void> {
@@ -65,10 +68,16 @@ async function run(): Promise<void> {
     const recordEnd = (): void => {
       whole = out.length;
     };
-    // pgoutput's messages are written on the decoding thread: here only printed. The others' callbacks are replayed.
+    // pgoutput's plugin runs on the decoding thread: its messages are printed here (those of stored changes written
+    // first). The others' callbacks are replayed.
     const replayer: { receive(m: ShipMessage): void } =
       data.plugin.name === 'pgoutput'
-        ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer({ row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd }, data.major, data.timezone)
+        ? new (await import('../reorderbuffer/pgoutput-ship.js')).BytesRowReplayer(
+            { row: (lsn, xid, d, n) => out.hexLine(data.withLsn ? prefix(lsn, xid) : undefined, d, n), recordEnd },
+            data.major,
+            data.timezone,
+            (data.plugin.options as { binary?: boolean } | undefined)?.binary === true,
+          )
         : new CallbackReplayer(
             data.plugin.name === 'json'
               ? new (await import('../reorderbuffer/wal2json.js')).Wal2JsonPlugin(data.plugin.options as never)
@@ -96,14 +105,13 @@ async function run(): Promise<void> {
             },
             data.timezone,
           );
-    // Rows buffers the decoding thread gave back (each is written there, then returned): no new buffer per send.
+    // Rows buffers the decoding thread gave back (each is written there, then returned): the output buffer itself
+    // goes (transferred, not copied) and writing goes on in one of them, no new buffer per send.
     const spare: Uint8Array[] = [];
     const send = (): void => {
       whole -= out.length;
       if (out.length === 0) return;
-      // The rows' buffer itself goes (no copy); writing goes on in one given back.
-      const length = out.length;
-      const buf = out.swap(spare.pop() ?? new Uint8Array(ROWS_AT * 2));
+      const { buf, length } = out.handOff(spare.pop());
       port.postMessage({ t: 'rows', buf, length } satisfies FormatReply, [buf.buffer as ArrayBuffer]);
     };
     handle = (m) => {

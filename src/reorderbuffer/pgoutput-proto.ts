@@ -144,6 +144,17 @@ export class MessageWriter {
     return this;
   }
 
+  /** An int32 length `n`, then `src[start, start + n)` reversed: a little-endian fixed-length datum in network order. */
+  countedReversed(src: Uint8Array, start: number, n: number): this {
+    this.ensure(4 + n);
+    this.view.setUint32(this.pos, n);
+    const buf = this.buf;
+    const to = this.pos + 4;
+    for (let i = 0; i < n; i++) buf[to + i] = src[start + n - 1 - i]!;
+    this.pos = to + n;
+    return this;
+  }
+
   /** pq_sendcountedtext of an integer's decimal text (int4out, int2out): no string made. */
   countedInt(v: number): this {
     this.ensure(4 + 11);

@@ -9,7 +9,7 @@ import type { OutputContext, RowChange } from './plugin.js';
 import { sendValue } from './pgoutput-send.js';
 import { COLUMN_BINARY, COLUMN_NULL, COLUMN_TEXT, COLUMN_UNCHANGED, MessageWriter, MSG_DELETE, MSG_INSERT, MSG_UPDATE } from './pgoutput-proto.js';
 import { PgOutputUnsupportedError } from './pgoutput-catalog.js';
-import { ATT_BYTES, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, deformTupleInto, type RawValue } from './tuple.js';
+import { ATT_BYTES, ATT_MISSING, ATT_NULL, ATT_TOAST, BytesValue, deformTupleInto, type Attribute, type RawValue } from './tuple.js';
 import { StoredRowChange, storedDataLength, storedDataOffset, storedHoff, storedInfomask, storedInfomask2 } from './change.js';
 import { outputValue, outputValueAt, type TypeInfo } from './values.js';
 
@@ -46,6 +46,8 @@ export interface StoredPlan {
   from: Int32Array;
   /** Per published column: OUT_*. */
   out: Uint8Array;
+  /** Per published column in binary: 1 its stored bytes, 4 or 8 a fixed-length datum reversed, 0 sendValue. */
+  bin: Uint8Array;
   /** Per published column: its type when built in (fixed for the session), else undefined (looked up per value). */
   types: (TypeInfo | undefined)[];
 }
@@ -58,13 +60,13 @@ export class PgOutputRowWriter {
   ) {}
 
   /**
-   * The message of a published change: `stored` (the change itself, when its values are written from its stored
-   * bytes) or the values (`newTuple`: the new row as a row filter left it, else the change's).
+   * The message of a published change: `stored` (the change itself, when its values may be written from its
+   * stored bytes) or the values (`newTuple`: the new row as a row filter left it, else the change's).
    */
   write(ctx: OutputContext, e: RowTarget, action: RowChange['action'], xid: number, change: RowChange, hasOld: boolean, stored: StoredRowChange | undefined, newTuple: readonly RawValue[] | undefined): MessageWriter {
     const target = e.target;
     const w = this.w.reset();
-    // Text values of a change as the reorder buffer stored it are written straight from its bytes (no value objects).
+    // Values of a change as the reorder buffer stored it are written straight from its bytes (no value objects).
     if (action === 'INSERT') {
       // see logicalrep_write_insert (proto.c)
       w.byte(MSG_INSERT);
@@ -102,6 +104,7 @@ export class PgOutputRowWriter {
     const cols = e.columns;
     const from = new Int32Array(cols.length);
     const out = new Uint8Array(cols.length);
+    const bin = new Uint8Array(cols.length);
     const types: (TypeInfo | undefined)[] = [];
     for (let j = 0; j < cols.length; j++) {
       const i = cols[j]!;
@@ -113,20 +116,23 @@ export class PgOutputRowWriter {
       types.push(t);
       const o = t?.output;
       out[j] = o === 'textout' || o === 'varcharout' || o === 'bpcharout' ? OUT_COPY : o === 'int4out' ? OUT_INT4 : OUT_OTHER;
+      // As sendValue sends them (textsend, int4send, date_send, int8send, timestamp_send, float8send, …).
+      bin[j] = out[j] === OUT_COPY ? 1 : o === 'int4out' || o === 'date_out' || o === 'oidout' ? 4 : o === 'int8out' || o === 'timestamp_out' || o === 'timestamptz_out' || o === 'float8out' ? 8 : 0;
     }
-    return (e.plan = { relation: e.relation, target: e.target, from, out, types });
+    return (e.plan = { relation: e.relation, target: e.target, from, out, bin, types });
   }
 
   /**
-   * `tuple` in text mode for the stored tuple at offset `at` of the change, written from its bytes through a layout
-   * of its columns (no value object per column): false, with nothing written, when a published column is
-   * compressed inline (`tuple` decompresses it).
+   * `tuple` for the stored tuple at offset `at` of the change (in binary: storedBinary), written from its bytes
+   * through a layout of its columns (no value object per column): false, with nothing written, when a published
+   * column is compressed inline (`tuple` decompresses it).
    */
   private storedTuple(ctx: OutputContext, e: RowTarget, ch: StoredRowChange, at: number): boolean {
     const src = ch.change;
     const attrs = ch.relation.attributes;
     const layout = (this.layout = deformTupleInto(this.layout, src, storedDataOffset(at), storedDataLength(src, at), storedInfomask2(src, at), storedInfomask(src, at), storedHoff(src, at), attrs, ch.lsn));
     const plan = this.storedPlan(ctx, e);
+    if (this.binary) return this.storedBinary(ctx, e, plan, layout, src, attrs, ch.lsn);
     const from = plan.from;
     const kinds = plan.out;
     const n = from.length;
@@ -150,6 +156,49 @@ export class PgOutputRowWriter {
         if (missing === undefined || missing === null) w.byte(COLUMN_NULL);
         else w.byte(COLUMN_TEXT).countedText(missing);
       } else {
+        w.truncate(start);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * `tuple` in binary for a stored tuple laid out in `layout`: false, with nothing written, for a column `tuple`
+   * writes otherwise (compressed inline, or missing: its error is tuple's).
+   */
+  private storedBinary(ctx: OutputContext, e: RowTarget, plan: StoredPlan, layout: Int32Array, src: Uint8Array, attrs: readonly Attribute[], lsn: Lsn): boolean {
+    const from = plan.from;
+    const bin = plan.bin;
+    const n = from.length;
+    const w = this.w;
+    const start = w.length;
+    w.int16(n);
+    for (let j = 0; j < n; j++) {
+      const k = from[j]!;
+      const kind = k < 0 ? ATT_NULL : layout[3 * k]!;
+      if (kind === ATT_BYTES) {
+        const s = layout[3 * k + 1]!;
+        const end = layout[3 * k + 2]!;
+        const how = bin[j]!;
+        if (how === 1) w.byte(COLUMN_BINARY).countedRange(src, s, end);
+        else if (how !== 0 && end - s === how) w.byte(COLUMN_BINARY).countedReversed(src, s, how);
+        else {
+          const rel = e.target;
+          const a = rel.attributes[e.columns[j]!]!;
+          const type = plan.types[j] ?? ctx.type(a.typeOid);
+          if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
+          try {
+            w.byte(COLUMN_BINARY).counted(sendValue(src.subarray(s, end), type, ctx.type, `${a.name} of ${rel.namespace}.${rel.name}`));
+          } catch (err) {
+            if (err instanceof WalFormatError && err.lsn === undefined) throw new WalFormatError(err.code, `${err.message} (at ${formatLsn(lsn)})`, { lsn });
+            throw err;
+          }
+        }
+      } else if (kind === ATT_NULL) w.byte(COLUMN_NULL);
+      else if (kind === ATT_TOAST) w.byte(COLUMN_UNCHANGED);
+      else if (kind === ATT_MISSING && (attrs[k]!.missing ?? null) === null) w.byte(COLUMN_NULL);
+      else {
         w.truncate(start);
         return false;
       }
@@ -239,6 +288,21 @@ export class PgOutputRowWriter {
         const type = ctx.type(a.typeOid);
         if (type === undefined) throw new WalFormatError('unknown-type', `type ${a.typeOid} of column ${a.name} of ${rel.namespace}.${rel.name} is not in the catalog (at ${formatLsn(lsn)})`, { lsn });
         if (this.binary) {
+          if (v instanceof BytesValue) {
+            // The commonest send functions written straight into the message (no value copy or string): a text
+            // type sends its stored bytes (the database encoding is UTF-8), an integer or timestamp its bytes in
+            // network order.
+            const out = type.output;
+            const n = v.end - v.start;
+            if (out === 'textout' || out === 'varcharout' || out === 'bpcharout') {
+              w.byte(COLUMN_BINARY).countedRange(v.src, v.start, v.end);
+              continue;
+            }
+            if ((n === 4 && (out === 'int4out' || out === 'date_out' || out === 'oidout')) || (n === 8 && (out === 'int8out' || out === 'timestamp_out' || out === 'timestamptz_out' || out === 'float8out'))) {
+              w.byte(COLUMN_BINARY).countedReversed(v.src, v.start, n);
+              continue;
+            }
+          }
           try {
             w.byte(COLUMN_BINARY).counted(sendValue(v.bytes, type, ctx.type, `${a.name} of ${rel.namespace}.${rel.name}`));
           } catch (err) {

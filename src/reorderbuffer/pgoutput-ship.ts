@@ -3,77 +3,37 @@
 // switching (even inside a transaction) gives the same rows; its messages go in batches to the other thread, which
 // prints them as hex lines. A stored change whose published columns are all of built-in types goes as its tuple
 // bytes instead (the plugin's rowSink), and the other thread writes its message as the plugin would
-// (PgOutputRowWriter): the writing of values is off the decoding thread too. Row filters, binary and user types
-// keep the message written on the decoding thread. The batches are framed as ship.ts's (ShippingPlugin's).
+// (PgOutputRowWriter, in text or binary as the plugin's option says): the writing of values is off the decoding
+// thread too, and so is that of Begin and Commit (txnSink). Row filters and user types keep the message written on
+// the decoding thread. The batches are framed as ship.ts's (ShippingPlugin's).
 import { WalError, WalFormatError } from '../errors.js';
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { DecoderRelation } from './catalog.js';
 import { storedDataLength, StoredRowChange } from './change.js';
 import type { OutputContext } from './plugin.js';
-import { MessageWriter } from './pgoutput-proto.js';
+import { MessageWriter, writeBegin, writeCommit } from './pgoutput-proto.js';
 import { FIRST_GENBKI_OBJECT_ID, PgOutputRowWriter, type RowTarget } from './pgoutput-rows.js';
-import type { PgOutputRowSink } from './pgoutput.js';
-import { ACTION_CODE, ACTIONS, DYNAMIC_OUTPUTS, OP_RECORD_END, type Ctx, type ShipMessage, type Shipper } from './ship.js';
+import type { PgOutputRowSink, PgOutputTxnSink } from './pgoutput.js';
+import { ACTION_CODE, ACTIONS, DYNAMIC_OUTPUTS, type Ctx, type ShipMessage } from './ship.js';
+import { OP_RECORD_END, ShipBatch } from './ship-batch.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
 
 /** A binary row (pgoutput's message): its LSN, xid, length and bytes. */
 const OP_BYTES_ROW = 21;
 /** A stored change for pgoutput's row message, written there: as ShippingPlugin's change, with its RowTarget's id and xid. */
 const OP_STORED_ROW = 22;
+/** A Begin message, written there from its fields: final LSN, commit time, xid. */
+const OP_BEGIN_ROW = 23;
+/** A Commit message, written there from its fields: commit LSN, end LSN, commit time. */
+const OP_COMMIT_ROW = 24;
 
 /** A RowTarget as shipped (an entry is updated in place: a changed one is shipped again); `ok`: written there. */
 type ShippedTarget = { id: number; relation: DecoderRelation; target: DecoderRelation; columns: number[]; map: number[] | undefined; ok: boolean };
 
 /** The decoding thread's side: pgoutput's messages (`row`) and stored changes (`storedRow`) into batches. */
-export class BytesRowShipper implements Shipper {
-  private buf: Uint8Array = new Uint8Array(0);
-  private view = new DataView(this.buf.buffer);
-  private pos = 0;
-  private post: ((m: ShipMessage, transfer?: ArrayBuffer[]) => void) | undefined = undefined;
-  private readonly spare: Uint8Array[] = [];
-  private inRecord = false;
-
-  constructor(private readonly batchSize = 1024 * 1024) {}
-
-  get shipping(): boolean {
-    return this.post !== undefined;
-  }
-
-  ship(post: (m: ShipMessage, transfer?: ArrayBuffer[]) => void): void {
-    this.post = post;
-    this.buf = new Uint8Array(this.batchSize);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-  }
-
-  giveBack(buf: Uint8Array): void {
-    if (buf.length === this.batchSize && this.spare.length < 4) this.spare.push(buf);
-  }
-
-  flush(): void {
-    if (this.pos === 0) return;
-    const buf = this.buf;
-    this.post!({ t: 'batch', buf, length: this.pos }, [buf.buffer as ArrayBuffer]);
-    this.buf = this.spare.pop() ?? new Uint8Array(this.batchSize);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    this.flush();
-    if (n > this.buf.length) {
-      this.buf = new Uint8Array(n);
-      this.view = new DataView(this.buf.buffer);
-    }
-  }
-
-  /** As ShippingPlugin.recordEnd: the rows so far are of records processed whole. */
-  recordEnd(): void {
-    if (!this.inRecord) return;
-    this.inRecord = false;
-    this.room(1);
-    this.buf[this.pos++] = OP_RECORD_END;
+export class BytesRowShipper extends ShipBatch {
+  constructor(batchSize = 1024 * 1024) {
+    super(batchSize);
   }
 
   /** Per RowTarget object: the id it was shipped under, with what it was as shipped (an entry is updated in place). */
@@ -176,11 +136,37 @@ export class BytesRowShipper implements Shipper {
     return true;
   }
 
-  /** An object message, after the batch before it. */
-  private send(m: ShipMessage): void {
-    this.flush();
-    this.post!(m);
-  }
+  /** The plugin's txnSink: Begin and Commit as their fields (no message written and copied here). */
+  readonly txnSink: PgOutputTxnSink = {
+    begin: (ctx, finalLsn, commitTime, xid) => {
+      const c = ctx as Ctx;
+      this.inRecord = true;
+      this.room(33);
+      const p = this.pos;
+      const v = this.view;
+      this.buf[p] = OP_BEGIN_ROW;
+      v.setFloat64(p + 1, c.lsn, true);
+      v.setUint32(p + 9, c.xid >>> 0, true);
+      v.setFloat64(p + 13, finalLsn, true);
+      v.setBigInt64(p + 21, commitTime, true);
+      v.setUint32(p + 29, xid >>> 0, true);
+      this.pos = p + 33;
+    },
+    commit: (ctx, commitLsn, endLsn, commitTime) => {
+      const c = ctx as Ctx;
+      this.inRecord = true;
+      this.room(37);
+      const p = this.pos;
+      const v = this.view;
+      this.buf[p] = OP_COMMIT_ROW;
+      v.setFloat64(p + 1, c.lsn, true);
+      v.setUint32(p + 9, c.xid >>> 0, true);
+      v.setFloat64(p + 13, commitLsn, true);
+      v.setFloat64(p + 21, endLsn, true);
+      v.setBigInt64(p + 29, commitTime, true);
+      this.pos = p + 37;
+    },
+  };
 
   /** One row, `bytes[0, n)` copied (the plugin reuses its buffer). */
   readonly row = (lsn: Lsn, xid: number, bytes: Uint8Array, n: number): void => {
@@ -204,7 +190,7 @@ export class BytesRowShipper implements Shipper {
 export class BytesRowReplayer {
   private readonly targets = new Map<number, RowTarget>();
   private readonly types = new Map<number, TypeInfo>();
-  private readonly rows = new PgOutputRowWriter(new MessageWriter(), false);
+  private readonly rows: PgOutputRowWriter;
   private readonly ctx: OutputContext & { lsn: Lsn };
   /** The change being written, one object refilled per row (its message is written before the next). */
   private readonly stored = new StoredRowChange(0, 'INSERT', undefined as unknown as DecoderRelation, new Uint8Array(0), -1, -1);
@@ -213,7 +199,10 @@ export class BytesRowReplayer {
     private readonly sink: { row(lsn: Lsn, xid: number, bytes: Uint8Array, n: number): void; recordEnd(): void },
     major: number,
     private readonly timezone: string | undefined,
+    /** The plugin's `binary` option: values in their send format. */
+    binary = false,
   ) {
+    this.rows = new PgOutputRowWriter(new MessageWriter(), binary);
     const types = this.types;
     this.ctx = {
       major,
@@ -248,6 +237,14 @@ export class BytesRowReplayer {
         const n = v.getUint32(at + 13, true);
         sink.row(v.getFloat64(at + 1, true), v.getUint32(at + 9, true), buf.subarray(at + 17, at + 17 + n), n);
         at += 17 + n;
+      } else if (op === OP_BEGIN_ROW) {
+        const w = writeBegin(this.rows.w, v.getFloat64(at + 13, true), v.getBigInt64(at + 21, true), v.getUint32(at + 29, true));
+        sink.row(v.getFloat64(at + 1, true), v.getUint32(at + 9, true), w.buffer, w.length);
+        at += 33;
+      } else if (op === OP_COMMIT_ROW) {
+        const w = writeCommit(this.rows.w, v.getFloat64(at + 13, true), v.getFloat64(at + 21, true), v.getBigInt64(at + 29, true));
+        sink.row(v.getFloat64(at + 1, true), v.getUint32(at + 9, true), w.buffer, w.length);
+        at += 37;
       } else if (op === OP_STORED_ROW) {
         const lsn = v.getFloat64(at + 1, true);
         const xid = v.getUint32(at + 9, true);

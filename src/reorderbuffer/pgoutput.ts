@@ -187,6 +187,12 @@ interface SyncEntry extends RowTarget {
  */
 export type PgOutputRowSink = (ctx: OutputContext, e: RowTarget, xid: number, change: StoredRowChange) => boolean;
 
+/** Takes the Begin and Commit messages of a transaction to be written elsewhere (as writeBegin and writeCommit would). */
+export interface PgOutputTxnSink {
+  begin(ctx: OutputContext, finalLsn: Lsn, commitTime: bigint, xid: number): void;
+  commit(ctx: OutputContext, commitLsn: Lsn, endLsn: Lsn, commitTime: bigint): void;
+}
+
 /** One publication's row filter on the published relation, compiled with the relation's entry. */
 interface PubFilter {
   pub: string;
@@ -212,6 +218,8 @@ export class PgOutputPlugin implements OutputPlugin {
   private readonly rows: PgOutputRowWriter;
   /** Where stored changes' messages go instead (the CLI's second thread), once set. */
   rowSink: PgOutputRowSink | undefined = undefined;
+  /** Where Begin and Commit go instead (the CLI's second thread), once set. */
+  txnSink: PgOutputTxnSink | undefined = undefined;
   /** data->publications: those named in publication_names, as last loaded (LoadPublications). */
   private publications: PublicationInfo[];
   /** The catalog view made by catalogView: the invalidations and origins read from the records. */
@@ -375,7 +383,8 @@ export class PgOutputPlugin implements OutputPlugin {
 
   // see pgoutput_send_begin and send_repl_origin (pgoutput.c)
   private sendBegin(ctx: OutputContext, txn: ReorderTxn, lsn: Lsn): void {
-    this.emit(ctx, writeBegin(this.w, txn.finalLsn, txn.commitTime, txn.xid));
+    if (this.txnSink !== undefined) this.txnSink.begin(ctx, txn.finalLsn, txn.commitTime, txn.xid);
+    else this.emit(ctx, writeBegin(this.w, txn.finalLsn, txn.commitTime, txn.xid));
     this.sentBegin = true;
     this.sendOrigin(ctx, txn, lsn);
   }
@@ -402,7 +411,8 @@ export class PgOutputPlugin implements OutputPlugin {
     this.endOfTxn();
     if (!this.sentBegin) return;
     this.sentBegin = false;
-    this.emit(ctx, writeCommit(this.w, txn.finalLsn, txn.endLsn, txn.commitTime));
+    if (this.txnSink !== undefined) this.txnSink.commit(ctx, txn.finalLsn, txn.endLsn, txn.commitTime);
+    else this.emit(ctx, writeCommit(this.w, txn.finalLsn, txn.endLsn, txn.commitTime));
   }
 
   beginPrepare(ctx: OutputContext, txn: ReorderTxn): void {
@@ -644,10 +654,11 @@ export class PgOutputPlugin implements OutputPlugin {
     const xid = this.inStreaming ? (ctx.changeXid ?? txn.xid) : 0;
     if (!this.inStreaming && !this.sentBegin) this.sendBegin(ctx, txn, change.lsn);
     this.maybeSendSchema(ctx, txn, e);
-    const stored = filters.length === 0 && !this.options.binary && change instanceof StoredRowChange ? change : undefined;
+    const stored = filters.length === 0 && change instanceof StoredRowChange ? change : undefined;
     // Where the CLI formats on a second thread, a stored change's message is written there (same bytes).
     if (stored !== undefined && this.rowSink?.(ctx, e, xid, stored) === true) return;
-    this.emit(ctx, this.rows.write(ctx, e, action, xid, change, hasOld, stored, filters.length > 0 ? newTuple : change.newTuple));
+    // Without a filter the change's own values (undefined: a stored change deforms them only where written).
+    this.emit(ctx, this.rows.write(ctx, e, action, xid, change, hasOld, stored, filters.length > 0 ? newTuple : undefined));
   }
 
   /**

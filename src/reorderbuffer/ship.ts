@@ -14,6 +14,7 @@ import type { TextRowBytes } from './row-bytes.js';
 import type { RowTarget } from './pgoutput-rows.js';
 import { BytesValue, type RawValue } from './tuple.js';
 import { withOutputTimeZone, type TypeInfo } from './values.js';
+import { OP_RECORD_END, ShipBatch } from './ship-batch.js';
 
 /** What the decoding thread sends, in order: callbacks as bytes, and the objects they refer to. */
 export type ShipMessage =
@@ -44,8 +45,7 @@ const OP_STREAM_COMMIT = 16;
 const OP_STREAM_CHANGE = 17;
 const OP_STREAM_TRUNCATE = 18;
 const OP_STREAM_MESSAGE = 19;
-/** The end of a record whose decoding made callbacks (one byte, no context). */
-export const OP_RECORD_END = 20;
+// 20: OP_RECORD_END (ship-batch.ts)
 
 export const ACTIONS: readonly RowAction[] = ['INSERT', 'UPDATE', 'DELETE'];
 export const ACTION_CODE: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2 };
@@ -85,11 +85,8 @@ export type Ctx = OutputContext & { lsn: Lsn; xid: number; changeXid: number };
  * to `post` when full or at `flush` (once `ship` was called; before, each goes to `real` on this thread). `real` answers the filters (origin, prepare), which are the options' alone,
  * and finds the types a row names in its values (a second instance: its output is dropped).
  */
-export class ShippingPlugin implements Shipper {
+export class ShippingPlugin extends ShipBatch {
   readonly plugin: OutputPlugin;
-  private buf: Uint8Array;
-  private view: DataView;
-  private pos = 0;
   private readonly relations = new Map<number, DecoderRelation>();
   /** Per relation object shipped: the distinct type OIDs of its columns, and whether their output names others. */
   private readonly columnTypes = new WeakMap<DecoderRelation, ColumnTypes>();
@@ -99,16 +96,13 @@ export class ShippingPlugin implements Shipper {
 
   /** The transaction object last written into a batch. */
   private lastTxn: ReorderTxn | undefined = undefined;
-  /** Where batches go; undefined while callbacks still go to `real` on this thread (before `ship`). */
-  private post: ((m: ShipMessage, transfer?: ArrayBuffer[]) => void) | undefined = undefined;
 
   constructor(
     private readonly real: OutputPlugin,
     private readonly probe: OutputPlugin,
-    private readonly batchSize = 1024 * 1024,
+    batchSize = 1024 * 1024,
   ) {
-    this.buf = new Uint8Array(0);
-    this.view = new DataView(this.buf.buffer);
+    super(batchSize);
     // Each callback `real` has: to `real` until shipping starts, then shipped.
     const local = (): boolean => this.post === undefined;
     const p: OutputPlugin = {
@@ -146,71 +140,12 @@ export class ShippingPlugin implements Shipper {
   }
 
   /**
-   * From now on callbacks are shipped to `post`. Between transactions only: the other thread's plugin starts
-   * fresh, so `real` must hold nothing of a transaction (no streamed one open).
+   * From now on callbacks are shipped to `post` (before, each goes to `real` on this thread). Between transactions
+   * only: the other thread's plugin starts fresh, so `real` must hold nothing of a transaction (no streamed one open).
    */
-  ship(post: (m: ShipMessage, transfer?: ArrayBuffer[]) => void): void {
-    this.post = post;
-    this.buf = new Uint8Array(this.batchSize);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
+  override ship(post: (m: ShipMessage, transfer?: ArrayBuffer[]) => void): void {
+    super.ship(post);
     this.lastTxn = undefined;
-  }
-
-  /**
-   * Batches the other thread is done with, to be written again: a new buffer for each would leave the garbage of
-   * a gigabyte transaction's batches to the two threads' collectors (+60 MB of peak RSS).
-   */
-  private readonly spare: Uint8Array[] = [];
-
-  /** A batch the other thread has replayed, for reuse. */
-  giveBack(buf: Uint8Array): void {
-    if (buf.length === this.batchSize && this.spare.length < 4) this.spare.push(buf);
-  }
-
-  /** Whether callbacks are shipped. */
-  get shipping(): boolean {
-    return this.post !== undefined;
-  }
-
-  /** Sends the batch written so far. */
-  flush(): void {
-    if (this.pos === 0) return;
-    const buf = this.buf;
-    this.post!({ t: 'batch', buf, length: this.pos }, [buf.buffer as ArrayBuffer]);
-    this.buf = this.spare.pop() ?? new Uint8Array(this.batchSize);
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
-  }
-
-  /** An object message, after the batch before it. */
-  private send(m: ShipMessage): void {
-    this.flush();
-    this.post!(m);
-  }
-
-  /** Room for `n` bytes in the batch (a larger one for a larger callback). */
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    this.flush();
-    if (n > this.buf.length) {
-      this.buf = new Uint8Array(n);
-      this.view = new DataView(this.buf.buffer);
-    }
-  }
-
-  /** Callbacks were written since the last record end. */
-  private inRecord = false;
-
-  /**
-   * The record whose decoding made the callbacks since the last call has been processed whole: the other thread
-   * is told, so that rows of a record that fails later (there or here) are dropped as they are on one thread.
-   */
-  recordEnd(): void {
-    if (!this.inRecord) return;
-    this.inRecord = false;
-    this.room(1);
-    this.buf[this.pos++] = OP_RECORD_END;
   }
 
   /** op, the context's LSN, xid and changeXid: 1 + 8 + 4 + 4 bytes. */
