@@ -46,29 +46,68 @@ export interface ChangeAllocator {
 export class ChangeArena implements ChangeAllocator {
   /** How many chunks were started: the current chunk's number. */
   chunkNo = 0;
+  /** How many of them were allocated rather than reused. */
+  allocated = 0;
   private chunk: Uint8Array | undefined;
   /** A DataView of the current chunk (putRowChange's stores). */
   private chunkView: DataView | undefined;
   private pos = 0;
 
+  /** With `recycle` > 0: the chunks started and not yet released, oldest first (held[i] is chunk heldFrom + i). */
+  private readonly held: Uint8Array[] = [];
+  private heldFrom = 1;
+  /** Released chunks new ones start from (at most `recycle`). */
+  private readonly spare: Uint8Array[] = [];
+
   constructor(
     private nextSize = 2048,
     private readonly maxSize = 1 << 20,
+    /** Released chunks kept for reuse (see release); 0: none, every chunk is left to the garbage collector. */
+    private readonly recycle = 0,
   ) {}
 
   alloc(n: number): Uint8Array {
     if (n > 16384) return new Uint8Array(n);
     let c = this.chunk;
     if (c === undefined || this.pos + n > c.length) {
-      c = this.chunk = new Uint8Array(Math.max(this.nextSize, n));
+      const size = Math.max(this.nextSize, n);
+      const spare = this.spare.length > 0 && this.spare[this.spare.length - 1]!.length >= size ? this.spare.pop() : undefined;
+      if (spare === undefined) this.allocated++;
+      c = this.chunk = spare ?? new Uint8Array(size);
       this.chunkView = undefined;
       this.nextSize = Math.min(this.nextSize * 2, this.maxSize);
       this.pos = 0;
       this.chunkNo++;
+      if (this.recycle > 0) this.held.push(c);
     }
     const out = new Uint8Array(c.buffer, this.pos, n);
     this.pos += n;
     return out;
+  }
+
+  /**
+   * Chunks numbered below `firstInUse` (and below the current one) hold nothing anyone reads any more: those
+   * numbered above `pinnedThrough` are kept for the next chunks (up to `recycle` of them), the others let go. A
+   * chunk taken again is never freed and mapped anew: no malloc churn of 1 MiB blocks (which glibc places by
+   * a threshold other allocations move) and no page faults on fresh pages.
+   */
+  release(firstInUse: number, pinnedThrough: number): void {
+    const held = this.held;
+    let k = 0;
+    while (k < held.length && this.heldFrom + k < firstInUse && this.heldFrom + k < this.chunkNo) {
+      if (this.heldFrom + k > pinnedThrough && this.spare.length < this.recycle) this.spare.push(held[k]!);
+      k++;
+    }
+    if (k === 0) return;
+    held.splice(0, k);
+    this.heldFrom += k;
+  }
+
+  /** Bytes of the chunks kept for reuse. */
+  get spareBytes(): number {
+    let n = 0;
+    for (const c of this.spare) n += c.length;
+    return n;
   }
 
   /** The chunk reserve() placed its last `n` bytes in. */
