@@ -68,6 +68,9 @@ const ALWAYS_TYPES = [1184];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** FirstNormalObjectId: OIDs below it are the built-in objects of initdb. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+
 /** A relation's distinct column type OIDs, whether their output names others, and the types last answered for them. */
 interface ColumnTypes {
   oids: number[];
@@ -305,13 +308,18 @@ export class ShippingPlugin implements Shipper {
       this.lastTypes = ct;
     }
     // Types are asked for at every change: the catalog may answer with a new one (an enum's new label) at any.
+    // Built-in types are the exception: what a plugin reads of them (bootstrap names and output functions) is
+    // the same at every point, so they are asked at the first change of each relation object (a DDL makes a new
+    // one) and where the answer was none; the catalog lookups per change are then those of user types alone.
     const oids = ct!.oids;
     const seen = ct!.seen;
     // The same answers as at this relation's last change, with `types` unchanged since: nothing to look up or ship.
     const same = ct!.seenAt === this.typesVersion;
+    const first = ct!.seenAt < 0;
     let fresh: TypeInfo[] | undefined;
     for (let i = 0; i < oids.length; i++) {
       const oid = oids[i]!;
+      if (oid < FIRST_NORMAL_OBJECT_ID && !first && seen[i] !== undefined) continue;
       const t = ctx.type(oid);
       if (same && t === seen[i]) continue;
       seen[i] = t;
