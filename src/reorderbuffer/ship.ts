@@ -73,6 +73,9 @@ const FIRST_NORMAL_OBJECT_ID = 16384;
 
 /** A relation's distinct column type OIDs, whether their output names others, and the types last answered for them. */
 interface ColumnTypes {
+  readonly rel: DecoderRelation;
+  /** `rel` is the object the other thread holds for its OID (the last one shipped for it). */
+  current: boolean;
   oids: number[];
   dynamic: boolean;
   seen: (TypeInfo | undefined)[];
@@ -93,9 +96,13 @@ export class ShippingPlugin implements Shipper {
   private buf: Uint8Array;
   private view: DataView;
   private pos = 0;
-  private readonly relations = new Map<number, DecoderRelation>();
+  /** Per OID, the relation object last shipped for it. */
+  private readonly relations = new Map<number, ColumnTypes>();
   /** Per relation object shipped: the distinct type OIDs of its columns, and whether their output names others. */
   private readonly columnTypes = new WeakMap<DecoderRelation, ColumnTypes>();
+  /** The last relation objects met, looked through before the maps (a workload's few tables, in turn). */
+  private readonly recent: (ColumnTypes | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+  private recentNext = 0;
   private readonly types = new Map<number, TypeInfo>();
   /** Bumped at every change of `types`: a relation's last answers (ColumnTypes.seen) hold while it is unchanged. */
   private typesVersion = 0;
@@ -294,15 +301,31 @@ export class ShippingPlugin implements Shipper {
   private relation(ctx: OutputContext, rel: DecoderRelation): ColumnTypes {
     let ct = this.lastTypes;
     if (rel !== this.lastRel) {
-      if (this.relations.get(rel.oid) !== rel) {
-        this.relations.set(rel.oid, rel);
-        this.send({ t: 'relation', relation: rel });
+      ct = undefined;
+      const recent = this.recent;
+      for (let i = 0; i < recent.length; i++) {
+        const r = recent[i];
+        if (r !== undefined && r.rel === rel) {
+          ct = r;
+          break;
+        }
       }
-      ct = this.columnTypes.get(rel);
       if (ct === undefined) {
-        const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
-        ct = { oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)), seen: [], seenAt: -1 };
-        this.columnTypes.set(rel, ct);
+        ct = this.columnTypes.get(rel);
+        if (ct === undefined) {
+          const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
+          ct = { rel, current: false, oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)), seen: [], seenAt: -1 };
+          this.columnTypes.set(rel, ct);
+        }
+        recent[this.recentNext] = ct;
+        this.recentNext = (this.recentNext + 1) % recent.length;
+      }
+      if (!ct.current) {
+        const before = this.relations.get(rel.oid);
+        if (before !== undefined) before.current = false;
+        ct.current = true;
+        this.relations.set(rel.oid, ct);
+        this.send({ t: 'relation', relation: rel });
       }
       this.lastRel = rel;
       this.lastTypes = ct;
@@ -411,7 +434,8 @@ export class ShippingPlugin implements Shipper {
     const oldLen = ch.oldAt < 0 ? 0 : 10 + storedDataLength(src, ch.oldAt);
     this.room(17 + ShippingPlugin.txnSize(txn) + 21 + newLen + oldLen);
     this.head(op, ctx);
-    this.putTxn(txn);
+    if (txn === this.lastTxn) this.buf[this.pos++] = T_SAME;
+    else this.putTxn(txn);
     const v = this.view;
     let p = this.pos;
     const action = ch.action;
