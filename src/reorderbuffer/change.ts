@@ -33,6 +33,12 @@ export const CF_OLD_TOAST = 0x10;
 
 export const CHANGE_HEADER = 24;
 
+/** Chunks kept for reuse (queue.ts's ChunkPool): any of at least `min` bytes; kept while at most `max` bytes are. */
+export interface ChunkReuse {
+  take(min: number): Uint8Array | undefined;
+  give(chunk: Uint8Array, max: number): void;
+}
+
 /** Where a change is encoded: a ChangeArena, or a transaction's own ChangeQueue (queue.ts). */
 export interface ChangeAllocator {
   alloc(n: number): Uint8Array;
@@ -53,17 +59,15 @@ export class ChangeArena implements ChangeAllocator {
   private chunkView: DataView | undefined;
   private pos = 0;
 
-  /** With `recycle` > 0: the chunks started and not yet released, oldest first (held[i] is chunk heldFrom + i). */
+  /** With `reuse`: the chunks started and not yet released, oldest first (held[i] is chunk heldFrom + i). */
   private readonly held: Uint8Array[] = [];
   private heldFrom = 1;
-  /** Released chunks new ones start from (at most `recycle`). */
-  private readonly spare: Uint8Array[] = [];
 
   constructor(
     private nextSize = 2048,
     private readonly maxSize = 1 << 20,
-    /** Released chunks kept for reuse (see release); 0: none, every chunk is left to the garbage collector. */
-    private readonly recycle = 0,
+    /** Where released chunks go and new ones are taken from first (see release); none: every chunk is new. */
+    private readonly reuse?: ChunkReuse,
   ) {}
 
   alloc(n: number): Uint8Array {
@@ -71,14 +75,14 @@ export class ChangeArena implements ChangeAllocator {
     let c = this.chunk;
     if (c === undefined || this.pos + n > c.length) {
       const size = Math.max(this.nextSize, n);
-      const spare = this.spare.length > 0 && this.spare[this.spare.length - 1]!.length >= size ? this.spare.pop() : undefined;
-      if (spare === undefined) this.allocated++;
-      c = this.chunk = spare ?? new Uint8Array(size);
+      const reused = this.reuse?.take(size);
+      if (reused === undefined) this.allocated++;
+      c = this.chunk = reused ?? new Uint8Array(size);
       this.chunkView = undefined;
       this.nextSize = Math.min(this.nextSize * 2, this.maxSize);
       this.pos = 0;
       this.chunkNo++;
-      if (this.recycle > 0) this.held.push(c);
+      if (this.reuse !== undefined) this.held.push(c);
     }
     const out = new Uint8Array(c.buffer, this.pos, n);
     this.pos += n;
@@ -87,27 +91,20 @@ export class ChangeArena implements ChangeAllocator {
 
   /**
    * Chunks numbered below `firstInUse` (and below the current one) hold nothing anyone reads any more: those
-   * numbered above `pinnedThrough` are kept for the next chunks (up to `recycle` of them), the others let go. A
-   * chunk taken again is never freed and mapped anew: no malloc churn of 1 MiB blocks (which glibc places by
-   * a threshold other allocations move) and no page faults on fresh pages.
+   * numbered above `pinnedThrough` go to `reuse` (which keeps them while it holds at most `max` bytes), the others
+   * are let go. A chunk taken again is not freed and allocated anew: no malloc churn of 1 MiB blocks (which glibc
+   * places by a threshold other allocations move) and no page faults on fresh pages.
    */
-  release(firstInUse: number, pinnedThrough: number): void {
+  release(firstInUse: number, pinnedThrough: number, max: number): void {
     const held = this.held;
     let k = 0;
     while (k < held.length && this.heldFrom + k < firstInUse && this.heldFrom + k < this.chunkNo) {
-      if (this.heldFrom + k > pinnedThrough && this.spare.length < this.recycle) this.spare.push(held[k]!);
+      if (this.heldFrom + k > pinnedThrough) this.reuse!.give(held[k]!, max);
       k++;
     }
     if (k === 0) return;
     held.splice(0, k);
     this.heldFrom += k;
-  }
-
-  /** Bytes of the chunks kept for reuse. */
-  get spareBytes(): number {
-    let n = 0;
-    for (const c of this.spare) n += c.length;
-    return n;
   }
 
   /** The chunk reserve() placed its last `n` bytes in. */

@@ -81,8 +81,6 @@ export interface CallbackContext extends OutputContext {
 const SHARED_CHUNK = 1 << 20;
 /** Shared chunks a transaction's changes may stay in before they move to the transaction's own arena. */
 const SHARED_CHUNKS_HELD = 8;
-/** Shared chunks no queued change is in any more, kept to start the next ones from (see ChangeArena.release). */
-const SHARED_CHUNKS_SPARE = 4;
 /** The largest change placed in a shared chunk by offset (ChangeArena gives a larger one its own buffer). */
 const SHARED_PLACED_MAX = 16384;
 const NO_CHANGES: readonly Uint8Array[] = Object.freeze([]);
@@ -226,13 +224,16 @@ export class ReorderBuffer {
   private readonly spill: SpillStore;
   private readonly memoryLimit: number;
   /** Encoded changes of transactions, in 1 MiB chunks (see TxnState.sharedFrom). */
-  private readonly shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK, SHARED_CHUNKS_SPARE);
+  private readonly shared: ChangeArena;
   /**
    * Shared chunks up to this number may be referred to from outside the queues (a plugin without
    * transientRowChanges was given views of them, or a spill store their changes): never reused.
    */
   private sharedPinned = 0;
-  /** Chunks of spilled queues, for the next changes: at most the limit less what is queued (see reduceMemory). */
+  /**
+   * Chunks of spilled queues and released shared chunks, for the next changes: at most the limit less what is
+   * queued (see reduceMemory).
+   */
   private readonly pool = new ChunkPool();
   private sharedChunkSeen = 0;
   /** Transactions with catalog changes (RBTXN_HAS_CATALOG_CHANGES), until their end. */
@@ -273,6 +274,8 @@ export class ReorderBuffer {
   ) {
     this.spill = options.spill ?? new MemorySpillStore();
     this.memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    // Shared chunks no queued change is in any more go to the pool too, for the next shared chunk or any queue.
+    this.shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK, this.pool);
   }
 
   /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
@@ -705,7 +708,7 @@ export class ReorderBuffer {
       t.own = own;
       t.sharedFrom = -1;
     }
-    this.shared.release(inUse, this.sharedPinned);
+    this.shared.release(inUse, this.sharedPinned, this.memoryLimit - this.size - 1);
   }
 
   /** The stored change passed to a plugin with transientRowChanges, refilled for each. */
