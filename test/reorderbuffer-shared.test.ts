@@ -32,7 +32,7 @@ function walTuple(n: number, seed: number): Uint8Array {
 /** One step of a workload: a change of `bytes` bytes under `xid`, or the commit of `xid`. */
 type Step = { op: 'change'; xid: number; kind: number; bytes: number } | { op: 'commit'; xid: number };
 
-function run(steps: readonly Step[], byOffset: boolean, memoryLimit: number, streaming: boolean, transient = false): { rows: string[]; used: number[]; spills: number } {
+function run(steps: readonly Step[], byOffset: boolean, memoryLimit: number, streaming: boolean, transient = false): { rows: string[]; used: number[]; spills: number; chunks: number } {
   const rows: string[] = [];
   const row = (xid: number, c: RowChange, how: string): void => {
     // A value as its length and a digest of its bytes (whole values would make failures unreadable).
@@ -81,7 +81,7 @@ function run(steps: readonly Step[], byOffset: boolean, memoryLimit: number, str
     }
     used.push(rb.memoryUsed);
   }
-  return { rows, used, spills: rb.spills };
+  return { rows, used, spills: rb.spills, chunks: rb.sharedChunksAllocated };
 }
 
 /** A long transaction (xid 100) open while `others` transactions of one change each pass by. */
@@ -146,6 +146,45 @@ describe('transactions one after another', () => {
         expect(run(steps, true, limit, streaming, true)).toEqual(run(steps, true, limit, streaming, false));
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+/** Steps without the count of chunks allocated (which reuse changes), for comparing rows. */
+const rowsOf = (r: ReturnType<typeof run>): Omit<ReturnType<typeof run>, 'chunks'> => ({ rows: r.rows, used: r.used, spills: r.spills });
+
+describe('shared chunks reused once no queued change is in them', () => {
+  it('with a plugin that keeps no row change: a few chunks over and over, the rows as without reuse', () => {
+    // Some 16 MiB of changes of one-change transactions, and one transaction open across 5-6 chunks, committed
+    // while the chunks before it are reused.
+    const steps: Step[] = [];
+    for (let i = 0; i < 6000; i++) {
+      steps.push({ op: 'change', xid: 10000 + i, kind: [CHANGE_INSERT, CHANGE_UPDATE, CHANGE_DELETE][i % 3]!, bytes: 2000 });
+      if (i >= 1000 && i < 3000 && i % 50 === 0) steps.push({ op: 'change', xid: 100, kind: CHANGE_UPDATE, bytes: 300 + i });
+      if (i === 3000) steps.push({ op: 'commit', xid: 100 });
+      steps.push({ op: 'commit', xid: 10000 + i });
+    }
+    const reused = run(steps, true, 1 << 30, false, true);
+    // A plugin that may keep its row changes: no chunk is reused.
+    const kept = run(steps, true, 1 << 30, false, false);
+    expect(reused.rows.filter((r) => r.startsWith('change 100 ')).length).toBe(40);
+    expect(rowsOf(reused)).toEqual(rowsOf(kept));
+    expect(rowsOf(reused)).toEqual(rowsOf(run(steps, false, 1 << 30, false, true)));
+    expect(kept.chunks).toBeGreaterThan(15);
+    // The open transaction holds up to 6 chunks at once, 4 are kept spare: never many more are allocated.
+    expect(reused.chunks).toBeLessThanOrEqual(12);
+  });
+
+  it('random workloads across chunk boundaries, spilled and streamed, give the rows of a plugin that keeps its changes (property)', () => {
+    const step = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ op: fc.constant('change' as const), xid: fc.integer({ min: 1, max: 5 }), kind: fc.constantFrom(CHANGE_INSERT, CHANGE_UPDATE, CHANGE_DELETE), bytes: fc.integer({ min: 0, max: 16000 }) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('commit' as const), xid: fc.integer({ min: 1, max: 5 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 200, maxLength: 600 }), fc.constantFrom(1 << 20, 3 << 20, 1 << 30), fc.boolean(), (steps, limit, streaming) => {
+        expect(rowsOf(run(steps, true, limit, streaming, true))).toEqual(rowsOf(run(steps, true, limit, streaming, false)));
+      }),
+      { numRuns: 25 },
     );
   });
 });

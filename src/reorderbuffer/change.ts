@@ -33,6 +33,12 @@ export const CF_OLD_TOAST = 0x10;
 
 export const CHANGE_HEADER = 24;
 
+/** Chunks kept for reuse (queue.ts's ChunkPool): any of at least `min` bytes; kept while at most `max` bytes are. */
+export interface ChunkReuse {
+  take(min: number): Uint8Array | undefined;
+  give(chunk: Uint8Array, max: number): void;
+}
+
 /** Where a change is encoded: a ChangeArena, or a transaction's own ChangeQueue (queue.ts). */
 export interface ChangeAllocator {
   alloc(n: number): Uint8Array;
@@ -46,29 +52,59 @@ export interface ChangeAllocator {
 export class ChangeArena implements ChangeAllocator {
   /** How many chunks were started: the current chunk's number. */
   chunkNo = 0;
+  /** How many of them were allocated rather than reused. */
+  allocated = 0;
   private chunk: Uint8Array | undefined;
   /** A DataView of the current chunk (putRowChange's stores). */
   private chunkView: DataView | undefined;
   private pos = 0;
 
+  /** With `reuse`: the chunks started and not yet released, oldest first (held[i] is chunk heldFrom + i). */
+  private readonly held: Uint8Array[] = [];
+  private heldFrom = 1;
+
   constructor(
     private nextSize = 2048,
     private readonly maxSize = 1 << 20,
+    /** Where released chunks go and new ones are taken from first (see release); none: every chunk is new. */
+    private readonly reuse?: ChunkReuse,
   ) {}
 
   alloc(n: number): Uint8Array {
     if (n > 16384) return new Uint8Array(n);
     let c = this.chunk;
     if (c === undefined || this.pos + n > c.length) {
-      c = this.chunk = new Uint8Array(Math.max(this.nextSize, n));
+      const size = Math.max(this.nextSize, n);
+      const reused = this.reuse?.take(size);
+      if (reused === undefined) this.allocated++;
+      c = this.chunk = reused ?? new Uint8Array(size);
       this.chunkView = undefined;
       this.nextSize = Math.min(this.nextSize * 2, this.maxSize);
       this.pos = 0;
       this.chunkNo++;
+      if (this.reuse !== undefined) this.held.push(c);
     }
     const out = new Uint8Array(c.buffer, this.pos, n);
     this.pos += n;
     return out;
+  }
+
+  /**
+   * Chunks numbered below `firstInUse` (and below the current one) hold nothing anyone reads any more: those
+   * numbered above `pinnedThrough` go to `reuse` (which keeps them while it holds at most `max` bytes), the others
+   * are let go. A chunk taken again is not freed and allocated anew: no malloc churn of 1 MiB blocks (which glibc
+   * places by a threshold other allocations move) and no page faults on fresh pages.
+   */
+  release(firstInUse: number, pinnedThrough: number, max: number): void {
+    const held = this.held;
+    let k = 0;
+    while (k < held.length && this.heldFrom + k < firstInUse && this.heldFrom + k < this.chunkNo) {
+      if (this.heldFrom + k > pinnedThrough) this.reuse!.give(held[k]!, max);
+      k++;
+    }
+    if (k === 0) return;
+    held.splice(0, k);
+    this.heldFrom += k;
   }
 
   /** The chunk reserve() placed its last `n` bytes in. */

@@ -9,8 +9,9 @@ const FIRST_CHUNK = 2048;
 const MAX_CHUNK = 1 << 20;
 
 /**
- * Chunks a spilled queue gave back, for the next changes of any queue. Only chunks no plugin has seen come here
- * (after a spill, never after a commit or a stream: a plugin may keep views of what it was given).
+ * Chunks a spilled queue gave back, and shared chunks no queued change is in any more (ChangeArena.release), for the
+ * next changes of any queue or the next shared chunk. Only chunks no plugin may still hold views of come here: a
+ * spilled queue's (never after a commit or a stream), and shared chunks only a plugin with transientRowChanges saw.
  */
 export class ChunkPool {
   private readonly free: Uint8Array[] = [];

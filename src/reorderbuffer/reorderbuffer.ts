@@ -224,8 +224,16 @@ export class ReorderBuffer {
   private readonly spill: SpillStore;
   private readonly memoryLimit: number;
   /** Encoded changes of transactions, in 1 MiB chunks (see TxnState.sharedFrom). */
-  private readonly shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK);
-  /** Chunks of spilled queues, for the next changes: at most the limit less what is queued (see reduceMemory). */
+  private readonly shared: ChangeArena;
+  /**
+   * Shared chunks up to this number may be referred to from outside the queues (a plugin without
+   * transientRowChanges was given views of them, or a spill store their changes): never reused.
+   */
+  private sharedPinned = 0;
+  /**
+   * Chunks of spilled queues and released shared chunks, for the next changes: at most the limit less what is
+   * queued (see reduceMemory).
+   */
   private readonly pool = new ChunkPool();
   private sharedChunkSeen = 0;
   /** Transactions with catalog changes (RBTXN_HAS_CATALOG_CHANGES), until their end. */
@@ -266,6 +274,8 @@ export class ReorderBuffer {
   ) {
     this.spill = options.spill ?? new MemorySpillStore();
     this.memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    // Shared chunks no queued change is in any more go to the pool too, for the next shared chunk or any queue.
+    this.shared = new ChangeArena(SHARED_CHUNK, SHARED_CHUNK, this.pool);
   }
 
   /** With a snapshot builder: the LSN decoding became consistent at, once it has. */
@@ -276,6 +286,11 @@ export class ReorderBuffer {
   /** Bytes of queued changes in memory now, counted as the server counts them (rb->size). */
   get memoryUsed(): number {
     return this.size;
+  }
+
+  /** Shared chunks allocated (not reused) so far. */
+  get sharedChunksAllocated(): number {
+    return this.shared.allocated;
   }
 
   /** Bytes of chunks spilled transactions gave back, kept for the next changes: at most the limit less memoryUsed. */
@@ -584,7 +599,11 @@ export class ReorderBuffer {
   // see ReorderBufferSerializeTXN: the queued changes of `t` go to its spill file
   private serialize(t: TxnState): void {
     if (t.own !== undefined) this.spill.writeFrames(t.xid, t.own.frames());
-    else this.spill.write(t.xid, changeViews(t));
+    else {
+      // A spill store may keep the views it is given (MemorySpillStore does).
+      if (t.sharedFrom >= 0) this.sharedPinned = this.shared.chunkNo;
+      this.spill.write(t.xid, changeViews(t));
+    }
     this.size -= t.size;
     t.size = 0;
     clearChanges(t);
@@ -670,17 +689,26 @@ export class ReorderBuffer {
     return this.shared;
   }
 
-  /** Moves the changes of transactions open for more than SHARED_CHUNKS_HELD shared chunks to queues of their own. */
+  /**
+   * Moves the changes of transactions open for more than SHARED_CHUNKS_HELD shared chunks to queues of their own;
+   * the shared chunks before the first one a queue still refers to are then released for reuse.
+   */
   private rehomeOldChanges(): void {
     const oldest = this.shared.chunkNo - SHARED_CHUNKS_HELD;
+    let inUse = this.shared.chunkNo;
     for (const t of this.txns.values()) {
-      if (t.sharedFrom < 0 || t.sharedFrom > oldest) continue;
+      if (t.sharedFrom < 0) continue;
+      if (t.sharedFrom > oldest) {
+        if (t.sharedFrom < inUse) inUse = t.sharedFrom;
+        continue;
+      }
       const own = new ChangeQueue(this.pool);
       for (const c of changeViews(t)) own.push(c);
       clearChanges(t);
       t.own = own;
       t.sharedFrom = -1;
     }
+    this.shared.release(inUse, this.sharedPinned, this.memoryLimit - this.size - 1);
   }
 
   /** The stored change passed to a plugin with transientRowChanges, refilled for each. */
@@ -893,6 +921,7 @@ export class ReorderBuffer {
     if (end === 'prepare') plugin.beginPrepare!(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     else if (end === 'commit') plugin.begin(this.ctxAt(txn.firstLsn, xid, undefined), txn);
     const r: ReplayState = { xid, txn, streaming, transient: plugin.transientRowChanges === true, lastLsn: undefined, toast: undefined, spec: undefined, specAt: 0 };
+    if (!r.transient) this.sharedPinned = this.shared.chunkNo;
     const src = this.merged(members);
     if (isTxnState(src)) {
       // Changes kept by offset in shared chunks: read in place, no view per change.

@@ -68,8 +68,14 @@ const ALWAYS_TYPES = [1184];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** FirstNormalObjectId: OIDs below it are the built-in objects of initdb. */
+const FIRST_NORMAL_OBJECT_ID = 16384;
+
 /** A relation's distinct column type OIDs, whether their output names others, and the types last answered for them. */
 interface ColumnTypes {
+  readonly rel: DecoderRelation;
+  /** `rel` is the object the other thread holds for its OID (the last one shipped for it). */
+  current: boolean;
   oids: number[];
   dynamic: boolean;
   seen: (TypeInfo | undefined)[];
@@ -87,9 +93,13 @@ export type Ctx = OutputContext & { lsn: Lsn; xid: number; changeXid: number };
  */
 export class ShippingPlugin extends ShipBatch {
   readonly plugin: OutputPlugin;
-  private readonly relations = new Map<number, DecoderRelation>();
+  /** Per OID, the relation object last shipped for it. */
+  private readonly relations = new Map<number, ColumnTypes>();
   /** Per relation object shipped: the distinct type OIDs of its columns, and whether their output names others. */
   private readonly columnTypes = new WeakMap<DecoderRelation, ColumnTypes>();
+  /** The last relation objects met, looked through before the maps (a workload's few tables, in turn). */
+  private readonly recent: (ColumnTypes | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+  private recentNext = 0;
   private readonly types = new Map<number, TypeInfo>();
   /** Bumped at every change of `types`: a relation's last answers (ColumnTypes.seen) hold while it is unchanged. */
   private typesVersion = 0;
@@ -226,27 +236,48 @@ export class ShippingPlugin extends ShipBatch {
   private relation(ctx: OutputContext, rel: DecoderRelation): ColumnTypes {
     let ct = this.lastTypes;
     if (rel !== this.lastRel) {
-      if (this.relations.get(rel.oid) !== rel) {
-        this.relations.set(rel.oid, rel);
-        this.send({ t: 'relation', relation: rel });
+      ct = undefined;
+      const recent = this.recent;
+      for (let i = 0; i < recent.length; i++) {
+        const r = recent[i];
+        if (r !== undefined && r.rel === rel) {
+          ct = r;
+          break;
+        }
       }
-      ct = this.columnTypes.get(rel);
       if (ct === undefined) {
-        const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
-        ct = { oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)), seen: [], seenAt: -1 };
-        this.columnTypes.set(rel, ct);
+        ct = this.columnTypes.get(rel);
+        if (ct === undefined) {
+          const oids = [...new Set(rel.attributes.filter((a) => !a.dropped).map((a) => a.typeOid))];
+          ct = { rel, current: false, oids, dynamic: oids.some((oid) => this.dynamic(ctx, oid, 0)), seen: [], seenAt: -1 };
+          this.columnTypes.set(rel, ct);
+        }
+        recent[this.recentNext] = ct;
+        this.recentNext = (this.recentNext + 1) % recent.length;
+      }
+      if (!ct.current) {
+        const before = this.relations.get(rel.oid);
+        if (before !== undefined) before.current = false;
+        ct.current = true;
+        this.relations.set(rel.oid, ct);
+        this.send({ t: 'relation', relation: rel });
       }
       this.lastRel = rel;
       this.lastTypes = ct;
     }
     // Types are asked for at every change: the catalog may answer with a new one (an enum's new label) at any.
+    // Built-in types are the exception: what a plugin reads of them (bootstrap names and output functions) is
+    // the same at every point, so they are asked at the first change of each relation object (a DDL makes a new
+    // one) and where the answer was none; the catalog lookups per change are then those of user types alone.
     const oids = ct!.oids;
     const seen = ct!.seen;
     // The same answers as at this relation's last change, with `types` unchanged since: nothing to look up or ship.
     const same = ct!.seenAt === this.typesVersion;
+    const first = ct!.seenAt < 0;
     let fresh: TypeInfo[] | undefined;
     for (let i = 0; i < oids.length; i++) {
       const oid = oids[i]!;
+      if (oid < FIRST_NORMAL_OBJECT_ID && !first && seen[i] !== undefined) continue;
       const t = ctx.type(oid);
       if (same && t === seen[i]) continue;
       seen[i] = t;
@@ -338,7 +369,8 @@ export class ShippingPlugin extends ShipBatch {
     const oldLen = ch.oldAt < 0 ? 0 : 10 + storedDataLength(src, ch.oldAt);
     this.room(17 + ShippingPlugin.txnSize(txn) + 21 + newLen + oldLen);
     this.head(op, ctx);
-    this.putTxn(txn);
+    if (txn === this.lastTxn) this.buf[this.pos++] = T_SAME;
+    else this.putTxn(txn);
     const v = this.view;
     let p = this.pos;
     const action = ch.action;
