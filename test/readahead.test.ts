@@ -18,6 +18,7 @@ import { walinspectRow } from '../src/xlogreader/describe.js';
 import { walinspectContext } from '../src/xlogreader/timestamp.js';
 import { listFixtures, readSegment, readTsv, type Fixture } from './support/fixtures.js';
 import { filler, WalBuilder } from './support/walbuilder.js';
+import { xorshift } from './support/random-rows.js';
 
 const XLOG_BLCKSZ = 8192;
 const fixtures = listFixtures().filter((f) => f.meta.segments.length > 1);
@@ -147,16 +148,6 @@ describe.each(listFixtures().map((f) => [f.id, f] as [string, Fixture]))('%s, re
     expect(recycled.end).toEqual(alone.end);
   });
 });
-
-/** A seeded xorshift32: rand(n) in [0, n) (an LCG's low bits repeat with a short period). */
-function xorshift(seed: number): (n: number) => number {
-  return (n) => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
-}
 
 // Segments of four windows, so windows end inside segments: records that start right after a window boundary, that
 // run across one, and a record longer than a window. Built WAL, compared with reading on one thread.

@@ -14,6 +14,7 @@ import { makeCrc32c } from '../src/xlogreader/crc32c.js';
 import { XLogReader, type CrcVerified } from '../src/xlogreader/reader.js';
 import { readRecordsSync, type SourceBytes, type SourceMiss, type SyncPageSource } from '../src/xlogreader/source.js';
 import { listFixtures, readSegment, type Fixture } from './support/fixtures.js';
+import { xorshift } from './support/random-rows.js';
 
 const BLCKSZ = 8192;
 const crc = makeCrc32c();
@@ -85,16 +86,6 @@ function read(w: Wal, window: number | SyncPageSource, vouch: boolean, opts: { s
   } catch (e) {
     return { fields, end: ['thrown', String(e)], vouched: reader.vouchedRecords };
   }
-}
-
-/** A seeded xorshift32: rand(n) in [0, n). */
-function xorshift(seed: number): (n: number) => number {
-  return (n) => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
 }
 
 describe.each(fixtures.map((f) => [f.id, f] as [string, Fixture]))('%s', (_id, f) => {

@@ -6,7 +6,7 @@ import type { TypeInfo, TypeLookup } from './values.js';
 import { outputValue, outputValueAt, timestampAsciiFromHalves, timestamptzText } from './values.js';
 import { rowValueError } from './value-error.js';
 import type { ByteRows, TextRowBytes } from './row-bytes.js';
-import { u16, u32 } from '../xlogreader/bytes.js';
+import { lastViewCache, u16, u32 } from '../xlogreader/bytes.js';
 import type { MessageChange, OutputContext, OutputPlugin, ReorderTxn, RowChange, TruncateChange } from './plugin.js';
 
 // Keywords that are not UNRESERVED_KEYWORD in kwlist.h (15–18; 16+ added the JSON ones, MERGE_ACTION, SYSTEM_USER).
@@ -282,17 +282,8 @@ function literalBytes(out: ByteRows, src: Uint8Array, start: number, end: number
   return true;
 }
 
-let lastSrc: Uint8Array | undefined;
-let lastSrcView: DataView | undefined;
-
-/** A DataView of `b` (the last one kept: a batch's changes come from one buffer). */
-function viewOf(b: Uint8Array): DataView {
-  if (b !== lastSrc) {
-    lastSrc = b;
-    lastSrcView = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  }
-  return lastSrcView!;
-}
+/** A DataView of a change's bytes (the last one kept: a batch's changes come from one buffer). */
+const viewOf = lastViewCache();
 
 /**
  * Text that is all ASCII, copied (quoted, with ' doubled, unless bare). Other bytes take the text's way: the

@@ -76,3 +76,13 @@ export function randomRow(r: () => number, id: number): string {
   return `(${id}, ${values.join(', ')})`;
 }
 
+
+/** A seeded xorshift32: rand(n) in [0, n) (an LCG's low bits repeat with a short period). */
+export function xorshift(seed: number): (n: number) => number {
+  return (n) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+}

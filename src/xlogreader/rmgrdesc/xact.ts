@@ -1,6 +1,7 @@
 // Transaction rmgr (id 1): commit/abort/prepare payload parsers (shared with logical decoding) and their text.
 import type { DecodedRecord, RelFileLocator } from '../record.js';
 import type { Major } from '../profile.js';
+import { lastViewCache } from '../bytes.js';
 import { formatLsn, lsnFromParts, type Lsn } from '../../lsn.js';
 import type { DescribeContext, RmgrDescriptor } from './types.js';
 import { readRelFileLocator, relPathPerm } from './utils.js';
@@ -103,16 +104,7 @@ export type ParsedCommit = ParsedXactEnd;
 export type ParsedAbort = ParsedXactEnd;
 
 /** A DataView of a record's source, kept while records come from the same buffer (a reader reuses its pages). */
-let viewedSource: Uint8Array | undefined;
-let sourceDataView: DataView | undefined;
-
-function sourceView(src: Uint8Array): DataView {
-  if (src !== viewedSource) {
-    viewedSource = src;
-    sourceDataView = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  }
-  return sourceDataView!;
-}
+const sourceView = lastViewCache();
 
 // see ParseCommitRecord and ParseAbortRecord (xactdesc.c): optional pieces follow xact_time in xinfo-bit order.
 function parseXactEnd(rec: DecodedRecord, major: Major, withInvals: boolean): ParsedXactEnd {
