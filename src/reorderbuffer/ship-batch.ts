@@ -56,6 +56,31 @@ export class ShipBatch implements Shipper {
     this.post!(m);
   }
 
+  /** The bytes stored changes were last copied from (a reorder buffer chunk holds many), and a view of them. */
+  private srcBytes: Uint8Array | undefined = undefined;
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
+
+  /**
+   * `src[from, from + n)` into the batch at `p`, four bytes a step through views: a subarray and its set per tuple
+   * cost more than the copy itself at a tuple's usual size.
+   */
+  protected copy(src: Uint8Array, from: number, n: number, p: number): void {
+    if (n > 256) {
+      this.buf.set(src.subarray(from, from + n), p);
+      return;
+    }
+    if (src !== this.srcBytes) {
+      this.srcBytes = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    const sv = this.srcView;
+    const v = this.view;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) v.setInt32(p + i, sv.getInt32(from + i, true), true);
+    const buf = this.buf;
+    for (; i < n; i++) buf[p + i] = src[from + i]!;
+  }
+
   /** Room for `n` bytes in the batch (a larger one for a larger op). */
   protected room(n: number): void {
     if (this.pos + n <= this.buf.length) return;

@@ -381,15 +381,12 @@ export class ShippingPlugin extends ShipBatch {
     v.setInt32(p + 13, ch.newAt < 0 ? -1 : newLen, true);
     v.setInt32(p + 17, ch.oldAt < 0 ? -1 : oldLen, true);
     p += 21;
-    const buf = this.buf;
     if (newLen > 0) {
-      const from = ch.newAt;
-      if (newLen <= 32) for (let i = 0; i < newLen; i++) buf[p + i] = src[from + i]!;
-      else buf.set(src.subarray(from, from + newLen), p);
+      this.copy(src, ch.newAt, newLen, p);
       p += newLen;
     }
     if (oldLen > 0) {
-      buf.set(src.subarray(ch.oldAt, ch.oldAt + oldLen), p);
+      this.copy(src, ch.oldAt, oldLen, p);
       p += oldLen;
     }
     this.pos = p;
