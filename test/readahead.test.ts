@@ -20,6 +20,13 @@ import { listFixtures, readSegment, readTsv, type Fixture } from './support/fixt
 import { filler, WalBuilder } from './support/walbuilder.js';
 import { xorshift } from './support/random-rows.js';
 
+/** The window offsets of the records the walk marked in `bits` (one bit per 8 bytes). */
+function markedRecords(bits: ArrayLike<number>): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < bits.length * 32; i++) if ((bits[i >>> 5]! & (1 << (i & 31))) !== 0) out.push(i * 8);
+  return out;
+}
+
 const XLOG_BLCKSZ = 8192;
 const fixtures = listFixtures().filter((f) => f.meta.segments.length > 1);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwal-readahead-'));
@@ -352,13 +359,7 @@ describe('the window check in WebAssembly (walk)', () => {
       const view = new DataView(b.buffer);
       const before = both(b, lsn, segmentStart).js;
       // the records spanning pages it vouched for, with their header in the first piece and all pages in the window
-      const spans: number[] = [];
-      for (let i = 0; i < before.bits.length * 32; i++) {
-        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
-        const at = i * 8;
-        const tot = view.getUint32(at, true);
-        if ((at & 8191) + tot > 8192 && 8192 - (at & 8191) >= 24) spans.push(at);
-      }
+      const spans = markedRecords(before.bits).filter((at) => (at & 8191) + view.getUint32(at, true) > 8192 && 8192 - (at & 8191) >= 24);
       if (spans.length === 0) continue;
       tried++;
       const at = spans[rand(spans.length)]!;
@@ -431,15 +432,9 @@ describe('the window check in WebAssembly (walk)', () => {
       const view = new DataView(b.buffer);
       const before = both(b, lsn, segmentStart).js;
       // records it vouched for: spanning pages with a first piece under 100 bytes, or starting a page (after its header)
-      const spans: number[] = [];
-      const pageStarts: number[] = [];
-      for (let i = 0; i < before.bits.length * 32; i++) {
-        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
-        const at = i * 8;
-        const tot = view.getUint32(at, true);
-        if ((at & 8191) + tot > 8192 && 8192 - (at & 8191) < 100) spans.push(at);
-        if ((at & 8191) === 24 && (b[at - 24 + 2]! & 1) === 0 && at >= 8192) pageStarts.push(at);
-      }
+      const marked = markedRecords(before.bits);
+      const spans = marked.filter((at) => (at & 8191) + view.getUint32(at, true) > 8192 && 8192 - (at & 8191) < 100);
+      const pageStarts = marked.filter((at) => (at & 8191) === 24 && (b[at - 24 + 2]! & 1) === 0 && at >= 8192);
       if (pageStarts.length > 0 && rand(3) === 0) {
         // the page's header: magic, info, timeline, page address
         tried.pageStart++;
@@ -548,13 +543,7 @@ describe('the window check in WebAssembly (walk)', () => {
       const b = new Uint8Array(bytes);
       const before = both(b, lsn, segmentStart).js;
       // the records within a page it vouched for
-      const starts: number[] = [];
-      for (let i = 0; i < before.bits.length * 32; i++) {
-        if ((before.bits[i >>> 5]! & (1 << (i & 31))) === 0) continue;
-        const at = i * 8;
-        const tot = b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
-        if ((at & 8191) + tot <= 8192) starts.push(at);
-      }
+      const starts = markedRecords(before.bits).filter((at) => (at & 8191) + (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) <= 8192);
       const at = starts[1 + rand(starts.length - 1)]!;
       const tot = b[at]! | (b[at + 1]! << 8);
       // mostly a field DecodeXLogRecord checks (found as it reads them), set to a value on either side of a check;
